@@ -1,0 +1,44 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint bench neo4j neo4j-stop chromium clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/rallypoint demo --out demo-output
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check rallypoint tests benchmarks
+
+# Installs Debian's Chromium for the browser tests when it is missing (needs root).
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: $(STAMP) chromium neo4j
+	$(VENV)/bin/ruff check rallypoint tests benchmarks
+	$(PY) -m pytest -q
+
+bench: $(STAMP) neo4j
+	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/detect.py
+	$(PY) benchmarks/vs_peers.py
+	$(PY) benchmarks/neo4j_load.py
+
+neo4j:
+	bash neo4j-local/neo4j.sh start
+
+neo4j-stop:
+	bash neo4j-local/neo4j.sh stop
+
+clean:
+	rm -rf $(VENV) demo-output test-output bench-output .pytest_cache

@@ -1,0 +1,211 @@
+"""Every table rallypoint reads or writes, defined once.
+
+The canonical interaction record (``RECORD_SCHEMA``) is the contract between the
+readers, the lake writer, the detectors and the tests: readers produce it, the
+lake stores it, everything downstream reads it. The run tables (edges, clusters,
+members, evidence) are the contract between the detectors, the graph loader, the
+exporter and the dashboard. ``../shared/SPEC.md`` is the prose version of this file.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+#: Actions an interaction record may carry.
+ACTIONS: tuple[str, ...] = ("post", "repost", "reply", "quote", "reaction")
+#: Actions that act on another item and therefore need ``target_id``.
+TARGETED_ACTIONS: frozenset[str] = frozenset({"repost", "reply", "quote", "reaction"})
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+STRING_LIST = pa.list_(pa.string())
+
+#: Fields a record must have (``target_id`` too when the action is targeted).
+REQUIRED_FIELDS: tuple[str, ...] = ("id", "platform", "account_id", "timestamp", "action")
+
+#: Canonical fields, in the order of SPEC.md.
+RECORD_FIELDS: tuple[pa.Field, ...] = (
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("platform", pa.string(), nullable=False),
+    pa.field("account_id", pa.string(), nullable=False),
+    pa.field("timestamp", TIMESTAMP, nullable=False),
+    pa.field("action", pa.string(), nullable=False),
+    pa.field("target_id", pa.string()),
+    pa.field("target_account_id", pa.string()),
+    pa.field("text", pa.string()),
+    pa.field("urls", STRING_LIST),
+    pa.field("hashtags", STRING_LIST),
+    pa.field("mentions", STRING_LIST),
+    pa.field("media", STRING_LIST),
+    pa.field("channel_id", pa.string()),
+    pa.field("lang", pa.string()),
+    pa.field("account_name", pa.string()),
+    pa.field("account_created_at", TIMESTAMP),
+    pa.field("followers", pa.int64()),
+    pa.field("high_profile", pa.bool_()),
+)
+#: The canonical record as readers emit it.
+RECORD_SCHEMA = pa.schema(RECORD_FIELDS)
+
+#: What the lake stores per record: the canonical fields, the URLs as written before
+#: normalization, and every field outside the table as a JSON object string.
+LAKE_SCHEMA = pa.schema(
+    [
+        *RECORD_FIELDS,
+        pa.field("urls_original", STRING_LIST),
+        pa.field("extra", pa.string()),
+    ]
+)
+LIST_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in LAKE_SCHEMA if pa.types.is_list(f.type)
+)
+
+#: A record that did not pass validation, kept with where it came from and why.
+REJECTED_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("line", pa.int64()),  # 1-based line (JSONL) or row (CSV/Parquet)
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw", pa.string()),  # the record as read, JSON or the raw line
+    ]
+)
+
+# --- run tables (LAKE/runs/RUN_ID/*.parquet) -------------------------------------
+
+#: Per-type counts on an edge: one row per coordination type the pair co-acted by.
+EDGE_TYPE_STRUCT = pa.struct(
+    [
+        pa.field("type", pa.string()),
+        pa.field("weight", pa.int64()),
+        pa.field("n_shared", pa.int64()),
+        pa.field("first_ts", TIMESTAMP),
+        pa.field("last_ts", TIMESTAMP),
+    ]
+)
+
+EDGES_SCHEMA = pa.schema(
+    [
+        pa.field("account_a", pa.string(), nullable=False),  # account_a < account_b
+        pa.field("account_b", pa.string(), nullable=False),
+        pa.field("weight", pa.int64(), nullable=False),  # co-share pairs, all types
+        pa.field("n_shared", pa.int64(), nullable=False),  # distinct targets, all types
+        pa.field("types", pa.list_(EDGE_TYPE_STRUCT)),
+        pa.field("first_ts", TIMESTAMP),
+        pa.field("last_ts", TIMESTAMP),
+        pa.field("expected_weight", pa.float64()),  # what chance gives (null model)
+        pa.field("p_value", pa.float64()),
+        pa.field("strength", pa.float64()),  # observed / expected, or weight with --null none
+    ]
+)
+
+BURST_STRUCT = pa.struct(
+    [
+        pa.field("start", TIMESTAMP),
+        pa.field("end", TIMESTAMP),
+        pa.field("level", pa.int64()),
+    ]
+)
+TARGET_COUNT_STRUCT = pa.struct(
+    [
+        pa.field("kind", pa.string()),  # post, url, text, hashtags, mention, media, reply
+        pa.field("target", pa.string()),
+        pa.field("count", pa.int64()),
+    ]
+)
+DATE_PLACE_STRUCT = pa.struct(
+    [
+        pa.field("date", pa.string()),  # ISO date the posts name, as resolved
+        pa.field("place", pa.string()),
+        pa.field("count", pa.int64()),
+    ]
+)
+MOBILIZATION_STRUCT = pa.struct(
+    [
+        pa.field("n_texts", pa.int64()),
+        pa.field("call_to_action_share", pa.float64()),
+        pa.field("logistics_share", pa.float64()),
+        pa.field("escalation_share", pa.float64()),
+        pa.field("delegitimization_share", pa.float64()),
+        pa.field("code_word_share", pa.float64()),
+        pa.field("dates", STRING_LIST),
+        pa.field("places", STRING_LIST),
+        pa.field("top_date_places", pa.list_(DATE_PLACE_STRUCT)),
+    ]
+)
+
+CLUSTERS_SCHEMA = pa.schema(
+    [
+        pa.field("cluster_id", pa.string(), nullable=False),  # unique within a run
+        pa.field("score", pa.float64(), nullable=False),  # 0..1
+        pa.field("flagged", pa.bool_(), nullable=False),  # score >= run threshold
+        pa.field("n_accounts", pa.int64(), nullable=False),
+        pa.field("n_edges", pa.int64(), nullable=False),
+        pa.field("first_ts", TIMESTAMP),
+        pa.field("last_ts", TIMESTAMP),
+        pa.field("reasons", STRING_LIST),  # sentences with their numbers
+        pa.field("types", STRING_LIST),  # coordination types seen
+        pa.field("bursts", pa.list_(BURST_STRUCT)),
+        pa.field("top_targets", pa.list_(TARGET_COUNT_STRUCT)),
+        pa.field("mobilization", MOBILIZATION_STRUCT),
+        pa.field("high_profile_accounts", STRING_LIST),
+        pa.field("platforms", STRING_LIST),
+        pa.field("langs", STRING_LIST),
+        # the score's components, each 0..1, so a reader can recompute the score
+        pa.field("coordination_score", pa.float64()),
+        pa.field("burst_score", pa.float64()),
+        pa.field("mobilization_score", pa.float64()),
+        pa.field("escalation_score", pa.float64()),
+        pa.field("growth_score", pa.float64()),
+    ]
+)
+
+MEMBERS_SCHEMA = pa.schema(
+    [
+        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("role", pa.string(), nullable=False),  # seeder, amplifier, bridge
+        pa.field("platform", pa.string()),
+        pa.field("account_name", pa.string()),
+        pa.field("high_profile", pa.bool_()),
+        pa.field("followers", pa.int64()),
+        pa.field("account_created_at", TIMESTAMP),
+        pa.field("n_actions", pa.int64()),
+        pa.field("degree", pa.int64()),
+        pa.field("strength", pa.float64()),  # sum of edge weights inside the cluster
+        pa.field("first_ts", TIMESTAMP),
+    ]
+)
+
+EVIDENCE_SCHEMA = pa.schema(
+    [
+        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("id", pa.string(), nullable=False),  # the record id in the lake
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("timestamp", TIMESTAMP, nullable=False),
+        # coaction:<type>, call_to_action, logistics, escalation, delegitimization, code_word
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("target", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("matched", STRING_LIST),  # phrases the lexicons matched, for highlighting
+    ]
+)
+
+RUN_TABLES: dict[str, pa.Schema] = {
+    "edges": EDGES_SCHEMA,
+    "clusters": CLUSTERS_SCHEMA,
+    "members": MEMBERS_SCHEMA,
+    "evidence": EVIDENCE_SCHEMA,
+}
+
+#: labels.csv: ground truth for evaluation.
+LABELS_SCHEMA = pa.schema(
+    [
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("campaign_id", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),  # mobilization | amplification
+    ]
+)
+
+
+def empty_table(schema: pa.Schema) -> pa.Table:
+    """A zero-row table of ``schema``."""
+    return schema.empty_table()
