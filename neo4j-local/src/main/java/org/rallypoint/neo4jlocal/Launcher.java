@@ -1,0 +1,95 @@
+package org.rallypoint.neo4jlocal;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+
+import org.neo4j.configuration.GraphDatabaseSettings;
+import org.neo4j.configuration.connectors.BoltConnector;
+import org.neo4j.configuration.helpers.SocketAddress;
+import org.neo4j.dbms.api.DatabaseManagementService;
+import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
+import org.neo4j.io.ByteUnit;
+
+/**
+ * A fixed local Neo4j Community server for rallypoint's development and CI.
+ *
+ * <p>It embeds the database (DatabaseManagementServiceBuilder) and opens Bolt on one fixed
+ * address with authentication enabled, which neo4j-harness (random ports and folders, made for
+ * JUnit) does not give. Usage:
+ *
+ * <pre>java -cp target/classes:target/lib/* org.rallypoint.neo4jlocal.Launcher HOME [HOST] [PORT]</pre>
+ *
+ * <p>The password of user {@code neo4j} comes from the environment variable NEO4J_PASSWORD (never
+ * from the command line, which other users of the machine can read); it is set on every start,
+ * so changing the variable and restarting changes it. Bolt opens a moment before the password is
+ * set, so the server announces readiness only after that: it prints "rallypoint-neo4j ready" and
+ * creates the file named by the system property {@code rallypoint.ready} (if given). It shuts the
+ * database down cleanly on SIGTERM.
+ */
+public final class Launcher {
+    private static final String USER = "neo4j";
+
+    private Launcher() {}
+
+    public static void main(String[] args) throws Exception {
+        if (args.length < 1) {
+            System.err.println("usage: Launcher HOME [HOST] [PORT]");
+            System.exit(64);
+        }
+        Path home = Path.of(args[0]).toAbsolutePath();
+        String host = args.length > 1 ? args[1] : "127.0.0.1";
+        int port = args.length > 2 ? Integer.parseInt(args[2]) : 7687;
+        String password = System.getenv().getOrDefault("NEO4J_PASSWORD", "");
+        if (password.length() < 8) {
+            System.err.println("NEO4J_PASSWORD must hold at least 8 characters (Neo4j's minimum).");
+            System.exit(64);
+        }
+        Files.createDirectories(home);
+
+        DatabaseManagementService service = new DatabaseManagementServiceBuilder(home)
+                .setConfig(BoltConnector.enabled, true)
+                .setConfig(BoltConnector.listen_address, new SocketAddress(host, port))
+                .setConfig(BoltConnector.advertised_address, new SocketAddress(host, port))
+                .setConfig(GraphDatabaseSettings.auth_enabled, true)
+                // Small, fixed memory: the machine is shared by a whole team's tests.
+                .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(
+                        Long.getLong("rallypoint.pagecache.mb", 512)))
+                // Development data is disposable: keep transaction logs short.
+                .setConfig(GraphDatabaseSettings.keep_logical_logs, "false")
+                .setConfig(GraphDatabaseSettings.transaction_timeout, Duration.ofMinutes(30))
+                .build();
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            System.out.println("rallypoint-neo4j stopping");
+            service.shutdown();
+            stopped.countDown();
+        }, "neo4j-shutdown"));
+
+        setPassword(service, password);
+        System.out.println("rallypoint-neo4j ready bolt://" + host + ":" + port + " home=" + home);
+        System.out.flush();
+        String readyFile = System.getProperty("rallypoint.ready");
+        if (readyFile != null) {
+            Files.writeString(Path.of(readyFile), ProcessHandle.current().pid() + "\n");
+        }
+        stopped.await();
+    }
+
+    /** Sets the password of user neo4j (embedded access runs with full rights on the system db). */
+    private static void setPassword(DatabaseManagementService service, String password) {
+        try {
+            service.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME).executeTransactionally(
+                    "ALTER USER " + USER + " SET PASSWORD $password CHANGE NOT REQUIRED",
+                    Map.of("password", password));
+        } catch (RuntimeException e) {
+            // Neo4j refuses to "change" a password to the one it already has: nothing to do.
+            String message = String.valueOf(e.getMessage());
+            if (!message.contains("Old password and new password cannot be the same")) {
+                throw e;
+            }
+        }
+    }
+}
