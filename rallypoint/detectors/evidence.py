@@ -1,0 +1,152 @@
+"""Evidence rows: the records behind every number in a cluster's reasons.
+
+What it computes
+    Rows of ``EVIDENCE_SCHEMA`` for each cluster:
+
+    * ``coaction:<type>`` — every co-share action of a member on a target that at least
+      one *other member of the same cluster* acted on within the co-action window
+      (inclusive), taken from the co-action stage's ``actions`` (the shares that formed
+      its kept pairs). These rows are what "k of n accounts reposted the same t posts
+      within w s of another member" counts: k distinct ``account_id``, t distinct
+      ``target``.
+    * ``call_to_action``, ``logistics``, ``escalation``, ``delegitimization``,
+      ``code_word`` — one row per member text the mobilization lexicons flagged for
+      that signal, with the ``matched`` phrases for highlighting.
+
+How
+    Co-actions are joined to cluster membership, sorted by (cluster, type, target,
+    time) and an action is kept when the previous or the next action of the same
+    target in the cluster is by another account and within the window — a sorted
+    neighbour test, O(A log A) for A actions, no pairs formed. (When one account acts
+    twice in a row on a target its second action is judged against the first; that can
+    only drop an action, never keep one that has no partner in the window.)
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pyarrow as pa
+
+from rallypoint.schema import EVIDENCE_SCHEMA
+
+SIGNAL_KINDS: tuple[str, ...] = ("call_to_action", "logistics", "escalation", "delegitimization", "code_word")
+COACTION_PREFIX = "coaction:"
+
+
+def empty_evidence() -> pl.DataFrame:
+    return pl.from_arrow(EVIDENCE_SCHEMA.empty_table())
+
+
+def coaction_evidence(actions: pa.Table | pl.DataFrame, membership: pl.DataFrame,
+                      window_seconds: dict[str, float] | float) -> pl.DataFrame:
+    """Co-action evidence rows for the clusters in ``membership`` (``account_id``, ``cluster_id``).
+
+    ``actions`` has ``type``, ``target``, ``account_id``, ``id``, ``timestamp``;
+    ``window_seconds`` is the co-action window, one for all types or one per type.
+    """
+    acts = actions if isinstance(actions, pl.DataFrame) else pl.from_arrow(actions)
+    if acts.height == 0 or membership.height == 0:
+        return empty_evidence()
+    acts = acts.select("type", "target", "account_id", "id", "timestamp")
+    if isinstance(window_seconds, dict):
+        windows = pl.DataFrame(
+            {"type": list(window_seconds), "window_us": [round(w * 1e6) for w in window_seconds.values()]},
+            schema={"type": pl.String, "window_us": pl.Int64},
+        )
+        acts = acts.join(windows, on="type", how="left")
+    else:
+        acts = acts.with_columns(window_us=pl.lit(round(window_seconds * 1e6), pl.Int64))
+    window = pl.duration(microseconds=pl.col("window_us"))
+    group = ["cluster_id", "type", "target"]
+    joined = (
+        acts.join(membership.select("account_id", "cluster_id"), on="account_id", how="inner")
+        .sort([*group, "timestamp", "account_id"])
+    )
+    prev_ts = pl.col("timestamp").shift(1).over(group)
+    next_ts = pl.col("timestamp").shift(-1).over(group)
+    prev_acc = pl.col("account_id").shift(1).over(group)
+    next_acc = pl.col("account_id").shift(-1).over(group)
+    partnered = ((pl.col("timestamp") - prev_ts <= window) & (prev_acc != pl.col("account_id"))).fill_null(
+        False
+    ) | ((next_ts - pl.col("timestamp") <= window) & (next_acc != pl.col("account_id"))).fill_null(False)
+    kept = joined.filter(partnered)
+    return kept.select(
+        "cluster_id",
+        "id",
+        "account_id",
+        "timestamp",
+        kind=pl.lit(COACTION_PREFIX) + pl.col("type"),
+        target=pl.col("target"),
+        text=pl.lit(None, pl.String),
+        matched=pl.lit(None, pl.List(pl.String)),
+    ).pipe(_cast)
+
+
+def signal_evidence(signals: pl.DataFrame, membership: pl.DataFrame) -> pl.DataFrame:
+    """Mobilization evidence rows from per-record signals of members' texts.
+
+    ``signals`` has ``id``, ``account_id``, ``timestamp``, ``text``, a boolean column per
+    kind in :data:`SIGNAL_KINDS` and ``matched_<kind>`` (list of phrases) per kind.
+    """
+    if signals.height == 0 or membership.height == 0:
+        return empty_evidence()
+    with_cluster = signals.join(membership.select("account_id", "cluster_id"), on="account_id", how="inner")
+    parts = [
+        with_cluster.filter(pl.col(kind)).select(
+            "cluster_id",
+            "id",
+            "account_id",
+            "timestamp",
+            kind=pl.lit(kind),
+            target=pl.lit(None, pl.String),
+            text=pl.col("text"),
+            matched=pl.col(f"matched_{kind}"),
+        )
+        for kind in SIGNAL_KINDS
+        if kind in with_cluster.columns
+    ]
+    return pl.concat([_cast(p) for p in parts]) if parts else empty_evidence()
+
+
+def _cast(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        pl.col("timestamp").cast(pl.Datetime("us", "UTC")),
+        pl.col("matched").cast(pl.List(pl.String)),
+        pl.col("text").cast(pl.String),
+        pl.col("target").cast(pl.String),
+    ).select(EVIDENCE_SCHEMA.names)
+
+
+def evidence_counts(evidence: pl.DataFrame) -> pl.DataFrame:
+    """Per cluster, what the reasons count: co-action accounts/targets/actions per type, texts per signal.
+
+    Returns ``cluster_id``, ``coaction`` (list of {type, n_accounts, n_targets,
+    n_actions}), ``n_coactions`` and ``n_<kind>`` for every signal kind.
+    """
+    is_coaction = pl.col("kind").str.starts_with(COACTION_PREFIX)
+    coaction = (
+        evidence.filter(is_coaction)
+        .with_columns(type=pl.col("kind").str.strip_prefix(COACTION_PREFIX))
+        .group_by("cluster_id", "type")
+        .agg(
+            n_accounts=pl.col("account_id").n_unique().cast(pl.Int64),
+            n_targets=pl.col("target").n_unique().cast(pl.Int64),
+            n_actions=pl.len().cast(pl.Int64),
+        )
+        .group_by("cluster_id")
+        .agg(
+            coaction=pl.struct("type", "n_accounts", "n_targets", "n_actions"),
+            n_coactions=pl.col("n_actions").sum().cast(pl.Int64),
+        )
+    )
+    signals = (
+        evidence.filter(~is_coaction)
+        .group_by("cluster_id")
+        .agg(
+            [
+                pl.col("id").filter(pl.col("kind") == kind).n_unique().cast(pl.Int64).alias(f"n_{kind}")
+                for kind in SIGNAL_KINDS
+            ]
+        )
+    )
+    return coaction.join(signals, on="cluster_id", how="full", coalesce=True)

@@ -1,0 +1,229 @@
+"""Score a cluster from its evidence, and say why in sentences with numbers.
+
+What it computes
+    Five components, each in 0..1, from facts about a cluster (:data:`FACT_COLUMNS`):
+
+    ``coordination_score``  how far the members' co-actions exceed what timing alone
+        explains: ``log10(observed / expected co-share pairs) / log10(100)``, clipped —
+        1 at a hundred times chance. ``expected`` is the null model's (the co-action
+        stage's time-shuffling permutation test, after Pacheco et al. 2021's insistence
+        on a baseline of "what coincidence gives"). Without a null model the mean
+        co-share weight per edge stands in for the ratio.
+    ``mobilization_score``  calls to act, made concrete:
+        ``min(1, call_to_action_share / 0.2) * (0.5 + 0.3 * where_when + 0.2 * min(1, logistics_share / 0.1))``
+        where ``where_when`` is 1 when a date *and* a place are named together by at
+        least two texts, 0.5 when only a date or only a place is named, else 0.
+    ``escalation_score``  harm narratives: ``max(min(1, escalation_share / 0.1),
+        min(1, delegitimization_share / 0.2))`` — threats and calls to force, or claims
+        that the election was stolen (the amplification rings' payload).
+    ``burst_score``  the share of the cluster's co-actions that fall inside its
+        activity bursts (Kleinberg 2002, the signals module).
+    ``growth_score``  the share of members created less than :data:`NEW_ACCOUNT_DAYS`
+        days before their first action in the run.
+
+    The score rests on harm, with coordination as its multiplier::
+
+        harm  = 1 - (1 - 0.5 * mobilization_score) * (1 - escalation_score)
+        score = coordination_score * harm * (0.7 + 0.15 * burst_score + 0.15 * growth_score)
+
+    so coordination alone (a fandom, a news aggregator) scores 0; a call to a place
+    and date alone counts half (lawful protests make them too); escalation or an
+    election-delegitimization narrative pushed in lockstep counts fully. A cluster is
+    ``flagged`` when ``score >= threshold`` (default :data:`DEFAULT_THRESHOLD`), which
+    the run records in ``run.json``.
+
+    Nothing about who the members are enters the score: ``high_profile`` accounts are
+    listed (``high_profile_accounts``) and mentioned in the reasons, never weighted.
+
+Complexity
+    O(clusters) vectorised for the components; the reasons are one short loop per
+    cluster (clusters, not records).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+DEFAULT_THRESHOLD = 0.3
+#: Observed/expected co-shares at which coordination_score reaches 1.
+COORDINATION_SATURATION = 100.0
+CALL_TO_ACTION_SATURATION = 0.2
+LOGISTICS_SATURATION = 0.1
+ESCALATION_SATURATION = 0.1
+DELEGITIMIZATION_SATURATION = 0.2
+MOBILIZATION_ALONE_WEIGHT = 0.5
+BASE_WEIGHT, BURST_WEIGHT, GROWTH_WEIGHT = 0.7, 0.15, 0.15
+NEW_ACCOUNT_DAYS = 30
+
+#: What :func:`score_clusters` needs per cluster (a Polars frame, one row per cluster).
+FACT_COLUMNS: dict[str, str] = {
+    "cluster_id": "the cluster",
+    "n_accounts": "members",
+    "observed_weight": "co-share pairs on the cluster's internal edges",
+    "expected_weight": "what the null model expects for them (null without a null model)",
+    "n_internal_edges": "edges inside the cluster",
+    "coaction": "list of {type, n_accounts, n_targets, n_actions} from the co-action evidence",
+    "n_coactions": "co-action evidence rows",
+    "n_coactions_in_bursts": "of which inside the cluster's bursts",
+    "bursts": "list of {start, end, level}",
+    "n_texts": "members' texts read for mobilization signals",
+    "n_call_to_action": "texts with a call to action (evidence rows)",
+    "n_logistics": "texts with logistics",
+    "n_escalation": "texts with escalation",
+    "n_delegitimization": "texts with election-delegitimization claims",
+    "n_code_word": "texts with code words",
+    "top_date_places": "list of {date, place, count}",
+    "n_new_accounts": "members created < NEW_ACCOUNT_DAYS days before they first acted",
+    "high_profile_accounts": "list of member ids flagged high_profile",
+}
+
+#: co-action type -> (verb, noun) for the reasons.
+_VERBS = {
+    "co_repost": ("reposted", "post"),
+    "co_link": ("shared", "link"),
+    "co_text": ("posted", "near-identical text"),
+    "co_hashtags": ("used", "hashtag set"),
+    "co_mention": ("mentioned", "account"),
+    "co_media": ("attached", "image"),
+    "co_reply": ("replied to", "post"),
+}
+
+
+def _share(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
+    return pl.when(denominator > 0).then(numerator / denominator).otherwise(0.0)
+
+
+def component_scores(facts: pl.DataFrame) -> pl.DataFrame:
+    """The five components and the score, as columns added to ``facts``."""
+    ratio = pl.when(pl.col("expected_weight") > 0).then(
+        pl.col("observed_weight") / pl.col("expected_weight")
+    ).otherwise(_share(pl.col("observed_weight").cast(pl.Float64), pl.col("n_internal_edges")))
+    coordination = (ratio.log10() / np.log10(COORDINATION_SATURATION)).clip(0.0, 1.0).fill_nan(0.0)
+
+    n_texts = pl.col("n_texts")
+    call = (_share(pl.col("n_call_to_action"), n_texts) / CALL_TO_ACTION_SATURATION).clip(0.0, 1.0)
+    logistics = (_share(pl.col("n_logistics"), n_texts) / LOGISTICS_SATURATION).clip(0.0, 1.0)
+    where_when = pl.col("where_when")
+    mobilization = call * (0.5 + 0.3 * where_when + 0.2 * logistics)
+
+    escalation = pl.max_horizontal(
+        (_share(pl.col("n_escalation"), n_texts) / ESCALATION_SATURATION).clip(0.0, 1.0),
+        (_share(pl.col("n_delegitimization"), n_texts) / DELEGITIMIZATION_SATURATION).clip(0.0, 1.0),
+    )
+    burst = _share(pl.col("n_coactions_in_bursts"), pl.col("n_coactions"))
+    growth = _share(pl.col("n_new_accounts"), pl.col("n_accounts"))
+
+    scored = facts.with_columns(
+        coordination_ratio=ratio,
+        where_when=_where_when(facts["top_date_places"]),
+    ).with_columns(
+        coordination_score=coordination,
+        mobilization_score=mobilization,
+        escalation_score=escalation,
+        burst_score=burst,
+        growth_score=growth,
+    )
+    harm = 1 - (1 - MOBILIZATION_ALONE_WEIGHT * pl.col("mobilization_score")) * (1 - pl.col("escalation_score"))
+    lift = BASE_WEIGHT + BURST_WEIGHT * pl.col("burst_score") + GROWTH_WEIGHT * pl.col("growth_score")
+    return scored.with_columns(harm_score=harm).with_columns(
+        score=(pl.col("coordination_score") * pl.col("harm_score") * lift).clip(0.0, 1.0)
+    )
+
+
+def _where_when(top_date_places: pl.Series) -> pl.Series:
+    """1 if a date and a place are named together by >= 2 texts, 0.5 if only one of them, else 0."""
+    values = []
+    for rows in top_date_places.to_list():
+        rows = [r for r in (rows or []) if (r.get("count") or 0) >= 2]
+        both = any(r.get("date") and r.get("place") for r in rows)
+        either = any(r.get("date") or r.get("place") for r in rows)
+        values.append(1.0 if both else 0.5 if either else 0.0)
+    return pl.Series("where_when", values, dtype=pl.Float64)
+
+
+def score_clusters(facts: pl.DataFrame, threshold: float = DEFAULT_THRESHOLD,
+                   window_seconds: dict[str, float] | None = None) -> pl.DataFrame:
+    """Components, ``score``, ``flagged`` and ``reasons`` for every cluster in ``facts``."""
+    scored = component_scores(facts).with_columns(flagged=pl.col("score") >= threshold)
+    reasons = [cluster_reasons(row, threshold, window_seconds) for row in scored.iter_rows(named=True)]
+    return scored.with_columns(reasons=pl.Series("reasons", reasons, dtype=pl.List(pl.String)))
+
+
+def _fmt_ratio(ratio: float) -> str:
+    if ratio >= 10:
+        return f"{ratio:,.0f}x"
+    return f"{ratio:.1f}x"
+
+
+def _fmt_time(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    return str(value)
+
+
+def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[str, float] | None) -> list[str]:
+    """Sentences with the numbers behind a cluster's score, each checkable in the run tables."""
+    reasons: list[str] = []
+    n = row["n_accounts"]
+    window_seconds = window_seconds or {}
+    chance = (
+        f", {_fmt_ratio(row['coordination_ratio'])} what timing explains"
+        if row.get("expected_weight") and row["expected_weight"] > 0
+        else ""
+    )
+    for entry in sorted(row["coaction"] or [], key=lambda e: -e["n_actions"]):
+        verb, noun = _VERBS.get(entry["type"], (f"co-acted ({entry['type']}) on", "target"))
+        nouns = noun if entry["n_targets"] == 1 else f"{noun}s"
+        window = window_seconds.get(entry["type"])
+        within = f" within {window:g} s of another member" if window else ""
+        reasons.append(
+            f"{entry['n_accounts']} of {n} accounts {verb} the same {entry['n_targets']} {nouns}{within}{chance}."
+        )
+        chance = ""  # say the null-model ratio once, after the main co-action type
+    n_texts = row["n_texts"]
+    signals = [
+        ("n_call_to_action", "call people to act"),
+        ("n_logistics", "give logistics (travel, lodging, what to bring)"),
+        ("n_escalation", "escalate (threats, calls to force or to storm a place)"),
+        ("n_delegitimization", "claim the election was stolen or rigged"),
+        ("n_code_word", "use code words"),
+    ]
+    for column, what in signals:
+        if row[column]:
+            reasons.append(f"{row[column]} of {n_texts} texts by members {what}.")
+    named = sorted(row["top_date_places"] or [], key=lambda r: -(r.get("count") or 0))
+    if named and (named[0].get("count") or 0) >= 2:
+        top = named[0]
+        where = " at ".join(x for x in (top.get("date"), top.get("place")) if x)
+        reasons.append(f"{top['count']} texts name {where}.")
+    bursts = row["bursts"] or []
+    if row["n_coactions_in_bursts"]:
+        strongest = max(bursts, key=lambda b: (b["level"], b["end"] - b["start"]))
+        n_top = sum(1 for b in bursts if b["level"] == 1)
+        reasons.append(
+            f"{row['n_coactions_in_bursts']} of {row['n_coactions']} co-actions fell inside {n_top} "
+            f"burst{'s' if n_top != 1 else ''}; the strongest (level {strongest['level']}) ran from "
+            f"{_fmt_time(strongest['start'])} to {_fmt_time(strongest['end'])}."
+        )
+    if row["n_new_accounts"]:
+        reasons.append(
+            f"{row['n_new_accounts']} of {n} accounts were created less than {NEW_ACCOUNT_DAYS} days "
+            "before they first acted here."
+        )
+    high_profile = row["high_profile_accounts"] or []
+    if high_profile:
+        shown = ", ".join(high_profile[:5]) + (", ..." if len(high_profile) > 5 else "")
+        reasons.append(
+            f"{len(high_profile)} high-profile member{'s' if len(high_profile) != 1 else ''} "
+            f"({shown}), scored by the same rules as everyone."
+        )
+    reasons.append(
+        f"Score {row['score']:.2f} = coordination {row['coordination_score']:.2f} x harm "
+        f"{row['harm_score']:.2f} x (0.7 + 0.15 x bursts {row['burst_score']:.2f} + 0.15 x growth "
+        f"{row['growth_score']:.2f}); flagged at {threshold:g} or more."
+    )
+    return reasons

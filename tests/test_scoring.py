@@ -1,0 +1,133 @@
+"""Scoring: harm evidence with coordination as its multiplier, and reasons with numbers."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+
+from rallypoint.detectors import scoring
+from rallypoint.detectors.scoring import DEFAULT_THRESHOLD, score_clusters
+
+T0 = datetime(2021, 1, 5, 18, 0, tzinfo=UTC)
+T1 = datetime(2021, 1, 5, 18, 20, tzinfo=UTC)
+
+
+def facts(**overrides) -> dict:
+    """One cluster's facts: 60 accounts, 30 of 200 texts calling to act at a date and a place."""
+    row = {
+        "cluster_id": 0,
+        "n_accounts": 60,
+        "observed_weight": 3000.0,
+        "expected_weight": 10.0,  # 300x chance
+        "n_internal_edges": 900,
+        "coaction": [{"type": "co_repost", "n_accounts": 41, "n_targets": 12, "n_actions": 480}],
+        "n_coactions": 480,
+        "n_coactions_in_bursts": 360,
+        "bursts": [{"start": T0, "end": T1, "level": 1}],
+        "n_texts": 200,
+        "n_call_to_action": 60,
+        "n_logistics": 30,
+        "n_escalation": 25,
+        "n_delegitimization": 40,
+        "n_code_word": 0,
+        "top_date_places": [{"date": "2021-01-06", "place": "US Capitol", "count": 45}],
+        "n_new_accounts": 12,
+        "high_profile_accounts": [],
+    }
+    row.update(overrides)
+    return row
+
+
+def frame(*rows) -> pl.DataFrame:
+    rows = [dict(r, cluster_id=i) for i, r in enumerate(rows)]
+    return pl.DataFrame(rows, schema_overrides={
+        "bursts": pl.List(pl.Struct({"start": pl.Datetime("us", "UTC"), "end": pl.Datetime("us", "UTC"),
+                                     "level": pl.Int64})),
+        "high_profile_accounts": pl.List(pl.String),
+    })
+
+
+NO_HARM = {"n_call_to_action": 0, "n_logistics": 0, "n_escalation": 0, "n_delegitimization": 0,
+           "top_date_places": []}
+
+
+def test_coordination_without_harm_evidence_scores_zero():
+    # a fandom: 300x chance, bursty, but no call to act, no escalation, no fraud narrative
+    scored = score_clusters(frame(facts(**NO_HARM)))
+    assert scored["coordination_score"][0] == 1.0
+    assert scored["score"][0] == 0.0
+    assert not scored["flagged"][0]
+
+
+def test_mobilization_with_escalation_is_flagged_and_outranks_a_call_to_protest_alone():
+    lawful = facts(n_escalation=0, n_delegitimization=0, n_new_accounts=0, expected_weight=300.0)  # 10x chance
+    harmful = facts()
+    scored = score_clusters(frame(harmful, lawful))
+    assert scored["flagged"].to_list() == [True, False]
+    assert scored["score"][0] > scored["score"][1]
+
+
+def test_a_call_to_a_place_and_date_alone_counts_half_at_most():
+    scored = score_clusters(frame(facts(n_escalation=0, n_delegitimization=0, n_coactions_in_bursts=0,
+                                        n_new_accounts=0)))
+    assert scored["mobilization_score"][0] == 1.0
+    assert scored["harm_score"][0] == pytest.approx(0.5)
+
+
+def test_an_amplification_ring_pushing_fraud_claims_in_lockstep_is_flagged():
+    ring = facts(**{**NO_HARM, "n_delegitimization": 120, "n_texts": 150})
+    scored = score_clusters(frame(ring))
+    assert scored["mobilization_score"][0] == 0.0
+    assert scored["escalation_score"][0] == 1.0
+    assert scored["flagged"][0]
+
+
+def test_weak_coordination_keeps_even_harmful_talk_unflagged():
+    # 1.5x what timing explains: members say alarming things but do not act together
+    scored = score_clusters(frame(facts(observed_weight=15.0, expected_weight=10.0)))
+    assert scored["coordination_score"][0] < 0.1
+    assert not scored["flagged"][0]
+
+
+def test_score_is_recomputable_from_its_components():
+    rows = [facts(), facts(n_escalation=3, observed_weight=400.0), facts(n_call_to_action=5, n_new_accounts=0)]
+    scored = score_clusters(frame(*rows))
+    for r in scored.iter_rows(named=True):
+        harm = 1 - (1 - 0.5 * r["mobilization_score"]) * (1 - r["escalation_score"])
+        expected = r["coordination_score"] * harm * (0.7 + 0.15 * r["burst_score"] + 0.15 * r["growth_score"])
+        assert r["score"] == pytest.approx(expected)
+        assert 0 <= r["score"] <= 1
+        assert r["flagged"] == (r["score"] >= DEFAULT_THRESHOLD)
+
+
+def test_high_profile_members_are_listed_but_change_no_score():
+    plain = facts()
+    with_politicians = facts(high_profile_accounts=["senator_x", "governor_y"])
+    scored = score_clusters(frame(plain, with_politicians))
+    assert scored["score"][0] == scored["score"][1]
+    reasons = scored["reasons"][1].to_list()
+    assert any("2 high-profile members (governor_y, senator_x)" in r or "senator_x" in r for r in reasons)
+
+
+def test_reasons_carry_the_numbers_of_the_facts():
+    scored = score_clusters(frame(facts()), window_seconds={"co_repost": 30.0})
+    reasons = scored["reasons"][0].to_list()
+    assert "41 of 60 accounts reposted the same 12 posts within 30 s of another member, 300x what timing explains." in reasons
+    assert "60 of 200 texts by members call people to act." in reasons
+    assert "45 texts name 2021-01-06 at US Capitol." in reasons
+    assert any(r.startswith("360 of 480 co-actions fell inside 1 burst;") for r in reasons)
+    assert "12 of 60 accounts were created less than 30 days before they first acted here." in reasons
+    final = reasons[-1]
+    shown = float(re.search(r"Score ([0-9.]+)", final).group(1))
+    assert shown == pytest.approx(scored["score"][0], abs=0.005)
+
+
+def test_saturation_constants_are_what_the_docstring_says():
+    # one hundred times chance is full coordination; ten times is half of it
+    scored = score_clusters(frame(facts(observed_weight=1000.0, expected_weight=10.0),
+                                  facts(observed_weight=100.0, expected_weight=10.0)))
+    assert scored["coordination_score"].to_list() == pytest.approx([1.0, 0.5])
+    assert scoring.COORDINATION_SATURATION == 100.0
