@@ -1,0 +1,156 @@
+"""Behaviour of the co-action edge builder on small hand-made tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+
+from rallypoint.detectors.coaction import COACTION_TYPES, CoactionError, build_coaction_edges
+from rallypoint.errors import RallypointError
+from rallypoint.schema import EDGES_SCHEMA, RECORD_SCHEMA
+
+T0 = datetime(2021, 1, 6, 12, tzinfo=UTC)
+
+
+def records(rows: list[dict]) -> pa.Table:
+    """Canonical records from short dicts; ``t`` is seconds after T0."""
+    full = []
+    for k, row in enumerate(rows):
+        row = dict(row)
+        seconds = row.pop("t")
+        full.append(
+            {
+                "id": row.pop("id", f"r{k}"),
+                "platform": "x",
+                "timestamp": T0 + timedelta(seconds=seconds),
+                "action": row.pop("action", "repost"),
+                **row,
+            }
+        )
+    return pa.Table.from_pylist(full, schema=RECORD_SCHEMA)
+
+
+def reposts(*rows: tuple[str, str, float]) -> pa.Table:
+    """(account, original post, seconds) triples as repost records."""
+    return records([{"account_id": a, "target_id": p, "t": t} for a, p, t in rows])
+
+
+def edge_map(result) -> dict[tuple[str, str], dict]:
+    return {(e["account_a"], e["account_b"]): e for e in result.edges.to_pylist()}
+
+
+def plain(table, **kw):
+    kw = {"types": ["co_repost"], "window": 60, "min_participation": 1, "null_model": "none", **kw}
+    return build_coaction_edges(table, **kw)
+
+
+def test_window_is_inclusive_and_one_second_more_breaks_the_pair():
+    result = plain(reposts(("u1", "p", 0), ("u2", "p", 60), ("u3", "q", 0), ("u4", "q", 61)))
+    assert set(edge_map(result)) == {("u1", "u2")}
+
+
+def test_weight_counts_co_share_pairs_and_n_shared_counts_targets():
+    # u1 and u2 meet on p twice (u2 reposted p twice near u1) and once on q
+    result = plain(reposts(("u1", "p", 0), ("u2", "p", 10), ("u2", "p", 20), ("u1", "q", 500), ("u2", "q", 530)))
+    edge = edge_map(result)[("u1", "u2")]
+    assert edge["weight"] == 3
+    assert edge["n_shared"] == 2
+    assert edge["first_ts"] == T0
+    assert edge["last_ts"] == T0 + timedelta(seconds=530)
+    assert edge["types"] == [
+        {"type": "co_repost", "weight": 3, "n_shared": 2, "first_ts": T0, "last_ts": T0 + timedelta(seconds=530)}
+    ]
+
+
+def test_an_account_repeating_itself_is_no_co_action():
+    assert plain(reposts(("u1", "p", 0), ("u1", "p", 5))).edges.num_rows == 0
+
+
+def test_edges_have_exactly_the_edges_schema_with_a_before_b():
+    result = plain(reposts(("zed", "p", 0), ("amy", "p", 1), ("kim", "p", 2)))
+    assert result.edges.schema == EDGES_SCHEMA
+    assert all(a < b for a, b in edge_map(result))
+    assert len(edge_map(result)) == 3
+
+
+def test_min_participation_drops_one_off_accounts_as_coortweet_does():
+    rows = reposts(
+        ("u1", "p", 0), ("u2", "p", 5), ("u1", "q", 100), ("u2", "q", 105),  # u1, u2 meet twice
+        ("u3", "r", 200), ("u4", "r", 201),  # u3, u4 meet once, and have no other shares
+    )
+    assert set(edge_map(plain(rows, min_participation=2))) == {("u1", "u2")}
+    assert set(edge_map(plain(rows, min_participation=1))) == {("u1", "u2"), ("u3", "u4")}
+
+
+def test_the_cap_limits_pairs_per_share_and_is_reported():
+    burst = reposts(*[(f"u{k:02d}", "viral", k) for k in range(20)])
+    exact = plain(burst, max_pairs_per_share=None)
+    capped = plain(burst, max_pairs_per_share=3)
+    assert exact.stats["pairs_formed"] == 20 * 19 // 2
+    assert capped.stats["pairs_formed"] == 3 * 17 + 2 + 1
+    assert capped.stats["pairs_capped"] == exact.stats["pairs_formed"] - capped.stats["pairs_formed"]
+    assert capped.stats["targets_capped"] == 1
+    # each capped edge is one an exact run also has
+    assert set(edge_map(capped)) <= set(edge_map(exact))
+
+
+def test_actions_are_the_shares_behind_kept_edges():
+    rows = reposts(("u1", "p", 0), ("u2", "p", 30), ("u3", "p", 5000))
+    result = plain(rows)
+    assert sorted(result.actions["account_id"].to_pylist()) == ["u1", "u2"]
+    assert set(result.actions["type"].to_pylist()) == {"co_repost"}
+    assert set(result.actions["target"].to_pylist()) == {"p"}
+
+
+def test_types_are_combined_per_account_pair():
+    rows = records(
+        [
+            {"account_id": "u1", "action": "post", "urls": ["https://a.example/x"], "media": ["h1"], "t": 0},
+            {"account_id": "u2", "action": "post", "urls": ["https://a.example/x"], "media": ["h1"], "t": 10},
+        ]
+    )
+    result = plain(rows, types=["co_link", "co_media"])
+    edge = edge_map(result)[("u1", "u2")]
+    assert edge["weight"] == 2
+    assert edge["n_shared"] == 2
+    assert [t["type"] for t in edge["types"]] == ["co_link", "co_media"]
+
+
+def test_plain_reposts_do_not_count_as_co_links():
+    rows = records(
+        [
+            {"account_id": "u1", "action": "repost", "target_id": "p", "urls": ["https://a.example/x"], "t": 0},
+            {"account_id": "u2", "action": "repost", "target_id": "p", "urls": ["https://a.example/x"], "t": 10},
+        ]
+    )
+    assert plain(rows, types=["co_link"]).edges.num_rows == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"types": ["co_bogus"]}, "co_bogus"),
+        ({"window": "soon"}, "soon"),
+        ({"window": 0}, "longer than zero"),
+        ({"null_model": "magic"}, "magic"),
+        ({"min_participation": 0}, "min_participation"),
+    ],
+)
+def test_bad_arguments_get_one_clear_sentence(kwargs, fragment):
+    with pytest.raises(RallypointError, match=fragment):
+        build_coaction_edges(reposts(("u1", "p", 0)), **kwargs)
+
+
+def test_records_of_the_wrong_kind_are_refused():
+    with pytest.raises(CoactionError, match="pyarrow Table or a Dask DataFrame"):
+        build_coaction_edges([{"id": "x"}])
+
+
+def test_every_type_runs_on_empty_input():
+    empty = RECORD_SCHEMA.empty_table()
+    result = build_coaction_edges(empty, types=COACTION_TYPES, window="auto")
+    assert result.edges.num_rows == 0
+    assert result.edges.schema == EDGES_SCHEMA
+    assert set(result.window_seconds) == set(COACTION_TYPES)
