@@ -98,16 +98,26 @@ def ingest(sources, lake, fmt, neo4j_uri, scheduler, workers) -> None:
 @click.option("--types", default=None, help="Comma list of co-action types (default: all).")
 @click.option("--min-participation", default=2, show_default=True, help="CooRTweet's minimum participation.")
 @click.option("--null", "null_model", default="permutation", show_default=True, help="Null model: permutation, none.")
+@click.option("--significance", default=0.01, show_default=True, help="Keep edges with a null-model p-value at most this.")
+@click.option("--objective", type=click.Choice(["cpm", "modularity", "components"]), default="cpm", show_default=True,
+              help="Community objective (Leiden CPM, Leiden modularity, or connected components).")
+@click.option("--resolution", default=None, type=float, help="Leiden resolution (default: 0.05 for cpm, 1.0 for modularity).")
+@click.option("--threshold", default=0.3, show_default=True, help="Flag clusters scoring at least this (0..1).")
+@click.option("--seed", default=0, show_default=True, help="Random seed (null model, Leiden).")
+@click.option("--run-id", default=None, help="Name of the run (default: time + random hex).")
 @neo4j_option
 @click.option("--scheduler", default=None, help="Dask scheduler address; default: local.")
 @clear_errors
-def detect(lake, since, until, window, types, min_participation, null_model, neo4j_uri, scheduler) -> None:
+def detect(lake, since, until, window, types, min_participation, null_model, significance, objective, resolution,
+           threshold, seed, run_id, neo4j_uri, scheduler) -> None:
     """Find coordinated clusters in the lake and score them; writes a run."""
     from rallypoint.detectors.pipeline import detect_run
 
     result = detect_run(lake, since=since, until=until, window=window, types=types,
                         min_participation=min_participation, null_model=null_model,
-                        neo4j_uri=neo4j_uri, scheduler=scheduler)
+                        neo4j_uri=neo4j_uri, scheduler=scheduler, significance=significance,
+                        objective=objective, resolution=resolution, threshold=threshold, seed=seed,
+                        run_id=run_id)
     click.echo(result.render())
 
 

@@ -60,7 +60,7 @@ def member_link_counts(communities: Communities, weight: np.ndarray) -> pl.DataF
         {
             "vertex": kept,
             "community": membership[kept],
-            "account_id": account_graph.accounts.take(pa.array(kept)).to_numpy(zero_copy_only=False),
+            "account_id": pl.Series(account_graph.accounts.take(pa.array(kept, pa.int64())), dtype=pl.String),
             "degree": np.bincount(ends_in, minlength=n)[kept].astype(np.int64),
             "strength": np.bincount(ends_in, weights=weight_in, minlength=n)[kept],
             "strength_outside": np.bincount(ends_out, weights=weight_out, minlength=n)[kept],

@@ -1,0 +1,569 @@
+"""``rallypoint detect``: one detection run over the lake, written as run tables.
+
+Stages (each timed, each shown as progress on a terminal):
+
+1. **read** — the lake's interactions in ``[since, until)`` through Dask
+   (``Lake.read_interactions``; ``scheduler="tcp://..."`` runs the same graph on a
+   distributed cluster), collected as one Arrow table.
+2. **co-action** — the co-action engineer's ``build_coaction_edges``: account pairs
+   that acted on the same targets within the window, tested against a time-shuffling
+   null model (CooRnet / CooRTweet semantics).
+3. **communities** — Leiden on the weighted co-action graph
+   (:mod:`rallypoint.detectors.communities`; Traag et al. 2019), clusters of >= 3.
+4. **roles** — seeder, bridge, amplifier (:mod:`rallypoint.detectors.roles`).
+5. **evidence** — co-action evidence rows per cluster (:mod:`rallypoint.detectors.evidence`).
+6. **bursts** — Kleinberg bursts of each cluster's co-actions and of its top target,
+   with synchrony inside them (the signals engineer's :mod:`rallypoint.detectors.bursts`).
+7. **mobilization** — lexicon signals in the members' texts
+   (:mod:`rallypoint.detectors.mobilization`) -> the ``mobilization`` struct and
+   signal evidence rows.
+8. **score** — components, score, ``flagged`` and reasons (:mod:`rallypoint.detectors.scoring`).
+9. **write** — edges, clusters, members, evidence, each atomically, then ``run.json``
+   last: a run without ``run.json`` is unfinished and the next run discards it.
+
+With ``neo4j_uri`` the committed run is then loaded into Neo4j.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from rallypoint import __version__
+from rallypoint.detectors import scoring
+from rallypoint.detectors.communities import DEFAULT_STRENGTH_CAP, find_communities
+from rallypoint.detectors.evidence import (
+    COACTION_PREFIX,
+    SIGNAL_KINDS,
+    coaction_evidence,
+    empty_evidence,
+    evidence_counts,
+    signal_evidence,
+)
+from rallypoint.detectors.roles import assign_roles
+from rallypoint.errors import RallypointError
+from rallypoint.graph.lake import Lake, new_id
+from rallypoint.schema import (
+    CLUSTERS_SCHEMA,
+    EDGES_SCHEMA,
+    EVIDENCE_SCHEMA,
+    MEMBERS_SCHEMA,
+    MOBILIZATION_STRUCT,
+)
+
+#: Columns the detectors read from the lake (everything but ``extra``/``urls_original``).
+READ_COLUMNS = [
+    "id", "platform", "account_id", "timestamp", "action", "target_id", "target_account_id", "text",
+    "urls", "hashtags", "mentions", "media", "channel_id", "lang", "account_name",
+    "account_created_at", "followers", "high_profile",
+]
+#: Most-acted-on targets listed per cluster.
+TOP_TARGETS = 10
+#: Co-action type -> ``TARGET_COUNT_STRUCT.kind``.
+TARGET_KIND = {"co_repost": "post", "co_link": "url", "co_hashtags": "hashtags", "co_mention": "mention",
+               "co_media": "media", "co_reply": "reply", "co_text": "text"}
+BURST_BIN = "1min"
+#: Co-action types whose target is a post with an author (the author acted first).
+ORIGIN_TYPES = ["co_repost", "co_reply"]
+
+
+class DetectParameterError(RallypointError):
+    """A detect option cannot be used."""
+
+
+@dataclass
+class DetectResult:
+    """What a run wrote, for the CLI to print."""
+
+    run_id: str
+    run_dir: Path
+    summary: dict[str, Any]
+    top_clusters: list[dict[str, Any]] = field(default_factory=list)
+
+    def render(self) -> str:
+        s = self.summary
+        counts = s["counts"]
+        lines = [
+            f"run {self.run_id} written to {self.run_dir}",
+            f"{counts['records']:,} records from {s['input']['first_ts']} to {s['input']['last_ts']}; "
+            "windows " + ", ".join(f"{k} {v:g} s" for k, v in s["window_seconds"].items()),
+            f"{counts['edges']:,} co-action edges, {counts['clusters']:,} clusters, "
+            f"{counts['flagged']:,} flagged at score >= {s['threshold']:g}",
+            "time per stage: " + ", ".join(f"{k} {v:.1f}s" for k, v in s["timings"].items()),
+        ]
+        for c in self.top_clusters:
+            mark = "FLAG" if c["flagged"] else "    "
+            first = c["reasons"][0] if c["reasons"] else ""
+            lines.append(f"  {mark} {c['cluster_id']} score {c['score']:.2f} ({c['n_accounts']} accounts) {first}")
+        return "\n".join(lines)
+
+
+class _Stages:
+    """Times each stage and shows it on a terminal with rich."""
+
+    def __init__(self, show: bool | None) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.console = Console(stderr=True)
+        show = self.console.is_terminal if show is None else show
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+            console=self.console, disable=not show, transient=False,
+        )
+        self.timings: dict[str, float] = {}
+
+    def __enter__(self) -> _Stages:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    @contextmanager
+    def stage(self, name: str, description: str):
+        task = self.progress.add_task(description, total=1)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.perf_counter() - start, 3)
+            self.progress.update(task, completed=1, description=f"{description} [green]done")
+
+
+def _parse_time(value: str | datetime | None, name: str) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise DetectParameterError(f"--{name} {value!r} is not an ISO 8601 time such as 2021-01-06T00:00Z.") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _parse_types(types: str | list[str] | tuple[str, ...] | None) -> list[str] | None:
+    if types is None:
+        return None
+    if isinstance(types, str):
+        types = [t.strip() for t in types.split(",") if t.strip()]
+    return list(types) or None
+
+
+def read_records(lake: Lake, since: datetime | None, until: datetime | None, scheduler: str | None) -> pa.Table:
+    """The lake's interactions in range as one Arrow table, read by Dask (local or ``scheduler``)."""
+    ddf = lake.read_interactions(columns=READ_COLUMNS, since=since, until=until)
+    if scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise RallypointError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}.") from None
+        with client:
+            frame = client.compute(ddf).result()
+    else:
+        frame = ddf.compute()
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    from rallypoint.schema import LAKE_SCHEMA
+
+    return table.cast(pa.schema([LAKE_SCHEMA.field(c) for c in READ_COLUMNS]))
+
+
+def detect_run(
+    lake: str | Path | Lake,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    window: str = "auto",
+    types: str | list[str] | None = None,
+    min_participation: int = 2,
+    null_model: str = "permutation",
+    neo4j_uri: str | None = None,
+    scheduler: str | None = None,
+    *,
+    threshold: float = scoring.DEFAULT_THRESHOLD,
+    objective: str = "cpm",
+    resolution: float | None = None,
+    significance: float = 0.01,
+    seed: int = 0,
+    run_id: str | None = None,
+    show_progress: bool | None = None,
+) -> DetectResult:
+    """Detect, score and write one run; returns what it wrote. See the module docstring."""
+    from rallypoint.detectors.coaction import build_coaction_edges
+
+    lake = lake if isinstance(lake, Lake) else Lake(lake)
+    lake.require()
+    if not 0 <= threshold <= 1:
+        raise DetectParameterError(f"The score threshold must be between 0 and 1, not {threshold}.")
+    since_t, until_t = _parse_time(since, "since"), _parse_time(until, "until")
+    if since_t and until_t and since_t >= until_t:
+        raise DetectParameterError(f"--since {since} is not before --until {until}.")
+    run_id = run_id or new_id()
+    if (lake.runs_dir / run_id / "run.json").exists():
+        raise DetectParameterError(f"The lake already has a finished run named {run_id!r}.")
+    lake.discard_unfinished_runs()
+    started = datetime.now(UTC)
+
+    with _Stages(show_progress) as stages:
+        with stages.stage("read", "reading the lake"):
+            records = read_records(lake, since_t, until_t, scheduler)
+        with stages.stage("coaction", f"co-action edges ({records.num_rows:,} records)"):
+            coaction = build_coaction_edges(
+                records, types=_parse_types(types), window=window, min_participation=min_participation,
+                null_model=null_model, significance=significance, seed=seed,
+            )
+            edges = coaction.edges.select(EDGES_SCHEMA.names).cast(EDGES_SCHEMA)
+            window_seconds = {k: float(v) for k, v in coaction.window_seconds.items()}
+        with stages.stage("communities", f"communities ({edges.num_rows:,} edges)"):
+            communities = find_communities(edges, objective=objective, resolution=resolution, seed=seed)
+        with stages.stage("roles", "roles"):
+            weight = edges.column("weight").to_numpy().astype(np.float64)
+            roles = assign_roles(communities, weight, with_origins(coaction.actions, records))
+            membership = roles.select("account_id", cluster_id=pl.col("community"))
+        with stages.stage("evidence", "co-action evidence"):
+            evidence = coaction_evidence(coaction.actions, membership, window_seconds)
+        with stages.stage("bursts", "bursts and synchrony"):
+            bursts = cluster_bursts(evidence)
+        with stages.stage("mobilization", "mobilization signals"):
+            member_records = _member_records(records, membership)
+            mobilization, signals = cluster_mobilization(member_records, membership)
+            evidence = pl.concat([evidence, signal_evidence(signals, membership)])
+        with stages.stage("score", "scoring"):
+            accounts = account_facts(member_records, membership)
+            facts = cluster_facts(
+                roles, accounts, edges, communities, evidence, bursts, mobilization,
+            )
+            scored = scoring.score_clusters(facts, threshold=threshold, window_seconds=window_seconds)
+        with stages.stage("write", "writing the run"):
+            tables = run_tables(scored, roles, accounts, evidence, communities, edges, records)
+            for name in ("edges", "clusters", "members", "evidence"):
+                lake.write_run_table(run_id, name, tables[name])
+            summary = {
+                "run_id": run_id,
+                "rallypoint_version": __version__,
+                "started": started.isoformat(),
+                "finished": None,
+                "parameters": {
+                    "since": since_t.isoformat() if since_t else None,
+                    "until": until_t.isoformat() if until_t else None,
+                    "window": window,
+                    "types": _parse_types(types),
+                    "min_participation": min_participation,
+                    "null_model": null_model,
+                    "significance": significance,
+                    "objective": objective,
+                    "resolution": communities.resolution,
+                    "strength_cap": DEFAULT_STRENGTH_CAP,
+                    "threshold": threshold,
+                    "seed": seed,
+                    "scheduler": scheduler,
+                },
+                "threshold": threshold,
+                "window_seconds": window_seconds,
+                "input": _input_range(records),
+                "counts": {
+                    "records": records.num_rows,
+                    "edges": edges.num_rows,
+                    "clusters": tables["clusters"].num_rows,
+                    "flagged": int(pc_sum(tables["clusters"].column("flagged"))),
+                    "members": tables["members"].num_rows,
+                    "evidence": tables["evidence"].num_rows,
+                },
+                "coaction_stats": _jsonable(getattr(coaction, "stats", {})),
+                "versions": _versions(),
+                "scoring": {
+                    "formula": "score = coordination * harm * (0.7 + 0.15 * bursts + 0.15 * growth); "
+                    "harm = 1 - (1 - 0.5 * mobilization) * (1 - escalation)",
+                    "coordination_saturation": scoring.COORDINATION_SATURATION,
+                    "new_account_days": scoring.NEW_ACCOUNT_DAYS,
+                },
+            }
+        summary["timings"] = stages.timings
+        summary["finished"] = datetime.now(UTC).isoformat()
+        lake.write_run_json(run_id, summary)
+
+    if neo4j_uri:
+        from rallypoint.graph.neo4j_store import write_run_to_neo4j
+
+        summary["neo4j"] = write_run_to_neo4j(lake.root, run_id, neo4j_uri)
+    top = tables["clusters"].slice(0, 10).select(["cluster_id", "score", "flagged", "n_accounts", "reasons"])
+    return DetectResult(run_id=run_id, run_dir=lake.runs_dir / run_id, summary=summary,
+                        top_clusters=top.to_pylist())
+
+
+def with_origins(actions: pa.Table, records: pa.Table) -> pa.Table:
+    """The co-actions plus the original posts they reposted or replied to, as the authors' own actions.
+
+    An author whose posts the others amplify acted first on them; without these rows
+    the seeder would only be the fastest reposter.
+    """
+    import pyarrow.compute as pc
+
+    if actions.num_rows == 0:
+        return actions
+    threads = actions.filter(pc.is_in(actions.column("type"), value_set=pa.array(ORIGIN_TYPES)))
+    targets = pc.unique(threads.column("target"))
+    posts = records.filter(pc.is_in(records.column("id"), value_set=targets))
+    kinds = threads.group_by(["target", "type"]).aggregate([]).rename_columns(["id", "type"])
+    origins = posts.select(["id", "account_id", "timestamp"]).join(kinds, keys="id")
+    origins = origins.append_column("target", origins.column("id"))
+    return pa.concat_tables([actions, origins.select(actions.schema.names).cast(actions.schema)])
+
+
+def pc_sum(array) -> int:
+    import pyarrow.compute as pc
+
+    return pc.sum(array).as_py() or 0
+
+
+def _input_range(records: pa.Table) -> dict[str, Any]:
+    import pyarrow.compute as pc
+
+    if records.num_rows == 0:
+        return {"first_ts": None, "last_ts": None}
+    bounds = pc.min_max(records.column("timestamp"))
+    return {"first_ts": str(bounds["min"].as_py()), "last_ts": str(bounds["max"].as_py())}
+
+
+def _versions() -> dict[str, str]:
+    import igraph
+    import polars
+
+    return {"rallypoint": __version__, "pyarrow": pa.__version__, "polars": polars.__version__,
+            "igraph": igraph.__version__, "numpy": np.__version__}
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str))
+
+
+# --- stage helpers ----------------------------------------------------------------------
+
+
+def _member_records(records: pa.Table, membership: pl.DataFrame) -> pl.DataFrame:
+    """The records of cluster members (all their actions in range)."""
+    import pyarrow.compute as pc
+
+    members = pa.array(membership["account_id"].to_list(), pa.string())
+    mine = records.filter(pc.is_in(records.column("account_id"), value_set=members))
+    return pl.from_arrow(mine)
+
+
+def account_facts(member_records: pl.DataFrame, membership: pl.DataFrame) -> pl.DataFrame:
+    """Per member: platform, name, high_profile, followers, created_at, n_actions, first_ts, langs."""
+    facts = member_records.group_by("account_id").agg(
+        platform=pl.col("platform").drop_nulls().first(),
+        account_name=pl.col("account_name").drop_nulls().last(),
+        high_profile=pl.col("high_profile").drop_nulls().any(),
+        followers=pl.col("followers").drop_nulls().max(),
+        account_created_at=pl.col("account_created_at").drop_nulls().min(),
+        n_actions=pl.len().cast(pl.Int64),
+        first_ts=pl.col("timestamp").min(),
+        langs=pl.col("lang").drop_nulls().unique(),
+    )
+    return membership.join(facts, on="account_id", how="left")
+
+
+def cluster_bursts(evidence: pl.DataFrame) -> pl.DataFrame:
+    """Per cluster: bursts of its co-actions, how many co-actions fall inside them, synchrony."""
+    from rallypoint.detectors.bursts import burst_synchrony, detect_activity_bursts
+
+    coactions = evidence.filter(pl.col("kind").str.starts_with(COACTION_PREFIX))
+    rows = []
+    for (cluster_id,), part in coactions.group_by("cluster_id", maintain_order=True):
+        times = part["timestamp"].to_numpy()
+        found = detect_activity_bursts(times, bin=BURST_BIN)
+        synchrony = burst_synchrony(times, part["account_id"].to_numpy(), found)
+        top = [b for b in found if b["level"] == 1]
+        rows.append(
+            {
+                "cluster_id": cluster_id,
+                "bursts": found,
+                "n_coactions_in_bursts": _count_inside(times, top),
+                "synchrony": synchrony,
+            }
+        )
+    schema = {
+        "cluster_id": pl.Int64,
+        "bursts": pl.List(pl.Struct({"start": pl.Datetime("us", "UTC"), "end": pl.Datetime("us", "UTC"),
+                                     "level": pl.Int64})),
+        "n_coactions_in_bursts": pl.Int64,
+        "synchrony": pl.Object,
+    }
+    if not rows:
+        return pl.DataFrame(schema={k: v for k, v in schema.items() if k != "synchrony"})
+    return pl.DataFrame(
+        {
+            "cluster_id": [r["cluster_id"] for r in rows],
+            "bursts": [r["bursts"] for r in rows],
+            "n_coactions_in_bursts": [r["n_coactions_in_bursts"] for r in rows],
+        },
+        schema={k: v for k, v in schema.items() if k != "synchrony"},
+    )
+
+
+def _count_inside(times: np.ndarray, bursts: list[dict[str, Any]]) -> int:
+    """Actions with ``start <= t < end`` of a level-1 burst (the bursts do not overlap)."""
+    if not bursts:
+        return 0
+    t = times.astype("datetime64[us]").astype(np.int64)
+    starts = np.array([_epoch_us(b["start"]) for b in bursts])
+    ends = np.array([_epoch_us(b["end"]) for b in bursts])
+    order = np.argsort(starts)
+    starts, ends = starts[order], ends[order]
+    which = np.searchsorted(starts, t, side="right") - 1
+    inside = (which >= 0) & (t < ends[np.clip(which, 0, None)])
+    return int(inside.sum())
+
+
+def _epoch_us(value: datetime) -> int:
+    return int(value.timestamp() * 1_000_000) if value.tzinfo else int(
+        value.replace(tzinfo=UTC).timestamp() * 1_000_000)
+
+
+def cluster_mobilization(member_records: pl.DataFrame, membership: pl.DataFrame
+                         ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per cluster the ``mobilization`` struct; per member text the signal flags (for evidence)."""
+    from rallypoint.detectors import mobilization as mob
+
+    texts = member_records.filter(pl.col("text").is_not_null() & (pl.col("text").str.len_chars() > 0))
+    signals = mob.detect_text_signals(texts.to_arrow(), mob.load_lexicons())
+    signals = _signals_frame(texts, signals)
+    with_cluster = signals.join(membership.select("account_id", "cluster_id"), on="account_id")
+    rows = []
+    for (cluster_id,), part in with_cluster.group_by("cluster_id", maintain_order=True):
+        rows.append({"cluster_id": cluster_id, "mobilization": mob.summarize_signals(part.to_arrow())})
+    struct_type = pl.from_arrow(pa.array([], MOBILIZATION_STRUCT)).dtype
+    frame = pl.DataFrame(
+        {"cluster_id": [r["cluster_id"] for r in rows],
+         "mobilization": pl.Series([r["mobilization"] for r in rows], dtype=struct_type)},
+        schema={"cluster_id": pl.Int64, "mobilization": struct_type},
+    )
+    return frame, signals
+
+
+def _signals_frame(texts: pl.DataFrame, signals: Any) -> pl.DataFrame:
+    """Per-record signals aligned with ``texts``: flags and ``matched_<kind>`` lists per kind."""
+    frame = signals if isinstance(signals, pl.DataFrame) else pl.from_arrow(signals)
+    base = texts.select("id", "account_id", "timestamp", "text")
+    extra = [c for c in frame.columns if c not in base.columns]
+    return pl.concat([base, frame.select(extra)], how="horizontal")
+
+
+def cluster_facts(
+    roles: pl.DataFrame,
+    accounts: pl.DataFrame,
+    edges: pa.Table,
+    communities,
+    evidence: pl.DataFrame,
+    bursts: pl.DataFrame,
+    mobilization: pl.DataFrame,
+) -> pl.DataFrame:
+    """One row per cluster with every column :func:`scoring.score_clusters` needs."""
+    membership = communities.membership
+    src, dst = communities.graph.source, communities.graph.target
+    inside = (membership[src] >= 0) & (membership[src] == membership[dst])
+    expected = edges.column("expected_weight").to_numpy(zero_copy_only=False)
+    expected = np.asarray(expected, dtype=np.float64)
+    edge_frame = pl.DataFrame(
+        {
+            "cluster_id": membership[src][inside],
+            "weight": edges.column("weight").to_numpy()[inside].astype(np.float64),
+            "expected": expected[inside],
+        }
+    ).group_by("cluster_id").agg(
+        observed_weight=pl.col("weight").sum(),
+        expected_weight=pl.when(pl.col("expected").is_nan().any()).then(None).otherwise(pl.col("expected").sum()),
+        n_internal_edges=pl.len().cast(pl.Int64),
+    )
+    new_cutoff = pl.col("first_ts") - timedelta(days=scoring.NEW_ACCOUNT_DAYS)
+    people = accounts.group_by("cluster_id").agg(
+        n_accounts=pl.len().cast(pl.Int64),
+        n_new_accounts=(pl.col("account_created_at") >= new_cutoff).sum().cast(pl.Int64),
+        high_profile_accounts=pl.col("account_id").filter(pl.col("high_profile").fill_null(False)).sort(),
+    )
+    counts = evidence_counts(evidence)
+    facts = (
+        people.join(edge_frame, on="cluster_id", how="left")
+        .join(counts, on="cluster_id", how="left")
+        .join(bursts, on="cluster_id", how="left")
+        .join(mobilization, on="cluster_id", how="left")
+    )
+    zero_fill = ["n_coactions", "n_coactions_in_bursts", "n_internal_edges",
+                 *[f"n_{k}" for k in SIGNAL_KINDS]]
+    facts = facts.with_columns(
+        [pl.col(c).fill_null(0) for c in zero_fill],
+        pl.col("observed_weight").fill_null(0.0),
+        n_texts=pl.col("mobilization").struct.field("n_texts").fill_null(0),
+        top_date_places=pl.col("mobilization").struct.field("top_date_places"),
+    )
+    return facts.sort("cluster_id")
+
+
+def run_tables(scored: pl.DataFrame, roles: pl.DataFrame, accounts: pl.DataFrame, evidence: pl.DataFrame,
+               communities, edges: pa.Table, records: pa.Table) -> dict[str, pa.Table]:
+    """The four run tables, with cluster ids ``c0001``.. in score order (the triage queue)."""
+    ranked = scored.sort(["score", "n_accounts", "cluster_id"], descending=[True, True, False]).with_columns(
+        cluster_key=pl.format("c{}", (pl.int_range(1, pl.len() + 1)).cast(pl.String).str.zfill(4))
+    )
+    key = ranked.select("cluster_id", "cluster_key")
+
+    def relabel(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.join(key, on="cluster_id", how="inner").drop("cluster_id").rename(
+            {"cluster_key": "cluster_id"})
+
+    ev = relabel(evidence).select(EVIDENCE_SCHEMA.names).sort(["cluster_id", "kind", "timestamp", "id"])
+    coactions = ev.filter(pl.col("kind").str.starts_with(COACTION_PREFIX))
+    ranges = coactions.group_by("cluster_id").agg(first_ts=pl.col("timestamp").min(),
+                                                 last_ts=pl.col("timestamp").max())
+    types = coactions.group_by("cluster_id").agg(
+        types=pl.col("kind").str.strip_prefix(COACTION_PREFIX).unique().sort())
+    targets = (
+        coactions.with_columns(kind=pl.col("kind").str.strip_prefix(COACTION_PREFIX)
+                               .replace_strict(TARGET_KIND, default=pl.col("kind").str.strip_prefix(COACTION_PREFIX)))
+        .group_by("cluster_id", "kind", "target").agg(count=pl.len().cast(pl.Int64))
+        .sort(["cluster_id", "count", "target"], descending=[False, True, False])
+        .group_by("cluster_id", maintain_order=True)
+        .agg(top_targets=pl.struct("kind", "target", "count").head(TOP_TARGETS))
+    )
+    member_facts = relabel(roles.join(accounts.drop("cluster_id"), on="account_id", how="left")
+                           .rename({"community": "cluster_id"}))
+    context = member_facts.group_by("cluster_id").agg(
+        platforms=pl.col("platform").drop_nulls().unique().sort(),
+        langs=pl.col("langs").flatten().drop_nulls().unique().sort(),
+    )
+    clusters = (
+        relabel(ranked.drop("cluster_key").with_columns(pl.col("cluster_id")))
+        .join(ranges, on="cluster_id", how="left")
+        .join(types, on="cluster_id", how="left")
+        .join(targets, on="cluster_id", how="left")
+        .join(context, on="cluster_id", how="left")
+        .rename({"n_internal_edges": "n_edges"})
+        .sort("cluster_id")
+    )
+    members = member_facts.with_columns(pl.col("strength").cast(pl.Float64)).sort(
+        ["cluster_id", "strength", "account_id"], descending=[False, True, False])
+    return {
+        "edges": edges,
+        "clusters": _to_schema(clusters, CLUSTERS_SCHEMA),
+        "members": _to_schema(members, MEMBERS_SCHEMA),
+        "evidence": _to_schema(ev, EVIDENCE_SCHEMA),
+    }
+
+
+def _to_schema(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
+    table = frame.select(schema.names).to_arrow()
+    return pa.table([table.column(n).cast(schema.field(n).type) for n in schema.names], schema=schema)
+
+
+__all__ = ["DetectResult", "detect_run", "empty_evidence"]
