@@ -374,8 +374,34 @@ def account_facts(member_records: pl.DataFrame, membership: pl.DataFrame) -> pl.
     return membership.join(facts, on="account_id", how="left")
 
 
+BURSTS_FRAME_SCHEMA = {
+    "cluster_id": pl.Int64,
+    "bursts": pl.List(pl.Struct({"start": pl.Datetime("us", "UTC"), "end": pl.Datetime("us", "UTC"),
+                                 "level": pl.Int64})),
+    "n_coactions_in_bursts": pl.Int64,
+    "n_coaction_accounts": pl.Int64,
+    "main_burst_accounts": pl.Int64,
+    "main_burst_start": pl.Datetime("us", "UTC"),
+    "main_burst_end": pl.Datetime("us", "UTC"),
+    "median_member_gap_s": pl.Float64,
+    "top_target_type": pl.String,
+    "top_target": pl.String,
+    "top_target_count": pl.Int64,
+    "top_target_in_bursts": pl.Int64,
+    "top_target_burst_start": pl.Datetime("us", "UTC"),
+    "top_target_burst_end": pl.Datetime("us", "UTC"),
+}
+
+
 def cluster_bursts(evidence: pl.DataFrame) -> pl.DataFrame:
-    """Per cluster: bursts of its co-actions, how many co-actions fall inside them, synchrony."""
+    """Per cluster: bursts of its co-actions and of its most co-shared target, and synchrony.
+
+    Bursts are the signals module's Kleinberg bursts of one-minute counts
+    (``detect_activity_bursts``); ``n_coactions_in_bursts`` counts co-action evidence rows
+    inside a level-1 burst (start inclusive, end exclusive); synchrony comes from
+    ``burst_synchrony``: how many co-acting members acted inside the main burst and
+    the median gap between consecutive actions of different members there.
+    """
     from rallypoint.detectors.bursts import burst_synchrony, detect_activity_bursts
 
     coactions = evidence.filter(pl.col("kind").str.starts_with(COACTION_PREFIX))
@@ -384,32 +410,32 @@ def cluster_bursts(evidence: pl.DataFrame) -> pl.DataFrame:
         times = part["timestamp"].to_numpy()
         found = detect_activity_bursts(times, bin=BURST_BIN)
         synchrony = burst_synchrony(times, part["account_id"].to_numpy(), found)
-        top = [b for b in found if b["level"] == 1]
+        top = (part.group_by("kind", "target").agg(n=pl.len(), t=pl.col("timestamp"))
+               .sort(["n", "target"], descending=[True, False]).row(0, named=True))
+        target_times = np.asarray(top["t"], dtype="datetime64[us]")
+        target_bursts = [b for b in detect_activity_bursts(target_times, bin=BURST_BIN) if b["level"] == 1]
+        main_target_burst = max(target_bursts, key=lambda b: _count_inside(target_times, [b]), default=None)
         rows.append(
             {
                 "cluster_id": cluster_id,
                 "bursts": found,
-                "n_coactions_in_bursts": _count_inside(times, top),
-                "synchrony": synchrony,
+                "n_coactions_in_bursts": _count_inside(times, [b for b in found if b["level"] == 1]),
+                "n_coaction_accounts": synchrony["n_members"],
+                "main_burst_accounts": round(synchrony["members_in_main_burst_share"] * synchrony["n_members"]),
+                "main_burst_start": synchrony["main_burst_start"],
+                "main_burst_end": synchrony["main_burst_end"],
+                "median_member_gap_s": synchrony["median_member_gap_s"],
+                "top_target_type": top["kind"].removeprefix(COACTION_PREFIX),
+                "top_target": top["target"],
+                "top_target_count": top["n"],
+                "top_target_in_bursts": _count_inside(target_times, target_bursts),
+                "top_target_burst_start": main_target_burst["start"] if main_target_burst else None,
+                "top_target_burst_end": main_target_burst["end"] if main_target_burst else None,
             }
         )
-    schema = {
-        "cluster_id": pl.Int64,
-        "bursts": pl.List(pl.Struct({"start": pl.Datetime("us", "UTC"), "end": pl.Datetime("us", "UTC"),
-                                     "level": pl.Int64})),
-        "n_coactions_in_bursts": pl.Int64,
-        "synchrony": pl.Object,
-    }
     if not rows:
-        return pl.DataFrame(schema={k: v for k, v in schema.items() if k != "synchrony"})
-    return pl.DataFrame(
-        {
-            "cluster_id": [r["cluster_id"] for r in rows],
-            "bursts": [r["bursts"] for r in rows],
-            "n_coactions_in_bursts": [r["n_coactions_in_bursts"] for r in rows],
-        },
-        schema={k: v for k, v in schema.items() if k != "synchrony"},
-    )
+        return pl.DataFrame(schema=BURSTS_FRAME_SCHEMA)
+    return pl.DataFrame(rows, schema=BURSTS_FRAME_SCHEMA)
 
 
 def _count_inside(times: np.ndarray, bursts: list[dict[str, Any]]) -> int:

@@ -209,6 +209,25 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
             f"burst{'s' if n_top != 1 else ''}; the strongest (level {strongest['level']}) ran from "
             f"{_fmt_time(strongest['start'])} to {_fmt_time(strongest['end'])}."
         )
+    if row.get("main_burst_accounts") and row.get("main_burst_start") is not None:
+        gap = row.get("median_member_gap_s")
+        apart = f", a median {gap:.0f} s apart" if gap is not None else ""
+        reasons.append(
+            f"{row['main_burst_accounts']} of {row['n_coaction_accounts']} co-acting members acted in the main burst "
+            f"({_fmt_time(row['main_burst_start'])} to {_fmt_time(row['main_burst_end'])}){apart}."
+        )
+    if row.get("top_target") and row.get("top_target_count"):
+        _, noun = _VERBS.get(row["top_target_type"], ("", "target"))
+        burst = (
+            f", {row['top_target_in_bursts']} of them in bursts, the main one from "
+            f"{_fmt_time(row['top_target_burst_start'])} to {_fmt_time(row['top_target_burst_end'])}"
+            if row.get("top_target_in_bursts") and row.get("top_target_burst_start") is not None
+            else ""
+        )
+        reasons.append(
+            f"The most co-shared {noun} ({row['top_target']}) drew {row['top_target_count']} co-actions "
+            f"by members{burst}."
+        )
     if row["n_new_accounts"]:
         reasons.append(
             f"{row['n_new_accounts']} of {n} accounts were created less than {NEW_ACCOUNT_DAYS} days "
