@@ -1,32 +1,44 @@
 """Chance is not coordination: how many co-share pairs two accounts would form by timing alone.
 
-The model (a label-permutation null, computed exactly instead of by sampling)
-    Keep every target exactly as it was shared — how many shares it got (``n_t``)
-    and at which times — and shuffle *which account* made which of those shares.
-    Under that shuffle any two of the target's shares are a random pair of its
-    ``n_t`` share times, so the chance that they fall within the window is
+The model (a jittered label-permutation null, computed exactly instead of by sampling)
+    Keep every target as it was shared — how many shares it got (``n_t``) and how
+    they spread over time at a coarse scale ``h = jitter * w`` (30 windows by
+    default: 30 min for a 60 s window) — and shuffle *which account* made which
+    share while jittering each share's time within that scale. Two of the target's
+    shares then fall within ``h`` of each other with the observed frequency
+    ``C_t(h) / (n_t (n_t - 1) / 2)`` (``C_t(h)``: the target's share pairs at most
+    ``h`` apart, counted exactly by ``pairs.window_ends``), and, the density being
+    flat below ``h``, within the window ``w`` with ``w / h`` of that:
 
-        q_t = C_t / (n_t (n_t - 1) / 2)
+        q_t = C_t(h) / (n_t (n_t - 1) / 2) * w / h          (at most 1)
 
-    where ``C_t`` is the number of in-window pairs among the target's share times
-    (counted exactly by ``pairs.window_ends``, never capped). Accounts ``a`` and
-    ``b`` with ``n_at`` and ``n_bt`` shares of target ``t`` then expect
-    ``n_at * n_bt * q_t`` co-share pairs on it, and over every target both shared
+    For shares spread evenly over a span ``T >> h`` this is the familiar
+    ``2 w / T``; a viral post's front-loaded decay raises it where the post was hot.
+    Accounts ``a`` and ``b`` with ``n_at`` and ``n_bt`` shares of target ``t`` expect
+    ``n_at * n_bt * q_t`` co-share pairs on it; over every target both shared
 
         E_ab = sum_t n_at * n_bt * q_t        (``expected_weight``)
 
     The observed weight ``W_ab`` is compared with a Poisson tail,
     ``p = P(X >= W_ab)`` with ``X ~ Poisson(E_ab)``, and ``strength = W_ab / E_ab``.
+    This is the jitter (dithering) null of spike-train synchrony analysis
+    (Date, Bienenstock & Geman 1998; Amarasingham et al. 2012) applied per target.
+
+Why jitter, not a plain permutation of the observed times
+    With ``h = w`` the model is the plain permutation null, and it explains a burst
+    by itself: when twenty campaign accounts repost a post within thirty seconds and
+    nobody else does, every pair of its shares is in the window, ``q_t = 1``, and
+    the campaign disappears. Coordination is precisely synchrony finer than the
+    target's natural spread, so that spread is measured at a coarser scale.
 
 What it keeps and what it kills
-    A post shared by 100k accounts over ten hours has a small ``q_t``, but two given
-    sharers meeting in one window on it is exactly what timing predicts; one such
-    meeting is never enough at a strict level, and pairs meeting on *many* targets are
-    kept. A target whose every share falls inside one window (``q_t = 1``) explains
-    its own co-shares fully: the pair's edge then rests on its other targets. This is
-    the model's blind spot by design — organic look-alikes that are truly
-    synchronised (fandoms, news bots) and campaigns acting only on their own posts
-    are told apart later by the score, which rests on mobilization evidence.
+    Two sharers meeting once on a post that was hot for an hour (``q_t`` about
+    ``w / 1 h``) are what timing predicts and fall short of ``significance = 0.01``
+    for a 60 s window; pairs meeting on several targets in sync are kept. A post
+    reposted for days at a steady rate gives very small ``q_t``, so even one meeting
+    on it can pass: ``strength`` and ``n_shared`` say how much rests on it, and the
+    score (which rests on mobilization evidence) decides. Organic look-alikes that
+    are truly synchronised (fandoms, news bots) are left to that score, by design.
 
 Assumptions
     Shares of different targets are independent; a pair's co-shares on one target are
@@ -50,13 +62,19 @@ import polars as pl
 from scipy import stats
 
 NULL_MODELS: tuple[str, ...] = ("permutation", "none")
+#: The jitter scale, in windows: timing coarser than this is kept, finer is tested.
+DEFAULT_JITTER = 30.0
 
 
-def target_chance(n_shares: np.ndarray, in_window_pairs: np.ndarray) -> np.ndarray:
-    """``q_t``: the chance that two of a target's shares, picked at random, fall within the window."""
+def target_chance(n_shares: np.ndarray, pairs_within_jitter: np.ndarray, jitter: float = DEFAULT_JITTER) -> np.ndarray:
+    """``q_t``: the chance that two of a target's shares fall within the window by chance.
+
+    ``pairs_within_jitter``: the target's share pairs at most ``jitter`` windows apart;
+    ``q_t = C_t(jitter * w) / (n_t (n_t - 1) / 2) / jitter``, at most 1.
+    """
     all_pairs = n_shares.astype(np.float64) * (n_shares - 1) / 2.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        q = np.where(all_pairs > 0, in_window_pairs / all_pairs, 0.0)
+        q = np.where(all_pairs > 0, pairs_within_jitter / all_pairs / jitter, 0.0)
     return np.clip(q, 0.0, 1.0)
 
 

@@ -9,13 +9,16 @@ What it computes
     times; CooRTweet's minimum-participation rule; and the null model's expected
     weight, p-value and strength (``rallypoint.detectors.null_model``).
 
-Minimum participation (CooRTweet 2.x, ``detect_groups``)
-    1. accounts with fewer than ``min_participation`` share events in the input are
-       dropped before pairs are formed;
+Minimum participation (CooRTweet 2.x, ``detect_groups``), applied per co-action type
+    1. accounts with fewer than ``min_participation`` share events of a type are
+       dropped from that type before pairs are formed;
     2. after pairing, an account *participates* with the number of its share events
-       that are part of at least one co-share pair; a co-share pair is kept when at
-       least one of its two accounts participates ``min_participation`` times.
-    ``min_participation=1`` keeps every pair (the QUT toolkit's behaviour).
+       of that type that are part of at least one co-share pair; a co-share pair is
+       kept when at least one of its two accounts participates ``min_participation``
+       times.
+    ``min_participation=1`` keeps every pair (the QUT toolkit's behaviour). Per type,
+    as CooRTweet's multi-modal recipe runs ``detect_groups`` once per type (URLs,
+    image hashes) and then merges the results into one network.
 
 Cost
     ``O(n log n)`` for the sort, ``O(n log m + P)`` for the pairs (``P`` pairs formed,
@@ -109,6 +112,7 @@ def build_coaction_edges(
     max_pairs_per_share: int | None = DEFAULT_MAX_PAIRS_PER_SHARE,
     text_threshold: float = 0.8,
     seed: int = 0,
+    null_jitter: float = nm.DEFAULT_JITTER,
 ) -> CoactionResult:
     """Build the co-action graph of ``records`` (a pyarrow Table or a Dask DataFrame, LAKE_SCHEMA columns).
 
@@ -117,7 +121,8 @@ def build_coaction_edges(
     (1 keeps every pair); ``null_model``: ``"permutation"`` or ``"none"``;
     ``significance``: edges are kept when ``p_value <= significance`` (ignored with
     ``"none"``); ``max_pairs_per_share``: the cap (``None`` disables it);
-    ``text_threshold``: Jaccard threshold of ``co_text``; ``seed``: MinHash seed.
+    ``text_threshold``: Jaccard threshold of ``co_text``; ``seed``: MinHash seed;
+    ``null_jitter``: the null model's time scale, in windows (see ``null_model``).
     """
     started = time.perf_counter()
     type_list = _check_types(types)
@@ -135,10 +140,10 @@ def build_coaction_edges(
     shares = _share_events(table, type_list, text_threshold=text_threshold, seed=seed)
     stats: dict[str, Any] = {"records": table.num_rows, "share_events": shares.height}
 
-    # CooRTweet step 1: accounts with too few share events never pair.
+    # CooRTweet step 1: accounts with too few share events (of a type) never pair (in it).
     if min_participation > 1:
-        active = shares.group_by("account_id").len().filter(pl.col("len") >= min_participation)
-        shares = shares.join(active.select("account_id"), on="account_id", how="semi")
+        active = shares.group_by("kind", "account_id").len().filter(pl.col("len") >= min_participation)
+        shares = shares.join(active.select("kind", "account_id"), on=["kind", "account_id"], how="semi")
     stats["share_events_after_prefilter"] = shares.height
 
     encoded = _encode(shares, type_list)
@@ -146,16 +151,20 @@ def build_coaction_edges(
     window_us = np.array([round(windows[t] * 1e6) for t in type_list], dtype=np.int64)
 
     ends = window_ends(encoded.group, encoded.time, window_us[encoded.kind])
-    in_window = group_pair_counts(encoded.group, ends, encoded.n_groups)
     aggregated, in_pair, pair_stats = _aggregate_pairs(encoded, ends, max_pairs_per_share)
     stats.update(pair_stats)
 
-    # CooRTweet step 2: keep pairs where at least one account participates enough.
+    # CooRTweet step 2: keep pairs where at least one account participates enough (per type).
     if min_participation > 1 and aggregated.height:
-        participation = np.bincount(encoded.account[in_pair], minlength=encoded.n_accounts)
+        n_acc = encoded.n_accounts
+        participation = np.bincount(
+            encoded.kind[in_pair].astype(np.int64) * n_acc + encoded.account[in_pair],
+            minlength=len(type_list) * n_acc,
+        )
         enough = participation >= min_participation
+        kind = aggregated["kind"].to_numpy().astype(np.int64) * n_acc
         aggregated = aggregated.filter(
-            pl.Series(enough[aggregated["a"].to_numpy()] | enough[aggregated["b"].to_numpy()])
+            pl.Series(enough[kind + aggregated["a"].to_numpy()] | enough[kind + aggregated["b"].to_numpy()])
         )
 
     per_type = (
@@ -169,7 +178,11 @@ def build_coaction_edges(
         .sort("kind", "a", "b")
     )
     if null_model == "permutation" and per_type.height:
-        chance = nm.target_chance(encoded.group_sizes, in_window)
+        jitter_us = np.round(window_us * null_jitter).astype(np.int64)
+        within_jitter = group_pair_counts(
+            encoded.group, window_ends(encoded.group, encoded.time, jitter_us[encoded.kind]), encoded.n_groups
+        )
+        chance = nm.target_chance(encoded.group_sizes, within_jitter, null_jitter)
         share_counts = pl.DataFrame(
             {"kind": encoded.kind, "group": encoded.group, "account": encoded.account}
         ).group_by("kind", "group", "account").agg(n=pl.len())
@@ -187,6 +200,7 @@ def build_coaction_edges(
                 for k, n in per_type.group_by("kind").len().sort("kind").iter_rows()
             },
             "null_model": null_model,
+            "null_jitter": null_jitter if null_model != "none" else None,
             "significance": significance if null_model != "none" else None,
             "max_pairs_per_share": max_pairs_per_share,
             "min_participation": min_participation,

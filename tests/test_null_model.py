@@ -1,0 +1,127 @@
+"""The null model: timing explains viral chance meetings, not synchronised campaigns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from scipy import stats
+
+from rallypoint.detectors import null_model as nm
+from rallypoint.detectors.coaction import build_coaction_edges
+from rallypoint.detectors.coaction.pairs import group_pair_counts, window_ends
+from rallypoint.schema import RECORD_SCHEMA
+
+T0 = datetime(2022, 12, 20, tzinfo=UTC)
+
+
+def repost_table(accounts, posts, seconds) -> pa.Table:
+    ts = [T0 + timedelta(seconds=float(s)) for s in seconds]
+    return pa.Table.from_pydict(
+        {
+            "id": [f"r{k}" for k in range(len(accounts))],
+            "platform": ["x"] * len(accounts),
+            "account_id": list(accounts),
+            "timestamp": ts,
+            "action": ["repost"] * len(accounts),
+            "target_id": list(posts),
+        },
+        schema=pa.schema([RECORD_SCHEMA.field(c) for c in ("id", "platform", "account_id", "timestamp", "action", "target_id")]),
+    )
+
+
+def viral_posts(rng, n_posts=3, n_sharers=1500, mean_delay=3600.0):
+    """Organic virality: many accounts repost a few posts, delays decaying from the post time."""
+    accounts, posts, seconds = [], [], []
+    for p in range(n_posts):
+        sharers = rng.choice(20_000, size=n_sharers, replace=False)
+        accounts += [f"org{a:05d}" for a in sharers]
+        posts += [f"viral{p}"] * n_sharers
+        seconds += list(p * 86_400 + rng.exponential(mean_delay, n_sharers))
+    return accounts, posts, seconds
+
+
+def campaign(rng, n_accounts=15, n_posts=8, spread=30.0, start=40_000.0):
+    """A cell that reposts each of its seeder's posts within ``spread`` seconds."""
+    accounts, posts, seconds = [], [], []
+    for p in range(n_posts):
+        t = start + p * 5_000
+        accounts += [f"cell{a:02d}" for a in range(n_accounts)]
+        posts += [f"call{p}"] * n_accounts
+        seconds += list(t + rng.uniform(0, spread, n_accounts))
+    return accounts, posts, seconds
+
+
+def run(accounts, posts, seconds, **kw):
+    kw = {"types": ["co_repost"], "window": 60, "min_participation": 1, **kw}
+    return build_coaction_edges(repost_table(accounts, posts, seconds), **kw)
+
+
+def test_evenly_spread_shares_give_the_textbook_chance_2w_over_T():
+    times = np.arange(0, 100_000, 10, dtype=np.int64)  # one share every 10 s for ~28 h
+    groups = np.zeros_like(times)
+    window, jitter = 60, 30.0
+    ends = window_ends(groups, times, int(window * jitter))
+    q = nm.target_chance(np.array([times.size]), group_pair_counts(groups, ends, 1), jitter)
+    assert q[0] == pytest.approx(2 * window / 100_000, rel=0.05)
+
+
+def test_poisson_tail_p_values():
+    p = nm.poisson_p_values(np.array([0, 1, 5]), np.array([0.5, 0.5, 0.5]))
+    assert p[0] == 1.0
+    assert p[1] == pytest.approx(1 - np.exp(-0.5))
+    assert p[2] == pytest.approx(stats.poisson.sf(4, 0.5))
+
+
+def test_viral_chance_meetings_are_explained_by_timing():
+    rng = np.random.default_rng(7)
+    accounts, posts, seconds = viral_posts(rng)
+    formed = run(accounts, posts, seconds, null_model="none")
+    kept = run(accounts, posts, seconds, null_model="permutation")
+    assert formed.edges.num_rows > 1000  # plenty of accounts met within a minute by chance
+    assert kept.edges.num_rows <= 0.01 * formed.edges.num_rows
+
+
+def test_a_synchronised_campaign_survives_even_when_nobody_else_shares_its_posts():
+    rng = np.random.default_rng(8)
+    accounts, posts, seconds = campaign(rng)
+    result = run(accounts, posts, seconds)
+    assert result.edges.num_rows == 15 * 14 // 2
+    assert all(p < 1e-6 for p in result.edges["p_value"].to_pylist())
+    assert all(s > 10 for s in result.edges["strength"].to_pylist())
+
+
+def test_campaign_inside_viral_noise_keeps_the_cell_and_drops_the_crowd():
+    rng = np.random.default_rng(9)
+    a1, p1, s1 = viral_posts(rng)
+    a2, p2, s2 = campaign(rng)
+    # the cell also reposts one of the viral posts, and organic accounts share the calls later
+    a3 = [f"org{k:05d}" for k in range(40)]
+    p3 = [f"call{k % 8}" for k in range(40)]
+    s3 = list(40_000 + (np.arange(40) % 8) * 5_000 + rng.uniform(600, 20_000, 40))
+    result = run(a1 + a2 + a3, p1 + p2 + p3, s1 + s2 + s3)
+    pairs = set(zip(result.edges["account_a"].to_pylist(), result.edges["account_b"].to_pylist(), strict=True))
+    cell = {(f"cell{i:02d}", f"cell{j:02d}") for i in range(15) for j in range(i + 1, 15)}
+    assert cell <= pairs
+    crowd = [p for p in pairs if p not in cell]
+    assert len(crowd) <= 0.01 * run(a1, p1, s1, null_model="none").edges.num_rows
+
+
+def test_the_null_model_figures_are_consistent():
+    rng = np.random.default_rng(10)
+    accounts, posts, seconds = campaign(rng, n_accounts=5)
+    edges = run(accounts, posts, seconds).edges.to_pylist()
+    for e in edges:
+        assert e["expected_weight"] > 0
+        assert e["strength"] == pytest.approx(e["weight"] / e["expected_weight"])
+        assert e["p_value"] == pytest.approx(stats.poisson.sf(e["weight"] - 1, e["expected_weight"]))
+
+
+def test_null_none_leaves_the_figures_empty_and_strength_is_the_weight():
+    rng = np.random.default_rng(11)
+    accounts, posts, seconds = campaign(rng, n_accounts=4)
+    edges = run(accounts, posts, seconds, null_model="none").edges.to_pylist()
+    assert all(e["p_value"] is None and e["expected_weight"] is None for e in edges)
+    assert all(e["strength"] == e["weight"] for e in edges)
