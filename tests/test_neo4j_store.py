@@ -1,0 +1,211 @@
+"""The Neo4j store against the real local server (`make neo4j`).
+
+These tests FAIL, never skip, when the server cannot be reached: CI starts it first. Each test
+uses ids carrying its own token and deletes exactly those afterwards, so parallel runs on a
+shared server do not interfere.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from click.testing import CliRunner
+from graph_fixtures import build_small_lake, expected_graph_counts, write_small_run
+
+from rallypoint.cli import main
+from rallypoint.errors import Neo4jError
+from rallypoint.graph.neo4j_store import (
+    Neo4jSettings,
+    load_lake_into_neo4j,
+    open_driver,
+    write_run_to_neo4j,
+)
+
+pytestmark = pytest.mark.neo4j
+
+NODE_LABELS = ("Account", "Post", "Url", "Hashtag", "Media")
+RECORD_RELATIONSHIPS = ("POSTED", "REPOSTED", "REPLIED_TO", "QUOTED", "REACTED_TO",
+                        "LINKS_TO", "TAGGED", "MENTIONS", "ATTACHES")
+
+
+@pytest.fixture(scope="module")
+def driver():
+    settings = Neo4jSettings.resolve()
+    try:
+        drv = open_driver()
+    except Neo4jError as exc:
+        pytest.fail(f"the local Neo4j at {settings.uri} is needed (run `make neo4j`): {exc}")
+    yield drv
+    drv.close()
+
+
+def delete_token(driver, token: str) -> None:
+    """Remove every node whose key carries the token (and with it their relationships)."""
+    for label, key in (("Account", "id"), ("Post", "id"), ("Hashtag", "tag"), ("Media", "hash"),
+                       ("Cluster", "run_id")):
+        driver.execute_query(f"MATCH (n:{label}) WHERE n.{key} STARTS WITH $token DETACH DELETE n",
+                             token=token)
+    driver.execute_query("MATCH (n:Url) WHERE n.url CONTAINS $token DETACH DELETE n", token=token)
+
+
+@pytest.fixture
+def world(tmp_path, driver):
+    w = build_small_lake(tmp_path / "lake")
+    yield w
+    delete_token(driver, w.token)
+
+
+def graph_counts(driver, token: str) -> dict[str, int]:
+    """Nodes and relationships of this test's data, counted by Cypher."""
+    counts = {}
+    keys = {"Account": "n.id", "Post": "n.id", "Url": "n.url", "Hashtag": "n.tag", "Media": "n.hash"}
+    for label in NODE_LABELS:
+        where = f"{keys[label]} CONTAINS $token" if label == "Url" else f"{keys[label]} STARTS WITH $token"
+        counts[label] = driver.execute_query(
+            f"MATCH (n:{label}) WHERE {where} RETURN count(n) AS c", token=token).records[0]["c"]
+    for rel in RECORD_RELATIONSHIPS:
+        # every record relationship starts at an Account or a Post of this test
+        counts[rel] = driver.execute_query(
+            f"MATCH (s)-[r:{rel}]->() WHERE s.id STARTS WITH $token RETURN count(r) AS c",
+            token=token).records[0]["c"]
+    return counts
+
+
+def test_loading_a_lake_gives_the_nodes_and_relationships_the_records_name(driver, world):
+    summary = load_lake_into_neo4j(world.lake.root, None, batch_size=64)
+    expected = expected_graph_counts(world.records)
+    assert graph_counts(driver, world.token) == expected
+    assert summary["records"] == len(world.records)
+    assert summary["relationships_created"] == sum(expected[r] for r in RECORD_RELATIONSHIPS)
+
+
+def test_a_second_load_changes_nothing(driver, world):
+    load_lake_into_neo4j(world.lake.root, None, batch_size=50)
+    before = graph_counts(driver, world.token)
+    again = load_lake_into_neo4j(world.lake.root, None, batch_size=1000)
+    assert again["nodes_created"] == 0
+    assert again["relationships_created"] == 0
+    assert graph_counts(driver, world.token) == before
+
+
+def test_loading_files_one_at_a_time_gives_the_same_graph_as_the_whole_lake(driver, world):
+    for path in world.lake.interaction_files():
+        load_lake_into_neo4j(world.lake.root, None, files=[path])
+    assert graph_counts(driver, world.token) == expected_graph_counts(world.records)
+
+
+def test_loaded_properties_match_the_records(driver, world):
+    load_lake_into_neo4j(world.lake.root, None)
+    first = world.records.slice(0, 1).to_pylist()[0]
+    post = driver.execute_query(
+        "MATCH (a:Account)-[:POSTED]->(p:Post {platform: $platform, id: $id}) RETURN a, p",
+        platform=first["platform"], id=first["id"]).records[0]
+    assert post["a"]["id"] == first["account_id"]
+    assert post["a"]["name"] == first["account_name"]
+    assert post["p"]["ts"].to_native() == first["timestamp"]
+    urls = driver.execute_query("MATCH (u:Url) WHERE u.url CONTAINS $token RETURN DISTINCT u.domain AS d",
+                                token=world.token).records
+    assert {r["d"] for r in urls} == {f"{world.token}.example"}
+
+
+def test_uniqueness_constraints_cover_every_node_key(driver, world):
+    load_lake_into_neo4j(world.lake.root, None)
+    rows = driver.execute_query("SHOW CONSTRAINTS YIELD labelsOrTypes, properties, type").records
+    unique = {(r["labelsOrTypes"][0], tuple(r["properties"])) for r in rows if "UNIQUENESS" in r["type"]}
+    assert {("Account", ("id",)), ("Post", ("platform", "id")), ("Url", ("url",)), ("Hashtag", ("tag",)),
+            ("Media", ("hash",)), ("Cluster", ("run_id", "id"))} <= unique
+
+
+def run_counts(driver, run_id: str) -> dict[str, int]:
+    return {
+        "clusters": driver.execute_query("MATCH (c:Cluster {run_id: $r}) RETURN count(c) AS c",
+                                         r=run_id).records[0]["c"],
+        "members": driver.execute_query("MATCH (:Account)-[m:MEMBER_OF]->(:Cluster {run_id: $r}) "
+                                        "RETURN count(m) AS c", r=run_id).records[0]["c"],
+        "edges": driver.execute_query("MATCH ()-[e:COORDINATED_WITH {run_id: $r}]->() RETURN count(e) AS c",
+                                      r=run_id).records[0]["c"],
+    }
+
+
+def test_a_runs_clusters_memberships_and_edges_are_in_the_graph(driver, world):
+    load_lake_into_neo4j(world.lake.root, None)
+    run_id = write_small_run(world.lake, world.token)
+    summary = write_run_to_neo4j(world.lake.root, "latest", None)
+    assert summary["run_id"] == run_id
+    clusters = world.lake.read_run_table(run_id, "clusters")
+    members = world.lake.read_run_table(run_id, "members")
+    edges = world.lake.read_run_table(run_id, "edges")
+    assert run_counts(driver, run_id) == {"clusters": len(clusters), "members": len(members),
+                                          "edges": len(edges)}
+    top = driver.execute_query(
+        "MATCH (a:Account)-[m:MEMBER_OF]->(c:Cluster {run_id: $r}) WITH c, collect(a.id) AS ids, "
+        "collect(m.role) AS roles RETURN c.id AS id, c.score AS score, ids, roles ORDER BY score DESC LIMIT 1",
+        r=run_id).records[0]
+    top_members = [m for m in members.to_pylist() if m["cluster_id"] == top["id"]]
+    assert sorted(top["ids"]) == sorted(m["account_id"] for m in top_members)
+    assert sorted(top["roles"]) == sorted(m["role"] for m in top_members)
+    assert top["score"] == max(clusters["score"].to_pylist())
+    edge = edges.slice(0, 1).to_pylist()[0]
+    stored = driver.execute_query(
+        "MATCH (:Account {id: $a})-[e:COORDINATED_WITH {run_id: $r}]->(:Account {id: $b}) RETURN e",
+        a=edge["account_a"], b=edge["account_b"], r=run_id).records[0]["e"]
+    assert stored["weight"] == edge["weight"]
+    assert stored["types"] == [t["type"] for t in edge["types"]]
+
+
+def test_rewriting_a_run_replaces_it_and_leaves_other_runs_alone(driver, world):
+    first = write_small_run(world.lake, world.token, run_id=f"{world.token}-run-a", seed=1)
+    write_run_to_neo4j(world.lake.root, first, None)
+    first_counts = run_counts(driver, first)
+    second = write_small_run(world.lake, world.token, run_id=f"{world.token}-run-b", seed=2)
+    write_run_to_neo4j(world.lake.root, second, None)
+    again = write_run_to_neo4j(world.lake.root, second, None)
+    assert again["replaced_clusters"] == 2
+    assert run_counts(driver, first) == first_counts
+    assert run_counts(driver, second) == {
+        "clusters": 2,
+        "members": len(world.lake.read_run_table(second, "members")),
+        "edges": len(world.lake.read_run_table(second, "edges")),
+    }
+
+
+def free_port() -> int:
+    """A port on which nothing listens (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("uri", ["http//127.0.0.1:7687", "mysql://127.0.0.1:7687", "127.0.0.1:7687"])
+def test_a_bad_uri_gives_one_clear_sentence(uri):
+    with pytest.raises(Neo4jError, match=r"^The Neo4j URI .* is not valid; use bolt://") as info:
+        open_driver(uri)
+    assert "\n" not in str(info.value)
+
+
+def test_a_wrong_password_gives_one_clear_sentence(driver):
+    with pytest.raises(Neo4jError, match="wrong user or password") as info:
+        open_driver(None, "neo4j", "certainly-not-the-password")
+    assert "\n" not in str(info.value)
+
+
+def test_a_stopped_server_gives_one_clear_sentence():
+    uri = f"bolt://127.0.0.1:{free_port()}"
+    with pytest.raises(Neo4jError, match=r"^Cannot reach Neo4j at .*make neo4j") as info:
+        open_driver(uri)
+    assert "\n" not in str(info.value)
+
+
+def test_graph_load_command_reports_a_wrong_password_in_one_line_and_exit_2(world):
+    result = CliRunner().invoke(main, ["graph", "load", "--lake", str(world.lake.root)],
+                                env={"NEO4J_PASSWORD": "certainly-not-the-password"})
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0
+    assert "wrong user or password" in result.output
+
+
+def test_graph_load_command_loads_the_lake(driver, world):
+    result = CliRunner().invoke(main, ["graph", "load", "--lake", str(world.lake.root), "--batch-size", "100"])
+    assert result.exit_code == 0, result.output
+    assert graph_counts(driver, world.token) == expected_graph_counts(world.records)
