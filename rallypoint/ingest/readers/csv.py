@@ -60,7 +60,7 @@ def read_csv_blocks(part: Part, mapper: Mapper | None) -> Iterator[Block]:
                 read_options=pcsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
                 parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
                 convert_options=pcsv.ConvertOptions(
-                    column_types={n: pa.string() for n in names}, strings_can_be_null=False
+                    column_types={n: pa.string() for n in names}, strings_can_be_null=True
                 ),
             )
             for batch in reader:

@@ -1,0 +1,85 @@
+"""JSON items one at a time, from JSON Lines or from one (pretty-printed) document.
+
+Platform exports come either as one object per line or as one document (an array
+of items, or one page object). ``iter_items`` yields ``(line, obj, raw)`` for each,
+where ``line`` is the 1-based line (JSON Lines) or item number (documents), and
+``obj`` is None when the line is bad (``raw`` then holds the reason and the text).
+Documents are streamed with ijson, so a large export is never held whole.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from rallypoint.errors import InputError
+from rallypoint.ingest.formats import head_bytes, open_input
+from rallypoint.ingest.readers import Part
+
+Item = tuple[int, dict[str, Any] | None, str]
+
+
+def is_json_lines(part: Part) -> bool:
+    """True when the first line is a complete JSON value (so the file is JSON Lines)."""
+    head = head_bytes(part.path).lstrip(b"\xef\xbb\xbf").lstrip()
+    first = head.split(b"\n", 1)[0].strip()
+    try:
+        json.loads(first)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
+def iter_items(part: Part, document_prefix: str = "") -> Iterator[Item]:
+    """Items of a JSON Lines file, or of a document at ijson ``document_prefix``."""
+    if is_json_lines(part):
+        yield from _lines(part)
+    else:
+        yield from _document(part, document_prefix)
+
+
+def _lines(part: Part) -> Iterator[Item]:
+    with open_input(part.path) as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
+            except UnicodeDecodeError:
+                yield number, None, "not valid UTF-8\n" + raw.decode("utf-8", "backslashreplace")
+                continue
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                yield number, None, "not valid JSON\n" + text
+                continue
+            if isinstance(obj, list):  # a line holding an array of items
+                for item in obj:
+                    yield (number, item, json.dumps(item)) if isinstance(item, dict) else (
+                        number, None, "not a JSON object\n" + json.dumps(item))
+            elif isinstance(obj, dict):
+                yield number, obj, text
+            else:
+                yield number, None, "not a JSON object\n" + text
+
+
+def _document(part: Part, prefix: str) -> Iterator[Item]:
+    import ijson
+
+    with open_input(part.path) as fh:
+        head = fh.peek(1)[:1] if hasattr(fh, "peek") else b""
+        path = prefix or ("item" if head == b"[" else "")
+        try:
+            for number, obj in enumerate(ijson.items(fh, path, use_float=True), start=1):
+                if isinstance(obj, dict):
+                    yield number, obj, ""
+                else:
+                    yield number, None, "not a JSON object\n" + json.dumps(obj, default=str)
+        except ijson.JSONError as exc:
+            raise InputError(f"{part.path} is not valid JSON ({exc}).") from exc
+
+
+def split_reason(raw: str) -> tuple[str, str]:
+    reason, _, text = raw.partition("\n")
+    return reason, text

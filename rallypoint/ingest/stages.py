@@ -1,0 +1,143 @@
+"""The two parallel steps of an ingest, as plain functions Dask runs anywhere.
+
+``stage_part`` (one task per part): read a part block by block, validate and
+normalize each block, and write its valid rows under ``STAGE/blocks/date=D/`` (one
+file per block and date) and its rejected rows under ``STAGE/rejected/``. Only
+counts travel back to the client, so memory stays at a few blocks per worker.
+
+``merge_date`` (one task per date): the filesystem shuffle's reduce side. It reads
+only the keys (``platform``, ``id``) of the date's staged files, keeps the first
+occurrence of each key that the lake's same date partition does not already hold
+(a record's date comes from its own timestamp, so a re-ingested record meets its
+earlier copy there), and streams the kept rows file by file into one zstd Parquet
+file for the date. Memory: the date's keys plus one staged block.
+
+Both need the staging folder on a file system every worker sees (for a remote
+``--scheduler``, a shared mount of the lake).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from rallypoint.ingest.readers import Part, reader
+from rallypoint.ingest.validate import canonicalize
+from rallypoint.schema import LAKE_SCHEMA, REJECTED_SCHEMA
+
+KEY_SEPARATOR = "\x1f"
+STAGED_COMPRESSION = "lz4"
+
+
+def stage_part(part: Part, stage: Path, task: int) -> dict[str, Any]:
+    """Read, validate and stage one part; return its counts and staged files by date."""
+    t0 = time.perf_counter()
+    read = valid_rows = 0
+    reasons: Counter = Counter()
+    dates: dict[str, list[str]] = {}
+    rejected_files: list[str] = []
+    source = part.source
+    for number, block in enumerate(reader(part.fmt).read_blocks(part)):
+        name = f"{task:06d}-{number:06d}.parquet"
+        valid, bad = canonicalize(block.table, block.lines, source)
+        read += block.table.num_rows + len(block.rejected)
+        rejected = pa.concat_tables([block.rejected.table(source), bad]) if len(block.rejected) else bad
+        if rejected.num_rows:
+            path = stage / "rejected" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(rejected.cast(REJECTED_SCHEMA), path, compression="zstd")
+            rejected_files.append(str(path))
+            for row in pc.value_counts(rejected["reason"]).to_pylist():
+                reasons[row["values"]] += row["counts"]
+        if valid.num_rows:
+            valid_rows += valid.num_rows
+            for day, rows in _split_by_date(valid):
+                path = stage / "blocks" / f"date={day}" / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                pq.write_table(rows, path, compression=STAGED_COMPRESSION)
+                dates.setdefault(day, []).append(str(path))
+    return {
+        "source": source,
+        "format": part.fmt,
+        "read": read,
+        "valid": valid_rows,
+        "rejected_by_reason": dict(reasons),
+        "dates": dates,
+        "rejected_files": rejected_files,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _split_by_date(table: pa.Table):
+    """(YYYY-MM-DD, rows of that UTC date), in date order, row order kept within."""
+    days = pc.strftime(table["timestamp"], format="%Y-%m-%d")
+    uniques = pc.unique(days)
+    if len(uniques) == 1:
+        yield uniques[0].as_py(), table
+        return
+    for day in sorted(uniques.to_pylist()):
+        yield day, table.filter(pc.equal(days, day))
+
+
+def keys_of(table: pa.Table) -> pa.ChunkedArray:
+    """One string per row that is equal exactly when (platform, id) is."""
+    return pc.binary_join_element_wise(table["platform"], table["id"], KEY_SEPARATOR)
+
+
+def merge_date(day: str, files: list[str], lake_root: Path, out: Path) -> dict[str, Any]:
+    """De-duplicate one date's staged rows against themselves and the lake; write them."""
+    import polars as pl
+
+    t0 = time.perf_counter()
+    files = sorted(files)  # task-block order = input order, so "first" is the first read
+    staged_keys = pa.concat_tables(
+        [pq.read_table(f, columns=["platform", "id"]) for f in files]
+    )
+    keys = pl.Series("k", keys_of(staged_keys).combine_chunks())
+    first = keys.is_first_distinct()
+    held = _lake_keys(lake_root, day)
+    in_lake = keys.is_in(pl.Series("h", held)) if held is not None else pl.Series([False] * len(keys))
+    keep = (first & ~in_lake).to_numpy()
+    n_batch_dups = int((~first).sum())
+    n_lake_dups = int((first & in_lake).sum())
+    written = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if keep.any():
+        offset = 0
+        with pq.ParquetWriter(out, LAKE_SCHEMA, compression="zstd") as writer:
+            for f in files:
+                table = pq.read_table(f)
+                mask = keep[offset: offset + table.num_rows]
+                offset += table.num_rows
+                if mask.any():
+                    kept = table.filter(pa.array(mask))
+                    writer.write_table(kept.cast(LAKE_SCHEMA))
+                    written += kept.num_rows
+    return {
+        "date": day,
+        "out": str(out) if written else None,
+        "written": written,
+        "duplicates_in_batch": n_batch_dups,
+        "duplicates_in_lake": n_lake_dups,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _lake_keys(lake_root: Path, day: str) -> pa.Array | None:
+    folder = Path(lake_root) / "interactions" / f"date={day}"
+    files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".")) if folder.exists() else []
+    if not files:
+        return None
+    table = pa.concat_tables([pq.read_table(f, columns=["platform", "id"]) for f in files])
+    return keys_of(table).combine_chunks()
+
+
+def empty_mask(n: int) -> np.ndarray:
+    return np.zeros(n, dtype=bool)
