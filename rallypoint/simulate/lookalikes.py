@@ -1,0 +1,383 @@
+"""Organic look-alikes: benign behaviour that resembles coordination or mobilization.
+
+These are the classic false positives of coordination detection (Pacheco et al.
+2021; Giglietto et al.'s CooRnet, whose "coordinated link sharing" also catches
+news outlets and page networks) and must not be flagged:
+
+* :class:`ViralPosts` -- an ordinary account's post reposted by thousands over
+  hours (log-normal delays, median 2.5 h).
+* :class:`NewsDesk` -- news outlets posting links that many people share, and
+  news-aggregator bots re-sharing every outlet post within seconds (benign
+  automation: tight timing, no mobilization).
+* :class:`Fandom` -- fans reposting their idol within minutes, with fan text and
+  the same hashtags, including a concert announced with a city and a day.
+* :class:`LawfulProtests` -- an organization announcing a permitted, peaceful
+  protest (place, date, logistics) shared organically at slow, diverse times.
+* :class:`Politicians` -- high-profile accounts posting about the election and
+  being reposted organically; they belong to no campaign.
+
+Each class plans its accounts on the :class:`~rallypoint.simulate.accounts.AccountBook`
+and later yields bounded batches. Volumes follow the world's record budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+
+from rallypoint.simulate import phrases
+from rallypoint.simulate.accounts import AccountBook, handles, old_creation_times
+from rallypoint.simulate.cascade import mixed_actions, originals, responses
+from rallypoint.simulate.context import WorldContext
+from rallypoint.simulate.events import POST, QUOTE, REPLY, REPOST, Batch
+from rallypoint.simulate.organic import media_hashes
+from rallypoint.simulate.texts import date_phrase, fill, pick, place_name, random_slug
+from rallypoint.simulate.timing import DAY, HOUR, UTC_OFFSET, diurnal_times, lognormal_delays
+
+VIRAL_TEXT = {
+    "en": "my grandma just learned emojis and sent me this at 6am 😭😭",
+    "pt": "meu cachorro aprendeu a abrir a geladeira e agora é isso kkkkkk",
+    "es": "mi abuela descubrió los stickers y no para de mandarme esto 😂",
+}
+
+
+def _lists(values) -> pl.Series:
+    return pl.Series([v if v is None else list(v) for v in values], dtype=pl.List(pl.String))
+
+
+def response_delays(batch: Batch, posts: Batch) -> np.ndarray:
+    """Seconds between each targeted response in ``batch`` and its original in ``posts``."""
+    targeted = batch.target != 0
+    where = np.searchsorted(posts.number, batch.target[targeted])
+    return batch.ts[targeted] - posts.ts[where]
+
+
+def _iso_day(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).date().isoformat()
+
+
+class ViralPosts:
+    """A few posts by ordinary accounts that thousands repost over hours."""
+
+    name = "viral_posts"
+    SHARE_OF_BUDGET = 0.05
+
+    def __init__(self, ctx: WorldContext, book: AccountBook, rng: np.random.Generator) -> None:
+        self.langs = ["en", "pt", "es"]
+        self.authors = np.concatenate([ctx.organic.sample(rng, 1, "x", lang) for lang in self.langs])
+        self.ts = ctx.start + (rng.uniform(0.1, 0.6, len(self.langs)) * ctx.days * DAY).astype(np.int64)
+        n_x = int((ctx.organic.platforms == "x").sum())
+        self.n_reposts = int(min(ctx.budget * self.SHARE_OF_BUDGET / len(self.langs), 0.9 * n_x))
+        self.summary: list[dict] = []
+
+    def batches(self, ctx: WorldContext) -> Iterator[Batch]:
+        rng = ctx.rng_for(self.name)
+        acc = ctx.accounts
+        posts = originals(ctx.ids, accounts_idx=self.authors, ts=self.ts,
+                          text=[VIRAL_TEXT[lang] for lang in self.langs], media=_lists([[h] for h in media_hashes(rng, 3)]),
+                          lang=self.langs)
+        ctx.add_cover(posts.number, posts.account, posts.ts)
+        yield posts
+        for i in range(len(self.langs)):
+            actors = ctx.organic.sample(rng, self.n_reposts, "x")
+            n = len(actors)
+            actions = mixed_actions(rng, n, {REPOST: 0.9, REPLY: 0.06, QUOTE: 0.04})
+            text = _replies_text(ctx, rng, actors, actions)
+            batch = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account, target_ts=posts.ts,
+                              which=np.full(n, i), actors=actors, delays=lognormal_delays(rng, n, 2.5 * HOUR, 1.0, 30),
+                              actions=actions, end=ctx.end, text=text, accounts=acc)
+            self.summary.append({"post_id": None, "number": int(posts.number[i]), "account": int(self.authors[i]),
+                                 "lang": self.langs[i], "timestamp": _iso(self.ts[i]),
+                                 "reposts": int((batch.action == REPOST).sum()),
+                                 "span_hours": float((batch.ts.max() - batch.ts.min()) / HOUR) if len(batch) else 0.0})
+            yield batch
+
+    def manifest(self, ctx: WorldContext) -> list[dict]:
+        return [_with_ids(ctx, s) for s in self.summary]
+
+
+def _replies_text(ctx: WorldContext, rng: np.random.Generator, actors: np.ndarray, actions: np.ndarray) -> pl.Series:
+    """Ordinary reply/quote text in each responder's language; null for reposts."""
+    langs = ctx.organic.langs[actors - ctx.organic.indices[0]]
+    text = pl.Series([None] * len(actors), dtype=pl.String)
+    for lang, composer in ctx.organic.composers.items():
+        mask = (langs == lang) & ((actions == REPLY) | (actions == QUOTE))
+        if mask.any():
+            composed = composer.compose(rng, len(actors))
+            text = pl.select(pl.when(pl.Series(mask)).then(composed).otherwise(text)).to_series()
+    return text
+
+
+def _iso(ts) -> str:
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _with_ids(ctx: WorldContext, summary: dict) -> dict:
+    from rallypoint.simulate.events import record_ids
+
+    out = dict(summary)
+    if "number" in out:
+        out["post_id"] = record_ids(np.array([out.pop("number")], dtype=np.uint64))[0]
+    if "account" in out:
+        out["account_id"] = ctx.accounts.ids[int(out.pop("account"))]
+    return out
+
+
+class NewsDesk:
+    """News outlets posting links, people sharing them, and aggregator bots re-sharing in seconds."""
+
+    name = "news"
+    SHARE_OF_BUDGET = 0.04
+    POSTS_PER_DAY = 8
+
+    def __init__(self, ctx: WorldContext, book: AccountBook, rng: np.random.Generator) -> None:
+        self.outlets: list[dict] = []
+        names, langs = [], []
+        for lang, bank in phrases.NEWS.items():
+            for title, domain in bank["outlets"]:
+                self.outlets.append({"name": title, "domain": domain, "lang": lang})
+                names.append(domain.split(".")[0])
+                langs.append(lang)
+        n = len(names)
+        self.outlet_idx = book.add(names=names, platform="x", lang=np.asarray(langs, dtype=object),
+                                   created_at=ctx.start - rng.integers(8, 14, n) * 365 * DAY,
+                                   followers=rng.integers(200_000, 5_000_000, n), weight=1.0, high_profile=True)
+        n_bots = max(6, int(round(8 * ctx.member_scale)))
+        self.bot_langs = np.asarray(["en", "pt", "es"], dtype=object)[np.arange(n_bots) % 3]
+        self.bot_idx = book.add(names=handles(rng, n_bots, self.bot_langs, "bot"), platform="x", lang=self.bot_langs,
+                                created_at=ctx.start - rng.integers(200, 2000, n_bots) * DAY,
+                                followers=rng.integers(300, 6000, n_bots), weight=1.0)
+        self.outlet_langs = np.asarray(langs, dtype=object)
+        self.summary: dict = {}
+
+    def batches(self, ctx: WorldContext) -> Iterator[Batch]:
+        rng = ctx.rng_for(self.name)
+        per_outlet = self.POSTS_PER_DAY * ctx.days
+        author = np.repeat(self.outlet_idx, per_outlet)
+        author_lang = np.repeat(self.outlet_langs, per_outlet)
+        ts = np.concatenate([diurnal_times(rng, per_outlet, ctx.start, ctx.days, UTC_OFFSET[lang])
+                             for lang in self.outlet_langs])
+        headlines, urls = [], []
+        for k in range(len(author)):
+            lang = author_lang[k]
+            bank = phrases.NEWS[lang]
+            slots = {name: pick(rng, values) for name, values in bank["slots"].items()}
+            headlines.append(fill(pick(rng, bank["headlines"]), **slots))
+            domain = self.outlets[k // per_outlet]["domain"]
+            day = datetime.fromtimestamp(int(ts[k]), UTC)
+            urls.append(f"https://{domain}/{day:%Y/%m/%d}/{random_slug(rng, 10)}")
+        posts = originals(ctx.ids, accounts_idx=author, ts=ts, text=[f"{h} {u}" for h, u in zip(headlines, urls, strict=True)],
+                          urls=_lists([[u] for u in urls]))
+        ctx.add_cover(posts.number, posts.account, posts.ts)
+        yield posts
+
+        # Aggregator bots: each re-shares most posts of its language within seconds.
+        bot_which, bot_actor = [], []
+        for b, lang in zip(self.bot_idx, self.bot_langs, strict=True):
+            mine = np.flatnonzero((author_lang == lang) & (rng.random(len(author)) < 0.8))
+            bot_which.append(mine)
+            bot_actor.append(np.full(len(mine), b))
+        which = np.concatenate(bot_which)
+        actors = np.concatenate(bot_actor)
+        n = len(which)
+        actions = mixed_actions(rng, n, {REPOST: 0.5, POST: 0.5})
+        bot_text = [f"{headlines[w]} {urls[w]} #news" if a == POST else None for w, a in zip(which, actions, strict=True)]
+        bot_urls = _lists([[urls[w]] if a == POST else None for w, a in zip(which, actions, strict=True)])
+        bots = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account, target_ts=posts.ts,
+                         which=which, actors=actors, delays=lognormal_delays(rng, n, 8, 0.7, 1, 120), actions=actions,
+                         end=ctx.end, text=bot_text, urls=bot_urls, accounts=ctx.accounts)
+        delays = response_delays(bots, posts)
+        yield bots
+
+        # People share the links (own post with the url) or repost, over hours.
+        n_share = int(ctx.budget * self.SHARE_OF_BUDGET)
+        popularity = rng.pareto(1.3, len(author)) + 0.05
+        which = rng.choice(len(author), size=n_share, p=popularity / popularity.sum())
+        lang_of = author_lang[which]
+        actors = np.empty(n_share, dtype=np.int64)
+        for lang in ("en", "pt", "es"):
+            mask = lang_of == lang
+            actors[mask] = ctx.organic.sample(rng, int(mask.sum()), "x", lang, replace=True, by_activity=True)
+        actions = mixed_actions(rng, n_share, {REPOST: 0.5, POST: 0.45, REPLY: 0.05})
+        comments = {lang: phrases.NEWS_SHARE[lang] for lang in phrases.NEWS_SHARE}
+        share_text = [None if a == REPOST else (pick(rng, comments[lang_of[i]]) + " " + urls[w]).strip()
+                      for i, (w, a) in enumerate(zip(which, actions, strict=True))]
+        share_urls = _lists([[urls[w]] if a == POST else None for w, a in zip(which, actions, strict=True)])
+        people = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account, target_ts=posts.ts,
+                           which=which, actors=actors, delays=lognormal_delays(rng, n_share, 90 * 60, 1.1, 20),
+                           actions=actions, end=ctx.end, text=share_text, urls=share_urls, accounts=ctx.accounts)
+        yield people
+        self.summary = {
+            "outlets": [{**o, "account": int(a), "posts": per_outlet} for o, a in zip(self.outlets, self.outlet_idx, strict=True)],
+            "bots": {"accounts": [int(b) for b in self.bot_idx], "shares": len(bots),
+                     "median_delay_s": float(np.median(delays)) if len(delays) else None},
+            "people_shares": len(people),
+        }
+
+    def manifest_outlets(self, ctx: WorldContext) -> list[dict]:
+        return [_with_ids(ctx, o) for o in self.summary["outlets"]]
+
+    def manifest_bots(self, ctx: WorldContext) -> list[dict]:
+        bots = self.summary["bots"]
+        return [{"account_ids": [ctx.accounts.ids[i] for i in bots["accounts"]], "shares": bots["shares"],
+                 "median_delay_s": bots["median_delay_s"], "kind": "news_aggregator"}]
+
+
+class Fandom:
+    """An idol and the fans who repost every post within minutes."""
+
+    name = "fandom"
+    POSTS_PER_DAY = 4
+
+    def __init__(self, ctx: WorldContext, book: AccountBook, rng: np.random.Generator) -> None:
+        self.idol = book.add(names=[phrases.IDOL["handle"]], platform="x", lang="en",
+                             created_at=ctx.start - 9 * 365 * DAY, followers=21_000_000, weight=1.0, high_profile=True)[0]
+        n_x = int((ctx.organic.platforms == "x").sum())
+        self.fans = ctx.organic.sample(rng, int(np.clip(0.02 * n_x, 30, 3000)), "x")
+        self.summary: dict = {}
+
+    def batches(self, ctx: WorldContext) -> Iterator[Batch]:
+        rng = ctx.rng_for(self.name)
+        idol = phrases.IDOL
+        n_posts = self.POSTS_PER_DAY * ctx.days
+        ts = np.sort(diurnal_times(rng, n_posts, ctx.start, ctx.days, -5))
+        concert_day = datetime.fromtimestamp(ctx.end - DAY, UTC).day
+        texts = [fill(pick(rng, idol["posts"]), song=pick(rng, idol["songs"]), city=pick(rng, idol["cities"]),
+                      day=str(concert_day)) for _ in range(n_posts)]
+        posts = originals(ctx.ids, accounts_idx=np.full(n_posts, self.idol), ts=ts, text=texts,
+                          hashtags=_lists([[pick(rng, idol["hashtags"])] for _ in range(n_posts)]),
+                          media=_lists([[h] if rng.random() < 0.5 else None for h in media_hashes(rng, n_posts)]))
+        yield posts
+        participate = rng.random((n_posts, len(self.fans))) < 0.75
+        which, fan_pos = np.nonzero(participate)
+        actors = self.fans[fan_pos]
+        n = len(which)
+        actions = mixed_actions(rng, n, {REPOST: 0.72, QUOTE: 0.18, REPLY: 0.10})
+        text = [None if a == REPOST else _fan_text(rng) for a in actions]
+        reposts = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account, target_ts=posts.ts,
+                            which=which, actors=actors, delays=lognormal_delays(rng, n, 150, 1.0, 5, 3 * HOUR),
+                            actions=actions, end=ctx.end, text=text, lang=["en"] * n, accounts=ctx.accounts)
+        yield reposts
+        # Fans also post fan text with the tour hashtags on their own.
+        n_own = int(0.3 * ctx.days * len(self.fans))
+        own_actors = rng.choice(self.fans, n_own)
+        own = originals(ctx.ids, accounts_idx=own_actors, ts=diurnal_times(rng, n_own, ctx.start, ctx.days, -5),
+                        text=[_fan_text(rng) for _ in range(n_own)],
+                        hashtags=_lists([[pick(rng, idol["hashtags"])] for _ in range(n_own)]))
+        yield own
+        delays = response_delays(reposts, posts)
+        self.summary = {"idol": int(self.idol), "fans": [int(f) for f in self.fans], "idol_posts": n_posts,
+                        "fan_reposts": int((reposts.action == REPOST).sum()),
+                        "median_delay_s": float(np.median(delays)) if len(delays) else None}
+
+    def manifest(self, ctx: WorldContext) -> list[dict]:
+        s = self.summary
+        return [{"idol_account_id": ctx.accounts.ids[s["idol"]], "fan_account_ids": [ctx.accounts.ids[f] for f in s["fans"]],
+                 "idol_posts": s["idol_posts"], "fan_reposts": s["fan_reposts"], "median_delay_s": s["median_delay_s"]}]
+
+
+def _fan_text(rng: np.random.Generator) -> str:
+    idol = phrases.IDOL
+    return fill(pick(rng, idol["fan"]), song=pick(rng, idol["songs"]), tag="#" + pick(rng, idol["hashtags"]))
+
+
+class LawfulProtests:
+    """Organizations announcing permitted, peaceful protests, shared slowly by many."""
+
+    name = "lawful_protests"
+    SHARE_OF_BUDGET = 0.012
+
+    def __init__(self, ctx: WorldContext, book: AccountBook, rng: np.random.Generator) -> None:
+        self.langs = list(phrases.PROTEST)
+        orgs = [phrases.PROTEST[lang]["org"] for lang in self.langs]
+        n = len(orgs)
+        self.org_idx = book.add(names=[handle for _, handle in orgs], platform="x", lang=np.asarray(self.langs, dtype=object),
+                                created_at=old_creation_times(rng, n, ctx.start, 0.0),
+                                followers=rng.integers(15_000, 90_000, n), weight=1.0)
+        event_day = np.clip(np.round(ctx.days * np.array([0.85, 0.8, 0.9])), 1, max(1, ctx.days - 1)).astype(np.int64)
+        self.event_ts = ctx.start + event_day * DAY + (14 - np.array([UTC_OFFSET[lang] for lang in self.langs])) * HOUR
+        self.summary: list[dict] = []
+
+    def batches(self, ctx: WorldContext) -> Iterator[Batch]:
+        rng = ctx.rng_for(self.name)
+        for i, lang in enumerate(self.langs):
+            bank = phrases.PROTEST[lang]
+            event = int(self.event_ts[i])
+            first = max(ctx.start, event - 7 * DAY)
+            ts = np.sort(rng.integers(first, event - HOUR, 5))
+            texts = [fill(pick(rng, bank["announce"]), org=bank["org"][0], cause=bank["cause"], at_place=bank["place"][1],
+                          date=date_phrase(rng, lang, int(t), event)) for t in ts]
+            posts = originals(ctx.ids, accounts_idx=np.full(len(ts), self.org_idx[i]), ts=ts, text=texts,
+                              hashtags=_lists([[bank["org"][1].split("_")[0]]] * len(ts)))
+            yield posts
+            n = int(ctx.budget * self.SHARE_OF_BUDGET / len(self.langs))
+            actors = ctx.organic.sample(rng, n, "x", lang, replace=True, by_activity=True)
+            actions = mixed_actions(rng, n, {REPOST: 0.6, POST: 0.25, REPLY: 0.15})
+            which = rng.integers(0, len(ts), n)
+            text = [None if a == REPOST else fill(pick(rng, bank["share"]),
+                                                   date=date_phrase(rng, lang, int(ts[w]), event))
+                    for a, w in zip(actions, which, strict=True)]
+            shares = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account, target_ts=posts.ts,
+                               which=which, actors=actors, delays=lognormal_delays(rng, n, 3 * HOUR, 1.2, 60),
+                               actions=actions, end=ctx.end, text=text, accounts=ctx.accounts)
+            yield shares
+            delays = response_delays(shares, posts)
+            self.summary.append({"account": int(self.org_idx[i]), "organization": bank["org"][0], "lang": lang,
+                                 "cause": bank["cause"], "place": place_name(bank["place"][0]), "city": bank["city"],
+                                 "event_date": _iso_day(event), "announcements": len(ts), "shares": len(shares),
+                                 "distinct_sharers": int(len(np.unique(shares.account))),
+                                 "median_delay_s": float(np.median(delays)) if len(delays) else None})
+
+    def manifest(self, ctx: WorldContext) -> list[dict]:
+        return [_with_ids(ctx, s) for s in self.summary]
+
+
+class Politicians:
+    """High-profile politicians in no campaign, posting about the election, reposted organically."""
+
+    name = "politicians"
+    SHARE_OF_BUDGET = 0.03
+    POSTS_PER_DAY = 3
+
+    def __init__(self, ctx: WorldContext, book: AccountBook, rng: np.random.Generator) -> None:
+        people = [(lang, title, handle) for lang, rows in phrases.POLITICIANS.items() for title, handle in rows]
+        self.langs = np.asarray([p[0] for p in people], dtype=object)
+        n = len(people)
+        self.idx = book.add(names=[p[2] for p in people], platform="x", lang=self.langs,
+                            created_at=old_creation_times(rng, n, ctx.start, 0.0),
+                            followers=rng.integers(100_000, 3_000_000, n), weight=1.0, high_profile=True)
+        self.titles = [p[1] for p in people]
+        self.summary: list[dict] = []
+
+    def batches(self, ctx: WorldContext) -> Iterator[Batch]:
+        rng = ctx.rng_for(self.name)
+        per = self.POSTS_PER_DAY * ctx.days
+        author = np.repeat(self.idx, per)
+        lang_of = np.repeat(self.langs, per)
+        ts = np.concatenate([diurnal_times(rng, per, ctx.start, ctx.days, UTC_OFFSET[lang]) for lang in self.langs])
+        texts = [fill(pick(rng, phrases.POLITICIAN_POSTS[lang]), city=pick(rng, phrases.POLITICIAN_POSTS["cities"][lang]))
+                 for lang in lang_of]
+        posts = originals(ctx.ids, accounts_idx=author, ts=ts, text=texts)
+        ctx.add_cover(posts.number, posts.account, posts.ts)
+        yield posts
+        n = int(ctx.budget * self.SHARE_OF_BUDGET)
+        popularity = rng.pareto(1.5, len(author)) + 0.1
+        which = rng.choice(len(author), size=n, p=popularity / popularity.sum())
+        actors = np.empty(n, dtype=np.int64)
+        for lang in ("en", "pt", "es"):
+            mask = lang_of[which] == lang
+            actors[mask] = ctx.organic.sample(rng, int(mask.sum()), "x", lang, replace=True, by_activity=True)
+        actions = mixed_actions(rng, n, {REPOST: 0.8, REPLY: 0.15, QUOTE: 0.05})
+        reposts = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account, target_ts=posts.ts,
+                            which=which, actors=actors, delays=lognormal_delays(rng, n, 90 * 60, 1.2, 20),
+                            actions=actions, end=ctx.end, text=_replies_text(ctx, rng, actors, actions), accounts=ctx.accounts)
+        yield reposts
+        for i, a in enumerate(self.idx):
+            self.summary.append({"account": int(a), "name": self.titles[i], "lang": self.langs[i], "posts": per,
+                                 "reposts_received": int(((reposts.target_account == a) & (reposts.action == REPOST)).sum())})
+
+    def manifest(self, ctx: WorldContext) -> list[dict]:
+        return [_with_ids(ctx, s) for s in self.summary]

@@ -1,0 +1,269 @@
+"""Text generation for the simulated world: organic chatter, campaign calls, variants.
+
+* :class:`OrganicComposer` builds millions of ordinary posts by vectorized
+  concatenation of opener + body + closer + emoji drawn from expanded banks
+  (:mod:`rallypoint.simulate.phrases`), so organic text is varied and cheap.
+* :func:`date_phrase` names an event day the way people do, relative to when the
+  post is written: absolute ("January 6", "dia 8", "8 de enero") or relative
+  ("tomorrow", "this Saturday", "amanhã", "este sábado", "on the 6th") only when
+  the relative form is true at that moment.
+* :class:`CampaignVoice` writes one campaign's calls to action: date, place,
+  logistics, money, code words, fraud narrative and an escalation level that the
+  caller raises as the date approaches. :func:`near_duplicate` makes the slightly
+  edited copies members post within seconds of each other.
+* :func:`typo` adds human noise (swapped, dropped or doubled letters, lost accents,
+  shouting).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+
+from rallypoint.simulate import phrases
+
+DAY = 86_400
+
+
+def pick(rng: np.random.Generator, options):
+    """One element of ``options``, uniformly."""
+    return options[int(rng.integers(0, len(options)))]
+
+
+def capitalize_first(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+def typo(rng: np.random.Generator, text: str) -> str:
+    """``text`` with one human slip: swapped/dropped/doubled letter, no accents, or caps."""
+    kind = int(rng.integers(0, 6))
+    if kind == 0:
+        return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    if kind == 1:
+        return text.upper() if len(text) < 90 else text
+    letters = [i for i, c in enumerate(text) if c.isalpha()]
+    if len(letters) < 4:
+        return text
+    i = letters[int(rng.integers(1, len(letters) - 1))]
+    if kind == 2 and i + 1 < len(text) and text[i + 1].isalpha():
+        return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+    if kind == 3:
+        return text[:i] + text[i + 1:]
+    if kind == 4:
+        return text[:i] + text[i] + text[i:]
+    return text.lower()
+
+
+class OrganicComposer:
+    """Vectorized ordinary posts in one language."""
+
+    def __init__(self, lang: str) -> None:
+        bank = phrases.ORGANIC[lang]
+        bodies: list[str] = []
+        for template in bank["bodies"]:
+            slots = [name for name in bank["slots"] if "{" + name + "}" in template]
+            expansions = [template]
+            for name in slots:
+                expansions = [e.replace("{" + name + "}", value) for e in expansions for value in bank["slots"][name]]
+            bodies.extend(expansions)
+        rng = np.random.default_rng(len(bodies))
+        bodies.extend(typo(rng, b) for b in list(bodies)[::4])
+        self.openers = pl.Series(bank["openers"], dtype=pl.String)
+        self.bodies = pl.Series(bodies, dtype=pl.String)
+        self.closers = pl.Series(bank["closers"], dtype=pl.String)
+        self.emojis = pl.Series(bank["emojis"], dtype=pl.String)
+        self.hashtags = bank["hashtags"]
+
+    def compose(self, rng: np.random.Generator, n: int) -> pl.Series:
+        """``n`` posts; combinations number in the millions, so repeats are rare."""
+
+        def draw(pool: pl.Series) -> pl.Series:
+            return pool.gather(pl.Series(rng.integers(0, len(pool), n)))
+
+        return pl.select(
+            pl.concat_str([draw(self.openers), draw(self.bodies), draw(self.closers), draw(self.emojis)])
+        ).to_series().alias("text")
+
+
+def ordinal_en(day: int) -> str:
+    suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+def date_phrase(rng: np.random.Generator, lang: str, post_ts: int, event_ts: int) -> str:
+    """How a person writing at ``post_ts`` names the day of ``event_ts`` (both UTC seconds).
+
+    Relative forms are used only when true: "today"/"tomorrow" on the day itself or
+    the day before, "this <weekday>" within the coming six days.
+    """
+    post = datetime.fromtimestamp(post_ts, UTC).date()
+    event = datetime.fromtimestamp(event_ts, UTC).date()
+    days_ahead = (event - post).days
+    month = phrases.MONTHS[lang][event.month - 1]
+    weekday = phrases.WEEKDAYS[lang][event.weekday()]
+    d = event.day
+    if lang == "en":
+        absolute = [f"on {month} {d}", f"{month} {ordinal_en(d)}", f"on {event.month}/{d}", f"on the {ordinal_en(d)}",
+                    f"{month[:3]} {d}"]
+        this_day = [f"this {weekday}", f"on {weekday}", f"{weekday} the {ordinal_en(d)}"]
+    elif lang == "pt":
+        article = "neste" if event.weekday() >= 5 else "nesta"
+        absolute = [f"no dia {d}", f"dia {d}", f"em {d} de {month}", f"no dia {d}/{event.month:02d}", f"dia {d} de {month}"]
+        this_day = [f"{article} {weekday}", f"{weekday} dia {d}", f"{article} {weekday}, dia {d}"]
+    else:
+        absolute = [f"el {d} de {month}", f"el {d}", f"el día {d}", f"el {d}/{event.month}", f"este {d} de {month}"]
+        this_day = [f"este {weekday}", f"el {weekday} {d}", f"este {weekday} {d}"]
+    options = list(absolute)
+    if days_ahead == 0:
+        options += phrases.TODAY[lang] * 3
+    elif days_ahead == 1:
+        options += phrases.TOMORROW[lang] * 3
+    if 0 < days_ahead <= 6:
+        options += this_day * 2
+    return pick(rng, options)
+
+
+def _fill(template: str, slots: dict[str, str]) -> str:
+    for key, value in slots.items():
+        template = template.replace("{" + key + "}", value)
+        template = template.replace("{" + key.capitalize() + "}", capitalize_first(value))
+    return template
+
+
+def place_name(place: str) -> str:
+    """A landmark's name without its article ("the Capitol" -> "Capitol")."""
+    for article in ("the ", "el ", "la ", "o ", "a "):
+        if place.lower().startswith(article):
+            return place[len(article):]
+    return place
+
+
+def random_slug(rng: np.random.Generator, n: int = 8) -> str:
+    alphabet = "abcdefghijkmnopqrstuvwxyz23456789"
+    return "".join(alphabet[i] for i in rng.integers(0, len(alphabet), n))
+
+
+_FRAUD_ENDINGS = {"en": [".", "!", "!!", ". Period."], "pt": [".", "!", "!!", ". Ponto final."],
+                  "es": [".", "!", "!!", ". Punto."]}
+
+
+class CampaignVoice:
+    """The recurring words, links and keys of one mobilization campaign."""
+
+    def __init__(self, rng: np.random.Generator, lang: str, stealthy: bool) -> None:
+        bank = phrases.CAMPAIGN[lang]
+        self.lang = lang
+        self.stealthy = stealthy
+        self.bank = bank
+        self.place, self.at_place = pick(rng, bank["places"])
+        self.city = bank["city"][0]
+        self.origins = [pick(rng, bank["origins"]) for _ in range(3)]
+        self.code = pick(rng, bank["code"])
+        self.hashtags = list(rng.choice(bank["hashtags"], size=3, replace=False))
+        slug = random_slug(rng)
+        if lang == "en":
+            self.fund = f"https://www.givesendgo.com/{slug}"
+        elif lang == "pt":
+            self.fund = f"https://www.vakinha.com.br/{int(rng.integers(1_000_000, 9_999_999))}"
+        else:
+            self.fund = f"https://mpago.la/{slug[:6]}"
+        self.pix = pick(rng, [f"{pick(rng, ['patriota', 'caravana', 'onibus'])}{int(rng.integers(10, 99))}@gmail.com",
+                              f"+55 61 9{int(rng.integers(10_000_000, 99_999_999))}"])
+        self.alias = f"{pick(rng, ['patria', 'caravana', 'micros'])}.{pick(rng, ['libre', 'unida', 'fuerte'])}.mp"
+        self.links = [self.fund, f"https://t.me/+{random_slug(rng, 16)}",
+                      f"https://forms.gle/{random_slug(rng, 12)}"]
+        self.flyers = [f"{int(v):016x}" for v in rng.integers(0, 2**62, 3)]
+
+    def _slots(self, rng: np.random.Generator, post_ts: int, event_ts: int) -> dict[str, str]:
+        return {
+            "date": date_phrase(rng, self.lang, post_ts, event_ts), "place": self.place, "at_place": self.at_place,
+            "city": pick(rng, self.bank["city"]), "time": pick(rng, self.bank["time"]), "origin": pick(rng, self.origins),
+            "fund": self.fund, "pix": self.pix, "alias": self.alias, "code": self.code,
+        }
+
+    def call(self, rng: np.random.Generator, post_ts: int, event_ts: int, level: int) -> str:
+        """A call to be at the place on the date, with some of: fraud, logistics, money, escalation."""
+        b = self.bank
+        slots = self._slots(rng, post_ts, event_ts)
+        loud = not self.stealthy
+        parts: list[str] = []
+        if rng.random() < (0.5 if loud else 0.2):
+            parts.append(pick(rng, b["alarm"]))
+        if rng.random() < (0.45 if loud else 0.2):
+            parts.append(pick(rng, b["fraud"]) + pick(rng, _FRAUD_ENDINGS[self.lang]))
+        if rng.random() < (0.15 if loud else 0.6):
+            parts.append(pick(rng, b["code_call"]))
+        else:
+            parts.append(pick(rng, b["call"]))
+        if rng.random() < (0.4 if loud else 0.3):
+            parts.append(pick(rng, b["logistics"]))
+        if rng.random() < (0.3 if loud else 0.2):
+            parts.append(pick(rng, b["money"]))
+        if level > 0 or rng.random() < 0.5:
+            parts.append(pick(rng, b["escalation"][min(level, 3)]))
+        parts.append(pick(rng, b["closers"]))
+        text = " ".join(p for p in parts if p)
+        if rng.random() < (0.7 if loud else 0.25):
+            text += " " + " ".join("#" + t for t in self.hashtags[: int(rng.integers(1, 4))])
+        if rng.random() < 0.6:
+            text += " " + "".join(pick(rng, b["emojis"]) for _ in range(int(rng.integers(1, 4))))
+        if rng.random() < 0.15:
+            text = typo(rng, text)
+        return _fill(text, slots)
+
+    def support(self, rng: np.random.Generator, post_ts: int, event_ts: int) -> str:
+        """A member's short reply or quote: I'm coming, the bus is full, ..."""
+        text = pick(rng, self.bank["support"])
+        if rng.random() < 0.3:
+            text += " " + pick(rng, self.bank["emojis"])
+        return _fill(text, self._slots(rng, post_ts, event_ts))
+
+    def hashtags_in(self, text: str) -> list[str]:
+        return [t for t in self.hashtags if "#" + t in text]
+
+
+_SWAPS = {
+    "en": [("everyone", "everybody"), ("Be ", "Get "), ("Share", "Repost"), ("We ", "WE "), ("!", "!!!"), (".", "!")],
+    "pt": [("Todos", "Todo mundo"), ("Vamos", "Bora"), ("Compartilhem", "Espalhem"), ("!", "!!!"), (".", "!")],
+    "es": [("Todos", "Todo el mundo"), ("Vamos", "Vamo"), ("Difundan", "Compartan"), ("!", "!!!"), (".", "!")],
+}
+
+
+def near_duplicate(rng: np.random.Generator, text: str, lang: str) -> str:
+    """A copy a member posts of a wave's message: one or two small edits, same message."""
+    for _ in range(int(rng.integers(1, 3))):
+        edit = int(rng.integers(0, 5))
+        if edit == 0:
+            old, new = pick(rng, _SWAPS[lang])
+            text = text.replace(old, new, 1)
+        elif edit == 1:
+            text = typo(rng, text)
+        elif edit == 2:
+            text = text + " " + pick(rng, phrases.CAMPAIGN[lang]["emojis"])
+        elif edit == 3:
+            text = pick(rng, ["", "", "📢 ", "👉 ", "URGENT ", "‼️ "]) + text
+        else:
+            words = text.split(" ")
+            if len(words) > 6:
+                del words[int(rng.integers(0, len(words)))]
+            text = " ".join(words)
+    return text
+
+
+def ring_text(rng: np.random.Generator, lang: str = "en") -> str:
+    """An amplification-ring post: an election-fraud claim with 'proof' and a demand."""
+    template = pick(rng, phrases.RING["en"])
+    fraud = pick(rng, phrases.CAMPAIGN[lang]["fraud"])
+    text = template.replace("{fraud}", fraud).replace("{proof}", pick(rng, phrases.RING["proof"]))
+    text = text.replace("{demand}", pick(rng, phrases.RING["demand"]))
+    if rng.random() < 0.2:
+        text = typo(rng, text)
+    return text
+
+
+def fill(template: str, **slots: str) -> str:
+    """``template`` with ``{name}`` slots replaced (``{Name}`` capitalized)."""
+    return _fill(template, slots)
