@@ -55,8 +55,10 @@ def build_small_lake(root: Path, *, token: str | None = None, n_accounts: int = 
                 earlier = rows[int(rng.integers(len(rows)))]
                 target_id, target_account = earlier["id"], earlier["account_id"]
             else:
-                target_id = f"{token}-ext{int(rng.integers(20))}"
-                target_account = f"{token}-outside{int(rng.integers(5))}" if rng.random() < 0.8 else None
+                # posts outside the lake: ext0..ext14 have a known author, ext15..ext19 none
+                ext = int(rng.integers(20))
+                target_id = f"{token}-ext{ext}"
+                target_account = f"{token}-outside{ext % 5}" if ext < 15 else None
         rows.append({
             "id": f"{token}-p{i:04d}",
             "platform": platform,
