@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +14,15 @@ import pyarrow as pa
 import pyarrow.json as pj
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rallypoint.cli import main
 from rallypoint.errors import RallypointError
 from rallypoint.schema import RECORD_SCHEMA, TARGETED_ACTIONS
-from rallypoint.simulate import World, simulate_world
+from rallypoint.simulate import World, phrases, simulate_world
 from rallypoint.simulate.campaigns import parse_mix
+from rallypoint.simulate.texts import date_phrase
 
 SMALL = {"accounts": 400, "days": 4, "records": 6000}
 
@@ -285,3 +288,40 @@ def test_cli_writes_a_world_and_reports_it(tmp_path):
     bad = runner.invoke(main, ["simulate", "--out", str(tmp_path / "x"), "--campaigns", "nonsense"])
     assert bad.exit_code == 2
     assert "unknown campaign kind" in bad.output
+
+
+@settings(max_examples=300, deadline=None)
+@given(lang=st.sampled_from(["en", "pt", "es"]), days_ahead=st.integers(0, 12), hour=st.integers(0, 23),
+       seed=st.integers(0, 2**32 - 1), event_offset=st.integers(0, 30))
+def test_date_phrases_are_true_on_the_day_they_are_written(lang, days_ahead, hour, seed, event_offset):
+    event = datetime(2022, 12, 20, 18, tzinfo=UTC) + timedelta(days=event_offset)
+    post = event.replace(hour=hour) - timedelta(days=days_ahead)
+    phrase = date_phrase(np.random.default_rng(seed), lang, int(post.timestamp()), int(event.timestamp())).lower()
+    tomorrow = {"en": ["tomorrow", "tmrw"], "pt": ["amanhã", "amanha"], "es": ["mañana", "manana"]}[lang]
+    today = {"en": ["today", "this morning"], "pt": ["hoje", "hj"], "es": ["hoy"]}[lang]
+    if any(word in phrase for word in tomorrow):
+        assert days_ahead == 1
+    if any(word in phrase for word in today):
+        assert days_ahead == 0
+    weekdays = [w.lower() for w in phrases.WEEKDAYS[lang]]
+    named = [w for w in weekdays if w in phrase.split() or w + "," in phrase.split()]
+    if named:
+        assert named == [weekdays[event.weekday()]], "a weekday named is the event's weekday"
+        assert days_ahead <= 6
+    if not (any(w in phrase for w in tomorrow + today) or named):
+        assert str(event.day) in phrase, "absolute forms name the day of the month"
+
+
+def test_campaign_members_tag_the_seeder_and_raid_prominent_replies(world):
+    records, labels = world["records"], world["labels"]
+    members = {r["account_id"] for r in labels}
+    seeders = {c["seeding_account_id"] for c in world["manifest"]["campaigns"] if c["seeding_account_id"]}
+    tagged = records.filter(pl.col("account_id").is_in(sorted(members)) & pl.col("mentions").is_not_null()).explode(
+        "mentions")
+    assert tagged.filter(pl.col("mentions").is_in(sorted(seeders))).height >= 5
+    politicians = {p["account_id"] for p in world["manifest"]["lookalikes"]["politicians"]}
+    outlets = {o["account_id"] for o in world["manifest"]["lookalikes"]["news_outlets"]}
+    raids = records.filter(pl.col("account_id").is_in(sorted(members)) & (pl.col("action") == "reply")
+                           & pl.col("target_account_id").is_in(sorted(politicians | outlets)))
+    per_target = raids.group_by("target_id").len()
+    assert per_target["len"].max() >= 10, "members pile into one prominent post's replies"

@@ -54,17 +54,17 @@ class CampaignSpec:
     lang: str
     loudness: str  # loud | stealthy
     platform: str
-    event_fraction: float  # event day as a fraction of the world's days
+    event_date: str  # the day called for (moved inside the world if the world is too short)
     base_size: int  # members in a 5,000-account world
 
 
 DEFAULT_MIX: tuple[CampaignSpec, ...] = (
-    CampaignSpec("m1-en-loud", "mobilization", "en", "loud", "x", 11 / 14, 60),
-    CampaignSpec("m2-pt-loud", "mobilization", "pt", "loud", "x", 13 / 14, 70),
-    CampaignSpec("m3-es-loud", "mobilization", "es", "loud", "facebook", 12 / 14, 50),
-    CampaignSpec("m4-en-stealthy", "mobilization", "en", "stealthy", "x", 10 / 14, 18),
-    CampaignSpec("m5-pt-stealthy", "mobilization", "pt", "stealthy", "telegram", 12 / 14, 20),
-    CampaignSpec("a1-en-ring", "amplification", "en", "loud", "x", 0.5, 35),
+    CampaignSpec("m1-en-loud", "mobilization", "en", "loud", "x", "2023-01-06", 60),
+    CampaignSpec("m2-pt-loud", "mobilization", "pt", "loud", "x", "2023-01-08", 70),
+    CampaignSpec("m3-es-loud", "mobilization", "es", "loud", "facebook", "2023-01-07", 50),
+    CampaignSpec("m4-en-stealthy", "mobilization", "en", "stealthy", "x", "2023-01-05", 18),
+    CampaignSpec("m5-pt-stealthy", "mobilization", "pt", "stealthy", "telegram", "2023-01-07", 20),
+    CampaignSpec("a1-en-ring", "amplification", "en", "loud", "x", "", 35),
 )
 MIX_WORDS = ("mobilization", "amplification", "loud", "stealthy", "en", "pt", "es")
 
@@ -104,8 +104,9 @@ class MobilizationCampaign:
     def __init__(self, ctx: WorldContext, book: AccountBook, rng: np.random.Generator, spec: CampaignSpec) -> None:
         self.spec = spec
         self.stealthy = spec.loudness == "stealthy"
-        event_day = int(np.clip(round(ctx.days * spec.event_fraction), 1, max(1, ctx.days - 1)))
-        self.event_ts = ctx.start + event_day * DAY + (13 - UTC_OFFSET[spec.lang]) * HOUR
+        day = int(datetime.fromisoformat(spec.event_date).replace(tzinfo=UTC).timestamp())
+        day = int(np.clip(day, ctx.start + DAY, ctx.end - DAY))  # a short world still holds the date
+        self.event_ts = day + (13 - UTC_OFFSET[spec.lang]) * HOUR
         lead_days = 8 if self.stealthy else 10
         self.campaign_start = max(ctx.start, self.event_ts - lead_days * DAY)
         n = max(6, int(round(spec.base_size * ctx.member_scale)))
@@ -160,11 +161,16 @@ class MobilizationCampaign:
             if created[originator] >= wave_ts:
                 originator = self.seeder
             text = self.voice.call(rng, wave_ts, self.event_ts, self._level(wave_ts))
+            mention = None
+            if originator != self.seeder and rng.random() < 0.4:  # core members tag the seeder
+                mention = [ctx.accounts.ids[int(self.seeder)]]
+                text = f"@{ctx.accounts.names[int(self.seeder)]} {text}"
             url = pick(rng, self.voice.links) if rng.random() < (0.3 if self.stealthy else 0.55) else None
             flyer = pick(rng, self.voice.flyers) if rng.random() < 0.35 else None
             post = originals(ctx.ids, accounts_idx=[originator], ts=[wave_ts], text=[text],
                              urls=[[url] if url else None], media=[[flyer] if flyer else None],
-                             hashtags=[self.voice.hashtags_in(text) or None], channel_id=[self.channel])
+                             hashtags=[self.voice.hashtags_in(text) or None], channel_id=[self.channel],
+                             mentions=[mention])
             others = self.all_members[self.all_members != originator]
             joins = others[rng.random(len(others)) < (0.4 if self.stealthy else 0.85)]
             n = len(joins)
@@ -185,6 +191,8 @@ class MobilizationCampaign:
                 media=[[flyer] if (flyer and s) else None for s in shares_post],
                 hashtags=[(self.voice.hashtags_in(t) or None) if (t and s) else None for t, s in zip(texts, shares_post, strict=True)],
                 channel_id=[self.channel] * n, accounts=ctx.accounts,
+                mentions=[mention if a == POST else [ctx.accounts.ids[int(originator)]] if a == REPLY else None
+                          for a in actions],
             )
             reach = self._organic_reach(ctx, rng, post) if originator == self.seeder else None
             batch = concat_batches([post, wave] + ([reach] if reach is not None else []))
@@ -192,10 +200,32 @@ class MobilizationCampaign:
             wave_records += len(post) + len(wave)
             delays_all.append(wave.ts - wave_ts)
             yield batch
+        if not self.stealthy and self.spec.platform == "x":
+            yield from self._reply_raids(ctx, rng)
         yield self._cover(ctx, rng)
         delays = np.concatenate(delays_all) if delays_all else np.zeros(0)
         self.summary = {"waves": n_waves, "wave_records": wave_records,
                         "median_response_s": float(np.median(delays)) if len(delays) else None}
+
+    def _reply_raids(self, ctx: WorldContext, rng: np.random.Generator, n_raids: int = 2) -> Iterator[Batch]:
+        """Members flood the replies of a prominent post in their language within minutes."""
+        numbers, authors, cover_ts = ctx.cover()
+        prominent = (ctx.accounts.high_profile.to_numpy()[authors]
+                     & (ctx.accounts.lang.to_numpy()[authors] == self.spec.lang)
+                     & (cover_ts >= self.campaign_start) & (cover_ts < self.event_ts))
+        candidates = np.flatnonzero(prominent)
+        for target in rng.choice(candidates, size=min(n_raids, len(candidates)), replace=False):
+            raiders = self.all_members[rng.random(len(self.all_members)) < 0.6]
+            n = len(raiders)
+            start_delay = int(rng.lognormal(np.log(20 * 60), 0.5))
+            delays = start_delay + lognormal_delays(rng, n, 60, 0.9, 1, HOUR)
+            base = self.voice.raid_reply(rng)
+            texts = [near_duplicate(rng, base, self.spec.lang) if rng.random() < 0.5 else self.voice.raid_reply(rng)
+                     for _ in range(n)]
+            yield responses(ctx.ids, target_numbers=numbers, target_accounts=authors, target_ts=cover_ts,
+                            which=np.full(n, target), actors=raiders, delays=delays,
+                            actions=np.full(n, REPLY, np.int8), end=ctx.end, created_at=ctx.accounts.created_at,
+                            text=texts, accounts=ctx.accounts)
 
     def _organic_reach(self, ctx: WorldContext, rng: np.random.Generator, post: Batch) -> Batch | None:
         """Ordinary followers of the seeder who repost a call hours later (not members)."""

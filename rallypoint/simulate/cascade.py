@@ -27,12 +27,12 @@ def _keep(values, keep: np.ndarray):
 def responses(ids: IdSpace, *, target_numbers: np.ndarray, target_accounts: np.ndarray, target_ts: np.ndarray,
               which: np.ndarray, actors: np.ndarray, delays: np.ndarray, actions: np.ndarray,
               end: int, created_at: np.ndarray | None = None, text=None, urls=None, hashtags=None, media=None,
-              channel_id=None, lang=None, mention_target: bool = True, accounts=None) -> Batch:
+              channel_id=None, lang=None, mentions=None, mention_target: bool = True, accounts=None) -> Batch:
     """Responses ``i`` to original ``which[i]`` by ``actors[i]`` after ``delays[i]`` seconds.
 
     Actions equal to POST are shares in the responder's own post (same link or a
     near-copy), so they carry no target. Replies mention the original's author when
-    ``mention_target`` (needs ``accounts`` for the id).
+    ``mention_target`` (needs ``accounts`` for the id), unless ``mentions`` are given.
     """
     which = np.asarray(which, dtype=np.int64)
     ts = np.asarray(target_ts)[which] + np.asarray(delays, dtype=np.int64)
@@ -46,8 +46,8 @@ def responses(ids: IdSpace, *, target_numbers: np.ndarray, target_accounts: np.n
     is_share_post = actions == POST
     target = np.where(is_share_post, 0, np.asarray(target_numbers, dtype=np.uint64)[which]).astype(np.uint64)
     target_account = np.where(is_share_post, -1, author).astype(np.int64)
-    mentions = None
-    if mention_target and accounts is not None and (actions == REPLY).any():
+    mentions = _keep(mentions, keep)
+    if mentions is None and mention_target and accounts is not None and (actions == REPLY).any():
         mention_ids = accounts.ids.gather(pl.Series(author))
         mentions = pl.select(
             pl.when(pl.Series(actions == REPLY)).then(pl.concat_list([mention_ids])).otherwise(None)

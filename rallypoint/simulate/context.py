@@ -10,9 +10,9 @@ import numpy as np
 from rallypoint.simulate.events import IdSpace
 from rallypoint.simulate.timing import DAY
 
-#: The simulated world begins on Monday 26 December 2022, 00:00 UTC, so a 14-day
-#: world spans the weeks before 6 and 8 January.
-WORLD_START = 1_672_012_800
+#: Every simulated world ends on Monday 9 January 2023, 00:00 UTC, so it covers the
+#: days before 6 and 8 January; a 14-day world starts on 26 December 2022.
+WORLD_END = 1_673_222_400
 
 
 @dataclass
@@ -22,7 +22,6 @@ class WorldContext:
     budget: int  # records the whole world aims at
     member_scale: float  # campaign and group sizes relative to a 5,000-account world
     organic: object  # OrganicPopulation
-    start: int = WORLD_START
     ids: IdSpace = field(default_factory=IdSpace)
     accounts: object = None  # AccountTable once frozen
     # x posts that anyone may repost for cover: (record numbers, authors, times)
@@ -30,7 +29,11 @@ class WorldContext:
 
     @property
     def end(self) -> int:
-        return self.start + self.days * DAY
+        return WORLD_END
+
+    @property
+    def start(self) -> int:
+        return WORLD_END - self.days * DAY
 
     def rng_for(self, *names: object) -> np.random.Generator:
         """An independent, reproducible random stream for a named part of the world."""

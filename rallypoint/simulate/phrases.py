@@ -46,6 +46,9 @@ ORGANIC = {
             "my {relative} still thinks {food} is a vegetable", "shoutout to the nurses working the holidays",
             "got stuck in the snow outside {city} lol", "the {team} defense is a crime scene",
             "finally cleaned my {thing}, feeling like a new person", "gas prices in {city} went up again",
+            "my uncle keeps saying the election was stolen, dinner was fun", "honestly still not sure about those vote counts",
+            "people yelling fraud should read the audit report", "walked past the Capitol today, it's beautiful in the snow",
+            "anyone else going to DC for the parade next month?",
         ],
         "slots": {
             "team": ["the Bears", "Dallas", "the Lakers", "my team", "the Jets", "Philly", "the Rams", "Chelsea"],
@@ -74,6 +77,9 @@ ORGANIC = {
             "vamos respeitar uns aos outros nesse começo de ano", "saudade de {city}", "o {team} tá jogando muito mal",
             "minha {relative} fez {food} e tá perfeito", "chuva forte em {city} agora", "começando {hobby} esse ano",
             "quem mais tá de férias e sem fazer nada", "o calor de {city} não é normal",
+            "meu tio jura que teve fraude nas urnas, natal animado", "ainda acho estranha essa apuração",
+            "quem fala em fraude devia ler o relatório do TSE", "passeando na Esplanada com as crianças, que lindo",
+            "alguém vai pra Brasília ver a posse?",
         ],
         "slots": {
             "team": ["Flamengo", "Corinthians", "Palmeiras", "Grêmio", "meu time", "Vasco", "Cruzeiro"],
@@ -101,6 +107,9 @@ ORGANIC = {
             "discutimos de política en la cena, sobrevivimos", "respetémonos un poco este año por favor",
             "extraño {city}", "{team} juega cada vez peor", "mi {relative} hizo {food} y quedó perfecto",
             "tormenta fuerte en {city} ahora", "empiezo {hobby} este año",
+            "mi tío dice que hubo fraude electoral, otra vez", "todavía no entiendo cómo fue el escrutinio",
+            "los que hablan de elección robada que lean las actas", "paseando por Plaza de Mayo con mi vieja",
+            "alguien va al Congreso a ver la sesión?",
         ],
         "slots": {
             "team": ["Boca", "River", "Racing", "mi equipo", "la Selección", "Independiente", "San Lorenzo"],

@@ -221,6 +221,15 @@ class CampaignVoice:
             text += " " + pick(rng, self.bank["emojis"])
         return _fill(text, self._slots(rng, post_ts, event_ts))
 
+    def raid_reply(self, rng: np.random.Generator) -> str:
+        """A reply flooding a prominent post: a fraud claim, sometimes with the campaign's tag."""
+        text = pick(rng, self.bank["fraud"]) + pick(rng, _FRAUD_ENDINGS[self.lang])
+        if rng.random() < 0.5:
+            text += " " + pick(rng, self.bank["alarm"])
+        if rng.random() < 0.5:
+            text += " #" + self.hashtags[0]
+        return text
+
     def hashtags_in(self, text: str) -> list[str]:
         return [t for t in self.hashtags if "#" + t in text]
 

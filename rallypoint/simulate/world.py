@@ -145,7 +145,7 @@ def simulate_world(out: Path, *, accounts: int = 5000, days: int = 14, seed: int
     """Write a synthetic world with planted campaigns to ``out``; return a summary.
 
     Parameters: ``accounts`` organic accounts (campaign, outlet, bot and politician
-    accounts come on top); ``days`` of activity from 2022-12-26; ``seed``;
+    accounts come on top); ``days`` of activity ending 2023-01-09 00:00 UTC; ``seed``;
     ``records`` the approximate number of records (default ``accounts * days``);
     ``campaigns`` "default", "none" or a comma list of kinds/loudness/languages;
     ``chunk_rows`` the largest batch held in memory; ``records_per_file`` the shard size.
