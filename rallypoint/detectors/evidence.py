@@ -10,8 +10,9 @@ What it computes
       within w s of another member" counts: k distinct ``account_id``, t distinct
       ``target``.
     * ``call_to_action``, ``logistics``, ``escalation``, ``delegitimization``,
-      ``code_word`` — one row per member text the mobilization lexicons flagged for
-      that signal, with the ``matched`` phrases for highlighting.
+      ``code_word`` — one row per text the cluster pushed (a member's co-action record,
+      or the post members reposted or replied to) that the mobilization lexicons
+      flagged for that signal, with the ``matched`` phrases for highlighting.
 
 How
     Co-actions are joined to cluster membership, sorted by (cluster, type, target,
@@ -82,17 +83,16 @@ def coaction_evidence(actions: pa.Table | pl.DataFrame, membership: pl.DataFrame
     ).pipe(_cast)
 
 
-def signal_evidence(signals: pl.DataFrame, membership: pl.DataFrame) -> pl.DataFrame:
-    """Mobilization evidence rows from per-record signals of members' texts.
+def signal_evidence(signals: pl.DataFrame) -> pl.DataFrame:
+    """Mobilization evidence rows from per-text signals of the clusters' texts.
 
-    ``signals`` has ``id``, ``account_id``, ``timestamp``, ``text``, a boolean column per
-    kind in :data:`SIGNAL_KINDS` and ``matched_<kind>`` (list of phrases) per kind.
+    ``signals`` has ``cluster_id``, ``id``, ``account_id``, ``timestamp``, ``text``, a
+    boolean column per kind in :data:`SIGNAL_KINDS` and ``matched_<kind>`` (phrases).
     """
-    if signals.height == 0 or membership.height == 0:
+    if signals.height == 0:
         return empty_evidence()
-    with_cluster = signals.join(membership.select("account_id", "cluster_id"), on="account_id", how="inner")
     parts = [
-        with_cluster.filter(pl.col(kind)).select(
+        signals.filter(pl.col(kind).fill_null(False)).select(
             "cluster_id",
             "id",
             "account_id",
@@ -103,7 +103,7 @@ def signal_evidence(signals: pl.DataFrame, membership: pl.DataFrame) -> pl.DataF
             matched=pl.col(f"matched_{kind}"),
         )
         for kind in SIGNAL_KINDS
-        if kind in with_cluster.columns
+        if kind in signals.columns
     ]
     return pl.concat([_cast(p) for p in parts]) if parts else empty_evidence()
 

@@ -14,7 +14,8 @@ Stages (each timed, each shown as progress on a terminal):
 5. **evidence** — co-action evidence rows per cluster (:mod:`rallypoint.detectors.evidence`).
 6. **bursts** — Kleinberg bursts of each cluster's co-actions and of its top target,
    with synchrony inside them (the signals engineer's :mod:`rallypoint.detectors.bursts`).
-7. **mobilization** — lexicon signals in the members' texts
+7. **mobilization** — lexicon signals in the texts each cluster pushed: its members'
+   co-action records and the posts they reposted or replied to
    (:mod:`rallypoint.detectors.mobilization`) -> the ``mobilization`` struct and
    signal evidence rows.
 8. **score** — components, score, ``flagged`` and reasons (:mod:`rallypoint.detectors.scoring`).
@@ -233,10 +234,10 @@ def detect_run(
         with stages.stage("bursts", "bursts and synchrony"):
             bursts = cluster_bursts(evidence)
         with stages.stage("mobilization", "mobilization signals"):
-            member_records = _member_records(records, membership)
-            mobilization, signals = cluster_mobilization(member_records, membership)
-            evidence = pl.concat([evidence, signal_evidence(signals, membership)])
+            mobilization, signals = cluster_mobilization(coordinated_texts(records, evidence))
+            evidence = pl.concat([evidence, signal_evidence(signals)])
         with stages.stage("score", "scoring"):
+            member_records = _member_records(records, membership)
             accounts = account_facts(member_records, membership)
             facts = cluster_facts(
                 roles, accounts, edges, communities, evidence, bursts, mobilization,
@@ -410,9 +411,10 @@ def cluster_bursts(evidence: pl.DataFrame) -> pl.DataFrame:
         times = part["timestamp"].to_numpy()
         found = detect_activity_bursts(times, bin=BURST_BIN)
         synchrony = burst_synchrony(times, part["account_id"].to_numpy(), found)
-        top = (part.group_by("kind", "target").agg(n=pl.len(), t=pl.col("timestamp"))
+        top = (part.group_by("kind", "target").agg(n=pl.len())
                .sort(["n", "target"], descending=[True, False]).row(0, named=True))
-        target_times = np.asarray(top["t"], dtype="datetime64[us]")
+        target_times = part.filter((pl.col("kind") == top["kind"]) & (pl.col("target") == top["target"])
+                                   )["timestamp"].to_numpy()
         target_bursts = [b for b in detect_activity_bursts(target_times, bin=BURST_BIN) if b["level"] == 1]
         main_target_burst = max(target_bursts, key=lambda b: _count_inside(target_times, [b]), default=None)
         rows.append(
@@ -457,18 +459,42 @@ def _epoch_us(value: datetime) -> int:
         value.replace(tzinfo=UTC).timestamp() * 1_000_000)
 
 
-def cluster_mobilization(member_records: pl.DataFrame, membership: pl.DataFrame
-                         ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Per cluster the ``mobilization`` struct; per member text the signal flags (for evidence)."""
+def coordinated_texts(records: pa.Table, evidence: pl.DataFrame) -> pl.DataFrame:
+    """Per cluster, the texts it pushed: its co-action records and the posts it reposted or replied to.
+
+    Mobilization is read from what the members coordinated on, not from their
+    everyday cover posts (which would dilute a campaign's calls to nothing), and the
+    post a ring amplifies counts even when its author is outside the ring.
+    Returns ``cluster_id``, ``id``, ``account_id``, ``timestamp``, ``text``, ``lang``, ``urls``.
+    """
+    import pyarrow.compute as pc
+
+    coactions = evidence.filter(pl.col("kind").str.starts_with(COACTION_PREFIX))
+    originals = coactions.filter(pl.col("kind").is_in([COACTION_PREFIX + t for t in ORIGIN_TYPES]))
+    wanted = pl.concat([coactions.select("cluster_id", "id"),
+                        originals.select("cluster_id", id=pl.col("target"))]).unique()
+    ids = wanted["id"].unique().to_arrow()
+    columns = ["id", "account_id", "timestamp", "text", "lang", "urls"]
+    found = records.select(columns).filter(pc.is_in(records.column("id"), value_set=ids))
+    texts = pl.from_arrow(found).filter(pl.col("text").str.len_chars() > 0).unique("id", keep="first")
+    return wanted.join(texts, on="id", how="inner").sort("cluster_id", "timestamp", "id")
+
+
+def cluster_mobilization(texts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per cluster the ``mobilization`` struct, and per (cluster, text) the signal flags (for evidence).
+
+    ``texts`` is :func:`coordinated_texts`; each distinct text is scanned once by the
+    signals module (``detect_text_signals``) and summarized per cluster
+    (``summarize_signals``).
+    """
     from rallypoint.detectors import mobilization as mob
 
-    texts = member_records.filter(pl.col("text").is_not_null() & (pl.col("text").str.len_chars() > 0))
-    signals = mob.detect_text_signals(texts.to_arrow(), mob.load_lexicons())
-    signals = _signals_frame(texts, signals)
-    with_cluster = signals.join(membership.select("account_id", "cluster_id"), on="account_id")
+    distinct = texts.drop("cluster_id").unique("id", keep="first")
+    flags = pl.from_arrow(mob.detect_text_signals(distinct.to_arrow(), mob.load_lexicons()))
+    signals = texts.select("cluster_id", "id", "account_id", "timestamp", "text").join(flags, on="id", how="left")
     rows = []
-    for (cluster_id,), part in with_cluster.group_by("cluster_id", maintain_order=True):
-        rows.append({"cluster_id": cluster_id, "mobilization": mob.summarize_signals(part.to_arrow())})
+    for (cluster_id,), part in signals.group_by("cluster_id", maintain_order=True):
+        rows.append({"cluster_id": cluster_id, "mobilization": mob.summarize_signals(part)})
     struct_type = pl.from_arrow(pa.array([], MOBILIZATION_STRUCT)).dtype
     frame = pl.DataFrame(
         {"cluster_id": [r["cluster_id"] for r in rows],
@@ -476,14 +502,6 @@ def cluster_mobilization(member_records: pl.DataFrame, membership: pl.DataFrame
         schema={"cluster_id": pl.Int64, "mobilization": struct_type},
     )
     return frame, signals
-
-
-def _signals_frame(texts: pl.DataFrame, signals: Any) -> pl.DataFrame:
-    """Per-record signals aligned with ``texts``: flags and ``matched_<kind>`` lists per kind."""
-    frame = signals if isinstance(signals, pl.DataFrame) else pl.from_arrow(signals)
-    base = texts.select("id", "account_id", "timestamp", "text")
-    extra = [c for c in frame.columns if c not in base.columns]
-    return pl.concat([base, frame.select(extra)], how="horizontal")
 
 
 def cluster_facts(
@@ -528,7 +546,7 @@ def cluster_facts(
     zero_fill = ["n_coactions", "n_coactions_in_bursts", "n_internal_edges",
                  *[f"n_{k}" for k in SIGNAL_KINDS]]
     facts = facts.with_columns(
-        [pl.col(c).fill_null(0) for c in zero_fill],
+        *[pl.col(c).fill_null(0) for c in zero_fill],
         pl.col("observed_weight").fill_null(0.0),
         n_texts=pl.col("mobilization").struct.field("n_texts").fill_null(0),
         top_date_places=pl.col("mobilization").struct.field("top_date_places"),
@@ -566,7 +584,7 @@ def run_tables(scored: pl.DataFrame, roles: pl.DataFrame, accounts: pl.DataFrame
                            .rename({"community": "cluster_id"}))
     context = member_facts.group_by("cluster_id").agg(
         platforms=pl.col("platform").drop_nulls().unique().sort(),
-        langs=pl.col("langs").flatten().drop_nulls().unique().sort(),
+        langs=pl.col("langs").list.explode(keep_nulls=False, empty_as_null=False).drop_nulls().unique().sort(),
     )
     clusters = (
         relabel(ranked.drop("cluster_key").with_columns(pl.col("cluster_id")))

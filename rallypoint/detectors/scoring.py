@@ -14,7 +14,7 @@ What it computes
         where ``where_when`` is 1 when a date *and* a place are named together by at
         least two texts, 0.5 when only a date or only a place is named, else 0.
     ``escalation_score``  harm narratives: ``max(min(1, escalation_share / 0.1),
-        min(1, delegitimization_share / 0.2))`` — threats and calls to force, or claims
+        min(1, delegitimization_share / 0.5))`` — threats and calls to force, or claims
         that the election was stolen (the amplification rings' payload).
     ``burst_score``  the share of the cluster's co-actions that fall inside its
         activity bursts (Kleinberg 2002, the signals module).
@@ -54,7 +54,7 @@ COORDINATION_SATURATION = 100.0
 CALL_TO_ACTION_SATURATION = 0.2
 LOGISTICS_SATURATION = 0.1
 ESCALATION_SATURATION = 0.1
-DELEGITIMIZATION_SATURATION = 0.2
+DELEGITIMIZATION_SATURATION = 0.5
 MOBILIZATION_ALONE_WEIGHT = 0.5
 BASE_WEIGHT, BURST_WEIGHT, GROWTH_WEIGHT = 0.7, 0.15, 0.15
 NEW_ACCOUNT_DAYS = 30
@@ -194,7 +194,7 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
     ]
     for column, what in signals:
         if row[column]:
-            reasons.append(f"{row[column]} of {n_texts} texts by members {what}.")
+            reasons.append(f"{row[column]} of {n_texts} texts the cluster pushed {what}.")
     named = sorted(row["top_date_places"] or [], key=lambda r: -(r.get("count") or 0))
     if named and (named[0].get("count") or 0) >= 2:
         top = named[0]
