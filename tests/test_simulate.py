@@ -251,6 +251,8 @@ def test_shards_rotate_and_null_fields_are_omitted(tmp_path):
     simulate_world(tmp_path, seed=4, chunk_rows=1000, records_per_file=2000, **SMALL)
     shards = sorted(tmp_path.glob("interactions-*.jsonl.gz"))
     assert len(shards) >= 3
+    lines_per_shard = [gzip.decompress(s.read_bytes()).count(b"\n") for s in shards]
+    assert set(lines_per_shard[:-1]) == {2000} and 0 < lines_per_shard[-1] <= 2000
     with gzip.open(shards[0], "rt", encoding="utf-8") as f:
         lines = [json.loads(line) for _, line in zip(range(200), f, strict=False)]
     assert all(None not in line.values() for line in lines)

@@ -3,8 +3,8 @@
 Frames are serialized by polars (``write_ndjson``, in Rust), null fields are then
 removed from each line with one bytes regex (absent optional fields are omitted
 rather than written as null), and the bytes go through gzip. A shard
-``interactions-NNNN.jsonl.gz`` is closed after ``records_per_file`` records and a
-new one opened. Each shard is written under a temporary name and renamed when
+``interactions-NNNN.jsonl.gz`` holds exactly ``records_per_file`` records (the
+last one fewer) before the next is opened. Each shard is written under a temporary name and renamed when
 complete, so an interrupted run never leaves a truncated shard under a final name.
 Memory is bounded by one frame; gzip headers carry no time stamp, so a seed
 reproduces the files byte for byte.
@@ -55,17 +55,18 @@ class ShardedJsonlWriter:
         self._gz = self._raw = self._tmp = None
 
     def write(self, frame: pl.DataFrame) -> None:
-        """Append ``frame`` (canonical columns, JSON-ready) to the current shard."""
-        if frame.height == 0:
-            return
-        if self._gz is None or self._in_file >= self.records_per_file:
-            self._close()
-            self._open()
-        buffer = io.BytesIO()
-        frame.write_ndjson(buffer)
-        self._gz.write(_NULL_FIELD.sub(b"", buffer.getvalue()))
-        self._in_file += frame.height
-        self.records += frame.height
+        """Append ``frame`` (canonical columns, JSON-ready), starting new shards as they fill."""
+        while frame.height:
+            if self._gz is None or self._in_file >= self.records_per_file:
+                self._close()
+                self._open()
+            part = frame.head(self.records_per_file - self._in_file)
+            frame = frame.slice(part.height)
+            buffer = io.BytesIO()
+            part.write_ndjson(buffer)
+            self._gz.write(_NULL_FIELD.sub(b"", buffer.getvalue()))
+            self._in_file += part.height
+            self.records += part.height
 
     def close(self) -> list[Path]:
         """Finish the last shard; returns every shard written."""
