@@ -68,8 +68,6 @@ class AccountTable:
     followers: pl.Series
     high_profile: pl.Series
     weight: np.ndarray  # relative activity, heavy-tailed
-    platform_codes: np.ndarray  # index into tuple(PLATFORM_SHARES)
-    lang_codes: np.ndarray  # index into tuple(LANG_SHARES)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -122,19 +120,12 @@ class AccountBook:
             followers=pl.Series("followers", cat("followers")),
             high_profile=pl.Series("high_profile", cat("high_profile")),
             weight=cat("weight"),
-            platform_codes=_codes(platform, tuple(PLATFORM_SHARES)),
-            lang_codes=_codes(lang, tuple(LANG_SHARES)),
         )
 
 
 def _broadcast(value, n: int, dtype) -> np.ndarray:
     arr = np.asarray(value, dtype=dtype)
     return np.full(n, arr.item(), dtype=dtype) if arr.ndim == 0 else arr
-
-
-def _codes(values: np.ndarray, vocabulary: tuple[str, ...]) -> np.ndarray:
-    lookup = {v: i for i, v in enumerate(vocabulary)}
-    return np.fromiter((lookup.get(v, -1) for v in values), dtype=np.int8, count=len(values))
 
 
 def handles(rng: np.random.Generator, n: int, lang: str | np.ndarray, style: str = "person") -> np.ndarray:

@@ -313,7 +313,8 @@ class AmplificationRing:
         ts = np.sort(diurnal_times(rng, n_sources, ctx.start, ctx.days, UTC_OFFSET[self.spec.lang]))
         authors = rng.choice(self.members, n_sources)
         texts = [ring_text(rng, self.spec.lang) for _ in range(n_sources)]
-        tags = [list(rng.choice(self.RING_TAGS, int(rng.integers(1, 3)), replace=False)) for _ in range(n_sources)]
+        tags = [[str(t) for t in rng.choice(self.RING_TAGS, int(rng.integers(1, 3)), replace=False)]
+                for _ in range(n_sources)]
         links = [[pick(rng, self.proof_links)] if rng.random() < 0.25 else None for _ in range(n_sources)]
         texts = [t + " " + " ".join("#" + h for h in tg) for t, tg in zip(texts, tags, strict=True)]
         sources = originals(ctx.ids, accounts_idx=authors, ts=ts, text=texts, hashtags=tags, urls=links)

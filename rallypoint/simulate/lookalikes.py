@@ -32,7 +32,7 @@ from rallypoint.simulate import phrases
 from rallypoint.simulate.accounts import AccountBook, handles, old_creation_times
 from rallypoint.simulate.cascade import mixed_actions, originals, responses
 from rallypoint.simulate.context import WorldContext
-from rallypoint.simulate.events import POST, QUOTE, REPLY, REPOST, Batch
+from rallypoint.simulate.events import POST, QUOTE, REPLY, REPOST, Batch, record_ids
 from rallypoint.simulate.organic import media_hashes
 from rallypoint.simulate.texts import date_phrase, fill, pick, place_name, random_slug
 from rallypoint.simulate.timing import DAY, HOUR, UTC_OFFSET, diurnal_times, lognormal_delays
@@ -116,8 +116,7 @@ def _iso(ts) -> str:
 
 
 def _with_ids(ctx: WorldContext, summary: dict) -> dict:
-    from rallypoint.simulate.events import record_ids
-
+    """A summary with record numbers and account indices replaced by their visible ids."""
     out = dict(summary)
     if "number" in out:
         out["post_id"] = record_ids(np.array([out.pop("number")], dtype=np.uint64))[0]
@@ -259,7 +258,7 @@ class Fandom:
         text = [None if a == REPOST else _fan_text(rng) for a in actions]
         reposts = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account, target_ts=posts.ts,
                             which=which, actors=actors, delays=lognormal_delays(rng, n, 150, 1.0, 5, 3 * HOUR),
-                            actions=actions, end=ctx.end, text=text, lang=["en"] * n, accounts=ctx.accounts)
+                            actions=actions, end=ctx.end, text=text, accounts=ctx.accounts)
         yield reposts
         # Fans also post fan text with the tour hashtags on their own.
         n_own = int(0.3 * ctx.days * len(self.fans))

@@ -162,7 +162,7 @@ class CampaignVoice:
         self.city = bank["city"][0]
         self.origins = [pick(rng, bank["origins"]) for _ in range(3)]
         self.code = pick(rng, bank["code"])
-        self.hashtags = list(rng.choice(bank["hashtags"], size=3, replace=False))
+        self.hashtags = [str(t) for t in rng.choice(bank["hashtags"], size=3, replace=False)]
         slug = random_slug(rng)
         if lang == "en":
             self.fund = f"https://www.givesendgo.com/{slug}"
