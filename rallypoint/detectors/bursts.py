@@ -205,6 +205,7 @@ def seasonal_baseline(
     n_slots: int,
     prior_bins: float,
     use: np.ndarray | None = None,
+    floor: float = 1.0,
 ) -> np.ndarray:
     """Expected count per bin: a per-slot (hour-of-day) rate shrunk toward the flat rate.
 
@@ -212,6 +213,10 @@ def seasonal_baseline(
     the posterior mean of a Poisson rate under a Gamma prior centred on the flat rate and
     worth ``prior_bins`` bins. ``use`` masks out bins (e.g. bursts) from the estimate. Half
     an event is added to the flat count so that the rate is never zero.
+
+    No bin's rate is below ``floor`` times the flat rate. Without a floor, a quiet hour's
+    rate is so small that a higher level costs almost nothing to stay in, and a burst
+    swallows the stray events of the following hours (each one pays ``ln s`` for it).
     """
     if use is None:
         use = np.ones(counts.size, dtype=bool)
@@ -220,10 +225,12 @@ def seasonal_baseline(
     slot_counts = np.bincount(slot[use], weights=counts[use], minlength=n_slots)
     slot_bins = np.bincount(slot[use], minlength=n_slots)
     slot_rate = (slot_counts + prior_bins * flat_rate) / (slot_bins + prior_bins)
-    return slot_rate[slot]
+    return np.maximum(slot_rate, floor * flat_rate)[slot]
 
 
-def _poisson_viterbi(counts: np.ndarray, baseline: np.ndarray, s: float, gamma: float, n_levels: int) -> np.ndarray:
+def _poisson_viterbi(
+    counts: np.ndarray, baseline: np.ndarray, s: float, gamma: float, n_levels: int, *, unrolled: bool = True
+) -> np.ndarray:
     """Cheapest level (0 = baseline) per bin; level j expects ``baseline * s**j`` events.
 
     Emission cost is the Poisson negative log-likelihood without its constant,
@@ -231,8 +238,11 @@ def _poisson_viterbi(counts: np.ndarray, baseline: np.ndarray, s: float, gamma: 
     """
     n = counts.size
     rates = baseline[:, None] * (s ** np.arange(n_levels))[None, :]
-    emission = (rates - counts[:, None] * np.log(rates)).tolist()
+    emission = rates - counts[:, None] * np.log(rates)
     step_up = gamma * math.log(max(n, 2))
+    if n_levels == 2 and unrolled:
+        return _two_state_viterbi(counts, emission[:, 0], emission[:, 1], step_up)
+    emission = emission.tolist()
     levels = range(n_levels)
     cost = [0.0] + [math.inf] * (n_levels - 1)
     back = bytearray(n * n_levels)
@@ -255,6 +265,59 @@ def _poisson_viterbi(counts: np.ndarray, baseline: np.ndarray, s: float, gamma: 
     return path
 
 
+def _two_state_viterbi(counts: np.ndarray, low: np.ndarray, high: np.ndarray, step_up: float) -> np.ndarray:
+    """:func:`_poisson_viterbi` for two levels, unrolled, skipping quiet stretches in one step.
+
+    In a bin with no events, once staying high costs at least as much as climbing from low
+    (``cost_high - cost_low >= step_up``), that stays so for the rest of the empty run and
+    the best way into both levels comes from low: the run's costs are sums, taken from a
+    cumulative sum, and its back-pointers are all "from low". Most bins of a sparse
+    series are such runs. Ties go to the lower previous level, as in the general loop.
+    """
+    n = len(low)
+    empty = counts == 0
+    # last bin of the empty run each empty bin belongs to
+    run_end = np.where(empty, n - 1, -1)
+    nonempty_at = np.flatnonzero(~empty)
+    if nonempty_at.size:
+        next_nonempty = np.searchsorted(nonempty_at, np.arange(n), side="right")
+        has_next = next_nonempty < nonempty_at.size
+        run_end = np.where(empty & has_next, nonempty_at[np.minimum(next_nonempty, nonempty_at.size - 1)] - 1, run_end)
+    low_before = np.concatenate([[0.0], np.cumsum(low)]).tolist()  # low_before[t] = sum(low[:t])
+    run_end_list = run_end.tolist()
+    low_list, high_list = low.tolist(), high.tolist()
+    cost_low, cost_high = 0.0, math.inf
+    from_high_to_low = bytearray(n)  # back-pointers: 1 if the best way into the level came from level 1
+    from_high_to_high = bytearray(n)
+    t = 0
+    while t < n:
+        end = run_end_list[t]
+        if end >= t and cost_high - cost_low >= step_up:
+            before_last = cost_low + (low_before[end] - low_before[t])
+            cost_low, cost_high = before_last + low_list[end], before_last + step_up + high_list[end]
+            t = end + 1
+            continue
+        if cost_low <= cost_high:
+            new_low = cost_low + low_list[t]
+        else:
+            new_low = cost_high + low_list[t]
+            from_high_to_low[t] = 1
+        climb = cost_low + step_up
+        if climb <= cost_high:
+            new_high = climb + high_list[t]
+        else:
+            new_high = cost_high + high_list[t]
+            from_high_to_high[t] = 1
+        cost_low, cost_high = new_low, new_high
+        t += 1
+    path = np.empty(n, dtype=np.int64)
+    state = 0 if cost_low <= cost_high else 1
+    for t in range(n - 1, -1, -1):
+        path[t] = state
+        state = from_high_to_high[t] if state else from_high_to_low[t]
+    return path
+
+
 def _runs_at_or_above(path: np.ndarray, level: int) -> list[tuple[int, int]]:
     """(first bin, last bin + 1) of every maximal run with ``path >= level``."""
     above = np.concatenate([[False], path >= level, [False]])
@@ -271,6 +334,7 @@ def detect_activity_bursts(
     n_levels: int = 2,
     seasonal: bool = True,
     prior_bins: float | None = None,
+    floor: float = 1.0,
     min_events: int = 5,
 ) -> list[dict[str, Any]]:
     """Bursts in an activity series: when did it run well above its usual rate for the hour?
@@ -295,6 +359,9 @@ def detect_activity_bursts(
     prior_bins
         Weight of the flat rate in each hour's baseline, in bins (default: one hour of bins,
         so one day of data counts as much as the flat rate and a month of data dominates it).
+    floor
+        No hour's baseline is below ``floor`` times the series' mean rate (0 disables): a
+        burst must be unusual for its hour *and* not tiny in absolute terms.
     min_events
         Fewer events than this give no bursts.
 
@@ -327,10 +394,10 @@ def detect_activity_bursts(
         n_slots = 1
     if prior_bins is None:
         prior_bins = max(_US_PER_HOUR / width, 1.0)
-    baseline = seasonal_baseline(counts, slot, n_slots, prior_bins)
+    baseline = seasonal_baseline(counts, slot, n_slots, prior_bins, floor=floor)
     path = _poisson_viterbi(counts, baseline, s, gamma, n_levels)
     if path.any():  # re-estimate the baseline without the bursts found, then decode again
-        baseline = seasonal_baseline(counts, slot, n_slots, prior_bins, use=path == 0)
+        baseline = seasonal_baseline(counts, slot, n_slots, prior_bins, use=path == 0, floor=floor)
         path = _poisson_viterbi(counts, baseline, s, gamma, n_levels)
     bursts = [
         {"start": _to_datetime(bin_start[first]), "end": _to_datetime(bin_start[last - 1] + width), "level": level}
