@@ -101,7 +101,8 @@ def ingest_sources(
             lake_commit.commit(lake_obj, stage, moves, summary.to_json())
             summary.timings["commit"] = round(time.perf_counter() - t_merged, 3)
         except BaseException:
-            shutil.rmtree(stage, ignore_errors=True)
+            if not (stage / lake_commit.JOURNAL).exists():  # past the commit point, recovery finishes it
+                shutil.rmtree(stage, ignore_errors=True)
             if not existed:
                 _remove_empty_lake(lake_obj)
             raise

@@ -23,7 +23,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -100,10 +99,11 @@ def merge_date(day: str, files: list[str], lake_root: Path, out: Path) -> dict[s
     staged_keys = pa.concat_tables(
         [pq.read_table(f, columns=["platform", "id"]) for f in files]
     )
-    keys = pl.Series("k", keys_of(staged_keys).combine_chunks())
-    first = keys.is_first_distinct()
+    key_array = keys_of(staged_keys).combine_chunks()
+    first = pl.Series("k", key_array).is_first_distinct()
     held = _lake_keys(lake_root, day)
-    in_lake = keys.is_in(pl.Series("h", held)) if held is not None else pl.Series([False] * len(keys))
+    in_lake = pl.Series("in_lake", pc.is_in(key_array, value_set=held) if held is not None
+                        else pa.nulls(len(key_array), pa.bool_()).fill_null(False))
     keep = (first & ~in_lake).to_numpy()
     n_batch_dups = int((~first).sum())
     n_lake_dups = int((first & in_lake).sum())
@@ -138,6 +138,3 @@ def _lake_keys(lake_root: Path, day: str) -> pa.Array | None:
     table = pa.concat_tables([pq.read_table(f, columns=["platform", "id"]) for f in files])
     return keys_of(table).combine_chunks()
 
-
-def empty_mask(n: int) -> np.ndarray:
-    return np.zeros(n, dtype=bool)
