@@ -1,0 +1,133 @@
+"""Reading a lake for the dashboard, cached per run and file version.
+
+Every loader takes the lake root, the run id and a *version* (the newest mtime of
+the files read), so ``st.cache_data`` serves repeated page views from memory and a
+rewritten run or a new triage decision is picked up at once. Tables come back as
+polars DataFrames, read straight from Arrow (no row-wise conversion).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import streamlit as st
+
+from rallypoint.dashboard.carryover import cluster_statuses, with_status
+from rallypoint.dashboard.triage import TriageStore
+from rallypoint.graph.lake import Lake
+from rallypoint.schema import LAKE_SCHEMA
+
+LAKE_ENV = "RALLYPOINT_LAKE"
+NEO4J_ENV = "RALLYPOINT_NEO4J_URI"
+
+
+def lake_from_env() -> Lake:
+    """The lake the server was started on (``rallypoint dashboard --lake``)."""
+    return Lake(os.environ.get(LAKE_ENV, "lake"))
+
+
+def neo4j_uri_from_env() -> str | None:
+    return os.environ.get(NEO4J_ENV) or None
+
+
+def run_version(lake: Lake, run_id: str) -> float:
+    """Newest mtime of a run's files: the cache key part that changes when it is rewritten."""
+    folder = lake.run_dir(run_id)
+    return max((p.stat().st_mtime for p in folder.iterdir()), default=0.0)
+
+
+@st.cache_data(max_entries=32, show_spinner="Reading the run…")
+def run_frame(root: str, run_id: str, name: str, version: float) -> pl.DataFrame:
+    """One run table (clusters, members, edges, evidence) as a DataFrame."""
+    del version  # part of the cache key only
+    return pl.from_arrow(Lake(root).read_run_table(run_id, name))
+
+
+def run_table(lake: Lake, run_id: str, name: str) -> pl.DataFrame:
+    return run_frame(str(lake.root), run_id, name, run_version(lake, run_id))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def decisions_frame(root: str, version: int) -> pl.DataFrame:
+    del version
+    return TriageStore(Lake(root).triage_path).decisions()
+
+
+def decisions(lake: Lake) -> pl.DataFrame:
+    """Every triage decision in the lake (all runs), oldest first."""
+    store = TriageStore(lake.triage_path)
+    return decisions_frame(str(lake.root), store.mtime())
+
+
+def clusters_with_status(lake: Lake, run_id: str) -> pl.DataFrame:
+    """The run's clusters with their triage status (own or carried over)."""
+    clusters = run_table(lake, run_id, "clusters")
+    members = run_table(lake, run_id, "members")
+    return with_status(clusters, cluster_statuses(decisions(lake), run_id, members))
+
+
+@st.cache_data(max_entries=32, show_spinner="Reading the accounts' actions…")
+def interactions_of(root: str, accounts: tuple[str, ...], version: float, limit: int | None = None) -> pl.DataFrame:
+    """The lake's records of ``accounts`` (pushed down to Parquet as a filter)."""
+    del version
+    lake = Lake(root)
+    files = lake.interaction_files()
+    columns = ["id", "platform", "account_id", "timestamp", "action", "target_id", "text", "urls", "hashtags", "lang"]
+    if not files:
+        return pl.from_arrow(LAKE_SCHEMA.empty_table().select(columns))
+    dataset = ds.dataset([str(f) for f in files], schema=LAKE_SCHEMA, format="parquet")
+    table = dataset.to_table(columns=columns, filter=pc.field("account_id").isin(list(accounts)))
+    frame = pl.from_arrow(table).sort("timestamp", descending=True)
+    return frame.head(limit) if limit else frame
+
+
+def interactions_version(lake: Lake) -> float:
+    files = lake.interaction_files()
+    return max((f.stat().st_mtime for f in files), default=0.0) + len(files)
+
+
+def ingest_logs(lake: Lake) -> list[dict]:
+    """The ingest summaries (``LAKE/ingests/*.json``), oldest first; unreadable ones say so."""
+    logs = []
+    for path in sorted(lake.ingests_dir.glob("*.json")) if lake.ingests_dir.exists() else []:
+        try:
+            logs.append(json.loads(path.read_text()) | {"_file": path.name})
+        except (OSError, ValueError) as exc:
+            logs.append({"_file": path.name, "_error": f"unreadable: {exc}"})
+    return logs
+
+
+def rejected_by_reason(lake: Lake) -> pl.DataFrame:
+    """Rejected records counted by ingest, source and reason."""
+    files = sorted(Path(lake.rejected_dir).glob("**/*.parquet")) if lake.rejected_dir.exists() else []
+    files = [f for f in files if not f.name.startswith(".")]
+    if not files:
+        return pl.DataFrame(schema={"ingest": pl.String, "source": pl.String, "reason": pl.String, "records": pl.UInt32})
+    frames = [
+        pl.read_parquet(f, columns=["source", "reason"]).with_columns(
+            pl.lit(f.relative_to(lake.rejected_dir).parts[0]).alias("ingest")
+        )
+        for f in files
+    ]
+    return (
+        pl.concat(frames)
+        .group_by("ingest", "source", "reason")
+        .agg(pl.len().alias("records"))
+        .sort(["ingest", "records"], descending=[False, True])
+    )
+
+
+def runs_overview(lake: Lake) -> list[dict]:
+    """Every finished run's run.json, newest first."""
+    out = []
+    for run_id in reversed(lake.run_ids()):
+        try:
+            out.append({"run_id": run_id} | lake.read_run_json(run_id))
+        except (OSError, ValueError) as exc:
+            out.append({"run_id": run_id, "_error": f"run.json unreadable: {exc}"})
+    return out

@@ -1,0 +1,53 @@
+"""Start the dashboard: ``rallypoint dashboard --lake LAKE [--neo4j URI] [--port P]``.
+
+The server runs offline: usage statistics are off (Streamlit would otherwise call
+``data.streamlit.io``), the app uses no ``:material/…:`` icons (they load a Google
+font), and everything else Streamlit and plotly need ships inside their packages.
+It listens on 127.0.0.1 only, since it shows account-level evidence.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from rallypoint.dashboard.data import LAKE_ENV, NEO4J_ENV
+from rallypoint.errors import RallypointError
+from rallypoint.graph.lake import Lake
+
+APP = Path(__file__).with_name("app.py")
+
+#: Streamlit settings, passed as flags so no config file is needed.
+SERVER_FLAGS: dict[str, str] = {
+    "server.headless": "true",
+    "server.address": "127.0.0.1",
+    "browser.gatherUsageStats": "false",
+    "global.developmentMode": "false",
+    "server.fileWatcherType": "none",
+    "client.toolbarMode": "minimal",
+    "theme.base": "light",
+}
+
+
+def streamlit_command(lake: str | os.PathLike[str], neo4j_uri: str | None = None, port: int = 8501,
+                      address: str = "127.0.0.1") -> tuple[list[str], dict[str, str]]:
+    """The argv and environment that serve the dashboard on ``lake`` at ``address:port``."""
+    root = Lake(lake).require().root.resolve()
+    if not 0 < int(port) < 65536:
+        raise RallypointError(f"The port must be between 1 and 65535, not {port}.")
+    flags = SERVER_FLAGS | {"server.port": str(int(port)), "server.address": address}
+    argv = [sys.executable, "-m", "streamlit", "run", str(APP), *(f"--{k}={v}" for k, v in flags.items())]
+    env = dict(os.environ) | {LAKE_ENV: str(root), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    if neo4j_uri:
+        env[NEO4J_ENV] = neo4j_uri
+    else:
+        env.pop(NEO4J_ENV, None)
+    return argv, env
+
+
+def run_dashboard(lake: str | os.PathLike[str], neo4j_uri: str | None = None, port: int = 8501) -> None:
+    """Serve the dashboard until interrupted (replaces this process by the Streamlit server)."""
+    argv, env = streamlit_command(lake, neo4j_uri=neo4j_uri, port=port)
+    print(f"rallypoint dashboard on http://127.0.0.1:{port} (lake {env[LAKE_ENV]}); Ctrl+C stops it.", flush=True)
+    os.execve(argv[0], argv, env)

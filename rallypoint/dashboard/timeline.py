@@ -1,0 +1,91 @@
+"""A cluster's activity over time: actions per hour, bursts shaded, named dates marked.
+
+The bars count the member accounts' actions per time bin, stacked by action kind.
+Each burst the detector found (Kleinberg 2002's two-state automaton, as stored in
+``clusters.bursts``) is shaded with its level, and every date the cluster's posts
+name as an event date is drawn as a vertical line labelled with the place, so an
+analyst sees whether the activity builds up towards the date it calls people to.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import plotly.graph_objects as go
+import polars as pl
+
+from rallypoint.dashboard.palette import OKABE_ITO, series_colour
+
+
+def bin_width(first: datetime, last: datetime) -> str:
+    """A polars duration giving roughly 50–150 bins over the span."""
+    hours = max((last - first).total_seconds() / 3600, 1)
+    for width, label in ((0.25, "15m"), (1, "1h"), (3, "3h"), (6, "6h"), (24, "1d")):
+        if hours / width <= 150:
+            return label
+    return "1w"
+
+
+def activity_counts(actions: pl.DataFrame, every: str) -> pl.DataFrame:
+    """Actions per ``every`` bin and action kind: columns ``bin``, ``action``, ``n``."""
+    return (
+        actions.with_columns(pl.col("timestamp").dt.truncate(every).alias("bin"))
+        .group_by("bin", "action")
+        .agg(pl.len().alias("n"))
+        .sort("bin")
+    )
+
+
+def timeline_figure(actions: pl.DataFrame, bursts: list[dict] | None, date_places: list[dict] | None,
+                    *, height: int = 330) -> go.Figure:
+    """The figure for ``actions`` (``timestamp``, ``action``), ``bursts`` and named ``date_places``."""
+    fig = go.Figure()
+    if actions.height:
+        first, last = actions["timestamp"].min(), actions["timestamp"].max()
+        every = bin_width(first, last)
+        counts = activity_counts(actions, every)
+        kinds = sorted(counts["action"].unique().to_list())
+        for kind in kinds:
+            part = counts.filter(pl.col("action") == kind)
+            fig.add_trace(go.Bar(x=part["bin"].to_list(), y=part["n"].to_list(), name=kind,
+                                 marker_color=series_colour(kind, kinds)))
+        subtitle = f"actions per {every} bin"
+    else:
+        subtitle = "no actions of these accounts in the lake"
+    for burst in bursts or []:
+        if burst.get("start") is None or burst.get("end") is None:
+            continue
+        fig.add_vrect(x0=burst["start"], x1=burst["end"], fillcolor=OKABE_ITO["orange"], opacity=0.18,
+                      line_width=0, annotation_text=f"burst, level {burst.get('level')}",
+                      annotation_position="top left", annotation_font_size=11)
+    for item in date_places or []:
+        day = _parse_day(item.get("date"))
+        if day is None:
+            continue
+        fig.add_vline(x=day, line={"color": OKABE_ITO["vermillion"], "width": 2, "dash": "dash"})
+        fig.add_annotation(x=day, y=1, yref="paper", showarrow=False, xanchor="left", yanchor="top",
+                           text=f"named date {item['date']}<br>{item.get('place') or ''}",
+                           font={"color": OKABE_ITO["vermillion"], "size": 12}, bgcolor="rgba(255,255,255,0.8)")
+    fig.update_layout(
+        barmode="stack", height=height, margin={"l": 50, "r": 10, "t": 40, "b": 40},
+        title={"text": f"Activity of the cluster's accounts ({subtitle}); orange: bursts; dashed: dates named",
+               "font": {"size": 14}},
+        xaxis_title="time (UTC)", yaxis_title="actions", legend={"title": {"text": "action"}},
+        plot_bgcolor="white", yaxis={"gridcolor": "#e5e5e5"},
+    )
+    return fig
+
+
+def _parse_day(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else None
+    except ValueError:
+        return None
+
+
+def window_around(first: datetime | None, last: datetime | None, dates: list[str]) -> tuple[datetime, datetime] | None:
+    """The time range to read: the cluster's activity and the dates it names, plus a day each side."""
+    points = [t for t in (first, last) if t is not None] + [d for d in map(_parse_day, dates) if d]
+    if not points:
+        return None
+    return min(points) - timedelta(days=1), max(points) + timedelta(days=1)

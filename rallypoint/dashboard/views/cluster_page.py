@@ -1,0 +1,233 @@
+"""One cluster: why it was flagged, who is in it, what they shared, when, and the decisions."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from rallypoint.dashboard import navigation
+from rallypoint.dashboard.data import (
+    clusters_with_status,
+    decisions,
+    interactions_of,
+    interactions_version,
+    run_table,
+    run_version,
+)
+from rallypoint.dashboard.exporting import FORMATS, export_cluster
+from rallypoint.dashboard.highlight import highlight
+from rallypoint.dashboard.network import cluster_edges, layout, network_figure, selected_accounts
+from rallypoint.dashboard.palette import OKABE_ITO
+from rallypoint.dashboard.queue import mobilization_summary, time_span
+from rallypoint.dashboard.timeline import timeline_figure
+from rallypoint.dashboard.triage import DECISIONS, Decision, TriageError, TriageStore
+from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
+from rallypoint.errors import RallypointError
+from rallypoint.graph.lake import Lake
+
+#: Evidence kinds shown first: the mobilization signals, before plain co-actions.
+SIGNAL_KINDS = ("call_to_action", "logistics", "escalation", "delegitimization", "code_word")
+COMPONENTS = ("coordination_score", "burst_score", "mobilization_score", "escalation_score", "growth_score")
+
+
+@st.cache_data(max_entries=16, show_spinner="Laying out the network…")
+def cluster_network(root: str, run_id: str, cluster_id: str, version: float):
+    """The cluster's members, its internal edges and their layout, cached per run version."""
+    current = Lake(root)
+    members = run_table(current, run_id, "members").filter(pl.col("cluster_id") == cluster_id)
+    members = members.sort("strength", descending=True, nulls_last=True)
+    edges = cluster_edges(run_table(current, run_id, "edges"), members["account_id"])
+    return members, edges, layout(members["account_id"].to_list(), edges)
+
+
+def _score_figure(row: dict) -> go.Figure:
+    labels = [c.removesuffix("_score") for c in COMPONENTS]
+    values = [row.get(c) or 0.0 for c in COMPONENTS]
+    fig = go.Figure(go.Bar(x=values, y=labels, orientation="h", marker_color=OKABE_ITO["blue"],
+                           text=[f"{v:.2f}" for v in values], textposition="outside"))
+    fig.update_layout(height=210, margin={"l": 10, "r": 30, "t": 30, "b": 30}, plot_bgcolor="white",
+                      title={"text": f"Score {row['score']:.2f} and its components (0–1)", "font": {"size": 14}},
+                      xaxis={"range": [0, 1.15], "title": "component value"}, yaxis={"autorange": "reversed"})
+    return fig
+
+
+def _pick_cluster(clusters: pl.DataFrame, run_id: str) -> str | None:
+    wanted = st.query_params.get("cluster")
+    ids = clusters.sort("score", descending=True)["cluster_id"].to_list()
+    if not ids:
+        return None
+    index = ids.index(wanted) if wanted in ids else 0
+    if wanted and wanted not in ids:
+        st.warning(f"Run {run_id} has no cluster {wanted!r}; showing its top cluster.")
+    chosen = st.sidebar.selectbox("Cluster (by score)", ids, index=index, key=f"cluster_choice_{run_id}_{wanted}")
+    if st.query_params.get("cluster") != chosen:
+        st.query_params["cluster"] = chosen
+    return chosen
+
+
+def _triage(current: Lake, run_id: str, row: dict, member_ids: list[str]) -> None:
+    st.subheader("Triage")
+    st.markdown(
+        "Status: " + status_badge(row["status"], row["carried"], row.get("from_run"), row.get("jaccard")),
+        unsafe_allow_html=True,
+    )
+    if row["status"] != "unreviewed":
+        st.caption(f"by {row.get('analyst')} at {row.get('decided_at'):%Y-%m-%d %H:%M} UTC: “{row.get('note')}”")
+    if message := st.session_state.pop("triage_saved", None):
+        st.success(message)
+    with st.form("triage_form"):
+        verb = st.radio("Decision", list(DECISIONS), horizontal=True, key="triage_decision",
+                        format_func=lambda v: {"confirm": "Confirm (coordinated mobilization)",
+                                               "dismiss": "Dismiss (false positive)",
+                                               "escalate": "Escalate"}[v])
+        analyst = st.text_input("Your name", key="triage_analyst")
+        note = st.text_area("Note: why (required)", key="triage_note", height=90)
+        submitted = st.form_submit_button("Record decision", type="primary")
+    if submitted:
+        try:
+            TriageStore(current.triage_path).record(
+                Decision(run_id, row["cluster_id"], verb, note, analyst, tuple(member_ids))
+            )
+        except TriageError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["triage_saved"] = f"Recorded: {DECISIONS[verb]} by {analyst.strip()}."
+            st.session_state.pop("triage_note", None)
+            st.rerun()
+    same = (pl.col("run_id") == run_id) & (pl.col("cluster_id") == row["cluster_id"])
+    if row.get("carried"):  # the earlier decision this cluster's status comes from
+        same = same | ((pl.col("run_id") == row["from_run"]) & (pl.col("cluster_id") == row["from_cluster"]))
+    history = decisions(current).filter(same)
+    st.markdown("**Triage history** (append-only; newest first)")
+    if history.height:
+        st.dataframe(
+            history.sort("decision_id", descending=True).select(
+                pl.col("decided_at").dt.strftime("%Y-%m-%d %H:%M:%S"), "status", "analyst", "note", "run_id",
+                "cluster_id",
+            ),
+            hide_index=True, width="stretch", key="triage_history",
+        )
+    else:
+        st.caption("No decision yet on this cluster or the same network in an earlier run.")
+
+
+def _evidence(evidence: pl.DataFrame) -> None:
+    st.subheader("Evidence posts")
+    if evidence.height == 0:
+        st.caption("The run recorded no evidence posts for this cluster.")
+        return
+    counts = evidence["kind"].value_counts().sort("count", descending=True)
+    kinds = counts["kind"].to_list()
+    default = [k for k in kinds if k in SIGNAL_KINDS] or kinds
+    chosen = st.multiselect(
+        "Kinds", kinds, default=default, key="evidence_kinds",
+        format_func=lambda k: f"{k} ({dict(zip(kinds, counts['count'].to_list(), strict=True))[k]})",
+    )
+    shown = evidence.filter(pl.col("kind").is_in(chosen)).sort("timestamp").head(200)
+    items = [
+        f"<div style='padding:6px 0;border-bottom:1px solid #ddd'><small>{ts:%Y-%m-%d %H:%M} UTC · "
+        f"<b>{html.escape(acc)}</b> · <span style='color:{OKABE_ITO['vermillion']}'>{html.escape(kind)}</span>"
+        f" · record {html.escape(rid)}</small><br>{highlight(text, matched)}</div>"
+        for ts, acc, kind, rid, text, matched in shown.select(
+            "timestamp", "account_id", "kind", "id", "text", "matched").iter_rows()
+    ]
+    with st.container(height=380):
+        st.markdown("".join(items), unsafe_allow_html=True)
+    st.caption(f"{shown.height} of {evidence.height} evidence records; highlighted: the phrases the lexicons matched.")
+
+
+def _export(current: Lake, run_id: str, cluster_id: str) -> None:
+    st.subheader("Export this cluster's subgraph")
+    c1, c2, c3 = st.columns([1, 1, 2])
+    fmt = c1.selectbox("Format", list(FORMATS), key="export_format")
+    pseudonymize = c2.checkbox("Pseudonymize accounts", value=True, key="export_pseudo",
+                               help="Account ids and names replaced by keyed hashes ($RALLYPOINT_PSEUDONYM_KEY).")
+    if c3.button("Prepare download", key="export_prepare"):
+        try:
+            st.session_state["export_ready"] = export_cluster(current, run_id, cluster_id, fmt, pseudonymize)
+        except RallypointError as exc:
+            st.error(str(exc))
+    ready = st.session_state.get("export_ready")
+    if ready is not None and ready.file_name.startswith(f"{run_id}_{cluster_id}"):
+        st.download_button(f"Download {ready.file_name} ({len(ready.data):,} bytes)", ready.data,
+                           file_name=ready.file_name, mime=ready.mime, key="export_download")
+
+
+def render() -> None:
+    current = lake()
+    run_id = choose_run(current)
+    if run_id is None:
+        st.title("Cluster")
+        no_runs_message(current)
+        return
+    clusters = clusters_with_status(current, run_id)
+    cluster_id = _pick_cluster(clusters, run_id)
+    if cluster_id is None:
+        st.title("Cluster")
+        st.info("This run found no clusters.")
+        return
+    row = clusters.filter(pl.col("cluster_id") == cluster_id).row(0, named=True)
+    members, edges, positions = cluster_network(str(current.root), run_id, cluster_id, run_version(current, run_id))
+    st.title(f"Cluster {cluster_id}")
+    st.markdown(
+        f"Score **{row['score']:.2f}** ({'flagged' if row['flagged'] else 'not flagged'}) · "
+        f"**{row['n_accounts']:,}** accounts · {row['n_edges']:,} co-action edges · "
+        f"types {', '.join(row['types'] or [])} · {time_span(row['first_ts'], row['last_ts'])} &nbsp; "
+        + status_badge(row["status"], row["carried"], row.get("from_run"), row.get("jaccard")),
+        unsafe_allow_html=True,
+    )
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Why it was flagged")
+        st.markdown("\n".join(f"{i}. {html.escape(r)}" for i, r in enumerate(row["reasons"] or [], 1))
+                    or "_no reasons recorded_")
+        st.markdown(f"**Mobilization:** {html.escape(mobilization_summary(row['mobilization']))}")
+        hp = row["high_profile_accounts"] or []
+        st.markdown(f"**High-profile members** (scored by the same rules): {html.escape(', '.join(hp)) or 'none'}")
+        st.plotly_chart(_score_figure(row), key="score_chart", config={"displayModeBar": False})
+    with right:
+        _triage(current, run_id, row, members["account_id"].to_list())
+
+    st.subheader("Network of members")
+    event = st.plotly_chart(
+        network_figure(members, edges, positions), key=f"network_{run_id}_{cluster_id}", on_select="rerun",
+        selection_mode=("points", "lasso", "box"), config={"displaylogo": False},
+    )
+    picked = selected_accounts(event)
+    if picked:
+        st.markdown(f"**Selected accounts ({len(picked)})**")
+        st.dataframe(members.filter(pl.col("account_id").is_in(picked)), hide_index=True, key="network_selected")
+        st.page_link(navigation.page("account"), label=f"Open account {picked[0]} →",
+                     query_params={"run": run_id, "account": picked[0]})
+    else:
+        st.caption("Click a node, or lasso several, to see the accounts here.")
+
+    mobilization = row["mobilization"] or {}
+    actions = interactions_of(str(current.root), tuple(members["account_id"].to_list()), interactions_version(current))
+    if row["first_ts"] is not None:
+        pad = np.timedelta64(2, "D")
+        actions = actions.filter(pl.col("timestamp").is_between(row["first_ts"] - pad, row["last_ts"] + pad))
+    date_places = mobilization.get("top_date_places") or [{"date": d, "place": ""} for d in mobilization.get("dates") or []]
+    st.plotly_chart(timeline_figure(actions, row["bursts"], date_places), key="timeline_chart")
+
+    _evidence(run_table(current, run_id, "evidence").filter(pl.col("cluster_id") == cluster_id))
+
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        st.subheader("Top shared targets")
+        targets = pl.DataFrame(row["top_targets"] or [], schema={"kind": pl.String, "target": pl.String, "count": pl.Int64})
+        st.dataframe(targets.sort("count", descending=True), hide_index=True, width="stretch", key="targets_table")
+    with c2:
+        st.subheader("Members")
+        roles = members["role"].value_counts().sort("count", descending=True)
+        st.caption(" · ".join(f"{r}: {n:,}" for r, n in roles.iter_rows()) + " (by strength, strongest first)")
+        st.dataframe(
+            members.select("account_id", "account_name", "role", "high_profile", "followers", "n_actions",
+                           "degree", "strength", "first_ts"),
+            hide_index=True, width="stretch", height=300, key="members_table",
+        )
+    _export(current, run_id, cluster_id)

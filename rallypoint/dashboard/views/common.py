@@ -1,0 +1,51 @@
+"""Pieces every page shares: the lake, the run chooser, status badges."""
+
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+
+from rallypoint.dashboard.data import lake_from_env
+from rallypoint.dashboard.palette import STATUS_COLOURS
+from rallypoint.graph.lake import Lake
+
+
+def lake() -> Lake:
+    return lake_from_env()
+
+
+def choose_run(current_lake: Lake) -> str | None:
+    """The run the analyst looks at: the ``run`` query parameter, else the newest; chosen in the sidebar."""
+    runs = list(reversed(current_lake.run_ids()))
+    if not runs:
+        return None
+    wanted = st.query_params.get("run")
+    if wanted not in runs:
+        wanted = runs[0]
+    run_id = st.sidebar.selectbox(
+        "Detection run", runs, index=runs.index(wanted), key="run_choice",
+        help="Runs are listed newest first; a run is one `rallypoint detect`.",
+    )
+    if st.query_params.get("run") != run_id:
+        st.query_params["run"] = run_id
+    return run_id
+
+
+def status_badge(status: str, carried: bool = False, from_run: str | None = None, jaccard: float | None = None) -> str:
+    """HTML for a triage status: a coloured pill with the word in it (never colour alone)."""
+    colour = STATUS_COLOURS.get(status, "#7F7F7F")
+    text = status.upper()
+    if carried and from_run:
+        text += f" (carried over from run {from_run}, member overlap J={jaccard:.2f})"
+    return (
+        f'<span style="background:{colour};color:white;padding:2px 8px;border-radius:10px;'
+        f'font-size:0.85em;font-weight:600">{html.escape(text)}</span>'
+    )
+
+
+def no_runs_message(current_lake: Lake) -> None:
+    st.info(
+        f"The lake at {current_lake.root} has no detection runs yet. Run `rallypoint detect --lake "
+        f"{current_lake.root}` and reload; the Data health page shows what was ingested."
+    )

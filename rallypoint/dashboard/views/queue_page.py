@@ -1,0 +1,105 @@
+"""The triage queue: flagged clusters ranked by score, with filters and pages."""
+
+from __future__ import annotations
+
+import html
+
+import polars as pl
+import streamlit as st
+
+from rallypoint.dashboard import navigation
+from rallypoint.dashboard.data import clusters_with_status
+from rallypoint.dashboard.queue import (
+    QueueFilters,
+    filter_options,
+    filter_queue,
+    mobilization_summary,
+    n_pages,
+    page,
+    time_span,
+)
+from rallypoint.dashboard.triage import STATUSES
+from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
+
+PAGE_SIZES = (10, 25, 50, 100)
+
+
+def _filters(clusters: pl.DataFrame) -> QueueFilters:
+    options = filter_options(clusters)
+    first, last = clusters["first_ts"].min(), clusters["last_ts"].max()
+    with st.container(border=True):
+        c1, c2, c3, c4 = st.columns([1.2, 1.4, 1, 1])
+        min_score = c1.slider("Minimum score", 0.0, 1.0, 0.0, 0.05, key="f_min_score")
+        flagged_only = c1.checkbox("Flagged only", value=True, key="f_flagged",
+                                   help="Clusters at or above the run's threshold.")
+        dates = c2.date_input("Active between (UTC)", value=(first.date(), last.date()) if first else (),
+                              key="f_dates", help="Clusters whose activity overlaps these days.")
+        search = c2.text_input("Search id, reason, place or date", key="f_search")
+        types = c3.multiselect("Coordination type", options["types"], key="f_types")
+        statuses = c3.multiselect("Triage status", list(STATUSES), key="f_status")
+        platforms = c4.multiselect("Platform", options["platforms"], key="f_platforms")
+        langs = c4.multiselect("Language", options["langs"], key="f_langs")
+    since, until = (dates[0], dates[1]) if isinstance(dates, tuple | list) and len(dates) == 2 else (None, None)
+    return QueueFilters(flagged_only=flagged_only, min_score=min_score, since=since, until=until,
+                        types=tuple(types), statuses=tuple(statuses), platforms=tuple(platforms),
+                        langs=tuple(langs), search=search)
+
+
+def _card(rank: int, row: dict, run_id: str) -> None:
+    with st.container(border=True):
+        head, link = st.columns([5, 1])
+        hp = row["high_profile_accounts"] or []
+        head.markdown(
+            f"**#{rank} · {html.escape(row['cluster_id'])}** — score **{row['score']:.2f}** · "
+            f"{row['n_accounts']:,} accounts · {row['n_edges']:,} edges · "
+            f"{', '.join(row['types'] or []) or 'no type'} · {', '.join(row['platforms'] or [])} "
+            f"&nbsp; {status_badge(row['status'], row['carried'], row.get('from_run'), row.get('jaccard'))}",
+            unsafe_allow_html=True,
+        )
+        link.page_link(navigation.page("cluster"), label="Open cluster →", query_params={"run": run_id, "cluster": row["cluster_id"]})
+        head.markdown(
+            f"**Active:** {time_span(row['first_ts'], row['last_ts'])}  \n"
+            f"**Mobilization:** {html.escape(mobilization_summary(row['mobilization']))}  \n"
+            f"**High-profile members:** {html.escape(', '.join(hp)) if hp else 'none'}"
+        )
+        reasons = row["reasons"] or []
+        st.markdown("\n".join(f"- {html.escape(r)}" for r in reasons[:3]) or "_no reasons recorded_")
+
+
+def render() -> None:
+    st.title("Triage queue")
+    current = lake()
+    run_id = choose_run(current)
+    if run_id is None:
+        no_runs_message(current)
+        return
+    clusters = clusters_with_status(current, run_id)
+    run = current.read_run_json(run_id)
+    threshold = run.get("threshold", run.get("parameters", {}).get("threshold"))
+    st.caption(
+        f"Run **{run_id}**: {clusters.height:,} clusters, {int(clusters['flagged'].sum()):,} flagged"
+        + (f" (score ≥ {threshold})" if threshold is not None else "")
+        + ". Ranked by score: coordination strength × bursts × mobilization evidence. "
+        "High-profile accounts are scored by the same rules as everyone."
+    )
+    if clusters.height == 0:
+        st.info("This run found no clusters.")
+        return
+    filters = _filters(clusters)
+    shown = filter_queue(clusters, filters)
+    counts = shown["status"].value_counts()
+    by_status = dict(zip(counts["status"].to_list(), counts["count"].to_list(), strict=True))
+    m = st.columns(5)
+    m[0].metric("Clusters shown", f"{shown.height:,}")
+    for col, status in zip(m[1:], STATUSES, strict=True):
+        col.metric(status.capitalize(), f"{by_status.get(status, 0):,}")
+    p1, p2, _ = st.columns([1, 1, 4])
+    size = p1.selectbox("Per page", PAGE_SIZES, key="page_size")
+    pages = n_pages(shown.height, size)
+    number = p2.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1, key="page_number")
+    if shown.height == 0:
+        st.warning("No cluster matches these filters.")
+        return
+    offset = (int(number) - 1) * size
+    for i, row in enumerate(page(shown, int(number), size).iter_rows(named=True)):
+        _card(offset + i + 1, row, run_id)
