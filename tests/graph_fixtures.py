@@ -18,6 +18,10 @@ import pyarrow as pa
 from rallypoint.graph.lake import Lake, write_parquet_atomic
 from rallypoint.schema import LAKE_SCHEMA
 
+NODE_LABELS = ("Account", "Post", "Url", "Hashtag", "Media")
+RECORD_RELATIONSHIPS = ("POSTED", "REPOSTED", "REPLIED_TO", "QUOTED", "REACTED_TO",
+                        "LINKS_TO", "TAGGED", "MENTIONS", "ATTACHES")
+
 
 @dataclass
 class SmallWorld:
@@ -164,3 +168,28 @@ def write_small_run(lake: Lake, token: str, *, run_id: str | None = None, seed: 
 
 def _complete(rows: list[dict], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
+
+
+def delete_token(driver, token: str) -> None:
+    """Remove every node whose key carries the token (and with it their relationships)."""
+    for label, key in (("Account", "id"), ("Post", "id"), ("Hashtag", "tag"), ("Media", "hash"),
+                       ("Cluster", "run_id")):
+        driver.execute_query(f"MATCH (n:{label}) WHERE n.{key} STARTS WITH $token DETACH DELETE n",
+                             token=token)
+    driver.execute_query("MATCH (n:Url) WHERE n.url CONTAINS $token DETACH DELETE n", token=token)
+
+
+def graph_counts(driver, token: str) -> dict[str, int]:
+    """Nodes and relationships of this test's data, counted by Cypher."""
+    counts = {}
+    keys = {"Account": "n.id", "Post": "n.id", "Url": "n.url", "Hashtag": "n.tag", "Media": "n.hash"}
+    for label in NODE_LABELS:
+        where = f"{keys[label]} CONTAINS $token" if label == "Url" else f"{keys[label]} STARTS WITH $token"
+        counts[label] = driver.execute_query(
+            f"MATCH (n:{label}) WHERE {where} RETURN count(n) AS c", token=token).records[0]["c"]
+    for rel in RECORD_RELATIONSHIPS:
+        # every record relationship starts at an Account or a Post of this test
+        counts[rel] = driver.execute_query(
+            f"MATCH (s)-[r:{rel}]->() WHERE s.id STARTS WITH $token RETURN count(r) AS c",
+            token=token).records[0]["c"]
+    return counts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import networkx as nx
 import pytest
 from click.testing import CliRunner
-from graph_fixtures import build_small_lake, write_small_run
+from graph_fixtures import build_small_lake, delete_token, write_small_run
 
 from rallypoint.cli import main
 from rallypoint.errors import Neo4jError
@@ -33,10 +33,7 @@ def loaded(tmp_path_factory):
     load_lake_into_neo4j(world.lake.root, None)
     write_run_to_neo4j(world.lake.root, world.run_id, None)
     yield world, driver
-    for label, key in (("Account", "id"), ("Post", "id"), ("Hashtag", "tag"), ("Media", "hash"),
-                       ("Cluster", "run_id")):
-        driver.execute_query(f"MATCH (n:{label}) WHERE n.{key} STARTS WITH $t DETACH DELETE n", t=world.token)
-    driver.execute_query("MATCH (n:Url) WHERE n.url CONTAINS $t DETACH DELETE n", t=world.token)
+    delete_token(driver, world.token)
     driver.close()
 
 

@@ -11,7 +11,14 @@ import socket
 
 import pytest
 from click.testing import CliRunner
-from graph_fixtures import build_small_lake, expected_graph_counts, write_small_run
+from graph_fixtures import (
+    RECORD_RELATIONSHIPS,
+    build_small_lake,
+    delete_token,
+    expected_graph_counts,
+    graph_counts,
+    write_small_run,
+)
 
 from rallypoint.cli import main
 from rallypoint.errors import Neo4jError
@@ -24,11 +31,6 @@ from rallypoint.graph.neo4j_store import (
 
 pytestmark = pytest.mark.neo4j
 
-NODE_LABELS = ("Account", "Post", "Url", "Hashtag", "Media")
-RECORD_RELATIONSHIPS = ("POSTED", "REPOSTED", "REPLIED_TO", "QUOTED", "REACTED_TO",
-                        "LINKS_TO", "TAGGED", "MENTIONS", "ATTACHES")
-
-
 @pytest.fixture(scope="module")
 def driver():
     settings = Neo4jSettings.resolve()
@@ -40,36 +42,11 @@ def driver():
     drv.close()
 
 
-def delete_token(driver, token: str) -> None:
-    """Remove every node whose key carries the token (and with it their relationships)."""
-    for label, key in (("Account", "id"), ("Post", "id"), ("Hashtag", "tag"), ("Media", "hash"),
-                       ("Cluster", "run_id")):
-        driver.execute_query(f"MATCH (n:{label}) WHERE n.{key} STARTS WITH $token DETACH DELETE n",
-                             token=token)
-    driver.execute_query("MATCH (n:Url) WHERE n.url CONTAINS $token DETACH DELETE n", token=token)
-
-
 @pytest.fixture
 def world(tmp_path, driver):
     w = build_small_lake(tmp_path / "lake")
     yield w
     delete_token(driver, w.token)
-
-
-def graph_counts(driver, token: str) -> dict[str, int]:
-    """Nodes and relationships of this test's data, counted by Cypher."""
-    counts = {}
-    keys = {"Account": "n.id", "Post": "n.id", "Url": "n.url", "Hashtag": "n.tag", "Media": "n.hash"}
-    for label in NODE_LABELS:
-        where = f"{keys[label]} CONTAINS $token" if label == "Url" else f"{keys[label]} STARTS WITH $token"
-        counts[label] = driver.execute_query(
-            f"MATCH (n:{label}) WHERE {where} RETURN count(n) AS c", token=token).records[0]["c"]
-    for rel in RECORD_RELATIONSHIPS:
-        # every record relationship starts at an Account or a Post of this test
-        counts[rel] = driver.execute_query(
-            f"MATCH (s)-[r:{rel}]->() WHERE s.id STARTS WITH $token RETURN count(r) AS c",
-            token=token).records[0]["c"]
-    return counts
 
 
 def test_loading_a_lake_gives_the_nodes_and_relationships_the_records_name(driver, world):

@@ -92,15 +92,32 @@ SET a.name = coalesce(row.name, a.name),
     a.high_profile = coalesce(row.high_profile, a.high_profile, false),
     a.followers = coalesce(row.followers, a.followers)
 """
-MERGE_POSTS = """
+
+
+
+def _datetime(expr: str) -> str:
+    """Cypher turning epoch microseconds into a DateTime (null stays null).
+
+    Timestamps travel as integers: the driver packs Python datetimes 20-30x slower than ints.
+    """
+    return (f"CASE WHEN {expr} IS NULL THEN null ELSE datetime({{epochSeconds: {expr} / 1000000, "
+            f"nanosecond: {expr} % 1000000 * 1000}}) END")
+
+
+MERGE_POSTS = f"""
 UNWIND $rows AS row
-MERGE (p:Post {platform: row.platform, id: row.id})
-SET p.ts = row.ts, p.action = row.action, p.channel_id = row.channel_id
+MERGE (p:Post {{platform: row.platform, id: row.id}})
+SET p.ts = {_datetime("row.ts")}, p.action = row.action, p.channel_id = row.channel_id
 """
 # A target that the lake does not hold (yet) becomes a stub: key only, filled in if it arrives.
 MERGE_TARGET_POSTS = """
 UNWIND $rows AS row
 MERGE (:Post {platform: row.platform, id: row.id})
+"""
+MERGE_STUB_ACCOUNTS = """
+UNWIND $rows AS row
+MERGE (a:Account {id: row.id})
+ON CREATE SET a.platform = row.platform, a.high_profile = false
 """
 MERGE_URLS = "UNWIND $rows AS row MERGE (u:Url {url: row.url}) ON CREATE SET u.domain = row.domain"
 MERGE_HASHTAGS = "UNWIND $rows AS row MERGE (:Hashtag {tag: row.tag})"
@@ -235,13 +252,13 @@ class WriteCounts:
     transactions: int = 0
     rows: int = 0
 
-    def add(self, counters, rows: int) -> None:
+    def add(self, counters, rows: int, transactions: int = 1) -> None:
         self.nodes_created += counters.nodes_created
         self.relationships_created += counters.relationships_created
         self.relationships_deleted += counters.relationships_deleted
         self.nodes_deleted += counters.nodes_deleted
         self.properties_set += counters.properties_set
-        self.transactions += 1
+        self.transactions += transactions
         self.rows += rows
 
     def as_dict(self) -> dict[str, int]:
@@ -266,6 +283,23 @@ class BatchWriter:
         with self.driver.session(database=self.database) as session:
             counters = session.execute_write(work)
         self.counts.add(counters, len(rows))
+
+    def write_together(self, statements: list[Statement]) -> None:
+        """Run several statements in ONE retried transaction (one commit per record batch).
+
+        A retry re-runs them all, which is safe because each one MERGEs.
+        """
+        statements = [(q, rows) for q, rows in statements if rows]
+        if not statements:
+            return
+
+        def work(tx):
+            return [tx.run(query, rows=rows).consume().counters for query, rows in statements]
+
+        with self.driver.session(database=self.database) as session:
+            results = session.execute_write(work)
+        for i, (counters, (_, rows)) in enumerate(zip(results, statements, strict=True)):
+            self.counts.add(counters, len(rows), transactions=int(i == 0))
 
 
 # --- reading the lake, batch by batch --------------------------------------------------
@@ -301,6 +335,15 @@ def _exploded(table: pa.Table, list_column: str) -> pa.Table:
     return _distinct(exploded.filter(keep), ["platform", "id", "value"])
 
 
+def _epoch_micros(table: pa.Table) -> pa.Table:
+    """Every timestamp column as int64 microseconds since the epoch (see ``_datetime``)."""
+    for i, column in enumerate(table.schema):
+        if pa.types.is_timestamp(column.type):
+            micros = pc.cast(table.column(i), pa.timestamp("us", tz="UTC")).cast(pa.int64())
+            table = table.set_column(i, column.name, micros)
+    return table
+
+
 def _url_domain(urls: pa.Array) -> pa.Array:
     """The host of each URL, lower case, without a leading www."""
     host = pc.extract_regex(urls, r"^(?:[A-Za-z][A-Za-z0-9+.-]*://)?(?:[^@/?#]*@)?(?P<host>[^/:?#]*)")
@@ -333,8 +376,8 @@ def _node_rows(batch: pa.Table) -> dict[str, list[dict[str, Any]]]:
     return {
         "accounts": accounts.to_pylist(),
         "stub_accounts": [r for t in stub_accounts for r in t.to_pylist()],
-        "posts": batch.select(["platform", "id", "timestamp", "action", "channel_id"])
-        .rename_columns(["platform", "id", "ts", "action", "channel_id"]).to_pylist(),
+        "posts": _epoch_micros(batch.select(["platform", "id", "timestamp", "action", "channel_id"])
+                               .rename_columns(["platform", "id", "ts", "action", "channel_id"])).to_pylist(),
         "target_posts": _distinct(target_posts, ["platform", "target_id"])
         .rename_columns(["platform", "id"]).to_pylist(),
         "urls": urls.to_pylist(),
@@ -343,30 +386,37 @@ def _node_rows(batch: pa.Table) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _write_nodes(writer: BatchWriter, batch: pa.Table) -> None:
+Statement = tuple[str, list[dict[str, Any]]]
+
+
+def node_statements(batch: pa.Table) -> list[Statement]:
+    """The node MERGEs for one batch of records (accounts, posts, target stubs, URLs, tags, media)."""
     rows = _node_rows(batch)
-    writer.write(MERGE_ACCOUNTS, rows["accounts"])
-    # stubs first create, never overwrite: the plain MERGE on the key does exactly that
-    writer.write("UNWIND $rows AS row MERGE (a:Account {id: row.id}) ON CREATE SET a.platform = row.platform,"
-                 " a.high_profile = false", rows["stub_accounts"])
-    writer.write(MERGE_POSTS, rows["posts"])
-    writer.write(MERGE_TARGET_POSTS, rows["target_posts"])
-    writer.write(MERGE_URLS, rows["urls"])
-    writer.write(MERGE_HASHTAGS, rows["hashtags"])
-    writer.write(MERGE_MEDIA, rows["media"])
+    return [
+        (MERGE_ACCOUNTS, rows["accounts"]),
+        # stubs only create, never overwrite: the plain MERGE on the key does exactly that
+        (MERGE_STUB_ACCOUNTS, rows["stub_accounts"]),
+        (MERGE_POSTS, rows["posts"]),
+        (MERGE_TARGET_POSTS, rows["target_posts"]),
+        (MERGE_URLS, rows["urls"]),
+        (MERGE_HASHTAGS, rows["hashtags"]),
+        (MERGE_MEDIA, rows["media"]),
+    ]
 
 
-def _write_relationships(writer: BatchWriter, batch: pa.Table) -> None:
-    writer.write(MERGE_POSTED, batch.select(["account_id", "platform", "id"]).to_pylist())
+def relationship_statements(batch: pa.Table) -> list[Statement]:
+    """The relationship MERGEs for one batch of records; every node they name exists already."""
+    statements = [(MERGE_POSTED, batch.select(["account_id", "platform", "id"]).to_pylist())]
     targeted = batch.filter(pc.is_valid(batch["target_account_id"]))
     if len(targeted):
         authors = _distinct(targeted, ["target_account_id", "platform", "target_id"])
-        writer.write(MERGE_POSTED, authors.rename_columns(["account_id", "platform", "id"]).to_pylist())
+        statements.append((MERGE_POSTED, authors.rename_columns(["account_id", "platform", "id"]).to_pylist()))
     for action, rel in TARGET_RELATIONSHIPS.items():
         acting = batch.filter(pc.and_(pc.equal(batch["action"], action), pc.is_valid(batch["target_id"])))
-        writer.write(MERGE_TARGETS[rel], acting.select(["platform", "id", "target_id"]).to_pylist())
+        statements.append((MERGE_TARGETS[rel], acting.select(["platform", "id", "target_id"]).to_pylist()))
     for column, query in LIST_RELATIONSHIPS.items():
-        writer.write(query, _exploded(batch, column).to_pylist())
+        statements.append((query, _exploded(batch, column).to_pylist()))
+    return statements
 
 
 def _progress():
@@ -430,13 +480,13 @@ def load_lake_into_neo4j(
         phase_seconds: dict[str, float] = {}
         with _progress() as progress:
             for phase, writer, step in (
-                ("nodes", node_writer, _write_nodes),
-                ("relationships", rel_writer, _write_relationships),
+                ("nodes", node_writer, node_statements),
+                ("relationships", rel_writer, relationship_statements),
             ):
                 phase_started = time.perf_counter()
                 task = progress.add_task(f"Neo4j {phase}", total=total)
                 for batch in _iter_batches(paths, batch_size, LOAD_COLUMNS):
-                    step(writer, batch)
+                    writer.write_together(step(batch))
                     progress.advance(task, len(batch))
                     if on_batch is not None:
                         on_batch(len(batch))
@@ -490,14 +540,14 @@ MERGE (a)-[m:MEMBER_OF]->(c)
 SET m.role = row.role
 """
 MERGE_EDGE_ACCOUNTS = "UNWIND $rows AS row MERGE (:Account {id: row.id})"
-MERGE_COORDINATED_WITH = """
+MERGE_COORDINATED_WITH = f"""
 UNWIND $rows AS row
-MATCH (a:Account {id: row.account_a})
-MATCH (b:Account {id: row.account_b})
-MERGE (a)-[r:COORDINATED_WITH {run_id: $run_id}]->(b)
+MATCH (a:Account {{id: row.account_a}})
+MATCH (b:Account {{id: row.account_b}})
+MERGE (a)-[r:COORDINATED_WITH {{run_id: $run_id}}]->(b)
 SET r.weight = row.weight, r.n_shared = row.n_shared, r.types = row.type_names,
     r.type_weights = row.type_weights, r.strength = row.strength, r.p_value = row.p_value,
-    r.first_ts = row.first_ts, r.last_ts = row.last_ts
+    r.first_ts = {_datetime("row.first_ts")}, r.last_ts = {_datetime("row.last_ts")}
 """
 
 
@@ -587,7 +637,7 @@ def write_run_to_neo4j(
             for chunk in _chunks(members.select(["cluster_id", "account_id", "role"]), batch_size):
                 writer.write(MERGE_MEMBER_OF, chunk.to_pylist(), run_id=run)
                 progress.advance(task, len(chunk))
-            for chunk in _chunks(_edge_rows(edges), batch_size):
+            for chunk in _chunks(_epoch_micros(_edge_rows(edges)), batch_size):
                 writer.write(MERGE_COORDINATED_WITH, chunk.to_pylist(), run_id=run)
                 progress.advance(task, len(chunk))
     return {
