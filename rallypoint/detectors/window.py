@@ -60,6 +60,45 @@ def parse_window(window: str | int | float) -> float | str:
     return seconds
 
 
+def target_delays(shares: pl.DataFrame, share_fraction: float = 0.5) -> pl.DataFrame:
+    """Per target of ``shares`` (columns ``kind``, ``target``, ``time`` in µs) shared at least twice:
+    ``kind``, ``n``, ``second_delay`` (first to second share) and ``fraction_delay``
+    (first share to the ``ceil(share_fraction * n)``-th), in µs.
+
+    Targets must not straddle partitions when this runs per partition.
+    """
+    return (
+        shares.sort("kind", "target", "time")
+        .group_by("kind", "target")
+        .agg(
+            n=pl.len(),
+            second_delay=(pl.col("time").get(1, null_on_oob=True) - pl.col("time").first()),
+            fraction_delay=(
+                pl.col("time").get((pl.len() * share_fraction).ceil().cast(pl.Int64).clip(1) - 1)
+                - pl.col("time").first()
+            ),
+        )
+        .filter(pl.col("n") >= 2)
+        .select("kind", "n", "second_delay", "fraction_delay")
+    )
+
+
+def window_from_delays(
+    delays: pl.DataFrame,
+    quickest: float = 0.1,
+    min_seconds: float = 1.0,
+    max_seconds: float = 3600.0,
+) -> float:
+    """CooRnet's interval from one type's ``target_delays``: the median ``fraction_delay``
+    of the ``quickest`` fraction of targets by ``second_delay``, in seconds."""
+    if delays.height == 0:
+        return FALLBACK_SECONDS
+    cutoff = delays.get_column("second_delay").quantile(quickest, interpolation="lower")
+    fast = delays.filter(pl.col("second_delay") <= cutoff)
+    seconds = float(fast.get_column("fraction_delay").median()) / 1e6
+    return float(np.clip(seconds, min_seconds, max_seconds))
+
+
 def estimate_window(
     targets: np.ndarray,
     times_us: np.ndarray,
@@ -70,31 +109,9 @@ def estimate_window(
 ) -> float:
     """CooRnet's coordination interval, in seconds, from share targets and times (µs).
 
-    ``targets`` are any hashable codes (one per share), ``times_us`` int64 microseconds.
+    ``targets`` are any codes (one per share), ``times_us`` int64 microseconds.
     Returns ``FALLBACK_SECONDS`` when no target is shared twice.
     """
-    if len(targets) == 0:
-        return FALLBACK_SECONDS
-    shares = pl.DataFrame({"target": targets, "t": times_us})
-    per_target = (
-        shares.sort(["target", "t"])
-        .group_by("target")
-        .agg(
-            n=pl.len(),
-            second_delay=(pl.col("t").get(1, null_on_oob=True) - pl.col("t").first()),
-            # time to gather ceil(share_fraction * n) shares (1-based rank)
-            fraction_delay=(
-                pl.col("t").get(
-                    (pl.len() * share_fraction).ceil().cast(pl.Int64).clip(1) - 1
-                )
-                - pl.col("t").first()
-            ),
-        )
-        .filter(pl.col("n") >= 2)
-    )
-    if per_target.height == 0:
-        return FALLBACK_SECONDS
-    cutoff = per_target.get_column("second_delay").quantile(quickest, interpolation="lower")
-    fast = per_target.filter(pl.col("second_delay") <= cutoff)
-    seconds = float(fast.get_column("fraction_delay").median()) / 1e6
-    return float(np.clip(seconds, min_seconds, max_seconds))
+    shares = pl.DataFrame({"kind": np.zeros(len(targets), dtype=np.int32), "target": targets, "time": times_us})
+    delays = target_delays(shares, share_fraction)
+    return window_from_delays(delays, quickest, min_seconds, max_seconds)

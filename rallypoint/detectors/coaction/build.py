@@ -20,6 +20,17 @@ Minimum participation (CooRTweet 2.x, ``detect_groups``), applied per co-action 
     as CooRTweet's multi-modal recipe runs ``detect_groups`` once per type (URLs,
     image hashes) and then merges the results into one network.
 
+Plan
+    The same partition functions (``partition.py``) run in two drivers. Given a
+    pyarrow Table they run once, in process, on all shares. Given a Dask DataFrame
+    (``Lake.read_interactions``) the work is a Dask plan: share events per input
+    partition, a shuffle on (type, target) so every target's shares sit in one
+    partition, ``coact_partition`` per partition, then groupbys and joins for the
+    participation rule, the per-pair sums and the null model — so it runs on a
+    distributed cluster when a ``distributed.Client`` is active. Only the per-type
+    edge table, (type, account) participation counts and per-target delay figures
+    (for ``window="auto"``) come back to the driver.
+
 Cost
     ``O(n log n)`` for the sort, ``O(n log m + P)`` for the pairs (``P`` pairs formed,
     at most ``n * max_pairs_per_share``), ``O(P)`` hash aggregation, plus the null
@@ -34,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import polars as pl
 import pyarrow as pa
 
@@ -47,9 +59,16 @@ from rallypoint.detectors.coaction import (
     co_repost,
     co_text,
 )
-from rallypoint.detectors.coaction.pairs import group_pair_counts, iter_pairs, window_ends
+from rallypoint.detectors.coaction.partition import (
+    FIGURES,
+    PAIR_ROW_SCHEMA,
+    SHARE_COLUMNS,
+    SHARE_STATS_SCHEMA,
+    coact_partition,
+    pair_actions,
+)
 from rallypoint.detectors.coaction.shares import SHARE_SCHEMA
-from rallypoint.detectors.window import AUTO, estimate_window, parse_window
+from rallypoint.detectors.window import AUTO, parse_window, target_delays, window_from_delays
 from rallypoint.errors import RallypointError
 from rallypoint.schema import EDGES_SCHEMA, TIMESTAMP
 
@@ -86,6 +105,7 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "id", "account_id", "timestamp", "action", "target_id", "text",
     "urls", "hashtags", "mentions", "media",
 )
+_LIST_COLUMNS = ("urls", "hashtags", "mentions", "media")
 
 
 class CoactionError(RallypointError):
@@ -129,89 +149,79 @@ def build_coaction_edges(
     parsed_window = parse_window(window)
     if null_model not in nm.NULL_MODELS:
         raise CoactionError(f"The null model {null_model!r} is not one of {', '.join(nm.NULL_MODELS)}.")
-    if not isinstance(min_participation, int | np.integer) or min_participation < 1:
+    if isinstance(min_participation, bool) or not isinstance(min_participation, int | np.integer) or min_participation < 1:
         raise CoactionError(f"min_participation must be a whole number >= 1, not {min_participation!r}.")
     if not 0 < significance <= 1:
         raise CoactionError(f"significance must be in (0, 1], not {significance!r}.")
     if max_pairs_per_share is not None and max_pairs_per_share < 1:
         raise CoactionError(f"max_pairs_per_share must be >= 1 or None, not {max_pairs_per_share!r}.")
+    if not null_jitter >= 1:
+        raise CoactionError(f"null_jitter must be at least 1 window, not {null_jitter!r}.")
 
-    table = _as_table(records)
-    shares = _share_events(table, type_list, text_threshold=text_threshold, seed=seed)
-    stats: dict[str, Any] = {"records": table.num_rows, "share_events": shares.height}
+    if isinstance(records, pa.Table):
+        plan: _Plan = _LocalPlan(_complete(records))
+    elif hasattr(records, "map_partitions") and hasattr(records, "columns"):
+        plan = _DaskPlan(records)
+    else:
+        raise CoactionError(
+            f"Records must be a pyarrow Table or a Dask DataFrame, not {type(records).__name__}."
+        )
 
-    # CooRTweet step 1: accounts with too few share events (of a type) never pair (in it).
+    shares = plan.share_events(type_list, text_threshold=text_threshold, seed=seed)
+    stats: dict[str, Any] = {"share_events": plan.count(shares)}
     if min_participation > 1:
-        active = shares.group_by("kind", "account_id").len().filter(pl.col("len") >= min_participation)
-        shares = shares.join(active.select("kind", "account_id"), on=["kind", "account_id"], how="semi")
-    stats["share_events_after_prefilter"] = shares.height
+        # CooRTweet step 1: accounts with too few share events of a type never pair in it
+        shares = plan.prefilter(shares, min_participation)
+        stats["share_events_after_prefilter"] = plan.count(shares)
+    shares = plan.by_target(shares)
 
-    encoded = _encode(shares, type_list)
-    windows = _windows(encoded, type_list, parsed_window)
+    if parsed_window == AUTO:
+        delays = plan.delays(shares)
+        windows = {
+            name: window_from_delays(delays.filter(pl.col("kind") == kind)) for kind, name in enumerate(type_list)
+        }
+    else:
+        windows = dict.fromkeys(type_list, float(parsed_window))
     window_us = np.array([round(windows[t] * 1e6) for t in type_list], dtype=np.int64)
 
-    ends = window_ends(encoded.group, encoded.time, window_us[encoded.kind])
-    aggregated, in_pair, pair_stats = _aggregate_pairs(encoded, ends, max_pairs_per_share)
-    stats.update(pair_stats)
+    jitter = null_jitter if null_model == "permutation" else None
+    rows, share_stats, figures = plan.coact(shares, window_us, max_pairs_per_share, jitter)
+    stats.update(figures)
+    per_type = plan.per_type(rows, share_stats, min_participation, with_null=jitter is not None)
 
-    # CooRTweet step 2: keep pairs where at least one account participates enough (per type).
-    if min_participation > 1 and aggregated.height:
-        n_acc = encoded.n_accounts
-        participation = np.bincount(
-            encoded.kind[in_pair].astype(np.int64) * n_acc + encoded.account[in_pair],
-            minlength=len(type_list) * n_acc,
-        )
-        enough = participation >= min_participation
-        kind = aggregated["kind"].to_numpy().astype(np.int64) * n_acc
-        aggregated = aggregated.filter(
-            pl.Series(enough[kind + aggregated["a"].to_numpy()] | enough[kind + aggregated["b"].to_numpy()])
-        )
-
-    per_type = (
-        aggregated.group_by("kind", "a", "b")
-        .agg(
-            weight=pl.col("pairs").sum(),
-            n_shared=pl.len(),
-            first=pl.col("first").min(),
-            last=pl.col("last").max(),
-        )
-        .sort("kind", "a", "b")
-    )
-    if null_model == "permutation" and per_type.height:
-        jitter_us = np.round(window_us * null_jitter).astype(np.int64)
-        within_jitter = group_pair_counts(
-            encoded.group, window_ends(encoded.group, encoded.time, jitter_us[encoded.kind]), encoded.n_groups
-        )
-        chance = nm.target_chance(encoded.group_sizes, within_jitter, null_jitter)
-        share_counts = pl.DataFrame(
-            {"kind": encoded.kind, "group": encoded.group, "account": encoded.account}
-        ).group_by("kind", "group", "account").agg(n=pl.len())
-        per_type = per_type.with_columns(nm.expected_pairs(per_type, share_counts, chance))
-    else:
-        per_type = per_type.with_columns(expected_weight=pl.lit(None, dtype=pl.Float64))
-
-    edges = _edges(per_type, encoded, type_list, null_model, significance)
+    edges = _edges(per_type.cast(_PER_TYPE_SCHEMA), type_list, null_model, significance)
+    kept = _kept_type_pairs(edges, type_list)
+    actions = plan.actions(shares, kept, window_us, max_pairs_per_share)
+    names = np.array(list(type_list), dtype=object)
+    actions = actions.with_columns(
+        type=pl.Series(names[actions["kind"].to_numpy()], dtype=pl.String),
+        timestamp=pl.from_epoch("time", time_unit="us").dt.replace_time_zone("UTC"),
+    ).sort("timestamp", "id", "type", "target")
     stats.update(
         {
-            "candidate_edges": int(per_type.select("a", "b").unique().height),
+            "candidate_edges": int(per_type.select("account_a", "account_b").unique().height),
             "edges": edges.num_rows,
-            "per_type_edges": {
-                type_list[k]: int(n)
-                for k, n in per_type.group_by("kind").len().sort("kind").iter_rows()
+            "per_type_candidate_edges": {
+                type_list[k]: int(n) for k, n in per_type.group_by("kind").len().sort("kind").iter_rows()
             },
+            "actions": actions.height,
             "null_model": null_model,
-            "null_jitter": null_jitter if null_model != "none" else None,
-            "significance": significance if null_model != "none" else None,
+            "null_jitter": jitter,
+            "significance": significance if jitter is not None else None,
             "max_pairs_per_share": max_pairs_per_share,
             "min_participation": min_participation,
             "seconds": round(time.perf_counter() - started, 3),
         }
     )
-    actions = _actions(edges, encoded, windows, type_list, max_pairs_per_share)
-    return CoactionResult(edges=edges, actions=actions, window_seconds=windows, stats=stats)
+    return CoactionResult(
+        edges=edges,
+        actions=actions.select(ACTIONS_SCHEMA.names).to_arrow().cast(ACTIONS_SCHEMA),
+        window_seconds=windows,
+        stats=stats,
+    )
 
 
-# --- steps -------------------------------------------------------------------------
+# --- arguments and inputs ----------------------------------------------------------
 
 
 def _check_types(types: Iterable[str] | str | None) -> list[str]:
@@ -228,163 +238,301 @@ def _check_types(types: Iterable[str] | str | None) -> list[str]:
     return [t for t in COACTION_TYPES if t in chosen]
 
 
-def _as_table(records) -> pa.Table:
-    """A pyarrow Table of the record columns the detectors read (computing a Dask frame)."""
-    if isinstance(records, pa.Table):
-        table = records
-    elif hasattr(records, "compute"):
-        columns = [c for c in RECORD_COLUMNS if c in records.columns]
-        table = pa.Table.from_pandas(records[columns].compute(), preserve_index=False)
-    else:
-        raise CoactionError(
-            f"Records must be a pyarrow Table or a Dask DataFrame, not {type(records).__name__}."
-        )
+def _complete(table: pa.Table) -> pa.Table:
+    """The record columns the detectors read, missing optional ones as nulls."""
     missing = [c for c in ("id", "account_id", "timestamp", "action") if c not in table.column_names]
     if missing:
         raise CoactionError(f"The records lack the column(s) {', '.join(missing)}.")
+    columns = {}
     for name in RECORD_COLUMNS:
-        if name not in table.column_names:
-            kind = pa.list_(pa.string()) if name in ("urls", "hashtags", "mentions", "media") else pa.string()
-            table = table.append_column(name, pa.nulls(table.num_rows, kind))
-    return table.set_column(
-        table.schema.get_field_index("timestamp"), "timestamp", table["timestamp"].cast(TIMESTAMP)
-    )
+        if name in table.column_names:
+            columns[name] = table[name]
+        else:
+            kind = pa.list_(pa.string()) if name in _LIST_COLUMNS else pa.string()
+            columns[name] = pa.nulls(table.num_rows, kind)
+    columns["timestamp"] = table["timestamp"].cast(TIMESTAMP)
+    return pa.table(columns)
 
 
-def _share_events(table: pa.Table, type_list: Sequence[str], text_threshold: float, seed: int) -> pl.DataFrame:
+def _type_share_events(table: pa.Table, type_list: Sequence[str], skip_text: bool, **text_args) -> pl.DataFrame:
+    """Share events of every type with ``kind`` (type code) and ``time`` (µs)."""
     frames = []
     for kind, name in enumerate(type_list):
         module = _MODULES[name]
         if name == co_text.TYPE:
-            events = module.share_events(table, threshold=text_threshold, seed=seed)
+            events = co_text.text_events(table) if skip_text else module.share_events(table, **text_args)
         else:
             events = module.share_events(table)
-        frame = pl.from_arrow(events.cast(SHARE_SCHEMA))
-        frames.append(frame.with_columns(kind=pl.lit(kind, dtype=pl.Int32)))
-    if not frames:
-        return pl.from_arrow(SHARE_SCHEMA.empty_table()).with_columns(kind=pl.lit(0, dtype=pl.Int32))
-    return pl.concat(frames)
+        frames.append(_with_codes(pl.from_arrow(events.cast(SHARE_SCHEMA)), kind))
+    return pl.concat(frames) if frames else pl.DataFrame(schema=SHARE_COLUMNS)
 
 
-@dataclass
-class _Encoded:
-    """Share events as sorted integer arrays (sorted by group, then time)."""
-
-    kind: np.ndarray  # type index per share
-    group: np.ndarray  # (type, target) code per share, 0..n_groups-1
-    account: np.ndarray  # account code; code order is string order, so a < b holds for codes
-    time: np.ndarray  # int64 microseconds
-    frame: pl.DataFrame  # the sorted share events with their codes (for evidence)
-    accounts: pl.Series  # account id by code
-    group_kind: np.ndarray  # type index by group code
-    group_target: pl.Series  # target by group code
-    group_sizes: np.ndarray  # shares per group
-
-    @property
-    def n_groups(self) -> int:
-        return len(self.group_kind)
-
-    @property
-    def n_accounts(self) -> int:
-        return len(self.accounts)
-
-
-def _encode(shares: pl.DataFrame, type_list: Sequence[str]) -> _Encoded:
-    frame = shares.with_columns(
-        account=pl.col("account_id").rank("dense").cast(pl.Int64) - 1,
+def _with_codes(events: pl.DataFrame, kind: int) -> pl.DataFrame:
+    return events.select(
+        kind=pl.lit(kind, dtype=pl.Int32),
+        target="target",
+        account_id="account_id",
+        id="id",
         time=pl.col("timestamp").dt.epoch("us"),
-    )
-    groups = frame.select("kind", "target").unique().sort("kind", "target").with_row_index("group")
-    frame = (
-        frame.join(groups, on=["kind", "target"])
-        .with_columns(pl.col("group").cast(pl.Int64))
-        .sort("group", "time", "account", "id")
-    )
-    accounts = frame.select("account", "account_id").unique("account").sort("account")["account_id"]
-    group_sizes = np.bincount(frame["group"].to_numpy(), minlength=groups.height)
-    return _Encoded(
-        kind=frame["kind"].to_numpy(),
-        group=frame["group"].to_numpy(),
-        account=frame["account"].to_numpy(),
-        time=frame["time"].to_numpy(),
-        frame=frame,
-        accounts=accounts,
-        group_kind=groups["kind"].to_numpy(),
-        group_target=groups["target"],
-        group_sizes=group_sizes,
-    )
+    ).cast(SHARE_COLUMNS)
 
 
-def _windows(encoded: _Encoded, type_list: Sequence[str], window: float | str) -> dict[str, float]:
-    if window != AUTO:
-        return {t: float(window) for t in type_list}
-    out = {}
-    for kind, name in enumerate(type_list):
-        mask = encoded.kind == kind
-        out[name] = estimate_window(encoded.group[mask], encoded.time[mask])
-    return out
+# --- the two drivers ---------------------------------------------------------------
 
 
-def _aggregate_pairs(
-    encoded: _Encoded, ends: np.ndarray, max_pairs_per_share: int | None
-) -> tuple[pl.DataFrame, np.ndarray, dict[str, Any]]:
-    """Form the capped pairs chunk by chunk and sum them per (type, account pair, target)."""
-    n = len(encoded.group)
-    partners = ends - np.arange(1, n + 1, dtype=np.int64)
-    in_pair = np.zeros(n, dtype=bool)
-    parts = []
-    formed = 0
-    for chunk in iter_pairs(ends, max_pairs_per_share):
-        i, j = chunk.first, chunk.second
-        # different accounts only: an account reposting a post twice is no co-action
-        keep = encoded.account[i] != encoded.account[j]
-        i, j = i[keep], j[keep]
-        formed += i.size
-        in_pair[i] = True
-        in_pair[j] = True
-        acc_i, acc_j = encoded.account[i], encoded.account[j]
-        parts.append(
-            pl.DataFrame(
-                {
-                    "kind": encoded.kind[i],
-                    "group": encoded.group[i],
-                    "a": np.minimum(acc_i, acc_j),
-                    "b": np.maximum(acc_i, acc_j),
-                    "t_i": encoded.time[i],
-                    "t_j": encoded.time[j],
-                }
+class _Plan:
+    """What a driver provides; every method is one step of ``build_coaction_edges``."""
+
+    def share_events(self, type_list, text_threshold, seed): ...
+    def count(self, shares) -> int: ...
+    def prefilter(self, shares, min_participation): ...
+    def by_target(self, shares): ...
+    def delays(self, shares) -> pl.DataFrame: ...
+    def coact(self, shares, window_us, max_pairs_per_share, jitter): ...
+    def per_type(self, rows, share_stats, min_participation, with_null) -> pl.DataFrame: ...
+    def actions(self, shares, kept, window_us, max_pairs_per_share) -> pl.DataFrame: ...
+
+
+class _LocalPlan(_Plan):
+    """Everything in this process, on one partition holding all shares."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+
+    def share_events(self, type_list, text_threshold, seed):
+        return _type_share_events(self.table, type_list, skip_text=False, threshold=text_threshold, seed=seed)
+
+    def count(self, shares):
+        return shares.height
+
+    def prefilter(self, shares, min_participation):
+        active = shares.group_by("kind", "account_id").len().filter(pl.col("len") >= min_participation)
+        return shares.join(active.select("kind", "account_id"), on=["kind", "account_id"], how="semi")
+
+    def by_target(self, shares):
+        return shares
+
+    def delays(self, shares):
+        return target_delays(shares)
+
+    def coact(self, shares, window_us, max_pairs_per_share, jitter):
+        return coact_partition(shares, window_us, max_pairs_per_share, jitter)
+
+    def per_type(self, rows, share_stats, min_participation, with_null):
+        """The reduction of ``_DaskPlan.per_type`` in polars (one partition: no shuffle needed)."""
+        keys = ["kind", "account_a", "account_b"]
+        if min_participation > 1:
+            enough = (
+                share_stats.group_by("kind", "account_id")
+                .agg(pl.col("n_in_pair").sum())
+                .filter(pl.col("n_in_pair") >= min_participation)
+                .select("kind", "account_id")
             )
-            .group_by("kind", "group", "a", "b")
-            .agg(pairs=pl.len(), first=pl.col("t_i").min(), last=pl.col("t_j").max())
+            ok_a = rows.join(enough, left_on=["kind", "account_a"], right_on=["kind", "account_id"], how="semi")
+            ok_b = rows.join(enough, left_on=["kind", "account_b"], right_on=["kind", "account_id"], how="semi")
+            rows = pl.concat([ok_a, ok_b]).unique(subset=["kind", "target", "account_a", "account_b"])
+        per_type = rows.group_by(keys).agg(
+            weight=pl.col("pairs").sum(), n_shared=pl.len(), first=pl.col("first").min(), last=pl.col("last").max()
         )
-    if parts:
-        aggregated = (
-            pl.concat(parts)
-            .group_by("kind", "group", "a", "b")
-            .agg(pl.col("pairs").sum(), pl.col("first").min(), pl.col("last").max())
+        if not with_null:
+            return per_type.with_columns(expected_weight=pl.lit(None, dtype=pl.Float64)).cast(_PER_TYPE_SCHEMA)
+        # join each pair with the targets of its less active account, then look the other up:
+        # O(sum over pairs of min(targets of a, targets of b)); integer codes keep joins cheap
+        accounts = share_stats.select("account_id").unique().with_row_index("acc")
+        targets = (
+            share_stats.join(accounts, on="account_id")
+            .with_columns(tgt=pl.struct("kind", "target").rank("dense"))
+            .select("kind", "tgt", "acc", "n", "q")
         )
-    else:
-        aggregated = pl.DataFrame(
-            schema={"kind": pl.Int32, "group": pl.Int64, "a": pl.Int64, "b": pl.Int64,
-                    "pairs": pl.UInt32, "first": pl.Int64, "last": pl.Int64}
+        degree = targets.group_by("kind", "acc").agg(d=pl.len())
+        oriented = (
+            per_type.select(keys)
+            .join(accounts.rename({"account_id": "account_a", "acc": "acc_a"}), on="account_a")
+            .join(accounts.rename({"account_id": "account_b", "acc": "acc_b"}), on="account_b")
+            .join(degree.rename({"acc": "acc_a", "d": "d_a"}), on=["kind", "acc_a"])
+            .join(degree.rename({"acc": "acc_b", "d": "d_b"}), on=["kind", "acc_b"])
+            .with_row_index("pair")
+            .with_columns(
+                small=pl.when(pl.col("d_a") <= pl.col("d_b")).then("acc_a").otherwise("acc_b"),
+                large=pl.when(pl.col("d_a") <= pl.col("d_b")).then("acc_b").otherwise("acc_a"),
+            )
         )
-    capped = np.maximum(partners - (max_pairs_per_share or np.iinfo(np.int64).max), 0)
-    stats = {
-        "pairs_in_window": int(partners.sum()),
-        "pairs_formed": int(formed),
-        "pairs_capped": int(capped.sum()),
-        "targets_capped": int(np.unique(encoded.group[capped > 0]).size),
-    }
-    return aggregated, in_pair, stats
+        sums = (
+            oriented.select("pair", "kind", "small", "large")
+            .join(targets.rename({"acc": "small", "n": "n_small"}), on=["kind", "small"])
+            .join(targets.select("tgt", large="acc", n_large="n"), on=["tgt", "large"])
+            .group_by("pair")
+            .agg(expected_weight=(pl.col("n_small").cast(pl.Float64) * pl.col("n_large") * pl.col("q")).sum())
+        )
+        expected = oriented.join(sums, on="pair", how="left").select(*keys, "expected_weight")
+        return per_type.join(expected, on=keys, how="left").cast(_PER_TYPE_SCHEMA)
+
+    def actions(self, shares, kept, window_us, max_pairs_per_share):
+        return pair_actions(shares, kept, window_us, max_pairs_per_share)
 
 
-def _edges(
-    per_type: pl.DataFrame,
-    encoded: _Encoded,
-    type_list: Sequence[str],
-    null_model: str,
-    significance: float,
-) -> pa.Table:
+class _DaskPlan(_Plan):
+    """A Dask plan partitioned by target: runs wherever Dask runs (a distributed Client if active)."""
+
+    def __init__(self, records) -> None:
+        columns = [c for c in RECORD_COLUMNS if c in records.columns]
+        missing = [c for c in ("id", "account_id", "timestamp", "action") if c not in columns]
+        if missing:
+            raise CoactionError(f"The records lack the column(s) {', '.join(missing)}.")
+        self.records = records[columns]
+
+    def share_events(self, type_list, text_threshold, seed):
+        meta = _pandas(pl.DataFrame(schema=SHARE_COLUMNS))
+        shares = self.records.map_partitions(_partition_share_events, list(type_list), meta=meta)
+        if co_text.TYPE not in type_list:
+            return shares
+        # near-duplicate groups need every distinct text at once: group them on the driver
+        kind = list(type_list).index(co_text.TYPE)
+        texts = shares[shares["kind"] == kind]["target"].dropna().unique().compute()
+        mapping = _pandas(
+            co_text.group_texts(list(texts), text_threshold, seed=seed).rename({"text": "target", "target": "group"})
+        )
+        is_text = shares["kind"] == kind
+        grouped = shares[is_text].merge(mapping, on="target", how="inner")
+        grouped = grouped.assign(target=grouped["group"])[list(SHARE_COLUMNS)]
+        return shares[~is_text].append(grouped) if hasattr(shares, "append") else _concat(shares[~is_text], grouped)
+
+    def count(self, shares):
+        return int(shares.shape[0].compute())
+
+    def prefilter(self, shares, min_participation):
+        sizes = shares.groupby(["kind", "account_id"]).size().compute()
+        active = sizes[sizes >= min_participation].reset_index()[["kind", "account_id"]]
+        return shares.merge(active, on=["kind", "account_id"], how="inner")
+
+    def by_target(self, shares):
+        return shares.shuffle(on=["kind", "target"]).persist()
+
+    def delays(self, shares):
+        meta = _pandas(pl.DataFrame(schema={"kind": pl.Int32, "n": pl.UInt32, "second_delay": pl.Int64,
+                                           "fraction_delay": pl.Int64}))
+        frame = shares.map_partitions(_partition_delays, meta=meta).compute()
+        return pl.from_pandas(frame)
+
+    def coact(self, shares, window_us, max_pairs_per_share, jitter):
+        import dask
+        import dask.dataframe as dd
+
+        parts = [
+            dask.delayed(_partition_coact, nout=3)(part, window_us, max_pairs_per_share, jitter)
+            for part in shares.to_delayed()
+        ]
+        rows = dd.from_delayed([p[0] for p in parts], meta=_pandas(pl.DataFrame(schema=PAIR_ROW_SCHEMA)))
+        stats = dd.from_delayed([p[1] for p in parts], meta=_pandas(pl.DataFrame(schema=SHARE_STATS_SCHEMA)))
+        figures = dd.from_delayed(
+            [p[2] for p in parts], meta=pd.DataFrame({k: pd.Series(dtype="int64") for k in FIGURES})
+        )
+        rows, stats, figures = dask.persist(rows, stats, figures)
+        return rows, stats, {k: int(v) for k, v in figures.sum().compute().items()}
+
+    def per_type(self, rows, share_stats, min_participation, with_null):
+        frame = _per_type(rows, share_stats, min_participation, with_null).compute()
+        if len(frame) == 0:
+            return pl.DataFrame(schema=_PER_TYPE_SCHEMA)
+        return pl.from_pandas(frame).cast(_PER_TYPE_SCHEMA)
+
+    def actions(self, shares, kept, window_us, max_pairs_per_share):
+        meta = _pandas(pl.DataFrame(schema=SHARE_COLUMNS))
+        found = shares.map_partitions(
+            _partition_actions, _pandas(kept), window_us, max_pairs_per_share, meta=meta
+        ).compute()
+        return pl.from_pandas(found).cast(SHARE_COLUMNS)
+
+
+def _pandas(frame: pl.DataFrame) -> pd.DataFrame:
+    """Polars -> pandas with Arrow-backed columns (what Dask partitions carry), plain Arrow strings."""
+    table = frame.to_arrow()
+    schema = pa.schema(
+        [pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) or pa.types.is_string_view(f.type)
+         else f for f in table.schema]
+    )
+    return table.cast(schema).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _polars(frame: pd.DataFrame) -> pl.DataFrame:
+    return pl.from_pandas(frame).cast(SHARE_COLUMNS)
+
+
+def _concat(a, b):
+    import dask.dataframe as dd
+
+    return dd.concat([a, b])
+
+
+def _partition_share_events(frame: pd.DataFrame, type_list: list[str]) -> pd.DataFrame:
+    table = _complete(pa.Table.from_pandas(frame, preserve_index=False))
+    return _pandas(_type_share_events(table, type_list, skip_text=True))
+
+
+def _partition_delays(frame: pd.DataFrame) -> pd.DataFrame:
+    return _pandas(target_delays(_polars(frame)))
+
+
+def _partition_coact(frame: pd.DataFrame, window_us, max_pairs_per_share, jitter):
+    rows, stats, figures = coact_partition(_polars(frame), window_us, max_pairs_per_share, jitter)
+    return _pandas(rows), _pandas(stats), pd.DataFrame({k: [v] for k, v in figures.items()})
+
+
+def _partition_actions(frame: pd.DataFrame, kept: pd.DataFrame, window_us, max_pairs_per_share) -> pd.DataFrame:
+    found = pair_actions(_polars(frame), pl.from_pandas(kept), window_us, max_pairs_per_share)
+    return _pandas(found)
+
+
+# --- the reduction on Dask frames (pandas API) -------------------------------------
+
+_PER_TYPE_SCHEMA = {
+    "kind": pl.Int32, "account_a": pl.String, "account_b": pl.String, "weight": pl.Int64,
+    "n_shared": pl.Int64, "first": pl.Int64, "last": pl.Int64, "expected_weight": pl.Float64,
+}
+
+
+def _per_type(rows, share_stats, min_participation: int, with_null: bool):
+    """Per (type, account_a, account_b): weight, n_shared, first, last, expected_weight.
+
+    The participation rule (CooRTweet step 2), the per-pair sums and the null model's
+    join of each candidate pair with both accounts' targets, as Dask groupbys and merges.
+    """
+    keys = ["kind", "account_a", "account_b"]
+    if min_participation > 1:
+        # CooRTweet step 2: keep pairs where at least one account participates enough
+        participation = share_stats.groupby(["kind", "account_id"])["n_in_pair"].sum().reset_index()
+        enough = participation[participation["n_in_pair"] >= min_participation][["kind", "account_id"]]
+        enough = enough.assign(ok=True)
+        rows = rows.merge(
+            enough.rename(columns={"account_id": "account_a", "ok": "ok_a"}), on=["kind", "account_a"], how="left"
+        ).merge(
+            enough.rename(columns={"account_id": "account_b", "ok": "ok_b"}), on=["kind", "account_b"], how="left"
+        )
+        rows = rows[rows["ok_a"].fillna(False).astype(bool) | rows["ok_b"].fillna(False).astype(bool)]
+    # persisting at stage boundaries keeps dask-expr from re-planning merges through the
+    # groupby's shuffle (it fails to map partition columns there) and computes each once
+    per_type = (
+        rows.groupby(keys)
+        .agg(weight=("pairs", "sum"), n_shared=("pairs", "count"), first=("first", "min"), last=("last", "max"))
+        .reset_index()
+        .persist()
+    )
+    if not with_null:
+        return per_type.assign(expected_weight=np.nan)
+    left = share_stats[["kind", "target", "account_id", "n", "q"]].rename(
+        columns={"account_id": "account_a", "n": "n_a"}
+    )
+    right = share_stats[["kind", "target", "account_id", "n"]].rename(columns={"account_id": "account_b", "n": "n_b"})
+    joined = per_type[keys].merge(left, on=["kind", "account_a"]).merge(right, on=["kind", "target", "account_b"])
+    joined = joined.assign(e=joined["n_a"].astype("float64") * joined["n_b"].astype("float64") * joined["q"])
+    expected = joined.groupby(keys)["e"].sum().reset_index().rename(columns={"e": "expected_weight"})
+    return per_type.merge(expected, on=keys, how="left")
+
+
+# --- output ------------------------------------------------------------------------
+
+
+def _edges(per_type: pl.DataFrame, type_list: Sequence[str], null_model: str, significance: float) -> pa.Table:
     """Per-type rows -> one EDGES_SCHEMA row per account pair, null-model figures, significance."""
     if per_type.height == 0:
         return EDGES_SCHEMA.empty_table()
@@ -393,19 +541,17 @@ def _edges(
         type=pl.Series(names[per_type["kind"].to_numpy()], dtype=pl.String),
         first_ts=pl.from_epoch("first", time_unit="us").dt.replace_time_zone("UTC"),
         last_ts=pl.from_epoch("last", time_unit="us").dt.replace_time_zone("UTC"),
-        weight=pl.col("weight").cast(pl.Int64),
-        n_shared=pl.col("n_shared").cast(pl.Int64),
     )
     edges = (
-        rows.sort("a", "b", "kind")
-        .group_by("a", "b", maintain_order=True)
+        rows.sort("account_a", "account_b", "kind")
+        .group_by("account_a", "account_b", maintain_order=True)
         .agg(
             types=pl.struct("type", "weight", "n_shared", "first_ts", "last_ts"),
             weight_total=pl.col("weight").sum(),
             n_shared_total=pl.col("n_shared").sum(),
             first_ts=pl.col("first_ts").min(),
             last_ts=pl.col("last_ts").max(),
-            expected_weight=pl.col("expected_weight").sum(),
+            expected_weight=pl.col("expected_weight").fill_null(0.0).sum(),
         )
         .rename({"weight_total": "weight", "n_shared_total": "n_shared"})
     )
@@ -424,60 +570,22 @@ def _edges(
             p_value=pl.Series(nm.poisson_p_values(weight, expected)),
             strength=pl.Series(strength),
         ).filter(pl.col("p_value") <= significance)
-    edges = edges.with_columns(
-        account_a=encoded.accounts.gather(edges["a"]), account_b=encoded.accounts.gather(edges["b"])
-    ).sort("account_a", "account_b")
     return edges.select(EDGES_SCHEMA.names).to_arrow().cast(EDGES_SCHEMA)
 
 
-def _actions(
-    edges: pa.Table,
-    encoded: _Encoded,
-    windows: dict[str, float],
-    type_list: Sequence[str],
-    max_pairs_per_share: int | None,
-) -> pa.Table:
-    """The share events that form at least one co-share pair of a kept edge (of its type).
-
-    A second, cheap pass: only the shares of accounts with a kept edge are paired again.
-    """
+def _kept_type_pairs(edges: pa.Table, type_list: Sequence[str]) -> pl.DataFrame:
+    """(kind, account_a, account_b) of every kept edge and type."""
+    schema = {"kind": pl.Int32, "account_a": pl.String, "account_b": pl.String}
     if edges.num_rows == 0:
-        return ACTIONS_SCHEMA.empty_table()
-    index = {name: k for k, name in enumerate(encoded.accounts.to_list())}
-    kept_types = (
+        return pl.DataFrame(schema=schema)
+    codes = {name: k for k, name in enumerate(type_list)}
+    return (
         pl.from_arrow(edges.select(["account_a", "account_b", "types"]))
         .explode("types")
         .select(
-            a=pl.col("account_a").replace_strict(index, return_dtype=pl.Int64),
-            b=pl.col("account_b").replace_strict(index, return_dtype=pl.Int64),
-            kind=pl.col("types").struct.field("type").replace_strict(
-                {name: k for k, name in enumerate(type_list)}, return_dtype=pl.Int64
-            ),
+            kind=pl.col("types").struct.field("type").replace_strict(codes, return_dtype=pl.Int32),
+            account_a="account_a",
+            account_b="account_b",
         )
+        .cast(schema)
     )
-    involved = np.zeros(encoded.n_accounts, dtype=bool)
-    involved[kept_types["a"].to_numpy()] = True
-    involved[kept_types["b"].to_numpy()] = True
-    rows = np.flatnonzero(involved[encoded.account])
-    window_us = np.array([round(windows[t] * 1e6) for t in type_list], dtype=np.int64)
-    group, account, t, kind = (encoded.group[rows], encoded.account[rows], encoded.time[rows], encoded.kind[rows])
-    ends = window_ends(group, t, window_us[kind])
-    hit = np.zeros(rows.size, dtype=bool)
-    n_acc = encoded.n_accounts
-    kept_keys = np.sort(
-        (kept_types["kind"].to_numpy() * n_acc + kept_types["a"].to_numpy()) * n_acc
-        + kept_types["b"].to_numpy()
-    )
-    for chunk in iter_pairs(ends, max_pairs_per_share):
-        i, j = chunk.first, chunk.second
-        lo, hi = np.minimum(account[i], account[j]), np.maximum(account[i], account[j])
-        keys = (kind[i].astype(np.int64) * n_acc + lo) * n_acc + hi
-        pos = np.clip(np.searchsorted(kept_keys, keys), 0, len(kept_keys) - 1)
-        match = (kept_keys[pos] == keys) & (lo != hi)
-        hit[i[match]] = True
-        hit[j[match]] = True
-    chosen = encoded.frame[rows[hit]]
-    names = np.array(list(type_list), dtype=object)
-    out = chosen.with_columns(type=pl.Series(names[chosen["kind"].to_numpy()], dtype=pl.String))
-    out = out.select(ACTIONS_SCHEMA.names)
-    return out.to_arrow().cast(ACTIONS_SCHEMA)

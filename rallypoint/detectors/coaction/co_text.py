@@ -86,28 +86,42 @@ def near_duplicate_groups(
     return labels.astype(np.int64)
 
 
-def share_events(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_perm: int = NUM_PERM) -> pa.Table:
-    """One share event per authored record whose text has a near-duplicate group."""
+def text_events(records: pa.Table) -> pa.Table:
+    """Share events whose target is the normalised text (texts of ``MIN_WORDS`` words or more).
+
+    The first, per-partition half of ``share_events``; ``group_texts`` is the global half.
+    """
     rows = rows_with_action(records, AUTHORING_ACTIONS)
     if rows.num_rows == 0:
         return SHARE_SCHEMA.empty_table()
     normalized = normalize_text(pl.from_arrow(rows["text"].combine_chunks()).cast(pl.String))
-    frame = pl.DataFrame({"norm": normalized}).with_row_index("row")
-    distinct = (
-        frame.filter(pl.col("norm").str.count_matches(" ") >= MIN_WORDS - 1)
-        .select("norm")
-        .unique()
-        .sort("norm")
-    )
-    labels = near_duplicate_groups(distinct["norm"].to_list(), threshold, num_perm=num_perm, seed=seed)
-    distinct = distinct.with_columns(group=pl.Series(labels))
-    representative = distinct.group_by("group").agg(pl.col("norm").min().alias("rep"))
-    targets = (
+    long_enough = pl.select(
+        pl.when(normalized.str.count_matches(" ") >= MIN_WORDS - 1).then(normalized)
+    ).to_series()
+    return from_column(rows, long_enough.to_arrow())
+
+
+def group_texts(texts: list[str], threshold: float, seed: int = 0, num_perm: int = NUM_PERM) -> pl.DataFrame:
+    """Map each distinct normalised text to its near-duplicate group's target label.
+
+    Returns columns ``text`` and ``target`` (``"<group>: <first 100 characters>"``).
+    """
+    distinct = pl.DataFrame({"text": sorted(set(texts))}, schema={"text": pl.String})
+    labels = near_duplicate_groups(distinct["text"].to_list(), threshold, num_perm=num_perm, seed=seed)
+    distinct = distinct.with_columns(group=pl.Series(labels, dtype=pl.Int64))
+    representative = distinct.group_by("group").agg(rep=pl.col("text").min())
+    return (
         distinct.join(representative, on="group")
-        .with_columns(
-            target=pl.format("{}: {}", pl.col("group"), pl.col("rep").str.slice(0, LABEL_CHARS))
-        )
-        .select("norm", "target")
+        .with_columns(target=pl.format("{}: {}", pl.col("group"), pl.col("rep").str.slice(0, LABEL_CHARS)))
+        .select("text", "target")
     )
-    per_row = frame.join(targets, on="norm", how="left").sort("row")["target"]
-    return from_column(rows, per_row.to_arrow())
+
+
+def share_events(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_perm: int = NUM_PERM) -> pa.Table:
+    """One share event per authored record whose text has a near-duplicate group."""
+    events = pl.from_arrow(text_events(records))
+    mapping = group_texts(events["target"].to_list(), threshold, seed=seed, num_perm=num_perm)
+    grouped = events.join(mapping, left_on="target", right_on="text").select(
+        pl.col("target_right").alias("target"), "account_id", "id", "timestamp"
+    )
+    return grouped.to_arrow().cast(SHARE_SCHEMA)

@@ -1,0 +1,189 @@
+"""The work done on one partition of share events (every share of a target in one partition).
+
+``coact_partition`` turns share events into
+  * ``pair rows``: per (type, target, account_a, account_b) the number of co-share
+    pairs and their first/last times — summed over partitions by a groupby;
+  * ``share stats``: per (type, target, account) the shares ``n``, the shares that
+    are part of a co-share pair ``n_in_pair`` (CooRTweet's participation) and the
+    target's chance ``q`` of the null model — what the null model's join needs;
+  * figures: pairs in window, formed, capped, targets capped.
+
+``pair_actions`` re-pairs a partition's shares and keeps those that form a pair of
+a kept edge (the evidence behind edges). Both are pure functions of their partition:
+the local path calls them once on everything, the Dask plan once per partition
+after a shuffle on (type, target).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from rallypoint.detectors import null_model as nm
+from rallypoint.detectors.coaction.pairs import group_pair_counts, iter_pairs, window_ends
+
+#: Share events as partitions carry them: type code, target, account, record id, time (µs).
+SHARE_COLUMNS = {"kind": pl.Int32, "target": pl.String, "account_id": pl.String, "id": pl.String, "time": pl.Int64}
+PAIR_ROW_SCHEMA = {
+    "kind": pl.Int32, "target": pl.String, "account_a": pl.String, "account_b": pl.String,
+    "pairs": pl.Int64, "first": pl.Int64, "last": pl.Int64,
+}
+SHARE_STATS_SCHEMA = {
+    "kind": pl.Int32, "target": pl.String, "account_id": pl.String,
+    "n": pl.Int64, "n_in_pair": pl.Int64, "q": pl.Float64,
+}
+FIGURES = ("pairs_in_window", "pairs_formed", "pairs_capped", "targets_capped")
+
+
+class _Sorted:
+    """A partition's shares sorted by (type, target, time) with integer codes."""
+
+    def __init__(self, shares: pl.DataFrame) -> None:
+        groups = shares.select("kind", "target").unique().sort("kind", "target").with_row_index("group")
+        frame = (
+            shares.with_columns(account=(pl.col("account_id").rank("dense").cast(pl.Int64) - 1))
+            .join(groups.with_columns(pl.col("group").cast(pl.Int64)), on=["kind", "target"])
+            .sort("group", "time", "account", "id")
+        )
+        self.frame = frame
+        self.groups = groups.with_columns(pl.col("group").cast(pl.Int64))
+        self.kind = frame["kind"].to_numpy().astype(np.int64)
+        self.group = frame["group"].to_numpy()
+        self.account = frame["account"].to_numpy()
+        self.time = frame["time"].to_numpy()
+        self.n_groups = int(self.group[-1]) + 1 if len(self.group) else 0
+        # account code -> id; codes follow string order, so min/max of codes is a < b
+        self.account_table = frame.select("account", "account_id").unique("account").sort("account")
+        self.accounts = self.account_table["account_id"]
+
+
+def coact_partition(
+    shares: pl.DataFrame,
+    window_us: np.ndarray,
+    max_pairs_per_share: int | None,
+    jitter: float | None,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    """Pair rows, share stats and figures for one partition (see the module docstring).
+
+    ``window_us``: the window per type code, in microseconds; ``jitter``: the null
+    model's scale in windows, or ``None`` for no null model (``q`` is then null).
+    """
+    if shares.height == 0:
+        return (
+            pl.DataFrame(schema=PAIR_ROW_SCHEMA),
+            pl.DataFrame(schema=SHARE_STATS_SCHEMA),
+            dict.fromkeys(FIGURES, 0),
+        )
+    s = _Sorted(shares)
+    windows = window_us[s.kind]
+    ends = window_ends(s.group, s.time, windows)
+    partners = ends - np.arange(1, len(ends) + 1, dtype=np.int64)
+
+    in_pair = np.zeros(len(ends), dtype=bool)
+    parts = []
+    formed = 0
+    for chunk in iter_pairs(ends, max_pairs_per_share):
+        i, j = chunk.first, chunk.second
+        # different accounts only: an account reposting a post twice is no co-action
+        keep = s.account[i] != s.account[j]
+        i, j = i[keep], j[keep]
+        formed += i.size
+        in_pair[i] = True
+        in_pair[j] = True
+        acc_i, acc_j = s.account[i], s.account[j]
+        parts.append(
+            pl.DataFrame(
+                {
+                    "group": s.group[i],
+                    "a": np.minimum(acc_i, acc_j),
+                    "b": np.maximum(acc_i, acc_j),
+                    "t_i": s.time[i],
+                    "t_j": s.time[j],
+                }
+            )
+            .group_by("group", "a", "b")
+            .agg(pairs=pl.len().cast(pl.Int64), first=pl.col("t_i").min(), last=pl.col("t_j").max())
+        )
+    groups = s.groups
+    names_a = s.account_table.rename({"account": "a", "account_id": "account_a"})
+    names_b = s.account_table.rename({"account": "b", "account_id": "account_b"})
+    if parts:
+        rows = (
+            pl.concat(parts)
+            .group_by("group", "a", "b")
+            .agg(pl.col("pairs").sum(), pl.col("first").min(), pl.col("last").max())
+            .join(groups, on="group")
+            .join(names_a, on="a")
+            .join(names_b, on="b")
+            .select(list(PAIR_ROW_SCHEMA))
+        )
+    else:
+        rows = pl.DataFrame(schema=PAIR_ROW_SCHEMA)
+
+    sizes = np.bincount(s.group, minlength=s.n_groups)
+    if jitter is None:
+        chance = np.full(s.n_groups, np.nan)
+    else:
+        jitter_ends = window_ends(s.group, s.time, np.round(windows * jitter).astype(np.int64))
+        chance = nm.target_chance(sizes, group_pair_counts(s.group, jitter_ends, s.n_groups), jitter)
+    stats = (
+        pl.DataFrame({"group": s.group, "account": s.account, "in_pair": in_pair})
+        .group_by("group", "account")
+        .agg(n=pl.len().cast(pl.Int64), n_in_pair=pl.col("in_pair").sum().cast(pl.Int64))
+        .join(groups.with_columns(q=pl.Series(chance).fill_nan(None)), on="group")
+        .join(s.account_table, on="account")
+        .select(list(SHARE_STATS_SCHEMA))
+    )
+    capped = np.maximum(partners - max_pairs_per_share, 0) if max_pairs_per_share else np.zeros(1, np.int64)
+    figures = {
+        "pairs_in_window": int(partners.sum()),
+        "pairs_formed": int(formed),
+        "pairs_capped": int(capped.sum()),
+        "targets_capped": int(np.unique(s.group[capped > 0]).size) if max_pairs_per_share else 0,
+    }
+    return rows.cast(PAIR_ROW_SCHEMA), stats.cast(SHARE_STATS_SCHEMA), figures
+
+
+def pair_actions(
+    shares: pl.DataFrame,
+    kept: pl.DataFrame,
+    window_us: np.ndarray,
+    max_pairs_per_share: int | None,
+) -> pl.DataFrame:
+    """The shares of this partition that form a co-share pair of a kept (type, account_a, account_b).
+
+    ``kept``: columns ``kind``, ``account_a``, ``account_b``. Returns the share columns.
+    """
+    involved = pl.concat([kept.select("kind", account_id="account_a"), kept.select("kind", account_id="account_b")])
+    shares = shares.join(involved.unique(), on=["kind", "account_id"], how="semi")
+    if shares.height == 0:
+        return pl.DataFrame(schema=SHARE_COLUMNS)
+    s = _Sorted(shares)
+    code = {name: k for k, name in enumerate(s.accounts.to_list())}
+    known = s.accounts.implode()
+    kept = kept.filter(pl.col("account_a").is_in(known) & pl.col("account_b").is_in(known))
+    n_acc = len(code)
+    kept_keys = np.sort(
+        (kept["kind"].to_numpy().astype(np.int64) * n_acc + kept["account_a"].replace_strict(code).to_numpy())
+        * n_acc
+        + kept["account_b"].replace_strict(code).to_numpy()
+    )
+    hit = np.zeros(len(s.group), dtype=bool)
+    if kept_keys.size:
+        ends = window_ends(s.group, s.time, window_us[s.kind])
+        for chunk in iter_pairs(ends, max_pairs_per_share):
+            i, j = chunk.first, chunk.second
+            lo, hi = np.minimum(s.account[i], s.account[j]), np.maximum(s.account[i], s.account[j])
+            keys = (s.kind[i] * n_acc + lo) * n_acc + hi
+            pos = np.minimum(np.searchsorted(kept_keys, keys), kept_keys.size - 1)
+            match = (kept_keys[pos] == keys) & (lo != hi)
+            hit[i[match]] = True
+            hit[j[match]] = True
+    return s.frame.filter(pl.Series(hit)).select(list(SHARE_COLUMNS))
+
+
+def merge_figures(figures: list[dict[str, Any]]) -> dict[str, int]:
+    """Sum the partitions' figures."""
+    return {k: int(sum(f[k] for f in figures)) for k in FIGURES}
