@@ -131,10 +131,14 @@ class Lexicons:
         return self._lookup  # type: ignore[attr-defined]
 
     def negation_patterns(self) -> tuple[re.Pattern[str], re.Pattern[str]]:
-        """Cues right before (ending the text slice) and right after (starting it) a phrase."""
+        """Cues just before a phrase (matched against the text before it) and just after it."""
         before = alternation([phrase_pattern(p) for p in self.negation_before])
         after = alternation([phrase_pattern(p) for p in self.negation_after])
-        return re.compile(before + r"[\s,;:]*(?:\S+\s+){0,3}$"), re.compile(r"^\W*(?:\S+\s+){0,2}?" + after)
+        # a cue reaches over at most two words, and never over punctuation ("se não ouvirem, vai ser na marra")
+        return (
+            re.compile(before + r"(?:[ \t]+[^\s,.;:!?]+){0,2}[ \t]*$"),
+            re.compile(r"^[ \t]*(?:[^\s,.;:!?]+[ \t]+){0,2}?" + after),
+        )
 
 
 class _PlaceLookup:
