@@ -88,3 +88,21 @@ def test_the_ego_network_from_neo4j_equals_the_one_from_the_lake(loaded):
         assert set(from_graph.nodes) == set(from_lake.nodes)
         assert {frozenset(e): d["interactions"] for *e, d in from_graph.edges(data=True)} == \
             {frozenset(e): d["interactions"] for *e, d in from_lake.edges(data=True)}
+
+
+def test_a_pseudonymized_cypher_export_hides_account_and_post_ids(loaded, tmp_path):
+    world, _ = loaded
+    query = ("MATCH (a:Account)-[r:POSTED]->(p:Post) WHERE a.id STARTS WITH $cluster_id "
+             "RETURN a, r, p LIMIT 50")
+    manifest = export_subgraph(world.lake.root, cluster_id=world.token, fmt="graphml", out=tmp_path / "out",
+                               cypher=query, pseudonymize=True, key="a-researchers-secret-key-0001")
+    text = (tmp_path / "out" / "subgraph.graphml").read_text()
+    assert manifest["counts"]["edges"] == 50
+    assert f"{world.token}-acc" not in text and f"{world.token}-p0" not in text
+    graph = nx.read_graphml(tmp_path / "out" / "subgraph.graphml")
+    kinds = {n.split("_")[0] for n in graph.nodes}
+    assert kinds == {"acct", "post"}
+    for node, data in graph.nodes(data=True):
+        assert data["id"].split("_")[0] == node.split("_")[0]
+        if data["labels"] == "Account":
+            assert data["id"] == node

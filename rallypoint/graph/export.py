@@ -95,17 +95,19 @@ def pseudonymize_graph(graph: nx.Graph, pseudonyms: Pseudonymizer) -> nx.Graph:
             return "acct"  # lake graphs' nodes are all accounts
         return None
 
-    mapping = {}
+    mapping, kinds = {}, {}
     for node, data in graph.nodes(data=True):
-        kind = kind_of(node, data)
-        mapping[node] = pseudonyms(str(node), kind) if kind else node
+        kinds[node] = kind_of(node, data)
+        mapping[node] = pseudonyms(str(node), kinds[node]) if kinds[node] else node
     copy = nx.relabel_nodes(graph, mapping, copy=True)
-    for node, data in copy.nodes(data=True):
+    for original, node in mapping.items():
+        data = copy.nodes[node]
         for name in NAME_ATTRIBUTES:
             if data.get(name) is not None:
                 data[name] = pseudonyms(str(data[name]), "name")
-        if "key" in data:
-            data["key"] = node
+        if kinds[original] and data.get("id") is not None:
+            # a Neo4j node's own id property (account or post id) goes the way of its key
+            data["id"] = pseudonyms(str(data["id"]), kinds[original])
         data["label"] = node
     for key in ("ego",):
         if key in copy.graph:
