@@ -131,3 +131,15 @@ def test_saturation_constants_are_what_the_docstring_says():
                                   facts(observed_weight=100.0, expected_weight=10.0)))
     assert scored["coordination_score"].to_list() == pytest.approx([1.0, 0.5])
     assert scoring.COORDINATION_SATURATION == 100.0
+
+
+def test_a_few_alarming_texts_in_a_small_cluster_are_weak_evidence():
+    # a viral joke reposted by 9 accounts: 2 of its 6 texts repeat an uncle's fraud claim
+    small = facts(**{**NO_HARM, "n_texts": 6, "n_delegitimization": 2, "n_coactions_in_bursts": 0,
+                     "n_new_accounts": 0, "n_accounts": 9})
+    # the same share in 600 texts is a narrative being pushed
+    large = facts(**{**NO_HARM, "n_texts": 600, "n_delegitimization": 200, "n_coactions_in_bursts": 0,
+                     "n_new_accounts": 0, "n_accounts": 9})
+    scored = score_clusters(frame(small, large))
+    assert scored["escalation_score"][0] < 0.25 < 0.5 < scored["escalation_score"][1]
+    assert scored["flagged"].to_list() == [False, True]

@@ -12,12 +12,13 @@ Stages (each timed, each shown as progress on a terminal):
    (:mod:`rallypoint.detectors.communities`; Traag et al. 2019), clusters of >= 3.
 4. **roles** — seeder, bridge, amplifier (:mod:`rallypoint.detectors.roles`).
 5. **evidence** — co-action evidence rows per cluster (:mod:`rallypoint.detectors.evidence`).
-6. **bursts** — Kleinberg bursts of each cluster's co-actions and of its top target,
-   with synchrony inside them (the signals engineer's :mod:`rallypoint.detectors.bursts`).
-7. **mobilization** — lexicon signals in the texts each cluster pushed: its members'
+6. **mobilization** — lexicon signals in the texts each cluster pushed: its members'
    co-action records and the posts they reposted or replied to
    (:mod:`rallypoint.detectors.mobilization`) -> the ``mobilization`` struct and
    signal evidence rows.
+7. **bursts** — Kleinberg bursts of each cluster's co-actions and of its top target,
+   with synchrony inside them (the signals engineer's :mod:`rallypoint.detectors.bursts`),
+   for clusters with harm evidence and the largest others (see :func:`burst_candidates`).
 8. **score** — components, score, ``flagged`` and reasons (:mod:`rallypoint.detectors.scoring`).
 9. **write** — edges, clusters, members, evidence, each atomically, then ``run.json``
    last: a run without ``run.json`` is unfinished and the next run discards it.
@@ -72,6 +73,10 @@ TOP_TARGETS = 10
 TARGET_KIND = {"co_repost": "post", "co_link": "url", "co_hashtags": "hashtags", "co_mention": "mention",
                "co_media": "media", "co_reply": "reply", "co_text": "text"}
 BURST_BIN = "1min"
+#: Clusters without harm evidence whose bursts are still computed (the largest, for display).
+BURST_LARGEST_CLUSTERS = 25
+#: Evidence kinds that make a score non-zero (see scoring): bursts matter only with them.
+HARM_KINDS = ("call_to_action", "escalation", "delegitimization")
 #: Co-action types whose target is a post with an author (the author acted first).
 ORIGIN_TYPES = ["co_repost", "co_reply"]
 
@@ -231,11 +236,11 @@ def detect_run(
             membership = roles.select("account_id", cluster_id=pl.col("community"))
         with stages.stage("evidence", "co-action evidence"):
             evidence = coaction_evidence(coaction.actions, membership, window_seconds)
-        with stages.stage("bursts", "bursts and synchrony"):
-            bursts = cluster_bursts(evidence)
         with stages.stage("mobilization", "mobilization signals"):
             mobilization, signals = cluster_mobilization(coordinated_texts(records, evidence))
             evidence = pl.concat([evidence, signal_evidence(signals)])
+        with stages.stage("bursts", "bursts and synchrony"):
+            bursts = cluster_bursts(evidence, only=burst_candidates(evidence))
         with stages.stage("score", "scoring"):
             member_records = _member_records(records, membership)
             accounts = account_facts(member_records, membership)
@@ -394,7 +399,21 @@ BURSTS_FRAME_SCHEMA = {
 }
 
 
-def cluster_bursts(evidence: pl.DataFrame) -> pl.DataFrame:
+def burst_candidates(evidence: pl.DataFrame, largest: int = BURST_LARGEST_CLUSTERS) -> set[int]:
+    """Clusters whose bursts are computed: those with any harm evidence, and the largest ones.
+
+    Bursts only scale a score that rests on harm (no harm, score 0 whatever the
+    bursts), and Kleinberg's automaton on one-minute bins costs O(span in minutes)
+    per cluster, so clusters without harm evidence beyond the ``largest`` (by
+    co-actions, for display) are skipped.
+    """
+    harmful = evidence.filter(pl.col("kind").is_in(list(HARM_KINDS)))["cluster_id"].unique().to_list()
+    sizes = (evidence.filter(pl.col("kind").str.starts_with(COACTION_PREFIX)).group_by("cluster_id").len()
+             .sort(["len", "cluster_id"], descending=[True, False]).head(largest))
+    return set(harmful) | set(sizes["cluster_id"].to_list())
+
+
+def cluster_bursts(evidence: pl.DataFrame, only: set[int] | None = None) -> pl.DataFrame:
     """Per cluster: bursts of its co-actions and of its most co-shared target, and synchrony.
 
     Bursts are the signals module's Kleinberg bursts of one-minute counts
@@ -406,6 +425,8 @@ def cluster_bursts(evidence: pl.DataFrame) -> pl.DataFrame:
     from rallypoint.detectors.bursts import burst_synchrony, detect_activity_bursts
 
     coactions = evidence.filter(pl.col("kind").str.starts_with(COACTION_PREFIX))
+    if only is not None:
+        coactions = coactions.filter(pl.col("cluster_id").is_in(sorted(only)))
     rows = []
     for (cluster_id,), part in coactions.group_by("cluster_id", maintain_order=True):
         times = part["timestamp"].to_numpy()

@@ -9,6 +9,10 @@ What it computes
         stage's time-shuffling permutation test, after Pacheco et al. 2021's insistence
         on a baseline of "what coincidence gives"). Without a null model the mean
         co-share weight per edge stands in for the ratio.
+    Every ``*_share`` below is the lower end of the share's 95 % Wilson score interval
+    (Wilson 1927), not the raw share: two alarming texts among six are weak evidence,
+    two hundred among six hundred are not.
+
     ``mobilization_score``  calls to act, made concrete:
         ``min(1, call_to_action_share / 0.2) * (0.5 + 0.3 * where_when + 0.2 * min(1, logistics_share / 0.1))``
         where ``where_when`` is 1 when a date *and* a place are named together by at
@@ -58,6 +62,8 @@ DELEGITIMIZATION_SATURATION = 0.5
 MOBILIZATION_ALONE_WEIGHT = 0.5
 BASE_WEIGHT, BURST_WEIGHT, GROWTH_WEIGHT = 0.7, 0.15, 0.15
 NEW_ACCOUNT_DAYS = 30
+#: Text shares enter the score as the lower end of their 95 % Wilson interval.
+WILSON_Z = 1.96
 
 #: What :func:`score_clusters` needs per cluster (a Polars frame, one row per cluster).
 FACT_COLUMNS: dict[str, str] = {
@@ -97,6 +103,19 @@ def _share(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     return pl.when(denominator > 0).then(numerator / denominator).otherwise(0.0)
 
 
+def wilson_lower(count: pl.Expr, total: pl.Expr, z: float = WILSON_Z) -> pl.Expr:
+    """Lower end of the Wilson score interval of ``count / total`` (0 when ``total`` is 0).
+
+    The share we are 95 % sure of: 2 texts of 6 give 0.10, 200 of 600 give 0.30.
+    """
+    n = total.cast(pl.Float64)
+    p = _share(count.cast(pl.Float64), n)
+    z2 = z * z
+    centre = p + z2 / (2 * n)
+    spread = z * (p * (1 - p) / n + z2 / (4 * n * n)).sqrt()
+    return pl.when(n > 0).then(((centre - spread) / (1 + z2 / n)).clip(0.0, 1.0)).otherwise(0.0)
+
+
 def component_scores(facts: pl.DataFrame) -> pl.DataFrame:
     """The five components and the score, as columns added to ``facts``."""
     ratio = pl.when(pl.col("expected_weight") > 0).then(
@@ -105,14 +124,14 @@ def component_scores(facts: pl.DataFrame) -> pl.DataFrame:
     coordination = (ratio.log10() / np.log10(COORDINATION_SATURATION)).clip(0.0, 1.0).fill_nan(0.0)
 
     n_texts = pl.col("n_texts")
-    call = (_share(pl.col("n_call_to_action"), n_texts) / CALL_TO_ACTION_SATURATION).clip(0.0, 1.0)
-    logistics = (_share(pl.col("n_logistics"), n_texts) / LOGISTICS_SATURATION).clip(0.0, 1.0)
+    call = (wilson_lower(pl.col("n_call_to_action"), n_texts) / CALL_TO_ACTION_SATURATION).clip(0.0, 1.0)
+    logistics = (wilson_lower(pl.col("n_logistics"), n_texts) / LOGISTICS_SATURATION).clip(0.0, 1.0)
     where_when = pl.col("where_when")
     mobilization = call * (0.5 + 0.3 * where_when + 0.2 * logistics)
 
     escalation = pl.max_horizontal(
-        (_share(pl.col("n_escalation"), n_texts) / ESCALATION_SATURATION).clip(0.0, 1.0),
-        (_share(pl.col("n_delegitimization"), n_texts) / DELEGITIMIZATION_SATURATION).clip(0.0, 1.0),
+        (wilson_lower(pl.col("n_escalation"), n_texts) / ESCALATION_SATURATION).clip(0.0, 1.0),
+        (wilson_lower(pl.col("n_delegitimization"), n_texts) / DELEGITIMIZATION_SATURATION).clip(0.0, 1.0),
     )
     burst = _share(pl.col("n_coactions_in_bursts"), pl.col("n_coactions"))
     growth = _share(pl.col("n_new_accounts"), pl.col("n_accounts"))
