@@ -4,8 +4,8 @@ What it computes, for every text (row of the input, same order):
 
 ``call_to_action``
     An explicit call to gather ("take to the streets", "às ruas", "a las calles"), or an
-    invitation ("join us", "venham", "únete") together with a place from the gazetteer or
-    a word for a gathering (rally, ato, marcha). Announcing a lawful march is a call to
+    invitation ("join us", "venham", "únete") together with a place from the gazetteer, a
+    word for a gathering (rally, ato, marcha) or a code word (which names the event). Announcing a lawful march is a call to
     action; reporting that people marched is not (no invitation); "see you at the stadium
     this Saturday" is not (no gathering, no gazetteer place).
 ``logistics``
@@ -184,7 +184,8 @@ def detect_text_signals(table: pa.Table, lexicons: Lexicons | None = None, *, ti
     hits = _with_dates(hits, compiled)
 
     has = {kind: pl.col(kind).list.len() > 0 for kind in (*compiled.signal, "places")}
-    call = has["call_to_action"] | (has["invitation"] & (has["places"] | has["gathering"]))
+    # a code word names the event, so it counts as a gathering word
+    call = has["call_to_action"] | (has["invitation"] & (has["places"] | has["gathering"] | has["code_word"]))
     flags = hits.select(
         "_row",
         "id",
