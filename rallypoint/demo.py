@@ -51,7 +51,11 @@ def run_demo(out: Path, *, seed: int = 7, console: Console | None = None) -> dic
 
     console.rule("5/5 export the top cluster for Gephi")
     manifest = export_subgraph(lake_dir, run_id="latest", cluster_id=None, fmt="graphml", out=export_dir)
-    console.print(f"exported {', '.join(manifest.get('files', {}))} to {export_dir}")
+    files = ", ".join(f["name"] for f in manifest["files"])
+    console.print(
+        f"exported cluster {manifest['cluster_id']} ({manifest['counts']['nodes']} accounts, "
+        f"{manifest['counts']['edges']} edges) as {files} to {export_dir}"
+    )
 
     run_id = Lake(lake_dir).resolve_run("latest")
     console.rule("done")
