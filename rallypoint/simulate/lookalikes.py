@@ -82,21 +82,32 @@ class ViralPosts:
         ctx.add_cover(posts.number, posts.account, posts.ts)
         yield posts
         for i in range(len(self.langs)):
-            actors = ctx.organic.sample(rng, self.n_reposts, "x")
-            n = len(actors)
-            actions = mixed_actions(rng, n, {REPOST: 0.9, REPLY: 0.06, QUOTE: 0.04})
-            text = _replies_text(ctx, rng, actors, actions)
-            batch = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account, target_ts=posts.ts,
-                              which=np.full(n, i), actors=actors, delays=lognormal_delays(rng, n, 2.5 * HOUR, 1.0, 30),
-                              actions=actions, end=ctx.end, text=text, accounts=acc)
-            self.summary.append({"post_id": None, "number": int(posts.number[i]), "account": int(self.authors[i]),
-                                 "lang": self.langs[i], "timestamp": _iso(self.ts[i]),
-                                 "reposts": int((batch.action == REPOST).sum()),
-                                 "span_hours": float((batch.ts.max() - batch.ts.min()) / HOUR) if len(batch) else 0.0})
-            yield batch
+            everyone = ctx.organic.sample(rng, self.n_reposts, "x")  # distinct accounts
+            reposts, first, last = 0, ctx.end, ctx.start
+            for part in chunks(len(everyone), ctx.chunk_rows):
+                actors = everyone[part]
+                n = len(actors)
+                actions = mixed_actions(rng, n, {REPOST: 0.9, REPLY: 0.06, QUOTE: 0.04})
+                batch = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account,
+                                  target_ts=posts.ts, which=np.full(n, i), actors=actors,
+                                  delays=lognormal_delays(rng, n, 2.5 * HOUR, 1.0, 30), actions=actions, end=ctx.end,
+                                  text=_replies_text(ctx, rng, actors, actions), accounts=acc)
+                reposts += int((batch.action == REPOST).sum())
+                if len(batch):
+                    first, last = min(first, int(batch.ts.min())), max(last, int(batch.ts.max()))
+                yield batch
+            self.summary.append({"number": int(posts.number[i]), "account": int(self.authors[i]),
+                                 "lang": self.langs[i], "timestamp": _iso(self.ts[i]), "reposts": reposts,
+                                 "span_hours": max(0.0, (last - first) / HOUR)})
 
     def manifest(self, ctx: WorldContext) -> list[dict]:
         return [_with_ids(ctx, s) for s in self.summary]
+
+
+def chunks(n: int, size: int) -> Iterator[slice]:
+    """Consecutive slices of ``range(n)`` of at most ``size`` (bounded batches for big groups)."""
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
 
 
 def _replies_text(ctx: WorldContext, rng: np.random.Generator, actors: np.ndarray, actions: np.ndarray) -> pl.Series:
@@ -194,26 +205,31 @@ class NewsDesk:
         # People share the links (own post with the url) or repost, over hours.
         n_share = int(ctx.budget * self.SHARE_OF_BUDGET)
         popularity = rng.pareto(1.3, len(author)) + 0.05
-        which = rng.choice(len(author), size=n_share, p=popularity / popularity.sum())
-        lang_of = author_lang[which]
-        actors = np.empty(n_share, dtype=np.int64)
-        for lang in ("en", "pt", "es"):
-            mask = lang_of == lang
-            actors[mask] = ctx.organic.sample(rng, int(mask.sum()), "x", lang, replace=True, by_activity=True)
-        actions = mixed_actions(rng, n_share, {REPOST: 0.5, POST: 0.45, REPLY: 0.05})
-        comments = {lang: phrases.NEWS_SHARE[lang] for lang in phrases.NEWS_SHARE}
-        share_text = [None if a == REPOST else (pick(rng, comments[lang_of[i]]) + " " + urls[w]).strip()
-                      for i, (w, a) in enumerate(zip(which, actions, strict=True))]
-        share_urls = _lists([[urls[w]] if a == POST else None for w, a in zip(which, actions, strict=True)])
-        people = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account, target_ts=posts.ts,
-                           which=which, actors=actors, delays=lognormal_delays(rng, n_share, 90 * 60, 1.1, 20),
-                           actions=actions, end=ctx.end, text=share_text, urls=share_urls, accounts=ctx.accounts)
-        yield people
+        popularity /= popularity.sum()
+        comments = phrases.NEWS_SHARE
+        people_shares = 0
+        for part in chunks(n_share, ctx.chunk_rows):
+            n = part.stop - part.start
+            which = rng.choice(len(author), size=n, p=popularity)
+            lang_of = author_lang[which]
+            actors = np.empty(n, dtype=np.int64)
+            for lang in ("en", "pt", "es"):
+                mask = lang_of == lang
+                actors[mask] = ctx.organic.sample(rng, int(mask.sum()), "x", lang, replace=True, by_activity=True)
+            actions = mixed_actions(rng, n, {REPOST: 0.5, POST: 0.45, REPLY: 0.05})
+            share_text = [None if a == REPOST else (pick(rng, comments[lang_of[i]]) + " " + urls[w]).strip()
+                          for i, (w, a) in enumerate(zip(which, actions, strict=True))]
+            share_urls = _lists([[urls[w]] if a == POST else None for w, a in zip(which, actions, strict=True)])
+            people = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account, target_ts=posts.ts,
+                               which=which, actors=actors, delays=lognormal_delays(rng, n, 90 * 60, 1.1, 20),
+                               actions=actions, end=ctx.end, text=share_text, urls=share_urls, accounts=ctx.accounts)
+            people_shares += len(people)
+            yield people
         self.summary = {
             "outlets": [{**o, "account": int(a), "posts": per_outlet} for o, a in zip(self.outlets, self.outlet_idx, strict=True)],
             "bots": {"accounts": [int(b) for b in self.bot_idx], "shares": len(bots),
                      "median_delay_s": float(np.median(delays)) if len(delays) else None},
-            "people_shares": len(people),
+            "people_shares": people_shares,
         }
 
     def manifest_outlets(self, ctx: WorldContext) -> list[dict]:
@@ -312,22 +328,30 @@ class LawfulProtests:
             posts = originals(ctx.ids, accounts_idx=np.full(len(ts), self.org_idx[i]), ts=ts, text=texts,
                               hashtags=_lists([[bank["org"][1].split("_")[0]]] * len(ts)))
             yield posts
-            n = int(ctx.budget * self.SHARE_OF_BUDGET / len(self.langs))
-            actors = ctx.organic.sample(rng, n, "x", lang, replace=True, by_activity=True)
-            actions = mixed_actions(rng, n, {REPOST: 0.6, POST: 0.25, REPLY: 0.15})
-            which = rng.integers(0, len(ts), n)
-            text = [None if a == REPOST else fill(pick(rng, bank["share"]),
-                                                   date=date_phrase(rng, lang, int(ts[w]), event))
-                    for a, w in zip(actions, which, strict=True)]
-            shares = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account, target_ts=posts.ts,
-                               which=which, actors=actors, delays=lognormal_delays(rng, n, 3 * HOUR, 1.2, 60),
-                               actions=actions, end=ctx.end, text=text, accounts=ctx.accounts)
-            yield shares
-            delays = response_delays(shares, posts)
+            n_total = int(ctx.budget * self.SHARE_OF_BUDGET / len(self.langs))
+            delay_parts, sharers, n_shares = [], [], 0
+            for part in chunks(n_total, ctx.chunk_rows):
+                n = part.stop - part.start
+                actors = ctx.organic.sample(rng, n, "x", lang, replace=True, by_activity=True)
+                actions = mixed_actions(rng, n, {REPOST: 0.6, POST: 0.25, REPLY: 0.15})
+                which = rng.integers(0, len(ts), n)
+                text = [None if a == REPOST else fill(pick(rng, bank["share"]),
+                                                       date=date_phrase(rng, lang, int(ts[w]), event))
+                        for a, w in zip(actions, which, strict=True)]
+                shares = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account,
+                                   target_ts=posts.ts, which=which, actors=actors,
+                                   delays=lognormal_delays(rng, n, 3 * HOUR, 1.2, 60), actions=actions, end=ctx.end,
+                                   text=text, accounts=ctx.accounts)
+                delay_parts.append(response_delays(shares, posts))
+                sharers.append(np.unique(shares.account))
+                n_shares += len(shares)
+                yield shares
+            delays = np.concatenate(delay_parts) if delay_parts else np.zeros(0)
+            distinct = len(np.unique(np.concatenate(sharers))) if sharers else 0
             self.summary.append({"account": int(self.org_idx[i]), "organization": bank["org"][0], "lang": lang,
                                  "cause": bank["cause"], "place": place_name(bank["place"][0]), "city": bank["city"],
-                                 "event_date": _iso_day(event), "announcements": len(ts), "shares": len(shares),
-                                 "distinct_sharers": int(len(np.unique(shares.account))),
+                                 "event_date": _iso_day(event), "announcements": len(ts), "shares": n_shares,
+                                 "distinct_sharers": distinct,
                                  "median_delay_s": float(np.median(delays)) if len(delays) else None})
 
     def manifest(self, ctx: WorldContext) -> list[dict]:
@@ -362,21 +386,26 @@ class Politicians:
         posts = originals(ctx.ids, accounts_idx=author, ts=ts, text=texts)
         ctx.add_cover(posts.number, posts.account, posts.ts)
         yield posts
-        n = int(ctx.budget * self.SHARE_OF_BUDGET)
         popularity = rng.pareto(1.5, len(author)) + 0.1
-        which = rng.choice(len(author), size=n, p=popularity / popularity.sum())
-        actors = np.empty(n, dtype=np.int64)
-        for lang in ("en", "pt", "es"):
-            mask = lang_of[which] == lang
-            actors[mask] = ctx.organic.sample(rng, int(mask.sum()), "x", lang, replace=True, by_activity=True)
-        actions = mixed_actions(rng, n, {REPOST: 0.8, REPLY: 0.15, QUOTE: 0.05})
-        reposts = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account, target_ts=posts.ts,
-                            which=which, actors=actors, delays=lognormal_delays(rng, n, 90 * 60, 1.2, 20),
-                            actions=actions, end=ctx.end, text=_replies_text(ctx, rng, actors, actions), accounts=ctx.accounts)
-        yield reposts
+        popularity /= popularity.sum()
+        received = np.zeros(len(ctx.accounts), dtype=np.int64)
+        for part in chunks(int(ctx.budget * self.SHARE_OF_BUDGET), ctx.chunk_rows):
+            n = part.stop - part.start
+            which = rng.choice(len(author), size=n, p=popularity)
+            actors = np.empty(n, dtype=np.int64)
+            for lang in ("en", "pt", "es"):
+                mask = lang_of[which] == lang
+                actors[mask] = ctx.organic.sample(rng, int(mask.sum()), "x", lang, replace=True, by_activity=True)
+            actions = mixed_actions(rng, n, {REPOST: 0.8, REPLY: 0.15, QUOTE: 0.05})
+            reposts = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account, target_ts=posts.ts,
+                                which=which, actors=actors, delays=lognormal_delays(rng, n, 90 * 60, 1.2, 20),
+                                actions=actions, end=ctx.end, text=_replies_text(ctx, rng, actors, actions),
+                                accounts=ctx.accounts)
+            np.add.at(received, reposts.target_account[reposts.action == REPOST], 1)
+            yield reposts
         for i, a in enumerate(self.idx):
             self.summary.append({"account": int(a), "name": self.titles[i], "lang": self.langs[i], "posts": per,
-                                 "reposts_received": int(((reposts.target_account == a) & (reposts.action == REPOST)).sum())})
+                                 "reposts_received": int(received[a])})
 
     def manifest(self, ctx: WorldContext) -> list[dict]:
         return [_with_ids(ctx, s) for s in self.summary]

@@ -68,6 +68,7 @@ class World:
     def batches(self, chunk_rows: int = 100_000) -> Iterator[Batch]:
         """Every record of the world, in batches of at most ``chunk_rows`` rows."""
         ctx = self.ctx
+        ctx.chunk_rows = chunk_rows
         groups = [self.viral, self.news, self.fandom, self.protests, self.politicians]
         sources = [g.batches(ctx) for g in groups] + [c.batches(ctx) for c in self.campaigns]
         for source in sources:
