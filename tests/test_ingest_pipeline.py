@@ -168,7 +168,7 @@ def test_kill_9_mid_ingest_then_rerun_gives_the_lake_of_one_clean_run(tmp_path):
     deadline = time.time() + 120
     staging = killed / "_staging"
     while time.time() < deadline and proc.poll() is None:
-        if staging.exists() and any(staging.glob("*/blocks/*/*.parquet")):
+        if staging.exists() and any(staging.glob("*/blocks/*/*.arrow")):
             break
         time.sleep(0.02)
     assert proc.poll() is None, "the ingest finished before it could be killed"

@@ -201,8 +201,20 @@ def normalize_mentions(lists: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def normalize_urls(lists: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Every URL of a list column normalized with :func:`normalize_url_array`."""
-    return map_list_items(lists, normalize_url_array, drop_empty=True)
+    """Every URL of a list column normalized with :func:`normalize_url_array`.
+
+    Shared links repeat (that is what coordinated link sharing is), so each distinct
+    URL is normalized once and the results are spread back by dictionary index.
+    """
+    return map_list_items(lists, _once_per_distinct(normalize_url_array), drop_empty=True)
+
+
+def _once_per_distinct(func):
+    def apply(items: pa.Array) -> pa.Array:
+        encoded = items.cast(pa.string()).dictionary_encode()
+        return func(encoded.dictionary).take(encoded.indices)
+
+    return apply
 
 
 def normalize_url_array(urls: pa.Array) -> pa.Array:
