@@ -75,7 +75,7 @@ def simulate(out: Path, accounts: int, days: int, seed: int, records: int | None
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @lake_option
 @click.option("--format", "fmt", default="auto", show_default=True,
-              help="auto, jsonl, csv, parquet, x-v2, x-v1, telegram, crowdtangle.")
+              help="auto, jsonl, csv, parquet, x-v2, x-v1, telegram, crowdtangle, coortweet.")
 @neo4j_option
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); default: local.")
 @click.option("--workers", default=None, type=int, help="Start a local Dask cluster of N worker processes.")
