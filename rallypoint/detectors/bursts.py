@@ -214,10 +214,13 @@ def seasonal_baseline(
     worth ``prior_bins`` bins. ``use`` masks out bins (e.g. bursts) from the estimate. Half
     an event is added to the flat count so that the rate is never zero.
 
-    No bin's rate is below ``floor`` times the flat rate. Without a floor, a quiet hour's
-    rate is so small that a higher level costs almost nothing to stay in, and a burst
-    swallows the stray events of the following hours (each one pays ``ln s`` for it).
+    No bin's rate is below ``floor`` times the mean rate of the whole series (bursts
+    included, whatever ``use`` says). Without a floor, a quiet hour's rate is so small that
+    a higher level costs almost nothing to stay in, and a burst swallows the stray events
+    of the following hours (each one pays ``ln s`` for it) or the silences between a
+    campaign's waves.
     """
+    floor_rate = floor * (counts.sum() + 0.5) / counts.size  # of the whole series, bursts included
     if use is None:
         use = np.ones(counts.size, dtype=bool)
     used_bins = max(int(use.sum()), 1)
@@ -225,7 +228,7 @@ def seasonal_baseline(
     slot_counts = np.bincount(slot[use], weights=counts[use], minlength=n_slots)
     slot_bins = np.bincount(slot[use], minlength=n_slots)
     slot_rate = (slot_counts + prior_bins * flat_rate) / (slot_bins + prior_bins)
-    return np.maximum(slot_rate, floor * flat_rate)[slot]
+    return np.maximum(slot_rate, floor_rate)[slot]
 
 
 def _poisson_viterbi(
