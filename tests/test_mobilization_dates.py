@@ -74,6 +74,13 @@ def test_numeric_dates_without_a_language_are_kept_only_when_unambiguous():
     assert dates_in("6/6", "2021-05-20", None) == ["2021-06-06"]
 
 
+def test_iso_dates_count_but_dates_inside_links_do_not():
+    assert dates_in("Ato em 2023-01-08 na Esplanada", "2023-01-01", "pt") == ["2023-01-08"]
+    assert dates_in("Leiam https://jornal.com.br/2023/01/08/abc", "2023-01-08", "pt") == []
+    table = pa.table({"id": ["1"], "text": ["Refuerzan la seguridad https://diario.com.ar/2023/01/02/x"], "lang": ["es"]})
+    assert detect_text_signals(table, LEX)["dates"].to_pylist() == [[]]
+
+
 def test_this_morning_is_not_tomorrow():
     assert dates_in("esta mañana fui al mercado", "2023-01-07", "es") == []
     assert dates_in("nos vemos por la mañana", "2023-01-07", "es") == []

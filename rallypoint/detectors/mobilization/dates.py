@@ -7,11 +7,14 @@ here, as one regular expression valid in both Python ``re`` and Rust ``regex`` �
 uses it to pick, over the whole column, the few rows that name a date; only those rows
 are resolved in Python.
 
+Links are blanked before the scan: the date in a news URL is the article's, not an event's.
+
 Resolution rules (``post`` is the post's date in the chosen time zone):
 
 * day and month without a year: the year that puts the date nearest to ``post`` (so a
   post of 28 Dec 2020 saying "January 6" means 2021-01-06, and one of 7 Jan 2021 saying
   "January 6" means yesterday); with a year (4 or 2 digits): as written;
+* ISO ``2023-01-08`` (or with ``/``): as written;
 * numeric ``a/b``: month first for languages whose lexicon says ``month_first`` (en),
   day first for ``day_first`` (pt, es); when the post's language is unknown only an
   unambiguous reading is kept (one reading invalid, or day equal to month);
@@ -34,6 +37,9 @@ from .lexicon import DateWords
 from .patterns import alternation, match_key, phrase_pattern
 
 _PLACEHOLDER = "\x00"
+#: Links, blanked before dates are looked for (polars and Python use the same pattern).
+URL_PATTERN = r"(?:https?://|www\.)\S+"
+URL = re.compile(URL_PATTERN)
 _ORDINAL = r"(?:st|nd|rd|th|º|°|ª|o)?"
 
 
@@ -73,6 +79,8 @@ class DateGrammar:
             rf"(?:,?\s+(?:{join}\s+)?{year.format('a1y')})?)",
             # January 6(th)(, 2021)
             rf"(?P<a2>(?P<a2m>{month})\.?\s+(?P<a2d>[0-3]?\d)(?:st|nd|rd|th)?\b(?:,?\s+{year.format('a2y')})?)",
+            # 2023-01-08, 2023/01/08
+            r"(?P<i>\b(?P<iy>\d{4})[-/.](?P<im>\d{1,2})[-/.](?P<id>\d{1,2})\b)",
             # 1/6, 8/1/2023
             r"(?P<n>\b(?P<n1>\d{1,2})/(?P<n2>\d{1,2})(?:/(?P<n3>\d{4}|\d{2}))?\b)",
         ]
@@ -105,7 +113,7 @@ class DateGrammar:
         Without ``post`` only dates with a year resolve. ``DateMatch.text`` is the folded phrase.
         """
         found = []
-        for match in self.regex.finditer(text):
+        for match in self.regex.finditer(URL.sub(" ", text)):
             resolved = self.resolve(match.group(0), post, lang)
             if resolved is not None:
                 found.append(DateMatch(match.group(0), resolved.isoformat()))
@@ -125,6 +133,8 @@ class DateGrammar:
         if kind in ("a1", "a2"):
             month = self.months.get(match_key(match.group(f"{kind}m")))
             return _day_month(int(match.group(f"{kind}d")), month, _year(match.group(f"{kind}y")), post)
+        if kind == "i":
+            return _day_month(int(match.group("id")), int(match.group("im")), int(match.group("iy")), post)
         if kind == "n":
             return self._numeric(match, post, order)
         if kind == "w":

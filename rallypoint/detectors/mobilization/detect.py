@@ -47,7 +47,7 @@ import pyarrow as pa
 
 from rallypoint.errors import RallypointError
 
-from .dates import DateGrammar
+from .dates import URL_PATTERN, DateGrammar
 from .lexicon import Lexicons, load_lexicons
 from .patterns import fold_expr
 
@@ -177,7 +177,11 @@ def detect_text_signals(table: pa.Table, lexicons: Lexicons | None = None, *, ti
         *(scan.str.extract_all(compiled.signal[kind]).fill_null([]).alias(kind) for kind in compiled.signal),
         scan.str.extract_all(compiled.place).fill_null([]).alias("_place_text"),
         pl.col("text").str.extract_all(compiled.acronym).fill_null([]).alias("_acronyms"),
-        pl.col("_folded").str.extract_all(compiled.dates.pattern).fill_null([]).alias("_date_text"),
+        pl.col("_folded")
+        .str.replace_all(URL_PATTERN, " ")
+        .str.extract_all(compiled.dates.pattern)
+        .fill_null([])
+        .alias("_date_text"),
     )
     hits = _drop_negated(hits, compiled)
     hits = _with_places(hits, lex)
