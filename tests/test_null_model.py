@@ -68,11 +68,14 @@ def test_evenly_spread_shares_give_the_textbook_chance_2w_over_T():
     assert q[0] == pytest.approx(2 * window / 100_000, rel=0.05)
 
 
-def test_poisson_tail_p_values():
-    p = nm.poisson_p_values(np.array([0, 1, 5]), np.array([0.5, 0.5, 0.5]))
-    assert p[0] == 1.0
-    assert p[1] == pytest.approx(1 - np.exp(-0.5))
-    assert p[2] == pytest.approx(stats.poisson.sf(4, 0.5))
+def test_p_values_are_poisson_tails_given_one_meeting():
+    p = nm.poisson_p_values(np.array([0, 1, 2, 5]), np.array([0.5, 0.001, 0.5, 0.5]))
+    assert p[0] == 1.0  # never met
+    assert p[1] == pytest.approx(1.0)  # one meeting is how a pair becomes a candidate: no evidence
+    assert p[2] == pytest.approx(stats.poisson.sf(1, 0.5) / (1 - np.exp(-0.5)))
+    assert p[3] == pytest.approx(stats.poisson.sf(4, 0.5) / (1 - np.exp(-0.5)))
+    # two meetings where chance expected few are strong evidence
+    assert nm.poisson_p_values(np.array([2]), np.array([0.01]))[0] == pytest.approx(0.005, rel=0.01)
 
 
 def test_viral_chance_meetings_are_explained_by_timing():
@@ -116,7 +119,8 @@ def test_the_null_model_figures_are_consistent():
     for e in edges:
         assert e["expected_weight"] > 0
         assert e["strength"] == pytest.approx(e["weight"] / e["expected_weight"])
-        assert e["p_value"] == pytest.approx(stats.poisson.sf(e["weight"] - 1, e["expected_weight"]))
+        tail = stats.poisson.sf(e["weight"] - 1, e["expected_weight"])
+        assert e["p_value"] == pytest.approx(tail / (1 - np.exp(-e["expected_weight"])))
 
 
 def test_null_none_leaves_the_figures_empty_and_strength_is_the_weight():
