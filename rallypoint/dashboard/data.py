@@ -18,12 +18,10 @@ import pyarrow.dataset as ds
 import streamlit as st
 
 from rallypoint.dashboard.carryover import cluster_statuses, with_status
+from rallypoint.dashboard.env import LAKE_ENV, NEO4J_ENV
 from rallypoint.dashboard.triage import TriageStore
 from rallypoint.graph.lake import Lake
 from rallypoint.schema import LAKE_SCHEMA
-
-LAKE_ENV = "RALLYPOINT_LAKE"
-NEO4J_ENV = "RALLYPOINT_NEO4J_URI"
 
 
 def lake_from_env() -> Lake:

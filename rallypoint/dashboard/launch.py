@@ -1,7 +1,7 @@
 """Start the dashboard: ``rallypoint dashboard --lake LAKE [--neo4j URI] [--port P]``.
 
 The server runs offline: usage statistics are off (Streamlit would otherwise call
-``data.streamlit.io``), the app uses no ``:material/…:`` icons (they load a Google
+``data.streamlit.io``), the app uses no Material icon shortcodes (they load a Google
 font), and everything else Streamlit and plotly need ships inside their packages.
 It listens on 127.0.0.1 only, since it shows account-level evidence.
 """
@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from rallypoint.dashboard.data import LAKE_ENV, NEO4J_ENV
+from rallypoint.dashboard.env import LAKE_ENV, NEO4J_ENV
 from rallypoint.errors import RallypointError
 from rallypoint.graph.lake import Lake
 

@@ -6,8 +6,9 @@ accounts that co-acted more often sit closer. Colour gives the role the detector
 assigned (seeder, amplifier, bridge; Okabe–Ito colours), a star marks a
 high-profile account, and node size grows with the account's strength (the sum of
 its edge weights inside the cluster). Edges are drawn per coordination type in
-three weight bands, thin to thick, and hovering an edge's midpoint shows its
-weight, distinct targets and types.
+three weight bands, thin to thick, named with their weight range in the legend
+(the page lists the heaviest edges with all their numbers beside the figure;
+edges carry no hover points, so a click always lands on an account).
 
 Each node carries its ``account_id`` as ``customdata``, so
 ``st.plotly_chart(..., on_select="rerun")`` hands clicked or lasso-selected accounts
@@ -32,8 +33,6 @@ from rallypoint.dashboard.palette import OKABE_ITO, OTHER_COLOUR, ROLE_COLOURS, 
 
 #: Beyond this many edges only the heaviest are drawn (and the figure says so).
 MAX_EDGES = 6000
-#: Edges whose numbers show on hover (the heaviest first).
-MAX_EDGE_HOVERS = 1500
 
 
 def cluster_edges(edges: pl.DataFrame, accounts: pl.Series) -> pl.DataFrame:
@@ -112,19 +111,6 @@ def network_figure(
                     line={"width": width, "color": series_colour(t, type_names)}, opacity=0.45,
                     name=f"{t} edge, weight {lo}–{hi}", legendgroup=f"edge-{t}",
                 ))
-        # invisible midpoints carry each edge's numbers on hover; the heaviest only, to keep the page light
-        hover_n = min(len(ia), MAX_EDGE_HOVERS)
-        ia, ib, shown = ia[:hover_n], ib[:hover_n], shown.head(hover_n)
-        mid = (positions[ia] + positions[ib]) / 2
-        fig.add_trace(dict(type="scatter",
-            x=mid[:, 0], y=mid[:, 1], mode="markers", marker={"size": 6, "color": "rgba(0,0,0,0)"},
-            name="edge details (hover)", showlegend=False,
-            hovertext=np.array([f"{a} — {b}<br>weight {w} co-share pairs, {n} shared targets<br>types: {ty}"
-                       for a, b, w, n, ty in zip(shown["account_a"].to_list(), shown["account_b"].to_list(),
-                                                 shown["weight"].to_list(), shown["n_shared"].to_list(),
-                                                 shown["type_list"].to_list(), strict=True)], dtype=object),
-            hoverinfo="text",
-        ))
     strength = members["strength"].fill_null(0).to_numpy().astype(float)
     size = 7 + 14 * np.sqrt(strength / strength.max()) if strength.max() > 0 else np.full(len(accounts), 9.0)
     roles = members["role"].to_numpy()

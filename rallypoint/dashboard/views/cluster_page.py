@@ -198,13 +198,27 @@ def render() -> None:
         selection_mode=("points", "lasso", "box"), config={"displaylogo": False},
     )
     picked = selected_accounts(event)
-    if picked:
-        st.markdown(f"**Selected accounts ({len(picked)})**")
-        st.dataframe(members.filter(pl.col("account_id").is_in(picked)), hide_index=True, key="network_selected")
-        st.page_link(navigation.page("account"), label=f"Open account {picked[0]} →",
-                     query_params={"run": run_id, "account": picked[0]})
-    else:
-        st.caption("Click a node, or lasso several, to see the accounts here.")
+    sel, strongest = st.columns([3, 2])
+    with sel:
+        if picked:
+            st.markdown(f"**Selected accounts ({len(picked)})**")
+            st.dataframe(
+                members.filter(pl.col("account_id").is_in(picked)).select(
+                    "account_id", "account_name", "role", "high_profile", "followers", "n_actions", "degree", "strength"),
+                hide_index=True, key="network_selected", width="stretch",
+            )
+            st.page_link(navigation.page("account"), label=f"Open account {picked[0]} →",
+                         query_params={"run": run_id, "account": picked[0]})
+        else:
+            st.caption("Click a node, or lasso several (toolbar), to see the accounts here.")
+    with strongest:
+        st.markdown("**Strongest edges** (co-share pairs, distinct targets, observed/expected)")
+        st.dataframe(
+            edges.sort("weight", descending=True).head(200).select(
+                "account_a", "account_b", "weight", "n_shared", pl.col("type_list").alias("types"),
+                pl.col("strength").round(1)),
+            hide_index=True, height=220, width="stretch", key="strongest_edges",
+        )
 
     mobilization = row["mobilization"] or {}
     actions = interactions_of(str(current.root), tuple(members["account_id"].to_list()), interactions_version(current))

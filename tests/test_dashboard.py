@@ -1,0 +1,256 @@
+"""The dashboard's library: triage store, carry-over, queue filters, figures, launch."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rallypoint.dashboard.carryover import SAME_NETWORK_JACCARD, cluster_statuses, with_status
+from rallypoint.dashboard.ego import ego_edges, ego_nodes
+from rallypoint.dashboard.highlight import highlight
+from rallypoint.dashboard.launch import streamlit_command
+from rallypoint.dashboard.network import cluster_edges, layout, network_figure, selected_accounts
+from rallypoint.dashboard.queue import QueueFilters, filter_queue, n_pages, page
+from rallypoint.dashboard.timeline import timeline_figure
+from rallypoint.dashboard.triage import Decision, TriageError, TriageStore
+from rallypoint.errors import LakeError
+from rallypoint.schema import CLUSTERS_SCHEMA, EDGES_SCHEMA
+
+DASHBOARD = Path(__file__).resolve().parents[1] / "rallypoint" / "dashboard"
+
+
+# --- triage: append-only, validated ---------------------------------------------
+def test_decisions_are_recorded_with_time_and_read_back_in_order(tmp_path):
+    store = TriageStore(tmp_path / "triage.sqlite")
+    first = store.record(Decision("r1", "c1", "escalate", "needs legal review", "Ana", ("a", "b")))
+    second = store.record(Decision("r1", "c1", "confirm", "  calls to the Capitol  ", " Ana ", ("a", "b")))
+    got = store.decisions(run_id="r1", cluster_id="c1")
+    assert got["decision_id"].to_list() == [first, second]
+    assert got["status"].to_list() == ["escalated", "confirmed"]
+    assert got["note"][1] == "calls to the Capitol" and got["analyst"][1] == "Ana"
+    assert got["member_ids"][0].to_list() == ["a", "b"]
+    assert (datetime.now(UTC) - got["decided_at"][1]).total_seconds() < 60
+
+
+@pytest.mark.parametrize(
+    ("decision", "message"),
+    [
+        (Decision("r1", "c1", "confirm", "   ", "Ana"), "note"),
+        (Decision("r1", "c1", "confirm", "why", ""), "name"),
+        (Decision("r1", "c1", "approve", "why", "Ana"), "must be one of"),
+    ],
+)
+def test_a_decision_without_note_or_name_is_refused_and_nothing_is_stored(tmp_path, decision, message):
+    store = TriageStore(tmp_path / "triage.sqlite")
+    with pytest.raises(TriageError, match=message):
+        store.record(decision)
+    assert store.decisions().height == 0
+
+
+def test_the_database_itself_refuses_updates_and_deletes(tmp_path):
+    store = TriageStore(tmp_path / "triage.sqlite")
+    store.record(Decision("r1", "c1", "dismiss", "news outlet", "Ana"))
+    con = sqlite3.connect(store.path)
+    for sql in ("UPDATE decisions SET note = 'rewritten'", "DELETE FROM decisions"):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute(sql)
+    with pytest.raises(sqlite3.IntegrityError):  # the CHECK holds even for raw SQL
+        con.execute("INSERT INTO decisions (run_id, cluster_id, decision, note, analyst, decided_at, member_ids)"
+                    " VALUES ('r1', 'c2', 'confirm', '', 'Ana', 'now', '[]')")
+    con.close()
+    assert store.decisions()["note"].to_list() == ["news outlet"]
+
+
+# --- carry-over ------------------------------------------------------------------
+def _members(clusters: dict[str, list[str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"cluster_id": [c for c, accs in clusters.items() for _ in accs],
+         "account_id": [a for accs in clusters.values() for a in accs]}
+    )
+
+
+def test_a_decision_carries_over_to_the_same_network_in_the_next_run(tmp_path):
+    store = TriageStore(tmp_path / "t.sqlite")
+    old = [f"a{i}" for i in range(10)]
+    store.record(Decision("r1", "old", "confirm", "Capitol call", "Ana", tuple(old)))
+    similar = old[3:] + ["x1", "x2"]  # 7 shared of 12: J = 0.58
+    distant = old[:4] + [f"y{i}" for i in range(6)]  # 4 shared of 16: J = 0.25
+    statuses = cluster_statuses(store.decisions(), "r2", _members({"similar": similar, "distant": distant}))
+    expected_j = len(set(old) & set(similar)) / len(set(old) | set(similar))
+    assert expected_j >= SAME_NETWORK_JACCARD
+    row = statuses.row(0, named=True)
+    assert statuses.height == 1 and row["cluster_id"] == "similar"
+    assert row["status"] == "confirmed" and row["carried"] and row["from_run"] == "r1" and row["from_cluster"] == "old"
+    assert row["jaccard"] == pytest.approx(expected_j)
+
+
+def test_the_clusters_own_decision_beats_a_carried_one_and_the_newest_wins(tmp_path):
+    store = TriageStore(tmp_path / "t.sqlite")
+    accounts = tuple(f"a{i}" for i in range(6))
+    t0 = datetime(2021, 1, 1, tzinfo=UTC)
+    store.record(Decision("r1", "old", "confirm", "first look", "Ana", accounts), now=t0)
+    store.record(Decision("r1", "old", "dismiss", "second look: a fandom", "Bo", accounts), now=t0 + timedelta(hours=1))
+    members = _members({"same": list(accounts), "also": list(accounts[:5])})
+    carried = cluster_statuses(store.decisions(), "r2", members)
+    assert dict(carried.select("cluster_id", "status").iter_rows()) == {"same": "dismissed", "also": "dismissed"}
+    store.record(Decision("r2", "same", "escalate", "new evidence", "Cy", accounts), now=t0 + timedelta(hours=2))
+    mixed = cluster_statuses(store.decisions(), "r2", members).sort("cluster_id")
+    assert mixed.select("cluster_id", "status", "carried").rows() == [("also", "dismissed", True),
+                                                                      ("same", "escalated", False)]
+    clusters = pl.DataFrame({"cluster_id": ["same", "also", "new"]})
+    assert with_status(clusters, mixed)["status"].to_list() == ["escalated", "dismissed", "unreviewed"]
+
+
+# --- queue ------------------------------------------------------------------------
+def _clusters(n: int, seed: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    start = datetime(2021, 1, 1, tzinfo=UTC)
+    first = [start + timedelta(hours=int(h)) for h in rng.integers(0, 24 * 10, n)]
+    rows = [
+        {"cluster_id": f"c{i:04d}", "score": float(rng.uniform()), "flagged": bool(rng.uniform() < 0.6),
+         "n_accounts": int(rng.integers(3, 100)), "n_edges": 3, "first_ts": first[i],
+         "last_ts": first[i] + timedelta(hours=int(rng.integers(1, 72))),
+         "types": list(rng.choice(["repost", "url", "text", "reply"], int(rng.integers(1, 3)), replace=False)),
+         "platforms": [str(rng.choice(["x", "telegram"]))], "langs": [str(rng.choice(["en", "pt"]))],
+         "reasons": [f"reason {i}"], "mobilization": {"dates": [], "places": ["Brasília" if i % 7 == 0 else "Ohio"]}}
+        for i in range(n)
+    ]
+    frame = pl.from_arrow(CLUSTERS_SCHEMA.empty_table())
+    frame = pl.concat([frame, pl.DataFrame(rows)], how="diagonal_relaxed")
+    return frame.with_columns(pl.Series("status", rng.choice(["unreviewed", "confirmed", "dismissed"], n)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    min_score=st.floats(0, 1), flagged_only=st.booleans(),
+    types=st.sets(st.sampled_from(["repost", "url", "text", "reply"]), max_size=2),
+    statuses=st.sets(st.sampled_from(["unreviewed", "confirmed", "dismissed"]), max_size=2),
+    platform=st.sampled_from([(), ("x",), ("telegram",)]), day=st.integers(0, 12), span=st.integers(0, 5),
+    search=st.sampled_from(["", "brasília", "c00"]),
+)
+def test_queue_filters_agree_with_a_row_by_row_reading(min_score, flagged_only, types, statuses, platform, day, span,
+                                                        search):
+    clusters = _clusters(120, seed=3)
+    since = date(2021, 1, 1) + timedelta(days=day)
+    until = since + timedelta(days=span)
+    filters = QueueFilters(flagged_only=flagged_only, min_score=min_score, since=since, until=until,
+                           types=tuple(types), statuses=tuple(statuses), platforms=platform, search=search)
+    got = filter_queue(clusters, filters)
+
+    def keep(r) -> bool:
+        return (r["score"] >= min_score and (r["flagged"] or not flagged_only)
+                and r["last_ts"].date() >= since and r["first_ts"].date() <= until
+                and (not types or set(r["types"]) & types) and (not statuses or r["status"] in statuses)
+                and (not platform or set(r["platforms"]) & set(platform))
+                and (not search or search in f"{r['cluster_id']} {r['reasons'][0]} {r['mobilization']['places'][0]}".lower()))
+
+    assert set(got["cluster_id"]) == {r["cluster_id"] for r in clusters.iter_rows(named=True) if keep(r)}
+    assert got["score"].to_list() == sorted(got["score"].to_list(), reverse=True)
+
+
+def test_pages_cover_the_queue_once_and_a_page_past_the_end_is_the_last():
+    ranked = filter_queue(_clusters(57, seed=1), QueueFilters(flagged_only=False))
+    pages = [page(ranked, i, 10) for i in range(1, n_pages(ranked.height, 10) + 1)]
+    assert n_pages(ranked.height, 10) == 6 and [p.height for p in pages] == [10] * 5 + [7]
+    assert pl.concat(pages)["cluster_id"].to_list() == ranked["cluster_id"].to_list()
+    assert page(ranked, 99, 10)["cluster_id"].to_list() == pages[-1]["cluster_id"].to_list()
+    assert n_pages(0, 10) == 1
+
+
+# --- evidence, figures --------------------------------------------------------------
+def test_highlight_escapes_the_post_and_marks_phrases_longest_first():
+    out = highlight("<b>Be there</b> Jan 6 at the CAPITOL, be there!", ["be there", "Capitol", "the Capitol"])
+    assert "<b>" not in out and "&lt;b&gt;" in out
+    assert out.count("<mark>") == 3 and "<mark>be there</mark>!" in out and "<mark>the CAPITOL</mark>" in out
+    assert highlight("nothing here", []) == "nothing here"
+
+
+def _edges(pairs: list[tuple[str, str, int]]) -> pl.DataFrame:
+    t = datetime(2021, 1, 5, tzinfo=UTC)
+    rows = [{"account_a": min(a, b), "account_b": max(a, b), "weight": w, "n_shared": w,
+             "types": [{"type": "repost", "weight": w, "n_shared": w, "first_ts": t, "last_ts": t}]}
+            for a, b, w in pairs]
+    return pl.concat([pl.from_arrow(EDGES_SCHEMA.empty_table()), pl.DataFrame(rows)], how="diagonal_relaxed")
+
+
+def test_network_figure_draws_every_member_once_and_marks_high_profile_accounts():
+    accounts = [f"u{i}" for i in range(30)]
+    members = pl.DataFrame({
+        "account_id": accounts, "account_name": [f"@{a}" for a in accounts],
+        "role": ["seeder"] * 3 + ["bridge"] * 2 + ["amplifier"] * 25, "high_profile": [a == "u7" for a in accounts],
+        "n_actions": [5] * 30, "degree": [2] * 30, "strength": [float(i) for i in range(30)],
+    })
+    edges = cluster_edges(_edges([(accounts[i], accounts[(i + 1) % 30], i + 1) for i in range(30)]
+                                 + [("u1", "outsider", 50)]), members["account_id"])
+    assert edges.height == 30  # the edge to an account outside the cluster is not drawn
+    positions = layout(accounts, edges)
+    assert positions.shape == (30, 2) and np.isfinite(positions).all()
+    fig = network_figure(members, edges, positions)
+    role_traces = [t for t in fig.data if t.name.split(" ")[0] in ("seeder", "amplifier", "bridge")]
+    drawn = [a for t in role_traces for a in t.customdata]
+    assert sorted(drawn) == sorted(accounts)
+    starred = [t for t in fig.data if t.name.startswith("high-profile")]
+    assert list(starred[0].customdata) == ["u7"] and starred[0].marker.symbol == "star"
+    assert fig.layout.clickmode == "event+select" and fig.layout.dragmode is None
+
+
+def test_selected_accounts_come_from_the_clicked_points_customdata():
+    event = {"selection": {"points": [{"customdata": "u1"}, {"customdata": ["u2"]}, {"customdata": "u1"}, {}]}}
+    assert selected_accounts(event) == ["u1", "u2"]
+    assert selected_accounts(None) == []
+
+
+def test_timeline_counts_every_action_and_shows_bursts_and_named_dates():
+    t0 = datetime(2021, 1, 4, tzinfo=UTC)
+    actions = pl.DataFrame({"timestamp": [t0 + timedelta(minutes=7 * i) for i in range(300)],
+                            "action": ["repost", "post", "repost"] * 100})
+    burst = {"start": t0 + timedelta(hours=10), "end": t0 + timedelta(hours=20), "level": 2}
+    fig = timeline_figure(actions, [burst], [{"date": "2021-01-06", "place": "US Capitol"}])
+    assert sum(sum(t.y) for t in fig.data) == 300
+    assert {t.name for t in fig.data} == {"post", "repost"}
+    shapes = fig.layout.shapes
+    assert any(s.type == "rect" for s in shapes) and any(s.type == "line" for s in shapes)
+    assert any("US Capitol" in a.text for a in fig.layout.annotations)
+
+
+def test_ego_network_holds_the_accounts_edges_and_those_among_its_neighbours():
+    edges = cluster_edges(_edges([("me", "a", 3), ("me", "b", 2), ("a", "b", 1), ("b", "far", 9), ("far", "x", 1)]),
+                          pl.Series(["me", "a", "b", "far", "x"]))
+    ego = ego_edges(edges, "me")
+    assert set(zip(ego["account_a"], ego["account_b"], strict=True)) == {("a", "me"), ("b", "me"), ("a", "b")}
+    nodes = ego_nodes(ego, "me", pl.DataFrame({"account_id": ["a"], "role": ["seeder"], "account_name": ["@a"],
+                                               "high_profile": [True], "n_actions": [3]}))
+    assert dict(nodes.select("account_id", "role").iter_rows()) == {"a": "seeder", "b": "outside", "me": "outside"}
+    assert nodes.filter(pl.col("account_id") == "me")["strength"][0] == 5
+
+
+# --- launch, offline ---------------------------------------------------------------
+def test_the_server_is_local_offline_and_told_which_lake(tmp_path):
+    argv, env = streamlit_command(tmp_path, neo4j_uri="bolt://127.0.0.1:7687", port=8765)
+    assert "--browser.gatherUsageStats=false" in argv and "--server.port=8765" in argv
+    assert "--server.address=127.0.0.1" in argv
+    assert env["RALLYPOINT_LAKE"] == str(tmp_path.resolve()) and env["RALLYPOINT_NEO4J_URI"].startswith("bolt://")
+    with pytest.raises(LakeError, match="no lake"):
+        streamlit_command(tmp_path / "missing")
+
+
+def test_the_command_says_one_sentence_when_the_lake_is_missing(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "rallypoint.cli", "dashboard", "--lake", str(tmp_path / "nope")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("error: There is no lake") and done.stderr.count("\n") == 1
+
+
+def test_no_page_loads_icons_fonts_or_scripts_from_the_internet():
+    sources = "\n".join(p.read_text() for p in DASHBOARD.rglob("*.py"))
+    assert ":material/" not in sources  # Material icons load a Google font
+    assert "cdn" not in sources.lower() and "googleapis" not in sources
