@@ -24,7 +24,8 @@ Three functions, one job each:
     re-estimated once without the bins the first pass called bursts, so that the burst
     being looked for does not inflate its own baseline. A flat mean baseline calls every
     evening peak of an ordinary account a burst; the seasonal baseline does not. Time
-    O(b k) for b bins and k levels (two Viterbi passes), memory O(b k).
+    O(b log b) for two levels (a vectorised scan), O(b k^2) Python steps for k > 2 levels;
+    two decoding passes; memory O(b k).
 
 ``burst_synchrony``
     How synchronized a group's members are inside those bursts: the share of the group's
@@ -232,19 +233,21 @@ def seasonal_baseline(
 
 
 def _poisson_viterbi(
-    counts: np.ndarray, baseline: np.ndarray, s: float, gamma: float, n_levels: int, *, unrolled: bool = True
+    counts: np.ndarray, baseline: np.ndarray, s: float, gamma: float, n_levels: int, *, scan: bool = True
 ) -> np.ndarray:
     """Cheapest level (0 = baseline) per bin; level j expects ``baseline * s**j`` events.
 
     Emission cost is the Poisson negative log-likelihood without its constant,
     ``rate - count * ln(rate)``; moving up one level costs ``gamma * ln(bins)``, down is free.
+    Two levels use the vectorised scan (:func:`_two_state_viterbi`) unless ``scan`` is False;
+    more levels, the plain loop below.
     """
     n = counts.size
     rates = baseline[:, None] * (s ** np.arange(n_levels))[None, :]
     emission = rates - counts[:, None] * np.log(rates)
     step_up = gamma * math.log(max(n, 2))
-    if n_levels == 2 and unrolled:
-        return _two_state_viterbi(counts, emission[:, 0], emission[:, 1], step_up)
+    if n_levels == 2 and scan:
+        return _two_state_viterbi(emission[:, 0], emission[:, 1], step_up)
     emission = emission.tolist()
     levels = range(n_levels)
     cost = [0.0] + [math.inf] * (n_levels - 1)
@@ -268,56 +271,46 @@ def _poisson_viterbi(
     return path
 
 
-def _two_state_viterbi(counts: np.ndarray, low: np.ndarray, high: np.ndarray, step_up: float) -> np.ndarray:
-    """:func:`_poisson_viterbi` for two levels, unrolled, skipping quiet stretches in one step.
+def _two_state_viterbi(low: np.ndarray, high: np.ndarray, step_up: float) -> np.ndarray:
+    """:func:`_poisson_viterbi` for two levels, vectorised (no Python loop over bins).
 
-    In a bin with no events, once staying high costs at least as much as climbing from low
-    (``cost_high - cost_low >= step_up``), that stays so for the rest of the empty run and
-    the best way into both levels comes from low: the run's costs are sums, taken from a
-    cumulative sum, and its back-pointers are all "from low". Most bins of a sparse
-    series are such runs. Ties go to the lower previous level, as in the general loop.
+    With two levels only the difference ``D = cost_high - cost_low`` matters, and one bin
+    maps it to ``D' = clip(D, 0, step_up) + (high - low)`` (down is free, up costs
+    ``step_up``). Maps of the form ``x -> clip(x, lo, hi) + c`` are closed under
+    composition, so every prefix of them is one associative scan (Hillis-Steele,
+    O(b log b) work in numpy). The back-pointers follow from ``D``: into level 0 from level
+    1 when ``D < 0``, into level 1 from level 1 when ``D < step_up`` (ties to level 0, as
+    in the general loop); walking them back is a "next forced step" fill. Same decoding as
+    the loop up to floating-point rounding of exact ties.
     """
-    n = len(low)
-    empty = counts == 0
-    # last bin of the empty run each empty bin belongs to
-    run_end = np.where(empty, n - 1, -1)
-    nonempty_at = np.flatnonzero(~empty)
-    if nonempty_at.size:
-        next_nonempty = np.searchsorted(nonempty_at, np.arange(n), side="right")
-        has_next = next_nonempty < nonempty_at.size
-        run_end = np.where(empty & has_next, nonempty_at[np.minimum(next_nonempty, nonempty_at.size - 1)] - 1, run_end)
-    low_before = np.concatenate([[0.0], np.cumsum(low)]).tolist()  # low_before[t] = sum(low[:t])
-    run_end_list = run_end.tolist()
-    low_list, high_list = low.tolist(), high.tolist()
-    cost_low, cost_high = 0.0, math.inf
-    from_high_to_low = bytearray(n)  # back-pointers: 1 if the best way into the level came from level 1
-    from_high_to_high = bytearray(n)
-    t = 0
-    while t < n:
-        end = run_end_list[t]
-        if end >= t and cost_high - cost_low >= step_up:
-            before_last = cost_low + (low_before[end] - low_before[t])
-            cost_low, cost_high = before_last + low_list[end], before_last + step_up + high_list[end]
-            t = end + 1
-            continue
-        if cost_low <= cost_high:
-            new_low = cost_low + low_list[t]
-        else:
-            new_low = cost_high + low_list[t]
-            from_high_to_low[t] = 1
-        climb = cost_low + step_up
-        if climb <= cost_high:
-            new_high = climb + high_list[t]
-        else:
-            new_high = cost_high + high_list[t]
-            from_high_to_high[t] = 1
-        cost_low, cost_high = new_low, new_high
-        t += 1
+    n = low.size
+    lo = np.zeros(n)
+    hi = np.full(n, float(step_up))
+    shift = np.array(high - low, dtype=np.float64)
+    offset = 1
+    while offset < n:  # inclusive prefix composition: element t becomes f_t o ... o f_0
+        # later o earlier = clip(x, clip(lo1, lo2 - c1, hi2 - c1), clip(hi1, ...)) + c1 + c2;
+        # every right-hand side is computed in full before its slice is overwritten
+        floor_ = lo[offset:] - shift[:-offset]
+        ceil_ = hi[offset:] - shift[:-offset]
+        lo[offset:] = np.clip(lo[:-offset], floor_, ceil_)
+        hi[offset:] = np.clip(hi[:-offset], floor_, ceil_)
+        shift[offset:] = shift[:-offset] + shift[offset:]
+        offset *= 2
+    # D entering each bin: +inf before the first (cost_high starts infinite), then hi + shift
+    entering = np.concatenate([[np.inf], hi + shift])
+    from_high_into_low = entering[:n] < 0
+    from_high_into_high = entering[:n] < step_up
+    final = 1 if entering[n] < 0 else 0
+    # walking back, bin t-1's level is forced by bin t's back-pointers unless they copy it
+    forced = from_high_into_low | ~from_high_into_high
+    forced[0] = False
+    position = np.where(forced, np.arange(n), n)
+    next_forced = np.minimum.accumulate(position[::-1])[::-1]
     path = np.empty(n, dtype=np.int64)
-    state = 0 if cost_low <= cost_high else 1
-    for t in range(n - 1, -1, -1):
-        path[t] = state
-        state = from_high_to_high[t] if state else from_high_to_low[t]
+    path[n - 1] = final
+    after = next_forced[1:]  # for bin t-1: the first forced step at or after t
+    path[:-1] = np.where(after < n, from_high_into_low[np.minimum(after, n - 1)], final)
     return path
 
 
