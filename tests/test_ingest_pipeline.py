@@ -95,9 +95,13 @@ def test_a_folder_of_mixed_formats_is_read_file_by_file(tmp_path):
     for name in ("x_v2_page.json", "telegram_result.json", "crowdtangle.csv", "canonical.jsonl"):
         shutil.copy(FIXTURES / name, folder / name)
     (folder / "labels.csv").write_text("account_id,campaign_id,kind\na,c,mobilization\n")
+    (folder / "world.json").write_text('{"accounts": 5, "days": 2}')
     summary = ingest_sources([folder], tmp_path / "lake")
     assert {s.format for s in summary.sources} == {"x-v2", "telegram", "crowdtangle", "jsonl"}
     assert summary.written == 4 + 4 + 3 + 3
+    assert [Path(s["path"]).name for s in summary.skipped] == ["world.json"]
+    with pytest.raises(InputError, match="match no known format"):  # named, it is an error
+        ingest_sources([folder / "world.json"], tmp_path / "lake")
     with pytest.raises(InputError, match="crowdtangle.csv is not a jsonl file"):
         ingest_sources([folder], tmp_path / "lake2", fmt="jsonl")
     assert not (tmp_path / "lake2").exists()
@@ -182,9 +186,15 @@ def test_kill_9_mid_ingest_then_rerun_gives_the_lake_of_one_clean_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_local_cluster_of_processes_gives_the_same_lake(tmp_path):
+def test_a_dask_cluster_of_processes_gives_the_same_lake(tmp_path):
+    from distributed import LocalCluster
+
     source = write_canonical_jsonl(tmp_path / "a.jsonl", 20_000, duplicate_every=7)
-    ingest_sources([source, FIXTURES / "x_v1.jsonl"], tmp_path / "threads")
-    summary = ingest_sources([source, FIXTURES / "x_v1.jsonl"], tmp_path / "procs", workers=2)
+    gz = tmp_path / "b.jsonl.gz"
+    gz.write_bytes(gzip.compress(write_canonical_jsonl(tmp_path / "b.jsonl", 3_000, seed=5).read_bytes()))
+    sources = [source, gz, FIXTURES / "x_v1.jsonl", FIXTURES / "telegram_result.json"]
+    ingest_sources(sources, tmp_path / "threads")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        summary = ingest_sources(sources, tmp_path / "procs", scheduler=cluster.scheduler_address)
     assert summary.rejected_by_reason == {"unparseable timestamp": 1}
     assert lake_rows(tmp_path / "procs").equals(lake_rows(tmp_path / "threads"))

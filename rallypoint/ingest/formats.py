@@ -28,6 +28,11 @@ from rallypoint.errors import InputError
 from rallypoint.ingest.readers import FORMATS, Part
 from rallypoint.schema import REQUIRED_FIELDS
 
+
+class UnknownFormatError(InputError):
+    """A readable file whose content matches none of the known formats."""
+
+
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 PARQUET_MAGIC = b"PAR1"
@@ -82,9 +87,13 @@ def head_bytes(path: Path, size: int = SNIFF_BYTES) -> bytes:
         return fh.read(size)
 
 
-def expand_sources(sources: list[Path]) -> list[Path]:
-    """Files named, and the files inside folders named (sorted; hidden files skipped)."""
-    files: list[Path] = []
+def expand_sources(sources: list[Path]) -> list[tuple[Path, bool]]:
+    """(file, found in a folder) for the files named and those inside folders named.
+
+    Folder contents are sorted; hidden and ``_``-prefixed entries and the simulator's
+    ``labels.csv`` are skipped.
+    """
+    files: list[tuple[Path, bool]] = []
     for source in sources:
         source = Path(source)
         if not source.exists():
@@ -97,9 +106,9 @@ def expand_sources(sources: list[Path]) -> list[Path]:
             )
             if not inside:
                 raise InputError(f"The folder {source} holds no input files.")
-            files.extend(inside)
+            files.extend((p, True) for p in inside)
         else:
-            files.append(source)
+            files.append((source, False))
     return files
 
 
@@ -158,7 +167,7 @@ def _sniff_json(path: Path, text: bytes) -> str:
         return "x-v1"
     if "author_id" in keys or "edit_history_tweet_ids" in keys:
         return "x-v2"
-    raise InputError(
+    raise UnknownFormatError(
         f"{path} is JSON but its fields ({', '.join(sorted(keys)[:8])}) match no known format; "
         "name one with --format."
     )
@@ -199,18 +208,18 @@ def _sniff_csv(path: Path, text: bytes) -> str:
     try:
         first_line = text.split(b"\n", 1)[0].decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not text in UTF-8, nor Parquet or a known JSON format.") from exc
+        raise UnknownFormatError(f"{path} is not text in UTF-8, nor Parquet or a known JSON format.") from exc
     header = next(csv.reader([first_line]), [])
     names = {h.strip() for h in header}
     if len(names) < 2:
-        raise InputError(f"{path} is not a known format: its first line is neither JSON nor a CSV header.")
+        raise UnknownFormatError(f"{path} is not a known format: its first line is neither JSON nor a CSV header.")
     if names >= COORTWEET_COLUMNS:
         return "coortweet"
     if set(REQUIRED_FIELDS) <= names:
         return "csv"
     if names & CROWDTANGLE_MARKERS or "creation_time" in names and names & MCL_MARKERS:
         return "crowdtangle"
-    raise InputError(
+    raise UnknownFormatError(
         f"{path} is CSV but its columns ({', '.join(sorted(names)[:8])}) match no known format; "
         f"canonical CSV needs {', '.join(REQUIRED_FIELDS)}."
     )

@@ -3,8 +3,9 @@
 ``ingest_sources`` runs in five steps:
 
 1. *Plan* (client): expand folders, tell each file's format (``--format auto``
-   sniffs each file on its own, so a folder may mix formats; a named format is
-   checked against every file), cut plain JSON Lines into byte-range parts. A file
+   sniffs each file on its own, so a folder may mix formats, and a file inside a
+   folder that is in no known format - ``world.json`` beside simulated data - is
+   skipped and listed in the summary; a named format is checked against every file), cut plain JSON Lines into byte-range parts. A file
    that cannot be read at all stops the ingest here with one sentence, before the
    lake is touched.
 2. *Stage* (Dask, one task per part): ``stages.stage_part``.
@@ -32,10 +33,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rallypoint.errors import LakeError, Neo4jError
+from rallypoint.errors import InputError, LakeError, Neo4jError
 from rallypoint.graph.lake import Lake, new_id
 from rallypoint.ingest import commit as lake_commit
-from rallypoint.ingest.formats import expand_sources, plan_parts, resolve_format
+from rallypoint.ingest.formats import UnknownFormatError, expand_sources, plan_parts, resolve_format
 from rallypoint.ingest.readers import Part
 from rallypoint.ingest.stages import merge_date, stage_part
 from rallypoint.ingest.summary import IngestSummary, SourceCounts
@@ -58,8 +59,18 @@ def ingest_sources(
     if lake_obj.root.exists() and not lake_obj.root.is_dir():
         raise LakeError(f"The lake path {lake_obj.root} is a file, not a folder.")
 
-    files = expand_sources([Path(s) for s in sources])
-    formats = {f: resolve_format(f, fmt) for f in files}
+    files, formats, skipped = [], {}, []
+    for f, in_folder in expand_sources([Path(s) for s in sources]):
+        try:
+            formats[f] = resolve_format(f, fmt)
+        except UnknownFormatError as exc:
+            if not (in_folder and fmt == "auto"):
+                raise
+            skipped.append({"path": str(f), "reason": str(exc)})  # a sidecar file in a data folder
+            continue
+        files.append(f)
+    if not files:
+        raise InputError(f"None of the sources holds a file in a known format ({skipped[0]['reason']})")
     parts: list[Part] = []
     for f in files:
         for p in plan_parts(f, formats[f]):
@@ -73,7 +84,7 @@ def ingest_sources(
         ingest_id = new_id("ingest-")
         stage = lake_obj.staging_dir / ingest_id
         summary = IngestSummary(ingest_id=ingest_id, lake=str(lake_obj.root), format=fmt, started=started,
-                                recovered=recovered)
+                                recovered=recovered, skipped=skipped)
         try:
             with _executor(scheduler, workers) as run, _progress(show_progress) as progress:
                 staged = run([(stage_part, (p, stage, p.index)) for p in parts],

@@ -5,7 +5,7 @@ format, read, valid, rejected, rejected_by_reason), ``format`` (as asked),
 ``read`` (records read, bad ones included), ``written`` (new records added to the
 lake), ``duplicates`` (valid records already in the lake or earlier in the same
 batch, by ``platform`` + ``id``), ``rejected`` and ``rejected_by_reason``, the
-committed ``files``, ``started``/``finished`` (UTC ISO 8601), ``seconds`` and the
+committed ``files``, the ``skipped`` folder files in no known format, ``started``/``finished`` (UTC ISO 8601), ``seconds`` and the
 per-step ``timings``.
 """
 
@@ -45,6 +45,7 @@ class IngestSummary:
     files: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     recovered: dict[str, list[str]] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)
     neo4j: dict[str, Any] | None = None
 
     @property
@@ -72,6 +73,8 @@ class IngestSummary:
         ]
         for reason, count in self.rejected_by_reason.items():
             lines.append(f"    {count:>10,}  {reason}")
+        for item in self.skipped:
+            lines.append(f"  skipped     {item['path']} (in no known format)")
         if self.recovered.get("rolled_forward") or self.recovered.get("discarded"):
             lines.append(
                 f"  recovered   an interrupted ingest: {len(self.recovered.get('rolled_forward', []))} finished, "
