@@ -22,7 +22,7 @@ class WorldContext:
     budget: int  # records the whole world aims at
     member_scale: float  # campaign and group sizes relative to a 5,000-account world
     organic: object  # OrganicPopulation
-    chunk_rows: int = 100_000  # largest batch a generator builds at once
+    chunk_rows: int = 50_000  # largest batch a generator builds at once
     ids: IdSpace = field(default_factory=IdSpace)
     accounts: object = None  # AccountTable once frozen
     # x posts that anyone may repost for cover: (record numbers, authors, times)
