@@ -271,3 +271,11 @@ def test_summary_counts_shares_and_the_date_place_pairs_of_calls():
 def test_summary_of_no_texts_is_empty_not_an_error():
     summary = summarize_signals(SIGNALS_SCHEMA.empty_table())
     assert summary["n_texts"] == 0 and summary["call_to_action_share"] == 0.0 and summary["top_date_places"] == []
+
+
+def test_an_unknown_time_zone_or_a_text_timestamp_is_refused_in_one_sentence():
+    table = pa.table({"id": ["1"], "text": ["amanhã"], "timestamp": pa.array([datetime(2023, 1, 7)], pa.timestamp("us"))})
+    with pytest.raises(SignalInputError, match="time zone"):
+        detect_text_signals(table, LEX, timezone="Mars/Olympus")
+    with pytest.raises(SignalInputError, match="timestamp"):
+        detect_text_signals(pa.table({"id": ["1"], "text": ["amanhã"], "timestamp": ["2023-01-07"]}), LEX)
