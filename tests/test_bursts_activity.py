@@ -82,6 +82,13 @@ def test_input_kinds_agree():
     assert expected and expected[0]["start"].tzinfo is not None
 
 
+def test_a_stray_timestamp_decades_away_is_refused_not_allocated():
+    times = np.concatenate([organic_days(1, seed=15), np.array(["1971-01-01T00:00"], dtype="datetime64[us]")])
+    with pytest.raises(BurstInputError, match="wider bin"):
+        detect_activity_bursts(times, max_bins=1_000_000)
+    assert isinstance(detect_activity_bursts(times, bin="1D"), list)
+
+
 def test_few_events_give_no_bursts():
     assert detect_activity_bursts(planted_burst(0, 3, 1, seed=9)) == []
     assert detect_activity_bursts(np.array([], dtype="datetime64[us]")) == []

@@ -22,7 +22,8 @@ Three functions, one job each:
     its bin. The baseline is seasonal: an hour-of-day profile of the counts, shrunk toward
     the series' flat rate when few days are seen (a Gamma-Poisson posterior mean), then
     re-estimated once without the bins the first pass called bursts, so that the burst
-    being looked for does not inflate its own baseline. A flat mean baseline calls every
+    being looked for does not inflate its own baseline, and floored at the series' mean
+    rate, so that quiet hours do not make a burst sticky. A flat mean baseline calls every
     evening peak of an ordinary account a burst; the seasonal baseline does not. Time
     O(b log b) for two levels (a vectorised scan), O(b k^2) Python steps for k > 2 levels;
     two decoding passes; memory O(b k).
@@ -332,6 +333,7 @@ def detect_activity_bursts(
     prior_bins: float | None = None,
     floor: float = 1.0,
     min_events: int = 5,
+    max_bins: int = 20_000_000,
 ) -> list[dict[str, Any]]:
     """Bursts in an activity series: when did it run well above its usual rate for the hour?
 
@@ -360,6 +362,9 @@ def detect_activity_bursts(
         burst must be unusual for its hour *and* not tiny in absolute terms.
     min_events
         Fewer events than this give no bursts.
+    max_bins
+        A span needing more bins than this is refused (a stray timestamp years away would
+        otherwise allocate gigabytes); use a wider ``bin``.
 
     Returns
     -------
@@ -379,6 +384,12 @@ def detect_activity_bursts(
     if times.size < max(min_events, 1):
         return []
     origin = (times.min() // width) * width
+    n_bins = int((times.max() - origin) // width) + 1
+    if n_bins > max_bins:
+        raise BurstInputError(
+            f"The activity spans {n_bins:,} bins of {bin} (from {_to_datetime(times.min()):%Y-%m-%d} to "
+            f"{_to_datetime(times.max()):%Y-%m-%d}), more than {max_bins:,}; use a wider bin."
+        )
     bin_index = (times - origin) // width
     counts = np.bincount(bin_index).astype(np.float64)
     bin_start = origin + np.arange(counts.size, dtype=np.int64) * width
