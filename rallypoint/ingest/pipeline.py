@@ -176,7 +176,7 @@ def _executor(scheduler: str | None, workers: int | None) -> Iterator[Runner]:
         def run_local(tasks, advance):
             class Advance(Callback):
                 def _posttask(self, key, result, dsk, state, worker_id):
-                    if isinstance(key, tuple) and key and str(key[0]).startswith("task-"):
+                    if str(key).startswith("task-"):
                         advance()
 
             delayed = [dask.delayed(func, pure=False)(*args, dask_key_name=f"task-{i}") for i, (func, args) in enumerate(tasks)]

@@ -81,14 +81,17 @@ def _split_by_date(table: pa.Table):
     """(YYYY-MM-DD, rows of that UTC date), in date order, row order kept within."""
     micros = pc.cast(table["timestamp"], pa.int64()).to_numpy()
     day_number = micros // 86_400_000_000  # days since 1970-01-01, UTC
-    order = np.argsort(day_number, kind="stable")  # one gather, then zero-copy slices
-    sorted_days = day_number[order]
-    cuts = np.flatnonzero(np.diff(sorted_days)) + 1
-    ordered = table if len(cuts) == 0 else table.take(pa.array(order))
-    bounds = [0, *cuts.tolist(), len(order)]
+    runs = np.flatnonzero(np.diff(day_number)) + 1
+    if len(runs) + 1 != len(np.unique(day_number)):
+        # days interleave: one gather puts each day's rows together (stable: order kept)
+        order = np.argsort(day_number, kind="stable")
+        table, day_number = table.take(pa.array(order)), day_number[order]
+        runs = np.flatnonzero(np.diff(day_number)) + 1
+    # each day is now one contiguous run: zero-copy slices
+    bounds = [0, *runs.tolist(), len(day_number)]
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        day = np.datetime64(int(sorted_days[lo]), "D").astype(str)
-        yield day, ordered.slice(lo, hi - lo)
+        day = np.datetime64(int(day_number[lo]), "D").astype(str)
+        yield day, table.slice(lo, hi - lo)
 
 
 def _write_ipc(table: pa.Table, path: Path) -> None:
@@ -132,10 +135,14 @@ def merge_date(day: str, files: list[str], lake_root: Path, out: Path) -> dict[s
                 table = _read_ipc(f)
                 mask = keep[offset: offset + table.num_rows]
                 offset += table.num_rows
-                if mask.any():
+                if mask.all():  # the usual case: nothing to drop, no copy
+                    kept = table
+                elif mask.any():
                     kept = table.filter(pa.array(mask))
-                    writer.write_table(kept.cast(LAKE_SCHEMA))
-                    written += kept.num_rows
+                else:
+                    continue
+                writer.write_table(kept if kept.schema == LAKE_SCHEMA else kept.cast(LAKE_SCHEMA))
+                written += kept.num_rows
     return {
         "date": day,
         "out": str(out) if written else None,
