@@ -3,7 +3,9 @@
 From the lake, the network is read from a run's ``edges`` table: every edge that
 touches the account (its neighbours, the 1-hop ego), plus the edges between two
 neighbours, so the analyst sees whether the neighbours also act together. With
-``--neo4j`` the same is asked of Neo4j's ``COORDINATED_WITH`` relationships.
+``--neo4j`` the ego-network comes from Neo4j instead, through the exporter's
+``ego_network`` helper: the accounts this one reposted, replied to, quoted, reacted
+to or mentioned, and those that did so to it.
 
 Complexity: two filters over the edges table, ``O(E)``.
 """
@@ -49,31 +51,28 @@ def ego_nodes(edges: pl.DataFrame, account_id: str, members: pl.DataFrame) -> pl
     )
 
 
-def ego_edges_from_neo4j(uri: str, account_id: str, run_id: str) -> pl.DataFrame:
-    """The same ego-network from Neo4j's ``COORDINATED_WITH`` relationships of ``run_id``."""
-    import os
+def ego_edges_from_neo4j(uri: str, account_id: str) -> pl.DataFrame:
+    """The account's 1-hop interaction ego-network from Neo4j, as edge rows for the network figure.
 
-    from neo4j import GraphDatabase
+    Uses the exporter's :func:`rallypoint.graph.subgraph.ego_network` (reposts, replies, quotes,
+    reactions and mentions between accounts, both directions); an edge's weight is its number
+    of interactions and its types the interaction kinds.
+    """
+    from rallypoint.graph.subgraph import ego_network
 
-    auth = (os.environ.get("NEO4J_USER", "neo4j"), os.environ.get("NEO4J_PASSWORD", ""))
-    query = (
-        "MATCH (a:Account {id: $id})-[r:COORDINATED_WITH {run_id: $run}]-(b:Account) "
-        "WITH a, collect(b) AS nbrs, collect(b.id) AS ids "
-        "UNWIND [a] + nbrs AS x MATCH (x)-[e:COORDINATED_WITH {run_id: $run}]-(y:Account) "
-        "WHERE y.id IN ids + [a.id] AND x.id < y.id "
-        "RETURN DISTINCT x.id AS account_a, y.id AS account_b, e.weight AS weight, e.types AS types"
-    )
-    with GraphDatabase.driver(uri, auth=auth) as driver:
-        records, _, _ = driver.execute_query(query, id=account_id, run=run_id)
-    rows = [r.data() for r in records]
+    graph = ego_network(None, account_id, hops=1, neo4j_uri=uri)
+    rows = [
+        (min(u, v), max(u, v), int(d.get("interactions") or 0), str(d.get("actions") or "interaction"))
+        for u, v, d in graph.edges(data=True)
+    ]
     return pl.DataFrame(
         {
-            "account_a": [r["account_a"] for r in rows],
-            "account_b": [r["account_b"] for r in rows],
-            "weight": [int(r["weight"] or 0) for r in rows],
+            "account_a": [r[0] for r in rows],
+            "account_b": [r[1] for r in rows],
+            "weight": [r[2] for r in rows],
             "n_shared": [0] * len(rows),
-            "main_type": [(r["types"] or ["co-action"])[0] for r in rows],
-            "type_list": [", ".join(r["types"] or []) for r in rows],
+            "main_type": [r[3].split(",")[0].split(":")[0] for r in rows],
+            "type_list": [r[3] for r in rows],
         },
         schema={"account_a": pl.String, "account_b": pl.String, "weight": pl.Int64, "n_shared": pl.Int64,
                 "main_type": pl.String, "type_list": pl.String},

@@ -87,11 +87,14 @@ def render() -> None:
                  hide_index=True, width="stretch", height=260, key="account_actions")
 
     st.subheader(f"Ego-network in run {run_id}")
+    st.caption("Co-action edges of this account and among its neighbours; colour = role in the run's clusters"
+               " (black ring: this account).")
     neo4j_uri = neo4j_uri_from_env()
     if neo4j_uri:
         try:
-            edges = ego_edges_from_neo4j(neo4j_uri, account_id, run_id)
-            st.caption(f"From Neo4j at {neo4j_uri}.")
+            edges = ego_edges_from_neo4j(neo4j_uri, account_id)
+            st.caption(f"Interactions from Neo4j at {neo4j_uri}: reposts, replies, quotes, reactions, mentions;"
+                       " edge weight = interactions.")
         except Exception as exc:  # the lake is the fallback whenever Neo4j cannot answer
             st.warning(f"Neo4j could not answer ({type(exc).__name__}); showing the lake's edges instead.")
             edges = ego_edges(run_table(current, run_id, "edges"), account_id)

@@ -183,7 +183,7 @@ def render() -> None:
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Why it was flagged")
-        st.markdown("\n".join(f"{i}. {html.escape(r)}" for i, r in enumerate(row["reasons"] or [], 1))
+        st.markdown("\n".join(f"{i}. {html.escape(r, quote=False)}" for i, r in enumerate(row["reasons"] or [], 1))
                     or "_no reasons recorded_")
         st.markdown(f"**Mobilization:** {html.escape(mobilization_summary(row['mobilization']))}")
         hp = row["high_profile_accounts"] or []

@@ -63,7 +63,7 @@ def _card(rank: int, row: dict, run_id: str) -> None:
             f"**High-profile members:** {html.escape(', '.join(hp)) if hp else 'none'}"
         )
         reasons = row["reasons"] or []
-        st.markdown("\n".join(f"- {html.escape(r)}" for r in reasons[:3]) or "_no reasons recorded_")
+        st.markdown("\n".join(f"- {html.escape(r, quote=False)}" for r in reasons[:3]) or "_no reasons recorded_")
 
 
 def render() -> None:

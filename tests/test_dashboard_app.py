@@ -1,0 +1,207 @@
+"""Each dashboard page's logic, driven through Streamlit's AppTest on the fixture lake.
+
+AppTest runs the real app script and drives its widgets, forms, query parameters and
+session state (it cannot click charts; a plotly selection is set through the chart's
+key, as the browser would).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+from dashboard_fixtures import NEW_RUN, OLD_RUN, write_fixture_lake
+from streamlit.testing.v1 import AppTest
+
+import rallypoint.dashboard
+from rallypoint.dashboard.triage import Decision, TriageStore
+from rallypoint.graph.lake import Lake
+
+APP = str(Path(rallypoint.dashboard.__file__).with_name("app.py"))
+
+
+@pytest.fixture(scope="module")
+def fixture_lake(tmp_path_factory):
+    return write_fixture_lake(tmp_path_factory.mktemp("lake"), n_filler=25)
+
+
+@pytest.fixture
+def lake_copy(tmp_path):
+    """A lake of its own, for tests that record decisions."""
+    return write_fixture_lake(tmp_path / "lake")
+
+
+def open_app(lake: Lake, monkeypatch, page: str | None = None, **params: str) -> AppTest:
+    monkeypatch.setenv("RALLYPOINT_LAKE", str(lake.root))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    if page:
+        at.switch_page(f"screens/{page}.py")
+    for k, v in params.items():
+        at.query_params[k] = v
+    if page or params:
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def frame(at: AppTest, *columns: str, without: tuple[str, ...] = ()):
+    """The first table on the page with these columns (AppTest does not expose a table's key)."""
+    for d in at.dataframe:
+        have = set(d.value.columns)
+        if set(columns) <= have and not set(without) & have:
+            return d.value
+    raise AssertionError(f"no table with columns {columns} among {[list(d.value.columns) for d in at.dataframe]}")
+
+
+def card_titles(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith("**#")]
+
+
+def card_ids(at: AppTest) -> list[str]:
+    return [re.match(r"\*\*#\d+ · (\S+?)\*\*", t).group(1) for t in card_titles(at)]
+
+
+# --- queue --------------------------------------------------------------------------
+def test_queue_lists_flagged_clusters_by_score_with_their_evidence_summary(fixture_lake, monkeypatch):
+    at = open_app(fixture_lake.lake, monkeypatch)
+    clusters = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters"))
+    flagged = clusters.filter(pl.col("flagged")).sort("score", descending=True)
+    assert card_ids(at) == flagged["cluster_id"].to_list()[:10]
+    text = " ".join(m.value for m in at.markdown)
+    assert "US Capitol on 2021-01-06" in text and "Praça dos Três Poderes on 2023-01-08" in text
+    assert fixture_lake.high_profile_account in text  # high-profile members are named, not hidden
+    assert "UNREVIEWED" in text
+
+
+def test_queue_filters_narrow_the_list(fixture_lake, monkeypatch):
+    at = open_app(fixture_lake.lake, monkeypatch)
+    clusters = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters"))
+    at.checkbox(key="f_flagged").uncheck().run()
+    assert at.metric[0].value == f"{clusters.height:,}"  # organic and filler clusters appear too
+    at.multiselect(key="f_platforms").select("telegram").run()
+    telegram = clusters.filter(pl.col("platforms").list.contains("telegram"))
+    assert at.metric[0].value == f"{telegram.height:,}" and telegram.height > 0
+    at.slider(key="f_min_score").set_value(0.95).run()
+    assert at.metric[0].value == str(telegram.filter(pl.col("score") >= 0.95).height)
+    at.slider(key="f_min_score").set_value(0.0).run()
+    at.multiselect(key="f_platforms").unselect("telegram").run()
+    at.text_input(key="f_search").input("Três Poderes").run()
+    assert set(card_ids(at)) == set(
+        clusters.filter(pl.col("mobilization").struct.field("places").list.contains("Praça dos Três Poderes"))["cluster_id"]
+    )
+
+
+def test_queue_pages_through_many_clusters(fixture_lake, monkeypatch):
+    at = open_app(fixture_lake.lake, monkeypatch)
+    at.checkbox(key="f_flagged").uncheck().run()
+    total = fixture_lake.lake.read_run_table(NEW_RUN, "clusters").num_rows
+    first = card_ids(at)
+    at.number_input(key="page_number").set_value(2).run()
+    second = card_ids(at)
+    assert len(first) == 10 and second and not set(first) & set(second)
+    assert card_titles(at)[0].startswith("**#11 ")
+    at.number_input(key="page_number").set_value(-(-total // 10)).run()
+    assert len(card_ids(at)) == total - 10 * (-(-total // 10) - 1)
+
+
+# --- cluster page and triage ---------------------------------------------------------
+def test_cluster_page_shows_reasons_evidence_targets_and_members(fixture_lake, monkeypatch):
+    top = fixture_lake.clusters["mobilization"][0]
+    at = open_app(fixture_lake.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=top)
+    row = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters")).filter(pl.col("cluster_id") == top)
+    assert at.title[0].value == f"Cluster {top}"
+    text = " ".join(m.value for m in at.markdown)
+    for reason in row["reasons"][0]:
+        assert reason.split(":")[0] in text
+    assert "<mark>" in text  # matched phrases are highlighted in the evidence posts
+    members = frame(at, "account_id", "role", "first_ts")
+    assert len(members) == row["n_accounts"][0] and {"role", "n_actions", "degree"} <= set(members.columns)
+    assert len(frame(at, "kind", "target", "count")) == len(row["top_targets"][0])
+    subheaders = [s.value for s in at.subheader]
+    for section in ("Why it was flagged", "Triage", "Network of members", "Evidence posts", "Top shared targets"):
+        assert section in subheaders
+
+
+def test_a_decision_needs_a_name_and_a_note_and_is_then_shown(lake_copy, monkeypatch):
+    cluster = lake_copy.clusters["mobilization"][0]
+    at = open_app(lake_copy.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=cluster)
+    store = TriageStore(lake_copy.lake.triage_path)
+    at.radio(key="triage_decision").set_value("escalate")
+    at.text_input(key="triage_analyst").input("Ana")
+    at.get("form_submit_button")[0].click().run()
+    assert [e.value for e in at.error] == ["A decision needs a note saying why."]
+    assert store.decisions().height == 0
+    assert at.text_input(key="triage_analyst").value == "Ana"  # nothing typed is lost
+    at.text_area(key="triage_note").input("Buses and a date at the Capitol: hand to the threat team.")
+    at.get("form_submit_button")[0].click().run()
+    at.run()
+    decided = store.decisions()
+    assert decided.select("run_id", "cluster_id", "status", "analyst").rows() == [(NEW_RUN, cluster, "escalated", "Ana")]
+    members = lake_copy.lake.read_run_table(NEW_RUN, "members").to_pandas()
+    assert sorted(decided["member_ids"][0]) == sorted(members[members.cluster_id == cluster].account_id)
+    text = " ".join(m.value for m in at.markdown)
+    assert "ESCALATED" in text
+    history = frame(at, "note", "analyst")
+    assert history["note"].tolist() == ["Buses and a date at the Capitol: hand to the threat team."]
+
+
+def test_a_decision_on_the_previous_run_carries_over_to_the_queue(lake_copy, monkeypatch):
+    old_members = lake_copy.lake.read_run_table(OLD_RUN, "members").to_pandas()
+    old_cluster = "r1-c00001"  # the same network as r2-c00001, a tenth of it replaced
+    accounts = tuple(old_members[old_members.cluster_id == old_cluster].account_id)
+    TriageStore(lake_copy.lake.triage_path).record(
+        Decision(OLD_RUN, old_cluster, "dismiss", "lawful rally, permit on file", "Bo", accounts))
+    at = open_app(lake_copy.lake, monkeypatch)
+    card = next(t for t in card_titles(at) if "r2-c00001" in t)
+    assert "DISMISSED (carried over from run " + OLD_RUN in card
+    others = [t for t in card_titles(at) if "r2-c00001" not in t]
+    assert all("UNREVIEWED" in t for t in others)
+    at.multiselect(key="f_status").select("dismissed").run()
+    assert card_ids(at) == ["r2-c00001"]
+
+
+def test_selecting_nodes_in_the_network_shows_those_accounts(fixture_lake, monkeypatch):
+    cluster = fixture_lake.clusters["mobilization"][0]
+    at = open_app(fixture_lake.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=cluster)
+    members = frame(at, "account_id", "role", "first_ts")
+    picked = members["account_id"].tolist()[:2]
+    at.session_state[f"network_{NEW_RUN}_{cluster}"] = {
+        "selection": {"points": [{"customdata": a} for a in picked], "point_indices": [], "box": [], "lasso": []}
+    }
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert sorted(frame(at, "account_id", "strength", without=("first_ts",))["account_id"]) == sorted(picked)
+
+
+# --- account and data health -----------------------------------------------------------
+def test_account_page_finds_an_account_across_runs(fixture_lake, monkeypatch):
+    account = fixture_lake.high_profile_account
+    at = open_app(fixture_lake.lake, monkeypatch, "account", account=account)
+    clusters = frame(at, "run_id", "cluster_id", "role")
+    assert sorted(clusters["run_id"]) == sorted([OLD_RUN, NEW_RUN])
+    actions = frame(at, "action", "target_id")
+    records = fixture_lake.lake.read_interactions_table(columns=["account_id"]).to_pandas()
+    assert len(actions) == (records.account_id == account).sum() > 0
+    assert at.get("plotly_chart")  # the ego-network is drawn
+    at.text_input(key="account_search").input("no-such-account").run()
+    assert "No account" in at.warning[0].value
+
+
+def test_data_health_counts_ingests_rejections_and_runs(fixture_lake, monkeypatch):
+    at = open_app(fixture_lake.lake, monkeypatch, "health")
+    rejected = frame(at, "reason", "records")
+    assert rejected["records"].sum() == 4 and rejected["reason"].nunique() == 3
+    runs = frame(at, "run_id", "parameters.window")
+    assert runs["run_id"].tolist() == [NEW_RUN, OLD_RUN]
+    assert "parameters.window" in runs.columns
+    assert frame(at, "ingest_id", "records_read")["ingest_id"].tolist() == [
+        p.stem for p in fixture_lake.lake.ingests_dir.glob("*.json")]
+
+
+def test_a_lake_without_runs_says_what_to_do(tmp_path, monkeypatch):
+    lake = Lake(tmp_path / "empty").ensure()
+    at = open_app(lake, monkeypatch)
+    assert "rallypoint detect" in at.info[0].value
