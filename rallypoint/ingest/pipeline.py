@@ -118,8 +118,9 @@ def ingest_sources(
                 _remove_empty_lake(lake_obj)
             raise
 
-    if neo4j_uri:
-        summary.neo4j = _load_neo4j(lake_obj.root, neo4j_uri, [Path(f) for f in summary.files])
+    if neo4j_uri:  # nothing new committed -> nothing to load (`rallypoint graph load` reloads all)
+        summary.neo4j = (_load_neo4j(lake_obj.root, neo4j_uri, [Path(f) for f in summary.files])
+                         if summary.files else {"files": 0})
     return summary
 
 
