@@ -1,0 +1,258 @@
+"""Neo4j load throughput: the batched loader against one transaction per record.
+
+1. Simulates a world of ``--records`` interactions (default 1,000,000; ``rallypoint.simulate``),
+   rewrites every key to carry the prefix ``rpbench-`` (so the data can be told apart from
+   anyone else's on a shared server and deleted afterwards), and ingests it into a lake under
+   ``bench-output/neo4j/`` (kept between runs).
+2. Loads that lake into the local server with ``load_lake_into_neo4j`` (batched ``UNWIND``
+   MERGEs, one transaction per batch of ``--batch-size`` records) and reports relationships per
+   second of the relationship phase, and nodes + relationships per second overall.
+3. On a ``--sample`` (default 20,000) of those records, re-keyed again so that everything is
+   new, compares a loader that runs one transaction per record (the naive way: one MERGE
+   statement per record, FOREACH over its lists) with the batched loader on the same records.
+4. Deletes everything it created (``--keep`` leaves it).
+
+Target: >= 50,000 relationships/s for the batched path. Needs ``make neo4j`` (or NEO4J_URI,
+NEO4J_USER, NEO4J_PASSWORD). Two people running this at once on one server would delete each
+other's data: run it alone.
+
+    python benchmarks/neo4j_load.py                         # 1M records, 20k sample
+    python benchmarks/neo4j_load.py --records 100000        # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench-output" / "neo4j"
+PREFIX = "rpbench-"
+TARGET_RELS_PER_SECOND = 50_000
+
+sys.path.insert(0, str(REPO))
+
+from rallypoint.graph.lake import Lake, write_parquet_atomic  # noqa: E402
+from rallypoint.graph.neo4j_store import (  # noqa: E402
+    TARGET_RELATIONSHIPS,
+    _datetime,
+    ensure_constraints,
+    load_lake_into_neo4j,
+    open_driver,
+)
+
+KEYED = ("id", "account_id", "target_id", "target_account_id")
+LISTS = ("mentions", "urls", "hashtags", "media")
+
+
+def prefixed_frame(frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
+    """Every key of the records (ids, accounts, list values, platform) prefixed."""
+    frame = frame.with_columns(
+        *[(pl.lit(prefix) + pl.col(c)).alias(c) for c in KEYED if c in frame.columns],
+        *[pl.col(c).list.eval(pl.lit(prefix) + pl.element()).alias(c) for c in LISTS if c in frame.columns],
+        (pl.lit(prefix) + pl.col("platform")).alias("platform"),
+    )
+    if "urls" in frame.columns:  # keep URLs URLs: the prefix goes into the host
+        frame = frame.with_columns(pl.col("urls").list.eval(
+            pl.element().str.replace(f"^{prefix}https?://", f"https://{prefix}")))
+    return frame
+
+
+def build_lake(records: int, lake_dir: Path) -> Lake:
+    """The simulated, prefixed lake (reused if it already holds ``records`` records)."""
+    lake = Lake(lake_dir)
+    stamp = lake_dir / "bench.json"
+    if stamp.exists() and json.loads(stamp.read_text()).get("records") == records:
+        return lake
+    from rallypoint.ingest.pipeline import ingest_sources
+    from rallypoint.simulate import simulate_world
+
+    shutil.rmtree(lake_dir, ignore_errors=True)
+    world = OUT / "world"
+    shutil.rmtree(world, ignore_errors=True)
+    print(f"simulating {records:,} records ...", flush=True)
+    simulate_world(world, accounts=max(300, records // 40), days=14, seed=3, records=records)
+    sources = []
+    for i, shard in enumerate(sorted(world.glob("interactions-*.jsonl.gz"))):
+        target = world / f"prefixed-{i:04d}.jsonl"
+        prefixed_frame(pl.read_ndjson(shard), PREFIX).write_ndjson(target)
+        sources.append(target)
+    print("ingesting ...", flush=True)
+    ingest_sources(sources, lake_dir, show_progress=False)
+    stamp.write_text(json.dumps({"records": records}))
+    return lake
+
+
+def _prefix_strings(column: pa.ChunkedArray, prefix: str) -> pa.Array:
+    column = column.combine_chunks()
+    if pa.types.is_list(column.type):
+        values = pc.binary_join_element_wise(prefix, column.values, "")
+        return pa.ListArray.from_arrays(column.offsets, values, mask=column.is_null())
+    return pc.binary_join_element_wise(prefix, column, "")
+
+
+def sample_lake(lake: Lake, n: int, prefix: str, root: Path) -> Lake:
+    """The first ``n`` records of the lake with every key prefixed again, as a small lake."""
+    batches, taken = [], 0
+    for path in lake.interaction_files():
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=min(n, 65_536)):
+            batches.append(batch.slice(0, n - taken))
+            taken += len(batches[-1])
+            if taken >= n:
+                break
+        if taken >= n:
+            break
+    table = pa.Table.from_batches(batches)
+    for name in (*KEYED, *LISTS, "platform"):
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, name, _prefix_strings(table[name], prefix))
+    sample = Lake(root)
+    shutil.rmtree(root, ignore_errors=True)
+    sample.ensure()
+    write_parquet_atomic(sample.interactions_dir / "date=2000-01-01" / "sample.parquet", table)
+    return sample
+
+
+def one_record_query(action: str) -> str:
+    """One record's whole graph in one statement: the naive loader's unit of work."""
+    target = ""
+    if action in TARGET_RELATIONSHIPS:
+        target = f"""
+FOREACH (_ IN CASE WHEN $target_id IS NULL THEN [] ELSE [1] END |
+  MERGE (t:Post {{platform: $platform, id: $target_id}})
+  MERGE (p)-[:{TARGET_RELATIONSHIPS[action]}]->(t)
+  FOREACH (author IN CASE WHEN $target_account_id IS NULL THEN [] ELSE [$target_account_id] END |
+    MERGE (ta:Account {{id: author}}) ON CREATE SET ta.platform = $platform
+    MERGE (ta)-[:POSTED]->(t)))"""
+    return f"""
+MERGE (a:Account {{id: $account_id}}) ON CREATE SET a.platform = $platform
+SET a.name = coalesce($account_name, a.name), a.high_profile = coalesce($high_profile, a.high_profile, false),
+    a.followers = coalesce($followers, a.followers)
+MERGE (p:Post {{platform: $platform, id: $id}})
+SET p.ts = {_datetime("$ts")}, p.action = $action, p.channel_id = $channel_id
+MERGE (a)-[:POSTED]->(p){target}
+FOREACH (u IN coalesce($urls, []) | MERGE (n:Url {{url: u}}) MERGE (p)-[:LINKS_TO]->(n))
+FOREACH (h IN coalesce($hashtags, []) | MERGE (n:Hashtag {{tag: h}}) MERGE (p)-[:TAGGED]->(n))
+FOREACH (m IN coalesce($mentions, []) | MERGE (n:Account {{id: m}}) ON CREATE SET n.platform = $platform
+                                        MERGE (p)-[:MENTIONS]->(n))
+FOREACH (x IN coalesce($media, []) | MERGE (n:Media {{hash: x}}) MERGE (p)-[:ATTACHES]->(n))
+"""
+
+
+def naive_load(driver, lake: Lake) -> dict:
+    """One transaction per record."""
+    columns = ["id", "platform", "account_id", "timestamp", "action", "target_id", "target_account_id",
+               "urls", "hashtags", "mentions", "media", "channel_id", "account_name", "followers", "high_profile"]
+    table = lake.read_interactions_table(columns)
+    table = table.set_column(3, "ts", pc.cast(table["timestamp"], pa.int64()))
+    queries = {a: one_record_query(a) for a in ("post", *TARGET_RELATIONSHIPS)}
+    rels = nodes = 0
+    t0 = time.perf_counter()
+    with driver.session() as session:
+        for row in table.to_pylist():
+            query = queries[row["action"]]
+            counters = session.execute_write(lambda tx, q=query, r=row: tx.run(q, r).consume().counters)
+            rels += counters.relationships_created
+            nodes += counters.nodes_created
+    seconds = time.perf_counter() - t0
+    return {"records": len(table), "nodes_created": nodes, "relationships_created": rels, "seconds": seconds}
+
+
+def delete_prefixed(driver, prefix: str) -> None:
+    """Delete every node whose key starts with ``prefix`` (URLs: whose host does), in batches."""
+    with driver.session() as session:
+        for label, key in (("Post", "id"), ("Account", "id"), ("Hashtag", "tag"), ("Media", "hash")):
+            session.run(f"MATCH (n:{label}) WHERE n.{key} STARTS WITH $p "
+                        "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS", p=prefix).consume()
+        session.run("MATCH (n:Url) WHERE n.url STARTS WITH $p "
+                    "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS", p=f"https://{prefix}").consume()
+
+
+def rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--sample", type=int, default=20_000)
+    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--uri", default=None)
+    parser.add_argument("--keep", action="store_true", help="leave the benchmark's data in Neo4j")
+    args = parser.parse_args()
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    lake = build_lake(args.records, OUT / f"lake-{args.records}")
+    with open_driver(args.uri) as driver:
+        ensure_constraints(driver)
+        for prefix in (PREFIX, f"n-{PREFIX}", f"b-{PREFIX}"):
+            delete_prefixed(driver, prefix)  # leftovers of an interrupted run
+        try:
+            print(f"batched load of {args.records:,} records ...", flush=True)
+            full = load_lake_into_neo4j(lake.root, args.uri, batch_size=args.batch_size)
+            naive_lake = sample_lake(lake, args.sample, "n-", OUT / "sample-naive")
+            batched_lake = sample_lake(lake, args.sample, "b-", OUT / "sample-batched")
+            print(f"one transaction per record, {args.sample:,} records ...", flush=True)
+            naive = naive_load(driver, naive_lake)
+            print(f"batched, the same {args.sample:,} records ...", flush=True)
+            batched_sample = load_lake_into_neo4j(batched_lake.root, args.uri, batch_size=args.batch_size)
+        finally:
+            if not args.keep:
+                for prefix in (PREFIX, f"n-{PREFIX}", f"b-{PREFIX}"):
+                    delete_prefixed(driver, prefix)
+
+    results = {
+        "records": full["records"],
+        "batch_size": args.batch_size,
+        "batched": {
+            "nodes_created": full["nodes_created"], "relationships_created": full["relationships_created"],
+            "seconds": full["seconds"], "relationship_seconds": full["relationship_seconds"],
+            "relationships_per_s": rate(full["relationships_created"], full["relationship_seconds"]),
+            "graph_elements_per_s": rate(full["nodes_created"] + full["relationships_created"], full["seconds"]),
+            "records_per_s": rate(full["records"], full["seconds"]),
+        },
+        "sample": {
+            "records": naive["records"],
+            "one_tx_per_record": {**naive, "relationships_per_s": rate(naive["relationships_created"], naive["seconds"])},
+            "batched": {"relationships_created": batched_sample["relationships_created"],
+                        "seconds": batched_sample["seconds"],
+                        "relationships_per_s": rate(batched_sample["relationships_created"],
+                                                    batched_sample["relationship_seconds"])},
+        },
+        "target_relationships_per_s": TARGET_RELS_PER_SECOND,
+        "load_average": os.getloadavg(),
+        "cpu_count": os.cpu_count(),
+    }
+    (OUT / "results.json").write_text(json.dumps(results, indent=2))
+    b, s = results["batched"], results["sample"]
+    print()
+    print(f"{'loader':38} {'records':>10} {'relationships':>14} {'seconds':>9} {'rels/s':>10}")
+    print(f"{'batched (relationship phase)':38} {results['records']:>10,} {b['relationships_created']:>14,} "
+          f"{b['relationship_seconds']:>9.1f} {b['relationships_per_s']:>10,.0f}")
+    print(f"{'batched, whole load (nodes + rels)':38} {results['records']:>10,} "
+          f"{b['nodes_created'] + b['relationships_created']:>14,} {b['seconds']:>9.1f} "
+          f"{b['graph_elements_per_s']:>10,.0f}  (nodes+rels/s)")
+    print(f"{'sample: batched (relationship phase)':38} {s['records']:>10,} "
+          f"{s['batched']['relationships_created']:>14,} {s['batched']['seconds']:>9.1f} "
+          f"{s['batched']['relationships_per_s']:>10,.0f}")
+    print(f"{'sample: one transaction per record':38} {s['records']:>10,} "
+          f"{s['one_tx_per_record']['relationships_created']:>14,} {s['one_tx_per_record']['seconds']:>9.1f} "
+          f"{s['one_tx_per_record']['relationships_per_s']:>10,.0f}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} cores, load average {load} (other work on the machine slows Neo4j too)")
+    verdict = "meets" if b["relationships_per_s"] >= TARGET_RELS_PER_SECOND else "MISSES"
+    print(f"batched path {verdict} the target of {TARGET_RELS_PER_SECOND:,} relationships/s")
+
+
+if __name__ == "__main__":
+    main()
