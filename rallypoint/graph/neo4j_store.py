@@ -38,6 +38,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,7 +268,7 @@ class WriteCounts:
 
 @dataclass
 class BatchWriter:
-    """Runs one Cypher statement per batch of rows, each batch in its own retried transaction."""
+    """Writes batches of rows with ``UNWIND`` statements, each batch in one retried transaction."""
 
     driver: Any
     counts: WriteCounts = field(default_factory=WriteCounts)
@@ -429,6 +430,21 @@ def _progress():
                     TimeRemainingColumn(), console=console, disable=not console.is_terminal)
 
 
+@contextmanager
+def _interrupted_write(what: str):
+    """A failure in mid-write becomes one sentence; committed batches stay, and a rerun completes them."""
+    from neo4j.exceptions import DriverError
+    from neo4j.exceptions import Neo4jError as DriverNeo4jError
+
+    try:
+        yield
+    except (DriverError, DriverNeo4jError) as exc:
+        raise Neo4jError(
+            f"Neo4j failed while writing {what} ({_first_line(exc)}); the batches already committed are "
+            "consistent, and writing again (it is idempotent) completes the rest."
+        ) from exc
+
+
 def _lake_files(lake: Lake, files: Iterable[str | os.PathLike[str]] | None) -> list[Path]:
     if files is None:
         lake.require()
@@ -486,7 +502,8 @@ def load_lake_into_neo4j(
                 phase_started = time.perf_counter()
                 task = progress.add_task(f"Neo4j {phase}", total=total)
                 for batch in _iter_batches(paths, batch_size, LOAD_COLUMNS):
-                    writer.write_together(step(batch))
+                    with _interrupted_write(phase):
+                        writer.write_together(step(batch))
                     progress.advance(task, len(batch))
                     if on_batch is not None:
                         on_batch(len(batch))
@@ -611,7 +628,7 @@ def write_run_to_neo4j(
     edges = lake.read_run_table(run, "edges")
     started = time.perf_counter()
     counts = WriteCounts()
-    with open_driver(uri, user, password) as driver:
+    with open_driver(uri, user, password) as driver, _interrupted_write(f"run {run}"):
         ensure_constraints(driver)
         writer = BatchWriter(driver, counts=counts, database=database)
         replaced_edges = _delete_in_batches(driver, DELETE_RUN_COORDINATION, run, batch_size, counts, database)
