@@ -110,3 +110,11 @@ def test_meta_content_library_csv():
     assert rows["881234567890"]["account_id"] == "55501"
     assert rows["881234567891"]["timestamp"] == datetime(2024, 3, 1, 10, 0, 30, tzinfo=UTC)
     assert rows["881234567891"]["urls"] == ["https://example.org/noon"]
+
+
+def test_a_one_line_telegram_export_reads_like_the_pretty_printed_one(tmp_path):
+    import json
+
+    compact = tmp_path / "result.json"
+    compact.write_text(json.dumps(json.loads((FIXTURES / "telegram_result.json").read_text())))
+    assert read_file(compact)[0].equals(read_file(FIXTURES / "telegram_result.json")[0])

@@ -139,17 +139,13 @@ def resolve_format(path: Path, fmt: str) -> str:
         raise InputError(f"Unknown format {fmt!r}; use one of auto, {', '.join(FORMATS)}.")
     try:
         found = sniff(path)
-    except InputError as exc:
-        if fmt == "auto" or "empty" in str(exc) or "truncated" in str(exc):
+    except UnknownFormatError:
+        if fmt == "auto":
             raise
-        found = None
-    if fmt == "auto":
-        return found  # type: ignore[return-value]
-    if found is not None and found != fmt:
+        raise UnknownFormatError(f"{path} is not a {fmt} file: its content matches no known format.") from None
+    if fmt != "auto" and found != fmt:
         raise InputError(f"{path} is not a {fmt} file: its content looks like {found}.")
-    if found is None:
-        raise InputError(f"{path} is not a {fmt} file: its content matches no known format.")
-    return fmt
+    return found
 
 
 def _sniff_json(path: Path, text: bytes) -> str:

@@ -134,7 +134,6 @@ def canonicalize(raw: pa.Table, lines: np.ndarray, source: str) -> tuple[pa.Tabl
 
 def _reasons(out: dict[str, pa.ChunkedArray], col) -> pa.ChunkedArray:
     """The first rule each row breaks, or null when it passes."""
-    none = pa.scalar(None, pa.string())
     checks: list[tuple[pa.ChunkedArray, str | pa.ChunkedArray]] = []
     for name in REQUIRED_FIELDS:
         if name != "timestamp":
@@ -165,7 +164,7 @@ def _reasons(out: dict[str, pa.ChunkedArray], col) -> pa.ChunkedArray:
         failed = pc.fill_null(failed, False)
         value = text if not isinstance(text, str) else pa.scalar(text, pa.string())
         reason = pc.if_else(failed, value, reason)
-    return pc.if_else(pc.is_valid(reason), reason, none)
+    return reason
 
 
 def _extra_json(raw: pa.Table) -> pa.ChunkedArray:

@@ -31,9 +31,12 @@ def is_json_lines(part: Part) -> bool:
     return True
 
 
-def iter_items(part: Part, document_prefix: str = "") -> Iterator[Item]:
-    """Items of a JSON Lines file, or of a document at ijson ``document_prefix``."""
-    if is_json_lines(part):
+def iter_items(part: Part, document_prefix: str = "", document: bool = False) -> Iterator[Item]:
+    """Items of a JSON Lines file, or of a document at ijson ``document_prefix``.
+
+    ``document=True`` reads the file as one document even when it fits on one line.
+    """
+    if not document and is_json_lines(part):
         yield from _lines(part)
     else:
         yield from _document(part, document_prefix)

@@ -43,7 +43,7 @@ def read_blocks(part: Part) -> Iterator[Block]:
     buffer = RecordBuffer()
 
     def rows():
-        for number, obj, raw in iter_items(part, document_prefix="messages.item"):
+        for number, obj, raw in iter_items(part, document_prefix="messages.item", document=True):
             if obj is None:
                 buffer.reject(number, raw.partition("\n")[0], raw.partition("\n")[2])
                 continue
