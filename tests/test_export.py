@@ -192,3 +192,20 @@ def test_export_into_a_file_path_is_one_clear_error(world, tmp_path):
     result = CliRunner().invoke(main, ["export", "--lake", str(world.lake.root), "--format", "csv",
                                        "--out", str(target)])
     assert result.exit_code == 2 and result.output.count("\n") == 1
+
+
+def test_a_zip_in_memory_holds_the_same_files_as_the_folder_export(world, tmp_path):
+    import io
+    import zipfile
+
+    from rallypoint.graph.export import subgraph_zip
+
+    graph = cluster_subgraph(world.lake, world.run_id)
+    data, file_name = subgraph_zip(graph, "csv", name="c1")
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert file_name == "c1-csv.zip"
+    assert sorted(archive.namelist()) == ["c1/edges.csv", "c1/manifest.json", "c1/nodes.csv"]
+    manifest = json.loads(archive.read("c1/manifest.json"))
+    for entry in manifest["files"]:
+        assert hashlib.sha256(archive.read(f"c1/{entry['name']}")).hexdigest() == entry["sha256"]
+    assert manifest["counts"] == {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges()}

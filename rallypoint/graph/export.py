@@ -223,6 +223,26 @@ def write_subgraph(graph: nx.Graph, fmt: str, out: str | os.PathLike[str], *, ke
     return manifest
 
 
+def subgraph_zip(graph: nx.Graph, fmt: str, *, key: str | bytes | None = None,
+                 pseudonymize: bool | None = None, parameters: dict[str, Any] | None = None,
+                 name: str = "rallypoint-export") -> tuple[bytes, str]:
+    """The export of ``graph`` (its files and manifest) as a zip archive in memory, and a file name.
+
+    For download buttons: ``st.download_button(data=data, file_name=file_name, mime="application/zip")``.
+    """
+    import io
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory(prefix="rallypoint-export-") as tmp:
+        manifest = write_subgraph(graph, fmt, tmp, key=key, pseudonymize=pseudonymize, parameters=parameters)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for entry in [*manifest["files"], {"name": "manifest.json"}]:
+                archive.write(Path(tmp) / entry["name"], f"{name}/{entry['name']}")
+    return buffer.getvalue(), f"{name}-{fmt}.zip"
+
+
 # --- from Neo4j -----------------------------------------------------------------------------
 def _node_key(node) -> str:
     labels = set(node.labels)
