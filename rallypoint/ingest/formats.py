@@ -234,7 +234,7 @@ def plan_parts(path: Path, fmt: str, part_bytes: int = PART_BYTES) -> list[Part]
             end = _next_line_start(fh, target, size)
             fh.seek(start)
             newlines = _count_newlines(fh, end - start)
-            parts.append(Part(path, fmt, index=len(parts), start=start, end=end, first_line=line))
+            parts.append(Part(path, fmt, index=len(parts), start=start, end=end, first_line=line, newlines=newlines))
             start, line = end, line + newlines
     return parts
 

@@ -74,7 +74,7 @@ def ingest_sources(
     parts: list[Part] = []
     for f in files:
         for p in plan_parts(f, formats[f]):
-            parts.append(Part(p.path, p.fmt, len(parts), p.start, p.end, p.first_line))
+            parts.append(Part(p.path, p.fmt, len(parts), p.start, p.end, p.first_line, p.newlines))
     t_plan = time.perf_counter()
 
     existed = lake_obj.root.exists()

@@ -54,6 +54,8 @@ class Part:
     start: int | None = None
     end: int | None = None
     first_line: int = 1
+    #: newlines in [start, end), when the planner counted them (saves a recount)
+    newlines: int | None = None
 
     @property
     def source(self) -> str:

@@ -28,16 +28,16 @@ STREAM_BLOCK_BYTES = 32 * 1024 * 1024
 
 
 def read_blocks(part: Part) -> Iterator[Block]:
-    for data, first_line in iter_line_blocks(part):
-        yield from parse_block(data, first_line)
+    for data, first_line, newlines in iter_line_blocks(part):
+        yield from parse_block(data, first_line, newlines)
 
 
-def iter_line_blocks(part: Part, block_bytes: int = STREAM_BLOCK_BYTES) -> Iterator[tuple[bytes, int]]:
-    """(bytes ending at a line end, 1-based line number of its first line)."""
+def iter_line_blocks(part: Part, block_bytes: int = STREAM_BLOCK_BYTES) -> Iterator[tuple[bytes, int, int | None]]:
+    """(bytes ending at a line end, 1-based line number of its first line, newlines if known)."""
     if part.start is not None:
         with open(part.path, "rb") as fh:
             fh.seek(part.start)
-            yield fh.read(part.end - part.start), part.first_line
+            yield fh.read(part.end - part.start), part.first_line, part.newlines
         return
     line = 1
     rest = b""
@@ -51,17 +51,18 @@ def iter_line_blocks(part: Part, block_bytes: int = STREAM_BLOCK_BYTES) -> Itera
             if cut == 0:
                 rest = data
                 continue
-            yield data[:cut], line
-            line += data.count(b"\n", 0, cut)
+            newlines = data.count(b"\n", 0, cut)
+            yield data[:cut], line, newlines
+            line += newlines
             rest = data[cut:]
     if rest.strip():
-        yield rest, line
+        yield rest, line, None
 
 
-def parse_block(data: bytes, first_line: int) -> Iterator[Block]:
+def parse_block(data: bytes, first_line: int, newlines: int | None = None) -> Iterator[Block]:
     """Parse one block of lines; fall back to line by line if Arrow cannot."""
     if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+        data = data[3:]  # a BOM holds no newline: ``newlines`` stays right
     try:
         _check_utf8(data)
         table = pj.read_json(
@@ -70,7 +71,7 @@ def parse_block(data: bytes, first_line: int) -> Iterator[Block]:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         yield from parse_lines(data, first_line)
         return
-    yield Block(table, _line_numbers(data, first_line, table.num_rows))
+    yield Block(table, _line_numbers(data, first_line, table.num_rows, newlines))
 
 
 def parse_lines(data: bytes, first_line: int) -> Iterator[Block]:
@@ -107,9 +108,10 @@ def _check_utf8(data: bytes) -> None:
     pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, buf]).cast(pa.large_string())
 
 
-def _line_numbers(data: bytes, first_line: int, rows: int) -> np.ndarray:
+def _line_numbers(data: bytes, first_line: int, rows: int, newlines: int | None = None) -> np.ndarray:
     """Line of each parsed row; Arrow skips blank lines, so count them when present."""
-    newlines = data.count(b"\n")
+    if newlines is None:
+        newlines = data.count(b"\n")
     total = newlines + (0 if data.endswith(b"\n") else 1)
     if total == rows:
         return np.arange(first_line, first_line + rows, dtype=np.int64)
