@@ -20,8 +20,9 @@ Keys, each behind a uniqueness constraint created before any write: ``Account.id
 
 How it loads (the usual recipe for fast, safe bulk writes through Bolt):
 
-* batched ``UNWIND $rows AS row MERGE ...``: one transaction per batch of ``batch_size`` rows,
-  so the cost is O(records / batch_size) round trips instead of O(records);
+* batched ``UNWIND $rows AS row MERGE ...``: one transaction per batch of ``batch_size`` records
+  (all node statements of a batch together, then one relationship statement per batch), so
+  the cost is O(records / batch_size) round trips and commits instead of O(records);
 * every node of every file is written before any relationship: a relationship write then only
   reads and locks existing nodes, so concurrent loaders (partitions written in parallel) cannot
   deadlock by creating the same node in opposite orders;
@@ -125,51 +126,36 @@ MERGE_HASHTAGS = "UNWIND $rows AS row MERGE (:Hashtag {tag: row.tag})"
 MERGE_MEDIA = "UNWIND $rows AS row MERGE (:Media {hash: row.hash})"
 
 # --- Cypher: relationships (every node exists by now: MATCH, never create) ---------------
-MERGE_POSTED = """
-UNWIND $rows AS row
-MATCH (a:Account {id: row.account_id})
-MATCH (p:Post {platform: row.platform, id: row.id})
-MERGE (a)-[:POSTED]->(p)
-"""
-MERGE_TARGETS = {
-    rel: f"""
+# One statement per record batch, one row per record: the post is looked up once and every
+# relationship of the record hangs off it (unit subqueries keep one row per record). This
+# sends each record once and does a third fewer index lookups than one statement per kind.
+_TARGET_MERGES = "\n".join(
+    f"  CALL (p, t, row) {{ WITH p, t, row WHERE row.action = '{action}' MERGE (p)-[:{rel}]->(t) }}"
+    for action, rel in TARGET_RELATIONSHIPS.items()
+)
+MERGE_RECORD_RELATIONSHIPS = f"""
 UNWIND $rows AS row
 MATCH (p:Post {{platform: row.platform, id: row.id}})
-MATCH (t:Post {{platform: row.platform, id: row.target_id}})
-MERGE (p)-[:{rel}]->(t)
+MATCH (a:Account {{id: row.account_id}})
+MERGE (a)-[:POSTED]->(p)
+WITH p, row
+CALL (p, row) {{
+  WITH p, row WHERE row.target_id IS NOT NULL
+  MATCH (t:Post {{platform: row.platform, id: row.target_id}})
+{_TARGET_MERGES}
+  CALL (t, row) {{
+    WITH t, row WHERE row.target_account_id IS NOT NULL
+    MATCH (author:Account {{id: row.target_account_id}})
+    MERGE (author)-[:POSTED]->(t)
+  }}
+}}
+CALL (p, row) {{ UNWIND row.urls AS value MATCH (n:Url {{url: value}}) MERGE (p)-[:LINKS_TO]->(n) }}
+CALL (p, row) {{ UNWIND row.hashtags AS value MATCH (n:Hashtag {{tag: value}}) MERGE (p)-[:TAGGED]->(n) }}
+CALL (p, row) {{ UNWIND row.mentions AS value MATCH (n:Account {{id: value}}) MERGE (p)-[:MENTIONS]->(n) }}
+CALL (p, row) {{ UNWIND row.media AS value MATCH (n:Media {{hash: value}}) MERGE (p)-[:ATTACHES]->(n) }}
 """
-    for rel in TARGET_RELATIONSHIPS.values()
-}
-MERGE_LINKS_TO = """
-UNWIND $rows AS row
-MATCH (p:Post {platform: row.platform, id: row.id})
-MATCH (u:Url {url: row.value})
-MERGE (p)-[:LINKS_TO]->(u)
-"""
-MERGE_TAGGED = """
-UNWIND $rows AS row
-MATCH (p:Post {platform: row.platform, id: row.id})
-MATCH (h:Hashtag {tag: row.value})
-MERGE (p)-[:TAGGED]->(h)
-"""
-MERGE_MENTIONS = """
-UNWIND $rows AS row
-MATCH (p:Post {platform: row.platform, id: row.id})
-MATCH (a:Account {id: row.value})
-MERGE (p)-[:MENTIONS]->(a)
-"""
-MERGE_ATTACHES = """
-UNWIND $rows AS row
-MATCH (p:Post {platform: row.platform, id: row.id})
-MATCH (m:Media {hash: row.value})
-MERGE (p)-[:ATTACHES]->(m)
-"""
-LIST_RELATIONSHIPS = {
-    "urls": MERGE_LINKS_TO,
-    "hashtags": MERGE_TAGGED,
-    "mentions": MERGE_MENTIONS,
-    "media": MERGE_ATTACHES,
-}
+RELATIONSHIP_COLUMNS = ["platform", "id", "account_id", "action", "target_id", "target_account_id",
+                        "urls", "hashtags", "mentions", "media"]
 
 
 # --- connections ----------------------------------------------------------------------
@@ -407,17 +393,7 @@ def node_statements(batch: pa.Table) -> list[Statement]:
 
 def relationship_statements(batch: pa.Table) -> list[Statement]:
     """The relationship MERGEs for one batch of records; every node they name exists already."""
-    statements = [(MERGE_POSTED, batch.select(["account_id", "platform", "id"]).to_pylist())]
-    targeted = batch.filter(pc.is_valid(batch["target_account_id"]))
-    if len(targeted):
-        authors = _distinct(targeted, ["target_account_id", "platform", "target_id"])
-        statements.append((MERGE_POSTED, authors.rename_columns(["account_id", "platform", "id"]).to_pylist()))
-    for action, rel in TARGET_RELATIONSHIPS.items():
-        acting = batch.filter(pc.and_(pc.equal(batch["action"], action), pc.is_valid(batch["target_id"])))
-        statements.append((MERGE_TARGETS[rel], acting.select(["platform", "id", "target_id"]).to_pylist()))
-    for column, query in LIST_RELATIONSHIPS.items():
-        statements.append((query, _exploded(batch, column).to_pylist()))
-    return statements
+    return [(MERGE_RECORD_RELATIONSHIPS, batch.select(RELATIONSHIP_COLUMNS).to_pylist())]
 
 
 def _progress():
