@@ -555,8 +555,16 @@ def cluster_facts(
     people = accounts.group_by("cluster_id").agg(
         n_accounts=pl.len().cast(pl.Int64),
         n_new_accounts=(pl.col("account_created_at") >= new_cutoff).sum().cast(pl.Int64),
-        high_profile_accounts=pl.col("account_id").filter(pl.col("high_profile").fill_null(False)).sort(),
     )
+    # listed, never weighted: who the members are does not enter the score
+    high_profile = (
+        accounts.filter(pl.col("high_profile").fill_null(False)).sort("cluster_id", "account_id")
+        .group_by("cluster_id", maintain_order=True)
+        .agg(high_profile_accounts=pl.col("account_id"),
+             high_profile_names=pl.col("account_name").fill_null(pl.col("account_id")))
+    )
+    people = people.join(high_profile, on="cluster_id", how="left").with_columns(
+        pl.col("high_profile_accounts", "high_profile_names").fill_null(pl.lit([], pl.List(pl.String))))
     counts = evidence_counts(evidence)
     facts = (
         people.join(edge_frame, on="cluster_id", how="left")

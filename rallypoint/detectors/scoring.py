@@ -221,12 +221,11 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
         reasons.append(f"{top['count']} texts name {where}.")
     bursts = row["bursts"] or []
     if row["n_coactions_in_bursts"]:
-        strongest = max(bursts, key=lambda b: (b["level"], b["end"] - b["start"]))
         n_top = sum(1 for b in bursts if b["level"] == 1)
+        top_level = max(b["level"] for b in bursts)
         reasons.append(
             f"{row['n_coactions_in_bursts']} of {row['n_coactions']} co-actions fell inside {n_top} "
-            f"burst{'s' if n_top != 1 else ''}; the strongest (level {strongest['level']}) ran from "
-            f"{_fmt_time(strongest['start'])} to {_fmt_time(strongest['end'])}."
+            f"burst{'s' if n_top != 1 else ''} of activity (Kleinberg level up to {top_level})."
         )
     if row.get("main_burst_accounts") and row.get("main_burst_start") is not None:
         gap = row.get("median_member_gap_s")
@@ -254,7 +253,8 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
         )
     high_profile = row["high_profile_accounts"] or []
     if high_profile:
-        shown = ", ".join(high_profile[:5]) + (", ..." if len(high_profile) > 5 else "")
+        names = row.get("high_profile_names") or high_profile
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         reasons.append(
             f"{len(high_profile)} high-profile member{'s' if len(high_profile) != 1 else ''} "
             f"({shown}), scored by the same rules as everyone."
