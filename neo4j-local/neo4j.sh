@@ -22,7 +22,7 @@ PAGECACHE_MB="${NEO4J_LOCAL_PAGECACHE_MB:-1024}"
 PID_FILE="$STATE/neo4j.pid"
 LOG_FILE="$STATE/neo4j.log"
 READY_FILE="$STATE/neo4j.ready"
-START_TIMEOUT="${NEO4J_LOCAL_START_TIMEOUT:-180}"
+START_TIMEOUT="${NEO4J_LOCAL_START_TIMEOUT:-300}"
 MAIN_CLASS=org.rallypoint.neo4jlocal.Launcher
 
 say() { echo "neo4j-local: $*" >&2; }
