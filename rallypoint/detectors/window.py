@@ -15,7 +15,8 @@ Parameters
     ``quickest`` (CooRnet's q, default 0.1) and ``share_fraction`` (CooRnet's p,
     default 0.5). The estimate is clipped to ``[min_seconds, max_seconds]`` (1 s and
     1 h by default) so a degenerate data set (everything at once, or one share per
-    hour) still yields a usable window.
+    hour) still yields a usable window; with fewer than ``MIN_TARGETS`` (20) targets
+    shared twice the window is ``FALLBACK_SECONDS`` (60 s).
 
 Cost
     One sort of the shares by (target, time): ``O(n log n)``.
@@ -36,6 +37,8 @@ AUTO = "auto"
 #: Used when there is too little data to estimate a window (CooRTweet's default is 10 s,
 #: the QUT toolkit's 60 s; we take the toolkit's, the more inclusive).
 FALLBACK_SECONDS = 60.0
+#: Fewer targets shared twice than this, and a quantile of their delays says little.
+MIN_TARGETS = 20
 
 
 class WindowError(RallypointError):
@@ -91,7 +94,7 @@ def window_from_delays(
 ) -> float:
     """CooRnet's interval from one type's ``target_delays``: the median ``fraction_delay``
     of the ``quickest`` fraction of targets by ``second_delay``, in seconds."""
-    if delays.height == 0:
+    if delays.height < MIN_TARGETS:
         return FALLBACK_SECONDS
     cutoff = delays.get_column("second_delay").quantile(quickest, interpolation="lower")
     fast = delays.filter(pl.col("second_delay") <= cutoff)
@@ -110,7 +113,7 @@ def estimate_window(
     """CooRnet's coordination interval, in seconds, from share targets and times (µs).
 
     ``targets`` are any codes (one per share), ``times_us`` int64 microseconds.
-    Returns ``FALLBACK_SECONDS`` when no target is shared twice.
+    Returns ``FALLBACK_SECONDS`` when fewer than ``MIN_TARGETS`` targets are shared twice.
     """
     shares = pl.DataFrame({"kind": np.zeros(len(targets), dtype=np.int32), "target": targets, "time": times_us})
     delays = target_delays(shares, share_fraction)
