@@ -1,0 +1,104 @@
+"""What each co-action type counts as the same target."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+
+from rallypoint.detectors.coaction import build_coaction_edges
+from rallypoint.detectors.coaction.co_text import near_duplicate_groups, normalize_text
+from rallypoint.schema import RECORD_SCHEMA
+
+T0 = datetime(2023, 1, 7, 15, tzinfo=UTC)
+
+
+def posts(*rows: dict) -> pa.Table:
+    out = []
+    for k, row in enumerate(rows):
+        row = {"action": "post", **row}
+        row["timestamp"] = T0 + timedelta(seconds=row.pop("t"))
+        out.append({"id": f"r{k}", "platform": "x", **row})
+    return pa.Table.from_pylist(out, schema=RECORD_SCHEMA)
+
+
+def pairs(table: pa.Table, kind: str, **kw) -> dict[tuple[str, str], int]:
+    kw = {"window": 60, "min_participation": 1, "null_model": "none", **kw}
+    result = build_coaction_edges(table, types=[kind], **kw)
+    return dict(zip(zip(result.edges["account_a"].to_pylist(), result.edges["account_b"].to_pylist(), strict=True),
+                    result.edges["weight"].to_pylist(), strict=True))
+
+
+CALL = "All patriots meet at the Esplanada on Sunday at two, bring flags and water"
+
+
+def test_co_text_pairs_near_duplicates_and_not_different_texts():
+    table = posts(
+        {"account_id": "a", "text": CALL, "t": 0},
+        {"account_id": "b", "text": CALL.upper() + "!!! https://t.me/x", "t": 20},  # same words, shouting, a link
+        {"account_id": "c", "text": CALL.replace("two", "three"), "t": 30},  # one word changed: still similar
+        {"account_id": "d", "text": "Lovely weather at the beach today, the kids built a sandcastle", "t": 25},
+    )
+    assert set(pairs(table, "co_text", text_threshold=0.5)) == {("a", "b"), ("a", "c"), ("b", "c")}
+    # at a strict threshold the changed word separates c
+    assert set(pairs(table, "co_text", text_threshold=0.95)) == {("a", "b")}
+
+
+def test_co_text_ignores_short_texts():
+    table = posts({"account_id": "a", "text": "yes!", "t": 0}, {"account_id": "b", "text": "Yes", "t": 1})
+    assert pairs(table, "co_text") == {}
+
+
+def normalize_text_one(text: str) -> str:
+    import polars as pl
+
+    return normalize_text(pl.Series([text]))[0]
+
+
+def test_near_duplicate_groups_are_deterministic_for_a_seed():
+    texts = [normalize_text_one(CALL), normalize_text_one(CALL + " now"), "something else entirely with many words"]
+    first = near_duplicate_groups(texts, 0.5, seed=1)
+    assert first[0] == first[1] != first[2]
+    assert (near_duplicate_groups(texts, 0.5, seed=1) == first).all()
+
+
+def test_co_hashtags_needs_two_tags_and_ignores_order_and_case():
+    table = posts(
+        {"account_id": "a", "hashtags": ["StopTheSteal", "J6"], "t": 0},
+        {"account_id": "b", "hashtags": ["j6", "stopthesteal"], "t": 5},
+        {"account_id": "c", "hashtags": ["StopTheSteal"], "t": 6},  # one tag: not a script
+        {"account_id": "d", "hashtags": ["StopTheSteal"], "t": 7},
+    )
+    assert pairs(table, "co_hashtags") == {("a", "b"): 1}
+
+
+def test_co_mention_matches_handles_whatever_their_case():
+    table = posts(
+        {"account_id": "a", "mentions": ["@SenWhitfield"], "t": 0},
+        {"account_id": "b", "mentions": ["@senwhitfield", "@other"], "t": 30},
+        {"account_id": "c", "mentions": ["@other"], "t": 500},
+    )
+    assert pairs(table, "co_mention") == {("a", "b"): 1}
+
+
+def test_co_reply_and_co_media():
+    table = posts(
+        {"account_id": "a", "action": "reply", "target_id": "p1", "t": 0},
+        {"account_id": "b", "action": "reply", "target_id": "p1", "t": 10},
+        {"account_id": "c", "action": "repost", "target_id": "p1", "t": 10},  # a repost is no reply
+        {"account_id": "a", "media": ["hash1"], "t": 100},
+        {"account_id": "c", "media": ["hash1", "hash1"], "t": 120},  # the same image twice is one share
+    )
+    assert pairs(table, "co_reply") == {("a", "b"): 1}
+    assert pairs(table, "co_media") == {("a", "c"): 1}
+
+
+def test_co_link_counts_each_url_of_a_post():
+    table = posts(
+        {"account_id": "a", "urls": ["https://fund.example/x", "https://t.me/+abc"], "t": 0},
+        {"account_id": "b", "urls": ["https://t.me/+abc", "https://fund.example/x"], "t": 40},
+    )
+    result = build_coaction_edges(table, types=["co_link"], window=60, min_participation=1, null_model="none")
+    edge = result.edges.to_pylist()[0]
+    assert (edge["weight"], edge["n_shared"]) == (2, 2)
+    assert sorted(result.actions["target"].to_pylist()) == sorted(["https://fund.example/x", "https://t.me/+abc"] * 2)
