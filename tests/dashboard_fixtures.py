@@ -284,19 +284,20 @@ def write_fixture_lake(root: str | Path, *, seed: int = 7, cluster_size: int = 4
         "raw": ['{"id": "1"}', '{"timestamp": "yesterday"}', '{"timestamp": "soon"}', "9,x,,repost"],
     }, schema=REJECTED_SCHEMA)
     write_parquet_atomic(lake.rejected_dir / INGEST_ID / "part-0.parquet", rejected)
-    write_json_atomic(lake.ingests_dir / f"{INGEST_ID}.json", {
-        "ingest_id": INGEST_ID, "started_at": "2021-01-07T00:00:00Z", "finished_at": "2021-01-07T00:01:10Z",
-        "sources": [{"path": "export.jsonl", "format": "jsonl", "records_read": records.num_rows + 3},
-                    {"path": "channel.csv", "format": "csv", "records_read": 1}],
-        "records_read": records.num_rows + 4, "records_written": records.num_rows, "duplicates": 0,
-        "rejected": 4, "rejected_by_reason": {"missing required field 'account_id'": 1,
-                                              "timestamp is not ISO 8601 or epoch": 2,
-                                              "repost without target_id": 1},
+    write_json_atomic(lake.ingests_dir / f"{INGEST_ID}.json", {  # the ingest log's format, docs/ingest.md
+        "ingest_id": INGEST_ID, "format": "auto", "started": "2021-01-07T00:00:00+00:00",
+        "finished": "2021-01-07T00:01:10+00:00", "seconds": 70.0,
+        "read": records.num_rows + 4, "written": records.num_rows, "duplicates": 0, "rejected": 4,
+        "rejected_by_reason": {"missing required field 'account_id'": 1, "timestamp is not ISO 8601 or epoch": 2,
+                               "repost without target_id": 1},
+        "sources": [{"path": "export.jsonl", "format": "jsonl", "read": records.num_rows + 3,
+                     "valid": records.num_rows, "rejected": 3},
+                    {"path": "channel.csv", "format": "csv", "read": 1, "valid": 0, "rejected": 1}],
     })
     return fixture
 
 
-def browser_lake(root: str | Path, big_cluster: int = 2000) -> dict:
+def big_cluster_lake(root: str | Path, big_cluster: int = 2000) -> dict:
     """The lake the browser tests look at, with the ids they need.
 
     The fixture lake with a ``big_cluster``-member cluster (for the interactivity
@@ -311,3 +312,29 @@ def browser_lake(root: str | Path, big_cluster: int = 2000) -> dict:
         "big_cluster": fixture.big_cluster, "big_cluster_size": big_cluster,
         "account": fixture.high_profile_account,
     }
+
+
+def simulated_lake(root: str | Path, *, accounts: int = 400, days: int = 6, seed: int = 3) -> dict:
+    """A small simulated world run through the real pipeline: simulate -> ingest -> detect.
+
+    Returns the lake, its run, the top flagged cluster and an account of it (a
+    high-profile member when the cluster has one), for the browser tests.
+    """
+    from rallypoint.detectors.pipeline import detect_run
+    from rallypoint.ingest.pipeline import ingest_sources
+    from rallypoint.simulate import simulate_world
+
+    root = Path(root)
+    simulate_world(root / "world", accounts=accounts, days=days, seed=seed)
+    ingest_sources([root / "world"], root / "lake")
+    detect_run(root / "lake")
+    lake = Lake(root / "lake")
+    run_id = lake.resolve_run("latest")
+    clusters = lake.read_run_table(run_id, "clusters").sort_by([("score", "descending")])
+    flagged = clusters.filter(clusters["flagged"])
+    assert flagged.num_rows, "the simulated world's run flagged no cluster"
+    top = flagged.slice(0, 1).to_pylist()[0]
+    members = lake.read_run_table(run_id, "members")
+    top_members = members.filter(pa.compute.equal(members["cluster_id"], top["cluster_id"]))["account_id"].to_pylist()
+    return {"lake": lake.root, "run": run_id, "top_cluster": top["cluster_id"],
+            "account": (top["high_profile_accounts"] or top_members)[0]}

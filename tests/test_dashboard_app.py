@@ -197,7 +197,7 @@ def test_data_health_counts_ingests_rejections_and_runs(fixture_lake, monkeypatc
     runs = frame(at, "run_id", "parameters.window")
     assert runs["run_id"].tolist() == [NEW_RUN, OLD_RUN]
     assert "parameters.window" in runs.columns
-    assert frame(at, "ingest_id", "records_read")["ingest_id"].tolist() == [
+    assert frame(at, "ingest_id", "read", "written")["ingest_id"].tolist() == [
         p.stem for p in fixture_lake.lake.ingests_dir.glob("*.json")]
 
 

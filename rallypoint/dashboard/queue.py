@@ -104,7 +104,10 @@ def mobilization_summary(mobilization: dict | None) -> str:
     parts = []
     pairs = mobilization.get("top_date_places") or []
     if pairs:
-        parts.append("; ".join(f"{p['place'] or '?'} on {p['date'] or '?'} ({p['count']}×)" for p in pairs[:3]))
+        parts.append("; ".join(
+            f"{p['place'] or 'no place'}{' on ' + p['date'] if p['date'] else ' (no date)'} ({p['count']}×)"
+            for p in pairs[:3]
+        ))
     else:
         dates, places = mobilization.get("dates") or [], mobilization.get("places") or []
         if dates or places:

@@ -143,7 +143,7 @@ def _evidence(evidence: pl.DataFrame) -> None:
 def _export(current: Lake, run_id: str, cluster_id: str) -> None:
     st.subheader("Export this cluster's subgraph")
     c1, c2, c3 = st.columns([1, 1, 2])
-    fmt = c1.selectbox("Format", list(FORMATS), key="export_format")
+    fmt = c1.selectbox("Format", list(FORMATS), key="export_format", format_func=FORMATS.get)
     pseudonymize = c2.checkbox("Pseudonymize accounts", value=True, key="export_pseudo",
                                help="Account ids and names replaced by keyed hashes ($RALLYPOINT_PSEUDONYM_KEY).")
     if c3.button("Prepare download", key="export_prepare"):
@@ -155,6 +155,10 @@ def _export(current: Lake, run_id: str, cluster_id: str) -> None:
     if ready is not None and ready.file_name.startswith(f"{run_id}_{cluster_id}"):
         st.download_button(f"Download {ready.file_name} ({len(ready.data):,} bytes)", ready.data,
                            file_name=ready.file_name, mime=ready.mime, key="export_download")
+        counts = ready.manifest.get("counts", {})
+        st.caption(f"{counts.get('nodes', '?')} accounts, {counts.get('edges', '?')} edges; "
+                   + (f"pseudonymized with key id {ready.manifest.get('key_id')}" if ready.manifest.get("pseudonymized")
+                      else "real account ids") + "; the zip holds the same files as `rallypoint export` and its manifest.")
 
 
 def render() -> None:
@@ -186,7 +190,8 @@ def render() -> None:
         st.markdown("\n".join(f"{i}. {html.escape(r, quote=False)}" for i, r in enumerate(row["reasons"] or [], 1))
                     or "_no reasons recorded_")
         st.markdown(f"**Mobilization:** {html.escape(mobilization_summary(row['mobilization']))}")
-        hp = row["high_profile_accounts"] or []
+        names = dict(members.select("account_id", "account_name").iter_rows())
+        hp = [f"{a} ({names[a]})" if names.get(a) else a for a in row["high_profile_accounts"] or []]
         st.markdown(f"**High-profile members** (scored by the same rules): {html.escape(', '.join(hp)) or 'none'}")
         st.plotly_chart(_score_figure(row), key="score_chart", config={"displayModeBar": False})
     with right:

@@ -12,7 +12,9 @@ from rallypoint.dashboard.data import ingest_logs, rejected_by_reason, runs_over
 from rallypoint.dashboard.palette import OKABE_ITO
 from rallypoint.dashboard.views.common import lake
 
-INGEST_COLUMNS = ("records_read", "records_written", "duplicates", "rejected")
+#: The ingest log's counts (docs/ingest.md): records read (bad ones included), new rows written,
+#: duplicates skipped (already in the lake or repeated in the batch), records rejected.
+INGEST_COLUMNS = ("read", "written", "duplicates", "rejected")
 
 
 def _scalar(value) -> object:
@@ -37,7 +39,7 @@ def render() -> None:
         totals = {c: sum(int(log.get(c) or 0) for log in logs) for c in INGEST_COLUMNS}
         cols = st.columns(len(INGEST_COLUMNS))
         for col, (name, value) in zip(cols, totals.items(), strict=True):
-            col.metric(name.replace("_", " ").capitalize(), f"{value:,}")
+            col.metric(f"Records {name}" if name != "duplicates" else "Duplicates skipped", f"{value:,}")
         for log in logs:
             sources = log.get("sources")
             if isinstance(sources, list) and sources:

@@ -1,0 +1,275 @@
+"""The dashboard in a real browser: headless Chromium against `rallypoint dashboard`.
+
+The server is the real command (`python -m rallypoint.cli dashboard`) on a free
+localhost port, started and stopped here. Every request the page makes is checked:
+one that leaves localhost fails the test (the dashboard must work offline). Each
+page is saved under ``test-output/screenshots/``.
+
+Chromium must be at /usr/bin/chromium (`make chromium`); if it is not, these tests
+fail rather than skip, so a green run always means the browser really ran.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+import networkx as nx
+import pytest
+
+from rallypoint.graph.lake import Lake
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "test-output" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the dashboard exited with {proc.returncode}: {proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"the dashboard did not answer at {url} within {timeout} s")
+
+
+@contextlib.contextmanager
+def dashboard_server(lake: Path):
+    """`rallypoint dashboard` on ``lake`` at a free localhost port; stopped on exit."""
+    port = _free_port()
+    env = dict(os.environ, RALLYPOINT_PSEUDONYM_KEY="browser-test-key")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rallypoint.cli", "dashboard", "--lake", str(lake), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> dict:
+    """A small simulated world through the real pipeline (simulate -> ingest -> detect)."""
+    from dashboard_fixtures import simulated_lake
+
+    return simulated_lake(tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture(scope="module")
+def server(world):
+    with dashboard_server(world["lake"]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def big_lake(tmp_path_factory) -> dict:
+    """The fixture lake with a 2,000-member cluster, for the interactivity measurement."""
+    from dashboard_fixtures import big_cluster_lake
+
+    return big_cluster_lake(tmp_path_factory.mktemp("big-lake"))
+
+
+@pytest.fixture(scope="module")
+def big_server(big_lake):
+    with dashboard_server(big_lake["lake"]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium is missing at {CHROMIUM}; install it with `make chromium`.")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page; any request leaving localhost is aborted and fails the test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    outside: list[str] = []
+
+    def guard(route):
+        host = urlparse(route.request.url).hostname or ""
+        if route.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    context.on("websocket", lambda ws: outside.append(ws.url) if urlparse(ws.url).hostname not in LOCAL_HOSTS else None)
+    pg = context.new_page()
+    yield pg
+    context.close()
+    assert not outside, f"the dashboard fetched from outside localhost: {outside}"
+
+
+def settle(pg, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has run the script and the page has drawn every element."""
+    pg.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+    pg.wait_for_function(
+        """() => document.querySelectorAll('[data-testid="stSkeleton"], [data-testid="stAppSkeleton"]').length === 0
+              && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg'))""",
+        timeout=timeout,
+    )
+    pg.wait_for_timeout(200)
+    pg.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+
+
+def shot(pg, name: str) -> Path:
+    """Save the whole page: Streamlit scrolls inside its main block, so grow the viewport to fit it."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    size = pg.viewport_size
+    height = pg.evaluate(
+        """() => Math.max(...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]')]
+                              .map(e => e.scrollHeight), document.body.scrollHeight)"""
+    )
+    pg.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 9000)})
+    pg.wait_for_timeout(800)  # plotly redraws to the new size
+    pg.screenshot(path=str(path), full_page=True)
+    pg.set_viewport_size(size)
+    return path
+
+
+def test_queue_ranks_flagged_clusters_with_reasons(page, server, world):
+    page.goto(f"{server}/")
+    settle(page)
+    page.get_by_role("heading", name="Triage queue").wait_for()
+    top = world["top_cluster"]
+    first_card = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"#1 · ")).first
+    assert top in first_card.inner_text()
+    assert page.get_by_text("Mobilization:").count() >= 1
+    shot(page, "01-queue")
+
+
+def test_decision_on_the_top_cluster_survives_a_reload(page, server, world):
+    page.goto(f"{server}/")
+    settle(page)
+    page.get_by_role("link", name="Open cluster →").first.click()
+    settle(page)
+    top = world["top_cluster"]
+    page.get_by_role("heading", name=f"Cluster {top}").wait_for()
+    page.get_by_text("Dismiss (false positive)").click()
+    page.get_by_label("Your name").fill("Browser Analyst")
+    note = f"Checked the evidence posts at {time.time():.0f}: a news-sharing pattern."
+    page.get_by_label("Note: why (required)").fill(note)
+    page.get_by_role("button", name="Record decision").click()
+    settle(page)
+    page.get_by_text("Recorded: dismissed by Browser Analyst.").wait_for()
+    page.reload()
+    settle(page)
+    page.get_by_text("DISMISSED", exact=True).first.wait_for()
+    assert page.get_by_text(note).count() >= 1
+    shot(page, "02-cluster-after-decision")
+    page.goto(f"{server}/")
+    settle(page)
+    first_card = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"#1 · ")).first
+    assert top in first_card.inner_text() and "DISMISSED" in first_card.inner_text()
+
+
+def test_large_cluster_is_interactive_and_clicks_select_accounts(page, big_server, big_lake):
+    big = big_lake["big_cluster"]
+    url = f"{big_server}/cluster?run={big_lake['run']}&cluster={big}"
+    page.goto(url)  # the first view reads and lays out the cluster (cached afterwards)
+    settle(page, timeout=120_000)
+    started = time.monotonic()
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
+    served = time.monotonic() - started
+    points = page.locator('[data-testid="stPlotlyChart"]').nth(1).locator("path.point")
+    points.nth(big_lake["big_cluster_size"] // 2).wait_for(state="attached", timeout=60_000)
+    interactive = time.monotonic() - started
+    settle(page)
+    points.first.wait_for()
+    shot(page, "03-cluster-2000-members")
+    seeder = page.locator('[data-testid="stPlotlyChart"]').nth(1).locator(".scatterlayer .trace").nth(-3)
+    seeder.locator("path.point").first.scroll_into_view_if_needed()
+    box = seeder.locator("path.point").first.bounding_box()
+    clicked = time.monotonic()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    print(f"\n2,000-member cluster page: script done {served:.2f} s, network drawn and clickable"
+          f" {interactive:.2f} s after reload (data cached)")
+    page.get_by_text(re.compile(r"Selected accounts \(\d+\)")).wait_for(timeout=30_000)
+    print(f"a node click returned the account to Python and redrew in {time.monotonic() - clicked:.2f} s")
+    settle(page)
+    shot(page, "03b-cluster-2000-members-selected")
+
+
+def test_account_page_shows_clusters_actions_and_ego_network(page, server, world):
+    account = world["account"]
+    page.goto(f"{server}/account?account={account}")
+    settle(page)
+    page.get_by_role("heading", name="Clusters across runs").wait_for()
+    page.get_by_role("heading", name=re.compile("Ego-network")).wait_for()
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1
+    shot(page, "04-account")
+
+
+def test_data_health_lists_ingests_rejections_and_runs(page, server, world):
+    page.goto(f"{server}/health")
+    settle(page)
+    page.get_by_role("heading", name="Detection runs").wait_for()
+    page.get_by_role("heading", name="Ingests").wait_for()
+    shot(page, "05-data-health")
+
+
+def test_export_downloads_a_pseudonymized_graphml_file(page, server, world, tmp_path):
+    page.goto(f"{server}/cluster?run={world['run']}&cluster={world['top_cluster']}")
+    settle(page)
+    page.get_by_role("button", name="Prepare download").click()
+    settle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name=re.compile(r"Download .*graphml\.zip")).click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    lake = Lake(world["lake"])
+    members = lake.read_run_table(world["run"], "members")
+    accounts = [a for a, c in zip(members["account_id"].to_pylist(), members["cluster_id"].to_pylist(), strict=True)
+                if c == world["top_cluster"]]
+    with zipfile.ZipFile(saved) as archive:
+        names = archive.namelist()
+        graph = nx.read_graphml(io.BytesIO(archive.read(next(n for n in names if n.endswith("subgraph.graphml")))))
+        manifest = json.loads(archive.read(next(n for n in names if n.endswith("manifest.json"))))
+    assert graph.number_of_nodes() == len(accounts) and manifest["cluster_id"] == world["top_cluster"]
+    assert manifest["pseudonymized"] and not set(graph.nodes) & set(accounts)  # pseudonymized by default
