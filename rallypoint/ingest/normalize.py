@@ -15,6 +15,11 @@ row at a time, so the canonical fast path costs a few passes over each column:
 
 Invalid values become nulls here; ``rallypoint.ingest.validate`` turns a null where
 the raw value was present into a rejection reason.
+
+Complexity: O(n) per column (URLs: O(d) regex work for the d distinct URLs of a
+block plus an O(n) hash pass; query parameters sorted per URL). The URL rules follow
+the usual link-canonicalization of coordinated-link-sharing studies (CooRnet,
+Giglietto et al.): the same link must compare equal however it was tagged.
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ Reasons are short and categorical so the ingest summary can count them:
 * ``followers is not an integer`` / ``high_profile is not a boolean``;
 * reader-level ones (``not valid JSON``, ``not valid UTF-8``, ``wrong type for <field>``)
   come from the readers themselves.
+
+Complexity: O(n) per canonical field for n rows; the rejected rows cost O(r) Python.
 """
 
 from __future__ import annotations
