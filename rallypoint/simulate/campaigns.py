@@ -136,7 +136,7 @@ class MobilizationCampaign:
     def _wave_times(self, rng: np.random.Generator) -> np.ndarray:
         span = self.event_ts - self.campaign_start
         if self.stealthy:
-            u = rng.beta(1.6, 1.0, int(rng.integers(4, 7)))
+            u = rng.beta(1.6, 1.0, int(rng.integers(5, 9)))
             return np.sort(self.campaign_start + (u * span * 0.97).astype(np.int64))
         early = self.campaign_start + (rng.beta(2.0, 1.2, 6) * span * 0.8).astype(np.int64)
         final = self.event_ts - rng.integers(HOUR, min(48 * HOUR, span), 9)  # the burst before the date
@@ -172,7 +172,7 @@ class MobilizationCampaign:
                              hashtags=[self.voice.hashtags_in(text) or None], channel_id=[self.channel],
                              mentions=[mention])
             others = self.all_members[self.all_members != originator]
-            joins = others[rng.random(len(others)) < (0.4 if self.stealthy else 0.85)]
+            joins = others[rng.random(len(others)) < (0.5 if self.stealthy else 0.85)]
             n = len(joins)
             mix = {REPOST: 0.4, POST: 0.3, QUOTE: 0.15, REPLY: 0.15} if self.stealthy else \
                 {REPOST: 0.55, POST: 0.3, QUOTE: 0.1, REPLY: 0.05}

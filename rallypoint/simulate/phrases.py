@@ -178,7 +178,7 @@ CAMPAIGN = {
         "fraud": ["Fraude nas urnas", "As urnas foram fraudadas", "Eleição roubada", "O código-fonte nunca foi mostrado",
                   "O TSE escondeu a fraude", "Os números não fecham", "Roubaram nosso voto"],
         "call": ["Todos {at_place} {date}!", "{Date} é {at_place}, sem desculpa.", "Convocação geral: {place}, {date}.",
-                 "Vamos ocupar {place} {date}.", "Estejam em {city} {date}, concentração {at_place}.",
+                 "Vamos nos reunir {at_place} {date}.", "Estejam em {city} {date}, concentração {at_place}.",
                  "Compareça {date} {at_place}.", "{Date} o Brasil inteiro {at_place}!", "Bora pra {city} {date}!"],
         "time": ["às 8h", "cedinho", "a partir das 10h", "ao meio-dia", "logo cedo"],
         "logistics": ["Ônibus saindo de {origin} às 22h, vagas limitadas.", "Caravana de {origin} confirmada.",

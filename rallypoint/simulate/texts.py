@@ -256,8 +256,11 @@ def near_duplicate(rng: np.random.Generator, text: str, lang: str) -> str:
             text = pick(rng, ["", "", "📢 ", "👉 ", "URGENT ", "‼️ "]) + text
         else:
             words = text.split(" ")
-            if len(words) > 6:
-                del words[int(rng.integers(0, len(words)))]
+            # people drop a filler word, not the date, a link or a tag
+            droppable = [i for i, w in enumerate(words)
+                         if len(w) > 3 and not any(c.isdigit() for c in w) and w[0] not in "#@h" and w[0].islower()]
+            if len(words) > 6 and droppable:
+                del words[droppable[int(rng.integers(0, len(droppable)))]]
             text = " ".join(words)
     return text
 
