@@ -254,3 +254,30 @@ def test_no_page_loads_icons_fonts_or_scripts_from_the_internet():
     sources = "\n".join(p.read_text() for p in DASHBOARD.rglob("*.py"))
     assert ":material/" not in sources  # Material icons load a Google font
     assert "cdn" not in sources.lower() and "googleapis" not in sources
+
+
+# --- export ------------------------------------------------------------------------
+def test_the_download_is_the_exporters_folder_zipped_pseudonymized_on_request(tmp_path, monkeypatch):
+    import io
+    import json
+    import zipfile
+
+    import networkx as nx
+    from dashboard_fixtures import NEW_RUN, write_fixture_lake
+
+    from rallypoint.dashboard.exporting import export_cluster
+
+    fixture = write_fixture_lake(tmp_path / "lake")
+    cluster = fixture.clusters["mobilization"][0]
+    accounts = set(pl.from_arrow(fixture.lake.read_run_table(NEW_RUN, "members"))
+                   .filter(pl.col("cluster_id") == cluster)["account_id"])
+    monkeypatch.setenv("RALLYPOINT_PSEUDONYM_KEY", "a-unit-test-key-of-32-characters")
+    for pseudonymize in (True, False):
+        download = export_cluster(fixture.lake, NEW_RUN, cluster, "graphml", pseudonymize)
+        with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
+            names = archive.namelist()
+            graph = nx.read_graphml(io.BytesIO(archive.read(next(n for n in names if n.endswith(".graphml")))))
+            manifest = json.loads(archive.read(next(n for n in names if n.endswith("manifest.json"))))
+        assert download.file_name.endswith("_graphml.zip") and manifest["pseudonymized"] is pseudonymize
+        assert graph.number_of_nodes() == len(accounts)
+        assert (set(graph.nodes) == accounts) is not pseudonymize

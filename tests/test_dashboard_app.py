@@ -144,8 +144,9 @@ def test_a_decision_needs_a_name_and_a_note_and_is_then_shown(lake_copy, monkeyp
     assert sorted(decided["member_ids"][0]) == sorted(members[members.cluster_id == cluster].account_id)
     text = " ".join(m.value for m in at.markdown)
     assert "ESCALATED" in text
-    history = frame(at, "note", "analyst")
-    assert history["note"].tolist() == ["Buses and a date at the Capitol: hand to the threat team."]
+    history = [m.value for m in at.markdown if m.value.startswith("- ") and "UTC · **" in m.value]
+    assert len(history) == 1 and history[0].count("\n") == 0
+    assert "**ESCALATED** by Ana: Buses and a date at the Capitol: hand to the threat team." in history[0]
 
 
 def test_a_decision_on_the_previous_run_carries_over_to_the_queue(lake_copy, monkeypatch):

@@ -33,6 +33,8 @@ from rallypoint.dashboard.palette import OKABE_ITO, OTHER_COLOUR, ROLE_COLOURS, 
 
 #: Beyond this many edges only the heaviest are drawn (and the figure says so).
 MAX_EDGES = 6000
+#: Line widths of the light, middle and heavy thirds of the edge weights.
+BAND_WIDTHS = (0.6, 1.6, 3.2)
 
 
 def cluster_edges(edges: pl.DataFrame, accounts: pl.Series) -> pl.DataFrame:
@@ -100,17 +102,23 @@ def network_figure(
         type_names = sorted(set(types.tolist()))
         bounds = [(weights[band == b].min(), weights[band == b].max()) if (band == b).any() else None for b in range(3)]
         for t in type_names:
-            for b, width in enumerate((0.6, 1.6, 3.2)):
+            in_legend = True
+            for b, width in enumerate(BAND_WIDTHS):
                 mask = (types == t) & (band == b)
                 if not mask.any():
                     continue
                 xs, ys = _edge_segments(positions, ia[mask], ib[mask])
-                lo, hi = bounds[b]
                 fig.add_trace(dict(type="scatter",
                     x=xs, y=ys, mode="lines", hoverinfo="skip",
-                    line={"width": width, "color": series_colour(t, type_names)}, opacity=0.45,
-                    name=f"{t} edge, weight {lo}–{hi}", legendgroup=f"edge-{t}",
+                    line={"width": width, "color": series_colour(t, type_names)}, opacity=0.5,
+                    name=f"{t} edges ({int((types == t).sum()):,})", legendgroup=f"edge-{t}", showlegend=in_legend,
                 ))
+                in_legend = False
+        width_note = " · line width: weight " + ", ".join(
+            f"{lo}–{hi}" for lo, hi in (bound for bound in bounds if bound is not None)
+        )
+    else:
+        width_note = ""
     strength = members["strength"].fill_null(0).to_numpy().astype(float)
     size = 7 + 14 * np.sqrt(strength / strength.max()) if strength.max() > 0 else np.full(len(accounts), 9.0)
     roles = members["role"].to_numpy()
@@ -156,9 +164,10 @@ def network_figure(
     note = f" (heaviest {max_edges:,} of {edges.height:,} edges drawn)" if edges.height > max_edges else ""
     fig.update_layout(
         height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="white",
-        title={"text": f"{len(accounts):,} accounts, {edges.height:,} co-action edges{note}"
-                       " — click or lasso accounts to inspect them", "font": {"size": 14}},
-        legend={"title": {"text": "role / edge type, weight"}, "itemsizing": "constant"},
+        title={"text": f"{len(accounts):,} accounts, {edges.height:,} co-action edges{note}{width_note}"
+                       "<br><sup>colour: role (nodes) and main coordination type (edges); size: strength;"
+                       " click or lasso accounts to inspect them</sup>", "font": {"size": 14}},
+        legend={"title": {"text": "nodes: role · edges: type"}, "itemsizing": "constant"},
         xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"},
         hoverlabel={"bgcolor": "white"}, clickmode="event+select",
     )

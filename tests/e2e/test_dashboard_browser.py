@@ -64,7 +64,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None
 def dashboard_server(lake: Path):
     """`rallypoint dashboard` on ``lake`` at a free localhost port; stopped on exit."""
     port = _free_port()
-    env = dict(os.environ, RALLYPOINT_PSEUDONYM_KEY="browser-test-key")
+    env = dict(os.environ, RALLYPOINT_PSEUDONYM_KEY="a-browser-test-key-of-32-characters")
     proc = subprocess.Popen(
         [sys.executable, "-m", "rallypoint.cli", "dashboard", "--lake", str(lake), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,

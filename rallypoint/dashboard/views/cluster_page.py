@@ -104,13 +104,13 @@ def _triage(current: Lake, run_id: str, row: dict, member_ids: list[str]) -> Non
     history = decisions(current).filter(same)
     st.markdown("**Triage history** (append-only; newest first)")
     if history.height:
-        st.dataframe(
-            history.sort("decision_id", descending=True).select(
-                pl.col("decided_at").dt.strftime("%Y-%m-%d %H:%M:%S"), "status", "analyst", "note", "run_id",
-                "cluster_id",
-            ),
-            hide_index=True, width="stretch", key="triage_history",
-        )
+        st.markdown("\n".join(
+            f"- {t:%Y-%m-%d %H:%M} UTC · **{status.upper()}** by {html.escape(analyst)}"
+            f"{'' if (run, cluster) == (run_id, row['cluster_id']) else f' (run {run}, cluster {cluster})'}:"
+            f" {html.escape(note, quote=False)}"
+            for t, status, analyst, note, run, cluster in history.sort("decision_id", descending=True).select(
+                "decided_at", "status", "analyst", "note", "run_id", "cluster_id").iter_rows()
+        ))
     else:
         st.caption("No decision yet on this cluster or the same network in an earlier run.")
 

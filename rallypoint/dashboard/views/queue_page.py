@@ -79,7 +79,7 @@ def render() -> None:
     st.caption(
         f"Run **{run_id}**: {clusters.height:,} clusters, {int(clusters['flagged'].sum()):,} flagged"
         + (f" (score ≥ {threshold})" if threshold is not None else "")
-        + ". Ranked by score: coordination strength × bursts × mobilization evidence. "
+        + ". Ranked by score (mobilization and harm evidence, with coordination strength as its multiplier; each cluster page shows the components). "
         "High-profile accounts are scored by the same rules as everyone."
     )
     if clusters.height == 0:
