@@ -35,7 +35,8 @@ COACTION_PREFIX = "coaction:"
 
 
 def empty_evidence() -> pl.DataFrame:
-    return pl.from_arrow(EVIDENCE_SCHEMA.empty_table())
+    """No evidence rows; ``cluster_id`` is the community number (Int64) until the run is written."""
+    return pl.from_arrow(EVIDENCE_SCHEMA.empty_table()).with_columns(pl.col("cluster_id").cast(pl.Int64))
 
 
 def coaction_evidence(actions: pa.Table | pl.DataFrame, membership: pl.DataFrame,
