@@ -118,3 +118,20 @@ def test_a_one_line_telegram_export_reads_like_the_pretty_printed_one(tmp_path):
     compact = tmp_path / "result.json"
     compact.write_text(json.dumps(json.loads((FIXTURES / "telegram_result.json").read_text())))
     assert read_file(compact)[0].equals(read_file(FIXTURES / "telegram_result.json")[0])
+
+
+@pytest.mark.parametrize("name", ["telegram_result.json", "x_v2_page.json", "crowdtangle.csv", "x_v1.jsonl"])
+@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+def test_compressed_platform_exports_read_like_plain_ones(tmp_path, name, codec):
+    import gzip
+
+    import zstandard
+
+    data = (FIXTURES / name).read_bytes()
+    packed = gzip.compress(data) if codec == "gzip" else zstandard.ZstdCompressor().compress(data)
+    path = tmp_path / f"{name}.{codec}"
+    path.write_bytes(packed)
+    plain, plain_rejected = read_file(FIXTURES / name)
+    table, rejected = read_file(path)
+    assert table.equals(plain)
+    assert rejected["reason"].to_pylist() == plain_rejected["reason"].to_pylist()
