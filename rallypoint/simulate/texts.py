@@ -57,6 +57,13 @@ def typo(rng: np.random.Generator, text: str) -> str:
     return text.lower()
 
 
+_TAILS = {
+    "en": [" (day {n})", " since {h}am", ", {n}/10", " for the {n}th time", " at {h}:{mm}", " with {n} people", " {n} min in"],
+    "pt": [" (dia {n})", " desde as {h}h", ", nota {n}", " pela {n}ª vez", " às {h}:{mm}", " com {n} pessoas", " há {n} min"],
+    "es": [" (día {n})", " desde las {h}", ", {n}/10", " por {n}ª vez", " a las {h}:{mm}", " con {n} personas", " hace {n} min"],
+}
+
+
 class OrganicComposer:
     """Vectorized ordinary posts in one language."""
 
@@ -75,6 +82,12 @@ class OrganicComposer:
         self.bodies = pl.Series(bodies, dtype=pl.String)
         self.closers = pl.Series(bank["closers"], dtype=pl.String)
         self.emojis = pl.Series(bank["emojis"], dtype=pl.String)
+        # Small specifics people add (a time, a count, a day), so whole posts rarely repeat.
+        tails = [""] * 300
+        for template in _TAILS[lang]:
+            tails.extend(template.format(n=int(rng.integers(2, 40)), h=int(rng.integers(1, 12)),
+                                         mm=f"{int(rng.integers(0, 60)):02d}") for _ in range(60))
+        self.tails = pl.Series(tails, dtype=pl.String)
         self.hashtags = bank["hashtags"]
 
     def compose(self, rng: np.random.Generator, n: int) -> pl.Series:
@@ -84,7 +97,8 @@ class OrganicComposer:
             return pool.gather(pl.Series(rng.integers(0, len(pool), n)))
 
         return pl.select(
-            pl.concat_str([draw(self.openers), draw(self.bodies), draw(self.closers), draw(self.emojis)])
+            pl.concat_str([draw(self.openers), draw(self.bodies), draw(self.tails), draw(self.closers),
+                           draw(self.emojis)])
         ).to_series().alias("text")
 
 
