@@ -37,11 +37,12 @@ def loaded(tmp_path_factory):
     driver.close()
 
 
-def test_a_cypher_export_of_a_cluster_matches_the_lake_export(loaded, tmp_path):
+@pytest.mark.parametrize("fmt, reader", [("graphml", nx.read_graphml), ("gexf", nx.read_gexf)])
+def test_a_cypher_export_of_a_cluster_matches_the_lake_export(loaded, tmp_path, fmt, reader):
     world, _ = loaded
-    manifest = export_subgraph(world.lake.root, run_id=world.run_id, cluster_id="c1", fmt="graphml",
+    manifest = export_subgraph(world.lake.root, run_id=world.run_id, cluster_id="c1", fmt=fmt,
                                out=tmp_path / "out", cypher=CLUSTER_QUERY)
-    from_graph = nx.read_graphml(tmp_path / "out" / "subgraph.graphml")
+    from_graph = reader(tmp_path / "out" / f"subgraph.{fmt}")
     from_lake = cluster_subgraph(world.lake, world.run_id, "c1")
     accounts = {n for n, d in from_graph.nodes(data=True) if d.get("labels") == "Account"}
     assert accounts == set(from_lake.nodes)
@@ -103,6 +104,6 @@ def test_a_pseudonymized_cypher_export_hides_account_and_post_ids(loaded, tmp_pa
     kinds = {n.split("_")[0] for n in graph.nodes}
     assert kinds == {"acct", "post"}
     for node, data in graph.nodes(data=True):
-        assert data["id"].split("_")[0] == node.split("_")[0]
+        assert data["native_id"].split("_")[0] == node.split("_")[0]
         if data["labels"] == "Account":
-            assert data["id"] == node
+            assert data["native_id"] == node

@@ -105,9 +105,9 @@ def pseudonymize_graph(graph: nx.Graph, pseudonyms: Pseudonymizer) -> nx.Graph:
         for name in NAME_ATTRIBUTES:
             if data.get(name) is not None:
                 data[name] = pseudonyms(str(data[name]), "name")
-        if kinds[original] and data.get("id") is not None:
+        if kinds[original] and data.get("native_id") is not None:
             # a Neo4j node's own id property (account or post id) goes the way of its key
-            data["id"] = pseudonyms(str(data["id"]), kinds[original])
+            data["native_id"] = pseudonyms(str(data["native_id"]), kinds[original])
         data["label"] = node
     for key in ("ego",):
         if key in copy.graph:
@@ -325,18 +325,29 @@ def cypher_subgraph(cypher: str, neo4j_uri: str | None, *, parameters: dict[str,
                             cluster_id=parameters.get("cluster_id"))
     keys = {element_id: _node_key(node) for element_id, node in nodes.items()}
     for element_id, node in nodes.items():
-        graph.add_node(keys[element_id], labels=",".join(sorted(node.labels)),
-                       **{k: readable(v) for k, v in dict(node).items() if k != "labels"})
+        graph.add_node(keys[element_id], labels=",".join(sorted(node.labels)), **_node_attributes(node))
     for rel in relationships.values():
         ends = []
         for end in (rel.start_node, rel.end_node):
             key = keys.get(end.element_id) or (_node_key(end) if end.labels else end.element_id)
             if key not in graph:
-                graph.add_node(key, **{k: readable(v) for k, v in dict(end).items()})
+                graph.add_node(key, **_node_attributes(end))
             ends.append(key)
         graph.add_edge(ends[0], ends[1], key=rel.element_id, kind=rel.type,
                        **{k: readable(v) for k, v in dict(rel).items() if k != "kind"})
     return graph
+
+
+def _node_attributes(node) -> dict[str, Any]:
+    """A Neo4j node's properties as attributes; its ``id`` becomes ``native_id``.
+
+    GEXF writers take an ``id`` attribute as the node's XML id and tables have an ``id`` column
+    for the node key, so the property must not be called ``id``.
+    """
+    attributes = {k: readable(v) for k, v in dict(node).items() if k != "labels"}
+    if "id" in attributes:
+        attributes["native_id"] = attributes.pop("id")
+    return attributes
 
 
 def _first_line(exc: BaseException) -> str:
