@@ -133,8 +133,12 @@ def _interaction_pairs(batch: pa.Table) -> pa.Table:
     return pa.concat_tables([direct.cast(mentioned.schema), mentioned])
 
 
-def _lake_batches(lake: Lake, columns: list[str], batch_size: int = 65_536) -> Iterator[pa.Table]:
+def _lake_batches(lake: Lake, columns: list[str], batch_size: int = 65_536,
+                  description: str = "scanning the lake") -> Iterator[pa.Table]:
+    """The lake's records, ``columns`` only, one batch at a time (a progress bar on a terminal)."""
     import pyarrow.dataset as ds
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from rallypoint.schema import LAKE_SCHEMA
 
@@ -142,8 +146,13 @@ def _lake_batches(lake: Lake, columns: list[str], batch_size: int = 65_536) -> I
     if not files:
         return
     dataset = ds.dataset([str(f) for f in files], schema=LAKE_SCHEMA, format="parquet")
-    for batch in dataset.to_batches(columns=columns, batch_size=batch_size):
-        yield pa.Table.from_batches([batch])
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
+                  disable=not console.is_terminal, transient=True) as progress:
+        task = progress.add_task(description, total=dataset.count_rows())
+        for batch in dataset.to_batches(columns=columns, batch_size=batch_size):
+            yield pa.Table.from_batches([batch])
+            progress.advance(task, batch.num_rows)
 
 
 def lake_interactions(lake: Lake, seeds: set[str], hops: int) -> tuple[pa.Table, set[str]]:
@@ -156,11 +165,12 @@ def lake_interactions(lake: Lake, seeds: set[str], hops: int) -> tuple[pa.Table,
     closer: set[str] = set()
     ring = set(seeds)
     found: list[pa.Table] = []
-    for _ in range(hops):
+    for hop in range(hops):
         ring_values = pa.array(sorted(ring), pa.string())
         closer_values = pa.array(sorted(closer), pa.string())
         parts = []
-        for batch in _lake_batches(lake, ["account_id", "target_account_id", "mentions", "action"]):
+        for batch in _lake_batches(lake, ["account_id", "target_account_id", "mentions", "action"],
+                                   description=f"interactions, hop {hop + 1} of {hops}"):
             pairs = _interaction_pairs(batch)
             touches = pc.or_(pc.is_in(pairs["src"], value_set=ring_values),
                              pc.is_in(pairs["dst"], value_set=ring_values))
@@ -191,7 +201,7 @@ def lake_account_attributes(lake: Lake, accounts: set[str]) -> dict[str, dict[st
     wanted = pa.array(sorted(accounts), pa.string())
     parts = []
     columns = ["account_id", "timestamp", "platform", "account_name", "high_profile", "followers"]
-    for batch in _lake_batches(lake, columns):
+    for batch in _lake_batches(lake, columns, description="account details"):
         part = batch.filter(pc.is_in(batch["account_id"], value_set=wanted))
         if len(part):
             parts.append(part)
