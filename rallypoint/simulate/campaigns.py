@@ -151,6 +151,13 @@ class MobilizationCampaign:
         rng = ctx.rng_for("campaign", self.spec.campaign_id)
         created = ctx.accounts.created_at
         core = self.members[: max(2, len(self.members) // 5)]
+        # Loud: most members join every wave. Stealthy: a committed third joins most waves,
+        # the rest now and then.
+        join_p = np.full(len(self.all_members), 0.85)
+        if self.stealthy:
+            join_p[:] = 0.3
+            join_p[: max(3, len(self.members) // 3)] = 0.8
+            join_p[-1] = 0.8  # the seeder
         n_waves = 0
         wave_records = 0
         delays_all: list[np.ndarray] = []
@@ -171,8 +178,7 @@ class MobilizationCampaign:
                              urls=[[url] if url else None], media=[[flyer] if flyer else None],
                              hashtags=[self.voice.hashtags_in(text) or None], channel_id=[self.channel],
                              mentions=[mention])
-            others = self.all_members[self.all_members != originator]
-            joins = others[rng.random(len(others)) < (0.5 if self.stealthy else 0.85)]
+            joins = self.all_members[(rng.random(len(self.all_members)) < join_p) & (self.all_members != originator)]
             n = len(joins)
             mix = {REPOST: 0.4, POST: 0.3, QUOTE: 0.15, REPLY: 0.15} if self.stealthy else \
                 {REPOST: 0.55, POST: 0.3, QUOTE: 0.1, REPLY: 0.05}
