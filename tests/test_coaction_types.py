@@ -102,3 +102,28 @@ def test_co_link_counts_each_url_of_a_post():
     edge = result.edges.to_pylist()[0]
     assert (edge["weight"], edge["n_shared"]) == (2, 2)
     assert sorted(result.actions["target"].to_pylist()) == sorted(["https://fund.example/x", "https://t.me/+abc"] * 2)
+
+
+def test_minhash_groups_find_most_true_near_duplicates_and_few_false_ones():
+    import random
+
+    from rallypoint.detectors.coaction.minhash import near_duplicate_groups
+
+    rng = random.Random(5)
+    vocabulary = [f"w{k}" for k in range(400)]
+    bases = [[rng.choice(vocabulary) for _ in range(30)] for _ in range(40)]
+    texts, family = [], []
+    for f, base in enumerate(bases):
+        for _ in range(5):  # five variants of each base text, one word changed (pairwise Jaccard >= 0.6)
+            words = list(base)
+            words[rng.randrange(30)] = rng.choice(vocabulary)
+            texts.append(" ".join(words))
+            family.append(f)
+    labels = near_duplicate_groups(texts, threshold=0.5, seed=0)
+    n = len(texts)
+    same_family = [(i, j) for i in range(n) for j in range(i + 1, n) if family[i] == family[j]]
+    other = [(i, j) for i in range(n) for j in range(i + 1, n) if family[i] != family[j]]
+    found = sum(labels[i] == labels[j] for i, j in same_family)
+    false = sum(labels[i] == labels[j] for i, j in other)
+    assert found >= 0.9 * len(same_family)
+    assert false == 0

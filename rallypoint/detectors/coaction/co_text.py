@@ -5,9 +5,9 @@ What it computes
     and punctuation removed, whitespace collapsed). Identical normalised texts are one
     target at once. Distinct texts of at least ``MIN_WORDS`` words are then grouped by
     MinHash + LSH (Broder 1997; Leskovec, Rajaraman & Ullman, *Mining of Massive
-    Datasets*, ch. 3) over word ``SHINGLE_WORDS``-grams: two texts are linked when their
-    estimated Jaccard similarity is at least ``threshold``, and each connected group of
-    linked texts is one target. This is CooRTweet's ``detect_similar_text`` (which uses
+    Datasets*, ch. 3; vectorised in ``minhash.py``) over word ``SHINGLE_WORDS``-grams:
+    two texts are linked when their estimated Jaccard similarity is at least
+    ``threshold``, and each connected group of linked texts is one target. This is CooRTweet's ``detect_similar_text`` (which uses
     textreuse's MinHash/LSH) and the QUT toolkit's co-similar-tweet, turned into targets
     so the same window/pair machinery applies.
 
@@ -16,21 +16,19 @@ Parameters
     ``seed`` (MinHash seed; results are deterministic for a seed).
 
 Cost
-    ``O(n)`` to normalise and de-duplicate, then ``O(d * num_perm)`` MinHash work and
-    ``O(d)`` LSH inserts/queries for the ``d`` distinct texts (Python-level work per
-    distinct text in datasketch: about 10^4 distinct texts per second). Chaining: a
+    ``O(n)`` to normalise and de-duplicate, then ``O(S * num_perm)`` vectorised MinHash
+    work for the ``S`` shingles of the distinct texts and ``O(d * bands)`` banding.
+    Chaining: a
     group is a connected component, so A~B and B~C put A and C together even when
     A and C are less similar than ``threshold``.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
+from rallypoint.detectors.coaction.minhash import NUM_PERM, SHINGLE_WORDS, near_duplicate_groups
 from rallypoint.detectors.coaction.shares import (
     AUTHORING_ACTIONS,
     SHARE_SCHEMA,
@@ -39,9 +37,9 @@ from rallypoint.detectors.coaction.shares import (
 )
 
 TYPE = "co_text"
-SHINGLE_WORDS = 3
 MIN_WORDS = 5
-NUM_PERM = 128
+__all__ = ["MIN_WORDS", "NUM_PERM", "SHINGLE_WORDS", "TYPE", "group_texts", "near_duplicate_groups",
+           "normalize_text", "share_events", "text_events"]
 #: How much of the representative text a target label shows.
 LABEL_CHARS = 100
 
@@ -55,35 +53,6 @@ def normalize_text(texts: pl.Series) -> pl.Series:
         .str.replace_all(r"\s+", " ")
         .str.strip_chars()
     )
-
-
-def near_duplicate_groups(
-    texts: list[str], threshold: float, num_perm: int = NUM_PERM, seed: int = 0
-) -> np.ndarray:
-    """A group label per text: texts linked by estimated Jaccard >= threshold share a label."""
-    from datasketch import MinHash, MinHashLSH
-
-    n = len(texts)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    shingle_sets = []
-    for text in texts:
-        words = text.split()
-        grams = {" ".join(words[k : k + SHINGLE_WORDS]).encode() for k in range(len(words) - SHINGLE_WORDS + 1)}
-        shingle_sets.append(grams or {text.encode()})
-    hashes = MinHash.bulk(shingle_sets, num_perm=num_perm, seed=seed)
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    for k, h in enumerate(hashes):
-        lsh.insert(k, h, check_duplication=False)
-    rows, cols = [], []
-    for k, h in enumerate(hashes):
-        for other in lsh.query(h):
-            if other > k and h.jaccard(hashes[other]) >= threshold:
-                rows.append(k)
-                cols.append(other)
-    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64)
 
 
 def text_events(records: pa.Table) -> pa.Table:
