@@ -138,7 +138,9 @@ def network_figure(
         labelled = show_labels and role == "seeder"
         fig.add_trace(dict(type="scatter",
             x=positions[idx, 0], y=positions[idx, 1], mode="markers+text" if labelled else "markers",
-            text=np.where(name_arr[idx] != "", name_arr[idx], account_arr[idx]) if labelled else None,
+            # high-profile accounts get their label from the star layer below
+            text=np.where(high_profile[idx], "", np.where(name_arr[idx] != "", name_arr[idx], account_arr[idx]))
+            if labelled else None,
             textposition="top center", textfont={"size": 11},
             marker={"size": size[idx], "color": ROLE_COLOURS.get(role, OTHER_COLOUR), "line": {"width": 0.8, "color": "white"}},
             customdata=account_arr[idx], hovertext=hover_arr[idx], hoverinfo="text",
@@ -154,8 +156,8 @@ def network_figure(
         if not len(idx):
             continue
         fig.add_trace(dict(type="scatter",
-            x=positions[idx, 0], y=positions[idx, 1], mode="markers+text",
-            text=[f"{'★ ' if label == 'high-profile' else ''}{names[i] or accounts[i]}" for i in idx],
+            x=positions[idx, 0], y=positions[idx, 1], mode="markers+text" if label == "high-profile" else "markers",
+            text=[f"★ {names[i] or accounts[i]}" for i in idx],
             textposition="bottom center", textfont={"size": 12, "color": OKABE_ITO["black"]},
             marker={"size": size[idx] + grow, **style},
             customdata=account_arr[idx], hovertext=hover_arr[idx], hoverinfo="text",

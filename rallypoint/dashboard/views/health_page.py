@@ -73,4 +73,12 @@ def render() -> None:
            for kk, vv in (v.items() if isinstance(v, dict) else [(None, v)])}
         for r in runs
     ]
-    st.dataframe(pl.DataFrame(flat, infer_schema_length=None), hide_index=True, width="stretch", key="runs_table")
+    table = pl.DataFrame(flat, infer_schema_length=None)
+    front = [c for c in ("run_id", "finished", "threshold") if c in table.columns]
+    front += sorted(c for c in table.columns if c.startswith("counts."))
+    front += sorted(c for c in table.columns if c.startswith("parameters."))
+    table = table.select(front + [c for c in table.columns if c not in front])
+    st.dataframe(table, hide_index=True, width="stretch", key="runs_table")
+    for run in runs[:5]:
+        with st.expander(f"run.json of {run['run_id']}"):
+            st.json(run, expanded=1)
