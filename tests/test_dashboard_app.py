@@ -11,13 +11,14 @@ import re
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pytest
 from dashboard_fixtures import NEW_RUN, OLD_RUN, write_fixture_lake
 from streamlit.testing.v1 import AppTest
 
 import rallypoint.dashboard
 from rallypoint.dashboard.triage import Decision, TriageStore
-from rallypoint.graph.lake import Lake
+from rallypoint.graph.lake import Lake, write_parquet_atomic
 
 APP = str(Path(rallypoint.dashboard.__file__).with_name("app.py"))
 
@@ -189,6 +190,17 @@ def test_account_page_finds_an_account_across_runs(fixture_lake, monkeypatch):
     assert at.get("plotly_chart")  # the ego-network is drawn
     at.text_input(key="account_search").input("no-such-account").run()
     assert "No account" in at.warning[0].value
+
+
+def test_an_account_in_no_cluster_is_found_by_its_exact_id(lake_copy, monkeypatch):
+    lake = lake_copy.lake
+    one = lake.read_interactions_table().slice(0, 2)
+    outsider = one.set_column(one.schema.get_field_index("account_id"), "account_id",
+                              pa.array(["lone-account"] * 2, pa.string()))
+    write_parquet_atomic(lake.interactions_dir / "date=2021-01-05" / "extra.parquet", outsider)
+    at = open_app(lake, monkeypatch, "account", account="lone-account")
+    assert not at.warning and "in no cluster" in " ".join(c.value for c in at.caption)
+    assert len(frame(at, "action", "target_id")) == 2
 
 
 def test_data_health_counts_ingests_rejections_and_runs(fixture_lake, monkeypatch):

@@ -45,10 +45,10 @@ def clusters_of_account(current: Lake, account_id: str) -> pl.DataFrame:
         clusters = clusters_with_status(current, run_id).select("cluster_id", "score", "flagged", "n_accounts", "status")
         rows.append(members.select("cluster_id", "role", "n_actions", "degree").join(clusters, on="cluster_id")
                     .with_columns(pl.lit(run_id).alias("run_id")))
+    columns = ["run_id", "cluster_id", "role", "score", "flagged", "status", "n_accounts", "n_actions", "degree"]
     if not rows:
-        return pl.DataFrame()
-    return pl.concat(rows).select("run_id", "cluster_id", "role", "score", "flagged", "status", "n_accounts",
-                                  "n_actions", "degree")
+        return pl.DataFrame(schema={c: pl.String for c in columns})
+    return pl.concat(rows).select(columns)
 
 
 def render() -> None:
@@ -62,11 +62,15 @@ def render() -> None:
                           key="account_search")
     matches = account_matches(current, query)
     if not query.strip():
-        st.caption("Type part of an account id or handle; accounts in any run's clusters are searched.")
+        st.caption("Type part of an account id or handle (accounts in any run's clusters), or an exact account id.")
         return
-    if matches.height == 0:
-        st.warning(f"No account in the runs' clusters matches {query!r}.")
-        return
+    if matches.height == 0:  # an account in no cluster: an exact id still finds its actions
+        exact = interactions_of(str(current.root), (query.strip(),), interactions_version(current), limit=1)
+        if exact.height == 0:
+            st.warning(f"No account in the runs' clusters matches {query!r}, and no record in the lake has that id.")
+            return
+        matches = pl.DataFrame({"account_id": [query.strip()], "account_name": [None]}, schema=matches.schema)
+        st.caption("This account is in no cluster of any run; its actions and ego-network follow.")
     ids = matches["account_id"].to_list()
     names = dict(matches.iter_rows())
     account_id = st.selectbox("Account", ids, format_func=lambda a: f"{a} {names.get(a) or ''}", key="account_pick")
@@ -75,7 +79,10 @@ def render() -> None:
 
     st.subheader("Clusters across runs")
     clusters = clusters_of_account(current, account_id)
-    st.dataframe(clusters, hide_index=True, width="stretch", key="account_clusters")
+    if clusters.height:
+        st.dataframe(clusters, hide_index=True, width="stretch", key="account_clusters")
+    else:
+        st.caption("This account is in no cluster of any run.")
     for run, cluster in clusters.select("run_id", "cluster_id").head(5).iter_rows():
         st.page_link(navigation.page("cluster"), label=f"Open cluster {cluster} of run {run} →",
                      query_params={"run": run, "cluster": cluster})
