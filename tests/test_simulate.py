@@ -332,3 +332,10 @@ def test_campaign_members_tag_the_seeder_and_raid_prominent_replies(world):
                            & pl.col("target_account_id").is_in(sorted(politicians | outlets)))
     per_target = raids.group_by("target_id").len()
     assert per_target["len"].max() >= 10, "members pile into one prominent post's replies"
+
+
+def test_long_thin_worlds_still_roughly_respect_the_record_budget(tmp_path):
+    summary = simulate_world(tmp_path, accounts=300, days=90, seed=1, records=15_000)
+    assert 0.8 * 15_000 < summary["records"] < 1.5 * 15_000
+    manifest = json.loads((tmp_path / "world.json").read_text())
+    assert all(o["posts"] >= 90 for o in manifest["lookalikes"]["news_outlets"]), "every group still acts daily"

@@ -273,7 +273,7 @@ def everyday_cover(ctx: WorldContext, rng: np.random.Generator, members: np.ndar
                    platform: str, channel: str | None = None) -> Batch:
     """Ordinary activity of campaign members: own chatter and (on x) reposts of popular posts."""
     created = ctx.accounts.created_at
-    n = int(per_day * ctx.days * len(members))
+    n = ctx.per_day(per_day * len(members))
     actors = rng.choice(members, n)
     repost = (rng.random(n) < 0.5) if platform == "x" else np.zeros(n, dtype=bool)
     numbers, authors, cover_ts = ctx.cover()
@@ -315,7 +315,7 @@ class AmplificationRing:
 
     def batches(self, ctx: WorldContext) -> Iterator[Batch]:
         rng = ctx.rng_for("campaign", self.spec.campaign_id)
-        n_sources = self.SOURCES_PER_DAY * ctx.days
+        n_sources = ctx.per_day(self.SOURCES_PER_DAY)
         ts = np.sort(diurnal_times(rng, n_sources, ctx.start, ctx.days, UTC_OFFSET[self.spec.lang]))
         authors = rng.choice(self.members, n_sources)
         texts = [ring_text(rng, self.spec.lang) for _ in range(n_sources)]

@@ -36,6 +36,15 @@ class WorldContext:
     def start(self) -> int:
         return WORLD_END - self.days * DAY
 
+    def per_day(self, rate: float) -> int:
+        """How many of something happening ``rate`` times a day happen in the whole world.
+
+        Worlds thinner than 1,000 records a day slow every fixed-rate group down in
+        proportion, so that ``records`` still roughly holds (at least once a day).
+        """
+        thinning = min(1.0, self.budget / self.days / 1000)
+        return max(self.days, int(rate * thinning * self.days))
+
     def rng_for(self, *names: object) -> np.random.Generator:
         """An independent, reproducible random stream for a named part of the world."""
         keys = [zlib.crc32(str(n).encode()) for n in names]

@@ -165,7 +165,7 @@ class NewsDesk:
 
     def batches(self, ctx: WorldContext) -> Iterator[Batch]:
         rng = ctx.rng_for(self.name)
-        per_outlet = self.POSTS_PER_DAY * ctx.days
+        per_outlet = ctx.per_day(self.POSTS_PER_DAY)
         author = np.repeat(self.outlet_idx, per_outlet)
         author_lang = np.repeat(self.outlet_langs, per_outlet)
         ts = np.concatenate([diurnal_times(rng, per_outlet, ctx.start, ctx.days, UTC_OFFSET[lang])
@@ -257,7 +257,7 @@ class Fandom:
     def batches(self, ctx: WorldContext) -> Iterator[Batch]:
         rng = ctx.rng_for(self.name)
         idol = phrases.IDOL
-        n_posts = self.POSTS_PER_DAY * ctx.days
+        n_posts = ctx.per_day(self.POSTS_PER_DAY)
         ts = np.sort(diurnal_times(rng, n_posts, ctx.start, ctx.days, -5))
         concert_day = datetime.fromtimestamp(ctx.end - DAY, UTC).day
         texts = [fill(pick(rng, idol["posts"]), song=pick(rng, idol["songs"]), city=pick(rng, idol["cities"]),
@@ -277,7 +277,7 @@ class Fandom:
                             actions=actions, end=ctx.end, text=text, accounts=ctx.accounts)
         yield reposts
         # Fans also post fan text with the tour hashtags on their own.
-        n_own = int(0.3 * ctx.days * len(self.fans))
+        n_own = ctx.per_day(0.3 * len(self.fans))
         own_actors = rng.choice(self.fans, n_own)
         own = originals(ctx.ids, accounts_idx=own_actors, ts=diurnal_times(rng, n_own, ctx.start, ctx.days, -5),
                         text=[_fan_text(rng) for _ in range(n_own)],
@@ -377,7 +377,7 @@ class Politicians:
 
     def batches(self, ctx: WorldContext) -> Iterator[Batch]:
         rng = ctx.rng_for(self.name)
-        per = self.POSTS_PER_DAY * ctx.days
+        per = ctx.per_day(self.POSTS_PER_DAY)
         author = np.repeat(self.idx, per)
         lang_of = np.repeat(self.langs, per)
         ts = np.concatenate([diurnal_times(rng, per, ctx.start, ctx.days, UTC_OFFSET[lang]) for lang in self.langs])
