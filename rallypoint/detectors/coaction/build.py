@@ -542,19 +542,29 @@ def _edges(per_type: pl.DataFrame, type_list: Sequence[str], null_model: str, si
         first_ts=pl.from_epoch("first", time_unit="us").dt.replace_time_zone("UTC"),
         last_ts=pl.from_epoch("last", time_unit="us").dt.replace_time_zone("UTC"),
     )
-    edges = (
-        rows.sort("account_a", "account_b", "kind")
-        .group_by("account_a", "account_b", maintain_order=True)
-        .agg(
-            types=pl.struct("type", "weight", "n_shared", "first_ts", "last_ts"),
-            weight_total=pl.col("weight").sum(),
-            n_shared_total=pl.col("n_shared").sum(),
-            first_ts=pl.col("first_ts").min(),
-            last_ts=pl.col("last_ts").max(),
-            expected_weight=pl.col("expected_weight").fill_null(0.0).sum(),
+    type_struct = pl.struct("type", "weight", "n_shared", "first_ts", "last_ts")
+    if per_type["kind"].n_unique() == 1:
+        # one type: every account pair has one row already
+        edges = rows.select(
+            "account_a", "account_b", "weight", "n_shared", "first_ts", "last_ts",
+            types=pl.concat_list(type_struct),
+            expected_weight=pl.col("expected_weight").fill_null(0.0),
         )
-        .rename({"weight_total": "weight", "n_shared_total": "n_shared"})
-    )
+    else:
+        # group_by keeps each group's rows in frame order, so types come sorted by kind
+        edges = (
+            rows.sort("kind")
+            .group_by("account_a", "account_b")
+            .agg(
+                types=type_struct,
+                weight_total=pl.col("weight").sum(),
+                n_shared_total=pl.col("n_shared").sum(),
+                first_ts=pl.col("first_ts").min(),
+                last_ts=pl.col("last_ts").max(),
+                expected_weight=pl.col("expected_weight").fill_null(0.0).sum(),
+            )
+            .rename({"weight_total": "weight", "n_shared_total": "n_shared"})
+        )
     weight = edges["weight"].to_numpy().astype(np.float64)
     if null_model == "none":
         edges = edges.with_columns(
@@ -570,7 +580,7 @@ def _edges(per_type: pl.DataFrame, type_list: Sequence[str], null_model: str, si
             p_value=pl.Series(nm.poisson_p_values(weight, expected)),
             strength=pl.Series(strength),
         ).filter(pl.col("p_value") <= significance)
-    return edges.select(EDGES_SCHEMA.names).to_arrow().cast(EDGES_SCHEMA)
+    return edges.sort("account_a", "account_b").select(EDGES_SCHEMA.names).to_arrow().cast(EDGES_SCHEMA)
 
 
 def _kept_type_pairs(edges: pa.Table, type_list: Sequence[str]) -> pl.DataFrame:

@@ -41,14 +41,18 @@ class _Sorted:
     """A partition's shares sorted by (type, target, time) with integer codes."""
 
     def __init__(self, shares: pl.DataFrame) -> None:
-        groups = shares.select("kind", "target").unique().sort("kind", "target").with_row_index("group")
-        frame = (
-            shares.with_columns(account=(pl.col("account_id").rank("dense").cast(pl.Int64) - 1))
-            .join(groups.with_columns(pl.col("group").cast(pl.Int64)), on=["kind", "target"])
-            .sort("group", "time", "account", "id")
-        )
+        # target codes need no order (categorical codes, made dense); account codes follow
+        # string order so that min/max of codes is account_a < account_b
+        frame = shares.with_row_index("row").with_columns(
+            account=(pl.col("account_id").rank("dense").cast(pl.Int64) - 1),
+            group=(
+                (pl.col("kind").cast(pl.Int64) * (1 << 32)
+                 + pl.col("target").cast(pl.Categorical).to_physical().cast(pl.Int64))
+                .rank("dense").cast(pl.Int64) - 1
+            ),
+        ).sort("group", "time", "account", "row")
         self.frame = frame
-        self.groups = groups.with_columns(pl.col("group").cast(pl.Int64))
+        self.groups = frame.select("group", "kind", "target").unique("group")
         self.kind = frame["kind"].to_numpy().astype(np.int64)
         self.group = frame["group"].to_numpy()
         self.account = frame["account"].to_numpy()
