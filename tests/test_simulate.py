@@ -339,3 +339,17 @@ def test_long_thin_worlds_still_roughly_respect_the_record_budget(tmp_path):
     assert 0.8 * 15_000 < summary["records"] < 1.5 * 15_000
     manifest = json.loads((tmp_path / "world.json").read_text())
     assert all(o["posts"] >= 90 for o in manifest["lookalikes"]["news_outlets"]), "every group still acts daily"
+
+
+def test_live_events_put_one_hashtag_in_many_mouths_within_hours(world):
+    records = world["records"]
+    labelled = {r["account_id"] for r in world["labels"]}
+    events = world["manifest"]["lookalikes"]["live_events"]
+    assert {e["lang"] for e in events} == {"en", "pt", "es"}
+    for event in events:
+        start = datetime.fromisoformat(event["start"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(event["end"].replace("Z", "+00:00"))
+        tagged = records.filter(pl.col("hashtags").list.contains(event["hashtag"])
+                                & pl.col("timestamp").is_between(start, end, closed="left"))
+        assert tagged["account_id"].n_unique() >= 30
+        assert not labelled & set(tagged["account_id"].to_list())

@@ -15,6 +15,9 @@ news outlets and page networks) and must not be flagged:
   protest (place, date, logistics) shared organically at slow, diverse times.
 * :class:`Politicians` -- high-profile accounts posting about the election and
   being reposted organically; they belong to no campaign.
+* :class:`LiveEvents` -- a TV show or a match: many people post the same hashtag
+  within two or three hours and repost each other's lines within minutes (a burst
+  of co-hashtag activity with no mobilization).
 
 Each class plans its accounts on the :class:`~rallypoint.simulate.accounts.AccountBook`
 and later yields bounded batches. Volumes follow the world's record budget.
@@ -409,3 +412,52 @@ class Politicians:
 
     def manifest(self, ctx: WorldContext) -> list[dict]:
         return [_with_ids(ctx, s) for s in self.summary]
+
+
+class LiveEvents:
+    """Live-tweeting: a show or a match makes many people post one hashtag within hours."""
+
+    name = "live_events"
+    SHARE_OF_BUDGET = 0.03
+
+    def __init__(self, ctx: WorldContext, book: AccountBook, rng: np.random.Generator) -> None:
+        self.events: list[tuple[str, int, int]] = []  # (lang, start, end)
+        for lang, spec in phrases.LIVE.items():
+            for day in range(ctx.days):
+                midnight = ctx.start + day * DAY
+                if datetime.fromtimestamp(midnight, UTC).weekday() in spec["days"]:
+                    begin = midnight + int((spec["local_start_h"] - UTC_OFFSET[lang]) * HOUR)
+                    end = min(begin + int(spec["hours"] * HOUR), ctx.end)
+                    if begin < end:
+                        self.events.append((lang, begin, end))
+        self.summary: list[dict] = []
+
+    def batches(self, ctx: WorldContext) -> Iterator[Batch]:
+        if not self.events:
+            return
+        rng = ctx.rng_for(self.name)
+        per_event = max(20, int(ctx.budget * self.SHARE_OF_BUDGET / len(self.events)))
+        for lang, begin, end in self.events:
+            spec = phrases.LIVE[lang]
+            n_posts = int(per_event * 0.8)
+            authors = ctx.organic.sample(rng, n_posts, "x", lang, replace=True, by_activity=True)
+            ts = begin + (rng.beta(2.0, 2.0, n_posts) * (end - begin)).astype(np.int64)
+            lines = [pick(rng, spec["texts"]) for _ in range(n_posts)]
+            texts = [f"{line} #{spec['hashtag']}" if rng.random() < 0.7 else f"#{spec['hashtag']} {line}" for line in lines]
+            posts = originals(ctx.ids, accounts_idx=authors, ts=ts, text=texts,
+                              hashtags=_lists([[spec["hashtag"]]] * n_posts))
+            yield posts
+            n_reposts = per_event - n_posts
+            popularity = rng.pareto(1.2, n_posts) + 0.05
+            reposts = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account, target_ts=posts.ts,
+                                which=rng.choice(n_posts, n_reposts, p=popularity / popularity.sum()),
+                                actors=ctx.organic.sample(rng, n_reposts, "x", lang, replace=True, by_activity=True),
+                                delays=lognormal_delays(rng, n_reposts, 90, 1.0, 2, HOUR),
+                                actions=np.full(n_reposts, REPOST, np.int8), end=ctx.end, accounts=ctx.accounts)
+            yield reposts
+            self.summary.append({"lang": lang, "hashtag": spec["hashtag"], "start": _iso(begin), "end": _iso(end),
+                                 "posts": n_posts, "reposts": len(reposts),
+                                 "distinct_accounts": int(len(np.unique(np.concatenate([authors, reposts.account]))))})
+
+    def manifest(self, ctx: WorldContext) -> list[dict]:
+        return list(self.summary)

@@ -348,3 +348,18 @@ POLITICIAN_POSTS = {
            "Hoy en {city} con los vecinos.", "Cualquier reclamo, por la vía judicial.", "Sesión extraordinaria en el Congreso."],
     "cities": {"en": ["Phoenix", "Atlanta", "Denver"], "pt": ["Goiás", "Recife", "Curitiba"], "es": ["Córdoba", "Rosario"]},
 }
+
+# --- live events: many people post with the same hashtag during a TV show or a match -------
+LIVE = {
+    "en": {"hashtag": "SundayNightFootball", "days": (5, 6), "local_start_h": 19.0, "hours": 3.0,
+           "texts": ["what a play!!", "refs are blind tonight", "I can't watch this", "TOUCHDOWN", "this defense tho",
+                     "that was a catch?? really??", "we're so back", "turn it off, we're done", "overtime let's gooo",
+                     "best game of the season"]},
+    "pt": {"hashtag": "BBB23", "days": (1, 3, 6), "local_start_h": 22.5, "hours": 2.0,
+           "texts": ["essa prova tá tensa", "paredão hoje hein", "não acredito nessa eliminação", "torcendo muito",
+                     "que festa foi essa", "quem vai pro paredão?", "chorei nesse discurso", "esse líder vai dar o que falar",
+                     "a casa tá dividida", "votando sem parar"]},
+    "es": {"hashtag": "Superclasico", "days": (2, 6), "local_start_h": 21.0, "hours": 2.0,
+           "texts": ["qué golazo!!", "el árbitro no ve nada", "no puedo mirar", "vamos carajo", "qué partido",
+                     "penal clarísimo", "se viene el segundo", "no lo puedo creer", "tremenda atajada", "final de infarto"]},
+}

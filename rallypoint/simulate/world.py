@@ -33,7 +33,14 @@ from rallypoint.simulate.accounts import AccountBook
 from rallypoint.simulate.campaigns import parse_mix, plan_campaign
 from rallypoint.simulate.context import WorldContext
 from rallypoint.simulate.events import Batch, batch_frame, split_batch
-from rallypoint.simulate.lookalikes import Fandom, LawfulProtests, NewsDesk, Politicians, ViralPosts
+from rallypoint.simulate.lookalikes import (
+    Fandom,
+    LawfulProtests,
+    LiveEvents,
+    NewsDesk,
+    Politicians,
+    ViralPosts,
+)
 from rallypoint.simulate.organic import OrganicPopulation
 from rallypoint.simulate.writer import SHARD_PATTERN, ShardedJsonlWriter
 
@@ -60,6 +67,7 @@ class World:
         self.fandom = Fandom(ctx, book, ctx.rng_for("plan", "fandom"))
         self.protests = LawfulProtests(ctx, book, ctx.rng_for("plan", "protests"))
         self.politicians = Politicians(ctx, book, ctx.rng_for("plan", "politicians"))
+        self.live = LiveEvents(ctx, book, ctx.rng_for("plan", "live"))
         self.campaigns = [plan_campaign(ctx, book, spec) for spec in specs]
         ctx.accounts = book.freeze(ctx.rng_for("plan", "account-ids"))
         ctx.organic.finish(ctx.accounts)
@@ -71,7 +79,7 @@ class World:
         """Every record of the world, in batches of at most ``chunk_rows`` rows."""
         ctx = self.ctx
         ctx.chunk_rows = chunk_rows
-        groups = [self.viral, self.news, self.fandom, self.protests, self.politicians]
+        groups = [self.viral, self.news, self.fandom, self.protests, self.politicians, self.live]
         sources = [g.batches(ctx) for g in groups] + [c.batches(ctx) for c in self.campaigns]
         for source in sources:
             for batch in source:
@@ -109,6 +117,7 @@ class World:
                 "fandoms": self.fandom.manifest(ctx),
                 "lawful_protests": self.protests.manifest(ctx),
                 "politicians": self.politicians.manifest(ctx),
+                "live_events": self.live.manifest(ctx),
             },
         }
 
