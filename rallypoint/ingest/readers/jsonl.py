@@ -28,8 +28,11 @@ STREAM_BLOCK_BYTES = 32 * 1024 * 1024
 
 
 def read_blocks(part: Part) -> Iterator[Block]:
+    # a byte range is one of several parts of a file that run side by side, which
+    # already keeps every core busy: Arrow's own threads on top only add switching
+    # (measured: ~10% more parsing CPU); a whole file is parsed on all cores
     for data, first_line, newlines in iter_line_blocks(part):
-        yield from parse_block(data, first_line, newlines)
+        yield from parse_block(data, first_line, newlines, use_threads=part.start is None)
 
 
 def iter_line_blocks(part: Part, block_bytes: int = STREAM_BLOCK_BYTES) -> Iterator[tuple[bytes, int, int | None]]:
@@ -59,14 +62,16 @@ def iter_line_blocks(part: Part, block_bytes: int = STREAM_BLOCK_BYTES) -> Itera
         yield rest, line, None
 
 
-def parse_block(data: bytes, first_line: int, newlines: int | None = None) -> Iterator[Block]:
+def parse_block(data: bytes, first_line: int, newlines: int | None = None,
+                use_threads: bool = True) -> Iterator[Block]:
     """Parse one block of lines; fall back to line by line if Arrow cannot."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a BOM holds no newline: ``newlines`` stays right
     try:
         _check_utf8(data)
         table = pj.read_json(
-            io.BytesIO(data), read_options=pj.ReadOptions(block_size=max(1 << 20, min(len(data) + 1, 1 << 24)))
+            io.BytesIO(data), read_options=pj.ReadOptions(use_threads=use_threads,
+                                                       block_size=max(1 << 20, min(len(data) + 1, 1 << 24)))
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         yield from parse_lines(data, first_line)
