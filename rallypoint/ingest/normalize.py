@@ -65,8 +65,15 @@ def as_string(column: pa.ChunkedArray | pa.Array, trim: bool = True) -> pa.Chunk
     elif not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         column = pc.cast(column, pa.string())
     column = pc.cast(column, pa.string())
-    trimmed = pc.utf8_trim_whitespace(column)
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed if trim else column)
+    if trim:
+        kept = pc.utf8_trim_whitespace(column)
+        blank = pc.equal(kept, "")
+    else:  # free text: find blank values without copying the whole column
+        kept = column
+        blank = pc.or_(pc.equal(column, ""), pc.utf8_is_space(column))
+    if not pc.any(blank).as_py():  # the usual case: no if_else copy
+        return kept
+    return pc.if_else(blank, pa.scalar(None, pa.string()), kept)
 
 
 def parse_timestamps(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:

@@ -135,38 +135,51 @@ def canonicalize(raw: pa.Table, lines: np.ndarray, source: str) -> tuple[pa.Tabl
 
 
 def _reasons(out: dict[str, pa.ChunkedArray], col) -> pa.ChunkedArray:
-    """The first rule each row breaks, or null when it passes."""
+    """The first rule each row breaks, or null when it passes.
+
+    Most blocks break no rule at all: a rule only costs its mask, and the string
+    column of reasons is built only from the rules some row breaks.
+    """
     checks: list[tuple[pa.ChunkedArray, str | pa.ChunkedArray]] = []
     for name in REQUIRED_FIELDS:
         if name != "timestamp":
             checks.append((pc.is_null(out[name]), f"missing required field: {name}"))
         else:
-            raw_ts = col("timestamp")
-            raw_missing = pc.is_null(nz.as_string(raw_ts)) if not pa.types.is_null(raw_ts.type) else pc.is_null(raw_ts)
-            checks.append((raw_missing, "missing required field: timestamp"))
+            checks.append((pc.invert(_present(col("timestamp"))), "missing required field: timestamp"))
             checks.append((pc.is_null(out["timestamp"]), "unparseable timestamp"))
     known = pc.is_in(out["action"], pa.array(ACTIONS))
     checks.append((pc.invert(known), "unknown action"))
     targeted = pc.is_in(out["action"], pa.array(sorted(TARGETED_ACTIONS)))
     no_target = pc.and_(targeted, pc.is_null(out["target_id"]))
-    checks.append((no_target, pc.binary_join_element_wise(out["action"], " without target_id", "")))
+    checks.append((no_target, "<action> without target_id"))
     for name, parsed, what in (
         ("account_created_at", out["account_created_at"], "unparseable account_created_at"),
         ("followers", out["followers"], "followers is not an integer"),
         ("high_profile", out["high_profile"], "high_profile is not a boolean"),
     ):
         given = col(name)
-        if pa.types.is_null(given.type):
+        if given.null_count == len(given):  # not given in this block (or a null column)
             continue
-        present = pc.is_valid(nz.as_string(given)) if not pa.types.is_boolean(given.type) else pc.is_valid(given)
-        checks.append((pc.and_(present, pc.is_null(parsed)), what))
+        checks.append((pc.and_(_present(given), pc.is_null(parsed)), what))
 
     reason = pa.chunked_array([pa.nulls(len(out["id"]), pa.string())])
     for failed, text in reversed(checks):  # the first check wins: apply it last
         failed = pc.fill_null(failed, False)
-        value = text if not isinstance(text, str) else pa.scalar(text, pa.string())
+        if not pc.any(failed).as_py():
+            continue
+        if text == "<action> without target_id":
+            value = pc.binary_join_element_wise(out["action"], " without target_id", "")
+        else:
+            value = pa.scalar(text, pa.string())
         reason = pc.if_else(failed, value, reason)
     return reason
+
+
+def _present(given: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Whether a raw value was given: not null and, for text, not blank."""
+    if pa.types.is_string(given.type) or pa.types.is_large_string(given.type):
+        return pc.is_valid(nz.as_string(given))
+    return pc.is_valid(given)
 
 
 def _extra_json(raw: pa.Table) -> pa.ChunkedArray:
@@ -177,6 +190,15 @@ def _extra_json(raw: pa.Table) -> pa.ChunkedArray:
         return pa.chunked_array([pa.nulls(n, pa.string())])
     if unknown == [EXTRA_COLUMN] and pa.types.is_string(raw.column(EXTRA_COLUMN).type):
         return raw.column(EXTRA_COLUMN)
+    columns = [raw.column(c) for c in unknown]
+    if all(pa.types.is_integer(c.type) or pa.types.is_boolean(c.type) for c in columns):
+        # numbers and booleans print the same in JSON as in Arrow: join the text
+        # directly instead of a round trip through polars (the usual synthetic case)
+        pieces: list = []
+        for i, (name, column) in enumerate(zip(unknown, columns, strict=True)):
+            pieces.append(("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":")
+            pieces.append(pc.fill_null(pc.cast(column, pa.string()), "null"))
+        return pc.binary_join_element_wise(*pieces, "}", "")
     import polars as pl
 
     frame = pl.from_arrow(raw.select(unknown))
