@@ -222,6 +222,21 @@ def test_timeline_counts_every_action_and_shows_bursts_and_named_dates():
     assert any("US Capitol" in a.text for a in fig.layout.annotations)
 
 
+def test_timeline_draws_one_line_per_named_date_and_labels_only_the_deepest_bursts():
+    t0 = datetime(2021, 1, 4, tzinfo=UTC)
+    actions = pl.DataFrame({"timestamp": [t0 + timedelta(hours=i) for i in range(48)], "action": ["post"] * 48})
+    bursts = [{"start": t0 + timedelta(hours=h), "end": t0 + timedelta(hours=h + 3), "level": lv}
+              for h, lv in ((2, 1), (10, 2), (20, 1), (30, 2))]
+    places = [{"date": "2021-01-06", "place": "Capitol"}, {"date": "2021-01-06", "place": "Ellipse"},
+              {"date": "2021-01-07", "place": None}, {"date": None, "place": "nowhere"}]
+    fig = timeline_figure(actions, bursts, places)
+    assert sum(s.type == "line" for s in fig.layout.shapes) == 2
+    assert sum(s.type == "rect" for s in fig.layout.shapes) == 4
+    labels = [a.text or "" for a in fig.layout.annotations]
+    assert sum("burst" in t for t in labels) == 2 and all("level 2" in t for t in labels if "burst" in t)
+    assert any("Capitol" in t and "Ellipse" in t for t in labels)
+
+
 def test_ego_network_holds_the_accounts_edges_and_those_among_its_neighbours():
     edges = cluster_edges(_edges([("me", "a", 3), ("me", "b", 2), ("a", "b", 1), ("b", "far", 9), ("far", "x", 1)]),
                           pl.Series(["me", "a", "b", "far", "x"]))

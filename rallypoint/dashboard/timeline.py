@@ -52,19 +52,26 @@ def timeline_figure(actions: pl.DataFrame, bursts: list[dict] | None, date_place
         subtitle = f"actions per {every} bin"
     else:
         subtitle = "no actions of these accounts in the lake"
-    for burst in bursts or []:
-        if burst.get("start") is None or burst.get("end") is None:
-            continue
-        fig.add_vrect(x0=burst["start"], x1=burst["end"], fillcolor=OKABE_ITO["orange"], opacity=0.18,
-                      line_width=0, annotation_text=f"burst, level {burst.get('level')}",
+    shown_bursts = [b for b in bursts or [] if b.get("start") is not None and b.get("end") is not None]
+    top_level = max((b.get("level") or 1 for b in shown_bursts), default=1)
+    for burst in shown_bursts:
+        level = burst.get("level") or 1
+        # deeper bursts are darker; only the deepest are labelled, so labels do not pile up
+        fig.add_vrect(x0=burst["start"], x1=burst["end"], fillcolor=OKABE_ITO["orange"],
+                      opacity=min(0.12 * level, 0.45), line_width=0,
+                      annotation_text=f"burst, level {level}" if level == top_level else None,
                       annotation_position="top left", annotation_font_size=11)
+    places_by_day: dict[str, list[str]] = {}
     for item in date_places or []:
-        day = _parse_day(item.get("date"))
-        if day is None:
-            continue
+        if _parse_day(item.get("date")) is not None:
+            places_by_day.setdefault(item["date"], [])
+            if item.get("place") and item["place"] not in places_by_day[item["date"]]:
+                places_by_day[item["date"]].append(item["place"])
+    for day_text, places in places_by_day.items():
+        day = _parse_day(day_text)
         fig.add_vline(x=day, line={"color": OKABE_ITO["vermillion"], "width": 2, "dash": "dash"})
         fig.add_annotation(x=day, y=1, yref="paper", showarrow=False, xanchor="left", yanchor="top",
-                           text=f"named date {item['date']}<br>{item.get('place') or ''}",
+                           text=f"named date {day_text}<br>{'<br>'.join(places[:2])}",
                            font={"color": OKABE_ITO["vermillion"], "size": 12}, bgcolor="rgba(255,255,255,0.8)")
     fig.update_layout(
         barmode="stack", height=height, margin={"l": 50, "r": 10, "t": 40, "b": 40},
