@@ -39,6 +39,7 @@ wall = time.perf_counter() - start
 report = evaluate_run(lake, result.run_id, labels)
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"wall": wall, "timings": result.summary["timings"], "counts": result.summary["counts"],
+                  "peak_mib": result.summary["peak_memory_mib"],
                   "peak_gib": peak_kib / 2**20, "evaluation": {"overall": report["overall"],
                   "by_kind": report["by_kind"], "organic_accounts_flagged": report["organic_accounts_flagged"],
                   "campaigns": [{k: c[k] for k in ("campaign_id", "kind", "accounts", "flagged", "recall", "rank")}
@@ -68,7 +69,9 @@ def run_detect(lake: Path, labels: Path) -> dict:
     done = subprocess.run([sys.executable, "-c", _CHILD, str(lake), str(labels)], cwd=REPO,
                           capture_output=True, text=True)
     if done.returncode != 0:
-        raise SystemExit(f"detect failed on {lake}:\n{done.stderr[-3000:]}")
+        how = f"killed by signal {-done.returncode}" if done.returncode < 0 else f"exit {done.returncode}"
+        raise SystemExit(f"detect failed on {lake} ({how}; a SIGKILL is usually the OOM killer):\n"
+                         f"{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -87,6 +90,7 @@ def main() -> None:
         stages = ", ".join(f"{k} {v:.1f}s" for k, v in r["timings"].items())
         print(f"  detect {r['wall']:.1f} s, peak {r['peak_gib']:.2f} GiB; {stages}")
         print(f"  {r['counts']}")
+        print("  peak memory after each stage (MiB): " + ", ".join(f"{k} {v:,.0f}" for k, v in r["peak_mib"].items()))
         ev = r["evaluation"]
         print(f"  accounts: {ev['overall']}; by kind: {ev['by_kind']}; organic flagged: "
               f"{ev['organic_accounts_flagged']}")

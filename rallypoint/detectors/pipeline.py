@@ -126,6 +126,8 @@ class _Stages:
             console=self.console, disable=not show, transient=False,
         )
         self.timings: dict[str, float] = {}
+        #: the process's peak resident memory (MiB) when each stage ended
+        self.peak_mib: dict[str, float] = {}
 
     def __enter__(self) -> _Stages:
         self.progress.__enter__()
@@ -142,7 +144,16 @@ class _Stages:
             yield
         finally:
             self.timings[name] = round(time.perf_counter() - start, 3)
+            self.peak_mib[name] = _peak_rss_mib()
             self.progress.update(task, completed=1, description=f"{description} [green]done")
+
+
+def _peak_rss_mib() -> float:
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 def _parse_time(value: str | datetime | None, name: str) -> datetime | None:
@@ -293,6 +304,7 @@ def detect_run(
                 },
             }
         summary["timings"] = stages.timings
+        summary["peak_memory_mib"] = stages.peak_mib
         summary["finished"] = datetime.now(UTC).isoformat()
         lake.write_run_json(run_id, summary)
 
