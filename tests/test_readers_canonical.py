@@ -15,8 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rallypoint.errors import InputError
-from rallypoint.ingest import read_file
-from rallypoint.ingest.formats import plan_parts
+from rallypoint.graph.lake import Lake
+from rallypoint.ingest import formats, read_file
+from rallypoint.ingest.formats import newlines_before, plan_parts
+from rallypoint.ingest.pipeline import ingest_sources
 from rallypoint.ingest.readers import reader
 from rallypoint.ingest.validate import canonicalize
 from rallypoint.schema import LAKE_SCHEMA
@@ -131,14 +133,28 @@ def test_byte_range_parts_cover_every_line_once_with_true_line_numbers(tmp_path)
     path = write_lines(tmp_path / "many.jsonl", records)
     parts = plan_parts(path, "jsonl", part_bytes=2_000)
     assert len(parts) > 5
+    # a part numbers its lines from its own start; newlines_before gives each its offset
+    offsets = newlines_before(path, [part.start for part in parts])
     ids, bad_lines = [], []
     for part in parts:
         for block in reader("jsonl").read_blocks(part):
             good, bad = canonicalize(block.table, block.lines, str(path))
             ids += good["id"].to_pylist()
-            bad_lines += bad["line"].to_pylist()
+            bad_lines += [offsets[part.start] + line for line in bad["line"].to_pylist()]
     assert sorted(ids, key=int) == [str(i) for i in range(1, 400) if i % 13]
     assert sorted(bad_lines) == [i for i in range(1, 400) if i % 13 == 0]
+
+
+def test_an_ingest_of_a_file_cut_in_parts_names_each_rejected_line_in_the_whole_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(formats, "PART_BYTES", 2_000)
+    records = [{**GOOD, "id": str(i)} if i % 13 else {**GOOD, "id": str(i), "action": "nope"} for i in range(1, 400)]
+    records[200] = "{not json"
+    path = write_lines(tmp_path / "many.jsonl", records)
+    assert len(plan_parts(path, "jsonl")) > 5
+    summary = ingest_sources([path], tmp_path / "lake", show_progress=False)
+    rejected = pq.read_table(Lake(tmp_path / "lake").rejected_dir / summary.ingest_id).to_pylist()
+    lines = {row["line"]: row["reason"] for row in rejected}
+    assert lines == {**{i: "unknown action" for i in range(1, 400) if i % 13 == 0}, 201: "not valid JSON"}
 
 
 _text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="|"), max_size=20)

@@ -8,8 +8,10 @@ canonical record ``account_id`` and ``action``); CSV by its header (CooRTweet's
 ``object_id, account_id, content_id, timestamp_share``; CrowdTangle's ``Facebook Id``
 or ``Post Created``; Meta Content Library's ``creation_time``; canonical CSV the
 required fields). ``plan_parts`` cuts plain JSON Lines files into byte ranges at line
-boundaries (counting lines so that rejections name the right line); every other input
-is one part, streamed.
+boundaries; every other input is one part, streamed. A byte range numbers its lines
+from 1 at its own start, and ``newlines_before`` gives the offset that turns them into
+the file's lines, counted only for the ranges that rejected something: counting every
+line while planning would read the whole input once more before any work starts.
 """
 
 from __future__ import annotations
@@ -221,22 +223,35 @@ def _sniff_csv(path: Path, text: bytes) -> str:
     )
 
 
-def plan_parts(path: Path, fmt: str, part_bytes: int = PART_BYTES) -> list[Part]:
-    """Parts of one input: byte ranges for plain JSON Lines, the whole file otherwise."""
+def plan_parts(path: Path, fmt: str, part_bytes: int | None = None) -> list[Part]:
+    """Parts of one input: byte ranges for plain JSON Lines, the whole file otherwise.
+
+    Finding the cuts reads a few bytes per part, never the whole file.
+    """
+    part_bytes = part_bytes or PART_BYTES
     size = path.stat().st_size
     if fmt != "jsonl" or compression(path) is not None or size <= part_bytes:
         return [Part(path, fmt)]
     parts: list[Part] = []
-    start, line = 0, 1
+    start = 0
     with open(path, "rb") as fh:
         while start < size:
-            target = min(start + part_bytes, size)
-            end = _next_line_start(fh, target, size)
-            fh.seek(start)
-            newlines = _count_newlines(fh, end - start)
-            parts.append(Part(path, fmt, index=len(parts), start=start, end=end, first_line=line, newlines=newlines))
-            start, line = end, line + newlines
+            end = _next_line_start(fh, min(start + part_bytes, size), size)
+            parts.append(Part(path, fmt, index=len(parts), start=start, end=end))
+            start = end
     return parts
+
+
+def newlines_before(path: Path, offsets: list[int]) -> dict[int, int]:
+    """For each byte offset, the newlines in ``path`` before it (one pass up to the largest)."""
+    counts: dict[int, int] = {}
+    count = position = 0
+    with open(path, "rb") as fh:
+        for offset in sorted(set(offsets)):
+            count += _count_newlines(fh, offset - position)
+            position = offset
+            counts[offset] = count
+    return counts
 
 
 def _next_line_start(fh: BinaryIO, pos: int, size: int) -> int:

@@ -36,9 +36,15 @@ from typing import Any
 from rallypoint.errors import InputError, LakeError, Neo4jError
 from rallypoint.graph.lake import Lake, new_id
 from rallypoint.ingest import commit as lake_commit
-from rallypoint.ingest.formats import UnknownFormatError, expand_sources, plan_parts, resolve_format
+from rallypoint.ingest.formats import (
+    UnknownFormatError,
+    expand_sources,
+    newlines_before,
+    plan_parts,
+    resolve_format,
+)
 from rallypoint.ingest.readers import Part
-from rallypoint.ingest.stages import merge_date, stage_part
+from rallypoint.ingest.stages import merge_date, shift_rejected_lines, stage_part
 from rallypoint.ingest.summary import IngestSummary, SourceCounts
 
 
@@ -89,6 +95,7 @@ def ingest_sources(
             with _executor(scheduler, workers) as run, _progress(show_progress) as progress:
                 staged = run([(stage_part, (p, stage, p.index)) for p in parts],
                              progress("reading and validating", len(parts)))
+                _renumber_rejections(parts, staged)
                 t_staged = time.perf_counter()
                 by_date: dict[str, list[str]] = {}
                 for result in staged:
@@ -122,6 +129,18 @@ def ingest_sources(
         summary.neo4j = (_load_neo4j(lake_obj.root, neo4j_uri, [Path(f) for f in summary.files])
                          if summary.files else {"files": 0})
     return summary
+
+
+def _renumber_rejections(parts: list[Part], staged: list[dict[str, Any]]) -> None:
+    """Give the rejected rows of byte-range parts their line in the whole file."""
+    by_file: dict[Path, list[tuple[Part, list[str]]]] = {}
+    for part, result in zip(parts, staged, strict=True):
+        if part.start and result["rejected_files"]:
+            by_file.setdefault(part.path, []).append((part, result["rejected_files"]))
+    for path, pending in by_file.items():
+        before = newlines_before(path, [part.start for part, _ in pending])
+        for part, files in pending:
+            shift_rejected_lines(files, before[part.start])
 
 
 def _moves(lake: Lake, stage: Path, ingest_id: str, staged, merged) -> list[tuple[Path, Path]]:

@@ -87,6 +87,16 @@ def stage_part(part: Part, stage: Path, task: int) -> dict[str, Any]:
     }
 
 
+def shift_rejected_lines(files: list[str], offset: int) -> None:
+    """Add ``offset`` to the ``line`` of staged rejected files (a byte-range part's rows
+    are numbered from its own start; rejections are few, so rewriting them is cheap)."""
+    for f in files:
+        table = pq.read_table(f, schema=REJECTED_SCHEMA)
+        table = table.set_column(table.schema.get_field_index("line"), REJECTED_SCHEMA.field("line"),
+                                 pc.add(table["line"], offset))
+        pq.write_table(table, f, compression="zstd")
+
+
 def _split_by_date(table: pa.Table):
     """(YYYY-MM-DD, rows of that UTC date), in date order, row order kept within."""
     micros = pc.cast(table["timestamp"], pa.int64()).to_numpy()

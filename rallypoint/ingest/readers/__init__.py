@@ -45,7 +45,9 @@ ITEMS_PER_BLOCK = 50_000
 class Part:
     """One unit of work: a file, or the byte range [start, end) of a plain file.
 
-    ``first_line`` is the 1-based line number at ``start``.
+    ``first_line`` is the 1-based line number at ``start``; the planner leaves it at 1
+    for byte ranges (lines counted from the range's start) and the pipeline shifts the
+    lines of the rejected rows afterwards (``formats.newlines_before``).
     """
 
     path: Path
