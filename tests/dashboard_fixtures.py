@@ -327,7 +327,10 @@ def simulated_lake(root: str | Path, *, accounts: int = 400, days: int = 6, seed
     root = Path(root)
     simulate_world(root / "world", accounts=accounts, days=days, seed=seed)
     # a hand-edited export with broken records, as real inputs have: the ingest rejects them with reasons
+    # (the first record is valid: the ingest recognises a file's format by its first record)
     (root / "world" / "hand-edited.jsonl").write_text(
+        '{"id": "h0", "platform": "x", "account_id": "hand-1", "timestamp": "2023-01-05T09:00:00Z", "action": "post",'
+        ' "text": "see you all at the square"}\n'
         '{"id": "h1", "platform": "x", "timestamp": "2023-01-05T10:00:00Z", "action": "post"}\n'
         '{"id": "h2", "platform": "x", "account_id": "a1", "timestamp": "yesterday", "action": "post"}\n'
         '{"id": "h3", "platform": "x", "account_id": "a1", "timestamp": "2023-01-05T10:00:00Z", "action": "repost"}\n'

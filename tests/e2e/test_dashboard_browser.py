@@ -251,6 +251,10 @@ def test_data_health_lists_ingests_rejections_and_runs(page, server, world):
     settle(page)
     page.get_by_role("heading", name="Detection runs").wait_for()
     page.get_by_role("heading", name="Ingests").wait_for()
+    # the world's hand-edited file has three broken records: they are counted by reason
+    page.get_by_role("heading", name="Rejected records, by reason").wait_for()
+    assert page.get_by_text("Nothing was rejected.").count() == 0
+    assert page.locator('[data-testid="stMetricValue"]').nth(3).inner_text().strip() == "3"
     shot(page, "05-data-health")
 
 
