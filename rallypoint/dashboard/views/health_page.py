@@ -57,7 +57,8 @@ def render() -> None:
                      color_discrete_sequence=[OKABE_ITO["vermillion"]],
                      labels={"records": "rejected records", "reason": "reason"},
                      title="Why records were rejected (kept in LAKE/rejected/ with their source and line)")
-        fig.update_layout(height=120 + 30 * by_reason.height, plot_bgcolor="white", margin={"l": 10, "r": 10})
+        fig.update_layout(height=170 + 45 * by_reason.height, plot_bgcolor="white", margin={"l": 10, "r": 10},
+                          yaxis={"automargin": True, "dtick": 1}, xaxis={"tickformat": "d", "rangemode": "tozero"})
         st.plotly_chart(fig, key="rejected_chart")
         st.dataframe(rejected, hide_index=True, width="stretch", key="rejected_table")
 
