@@ -36,6 +36,9 @@ KEY_SEPARATOR = "\x1f"
 #: Staged blocks are read back once, right away: Arrow IPC files, written and
 #: memory-mapped back at memory speed (Parquet encoding would cost as much as parsing).
 STAGED_SUFFIX = ".arrow"
+#: Rows per Parquet row group in the lake: a date's staged blocks (a few thousand
+#: rows each) are gathered into groups this large before they are written.
+ROW_GROUP_ROWS = 256 * 1024
 #: Columns whose values repeat across rows (an account posts many times, a link or tag
 #: is shared many times), so a Parquet dictionary makes them smaller and cheaper to
 #: scan. Ids, times, free text and ``extra`` are nearly all distinct: trying a
@@ -150,6 +153,7 @@ def merge_date(day: str, files: list[str], lake_root: Path, out: Path) -> dict[s
     out.parent.mkdir(parents=True, exist_ok=True)
     if keep.any():
         offset = 0
+        pending: list[pa.Table] = []  # kept rows not yet written, at most one row group
         with pq.ParquetWriter(out, LAKE_SCHEMA, compression="zstd", use_dictionary=DICTIONARY_COLUMNS) as writer:
             for f in files:
                 table = _read_ipc(f)
@@ -161,8 +165,11 @@ def merge_date(day: str, files: list[str], lake_root: Path, out: Path) -> dict[s
                     kept = table.filter(pa.array(mask))
                 else:
                     continue
-                writer.write_table(kept if kept.schema == LAKE_SCHEMA else kept.cast(LAKE_SCHEMA))
+                pending.append(kept if kept.schema == LAKE_SCHEMA else kept.cast(LAKE_SCHEMA))
                 written += kept.num_rows
+                if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+                    _write_row_groups(writer, pending)
+            _write_row_groups(writer, pending)
     return {
         "date": day,
         "out": str(out) if written else None,
@@ -171,6 +178,14 @@ def merge_date(day: str, files: list[str], lake_root: Path, out: Path) -> dict[s
         "duplicates_in_lake": n_lake_dups,
         "seconds": time.perf_counter() - t0,
     }
+
+
+def _write_row_groups(writer: pq.ParquetWriter, pending: list[pa.Table]) -> None:
+    """Write the pending staged tables as whole row groups (not one small group per
+    staged block: each row group costs its own pages, dictionaries and statistics)."""
+    if pending:
+        writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+        pending.clear()
 
 
 def _lake_keys(lake_root: Path, day: str) -> pa.Array | None:
