@@ -392,6 +392,7 @@ class _DaskPlan(_Plan):
         mapping = _pandas(
             co_text.group_texts(list(texts), text_threshold, seed=seed).rename({"text": "target", "target": "group"})
         )
+        mapping = mapping.astype({"target": shares["target"].dtype, "group": shares["target"].dtype})
         is_text = shares["kind"] == kind
         grouped = shares[is_text].merge(mapping, on="target", how="inner")
         grouped = grouped.assign(target=grouped["group"])[list(SHARE_COLUMNS)]
@@ -403,6 +404,7 @@ class _DaskPlan(_Plan):
     def prefilter(self, shares, min_participation):
         sizes = shares.groupby(["kind", "account_id"]).size().compute()
         active = sizes[sizes >= min_participation].reset_index()[["kind", "account_id"]]
+        active = active.astype({c: shares[c].dtype for c in active.columns})
         return shares.merge(active, on=["kind", "account_id"], how="inner")
 
     def by_target(self, shares):
