@@ -179,15 +179,26 @@ def map_list_items(lists: pa.ChunkedArray, func, drop_empty: bool = False) -> pa
     chunks = []
     for chunk in _chunked(lists).chunks:
         items = pc.list_flatten(chunk)
-        parents = pc.list_parent_indices(chunk)
         mapped = func(items) if len(items) else items.cast(pa.string())
         if drop_empty and len(mapped):
             keep = pc.fill_null(pc.not_equal(mapped, ""), False)
-            mapped, parents = mapped.filter(keep), parents.filter(keep)
-        chunks.append(_rebuild_lists(mapped, parents, chunk))
+            if not pc.all(keep).as_py():
+                parents = pc.list_parent_indices(chunk).filter(keep)
+                chunks.append(_rebuild_lists(mapped.filter(keep), parents, chunk))
+                continue
+        chunks.append(_same_lists(mapped, chunk))
     if not chunks:
         return pa.chunked_array([], STRING_LIST)
     return pa.chunked_array(chunks, STRING_LIST)
+
+
+def _same_lists(items: pa.Array, like: pa.Array) -> pa.Array:
+    """``items`` (one per item of ``like``, in order) in ``like``'s lists: its offsets reused."""
+    offsets = np.asarray(like.offsets, dtype=np.int32)
+    if offsets[-1] - offsets[0] != len(items):  # a null row spans items that flatten skipped
+        return _rebuild_lists(items, pc.list_parent_indices(like), like)
+    mask = like.is_null() if like.null_count else None
+    return pa.ListArray.from_arrays(pa.array(offsets - offsets[0]), items.cast(pa.string()), mask=mask)
 
 
 def _rebuild_lists(items: pa.Array, parents: pa.Array, like: pa.Array) -> pa.Array:
