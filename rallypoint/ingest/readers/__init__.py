@@ -69,6 +69,8 @@ class Block:
     """Rows read from a part, not yet validated."""
 
     table: pa.Table
+    #: each row's line: an int64 array, or anything ``np.asarray`` makes one of
+    #: (JSON Lines counts them only when a rejection asks)
     lines: np.ndarray
     rejected: Rejections = field(default_factory=Rejections)
 

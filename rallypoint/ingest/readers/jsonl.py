@@ -76,7 +76,7 @@ def parse_block(data: bytes, first_line: int, newlines: int | None = None,
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         yield from parse_lines(data, first_line)
         return
-    yield Block(table, _line_numbers(data, first_line, table.num_rows, newlines))
+    yield Block(table, LineNumbers(data, first_line, table.num_rows, newlines))
 
 
 def parse_lines(data: bytes, first_line: int) -> Iterator[Block]:
@@ -111,6 +111,26 @@ def _check_utf8(data: bytes) -> None:
     buf = pa.py_buffer(data)
     offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64).tobytes())
     pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, buf]).cast(pa.large_string())
+
+
+class LineNumbers:
+    """Each parsed row's line, counted only when asked for.
+
+    Only rejected rows need their line, and most blocks reject none: counting the
+    newlines of every block would be a pass over every input byte for nothing.
+    Behaves as an int64 array (``np.asarray(lines)``) of one entry per row.
+    """
+
+    def __init__(self, data: bytes, first_line: int, rows: int, newlines: int | None) -> None:
+        self._args = (data, first_line, rows, newlines)
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        lines = _line_numbers(*self._args)
+        return lines if dtype is None else lines.astype(dtype, copy=False)
 
 
 def _line_numbers(data: bytes, first_line: int, rows: int, newlines: int | None = None) -> np.ndarray:
