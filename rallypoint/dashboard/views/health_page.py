@@ -58,7 +58,8 @@ def render() -> None:
                      labels={"records": "rejected records", "reason": "reason"},
                      title="Why records were rejected (kept in LAKE/rejected/ with their source and line)")
         fig.update_layout(height=170 + 45 * by_reason.height, plot_bgcolor="white", margin={"l": 10, "r": 10},
-                          yaxis={"automargin": True, "dtick": 1}, xaxis={"tickformat": "d", "rangemode": "tozero"})
+                          yaxis={"automargin": True, "dtick": 1}, xaxis={"dtick": max(1, -(-int(by_reason["records"].max()) // 8)),  # whole records
+                                 "rangemode": "tozero"})
         st.plotly_chart(fig, key="rejected_chart")
         st.dataframe(rejected, hide_index=True, width="stretch", key="rejected_table")
 
