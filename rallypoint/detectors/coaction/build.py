@@ -87,8 +87,10 @@ _MODULES = {
 }
 #: Default cap: a share is paired with at most this many later shares of the same target
 #: inside one window. It bites only on targets shared more than this many times within
-#: one window (a post reposted by thousands of accounts in a minute).
-DEFAULT_MAX_PAIRS_PER_SHARE = 1000
+#: one window (a post reposted by hundreds of accounts in a minute). Memory grows with the
+#: distinct pairs formed, at most rows * cap: at 1,000 a 1M-row viral-tailed input with a
+#: wide auto window exhausted 20 GB.
+DEFAULT_MAX_PAIRS_PER_SHARE = 100
 
 #: Columns of ``CoactionResult.actions``.
 ACTIONS_SCHEMA = pa.schema(
