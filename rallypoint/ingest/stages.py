@@ -9,8 +9,9 @@ counts travel back to the client, so memory stays at a few blocks per worker.
 only the keys (``platform``, ``id``) of the date's staged files (Arrow IPC, memory-mapped), keeps the first
 occurrence of each key that the lake's same date partition does not already hold
 (a record's date comes from its own timestamp, so a re-ingested record meets its
-earlier copy there), and streams the kept rows file by file into one zstd Parquet
-file for the date. Memory: the date's keys plus one staged block.
+earlier copy there), and streams the kept rows into one zstd Parquet file for the
+date, in row groups of up to ``ROW_GROUP_ROWS`` rows. Memory: the date's keys plus
+one row group of staged rows (memory-mapped).
 
 Both need the staging folder on a file system every worker sees (for a remote
 ``--scheduler``, a shared mount of the lake).
