@@ -96,6 +96,14 @@ def test_the_cap_limits_pairs_per_share_and_is_reported():
     assert set(edge_map(capped)) <= set(edge_map(exact))
 
 
+def test_the_pair_budget_lowers_the_cap_instead_of_exhausting_memory():
+    burst = reposts(*[(f"u{k:02d}", "viral", k) for k in range(20)])
+    result = plain(burst, max_pairs_per_share=10, pair_budget=50)
+    assert result.stats["pairs_formed"] <= 50
+    assert 1 <= result.stats["cap_lowered"] < 10
+    assert plain(burst, max_pairs_per_share=10).stats["cap_lowered"] == 0
+
+
 def test_actions_are_the_shares_behind_kept_edges():
     rows = reposts(("u1", "p", 0), ("u2", "p", 30), ("u3", "p", 5000))
     result = plain(rows)

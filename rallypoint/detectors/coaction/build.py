@@ -60,6 +60,7 @@ from rallypoint.detectors.coaction import (
     co_text,
 )
 from rallypoint.detectors.coaction.partition import (
+    DEFAULT_PAIR_BUDGET,
     FIGURES,
     PAIR_ROW_SCHEMA,
     SHARE_COLUMNS,
@@ -135,6 +136,7 @@ def build_coaction_edges(
     text_threshold: float = 0.8,
     seed: int = 0,
     null_jitter: float = nm.DEFAULT_JITTER,
+    pair_budget: int = DEFAULT_PAIR_BUDGET,
 ) -> CoactionResult:
     """Build the co-action graph of ``records`` (a pyarrow Table or a Dask DataFrame, LAKE_SCHEMA columns).
 
@@ -144,7 +146,9 @@ def build_coaction_edges(
     ``significance``: edges are kept when ``p_value <= significance`` (ignored with
     ``"none"``); ``max_pairs_per_share``: the cap (``None`` disables it);
     ``text_threshold``: Jaccard threshold of ``co_text``; ``seed``: MinHash seed;
-    ``null_jitter``: the null model's time scale, in windows (see ``null_model``).
+    ``null_jitter``: the null model's time scale, in windows (see ``null_model``);
+    ``pair_budget``: most pairs formed per partition — beyond it the cap is lowered
+    (``stats["cap_lowered"]``) so memory stays bounded.
     """
     started = time.perf_counter()
     type_list = _check_types(types)
@@ -187,7 +191,7 @@ def build_coaction_edges(
     window_us = np.array([round(windows[t] * 1e6) for t in type_list], dtype=np.int64)
 
     jitter = null_jitter if null_model == "permutation" else None
-    rows, share_stats, figures = plan.coact(shares, window_us, max_pairs_per_share, jitter)
+    rows, share_stats, figures = plan.coact(shares, window_us, max_pairs_per_share, jitter, pair_budget)
     stats.update(figures)
     per_type = plan.per_type(rows, share_stats, min_participation, with_null=jitter is not None)
 
@@ -290,7 +294,7 @@ class _Plan:
     def prefilter(self, shares, min_participation): ...
     def by_target(self, shares): ...
     def delays(self, shares) -> pl.DataFrame: ...
-    def coact(self, shares, window_us, max_pairs_per_share, jitter): ...
+    def coact(self, shares, window_us, max_pairs_per_share, jitter, pair_budget): ...
     def per_type(self, rows, share_stats, min_participation, with_null) -> pl.DataFrame: ...
     def actions(self, shares, kept, window_us, max_pairs_per_share) -> pl.DataFrame: ...
 
@@ -317,8 +321,8 @@ class _LocalPlan(_Plan):
     def delays(self, shares):
         return target_delays(shares)
 
-    def coact(self, shares, window_us, max_pairs_per_share, jitter):
-        return coact_partition(shares, window_us, max_pairs_per_share, jitter)
+    def coact(self, shares, window_us, max_pairs_per_share, jitter, pair_budget):
+        return coact_partition(shares, window_us, max_pairs_per_share, jitter, pair_budget)
 
     def per_type(self, rows, share_stats, min_participation, with_null):
         """The reduction of ``_DaskPlan.per_type`` in polars (one partition: no shuffle needed)."""
@@ -418,12 +422,12 @@ class _DaskPlan(_Plan):
         frame = shares.map_partitions(_partition_delays, meta=meta).compute()
         return pl.from_pandas(frame)
 
-    def coact(self, shares, window_us, max_pairs_per_share, jitter):
+    def coact(self, shares, window_us, max_pairs_per_share, jitter, pair_budget):
         import dask
         import dask.dataframe as dd
 
         parts = [
-            dask.delayed(_partition_coact, nout=3)(part, window_us, max_pairs_per_share, jitter)
+            dask.delayed(_partition_coact, nout=3)(part, window_us, max_pairs_per_share, jitter, pair_budget)
             for part in shares.to_delayed()
         ]
         rows = dd.from_delayed([p[0] for p in parts], meta=_pandas(pl.DataFrame(schema=PAIR_ROW_SCHEMA)))
@@ -432,7 +436,12 @@ class _DaskPlan(_Plan):
             [p[2] for p in parts], meta=pd.DataFrame({k: pd.Series(dtype="int64") for k in FIGURES})
         )
         rows, stats, figures = dask.persist(rows, stats, figures)
-        return rows, stats, {k: int(v) for k, v in figures.sum().compute().items()}
+        summed = figures.sum().compute()
+        lowered = figures["cap_lowered"]
+        lowest = lowered[lowered > 0].min().compute()
+        out = {k: int(v) for k, v in summed.items()}
+        out["cap_lowered"] = 0 if pd.isna(lowest) else int(lowest)
+        return rows, stats, out
 
     def per_type(self, rows, share_stats, min_participation, with_null):
         frame = _per_type(rows, share_stats, min_participation, with_null).compute()
@@ -477,8 +486,8 @@ def _partition_delays(frame: pd.DataFrame) -> pd.DataFrame:
     return _pandas(target_delays(_polars(frame)))
 
 
-def _partition_coact(frame: pd.DataFrame, window_us, max_pairs_per_share, jitter):
-    rows, stats, figures = coact_partition(_polars(frame), window_us, max_pairs_per_share, jitter)
+def _partition_coact(frame: pd.DataFrame, window_us, max_pairs_per_share, jitter, pair_budget):
+    rows, stats, figures = coact_partition(_polars(frame), window_us, max_pairs_per_share, jitter, pair_budget)
     return _pandas(rows), _pandas(stats), pd.DataFrame({k: [v] for k, v in figures.items()})
 
 

@@ -34,7 +34,24 @@ SHARE_STATS_SCHEMA = {
     "kind": pl.Int32, "target": pl.String, "account_id": pl.String,
     "n": pl.Int64, "n_in_pair": pl.Int64, "q": pl.Float64,
 }
-FIGURES = ("pairs_in_window", "pairs_formed", "pairs_capped", "targets_capped")
+FIGURES = ("pairs_in_window", "pairs_formed", "pairs_capped", "targets_capped", "cap_lowered")
+#: At most this many pairs are formed per partition: beyond it the cap is lowered for the
+#: partition (memory grows with the distinct pairs formed; 20M pairs stay within a few GB).
+DEFAULT_PAIR_BUDGET = 20_000_000
+
+
+def cap_within_budget(partners: np.ndarray, cap: int | None, budget: int) -> int | None:
+    """The largest cap ``k <= cap`` with ``sum(min(partners, k)) <= budget`` (``cap`` if it fits)."""
+    if (np.minimum(partners, cap) if cap else partners).sum() <= budget:
+        return cap
+    lo, hi = 1, int(cap) if cap else int(partners.max())
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if np.minimum(partners, mid).sum() <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 class _Sorted:
@@ -68,11 +85,14 @@ def coact_partition(
     window_us: np.ndarray,
     max_pairs_per_share: int | None,
     jitter: float | None,
+    pair_budget: int = DEFAULT_PAIR_BUDGET,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
     """Pair rows, share stats and figures for one partition (see the module docstring).
 
     ``window_us``: the window per type code, in microseconds; ``jitter``: the null
-    model's scale in windows, or ``None`` for no null model (``q`` is then null).
+    model's scale in windows, or ``None`` for no null model (``q`` is then null);
+    ``pair_budget``: when the cap would still form more pairs than this, the cap is
+    lowered for this partition until it does not (``cap_lowered`` reports the cap used).
     """
     if shares.height == 0:
         return (
@@ -84,6 +104,8 @@ def coact_partition(
     windows = window_us[s.kind]
     ends = window_ends(s.group, s.time, windows)
     partners = ends - np.arange(1, len(ends) + 1, dtype=np.int64)
+    requested = max_pairs_per_share
+    max_pairs_per_share = cap_within_budget(partners, max_pairs_per_share, pair_budget)
 
     in_pair = np.zeros(len(ends), dtype=bool)
     parts = []
@@ -146,6 +168,8 @@ def coact_partition(
         "pairs_formed": int(formed),
         "pairs_capped": int(capped.sum()),
         "targets_capped": int(np.unique(s.group[capped > 0]).size) if max_pairs_per_share else 0,
+        # 0 when the requested cap was used, else the lower cap the pair budget imposed
+        "cap_lowered": 0 if max_pairs_per_share == requested else int(max_pairs_per_share),
     }
     return rows.cast(PAIR_ROW_SCHEMA), stats.cast(SHARE_STATS_SCHEMA), figures
 
@@ -189,5 +213,8 @@ def pair_actions(
 
 
 def merge_figures(figures: list[dict[str, Any]]) -> dict[str, int]:
-    """Sum the partitions' figures."""
-    return {k: int(sum(f[k] for f in figures)) for k in FIGURES}
+    """Sum the partitions' figures (``cap_lowered``: the lowest cap any partition used)."""
+    out = {k: int(sum(f[k] for f in figures)) for k in FIGURES if k != "cap_lowered"}
+    lowered = [f["cap_lowered"] for f in figures if f["cap_lowered"]]
+    out["cap_lowered"] = min(lowered) if lowered else 0
+    return out
