@@ -187,6 +187,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=1, help="concurrent sessions of the batched loader")
     parser.add_argument("--uri", default=None)
     parser.add_argument("--keep", action="store_true", help="leave the benchmark's data in Neo4j")
     args = parser.parse_args()
@@ -199,13 +200,14 @@ def main() -> None:
             delete_prefixed(driver, prefix)  # leftovers of an interrupted run
         try:
             print(f"batched load of {args.records:,} records ...", flush=True)
-            full = load_lake_into_neo4j(lake.root, args.uri, batch_size=args.batch_size)
+            full = load_lake_into_neo4j(lake.root, args.uri, batch_size=args.batch_size, workers=args.workers)
             naive_lake = sample_lake(lake, args.sample, "n-", OUT / "sample-naive")
             batched_lake = sample_lake(lake, args.sample, "b-", OUT / "sample-batched")
             print(f"one transaction per record, {args.sample:,} records ...", flush=True)
             naive = naive_load(driver, naive_lake)
             print(f"batched, the same {args.sample:,} records ...", flush=True)
-            batched_sample = load_lake_into_neo4j(batched_lake.root, args.uri, batch_size=args.batch_size)
+            batched_sample = load_lake_into_neo4j(batched_lake.root, args.uri, batch_size=args.batch_size,
+                                                  workers=args.workers)
         finally:
             if not args.keep:
                 for prefix in (PREFIX, f"n-{PREFIX}", f"b-{PREFIX}"):
@@ -214,6 +216,7 @@ def main() -> None:
     results = {
         "records": full["records"],
         "batch_size": args.batch_size,
+        "workers": args.workers,
         "batched": {
             "nodes_created": full["nodes_created"], "relationships_created": full["relationships_created"],
             "seconds": full["seconds"], "relationship_seconds": full["relationship_seconds"],

@@ -66,6 +66,14 @@ def test_a_second_load_changes_nothing(driver, world):
     assert graph_counts(driver, world.token) == before
 
 
+def test_two_concurrent_writers_give_the_same_graph_and_a_second_load_changes_nothing(driver, world):
+    first = load_lake_into_neo4j(world.lake.root, None, batch_size=40, workers=2)
+    assert graph_counts(driver, world.token) == expected_graph_counts(world.records)
+    again = load_lake_into_neo4j(world.lake.root, None, batch_size=40, workers=2)
+    assert first["relationships_created"] > 0
+    assert (again["nodes_created"], again["relationships_created"]) == (0, 0)
+
+
 def test_loading_files_one_at_a_time_gives_the_same_graph_as_the_whole_lake(driver, world):
     for path in world.lake.interaction_files():
         load_lake_into_neo4j(world.lake.root, None, files=[path])

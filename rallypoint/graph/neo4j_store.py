@@ -116,11 +116,6 @@ MERGE_TARGET_POSTS = """
 UNWIND $rows AS row
 MERGE (:Post {platform: row.platform, id: row.id})
 """
-MERGE_STUB_ACCOUNTS = """
-UNWIND $rows AS row
-MERGE (a:Account {id: row.id})
-ON CREATE SET a.platform = row.platform, a.high_profile = false
-"""
 MERGE_URLS = "UNWIND $rows AS row MERGE (u:Url {url: row.url}) ON CREATE SET u.domain = row.domain"
 MERGE_HASHTAGS = "UNWIND $rows AS row MERGE (:Hashtag {tag: row.tag})"
 MERGE_MEDIA = "UNWIND $rows AS row MERGE (:Media {hash: row.hash})"
@@ -348,28 +343,32 @@ def _node_rows(batch: pa.Table) -> dict[str, list[dict[str, Any]]]:
     accounts = accounts.group_by(["id"], use_threads=False).aggregate(
         [(c, "last") for c in ("platform", "name", "high_profile", "followers")]
     ).rename_columns(["id", "platform", "name", "high_profile", "followers"])
-    stub_accounts = []
+    # Accounts only named as a target's author or in mentions become stubs: rows without
+    # properties, which MERGE_ACCOUNTS's coalesce() turns into "create if missing, else keep".
+    named = [accounts]
     targeted = batch.filter(pc.is_valid(batch["target_account_id"]))
     if len(targeted):
-        stub_accounts.append(
-            _distinct(targeted, ["target_account_id", "platform"]).rename_columns(["id", "platform"])
-        )
+        named.append(_distinct(targeted, ["target_account_id", "platform"]).rename_columns(["id", "platform"]))
     mentions = _exploded(batch, "mentions")
     if len(mentions):
-        stub_accounts.append(_distinct(mentions, ["value", "platform"]).rename_columns(["id", "platform"]))
+        named.append(_distinct(mentions, ["value", "platform"]).rename_columns(["id", "platform"]))
+    # Sorted by key, every statement locks shared nodes in one order, so concurrent writers
+    # (``workers``) rarely deadlock.
+    accounts = pa.concat_tables(named, promote_options="default").sort_by("id")
     target_posts = batch.filter(pc.is_valid(batch["target_id"]))
-    urls = _distinct(_exploded(batch, "urls"), ["value"]).rename_columns(["url"])
+    urls = _distinct(_exploded(batch, "urls"), ["value"]).rename_columns(["url"]).sort_by("url")
     urls = urls.append_column("domain", _url_domain(urls["url"]))
     return {
         "accounts": accounts.to_pylist(),
-        "stub_accounts": [r for t in stub_accounts for r in t.to_pylist()],
         "posts": _epoch_micros(batch.select(["platform", "id", "timestamp", "action", "channel_id"])
                                .rename_columns(["platform", "id", "ts", "action", "channel_id"])).to_pylist(),
         "target_posts": _distinct(target_posts, ["platform", "target_id"])
-        .rename_columns(["platform", "id"]).to_pylist(),
+        .rename_columns(["platform", "id"]).sort_by([("platform", "ascending"), ("id", "ascending")]).to_pylist(),
         "urls": urls.to_pylist(),
-        "hashtags": _distinct(_exploded(batch, "hashtags"), ["value"]).rename_columns(["tag"]).to_pylist(),
-        "media": _distinct(_exploded(batch, "media"), ["value"]).rename_columns(["hash"]).to_pylist(),
+        "hashtags": _distinct(_exploded(batch, "hashtags"), ["value"]).rename_columns(["tag"]).sort_by("tag")
+        .to_pylist(),
+        "media": _distinct(_exploded(batch, "media"), ["value"]).rename_columns(["hash"]).sort_by("hash")
+        .to_pylist(),
     }
 
 
@@ -381,8 +380,6 @@ def node_statements(batch: pa.Table) -> list[Statement]:
     rows = _node_rows(batch)
     return [
         (MERGE_ACCOUNTS, rows["accounts"]),
-        # stubs only create, never overwrite: the plain MERGE on the key does exactly that
-        (MERGE_STUB_ACCOUNTS, rows["stub_accounts"]),
         (MERGE_POSTS, rows["posts"]),
         (MERGE_TARGET_POSTS, rows["target_posts"]),
         (MERGE_URLS, rows["urls"]),
@@ -393,7 +390,8 @@ def node_statements(batch: pa.Table) -> list[Statement]:
 
 def relationship_statements(batch: pa.Table) -> list[Statement]:
     """The relationship MERGEs for one batch of records; every node they name exists already."""
-    return [(MERGE_RECORD_RELATIONSHIPS, batch.select(RELATIONSHIP_COLUMNS).to_pylist())]
+    # sorted by author, concurrent writers take the authors' locks in one order
+    return [(MERGE_RECORD_RELATIONSHIPS, batch.select(RELATIONSHIP_COLUMNS).sort_by("account_id").to_pylist())]
 
 
 def _progress():
@@ -432,6 +430,36 @@ def _lake_files(lake: Lake, files: Iterable[str | os.PathLike[str]] | None) -> l
     return paths
 
 
+def _write_batches(writer: BatchWriter, step: Callable[[pa.Table], list[Statement]],
+                   batches: Iterable[pa.Table], workers: int, done: Callable[[int], None]) -> None:
+    """Write each batch's statements in its own transaction, ``workers`` transactions at a time.
+
+    At most ``2 * workers`` batches are in flight, so memory stays O(workers * batch_size); the
+    first failure stops the phase and is raised once the batches already running have finished.
+    """
+    if workers == 1:
+        for batch in batches:
+            writer.write_together(step(batch))
+            done(len(batch))
+        return
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        running: dict[Any, int] = {}
+
+        def settle(block_until: int) -> None:
+            while len(running) > block_until:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    future.result()  # re-raises the batch's error
+                    done(running.pop(future))
+
+        for batch in batches:
+            settle(2 * workers - 1)
+            running[pool.submit(writer.write_together, step(batch))] = len(batch)
+        settle(0)
+
+
 def load_lake_into_neo4j(
     lake_path: str | os.PathLike[str] | Lake,
     uri: str | None,
@@ -442,6 +470,7 @@ def load_lake_into_neo4j(
     password: str | None = None,
     database: str | None = None,
     on_batch: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Load the lake's interactions (or just ``files``) into Neo4j, idempotently.
 
@@ -453,6 +482,9 @@ def load_lake_into_neo4j(
         The ingest passes the files it has just committed.
     batch_size : records per transaction; also the Parquet read batch.
     user, password : default to ``NEO4J_USER``/``NEO4J_PASSWORD``, then the local dev values.
+    workers : concurrent sessions writing batches within a phase (the node phase still ends
+        before the relationship phase begins). Batches hold disjoint records; a lock conflict on a
+        shared node (an account, a hashtag) is retried by ``execute_write``.
 
     Returns counts (records read, nodes and relationships created, transactions) and timings.
 
@@ -461,6 +493,8 @@ def load_lake_into_neo4j(
     """
     if batch_size < 1:
         raise Neo4jError("The Neo4j batch size must be a positive number of records.")
+    if workers < 1:
+        raise Neo4jError("The number of Neo4j writers must be a positive number.")
     lake = lake_path if isinstance(lake_path, Lake) else Lake(lake_path)
     paths = _lake_files(lake, files)
     total = sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
@@ -477,12 +511,13 @@ def load_lake_into_neo4j(
             ):
                 phase_started = time.perf_counter()
                 task = progress.add_task(f"Neo4j {phase}", total=total)
-                for batch in _iter_batches(paths, batch_size, LOAD_COLUMNS):
-                    with _interrupted_write(phase):
-                        writer.write_together(step(batch))
-                    progress.advance(task, len(batch))
+                def done(n: int, task=task) -> None:
+                    progress.advance(task, n)
                     if on_batch is not None:
-                        on_batch(len(batch))
+                        on_batch(n)
+
+                with _interrupted_write(phase):
+                    _write_batches(writer, step, _iter_batches(paths, batch_size, LOAD_COLUMNS), workers, done)
                 phase_seconds[phase] = time.perf_counter() - phase_started
     seconds = time.perf_counter() - started
     return {
