@@ -145,12 +145,13 @@ def graph() -> None:
 @lake_option
 @neo4j_option
 @click.option("--batch-size", default=10_000, show_default=True)
+@click.option("--workers", default=1, show_default=True, help="Concurrent write sessions (rows key-sorted, so no deadlocks).")
 @clear_errors
-def graph_load(lake, neo4j_uri, batch_size) -> None:
+def graph_load(lake, neo4j_uri, batch_size, workers) -> None:
     """Load the lake's interactions into Neo4j (idempotent)."""
     from rallypoint.graph.neo4j_store import load_lake_into_neo4j
 
-    summary = load_lake_into_neo4j(lake, neo4j_uri, batch_size=batch_size)
+    summary = load_lake_into_neo4j(lake, neo4j_uri, batch_size=batch_size, workers=workers)
     click.echo(json.dumps(summary, indent=2, default=str))
 
 
