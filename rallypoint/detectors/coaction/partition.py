@@ -108,6 +108,11 @@ def coact_partition(
     max_pairs_per_share = cap_within_budget(partners, max_pairs_per_share, pair_budget)
 
     in_pair = np.zeros(len(ends), dtype=bool)
+    # one int64 key per (target, account pair): group * n^2 + a * n + b with a < b codes in
+    # string order — 4 numeric columns per row instead of 3 keys, no strings until the end
+    n_acc = len(s.accounts)
+    one_key = s.n_groups * n_acc * n_acc < 2**63
+    keys = ["key"] if one_key else ["group", "pair"]
     parts = []
     formed = 0
     for chunk in iter_pairs(ends, max_pairs_per_share):
@@ -119,34 +124,46 @@ def coact_partition(
         in_pair[i] = True
         in_pair[j] = True
         acc_i, acc_j = s.account[i], s.account[j]
+        pair = np.minimum(acc_i, acc_j) * n_acc + np.maximum(acc_i, acc_j)
+        del acc_i, acc_j, keep
+        cols = {"key": s.group[i] * (n_acc * n_acc) + pair} if one_key else {"group": s.group[i], "pair": pair}
+        del pair
         parts.append(
-            pl.DataFrame(
-                {
-                    "group": s.group[i],
-                    "a": np.minimum(acc_i, acc_j),
-                    "b": np.maximum(acc_i, acc_j),
-                    "t_i": s.time[i],
-                    "t_j": s.time[j],
-                }
-            )
-            .group_by("group", "a", "b")
+            pl.DataFrame({**cols, "t_i": s.time[i], "t_j": s.time[j]})
+            .group_by(keys)
             .agg(pairs=pl.len().cast(pl.Int64), first=pl.col("t_i").min(), last=pl.col("t_j").max())
         )
-    groups = s.groups
-    names_a = s.account_table.rename({"account": "a", "account_id": "account_a"})
-    names_b = s.account_table.rename({"account": "b", "account_id": "account_b"})
+        del cols, i, j, chunk
     if parts:
-        rows = (
-            pl.concat(parts)
-            .group_by("group", "a", "b")
+        agg = (
+            pl.concat(parts, rechunk=False)
+            .group_by(keys)
             .agg(pl.col("pairs").sum(), pl.col("first").min(), pl.col("last").max())
-            .join(groups, on="group")
-            .join(names_a, on="a")
-            .join(names_b, on="b")
-            .select(list(PAIR_ROW_SCHEMA))
         )
+        del parts
+        if one_key:
+            key = agg["key"].to_numpy()
+            group, pair = key // (n_acc * n_acc), key % (n_acc * n_acc)
+            del key
+        else:
+            group, pair = agg["group"].to_numpy(), agg["pair"].to_numpy()
+        # codes -> strings only on the unique rows, by position (tables are indexed by code)
+        groups = s.groups.sort("group")
+        rows = pl.DataFrame(
+            {
+                "kind": groups["kind"].gather(group),
+                "target": groups["target"].gather(group),
+                "account_a": s.accounts.gather(pair // n_acc),
+                "account_b": s.accounts.gather(pair % n_acc),
+                "pairs": agg["pairs"],
+                "first": agg["first"],
+                "last": agg["last"],
+            }
+        )
+        del agg, group, pair
     else:
         rows = pl.DataFrame(schema=PAIR_ROW_SCHEMA)
+    groups = s.groups
 
     sizes = np.bincount(s.group, minlength=s.n_groups)
     if jitter is None:
