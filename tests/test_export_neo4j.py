@@ -8,9 +8,8 @@ from click.testing import CliRunner
 from graph_fixtures import build_small_lake, delete_token, write_small_run
 
 from rallypoint.cli import main
-from rallypoint.errors import Neo4jError
 from rallypoint.graph.export import WriteQueryRefused, export_subgraph
-from rallypoint.graph.neo4j_store import load_lake_into_neo4j, open_driver, write_run_to_neo4j
+from rallypoint.graph.neo4j_store import load_lake_into_neo4j, write_run_to_neo4j
 from rallypoint.graph.subgraph import cluster_subgraph, ego_network
 
 pytestmark = pytest.mark.neo4j
@@ -23,18 +22,14 @@ RETURN a, m, c, e, b
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory):
-    try:
-        driver = open_driver()
-    except Neo4jError as exc:
-        pytest.fail(f"the local Neo4j is needed (run `make neo4j`): {exc}")
+def loaded(tmp_path_factory, neo4j_driver):
+    driver = neo4j_driver
     world = build_small_lake(tmp_path_factory.mktemp("neo4j-export") / "lake")
     world.run_id = write_small_run(world.lake, world.token)
     load_lake_into_neo4j(world.lake.root, None)
     write_run_to_neo4j(world.lake.root, world.run_id, None)
     yield world, driver
     delete_token(driver, world.token)
-    driver.close()
 
 
 @pytest.mark.parametrize("fmt, reader", [("graphml", nx.read_graphml), ("gexf", nx.read_gexf)])

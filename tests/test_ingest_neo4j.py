@@ -7,21 +7,15 @@ import secrets
 
 import pytest
 
-from rallypoint.errors import Neo4jError
-from rallypoint.graph.neo4j_store import Neo4jSettings, open_driver
+from rallypoint.graph.neo4j_store import Neo4jSettings
 from rallypoint.ingest.pipeline import ingest_sources
 
 pytestmark = pytest.mark.neo4j
 
 
 @pytest.fixture(scope="module")
-def driver():
-    try:
-        drv = open_driver()
-    except Neo4jError as exc:
-        pytest.fail(f"the local Neo4j at {Neo4jSettings.resolve().uri} is needed (run `make neo4j`): {exc}")
-    yield drv
-    drv.close()
+def driver(neo4j_driver):
+    return neo4j_driver
 
 
 def posts_of(driver, token: str) -> set[str]:

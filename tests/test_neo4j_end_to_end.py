@@ -16,9 +16,7 @@ from click.testing import CliRunner
 from graph_fixtures import delete_token, expected_graph_counts, graph_counts, new_token
 
 from rallypoint.cli import main
-from rallypoint.errors import Neo4jError
 from rallypoint.graph.lake import Lake
-from rallypoint.graph.neo4j_store import open_driver
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -48,11 +46,8 @@ def tokenized_world(tmp_path, token: str):
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    try:
-        driver = open_driver()
-    except Neo4jError as exc:
-        pytest.fail(f"the local Neo4j is needed (run `make neo4j`): {exc}")
+def pipeline(tmp_path_factory, neo4j_driver):
+    driver = neo4j_driver
     tmp_path = tmp_path_factory.mktemp("e2e")
     token = new_token()
     source = tokenized_world(tmp_path, token)
@@ -62,7 +57,6 @@ def pipeline(tmp_path_factory):
     yield {"driver": driver, "token": token, "lake": Lake(lake), "runner": runner, "ingest": ingest,
            "tmp": tmp_path}
     delete_token(driver, token)
-    driver.close()
 
 
 def test_ingest_with_neo4j_puts_exactly_the_lakes_records_in_the_graph(pipeline):

@@ -23,7 +23,6 @@ from graph_fixtures import (
 from rallypoint.cli import main
 from rallypoint.errors import Neo4jError
 from rallypoint.graph.neo4j_store import (
-    Neo4jSettings,
     load_lake_into_neo4j,
     open_driver,
     write_run_to_neo4j,
@@ -32,14 +31,8 @@ from rallypoint.graph.neo4j_store import (
 pytestmark = pytest.mark.neo4j
 
 @pytest.fixture(scope="module")
-def driver():
-    settings = Neo4jSettings.resolve()
-    try:
-        drv = open_driver()
-    except Neo4jError as exc:
-        pytest.fail(f"the local Neo4j at {settings.uri} is needed (run `make neo4j`): {exc}")
-    yield drv
-    drv.close()
+def driver(neo4j_driver):
+    return neo4j_driver
 
 
 @pytest.fixture
