@@ -22,7 +22,7 @@ lint: $(STAMP)
 
 # Installs Debian's Chromium for the browser tests when it is missing (needs root).
 chromium:
-	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+	@(test -x /usr/bin/chromium && test -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf) || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-color-emoji)
 
 test: $(STAMP) chromium neo4j
 	$(VENV)/bin/ruff check rallypoint tests benchmarks
