@@ -195,10 +195,10 @@ def test_a_failure_in_mid_load_is_one_sentence_and_a_rerun_completes_the_graph(d
     real = store.relationship_statements
     calls = []
 
-    def failing_on_second_batch(batch):
+    def failing_on_second_batch(batch, nodes):
         calls.append(len(batch))
-        statements = real(batch)
-        return statements + [("THIS IS NOT CYPHER $rows", [{}])] if len(calls) == 2 else statements
+        statements = real(batch, nodes)
+        return statements + [("THIS IS NOT CYPHER $rows", {"rows": [1]})] if len(calls) == 2 else statements
 
     monkeypatch.setattr(store, "relationship_statements", failing_on_second_batch)
     with pytest.raises(Neo4jError, match=r"^Neo4j failed while writing relationships .*completes the rest\.$"):

@@ -37,6 +37,7 @@ thousand records of one batch is one row.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -84,17 +85,23 @@ LOAD_COLUMNS = [
 ]
 
 # --- Cypher: nodes ------------------------------------------------------------------
+# Rows travel as parallel column lists (``$id[i]``), not as one map per row: the driver packs a
+# list of strings several times faster than a list of dicts repeating every key.
+# Every node statement returns the node ids it merged, keyed: the relationship statements of the
+# same batch then find their nodes by id (NodeByIdSeek) instead of seeking the key indexes again.
+# Both collect()s run over the same rows, so keys and ids line up.
+
 # Account properties: the newest non-null value wins, so reloading or loading in any order
 # converges on the same node.
 MERGE_ACCOUNTS = """
-UNWIND $rows AS row
-MERGE (a:Account {id: row.id})
-ON CREATE SET a.platform = row.platform
-SET a.name = coalesce(row.name, a.name),
-    a.high_profile = coalesce(row.high_profile, a.high_profile, false),
-    a.followers = coalesce(row.followers, a.followers)
+UNWIND range(0, size($id) - 1) AS i
+MERGE (a:Account {id: $id[i]})
+ON CREATE SET a.platform = $platform[i]
+SET a.name = coalesce($name[i], a.name),
+    a.high_profile = coalesce($high_profile[i], a.high_profile, false),
+    a.followers = coalesce($followers[i], a.followers)
+RETURN collect($id[i]) AS id, collect(id(a)) AS node
 """
-
 
 
 def _datetime(expr: str) -> str:
@@ -107,50 +114,61 @@ def _datetime(expr: str) -> str:
 
 
 MERGE_POSTS = f"""
-UNWIND $rows AS row
-MERGE (p:Post {{platform: row.platform, id: row.id}})
-SET p.ts = {_datetime("row.ts")}, p.action = row.action, p.channel_id = row.channel_id
+UNWIND range(0, size($id) - 1) AS i
+MERGE (p:Post {{platform: $platform[i], id: $id[i]}})
+SET p.ts = {_datetime("$ts[i]")}, p.action = $action[i], p.channel_id = $channel_id[i]
+RETURN collect($platform[i]) AS platform, collect($id[i]) AS id, collect(id(p)) AS node
 """
 # A target that the lake does not hold (yet) becomes a stub: key only, filled in if it arrives.
 MERGE_TARGET_POSTS = """
-UNWIND $rows AS row
-MERGE (:Post {platform: row.platform, id: row.id})
+UNWIND range(0, size($id) - 1) AS i
+MERGE (p:Post {platform: $platform[i], id: $id[i]})
+RETURN collect($platform[i]) AS platform, collect($id[i]) AS id, collect(id(p)) AS node
 """
-MERGE_URLS = "UNWIND $rows AS row MERGE (u:Url {url: row.url}) ON CREATE SET u.domain = row.domain"
-MERGE_HASHTAGS = "UNWIND $rows AS row MERGE (:Hashtag {tag: row.tag})"
-MERGE_MEDIA = "UNWIND $rows AS row MERGE (:Media {hash: row.hash})"
+MERGE_URLS = """
+UNWIND range(0, size($url) - 1) AS i
+MERGE (n:Url {url: $url[i]}) ON CREATE SET n.domain = $domain[i]
+RETURN collect($url[i]) AS url, collect(id(n)) AS node
+"""
+MERGE_HASHTAGS = """
+UNWIND range(0, size($tag) - 1) AS i
+MERGE (n:Hashtag {tag: $tag[i]})
+RETURN collect($tag[i]) AS tag, collect(id(n)) AS node
+"""
+MERGE_MEDIA = """
+UNWIND range(0, size($hash) - 1) AS i
+MERGE (n:Media {hash: $hash[i]})
+RETURN collect($hash[i]) AS hash, collect(id(n)) AS node
+"""
 
-# --- Cypher: relationships (every node exists by now: MATCH, never create) ---------------
-# One statement per record batch, one row per record: the post is looked up once and every
-# relationship of the record hangs off it (unit subqueries keep one row per record). This
-# sends each record once and does a third fewer index lookups than one statement per kind.
-_TARGET_MERGES = "\n".join(
-    f"  CALL (p, t, row) {{ WITH p, t, row WHERE row.action = '{action}' MERGE (p)-[:{rel}]->(t) }}"
-    for action, rel in TARGET_RELATIONSHIPS.items()
+# --- Cypher: relationships (every node exists by now: MATCH by id, never create) ----------
+# One flat statement per relationship type, with the node ids the batch's node statements
+# returned: two NodeByIdSeeks (the label check guards against an id reused after a delete)
+# and a MERGE of the relationship between two bound nodes (Expand(Into)), no index seek.
+# MERGE, not CREATE, keeps every load idempotent: a second load finds each relationship.
+#: (relationship type, start label, end label) of the relationships a record batch writes.
+RELATIONSHIP_TYPES: tuple[tuple[str, str, str], ...] = (
+    ("POSTED", "Account", "Post"),
+    *((rel, "Post", "Post") for rel in TARGET_RELATIONSHIPS.values()),
+    ("LINKS_TO", "Post", "Url"),
+    ("TAGGED", "Post", "Hashtag"),
+    ("MENTIONS", "Post", "Account"),
+    ("ATTACHES", "Post", "Media"),
 )
-MERGE_RECORD_RELATIONSHIPS = f"""
-UNWIND $rows AS row
-MATCH (p:Post {{platform: row.platform, id: row.id}})
-MATCH (a:Account {{id: row.account_id}})
-MERGE (a)-[:POSTED]->(p)
-WITH p, row
-CALL (p, row) {{
-  WITH p, row WHERE row.target_id IS NOT NULL
-  MATCH (t:Post {{platform: row.platform, id: row.target_id}})
-{_TARGET_MERGES}
-  CALL (t, row) {{
-    WITH t, row WHERE row.target_account_id IS NOT NULL
-    MATCH (author:Account {{id: row.target_account_id}})
-    MERGE (author)-[:POSTED]->(t)
-  }}
-}}
-CALL (p, row) {{ UNWIND row.urls AS value MATCH (n:Url {{url: value}}) MERGE (p)-[:LINKS_TO]->(n) }}
-CALL (p, row) {{ UNWIND row.hashtags AS value MATCH (n:Hashtag {{tag: value}}) MERGE (p)-[:TAGGED]->(n) }}
-CALL (p, row) {{ UNWIND row.mentions AS value MATCH (n:Account {{id: value}}) MERGE (p)-[:MENTIONS]->(n) }}
-CALL (p, row) {{ UNWIND row.media AS value MATCH (n:Media {{hash: value}}) MERGE (p)-[:ATTACHES]->(n) }}
+
+
+def merge_relationships_query(rel: str, start: str, end: str) -> str:
+    """``UNWIND`` over parallel id lists ``$src``/``$dst``, merging ``(src)-[:rel]->(dst)``."""
+    return f"""
+UNWIND range(0, size($src) - 1) AS i
+MATCH (a:{start}) WHERE id(a) = $src[i]
+MATCH (b:{end}) WHERE id(b) = $dst[i]
+MERGE (a)-[:{rel}]->(b)
 """
-RELATIONSHIP_COLUMNS = ["platform", "id", "account_id", "action", "target_id", "target_account_id",
-                        "urls", "hashtags", "mentions", "media"]
+
+
+MERGE_RELATIONSHIPS: dict[str, str] = {rel: merge_relationships_query(rel, start, end)
+                                       for rel, start, end in RELATIONSHIP_TYPES}
 
 
 # --- connections ----------------------------------------------------------------------
@@ -254,6 +272,9 @@ class BatchWriter:
     driver: Any
     counts: WriteCounts = field(default_factory=WriteCounts)
     database: str | None = None
+    #: wall-clock seconds spent in ``write_together`` transactions (summed over workers)
+    seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def write(self, query: str, rows: list[dict[str, Any]], **params: Any) -> None:
         if not rows:
@@ -266,22 +287,45 @@ class BatchWriter:
             counters = session.execute_write(work)
         self.counts.add(counters, len(rows))
 
-    def write_together(self, statements: list[Statement]) -> None:
+    def write_together(self, statements: list[Statement]) -> list[dict[str, list[Any]]]:
         """Run several statements in ONE retried transaction (one commit per record batch).
 
-        A retry re-runs them all, which is safe because each one MERGEs.
+        ``statements`` are (query, parameters) pairs whose parameters are equally long column
+        lists; a statement with no rows is not sent. Returns, for each statement (in order), the
+        columns of the one record it returned (``{}`` if it returned nothing or was not sent).
+        A retry re-runs them all, which is safe because each one MERGEs. Adds the
+        transaction's wall time to ``seconds``.
         """
-        statements = [(q, rows) for q, rows in statements if rows]
-        if not statements:
-            return
+        sent = [(i, query, params) for i, (query, params) in enumerate(statements) if _row_count(params)]
+        answers: list[dict[str, list[Any]]] = [{} for _ in statements]
+        if not sent:
+            return answers
 
         def work(tx):
-            return [tx.run(query, rows=rows).consume().counters for query, rows in statements]
+            outcome = []
+            for _, query, params in sent:
+                result = tx.run(query, params)
+                record = result.single(strict=False)
+                outcome.append((record.data() if record is not None else {}, result.consume().counters))
+            return outcome
 
-        with self.driver.session(database=self.database) as session:
+        started = time.perf_counter()
+        # id() is deprecated in Cypher 5 (without a replacement of the same cost: elementId()
+        # strings are ~40 bytes each way); it stays valid, so its warning is not wanted here.
+        with self.driver.session(database=self.database,
+                                 notifications_disabled_classifications=["DEPRECATION"]) as session:
             results = session.execute_write(work)
-        for i, (counters, (_, rows)) in enumerate(zip(results, statements, strict=True)):
-            self.counts.add(counters, len(rows), transactions=int(i == 0))
+        with self._lock:
+            self.seconds += time.perf_counter() - started
+            for n, ((data, counters), (i, _, params)) in enumerate(zip(results, sent, strict=True)):
+                self.counts.add(counters, _row_count(params), transactions=int(n == 0))
+                answers[i] = data
+        return answers
+
+
+def _row_count(params: dict[str, list[Any]]) -> int:
+    """The rows of a statement whose parameters are parallel column lists."""
+    return len(next(iter(params.values()))) if params else 0
 
 
 # --- reading the lake, batch by batch --------------------------------------------------
@@ -333,8 +377,8 @@ def _url_domain(urls: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(host, r"^www\.", "")
 
 
-def _node_rows(batch: pa.Table) -> dict[str, list[dict[str, Any]]]:
-    """The distinct nodes one batch of records names, as rows for the node statements."""
+def _node_tables(batch: pa.Table) -> dict[str, pa.Table]:
+    """The distinct nodes one batch of records names, one table per node statement."""
     accounts = (
         batch.select(["account_id", "platform", "account_name", "high_profile", "followers"])
         .rename_columns(["id", "platform", "name", "high_profile", "followers"])
@@ -359,39 +403,118 @@ def _node_rows(batch: pa.Table) -> dict[str, list[dict[str, Any]]]:
     urls = _distinct(_exploded(batch, "urls"), ["value"]).rename_columns(["url"]).sort_by("url")
     urls = urls.append_column("domain", _url_domain(urls["url"]))
     return {
-        "accounts": accounts.to_pylist(),
+        "accounts": accounts,
         "posts": _epoch_micros(batch.select(["platform", "id", "timestamp", "action", "channel_id"])
-                               .rename_columns(["platform", "id", "ts", "action", "channel_id"])).to_pylist(),
+                               .rename_columns(["platform", "id", "ts", "action", "channel_id"])),
         "target_posts": _distinct(target_posts, ["platform", "target_id"])
-        .rename_columns(["platform", "id"]).sort_by([("platform", "ascending"), ("id", "ascending")]).to_pylist(),
-        "urls": urls.to_pylist(),
-        "hashtags": _distinct(_exploded(batch, "hashtags"), ["value"]).rename_columns(["tag"]).sort_by("tag")
-        .to_pylist(),
-        "media": _distinct(_exploded(batch, "media"), ["value"]).rename_columns(["hash"]).sort_by("hash")
-        .to_pylist(),
+        .rename_columns(["platform", "id"]).sort_by([("platform", "ascending"), ("id", "ascending")]),
+        "urls": urls,
+        "hashtags": _distinct(_exploded(batch, "hashtags"), ["value"]).rename_columns(["tag"]).sort_by("tag"),
+        "media": _distinct(_exploded(batch, "media"), ["value"]).rename_columns(["hash"]).sort_by("hash"),
     }
 
 
-Statement = tuple[str, list[dict[str, Any]]]
+#: A statement and its parameters: equally long column lists (one element per row).
+Statement = tuple[str, dict[str, list[Any]]]
+
+#: The node statement of each node table, in the order they run within a batch's transaction.
+NODE_QUERIES: dict[str, str] = {
+    "accounts": MERGE_ACCOUNTS,
+    "posts": MERGE_POSTS,
+    "target_posts": MERGE_TARGET_POSTS,
+    "urls": MERGE_URLS,
+    "hashtags": MERGE_HASHTAGS,
+    "media": MERGE_MEDIA,
+}
+#: The key columns each node statement returns beside ``node`` (the node id).
+NODE_KEYS: dict[str, list[str]] = {
+    "accounts": ["id"], "posts": ["platform", "id"], "target_posts": ["platform", "id"],
+    "urls": ["url"], "hashtags": ["tag"], "media": ["hash"],
+}
+
+
+def _columns(table: pa.Table) -> dict[str, list[Any]]:
+    """A table as parallel Python lists, one per column (what the ``$column[i]`` statements read)."""
+    return {name: table.column(name).to_pylist() for name in table.column_names}
 
 
 def node_statements(batch: pa.Table) -> list[Statement]:
     """The node MERGEs for one batch of records (accounts, posts, target stubs, URLs, tags, media)."""
-    rows = _node_rows(batch)
-    return [
-        (MERGE_ACCOUNTS, rows["accounts"]),
-        (MERGE_POSTS, rows["posts"]),
-        (MERGE_TARGET_POSTS, rows["target_posts"]),
-        (MERGE_URLS, rows["urls"]),
-        (MERGE_HASHTAGS, rows["hashtags"]),
-        (MERGE_MEDIA, rows["media"]),
-    ]
+    tables = _node_tables(batch)
+    return [(query, _columns(tables[kind])) for kind, query in NODE_QUERIES.items()]
 
 
-def relationship_statements(batch: pa.Table) -> list[Statement]:
-    """The relationship MERGEs for one batch of records; every node they name exists already."""
-    # sorted by author, concurrent writers take the authors' locks in one order
-    return [(MERGE_RECORD_RELATIONSHIPS, batch.select(RELATIONSHIP_COLUMNS).sort_by("account_id").to_pylist())]
+@dataclass(frozen=True)
+class BatchNodes:
+    """The node id of every node one batch named, by key (the node statements' answers)."""
+
+    accounts: pa.Table  # id, node
+    posts: pa.Table  # platform, id, node: the batch's records and their targets
+    urls: pa.Table  # url, node
+    hashtags: pa.Table  # tag, node
+    media: pa.Table  # hash, node
+
+    @classmethod
+    def from_results(cls, results: list[dict[str, list[Any]]]) -> BatchNodes:
+        """From ``write_together``'s answers to ``node_statements`` (same order as NODE_QUERIES)."""
+        by_kind = dict(zip(NODE_QUERIES, results, strict=True))
+
+        def table(kind: str) -> pa.Table:
+            data, keys = by_kind[kind], NODE_KEYS[kind]
+            columns = {k: pa.array(data.get(k, []), pa.string()) for k in keys}
+            columns["node"] = pa.array(data.get("node", []), pa.int64())
+            return pa.table(columns)
+
+        posts = pa.concat_tables([table("posts"), table("target_posts")])
+        return cls(accounts=_distinct(table("accounts"), ["id", "node"]),
+                   posts=_distinct(posts, ["platform", "id", "node"]),
+                   urls=table("urls"), hashtags=table("hashtags"), media=table("media"))
+
+
+def _joined(left: pa.Table, right: pa.Table, keys: list[str]) -> pa.Table:
+    """Inner join on ``keys`` (rows without a match are dropped; every key was merged, so none is)."""
+    return left.join(right, keys, join_type="inner", use_threads=False)
+
+
+def _pairs(table: pa.Table, src: str, dst: str) -> pa.Table:
+    return pa.table({"src": table[src], "dst": table[dst]})
+
+
+def relationship_statements(batch: pa.Table, nodes: BatchNodes) -> list[Statement]:
+    """The relationship MERGEs for one batch of records, as (start, end) node-id pairs per type.
+
+    ``nodes`` holds the ids the batch's node statements returned. Each type's pairs are
+    distinct and sorted by the node that many transactions share (the author for ``POSTED``,
+    the target or the URL/tag/account/media otherwise), so concurrent writers take those locks
+    in one order. Complexity: a few hash joins over the batch, O(batch rows + list elements).
+    """
+    posts = nodes.posts
+    records = batch.select(["platform", "id", "account_id", "action", "target_id", "target_account_id"])
+    records = _joined(records, posts.rename_columns(["platform", "id", "p"]), ["platform", "id"])
+    records = _joined(records, nodes.accounts.rename_columns(["account_id", "a"]), ["account_id"])
+    edges: dict[str, list[pa.Table]] = {rel: [] for rel in MERGE_RELATIONSHIPS}
+    edges["POSTED"].append(_pairs(records, "a", "p"))
+    targeted = _joined(records.filter(pc.is_valid(records["target_id"])),
+                       posts.rename_columns(["platform", "target_id", "t"]), ["platform", "target_id"])
+    for action, rel in TARGET_RELATIONSHIPS.items():
+        edges[rel].append(_pairs(targeted.filter(pc.equal(targeted["action"], action)), "p", "t"))
+    # a target's author, when the record names it
+    authored = _joined(targeted.filter(pc.is_valid(targeted["target_account_id"])),
+                       nodes.accounts.rename_columns(["target_account_id", "ta"]), ["target_account_id"])
+    edges["POSTED"].append(_pairs(authored, "ta", "t"))
+    for column, rel, lookup in (("urls", "LINKS_TO", nodes.urls), ("hashtags", "TAGGED", nodes.hashtags),
+                                ("mentions", "MENTIONS", nodes.accounts), ("media", "ATTACHES", nodes.media)):
+        linked = _joined(_exploded(batch, column), posts.rename_columns(["platform", "id", "p"]), ["platform", "id"])
+        linked = _joined(linked, lookup.rename_columns(["value", "n"]), ["value"])
+        edges[rel].append(_pairs(linked, "p", "n"))
+    statements = []
+    for rel, parts in edges.items():
+        shared = "src" if rel == "POSTED" else "dst"
+        other = "dst" if shared == "src" else "src"
+        pairs = _distinct(pa.concat_tables(parts), ["src", "dst"]).sort_by([(shared, "ascending"),
+                                                                             (other, "ascending")])
+        statements.append((MERGE_RELATIONSHIPS[rel], _columns(pairs)))
+    return statements
 
 
 def _progress():
@@ -430,16 +553,31 @@ def _lake_files(lake: Lake, files: Iterable[str | os.PathLike[str]] | None) -> l
     return paths
 
 
-def _write_batches(writer: BatchWriter, step: Callable[[pa.Table], list[Statement]],
-                   batches: Iterable[pa.Table], workers: int, done: Callable[[int], None]) -> None:
-    """Write each batch's statements in its own transaction, ``workers`` transactions at a time.
+def write_record_batch(node_writer: BatchWriter, rel_writer: BatchWriter, batch: pa.Table) -> None:
+    """One record batch into the graph: its nodes in one transaction, then its relationships in another.
+
+    The node transaction returns the ids of every node the batch names; the relationship
+    transaction finds its nodes by those ids. It only MATCHes nodes that exist (it never creates
+    one), so concurrent writers cannot deadlock by creating the same node in opposite orders.
+    A failure leaves committed batches as they are; a rerun completes the rest (every write MERGEs).
+    """
+    with _interrupted_write("nodes"):
+        answers = node_writer.write_together(node_statements(batch))
+    nodes = BatchNodes.from_results(answers)
+    with _interrupted_write("relationships"):
+        rel_writer.write_together(relationship_statements(batch, nodes))
+
+
+def _write_batches(write: Callable[[pa.Table], None], batches: Iterable[pa.Table], workers: int,
+                   done: Callable[[int], None]) -> None:
+    """``write`` each batch, ``workers`` batches at a time.
 
     At most ``2 * workers`` batches are in flight, so memory stays O(workers * batch_size); the
-    first failure stops the phase and is raised once the batches already running have finished.
+    first failure stops the load and is raised once the batches already running have finished.
     """
     if workers == 1:
         for batch in batches:
-            writer.write_together(step(batch))
+            write(batch)
             done(len(batch))
         return
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -456,7 +594,7 @@ def _write_batches(writer: BatchWriter, step: Callable[[pa.Table], list[Statemen
 
         for batch in batches:
             settle(2 * workers - 1)
-            running[pool.submit(writer.write_together, step(batch))] = len(batch)
+            running[pool.submit(write, batch)] = len(batch)
         settle(0)
 
 
@@ -482,14 +620,16 @@ def load_lake_into_neo4j(
         The ingest passes the files it has just committed.
     batch_size : records per transaction; also the Parquet read batch.
     user, password : default to ``NEO4J_USER``/``NEO4J_PASSWORD``, then the local dev values.
-    workers : concurrent sessions writing batches within a phase (the node phase still ends
-        before the relationship phase begins). Batches hold disjoint records; a lock conflict on a
-        shared node (an account, a hashtag) is retried by ``execute_write``.
+    workers : concurrent sessions writing batches (see ``write_record_batch``). Batches hold
+        disjoint records; a lock conflict on a shared node (an account, a hashtag) is retried by
+        ``execute_write``.
 
-    Returns counts (records read, nodes and relationships created, transactions) and timings.
+    Returns counts (records read, nodes and relationships created, transactions) and timings:
+    ``seconds`` (wall clock), ``node_seconds`` and ``relationship_seconds`` (time spent in node
+    and in relationship transactions, summed over workers).
 
-    Complexity: two streaming passes over the files (nodes, then relationships); memory is
-    O(batch_size); Neo4j work is O(records) index lookups via the uniqueness constraints.
+    Complexity: one streaming pass over the files; memory is O(workers * batch_size); Neo4j
+    work is one key-index MERGE per distinct node of a batch and two id seeks per relationship.
     """
     if batch_size < 1:
         raise Neo4jError("The Neo4j batch size must be a positive number of records.")
@@ -503,22 +643,18 @@ def load_lake_into_neo4j(
         ensure_constraints(driver)
         node_writer = BatchWriter(driver, database=database)
         rel_writer = BatchWriter(driver, database=database)
-        phase_seconds: dict[str, float] = {}
         with _progress() as progress:
-            for phase, writer, step in (
-                ("nodes", node_writer, node_statements),
-                ("relationships", rel_writer, relationship_statements),
-            ):
-                phase_started = time.perf_counter()
-                task = progress.add_task(f"Neo4j {phase}", total=total)
-                def done(n: int, task=task) -> None:
-                    progress.advance(task, n)
-                    if on_batch is not None:
-                        on_batch(n)
+            task = progress.add_task("Neo4j", total=total)
 
-                with _interrupted_write(phase):
-                    _write_batches(writer, step, _iter_batches(paths, batch_size, LOAD_COLUMNS), workers, done)
-                phase_seconds[phase] = time.perf_counter() - phase_started
+            def done(n: int) -> None:
+                progress.advance(task, n)
+                if on_batch is not None:
+                    on_batch(n)
+
+            def write(batch: pa.Table) -> None:
+                write_record_batch(node_writer, rel_writer, batch)
+
+            _write_batches(write, _iter_batches(paths, batch_size, LOAD_COLUMNS), workers, done)
     seconds = time.perf_counter() - started
     return {
         "uri": Neo4jSettings.resolve(uri).uri,
@@ -530,8 +666,8 @@ def load_lake_into_neo4j(
         "properties_set": node_writer.counts.properties_set + rel_writer.counts.properties_set,
         "transactions": node_writer.counts.transactions + rel_writer.counts.transactions,
         "seconds": round(seconds, 3),
-        "node_seconds": round(phase_seconds["nodes"], 3),
-        "relationship_seconds": round(phase_seconds["relationships"], 3),
+        "node_seconds": round(node_writer.seconds, 3),
+        "relationship_seconds": round(rel_writer.seconds, 3),
     }
 
 
