@@ -121,6 +121,8 @@ DATE_PLACE_STRUCT = pa.struct(
 MOBILIZATION_STRUCT = pa.struct(
     [
         pa.field("n_texts", pa.int64()),
+        # posts the texts belong to: a post with the replies and quotes answering it is one
+        pa.field("n_threads", pa.int64()),
         pa.field("call_to_action_share", pa.float64()),
         pa.field("logistics_share", pa.float64()),
         pa.field("escalation_share", pa.float64()),

@@ -192,7 +192,7 @@ def _cluster_rows(rng, cluster_id, kind, platform, lang, place, event, texts, ac
             {"kind": "hashtags", "target": "StopTheSteal", "count": int(n_actions.sum() // 4)},
         ] if flagged else [{"kind": "post", "target": seed_post, "count": int(n_actions.sum())}],
         "mobilization": {
-            "n_texts": len(rows_account), "call_to_action_share": cta, "logistics_share": logi,
+            "n_texts": len(rows_account), "n_threads": len(rows_account), "call_to_action_share": cta, "logistics_share": logi,
             "escalation_share": esc, "delegitimization_share": 0.4 if kind == "amplification" else 0.1,
             "code_word_share": 0.0,
             "dates": [event] if event else [], "places": [place] if place else [],

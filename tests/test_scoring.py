@@ -27,7 +27,7 @@ def facts(**overrides) -> dict:
         "n_coactions": 480,
         "n_coactions_in_bursts": 360,
         "bursts": [{"start": T0, "end": T1, "level": 1}],
-        "n_texts": 200,
+        "n_threads": 200,
         "n_call_to_action": 60,
         "n_logistics": 30,
         "n_escalation": 25,
@@ -78,7 +78,7 @@ def test_a_call_to_a_place_and_date_alone_counts_half_at_most():
 
 
 def test_an_amplification_ring_pushing_fraud_claims_in_lockstep_is_flagged():
-    ring = facts(**{**NO_HARM, "n_delegitimization": 120, "n_texts": 150})
+    ring = facts(**{**NO_HARM, "n_delegitimization": 120, "n_threads": 150})
     scored = score_clusters(frame(ring))
     assert scored["mobilization_score"][0] == 0.0
     assert scored["escalation_score"][0] == 1.0
@@ -92,11 +92,23 @@ def test_weak_coordination_keeps_even_harmful_talk_unflagged():
     assert not scored["flagged"][0]
 
 
+def _wilson(count: int, n: int, z: float = 1.96) -> float:
+    if n == 0:
+        return 0.0
+    p = count / n
+    centre, spread = p + z * z / (2 * n), z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
+    return max(0.0, (centre - spread) / (1 + z * z / n))
+
+
 def test_score_is_recomputable_from_its_components():
-    rows = [facts(), facts(n_escalation=3, observed_weight=400.0), facts(n_call_to_action=5, n_new_accounts=0)]
+    rows = [facts(), facts(n_escalation=3, observed_weight=400.0), facts(n_call_to_action=5, n_new_accounts=0),
+            facts(n_escalation=0, n_delegitimization=0, n_code_word=4), facts(n_escalation=0, n_delegitimization=0)]
     scored = score_clusters(frame(*rows))
     for r in scored.iter_rows(named=True):
-        harm = 1 - (1 - 0.5 * r["mobilization_score"]) * (1 - r["escalation_score"])
+        narrative = min(1.0, max(_wilson(r["n_delegitimization"], r["n_threads"]),
+                                 _wilson(r["n_code_word"], r["n_threads"])) / 0.05)
+        harm = 1 - (1 - 0.5 * (1 + narrative) * r["mobilization_score"]) * (1 - r["escalation_score"])
+        assert r["harm_score"] == pytest.approx(harm)
         expected = r["coordination_score"] * harm * (0.7 + 0.15 * r["burst_score"] + 0.15 * r["growth_score"])
         assert r["score"] == pytest.approx(expected)
         assert 0 <= r["score"] <= 1
@@ -116,7 +128,7 @@ def test_reasons_carry_the_numbers_of_the_facts():
     scored = score_clusters(frame(facts()), window_seconds={"co_repost": 30.0})
     reasons = scored["reasons"][0].to_list()
     assert "41 of 60 accounts reposted the same 12 posts within 30 s of another member, 300x what timing explains." in reasons
-    assert "60 of 200 texts the cluster pushed call people to act." in reasons
+    assert "60 of 200 posts the cluster pushed (each with its replies and quotes) call people to act." in reasons
     assert "45 texts name 2021-01-06 at US Capitol." in reasons
     assert "360 of 480 co-actions fell inside 1 burst of activity (Kleinberg level up to 1)." in reasons
     assert "12 of 60 accounts were created less than 30 days before they first acted here." in reasons
@@ -135,11 +147,26 @@ def test_saturation_constants_are_what_the_docstring_says():
 
 def test_a_few_alarming_texts_in_a_small_cluster_are_weak_evidence():
     # a viral joke reposted by 9 accounts: 2 of its 6 texts repeat an uncle's fraud claim
-    small = facts(**{**NO_HARM, "n_texts": 6, "n_delegitimization": 2, "n_coactions_in_bursts": 0,
+    small = facts(**{**NO_HARM, "n_threads": 6, "n_delegitimization": 2, "n_coactions_in_bursts": 0,
                      "n_new_accounts": 0, "n_accounts": 9})
     # the same share in 600 texts is a narrative being pushed
-    large = facts(**{**NO_HARM, "n_texts": 600, "n_delegitimization": 200, "n_coactions_in_bursts": 0,
+    large = facts(**{**NO_HARM, "n_threads": 600, "n_delegitimization": 200, "n_coactions_in_bursts": 0,
                      "n_new_accounts": 0, "n_accounts": 9})
     scored = score_clusters(frame(small, large))
     assert scored["escalation_score"][0] < 0.25 < 0.5 < scored["escalation_score"][1]
     assert scored["flagged"].to_list() == [False, True]
+
+
+def test_a_call_inside_a_fraud_narrative_or_behind_a_code_word_counts_fully_a_plain_call_half():
+    # the same coordinated call to a place and a date, with logistics, and no escalation
+    call = {"n_escalation": 0, "n_delegitimization": 0, "n_code_word": 0, "n_coactions_in_bursts": 0}
+    lawful = facts(**call)
+    stolen = facts(**{**call, "n_delegitimization": 30})
+    coded = facts(**{**call, "n_code_word": 30})
+    scored = score_clusters(frame(lawful, stolen, coded))
+    assert scored["mobilization_score"].to_list() == pytest.approx([1.0, 1.0, 1.0])
+    assert scored["harm_score"][0] == pytest.approx(0.5)
+    assert scored["harm_score"][2] == pytest.approx(1.0)
+    assert scored["harm_score"][0] < scored["harm_score"][1]
+    reasons = scored["reasons"][0].to_list()
+    assert any(r.startswith("Harm 0.50 = 1 - (1 - 0.5 x (1 + narrative 0.00) x mobilization 1.00)") for r in reasons)

@@ -173,7 +173,8 @@ def test_campaign_texts_name_the_place_and_are_in_each_language(world):
                                & (pl.col("lang") == campaign["lang"]))
         texts = calls["text"].to_list()
         naming_place = [t for t in texts if campaign["place"].lower() in t.lower()]
-        assert len(naming_place) >= 3, campaign["campaign_id"]
+        # stealthy calls hide the event behind a code word more often than they name the place
+        assert len(naming_place) >= (1 if campaign["loudness"] == "stealthy" else 3), campaign["campaign_id"]
         event = datetime.fromisoformat(campaign["event_date"])
         lang = campaign["lang"]
         day_words = [str(event.day), phrases.WEEKDAYS[lang][event.weekday()].lower(),

@@ -194,24 +194,24 @@ def find_communities(
         quality = float(partition.quality)
     return Communities(
         graph=account_graph,
-        membership=_keep_large(raw, min_size),
+        membership=keep_large(raw, min_size),
         objective=objective,
         resolution=resolution,
         quality=quality,
     )
 
 
-def _keep_large(membership: np.ndarray, min_size: int) -> np.ndarray:
-    """Renumber communities largest first; those under ``min_size`` become -1."""
-    if len(membership) == 0:
-        return membership
-    sizes = np.bincount(membership)
+def keep_large(membership: np.ndarray, min_size: int) -> np.ndarray:
+    """Renumber communities largest first; those under ``min_size`` (and accounts at -1) become -1."""
+    if len(membership) == 0 or membership.max() < 0:
+        return np.full(len(membership), -1, dtype=np.int64)
+    sizes = np.bincount(membership[membership >= 0])
     # stable order: larger first, then by original label
     order = np.lexsort((np.arange(len(sizes)), -sizes))
     new_label = np.full(len(sizes), -1, dtype=np.int64)
     large = order[sizes[order] >= min_size]
     new_label[large] = np.arange(len(large))
-    return new_label[membership]
+    return np.where(membership >= 0, new_label[np.maximum(membership, 0)], -1)
 
 
 def normalized_mutual_information(truth: np.ndarray, found: np.ndarray) -> float:

@@ -12,7 +12,9 @@ What it computes
     * ``call_to_action``, ``logistics``, ``escalation``, ``delegitimization``,
       ``code_word`` — one row per text the cluster pushed (a member's co-action record,
       or the post members reposted or replied to) that the mobilization lexicons
-      flagged for that signal, with the ``matched`` phrases for highlighting.
+      flagged for that signal, with the ``matched`` phrases for highlighting; ``target``
+      is the text's thread (the post a reply or quote answers, else the text's own id),
+      and the reasons count threads: distinct ``target``.
 
 How
     Co-actions are joined to cluster membership, sorted by (cluster, type, target,
@@ -99,7 +101,7 @@ def signal_evidence(signals: pl.DataFrame) -> pl.DataFrame:
             "account_id",
             "timestamp",
             kind=pl.lit(kind),
-            target=pl.lit(None, pl.String),
+            target=pl.col("thread") if "thread" in signals.columns else pl.col("id"),
             text=pl.col("text"),
             matched=pl.col(f"matched_{kind}"),
         )
@@ -145,7 +147,8 @@ def evidence_counts(evidence: pl.DataFrame) -> pl.DataFrame:
         .group_by("cluster_id")
         .agg(
             [
-                pl.col("id").filter(pl.col("kind") == kind).n_unique().cast(pl.Int64).alias(f"n_{kind}")
+                pl.col("target").fill_null(pl.col("id")).filter(pl.col("kind") == kind).n_unique()
+                .cast(pl.Int64).alias(f"n_{kind}")
                 for kind in SIGNAL_KINDS
             ]
         )

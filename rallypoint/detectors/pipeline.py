@@ -41,7 +41,10 @@ import pyarrow as pa
 
 from rallypoint import __version__
 from rallypoint.detectors import scoring
-from rallypoint.detectors.communities import DEFAULT_STRENGTH_CAP, find_communities
+from rallypoint.detectors.attachment import attach_accounts
+from rallypoint.detectors.coaction import ACTIONS_SCHEMA
+from rallypoint.detectors.coaction.co_engage import TYPE as ENGAGE_TYPE
+from rallypoint.detectors.communities import DEFAULT_STRENGTH_CAP, MIN_CLUSTER_SIZE, find_communities
 from rallypoint.detectors.evidence import (
     COACTION_PREFIX,
     SIGNAL_KINDS,
@@ -71,14 +74,14 @@ READ_COLUMNS = [
 TOP_TARGETS = 10
 #: Co-action type -> ``TARGET_COUNT_STRUCT.kind``.
 TARGET_KIND = {"co_repost": "post", "co_link": "url", "co_hashtags": "hashtags", "co_mention": "mention",
-               "co_media": "media", "co_reply": "reply", "co_text": "text"}
+               "co_media": "media", "co_reply": "reply", "co_text": "text", "co_engage": "post"}
 BURST_BIN = "1min"
 #: Clusters without harm evidence whose bursts are still computed (the largest, for display).
 BURST_LARGEST_CLUSTERS = 25
 #: Evidence kinds that make a score non-zero (see scoring): bursts matter only with them.
 HARM_KINDS = ("call_to_action", "escalation", "delegitimization")
 #: Co-action types whose target is a post with an author (the author acted first).
-ORIGIN_TYPES = ["co_repost", "co_reply"]
+ORIGIN_TYPES = ["co_repost", "co_reply", "co_engage"]
 
 
 class DetectParameterError(RallypointError):
@@ -240,13 +243,25 @@ def detect_run(
             edges = coaction.edges.select(EDGES_SCHEMA.names).cast(EDGES_SCHEMA)
             window_seconds = {k: float(v) for k, v in coaction.window_seconds.items()}
         with stages.stage("communities", f"communities ({edges.num_rows:,} edges)"):
-            communities = find_communities(edges, objective=objective, resolution=resolution, seed=seed)
+            engage_window = window_seconds.get(ENGAGE_TYPE)
+            # with co-engagement, pairs are seeds too: the group test can grow them to clusters
+            communities = find_communities(edges, objective=objective, resolution=resolution, seed=seed,
+                                           min_size=2 if engage_window else MIN_CLUSTER_SIZE)
+            attached = 0
+            if engage_window:
+                attachment = attach_accounts(communities, records, engage_window, significance=significance)
+                communities, attached = attachment.communities, attachment.attached.height
+                coaction_actions = pl.concat([pl.from_arrow(coaction.actions), attachment.actions]).unique(
+                    ["type", "target", "id"], keep="first").sort("timestamp", "id", "type", "target")
+            else:
+                coaction_actions = pl.from_arrow(coaction.actions)
         with stages.stage("roles", "roles"):
             weight = edges.column("weight").to_numpy().astype(np.float64)
-            roles = assign_roles(communities, weight, with_origins(coaction.actions, records))
+            roles = assign_roles(communities, weight,
+                                 with_origins(coaction_actions.to_arrow().cast(ACTIONS_SCHEMA), records))
             membership = roles.select("account_id", cluster_id=pl.col("community"))
         with stages.stage("evidence", "co-action evidence"):
-            evidence = coaction_evidence(coaction.actions, membership, window_seconds)
+            evidence = coaction_evidence(coaction_actions, membership, window_seconds)
         with stages.stage("mobilization", "mobilization signals"):
             mobilization, signals = cluster_mobilization(coordinated_texts(records, evidence))
             evidence = pl.concat([evidence, signal_evidence(signals)])
@@ -295,10 +310,13 @@ def detect_run(
                     "evidence": tables["evidence"].num_rows,
                 },
                 "coaction_stats": _jsonable(getattr(coaction, "stats", {})),
+                # accounts joined to a cluster by the group test (attachment.py), not by an edge
+                "attached_accounts": attached,
                 "versions": _versions(),
                 "scoring": {
                     "formula": "score = coordination * harm * (0.7 + 0.15 * bursts + 0.15 * growth); "
-                    "harm = 1 - (1 - 0.5 * mobilization) * (1 - escalation)",
+                    "harm = 1 - (1 - 0.5 * (1 + narrative) * mobilization) * (1 - escalation); "
+                    "narrative = max(min(1, delegitimization_share / 0.05), min(1, code_word_share / 0.05))",
                     "coordination_saturation": scoring.COORDINATION_SATURATION,
                     "new_account_days": scoring.NEW_ACCOUNT_DAYS,
                 },
@@ -498,7 +516,8 @@ def coordinated_texts(records: pa.Table, evidence: pl.DataFrame) -> pl.DataFrame
     Mobilization is read from what the members coordinated on, not from their
     everyday cover posts (which would dilute a campaign's calls to nothing), and the
     post a ring amplifies counts even when its author is outside the ring.
-    Returns ``cluster_id``, ``id``, ``account_id``, ``timestamp``, ``text``, ``lang``, ``urls``.
+    Returns ``cluster_id``, ``id``, ``account_id``, ``timestamp``, ``text``, ``lang``, ``urls`` and
+    ``thread`` (the post a reply or quote answers; a post's own id otherwise).
     """
     import pyarrow.compute as pc
 
@@ -507,9 +526,14 @@ def coordinated_texts(records: pa.Table, evidence: pl.DataFrame) -> pl.DataFrame
     wanted = pl.concat([coactions.select("cluster_id", "id"),
                         originals.select("cluster_id", id=pl.col("target"))]).unique()
     ids = wanted["id"].unique().to_arrow()
-    columns = ["id", "account_id", "timestamp", "text", "lang", "urls"]
+    columns = ["id", "account_id", "timestamp", "text", "lang", "urls", "action", "target_id"]
     found = records.select(columns).filter(pc.is_in(records.column("id"), value_set=ids))
     texts = pl.from_arrow(found).filter(pl.col("text").str.len_chars() > 0).unique("id", keep="first")
+    # a reply or a quote is read with the post it answers: "I'll be there" under a call is
+    # the call's thread, not a second, empty text that dilutes it
+    answers = pl.col("action").is_in(["reply", "quote"]) & pl.col("target_id").is_not_null()
+    texts = texts.with_columns(thread=pl.when(answers).then(pl.col("target_id")).otherwise(pl.col("id"))).drop(
+        "action", "target_id")
     return wanted.join(texts, on="id", how="inner").sort("cluster_id", "timestamp", "id")
 
 
@@ -524,7 +548,8 @@ def cluster_mobilization(texts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
 
     distinct = texts.drop("cluster_id").unique("id", keep="first")
     flags = pl.from_arrow(mob.detect_text_signals(distinct.to_arrow(), mob.load_lexicons()))
-    signals = texts.select("cluster_id", "id", "account_id", "timestamp", "text").join(flags, on="id", how="left")
+    signals = texts.select("cluster_id", "id", "account_id", "timestamp", "text", "thread").join(
+        flags, on="id", how="left")
     rows = []
     for (cluster_id,), part in signals.group_by("cluster_id", maintain_order=True):
         rows.append({"cluster_id": cluster_id, "mobilization": mob.summarize_signals(part)})
@@ -589,7 +614,7 @@ def cluster_facts(
     facts = facts.with_columns(
         *[pl.col(c).fill_null(0) for c in zero_fill],
         pl.col("observed_weight").fill_null(0.0),
-        n_texts=pl.col("mobilization").struct.field("n_texts").fill_null(0),
+        n_threads=pl.col("mobilization").struct.field("n_threads").fill_null(0),
         top_date_places=pl.col("mobilization").struct.field("top_date_places"),
     )
     return facts.sort("cluster_id")

@@ -25,14 +25,20 @@ What it computes
     ``growth_score``  the share of members created less than :data:`NEW_ACCOUNT_DAYS`
         days before their first action in the run.
 
+    ``narrative``  how far the calls come inside a stolen-election narrative or behind a
+        code word: ``max(min(1, delegitimization_share / 0.05), min(1, code_word_share / 0.05))``
+        (not stored; the harm reason states it).
+
     The score rests on harm, with coordination as its multiplier::
 
-        harm  = 1 - (1 - 0.5 * mobilization_score) * (1 - escalation_score)
+        harm  = 1 - (1 - 0.5 * (1 + narrative) * mobilization_score) * (1 - escalation_score)
         score = coordination_score * harm * (0.7 + 0.15 * burst_score + 0.15 * growth_score)
 
     so coordination alone (a fandom, a news aggregator) scores 0; a call to a place
-    and date alone counts half (lawful protests make them too); escalation or an
-    election-delegitimization narrative pushed in lockstep counts fully. A cluster is
+    and date alone counts half (lawful protests make them too), and fully when it is
+    made inside an election-fraud narrative or behind a code word (6 and 8 January
+    were both); escalation or an election-delegitimization narrative pushed in
+    lockstep counts fully. A cluster is
     ``flagged`` when ``score >= threshold`` (default :data:`DEFAULT_THRESHOLD`), which
     the run records in ``run.json``.
 
@@ -60,6 +66,9 @@ LOGISTICS_SATURATION = 0.1
 ESCALATION_SATURATION = 0.1
 DELEGITIMIZATION_SATURATION = 0.5
 MOBILIZATION_ALONE_WEIGHT = 0.5
+#: Share (Wilson lower bound) of a cluster's posts with a fraud claim or a code word at
+#: which its calls count fully.
+NARRATIVE_SATURATION = 0.05
 BASE_WEIGHT, BURST_WEIGHT, GROWTH_WEIGHT = 0.7, 0.15, 0.15
 NEW_ACCOUNT_DAYS = 30
 #: Text shares enter the score as the lower end of their 95 % Wilson interval.
@@ -76,7 +85,7 @@ FACT_COLUMNS: dict[str, str] = {
     "n_coactions": "co-action evidence rows",
     "n_coactions_in_bursts": "of which inside the cluster's bursts",
     "bursts": "list of {start, end, level}",
-    "n_texts": "members' texts read for mobilization signals",
+    "n_threads": "posts the members pushed (a post with its replies and quotes), read for mobilization signals",
     "n_call_to_action": "texts with a call to action (evidence rows)",
     "n_logistics": "texts with logistics",
     "n_escalation": "texts with escalation",
@@ -96,6 +105,7 @@ _VERBS = {
     "co_mention": ("mentioned", "account"),
     "co_media": ("attached", "image"),
     "co_reply": ("replied to", "post"),
+    "co_engage": ("reposted, quoted or replied to", "post"),
 }
 
 
@@ -123,15 +133,15 @@ def component_scores(facts: pl.DataFrame) -> pl.DataFrame:
     ).otherwise(_share(pl.col("observed_weight").cast(pl.Float64), pl.col("n_internal_edges")))
     coordination = (ratio.log10() / np.log10(COORDINATION_SATURATION)).clip(0.0, 1.0).fill_nan(0.0)
 
-    n_texts = pl.col("n_texts")
-    call = (wilson_lower(pl.col("n_call_to_action"), n_texts) / CALL_TO_ACTION_SATURATION).clip(0.0, 1.0)
-    logistics = (wilson_lower(pl.col("n_logistics"), n_texts) / LOGISTICS_SATURATION).clip(0.0, 1.0)
+    n_threads = pl.col("n_threads")
+    call = (wilson_lower(pl.col("n_call_to_action"), n_threads) / CALL_TO_ACTION_SATURATION).clip(0.0, 1.0)
+    logistics = (wilson_lower(pl.col("n_logistics"), n_threads) / LOGISTICS_SATURATION).clip(0.0, 1.0)
     where_when = pl.col("where_when")
     mobilization = call * (0.5 + 0.3 * where_when + 0.2 * logistics)
 
     escalation = pl.max_horizontal(
-        (wilson_lower(pl.col("n_escalation"), n_texts) / ESCALATION_SATURATION).clip(0.0, 1.0),
-        (wilson_lower(pl.col("n_delegitimization"), n_texts) / DELEGITIMIZATION_SATURATION).clip(0.0, 1.0),
+        (wilson_lower(pl.col("n_escalation"), n_threads) / ESCALATION_SATURATION).clip(0.0, 1.0),
+        (wilson_lower(pl.col("n_delegitimization"), n_threads) / DELEGITIMIZATION_SATURATION).clip(0.0, 1.0),
     )
     burst = _share(pl.col("n_coactions_in_bursts"), pl.col("n_coactions"))
     growth = _share(pl.col("n_new_accounts"), pl.col("n_accounts"))
@@ -146,7 +156,15 @@ def component_scores(facts: pl.DataFrame) -> pl.DataFrame:
         burst_score=burst,
         growth_score=growth,
     )
-    harm = 1 - (1 - MOBILIZATION_ALONE_WEIGHT * pl.col("mobilization_score")) * (1 - pl.col("escalation_score"))
+    # a call made inside a stolen-election narrative, or behind a code word, is no lawful
+    # protest's call: it counts up to fully instead of half
+    narrative = pl.max_horizontal(
+        wilson_lower(pl.col("n_delegitimization"), n_threads) / NARRATIVE_SATURATION,
+        wilson_lower(pl.col("n_code_word"), n_threads) / NARRATIVE_SATURATION,
+    ).clip(0.0, 1.0)
+    scored = scored.with_columns(narrative_score=narrative)
+    call_weight = MOBILIZATION_ALONE_WEIGHT * (1 + pl.col("narrative_score"))
+    harm = 1 - (1 - call_weight * pl.col("mobilization_score")) * (1 - pl.col("escalation_score"))
     lift = BASE_WEIGHT + BURST_WEIGHT * pl.col("burst_score") + GROWTH_WEIGHT * pl.col("growth_score")
     return scored.with_columns(harm_score=harm).with_columns(
         score=(pl.col("coordination_score") * pl.col("harm_score") * lift).clip(0.0, 1.0)
@@ -203,7 +221,7 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
             f"{entry['n_accounts']} of {n} accounts {verb} the same {entry['n_targets']} {nouns}{within}{chance}."
         )
         chance = ""  # say the null-model ratio once, after the main co-action type
-    n_texts = row["n_texts"]
+    n_threads = row["n_threads"]
     signals = [
         ("n_call_to_action", "call people to act"),
         ("n_logistics", "give logistics (travel, lodging, what to bring)"),
@@ -213,7 +231,7 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
     ]
     for column, what in signals:
         if row[column]:
-            reasons.append(f"{row[column]} of {n_texts} texts the cluster pushed {what}.")
+            reasons.append(f"{row[column]} of {n_threads} posts the cluster pushed (each with its replies and quotes) {what}.")
     named = sorted(row["top_date_places"] or [], key=lambda r: -(r.get("count") or 0))
     if named and (named[0].get("count") or 0) >= 2:
         top = named[0]
@@ -259,9 +277,16 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
             f"{len(high_profile)} high-profile member{'s' if len(high_profile) != 1 else ''} "
             f"({shown}), scored by the same rules as everyone."
         )
+    if row["mobilization_score"] > 0:
+        reasons.append(
+            f"Harm {row['harm_score']:.2f} = 1 - (1 - 0.5 x (1 + narrative {row['narrative_score']:.2f}) x "
+            f"mobilization {row['mobilization_score']:.2f}) x (1 - escalation {row['escalation_score']:.2f}); "
+            "narrative: the calls come with election-fraud claims or code words."
+        )
     reasons.append(
         f"Score {row['score']:.2f} = coordination {row['coordination_score']:.2f} x harm "
         f"{row['harm_score']:.2f} x (0.7 + 0.15 x bursts {row['burst_score']:.2f} + 0.15 x growth "
         f"{row['growth_score']:.2f}); flagged at {threshold:g} or more."
     )
+
     return reasons

@@ -98,6 +98,27 @@ def _recent_creation(rng: np.random.Generator, n: int, campaign_start: int, shar
     return created
 
 
+#: Every member takes part in at least this many waves (fewer when the campaign has fewer).
+MIN_WAVES_PER_MEMBER = 2
+
+
+def wave_participation(rng: np.random.Generator, join_p: np.ndarray, n_waves: int) -> np.ndarray:
+    """Which members join which wave: ``(n_waves, n_members)`` booleans.
+
+    Each member joins each wave with its ``join_p``, and a member drawn into fewer than
+    :data:`MIN_WAVES_PER_MEMBER` waves is added to random further waves: a labelled member
+    who never acted with the campaign would be no member in any data a detector (or an
+    analyst) could see, and would only measure the dice.
+    """
+    joined = rng.random((n_waves, len(join_p))) < join_p
+    need = min(MIN_WAVES_PER_MEMBER, n_waves)
+    for member in np.flatnonzero(joined.sum(axis=0) < need):
+        free = np.flatnonzero(~joined[:, member])
+        extra = need - int(joined[:, member].sum())
+        joined[rng.choice(free, size=extra, replace=False), member] = True
+    return joined
+
+
 class MobilizationCampaign:
     """A network calling people to a place and a date, in waves that burst towards it."""
 
@@ -158,10 +179,12 @@ class MobilizationCampaign:
             join_p[:] = 0.3
             join_p[: max(3, len(self.members) // 3)] = 0.8
             join_p[-1] = 0.8  # the seeder
+        wave_times = self._wave_times(rng)
+        joined = wave_participation(rng, join_p, len(wave_times))
         n_waves = 0
         wave_records = 0
         delays_all: list[np.ndarray] = []
-        for wave_ts in self._wave_times(rng):
+        for wave_ts, joining in zip(wave_times, joined, strict=True):
             wave_ts = int(wave_ts)
             by_seeder = rng.random() < (0.25 if self.stealthy else 0.35)
             originator = self.seeder if by_seeder else int(pick(rng, core))
@@ -178,7 +201,7 @@ class MobilizationCampaign:
                              urls=[[url] if url else None], media=[[flyer] if flyer else None],
                              hashtags=[self.voice.hashtags_in(text) or None], channel_id=[self.channel],
                              mentions=[mention])
-            joins = self.all_members[(rng.random(len(self.all_members)) < join_p) & (self.all_members != originator)]
+            joins = self.all_members[joining & (self.all_members != originator)]
             n = len(joins)
             mix = {REPOST: 0.4, POST: 0.3, QUOTE: 0.15, REPLY: 0.15} if self.stealthy else \
                 {REPOST: 0.55, POST: 0.3, QUOTE: 0.1, REPLY: 0.05}

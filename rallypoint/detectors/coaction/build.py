@@ -51,6 +51,7 @@ import pyarrow as pa
 
 from rallypoint.detectors import null_model as nm
 from rallypoint.detectors.coaction import (
+    co_engage,
     co_hashtags,
     co_link,
     co_media,
@@ -82,10 +83,19 @@ COACTION_TYPES: tuple[str, ...] = (
     "co_mention",
     "co_hashtags",
     "co_media",
+    "co_engage",
 )
 _MODULES = {
-    m.TYPE: m for m in (co_repost, co_link, co_text, co_reply, co_mention, co_hashtags, co_media)
+    m.TYPE: m for m in (co_repost, co_link, co_text, co_reply, co_mention, co_hashtags, co_media, co_engage)
 }
+#: ``auto`` never goes below this: CooRnet's estimate is set by the fastest sharers in the
+#: data (news bots, rings: a few seconds), and a window that tight misses people, who take
+#: tens of seconds to answer a call. The null model, not the window, tells chance from
+#: coordination, so a wider window costs pairs, not precision. 60 s is the QUT toolkit's default.
+AUTO_MIN_SECONDS = 60.0
+#: ``auto`` for ``co_engage``: the conversation scale. Quoting or replying takes minutes.
+ENGAGE_WINDOW_SECONDS = 900.0
+CONVERSATION_TYPES = ("co_engage", "co_text", "co_link", "co_media")
 #: Default cap: a share is paired with at most this many later shares of the same target
 #: inside one window. It bites only on targets shared more than this many times within
 #: one window (a post reposted by hundreds of accounts in a minute). Memory grows with the
@@ -174,6 +184,9 @@ def build_coaction_edges(
         )
 
     shares = plan.share_events(type_list, text_threshold=text_threshold, seed=seed)
+    if co_engage.TYPE in type_list and co_text.TYPE in type_list:
+        # copying a post's text is engaging with it, as reposting it is (co_engage.py)
+        shares = plan.with_copies(shares, type_list.index(co_text.TYPE), type_list.index(co_engage.TYPE))
     stats: dict[str, Any] = {"share_events": plan.count(shares)}
     if min_participation > 1:
         # CooRTweet step 1: accounts with too few share events of a type never pair in it
@@ -184,8 +197,12 @@ def build_coaction_edges(
     if parsed_window == AUTO:
         delays = plan.delays(shares)
         windows = {
-            name: window_from_delays(delays.filter(pl.col("kind") == kind)) for kind, name in enumerate(type_list)
+            name: max(AUTO_MIN_SECONDS, window_from_delays(delays.filter(pl.col("kind") == kind)))
+            for kind, name in enumerate(type_list)
         }
+        for name in CONVERSATION_TYPES:
+            if name in windows:
+                windows[name] = ENGAGE_WINDOW_SECONDS
     else:
         windows = dict.fromkeys(type_list, float(parsed_window))
     window_us = np.array([round(windows[t] * 1e6) for t in type_list], dtype=np.int64)
@@ -290,6 +307,7 @@ class _Plan:
     """What a driver provides; every method is one step of ``build_coaction_edges``."""
 
     def share_events(self, type_list, text_threshold, seed): ...
+    def with_copies(self, shares, text_kind, engage_kind): ...
     def count(self, shares) -> int: ...
     def prefilter(self, shares, min_participation): ...
     def by_target(self, shares): ...
@@ -307,6 +325,13 @@ class _LocalPlan(_Plan):
 
     def share_events(self, type_list, text_threshold, seed):
         return _type_share_events(self.table, type_list, skip_text=False, threshold=text_threshold, seed=seed)
+
+    def with_copies(self, shares, text_kind, engage_kind):
+        texts = shares.filter(pl.col("kind") == text_kind)
+        originals = texts.sort("time", "id").group_by("target", maintain_order=True).agg(original=pl.col("id").first())
+        copies = texts.join(originals, on="target").filter(pl.col("id") != pl.col("original"))
+        copies = copies.with_columns(kind=pl.lit(engage_kind, pl.Int32), target=pl.col("original"))
+        return pl.concat([shares, copies.select(list(SHARE_COLUMNS)).cast(SHARE_COLUMNS)])
 
     def count(self, shares):
         return shares.height
@@ -403,6 +428,17 @@ class _DaskPlan(_Plan):
         grouped = shares[is_text].merge(mapping, on="target", how="inner")
         grouped = grouped.assign(target=grouped["group"])[list(SHARE_COLUMNS)]
         return shares[~is_text].append(grouped) if hasattr(shares, "append") else _concat(shares[~is_text], grouped)
+
+    def with_copies(self, shares, text_kind, engage_kind):
+        texts = shares[shares["kind"] == text_kind]
+        first = texts.groupby("target")["time"].min().reset_index().rename(columns={"time": "first_time"})
+        earliest = texts.merge(first, on="target")
+        earliest = earliest[earliest["time"] == earliest["first_time"]]
+        originals = earliest.groupby("target")["id"].min().reset_index().rename(columns={"id": "original"})
+        copies = texts.merge(originals, on="target")
+        copies = copies[copies["id"] != copies["original"]]
+        copies = copies.assign(target=copies["original"], kind=copies["kind"] * 0 + engage_kind)
+        return _concat(shares, copies[list(SHARE_COLUMNS)].astype(shares.dtypes.to_dict()))
 
     def count(self, shares):
         return int(shares.shape[0].compute())

@@ -5,6 +5,8 @@ One job: from per-text signals (:func:`~.detect.detect_text_signals`) compute wh
 
 * ``n_texts`` and the share of texts with each signal (call to action, logistics,
   escalation, delegitimization, code word);
+* ``n_threads``: the posts those texts belong to (a ``thread`` column: a reply or a
+  quote belongs to the post it answers), or ``n_texts`` without that column;
 * ``dates`` and ``places``: every date and place the texts name, most often named first;
 * ``top_date_places``: how many texts that *call people out* (call to action or code
   word) name each (date, place) pair — the "where and when" of a mobilization. A text
@@ -51,7 +53,8 @@ def summarize_signals(signals: pa.Table | pl.DataFrame) -> dict[str, Any]:
 
         raise SignalInputError(f"summarize_signals needs the output of detect_text_signals; missing {', '.join(missing)}.")
     n = frame.height
-    summary: dict[str, Any] = {"n_texts": n}
+    summary: dict[str, Any] = {"n_texts": n,
+                               "n_threads": frame["thread"].n_unique() if "thread" in frame.columns else n}
     for share, flag in _SHARES.items():
         summary[share] = float(frame[flag].fill_null(False).mean()) if n else 0.0
     summary["dates"] = _ranked(frame, "dates")

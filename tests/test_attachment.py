@@ -1,0 +1,116 @@
+"""Attachment: an account joins a cluster it co-engaged with as a whole on several posts.
+
+A small network answering its own calls leaves members whose every pair meets only
+twice — not enough for the pair test — but who met the network on each of its posts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from rallypoint.detectors.attachment import attach_accounts, benjamini_hochberg
+from rallypoint.detectors.coaction import build_coaction_edges
+from rallypoint.detectors.communities import find_communities
+from rallypoint.schema import TIMESTAMP
+
+T0 = datetime(2023, 1, 2, 12, 0, tzinfo=UTC)
+CORE = ["core1", "core2", "core3"]
+
+
+def _records(rows: list[tuple[str, str, str, str | None, float]]) -> pa.Table:
+    """(id, account, action, target post, minutes after T0) -> records."""
+    return pa.table({
+        "id": [r[0] for r in rows],
+        "account_id": [r[1] for r in rows],
+        "action": [r[2] for r in rows],
+        "target_id": [r[3] for r in rows],
+        "timestamp": pa.array([T0 + timedelta(minutes=r[4]) for r in rows], TIMESTAMP),
+    })
+
+
+def world(extra: list[tuple[str, str, str, str | None, float]] = ()) -> pa.Table:
+    """Six calls by an author, each answered by the three core accounts within a minute or two.
+
+    A day apart, so the calls are independent; a crowd of 40 ordinary accounts reposts
+    a popular post over the day, which nobody in the network touches.
+    """
+    rows: list[tuple[str, str, str, str | None, float]] = []
+    for k in range(6):
+        start = k * 24 * 60.0
+        rows.append((f"call{k}", "author", "post", None, start))
+        for j, account in enumerate(CORE):
+            rows.append((f"c{k}{j}", account, "repost" if j % 2 else "reply", f"call{k}", start + 0.5 + j))
+    rows.append(("popular", "celebrity", "post", None, 0.0))
+    rows += [(f"crowd{i}", f"crowd{i}", "repost", "popular", 7.0 * i) for i in range(40)]
+    return _records(rows + list(extra))
+
+
+def attach(records: pa.Table, **kwargs):
+    edges = build_coaction_edges(records, types="co_engage", window="15m").edges
+    seeds = find_communities(edges, min_size=2)
+    return attach_accounts(seeds, records, window_seconds=900.0, **kwargs)
+
+
+def members(result) -> dict[str, int]:
+    graph = result.communities.graph
+    ids = graph.accounts.to_pylist()
+    return {a: int(c) for a, c in zip(ids, result.communities.membership, strict=True) if c >= 0}
+
+
+def test_the_core_is_a_cluster_of_its_own():
+    result = attach(world())
+    assert set(members(result)) == set(CORE)
+    assert result.attached.height == 0
+
+
+def test_an_account_that_met_the_cluster_on_two_calls_is_attached():
+    # answers calls 1 and 4, two and three minutes after they went out
+    peripheral = [("p1", "peripheral", "quote", "call1", 24 * 60 + 2), ("p4", "peripheral", "reply", "call4", 4 * 24 * 60 + 3)]
+    result = attach(world(peripheral))
+    found = members(result)
+    assert found["peripheral"] == found["core1"]
+    row = result.attached.row(0, named=True)
+    assert row["account_id"] == "peripheral" and row["n_targets"] == 2
+    assert row["weight"] == 6  # three core members near it on each of the two calls
+    assert row["p_value"] < 1e-4
+    # its meetings are co-action actions, so the evidence table holds them
+    assert {"p1", "p4"} <= set(result.actions["id"].to_list())
+    assert set(result.actions["type"].unique()) == {"co_engage"}
+
+
+def test_one_call_is_never_enough_however_many_members_were_near():
+    follower = [("f1", "follower", "repost", "call2", 2 * 24 * 60 + 1)]
+    result = attach(world(follower))
+    assert "follower" not in members(result)
+
+
+def test_answering_hours_later_is_no_meeting():
+    late = [("l1", "late", "repost", "call1", 24 * 60 + 180), ("l4", "late", "repost", "call4", 4 * 24 * 60 + 240)]
+    result = attach(world(late))
+    assert "late" not in members(result)
+
+
+def test_posts_with_more_actions_than_the_limit_are_not_used():
+    peripheral = [("p1", "peripheral", "quote", "call1", 24 * 60 + 2), ("p4", "peripheral", "reply", "call4", 4 * 24 * 60 + 3)]
+    result = attach(world(peripheral), max_target_shares=3)  # every call has 4 actions now
+    assert "peripheral" not in members(result)
+
+
+def test_benjamini_hochberg_rejects_the_step_up_set():
+    p = np.array([0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216])
+    # the classic example: at 0.05, p(k) <= 0.05 k / 10 holds last at k = 2
+    assert benjamini_hochberg(p, 0.05).tolist() == [True, True] + [False] * 8
+    assert benjamini_hochberg(np.array([]), 0.05).tolist() == []
+    assert benjamini_hochberg(np.array([0.5, 0.01]), 0.05).tolist() == [False, True]
+
+
+@pytest.mark.parametrize("level", [0.01, 0.05])
+def test_benjamini_hochberg_never_rejects_more_than_its_level_allows_under_the_null(level):
+    rng = np.random.default_rng(7)
+    rejected = [benjamini_hochberg(rng.random(200), level).sum() for _ in range(200)]
+    # under the global null BH controls the family-wise error at the level
+    assert np.mean(np.array(rejected) > 0) <= level * 2
