@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench neo4j neo4j-stop chromium clean
+.PHONY: install demo test lint bench neo4j neo4j-stop chromium compose clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ lint: $(STAMP)
 chromium:
 	@(test -x /usr/bin/chromium && test -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf) || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-color-emoji)
 
-test: $(STAMP) chromium neo4j
+# Installs Debian's docker-compose (v1, for `config` checks; no engine needed) when neither
+# `docker compose` nor `docker-compose` works, so the compose tests run in CI (needs root).
+compose:
+	@(docker compose version >/dev/null 2>&1 || docker-compose version >/dev/null 2>&1) || (apt-get update -qq && apt-get install -y -qq docker-compose)
+
+test: $(STAMP) chromium compose neo4j
 	$(VENV)/bin/ruff check rallypoint tests benchmarks
 	$(PY) -m pytest -q
 
