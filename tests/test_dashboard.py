@@ -18,7 +18,7 @@ from rallypoint.dashboard.carryover import SAME_NETWORK_JACCARD, cluster_statuse
 from rallypoint.dashboard.ego import ego_edges, ego_nodes
 from rallypoint.dashboard.highlight import highlight
 from rallypoint.dashboard.launch import streamlit_command
-from rallypoint.dashboard.network import cluster_edges, layout, network_figure, selected_accounts
+from rallypoint.dashboard.network import WEBGL_ABOVE, cluster_edges, layout, network_figure, selected_accounts
 from rallypoint.dashboard.queue import QueueFilters, filter_queue, n_pages, page
 from rallypoint.dashboard.timeline import timeline_figure
 from rallypoint.dashboard.triage import Decision, TriageError, TriageStore
@@ -201,6 +201,24 @@ def test_network_figure_draws_every_member_once_and_marks_high_profile_accounts(
     starred = [t for t in fig.data if t.name.startswith("high-profile")]
     assert list(starred[0].customdata) == ["u7"] and starred[0].marker.symbol == "star"
     assert fig.layout.clickmode == "event+select" and fig.layout.dragmode is None
+    assert {t.type for t in fig.data} == {"scatter"}  # a small network stays SVG
+    assert "<b>u7</b> @u7<br>role: amplifier · HIGH-PROFILE" in starred[0].hovertext[0]
+
+
+def test_a_large_network_is_drawn_with_webgl_and_keeps_every_account():
+    n = WEBGL_ABOVE + 1
+    accounts = [f"u{i}" for i in range(n)]
+    members = pl.DataFrame({
+        "account_id": accounts, "account_name": [None] * n, "role": ["amplifier"] * n, "high_profile": [False] * n,
+        "n_actions": [1] * n, "degree": [1] * n, "strength": [1.0] * n,
+    })
+    edges = cluster_edges(_edges([(accounts[i], accounts[i + 1], 1 + i % 7) for i in range(n - 1)]), members["account_id"])
+    fig = network_figure(members, edges, layout(accounts, edges))
+    assert {t.type for t in fig.data} == {"scattergl"}
+    drawn = [a for t in fig.data if t.customdata is not None for a in t.customdata]
+    assert sorted(drawn) == sorted(accounts)
+    segments = sum(int(np.isnan(np.asarray(t.x, dtype=float)).sum()) for t in fig.data if t.mode == "lines")
+    assert segments == n - 1  # one NaN-separated segment per edge
 
 
 def test_selected_accounts_come_from_the_clicked_points_customdata():

@@ -161,6 +161,85 @@ def _export(current: Lake, run_id: str, cluster_id: str) -> None:
                       else "real account ids") + "; the zip holds the same files as `rallypoint export` and its manifest.")
 
 
+#: The page's sections below the summary. Only the open one runs and is drawn (lazy tabs bound to
+#: ``?tab=``): a 2,000-member cluster's network, timeline, tables and evidence drawn at once cost
+#: the browser seconds; the network tab alone is interactive in about one.
+TABS = ("Network", "Activity timeline", "Evidence posts", "Members and shared targets", "Export")
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def cluster_figure(root: str, run_id: str, cluster_id: str, version: float) -> go.Figure:
+    """The network figure, built once per run version (shared between sessions, never mutated)."""
+    members, edges, positions = cluster_network(root, run_id, cluster_id, version)
+    return network_figure(members, edges, positions)
+
+
+@st.fragment
+def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
+    """The network and the accounts clicked in it; a click reruns only this fragment."""
+    members, edges, _ = cluster_network(root, run_id, cluster_id, version)
+    event = st.plotly_chart(
+        cluster_figure(root, run_id, cluster_id, version), key=f"network_{run_id}_{cluster_id}", on_select="rerun",
+        selection_mode=("points", "lasso", "box"), config={"displaylogo": False},
+    )
+    picked = selected_accounts(event)
+    sel, strongest = st.columns([3, 2])
+    with sel:
+        if picked:
+            st.markdown(f"**Selected accounts ({len(picked)})**")
+            st.dataframe(
+                members.filter(pl.col("account_id").is_in(picked)).select(
+                    "account_id", "account_name", "role", "high_profile", "followers", "n_actions", "degree", "strength"),
+                hide_index=True, key="network_selected", width="stretch",
+            )
+            st.page_link(navigation.page("account"), label=f"Open account {picked[0]} →",
+                         query_params={"run": run_id, "account": picked[0]})
+        else:
+            st.caption("Click a node, or lasso several (toolbar), to see the accounts here.")
+    with strongest:
+        st.markdown("**Strongest edges**: co-shares (weight), distinct shared targets, types, observed/expected")
+        st.dataframe(
+            strongest_edges(root, run_id, cluster_id, version),
+            hide_index=True, height=220, width="stretch", key="strongest_edges",
+        )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def strongest_edges(root: str, run_id: str, cluster_id: str, version: float, n: int = 200) -> pl.DataFrame:
+    """The ``n`` heaviest edges of the cluster, as the table beside the network shows them."""
+    _, edges, _ = cluster_network(root, run_id, cluster_id, version)
+    return edges.sort("weight", descending=True).head(n).select(
+        "account_a", "account_b", pl.col("weight").alias("co-shares"), pl.col("n_shared").alias("distinct targets"),
+        pl.col("type_list").alias("types"), pl.col("strength").round(1).alias("observed/expected"))
+
+
+def _timeline(current: Lake, row: dict, member_ids: list[str]) -> None:
+    mobilization = row["mobilization"] or {}
+    actions = interactions_of(str(current.root), tuple(member_ids), interactions_version(current))
+    if row["first_ts"] is not None:
+        pad = np.timedelta64(2, "D")
+        actions = actions.filter(pl.col("timestamp").is_between(row["first_ts"] - pad, row["last_ts"] + pad))
+    date_places = mobilization.get("top_date_places") or [{"date": d, "place": ""} for d in mobilization.get("dates") or []]
+    st.plotly_chart(timeline_figure(actions, row["bursts"], date_places), key="timeline_chart")
+
+
+def _members_and_targets(row: dict, members: pl.DataFrame) -> None:
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        st.subheader("Top shared targets")
+        targets = pl.DataFrame(row["top_targets"] or [], schema={"kind": pl.String, "target": pl.String, "count": pl.Int64})
+        st.dataframe(targets.sort("count", descending=True), hide_index=True, width="stretch", key="targets_table")
+    with c2:
+        st.subheader("Members")
+        roles = members["role"].value_counts().sort("count", descending=True)
+        st.caption(" · ".join(f"{r}: {n:,}" for r, n in roles.iter_rows()) + " (by strength, strongest first)")
+        st.dataframe(
+            members.select("account_id", "account_name", "role", "high_profile", "followers", "n_actions",
+                           "degree", "strength", "first_ts"),
+            hide_index=True, width="stretch", height=300, key="members_table",
+        )
+
+
 def render() -> None:
     current = lake()
     run_id = choose_run(current)
@@ -175,7 +254,8 @@ def render() -> None:
         st.info("This run found no clusters.")
         return
     row = clusters.filter(pl.col("cluster_id") == cluster_id).row(0, named=True)
-    members, edges, positions = cluster_network(str(current.root), run_id, cluster_id, run_version(current, run_id))
+    root, version = str(current.root), run_version(current, run_id)
+    members, _, _ = cluster_network(root, run_id, cluster_id, version)
     st.title(f"Cluster {cluster_id}")
     st.markdown(
         f"Score **{row['score']:.2f}** ({'flagged' if row['flagged'] else 'not flagged'}) · "
@@ -197,56 +277,21 @@ def render() -> None:
     with right:
         _triage(current, run_id, row, members["account_id"].to_list())
 
-    st.subheader("Network of members")
-    event = st.plotly_chart(
-        network_figure(members, edges, positions), key=f"network_{run_id}_{cluster_id}", on_select="rerun",
-        selection_mode=("points", "lasso", "box"), config={"displaylogo": False},
-    )
-    picked = selected_accounts(event)
-    sel, strongest = st.columns([3, 2])
-    with sel:
-        if picked:
-            st.markdown(f"**Selected accounts ({len(picked)})**")
-            st.dataframe(
-                members.filter(pl.col("account_id").is_in(picked)).select(
-                    "account_id", "account_name", "role", "high_profile", "followers", "n_actions", "degree", "strength"),
-                hide_index=True, key="network_selected", width="stretch",
-            )
-            st.page_link(navigation.page("account"), label=f"Open account {picked[0]} →",
-                         query_params={"run": run_id, "account": picked[0]})
-        else:
-            st.caption("Click a node, or lasso several (toolbar), to see the accounts here.")
-    with strongest:
-        st.markdown("**Strongest edges** (co-share pairs, distinct targets, observed/expected)")
-        st.dataframe(
-            edges.sort("weight", descending=True).head(200).select(
-                "account_a", "account_b", "weight", "n_shared", pl.col("type_list").alias("types"),
-                pl.col("strength").round(1)),
-            hide_index=True, height=220, width="stretch", key="strongest_edges",
-        )
-
-    mobilization = row["mobilization"] or {}
-    actions = interactions_of(str(current.root), tuple(members["account_id"].to_list()), interactions_version(current))
-    if row["first_ts"] is not None:
-        pad = np.timedelta64(2, "D")
-        actions = actions.filter(pl.col("timestamp").is_between(row["first_ts"] - pad, row["last_ts"] + pad))
-    date_places = mobilization.get("top_date_places") or [{"date": d, "place": ""} for d in mobilization.get("dates") or []]
-    st.plotly_chart(timeline_figure(actions, row["bursts"], date_places), key="timeline_chart")
-
-    _evidence(run_table(current, run_id, "evidence").filter(pl.col("cluster_id") == cluster_id))
-
-    c1, c2 = st.columns([2, 3])
-    with c1:
-        st.subheader("Top shared targets")
-        targets = pl.DataFrame(row["top_targets"] or [], schema={"kind": pl.String, "target": pl.String, "count": pl.Int64})
-        st.dataframe(targets.sort("count", descending=True), hide_index=True, width="stretch", key="targets_table")
-    with c2:
-        st.subheader("Members")
-        roles = members["role"].value_counts().sort("count", descending=True)
-        st.caption(" · ".join(f"{r}: {n:,}" for r, n in roles.iter_rows()) + " (by strength, strongest first)")
-        st.dataframe(
-            members.select("account_id", "account_name", "role", "high_profile", "followers", "n_actions",
-                           "degree", "strength", "first_ts"),
-            hide_index=True, width="stretch", height=300, key="members_table",
-        )
-    _export(current, run_id, cluster_id)
+    network, timeline, evidence, people, export = st.tabs(list(TABS), key="tab", bind="query-params")
+    with network:
+        if network.open:
+            st.subheader("Network of members")
+            _network(root, run_id, cluster_id, version)
+    with timeline:
+        if timeline.open:
+            st.subheader("Activity timeline")
+            _timeline(current, row, members["account_id"].to_list())
+    with evidence:
+        if evidence.open:
+            _evidence(run_table(current, run_id, "evidence").filter(pl.col("cluster_id") == cluster_id))
+    with people:
+        if people.open:
+            _members_and_targets(row, members)
+    with export:
+        if export.open:
+            _export(current, run_id, cluster_id)
