@@ -80,31 +80,49 @@ def test_queue_lists_flagged_clusters_by_score_with_their_evidence_summary(fixtu
 def test_queue_filters_narrow_the_list(fixture_lake, monkeypatch):
     at = open_app(fixture_lake.lake, monkeypatch)
     clusters = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters"))
-    at.checkbox(key="f_flagged").uncheck().run()
+    at.checkbox(key="flagged_only").uncheck().run()
     assert at.metric[0].value == f"{clusters.height:,}"  # organic and filler clusters appear too
-    at.multiselect(key="f_platforms").select("telegram").run()
+    at.multiselect(key="platform").select("telegram").run()
     telegram = clusters.filter(pl.col("platforms").list.contains("telegram"))
     assert at.metric[0].value == f"{telegram.height:,}" and telegram.height > 0
-    at.slider(key="f_min_score").set_value(0.95).run()
+    at.slider(key="min_score").set_value(0.95).run()
     assert at.metric[0].value == str(telegram.filter(pl.col("score") >= 0.95).height)
-    at.slider(key="f_min_score").set_value(0.0).run()
-    at.multiselect(key="f_platforms").unselect("telegram").run()
-    at.text_input(key="f_search").input("Três Poderes").run()
+    at.slider(key="min_score").set_value(0.0).run()
+    at.multiselect(key="platform").unselect("telegram").run()
+    at.text_input(key="q").input("Três Poderes").run()
     assert set(card_ids(at)) == set(
         clusters.filter(pl.col("mobilization").struct.field("places").list.contains("Praça dos Três Poderes"))["cluster_id"]
     )
 
 
+def test_a_filtered_queue_url_reopens_with_the_same_filters(fixture_lake, monkeypatch):
+    clusters = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters"))
+    expected = clusters.filter(pl.col("platforms").list.contains("telegram") & (pl.col("score") >= 0.3))
+    assert 0 < expected.height < clusters.height
+    monkeypatch.setenv("RALLYPOINT_LAKE", str(fixture_lake.lake.root))
+    at = AppTest.from_file(APP, default_timeout=120)
+    # a shared link: the URL is all the new session has (no widget state yet)
+    for name, value in {"run": NEW_RUN, "flagged_only": "false", "min_score": "0.3", "platform": "telegram",
+                        "per_page": "25"}.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.checkbox(key="flagged_only").value is False and at.slider(key="min_score").value == 0.3
+    assert at.multiselect(key="platform").value == ["telegram"] and at.selectbox(key="per_page").value == 25
+    assert at.metric[0].value == f"{expected.height:,}"
+    assert sorted(card_ids(at)) == sorted(expected["cluster_id"])
+
+
 def test_queue_pages_through_many_clusters(fixture_lake, monkeypatch):
     at = open_app(fixture_lake.lake, monkeypatch)
-    at.checkbox(key="f_flagged").uncheck().run()
+    at.checkbox(key="flagged_only").uncheck().run()
     total = fixture_lake.lake.read_run_table(NEW_RUN, "clusters").num_rows
     first = card_ids(at)
-    at.number_input(key="page_number").set_value(2).run()
+    at.number_input(key="page").set_value(2).run()
     second = card_ids(at)
     assert len(first) == 10 and second and not set(first) & set(second)
     assert card_titles(at)[0].startswith("**#11 ")
-    at.number_input(key="page_number").set_value(-(-total // 10)).run()
+    at.number_input(key="page").set_value(-(-total // 10)).run()
     assert len(card_ids(at)) == total - 10 * (-(-total // 10) - 1)
 
 
@@ -171,7 +189,7 @@ def test_a_decision_on_the_previous_run_carries_over_to_the_queue(lake_copy, mon
     assert "DISMISSED (carried over from run " + OLD_RUN in card
     others = [t for t in card_titles(at) if "r2-c00001" not in t]
     assert all("UNREVIEWED" in t for t in others)
-    at.multiselect(key="f_status").select("dismissed").run()
+    at.multiselect(key="status").select("dismissed").run()
     assert card_ids(at) == ["r2-c00001"]
 
 

@@ -225,6 +225,27 @@ def test_queue_ranks_flagged_clusters_with_reasons(page, server, world):
     shot(page, "01-queue")
 
 
+def test_queue_filters_live_in_the_url_and_a_shared_link_restores_them(page, server, world):
+    page.goto(f"{server}/?run={world['run']}")
+    settle(page)
+    page.get_by_text("Flagged only").click()
+    page.get_by_label("Search id, reason, place or date").fill(world["top_cluster"])
+    page.get_by_label("Search id, reason, place or date").press("Enter")
+    settle(page)
+    page.wait_for_url(re.compile(r"flagged_only=false"))
+    page.wait_for_url(re.compile(rf"q={world['top_cluster']}"))
+    shared = page.url
+    page.context.clear_cookies()
+    page.goto("about:blank")
+    page.goto(shared)  # a new session that has only the link
+    settle(page)
+    assert not page.get_by_role("checkbox", name="Flagged only").is_checked()
+    assert page.get_by_label("Search id, reason, place or date").input_value() == world["top_cluster"]
+    cards = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"#\d+ · "))
+    assert cards.count() >= 1 and world["top_cluster"] in cards.first.inner_text()
+    shot(page, "01b-queue-filtered-from-a-link")
+
+
 def test_decision_on_the_top_cluster_survives_a_reload(page, server, world):
     page.goto(f"{server}/")
     settle(page)

@@ -24,21 +24,28 @@ from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message,
 PAGE_SIZES = (10, 25, 50, 100)
 
 
+#: Every filter and the page are bound to a URL query parameter named by its key
+#: (``?min_score=0.5&status=unreviewed&q=Capitol``), so a filtered queue is a link an
+#: analyst can share and reopen; values at their default stay out of the URL.
+BOUND = {"bind": "query-params"}
+
+
 def _filters(clusters: pl.DataFrame) -> QueueFilters:
     options = filter_options(clusters)
     first, last = clusters["first_ts"].min(), clusters["last_ts"].max()
     with st.container(border=True):
         c1, c2, c3, c4 = st.columns([1.2, 1.4, 1, 1])
-        min_score = c1.slider("Minimum score", 0.0, 1.0, 0.0, 0.05, key="f_min_score")
-        flagged_only = c1.checkbox("Flagged only", value=True, key="f_flagged",
+        min_score = c1.slider("Minimum score", 0.0, 1.0, 0.0, 0.05, key="min_score", **BOUND)
+        flagged_only = c1.checkbox("Flagged only", value=True, key="flagged_only", **BOUND,
                                    help="Clusters at or above the run's threshold.")
         dates = c2.date_input("Active between (UTC)", value=(first.date(), last.date()) if first else (),
-                              key="f_dates", help="Clusters whose activity overlaps these days.")
-        search = c2.text_input("Search id, reason, place or date", key="f_search")
-        types = c3.multiselect("Coordination type", options["types"], key="f_types")
-        statuses = c3.multiselect("Triage status", list(STATUSES), key="f_status")
-        platforms = c4.multiselect("Platform", options["platforms"], key="f_platforms")
-        langs = c4.multiselect("Language", options["langs"], key="f_langs")
+                              key="active", help="Clusters whose activity overlaps these days.", **BOUND)
+        search = c2.text_input("Search id, reason, place or date", key="q", **BOUND)
+        types = c3.multiselect("Coordination type", options["types"], key="type", **BOUND)
+        statuses = c3.multiselect("Triage status", list(STATUSES), key="status", **BOUND)
+        platforms = c4.multiselect("Platform", options["platforms"], key="platform", **BOUND)
+        langs = c4.multiselect("Language", options["langs"], key="lang", **BOUND)
+        st.caption("The filters are in the page's address: copy it to share this filtered queue.")
     since, until = (dates[0], dates[1]) if isinstance(dates, tuple | list) and len(dates) == 2 else (None, None)
     return QueueFilters(flagged_only=flagged_only, min_score=min_score, since=since, until=until,
                         types=tuple(types), statuses=tuple(statuses), platforms=tuple(platforms),
@@ -94,9 +101,9 @@ def render() -> None:
     for col, status in zip(m[1:], STATUSES, strict=True):
         col.metric(status.capitalize(), f"{by_status.get(status, 0):,}")
     p1, p2, _ = st.columns([1, 1, 4])
-    size = p1.selectbox("Per page", PAGE_SIZES, key="page_size")
+    size = p1.selectbox("Per page", PAGE_SIZES, key="per_page", **BOUND)
     pages = n_pages(shown.height, size)
-    number = p2.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1, key="page_number")
+    number = p2.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1, key="page", **BOUND)
     if shown.height == 0:
         st.warning("No cluster matches these filters.")
         return
