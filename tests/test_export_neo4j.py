@@ -9,7 +9,7 @@ from graph_fixtures import build_small_lake, delete_token, write_small_run
 
 from rallypoint.cli import main
 from rallypoint.graph.export import WriteQueryRefused, export_subgraph
-from rallypoint.graph.neo4j_store import load_lake_into_neo4j, write_run_to_neo4j
+from rallypoint.graph.neo4j_store import Neo4jSettings, load_lake_into_neo4j, write_run_to_neo4j
 from rallypoint.graph.subgraph import cluster_subgraph, ego_network
 
 pytestmark = pytest.mark.neo4j
@@ -80,7 +80,7 @@ def test_the_ego_network_from_neo4j_equals_the_one_from_the_lake(loaded):
     account = f"{world.token}-acc002"
     for hops in (1, 2):
         from_lake = ego_network(world.lake, account, hops=hops)
-        from_graph = ego_network(None, account, hops=hops, neo4j_uri="bolt://127.0.0.1:7687")
+        from_graph = ego_network(None, account, hops=hops, neo4j_uri=Neo4jSettings.resolve().uri)
         assert set(from_graph.nodes) == set(from_lake.nodes)
         assert {frozenset(e): d["interactions"] for *e, d in from_graph.edges(data=True)} == \
             {frozenset(e): d["interactions"] for *e, d in from_lake.edges(data=True)}

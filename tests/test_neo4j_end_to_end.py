@@ -17,6 +17,7 @@ from graph_fixtures import delete_token, expected_graph_counts, graph_counts, ne
 
 from rallypoint.cli import main
 from rallypoint.graph.lake import Lake
+from rallypoint.graph.neo4j_store import Neo4jSettings
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -53,7 +54,7 @@ def pipeline(tmp_path_factory, neo4j_driver):
     source = tokenized_world(tmp_path, token)
     lake = tmp_path / "lake"
     runner = CliRunner()
-    ingest = runner.invoke(main, ["ingest", str(source), "--lake", str(lake), "--neo4j", "bolt://127.0.0.1:7687"])
+    ingest = runner.invoke(main, ["ingest", str(source), "--lake", str(lake), "--neo4j", Neo4jSettings.resolve().uri])
     yield {"driver": driver, "token": token, "lake": Lake(lake), "runner": runner, "ingest": ingest,
            "tmp": tmp_path}
     delete_token(driver, token)
@@ -77,7 +78,7 @@ def test_graph_load_of_the_same_lake_changes_no_count(pipeline):
 
 def test_detect_with_neo4j_writes_the_runs_clusters_and_members(pipeline):
     result = pipeline["runner"].invoke(main, ["detect", "--lake", str(pipeline["lake"].root),
-                                              "--neo4j", "bolt://127.0.0.1:7687"])
+                                              "--neo4j", Neo4jSettings.resolve().uri])
     assert result.exit_code == 0, result.output
     lake = pipeline["lake"]
     run_id = lake.resolve_run("latest")

@@ -209,3 +209,15 @@ def test_a_failure_in_mid_load_is_one_sentence_and_a_rerun_completes_the_graph(d
     monkeypatch.setattr(store, "relationship_statements", real)
     load_lake_into_neo4j(world.lake.root, None, batch_size=60)
     assert graph_counts(driver, world.token) == expected
+
+
+def test_the_default_uri_is_the_local_server_of_neo4j_local_settings(monkeypatch):
+    from rallypoint.graph.neo4j_store import Neo4jSettings
+
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    monkeypatch.setenv("NEO4J_LOCAL_PORT", "7699")
+    monkeypatch.delenv("NEO4J_LOCAL_HOST", raising=False)
+    assert Neo4jSettings.resolve().uri == "bolt://127.0.0.1:7699"
+    monkeypatch.setenv("NEO4J_URI", "neo4j://graph.example:7000")
+    assert Neo4jSettings.resolve().uri == "neo4j://graph.example:7000"
+    assert Neo4jSettings.resolve("bolt://elsewhere:1").uri == "bolt://elsewhere:1"

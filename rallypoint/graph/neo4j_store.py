@@ -184,10 +184,17 @@ class Neo4jSettings:
     def resolve(cls, uri: str | None = None, user: str | None = None,
                 password: str | None = None) -> Neo4jSettings:
         return cls(
-            uri=uri or os.environ.get("NEO4J_URI") or DEFAULT_URI,
+            uri=uri or os.environ.get("NEO4J_URI") or local_server_uri(),
             user=user or os.environ.get("NEO4J_USER") or DEFAULT_USER,
             password=password if password is not None else os.environ.get("NEO4J_PASSWORD", DEV_PASSWORD),
         )
+
+
+def local_server_uri() -> str:
+    """The Bolt URI of `make neo4j`'s server: NEO4J_LOCAL_HOST/NEO4J_LOCAL_PORT as neo4j-local/neo4j.sh reads them."""
+    host = os.environ.get("NEO4J_LOCAL_HOST") or "127.0.0.1"
+    port = os.environ.get("NEO4J_LOCAL_PORT") or "7687"
+    return f"bolt://{host}:{port}"
 
 
 def open_driver(uri: str | None = None, user: str | None = None, password: str | None = None):
