@@ -36,6 +36,10 @@ def activity_counts(actions: pl.DataFrame, every: str) -> pl.DataFrame:
     )
 
 
+#: Beyond this many bursts of the deepest level none is labelled (the title counts them).
+MAX_BURST_LABELS = 3
+
+
 def timeline_figure(actions: pl.DataFrame, bursts: list[dict] | None, date_places: list[dict] | None,
                     *, height: int = 330) -> go.Figure:
     """The figure for ``actions`` (``timestamp``, ``action``), ``bursts`` and named ``date_places``."""
@@ -54,13 +58,18 @@ def timeline_figure(actions: pl.DataFrame, bursts: list[dict] | None, date_place
         subtitle = "no actions of these accounts in the lake"
     shown_bursts = [b for b in bursts or [] if b.get("start") is not None and b.get("end") is not None]
     top_level = max((b.get("level") or 1 for b in shown_bursts), default=1)
+    n_top = sum((b.get("level") or 1) == top_level for b in shown_bursts)
     for burst in shown_bursts:
         level = burst.get("level") or 1
-        # deeper bursts are darker; only the deepest are labelled, so labels do not pile up
+        # deeper bursts are darker; only the deepest are labelled, and only when few (more labels
+        # pile up into an unreadable line; the title then gives the count and levels)
         fig.add_vrect(x0=burst["start"], x1=burst["end"], fillcolor=OKABE_ITO["orange"],
                       opacity=min(0.12 * level, 0.45), line_width=0,
-                      annotation_text=f"burst, level {level}" if level == top_level else None,
+                      annotation_text=f"burst, level {level}" if level == top_level and n_top <= MAX_BURST_LABELS else None,
                       annotation_position="top left", annotation_font_size=11)
+    levels = sorted({b.get("level") or 1 for b in shown_bursts})
+    burst_note = (f"orange: {len(shown_bursts)} burst{'s' if len(shown_bursts) != 1 else ''} (Kleinberg level "
+                  f"{levels[0]}{f'–{levels[-1]}' if len(levels) > 1 else ''}; darker = higher)") if shown_bursts else "no bursts"
     places_by_day: dict[str, list[str]] = {}
     for item in date_places or []:
         if _parse_day(item.get("date")) is not None:
@@ -75,7 +84,7 @@ def timeline_figure(actions: pl.DataFrame, bursts: list[dict] | None, date_place
                            font={"color": OKABE_ITO["vermillion"], "size": 12}, bgcolor="rgba(255,255,255,0.8)")
     fig.update_layout(
         barmode="stack", height=height, margin={"l": 50, "r": 10, "t": 40, "b": 40},
-        title={"text": f"Activity of the cluster's accounts ({subtitle}); orange: bursts; dashed: dates named",
+        title={"text": f"Activity of the cluster's accounts ({subtitle}); {burst_note}; dashed: dates the posts name",
                "font": {"size": 14}},
         xaxis_title="time (UTC)", yaxis_title="actions", legend={"title": {"text": "action"}},
         plot_bgcolor="white", yaxis={"gridcolor": "#e5e5e5"},

@@ -265,6 +265,13 @@ def test_decision_on_the_top_cluster_survives_a_reload(page, server, world):
     page.get_by_text("DISMISSED", exact=True).first.wait_for()
     assert page.get_by_text(note).count() >= 1
     shot(page, "02-cluster-after-decision")
+    # the other sections are lazy tabs: each is drawn when opened, and ?tab= names it
+    for letter, tab in zip("bcde", ("Activity timeline", "Evidence posts", "Members and shared targets", "Export"),
+                           strict=True):
+        page.get_by_role("tab", name=tab).click()
+        settle(page)
+        page.wait_for_url(re.compile(r"tab="))
+        shot(page, f"02{letter}-cluster-{tab.split()[0].lower()}")
     page.goto(f"{server}/")
     settle(page)
     first_card = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"#1 · ")).first

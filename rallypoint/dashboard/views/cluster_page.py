@@ -142,7 +142,7 @@ def _evidence(evidence: pl.DataFrame) -> None:
 
 def _export(current: Lake, run_id: str, cluster_id: str) -> None:
     st.subheader("Export this cluster's subgraph")
-    c1, c2, c3 = st.columns([1, 1, 2])
+    c1, c2, c3 = st.columns([2, 1, 1])  # wide enough for "GraphML (Gephi, igraph, networkx)"
     fmt = c1.selectbox("Format", list(FORMATS), key="export_format", format_func=FORMATS.get)
     pseudonymize = c2.checkbox("Pseudonymize accounts", value=True, key="export_pseudo",
                                help="Account ids and names replaced by keyed hashes ($RALLYPOINT_PSEUDONYM_KEY).")
@@ -183,25 +183,25 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
         selection_mode=("points", "lasso", "box"), config={"displaylogo": False},
     )
     picked = selected_accounts(event)
-    sel, strongest = st.columns([3, 2])
-    with sel:
-        if picked:
-            st.markdown(f"**Selected accounts ({len(picked)})**")
-            st.dataframe(
-                members.filter(pl.col("account_id").is_in(picked)).select(
-                    "account_id", "account_name", "role", "high_profile", "followers", "n_actions", "degree", "strength"),
-                hide_index=True, key="network_selected", width="stretch",
-            )
-            st.page_link(navigation.page("account"), label=f"Open account {picked[0]} →",
-                         query_params={"run": run_id, "account": picked[0]})
-        else:
-            st.caption("Click a node, or lasso several (toolbar), to see the accounts here.")
-    with strongest:
-        st.markdown("**Strongest edges**: co-shares (weight), distinct shared targets, types, observed/expected")
+    # full-width tables: side by side they cut off their last columns
+    if picked:
+        st.markdown(f"**Selected accounts ({len(picked)})**")
         st.dataframe(
-            strongest_edges(root, run_id, cluster_id, version),
-            hide_index=True, height=220, width="stretch", key="strongest_edges",
+            members.filter(pl.col("account_id").is_in(picked)).select(
+                "account_id", "account_name", "role", "high_profile", "followers", "n_actions", "degree", "strength"),
+            hide_index=True, key="network_selected", width="stretch",
         )
+        st.page_link(navigation.page("account"), label=f"Open account {picked[0]} →",
+                     query_params={"run": run_id, "account": picked[0]})
+    else:
+        st.caption("Click a node, or lasso several (toolbar), to see the accounts here.")
+    st.markdown("**Strongest edges** (the 200 heaviest): *co-shares* = times the two accounts acted on the same "
+                "target within the window (the edge weight); *distinct targets* = how many different targets; "
+                "*observed/expected* = co-shares over what chance timing would produce (the null model)")
+    st.dataframe(
+        strongest_edges(root, run_id, cluster_id, version),
+        hide_index=True, height=220, width="stretch", key="strongest_edges",
+    )
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -224,20 +224,20 @@ def _timeline(current: Lake, row: dict, member_ids: list[str]) -> None:
 
 
 def _members_and_targets(row: dict, members: pl.DataFrame) -> None:
-    c1, c2 = st.columns([2, 3])
-    with c1:
-        st.subheader("Top shared targets")
-        targets = pl.DataFrame(row["top_targets"] or [], schema={"kind": pl.String, "target": pl.String, "count": pl.Int64})
-        st.dataframe(targets.sort("count", descending=True), hide_index=True, width="stretch", key="targets_table")
-    with c2:
-        st.subheader("Members")
-        roles = members["role"].value_counts().sort("count", descending=True)
-        st.caption(" · ".join(f"{r}: {n:,}" for r, n in roles.iter_rows()) + " (by strength, strongest first)")
-        st.dataframe(
-            members.select("account_id", "account_name", "role", "high_profile", "followers", "n_actions",
-                           "degree", "strength", "first_ts"),
-            hide_index=True, width="stretch", height=300, key="members_table",
-        )
+    # one above the other, full width: side by side the members table cut off its last columns
+    st.subheader("Members")
+    roles = members["role"].value_counts().sort("count", descending=True)
+    st.caption(" · ".join(f"{r}: {n:,}" for r, n in roles.iter_rows()) + " (by strength, strongest first; "
+               "strength = sum of the account's edge weights inside the cluster, degree = its co-action partners)")
+    st.dataframe(
+        members.select("account_id", "account_name", "role", "high_profile", "followers", "n_actions",
+                       "degree", "strength", "first_ts"),
+        hide_index=True, width="stretch", height=300, key="members_table",
+    )
+    st.subheader("Top shared targets")
+    st.caption("The posts, links, hashtags, mentions, media and texts the members acted on most, with how often.")
+    targets = pl.DataFrame(row["top_targets"] or [], schema={"kind": pl.String, "target": pl.String, "count": pl.Int64})
+    st.dataframe(targets.sort("count", descending=True), hide_index=True, width="stretch", key="targets_table")
 
 
 def render() -> None:

@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from rallypoint.dashboard import navigation
-from rallypoint.dashboard.data import clusters_with_status
+from rallypoint.dashboard.data import clusters_with_status, run_table
 from rallypoint.dashboard.queue import (
     QueueFilters,
     filter_options,
@@ -52,10 +52,10 @@ def _filters(clusters: pl.DataFrame) -> QueueFilters:
                         langs=tuple(langs), search=search)
 
 
-def _card(rank: int, row: dict, run_id: str) -> None:
+def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> None:
     with st.container(border=True):
         head, link = st.columns([5, 1])
-        hp = row["high_profile_accounts"] or []
+        hp = [f"{a} ({names[a]})" if names.get(a) else a for a in row["high_profile_accounts"] or []]
         head.markdown(
             f"**#{rank} · {html.escape(row['cluster_id'])}** — score **{row['score']:.2f}** · "
             f"{row['n_accounts']:,} accounts · {row['n_edges']:,} edges · "
@@ -108,5 +108,8 @@ def render() -> None:
         st.warning("No cluster matches these filters.")
         return
     offset = (int(number) - 1) * size
+    # high-profile members are named with their handle, as on the cluster page (a few rows only)
+    names = dict(run_table(current, run_id, "members").filter(pl.col("high_profile").fill_null(False))
+                 .select("account_id", pl.col("account_name").fill_null("")).unique("account_id").iter_rows())
     for i, row in enumerate(page(shown, int(number), size).iter_rows(named=True)):
-        _card(offset + i + 1, row, run_id)
+        _card(offset + i + 1, row, run_id, names)
