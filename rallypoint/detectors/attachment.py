@@ -27,8 +27,10 @@ What it computes
     all (account, cluster) tests of the round. An account that passes for several
     clusters joins the one with the smallest ``p``. Rounds repeat (a grown cluster can
     attach more) until nothing changes or ``rounds`` is reached. Seeds may be pairs:
-    two accounts with a significant edge are a cluster to test against, and the
-    clusters still smaller than ``min_size`` afterwards are dropped.
+    two accounts with a significant edge are a cluster to test against. Then the seeds
+    still smaller than ``min_size`` are dissolved and their accounts tested, as
+    outsiders, against the clusters that grew (up to ``rounds`` more rounds): Leiden
+    may split a sparse network into a grown part and a stray pair.
 
     Posts with more than ``max_target_shares`` actions are not used: meeting a cluster
     on a viral post is no evidence of membership, and leaving them out bounds the cost.
@@ -166,23 +168,40 @@ def test_outsiders(events: pl.DataFrame, chances: pl.DataFrame, membership: pl.D
     return best, meetings
 
 
-def attach_accounts(communities: Communities, records: pa.Table, window_seconds: float,
+def attach_accounts(communities: Communities, events: pa.Table | pl.DataFrame, window_seconds: float,
                     significance: float = 0.01, jitter: float = nm.DEFAULT_JITTER,
                     min_targets: int = MIN_TARGETS, max_target_shares: int = MAX_TARGET_SHARES,
                     rounds: int = ROUNDS, min_size: int = MIN_CLUSTER_SIZE) -> Attachment:
-    """Grow ``communities`` (seeds may be pairs) by the group test; drop those under ``min_size`` after."""
+    """Grow ``communities`` (seeds may be pairs) by the group test; drop those under ``min_size`` after.
+
+    ``events``: the co-engagement share events (``target``, ``account_id``, ``id``, ``time``
+    in µs — ``CoactionResult.engage_events``, copies included), or records, from which
+    reposts, quotes and replies are taken (:func:`engagement_events`).
+    """
     window_us = int(round(window_seconds * 1e6))
     graph = communities.graph
     accounts = pl.Series("account_id", graph.accounts.to_pylist(), dtype=pl.String)
     membership = communities.membership.copy()
-    events = engagement_events(records)
+    if isinstance(events, pa.Table):
+        events = engagement_events(events)
+    events = events.select("target", "account_id", "id", "time").unique(["target", "id"])
     counts = events.group_by("target").len()
     events = events.join(counts.filter(pl.col("len") <= max_target_shares).select("target"), on="target")
     chances = target_chances(events, window_us, jitter)
     attached_rows: list[pl.DataFrame] = []
     meeting_rows: list[pl.DataFrame] = []
     new_accounts: list[str] = []
-    for round_number in range(1, rounds + 1):
+    # first the seeds grow (pairs included); then seeds still too small are dissolved and
+    # their accounts tested, like any outsider, against the clusters that did grow
+    schedule = [(n, False) for n in range(1, rounds + 1)] + [(rounds + n, True) for n in range(1, rounds + 1)]
+    growing = True
+    for round_number, dissolve in schedule:
+        if not dissolve and not growing:
+            continue
+        if dissolve and round_number == rounds + 1:
+            sizes = np.bincount(membership[membership >= 0]) if (membership >= 0).any() else np.zeros(0, np.int64)
+            small = np.flatnonzero(sizes < min_size)
+            membership = np.where(np.isin(membership, small), -1, membership)
         current = pl.DataFrame({"account_id": accounts.to_list() + new_accounts, "community": membership},
                                schema={"account_id": pl.String, "community": pl.Int64})
         current = current.filter(pl.col("community") >= 0)
@@ -190,7 +209,10 @@ def attach_accounts(communities: Communities, records: pa.Table, window_seconds:
             break
         passed, meetings = test_outsiders(events, chances, current, window_us, significance, min_targets)
         if passed.height == 0:
-            break
+            if dissolve:
+                break
+            growing = False
+            continue
         attached_rows.append(passed.with_columns(round=pl.lit(round_number, pl.Int64)))
         meeting_rows.append(meetings.join(passed.select("account_id", "community"), on=["account_id", "community"]))
         known = {a: i for i, a in enumerate(accounts.to_list() + new_accounts)}
@@ -208,6 +230,8 @@ def attach_accounts(communities: Communities, records: pa.Table, window_seconds:
     survivors = pl.DataFrame({"community": membership, "kept": kept}).unique("community")
     attached = attached.join(survivors, on="community").filter(pl.col("kept") >= 0).with_columns(
         community=pl.col("kept")).drop("kept").select(list(ATTACHED_SCHEMA)).cast(ATTACHED_SCHEMA)
+    # an account attached twice (to a seed later dissolved, then to a grown cluster) is listed once
+    attached = attached.sort("round").unique("account_id", keep="last", maintain_order=True)
     return Attachment(
         communities=Communities(graph=grown, membership=kept, objective=communities.objective,
                                 resolution=communities.resolution, quality=communities.quality),

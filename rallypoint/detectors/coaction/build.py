@@ -93,9 +93,15 @@ _MODULES = {
 #: tens of seconds to answer a call. The null model, not the window, tells chance from
 #: coordination, so a wider window costs pairs, not precision. 60 s is the QUT toolkit's default.
 AUTO_MIN_SECONDS = 60.0
+#: ... nor above this for the fast types: on heavy-tailed data the quickest-starting targets are
+#: the viral posts, whose half-life is hours, and CooRnet's estimate follows them (21 minutes
+#: for co_repost on a 1M-record world), turning every early follower into a co-sharer.
+AUTO_MAX_SECONDS = 300.0
 #: ``auto`` for ``co_engage``: the conversation scale. Quoting or replying takes minutes.
 ENGAGE_WINDOW_SECONDS = 900.0
-CONVERSATION_TYPES = ("co_engage", "co_text", "co_link", "co_media")
+#: Types that are answers to a post, taking minutes: the post itself, or its flyer. Links and
+#: texts are not: popular news URLs and common headlines would meet at that scale by habit.
+CONVERSATION_TYPES = ("co_engage", "co_media")
 #: Default cap: a share is paired with at most this many later shares of the same target
 #: inside one window. It bites only on targets shared more than this many times within
 #: one window (a post reposted by hundreds of accounts in a minute). Memory grows with the
@@ -133,6 +139,9 @@ class CoactionResult:
     actions: pa.Table
     window_seconds: dict[str, float]
     stats: dict[str, Any] = field(default_factory=dict)
+    #: every ``co_engage`` share event (``target``, ``account_id``, ``id``, ``time`` µs), copies
+    #: included, before any filter — what ``detectors.attachment`` tests accounts on
+    engage_events: pl.DataFrame | None = None
 
 
 def build_coaction_edges(
@@ -187,6 +196,8 @@ def build_coaction_edges(
     if co_engage.TYPE in type_list and co_text.TYPE in type_list:
         # copying a post's text is engaging with it, as reposting it is (co_engage.py)
         shares = plan.with_copies(shares, type_list.index(co_text.TYPE), type_list.index(co_engage.TYPE))
+    engage_events = (plan.events_of(shares, type_list.index(co_engage.TYPE))
+                     if co_engage.TYPE in type_list else None)
     stats: dict[str, Any] = {"share_events": plan.count(shares)}
     if min_participation > 1:
         # CooRTweet step 1: accounts with too few share events of a type never pair in it
@@ -197,7 +208,7 @@ def build_coaction_edges(
     if parsed_window == AUTO:
         delays = plan.delays(shares)
         windows = {
-            name: max(AUTO_MIN_SECONDS, window_from_delays(delays.filter(pl.col("kind") == kind)))
+            name: min(AUTO_MAX_SECONDS, max(AUTO_MIN_SECONDS, window_from_delays(delays.filter(pl.col("kind") == kind))))
             for kind, name in enumerate(type_list)
         }
         for name in CONVERSATION_TYPES:
@@ -240,6 +251,7 @@ def build_coaction_edges(
         edges=edges,
         actions=actions.select(ACTIONS_SCHEMA.names).to_arrow().cast(ACTIONS_SCHEMA),
         window_seconds=windows,
+        engage_events=engage_events,
         stats=stats,
     )
 
@@ -308,6 +320,7 @@ class _Plan:
 
     def share_events(self, type_list, text_threshold, seed): ...
     def with_copies(self, shares, text_kind, engage_kind): ...
+    def events_of(self, shares, kind) -> pl.DataFrame: ...
     def count(self, shares) -> int: ...
     def prefilter(self, shares, min_participation): ...
     def by_target(self, shares): ...
@@ -325,6 +338,9 @@ class _LocalPlan(_Plan):
 
     def share_events(self, type_list, text_threshold, seed):
         return _type_share_events(self.table, type_list, skip_text=False, threshold=text_threshold, seed=seed)
+
+    def events_of(self, shares, kind):
+        return shares.filter(pl.col("kind") == kind).select("target", "account_id", "id", "time")
 
     def with_copies(self, shares, text_kind, engage_kind):
         texts = shares.filter(pl.col("kind") == text_kind)
@@ -428,6 +444,9 @@ class _DaskPlan(_Plan):
         grouped = shares[is_text].merge(mapping, on="target", how="inner")
         grouped = grouped.assign(target=grouped["group"])[list(SHARE_COLUMNS)]
         return shares[~is_text].append(grouped) if hasattr(shares, "append") else _concat(shares[~is_text], grouped)
+
+    def events_of(self, shares, kind):
+        return pl.from_pandas(shares[shares["kind"] == kind][["target", "account_id", "id", "time"]].compute())
 
     def with_copies(self, shares, text_kind, engage_kind):
         texts = shares[shares["kind"] == text_kind]
