@@ -86,6 +86,30 @@ def target_delays(shares: pl.DataFrame, share_fraction: float = 0.5) -> pl.DataF
     )
 
 
+def sorted_target_delays(
+    groups: np.ndarray, times: np.ndarray, group_kind: np.ndarray, share_fraction: float = 0.5
+) -> pl.DataFrame:
+    """``target_delays`` for shares already sorted by (group, time) with dense group codes.
+
+    ``groups``: the target code of each share (``0 .. len(group_kind) - 1``), ``times``
+    in µs, ``group_kind``: the type code of each target. Same columns and values as
+    ``target_delays``, by array indexing: ``O(n)``.
+    """
+    sizes = np.bincount(groups, minlength=len(group_kind))
+    start = np.cumsum(sizes) - sizes
+    shared = np.flatnonzero(sizes >= 2)
+    n, first = sizes[shared], start[shared]
+    nth = np.maximum(np.ceil(n * share_fraction).astype(np.int64), 1) - 1
+    return pl.DataFrame(
+        {
+            "kind": group_kind[shared].astype(np.int32),
+            "n": n.astype(np.uint32),
+            "second_delay": times[first + 1] - times[first],
+            "fraction_delay": times[first + nth] - times[first],
+        }
+    )
+
+
 def window_from_delays(
     delays: pl.DataFrame,
     quickest: float = 0.1,

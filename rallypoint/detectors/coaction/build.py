@@ -66,11 +66,27 @@ from rallypoint.detectors.coaction.partition import (
     PAIR_ROW_SCHEMA,
     SHARE_COLUMNS,
     SHARE_STATS_SCHEMA,
+    Coded,
+    coact_codes,
     coact_partition,
+    coded_pair_actions,
     pair_actions,
 )
+from rallypoint.detectors.coaction.reduce import (
+    expected_weights,
+    may_pass,
+    pair_runs,
+    participating,
+    per_type_sums,
+)
 from rallypoint.detectors.coaction.shares import SHARE_SCHEMA
-from rallypoint.detectors.window import AUTO, parse_window, target_delays, window_from_delays
+from rallypoint.detectors.window import (
+    AUTO,
+    parse_window,
+    sorted_target_delays,
+    target_delays,
+    window_from_delays,
+)
 from rallypoint.errors import RallypointError
 from rallypoint.schema import EDGES_SCHEMA, TIMESTAMP
 
@@ -221,9 +237,15 @@ def build_coaction_edges(
     jitter = null_jitter if null_model == "permutation" else None
     rows, share_stats, figures = plan.coact(shares, window_us, max_pairs_per_share, jitter, pair_budget)
     stats.update(figures)
-    per_type = plan.per_type(rows, share_stats, min_participation, with_null=jitter is not None)
+    # with the null model, only the rows of pairs that may pass come back (most candidates
+    # met once and cannot): the rest never become strings or structs
+    significance_or_none = significance if jitter is not None else None
+    per_type, candidates, per_kind = plan.per_type(rows, share_stats, min_participation, significance_or_none)
+    del rows, share_stats
+    stats["candidate_edges"] = candidates
+    stats["per_type_candidate_edges"] = {type_list[k]: n for k, n in sorted(per_kind.items())}
 
-    edges = _edges(per_type.cast(_PER_TYPE_SCHEMA), type_list, null_model, significance)
+    edges = _edges(plan.decode(per_type).cast(_PER_TYPE_SCHEMA), type_list, null_model, significance)
     kept = _kept_type_pairs(edges, type_list)
     actions = plan.actions(shares, kept, window_us, max_pairs_per_share)
     names = np.array(list(type_list), dtype=object)
@@ -233,11 +255,7 @@ def build_coaction_edges(
     ).sort("timestamp", "id", "type", "target")
     stats.update(
         {
-            "candidate_edges": int(per_type.select("account_a", "account_b").unique().height),
             "edges": edges.num_rows,
-            "per_type_candidate_edges": {
-                type_list[k]: int(n) for k, n in per_type.group_by("kind").len().sort("kind").iter_rows()
-            },
             "actions": actions.height,
             "null_model": null_model,
             "null_jitter": jitter,
@@ -326,7 +344,8 @@ class _Plan:
     def by_target(self, shares): ...
     def delays(self, shares) -> pl.DataFrame: ...
     def coact(self, shares, window_us, max_pairs_per_share, jitter, pair_budget): ...
-    def per_type(self, rows, share_stats, min_participation, with_null) -> pl.DataFrame: ...
+    def per_type(self, rows, share_stats, min_participation, significance) -> tuple[pl.DataFrame, int, dict]: ...
+    def decode(self, per_type) -> pl.DataFrame: ...
     def actions(self, shares, kept, window_us, max_pairs_per_share) -> pl.DataFrame: ...
 
 
@@ -357,65 +376,59 @@ class _LocalPlan(_Plan):
         return shares.join(active.select("kind", "account_id"), on=["kind", "account_id"], how="semi")
 
     def by_target(self, shares):
-        return shares
+        # one partition holds every target: code accounts and targets once, sort once
+        self.coded = Coded(shares)
+        return self.coded
 
     def delays(self, shares):
-        return target_delays(shares)
+        return sorted_target_delays(shares.group, shares.time, shares.group_kind)
 
     def coact(self, shares, window_us, max_pairs_per_share, jitter, pair_budget):
-        return coact_partition(shares, window_us, max_pairs_per_share, jitter, pair_budget)
+        coded = coact_codes(shares, window_us, max_pairs_per_share, jitter, pair_budget)
+        return coded, None, coded.figures
 
-    def per_type(self, rows, share_stats, min_participation, with_null):
-        """The reduction of ``_DaskPlan.per_type`` in polars (one partition: no shuffle needed)."""
-        keys = ["kind", "account_a", "account_b"]
-        if min_participation > 1:
-            enough = (
-                share_stats.group_by("kind", "account_id")
-                .agg(pl.col("n_in_pair").sum())
-                .filter(pl.col("n_in_pair") >= min_participation)
-                .select("kind", "account_id")
+    def per_type(self, rows, share_stats, min_participation, significance):
+        """``_DaskPlan.per_type``'s reduction on integer codes (``reduce.py``); accounts stay codes.
+
+        ``significance``: ``None`` without a null model, else only rows of pairs whose
+        p-value may pass it are returned (and only those get ``E_ab`` computed).
+        """
+        s = self.coded
+        per_type = participating(
+            per_type_sums(rows.pairs, rows.chance), rows.share_counts, s.group_kind, s.n_accounts, s.n_kinds,
+            min_participation,
+        )
+        starts, _ = pair_runs(per_type, s.n_kinds)
+        per_kind = np.bincount(per_type.pair_kind % s.n_kinds, minlength=s.n_kinds)
+        candidates, per_kind = len(starts), {k: int(n) for k, n in enumerate(per_kind) if n}
+        expected = None
+        if significance is not None:
+            # first on a lower bound of E_ab (free), then on E_ab for the pairs left
+            per_type = per_type.take(may_pass(per_type, per_type.met_chance, s.n_kinds, significance))
+            expected = expected_weights(
+                per_type, rows.share_counts, rows.chance, s.group_kind, s.n_accounts, s.n_kinds
             )
-            ok_a = rows.join(enough, left_on=["kind", "account_a"], right_on=["kind", "account_id"], how="semi")
-            ok_b = rows.join(enough, left_on=["kind", "account_b"], right_on=["kind", "account_id"], how="semi")
-            rows = pl.concat([ok_a, ok_b]).unique(subset=["kind", "target", "account_a", "account_b"])
-        per_type = rows.group_by(keys).agg(
-            weight=pl.col("pairs").sum(), n_shared=pl.len(), first=pl.col("first").min(), last=pl.col("last").max()
+            kept = may_pass(per_type, expected, s.n_kinds, significance)
+            per_type, expected = per_type.take(kept), expected[kept]
+        a, b, kind = s.split_pair_kind(per_type.pair_kind)
+        frame = pl.DataFrame(
+            {"kind": kind, "account_a": a, "account_b": b, "weight": per_type.weight,
+             "n_shared": per_type.n_shared, "first": per_type.first, "last": per_type.last,
+             "expected_weight": pl.Series(expected, dtype=pl.Float64) if expected is not None
+             else pl.Series([None] * len(per_type), dtype=pl.Float64)}
         )
-        if not with_null:
-            return per_type.with_columns(expected_weight=pl.lit(None, dtype=pl.Float64)).cast(_PER_TYPE_SCHEMA)
-        # join each pair with the targets of its less active account, then look the other up:
-        # O(sum over pairs of min(targets of a, targets of b)); integer codes keep joins cheap
-        accounts = share_stats.select("account_id").unique().with_row_index("acc")
-        targets = (
-            share_stats.join(accounts, on="account_id")
-            .with_columns(tgt=pl.struct("kind", "target").rank("dense"))
-            .select("kind", "tgt", "acc", "n", "q")
+        return frame, candidates, per_kind
+
+
+    def decode(self, per_type):
+        """Account codes -> ids (codes follow string order, so ``account_a < account_b`` holds)."""
+        accounts = self.coded.accounts
+        return per_type.with_columns(
+            account_a=accounts.gather(per_type["account_a"]), account_b=accounts.gather(per_type["account_b"])
         )
-        degree = targets.group_by("kind", "acc").agg(d=pl.len())
-        oriented = (
-            per_type.select(keys)
-            .join(accounts.rename({"account_id": "account_a", "acc": "acc_a"}), on="account_a")
-            .join(accounts.rename({"account_id": "account_b", "acc": "acc_b"}), on="account_b")
-            .join(degree.rename({"acc": "acc_a", "d": "d_a"}), on=["kind", "acc_a"])
-            .join(degree.rename({"acc": "acc_b", "d": "d_b"}), on=["kind", "acc_b"])
-            .with_row_index("pair")
-            .with_columns(
-                small=pl.when(pl.col("d_a") <= pl.col("d_b")).then("acc_a").otherwise("acc_b"),
-                large=pl.when(pl.col("d_a") <= pl.col("d_b")).then("acc_b").otherwise("acc_a"),
-            )
-        )
-        sums = (
-            oriented.select("pair", "kind", "small", "large")
-            .join(targets.rename({"acc": "small", "n": "n_small"}), on=["kind", "small"])
-            .join(targets.select("tgt", large="acc", n_large="n"), on=["tgt", "large"])
-            .group_by("pair")
-            .agg(expected_weight=(pl.col("n_small").cast(pl.Float64) * pl.col("n_large") * pl.col("q")).sum())
-        )
-        expected = oriented.join(sums, on="pair", how="left").select(*keys, "expected_weight")
-        return per_type.join(expected, on=keys, how="left").cast(_PER_TYPE_SCHEMA)
 
     def actions(self, shares, kept, window_us, max_pairs_per_share):
-        return pair_actions(shares, kept, window_us, max_pairs_per_share)
+        return coded_pair_actions(shares, kept, window_us, max_pairs_per_share)
 
 
 class _DaskPlan(_Plan):
@@ -498,11 +511,17 @@ class _DaskPlan(_Plan):
         out["cap_lowered"] = 0 if pd.isna(lowest) else int(lowest)
         return rows, stats, out
 
-    def per_type(self, rows, share_stats, min_participation, with_null):
-        frame = _per_type(rows, share_stats, min_participation, with_null).compute()
-        if len(frame) == 0:
-            return pl.DataFrame(schema=_PER_TYPE_SCHEMA)
-        return pl.from_pandas(frame).cast(_PER_TYPE_SCHEMA)
+    def per_type(self, rows, share_stats, min_participation, significance):
+        frame = _per_type(rows, share_stats, min_participation, significance is not None).compute()
+        frame = pl.DataFrame(schema=_PER_TYPE_SCHEMA) if len(frame) == 0 else pl.from_pandas(frame).cast(_PER_TYPE_SCHEMA)
+        candidates = frame.select("account_a", "account_b").unique().height
+        per_kind = {int(k): int(n) for k, n in frame.group_by("kind").len().iter_rows()}
+        if significance is not None:
+            frame = _plausible(frame, significance)
+        return frame, candidates, per_kind
+
+    def decode(self, per_type):
+        return per_type
 
     def actions(self, shares, kept, window_us, max_pairs_per_share):
         meta = _pandas(pl.DataFrame(schema=SHARE_COLUMNS))
@@ -598,6 +617,28 @@ def _per_type(rows, share_stats, min_participation: int, with_null: bool):
 
 
 # --- output ------------------------------------------------------------------------
+
+#: ``_plausible`` keeps a little more than ``significance`` allows, so that float
+#: rounding in its sums never drops an edge ``_edges`` (which decides) would keep.
+_PLAUSIBLE_SLACK = 1 + 1e-9
+
+
+def _plausible(per_type: pl.DataFrame, significance: float) -> pl.DataFrame:
+    """The per-type rows of account pairs whose p-value may be ``<= significance``.
+
+    Works on any account keys (codes or ids). A pair that met once has ``p = 1`` (up
+    to rounding), so below ``significance = 0.5`` only pairs with weight >= 2 are tested.
+    ``O(R)`` plus the Poisson tails of the tested pairs.
+    """
+    pairs = per_type.group_by("account_a", "account_b").agg(
+        weight=pl.col("weight").sum(), expected=pl.col("expected_weight").fill_null(0.0).sum()
+    )
+    if significance < 0.5:
+        pairs = pairs.filter(pl.col("weight") >= 2)
+    p_value = nm.poisson_p_values(pairs["weight"].to_numpy(), pairs["expected"].to_numpy())
+    kept = pairs.filter(pl.Series(p_value <= significance * _PLAUSIBLE_SLACK)).select("account_a", "account_b")
+    return per_type.join(kept, on=["account_a", "account_b"], how="semi")
+
 
 
 def _edges(per_type: pl.DataFrame, type_list: Sequence[str], null_model: str, significance: float) -> pa.Table:

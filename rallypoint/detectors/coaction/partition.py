@@ -16,6 +16,7 @@ after a shuffle on (type, target).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,12 @@ SHARE_COLUMNS = {"kind": pl.Int32, "target": pl.String, "account_id": pl.String,
 PAIR_ROW_SCHEMA = {
     "kind": pl.Int32, "target": pl.String, "account_a": pl.String, "account_b": pl.String,
     "pairs": pl.Int64, "first": pl.Int64, "last": pl.Int64,
+}
+#: ``CodedPairs.pairs``: ``pair_kind = (a * n + b) * kinds + kind`` for account codes ``a < b``
+#: (``Coded.split_pair_kind``), the target group, pairs and first/last times; sorted by
+#: (pair_kind, group), so one account pair's rows, and within it one type's, are contiguous.
+CODED_PAIR_SCHEMA = {
+    "pair_kind": pl.Int64, "group": pl.Int64, "pairs": pl.Int64, "first": pl.Int64, "last": pl.Int64,
 }
 SHARE_STATS_SCHEMA = {
     "kind": pl.Int32, "target": pl.String, "account_id": pl.String,
@@ -54,65 +61,95 @@ def cap_within_budget(partners: np.ndarray, cap: int | None, budget: int) -> int
     return lo
 
 
-class _Sorted:
-    """A partition's shares sorted by (type, target, time) with integer codes."""
+class Coded:
+    """Share events sorted by (type, target, time) with integer codes: what pairing works on.
+
+    ``group``: a dense code of (type, target), ordered by type first, so a type's groups
+    are one contiguous range; ``account``: a dense code of ``account_id`` in string
+    order, so ``min``/``max`` of two codes give ``account_a < account_b`` as strings do.
+    The strings are kept once each (``group_target``, ``accounts``, indexed by code) and
+    joined back only on small results. ``frame`` holds the sorted shares themselves (the
+    evidence rows). Cost: one sort of the unique strings and one of the shares,
+    ``O(n log n)``.
+    """
 
     def __init__(self, shares: pl.DataFrame) -> None:
-        # target codes need no order (categorical codes, made dense); account codes follow
-        # string order so that min/max of codes is account_a < account_b
-        frame = shares.with_row_index("row").with_columns(
-            account=(pl.col("account_id").rank("dense").cast(pl.Int64) - 1),
-            group=(
-                (pl.col("kind").cast(pl.Int64) * (1 << 32)
-                 + pl.col("target").cast(pl.Categorical).to_physical().cast(pl.Int64))
-                .rank("dense").cast(pl.Int64) - 1
-            ),
-        ).sort("group", "time", "account", "row")
-        self.frame = frame
-        self.groups = frame.select("group", "kind", "target").unique("group")
-        self.kind = frame["kind"].to_numpy().astype(np.int64)
-        self.group = frame["group"].to_numpy()
-        self.account = frame["account"].to_numpy()
-        self.time = frame["time"].to_numpy()
-        self.n_groups = int(self.group[-1]) + 1 if len(self.group) else 0
-        # account code -> id; codes follow string order, so min/max of codes is a < b
-        self.account_table = frame.select("account", "account_id").unique("account").sort("account")
-        self.accounts = self.account_table["account_id"]
+        # accounts: codes are positions in the sorted unique ids (a binary search each)
+        accounts = shares["account_id"].unique().sort()
+        targets = shares["target"].unique().sort()
+        account = accounts.search_sorted(shares["account_id"]).cast(pl.Int64).to_numpy()
+        target = targets.search_sorted(shares["target"]).cast(pl.Int64).to_numpy()
+        kind = shares["kind"].to_numpy().astype(np.int64)
+        group_keys, group = np.unique(kind * len(targets) + target, return_inverse=True)
+        order = (
+            pl.DataFrame({"group": group.astype(np.int64), "time": shares["time"], "account": account})
+            .with_row_index("row")
+            .sort("group", "time", "account", "row")["row"]
+            .to_numpy()
+        )
+        self.frame = shares.select(list(SHARE_COLUMNS))[order]
+        self.group = group.astype(np.int64)[order]
+        self.account = account[order]
+        self.time = self.frame["time"].to_numpy()
+        self.kind = kind[order]
+        self.n_groups = len(group_keys)
+        self.group_kind = group_keys // max(len(targets), 1)
+        self.group_target = targets.gather(group_keys % max(len(targets), 1))
+        self.accounts = accounts
+        self.n_accounts = len(accounts)
+        self.n_kinds = int(self.group_kind.max()) + 1 if self.n_groups else 1
+
+    def split_pair_kind(self, pair_kind: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(a, b, kind)`` of ``pair_kind = (a * n_accounts + b) * n_kinds + kind`` keys."""
+        pair, kind = np.divmod(pair_kind, self.n_kinds)
+        a, b = np.divmod(pair, self.n_accounts)
+        return a, b, kind
+
+    def subset(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(group, account, time, kind) of some rows (still sorted when ``rows`` is)."""
+        return self.group[rows], self.account[rows], self.time[rows], self.kind[rows]
 
 
-def coact_partition(
-    shares: pl.DataFrame,
+@dataclass
+class CodedPairs:
+    """``coact_codes``'s result, all in integer codes of a ``Coded``.
+
+    ``pairs``: one row per (group, account_a, account_b) with ``a < b`` codes: ``group``,
+    ``a``, ``b``, ``pairs`` (co-share pairs), ``first``, ``last`` (µs);
+    ``share_counts``: one row per (group, account): ``group``, ``account``, ``n`` (shares),
+    ``n_in_pair`` (shares in at least one co-share pair: CooRTweet's participation);
+    ``chance``: the null model's ``q_t`` per group code (NaN without a null model);
+    ``figures``: ``FIGURES``.
+    """
+
+    pairs: pl.DataFrame
+    share_counts: pl.DataFrame
+    chance: np.ndarray
+    figures: dict[str, int]
+
+
+def coact_codes(
+    s: Coded,
     window_us: np.ndarray,
     max_pairs_per_share: int | None,
     jitter: float | None,
     pair_budget: int = DEFAULT_PAIR_BUDGET,
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
-    """Pair rows, share stats and figures for one partition (see the module docstring).
+) -> CodedPairs:
+    """Co-share pairs aggregated per (target, account pair), share counts and ``q_t``, in codes.
 
-    ``window_us``: the window per type code, in microseconds; ``jitter``: the null
-    model's scale in windows, or ``None`` for no null model (``q`` is then null);
-    ``pair_budget``: when the cap would still form more pairs than this, the cap is
-    lowered for this partition until it does not (``cap_lowered`` reports the cap used).
+    Pairs are formed in chunks (``pairs.iter_pairs``); each chunk is sorted on one int64
+    key (account pair, type, target) and reduced to one row per key before the next is
+    formed, so memory grows with the distinct (target, account pair) rows, not with the
+    pairs formed, and the result comes sorted for ``reduce.py``. ``O(n log m + P log P)``.
     """
-    if shares.height == 0:
-        return (
-            pl.DataFrame(schema=PAIR_ROW_SCHEMA),
-            pl.DataFrame(schema=SHARE_STATS_SCHEMA),
-            dict.fromkeys(FIGURES, 0),
-        )
-    s = _Sorted(shares)
     windows = window_us[s.kind]
     ends = window_ends(s.group, s.time, windows)
     partners = ends - np.arange(1, len(ends) + 1, dtype=np.int64)
     requested = max_pairs_per_share
-    max_pairs_per_share = cap_within_budget(partners, max_pairs_per_share, pair_budget)
+    max_pairs_per_share = cap_within_budget(partners, max_pairs_per_share, pair_budget) if len(ends) else requested
 
     in_pair = np.zeros(len(ends), dtype=bool)
-    # one int64 key per (target, account pair): group * n^2 + a * n + b with a < b codes in
-    # string order — 4 numeric columns per row instead of 3 keys, no strings until the end
-    n_acc = len(s.accounts)
-    one_key = s.n_groups * n_acc * n_acc < 2**63
-    keys = ["key"] if one_key else ["group", "pair"]
+    n_acc, n_kinds = s.n_accounts, s.n_kinds
     parts = []
     formed = 0
     for chunk in iter_pairs(ends, max_pairs_per_share):
@@ -124,60 +161,33 @@ def coact_partition(
         in_pair[i] = True
         in_pair[j] = True
         acc_i, acc_j = s.account[i], s.account[j]
-        pair = np.minimum(acc_i, acc_j) * n_acc + np.maximum(acc_i, acc_j)
+        pair_kind = (np.minimum(acc_i, acc_j) * n_acc + np.maximum(acc_i, acc_j)) * n_kinds + s.kind[i]
         del acc_i, acc_j, keep
-        cols = {"key": s.group[i] * (n_acc * n_acc) + pair} if one_key else {"group": s.group[i], "pair": pair}
-        del pair
-        parts.append(
-            pl.DataFrame({**cols, "t_i": s.time[i], "t_j": s.time[j]})
-            .group_by(keys)
-            .agg(pairs=pl.len().cast(pl.Int64), first=pl.col("t_i").min(), last=pl.col("t_j").max())
-        )
-        del cols, i, j, chunk
+        parts.append(_reduce_runs(pair_kind, s.group[i], np.ones(i.size, np.int64), s.time[i], s.time[j],
+                                  s.n_groups))
+        del pair_kind, i, j, chunk
     if parts:
-        agg = (
-            pl.concat(parts, rechunk=False)
-            .group_by(keys)
-            .agg(pl.col("pairs").sum(), pl.col("first").min(), pl.col("last").max())
-        )
+        # chunks are sorted runs: a stable sort merges them, and one more pass sums the
+        # (target, pair) rows a target that straddles chunks left in two of them
+        merged = [np.concatenate(column) for column in zip(*parts, strict=True)]
         del parts
-        if one_key:
-            key = agg["key"].to_numpy()
-            group, pair = key // (n_acc * n_acc), key % (n_acc * n_acc)
-            del key
-        else:
-            group, pair = agg["group"].to_numpy(), agg["pair"].to_numpy()
-        # codes -> strings only on the unique rows, by position (tables are indexed by code)
-        groups = s.groups.sort("group")
-        rows = pl.DataFrame(
-            {
-                "kind": groups["kind"].gather(group),
-                "target": groups["target"].gather(group),
-                "account_a": s.accounts.gather(pair // n_acc),
-                "account_b": s.accounts.gather(pair % n_acc),
-                "pairs": agg["pairs"],
-                "first": agg["first"],
-                "last": agg["last"],
-            }
-        )
-        del agg, group, pair
+        pair_kind, group, count, first, last = _reduce_runs(*merged, s.n_groups)
+        del merged
+        pairs = pl.DataFrame({"pair_kind": pair_kind, "group": group, "pairs": count, "first": first, "last": last})
+        del pair_kind, group, count, first, last
     else:
-        rows = pl.DataFrame(schema=PAIR_ROW_SCHEMA)
-    groups = s.groups
+        pairs = pl.DataFrame(schema=CODED_PAIR_SCHEMA)
 
-    sizes = np.bincount(s.group, minlength=s.n_groups)
     if jitter is None:
         chance = np.full(s.n_groups, np.nan)
     else:
+        sizes = np.bincount(s.group, minlength=s.n_groups)
         jitter_ends = window_ends(s.group, s.time, np.round(windows * jitter).astype(np.int64))
         chance = nm.target_chance(sizes, group_pair_counts(s.group, jitter_ends, s.n_groups), jitter)
-    stats = (
+    share_counts = (
         pl.DataFrame({"group": s.group, "account": s.account, "in_pair": in_pair})
         .group_by("group", "account")
         .agg(n=pl.len().cast(pl.Int64), n_in_pair=pl.col("in_pair").sum().cast(pl.Int64))
-        .join(groups.with_columns(q=pl.Series(chance).fill_nan(None)), on="group")
-        .join(s.account_table, on="account")
-        .select(list(SHARE_STATS_SCHEMA))
     )
     capped = np.maximum(partners - max_pairs_per_share, 0) if max_pairs_per_share else np.zeros(1, np.int64)
     figures = {
@@ -188,7 +198,83 @@ def coact_partition(
         # 0 when the requested cap was used, else the lower cap the pair budget imposed
         "cap_lowered": 0 if max_pairs_per_share == requested else int(max_pairs_per_share),
     }
-    return rows.cast(PAIR_ROW_SCHEMA), stats.cast(SHARE_STATS_SCHEMA), figures
+    return CodedPairs(pairs.cast(CODED_PAIR_SCHEMA), share_counts, chance, figures)
+
+
+def _reduce_runs(
+    pair_kind: np.ndarray, group: np.ndarray, count: np.ndarray, first: np.ndarray, last: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows sorted by (pair_kind, group), one per distinct key, with summed counts and first/last.
+
+    One int64 sort key ``pair_kind * n_groups + group`` when it fits, else a two-key sort.
+    A stable sort, so concatenated sorted runs merge in ``O(n log runs)``.
+    """
+    if pair_kind.size == 0:
+        return pair_kind, group, count, first, last
+    if int(pair_kind.max()) < (2**63 - 1) // max(n_groups, 1):
+        order = np.argsort(pair_kind * n_groups + group, kind="stable")
+    else:
+        order = np.lexsort((group, pair_kind))
+    pair_kind, group = pair_kind[order], group[order]
+    starts = np.flatnonzero(np.r_[True, (pair_kind[1:] != pair_kind[:-1]) | (group[1:] != group[:-1])])
+    return (
+        pair_kind[starts],
+        group[starts],
+        np.add.reduceat(count[order], starts),
+        np.minimum.reduceat(first[order], starts),
+        np.maximum.reduceat(last[order], starts),
+    )
+
+
+def coact_partition(
+    shares: pl.DataFrame,
+    window_us: np.ndarray,
+    max_pairs_per_share: int | None,
+    jitter: float | None,
+    pair_budget: int = DEFAULT_PAIR_BUDGET,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    """Pair rows, share stats and figures for one partition, with string keys (see the module docstring).
+
+    ``window_us``: the window per type code, in microseconds; ``jitter``: the null
+    model's scale in windows, or ``None`` for no null model (``q`` is then null);
+    ``pair_budget``: when the cap would still form more pairs than this, the cap is
+    lowered for this partition until it does not (``cap_lowered`` reports the cap used).
+    What the Dask plan needs, whose partitions have their own codes; ``coact_codes`` is
+    the same work without the strings.
+    """
+    if shares.height == 0:
+        return (
+            pl.DataFrame(schema=PAIR_ROW_SCHEMA),
+            pl.DataFrame(schema=SHARE_STATS_SCHEMA),
+            dict.fromkeys(FIGURES, 0),
+        )
+    s = Coded(shares)
+    coded = coact_codes(s, window_us, max_pairs_per_share, jitter, pair_budget)
+    group = coded.pairs["group"].to_numpy()
+    a, b, kind = s.split_pair_kind(coded.pairs["pair_kind"].to_numpy())
+    # codes -> strings only on the unique rows, by position (tables are indexed by code)
+    rows = pl.DataFrame(
+        {
+            "kind": kind,
+            "target": s.group_target.gather(group),
+            "account_a": s.accounts.gather(a),
+            "account_b": s.accounts.gather(b),
+            "pairs": coded.pairs["pairs"],
+            "first": coded.pairs["first"],
+            "last": coded.pairs["last"],
+        }
+    )
+    counts = coded.share_counts
+    group = counts["group"].to_numpy()
+    stats = counts.select(
+        kind=pl.Series(s.group_kind[group]),
+        target=s.group_target.gather(group),
+        account_id=s.accounts.gather(counts["account"]),
+        n="n",
+        n_in_pair="n_in_pair",
+        q=pl.Series(coded.chance[group]).fill_nan(None),
+    )
+    return rows.cast(PAIR_ROW_SCHEMA), stats.cast(SHARE_STATS_SCHEMA), coded.figures
 
 
 def pair_actions(
@@ -201,32 +287,50 @@ def pair_actions(
 
     ``kept``: columns ``kind``, ``account_a``, ``account_b``. Returns the share columns.
     """
-    involved = pl.concat([kept.select("kind", account_id="account_a"), kept.select("kind", account_id="account_b")])
-    shares = shares.join(involved.unique(), on=["kind", "account_id"], how="semi")
     if shares.height == 0:
         return pl.DataFrame(schema=SHARE_COLUMNS)
-    s = _Sorted(shares)
-    code = {name: k for k, name in enumerate(s.accounts.to_list())}
-    known = s.accounts.implode()
-    kept = kept.filter(pl.col("account_a").is_in(known) & pl.col("account_b").is_in(known))
-    n_acc = len(code)
-    kept_keys = np.sort(
-        (kept["kind"].to_numpy().astype(np.int64) * n_acc + kept["account_a"].replace_strict(code).to_numpy())
-        * n_acc
-        + kept["account_b"].replace_strict(code).to_numpy()
+    return coded_pair_actions(Coded(shares), kept, window_us, max_pairs_per_share)
+
+
+def coded_pair_actions(
+    s: Coded,
+    kept: pl.DataFrame,
+    window_us: np.ndarray,
+    max_pairs_per_share: int | None,
+) -> pl.DataFrame:
+    """``pair_actions`` on shares already coded: the shares of accounts in a kept pair of their
+    type are re-paired (the cap counts among them only) and those in a kept pair returned.
+
+    Kept pairs become int64 keys ``(kind * n + a) * n + b``; each formed pair is looked up
+    by binary search. ``O(n log n + P log K)``.
+    """
+    n_acc = s.n_accounts
+    codes = pl.DataFrame({"account_id": s.accounts, "code": np.arange(n_acc, dtype=np.int64)})
+    kept = (
+        kept.join(codes.rename({"account_id": "account_a", "code": "a"}), on="account_a")
+        .join(codes.rename({"account_id": "account_b", "code": "b"}), on="account_b")
     )
-    hit = np.zeros(len(s.group), dtype=bool)
-    if kept_keys.size:
-        ends = window_ends(s.group, s.time, window_us[s.kind])
-        for chunk in iter_pairs(ends, max_pairs_per_share):
-            i, j = chunk.first, chunk.second
-            lo, hi = np.minimum(s.account[i], s.account[j]), np.maximum(s.account[i], s.account[j])
-            keys = (s.kind[i] * n_acc + lo) * n_acc + hi
-            pos = np.minimum(np.searchsorted(kept_keys, keys), kept_keys.size - 1)
-            match = (kept_keys[pos] == keys) & (lo != hi)
-            hit[i[match]] = True
-            hit[j[match]] = True
-    return s.frame.filter(pl.Series(hit)).select(list(SHARE_COLUMNS))
+    if kept.height == 0 or s.group.size == 0:
+        return pl.DataFrame(schema=SHARE_COLUMNS)
+    kind = kept["kind"].to_numpy().astype(np.int64)
+    a, b = kept["a"].to_numpy(), kept["b"].to_numpy()
+    kept_keys = np.sort((kind * n_acc + a) * n_acc + b)
+    involved = np.zeros((int(max(kind.max(), s.kind.max())) + 1) * n_acc, dtype=bool)
+    involved[kind * n_acc + a] = True
+    involved[kind * n_acc + b] = True
+    rows = np.flatnonzero(involved[s.kind * n_acc + s.account])
+    group, account, time, share_kind = s.subset(rows)
+    hit = np.zeros(rows.size, dtype=bool)
+    ends = window_ends(group, time, window_us[share_kind])
+    for chunk in iter_pairs(ends, max_pairs_per_share):
+        i, j = chunk.first, chunk.second
+        lo, hi = np.minimum(account[i], account[j]), np.maximum(account[i], account[j])
+        keys = (share_kind[i] * n_acc + lo) * n_acc + hi
+        pos = np.minimum(np.searchsorted(kept_keys, keys), kept_keys.size - 1)
+        match = (kept_keys[pos] == keys) & (lo != hi)
+        hit[i[match]] = True
+        hit[j[match]] = True
+    return s.frame[rows[hit]].select(list(SHARE_COLUMNS))
 
 
 def merge_figures(figures: list[dict[str, Any]]) -> dict[str, int]:
