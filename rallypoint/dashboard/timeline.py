@@ -63,10 +63,11 @@ def timeline_figure(actions: pl.DataFrame, bursts: list[dict] | None, date_place
         level = burst.get("level") or 1
         # deeper bursts are darker; only the deepest are labelled, and only when few (more labels
         # pile up into an unreadable line; the title then gives the count and levels)
+        # (any annotation_* argument, even annotation_text=None, makes plotly write "new text")
+        label = ({"annotation_text": f"burst, level {level}", "annotation_position": "top left",
+                  "annotation_font_size": 11} if level == top_level and n_top <= MAX_BURST_LABELS else {})
         fig.add_vrect(x0=burst["start"], x1=burst["end"], fillcolor=OKABE_ITO["orange"],
-                      opacity=min(0.12 * level, 0.45), line_width=0,
-                      annotation_text=f"burst, level {level}" if level == top_level and n_top <= MAX_BURST_LABELS else None,
-                      annotation_position="top left", annotation_font_size=11)
+                      opacity=min(0.18 + 0.1 * (level - 1), 0.45), line_width=0, **label)
     levels = sorted({b.get("level") or 1 for b in shown_bursts})
     burst_note = (f"orange: {len(shown_bursts)} burst{'s' if len(shown_bursts) != 1 else ''} (Kleinberg level "
                   f"{levels[0]}{f'–{levels[-1]}' if len(levels) > 1 else ''}; darker = higher)") if shown_bursts else "no bursts"
