@@ -19,6 +19,8 @@ PORT="${NEO4J_LOCAL_PORT:-7687}"
 export NEO4J_PASSWORD="${NEO4J_PASSWORD:-rallypoint-dev}"
 HEAP="${NEO4J_LOCAL_HEAP:-2g}"
 PAGECACHE_MB="${NEO4J_LOCAL_PAGECACHE_MB:-1024}"
+CONF="${NEO4J_LOCAL_CONF:-$HERE/neo4j.conf}"
+GC_FLAGS="${NEO4J_LOCAL_GC:--XX:+UseG1GC}"
 PID_FILE="$STATE/neo4j.pid"
 LOG_FILE="$STATE/neo4j.log"
 READY_FILE="$STATE/neo4j.ready"
@@ -82,7 +84,7 @@ start() {
         build
         local java_opts=(
             "-Xms256m" "-Xmx$HEAP"
-            "-XX:+UseG1GC" "-XX:+ExitOnOutOfMemoryError"
+            $GC_FLAGS "-XX:+ExitOnOutOfMemoryError"
             # The flags the Neo4j Operations Manual lists for running Neo4j on Java 17.
             "--add-opens=java.base/java.nio=ALL-UNNAMED"
             "--add-opens=java.base/java.io=ALL-UNNAMED"
@@ -96,6 +98,7 @@ start() {
             "-Dfile.encoding=UTF-8"
             "-Drallypoint.ready=$READY_FILE"
             "-Drallypoint.pagecache.mb=$PAGECACHE_MB"
+            "-Drallypoint.conf=$CONF"
         )
         echo "=== $(date -u +%FT%TZ) starting on $HOST:$PORT" >> "$LOG_FILE"
         rm -f "$READY_FILE"

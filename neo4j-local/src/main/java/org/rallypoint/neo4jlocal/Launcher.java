@@ -28,6 +28,10 @@ import org.neo4j.io.ByteUnit;
  * set, so the server announces readiness only after that: it prints "rallypoint-neo4j ready" and
  * creates the file named by the system property {@code rallypoint.ready} (if given). It shuts the
  * database down cleanly on SIGTERM.
+ *
+ * <p>Further Neo4j settings are read from the file named by the system property
+ * {@code rallypoint.conf} (neo4j.sh passes neo4j-local/neo4j.conf) before the fixed ones above
+ * are applied, so the file cannot move Bolt or turn authentication off.
  */
 public final class Launcher {
     private static final String USER = "neo4j";
@@ -49,7 +53,13 @@ public final class Launcher {
         }
         Files.createDirectories(home);
 
-        DatabaseManagementService service = new DatabaseManagementServiceBuilder(home)
+        DatabaseManagementServiceBuilder builder = new DatabaseManagementServiceBuilder(home);
+        // Tuning settings (neo4j-local/neo4j.conf): read first, so the fixed settings below win.
+        String conf = System.getProperty("rallypoint.conf");
+        if (conf != null && !conf.isEmpty()) {
+            builder.loadPropertiesFromFile(Path.of(conf));
+        }
+        DatabaseManagementService service = builder
                 .setConfig(BoltConnector.enabled, true)
                 .setConfig(BoltConnector.listen_address, new SocketAddress(host, port))
                 .setConfig(BoltConnector.advertised_address, new SocketAddress(host, port))
