@@ -20,14 +20,17 @@ Keys, each behind a uniqueness constraint created before any write: ``Account.id
 
 How it loads (the usual recipe for fast, safe bulk writes through Bolt):
 
-* batched ``UNWIND $rows AS row MERGE ...``: one transaction per batch of ``batch_size`` records
-  (all node statements of a batch together, then one relationship statement per batch), so
-  the cost is O(records / batch_size) round trips and commits instead of O(records);
-* every node of every file is written before any relationship: a relationship write then only
-  reads and locks existing nodes, so concurrent loaders (partitions written in parallel) cannot
-  deadlock by creating the same node in opposite orders;
+* batched ``UNWIND`` statements over parallel column lists: per batch of ``batch_size`` records,
+  one transaction for its nodes (one MERGE statement per node kind) and one for its
+  relationships, so the cost is O(records / batch_size) round trips and commits instead of
+  O(records);
+* the node statements return the ids of the nodes they merged; the relationship statements
+  (one per type, over (start id, end id) pairs built with Arrow joins) find both ends by id
+  (``NodeByIdSeek``) instead of seeking the key indexes again, and only MATCH nodes that exist,
+  so concurrent loaders cannot deadlock by creating the same node in opposite orders;
 * ``session.execute_write`` retries transient errors (deadlocks, leader switches) with back-off;
-* ``MERGE`` on keys everywhere makes a second load of the same lake change nothing.
+* ``MERGE`` on keys and between bound nodes everywhere makes a second load of the same lake
+  change nothing.
 
 The lake is read one Parquet record batch at a time (pyarrow), never all at once. Each batch is
 deduplicated column-wise (pyarrow ``group_by``) before it is sent, so a hashtag used by ten
