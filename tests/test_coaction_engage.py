@@ -1,0 +1,69 @@
+"""co_engage: reposting, quoting, replying to or copying the same post are one way of acting on it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+
+from rallypoint.detectors.coaction import build_coaction_edges
+from rallypoint.schema import RECORD_SCHEMA
+
+T0 = datetime(2023, 1, 5, 20, tzinfo=UTC)
+CALL = "Everyone to Freedom Plaza this Thursday, bring flags, we have buses from Ohio"
+
+
+def records(*rows: dict) -> pa.Table:
+    out = []
+    for k, row in enumerate(rows):
+        row = dict(row)
+        row["timestamp"] = T0 + timedelta(seconds=row.pop("t"))
+        out.append({"id": row.pop("id", f"r{k}"), "platform": "x", **row})
+    return pa.Table.from_pylist(out, schema=RECORD_SCHEMA)
+
+
+def weights(table: pa.Table, types: list[str]) -> dict[tuple[str, str], dict[str, int]]:
+    result = build_coaction_edges(table, types=types, window=60, min_participation=1, null_model="none")
+    return {(e["account_a"], e["account_b"]): {t["type"]: t["weight"] for t in e["types"]}
+            for e in result.edges.to_pylist()}
+
+
+THE_CALL = {"id": "call", "account_id": "seeder", "action": "post", "text": CALL, "t": 0}
+
+
+def test_a_repost_a_quote_and_a_reply_of_one_post_all_meet():
+    table = records(
+        THE_CALL,
+        {"account_id": "a", "action": "repost", "target_id": "call", "t": 10},
+        {"account_id": "b", "action": "quote", "target_id": "call", "text": "I'll be there", "t": 20},
+        {"account_id": "c", "action": "reply", "target_id": "call", "text": "Bus from Ohio is full", "t": 30},
+    )
+    engaged = weights(table, ["co_engage"])
+    assert set(engaged) == {("a", "b"), ("a", "c"), ("b", "c")}
+    # each narrower type sees only part of it: co_repost pairs the repost and the quote, co_reply nothing
+    narrow = weights(table, ["co_repost", "co_reply"])
+    assert set(narrow) == {("a", "b")}
+
+
+def test_a_copy_of_the_post_engages_with_it_when_co_text_runs():
+    table = records(
+        THE_CALL,
+        {"account_id": "a", "action": "repost", "target_id": "call", "t": 10},
+        {"account_id": "b", "action": "post", "text": CALL + "!!", "t": 25},  # a near-copy of the call
+    )
+    with_text = weights(table, ["co_text", "co_engage"])
+    assert with_text[("a", "b")] == {"co_engage": 1}
+    # the copy and the original meet in co_text; the author did not *engage* with their own post
+    assert with_text[("b", "seeder")] == {"co_text": 1}
+    assert ("a", "b") not in weights(table, ["co_engage"])  # without co_text there are no copies
+
+
+def test_posts_outside_the_window_or_on_other_posts_do_not_meet():
+    table = records(
+        THE_CALL,
+        {"id": "other", "account_id": "x", "action": "post", "text": "Lovely weather today", "t": 0},
+        {"account_id": "a", "action": "repost", "target_id": "call", "t": 10},
+        {"account_id": "b", "action": "reply", "target_id": "call", "text": "in", "t": 200},  # 190 s later
+        {"account_id": "c", "action": "quote", "target_id": "other", "text": "nice", "t": 15},
+    )
+    assert weights(table, ["co_engage"]) == {}
