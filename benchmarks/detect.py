@@ -29,16 +29,20 @@ TARGET_SECONDS_10M = 180
 TARGET_GIB_10M = 8.0
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, os, resource, sys, time
 from rallypoint.detectors.pipeline import detect_run
 from rallypoint.detectors.evaluate import evaluate_run
 lake, labels = sys.argv[1], sys.argv[2]
+load_before = os.getloadavg()
 start = time.perf_counter()
 result = detect_run(lake, show_progress=False)
 wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu, load_after = usage.ru_utime + usage.ru_stime, os.getloadavg()
 report = evaluate_run(lake, result.run_id, labels)
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"wall": wall, "timings": result.summary["timings"], "counts": result.summary["counts"],
+print(json.dumps({"wall": wall, "cpu": cpu, "load_before": load_before, "load_after": load_after,
+                  "coaction_stats": result.summary.get("coaction_stats"), "timings": result.summary["timings"], "counts": result.summary["counts"],
                   "peak_mib": result.summary["peak_memory_mib"],
                   "peak_gib": peak_kib / 2**20, "evaluation": {"overall": report["overall"],
                   "by_kind": report["by_kind"], "organic_accounts_flagged": report["organic_accounts_flagged"],
@@ -88,7 +92,9 @@ def main() -> None:
         r = run_detect(lake, labels)
         results[n] = r
         stages = ", ".join(f"{k} {v:.1f}s" for k, v in r["timings"].items())
-        print(f"  detect {r['wall']:.1f} s, peak {r['peak_gib']:.2f} GiB; {stages}")
+        # CPU time (detect and evaluation) says more than wall time on a shared machine
+        print(f"  detect {r['wall']:.1f} s wall, {r['cpu']:.1f} CPU-s, peak {r['peak_gib']:.2f} GiB; "
+              f"load average {r['load_before'][0]:.1f} before, {r['load_after'][0]:.1f} after; {stages}")
         print(f"  {r['counts']}")
         print("  peak memory after each stage (MiB): " + ", ".join(f"{k} {v:,.0f}" for k, v in r["peak_mib"].items()))
         ev = r["evaluation"]
@@ -102,7 +108,8 @@ def main() -> None:
     for small, large in zip(sizes, sizes[1:], strict=False):
         a, b = results[small], results[large]
         print(f"== growth {small:,} -> {large:,} records (x{large / small:g})")
-        print(f"  total x{b['wall'] / a['wall']:.1f}, peak memory x{b['peak_gib'] / a['peak_gib']:.1f}")
+        print(f"  total x{b['wall'] / a['wall']:.1f} wall, x{b['cpu'] / a['cpu']:.1f} CPU, "
+              f"peak memory x{b['peak_gib'] / a['peak_gib']:.1f}")
         for stage, t in b["timings"].items():
             base = a["timings"].get(stage) or 1e-9
             print(f"  {stage:<13} {base:8.1f} s -> {t:8.1f} s  (x{t / base:.1f})")
