@@ -145,7 +145,7 @@ def graph() -> None:
 @lake_option
 @neo4j_option
 @click.option("--batch-size", default=10_000, show_default=True)
-@click.option("--workers", default=1, show_default=True, help="Concurrent write sessions (rows key-sorted, so no deadlocks).")
+@click.option("--workers", default=1, show_default=True, help="Concurrent write sessions (rows key-sorted; the rare deadlock between relationship types is retried).")
 @clear_errors
 def graph_load(lake, neo4j_uri, batch_size, workers) -> None:
     """Load the lake's interactions into Neo4j (idempotent)."""
