@@ -245,12 +245,17 @@ def build_coaction_edges(
     stats["candidate_edges"] = candidates
     stats["per_type_candidate_edges"] = {type_list[k]: n for k, n in sorted(per_kind.items())}
 
-    edges = _edges(plan.decode(per_type).cast(_PER_TYPE_SCHEMA), type_list, null_model, significance)
-    kept = _kept_type_pairs(edges, type_list)
+    # edges are formed and filtered on the plan's account keys (codes in process), and the
+    # kept (type, pair) rows go to the actions step in those keys: no string -> code round trip
+    per_type = per_type.cast({k: v for k, v in _PER_TYPE_SCHEMA.items() if not k.startswith("account")})
+    edge_rows = _edges(per_type, type_list, null_model, significance)
+    kept = _kept_type_pairs(per_type, edge_rows, filtered=null_model != "none")
+    del per_type
+    edges = _edge_table(None if edge_rows is None else plan.decode(edge_rows))
+    del edge_rows
     actions = plan.actions(shares, kept, window_us, max_pairs_per_share)
-    names = np.array(list(type_list), dtype=object)
     actions = actions.with_columns(
-        type=pl.Series(names[actions["kind"].to_numpy()], dtype=pl.String),
+        type=_type_names(actions["kind"], type_list),
         timestamp=pl.from_epoch("time", time_unit="us").dt.replace_time_zone("UTC"),
     ).sort("timestamp", "id", "type", "target")
     stats.update(
@@ -394,10 +399,11 @@ class _LocalPlan(_Plan):
         p-value may pass it are returned (and only those get ``E_ab`` computed).
         """
         s = self.coded
-        per_type = participating(
-            per_type_sums(rows.pairs, rows.chance), rows.share_counts, s.group_kind, s.n_accounts, s.n_kinds,
-            min_participation,
-        )
+        summed = per_type_sums(rows.pairs, rows.chance)
+        # what ``actions`` needs to know whether any (pair, type) formed was dropped
+        self.formed_pair_types, self.in_pair, self.pairs_capped = len(summed), rows.in_pair, rows.figures["pairs_capped"]
+        per_type = participating(summed, rows.share_counts, s.group_kind, s.n_accounts, s.n_kinds, min_participation)
+        del summed
         starts, _ = pair_runs(per_type, s.n_kinds)
         per_kind = np.bincount(per_type.pair_kind % s.n_kinds, minlength=s.n_kinds)
         candidates, per_kind = len(starts), {k: int(n) for k, n in enumerate(per_kind) if n}
@@ -420,14 +426,19 @@ class _LocalPlan(_Plan):
         return frame, candidates, per_kind
 
 
-    def decode(self, per_type):
-        """Account codes -> ids (codes follow string order, so ``account_a < account_b`` holds)."""
+    def decode(self, edges):
+        """Account codes -> ids (codes follow string order, so ``account_a < account_b`` and the
+        edges' order by codes hold for the ids too)."""
         accounts = self.coded.accounts
-        return per_type.with_columns(
-            account_a=accounts.gather(per_type["account_a"]), account_b=accounts.gather(per_type["account_b"])
+        return edges.with_columns(
+            account_a=accounts.gather(edges["account_a"]), account_b=accounts.gather(edges["account_b"])
         )
 
     def actions(self, shares, kept, window_us, max_pairs_per_share):
+        """The shares behind ``kept`` (codes). When every (pair, type) formed is kept and the cap
+        never bit, they are exactly the shares in any pair, which ``coact`` marked: no re-pairing."""
+        if kept.height == self.formed_pair_types and self.pairs_capped == 0:
+            return shares.frame[np.flatnonzero(self.in_pair)].select(list(SHARE_COLUMNS))
         return coded_pair_actions(shares, kept, window_us, max_pairs_per_share)
 
 
@@ -641,13 +652,18 @@ def _plausible(per_type: pl.DataFrame, significance: float) -> pl.DataFrame:
 
 
 
-def _edges(per_type: pl.DataFrame, type_list: Sequence[str], null_model: str, significance: float) -> pa.Table:
-    """Per-type rows -> one EDGES_SCHEMA row per account pair, null-model figures, significance."""
+def _edges(
+    per_type: pl.DataFrame, type_list: Sequence[str], null_model: str, significance: float
+) -> pl.DataFrame | None:
+    """Per-type rows -> one row per kept account pair (EDGES_SCHEMA columns), sorted by
+    (account_a, account_b); ``None`` when there are none.
+
+    Works on any account keys: codes (the local plan, decoded after) or ids. ``O(R log R)``.
+    """
     if per_type.height == 0:
-        return EDGES_SCHEMA.empty_table()
-    names = np.array(list(type_list), dtype=object)
+        return None
     rows = per_type.with_columns(
-        type=pl.Series(names[per_type["kind"].to_numpy()], dtype=pl.String),
+        type=_type_names(per_type["kind"], type_list),
         first_ts=pl.from_epoch("first", time_unit="us").dt.replace_time_zone("UTC"),
         last_ts=pl.from_epoch("last", time_unit="us").dt.replace_time_zone("UTC"),
     )
@@ -689,22 +705,31 @@ def _edges(per_type: pl.DataFrame, type_list: Sequence[str], null_model: str, si
             p_value=pl.Series(nm.poisson_p_values(weight, expected)),
             strength=pl.Series(strength),
         ).filter(pl.col("p_value") <= significance)
-    return edges.sort("account_a", "account_b").select(EDGES_SCHEMA.names).to_arrow().cast(EDGES_SCHEMA)
+    return edges.sort("account_a", "account_b").select(EDGES_SCHEMA.names)
 
 
-def _kept_type_pairs(edges: pa.Table, type_list: Sequence[str]) -> pl.DataFrame:
-    """(kind, account_a, account_b) of every kept edge and type."""
-    schema = {"kind": pl.Int32, "account_a": pl.String, "account_b": pl.String}
-    if edges.num_rows == 0:
-        return pl.DataFrame(schema=schema)
-    codes = {name: k for k, name in enumerate(type_list)}
-    return (
-        pl.from_arrow(edges.select(["account_a", "account_b", "types"]))
-        .explode("types")
-        .select(
-            kind=pl.col("types").struct.field("type").replace_strict(codes, return_dtype=pl.Int32),
-            account_a="account_a",
-            account_b="account_b",
-        )
-        .cast(schema)
-    )
+def _type_names(kind: pl.Series, type_list: Sequence[str]) -> pl.Series:
+    """Type codes -> names, gathered in polars (a numpy object array of millions of names
+    cost about a second per 10M rows in Python strings)."""
+    return pl.Series(list(type_list), dtype=pl.String).gather(kind)
+
+
+def _edge_table(edges: pl.DataFrame | None) -> pa.Table:
+    """``_edges``' rows, with account ids, as an EDGES_SCHEMA table."""
+    if edges is None:
+        return EDGES_SCHEMA.empty_table()
+    return edges.to_arrow().cast(EDGES_SCHEMA)
+
+
+def _kept_type_pairs(per_type: pl.DataFrame, edges: pl.DataFrame | None, filtered: bool) -> pl.DataFrame:
+    """(kind, account_a, account_b) of every kept edge and type, in the keys of ``per_type``.
+
+    An edge's types are all its per-type rows, so these are the rows of ``per_type`` whose
+    account pair is an edge; ``filtered=False`` (no null model) keeps every row. ``O(R)``.
+    """
+    kept = per_type.select("kind", "account_a", "account_b")
+    if edges is None:
+        return kept.clear()
+    if filtered:
+        kept = kept.join(edges.select("account_a", "account_b"), on=["account_a", "account_b"], how="semi")
+    return kept
