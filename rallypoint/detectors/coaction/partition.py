@@ -208,28 +208,32 @@ def _reduce_runs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Rows sorted by (pair_kind, group), one per distinct key, with summed counts and first/last.
 
-    One int64 sort key ``pair_kind * n_groups + group`` when it fits, else a two-key sort.
-    A stable sort, so concatenated sorted runs merge in ``O(n log runs)``.
+    Rows must come in pair order (``iter_pairs``' order, or chunks of it in order): the
+    rows of one key are pairs of one target, whose earlier shares come first, so
+    ``first`` never decreases along them and a key's ``first`` is its first row's. One
+    int64 sort key ``pair_kind * n_groups + group`` when it fits (split back by division,
+    not gathered), else a two-key sort. A stable sort, so the pair order holds within a
+    key and concatenated sorted runs merge in ``O(n log runs)``.
     """
     if pair_kind.size == 0:
         return pair_kind, group, count, first, last
     if int(pair_kind.max()) < (2**63 - 1) // max(n_groups, 1):
-        order = np.argsort(pair_kind * n_groups + group, kind="stable")
+        key = pair_kind * n_groups + group
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        pair_kind, group = np.divmod(key[starts], n_groups)
+        del key
     else:
         order = np.lexsort((group, pair_kind))
-    pair_kind, group = pair_kind[order], group[order]
-    starts = np.flatnonzero(np.r_[True, (pair_kind[1:] != pair_kind[:-1]) | (group[1:] != group[:-1])])
-    if starts.size == pair_kind.size:
-        # every key distinct (the usual case: most account pairs meet on one target once):
-        # nothing to sum, and reduceat over singletons costs as much as a sort
-        return pair_kind, group, count[order], first[order], last[order]
-    return (
-        pair_kind[starts],
-        group[starts],
-        np.add.reduceat(count[order], starts),
-        np.minimum.reduceat(first[order], starts),
-        np.maximum.reduceat(last[order], starts),
-    )
+        pair_kind, group = pair_kind[order], group[order]
+        starts = np.flatnonzero(np.r_[True, (pair_kind[1:] != pair_kind[:-1]) | (group[1:] != group[:-1])])
+        pair_kind, group = pair_kind[starts], group[starts]
+    first = first[order[starts]]
+    if starts.size == order.size:
+        # every key distinct: nothing to sum (reduceat over singletons costs as much as a sort)
+        return pair_kind, group, count[order], first, last[order]
+    return pair_kind, group, np.add.reduceat(count[order], starts), first, np.maximum.reduceat(last[order], starts)
 
 
 def coact_partition(
