@@ -18,13 +18,19 @@ What it does
        production setting (auto window, min participation 2, permutation null model)
        for information. Results go to ``bench-output/vs_peers.json``.
 
-Run: ``make bench`` or ``.venv/bin/python benchmarks/vs_peers.py [--rows N]``.
+``--reuse-qut`` skips step 3 when ``bench-output/vs_peers.json`` holds a toolkit run on
+the same input (same figures): its wall and CPU seconds are reported again (marked
+``qut_reused``) and its pairs are read from ``bench-output/vs_peers_qut.db``, so a change
+to rallypoint is measured in seconds instead of the toolkit's minutes.
+
+Run: ``make bench`` or ``.venv/bin/python benchmarks/vs_peers.py [--rows N] [--reuse-qut]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -114,8 +120,12 @@ def run_toolkit(cli: Path, csv_path: Path) -> tuple[float, float, pl.DataFrame]:
         subprocess.run([str(cli), str(db), "compute", "co_retweet", "--time_window", "60", "--min_edge_weight", "1"],
                        check=True, stdout=subprocess.DEVNULL)
     seconds, cpu = time.perf_counter() - started, cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
-    # the toolkit's own CSV export fails in 1.5.2 (output_gephi_csv and n_messages), so its
-    # computed table is read from its SQLite database directly
+    return seconds, cpu, toolkit_pairs(db)
+
+
+def toolkit_pairs(db: Path) -> pl.DataFrame:
+    """The toolkit's undirected co_retweet pairs (self-pairs dropped), read from its SQLite database
+    (its own CSV export fails in 1.5.2: output_gephi_csv and n_messages)."""
     import sqlite3
 
     with sqlite3.connect(db) as connection:
@@ -125,8 +135,16 @@ def run_toolkit(cli: Path, csv_path: Path) -> tuple[float, float, pl.DataFrame]:
         chunks: list[pl.DataFrame] = []
         while batch := rows.fetchmany(1_000_000):
             chunks.append(pl.DataFrame(batch, schema=["account_a", "account_b"], orient="row"))
-    pairs = (pl.concat(chunks) if chunks else pl.DataFrame(schema={"account_a": pl.String, "account_b": pl.String})).unique()
-    return seconds, cpu, pairs
+    return (pl.concat(chunks) if chunks else pl.DataFrame(schema={"account_a": pl.String, "account_b": pl.String})).unique()
+
+
+def reused_toolkit_run(figures: dict) -> tuple[float, float, pl.DataFrame]:
+    """The last toolkit run's seconds, CPU seconds and pairs, if it ran on an input with ``figures``."""
+    report, db = OUT / "vs_peers.json", OUT / "vs_peers_qut.db"
+    last = json.loads(report.read_text()) if report.exists() else {}
+    if last.get("input") != figures or not db.exists() or "qut_cpu_seconds" not in last:
+        sys.exit("--reuse-qut: no toolkit run on this input in bench-output/vs_peers.json; run without it once")
+    return last["qut_seconds"], last["qut_cpu_seconds"], toolkit_pairs(db)
 
 
 def read_records(csv_path: Path) -> pa.Table:
@@ -163,6 +181,8 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=50_000)
     parser.add_argument("--accounts", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reuse-qut", action="store_true",
+                        help="report the toolkit's last run on the same input instead of running it again")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     cli = install_toolkit()
@@ -177,7 +197,7 @@ def main() -> None:
     our_pairs = pl.from_arrow(ours.edges.select(["account_a", "account_b"]))
     console.print(f"rallypoint: {ours_seconds:.1f} s, {our_pairs.height:,} pairs, {ours.stats['pairs_formed']:,} co-share pairs")
 
-    qut_seconds, qut_cpu, qut_pairs = run_toolkit(cli, csv_path)
+    qut_seconds, qut_cpu, qut_pairs = reused_toolkit_run(figures) if args.reuse_qut else run_toolkit(cli, csv_path)
     console.print(f"QUT toolkit: {qut_seconds:.1f} s, {qut_pairs.height:,} pairs")
     # compared as columns (8 million pairs as Python tuples would take gigabytes)
     only_ours = our_pairs.join(qut_pairs, on=["account_a", "account_b"], how="anti").height
@@ -185,7 +205,7 @@ def main() -> None:
     n_pairs, co_share_pairs = our_pairs.height, ours.stats["pairs_formed"]
     del ours, our_pairs, qut_pairs
 
-    production_seconds, _, production = run_rallypoint(csv_path, window="auto", min_participation=2,
+    production_seconds, production_cpu, production = run_rallypoint(csv_path, window="auto", min_participation=2,
                                                     null_model="permutation")
     base = args.accounts  # planted cell members are numbered after the organic accounts
     planted = pl.DataFrame(
@@ -196,12 +216,15 @@ def main() -> None:
     planted_kept = planted.join(kept, on=["account_a", "account_b"], how="semi").height
     report = {
         "input": figures,
+        # the machine may be shared: the 1/5/15-minute load average when the runs ended
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "qut_seconds": round(qut_seconds, 2),
         "rallypoint_seconds": round(ours_seconds, 2),
         "speedup": round(qut_seconds / ours_seconds, 1),
         # CPU seconds (user + system) tell the same story on a shared machine, where wall time
         # depends on the load of other processes
         "qut_cpu_seconds": round(qut_cpu, 2),
+        "qut_reused": bool(args.reuse_qut),
         "rallypoint_cpu_seconds": round(ours_cpu, 2),
         "cpu_speedup": round(qut_cpu / max(ours_cpu, 1e-9), 1),
         "same_pairs": only_ours == only_qut == 0,
@@ -212,6 +235,7 @@ def main() -> None:
         "cap": "disabled for the exact comparison",
         "production": {
             "seconds": round(production_seconds, 2),
+            "cpu_seconds": round(production_cpu, 2),
             "window_seconds": production.window_seconds,
             "edges_kept": production.edges.num_rows,
             "candidate_edges": production.stats["candidate_edges"],
