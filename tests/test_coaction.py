@@ -162,3 +162,28 @@ def test_every_type_runs_on_empty_input():
     assert result.edges.num_rows == 0
     assert result.edges.schema == EDGES_SCHEMA
     assert set(result.window_seconds) == set(COACTION_TYPES)
+
+
+def test_actions_without_filtering_equal_the_re_paired_shares():
+    # with nothing filtered (min participation 1, no null model, no cap) the actions come
+    # from coact's in-pair marks; they must be the shares that re-pairing the kept pairs finds
+    import numpy as np
+    import polars as pl
+
+    from rallypoint.detectors.coaction.partition import SHARE_COLUMNS, pair_actions
+
+    rng = np.random.default_rng(7)
+    n = 400
+    accounts = [f"u{a}" for a in rng.integers(0, 40, n)]
+    posts = [f"p{p}" for p in rng.integers(0, 12, n)]
+    seconds = rng.uniform(0, 3_000, n).round(1)
+    table = reposts(*zip(accounts, posts, seconds.tolist(), strict=True))
+    result = plain(table, max_pairs_per_share=None)
+    assert result.stats["actions"] > 0 and result.stats["edges"] > 0
+    shares = pl.DataFrame(
+        {"kind": 0, "target": posts, "account_id": accounts, "id": [f"r{k}" for k in range(n)],
+         "time": (seconds * 1_000_000).astype(np.int64)}
+    ).cast(SHARE_COLUMNS)
+    kept = pl.from_arrow(result.edges.select(["account_a", "account_b"])).with_columns(kind=pl.lit(0, pl.Int32))
+    re_paired = pair_actions(shares, kept, np.array([60_000_000]), None)
+    assert sorted(result.actions["id"].to_pylist()) == sorted(re_paired["id"].to_list())
