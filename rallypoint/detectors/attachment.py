@@ -64,8 +64,7 @@ import polars as pl
 import pyarrow as pa
 
 from rallypoint.detectors import null_model as nm
-from rallypoint.detectors.coaction.co_engage import ACTIONS as ENGAGE_ACTIONS
-from rallypoint.detectors.coaction.co_engage import TYPE as ENGAGE_TYPE
+from rallypoint.detectors.coaction import ACTIONS_SCHEMA, co_engage
 from rallypoint.detectors.coaction.pairs import window_ends
 from rallypoint.detectors.communities import MIN_CLUSTER_SIZE, AccountGraph, Communities, keep_large
 
@@ -84,8 +83,7 @@ ATTACHED_SCHEMA = {
     "p_value": pl.Float64,
     "round": pl.Int64,
 }
-_ACTION_COLUMNS = {"type": pl.String, "target": pl.String, "account_id": pl.String, "id": pl.String,
-                   "timestamp": pl.Datetime("us", "UTC")}
+_ACTION_COLUMNS = pl.from_arrow(ACTIONS_SCHEMA.empty_table()).schema
 
 
 @dataclass(frozen=True)
@@ -98,12 +96,9 @@ class Attachment:
 
 
 def engagement_events(records: pa.Table) -> pl.DataFrame:
-    """``target``, ``account_id``, ``id``, ``time`` (µs) of every repost, quote and reply."""
-    frame = pl.from_arrow(records.select(["id", "account_id", "timestamp", "action", "target_id"]))
-    return frame.filter(pl.col("action").is_in(list(ENGAGE_ACTIONS)) & pl.col("target_id").is_not_null()).select(
-        target=pl.col("target_id"), account_id="account_id", id="id",
-        time=pl.col("timestamp").dt.epoch("us"),
-    ).unique(["target", "id"])
+    """``target``, ``account_id``, ``id``, ``time`` (µs) of every repost, quote and reply (``co_engage``'s share events)."""
+    shares = pl.from_arrow(co_engage.share_events(records))
+    return shares.select("target", "account_id", "id", time=pl.col("timestamp").dt.epoch("us"))
 
 
 def target_chances(events: pl.DataFrame, window_us: int, jitter: float) -> pl.DataFrame:
@@ -180,7 +175,6 @@ def attach_accounts(communities: Communities, events: pa.Table | pl.DataFrame, w
     """
     window_us = int(round(window_seconds * 1e6))
     graph = communities.graph
-    accounts = pl.Series("account_id", graph.accounts.to_pylist(), dtype=pl.String)
     membership = communities.membership.copy()
     if isinstance(events, pa.Table):
         events = engagement_events(events)
@@ -188,40 +182,38 @@ def attach_accounts(communities: Communities, events: pa.Table | pl.DataFrame, w
     counts = events.group_by("target").len()
     events = events.join(counts.filter(pl.col("len") <= max_target_shares).select("target"), on="target")
     chances = target_chances(events, window_us, jitter)
+    ids = graph.accounts.to_pylist()
+    position = {account: i for i, account in enumerate(ids)}
     attached_rows: list[pl.DataFrame] = []
     meeting_rows: list[pl.DataFrame] = []
-    new_accounts: list[str] = []
+
+    def grow(first_round: int) -> None:
+        """Rounds of tests until none passes; the passing accounts join their cluster."""
+        nonlocal membership
+        for round_number in range(first_round, first_round + rounds):
+            current = pl.DataFrame({"account_id": ids, "community": membership},
+                                   schema={"account_id": pl.String, "community": pl.Int64})
+            current = current.filter(pl.col("community") >= 0)
+            if current.height == 0:
+                return
+            passed, meetings = test_outsiders(events, chances, current, window_us, significance, min_targets)
+            if passed.height == 0:
+                return
+            attached_rows.append(passed.with_columns(round=pl.lit(round_number, pl.Int64)))
+            meeting_rows.append(meetings.join(passed.select("account_id", "community"), on=["account_id", "community"]))
+            new = [account for account in passed["account_id"] if account not in position]
+            position.update((account, len(ids) + k) for k, account in enumerate(new))
+            ids.extend(new)
+            membership = np.concatenate([membership, np.full(len(new), -1, dtype=np.int64)])
+            rows = np.array([position[account] for account in passed["account_id"]], dtype=np.int64)
+            membership[rows] = passed["community"].to_numpy()
+
     # first the seeds grow (pairs included); then seeds still too small are dissolved and
     # their accounts tested, like any outsider, against the clusters that did grow
-    schedule = [(n, False) for n in range(1, rounds + 1)] + [(rounds + n, True) for n in range(1, rounds + 1)]
-    growing = True
-    for round_number, dissolve in schedule:
-        if not dissolve and not growing:
-            continue
-        if dissolve and round_number == rounds + 1:
-            sizes = np.bincount(membership[membership >= 0]) if (membership >= 0).any() else np.zeros(0, np.int64)
-            small = np.flatnonzero(sizes < min_size)
-            membership = np.where(np.isin(membership, small), -1, membership)
-        current = pl.DataFrame({"account_id": accounts.to_list() + new_accounts, "community": membership},
-                               schema={"account_id": pl.String, "community": pl.Int64})
-        current = current.filter(pl.col("community") >= 0)
-        if current.height == 0:
-            break
-        passed, meetings = test_outsiders(events, chances, current, window_us, significance, min_targets)
-        if passed.height == 0:
-            if dissolve:
-                break
-            growing = False
-            continue
-        attached_rows.append(passed.with_columns(round=pl.lit(round_number, pl.Int64)))
-        meeting_rows.append(meetings.join(passed.select("account_id", "community"), on=["account_id", "community"]))
-        known = {a: i for i, a in enumerate(accounts.to_list() + new_accounts)}
-        for account, community in passed.select("account_id", "community").iter_rows():
-            if account in known:
-                membership[known[account]] = community
-            else:
-                new_accounts.append(account)
-                membership = np.append(membership, community)
+    grow(1)
+    membership = np.where(keep_large(membership, min_size) >= 0, membership, -1)
+    grow(rounds + 1)
+    new_accounts = ids[graph.n_accounts:]
     grown = _with_accounts(graph, new_accounts)
     attached = pl.concat(attached_rows) if attached_rows else pl.DataFrame(schema=ATTACHED_SCHEMA)
     actions = _meeting_actions(pl.concat(meeting_rows) if meeting_rows else None)
@@ -257,6 +249,6 @@ def _meeting_actions(meetings: pl.DataFrame | None) -> pl.DataFrame:
     own = meetings.select("target", "account_id", "id", "time")
     theirs = meetings.select("target", account_id="m_account", id="m_id", time="m_time")
     return pl.concat([own, theirs]).unique(["target", "id"]).select(
-        type=pl.lit(ENGAGE_TYPE), target="target", account_id="account_id", id="id",
+        type=pl.lit(co_engage.TYPE), target="target", account_id="account_id", id="id",
         timestamp=pl.from_epoch("time", time_unit="us").dt.replace_time_zone("UTC"),
     ).cast(_ACTION_COLUMNS)

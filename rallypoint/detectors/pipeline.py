@@ -249,8 +249,8 @@ def detect_run(
                                            min_size=2 if engage_window else MIN_CLUSTER_SIZE)
             attached = 0
             if engage_window:
-                events = coaction.engage_events if coaction.engage_events is not None else records
-                attachment = attach_accounts(communities, events, engage_window, significance=significance)
+                attachment = attach_accounts(communities, coaction.engage_events, engage_window,
+                                             significance=significance)
                 communities, attached = attachment.communities, attachment.attached.height
                 coaction_actions = pl.concat([pl.from_arrow(coaction.actions), attachment.actions]).unique(
                     ["type", "target", "id"], keep="first").sort("timestamp", "id", "type", "target")

@@ -279,7 +279,7 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
         )
     if row["mobilization_score"] > 0:
         reasons.append(
-            f"Harm {row['harm_score']:.2f} = 1 - (1 - 0.5 x (1 + narrative {row['narrative_score']:.2f}) x "
+            f"Harm {row['harm_score']:.2f} = 1 - (1 - {MOBILIZATION_ALONE_WEIGHT:g} x (1 + narrative {row['narrative_score']:.2f}) x "
             f"mobilization {row['mobilization_score']:.2f}) x (1 - escalation {row['escalation_score']:.2f}); "
             "narrative: the calls come with election-fraud claims or code words."
         )
@@ -288,5 +288,4 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
         f"{row['harm_score']:.2f} x (0.7 + 0.15 x bursts {row['burst_score']:.2f} + 0.15 x growth "
         f"{row['growth_score']:.2f}); flagged at {threshold:g} or more."
     )
-
     return reasons
