@@ -187,3 +187,41 @@ def test_actions_without_filtering_equal_the_re_paired_shares():
     kept = pl.from_arrow(result.edges.select(["account_a", "account_b"])).with_columns(kind=pl.lit(0, pl.Int32))
     re_paired = pair_actions(shares, kept, np.array([60_000_000]), None)
     assert sorted(result.actions["id"].to_pylist()) == sorted(re_paired["id"].to_list())
+
+
+def _random_reposts(seed: int, n: int = 600, n_accounts: int = 50, n_posts: int = 15) -> pa.Table:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    accounts = [f"u{a:02d}" for a in rng.integers(0, n_accounts, n)]
+    posts = [f"p{p}" for p in rng.integers(0, n_posts, n)]
+    seconds = rng.uniform(0, 3_000, n).round(1)
+    return reposts(*zip(accounts, posts, seconds.tolist(), strict=True))
+
+
+def test_pairs_reduced_in_many_small_chunks_on_threads_equal_one_chunk(monkeypatch):
+    # coact_codes reduces pair chunks on worker threads and merges them; a target whose
+    # pairs straddle chunks must still give one row with summed pairs and its true first/last
+    import functools
+
+    from rallypoint.detectors.coaction import partition
+
+    table = _random_reposts(3)
+    whole = plain(table, max_pairs_per_share=None)
+    monkeypatch.setattr(partition, "iter_pairs", functools.partial(partition.iter_pairs, chunk_pairs=7))
+    chunked = plain(table, max_pairs_per_share=None)
+    assert whole.stats["pairs_formed"] > 300  # dozens of chunks of 7
+    assert chunked.edges.equals(whole.edges)
+    assert chunked.actions.equals(whole.actions)
+
+
+def test_edges_come_sorted_by_account_pair_for_one_type_and_several():
+    table = _random_reposts(5)
+    reply_rows = records([{"account_id": f"u{k % 9:02d}", "target_id": f"p{k % 4}", "t": k * 7.0,
+                           "action": "reply", "id": f"x{k}"} for k in range(120)])
+    both = pa.concat_tables([table, reply_rows])
+    for result in (plain(table), plain(both, types=["co_repost", "co_reply"])):
+        keys = list(zip(result.edges["account_a"].to_pylist(), result.edges["account_b"].to_pylist(), strict=True))
+        assert len(keys) > 20
+        assert keys == sorted(keys)
+        assert all(a < b for a, b in keys)

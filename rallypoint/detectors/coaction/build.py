@@ -248,7 +248,7 @@ def build_coaction_edges(
     # edges are formed and filtered on the plan's account keys (codes in process), and the
     # kept (type, pair) rows go to the actions step in those keys: no string -> code round trip
     per_type = per_type.cast({k: v for k, v in _PER_TYPE_SCHEMA.items() if not k.startswith("account")})
-    edge_rows = _edges(per_type, type_list, null_model, significance)
+    edge_rows = _edges(per_type, type_list, null_model, significance, pairs_sorted=plan.pairs_sorted)
     kept = _kept_type_pairs(per_type, edge_rows, filtered=null_model != "none")
     del per_type
     edges = _edge_table(None if edge_rows is None else plan.decode(edge_rows))
@@ -349,6 +349,8 @@ class _Plan:
     def by_target(self, shares): ...
     def delays(self, shares) -> pl.DataFrame: ...
     def coact(self, shares, window_us, max_pairs_per_share, jitter, pair_budget): ...
+    #: whether ``per_type`` returns rows sorted by (account_a, account_b, kind)
+    pairs_sorted = False
     def per_type(self, rows, share_stats, min_participation, significance) -> tuple[pl.DataFrame, int, dict]: ...
     def decode(self, per_type) -> pl.DataFrame: ...
     def actions(self, shares, kept, window_us, max_pairs_per_share) -> pl.DataFrame: ...
@@ -356,6 +358,9 @@ class _Plan:
 
 class _LocalPlan(_Plan):
     """Everything in this process, on one partition holding all shares."""
+
+    #: ``per_type`` rows come sorted by (account_a, account_b, kind) codes
+    pairs_sorted = True
 
     def __init__(self, table: pa.Table) -> None:
         self.table = table
@@ -653,12 +658,18 @@ def _plausible(per_type: pl.DataFrame, significance: float) -> pl.DataFrame:
 
 
 def _edges(
-    per_type: pl.DataFrame, type_list: Sequence[str], null_model: str, significance: float
+    per_type: pl.DataFrame,
+    type_list: Sequence[str],
+    null_model: str,
+    significance: float,
+    pairs_sorted: bool = False,
 ) -> pl.DataFrame | None:
     """Per-type rows -> one row per kept account pair (EDGES_SCHEMA columns), sorted by
     (account_a, account_b); ``None`` when there are none.
 
-    Works on any account keys: codes (the local plan, decoded after) or ids. ``O(R log R)``.
+    Works on any account keys: codes (the local plan, decoded after) or ids.
+    ``pairs_sorted``: ``per_type`` comes sorted by (account_a, account_b, kind), so a
+    single type's rows need no sort. ``O(R log R)``.
     """
     if per_type.height == 0:
         return None
@@ -668,7 +679,8 @@ def _edges(
         last_ts=pl.from_epoch("last", time_unit="us").dt.replace_time_zone("UTC"),
     )
     type_struct = pl.struct("type", "weight", "n_shared", "first_ts", "last_ts")
-    if per_type["kind"].n_unique() == 1:
+    single_type = per_type["kind"].n_unique() == 1
+    if single_type:
         # one type: every account pair has one row already
         edges = rows.select(
             "account_a", "account_b", "weight", "n_shared", "first_ts", "last_ts",
@@ -705,7 +717,9 @@ def _edges(
             p_value=pl.Series(nm.poisson_p_values(weight, expected)),
             strength=pl.Series(strength),
         ).filter(pl.col("p_value") <= significance)
-    return edges.sort("account_a", "account_b").select(EDGES_SCHEMA.names)
+    if not (single_type and pairs_sorted):
+        edges = edges.sort("account_a", "account_b")
+    return edges.select(EDGES_SCHEMA.names)
 
 
 def _type_names(kind: pl.Series, type_list: Sequence[str]) -> pl.Series:

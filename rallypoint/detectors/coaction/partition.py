@@ -16,14 +16,17 @@ after a shuffle on (type, target).
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
 
 from rallypoint.detectors import null_model as nm
-from rallypoint.detectors.coaction.pairs import group_pair_counts, iter_pairs, window_ends
+from rallypoint.detectors.coaction.pairs import PairChunk, group_pair_counts, iter_pairs, window_ends
 
 #: Share events as partitions carry them: type code, target, account, record id, time (µs).
 SHARE_COLUMNS = {"kind": pl.Int32, "target": pl.String, "account_id": pl.String, "id": pl.String, "time": pl.Int64}
@@ -45,6 +48,11 @@ FIGURES = ("pairs_in_window", "pairs_formed", "pairs_capped", "targets_capped", 
 #: At most this many pairs are formed per partition: beyond it the cap is lowered for the
 #: partition (memory grows with the distinct pairs formed; 20M pairs stay within a few GB).
 DEFAULT_PAIR_BUDGET = 20_000_000
+#: Threads reducing pair chunks at once (the machine rallypoint targets has two cores).
+CHUNK_WORKERS = 2
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def cap_within_budget(partners: np.ndarray, cap: int | None, budget: int) -> int | None:
@@ -61,6 +69,12 @@ def cap_within_budget(partners: np.ndarray, cap: int | None, budget: int) -> int
     return lo
 
 
+def _sorted_codes(strings: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """(the sorted distinct strings, each string's position among them as int64)."""
+    distinct = strings.unique().sort()
+    return distinct, distinct.search_sorted(strings).cast(pl.Int64).to_numpy()
+
+
 class Coded:
     """Share events sorted by (type, target, time) with integer codes: what pairing works on.
 
@@ -74,11 +88,10 @@ class Coded:
     """
 
     def __init__(self, shares: pl.DataFrame) -> None:
-        # accounts: codes are positions in the sorted unique ids (a binary search each)
-        accounts = shares["account_id"].unique().sort()
-        targets = shares["target"].unique().sort()
-        account = accounts.search_sorted(shares["account_id"]).cast(pl.Int64).to_numpy()
-        target = targets.search_sorted(shares["target"]).cast(pl.Int64).to_numpy()
+        # codes are positions in the sorted unique strings (a binary search each); the two
+        # columns are coded on two threads (polars releases the GIL)
+        with ThreadPoolExecutor(2) as pool:
+            (accounts, account), (targets, target) = pool.map(_sorted_codes, (shares["account_id"], shares["target"]))
         kind = shares["kind"].to_numpy().astype(np.int64)
         group_keys, group = np.unique(kind * len(targets) + target, return_inverse=True)
         order = (
@@ -152,22 +165,27 @@ def coact_codes(
 
     in_pair = np.zeros(len(ends), dtype=bool)
     n_acc, n_kinds = s.n_accounts, s.n_kinds
-    parts = []
-    formed = 0
-    for chunk in iter_pairs(ends, max_pairs_per_share):
+
+    def reduce_chunk(chunk: PairChunk) -> tuple[int, tuple[np.ndarray, ...]]:
         i, j = chunk.first, chunk.second
         # different accounts only: an account reposting a post twice is no co-action
         keep = s.account[i] != s.account[j]
         i, j = i[keep], j[keep]
-        formed += i.size
+        # two workers may mark the same share: both write True, so the race is harmless
         in_pair[i] = True
         in_pair[j] = True
         acc_i, acc_j = s.account[i], s.account[j]
         pair_kind = (np.minimum(acc_i, acc_j) * n_acc + np.maximum(acc_i, acc_j)) * n_kinds + s.kind[i]
         del acc_i, acc_j, keep
-        parts.append(_reduce_runs(pair_kind, s.group[i], np.ones(i.size, np.int64), s.time[i], s.time[j],
-                                  s.n_groups))
-        del pair_kind, i, j, chunk
+        return i.size, _reduce_chunk(pair_kind, s.group[i], s.time[i], s.time[j], s.n_groups)
+
+    # Chunks are reduced by CHUNK_WORKERS threads: the sorts and numpy passes release the
+    # GIL, so two cores work at once; at most CHUNK_WORKERS + 1 chunks are alive at a time.
+    parts = []
+    formed = 0
+    for n_formed, part in _map_ahead(reduce_chunk, iter_pairs(ends, max_pairs_per_share), CHUNK_WORKERS):
+        formed += n_formed
+        parts.append(part)
     if parts:
         # chunks are sorted runs: a stable sort merges them, and one more pass sums the
         # (target, pair) rows a target that straddles chunks left in two of them
@@ -203,17 +221,50 @@ def coact_codes(
     return CodedPairs(pairs.cast(CODED_PAIR_SCHEMA), share_counts, chance, figures, in_pair)
 
 
+def _map_ahead(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """``map(function, items)`` on ``workers`` threads, in order, with at most ``workers``
+    items taken from ``items`` ahead of the consumer (``Executor.map`` would take them all)."""
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque[Future[R]] = deque()
+        for item in items:
+            if len(pending) == workers:
+                yield pending.popleft().result()
+            pending.append(pool.submit(function, item))
+        while pending:
+            yield pending.popleft().result()
+
+
+def _reduce_chunk(
+    pair_kind: np.ndarray, group: np.ndarray, first: np.ndarray, last: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One chunk's pairs (one co-share pair each) -> ``_reduce_runs``' rows, sorted by (pair_kind, group).
+
+    Polars sorts the int64 key with its payload on every core (numpy's argsort is single
+    threaded and took twice as long); equal keys may come in any order, so a key's
+    ``first`` is the minimum of its rows, not its first row's.
+    """
+    if pair_kind.size == 0 or int(pair_kind.max()) >= (2**63 - 1) // max(n_groups, 1):
+        return _reduce_runs(pair_kind, group, np.ones(pair_kind.size, np.int64), first, last, n_groups)
+    rows = pl.DataFrame({"key": pair_kind * n_groups + group, "first": first, "last": last}).sort("key")
+    key = rows["key"].to_numpy()
+    first, last = rows["first"].to_numpy(), rows["last"].to_numpy()
+    del rows
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    pair_kind, group = np.divmod(key[starts], n_groups)
+    if starts.size == key.size:
+        return pair_kind, group, np.ones(key.size, np.int64), first, last
+    count = np.diff(np.r_[starts, key.size])
+    return pair_kind, group, count, np.minimum.reduceat(first, starts), np.maximum.reduceat(last, starts)
+
+
 def _reduce_runs(
     pair_kind: np.ndarray, group: np.ndarray, count: np.ndarray, first: np.ndarray, last: np.ndarray, n_groups: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Rows sorted by (pair_kind, group), one per distinct key, with summed counts and first/last.
 
-    Rows must come in pair order (``iter_pairs``' order, or chunks of it in order): the
-    rows of one key are pairs of one target, whose earlier shares come first, so
-    ``first`` never decreases along them and a key's ``first`` is its first row's. One
-    int64 sort key ``pair_kind * n_groups + group`` when it fits (split back by division,
-    not gathered), else a two-key sort. A stable sort, so the pair order holds within a
-    key and concatenated sorted runs merge in ``O(n log runs)``.
+    One int64 sort key ``pair_kind * n_groups + group`` when it fits (split back by
+    division, not gathered), else a two-key sort. A stable sort: concatenated sorted runs
+    (``_reduce_chunk``'s chunks) merge in ``O(n log runs)``.
     """
     if pair_kind.size == 0:
         return pair_kind, group, count, first, last
@@ -229,11 +280,11 @@ def _reduce_runs(
         pair_kind, group = pair_kind[order], group[order]
         starts = np.flatnonzero(np.r_[True, (pair_kind[1:] != pair_kind[:-1]) | (group[1:] != group[:-1])])
         pair_kind, group = pair_kind[starts], group[starts]
-    first = first[order[starts]]
     if starts.size == order.size:
         # every key distinct: nothing to sum (reduceat over singletons costs as much as a sort)
-        return pair_kind, group, count[order], first, last[order]
-    return pair_kind, group, np.add.reduceat(count[order], starts), first, np.maximum.reduceat(last[order], starts)
+        return pair_kind, group, count[order], first[order], last[order]
+    return (pair_kind, group, np.add.reduceat(count[order], starts), np.minimum.reduceat(first[order], starts),
+            np.maximum.reduceat(last[order], starts))
 
 
 def coact_partition(
