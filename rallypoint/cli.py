@@ -146,12 +146,15 @@ def graph() -> None:
 @neo4j_option
 @click.option("--batch-size", default=10_000, show_default=True)
 @click.option("--workers", default=1, show_default=True, help="Concurrent write sessions (rows key-sorted; the rare deadlock between relationship types is retried).")
+@click.option("--loader", type=click.Choice(["auto", "procedure", "cypher"]), default="auto", show_default=True,
+              help="procedure: the server-side rallypoint.loadBatch (neo4j-local's server; the plugin jar "
+                   "elsewhere); cypher: UNWIND statements; auto: the procedure when the server has it.")
 @clear_errors
-def graph_load(lake, neo4j_uri, batch_size, workers) -> None:
+def graph_load(lake, neo4j_uri, batch_size, workers, loader) -> None:
     """Load the lake's interactions into Neo4j (idempotent)."""
     from rallypoint.graph.neo4j_store import load_lake_into_neo4j
 
-    summary = load_lake_into_neo4j(lake, neo4j_uri, batch_size=batch_size, workers=workers)
+    summary = load_lake_into_neo4j(lake, neo4j_uri, batch_size=batch_size, workers=workers, loader=loader)
     click.echo(json.dumps(summary, indent=2, default=str))
 
 

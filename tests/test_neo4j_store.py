@@ -189,25 +189,25 @@ def test_graph_load_command_loads_the_lake(driver, world):
     assert graph_counts(driver, world.token) == expected_graph_counts(world.records)
 
 
-def test_a_failure_in_mid_load_is_one_sentence_and_a_rerun_completes_the_graph(driver, world, monkeypatch):
+def test_a_cypher_failure_in_mid_load_is_one_sentence_and_a_rerun_completes_the_graph(driver, world, monkeypatch):
     import rallypoint.graph.neo4j_store as store
 
     real = store.relationship_statements
     calls = []
 
-    def failing_on_second_batch(batch, nodes):
-        calls.append(len(batch))
-        statements = real(batch, nodes)
+    def failing_on_second_batch(tables, ids):
+        calls.append(1)
+        statements = real(tables, ids)
         return statements + [("THIS IS NOT CYPHER $rows", {"rows": [1]})] if len(calls) == 2 else statements
 
     monkeypatch.setattr(store, "relationship_statements", failing_on_second_batch)
     with pytest.raises(Neo4jError, match=r"^Neo4j failed while writing relationships .*completes the rest\.$"):
-        load_lake_into_neo4j(world.lake.root, None, batch_size=60)
+        load_lake_into_neo4j(world.lake.root, None, batch_size=60, loader="cypher")
     partial = graph_counts(driver, world.token)
     expected = expected_graph_counts(world.records)
     assert 0 < partial["POSTED"] < expected["POSTED"]  # the first batch committed, the second did not
     monkeypatch.setattr(store, "relationship_statements", real)
-    load_lake_into_neo4j(world.lake.root, None, batch_size=60)
+    load_lake_into_neo4j(world.lake.root, None, batch_size=60, loader="cypher")
     assert graph_counts(driver, world.token) == expected
 
 

@@ -18,19 +18,27 @@ Keys, each behind a uniqueness constraint created before any write: ``Account.id
 ``Post (platform, id)`` (the lake's record key), ``Url.url``, ``Hashtag.tag``, ``Media.hash``,
 ``Cluster (run_id, id)``. ``REACTED_TO`` extends SPEC.md's list so that reactions keep their target.
 
-How it loads (the usual recipe for fast, safe bulk writes through Bolt):
+How it loads. Each record batch becomes ``batch_tables``: one table per node kind (distinct
+nodes, key-sorted) and per relationship type the (start row, end row) pairs into them. Two paths
+write those tables and give the same graph (tests/test_neo4j_loaders.py):
 
-* batched ``UNWIND`` statements over parallel column lists: per batch of ``batch_size`` records,
-  one transaction for its nodes (one MERGE statement per node kind) and one for its
-  relationships, so the cost is O(records / batch_size) round trips and commits instead of
-  O(records);
-* the node statements return the ids of the nodes they merged; the relationship statements
-  (one per type, over (start id, end id) pairs built with Arrow joins) find both ends by id
-  (``NodeByIdSeek``) instead of seeking the key indexes again, and only MATCH nodes that exist,
-  so concurrent loaders cannot deadlock by creating the same node in opposite orders;
-* ``session.execute_write`` retries transient errors (deadlocks, leader switches) with back-off;
-* ``MERGE`` on keys and between bound nodes everywhere makes a second load of the same lake
-  change nothing.
+* ``procedure`` (the default when the server has it, ``loader="auto"``): one transaction per
+  batch calling ``rallypoint.loadBatch`` (neo4j-local/src/main/java/.../LoadProcedures.java),
+  which finds or creates the nodes through the kernel API with key-locking index seeks (what
+  MERGE does) and creates the relationships, checking for an existing one only when both ends
+  existed before the call. No Cypher planning or interpretation per row.
+* ``cypher`` (any Neo4j 5 server), the usual recipe for fast, safe bulk writes through Bolt:
+  - batched ``UNWIND`` statements over parallel column lists: per batch of ``batch_size`` records,
+    one transaction for its nodes (one MERGE statement per node kind) and one for its
+    relationships, so the cost is O(records / batch_size) round trips and commits instead of
+    O(records);
+  - the node statements return the ids of the nodes they merged; the relationship statements
+    (one per type, over (start id, end id) pairs built with Arrow joins) find both ends by id
+    (``NodeByIdSeek``) instead of seeking the key indexes again, and only MATCH nodes that exist,
+    so concurrent loaders cannot deadlock by creating the same node in opposite orders;
+  - ``session.execute_write`` retries transient errors (deadlocks, leader switches) with back-off;
+  - ``MERGE`` on keys and between bound nodes everywhere makes a second load of the same lake
+    change nothing.
 
 The lake is read one Parquet record batch at a time (pyarrow), never all at once. Each batch is
 deduplicated column-wise (pyarrow ``group_by``) before it is sent, so a hashtag used by ten
@@ -49,6 +57,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -90,9 +99,9 @@ LOAD_COLUMNS = [
 # --- Cypher: nodes ------------------------------------------------------------------
 # Rows travel as parallel column lists (``$id[i]``), not as one map per row: the driver packs a
 # list of strings several times faster than a list of dicts repeating every key.
-# Every node statement returns the node ids it merged, keyed: the relationship statements of the
-# same batch then find their nodes by id (NodeByIdSeek) instead of seeking the key indexes again.
-# Both collect()s run over the same rows, so keys and ids line up.
+# Every node statement returns the node id of each row it merged (``row``, ``node``): the
+# relationship statements of the same batch then find their nodes by id (NodeByIdSeek) instead of
+# seeking the key indexes again. Both collect()s run over the same rows, so rows and ids line up.
 
 # Account properties: the newest non-null value wins, so reloading or loading in any order
 # converges on the same node.
@@ -103,7 +112,7 @@ ON CREATE SET a.platform = $platform[i]
 SET a.name = coalesce($name[i], a.name),
     a.high_profile = coalesce($high_profile[i], a.high_profile, false),
     a.followers = coalesce($followers[i], a.followers)
-RETURN collect($id[i]) AS id, collect(id(a)) AS node
+RETURN collect(i) AS row, collect(id(a)) AS node
 """
 
 
@@ -120,28 +129,28 @@ MERGE_POSTS = f"""
 UNWIND range(0, size($id) - 1) AS i
 MERGE (p:Post {{platform: $platform[i], id: $id[i]}})
 SET p.ts = {_datetime("$ts[i]")}, p.action = $action[i], p.channel_id = $channel_id[i]
-RETURN collect($platform[i]) AS platform, collect($id[i]) AS id, collect(id(p)) AS node
+RETURN collect(i) AS row, collect(id(p)) AS node
 """
 # A target that the lake does not hold (yet) becomes a stub: key only, filled in if it arrives.
 MERGE_TARGET_POSTS = """
 UNWIND range(0, size($id) - 1) AS i
 MERGE (p:Post {platform: $platform[i], id: $id[i]})
-RETURN collect($platform[i]) AS platform, collect($id[i]) AS id, collect(id(p)) AS node
+RETURN collect(i) AS row, collect(id(p)) AS node
 """
 MERGE_URLS = """
 UNWIND range(0, size($url) - 1) AS i
 MERGE (n:Url {url: $url[i]}) ON CREATE SET n.domain = $domain[i]
-RETURN collect($url[i]) AS url, collect(id(n)) AS node
+RETURN collect(i) AS row, collect(id(n)) AS node
 """
 MERGE_HASHTAGS = """
 UNWIND range(0, size($tag) - 1) AS i
 MERGE (n:Hashtag {tag: $tag[i]})
-RETURN collect($tag[i]) AS tag, collect(id(n)) AS node
+RETURN collect(i) AS row, collect(id(n)) AS node
 """
 MERGE_MEDIA = """
 UNWIND range(0, size($hash) - 1) AS i
 MERGE (n:Media {hash: $hash[i]})
-RETURN collect($hash[i]) AS hash, collect(id(n)) AS node
+RETURN collect(i) AS row, collect(id(n)) AS node
 """
 
 # --- Cypher: relationships (every node exists by now: MATCH by id, never create) ----------
@@ -149,6 +158,9 @@ RETURN collect($hash[i]) AS hash, collect(id(n)) AS node
 # returned: two NodeByIdSeeks (the label check guards against an id reused after a delete)
 # and a MERGE of the relationship between two bound nodes (Expand(Into)), no index seek.
 # MERGE, not CREATE, keeps every load idempotent: a second load finds each relationship.
+#: The node table of each node label (``BatchTables``; the procedure's batch map uses the same names).
+NODE_TABLES: dict[str, str] = {"Account": "accounts", "Post": "posts", "Url": "urls", "Hashtag": "hashtags",
+                               "Media": "media"}
 #: (relationship type, start label, end label) of the relationships a record batch writes.
 RELATIONSHIP_TYPES: tuple[tuple[str, str, str], ...] = (
     ("POSTED", "Account", "Post"),
@@ -333,6 +345,24 @@ class BatchWriter:
         return answers
 
 
+    def call_load_procedure(self, batch: dict[str, Any]) -> None:
+        """Run ``rallypoint.loadBatch`` on one batch map in one retried transaction; adds what it wrote."""
+
+        def work(tx):
+            return tx.run(CALL_LOAD_PROCEDURE, batch=batch).single(strict=True).data()
+
+        started = time.perf_counter()
+        with self.driver.session(database=self.database) as session:
+            written = session.execute_write(work)
+        with self._lock:
+            self.seconds += time.perf_counter() - started
+            self.counts.nodes_created += written["nodes"]
+            self.counts.relationships_created += written["relationships"]
+            self.counts.properties_set += written["properties"]
+            self.counts.transactions += 1
+            self.counts.rows += len(batch["posts"]["id"])
+
+
 def _row_count(params: dict[str, list[Any]]) -> int:
     """The rows of a statement whose parameters are parallel column lists."""
     return len(next(iter(params.values()))) if params else 0
@@ -387,100 +417,6 @@ def _url_domain(urls: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(host, r"^www\.", "")
 
 
-def _node_tables(batch: pa.Table) -> dict[str, pa.Table]:
-    """The distinct nodes one batch of records names, one table per node statement."""
-    accounts = (
-        batch.select(["account_id", "platform", "account_name", "high_profile", "followers"])
-        .rename_columns(["id", "platform", "name", "high_profile", "followers"])
-    )
-    # one row per account: the batch's last values (records are in time order within a file)
-    accounts = accounts.group_by(["id"], use_threads=False).aggregate(
-        [(c, "last") for c in ("platform", "name", "high_profile", "followers")]
-    ).rename_columns(["id", "platform", "name", "high_profile", "followers"])
-    # Accounts only named as a target's author or in mentions become stubs: rows without
-    # properties, which MERGE_ACCOUNTS's coalesce() turns into "create if missing, else keep".
-    named = [accounts]
-    targeted = batch.filter(pc.is_valid(batch["target_account_id"]))
-    if len(targeted):
-        named.append(_distinct(targeted, ["target_account_id", "platform"]).rename_columns(["id", "platform"]))
-    mentions = _exploded(batch, "mentions")
-    if len(mentions):
-        named.append(_distinct(mentions, ["value", "platform"]).rename_columns(["id", "platform"]))
-    # Sorted by key, every statement locks shared nodes in one order, so concurrent writers
-    # (``workers``) rarely deadlock.
-    accounts = pa.concat_tables(named, promote_options="default").sort_by("id")
-    target_posts = batch.filter(pc.is_valid(batch["target_id"]))
-    urls = _distinct(_exploded(batch, "urls"), ["value"]).rename_columns(["url"]).sort_by("url")
-    urls = urls.append_column("domain", _url_domain(urls["url"]))
-    return {
-        "accounts": accounts,
-        "posts": _epoch_micros(batch.select(["platform", "id", "timestamp", "action", "channel_id"])
-                               .rename_columns(["platform", "id", "ts", "action", "channel_id"])),
-        "target_posts": _distinct(target_posts, ["platform", "target_id"])
-        .rename_columns(["platform", "id"]).sort_by([("platform", "ascending"), ("id", "ascending")]),
-        "urls": urls,
-        "hashtags": _distinct(_exploded(batch, "hashtags"), ["value"]).rename_columns(["tag"]).sort_by("tag"),
-        "media": _distinct(_exploded(batch, "media"), ["value"]).rename_columns(["hash"]).sort_by("hash"),
-    }
-
-
-#: A statement and its parameters: equally long column lists (one element per row).
-Statement = tuple[str, dict[str, list[Any]]]
-
-#: The node statement of each node table, in the order they run within a batch's transaction.
-NODE_QUERIES: dict[str, str] = {
-    "accounts": MERGE_ACCOUNTS,
-    "posts": MERGE_POSTS,
-    "target_posts": MERGE_TARGET_POSTS,
-    "urls": MERGE_URLS,
-    "hashtags": MERGE_HASHTAGS,
-    "media": MERGE_MEDIA,
-}
-#: The key columns each node statement returns beside ``node`` (the node id).
-NODE_KEYS: dict[str, list[str]] = {
-    "accounts": ["id"], "posts": ["platform", "id"], "target_posts": ["platform", "id"],
-    "urls": ["url"], "hashtags": ["tag"], "media": ["hash"],
-}
-
-
-def _columns(table: pa.Table) -> dict[str, list[Any]]:
-    """A table as parallel Python lists, one per column (what the ``$column[i]`` statements read)."""
-    return {name: table.column(name).to_pylist() for name in table.column_names}
-
-
-def node_statements(batch: pa.Table) -> list[Statement]:
-    """The node MERGEs for one batch of records (accounts, posts, target stubs, URLs, tags, media)."""
-    tables = _node_tables(batch)
-    return [(query, _columns(tables[kind])) for kind, query in NODE_QUERIES.items()]
-
-
-@dataclass(frozen=True)
-class BatchNodes:
-    """The node id of every node one batch named, by key (the node statements' answers)."""
-
-    accounts: pa.Table  # id, node
-    posts: pa.Table  # platform, id, node: the batch's records and their targets
-    urls: pa.Table  # url, node
-    hashtags: pa.Table  # tag, node
-    media: pa.Table  # hash, node
-
-    @classmethod
-    def from_results(cls, results: list[dict[str, list[Any]]]) -> BatchNodes:
-        """From ``write_together``'s answers to ``node_statements`` (same order as NODE_QUERIES)."""
-        by_kind = dict(zip(NODE_QUERIES, results, strict=True))
-
-        def table(kind: str) -> pa.Table:
-            data, keys = by_kind[kind], NODE_KEYS[kind]
-            columns = {k: pa.array(data.get(k, []), pa.string()) for k in keys}
-            columns["node"] = pa.array(data.get("node", []), pa.int64())
-            return pa.table(columns)
-
-        posts = pa.concat_tables([table("posts"), table("target_posts")])
-        return cls(accounts=_distinct(table("accounts"), ["id", "node"]),
-                   posts=_distinct(posts, ["platform", "id", "node"]),
-                   urls=table("urls"), hashtags=table("hashtags"), media=table("media"))
-
-
 def _joined(left: pa.Table, right: pa.Table, keys: list[str]) -> pa.Table:
     """Inner join on ``keys`` (rows without a match are dropped; every key was merged, so none is)."""
     return left.join(right, keys, join_type="inner", use_threads=False)
@@ -490,41 +426,219 @@ def _pairs(table: pa.Table, src: str, dst: str) -> pa.Table:
     return pa.table({"src": table[src], "dst": table[dst]})
 
 
-def relationship_statements(batch: pa.Table, nodes: BatchNodes) -> list[Statement]:
-    """The relationship MERGEs for one batch of records, as (start, end) node-id pairs per type.
+def _first_rows(table: pa.Table, keys: list[str]) -> pa.Table:
+    """The first row of each distinct key, in order of first appearance."""
+    numbered = table.append_column("_row", pa.array(np.arange(len(table), dtype=np.int64)))
+    first = numbered.group_by(keys, use_threads=False).aggregate([("_row", "min")])["_row_min"]
+    return table.take(pc.take(first, pc.sort_indices(first)))
 
-    ``nodes`` holds the ids the batch's node statements returned. Each type's pairs are
-    distinct and sorted by the node that many transactions share (the author for ``POSTED``,
-    the target or the URL/tag/account/media otherwise), so concurrent writers take those locks
-    in one order. Complexity: a few hash joins over the batch, O(batch rows + list elements).
+
+@dataclass(frozen=True)
+class BatchTables:
+    """One record batch as what the graph holds: what both load paths write.
+
+    One table per node kind, one row per distinct node (its key and properties); per relationship
+    type, the distinct (``src``, ``dst``) pairs of row numbers into the start and end tables
+    (``RELATIONSHIP_TYPES``, ``NODE_TABLES``). The Cypher path turns the rows into node ids
+    (``node_statements`` then ``relationship_statements``); the procedure path sends the tables as
+    they are (``procedure_batch``).
     """
-    posts = nodes.posts
-    records = batch.select(["platform", "id", "account_id", "action", "target_id", "target_account_id"])
-    records = _joined(records, posts.rename_columns(["platform", "id", "p"]), ["platform", "id"])
-    records = _joined(records, nodes.accounts.rename_columns(["account_id", "a"]), ["account_id"])
-    edges: dict[str, list[pa.Table]] = {rel: [] for rel in MERGE_RELATIONSHIPS}
-    edges["POSTED"].append(_pairs(records, "a", "p"))
-    targeted = _joined(records.filter(pc.is_valid(records["target_id"])),
-                       posts.rename_columns(["platform", "target_id", "t"]), ["platform", "target_id"])
+
+    accounts: pa.Table  # id, platform, name, high_profile, followers; sorted by id
+    posts: pa.Table  # platform, id, ts (epoch µs), action, channel_id, stub: the records, then target stubs
+    urls: pa.Table  # url, domain; sorted
+    hashtags: pa.Table  # tag; sorted
+    media: pa.Table  # hash; sorted
+    relationships: dict[str, pa.Table]  # type -> src, dst (int64 rows), sorted by the shared end
+
+    @property
+    def records(self) -> int:
+        """The posts that are records (not stubs): they come first in ``posts``."""
+        return len(self.posts) - pc.sum(self.posts["stub"]).as_py() if len(self.posts) else 0
+
+
+def _numbered(table: pa.Table, name: str) -> pa.Table:
+    return table.append_column(name, pa.array(np.arange(len(table), dtype=np.int64)))
+
+
+def batch_tables(batch: pa.Table) -> BatchTables:
+    """The distinct nodes and relationships one batch of records names (see ``BatchTables``).
+
+    * Accounts: authors with the batch's last non-null values, then accounts only named (a
+      target's author, a mention) as rows without properties, which both paths turn into
+      "create if missing, else keep". Sorted by id, so concurrent writers lock shared accounts
+      in one order.
+    * Posts: every record with its properties, then the targets that are not records of the
+      batch as stubs (key only, filled in if the record arrives later), sorted by key.
+    * Relationships: per type, distinct pairs sorted by the end many batches share (the author
+      for ``POSTED``, the target, URL, tag, account or media otherwise).
+
+    Complexity: a few hash group-bys and joins over the batch, O(rows + list elements).
+    """
+    authors = (
+        batch.select(["account_id", "platform", "account_name", "high_profile", "followers"])
+        .rename_columns(["id", "platform", "name", "high_profile", "followers"])
+    )
+    authors = authors.group_by(["id"], use_threads=False).aggregate(
+        [(c, "last") for c in ("platform", "name", "high_profile", "followers")]
+    ).rename_columns(["id", "platform", "name", "high_profile", "followers"])
+    named = [pa.table({"id": pa.array([], pa.string()), "platform": pa.array([], pa.string())})]
+    targeted = batch.filter(pc.is_valid(batch["target_account_id"]))
+    if len(targeted):
+        named.append(targeted.select(["target_account_id", "platform"]).rename_columns(["id", "platform"]))
+    mentions = _exploded(batch, "mentions")
+    if len(mentions):
+        named.append(mentions.select(["value", "platform"]).rename_columns(["id", "platform"]))
+    named = [t.cast(pa.schema([("id", pa.string()), ("platform", pa.string())])) for t in named]
+    stubs = _first_rows(pa.concat_tables(named), ["id"]).join(authors.select(["id"]), ["id"],
+                                                              join_type="left anti", use_threads=False)
+    accounts = pa.concat_tables([authors, stubs], promote_options="default").sort_by("id")
+
+    records = _epoch_micros(batch.select(["platform", "id", "timestamp", "action", "channel_id"])
+                            .rename_columns(["platform", "id", "ts", "action", "channel_id"]))
+    records = _first_rows(records, ["platform", "id"])  # a lake holds each key once; be safe
+    targets = _distinct(batch.filter(pc.is_valid(batch["target_id"])), ["platform", "target_id"]) \
+        .rename_columns(["platform", "id"])
+    targets = targets.join(records.select(["platform", "id"]), ["platform", "id"], join_type="left anti",
+                           use_threads=False).sort_by([("platform", "ascending"), ("id", "ascending")])
+    posts = pa.concat_tables([
+        records.append_column("stub", pa.repeat(False, len(records))),
+        targets.append_column("stub", pa.repeat(True, len(targets))),
+    ], promote_options="default")
+    urls = _distinct(_exploded(batch, "urls"), ["value"]).rename_columns(["url"]).sort_by("url")
+    urls = urls.append_column("domain", _url_domain(urls["url"]))
+    hashtags = _distinct(_exploded(batch, "hashtags"), ["value"]).rename_columns(["tag"]).sort_by("tag")
+    media = _distinct(_exploded(batch, "media"), ["value"]).rename_columns(["hash"]).sort_by("hash")
+
+    # row numbers by key
+    post_rows = _numbered(posts.select(["platform", "id"]), "p")
+    account_rows = _numbered(accounts.select(["id"]), "a")
+    rows = _joined(batch.select(["platform", "id", "account_id", "action", "target_id", "target_account_id"]),
+                   post_rows, ["platform", "id"])
+    rows = _joined(rows, account_rows.rename_columns(["account_id", "a"]), ["account_id"])
+    edges: dict[str, list[pa.Table]] = {rel: [] for rel, _, _ in RELATIONSHIP_TYPES}
+    edges["POSTED"].append(_pairs(rows, "a", "p"))
+    targeted = _joined(rows.filter(pc.is_valid(rows["target_id"])),
+                       post_rows.rename_columns(["platform", "target_id", "t"]), ["platform", "target_id"])
     for action, rel in TARGET_RELATIONSHIPS.items():
         edges[rel].append(_pairs(targeted.filter(pc.equal(targeted["action"], action)), "p", "t"))
-    # a target's author, when the record names it
     authored = _joined(targeted.filter(pc.is_valid(targeted["target_account_id"])),
-                       nodes.accounts.rename_columns(["target_account_id", "ta"]), ["target_account_id"])
+                       account_rows.rename_columns(["target_account_id", "ta"]), ["target_account_id"])
     edges["POSTED"].append(_pairs(authored, "ta", "t"))
-    for column, rel, lookup in (("urls", "LINKS_TO", nodes.urls), ("hashtags", "TAGGED", nodes.hashtags),
-                                ("mentions", "MENTIONS", nodes.accounts), ("media", "ATTACHES", nodes.media)):
-        linked = _joined(_exploded(batch, column), posts.rename_columns(["platform", "id", "p"]), ["platform", "id"])
+    for column, rel, lookup in (("urls", "LINKS_TO", _numbered(urls.select(["url"]), "n")),
+                                ("hashtags", "TAGGED", _numbered(hashtags, "n")),
+                                ("mentions", "MENTIONS", account_rows.rename_columns(["id", "n"])),
+                                ("media", "ATTACHES", _numbered(media, "n"))):
+        linked = _joined(_exploded(batch, column), post_rows.rename_columns(["platform", "id", "p"]),
+                         ["platform", "id"])
         linked = _joined(linked, lookup.rename_columns(["value", "n"]), ["value"])
         edges[rel].append(_pairs(linked, "p", "n"))
-    statements = []
+    relationships = {}
     for rel, parts in edges.items():
-        shared = "src" if rel == "POSTED" else "dst"
-        other = "dst" if shared == "src" else "src"
-        pairs = _distinct(pa.concat_tables(parts), ["src", "dst"]).sort_by([(shared, "ascending"),
-                                                                             (other, "ascending")])
-        statements.append((MERGE_RELATIONSHIPS[rel], _columns(pairs)))
+        shared, other = ("src", "dst") if rel == "POSTED" else ("dst", "src")
+        relationships[rel] = _distinct(pa.concat_tables(parts), ["src", "dst"]).sort_by(
+            [(shared, "ascending"), (other, "ascending")])
+    return BatchTables(accounts=accounts, posts=posts, urls=urls, hashtags=hashtags, media=media,
+                       relationships=relationships)
+
+
+#: A statement and its parameters: equally long column lists (one element per row).
+Statement = tuple[str, dict[str, list[Any]]]
+
+
+def _columns(table: pa.Table) -> dict[str, list[Any]]:
+    """A table as parallel Python lists, one per column (what the ``$column[i]`` statements read)."""
+    return {name: table.column(name).to_pylist() for name in table.column_names}
+
+
+# --- the Cypher path ----------------------------------------------------------------------
+def node_statements(tables: BatchTables) -> list[Statement]:
+    """The node MERGEs of one batch, in order: accounts, record posts, target stubs, URLs, tags, media."""
+    records = tables.records
+    return [
+        (MERGE_ACCOUNTS, _columns(tables.accounts)),
+        (MERGE_POSTS, _columns(tables.posts.slice(0, records).drop_columns(["stub"]))),
+        (MERGE_TARGET_POSTS, _columns(tables.posts.slice(records).select(["platform", "id"]))),
+        (MERGE_URLS, _columns(tables.urls)),
+        (MERGE_HASHTAGS, _columns(tables.hashtags)),
+        (MERGE_MEDIA, _columns(tables.media)),
+    ]
+
+
+def node_ids(tables: BatchTables, answers: list[dict[str, list[Any]]]) -> dict[str, np.ndarray]:
+    """The node id of every row of every node table, from ``write_together``'s answers to ``node_statements``."""
+
+    def scatter(size: int, *parts: tuple[dict[str, list[Any]], int]) -> np.ndarray:
+        ids = np.full(size, -1, dtype=np.int64)
+        for answer, offset in parts:
+            ids[np.asarray(answer.get("row", []), dtype=np.int64) + offset] = answer.get("node", [])
+        if (ids < 0).any():
+            raise Neo4jError("Neo4j did not return the id of every node it merged.")
+        return ids
+
+    accounts, posts, stubs, urls, hashtags, media = answers
+    return {
+        "accounts": scatter(len(tables.accounts), (accounts, 0)),
+        "posts": scatter(len(tables.posts), (posts, 0), (stubs, tables.records)),
+        "urls": scatter(len(tables.urls), (urls, 0)),
+        "hashtags": scatter(len(tables.hashtags), (hashtags, 0)),
+        "media": scatter(len(tables.media), (media, 0)),
+    }
+
+
+def relationship_statements(tables: BatchTables, ids: dict[str, np.ndarray]) -> list[Statement]:
+    """The relationship MERGEs of one batch: each type's row pairs as (start id, end id) lists.
+
+    The pairs keep ``batch_tables``' order (sorted by the shared end's key), so concurrent
+    writers take those locks in one order.
+    """
+    statements = []
+    for rel, start, end in RELATIONSHIP_TYPES:
+        pairs = tables.relationships[rel]
+        src = ids[NODE_TABLES[start]][pairs["src"].to_numpy()]
+        dst = ids[NODE_TABLES[end]][pairs["dst"].to_numpy()]
+        statements.append((MERGE_RELATIONSHIPS[rel], {"src": src.tolist(), "dst": dst.tolist()}))
     return statements
+
+
+# --- the procedure path ---------------------------------------------------------------------
+#: The server-side loader (neo4j-local/src/main/java/org/rallypoint/neo4jlocal/LoadProcedures.java).
+LOAD_PROCEDURE = "rallypoint.loadBatch"
+CALL_LOAD_PROCEDURE = f"CALL {LOAD_PROCEDURE}($batch) YIELD nodes, relationships, properties " \
+                      "RETURN nodes, relationships, properties"
+LOADERS = ("auto", "procedure", "cypher")
+
+
+def procedure_batch(tables: BatchTables) -> dict[str, Any]:
+    """``BatchTables`` as the procedure's one map parameter: node tables by name, relationships as a list."""
+    batch: dict[str, Any] = {kind: _columns(getattr(tables, kind)) for kind in NODE_TABLES.values()}
+    batch["relationships"] = [
+        {"type": rel, "start": NODE_TABLES[start], "end": NODE_TABLES[end],
+         "src": tables.relationships[rel]["src"].to_pylist(), "dst": tables.relationships[rel]["dst"].to_pylist()}
+        for rel, start, end in RELATIONSHIP_TYPES if len(tables.relationships[rel])
+    ]
+    return batch
+
+
+def has_load_procedure(driver, database: str | None = None) -> bool:
+    """Whether the server offers ``rallypoint.loadBatch`` (neo4j-local's server, or the plugin jar)."""
+    records, _, _ = driver.execute_query(
+        "SHOW PROCEDURES YIELD name WHERE name = $name RETURN count(*) AS n", name=LOAD_PROCEDURE,
+        database_=database)
+    return records[0]["n"] > 0
+
+
+def resolve_loader(driver, loader: str, database: str | None = None) -> str:
+    """``procedure`` or ``cypher``: ``auto`` picks the procedure when the server has it."""
+    if loader not in LOADERS:
+        raise Neo4jError(f"The Neo4j loader must be one of {', '.join(LOADERS)}, not {loader!r}.")
+    if loader == "cypher":
+        return loader
+    available = has_load_procedure(driver, database)
+    if loader == "procedure" and not available:
+        raise Neo4jError(f"This Neo4j server has no {LOAD_PROCEDURE} procedure (neo4j-local's server has it; "
+                         "a Neo4j image needs the plugin jar, docs/neo4j.md); use --loader cypher.")
+    return "procedure" if available else "cypher"
 
 
 def _progress():
@@ -563,19 +677,29 @@ def _lake_files(lake: Lake, files: Iterable[str | os.PathLike[str]] | None) -> l
     return paths
 
 
-def write_record_batch(node_writer: BatchWriter, rel_writer: BatchWriter, batch: pa.Table) -> None:
-    """One record batch into the graph: its nodes in one transaction, then its relationships in another.
+def write_record_batch(node_writer: BatchWriter, rel_writer: BatchWriter, batch: pa.Table,
+                       loader: str = "cypher") -> None:
+    """One record batch into the graph, by ``loader`` (``cypher`` or ``procedure``).
 
-    The node transaction returns the ids of every node the batch names; the relationship
-    transaction finds its nodes by those ids. It only MATCHes nodes that exist (it never creates
-    one), so concurrent writers cannot deadlock by creating the same node in opposite orders.
-    A failure leaves committed batches as they are; a rerun completes the rest (every write MERGEs).
+    Both write ``batch_tables(batch)``. Cypher: the nodes in one transaction, then the
+    relationships in another; the node transaction returns the ids of every node the batch
+    names and the relationship transaction finds its nodes by those ids, only MATCHing nodes that
+    exist (it never creates one), so concurrent writers cannot deadlock by creating the same node
+    in opposite orders. Procedure: one transaction calling ``rallypoint.loadBatch`` on the server,
+    which writes the nodes (key-locking seeks, like MERGE), then the relationships; a deadlock
+    between concurrent writers is retried by ``execute_write``. A failure leaves committed batches
+    as they are; a rerun completes the rest (both paths are idempotent).
     """
+    tables = batch_tables(batch)
+    if loader == "procedure":
+        with _interrupted_write("a batch"):
+            node_writer.call_load_procedure(procedure_batch(tables))
+        return
     with _interrupted_write("nodes"):
-        answers = node_writer.write_together(node_statements(batch))
-    nodes = BatchNodes.from_results(answers)
+        answers = node_writer.write_together(node_statements(tables))
+    ids = node_ids(tables, answers)
     with _interrupted_write("relationships"):
-        rel_writer.write_together(relationship_statements(batch, nodes))
+        rel_writer.write_together(relationship_statements(tables, ids))
 
 
 def _write_batches(write: Callable[[pa.Table], None], batches: Iterable[pa.Table], workers: int,
@@ -619,6 +743,7 @@ def load_lake_into_neo4j(
     database: str | None = None,
     on_batch: Callable[[int], None] | None = None,
     workers: int = 1,
+    loader: str = "auto",
 ) -> dict[str, Any]:
     """Load the lake's interactions (or just ``files``) into Neo4j, idempotently.
 
@@ -633,13 +758,18 @@ def load_lake_into_neo4j(
     workers : concurrent sessions writing batches (see ``write_record_batch``). Batches hold
         disjoint records; a lock conflict on a shared node (an account, a hashtag) is retried by
         ``execute_write``.
+    loader : ``procedure`` (the server-side ``rallypoint.loadBatch``, one transaction per batch),
+        ``cypher`` (``UNWIND`` statements, two transactions per batch) or ``auto`` (the procedure
+        when the server has it, else Cypher; asked once per load). Both write the same graph.
 
-    Returns counts (records read, nodes and relationships created, transactions) and timings:
-    ``seconds`` (wall clock), ``node_seconds`` and ``relationship_seconds`` (time spent in node
-    and in relationship transactions, summed over workers).
+    Returns counts (records read, nodes and relationships created, transactions), the ``loader``
+    that ran, and timings: ``seconds`` (wall clock), ``node_seconds`` and ``relationship_seconds``
+    (time spent in node and in relationship transactions, summed over workers; with the procedure
+    all of it is ``node_seconds``, its one transaction per batch).
 
     Complexity: one streaming pass over the files; memory is O(workers * batch_size); Neo4j
-    work is one key-index MERGE per distinct node of a batch and two id seeks per relationship.
+    work is one key-index seek per distinct node of a batch and, per relationship, two id seeks
+    (Cypher) or O(1) (procedure; O(post degree) when both ends already existed).
     """
     if batch_size < 1:
         raise Neo4jError("The Neo4j batch size must be a positive number of records.")
@@ -651,6 +781,7 @@ def load_lake_into_neo4j(
     started = time.perf_counter()
     with open_driver(uri, user, password) as driver:
         ensure_constraints(driver)
+        used = resolve_loader(driver, loader, database)
         node_writer = BatchWriter(driver, database=database)
         rel_writer = BatchWriter(driver, database=database)
         with _progress() as progress:
@@ -662,7 +793,7 @@ def load_lake_into_neo4j(
                     on_batch(n)
 
             def write(batch: pa.Table) -> None:
-                write_record_batch(node_writer, rel_writer, batch)
+                write_record_batch(node_writer, rel_writer, batch, used)
 
             _write_batches(write, _iter_batches(paths, batch_size, LOAD_COLUMNS), workers, done)
     seconds = time.perf_counter() - started
@@ -671,8 +802,9 @@ def load_lake_into_neo4j(
         "files": len(paths),
         "records": total,
         "batch_size": batch_size,
-        "nodes_created": node_writer.counts.nodes_created,
-        "relationships_created": rel_writer.counts.relationships_created,
+        "loader": used,
+        "nodes_created": node_writer.counts.nodes_created + rel_writer.counts.nodes_created,
+        "relationships_created": node_writer.counts.relationships_created + rel_writer.counts.relationships_created,
         "properties_set": node_writer.counts.properties_set + rel_writer.counts.properties_set,
         "transactions": node_writer.counts.transactions + rel_writer.counts.transactions,
         "seconds": round(seconds, 3),

@@ -12,6 +12,8 @@ import org.neo4j.configuration.helpers.SocketAddress;
 import org.neo4j.dbms.api.DatabaseManagementService;
 import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
 import org.neo4j.io.ByteUnit;
+import org.neo4j.kernel.api.procedure.GlobalProcedures;
+import org.neo4j.kernel.internal.GraphDatabaseAPI;
 
 /**
  * A fixed local Neo4j Community server for rallypoint's development and CI.
@@ -27,7 +29,7 @@ import org.neo4j.io.ByteUnit;
  * so changing the variable and restarting changes it. Bolt opens a moment before the password is
  * set, so the server announces readiness only after that: it prints "rallypoint-neo4j ready" and
  * creates the file named by the system property {@code rallypoint.ready} (if given). It shuts the
- * database down cleanly on SIGTERM.
+ * database down cleanly on SIGTERM. It registers rallypoint's load procedure ({@link LoadProcedures}).
  *
  * <p>Further Neo4j settings are read from the file named by the system property
  * {@code rallypoint.conf} (neo4j.sh passes neo4j-local/neo4j.conf) before the fixed ones above
@@ -78,6 +80,7 @@ public final class Launcher {
             stopped.countDown();
         }, "neo4j-shutdown"));
 
+        registerProcedures(service);
         setPassword(service, password);
         System.out.println("rallypoint-neo4j ready bolt://" + host + ":" + port + " home=" + home);
         System.out.flush();
@@ -86,6 +89,18 @@ public final class Launcher {
             Files.writeString(Path.of(readyFile), ProcessHandle.current().pid() + "\n");
         }
         stopped.await();
+    }
+
+    /**
+     * Registers rallypoint's procedures (LoadProcedures: {@code rallypoint.loadBatch}) with the DBMS.
+     *
+     * <p>A server from the Neo4j image loads them from the plugin jar instead
+     * ({@code target/neo4j-local-*-procedures.jar}, mounted into /plugins by docker-compose.yml).
+     */
+    private static void registerProcedures(DatabaseManagementService service) throws Exception {
+        GraphDatabaseAPI db = (GraphDatabaseAPI) service.database(GraphDatabaseSettings.DEFAULT_DATABASE_NAME);
+        db.getDependencyResolver().resolveDependency(GlobalProcedures.class)
+                .registerProcedure(LoadProcedures.class);
     }
 
     /** Sets the password of user neo4j (embedded access runs with full rights on the system db). */

@@ -1,0 +1,194 @@
+"""The two load paths (the server-side procedure and Cypher) against the real local server.
+
+neo4j-local's server registers ``rallypoint.loadBatch``; these tests FAIL, never skip, when the
+server cannot be reached. Each test's ids carry its own token (graph_fixtures) and are deleted
+afterwards.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pyarrow as pa
+import pytest
+from graph_fixtures import (
+    build_small_lake,
+    delete_token,
+    expected_graph_counts,
+    graph_counts,
+    new_token,
+)
+
+from rallypoint.errors import Neo4jError
+from rallypoint.graph.lake import Lake, write_parquet_atomic
+from rallypoint.graph.neo4j_store import load_lake_into_neo4j
+
+pytestmark = pytest.mark.neo4j
+
+LOADERS = ("procedure", "cypher")
+
+
+@pytest.fixture(scope="module")
+def driver(neo4j_driver):
+    return neo4j_driver
+
+
+@pytest.fixture
+def world(tmp_path, driver):
+    w = build_small_lake(tmp_path / "lake")
+    yield w
+    delete_token(driver, w.token)
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_each_loader_gives_the_nodes_and_relationships_the_records_name(driver, world, loader):
+    summary = load_lake_into_neo4j(world.lake.root, None, batch_size=64, loader=loader)
+    expected = expected_graph_counts(world.records)
+    assert summary["loader"] == loader
+    assert graph_counts(driver, world.token) == expected
+    assert summary["nodes_created"] == sum(expected[label] for label in ("Account", "Post", "Url", "Hashtag",
+                                                                         "Media"))
+    assert summary["relationships_created"] == sum(v for k, v in expected.items() if k.isupper())
+
+
+@pytest.mark.parametrize(("first", "second"), [("procedure", "procedure"), ("cypher", "cypher"),
+                                               ("cypher", "procedure"), ("procedure", "cypher")])
+def test_a_second_load_by_either_loader_changes_nothing(driver, world, first, second):
+    load_lake_into_neo4j(world.lake.root, None, batch_size=50, loader=first)
+    before = graph_properties(driver, world.token)
+    again = load_lake_into_neo4j(world.lake.root, None, batch_size=1000, loader=second)
+    assert (again["nodes_created"], again["relationships_created"]) == (0, 0)
+    assert graph_properties(driver, world.token) == before
+
+
+def test_the_procedure_and_cypher_write_the_same_graph(driver, tmp_path):
+    """The same records under two tokens, one loaded by each path: equal nodes, properties and relationships."""
+    tokens = {loader: new_token() for loader in LOADERS}
+    try:
+        for loader, token in tokens.items():
+            world = build_small_lake(tmp_path / loader, token=token, seed=11)
+            load_lake_into_neo4j(world.lake.root, None, batch_size=37, loader=loader)
+        by_procedure = graph_properties(driver, tokens["procedure"])
+        assert by_procedure["nodes"] and by_procedure["relationships"]
+        assert by_procedure == graph_properties(driver, tokens["cypher"])
+    finally:
+        for token in tokens.values():
+            delete_token(driver, token)
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_account_properties_newest_non_null_wins_and_records_fill_in_stubs(driver, world, loader, tmp_path):
+    load_lake_into_neo4j(world.lake.root, None, loader=loader)
+    rows = world.records.to_pylist()
+    author = rows[0]
+    stub = next(r for r in rows if r["target_id"] and r["target_id"].endswith(tuple(f"ext{i}" for i in range(20))))
+    later = {**author, "id": f"{world.token}-later", "timestamp": author["timestamp"] + timedelta(days=30),
+             "action": "post", "target_id": None, "target_account_id": None, "mentions": None,
+             "account_name": None, "high_profile": None, "followers": 4242, "urls": [], "hashtags": [], "media": []}
+    filled = {**later, "id": stub["target_id"], "account_id": f"{world.token}-acc001",
+              "account_name": "Renamed", "followers": None, "channel_id": "chan-7"}
+    more = Lake(tmp_path / "more").ensure()
+    write_parquet_atomic(more.interactions_dir / "date=2021-02-10" / "part-0.parquet",
+                         pa.Table.from_pylist([later, filled], schema=world.records.schema))
+    load_lake_into_neo4j(more.root, None, loader=loader)
+    accounts = {r["a"]["id"]: dict(r["a"]) for r in driver.execute_query(
+        "MATCH (a:Account) WHERE a.id IN $ids RETURN a", ids=[author["account_id"], filled["account_id"]]).records}
+    assert accounts[author["account_id"]]["name"] == author["account_name"]  # a null name keeps the old one
+    assert accounts[author["account_id"]]["followers"] == 4242
+    assert accounts[author["account_id"]]["high_profile"] == author["high_profile"]
+    assert accounts[filled["account_id"]]["name"] == "Renamed"
+    post = driver.execute_query("MATCH (p:Post {platform: $p, id: $id}) RETURN p", p=world.platform,
+                                id=stub["target_id"]).records[0]["p"]
+    assert post["channel_id"] == "chan-7" and post["action"] == "post"
+    assert post["ts"].to_native() == filled["timestamp"]
+
+
+def test_two_concurrent_procedure_writers_give_the_same_graph(driver, world):
+    first = load_lake_into_neo4j(world.lake.root, None, batch_size=30, workers=2, loader="procedure")
+    assert graph_counts(driver, world.token) == expected_graph_counts(world.records)
+    again = load_lake_into_neo4j(world.lake.root, None, batch_size=30, workers=2, loader="procedure")
+    assert first["relationships_created"] > 0
+    assert (again["nodes_created"], again["relationships_created"]) == (0, 0)
+
+
+def test_auto_uses_the_procedure_of_the_local_server_and_falls_back_to_cypher(driver, world, monkeypatch):
+    import rallypoint.graph.neo4j_store as store
+
+    assert load_lake_into_neo4j(world.lake.root, None, loader="auto")["loader"] == "procedure"
+    monkeypatch.setattr(store, "has_load_procedure", lambda driver, database=None: False)
+    assert load_lake_into_neo4j(world.lake.root, None, loader="auto")["loader"] == "cypher"
+    with pytest.raises(Neo4jError, match=r"no rallypoint\.loadBatch procedure .*--loader cypher\.$"):
+        load_lake_into_neo4j(world.lake.root, None, loader="procedure")
+    with pytest.raises(Neo4jError, match="loader must be one of"):
+        load_lake_into_neo4j(world.lake.root, None, loader="fast")
+
+
+def test_a_procedure_failure_in_mid_load_is_one_sentence_and_a_rerun_completes_the_graph(
+        driver, world, monkeypatch):
+    import rallypoint.graph.neo4j_store as store
+
+    real = store.procedure_batch
+    calls = []
+
+    def failing_on_second_batch(tables):
+        calls.append(1)
+        batch = real(tables)
+        if len(calls) == 2:
+            batch["relationships"].append({"type": "POSTED", "start": "nowhere", "end": "posts",
+                                           "src": [0], "dst": [0]})
+        return batch
+
+    monkeypatch.setattr(store, "procedure_batch", failing_on_second_batch)
+    with pytest.raises(Neo4jError, match=r"^Neo4j failed while writing a batch .*completes the rest\.$"):
+        load_lake_into_neo4j(world.lake.root, None, batch_size=60, loader="procedure")
+    partial = graph_counts(driver, world.token)
+    expected = expected_graph_counts(world.records)
+    assert 0 < partial["POSTED"] < expected["POSTED"]  # the first batch committed, the second rolled back
+    monkeypatch.setattr(store, "procedure_batch", real)
+    load_lake_into_neo4j(world.lake.root, None, batch_size=60, loader="procedure")
+    assert graph_counts(driver, world.token) == expected
+
+
+# --- helpers ----------------------------------------------------------------------------
+def graph_properties(driver, token: str) -> dict[str, list]:
+    """Every node (labels, properties) and relationship (ends' keys, type, properties) of a token's
+    data, with the token replaced, sorted: equal for equal graphs whatever their token."""
+
+    def neutral(value):
+        if isinstance(value, str):
+            return value.replace(token, "TOKEN")
+        if isinstance(value, list):
+            return [neutral(v) for v in value]
+        if hasattr(value, "iso_format"):  # neo4j.time.DateTime: the instant and its zone
+            return f"{type(value).__name__}:{value.iso_format()}:{value.tzinfo}"
+        return value
+
+    def canonical(mapping) -> tuple:
+        return tuple(sorted((k, repr(neutral(v))) for k, v in dict(mapping).items()))
+
+    mine = ("(n.id STARTS WITH $t OR n.tag STARTS WITH $t OR n.hash STARTS WITH $t "
+            "OR (n:Url AND n.url CONTAINS $t))")
+    nodes = driver.execute_query(f"MATCH (n) WHERE {mine} "
+                                 "RETURN labels(n) AS labels, properties(n) AS props", t=token).records
+    rels = driver.execute_query(
+        f"MATCH (n)-[r]->(m) WHERE {mine} RETURN labels(n) AS a, properties(n) AS ak, type(r) AS type, "
+        "properties(r) AS props, labels(m) AS b, properties(m) AS bk", t=token).records
+    return {
+        "nodes": sorted((tuple(r["labels"]), canonical(r["props"])) for r in nodes),
+        "relationships": sorted((tuple(r["a"]), canonical(r["ak"]), r["type"], canonical(r["props"]),
+                                 tuple(r["b"]), canonical(r["bk"])) for r in rels),
+    }
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_graph_load_command_takes_the_loader(driver, world, loader):
+    import json
+
+    from click.testing import CliRunner
+
+    from rallypoint.cli import main
+
+    result = CliRunner().invoke(main, ["graph", "load", "--lake", str(world.lake.root), "--loader", loader])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["loader"] == loader
+    assert graph_counts(driver, world.token) == expected_graph_counts(world.records)
