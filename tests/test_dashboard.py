@@ -19,6 +19,8 @@ from rallypoint.dashboard.ego import ego_edges, ego_nodes
 from rallypoint.dashboard.highlight import highlight
 from rallypoint.dashboard.launch import streamlit_command
 from rallypoint.dashboard.network import WEBGL_ABOVE, cluster_edges, layout, network_figure, selected_accounts
+from rallypoint.dashboard.network_picture import PICK_RADIUS_PX, accounts_at, network_picture
+from rallypoint.dashboard.palette import OKABE_ITO, ROLE_COLOURS
 from rallypoint.dashboard.queue import QueueFilters, filter_queue, n_pages, page
 from rallypoint.dashboard.timeline import timeline_figure
 from rallypoint.dashboard.triage import Decision, TriageError, TriageStore
@@ -225,6 +227,59 @@ def test_selected_accounts_come_from_the_clicked_points_customdata():
     event = {"selection": {"points": [{"customdata": "u1"}, {"customdata": ["u2"]}, {"customdata": "u1"}, {}]}}
     assert selected_accounts(event) == ["u1", "u2"]
     assert selected_accounts(None) == []
+
+
+def _ring_network(n: int) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray]:
+    """``n`` accounts on a ring (a seeder, a bridge, the rest amplifiers; u3 high-profile), laid out."""
+    accounts = [f"u{i}" for i in range(n)]
+    members = pl.DataFrame({
+        "account_id": accounts, "account_name": [f"@{a}" for a in accounts],
+        "role": ["seeder", "bridge"] + ["amplifier"] * (n - 2), "high_profile": [a == "u3" for a in accounts],
+        "n_actions": [5] * n, "degree": [2] * n, "strength": [float(n - i) for i in range(n)],
+    })
+    edges = cluster_edges(_edges([(accounts[i], accounts[(i + 1) % n], 1 + i % 5) for i in range(n)]),
+                          members["account_id"])
+    return members, edges, layout(accounts, edges)
+
+
+def _rgb(hex_colour: str) -> np.ndarray:
+    return np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+
+
+def test_network_picture_places_every_account_where_it_is_drawn():
+    import io
+
+    from PIL import Image
+
+    members, edges, positions = _ring_network(40)
+    picture = network_picture(members, edges, positions)
+    image = np.asarray(Image.open(io.BytesIO(picture.png)).convert("RGB"), dtype=float)
+    assert image.shape == (picture.height, picture.width, 3)
+    assert picture.accounts.tolist() == members["account_id"].to_list() and picture.xy.shape == (40, 2)
+    inside = (picture.xy >= 0).all(axis=1) & (picture.xy[:, 0] < picture.width) & (picture.xy[:, 1] < picture.height)
+    assert inside.all()
+    # the pixel at each account's position has its role's colour: the positions are where the markers are
+    colours = {role: _rgb(c) for role, c in ROLE_COLOURS.items()} | {"high-profile": _rgb(OKABE_ITO["yellow"])}
+    drawn_as = [min(colours, key=lambda r: np.abs(image[int(y), int(x)] - colours[r]).sum()) for x, y in picture.xy]
+    expected = ["high-profile" if hp else role for role, hp in members.select("role", "high_profile").iter_rows()]
+    assert drawn_as == expected
+
+
+def test_a_click_on_the_picture_picks_the_nearest_account_and_a_box_the_accounts_inside():
+    members, edges, positions = _ring_network(40)
+    picture = network_picture(members, edges, positions)
+    shown = picture.width / 2  # the page shows the picture at half its size
+    x, y = picture.xy[7] / 2
+    click = {"x1": x + 1, "y1": y - 1, "x2": x + 1, "y2": y - 1, "width": shown, "height": picture.height / 2}
+    assert accounts_at(picture, click) == ["u7"]
+    far = picture.xy.max(axis=0) / 2 + PICK_RADIUS_PX  # beyond the drawing's corner: nothing there
+    assert accounts_at(picture, click | {"x1": far[0], "y1": far[1], "x2": far[0], "y2": far[1]}) == []
+    # a box dragged from bottom right to top left around the left half of the ring
+    middle = np.median(picture.xy[:, 0])
+    left = sorted(members["account_id"].filter(pl.Series(picture.xy[:, 0] < middle)).to_list())
+    box = {"x1": middle / 2, "y1": picture.height / 2, "x2": 0, "y2": 0, "width": shown, "height": picture.height / 2}
+    assert sorted(accounts_at(picture, box)) == left and 0 < len(left) < 40
+    assert accounts_at(picture, None) == [] and accounts_at(picture, {"width": 0}) == []
 
 
 def test_timeline_counts_every_action_and_shows_bursts_and_named_dates():

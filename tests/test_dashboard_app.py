@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
@@ -17,7 +18,9 @@ from dashboard_fixtures import NEW_RUN, OLD_RUN, write_fixture_lake
 from streamlit.testing.v1 import AppTest
 
 import rallypoint.dashboard
+from rallypoint.dashboard.data import run_version
 from rallypoint.dashboard.triage import Decision, TriageStore
+from rallypoint.dashboard.views.cluster_page import PICTURE_ABOVE, cluster_picture
 from rallypoint.graph.lake import Lake, write_parquet_atomic
 
 APP = str(Path(rallypoint.dashboard.__file__).with_name("app.py"))
@@ -135,6 +138,10 @@ def test_cluster_page_shows_reasons_evidence_targets_and_members(fixture_lake, m
     text = " ".join(m.value for m in at.markdown)
     for reason in row["reasons"][0]:
         assert reason.split(":")[0] in text
+    # the score's components, each with its value written beside its bar
+    bars = next(m.value for m in at.markdown if "and its components (0–1)" in m.value)
+    for component in ("coordination", "burst", "mobilization", "escalation", "growth"):
+        assert re.search(rf">{component}</td>.*?{row[component + '_score'][0]:.2f}</span>", bars)
     assert [t.label for t in at.tabs] == ["Network", "Activity timeline", "Evidence posts",
                                           "Members and shared targets", "Export"]
     # the sections are lazy tabs bound to ?tab=: only the open one runs
@@ -150,7 +157,7 @@ def test_cluster_page_shows_reasons_evidence_targets_and_members(fixture_lake, m
     assert len(frame(at, "kind", "target", "count")) == len(row["top_targets"][0])
     at.query_params["tab"] = "Activity timeline"
     at.run()
-    assert "Activity timeline" in [s.value for s in at.subheader] and len(at.get("plotly_chart")) == 2
+    assert "Activity timeline" in [s.value for s in at.subheader] and len(at.get("plotly_chart")) == 1
     assert not at.exception, [e.value for e in at.exception]
 
 
@@ -204,6 +211,43 @@ def test_selecting_nodes_in_the_network_shows_those_accounts(fixture_lake, monke
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert sorted(frame(at, "account_id", "strength", without=("first_ts",))["account_id"]) == sorted(picked)
+
+
+@pytest.fixture(scope="module")
+def large_lake(tmp_path_factory):
+    """The fixture lake with a cluster just large enough to be drawn as a picture first."""
+    return write_fixture_lake(tmp_path_factory.mktemp("large"), big_cluster=PICTURE_ABOVE + 20)
+
+
+def test_a_large_network_is_a_picture_whose_clicks_and_boxes_list_accounts(large_lake, monkeypatch):
+    big = large_lake.big_cluster
+    at = open_app(large_lake.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=big)
+    assert not at.get("plotly_chart")  # no plotly on the first view: the network is a picture
+    assert "A picture of the network" in " ".join(c.value for c in at.caption)
+    picture = cluster_picture(str(large_lake.lake.root), NEW_RUN, big, run_version(large_lake.lake, NEW_RUN))
+    gaps = np.hypot(picture.xy[:, None, 0] - picture.xy[None, :, 0], picture.xy[:, None, 1] - picture.xy[None, :, 1])
+    np.fill_diagonal(gaps, np.inf)
+    lone = int(gaps.min(axis=1).argmax())  # the account farthest from any other: a click there means it
+    shown = picture.width / 2  # as if the page showed it at half size
+    x, y = picture.xy[lone] / 2 + 1
+    at.session_state[f"network_picture_{NEW_RUN}_{big}"] = {
+        "x1": x, "y1": y, "x2": x, "y2": y, "width": shown, "height": picture.height / 2}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert frame(at, "account_id", "strength", without=("first_ts",))["account_id"].tolist() == [picture.accounts[lone]]
+    assert "**Selected accounts (1)**" in [m.value for m in at.markdown]
+    # a box around the whole picture selects every member
+    at.session_state[f"network_picture_{NEW_RUN}_{big}"] = {
+        "x1": 0, "y1": 0, "x2": shown, "y2": picture.height / 2, "width": shown, "height": picture.height / 2}
+    at.run()
+    assert len(frame(at, "account_id", "strength", without=("first_ts",))) == PICTURE_ABOVE + 20
+    # the interactive figure is one toggle away, and the strongest edges one more
+    at.toggle(key=f"interactive_{NEW_RUN}_{big}").set_value(True).run()
+    assert len(at.get("plotly_chart")) == 1 and not at.exception
+    assert not any("co-shares" in m.value for m in at.markdown)
+    at.toggle(key=f"strongest_{NEW_RUN}_{big}").set_value(True).run()
+    edges = frame(at, "account_a", "account_b", "co-shares")
+    assert len(edges) == 200 and edges["co-shares"].is_monotonic_decreasing
 
 
 # --- account and data health -----------------------------------------------------------

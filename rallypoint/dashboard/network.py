@@ -22,6 +22,7 @@ Complexity: the layout is ``O(iterations · (V² + E))`` in igraph's C code (abo
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any
 
 import igraph as ig
@@ -98,6 +99,56 @@ def _hover_text(members: pl.DataFrame) -> np.ndarray:
     ))[:, 0].to_numpy().astype(object)
 
 
+@dataclass(frozen=True)
+class DrawnEdges:
+    """The edges a network picture draws: the heaviest ``max_edges``, each with its type and weight band.
+
+    ``ia``/``ib`` are the row numbers of the two accounts in ``members``; ``band`` is 0, 1, 2 for
+    the light, middle and heavy third of the drawn weights; ``opacity`` fades edges as they grow many.
+    """
+
+    ia: np.ndarray
+    ib: np.ndarray
+    types: np.ndarray
+    band: np.ndarray
+    type_names: list[str]
+    opacity: float
+    width_note: str
+
+
+def drawn_edges(members: pl.DataFrame, edges: pl.DataFrame, max_edges: int = MAX_EDGES) -> DrawnEdges:
+    """The heaviest ``max_edges`` edges with their ends, type and weight band. ``O(E log E)`` (the sort)."""
+    shown = edges.sort("weight", descending=True).head(max_edges)
+    if not shown.height:
+        empty = np.zeros(0, dtype=np.int64)
+        return DrawnEdges(empty, empty, np.zeros(0, dtype=object), empty, [], 0.5, "")
+    accounts = members["account_id"]
+    ia, ib = _account_index(accounts, shown["account_a"]), _account_index(accounts, shown["account_b"])
+    weights = shown["weight"].to_numpy()
+    cuts = np.quantile(weights, [1 / 3, 2 / 3]) if len(weights) > 2 else np.array([weights.max()] * 2)
+    band = np.searchsorted(cuts, weights, side="left")
+    types = shown["main_type"].to_numpy()
+    bounds = [(weights[band == b].min(), weights[band == b].max()) for b in range(3) if (band == b).any()]
+    # many edges drown the accounts: fade them as their number grows
+    opacity = float(np.clip(0.5 * np.sqrt(400 / len(weights)), 0.12, 0.5))
+    width_note = " · line width: weight " + ", ".join(f"{lo}–{hi}" for lo, hi in bounds)
+    return DrawnEdges(ia, ib, types, band, sorted(set(types.tolist())), opacity, width_note)
+
+
+def node_sizes(members: pl.DataFrame) -> np.ndarray:
+    """Marker diameter in pixels per member: 7 to 21, growing with the square root of its strength."""
+    strength = members["strength"].fill_null(0).to_numpy().astype(float)
+    if not len(strength) or strength.max() <= 0:
+        return np.full(len(strength), 9.0)
+    return 7 + 14 * np.sqrt(strength / strength.max())
+
+
+def network_title(n_accounts: int, n_edges: int, max_edges: int = MAX_EDGES) -> str:
+    """The figure's first title line: how many accounts and edges, and how many edges are drawn."""
+    note = f" (heaviest {max_edges:,} of {n_edges:,} edges drawn)" if n_edges > max_edges else ""
+    return f"{n_accounts:,} accounts, {n_edges:,} co-action edges{note}"
+
+
 def network_figure(
     members: pl.DataFrame,
     edges: pl.DataFrame,
@@ -116,38 +167,23 @@ def network_figure(
     accounts = members["account_id"]
     n = len(accounts)
     kind = "scattergl" if n > WEBGL_ABOVE else "scatter"
-    shown = edges.sort("weight", descending=True).head(max_edges)
     fig = go.Figure(_validate=False)  # inputs are built here, trusted; validation costs seconds at 2,000 nodes
-    if shown.height:
-        ia, ib = _account_index(accounts, shown["account_a"]), _account_index(accounts, shown["account_b"])
-        weights = shown["weight"].to_numpy()
-        cuts = np.quantile(weights, [1 / 3, 2 / 3]) if len(weights) > 2 else np.array([weights.max()] * 2)
-        band = np.searchsorted(cuts, weights, side="left")
-        types = shown["main_type"].to_numpy()
-        type_names = sorted(set(types.tolist()))
-        bounds = [(weights[band == b].min(), weights[band == b].max()) if (band == b).any() else None for b in range(3)]
-        # many edges drown the accounts: fade them as their number grows
-        opacity = float(np.clip(0.5 * np.sqrt(400 / len(weights)), 0.12, 0.5))
-        for t in type_names:
-            in_legend = True
-            for b, width in enumerate(BAND_WIDTHS):
-                mask = (types == t) & (band == b)
-                if not mask.any():
-                    continue
-                xs, ys = _edge_segments(positions, ia[mask], ib[mask])
-                fig.add_trace(dict(type=kind,
-                    x=xs, y=ys, mode="lines", hoverinfo="skip",
-                    line={"width": width, "color": series_colour(t, type_names)}, opacity=opacity,
-                    name=f"{t} edges ({int((types == t).sum()):,})", legendgroup=f"edge-{t}", showlegend=in_legend,
-                ))
-                in_legend = False
-        width_note = " · line width: weight " + ", ".join(
-            f"{lo}–{hi}" for lo, hi in (bound for bound in bounds if bound is not None)
-        )
-    else:
-        width_note = ""
-    strength = members["strength"].fill_null(0).to_numpy().astype(float)
-    size = 7 + 14 * np.sqrt(strength / strength.max()) if strength.max() > 0 else np.full(n, 9.0)
+    drawn = drawn_edges(members, edges, max_edges)
+    for t in drawn.type_names:
+        in_legend = True
+        for b, width in enumerate(BAND_WIDTHS):
+            mask = (drawn.types == t) & (drawn.band == b)
+            if not mask.any():
+                continue
+            xs, ys = _edge_segments(positions, drawn.ia[mask], drawn.ib[mask])
+            fig.add_trace(dict(type=kind,
+                x=xs, y=ys, mode="lines", hoverinfo="skip",
+                line={"width": width, "color": series_colour(t, drawn.type_names)}, opacity=drawn.opacity,
+                name=f"{t} edges ({int((drawn.types == t).sum()):,})", legendgroup=f"edge-{t}", showlegend=in_legend,
+            ))
+            in_legend = False
+    width_note = drawn.width_note
+    size = node_sizes(members)
     roles = members["role"].to_numpy()
     high_profile = members["high_profile"].fill_null(False).to_numpy()
     account_arr = accounts.to_numpy().astype(object)
@@ -186,11 +222,10 @@ def network_figure(
             customdata=account_arr[idx], hovertext=hover_arr[idx], hoverinfo="text",
             name=f"{label}{' ★' if label == 'high-profile' else ''} ({len(idx)})",
         ))
-    note = f" (heaviest {max_edges:,} of {edges.height:,} edges drawn)" if edges.height > max_edges else ""
     fig.update_layout(
         height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="white",
-        title={"text": f"{n:,} accounts, {edges.height:,} co-action edges{note}{width_note}"
-                       "<br><sup>colour: role (nodes) and main coordination type (edges); size: strength;"
+        title={"text": network_title(n, edges.height, max_edges) + width_note
+                       + "<br><sup>colour: role (nodes) and main coordination type (edges); size: strength;"
                        " click or lasso accounts to inspect them</sup>", "font": {"size": 14}},
         legend={"title": {"text": "nodes: role · edges: type"}, "itemsizing": "constant"},
         xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"},

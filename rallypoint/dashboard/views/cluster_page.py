@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
+from streamlit_image_coordinates import streamlit_image_coordinates
 
 from rallypoint.dashboard import navigation
 from rallypoint.dashboard.data import (
@@ -21,6 +22,7 @@ from rallypoint.dashboard.data import (
 from rallypoint.dashboard.exporting import FORMATS, export_cluster
 from rallypoint.dashboard.highlight import highlight
 from rallypoint.dashboard.network import cluster_edges, layout, network_figure, selected_accounts
+from rallypoint.dashboard.network_picture import NetworkPicture, accounts_at, network_picture
 from rallypoint.dashboard.palette import OKABE_ITO
 from rallypoint.dashboard.queue import mobilization_summary, time_span
 from rallypoint.dashboard.timeline import timeline_figure
@@ -31,6 +33,8 @@ from rallypoint.graph.lake import Lake
 
 #: Evidence kinds shown first: the mobilization signals, before plain co-actions.
 SIGNAL_KINDS = ("call_to_action", "logistics", "escalation", "delegitimization", "code_word")
+#: Above this many accounts the network is first drawn as a picture on the server (see ``_network``).
+PICTURE_ABOVE = 500
 COMPONENTS = ("coordination_score", "burst_score", "mobilization_score", "escalation_score", "growth_score")
 
 
@@ -44,15 +48,21 @@ def cluster_network(root: str, run_id: str, cluster_id: str, version: float):
     return members, edges, layout(members["account_id"].to_list(), edges)
 
 
-def _score_figure(row: dict) -> go.Figure:
-    labels = [c.removesuffix("_score") for c in COMPONENTS]
-    values = [row.get(c) or 0.0 for c in COMPONENTS]
-    fig = go.Figure(go.Bar(x=values, y=labels, orientation="h", marker_color=OKABE_ITO["blue"],
-                           text=[f"{v:.2f}" for v in values], textposition="outside"))
-    fig.update_layout(height=210, margin={"l": 10, "r": 30, "t": 30, "b": 30}, plot_bgcolor="white",
-                      title={"text": f"Score {row['score']:.2f} and its components (0–1)", "font": {"size": 14}},
-                      xaxis={"range": [0, 1.15], "title": "component value"}, yaxis={"autorange": "reversed"})
-    return fig
+def _score_bars(row: dict) -> str:
+    """The score's components (0–1) as HTML bars with their values written beside them.
+
+    Plain HTML rather than a chart: a plotly chart here loads and starts plotly's JavaScript
+    (seconds of browser CPU without a GPU) on every cluster page, even when the network is a picture.
+    """
+    rows = "".join(
+        f"<tr><td style='padding:1px 8px 1px 0;border:none'>{c.removesuffix('_score')}</td>"
+        f"<td style='width:100%;padding:1px 0;border:none'><div style='background:{OKABE_ITO['blue']};"
+        f"height:14px;width:{100 * min(max(v, 0.0), 1.0):.1f}%;display:inline-block;vertical-align:middle'></div>"
+        f"<span style='padding-left:6px'>{v:.2f}</span></td></tr>"
+        for c, v in ((c, float(row.get(c) or 0.0)) for c in COMPONENTS)
+    )
+    return (f"<div style='font-size:0.9em'><b>Score {row['score']:.2f} and its components (0–1)</b>"
+            f"<table style='width:100%;border:none;margin-top:4px'>{rows}</table></div>")
 
 
 def _pick_cluster(clusters: pl.DataFrame, run_id: str) -> str | None:
@@ -174,15 +184,40 @@ def cluster_figure(root: str, run_id: str, cluster_id: str, version: float) -> g
     return network_figure(members, edges, positions)
 
 
+@st.cache_resource(max_entries=16, show_spinner="Drawing the network…")
+def cluster_picture(root: str, run_id: str, cluster_id: str, version: float) -> NetworkPicture:
+    """The network as a PNG with each account's pixel position, drawn once per run version."""
+    members, edges, positions = cluster_network(root, run_id, cluster_id, version)
+    return network_picture(members, edges, positions)
+
+
 @st.fragment
 def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
-    """The network and the accounts clicked in it; a click reruns only this fragment."""
+    """The network and the accounts clicked in it; a click reruns only this fragment.
+
+    Above ``PICTURE_ABOVE`` accounts the network first comes as a picture drawn on the server
+    (clicks and dragged boxes mapped back to accounts): the interactive figure costs the browser
+    seconds there, the picture milliseconds. The toggle brings the interactive figure.
+    """
     members, edges, _ = cluster_network(root, run_id, cluster_id, version)
-    event = st.plotly_chart(
-        cluster_figure(root, run_id, cluster_id, version), key=f"network_{run_id}_{cluster_id}", on_select="rerun",
-        selection_mode=("points", "lasso", "box"), config={"displaylogo": False},
-    )
-    picked = selected_accounts(event)
+    interactive = members.height <= PICTURE_ABOVE or st.toggle(
+        "Interactive network (hover labels, zoom, lasso)", key=f"interactive_{run_id}_{cluster_id}",
+        help=f"Above {PICTURE_ABOVE:,} accounts the network is first shown as a picture: the interactive "
+             "figure takes the browser seconds to draw.")
+    if interactive:
+        event = st.plotly_chart(
+            cluster_figure(root, run_id, cluster_id, version), key=f"network_{run_id}_{cluster_id}",
+            on_select="rerun", selection_mode=("points", "lasso", "box"), config={"displaylogo": False},
+        )
+        picked = selected_accounts(event)
+    else:
+        st.caption(f"A picture of the network ({members.height:,} accounts): click an account, or drag a box "
+                   "around several, to list them below. Hover labels, zoom and lasso are in the interactive "
+                   "network (toggle above).")
+        picture = cluster_picture(root, run_id, cluster_id, version)
+        clicked = streamlit_image_coordinates(picture, key=f"network_picture_{run_id}_{cluster_id}", width="stretch",
+                                              click_and_drag=True, cursor="crosshair")
+        picked = accounts_at(picture, clicked)
     # full-width tables: side by side they cut off their last columns
     if picked:
         st.markdown(f"**Selected accounts ({len(picked)})**")
@@ -195,13 +230,15 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
                      query_params={"run": run_id, "account": picked[0]})
     else:
         st.caption("Click a node, or lasso several (toolbar), to see the accounts here.")
-    st.markdown("**Strongest edges** (the 200 heaviest): *co-shares* = times the two accounts acted on the same "
-                "target within the window (the edge weight); *distinct targets* = how many different targets; "
-                "*observed/expected* = co-shares over what chance timing would produce (the null model)")
-    st.dataframe(
-        strongest_edges(root, run_id, cluster_id, version),
-        hide_index=True, height=220, width="stretch", key="strongest_edges",
-    )
+    # a table on the first view loads Streamlit's table code in the browser (about 0.3 CPU s): on request only
+    if st.toggle("Strongest edges: the 200 heaviest, with their numbers", key=f"strongest_{run_id}_{cluster_id}"):
+        st.markdown("*co-shares* = times the two accounts acted on the same target within the window (the edge "
+                    "weight); *distinct targets* = how many different targets; *observed/expected* = co-shares over "
+                    "what chance timing would produce (the null model)")
+        st.dataframe(
+            strongest_edges(root, run_id, cluster_id, version),
+            hide_index=True, height=220, width="stretch", key="strongest_edges",
+        )
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -273,7 +310,7 @@ def render() -> None:
         names = dict(members.select("account_id", "account_name").iter_rows())
         hp = [f"{a} ({names[a]})" if names.get(a) else a for a in row["high_profile_accounts"] or []]
         st.markdown(f"**High-profile members** (scored by the same rules): {html.escape(', '.join(hp)) or 'none'}")
-        st.plotly_chart(_score_figure(row), key="score_chart", config={"displayModeBar": False})
+        st.markdown(_score_bars(row), unsafe_allow_html=True)
     with right:
         _triage(current, run_id, row, members["account_id"].to_list())
 

@@ -1,0 +1,159 @@
+"""A large cluster's network drawn on the server as one PNG, with clicks mapped back to accounts.
+
+The interactive plotly figure (:mod:`rallypoint.dashboard.network`) costs the browser
+seconds at 2,000 accounts: WebGL runs in a software renderer where there is no GPU,
+and SVG styles every point in turn. A picture is one ``<img>``: the browser decodes
+it in milliseconds. It shows the same things — accounts coloured by role and sized
+by strength, high-profile accounts as named stars, the heaviest edges coloured by
+their main type in three weight bands — and keeps the pixel position of every
+account, so a click (or a dragged box) on the picture is turned back into accounts
+by :func:`accounts_at`.
+
+Drawn with matplotlib's Agg backend through its object API (no pyplot state, safe
+for Streamlit's threads). Complexity: ``O(V + E)`` drawing plus PNG encoding of the
+fixed-size picture; about 1 CPU s for 2,000 accounts and 3,000 edges, done once
+per run and cluster (the page caches it).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from PIL import Image
+
+from rallypoint.dashboard.network import (
+    BAND_WIDTHS,
+    MAX_EDGES,
+    drawn_edges,
+    network_title,
+    node_sizes,
+)
+from rallypoint.dashboard.palette import OKABE_ITO, OTHER_COLOUR, ROLE_COLOURS, series_colour
+
+#: Picture size in pixels: drawn larger than shown, so it stays sharp when the page scales it down.
+WIDTH_PX, HEIGHT_PX, DPI = 1500, 930, 100
+#: A click this close (in picture pixels) to an account's centre picks it; further away picks nothing.
+PICK_RADIUS_PX = 14.0
+#: Colours of the PNG's palette (the picture uses the Okabe–Ito colours and their blends with white).
+PALETTE_COLOURS = 128
+
+
+@dataclass(frozen=True)
+class NetworkPicture:
+    """The PNG and where each account sits in it.
+
+    ``xy`` is ``V × 2`` pixel positions (x right, y down, origin top left) in the
+    order of the members the picture was drawn from; ``accounts`` the ids in that order.
+    """
+
+    png: bytes
+    width: int
+    height: int
+    xy: np.ndarray
+    accounts: np.ndarray
+
+    def save(self, buffer: io.BytesIO, **_: object) -> None:
+        """Write the PNG to ``buffer``: the image component encodes any object with a ``save``;
+        this hands it the bytes already encoded instead of re-encoding a picture every rerun."""
+        buffer.write(self.png)
+
+
+def _points(size_px: np.ndarray) -> np.ndarray:
+    """matplotlib's marker area (points²) for a diameter in pixels (what plotly's ``size`` means)."""
+    return (size_px * 72.0 / DPI) ** 2
+
+
+def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.ndarray,
+                    *, max_edges: int = MAX_EDGES) -> NetworkPicture:
+    """Draw ``members`` (in ``positions`` order) and their heaviest ``max_edges`` edges as a PNG."""
+    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.01, 0.01, 0.74, 0.9))  # the legend gets the right quarter
+    ax.set_axis_off()
+    ax.set_aspect("equal", adjustable="datalim")
+    n = members.height
+    drawn = drawn_edges(members, edges, max_edges)
+    handles: list[Line2D] = []
+    if len(drawn.ia):
+        colours = np.array([series_colour(t, drawn.type_names) for t in drawn.type_names], dtype=object)
+        colour_of = colours[np.searchsorted(np.array(drawn.type_names, dtype=object), drawn.types)]
+        segments = np.stack([positions[drawn.ia], positions[drawn.ib]], axis=1)
+        widths = np.asarray(BAND_WIDTHS)[drawn.band]
+        ax.add_collection(LineCollection(segments, colors=list(colour_of), linewidths=widths,
+                                         alpha=drawn.opacity, zorder=1))
+        counts = dict(zip(*np.unique(drawn.types, return_counts=True), strict=True))
+        handles += [Line2D([], [], color=c, lw=2, label=f"{t} edges ({counts[t]:,})")
+                    for t, c in zip(drawn.type_names, colours, strict=True)]
+    size = node_sizes(members)
+    roles = members["role"].fill_null("").to_numpy().astype(object)
+    for role in [*ROLE_COLOURS, *sorted(set(roles.tolist()) - set(ROLE_COLOURS))]:
+        idx = np.flatnonzero(roles == role)
+        if len(idx):
+            ax.scatter(positions[idx, 0], positions[idx, 1], s=_points(size[idx]), zorder=2,
+                       c=ROLE_COLOURS.get(role, OTHER_COLOUR), edgecolors="white", linewidths=0.6)
+            handles.append(Line2D([], [], ls="", marker="o", ms=8, color=ROLE_COLOURS.get(role, OTHER_COLOUR),
+                                  label=f"{role} ({len(idx):,})"))
+    high_profile = np.flatnonzero(members["high_profile"].fill_null(False).to_numpy())
+    if len(high_profile):
+        ax.scatter(positions[high_profile, 0], positions[high_profile, 1], s=_points(size[high_profile] + 12),
+                   marker="*", c=OKABE_ITO["yellow"], edgecolors=OKABE_ITO["black"], linewidths=1.2, zorder=3)
+        names = members["account_name"].fill_null("").to_numpy().astype(object)[high_profile]
+        ids = members["account_id"].to_numpy().astype(object)[high_profile]
+        for (x, y), label in zip(positions[high_profile], np.where(names != "", names, ids), strict=True):
+            ax.annotate(f"★ {label}", (x, y), xytext=(0, -14), textcoords="offset points", ha="center",
+                        fontsize=11, zorder=4, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                                                     "alpha": 0.75})
+        handles.append(Line2D([], [], ls="", marker="*", ms=13, color=OKABE_ITO["yellow"],
+                              markeredgecolor=OKABE_ITO["black"], label=f"high-profile ★ ({len(high_profile)})"))
+    ax.autoscale_view()
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.76, 0.9), frameon=False, fontsize=11,
+               title="nodes: role · edges: type", title_fontsize=11, alignment="left")
+    fig.suptitle(network_title(n, edges.height, max_edges) + drawn.width_note, x=0.01, y=0.985, ha="left",
+                 fontsize=13)
+    fig.text(0.01, 0.935, "colour: role (nodes) and main coordination type (edges); size: strength",
+             fontsize=10, color="#444444")
+    canvas.draw()
+    # display coordinates have their origin at the bottom left; the picture's at the top left
+    xy = ax.transData.transform(positions) if n else np.zeros((0, 2))
+    xy = np.column_stack([xy[:, 0], HEIGHT_PX - xy[:, 1]])
+    # a 128-colour palette PNG: a third of the bytes of full colour (the picture has few colours), so the
+    # page receives and decodes it faster; drawn from the canvas already rendered, not rendered again
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(canvas.buffer_rgba())[:, :, :3]).quantize(PALETTE_COLOURS).save(
+        buffer, format="PNG", optimize=True)
+    return NetworkPicture(buffer.getvalue(), WIDTH_PX, HEIGHT_PX, xy,
+                          members["account_id"].to_numpy().astype(object))
+
+
+def accounts_at(picture: NetworkPicture, event: dict | None) -> list[str]:
+    """The accounts a click or a dragged box on the shown picture lands on, nearest first.
+
+    ``event`` is the image component's value: ``x1, y1, x2, y2`` (press and release) and the
+    shown ``width``/``height`` in browser pixels; the picture may be shown scaled, so the
+    positions are scaled back to picture pixels. A box wider than a few pixels selects every
+    account inside it (strongest first, as ``members`` is ordered); a click selects the
+    nearest account within ``PICK_RADIUS_PX``, or none. ``O(V)`` with numpy.
+    """
+    if not event or not event.get("width"):
+        return []
+    scale = picture.width / float(event["width"])
+    x1, y1 = event.get("x1", event.get("x")), event.get("y1", event.get("y"))
+    x2, y2 = event.get("x2", x1), event.get("y2", y1)
+    if x1 is None or y1 is None:
+        return []
+    (x1, x2), (y1, y2) = sorted((x1 * scale, x2 * scale)), sorted((y1 * scale, y2 * scale))
+    xs, ys = picture.xy[:, 0], picture.xy[:, 1]
+    if x2 - x1 > 6 or y2 - y1 > 6:  # a dragged box
+        inside = (xs >= x1) & (xs <= x2) & (ys >= y1) & (ys <= y2)
+        return picture.accounts[inside].tolist()
+    distance = np.hypot(xs - x1, ys - y1)
+    if not len(distance) or distance.min() > PICK_RADIUS_PX:
+        return []
+    return [picture.accounts[int(distance.argmin())]]
