@@ -62,6 +62,23 @@ def test_near_duplicate_groups_are_deterministic_for_a_seed():
     assert (near_duplicate_groups(texts, 0.5, seed=1) == first).all()
 
 
+def test_near_duplicate_groups_in_small_chunks_equal_one_pass():
+    # texts are hashed doc_chunk at a time and links checked link_chunk at a time so that
+    # millions of texts fit in memory; the groups must not depend on the chunk sizes
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    vocabulary = [f"w{k}" for k in range(40)]
+    bases = [" ".join(rng.choice(vocabulary, 12)) for _ in range(30)]
+    texts = [base + (" " + " ".join(rng.choice(vocabulary, int(rng.integers(0, 3)))) if rng.random() < 0.7 else "")
+             for base in bases for _ in range(4)]
+    whole = near_duplicate_groups(texts, 0.7)
+    chunked = near_duplicate_groups(texts, 0.7, doc_chunk=7, link_chunk=5)
+    assert 5 < len(set(whole.tolist())) < len(texts)  # some texts grouped, not all in one
+    same_group = whole[:, None] == whole[None, :]
+    assert (same_group == (chunked[:, None] == chunked[None, :])).all()
+
+
 def test_co_hashtags_needs_two_tags_and_ignores_order_and_case():
     table = posts(
         {"account_id": "a", "hashtags": ["StopTheSteal", "J6"], "t": 0},

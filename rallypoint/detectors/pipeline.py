@@ -178,19 +178,19 @@ def _parse_types(types: str | list[str] | tuple[str, ...] | None) -> list[str] |
 
 
 def read_records(lake: Lake, since: datetime | None, until: datetime | None, scheduler: str | None) -> pa.Table:
-    """The lake's interactions in range as one Arrow table, read by Dask (local or ``scheduler``)."""
-    ddf = lake.read_interactions(columns=READ_COLUMNS, since=since, until=until)
-    if scheduler:
-        from distributed import Client
+    """The lake's interactions in range as one Arrow table: read by Dask on ``scheduler``'s
+    cluster, else by pyarrow in this process."""
+    if not scheduler:
+        return lake.read_interactions_arrow(columns=READ_COLUMNS, since=since, until=until)
+    from distributed import Client
 
-        try:
-            client = Client(scheduler, timeout="20s")
-        except OSError as exc:
-            raise RallypointError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}.") from None
-        with client:
-            frame = client.compute(ddf).result()
-    else:
-        frame = ddf.compute()
+    ddf = lake.read_interactions(columns=READ_COLUMNS, since=since, until=until)
+    try:
+        client = Client(scheduler, timeout="20s")
+    except OSError as exc:
+        raise RallypointError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}.") from None
+    with client:
+        frame = client.compute(ddf).result()
     table = pa.Table.from_pandas(frame, preserve_index=False)
     from rallypoint.schema import LAKE_SCHEMA
 

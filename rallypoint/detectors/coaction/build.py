@@ -466,7 +466,7 @@ class _DaskPlan(_Plan):
         kind = list(type_list).index(co_text.TYPE)
         texts = shares[shares["kind"] == kind]["target"].dropna().unique().compute()
         mapping = _pandas(
-            co_text.group_texts(list(texts), text_threshold, seed=seed).rename({"text": "target", "target": "group"})
+            co_text.group_texts(pl.Series("text", texts, dtype=pl.String), text_threshold, seed=seed).rename({"text": "target", "target": "group"})
         )
         mapping = mapping.astype({"target": shares["target"].dtype, "group": shares["target"].dtype})
         is_text = shares["kind"] == kind

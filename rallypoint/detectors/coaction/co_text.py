@@ -25,6 +25,8 @@ Cost
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 import pyarrow as pa
 
@@ -70,13 +72,17 @@ def text_events(records: pa.Table) -> pa.Table:
     return from_column(rows, long_enough.to_arrow())
 
 
-def group_texts(texts: list[str], threshold: float, seed: int = 0, num_perm: int = NUM_PERM) -> pl.DataFrame:
+def group_texts(
+    texts: Sequence[str] | pl.Series, threshold: float, seed: int = 0, num_perm: int = NUM_PERM
+) -> pl.DataFrame:
     """Map each distinct normalised text to its near-duplicate group's target label.
 
     Returns columns ``text`` and ``target`` (``"<group>: <first 100 characters>"``).
+    The texts stay in Arrow memory throughout (millions of Python strings cost gigabytes).
     """
-    distinct = pl.DataFrame({"text": sorted(set(texts))}, schema={"text": pl.String})
-    labels = near_duplicate_groups(distinct["text"].to_list(), threshold, num_perm=num_perm, seed=seed)
+    texts = texts if isinstance(texts, pl.Series) else pl.Series("text", list(texts), dtype=pl.String)
+    distinct = pl.DataFrame({"text": texts.drop_nulls().unique().sort()}, schema={"text": pl.String})
+    labels = near_duplicate_groups(distinct["text"], threshold, num_perm=num_perm, seed=seed)
     distinct = distinct.with_columns(group=pl.Series(labels, dtype=pl.Int64))
     representative = distinct.group_by("group").agg(rep=pl.col("text").min())
     return (
@@ -89,7 +95,7 @@ def group_texts(texts: list[str], threshold: float, seed: int = 0, num_perm: int
 def share_events(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_perm: int = NUM_PERM) -> pa.Table:
     """One share event per authored record whose text has a near-duplicate group."""
     events = pl.from_arrow(text_events(records))
-    mapping = group_texts(events["target"].to_list(), threshold, seed=seed, num_perm=num_perm)
+    mapping = group_texts(events["target"], threshold, seed=seed, num_perm=num_perm)
     grouped = events.join(mapping, left_on="target", right_on="text").select(
         pl.col("target_right").alias("target"), "account_id", "id", "timestamp"
     )

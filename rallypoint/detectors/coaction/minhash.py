@@ -22,10 +22,14 @@ Method
 
 Cost
     ``O(S * num_perm)`` for ``S`` (text, shingle) rows, in ``num_perm`` vectorised passes;
-    ``O(d * b)`` for the bands of ``d`` texts. About a million texts a minute on one core.
+    ``O(d * b log d)`` for the bands of ``d`` texts. About a million texts a minute on one
+    core. Memory: the ``d x num_perm`` uint32 signatures, plus working sets bounded by
+    ``DOC_CHUNK`` texts and ``LINK_CHUNK`` candidate links.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
@@ -36,9 +40,13 @@ _PRIME = np.uint64((1 << 61) - 1)
 _MASK32 = np.uint64(0xFFFFFFFF)
 NUM_PERM = 128
 SHINGLE_WORDS = 3
+#: Texts shingled and hashed at a time (their word and shingle rows are the largest working set).
+DOC_CHUNK = 250_000
+#: Candidate links whose signatures are compared at a time (two ``num_perm`` rows each).
+LINK_CHUNK = 1_000_000
 
 
-def shingle_hashes(texts: list[str], shingle: int = SHINGLE_WORDS) -> tuple[np.ndarray, np.ndarray]:
+def shingle_hashes(texts: Sequence[str] | pl.Series, shingle: int = SHINGLE_WORDS) -> tuple[np.ndarray, np.ndarray]:
     """(text index, 32-bit shingle hash) rows, unique, sorted by text; texts shorter than
     ``shingle`` words hash as a whole."""
     words = (
@@ -85,36 +93,59 @@ def bands_for(threshold: float, num_perm: int = NUM_PERM, recall: float = 0.95) 
 
 
 def near_duplicate_groups(
-    texts: list[str], threshold: float, num_perm: int = NUM_PERM, seed: int = 0, shingle: int = SHINGLE_WORDS
+    texts: Sequence[str] | pl.Series,
+    threshold: float,
+    num_perm: int = NUM_PERM,
+    seed: int = 0,
+    shingle: int = SHINGLE_WORDS,
+    doc_chunk: int = DOC_CHUNK,
+    link_chunk: int = LINK_CHUNK,
 ) -> np.ndarray:
-    """A group label per text: texts linked by estimated Jaccard >= ``threshold`` share a label."""
+    """A group label per text: texts linked by estimated Jaccard >= ``threshold`` share a label.
+
+    ``doc_chunk`` texts are shingled and hashed at a time and ``link_chunk`` candidate links
+    checked at a time, so memory is the signature matrix (``4 * num_perm`` bytes a text) plus
+    bounded working sets, whatever the number of texts.
+    """
+    texts = texts if isinstance(texts, pl.Series) else pl.Series("text", list(texts), dtype=pl.String)
     n = len(texts)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    doc, hashes = shingle_hashes(texts, shingle)
-    sig = signatures(doc, hashes, n, num_perm, seed)
+    sig = np.empty((n, num_perm), dtype=np.uint32)
+    for start in range(0, n, doc_chunk):
+        chunk = texts.slice(start, doc_chunk)
+        doc, hashes = shingle_hashes(chunk, shingle)
+        sig[start : start + len(chunk)] = signatures(doc, hashes, len(chunk), num_perm, seed)
+        del doc, hashes
     n_bands, rows = bands_for(threshold, num_perm)
-    firsts, seconds = [], []
-    index = np.arange(n, dtype=np.int64)
-    for band in range(n_bands):
-        block = np.ascontiguousarray(sig[:, band * rows : (band + 1) * rows])
-        key = _row_keys(block)
-        order = np.lexsort((index, key))
-        sorted_key = key[order]
-        same = sorted_key[1:] == sorted_key[:-1]
-        # chain: each text to its predecessor in the bucket; star: to the bucket's first text
-        bucket_start = np.maximum.accumulate(np.where(np.r_[True, ~same], np.arange(n), 0))
-        firsts += [order[1:][same], order[1:][same]]
-        seconds += [order[:-1][same], order[bucket_start[1:][same]]]
-    if firsts:
-        u, v = np.concatenate(firsts), np.concatenate(seconds)
-        keep = (u != v) & ((sig[u] == sig[v]).mean(axis=1) >= threshold)
-        u, v = u[keep], v[keep]
-    else:
-        u = v = np.zeros(0, dtype=np.int64)
+    links = [_band_links(np.ascontiguousarray(sig[:, band * rows : (band + 1) * rows])) for band in range(n_bands)]
+    # identical texts agree on every band: keep each candidate link once before checking it
+    candidates = np.unique(np.concatenate(links)) if links else np.zeros(0, np.int64)
+    del links
+    kept = []
+    for start in range(0, candidates.size, link_chunk):
+        u, v = np.divmod(candidates[start : start + link_chunk], n)
+        agree = (sig[u] == sig[v]).mean(axis=1) >= threshold
+        kept.append(candidates[start : start + link_chunk][agree])
+    u, v = np.divmod(np.concatenate(kept), n) if kept else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     graph = coo_matrix((np.ones(u.size), (u, v)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     return labels.astype(np.int64)
+
+
+def _band_links(block: np.ndarray) -> np.ndarray:
+    """Candidate links ``u * n + v`` (``u > v``) of one band: within each bucket of texts that
+    agree on the whole band, each text to its predecessor (a chain) and to the bucket's first
+    text (a star) — linear, however large the bucket."""
+    n = block.shape[0]
+    key = _row_keys(block)
+    order = np.lexsort((np.arange(n, dtype=np.int64), key))
+    sorted_key = key[order]
+    same = sorted_key[1:] == sorted_key[:-1]
+    bucket_start = np.maximum.accumulate(np.where(np.r_[True, ~same], np.arange(n), 0))
+    later = order[1:][same]
+    # order is by (key, index): a bucket's earlier members have smaller indices
+    return np.concatenate([later * n + order[:-1][same], later * n + order[bucket_start[1:][same]]])
 
 
 def _row_keys(block: np.ndarray) -> np.ndarray:
