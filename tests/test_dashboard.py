@@ -282,6 +282,17 @@ def test_a_click_on_the_picture_picks_the_nearest_account_and_a_box_the_accounts
     assert accounts_at(picture, None) == [] and accounts_at(picture, {"width": 0}) == []
 
 
+def test_a_click_on_overlapping_accounts_picks_the_one_drawn_on_top():
+    members, edges, positions = _ring_network(40)
+    positions = positions.copy()
+    positions[0] = positions[20] + (positions[21] - positions[20]) * 0.05  # the seeder half over amplifier u20
+    picture = network_picture(members, edges, positions)
+    x, y = picture.xy[20]  # the amplifier's centre, nearer to it than to the seeder's, yet under the seeder
+    assert np.hypot(*(picture.xy[0] - picture.xy[20])) < picture.radius[0]
+    event = {"x1": x, "y1": y, "x2": x, "y2": y, "width": picture.width, "height": picture.height}
+    assert accounts_at(picture, event) == ["u0"]  # the seeder: rarer roles are drawn over amplifiers
+
+
 def test_timeline_counts_every_action_and_shows_bursts_and_named_dates():
     t0 = datetime(2021, 1, 4, tzinfo=UTC)
     actions = pl.DataFrame({"timestamp": [t0 + timedelta(minutes=7 * i) for i in range(300)],

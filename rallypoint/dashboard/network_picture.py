@@ -37,8 +37,8 @@ from rallypoint.dashboard.network import (
 )
 from rallypoint.dashboard.palette import OKABE_ITO, OTHER_COLOUR, ROLE_COLOURS, series_colour
 
-#: Picture size in pixels: drawn larger than shown, so it stays sharp when the page scales it down.
-WIDTH_PX, HEIGHT_PX, DPI = 1500, 930, 100
+#: Picture size in pixels: about the width of the page's main column, so its text is shown near its drawn size.
+WIDTH_PX, HEIGHT_PX, DPI = 1100, 720, 100
 #: A click this close (in picture pixels) to an account's centre picks it; further away picks nothing.
 PICK_RADIUS_PX = 14.0
 #: Colours of the PNG's palette (the picture uses the Okabe–Ito colours and their blends with white).
@@ -50,7 +50,8 @@ class NetworkPicture:
     """The PNG and where each account sits in it.
 
     ``xy`` is ``V × 2`` pixel positions (x right, y down, origin top left) in the
-    order of the members the picture was drawn from; ``accounts`` the ids in that order.
+    order of the members the picture was drawn from; ``accounts`` the ids in that order;
+    ``radius`` each marker's radius in pixels and ``layer`` its drawing order (higher is on top).
     """
 
     png: bytes
@@ -58,6 +59,8 @@ class NetworkPicture:
     height: int
     xy: np.ndarray
     accounts: np.ndarray
+    radius: np.ndarray
+    layer: np.ndarray
 
     def save(self, buffer: io.BytesIO, **_: object) -> None:
         """Write the PNG to ``buffer``: the image component encodes any object with a ``save``;
@@ -75,7 +78,7 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
     """Draw ``members`` (in ``positions`` order) and their heaviest ``max_edges`` edges as a PNG."""
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     canvas = FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.01, 0.01, 0.74, 0.9))  # the legend gets the right quarter
+    ax = fig.add_axes((0.01, 0.01, 0.72, 0.86))  # the legend gets the right quarter
     ax.set_axis_off()
     ax.set_aspect("equal", adjustable="datalim")
     n = members.height
@@ -93,14 +96,23 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
                     for t, c in zip(drawn.type_names, colours, strict=True)]
     size = node_sizes(members)
     roles = members["role"].fill_null("").to_numpy().astype(object)
-    for role in [*ROLE_COLOURS, *sorted(set(roles.tolist()) - set(ROLE_COLOURS))]:
+    role_order = [r for r in [*ROLE_COLOURS, *sorted(set(roles.tolist()) - set(ROLE_COLOURS))] if (roles == r).any()]
+    # the rarer a role, the later it is drawn: a few seeders stay visible on top of many amplifiers
+    on_top = {r: rank for rank, r in enumerate(sorted(role_order, key=lambda r: -(roles == r).sum()))}
+    for role in role_order:
         idx = np.flatnonzero(roles == role)
         if len(idx):
-            ax.scatter(positions[idx, 0], positions[idx, 1], s=_points(size[idx]), zorder=2,
+            ax.scatter(positions[idx, 0], positions[idx, 1], s=_points(size[idx]), zorder=2 + 0.01 * on_top[role],
                        c=ROLE_COLOURS.get(role, OTHER_COLOUR), edgecolors="white", linewidths=0.6)
             handles.append(Line2D([], [], ls="", marker="o", ms=8, color=ROLE_COLOURS.get(role, OTHER_COLOUR),
                                   label=f"{role} ({len(idx):,})"))
     high_profile = np.flatnonzero(members["high_profile"].fill_null(False).to_numpy())
+    # drawing order, as matplotlib layers it: by role (rarer on top), then by row; stars above all
+    role_layer = pl.Series(roles.tolist(), dtype=pl.String).replace_strict(on_top, return_dtype=pl.Int64).to_numpy()
+    layer = role_layer * n + np.arange(n)
+    layer[high_profile] += (len(role_order) + 1) * n
+    radius = size / 2
+    radius[high_profile] = (size[high_profile] + 12) / 2
     if len(high_profile):
         ax.scatter(positions[high_profile, 0], positions[high_profile, 1], s=_points(size[high_profile] + 12),
                    marker="*", c=OKABE_ITO["yellow"], edgecolors=OKABE_ITO["black"], linewidths=1.2, zorder=3)
@@ -108,17 +120,17 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
         ids = members["account_id"].to_numpy().astype(object)[high_profile]
         for (x, y), label in zip(positions[high_profile], np.where(names != "", names, ids), strict=True):
             ax.annotate(f"★ {label}", (x, y), xytext=(0, -14), textcoords="offset points", ha="center",
-                        fontsize=11, zorder=4, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                        fontsize=12, zorder=4, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
                                                      "alpha": 0.75})
         handles.append(Line2D([], [], ls="", marker="*", ms=13, color=OKABE_ITO["yellow"],
                               markeredgecolor=OKABE_ITO["black"], label=f"high-profile ★ ({len(high_profile)})"))
     ax.autoscale_view()
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.76, 0.9), frameon=False, fontsize=11,
-               title="nodes: role · edges: type", title_fontsize=11, alignment="left")
-    fig.suptitle(network_title(n, edges.height, max_edges) + drawn.width_note, x=0.01, y=0.985, ha="left",
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.74, 0.86), frameon=False, fontsize=12,
+               title="nodes: role · edges: type", title_fontsize=12, alignment="left")
+    fig.suptitle(network_title(n, edges.height, max_edges) + drawn.width_note, x=0.01, y=0.98, ha="left",
                  fontsize=13)
-    fig.text(0.01, 0.935, "colour: role (nodes) and main coordination type (edges); size: strength",
-             fontsize=10, color="#444444")
+    fig.text(0.01, 0.915, "colour: role (nodes) and main coordination type (edges); size: strength",
+             fontsize=12, color="#444444")
     canvas.draw()
     # display coordinates have their origin at the bottom left; the picture's at the top left
     xy = ax.transData.transform(positions) if n else np.zeros((0, 2))
@@ -129,7 +141,7 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
     Image.fromarray(np.asarray(canvas.buffer_rgba())[:, :, :3]).quantize(PALETTE_COLOURS).save(
         buffer, format="PNG", optimize=True)
     return NetworkPicture(buffer.getvalue(), WIDTH_PX, HEIGHT_PX, xy,
-                          members["account_id"].to_numpy().astype(object))
+                          members["account_id"].to_numpy().astype(object), radius, layer)
 
 
 def accounts_at(picture: NetworkPicture, event: dict | None) -> list[str]:
@@ -138,8 +150,9 @@ def accounts_at(picture: NetworkPicture, event: dict | None) -> list[str]:
     ``event`` is the image component's value: ``x1, y1, x2, y2`` (press and release) and the
     shown ``width``/``height`` in browser pixels; the picture may be shown scaled, so the
     positions are scaled back to picture pixels. A box wider than a few pixels selects every
-    account inside it (strongest first, as ``members`` is ordered); a click selects the
-    nearest account within ``PICK_RADIUS_PX``, or none. ``O(V)`` with numpy.
+    account inside it (in ``members`` order); a click on markers selects the one drawn on top
+    (the one the analyst sees), a click beside them the nearest account within
+    ``PICK_RADIUS_PX``, or none. ``O(V)`` with numpy.
     """
     if not event or not event.get("width"):
         return []
@@ -154,6 +167,11 @@ def accounts_at(picture: NetworkPicture, event: dict | None) -> list[str]:
         inside = (xs >= x1) & (xs <= x2) & (ys >= y1) & (ys <= y2)
         return picture.accounts[inside].tolist()
     distance = np.hypot(xs - x1, ys - y1)
-    if not len(distance) or distance.min() > PICK_RADIUS_PX:
+    if not len(distance):
+        return []
+    under = distance <= picture.radius
+    if under.any():  # the click is on a marker: the one drawn on top is the one seen
+        return [picture.accounts[int(np.where(under, picture.layer, -1).argmax())]]
+    if distance.min() > PICK_RADIUS_PX:
         return []
     return [picture.accounts[int(distance.argmin())]]

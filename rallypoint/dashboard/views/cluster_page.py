@@ -229,7 +229,8 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
         st.page_link(navigation.page("account"), label=f"Open account {picked[0]} →",
                      query_params={"run": run_id, "account": picked[0]})
     else:
-        st.caption("Click a node, or lasso several (toolbar), to see the accounts here.")
+        st.caption("Click a node, or lasso several (toolbar), to see the accounts here." if interactive
+                   else "Click an account in the picture, or drag a box around several, to see them here.")
     # a table on the first view loads Streamlit's table code in the browser (about 0.3 CPU s): on request only
     if st.toggle("Strongest edges: the 200 heaviest, with their numbers", key=f"strongest_{run_id}_{cluster_id}"):
         st.markdown("*co-shares* = times the two accounts acted on the same target within the window (the edge "
