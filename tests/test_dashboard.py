@@ -19,7 +19,7 @@ from rallypoint.dashboard.ego import ego_edges, ego_nodes
 from rallypoint.dashboard.highlight import highlight
 from rallypoint.dashboard.launch import streamlit_command
 from rallypoint.dashboard.network import WEBGL_ABOVE, cluster_edges, layout, network_figure, selected_accounts
-from rallypoint.dashboard.network_picture import PICK_RADIUS_PX, accounts_at, network_picture
+from rallypoint.dashboard.network_picture import PICK_RADIUS_PX, accounts_at, network_picture, with_rings
 from rallypoint.dashboard.palette import OKABE_ITO, ROLE_COLOURS
 from rallypoint.dashboard.queue import QueueFilters, filter_queue, n_pages, page
 from rallypoint.dashboard.timeline import timeline_figure
@@ -291,6 +291,23 @@ def test_a_click_on_overlapping_accounts_picks_the_one_drawn_on_top():
     assert np.hypot(*(picture.xy[0] - picture.xy[20])) < picture.radius[0]
     event = {"x1": x, "y1": y, "x2": x, "y2": y, "width": picture.width, "height": picture.height}
     assert accounts_at(picture, event) == ["u0"]  # the seeder: rarer roles are drawn over amplifiers
+
+
+def test_selected_accounts_are_ringed_in_the_picture_and_nothing_else_changes():
+    import io
+
+    from PIL import Image
+
+    members, edges, positions = _ring_network(40)
+    picture = network_picture(members, edges, positions)
+    marked = with_rings(picture, ["u7", "not-a-member"])
+    before, after = (np.asarray(Image.open(io.BytesIO(p.png)).convert("RGB"), dtype=int) for p in (picture, marked))
+    changed = np.argwhere((before != after).any(axis=2))
+    x, y = picture.xy[7]
+    distance = np.hypot(changed[:, 1] - x, changed[:, 0] - y)
+    assert len(changed) > 50 and (np.abs(distance - picture.radius[7] - 3) <= 1.8).all()  # ring ±1 px, rounded
+    assert after[changed[:, 0], changed[:, 1]].sum(axis=1).max() < 150  # drawn dark
+    assert with_rings(picture, []) is picture and (marked.xy == picture.xy).all()
 
 
 def test_timeline_counts_every_action_and_shows_bursts_and_named_dates():

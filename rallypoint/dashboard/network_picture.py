@@ -18,7 +18,7 @@ per run and cluster (the page caches it).
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -142,6 +142,32 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
         buffer, format="PNG", optimize=True)
     return NetworkPicture(buffer.getvalue(), WIDTH_PX, HEIGHT_PX, xy,
                           members["account_id"].to_numpy().astype(object), radius, layer)
+
+
+def with_rings(picture: NetworkPicture, accounts: list[str]) -> NetworkPicture:
+    """The picture with a black ring around each of ``accounts`` (the selected ones), re-encoded.
+
+    The rings are set straight into the palette image's pixels, all at once with numpy (180 points
+    round each circle, 3 pixels thick), so marking a selection costs milliseconds, not a new drawing.
+    """
+    chosen = np.flatnonzero(np.isin(picture.accounts, np.array(accounts, dtype=object)))
+    if not len(chosen):
+        return picture
+    image = Image.open(io.BytesIO(picture.png))
+    pixels = np.array(image)
+    palette = np.array(image.getpalette()[: 3 * PALETTE_COLOURS]).reshape(-1, 3)
+    darkest = int(palette.sum(axis=1).argmin())
+    angles = np.linspace(0, 2 * np.pi, 180, endpoint=False)
+    radii = picture.radius[chosen, None, None] + np.array([2.0, 3.0, 4.0])[None, None, :]
+    xs = np.rint(picture.xy[chosen, 0, None, None] + radii * np.cos(angles)[None, :, None]).astype(int).ravel()
+    ys = np.rint(picture.xy[chosen, 1, None, None] + radii * np.sin(angles)[None, :, None]).astype(int).ravel()
+    inside = (xs >= 0) & (xs < picture.width) & (ys >= 0) & (ys < picture.height)
+    pixels[ys[inside], xs[inside]] = darkest
+    marked = Image.fromarray(pixels, mode="P")
+    marked.putpalette(image.getpalette())
+    buffer = io.BytesIO()
+    marked.save(buffer, format="PNG")
+    return replace(picture, png=buffer.getvalue())
 
 
 def accounts_at(picture: NetworkPicture, event: dict | None) -> list[str]:

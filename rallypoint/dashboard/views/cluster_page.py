@@ -22,7 +22,7 @@ from rallypoint.dashboard.data import (
 from rallypoint.dashboard.exporting import FORMATS, export_cluster
 from rallypoint.dashboard.highlight import highlight
 from rallypoint.dashboard.network import cluster_edges, layout, network_figure, selected_accounts
-from rallypoint.dashboard.network_picture import NetworkPicture, accounts_at, network_picture
+from rallypoint.dashboard.network_picture import NetworkPicture, accounts_at, network_picture, with_rings
 from rallypoint.dashboard.palette import OKABE_ITO
 from rallypoint.dashboard.queue import mobilization_summary, time_span
 from rallypoint.dashboard.timeline import timeline_figure
@@ -215,7 +215,10 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
                    "around several, to list them below. Hover labels, zoom and lasso are in the interactive "
                    "network (toggle above).")
         picture = cluster_picture(root, run_id, cluster_id, version)
-        clicked = streamlit_image_coordinates(picture, key=f"network_picture_{run_id}_{cluster_id}", width="stretch",
+        key = f"network_picture_{run_id}_{cluster_id}"
+        # the selection is the component's last value: ring those accounts in the picture shown
+        picked = accounts_at(picture, st.session_state.get(key))
+        clicked = streamlit_image_coordinates(with_rings(picture, picked), key=key, width="stretch",
                                               click_and_drag=True, cursor="crosshair")
         picked = accounts_at(picture, clicked)
     # full-width tables: side by side they cut off their last columns
