@@ -200,95 +200,108 @@ def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("nan")
 
 
+def measured_load(lake: Lake, uri: str | None, batch_size: int, workers: int, loader: str) -> dict:
+    """``load_lake_into_neo4j`` with the server's and this process's CPU seconds and the load average."""
+    load_before, cpu_before, client_before = os.getloadavg(), server_cpu_seconds(), time.process_time()
+    summary = load_lake_into_neo4j(lake.root, uri, batch_size=batch_size, workers=workers, loader=loader)
+    server_cpu = cpu_delta(cpu_before, server_cpu_seconds())
+    elements = summary["nodes_created"] + summary["relationships_created"]
+    return {
+        **{k: summary[k] for k in ("loader", "records", "nodes_created", "relationships_created", "seconds",
+                                   "node_seconds", "relationship_seconds", "transactions")},
+        "relationships_per_s": rate(summary["relationships_created"], summary["seconds"]),
+        "graph_elements_per_s": rate(elements, summary["seconds"]),
+        "server_cpu_seconds": server_cpu,
+        "server_cpu_us_per_element": None if server_cpu is None else round(1e6 * server_cpu / max(elements, 1), 1),
+        "client_cpu_seconds": round(time.process_time() - client_before, 2),
+        "load_average_before": load_before, "load_average_after": os.getloadavg(),
+    }
+
+
+def row(label: str, result: dict) -> str:
+    cpu = ("" if result.get("server_cpu_seconds") is None else
+           f"  server {result['server_cpu_seconds']:.1f} CPU-s ({result['server_cpu_us_per_element']:.0f} µs/element)")
+    client = f", client {result['client_cpu_seconds']:.1f} CPU-s" if "client_cpu_seconds" in result else ""
+    load = ""
+    if "load_average_before" in result:
+        load = f", load {result['load_average_before'][0]:.1f}->{result['load_average_after'][0]:.1f}"
+    return (f"{label:40} {result['records']:>10,} {result['relationships_created']:>14,} {result['seconds']:>9.1f} "
+            f"{result['relationships_per_s']:>10,.0f}{cpu}{client}{load}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=20_000)
+    parser.add_argument("--cypher-records", type=int, default=100_000,
+                        help="also load this many records (re-keyed) with the Cypher path; 0 skips it")
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=1, help="concurrent sessions of the batched loader")
+    parser.add_argument("--loader", choices=("procedure", "cypher"), default="procedure",
+                        help="the batched path measured on the whole lake and the sample")
     parser.add_argument("--uri", default=None)
     parser.add_argument("--keep", action="store_true", help="leave the benchmark's data in Neo4j")
     args = parser.parse_args()
 
     OUT.mkdir(parents=True, exist_ok=True)
     lake = build_lake(args.records, OUT / f"lake-{args.records}")
+    prefixes = (PREFIX, f"n-{PREFIX}", f"b-{PREFIX}", f"c-{PREFIX}")
     with open_driver(args.uri) as driver:
         ensure_constraints(driver)
-        for prefix in (PREFIX, f"n-{PREFIX}", f"b-{PREFIX}"):
+        for prefix in prefixes:
             delete_prefixed(driver, prefix)  # leftovers of an interrupted run
         try:
-            print(f"batched load of {args.records:,} records ...", flush=True)
-            load_before, cpu_before, client_before = os.getloadavg(), server_cpu_seconds(), time.process_time()
-            full = load_lake_into_neo4j(lake.root, args.uri, batch_size=args.batch_size, workers=args.workers)
-            full_server_cpu = cpu_delta(cpu_before, server_cpu_seconds())
-            full_client_cpu = round(time.process_time() - client_before, 2)
-            load_after = os.getloadavg()
+            print(f"batched load ({args.loader}) of {args.records:,} records ...", flush=True)
+            full = measured_load(lake, args.uri, args.batch_size, args.workers, args.loader)
+            cypher = None
+            if args.cypher_records:
+                cypher_lake = sample_lake(lake, args.cypher_records, "c-", OUT / "sample-cypher")
+                print(f"batched load (cypher) of {args.cypher_records:,} records ...", flush=True)
+                cypher = measured_load(cypher_lake, args.uri, args.batch_size, args.workers, "cypher")
             naive_lake = sample_lake(lake, args.sample, "n-", OUT / "sample-naive")
             batched_lake = sample_lake(lake, args.sample, "b-", OUT / "sample-batched")
             print(f"one transaction per record, {args.sample:,} records ...", flush=True)
+            load_before, cpu_before = os.getloadavg(), server_cpu_seconds()
             naive = naive_load(driver, naive_lake)
-            print(f"batched, the same {args.sample:,} records ...", flush=True)
-            batched_sample = load_lake_into_neo4j(batched_lake.root, args.uri, batch_size=args.batch_size,
-                                                  workers=args.workers)
+            naive["server_cpu_seconds"] = cpu_delta(cpu_before, server_cpu_seconds())
+            elements = naive["nodes_created"] + naive["relationships_created"]
+            naive["server_cpu_us_per_element"] = (None if naive["server_cpu_seconds"] is None
+                                                  else round(1e6 * naive["server_cpu_seconds"] / max(elements, 1), 1))
+            naive["relationships_per_s"] = rate(naive["relationships_created"], naive["seconds"])
+            naive["load_average_before"], naive["load_average_after"] = load_before, os.getloadavg()
+            print(f"batched ({args.loader}), the same {args.sample:,} records ...", flush=True)
+            batched_sample = measured_load(batched_lake, args.uri, args.batch_size, args.workers, args.loader)
         finally:
             if not args.keep:
-                for prefix in (PREFIX, f"n-{PREFIX}", f"b-{PREFIX}"):
+                for prefix in prefixes:
                     delete_prefixed(driver, prefix)
 
     results = {
         "records": full["records"],
         "batch_size": args.batch_size,
         "workers": args.workers,
-        "batched": {
-            "nodes_created": full["nodes_created"], "relationships_created": full["relationships_created"],
-            "seconds": full["seconds"], "node_seconds": full["node_seconds"],
-            "relationship_seconds": full["relationship_seconds"],
-            "relationships_per_s": rate(full["relationships_created"], full["relationship_seconds"]),
-            "relationships_per_s_whole_load": rate(full["relationships_created"], full["seconds"]),
-            "server_cpu_seconds": full_server_cpu, "client_cpu_seconds": full_client_cpu,
-            "load_average_before": load_before, "load_average_after": load_after,
-            "graph_elements_per_s": rate(full["nodes_created"] + full["relationships_created"], full["seconds"]),
-            "records_per_s": rate(full["records"], full["seconds"]),
-        },
-        "sample": {
-            "records": naive["records"],
-            "one_tx_per_record": {**naive, "relationships_per_s": rate(naive["relationships_created"], naive["seconds"])},
-            # like for like: both loaders write the same nodes and relationships, whole load timed
-            "batched": {"relationships_created": batched_sample["relationships_created"],
-                        "seconds": batched_sample["seconds"],
-                        "relationships_per_s": rate(batched_sample["relationships_created"],
-                                                    batched_sample["seconds"])},
-        },
+        "batched": full,
+        "cypher_subset": cypher,
+        "sample": {"records": naive["records"], "one_tx_per_record": naive, "batched": batched_sample},
         "target_relationships_per_s": TARGET_RELS_PER_SECOND,
         "load_average": os.getloadavg(),
         "cpu_count": os.cpu_count(),
     }
-    (OUT / "results.json").write_text(json.dumps(results, indent=2))
-    b, s = results["batched"], results["sample"]
+    (OUT / f"results-{args.records}.json").write_text(json.dumps(results, indent=2))
     print()
-    print(f"{'loader':38} {'records':>10} {'relationships':>14} {'seconds':>9} {'rels/s':>10}")
-    print(f"{'batched (relationship transactions)':38} {results['records']:>10,} {b['relationships_created']:>14,} "
-          f"{b['relationship_seconds']:>9.1f} {b['relationships_per_s']:>10,.0f}")
-    print(f"{'batched (whole load)':38} {results['records']:>10,} {b['relationships_created']:>14,} "
-          f"{b['seconds']:>9.1f} {b['relationships_per_s_whole_load']:>10,.0f}")
-    print(f"{'batched, whole load (nodes + rels)':38} {results['records']:>10,} "
-          f"{b['nodes_created'] + b['relationships_created']:>14,} {b['seconds']:>9.1f} "
-          f"{b['graph_elements_per_s']:>10,.0f}  (nodes+rels/s)")
-    print(f"{'sample: batched (whole load)':38} {s['records']:>10,} "
-          f"{s['batched']['relationships_created']:>14,} {s['batched']['seconds']:>9.1f} "
-          f"{s['batched']['relationships_per_s']:>10,.0f}")
-    print(f"{'sample: one transaction per record':38} {s['records']:>10,} "
-          f"{s['one_tx_per_record']['relationships_created']:>14,} {s['one_tx_per_record']['seconds']:>9.1f} "
-          f"{s['one_tx_per_record']['relationships_per_s']:>10,.0f}")
-    if b["server_cpu_seconds"] is not None:
-        print(f"batched load: server CPU {b['server_cpu_seconds']:.1f} s "
-              f"({1e6 * b['server_cpu_seconds'] / max(b['nodes_created'] + b['relationships_created'], 1):.1f} µs "
-              f"per node or relationship), client CPU {b['client_cpu_seconds']:.1f} s; load average "
-              f"{b['load_average_before'][0]:.1f} before, {b['load_average_after'][0]:.1f} after")
+    print(f"{'loader (whole load timed)':40} {'records':>10} {'relationships':>14} {'seconds':>9} {'rels/s':>10}")
+    print(row(f"batched, {args.loader}", full))
+    print(f"{'  (nodes + relationships)':40} {'':>10} {full['nodes_created'] + full['relationships_created']:>14,} "
+          f"{full['seconds']:>9.1f} {full['graph_elements_per_s']:>10,.0f}")
+    if cypher is not None:
+        print(row("batched, cypher (subset)", cypher))
+    print(row(f"sample: batched, {args.loader}", batched_sample))
+    print(row("sample: one transaction per record", naive))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} cores, load average {load} (other work on the machine slows Neo4j too)")
-    verdict = "meets" if b["relationships_per_s"] >= TARGET_RELS_PER_SECOND else "MISSES"
-    print(f"batched path {verdict} the target of {TARGET_RELS_PER_SECOND:,} relationships/s")
+    verdict = "meets" if full["relationships_per_s"] >= TARGET_RELS_PER_SECOND else "MISSES"
+    print(f"batched path ({args.loader}, whole load) {verdict} the target of {TARGET_RELS_PER_SECOND:,} "
+          "relationships/s")
 
 
 if __name__ == "__main__":

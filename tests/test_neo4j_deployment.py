@@ -88,6 +88,26 @@ def test_compose_accepts_the_file_with_a_password(tmp_path):
     assert {p["target"] for p in services["neo4j"]["ports"]} == {7474, 7687}
 
 
+def test_compose_mounts_the_load_procedure_plugin_jar_that_maven_builds(tmp_path):
+    """The neo4j service gets rallypoint.loadBatch from the jar neo4j-local's pom packages (same name)."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("NEO4J_PASSWORD=team-secret-123\n")
+    result, config = compose_config(env_file)
+    assert result.returncode == 0, result.stderr
+    pom = (REPO / "neo4j-local" / "pom.xml").read_text()
+    artifact = re.search(r"<artifactId>(neo4j-local)</artifactId>\s*<version>([^<]+)</version>", pom)
+    assert artifact and "<classifier>procedures</classifier>" in pom
+    jar = REPO / "neo4j-local" / "target" / f"{artifact.group(1)}-{artifact.group(2)}-procedures.jar"
+    mounts = {}
+    for volume in config["services"]["neo4j"]["volumes"]:
+        if isinstance(volume, dict):  # v2: long form
+            mounts[volume["target"]] = volume.get("source")
+        else:  # v1: SOURCE:TARGET[:MODE]
+            source, target = str(volume).split(":")[:2]
+            mounts[target] = source
+    assert Path(mounts["/plugins/rallypoint-procedures.jar"]) == jar
+
+
 def test_compose_accepts_the_env_example_once_the_password_is_filled_in(tmp_path):
     """The documented set-up: cp .env.example .env, set NEO4J_PASSWORD, `docker compose up`."""
     example = (REPO / ".env.example").read_text()
