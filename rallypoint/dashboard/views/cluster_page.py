@@ -311,8 +311,10 @@ def render() -> None:
         st.markdown("\n".join(f"{i}. {html.escape(r, quote=False)}" for i, r in enumerate(row["reasons"] or [], 1))
                     or "_no reasons recorded_")
         st.markdown(f"**Mobilization:** {html.escape(mobilization_summary(row['mobilization']))}")
-        names = dict(members.select("account_id", "account_name").iter_rows())
-        hp = [f"{a} ({names[a]})" if names.get(a) else a for a in row["high_profile_accounts"] or []]
+        high_profile = row["high_profile_accounts"] or []
+        names = dict(members.filter(pl.col("account_id").is_in(high_profile))  # only their rows, not all members
+                     .select("account_id", "account_name").iter_rows())
+        hp = [f"{a} ({names[a]})" if names.get(a) else a for a in high_profile]
         st.markdown(f"**High-profile members** (scored by the same rules): {html.escape(', '.join(hp)) or 'none'}")
         st.markdown(_score_bars(row), unsafe_allow_html=True)
     with right:
