@@ -56,8 +56,9 @@ def _score_bars(row: dict) -> str:
     """
     rows = "".join(
         f"<tr><td style='padding:1px 8px 1px 0;border:none'>{c.removesuffix('_score')}</td>"
-        f"<td style='width:100%;padding:1px 0;border:none'><div style='background:{OKABE_ITO['blue']};"
-        f"height:14px;width:{100 * min(max(v, 0.0), 1.0):.1f}%;display:inline-block;vertical-align:middle'></div>"
+        # a full bar takes 85% of the cell, so the value beside it stays on the same line
+        f"<td style='width:100%;padding:1px 0;border:none;white-space:nowrap'><div style='background:{OKABE_ITO['blue']};"
+        f"height:14px;width:{85 * min(max(v, 0.0), 1.0):.1f}%;display:inline-block;vertical-align:middle'></div>"
         f"<span style='padding-left:6px'>{v:.2f}</span></td></tr>"
         for c, v in ((c, float(row.get(c) or 0.0)) for c in COMPONENTS)
     )
