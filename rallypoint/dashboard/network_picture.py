@@ -11,7 +11,7 @@ by :func:`accounts_at`.
 
 Drawn with matplotlib's Agg backend through its object API (no pyplot state, safe
 for Streamlit's threads). Complexity: ``O(V + E)`` drawing plus PNG encoding of the
-fixed-size picture; about 1 CPU s for 2,000 accounts and 3,000 edges, done once
+fixed-size picture; about 0.6 CPU s for 2,000 accounts and 3,000 edges, done once
 per run and cluster (the page caches it).
 """
 
