@@ -6,6 +6,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
+import org.eclipse.collections.api.map.primitive.MutableIntObjectMap;
+import org.eclipse.collections.api.set.primitive.IntSet;
+import org.eclipse.collections.impl.factory.primitive.IntSets;
+import org.eclipse.collections.impl.map.mutable.primitive.IntObjectHashMap;
 import org.neo4j.exceptions.KernelException;
 import org.neo4j.graphdb.Direction;
 import org.neo4j.graphdb.Transaction;
@@ -96,6 +100,12 @@ public final class LoadProcedures {
         public long properties;
     }
 
+    /** The properties (beyond the key) a node table's row gives a node it creates. */
+    @FunctionalInterface
+    private interface NewNodeProperties {
+        void add(int row, MutableIntObjectMap<Value> properties);
+    }
+
     /** The node ids of one node table's rows, and which of them this call created. */
     private record Resolved(long[] ids, boolean[] created) {}
 
@@ -161,22 +171,27 @@ public final class LoadProcedures {
             List<?> name = column(table, "name");
             List<?> highProfile = column(table, "high_profile");
             List<?> followers = column(table, "followers");
-            Resolved resolved = resolve("accounts", table);
             int platformKey = key("platform");
             int nameKey = key("name");
             int highProfileKey = key("high_profile");
             int followersKey = key("followers");
+            Resolved resolved = resolve("accounts", table, (i, properties) -> {
+                putIfGiven(properties, platformKey, platform.get(i));
+                putIfGiven(properties, nameKey, name.get(i));
+                Object hp = highProfile.get(i);
+                properties.put(highProfileKey, hp == null ? Values.booleanValue(false) : Values.of(hp));
+                putIfGiven(properties, followersKey, followers.get(i));
+            });
             for (int i = 0; i < resolved.ids.length; i++) {
-                long node = resolved.ids[i];
-                boolean created = resolved.created[i];
-                if (created) {
-                    setIfGiven(node, platformKey, platform.get(i));
+                if (resolved.created[i]) {
+                    continue; // written with its properties
                 }
+                long node = resolved.ids[i];
                 setIfGiven(node, nameKey, name.get(i));
                 Object hp = highProfile.get(i);
                 if (hp != null) {
                     set(node, highProfileKey, Values.of(hp));
-                } else if (created || !hasProperty(node, highProfileKey)) {
+                } else if (!hasProperty(node, highProfileKey)) {
                     set(node, highProfileKey, Values.booleanValue(false));
                 }
                 setIfGiven(node, followersKey, followers.get(i));
@@ -189,42 +204,49 @@ public final class LoadProcedures {
             List<?> action = column(table, "action");
             List<?> channel = column(table, "channel_id");
             List<?> stub = column(table, "stub");
-            Resolved resolved = resolve("posts", table);
             int tsKey = key("ts");
             int actionKey = key("action");
             int channelKey = key("channel_id");
+            Resolved resolved = resolve("posts", table, (i, properties) -> {
+                if (!Boolean.TRUE.equals(stub.get(i))) {
+                    Object micros = ts.get(i);
+                    if (micros != null) {
+                        properties.put(tsKey, datetime(((Number) micros).longValue()));
+                    }
+                    putIfGiven(properties, actionKey, action.get(i));
+                    putIfGiven(properties, channelKey, channel.get(i));
+                }
+            });
             for (int i = 0; i < resolved.ids.length; i++) {
-                if (Boolean.TRUE.equals(stub.get(i))) {
-                    continue; // a target the record names: key only
+                if (resolved.created[i] || Boolean.TRUE.equals(stub.get(i))) {
+                    continue; // written with its properties; a stub (a target the record names) is key only
                 }
                 long node = resolved.ids[i];
-                boolean created = resolved.created[i];
                 Object micros = ts.get(i);
-                replace(node, tsKey, micros == null ? null : datetime(((Number) micros).longValue()), created);
-                replace(node, actionKey, action.get(i) == null ? null : Values.of(action.get(i)), created);
-                replace(node, channelKey, channel.get(i) == null ? null : Values.of(channel.get(i)), created);
+                replace(node, tsKey, micros == null ? null : datetime(((Number) micros).longValue()));
+                replace(node, actionKey, action.get(i) == null ? null : Values.of(action.get(i)));
+                replace(node, channelKey, channel.get(i) == null ? null : Values.of(channel.get(i)));
             }
             return resolved;
         }
 
         private Resolved urls(Map<String, Object> table) throws KernelException {
             List<?> domain = column(table, "domain");
-            Resolved resolved = resolve("urls", table);
             int domainKey = key("domain");
-            for (int i = 0; i < resolved.ids.length; i++) {
-                if (resolved.created[i]) {
-                    setIfGiven(resolved.ids[i], domainKey, domain.get(i));
-                }
-            }
-            return resolved;
+            return resolve("urls", table, (i, properties) -> putIfGiven(properties, domainKey, domain.get(i)));
         }
 
         private Resolved keyOnly(String kind, Map<String, Object> table) throws KernelException {
-            return resolve(kind, table);
+            return resolve(kind, table, (i, properties) -> { });
         }
 
-        /** Finds (locking the key) or creates the node of every row of a node table. */
-        private Resolved resolve(String kind, Map<String, Object> table) throws KernelException {
+        /**
+         * Finds (locking the key) or creates the node of every row of a node table. A new node gets
+         * its label, key and the properties {@code onCreate} adds for its row in one
+         * {@code nodeApplyChanges} (one uniqueness check, fewer transaction-state updates).
+         */
+        private Resolved resolve(String kind, Map<String, Object> table, NewNodeProperties onCreate)
+                throws KernelException {
             String[] keyNames = KEYS.get(kind);
             IndexDescriptor index = ktx.schemaRead().indexGetForName(KEY_INDEX.get(kind));
             if (index == IndexDescriptor.NO_INDEX) {
@@ -252,8 +274,7 @@ public final class LoadProcedures {
                             + String.join(", ", keyNames) + ".");
                 }
             }
-            int label = tokens.labelGetOrCreateForName(LABEL.get(kind));
-            int[] labels = {label};
+            IntSet labels = IntSets.immutable.of(tokens.labelGetOrCreateForName(LABEL.get(kind)));
             int rows = keyColumns[0].size();
             long[] ids = new long[rows];
             boolean[] created = new boolean[rows];
@@ -264,11 +285,15 @@ public final class LoadProcedures {
                 }
                 long node = read.lockingNodeUniqueIndexSeek(index, indexCursor, predicates);
                 if (node == StatementConstants.NO_SUCH_NODE) {
-                    node = write.nodeCreateWithLabels(labels);
+                    MutableIntObjectMap<Value> properties = new IntObjectHashMap<>();
                     for (int k = 0; k < keyIds.length; k++) {
-                        set(node, keyIds[k], Values.of(keyColumns[k].get(i)));
+                        properties.put(keyIds[k], Values.of(keyColumns[k].get(i)));
                     }
+                    onCreate.add(i, properties);
+                    node = write.nodeCreate();
+                    write.nodeApplyChanges(node, labels, IntSets.immutable.empty(), properties);
                     written.nodes++;
+                    written.properties += properties.size();
                     created[i] = true;
                 }
                 ids[i] = node;
@@ -329,12 +354,18 @@ public final class LoadProcedures {
             return propertyCursor.next();
         }
 
-        /** Cypher's {@code SET n.p = $v}: a null removes the property (nothing to remove on a new node). */
-        private void replace(long node, int property, Value value, boolean created) throws KernelException {
+        /** Cypher's {@code SET n.p = $v} on an existing node: a null removes the property. */
+        private void replace(long node, int property, Value value) throws KernelException {
             if (value != null) {
                 set(node, property, value);
-            } else if (!created) {
+            } else {
                 write.nodeRemoveProperty(node, property);
+            }
+        }
+
+        private static void putIfGiven(MutableIntObjectMap<Value> properties, int property, Object value) {
+            if (value != null) {
+                properties.put(property, Values.of(value));
             }
         }
 
