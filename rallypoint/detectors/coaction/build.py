@@ -426,7 +426,7 @@ class _LocalPlan(_Plan):
             {"kind": kind, "account_a": a, "account_b": b, "weight": per_type.weight,
              "n_shared": per_type.n_shared, "first": per_type.first, "last": per_type.last,
              "expected_weight": pl.Series(expected, dtype=pl.Float64) if expected is not None
-             else pl.Series([None] * len(per_type), dtype=pl.Float64)}
+             else pl.repeat(None, len(per_type), dtype=pl.Float64, eager=True)}
         )
         return frame, candidates, per_kind
 

@@ -79,7 +79,9 @@ def per_type_sums(pairs: pl.DataFrame, chance: np.ndarray) -> PerType:
         n_shared=np.diff(np.r_[starts, pair_kind.size]),
         first=np.minimum.reduceat(pairs["first"].to_numpy(), starts),
         last=np.maximum.reduceat(pairs["last"].to_numpy(), starts),
-        met_chance=np.add.reduceat(chance[pairs["group"].to_numpy()], starts),
+        # without a null model every chance is NaN and nothing reads met_chance
+        met_chance=(np.add.reduceat(chance[pairs["group"].to_numpy()], starts) if not np.isnan(chance).all()
+                    else np.full(starts.size, np.nan)),
     )
 
 
