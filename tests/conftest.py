@@ -29,3 +29,19 @@ def neo4j_driver():
         pytest.fail(f"the local Neo4j at {Neo4jSettings.resolve().uri} is needed (run `make neo4j`): {exc}")
     yield driver
     driver.close()
+
+
+@pytest.fixture
+def driver(neo4j_driver):
+    """The local Neo4j's driver under the short name the graph tests use."""
+    return neo4j_driver
+
+
+@pytest.fixture
+def neo4j_world(tmp_path, neo4j_driver):
+    """A small lake whose keys carry a fresh token; its nodes are deleted from Neo4j afterwards."""
+    from graph_fixtures import build_small_lake, delete_token
+
+    world = build_small_lake(tmp_path / "lake")
+    yield world
+    delete_token(neo4j_driver, world.token)

@@ -13,11 +13,6 @@ from rallypoint.ingest.pipeline import ingest_sources
 pytestmark = pytest.mark.neo4j
 
 
-@pytest.fixture(scope="module")
-def driver(neo4j_driver):
-    return neo4j_driver
-
-
 def posts_of(driver, token: str) -> set[str]:
     records = driver.execute_query("MATCH (p:Post) WHERE p.id STARTS WITH $t RETURN p.id AS id", t=token).records
     return {r["id"] for r in records}

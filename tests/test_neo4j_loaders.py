@@ -28,24 +28,12 @@ pytestmark = pytest.mark.neo4j
 LOADERS = ("procedure", "cypher")
 
 
-@pytest.fixture(scope="module")
-def driver(neo4j_driver):
-    return neo4j_driver
-
-
-@pytest.fixture
-def world(tmp_path, driver):
-    w = build_small_lake(tmp_path / "lake")
-    yield w
-    delete_token(driver, w.token)
-
-
 @pytest.mark.parametrize("loader", LOADERS)
-def test_each_loader_gives_the_nodes_and_relationships_the_records_name(driver, world, loader):
-    summary = load_lake_into_neo4j(world.lake.root, None, batch_size=64, loader=loader)
-    expected = expected_graph_counts(world.records)
+def test_each_loader_gives_the_nodes_and_relationships_the_records_name(driver, neo4j_world, loader):
+    summary = load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=64, loader=loader)
+    expected = expected_graph_counts(neo4j_world.records)
     assert summary["loader"] == loader
-    assert graph_counts(driver, world.token) == expected
+    assert graph_counts(driver, neo4j_world.token) == expected
     assert summary["nodes_created"] == sum(expected[label] for label in ("Account", "Post", "Url", "Hashtag",
                                                                          "Media"))
     assert summary["relationships_created"] == sum(v for k, v in expected.items() if k.isupper())
@@ -53,12 +41,12 @@ def test_each_loader_gives_the_nodes_and_relationships_the_records_name(driver, 
 
 @pytest.mark.parametrize(("first", "second"), [("procedure", "procedure"), ("cypher", "cypher"),
                                                ("cypher", "procedure"), ("procedure", "cypher")])
-def test_a_second_load_by_either_loader_changes_nothing(driver, world, first, second):
-    load_lake_into_neo4j(world.lake.root, None, batch_size=50, loader=first)
-    before = graph_properties(driver, world.token)
-    again = load_lake_into_neo4j(world.lake.root, None, batch_size=1000, loader=second)
+def test_a_second_load_by_either_loader_changes_nothing(driver, neo4j_world, first, second):
+    load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=50, loader=first)
+    before = graph_properties(driver, neo4j_world.token)
+    again = load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=1000, loader=second)
     assert (again["nodes_created"], again["relationships_created"]) == (0, 0)
-    assert graph_properties(driver, world.token) == before
+    assert graph_properties(driver, neo4j_world.token) == before
 
 
 def test_the_procedure_and_cypher_write_the_same_graph(driver, tmp_path):
@@ -66,8 +54,8 @@ def test_the_procedure_and_cypher_write_the_same_graph(driver, tmp_path):
     tokens = {loader: new_token() for loader in LOADERS}
     try:
         for loader, token in tokens.items():
-            world = build_small_lake(tmp_path / loader, token=token, seed=11)
-            load_lake_into_neo4j(world.lake.root, None, batch_size=37, loader=loader)
+            neo4j_world = build_small_lake(tmp_path / loader, token=token, seed=11)
+            load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=37, loader=loader)
         by_procedure = graph_properties(driver, tokens["procedure"])
         assert by_procedure["nodes"] and by_procedure["relationships"]
         assert by_procedure == graph_properties(driver, tokens["cypher"])
@@ -77,19 +65,19 @@ def test_the_procedure_and_cypher_write_the_same_graph(driver, tmp_path):
 
 
 @pytest.mark.parametrize("loader", LOADERS)
-def test_account_properties_newest_non_null_wins_and_records_fill_in_stubs(driver, world, loader, tmp_path):
-    load_lake_into_neo4j(world.lake.root, None, loader=loader)
-    rows = world.records.to_pylist()
+def test_account_properties_newest_non_null_wins_and_records_fill_in_stubs(driver, neo4j_world, loader, tmp_path):
+    load_lake_into_neo4j(neo4j_world.lake.root, None, loader=loader)
+    rows = neo4j_world.records.to_pylist()
     author = rows[0]
     stub = next(r for r in rows if r["target_id"] and r["target_id"].endswith(tuple(f"ext{i}" for i in range(20))))
-    later = {**author, "id": f"{world.token}-later", "timestamp": author["timestamp"] + timedelta(days=30),
+    later = {**author, "id": f"{neo4j_world.token}-later", "timestamp": author["timestamp"] + timedelta(days=30),
              "action": "post", "target_id": None, "target_account_id": None, "mentions": None,
              "account_name": None, "high_profile": None, "followers": 4242, "urls": [], "hashtags": [], "media": []}
-    filled = {**later, "id": stub["target_id"], "account_id": f"{world.token}-acc001",
+    filled = {**later, "id": stub["target_id"], "account_id": f"{neo4j_world.token}-acc001",
               "account_name": "Renamed", "followers": None, "channel_id": "chan-7"}
     more = Lake(tmp_path / "more").ensure()
     write_parquet_atomic(more.interactions_dir / "date=2021-02-10" / "part-0.parquet",
-                         pa.Table.from_pylist([later, filled], schema=world.records.schema))
+                         pa.Table.from_pylist([later, filled], schema=neo4j_world.records.schema))
     load_lake_into_neo4j(more.root, None, loader=loader)
     accounts = {r["a"]["id"]: dict(r["a"]) for r in driver.execute_query(
         "MATCH (a:Account) WHERE a.id IN $ids RETURN a", ids=[author["account_id"], filled["account_id"]]).records}
@@ -97,34 +85,34 @@ def test_account_properties_newest_non_null_wins_and_records_fill_in_stubs(drive
     assert accounts[author["account_id"]]["followers"] == 4242
     assert accounts[author["account_id"]]["high_profile"] == author["high_profile"]
     assert accounts[filled["account_id"]]["name"] == "Renamed"
-    post = driver.execute_query("MATCH (p:Post {platform: $p, id: $id}) RETURN p", p=world.platform,
+    post = driver.execute_query("MATCH (p:Post {platform: $p, id: $id}) RETURN p", p=neo4j_world.platform,
                                 id=stub["target_id"]).records[0]["p"]
     assert post["channel_id"] == "chan-7" and post["action"] == "post"
     assert post["ts"].to_native() == filled["timestamp"]
 
 
-def test_two_concurrent_procedure_writers_give_the_same_graph(driver, world):
-    first = load_lake_into_neo4j(world.lake.root, None, batch_size=30, workers=2, loader="procedure")
-    assert graph_counts(driver, world.token) == expected_graph_counts(world.records)
-    again = load_lake_into_neo4j(world.lake.root, None, batch_size=30, workers=2, loader="procedure")
+def test_two_concurrent_procedure_writers_give_the_same_graph(driver, neo4j_world):
+    first = load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=30, workers=2, loader="procedure")
+    assert graph_counts(driver, neo4j_world.token) == expected_graph_counts(neo4j_world.records)
+    again = load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=30, workers=2, loader="procedure")
     assert first["relationships_created"] > 0
     assert (again["nodes_created"], again["relationships_created"]) == (0, 0)
 
 
-def test_auto_uses_the_procedure_of_the_local_server_and_falls_back_to_cypher(driver, world, monkeypatch):
+def test_auto_uses_the_procedure_of_the_local_server_and_falls_back_to_cypher(driver, neo4j_world, monkeypatch):
     import rallypoint.graph.neo4j_store as store
 
-    assert load_lake_into_neo4j(world.lake.root, None, loader="auto")["loader"] == "procedure"
+    assert load_lake_into_neo4j(neo4j_world.lake.root, None, loader="auto")["loader"] == "procedure"
     monkeypatch.setattr(store, "has_load_procedure", lambda driver, database=None: False)
-    assert load_lake_into_neo4j(world.lake.root, None, loader="auto")["loader"] == "cypher"
+    assert load_lake_into_neo4j(neo4j_world.lake.root, None, loader="auto")["loader"] == "cypher"
     with pytest.raises(Neo4jError, match=r"no rallypoint\.loadBatch procedure .*--loader cypher\.$"):
-        load_lake_into_neo4j(world.lake.root, None, loader="procedure")
+        load_lake_into_neo4j(neo4j_world.lake.root, None, loader="procedure")
     with pytest.raises(Neo4jError, match="loader must be one of"):
-        load_lake_into_neo4j(world.lake.root, None, loader="fast")
+        load_lake_into_neo4j(neo4j_world.lake.root, None, loader="fast")
 
 
 def test_a_procedure_failure_in_mid_load_is_one_sentence_and_a_rerun_completes_the_graph(
-        driver, world, monkeypatch):
+        driver, neo4j_world, monkeypatch):
     import rallypoint.graph.neo4j_store as store
 
     real = store.procedure_batch
@@ -140,13 +128,13 @@ def test_a_procedure_failure_in_mid_load_is_one_sentence_and_a_rerun_completes_t
 
     monkeypatch.setattr(store, "procedure_batch", failing_on_second_batch)
     with pytest.raises(Neo4jError, match=r"^Neo4j failed while writing a batch .*completes the rest\.$"):
-        load_lake_into_neo4j(world.lake.root, None, batch_size=60, loader="procedure")
-    partial = graph_counts(driver, world.token)
-    expected = expected_graph_counts(world.records)
+        load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=60, loader="procedure")
+    partial = graph_counts(driver, neo4j_world.token)
+    expected = expected_graph_counts(neo4j_world.records)
     assert 0 < partial["POSTED"] < expected["POSTED"]  # the first batch committed, the second rolled back
     monkeypatch.setattr(store, "procedure_batch", real)
-    load_lake_into_neo4j(world.lake.root, None, batch_size=60, loader="procedure")
-    assert graph_counts(driver, world.token) == expected
+    load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=60, loader="procedure")
+    assert graph_counts(driver, neo4j_world.token) == expected
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -181,14 +169,14 @@ def graph_properties(driver, token: str) -> dict[str, list]:
 
 
 @pytest.mark.parametrize("loader", LOADERS)
-def test_graph_load_command_takes_the_loader(driver, world, loader):
+def test_graph_load_command_takes_the_loader(driver, neo4j_world, loader):
     import json
 
     from click.testing import CliRunner
 
     from rallypoint.cli import main
 
-    result = CliRunner().invoke(main, ["graph", "load", "--lake", str(world.lake.root), "--loader", loader])
+    result = CliRunner().invoke(main, ["graph", "load", "--lake", str(neo4j_world.lake.root), "--loader", loader])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["loader"] == loader
-    assert graph_counts(driver, world.token) == expected_graph_counts(world.records)
+    assert graph_counts(driver, neo4j_world.token) == expected_graph_counts(neo4j_world.records)

@@ -13,8 +13,6 @@ import pytest
 from click.testing import CliRunner
 from graph_fixtures import (
     RECORD_RELATIONSHIPS,
-    build_small_lake,
-    delete_token,
     expected_graph_counts,
     graph_counts,
     write_small_run,
@@ -30,52 +28,40 @@ from rallypoint.graph.neo4j_store import (
 
 pytestmark = pytest.mark.neo4j
 
-@pytest.fixture(scope="module")
-def driver(neo4j_driver):
-    return neo4j_driver
-
-
-@pytest.fixture
-def world(tmp_path, driver):
-    w = build_small_lake(tmp_path / "lake")
-    yield w
-    delete_token(driver, w.token)
-
-
-def test_loading_a_lake_gives_the_nodes_and_relationships_the_records_name(driver, world):
-    summary = load_lake_into_neo4j(world.lake.root, None, batch_size=64)
-    expected = expected_graph_counts(world.records)
-    assert graph_counts(driver, world.token) == expected
-    assert summary["records"] == len(world.records)
+def test_loading_a_lake_gives_the_nodes_and_relationships_the_records_name(driver, neo4j_world):
+    summary = load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=64)
+    expected = expected_graph_counts(neo4j_world.records)
+    assert graph_counts(driver, neo4j_world.token) == expected
+    assert summary["records"] == len(neo4j_world.records)
     assert summary["relationships_created"] == sum(expected[r] for r in RECORD_RELATIONSHIPS)
 
 
-def test_a_second_load_changes_nothing(driver, world):
-    load_lake_into_neo4j(world.lake.root, None, batch_size=50)
-    before = graph_counts(driver, world.token)
-    again = load_lake_into_neo4j(world.lake.root, None, batch_size=1000)
+def test_a_second_load_changes_nothing(driver, neo4j_world):
+    load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=50)
+    before = graph_counts(driver, neo4j_world.token)
+    again = load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=1000)
     assert again["nodes_created"] == 0
     assert again["relationships_created"] == 0
-    assert graph_counts(driver, world.token) == before
+    assert graph_counts(driver, neo4j_world.token) == before
 
 
-def test_two_concurrent_writers_give_the_same_graph_and_a_second_load_changes_nothing(driver, world):
-    first = load_lake_into_neo4j(world.lake.root, None, batch_size=40, workers=2)
-    assert graph_counts(driver, world.token) == expected_graph_counts(world.records)
-    again = load_lake_into_neo4j(world.lake.root, None, batch_size=40, workers=2)
+def test_two_concurrent_writers_give_the_same_graph_and_a_second_load_changes_nothing(driver, neo4j_world):
+    first = load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=40, workers=2)
+    assert graph_counts(driver, neo4j_world.token) == expected_graph_counts(neo4j_world.records)
+    again = load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=40, workers=2)
     assert first["relationships_created"] > 0
     assert (again["nodes_created"], again["relationships_created"]) == (0, 0)
 
 
-def test_loading_files_one_at_a_time_gives_the_same_graph_as_the_whole_lake(driver, world):
-    for path in world.lake.interaction_files():
-        load_lake_into_neo4j(world.lake.root, None, files=[path])
-    assert graph_counts(driver, world.token) == expected_graph_counts(world.records)
+def test_loading_files_one_at_a_time_gives_the_same_graph_as_the_whole_lake(driver, neo4j_world):
+    for path in neo4j_world.lake.interaction_files():
+        load_lake_into_neo4j(neo4j_world.lake.root, None, files=[path])
+    assert graph_counts(driver, neo4j_world.token) == expected_graph_counts(neo4j_world.records)
 
 
-def test_loaded_properties_match_the_records(driver, world):
-    load_lake_into_neo4j(world.lake.root, None)
-    first = world.records.slice(0, 1).to_pylist()[0]
+def test_loaded_properties_match_the_records(driver, neo4j_world):
+    load_lake_into_neo4j(neo4j_world.lake.root, None)
+    first = neo4j_world.records.slice(0, 1).to_pylist()[0]
     post = driver.execute_query(
         "MATCH (a:Account)-[:POSTED]->(p:Post {platform: $platform, id: $id}) RETURN a, p",
         platform=first["platform"], id=first["id"]).records[0]
@@ -83,12 +69,12 @@ def test_loaded_properties_match_the_records(driver, world):
     assert post["a"]["name"] == first["account_name"]
     assert post["p"]["ts"].to_native() == first["timestamp"]
     urls = driver.execute_query("MATCH (u:Url) WHERE u.url CONTAINS $token RETURN DISTINCT u.domain AS d",
-                                token=world.token).records
-    assert {r["d"] for r in urls} == {f"{world.token}.example"}
+                                token=neo4j_world.token).records
+    assert {r["d"] for r in urls} == {f"{neo4j_world.token}.example"}
 
 
-def test_uniqueness_constraints_cover_every_node_key(driver, world):
-    load_lake_into_neo4j(world.lake.root, None)
+def test_uniqueness_constraints_cover_every_node_key(driver, neo4j_world):
+    load_lake_into_neo4j(neo4j_world.lake.root, None)
     rows = driver.execute_query("SHOW CONSTRAINTS YIELD labelsOrTypes, properties, type").records
     unique = {(r["labelsOrTypes"][0], tuple(r["properties"])) for r in rows if "UNIQUENESS" in r["type"]}
     assert {("Account", ("id",)), ("Post", ("platform", "id")), ("Url", ("url",)), ("Hashtag", ("tag",)),
@@ -106,14 +92,14 @@ def run_counts(driver, run_id: str) -> dict[str, int]:
     }
 
 
-def test_a_runs_clusters_memberships_and_edges_are_in_the_graph(driver, world):
-    load_lake_into_neo4j(world.lake.root, None)
-    run_id = write_small_run(world.lake, world.token)
-    summary = write_run_to_neo4j(world.lake.root, "latest", None)
+def test_a_runs_clusters_memberships_and_edges_are_in_the_graph(driver, neo4j_world):
+    load_lake_into_neo4j(neo4j_world.lake.root, None)
+    run_id = write_small_run(neo4j_world.lake, neo4j_world.token)
+    summary = write_run_to_neo4j(neo4j_world.lake.root, "latest", None)
     assert summary["run_id"] == run_id
-    clusters = world.lake.read_run_table(run_id, "clusters")
-    members = world.lake.read_run_table(run_id, "members")
-    edges = world.lake.read_run_table(run_id, "edges")
+    clusters = neo4j_world.lake.read_run_table(run_id, "clusters")
+    members = neo4j_world.lake.read_run_table(run_id, "members")
+    edges = neo4j_world.lake.read_run_table(run_id, "edges")
     assert run_counts(driver, run_id) == {"clusters": len(clusters), "members": len(members),
                                           "edges": len(edges)}
     top = driver.execute_query(
@@ -132,19 +118,19 @@ def test_a_runs_clusters_memberships_and_edges_are_in_the_graph(driver, world):
     assert stored["types"] == [t["type"] for t in edge["types"]]
 
 
-def test_rewriting_a_run_replaces_it_and_leaves_other_runs_alone(driver, world):
-    first = write_small_run(world.lake, world.token, run_id=f"{world.token}-run-a", seed=1)
-    write_run_to_neo4j(world.lake.root, first, None)
+def test_rewriting_a_run_replaces_it_and_leaves_other_runs_alone(driver, neo4j_world):
+    first = write_small_run(neo4j_world.lake, neo4j_world.token, run_id=f"{neo4j_world.token}-run-a", seed=1)
+    write_run_to_neo4j(neo4j_world.lake.root, first, None)
     first_counts = run_counts(driver, first)
-    second = write_small_run(world.lake, world.token, run_id=f"{world.token}-run-b", seed=2)
-    write_run_to_neo4j(world.lake.root, second, None)
-    again = write_run_to_neo4j(world.lake.root, second, None)
+    second = write_small_run(neo4j_world.lake, neo4j_world.token, run_id=f"{neo4j_world.token}-run-b", seed=2)
+    write_run_to_neo4j(neo4j_world.lake.root, second, None)
+    again = write_run_to_neo4j(neo4j_world.lake.root, second, None)
     assert again["replaced_clusters"] == 2
     assert run_counts(driver, first) == first_counts
     assert run_counts(driver, second) == {
         "clusters": 2,
-        "members": len(world.lake.read_run_table(second, "members")),
-        "edges": len(world.lake.read_run_table(second, "edges")),
+        "members": len(neo4j_world.lake.read_run_table(second, "members")),
+        "edges": len(neo4j_world.lake.read_run_table(second, "edges")),
     }
 
 
@@ -175,21 +161,21 @@ def test_a_stopped_server_gives_one_clear_sentence():
     assert "\n" not in str(info.value)
 
 
-def test_graph_load_command_reports_a_wrong_password_in_one_line_and_exit_2(world):
-    result = CliRunner().invoke(main, ["graph", "load", "--lake", str(world.lake.root)],
+def test_graph_load_command_reports_a_wrong_password_in_one_line_and_exit_2(neo4j_world):
+    result = CliRunner().invoke(main, ["graph", "load", "--lake", str(neo4j_world.lake.root)],
                                 env={"NEO4J_PASSWORD": "certainly-not-the-password"})
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0
     assert "wrong user or password" in result.output
 
 
-def test_graph_load_command_loads_the_lake(driver, world):
-    result = CliRunner().invoke(main, ["graph", "load", "--lake", str(world.lake.root), "--batch-size", "100"])
+def test_graph_load_command_loads_the_lake(driver, neo4j_world):
+    result = CliRunner().invoke(main, ["graph", "load", "--lake", str(neo4j_world.lake.root), "--batch-size", "100"])
     assert result.exit_code == 0, result.output
-    assert graph_counts(driver, world.token) == expected_graph_counts(world.records)
+    assert graph_counts(driver, neo4j_world.token) == expected_graph_counts(neo4j_world.records)
 
 
-def test_a_cypher_failure_in_mid_load_is_one_sentence_and_a_rerun_completes_the_graph(driver, world, monkeypatch):
+def test_a_cypher_failure_in_mid_load_is_one_sentence_and_a_rerun_completes_the_graph(driver, neo4j_world, monkeypatch):
     import rallypoint.graph.neo4j_store as store
 
     real = store.relationship_statements
@@ -202,13 +188,13 @@ def test_a_cypher_failure_in_mid_load_is_one_sentence_and_a_rerun_completes_the_
 
     monkeypatch.setattr(store, "relationship_statements", failing_on_second_batch)
     with pytest.raises(Neo4jError, match=r"^Neo4j failed while writing relationships .*completes the rest\.$"):
-        load_lake_into_neo4j(world.lake.root, None, batch_size=60, loader="cypher")
-    partial = graph_counts(driver, world.token)
-    expected = expected_graph_counts(world.records)
+        load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=60, loader="cypher")
+    partial = graph_counts(driver, neo4j_world.token)
+    expected = expected_graph_counts(neo4j_world.records)
     assert 0 < partial["POSTED"] < expected["POSTED"]  # the first batch committed, the second did not
     monkeypatch.setattr(store, "relationship_statements", real)
-    load_lake_into_neo4j(world.lake.root, None, batch_size=60, loader="cypher")
-    assert graph_counts(driver, world.token) == expected
+    load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=60, loader="cypher")
+    assert graph_counts(driver, neo4j_world.token) == expected
 
 
 def test_the_default_uri_is_the_local_server_of_neo4j_local_settings(monkeypatch):
