@@ -443,7 +443,7 @@ class _LocalPlan(_Plan):
         """The shares behind ``kept`` (codes). When every (pair, type) formed is kept and the cap
         never bit, they are exactly the shares in any pair, which ``coact`` marked: no re-pairing."""
         if kept.height == self.formed_pair_types and self.pairs_capped == 0:
-            return shares.frame[np.flatnonzero(self.in_pair)].select(list(SHARE_COLUMNS))
+            return shares.rows(np.flatnonzero(self.in_pair))
         return coded_pair_actions(shares, kept, window_us, max_pairs_per_share)
 
 

@@ -82,8 +82,8 @@ class Coded:
     are one contiguous range; ``account``: a dense code of ``account_id`` in string
     order, so ``min``/``max`` of two codes give ``account_a < account_b`` as strings do.
     The strings are kept once each (``group_target``, ``accounts``, indexed by code) and
-    joined back only on small results. ``frame`` holds the sorted shares themselves (the
-    evidence rows). Cost: one sort of the unique strings and one of the shares,
+    joined back only on small results; ``rows`` gathers the shares themselves (the evidence
+    rows) by sorted position. Cost: one sort of the unique strings and one of the shares,
     ``O(n log n)``.
     """
 
@@ -104,10 +104,12 @@ class Coded:
             .sort("group", "time", "account", "row")["row"]
             .to_numpy()
         )
-        self.frame = shares.select(list(SHARE_COLUMNS))[order]
+        # the share rows themselves are gathered only when evidence asks for some (``rows``)
+        self._shares = shares.select(list(SHARE_COLUMNS))
+        self._order = order
         self.group = group.astype(np.int64)[order]
         self.account = account[order]
-        self.time = self.frame["time"].to_numpy()
+        self.time = shares["time"].to_numpy()[order]
         self.kind = kind[order]
         self.n_groups = len(group_keys)
         self.group_kind = group_keys // max(len(targets), 1)
@@ -115,6 +117,10 @@ class Coded:
         self.accounts = accounts
         self.n_accounts = len(accounts)
         self.n_kinds = int(self.group_kind.max()) + 1 if self.n_groups else 1
+
+    def rows(self, positions: np.ndarray) -> pl.DataFrame:
+        """The share rows (``SHARE_COLUMNS``) at ``positions`` of the sorted order."""
+        return self._shares[self._order[positions]]
 
     def split_pair_kind(self, pair_kind: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(a, b, kind)`` of ``pair_kind = (a * n_accounts + b) * n_kinds + kind`` keys."""
@@ -191,12 +197,8 @@ def coact_codes(
         formed += n_formed
         parts.append(part)
     if parts:
-        # chunks are sorted runs: a stable sort merges them (timsort finds the runs), and one
-        # more pass sums the (target, pair) rows a target that straddles chunks left in two
-        merged = [np.concatenate(column) for column in zip(*parts, strict=True)]
+        pair_kind, group, count, first, last = _merge_parts(parts, s.n_groups, CHUNK_WORKERS)
         del parts
-        pair_kind, group, count, first, last = _reduce_runs(*merged, s.n_groups)
-        del merged
         pairs = pl.DataFrame({"pair_kind": pair_kind, "group": group, "pairs": count, "first": first, "last": last})
         del pair_kind, group, count, first, last
     else:
@@ -236,6 +238,37 @@ def _map_ahead(function: Callable[[T], R], items: Iterable[T], workers: int) -> 
             pending.append(pool.submit(function, item))
         while pending:
             yield pending.popleft().result()
+
+
+def _merge_parts(
+    parts: list[tuple[np.ndarray, ...]], n_groups: int, workers: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Merge reduced chunks (each sorted by (pair_kind, group)) into one reduced, sorted result.
+
+    A target that straddles chunks leaves rows of one key in two of them, so the chunks are
+    merged and summed once more. The key range is cut at quantiles of ``pair_kind`` into
+    ``workers`` slices; a key lies wholly in one slice, so each slice is merged on its own
+    thread (``_reduce_runs``: a stable sort finds the chunks' sorted runs) and the slices,
+    in order, concatenate to the sorted whole.
+    """
+    largest = max(parts, key=lambda part: part[0].size)[0]
+    if largest.size == 0:
+        return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+    cuts = np.unique(np.quantile(largest, np.arange(1, workers) / workers, method="lower").astype(np.int64))
+    bounds = [np.searchsorted(part[0], cuts) for part in parts]
+
+    def merge_slice(k: int) -> tuple[np.ndarray, ...]:
+        pieces = []
+        for part, bound in zip(parts, bounds, strict=True):
+            lo = bound[k - 1] if k else 0
+            hi = bound[k] if k < len(bound) else part[0].size
+            pieces.append([column[lo:hi] for column in part])
+        merged = [np.concatenate(column) for column in zip(*pieces, strict=True)]
+        return _reduce_runs(*merged, n_groups)
+
+    with ThreadPoolExecutor(workers) as pool:
+        slices = list(pool.map(merge_slice, range(cuts.size + 1)))
+    return tuple(np.concatenate(column) for column in zip(*slices, strict=True))
 
 
 def _reduce_sorting(
@@ -416,7 +449,7 @@ def coded_pair_actions(
         match = pl.Series(keys).is_in(kept_keys).to_numpy() & (lo != hi)
         hit[i[match]] = True
         hit[j[match]] = True
-    return s.frame[rows[hit]].select(list(SHARE_COLUMNS))
+    return s.rows(rows[hit])
 
 
 def merge_figures(figures: list[dict[str, Any]]) -> dict[str, int]:
