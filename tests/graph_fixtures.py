@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from rallypoint.graph.lake import Lake, write_parquet_atomic
 from rallypoint.schema import LAKE_SCHEMA
@@ -193,3 +194,23 @@ def graph_counts(driver, token: str) -> dict[str, int]:
             f"MATCH (s)-[r:{rel}]->() WHERE s.id STARTS WITH $token RETURN count(r) AS c",
             token=token).records[0]["c"]
     return counts
+
+
+def assert_a_failed_load_rolls_back_its_batch_and_a_rerun_completes(
+    driver, world, loader: str, message: str, break_second_batch, restore
+) -> None:
+    """Load ``world`` with ``break_second_batch`` in force (its second batch fails): the load
+    raises ``Neo4jError`` matching ``message`` with the first batch committed and the second
+    not; after ``restore()`` a rerun of the same load gives exactly the lake's graph."""
+    from rallypoint.errors import Neo4jError
+    from rallypoint.graph.neo4j_store import load_lake_into_neo4j
+
+    break_second_batch()
+    with pytest.raises(Neo4jError, match=message):
+        load_lake_into_neo4j(world.lake.root, None, batch_size=60, loader=loader)
+    partial = graph_counts(driver, world.token)
+    expected = expected_graph_counts(world.records)
+    assert 0 < partial["POSTED"] < expected["POSTED"]  # the first batch committed, the second did not
+    restore()
+    load_lake_into_neo4j(world.lake.root, None, batch_size=60, loader=loader)
+    assert graph_counts(driver, world.token) == expected

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pyarrow as pa
 import pytest
 from graph_fixtures import (
+    assert_a_failed_load_rolls_back_its_batch_and_a_rerun_completes,
     build_small_lake,
     delete_token,
     expected_graph_counts,
@@ -126,15 +127,11 @@ def test_a_procedure_failure_in_mid_load_is_one_sentence_and_a_rerun_completes_t
                                            "src": [0], "dst": [0]})
         return batch
 
-    monkeypatch.setattr(store, "procedure_batch", failing_on_second_batch)
-    with pytest.raises(Neo4jError, match=r"^Neo4j failed while writing a batch .*completes the rest\.$"):
-        load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=60, loader="procedure")
-    partial = graph_counts(driver, neo4j_world.token)
-    expected = expected_graph_counts(neo4j_world.records)
-    assert 0 < partial["POSTED"] < expected["POSTED"]  # the first batch committed, the second rolled back
-    monkeypatch.setattr(store, "procedure_batch", real)
-    load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=60, loader="procedure")
-    assert graph_counts(driver, neo4j_world.token) == expected
+    assert_a_failed_load_rolls_back_its_batch_and_a_rerun_completes(
+        driver, neo4j_world, "procedure", r"^Neo4j failed while writing a batch .*completes the rest\.$",
+        lambda: monkeypatch.setattr(store, "procedure_batch", failing_on_second_batch),
+        lambda: monkeypatch.setattr(store, "procedure_batch", real),
+    )
 
 
 # --- helpers ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from graph_fixtures import (
     RECORD_RELATIONSHIPS,
+    assert_a_failed_load_rolls_back_its_batch_and_a_rerun_completes,
     expected_graph_counts,
     graph_counts,
     write_small_run,
@@ -186,15 +187,11 @@ def test_a_cypher_failure_in_mid_load_is_one_sentence_and_a_rerun_completes_the_
         statements = real(tables, ids)
         return statements + [("THIS IS NOT CYPHER $rows", {"rows": [1]})] if len(calls) == 2 else statements
 
-    monkeypatch.setattr(store, "relationship_statements", failing_on_second_batch)
-    with pytest.raises(Neo4jError, match=r"^Neo4j failed while writing relationships .*completes the rest\.$"):
-        load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=60, loader="cypher")
-    partial = graph_counts(driver, neo4j_world.token)
-    expected = expected_graph_counts(neo4j_world.records)
-    assert 0 < partial["POSTED"] < expected["POSTED"]  # the first batch committed, the second did not
-    monkeypatch.setattr(store, "relationship_statements", real)
-    load_lake_into_neo4j(neo4j_world.lake.root, None, batch_size=60, loader="cypher")
-    assert graph_counts(driver, neo4j_world.token) == expected
+    assert_a_failed_load_rolls_back_its_batch_and_a_rerun_completes(
+        driver, neo4j_world, "cypher", r"^Neo4j failed while writing relationships .*completes the rest\.$",
+        lambda: monkeypatch.setattr(store, "relationship_statements", failing_on_second_batch),
+        lambda: monkeypatch.setattr(store, "relationship_statements", real),
+    )
 
 
 def test_the_default_uri_is_the_local_server_of_neo4j_local_settings(monkeypatch):
