@@ -98,8 +98,9 @@ class Coded:
             group_keys, group = kind[0] * len(targets) + np.arange(len(targets), dtype=np.int64), target
         else:
             group_keys, group = np.unique(kind * len(targets) + target, return_inverse=True)
+        group = group.astype(np.int64)
         order = (
-            pl.DataFrame({"group": group.astype(np.int64), "time": shares["time"], "account": account})
+            pl.DataFrame({"group": group, "time": shares["time"], "account": account})
             .with_row_index("row")
             .sort("group", "time", "account", "row")["row"]
             .to_numpy()
@@ -107,7 +108,7 @@ class Coded:
         # the share rows themselves are gathered only when evidence asks for some (``rows``)
         self._shares = shares.select(list(SHARE_COLUMNS))
         self._order = order
-        self.group = group.astype(np.int64)[order]
+        self.group = group[order]
         self.account = account[order]
         self.time = shares["time"].to_numpy()[order]
         self.kind = kind[order]
@@ -187,7 +188,7 @@ def coact_codes(
         acc_i, acc_j = s.account[i], s.account[j]
         pair_kind = (np.minimum(acc_i, acc_j) * n_acc + np.maximum(acc_i, acc_j)) * n_kinds + s.kind[i]
         del acc_i, acc_j, keep
-        return i.size, _reduce_sorting(pair_kind, s.group[i], None, s.time[i], s.time[j], s.n_groups)
+        return i.size, _reduce_chunk(pair_kind, s.group[i], s.time[i], s.time[j], s.n_groups)
 
     # Chunks are reduced by CHUNK_WORKERS threads: the sorts and numpy passes release the
     # GIL, so two cores work at once; at most CHUNK_WORKERS + 1 chunks are alive at a time.
@@ -271,40 +272,28 @@ def _merge_parts(
     return tuple(np.concatenate(column) for column in zip(*slices, strict=True))
 
 
-def _reduce_sorting(
-    pair_kind: np.ndarray,
-    group: np.ndarray,
-    count: np.ndarray | None,
-    first: np.ndarray,
-    last: np.ndarray,
-    n_groups: int,
+def _reduce_chunk(
+    pair_kind: np.ndarray, group: np.ndarray, first: np.ndarray, last: np.ndarray, n_groups: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``_reduce_runs``' result — one row per (pair_kind, group), sorted, with summed counts
-    and first/last — by a polars sort, which uses every core (numpy's argsort uses one and
-    took twice as long on a chunk, and five times as long to merge the chunks).
+    """One chunk's pairs (one co-share pair per row) -> ``_reduce_runs``' rows: one per
+    (pair_kind, group), sorted, with their pair counts and first/last.
 
-    ``count``: each row's co-share pairs, or ``None`` when every row is one pair (a chunk).
-    Equal keys may come in any order, so a key's ``first`` is the minimum of its rows.
-    Falls back to ``_reduce_runs`` when the int64 key would overflow.
+    A polars sort, which uses every core (numpy's argsort uses one and took about twice as
+    long on 8.7M keys). Equal keys may come in any order, so a key's ``first`` is the
+    minimum of its rows. Falls back to ``_reduce_runs`` when the int64 key would overflow.
     """
     if pair_kind.size == 0 or int(pair_kind.max()) >= (2**63 - 1) // max(n_groups, 1):
-        ones = np.ones(pair_kind.size, np.int64) if count is None else count
-        return _reduce_runs(pair_kind, group, ones, first, last, n_groups)
-    columns = {"key": pair_kind * n_groups + group, "first": first, "last": last}
-    if count is not None:
-        columns["count"] = count
-    rows = pl.DataFrame(columns).sort("key")
-    del columns
+        return _reduce_runs(pair_kind, group, np.ones(pair_kind.size, np.int64), first, last, n_groups)
+    rows = pl.DataFrame({"key": pair_kind * n_groups + group, "first": first, "last": last}).sort("key")
     key = rows["key"].to_numpy()
     first, last = rows["first"].to_numpy(), rows["last"].to_numpy()
-    count = rows["count"].to_numpy() if count is not None else None
     del rows
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     pair_kind, group = np.divmod(key[starts], n_groups)
     if starts.size == key.size:
-        return pair_kind, group, np.ones(key.size, np.int64) if count is None else count, first, last
-    summed = np.diff(np.r_[starts, key.size]) if count is None else np.add.reduceat(count, starts)
-    return pair_kind, group, summed, np.minimum.reduceat(first, starts), np.maximum.reduceat(last, starts)
+        return pair_kind, group, np.ones(key.size, np.int64), first, last
+    count = np.diff(np.r_[starts, key.size])
+    return pair_kind, group, count, np.minimum.reduceat(first, starts), np.maximum.reduceat(last, starts)
 
 
 def _reduce_runs(
@@ -313,8 +302,9 @@ def _reduce_runs(
     """Rows sorted by (pair_kind, group), one per distinct key, with summed counts and first/last.
 
     One int64 sort key ``pair_kind * n_groups + group`` when it fits (split back by
-    division, not gathered), else a two-key sort (numpy, one core): ``_reduce_sorting``'s
-    fallback when the key would overflow int64.
+    division, not gathered), else a two-key sort. A stable numpy sort: it merges the
+    already sorted chunks (``_merge_parts``) by finding their runs, and is
+    ``_reduce_chunk``'s fallback when the key would overflow int64.
     """
     if pair_kind.size == 0:
         return pair_kind, group, count, first, last
