@@ -55,7 +55,7 @@ from rallypoint.detectors.evidence import (
 )
 from rallypoint.detectors.roles import assign_roles
 from rallypoint.errors import RallypointError
-from rallypoint.graph.lake import Lake, new_id
+from rallypoint.graph.lake import Lake, lake_columns, new_id
 from rallypoint.schema import (
     CLUSTERS_SCHEMA,
     EDGES_SCHEMA,
@@ -191,10 +191,7 @@ def read_records(lake: Lake, since: datetime | None, until: datetime | None, sch
         raise RallypointError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}.") from None
     with client:
         frame = client.compute(ddf).result()
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    from rallypoint.schema import LAKE_SCHEMA
-
-    return table.cast(pa.schema([LAKE_SCHEMA.field(c) for c in READ_COLUMNS]))
+    return pa.Table.from_pandas(frame, preserve_index=False).cast(lake_columns(READ_COLUMNS))
 
 
 def detect_run(

@@ -135,7 +135,7 @@ class Lake:
         import dask.dataframe as dd
 
         files = self._files_in_range(since, until)
-        schema = LAKE_SCHEMA if columns is None else pa.schema([LAKE_SCHEMA.field(c) for c in columns])
+        schema = lake_columns(columns)
         ddf = dd.read_parquet(
             [str(f) for f in files],
             columns=columns,
@@ -160,7 +160,7 @@ class Lake:
         import pyarrow.dataset as ds
 
         files = self._files_in_range(since, until)
-        schema = LAKE_SCHEMA if columns is None else pa.schema([LAKE_SCHEMA.field(c) for c in columns])
+        schema = lake_columns(columns)
         condition = None
         if since is not None:
             condition = ds.field("timestamp") >= pa.scalar(_as_utc(since), LAKE_SCHEMA.field("timestamp").type)
@@ -183,9 +183,7 @@ class Lake:
         """Read interactions as one Arrow table. For small lakes, tests and lookups."""
         files = self.interaction_files()
         if not files:
-            return LAKE_SCHEMA.empty_table() if columns is None else pa.schema(
-                [LAKE_SCHEMA.field(c) for c in columns]
-            ).empty_table()
+            return lake_columns(columns).empty_table()
         import pyarrow.dataset as ds
 
         dataset = ds.dataset([str(f) for f in files], schema=LAKE_SCHEMA, format="parquet")
@@ -239,6 +237,11 @@ class Lake:
         for d in self.runs_dir.iterdir():
             if d.is_dir() and not (d / "run.json").exists():
                 shutil.rmtree(d, ignore_errors=True)
+
+
+def lake_columns(columns: list[str] | None) -> pa.Schema:
+    """The lake schema's fields named by ``columns``, in that order (all of it for ``None``)."""
+    return LAKE_SCHEMA if columns is None else pa.schema([LAKE_SCHEMA.field(c) for c in columns])
 
 
 def _as_utc(t: datetime):

@@ -30,7 +30,12 @@ from collections.abc import Sequence
 import polars as pl
 import pyarrow as pa
 
-from rallypoint.detectors.coaction.minhash import NUM_PERM, SHINGLE_WORDS, near_duplicate_groups
+from rallypoint.detectors.coaction.minhash import (
+    NUM_PERM,
+    SHINGLE_WORDS,
+    as_text_series,
+    near_duplicate_groups,
+)
 from rallypoint.detectors.coaction.shares import (
     AUTHORING_ACTIONS,
     SHARE_SCHEMA,
@@ -80,8 +85,7 @@ def group_texts(
     Returns columns ``text`` and ``target`` (``"<group>: <first 100 characters>"``).
     The texts stay in Arrow memory throughout (millions of Python strings cost gigabytes).
     """
-    texts = texts if isinstance(texts, pl.Series) else pl.Series("text", list(texts), dtype=pl.String)
-    distinct = pl.DataFrame({"text": texts.drop_nulls().unique().sort()}, schema={"text": pl.String})
+    distinct = pl.DataFrame({"text": as_text_series(texts).drop_nulls().unique().sort()}, schema={"text": pl.String})
     labels = near_duplicate_groups(distinct["text"], threshold, num_perm=num_perm, seed=seed)
     distinct = distinct.with_columns(group=pl.Series(labels, dtype=pl.Int64))
     representative = distinct.group_by("group").agg(rep=pl.col("text").min())

@@ -46,6 +46,11 @@ DOC_CHUNK = 250_000
 LINK_CHUNK = 1_000_000
 
 
+def as_text_series(texts: Sequence[str] | pl.Series) -> pl.Series:
+    """Texts as a polars String series (kept as is when they already are one)."""
+    return texts if isinstance(texts, pl.Series) else pl.Series("text", list(texts), dtype=pl.String)
+
+
 def shingle_hashes(texts: Sequence[str] | pl.Series, shingle: int = SHINGLE_WORDS) -> tuple[np.ndarray, np.ndarray]:
     """(text index, 32-bit shingle hash) rows, unique, sorted by text; texts shorter than
     ``shingle`` words hash as a whole."""
@@ -107,7 +112,7 @@ def near_duplicate_groups(
     checked at a time, so memory is the signature matrix (``4 * num_perm`` bytes a text) plus
     bounded working sets, whatever the number of texts.
     """
-    texts = texts if isinstance(texts, pl.Series) else pl.Series("text", list(texts), dtype=pl.String)
+    texts = as_text_series(texts)
     n = len(texts)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
