@@ -344,7 +344,6 @@ class BatchWriter:
                 answers[i] = data
         return answers
 
-
     def call_load_procedure(self, batch: dict[str, Any]) -> None:
         """Run ``rallypoint.loadBatch`` on one batch map in one retried transaction; adds what it wrote."""
 
@@ -428,7 +427,7 @@ def _pairs(table: pa.Table, src: str, dst: str) -> pa.Table:
 
 def _first_rows(table: pa.Table, keys: list[str]) -> pa.Table:
     """The first row of each distinct key, in order of first appearance."""
-    numbered = table.append_column("_row", pa.array(np.arange(len(table), dtype=np.int64)))
+    numbered = _numbered(table, "_row")
     first = numbered.group_by(keys, use_threads=False).aggregate([("_row", "min")])["_row_min"]
     return table.take(pc.take(first, pc.sort_indices(first)))
 
