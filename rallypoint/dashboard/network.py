@@ -36,6 +36,9 @@ from rallypoint.dashboard.palette import OKABE_ITO, OTHER_COLOUR, ROLE_COLOURS, 
 MAX_EDGES = 3000
 #: Line widths of the light, middle and heavy thirds of the edge weights.
 BAND_WIDTHS = (0.6, 1.6, 3.2)
+#: The key to the network's colours and sizes, and its legend's title (the figure and the picture).
+NETWORK_KEY = "colour: role (nodes) and main coordination type (edges); size: strength"
+LEGEND_TITLE = "nodes: role · edges: type"
 #: Above this many accounts the figure is drawn with WebGL (SVG styles each point in turn: seconds at 2,000).
 WEBGL_ABOVE = 500
 
@@ -225,9 +228,9 @@ def network_figure(
     fig.update_layout(
         height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="white",
         title={"text": network_title(n, edges.height, max_edges) + width_note
-                       + "<br><sup>colour: role (nodes) and main coordination type (edges); size: strength;"
-                       " click or lasso accounts to inspect them</sup>", "font": {"size": 14}},
-        legend={"title": {"text": "nodes: role · edges: type"}, "itemsizing": "constant"},
+                       + f"<br><sup>{NETWORK_KEY}; click or lasso accounts to inspect them</sup>",
+               "font": {"size": 14}},
+        legend={"title": {"text": LEGEND_TITLE}, "itemsizing": "constant"},
         xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"},
         hoverlabel={"bgcolor": "white"}, clickmode="event+select",
     )

@@ -30,7 +30,9 @@ from PIL import Image
 
 from rallypoint.dashboard.network import (
     BAND_WIDTHS,
+    LEGEND_TITLE,
     MAX_EDGES,
+    NETWORK_KEY,
     drawn_edges,
     network_title,
     node_sizes,
@@ -126,10 +128,10 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
                               markeredgecolor=OKABE_ITO["black"], label=f"high-profile ★ ({len(high_profile)})"))
     ax.autoscale_view()
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.74, 0.86), frameon=False, fontsize=12,
-               title="nodes: role · edges: type", title_fontsize=12, alignment="left")
+               title=LEGEND_TITLE, title_fontsize=12, alignment="left")
     fig.suptitle(network_title(n, edges.height, max_edges) + drawn.width_note, x=0.01, y=0.98, ha="left",
                  fontsize=13)
-    fig.text(0.01, 0.915, "colour: role (nodes) and main coordination type (edges); size: strength",
+    fig.text(0.01, 0.915, NETWORK_KEY,
              fontsize=12, color="#444444")
     canvas.draw()
     # display coordinates have their origin at the bottom left; the picture's at the top left
