@@ -13,7 +13,12 @@
 3. On a ``--sample`` (default 20,000) of those records, re-keyed again so that everything is
    new, compares a loader that runs one transaction per record (the naive way: one MERGE
    statement per record, FOREACH over its lists) with the batched loader on the same records.
-4. Deletes everything it created (``--keep`` leaves it).
+4. Measures what Neo4j itself does on this machine when nothing is checked (``--ceiling``, on by
+   default): the same numbers of nodes and relationships as the batched load created, written
+   with bare Cypher ``CREATE`` (one label, no properties, no uniqueness index, no key lookups,
+   relationships between random nodes found by internal id) by the same number of sessions. No
+   idempotent loader can beat this line; it tells what the target asks of the engine.
+5. Deletes everything it created (``--keep`` leaves it).
 
 Target: >= 50,000 relationships/s for the batched path. Needs ``make neo4j`` (or NEO4J_URI,
 NEO4J_USER, NEO4J_PASSWORD). Two people running this at once on one server would delete each
@@ -31,8 +36,10 @@ import os
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -182,6 +189,55 @@ def delete_prefixed(driver, prefix: str) -> None:
                     "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS", p=f"https://{prefix}").consume()
 
 
+CEILING_LABEL = "RpbenchCeiling"
+
+
+def engine_ceiling(driver, nodes: int, relationships: int, workers: int, batch_size: int) -> dict:
+    """Bare ``CREATE`` of ``nodes`` nodes, then ``relationships`` relationships between random ones.
+
+    Nothing is looked up by key and no index is touched beyond the label's, so this is the
+    engine's own write path: transaction state, commit, the record stores and the transaction
+    log. Batches of ``batch_size`` go to ``workers`` concurrent sessions, as in the load.
+    """
+    def create_nodes(count: int) -> list[int]:
+        with driver.session() as session:
+            return session.execute_write(lambda tx: tx.run(
+                f"UNWIND range(1, $n) AS i CREATE (n:{CEILING_LABEL}) RETURN id(n) AS id", n=count).value())
+
+    def create_relationships(pairs: np.ndarray) -> None:
+        with driver.session() as session:
+            session.execute_write(lambda tx: tx.run(
+                "UNWIND $pairs AS p MATCH (a) WHERE id(a) = p[0] MATCH (b) WHERE id(b) = p[1] "
+                "CREATE (a)-[:RPBENCH_CEILING]->(b)", pairs=pairs.tolist()).consume())
+
+    load_before, cpu_before = os.getloadavg(), server_cpu_seconds()
+    t0 = time.perf_counter()
+    node_batches = [min(batch_size, nodes - start) for start in range(0, nodes, batch_size)]
+    with ThreadPoolExecutor(workers) as pool:
+        ids = np.concatenate([np.asarray(b, dtype=np.int64) for b in pool.map(create_nodes, node_batches)])
+    node_seconds = time.perf_counter() - t0
+    pairs = np.random.default_rng(0).choice(ids, size=(relationships, 2))
+    t1 = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(create_relationships, [pairs[s:s + batch_size] for s in range(0, relationships, batch_size)]))
+    seconds = time.perf_counter() - t0
+    server_cpu = cpu_delta(cpu_before, server_cpu_seconds())
+    return {
+        "records": 0, "nodes_created": nodes, "relationships_created": relationships, "seconds": seconds,
+        "node_seconds": node_seconds, "relationship_seconds": time.perf_counter() - t1,
+        "relationships_per_s": rate(relationships, seconds),
+        "server_cpu_seconds": server_cpu,
+        "server_cpu_us_per_element": (None if server_cpu is None
+                                      else round(1e6 * server_cpu / max(nodes + relationships, 1), 1)),
+        "load_average_before": load_before, "load_average_after": os.getloadavg(),
+    }
+
+
+def delete_ceiling(driver) -> None:
+    with driver.session() as session:
+        session.run(f"MATCH (n:{CEILING_LABEL}) CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF 10000 ROWS").consume()
+
+
 def server_cpu_seconds() -> float | None:
     """CPU seconds (user + system) the local Neo4j JVM has used so far; None if it is not ours."""
     try:
@@ -240,6 +296,8 @@ def main() -> None:
     parser.add_argument("--loader", choices=("procedure", "cypher"), default="procedure",
                         help="the batched path measured on the whole lake and the sample")
     parser.add_argument("--uri", default=None)
+    parser.add_argument("--no-ceiling", dest="ceiling", action="store_false",
+                        help="skip the engine's bare-CREATE line")
     parser.add_argument("--keep", action="store_true", help="leave the benchmark's data in Neo4j")
     args = parser.parse_args()
 
@@ -250,6 +308,7 @@ def main() -> None:
         ensure_constraints(driver)
         for prefix in prefixes:
             delete_prefixed(driver, prefix)  # leftovers of an interrupted run
+        delete_ceiling(driver)
         try:
             print(f"batched load ({args.loader}) of {args.records:,} records ...", flush=True)
             full = measured_load(lake, args.uri, args.batch_size, args.workers, args.loader)
@@ -271,10 +330,17 @@ def main() -> None:
             naive["load_average_before"], naive["load_average_after"] = load_before, os.getloadavg()
             print(f"batched ({args.loader}), the same {args.sample:,} records ...", flush=True)
             batched_sample = measured_load(batched_lake, args.uri, args.batch_size, args.workers, args.loader)
+            ceiling = None
+            if args.ceiling:
+                print(f"engine ceiling: bare CREATE of {full['nodes_created']:,} nodes and "
+                      f"{full['relationships_created']:,} relationships ...", flush=True)
+                ceiling = engine_ceiling(driver, full["nodes_created"], full["relationships_created"],
+                                         args.workers, args.batch_size)
         finally:
             if not args.keep:
                 for prefix in prefixes:
                     delete_prefixed(driver, prefix)
+                delete_ceiling(driver)
 
     results = {
         "records": full["records"],
@@ -283,6 +349,7 @@ def main() -> None:
         "batched": full,
         "cypher_subset": cypher,
         "sample": {"records": naive["records"], "one_tx_per_record": naive, "batched": batched_sample},
+        "engine_ceiling": ceiling,
         "target_relationships_per_s": TARGET_RELS_PER_SECOND,
         "load_average": os.getloadavg(),
         "cpu_count": os.cpu_count(),
@@ -297,6 +364,8 @@ def main() -> None:
         print(row("batched, cypher (subset)", cypher))
     print(row(f"sample: batched, {args.loader}", batched_sample))
     print(row("sample: one transaction per record", naive))
+    if ceiling is not None:
+        print(row("engine ceiling: bare CREATE, no keys", ceiling))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} cores, load average {load} (other work on the machine slows Neo4j too)")
     verdict = "meets" if full["relationships_per_s"] >= TARGET_RELS_PER_SECOND else "MISSES"
