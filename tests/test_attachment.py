@@ -114,3 +114,28 @@ def test_benjamini_hochberg_never_rejects_more_than_its_level_allows_under_the_n
     rejected = [benjamini_hochberg(rng.random(200), level).sum() for _ in range(200)]
     # under the global null BH controls the family-wise error at the level
     assert np.mean(np.array(rejected) > 0) <= level * 2
+
+
+def test_meetings_in_batches_equal_one_join():
+    """Joining posts in small batches finds the same meetings as one join (the 10M memory bound)."""
+    import polars as pl
+
+    from rallypoint.detectors.attachment import _meetings
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    events = pl.DataFrame({
+        "target": [f"p{t}" for t in rng.integers(0, 40, n)],
+        "account_id": [f"a{a}" for a in rng.integers(0, 300, n)],
+        "id": [f"r{k}" for k in range(n)],
+        "time": rng.integers(0, 3_600_000_000, n),
+    })
+    is_member = events["account_id"].is_in([f"a{a}" for a in range(60)])
+    members = events.filter(is_member).with_columns(community=pl.col("account_id").str.slice(1).cast(pl.Int64) % 3)
+    outsiders = events.filter(~is_member)
+    one = _meetings(outsiders, members, 600_000_000, batch_rows=10**12)
+    batched = _meetings(outsiders, members, 600_000_000, batch_rows=500)
+    assert one.height > 1000
+    key = ["id", "m_id"]
+    assert batched.columns == one.columns
+    assert batched.sort(key).equals(one.sort(key))

@@ -73,6 +73,9 @@ MIN_TARGETS = 2
 #: Posts with more actions than this are left out (viral posts say nothing about membership).
 MAX_TARGET_SHARES = 2_000
 ROUNDS = 3
+#: (outsider, member) action pairs joined at a time before the window filter (``_meetings``):
+#: about 60 bytes each in codes, so a batch holds well under a GiB.
+MEETING_BATCH_ROWS = 5_000_000
 
 ATTACHED_SCHEMA = {
     "account_id": pl.String,
@@ -134,12 +137,15 @@ def test_outsiders(events: pl.DataFrame, chances: pl.DataFrame, membership: pl.D
 
     ``membership``: ``account_id``, ``community`` of the accounts already in clusters.
     """
-    tagged = events.join(membership, on="account_id", how="left").join(chances, on="target", how="inner")
+    # only the posts members acted on can hold a meeting or a term of E_aC: every other
+    # event is dropped before the joins (at 10M records most events are on such posts' complement)
+    member_events = events.join(membership, on="account_id", how="inner")
+    on_member_posts = events.join(member_events.select("target").unique(), on="target", how="semi")
+    tagged = on_member_posts.join(membership, on="account_id", how="left").join(chances, on="target", how="inner")
+    del member_events, on_member_posts
     members = tagged.filter(pl.col("community").is_not_null())
     outsiders = tagged.filter(pl.col("community").is_null()).drop("community")
-    meetings = outsiders.join(
-        members.select("target", "community", m_account="account_id", m_id="id", m_time="time"), on="target"
-    ).filter((pl.col("time") - pl.col("m_time")).abs() <= window_us)
+    meetings = _meetings(outsiders, members, window_us)
     if meetings.height == 0:
         return pl.DataFrame(schema=ATTACHED_SCHEMA), meetings
     observed = meetings.group_by("account_id", "community").agg(
@@ -181,8 +187,12 @@ def attach_accounts(communities: Communities, events: pa.Table | pl.DataFrame, w
     events = events.select("target", "account_id", "id", "time").unique(["target", "id"])
     counts = events.group_by("target").len()
     events = events.join(counts.filter(pl.col("len") <= max_target_shares).select("target"), on="target")
-    chances = target_chances(events, window_us, jitter)
+    # the tests join on integer codes (a string join of millions of actions held several
+    # GiB at 10M records); strings come back only for what passes
     ids = graph.accounts.to_pylist()
+    codes = _Codes(events, pl.Series(ids, dtype=pl.String))
+    events = codes.encode(events)
+    chances = target_chances(events, window_us, jitter)
     position = {account: i for i, account in enumerate(ids)}
     attached_rows: list[pl.DataFrame] = []
     meeting_rows: list[pl.DataFrame] = []
@@ -191,16 +201,17 @@ def attach_accounts(communities: Communities, events: pa.Table | pl.DataFrame, w
         """Rounds of tests until none passes; the passing accounts join their cluster."""
         nonlocal membership
         for round_number in range(first_round, first_round + rounds):
-            current = pl.DataFrame({"account_id": ids, "community": membership},
-                                   schema={"account_id": pl.String, "community": pl.Int64})
+            current = pl.DataFrame({"account_id": codes.accounts_of(ids), "community": membership},
+                                   schema={"account_id": pl.Int64, "community": pl.Int64})
             current = current.filter(pl.col("community") >= 0)
             if current.height == 0:
                 return
             passed, meetings = test_outsiders(events, chances, current, window_us, significance, min_targets)
             if passed.height == 0:
                 return
-            attached_rows.append(passed.with_columns(round=pl.lit(round_number, pl.Int64)))
             meeting_rows.append(meetings.join(passed.select("account_id", "community"), on=["account_id", "community"]))
+            passed = passed.with_columns(account_id=codes.accounts.gather(passed["account_id"]))
+            attached_rows.append(passed.with_columns(round=pl.lit(round_number, pl.Int64)))
             new = [account for account in passed["account_id"] if account not in position]
             position.update((account, len(ids) + k) for k, account in enumerate(new))
             ids.extend(new)
@@ -216,7 +227,7 @@ def attach_accounts(communities: Communities, events: pa.Table | pl.DataFrame, w
     new_accounts = ids[graph.n_accounts:]
     grown = _with_accounts(graph, new_accounts)
     attached = pl.concat(attached_rows) if attached_rows else pl.DataFrame(schema=ATTACHED_SCHEMA)
-    actions = _meeting_actions(pl.concat(meeting_rows) if meeting_rows else None)
+    actions = _meeting_actions(codes.decode_meetings(pl.concat(meeting_rows)) if meeting_rows else None)
     kept = keep_large(membership, min_size)
     # the attached of a cluster dropped as too small are no one's members
     survivors = pl.DataFrame({"community": membership, "kept": kept}).unique("community")
@@ -230,6 +241,65 @@ def attach_accounts(communities: Communities, events: pa.Table | pl.DataFrame, w
         attached=attached,
         actions=actions,
     )
+
+
+class _Codes:
+    """Integer codes of the events' posts, accounts and record ids, and back.
+
+    ``accounts``: the sorted distinct accounts of the events and of ``graph_accounts``
+    (an account's code is its position there); posts and record ids likewise. ``O(n log n)``.
+    """
+
+    def __init__(self, events: pl.DataFrame, graph_accounts: pl.Series) -> None:
+        self.targets = events["target"].unique().sort()
+        self.accounts = pl.concat([events["account_id"], graph_accounts]).unique().sort()
+        self.ids = events["id"].unique().sort()
+
+    def encode(self, events: pl.DataFrame) -> pl.DataFrame:
+        return events.with_columns(
+            target=self.targets.search_sorted(events["target"]).cast(pl.Int64),
+            account_id=self.accounts.search_sorted(events["account_id"]).cast(pl.Int64),
+            id=self.ids.search_sorted(events["id"]).cast(pl.Int64),
+        )
+
+    def accounts_of(self, accounts: list[str]) -> pl.Series:
+        return self.accounts.search_sorted(pl.Series(accounts, dtype=pl.String)).cast(pl.Int64)
+
+    def decode_meetings(self, meetings: pl.DataFrame) -> pl.DataFrame:
+        return meetings.with_columns(
+            target=self.targets.gather(meetings["target"]),
+            account_id=self.accounts.gather(meetings["account_id"]),
+            m_account=self.accounts.gather(meetings["m_account"]),
+            id=self.ids.gather(meetings["id"]),
+            m_id=self.ids.gather(meetings["m_id"]),
+        )
+
+
+def _meetings(outsiders: pl.DataFrame, members: pl.DataFrame, window_us: int,
+              batch_rows: int = MEETING_BATCH_ROWS) -> pl.DataFrame:
+    """Every (outsider action, member action) on the same post at most ``window_us`` apart:
+    ``outsiders``' columns, then the member's ``community``, ``m_account``, ``m_id``, ``m_time``.
+
+    The join on the post forms every (outsider, member) pair of a post before the window
+    filter, up to ``2000 x 2000`` rows a post: posts are taken in batches whose pairs
+    number at most about ``batch_rows`` (one post's may exceed it), each joined and
+    filtered before the next, so memory follows the meetings kept, not the pairs tried.
+    ``O(sum_t n_out_t * n_member_t)`` work.
+    """
+    right = members.select("target", "community", m_account="account_id", m_id="id", m_time="time")
+    sizes = (outsiders.group_by("target").agg(n_out=pl.len().cast(pl.Int64))
+             .join(right.group_by("target").agg(n_in=pl.len().cast(pl.Int64)), on="target")
+             .sort("target")
+             .with_columns(batch=(pl.col("n_out") * pl.col("n_in")).cum_sum() // batch_rows))
+    in_window = (pl.col("time") - pl.col("m_time")).abs() <= window_us
+    if sizes.height == 0 or sizes["batch"].max() == 0:
+        return outsiders.join(right, on="target").filter(in_window)
+    batches = sizes.select("target", "batch")
+    lefts = outsiders.join(batches, on="target").partition_by("batch", as_dict=True, include_key=False)
+    rights = right.join(batches, on="target").partition_by("batch", as_dict=True, include_key=False)
+    del right, batches
+    parts = [left.join(rights[key], on="target").filter(in_window) for key, left in lefts.items()]
+    return pl.concat(parts)
 
 
 def _with_accounts(graph: AccountGraph, new_accounts: list[str]) -> AccountGraph:

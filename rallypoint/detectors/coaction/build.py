@@ -60,6 +60,7 @@ from rallypoint.detectors.coaction import (
     co_repost,
     co_text,
 )
+from rallypoint.detectors.coaction.pairs import window_ends
 from rallypoint.detectors.coaction.partition import (
     DEFAULT_PAIR_BUDGET,
     FIGURES,
@@ -67,19 +68,22 @@ from rallypoint.detectors.coaction.partition import (
     SHARE_COLUMNS,
     SHARE_STATS_SCHEMA,
     Coded,
+    cap_within_budget,
     coact_codes,
     coact_partition,
     coded_pair_actions,
+    merge_figures,
     pair_actions,
 )
 from rallypoint.detectors.coaction.reduce import (
+    PerType,
     expected_weights,
     may_pass,
     pair_runs,
     participating,
     per_type_sums,
 )
-from rallypoint.detectors.coaction.shares import SHARE_SCHEMA
+from rallypoint.detectors.coaction.shares import schema_of
 from rallypoint.detectors.window import (
     AUTO,
     parse_window,
@@ -208,19 +212,7 @@ def build_coaction_edges(
             f"Records must be a pyarrow Table or a Dask DataFrame, not {type(records).__name__}."
         )
 
-    shares = plan.share_events(type_list, text_threshold=text_threshold, seed=seed)
-    if co_engage.TYPE in type_list and co_text.TYPE in type_list:
-        # copying a post's text is engaging with it, as reposting it is (co_engage.py)
-        shares = plan.with_copies(shares, type_list.index(co_text.TYPE), type_list.index(co_engage.TYPE))
-    engage_events = (plan.events_of(shares, type_list.index(co_engage.TYPE))
-                     if co_engage.TYPE in type_list else None)
-    stats: dict[str, Any] = {"share_events": plan.count(shares)}
-    if min_participation > 1:
-        # CooRTweet step 1: accounts with too few share events of a type never pair in it
-        shares = plan.prefilter(shares, min_participation)
-        stats["share_events_after_prefilter"] = plan.count(shares)
-    shares = plan.by_target(shares)
-
+    shares, engage_events, stats = plan.prepare(type_list, text_threshold, seed, min_participation)
     if parsed_window == AUTO:
         delays = plan.delays(shares)
         windows = {
@@ -274,7 +266,7 @@ def build_coaction_edges(
         edges=edges,
         actions=actions.select(ACTIONS_SCHEMA.names).to_arrow().cast(ACTIONS_SCHEMA),
         window_seconds=windows,
-        engage_events=engage_events,
+        engage_events=None if engage_events is None else plan.decode_events(engage_events),
         stats=stats,
     )
 
@@ -321,18 +313,19 @@ def _type_share_events(table: pa.Table, type_list: Sequence[str], skip_text: boo
             events = co_text.text_events(table) if skip_text else module.share_events(table, **text_args)
         else:
             events = module.share_events(table)
-        frames.append(_with_codes(pl.from_arrow(events.cast(SHARE_SCHEMA)), kind))
+        frames.append(_with_codes(pl.from_arrow(events.cast(schema_of(table))), kind))
     return pl.concat(frames) if frames else pl.DataFrame(schema=SHARE_COLUMNS)
 
 
 def _with_codes(events: pl.DataFrame, kind: int) -> pl.DataFrame:
+    """``SHARE_COLUMNS`` (``account_id`` and ``id`` as strings, or as the local plan's codes)."""
     return events.select(
         kind=pl.lit(kind, dtype=pl.Int32),
-        target="target",
+        target=pl.col("target").cast(pl.String),
         account_id="account_id",
         id="id",
-        time=pl.col("timestamp").dt.epoch("us"),
-    ).cast(SHARE_COLUMNS)
+        time=pl.col("timestamp").dt.epoch("us").cast(pl.Int64),
+    )
 
 
 # --- the two drivers ---------------------------------------------------------------
@@ -340,6 +333,22 @@ def _with_codes(events: pl.DataFrame, kind: int) -> pl.DataFrame:
 
 class _Plan:
     """What a driver provides; every method is one step of ``build_coaction_edges``."""
+
+    def prepare(self, type_list, text_threshold, seed, min_participation):
+        """Share events of every type, with ``co_text`` copies as ``co_engage`` events and
+        CooRTweet's step 1 applied, laid out by target: ``(shares, engage_events, stats)``."""
+        shares = self.share_events(type_list, text_threshold=text_threshold, seed=seed)
+        if co_engage.TYPE in type_list and co_text.TYPE in type_list:
+            # copying a post's text is engaging with it, as reposting it is (co_engage.py)
+            shares = self.with_copies(shares, type_list.index(co_text.TYPE), type_list.index(co_engage.TYPE))
+        engage_events = (self.events_of(shares, type_list.index(co_engage.TYPE))
+                         if co_engage.TYPE in type_list else None)
+        stats: dict[str, Any] = {"share_events": self.count(shares)}
+        if min_participation > 1:
+            # CooRTweet step 1: accounts with too few share events of a type never pair in it
+            shares = self.prefilter(shares, min_participation)
+            stats["share_events_after_prefilter"] = self.count(shares)
+        return self.by_target(shares), engage_events, stats
 
     def share_events(self, type_list, text_threshold, seed): ...
     def with_copies(self, shares, text_kind, engage_kind): ...
@@ -353,11 +362,20 @@ class _Plan:
     pairs_sorted = False
     def per_type(self, rows, share_stats, min_participation, significance) -> tuple[pl.DataFrame, int, dict]: ...
     def decode(self, per_type) -> pl.DataFrame: ...
+    def decode_events(self, events):
+        return events
     def actions(self, shares, kept, window_us, max_pairs_per_share) -> pl.DataFrame: ...
 
 
 class _LocalPlan(_Plan):
-    """Everything in this process, on one partition holding all shares."""
+    """Everything in this process, one co-action type at a time.
+
+    A type's share events (strings) are built, coded (``Coded``: integer arrays and each
+    distinct string once) and dropped before the next type's are built; pairs are formed
+    and reduced to per-type candidate rows one type at a time, so at most one type's
+    strings and one type's pairs are alive at once. Every type codes accounts against
+    the same sorted account ids, so the per-type rows merge into one sorted table.
+    """
 
     #: ``per_type`` rows come sorted by (account_a, account_b, kind) codes
     pairs_sorted = True
@@ -365,63 +383,110 @@ class _LocalPlan(_Plan):
     def __init__(self, table: pa.Table) -> None:
         self.table = table
 
-    def share_events(self, type_list, text_threshold, seed):
-        return _type_share_events(self.table, type_list, skip_text=False, threshold=text_threshold, seed=seed)
+    def prepare(self, type_list, text_threshold, seed, min_participation):
+        """One ``Coded`` per type, the ``co_engage`` events (in codes) and the counts.
 
-    def events_of(self, shares, kind):
-        return shares.filter(pl.col("kind") == kind).select("target", "account_id", "id", "time")
+        Record ids and account ids become int32 codes in string order (``_dense_codes``)
+        before any share event is built: a share event then holds two integers instead of
+        two strings, and the strings are kept once each (``self.ids``, ``self.accounts``).
+        """
+        self.min_participation = min_participation
+        n_kinds = len(type_list)
+        self.ids, id_code = _dense_codes(self.table["id"])
+        self.accounts, account_code = _dense_codes(self.table["account_id"])
+        table = self.table.set_column(self.table.schema.get_field_index("id"), "id", id_code)
+        table = table.set_column(table.schema.get_field_index("account_id"), "account_id", account_code)
+        del id_code, account_code
+        coded: list[Coded] = []
+        engage_events = copies = None
+        counts = {"share_events": 0, "share_events_after_prefilter": 0}
+        for kind, name in enumerate(type_list):
+            events = _type_share_events(table, [name], skip_text=False, threshold=text_threshold,
+                                        seed=seed).with_columns(kind=pl.lit(kind, pl.Int32))
+            if name == co_text.TYPE and co_engage.TYPE in type_list:
+                # copying a post's text is engaging with it, as reposting it is (co_engage.py)
+                copies = _text_copies(events, type_list.index(co_engage.TYPE), self.ids)
+            if name == co_engage.TYPE:
+                if copies is not None:
+                    events = pl.concat([events, copies.cast(events.schema)])
+                    copies = None
+                engage_events = events.select("target", "account_id", "id", "time")
+            counts["share_events"] += events.height
+            if min_participation > 1:
+                # CooRTweet step 1: accounts with too few share events of a type never pair in it
+                active = events.group_by("account_id").len().filter(pl.col("len") >= min_participation)
+                events = events.join(active.select("account_id"), on="account_id", how="semi")
+            counts["share_events_after_prefilter"] += events.height
+            coded.append(Coded(events, accounts=self.accounts, n_kinds=n_kinds, ids=self.ids))
+            del events
+        if min_participation <= 1:
+            del counts["share_events_after_prefilter"]
+        self.coded = coded
+        return coded, engage_events, counts
 
-    def with_copies(self, shares, text_kind, engage_kind):
-        texts = shares.filter(pl.col("kind") == text_kind)
-        originals = texts.sort("time", "id").group_by("target", maintain_order=True).agg(original=pl.col("id").first())
-        copies = texts.join(originals, on="target").filter(pl.col("id") != pl.col("original"))
-        copies = copies.with_columns(kind=pl.lit(engage_kind, pl.Int32), target=pl.col("original"))
-        return pl.concat([shares, copies.select(list(SHARE_COLUMNS)).cast(SHARE_COLUMNS)])
-
-    def count(self, shares):
-        return shares.height
-
-    def prefilter(self, shares, min_participation):
-        active = shares.group_by("kind", "account_id").len().filter(pl.col("len") >= min_participation)
-        return shares.join(active.select("kind", "account_id"), on=["kind", "account_id"], how="semi")
-
-    def by_target(self, shares):
-        # one partition holds every target: code accounts and targets once, sort once
-        self.coded = Coded(shares)
-        return self.coded
+    def decode_events(self, events):
+        """``prepare``'s ``co_engage`` events with account and record ids as strings."""
+        return events.with_columns(account_id=self.accounts.gather(events["account_id"]),
+                                   id=self.ids.gather(events["id"]))
 
     def delays(self, shares):
-        return sorted_target_delays(shares.group, shares.time, shares.group_kind)
+        return pl.concat([sorted_target_delays(s.group, s.time, s.group_kind) for s in shares])
 
     def coact(self, shares, window_us, max_pairs_per_share, jitter, pair_budget):
-        coded = coact_codes(shares, window_us, max_pairs_per_share, jitter, pair_budget)
-        return coded, None, coded.figures
+        """Pairs of each type in turn, each reduced to its per-type candidate rows (``reduce.py``:
+        sums over targets, CooRTweet's step 2) before the next type's are formed.
+
+        The pair budget bounds the pairs formed over all types: the cap is lowered once,
+        from every type's in-window partner counts, as it would be for one partition.
+        """
+        partners = [window_ends(s.group, s.time, window_us[s.kind]) - np.arange(1, len(s) + 1) for s in shares]
+        requested = max_pairs_per_share
+        cap = cap_within_budget(np.concatenate(partners), requested, pair_budget) if sum(map(len, partners)) else requested
+        del partners
+        results = []
+        for s in shares:
+            coded = coact_codes(s, window_us, cap, jitter, pair_budget=None)
+            summed = per_type_sums(coded.pairs, coded.chance)
+            coded.pairs = None
+            rows = participating(summed, coded.share_counts, s.group_kind, s.n_accounts, s.n_kinds,
+                                 self.min_participation)
+            results.append(_TypePairs(rows, coded.share_counts.select("group", "account", "n"), coded.chance,
+                                      coded.in_pair, len(summed), coded.figures))
+            del coded, summed, rows
+        figures = merge_figures([r.figures for r in results])
+        figures["cap_lowered"] = 0 if cap == requested else int(cap)
+        return results, None, figures
 
     def per_type(self, rows, share_stats, min_participation, significance):
-        """``_DaskPlan.per_type``'s reduction on integer codes (``reduce.py``); accounts stay codes.
+        """The per-type rows of every type, merged and sorted by (account pair, type); accounts stay codes.
 
         ``significance``: ``None`` without a null model, else only rows of pairs whose
         p-value may pass it are returned (and only those get ``E_ab`` computed).
         """
-        s = self.coded
-        summed = per_type_sums(rows.pairs, rows.chance)
-        # what ``actions`` needs to know whether any (pair, type) formed was dropped
-        self.formed_pair_types, self.in_pair, self.pairs_capped = len(summed), rows.in_pair, rows.figures["pairs_capped"]
-        per_type = participating(summed, rows.share_counts, s.group_kind, s.n_accounts, s.n_kinds, min_participation)
-        del summed
-        starts, _ = pair_runs(per_type, s.n_kinds)
-        per_kind = np.bincount(per_type.pair_kind % s.n_kinds, minlength=s.n_kinds)
+        first = self.coded[0]
+        n_accounts, n_kinds = first.n_accounts, first.n_kinds
+        self.type_pairs = rows
+        per_type = _concat_per_type([r.rows for r in rows])
+        for r in rows:
+            r.rows = None  # merged above: one copy is enough
+        starts, _ = pair_runs(per_type, n_kinds)
+        per_kind = np.bincount(per_type.pair_kind % n_kinds, minlength=n_kinds)
         candidates, per_kind = len(starts), {k: int(n) for k, n in enumerate(per_kind) if n}
         expected = None
         if significance is not None:
             # first on a lower bound of E_ab (free), then on E_ab for the pairs left
-            per_type = per_type.take(may_pass(per_type, per_type.met_chance, s.n_kinds, significance))
-            expected = expected_weights(
-                per_type, rows.share_counts, rows.chance, s.group_kind, s.n_accounts, s.n_kinds
-            )
-            kept = may_pass(per_type, expected, s.n_kinds, significance)
+            per_type = per_type.take(may_pass(per_type, per_type.met_chance, n_kinds, significance))
+            # every type's share counts and chances, with group codes offset into one range
+            offsets = np.cumsum([0] + [s.n_groups for s in self.coded])
+            share_counts = pl.concat([r.share_counts.with_columns(pl.col("group") + int(offset))
+                                      for r, offset in zip(rows, offsets, strict=False)])
+            chance = np.concatenate([r.chance for r in rows])
+            group_kind = np.concatenate([s.group_kind for s in self.coded])
+            expected = expected_weights(per_type, share_counts, chance, group_kind, n_accounts, n_kinds)
+            del share_counts
+            kept = may_pass(per_type, expected, n_kinds, significance)
             per_type, expected = per_type.take(kept), expected[kept]
-        a, b, kind = s.split_pair_kind(per_type.pair_kind)
+        a, b, kind = first.split_pair_kind(per_type.pair_kind)
         frame = pl.DataFrame(
             {"kind": kind, "account_a": a, "account_b": b, "weight": per_type.weight,
              "n_shared": per_type.n_shared, "first": per_type.first, "last": per_type.last,
@@ -430,21 +495,71 @@ class _LocalPlan(_Plan):
         )
         return frame, candidates, per_kind
 
-
     def decode(self, edges):
         """Account codes -> ids (codes follow string order, so ``account_a < account_b`` and the
         edges' order by codes hold for the ids too)."""
-        accounts = self.coded.accounts
         return edges.with_columns(
-            account_a=accounts.gather(edges["account_a"]), account_b=accounts.gather(edges["account_b"])
+            account_a=self.accounts.gather(edges["account_a"]), account_b=self.accounts.gather(edges["account_b"])
         )
 
     def actions(self, shares, kept, window_us, max_pairs_per_share):
-        """The shares behind ``kept`` (codes). When every (pair, type) formed is kept and the cap
-        never bit, they are exactly the shares in any pair, which ``coact`` marked: no re-pairing."""
-        if kept.height == self.formed_pair_types and self.pairs_capped == 0:
-            return shares.rows(np.flatnonzero(self.in_pair))
-        return coded_pair_actions(shares, kept, window_us, max_pairs_per_share)
+        """The shares behind ``kept`` (codes), type by type. When every (pair, type) formed of a
+        type is kept and the cap never bit on it, they are exactly its shares in any pair,
+        which ``coact`` marked: no re-pairing."""
+        found = []
+        for kind, (s, pairs) in enumerate(zip(shares, self.type_pairs, strict=True)):
+            kept_here = kept.filter(pl.col("kind") == kind)
+            if kept_here.height == pairs.formed_pair_types and pairs.figures["pairs_capped"] == 0:
+                found.append(s.rows(np.flatnonzero(pairs.in_pair)))
+            else:
+                found.append(coded_pair_actions(s, kept_here, window_us, max_pairs_per_share))
+        return pl.concat(found) if found else pl.DataFrame(schema=SHARE_COLUMNS)
+
+
+@dataclass
+class _TypePairs:
+    """One type's co-action, reduced: its per-type candidate rows and what the later steps need."""
+
+    rows: PerType | None
+    #: ``group`` (this type's codes), ``account``, ``n``: the null model's ``n_at``
+    share_counts: pl.DataFrame
+    chance: np.ndarray
+    #: per share of the type's ``Coded``: in at least one co-share pair formed
+    in_pair: np.ndarray
+    #: (account pair, type) rows formed, before CooRTweet's step 2
+    formed_pair_types: int
+    figures: dict[str, int]
+
+
+def _concat_per_type(parts: list[PerType]) -> PerType:
+    """Several types' ``PerType`` rows as one, sorted by ``pair_kind`` (keys are distinct)."""
+    if len(parts) == 1:
+        return parts[0]
+    merged = PerType(*(np.concatenate(columns) for columns in zip(
+        *((p.pair_kind, p.weight, p.n_shared, p.first, p.last, p.met_chance) for p in parts), strict=True)))
+    return merged.take(np.argsort(merged.pair_kind))
+
+
+def _text_copies(texts: pl.DataFrame, engage_kind: int, ids: pl.Series) -> pl.DataFrame:
+    """``co_text`` share events that copy an earlier text, as ``co_engage`` events on the
+    first record of their near-duplicate group (the original); ``texts``' ids are codes
+    into ``ids`` (in string order, so sorting by code sorts by id)."""
+    originals = texts.sort("time", "id").group_by("target", maintain_order=True).agg(original=pl.col("id").first())
+    copies = texts.join(originals, on="target").filter(pl.col("id") != pl.col("original"))
+    copies = copies.with_columns(kind=pl.lit(engage_kind, pl.Int32), target=ids.gather(copies["original"]))
+    return copies.select(list(SHARE_COLUMNS))
+
+
+def _dense_codes(column: pa.ChunkedArray | pa.Array) -> tuple[pl.Series, pa.Array]:
+    """(the sorted distinct strings of ``column``, each value's position among them as int32):
+    equal strings get equal codes and codes follow string order. One sort, ``O(n log n)``."""
+    values = pl.from_arrow(column).cast(pl.String)
+    order = values.arg_sort().to_numpy()
+    ordered = values.gather(order)
+    new = (ordered != ordered.shift(1)).fill_null(True).to_numpy()
+    codes = np.empty(len(values), dtype=np.int32)
+    codes[order] = np.cumsum(new, dtype=np.int32) - 1
+    return ordered.filter(pl.Series(new)), pa.array(codes)
 
 
 class _DaskPlan(_Plan):

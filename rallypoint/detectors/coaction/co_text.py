@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -38,15 +39,15 @@ from rallypoint.detectors.coaction.minhash import (
 )
 from rallypoint.detectors.coaction.shares import (
     AUTHORING_ACTIONS,
-    SHARE_SCHEMA,
     from_column,
     rows_with_action,
+    schema_of,
 )
 
 TYPE = "co_text"
 MIN_WORDS = 5
 __all__ = ["MIN_WORDS", "NUM_PERM", "SHINGLE_WORDS", "TYPE", "group_texts", "near_duplicate_groups",
-           "normalize_text", "share_events", "text_events"]
+           "group_labels", "normalize_text", "share_events", "text_events"]
 #: How much of the representative text a target label shows.
 LABEL_CHARS = 100
 
@@ -69,7 +70,7 @@ def text_events(records: pa.Table) -> pa.Table:
     """
     rows = rows_with_action(records, AUTHORING_ACTIONS)
     if rows.num_rows == 0:
-        return SHARE_SCHEMA.empty_table()
+        return schema_of(records).empty_table()
     normalized = normalize_text(pl.from_arrow(rows["text"].combine_chunks()).cast(pl.String))
     long_enough = pl.select(
         pl.when(normalized.str.count_matches(" ") >= MIN_WORDS - 1).then(normalized)
@@ -85,22 +86,31 @@ def group_texts(
     Returns columns ``text`` and ``target`` (``"<group>: <first 100 characters>"``).
     The texts stay in Arrow memory throughout (millions of Python strings cost gigabytes).
     """
-    distinct = pl.DataFrame({"text": as_text_series(texts).drop_nulls().unique().sort()}, schema={"text": pl.String})
-    labels = near_duplicate_groups(distinct["text"], threshold, num_perm=num_perm, seed=seed)
-    distinct = distinct.with_columns(group=pl.Series(labels, dtype=pl.Int64))
-    representative = distinct.group_by("group").agg(rep=pl.col("text").min())
-    return (
-        distinct.join(representative, on="group")
-        .with_columns(target=pl.format("{}: {}", pl.col("group"), pl.col("rep").str.slice(0, LABEL_CHARS)))
-        .select("text", "target")
-    )
+    distinct = as_text_series(texts).drop_nulls().unique().sort()
+    return pl.DataFrame({"text": distinct, "target": group_labels(distinct, threshold, seed, num_perm)},
+                        schema={"text": pl.String, "target": pl.String})
+
+
+def group_labels(distinct: pl.Series, threshold: float, seed: int = 0, num_perm: int = NUM_PERM) -> pl.Series:
+    """The target label of each of ``distinct`` (sorted distinct texts), aligned with them."""
+    group = pl.Series("group", near_duplicate_groups(distinct, threshold, num_perm=num_perm, seed=seed),
+                      dtype=pl.Int64)
+    # a group's representative is its smallest text: the first in sorted order
+    first = pl.DataFrame({"group": group}).with_row_index("row").group_by("group").agg(pl.col("row").min())
+    representative = pl.Series(np.zeros(len(distinct), np.int64)).scatter(first["group"], first["row"])
+    label = distinct.gather(representative.gather(group)).str.slice(0, LABEL_CHARS)
+    return pl.select(pl.format("{}: {}", group, label)).to_series().rename("target")
 
 
 def share_events(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_perm: int = NUM_PERM) -> pa.Table:
-    """One share event per authored record whose text has a near-duplicate group."""
+    """One share event per authored record whose text has a near-duplicate group.
+
+    The events keep a code of their text, not the text, while the texts are grouped.
+    """
     events = pl.from_arrow(text_events(records))
-    mapping = group_texts(events["target"], threshold, seed=seed, num_perm=num_perm)
-    grouped = events.join(mapping, left_on="target", right_on="text").select(
-        pl.col("target_right").alias("target"), "account_id", "id", "timestamp"
-    )
-    return grouped.to_arrow().cast(SHARE_SCHEMA)
+    distinct = events["target"].unique().sort()
+    events = events.with_columns(target=distinct.search_sorted(events["target"]))
+    labels = group_labels(distinct, threshold, seed=seed, num_perm=num_perm)
+    del distinct
+    grouped = events.with_columns(target=labels.gather(events["target"]))
+    return grouped.select("target", "account_id", "id", "timestamp").to_arrow().cast(schema_of(records))

@@ -82,18 +82,37 @@ class Coded:
     are one contiguous range; ``account``: a dense code of ``account_id`` in string
     order, so ``min``/``max`` of two codes give ``account_a < account_b`` as strings do.
     The strings are kept once each (``group_target``, ``accounts``, indexed by code) and
-    joined back only on small results; ``rows`` gathers the shares themselves (the evidence
-    rows) by sorted position. Cost: one sort of the unique strings and one of the shares,
-    ``O(n log n)``.
+    joined back only on small results; of the shares only the record ids are kept, and
+    ``rows`` rebuilds the share rows (the evidence rows) by sorted position.
+    ``shares``' ``account_id`` may already be codes into ``accounts`` and ``id`` codes into
+    ``ids`` (sorted distinct record ids): the local plan codes them once for every type.
+
+    ``accounts``: sorted distinct account ids to code against (every share's account must
+    be among them), so that several ``Coded`` (one per type) share one account code space;
+    by default the shares' own accounts. ``n_kinds``: the number of type codes in the
+    ``pair_kind`` keys (default: the largest type code here + 1). Cost: one sort of the
+    unique strings and one of the shares, ``O(n log n)``.
     """
 
-    def __init__(self, shares: pl.DataFrame) -> None:
+    def __init__(
+        self,
+        shares: pl.DataFrame,
+        accounts: pl.Series | None = None,
+        n_kinds: int | None = None,
+        ids: pl.Series | None = None,
+    ) -> None:
         # codes are positions in the sorted unique strings (a binary search each); the two
         # columns are coded on two threads (polars releases the GIL)
-        with ThreadPoolExecutor(2) as pool:
-            (accounts, account), (targets, target) = pool.map(_sorted_codes, (shares["account_id"], shares["target"]))
+        if accounts is None:
+            with ThreadPoolExecutor(2) as pool:
+                (accounts, account), (targets, target) = pool.map(_sorted_codes, (shares["account_id"], shares["target"]))
+        else:
+            targets, target = _sorted_codes(shares["target"])
+            account = (shares["account_id"] if shares["account_id"].dtype.is_integer()
+                       else accounts.search_sorted(shares["account_id"])).cast(pl.Int64).to_numpy()
         kind = shares["kind"].to_numpy().astype(np.int64)
-        if kind.size and kind.min() == kind.max():
+        one_kind = bool(kind.size) and kind.min() == kind.max()
+        if one_kind:
             # one type: the target codes are already dense group codes in the same order
             group_keys, group = kind[0] * len(targets) + np.arange(len(targets), dtype=np.int64), target
         else:
@@ -105,23 +124,38 @@ class Coded:
             .sort("group", "time", "account", "row")["row"]
             .to_numpy()
         )
-        # the share rows themselves are gathered only when evidence asks for some (``rows``)
-        self._shares = shares.select(list(SHARE_COLUMNS))
-        self._order = order
+        # of the share rows only the ids are kept (in sorted order): ``rows`` rebuilds the
+        # rest from the codes, so the target and account strings are held once each
+        self._id = shares["id"].gather(order)
+        #: the strings ``_id`` codes index, or ``None`` when ``_id`` holds the ids themselves
+        self.ids = ids
         self.group = group[order]
         self.account = account[order]
         self.time = shares["time"].to_numpy()[order]
-        self.kind = kind[order]
+        # one type: one read-only value for every share instead of a column of copies
+        self.kind = np.broadcast_to(kind[:1], kind.shape) if one_kind else kind[order]
+        del group, account, kind, order
         self.n_groups = len(group_keys)
         self.group_kind = group_keys // max(len(targets), 1)
         self.group_target = targets.gather(group_keys % max(len(targets), 1))
         self.accounts = accounts
         self.n_accounts = len(accounts)
-        self.n_kinds = int(self.group_kind.max()) + 1 if self.n_groups else 1
+        self.n_kinds = n_kinds or (int(self.group_kind.max()) + 1 if self.n_groups else 1)
+
+    def __len__(self) -> int:
+        return self.group.size
 
     def rows(self, positions: np.ndarray) -> pl.DataFrame:
         """The share rows (``SHARE_COLUMNS``) at ``positions`` of the sorted order."""
-        return self._shares[self._order[positions]]
+        return pl.DataFrame(
+            {
+                "kind": self.kind[positions],
+                "target": self.group_target.gather(self.group[positions]),
+                "account_id": self.accounts.gather(self.account[positions]),
+                "id": self._id.gather(positions) if self.ids is None else self.ids.gather(self._id.gather(positions)),
+                "time": self.time[positions],
+            }
+        ).cast(SHARE_COLUMNS)
 
     def split_pair_kind(self, pair_kind: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(a, b, kind)`` of ``pair_kind = (a * n_accounts + b) * n_kinds + kind`` keys."""
@@ -159,7 +193,7 @@ def coact_codes(
     window_us: np.ndarray,
     max_pairs_per_share: int | None,
     jitter: float | None,
-    pair_budget: int = DEFAULT_PAIR_BUDGET,
+    pair_budget: int | None = DEFAULT_PAIR_BUDGET,
 ) -> CodedPairs:
     """Co-share pairs aggregated per (target, account pair), share counts and ``q_t``, in codes.
 
@@ -172,7 +206,8 @@ def coact_codes(
     ends = window_ends(s.group, s.time, windows)
     partners = ends - np.arange(1, len(ends) + 1, dtype=np.int64)
     requested = max_pairs_per_share
-    max_pairs_per_share = cap_within_budget(partners, max_pairs_per_share, pair_budget) if len(ends) else requested
+    if len(ends) and pair_budget is not None:
+        max_pairs_per_share = cap_within_budget(partners, max_pairs_per_share, pair_budget)
 
     in_pair = np.zeros(len(ends), dtype=bool)
     n_acc, n_kinds = s.n_accounts, s.n_kinds

@@ -23,6 +23,21 @@ SHARE_SCHEMA = pa.schema(
     ]
 )
 
+
+
+def schema_of(records: pa.Table) -> pa.Schema:
+    """``SHARE_SCHEMA`` with the ``account_id`` and ``id`` types of ``records``: strings, or
+    the integer codes the in-process co-action plan gives records (``build._LocalPlan``)."""
+    return pa.schema(
+        [
+            SHARE_SCHEMA.field("target"),
+            pa.field("account_id", records.schema.field("account_id").type),
+            pa.field("id", records.schema.field("id").type),
+            SHARE_SCHEMA.field("timestamp"),
+        ]
+    )
+
+
 #: Actions that author content of their own (text, links, tags, media, mentions).
 #: A plain repost or a reaction copies or marks someone else's content, so counting
 #: its URLs or hashtags again would double every co-repost as a co-link.
@@ -43,7 +58,7 @@ def from_column(records: pa.Table, targets: pa.ChunkedArray | pa.Array) -> pa.Ta
             "id": records["id"],
             "timestamp": records["timestamp"],
         }
-    ).cast(SHARE_SCHEMA)
+    ).cast(schema_of(records))
     return distinct(table.filter(pc.is_valid(table["target"])))
 
 
@@ -55,7 +70,7 @@ def from_list_column(records: pa.Table, column: str, transform=None) -> pa.Table
     """
     lists = records[column].combine_chunks()
     if len(lists) == 0:
-        return SHARE_SCHEMA.empty_table()
+        return schema_of(records).empty_table()
     parents = pc.list_parent_indices(lists)
     values = pc.list_flatten(lists)
     if transform is not None:
@@ -73,5 +88,5 @@ def distinct(shares: pa.Table) -> pa.Table:
         .aggregate([("timestamp", "min")])
         .rename_columns(["target", "id", "account_id", "timestamp"])
         .select(SHARE_SCHEMA.names)
-        .cast(SHARE_SCHEMA)
+        .cast(shares.schema)
     )
