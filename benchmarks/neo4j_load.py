@@ -263,7 +263,7 @@ def measured_load(lake: Lake, uri: str | None, batch_size: int, workers: int, lo
     server_cpu = cpu_delta(cpu_before, server_cpu_seconds())
     elements = summary["nodes_created"] + summary["relationships_created"]
     return {
-        **{k: summary[k] for k in ("loader", "records", "nodes_created", "relationships_created", "seconds",
+        **{k: summary[k] for k in ("loader", "records", "nodes_created", "relationships_created", "properties_set", "seconds",
                                    "node_seconds", "relationship_seconds", "transactions")},
         "relationships_per_s": rate(summary["relationships_created"], summary["seconds"]),
         "graph_elements_per_s": rate(elements, summary["seconds"]),

@@ -190,8 +190,8 @@ public final class LoadProcedures {
                 setIfGiven(node, nameKey, name.get(i));
                 Object hp = highProfile.get(i);
                 if (hp != null) {
-                    set(node, highProfileKey, Values.of(hp));
-                } else if (!hasProperty(node, highProfileKey)) {
+                    replace(node, highProfileKey, Values.of(hp));
+                } else if (stored(node, highProfileKey) == Values.NO_VALUE) {
                     set(node, highProfileKey, Values.booleanValue(false));
                 }
                 setIfGiven(node, followersKey, followers.get(i));
@@ -345,21 +345,31 @@ public final class LoadProcedures {
             return false;
         }
 
-        private boolean hasProperty(long node, int property) {
+        /** The node's value of {@code property}, {@code Values.NO_VALUE} when it has none. */
+        private Value stored(long node, int property) {
             read.singleNode(node, nodeCursor);
             if (!nodeCursor.next()) {
-                return false;
+                return Values.NO_VALUE;
             }
             nodeCursor.properties(propertyCursor, PropertySelection.selection(property));
-            return propertyCursor.next();
+            return propertyCursor.next() ? propertyCursor.propertyValue() : Values.NO_VALUE;
         }
 
-        /** Cypher's {@code SET n.p = $v} on an existing node: a null removes the property. */
+        /**
+         * Cypher's {@code SET n.p = $v} on an existing node (a null removes the property), written
+         * only when it changes something. Every batch names again the accounts (and target posts)
+         * earlier batches wrote; rewriting an unchanged value still takes the node's exclusive lock
+         * until commit, which serializes concurrent writers on popular accounts, and still puts
+         * a property record change in the transaction log.
+         */
         private void replace(long node, int property, Value value) throws KernelException {
-            if (value != null) {
+            Value current = stored(node, property);
+            if (value == null) {
+                if (current != Values.NO_VALUE) {
+                    write.nodeRemoveProperty(node, property);
+                }
+            } else if (!value.equals(current)) {
                 set(node, property, value);
-            } else {
-                write.nodeRemoveProperty(node, property);
             }
         }
 
@@ -371,7 +381,7 @@ public final class LoadProcedures {
 
         private void setIfGiven(long node, int property, Object value) throws KernelException {
             if (value != null) {
-                set(node, property, Values.of(value));
+                replace(node, property, Values.of(value));
             }
         }
 
