@@ -16,7 +16,7 @@
 4. Measures what Neo4j itself does on this machine when nothing is checked (``--ceiling``, on by
    default): the same numbers of nodes and relationships as the batched load created, written
    with bare Cypher ``CREATE`` (one label, no properties, no uniqueness index, no key lookups,
-   relationships between random nodes found by internal id) by the same number of sessions. No
+   relationships between random nodes found by element id) by the same number of sessions. No
    idempotent loader can beat this line; it tells what the target asks of the engine.
 5. Deletes everything it created (``--keep`` leaves it).
 
@@ -202,19 +202,19 @@ def engine_ceiling(driver, nodes: int, relationships: int, workers: int, batch_s
     def create_nodes(count: int) -> list[int]:
         with driver.session() as session:
             return session.execute_write(lambda tx: tx.run(
-                f"UNWIND range(1, $n) AS i CREATE (n:{CEILING_LABEL}) RETURN id(n) AS id", n=count).value())
+                f"UNWIND range(1, $n) AS i CREATE (n:{CEILING_LABEL}) RETURN elementId(n) AS id", n=count).value())
 
     def create_relationships(pairs: np.ndarray) -> None:
         with driver.session() as session:
             session.execute_write(lambda tx: tx.run(
-                "UNWIND $pairs AS p MATCH (a) WHERE id(a) = p[0] MATCH (b) WHERE id(b) = p[1] "
+                "UNWIND $pairs AS p MATCH (a) WHERE elementId(a) = p[0] MATCH (b) WHERE elementId(b) = p[1] "
                 "CREATE (a)-[:RPBENCH_CEILING]->(b)", pairs=pairs.tolist()).consume())
 
     load_before, cpu_before = os.getloadavg(), server_cpu_seconds()
     t0 = time.perf_counter()
     node_batches = [min(batch_size, nodes - start) for start in range(0, nodes, batch_size)]
     with ThreadPoolExecutor(workers) as pool:
-        ids = np.concatenate([np.asarray(b, dtype=np.int64) for b in pool.map(create_nodes, node_batches)])
+        ids = np.concatenate([np.asarray(b, dtype=object) for b in pool.map(create_nodes, node_batches)])
     node_seconds = time.perf_counter() - t0
     pairs = np.random.default_rng(0).choice(ids, size=(relationships, 2))
     t1 = time.perf_counter()
