@@ -83,7 +83,7 @@ def build_lake(records: int, lake_dir: Path) -> Lake:
     """The simulated, prefixed lake (reused if it already holds ``records`` records)."""
     lake = Lake(lake_dir)
     stamp = lake_dir / "bench.json"
-    if stamp.exists() and json.loads(stamp.read_text()).get("records") == records:
+    if stamp.exists() and json.loads(stamp.read_text()) == {"records": records, "lists": LISTS_STAMP}:
         return lake
     from rallypoint.ingest.pipeline import ingest_sources
     from rallypoint.simulate import simulate_world
@@ -96,12 +96,28 @@ def build_lake(records: int, lake_dir: Path) -> Lake:
     sources = []
     for i, shard in enumerate(sorted(world.glob("interactions-*.jsonl.gz"))):
         target = world / f"prefixed-{i:04d}.jsonl"
-        prefixed_frame(pl.read_ndjson(shard), PREFIX).write_ndjson(target)
+        # every row read for the schema: inferred from the first rows, lists that only appear
+        # further down (hashtags, urls) would be dropped
+        prefixed_frame(pl.read_ndjson(shard, infer_schema_length=None), PREFIX).write_ndjson(target)
         sources.append(target)
     print("ingesting ...", flush=True)
     ingest_sources(sources, lake_dir, show_progress=False)
-    stamp.write_text(json.dumps({"records": records}))
+    require_every_list(lake)
+    stamp.write_text(json.dumps({"records": records, "lists": LISTS_STAMP}))
     return lake
+
+
+#: Written with the lake: lakes built before their lists were checked are rebuilt.
+LISTS_STAMP = "checked"
+
+
+def require_every_list(lake: Lake) -> None:
+    """Fail unless the lake holds values in every list column (so every relationship type is loaded)."""
+    values = pl.scan_parquet([str(p) for p in lake.interaction_files()]).select(
+        [pl.col(c).list.len().sum() for c in LISTS]).collect().row(0)
+    empty = [c for c, n in zip(LISTS, values, strict=True) if not n]
+    if empty:
+        raise SystemExit(f"The benchmark lake has no {', '.join(empty)}: the simulated world or its prefixing lost them.")
 
 
 def _prefix_strings(column: pa.ChunkedArray, prefix: str) -> pa.Array:
