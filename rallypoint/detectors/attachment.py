@@ -57,6 +57,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,12 +146,17 @@ def test_outsiders(events: pl.DataFrame, chances: pl.DataFrame, membership: pl.D
     del member_events, on_member_posts
     members = tagged.filter(pl.col("community").is_not_null())
     outsiders = tagged.filter(pl.col("community").is_null()).drop("community")
-    meetings = _meetings(outsiders, members, window_us)
-    if meetings.height == 0:
-        return pl.DataFrame(schema=ATTACHED_SCHEMA), meetings
-    observed = meetings.group_by("account_id", "community").agg(
-        weight=pl.len().cast(pl.Int64), n_targets=pl.col("target").n_unique().cast(pl.Int64)
+    # W_aC and the posts met, summed over batches of posts (a post lies in one batch, so
+    # distinct posts add up): all meetings at once held several GiB at 10M records
+    per_batch = [meetings.group_by("account_id", "community").agg(
+        weight=pl.len().cast(pl.Int64), n_targets=pl.col("target").n_unique().cast(pl.Int64))
+        for meetings in _meeting_batches(outsiders, members, window_us)]
+    if not per_batch:
+        return pl.DataFrame(schema=ATTACHED_SCHEMA), _meetings(outsiders.clear(), members.clear(), window_us)
+    observed = pl.concat(per_batch).group_by("account_id", "community").agg(
+        pl.col("weight").sum(), pl.col("n_targets").sum()
     ).filter(pl.col("n_targets") >= min_targets)
+    del per_batch
     # expected meetings over every post both the account and the cluster acted on
     n_at = outsiders.group_by("account_id", "target").agg(n_a=pl.len(), q=pl.col("q").first())
     n_ct = members.group_by("community", "target").agg(n_c=pl.len())
@@ -166,7 +172,9 @@ def test_outsiders(events: pl.DataFrame, chances: pl.DataFrame, membership: pl.D
     tests = tests.with_columns(p_value=pl.Series(p, dtype=pl.Float64))
     passed = tests.filter(pl.Series(benjamini_hochberg(p, significance)))
     best = passed.sort("p_value", "community").unique("account_id", keep="first", maintain_order=True)
-    return best, meetings
+    # the meetings behind the tests that passed, formed again for those accounts only
+    meetings = _meetings(outsiders.join(best.select("account_id"), on="account_id", how="semi"), members, window_us)
+    return best, meetings.join(best.select("account_id", "community"), on=["account_id", "community"], how="semi")
 
 
 def attach_accounts(communities: Communities, events: pa.Table | pl.DataFrame, window_seconds: float,
@@ -278,12 +286,20 @@ class _Codes:
 def _meetings(outsiders: pl.DataFrame, members: pl.DataFrame, window_us: int,
               batch_rows: int = MEETING_BATCH_ROWS) -> pl.DataFrame:
     """Every (outsider action, member action) on the same post at most ``window_us`` apart:
-    ``outsiders``' columns, then the member's ``community``, ``m_account``, ``m_id``, ``m_time``.
+    ``outsiders``' columns, then the member's ``community``, ``m_account``, ``m_id``, ``m_time``."""
+    right = members.select("target", "community", m_account="account_id", m_id="id", m_time="time")
+    parts = list(_meeting_batches(outsiders, members, window_us, batch_rows))
+    return pl.concat(parts) if parts else outsiders.join(right, on="target")
+
+
+def _meeting_batches(outsiders: pl.DataFrame, members: pl.DataFrame, window_us: int,
+                     batch_rows: int = MEETING_BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    """``_meetings``' rows in batches of posts (none when no post has both sides).
 
     The join on the post forms every (outsider, member) pair of a post before the window
     filter, up to ``2000 x 2000`` rows a post: posts are taken in batches whose pairs
     number at most about ``batch_rows`` (one post's may exceed it), each joined and
-    filtered before the next, so memory follows the meetings kept, not the pairs tried.
+    filtered when the caller asks for it, so memory follows one batch, not all pairs tried.
     ``O(sum_t n_out_t * n_member_t)`` work.
     """
     right = members.select("target", "community", m_account="account_id", m_id="id", m_time="time")
@@ -291,15 +307,18 @@ def _meetings(outsiders: pl.DataFrame, members: pl.DataFrame, window_us: int,
              .join(right.group_by("target").agg(n_in=pl.len().cast(pl.Int64)), on="target")
              .sort("target")
              .with_columns(batch=(pl.col("n_out") * pl.col("n_in")).cum_sum() // batch_rows))
+    if sizes.height == 0:
+        return
     in_window = (pl.col("time") - pl.col("m_time")).abs() <= window_us
-    if sizes.height == 0 or sizes["batch"].max() == 0:
-        return outsiders.join(right, on="target").filter(in_window)
+    if sizes["batch"].max() == 0:
+        yield outsiders.join(right, on="target").filter(in_window)
+        return
     batches = sizes.select("target", "batch")
     lefts = outsiders.join(batches, on="target").partition_by("batch", as_dict=True, include_key=False)
     rights = right.join(batches, on="target").partition_by("batch", as_dict=True, include_key=False)
     del right, batches
-    parts = [left.join(rights[key], on="target").filter(in_window) for key, left in lefts.items()]
-    return pl.concat(parts)
+    for key in list(lefts):
+        yield lefts.pop(key).join(rights.pop(key), on="target").filter(in_window)
 
 
 def _with_accounts(graph: AccountGraph, new_accounts: list[str]) -> AccountGraph:

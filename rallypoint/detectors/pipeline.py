@@ -233,10 +233,13 @@ def detect_run(
         with stages.stage("read", "reading the lake"):
             records = read_records(lake, since_t, until_t, scheduler)
         with stages.stage("coaction", f"co-action edges ({records.num_rows:,} records)"):
+            # the reader's buffers are free by now, but Arrow's allocator keeps them resident
+            pa.default_memory_pool().release_unused()
             coaction = build_coaction_edges(
                 records, types=_parse_types(types), window=window, min_participation=min_participation,
                 null_model=null_model, significance=significance, seed=seed,
             )
+            pa.default_memory_pool().release_unused()
             edges = coaction.edges.select(EDGES_SCHEMA.names).cast(EDGES_SCHEMA)
             window_seconds = {k: float(v) for k, v in coaction.window_seconds.items()}
         with stages.stage("communities", f"communities ({edges.num_rows:,} edges)"):
@@ -384,12 +387,20 @@ def _jsonable(value: Any) -> Any:
 # --- stage helpers ----------------------------------------------------------------------
 
 
+#: The record columns ``account_facts`` reads.
+ACCOUNT_FACT_COLUMNS = ["account_id", "platform", "account_name", "high_profile", "followers",
+                        "account_created_at", "timestamp", "lang"]
+
+
 def _member_records(records: pa.Table, membership: pl.DataFrame) -> pl.DataFrame:
-    """The records of cluster members (all their actions in range)."""
+    """The records of cluster members (all their actions in range), the columns
+    ``account_facts`` reads only (at 10M records members hold most records: every column
+    of them was a 2 GiB copy)."""
     import pyarrow.compute as pc
 
     members = pa.array(membership["account_id"].to_list(), pa.string())
-    mine = records.filter(pc.is_in(records.column("account_id"), value_set=members))
+    columns = records.select([c for c in ACCOUNT_FACT_COLUMNS if c in records.column_names])
+    mine = columns.filter(pc.is_in(columns.column("account_id"), value_set=members))
     return pl.from_arrow(mine)
 
 

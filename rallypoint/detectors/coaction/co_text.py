@@ -108,6 +108,9 @@ def share_events(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_p
     The events keep a code of their text, not the text, while the texts are grouped.
     """
     events = pl.from_arrow(text_events(records))
+    # the normalising and de-duplicating left Arrow memory free but resident: give it back
+    # before the signatures (1.5 GiB at 3M texts) are allocated
+    pa.default_memory_pool().release_unused()
     distinct = events["target"].unique().sort()
     events = events.with_columns(target=distinct.search_sorted(events["target"]))
     labels = group_labels(distinct, threshold, seed=seed, num_perm=num_perm)

@@ -280,6 +280,8 @@ def _merge_parts(
     parts: list[tuple[np.ndarray, ...]], n_groups: int, workers: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Merge reduced chunks (each sorted by (pair_kind, group)) into one reduced, sorted result.
+    Empties ``parts`` once they are merged (the caller's list), so they are not held
+    beside the result.
 
     A target that straddles chunks leaves rows of one key in two of them, so the chunks are
     merged and summed once more. The key range is cut at quantiles of ``pair_kind`` into
@@ -304,6 +306,8 @@ def _merge_parts(
 
     with ThreadPoolExecutor(workers) as pool:
         slices = list(pool.map(merge_slice, range(cuts.size + 1)))
+    # the chunks are merged into the slices: free them before the slices are joined
+    parts.clear()
     return tuple(np.concatenate(column) for column in zip(*slices, strict=True))
 
 
