@@ -65,7 +65,7 @@ import polars as pl
 import pyarrow as pa
 
 from rallypoint.detectors import null_model as nm
-from rallypoint.detectors.coaction import ACTIONS_SCHEMA, co_engage
+from rallypoint.detectors.coaction import ACTIONS_SCHEMA, CodedEvents, co_engage
 from rallypoint.detectors.coaction.pairs import window_ends
 from rallypoint.detectors.communities import MIN_CLUSTER_SIZE, AccountGraph, Communities, keep_large
 
@@ -177,29 +177,35 @@ def test_outsiders(events: pl.DataFrame, chances: pl.DataFrame, membership: pl.D
     return best, meetings.join(best.select("account_id", "community"), on=["account_id", "community"], how="semi")
 
 
-def attach_accounts(communities: Communities, events: pa.Table | pl.DataFrame, window_seconds: float,
+def attach_accounts(communities: Communities, events: pa.Table | pl.DataFrame | CodedEvents, window_seconds: float,
                     significance: float = 0.01, jitter: float = nm.DEFAULT_JITTER,
                     min_targets: int = MIN_TARGETS, max_target_shares: int = MAX_TARGET_SHARES,
                     rounds: int = ROUNDS, min_size: int = MIN_CLUSTER_SIZE) -> Attachment:
     """Grow ``communities`` (seeds may be pairs) by the group test; drop those under ``min_size`` after.
 
     ``events``: the co-engagement share events (``target``, ``account_id``, ``id``, ``time``
-    in µs — ``CoactionResult.engage_events``, copies included), or records, from which
-    reposts, quotes and replies are taken (:func:`engagement_events`).
+    in µs — ``CoactionResult.engage_events``, copies included, as strings or as
+    ``CodedEvents``), or records, from which reposts, quotes and replies are taken
+    (:func:`engagement_events`).
     """
     window_us = int(round(window_seconds * 1e6))
     graph = communities.graph
     membership = communities.membership.copy()
     if isinstance(events, pa.Table):
         events = engagement_events(events)
-    events = events.select("target", "account_id", "id", "time").unique(["target", "id"])
-    counts = events.group_by("target").len()
-    events = events.join(counts.filter(pl.col("len") <= max_target_shares).select("target"), on="target")
     # the tests join on integer codes (a string join of millions of actions held several
     # GiB at 10M records); strings come back only for what passes
     ids = graph.accounts.to_pylist()
-    codes = _Codes(events, pl.Series(ids, dtype=pl.String))
-    events = codes.encode(events)
+    if isinstance(events, CodedEvents):
+        codes = _Codes.of_coded(events)
+        events = codes.encode(events.frame.select("target", "account_id", "id", "time"))
+    else:
+        events = events.select("target", "account_id", "id", "time")
+        codes = _Codes(events, pl.Series(ids, dtype=pl.String))
+        events = codes.encode(events)
+    events = events.unique(["target", "id"])
+    counts = events.group_by("target").len()
+    events = events.join(counts.filter(pl.col("len") <= max_target_shares).select("target"), on="target")
     chances = target_chances(events, window_us, jitter)
     position = {account: i for i, account in enumerate(ids)}
     attached_rows: list[pl.DataFrame] = []
@@ -258,12 +264,30 @@ class _Codes:
     (an account's code is its position there); posts and record ids likewise. ``O(n log n)``.
     """
 
-    def __init__(self, events: pl.DataFrame, graph_accounts: pl.Series) -> None:
-        self.targets = events["target"].unique().sort()
-        self.accounts = pl.concat([events["account_id"], graph_accounts]).unique().sort()
-        self.ids = events["id"].unique().sort()
+    def __init__(self, events: pl.DataFrame | None, graph_accounts: pl.Series | None) -> None:
+        if events is not None:
+            self.targets = events["target"].unique().sort()
+            self.accounts = pl.concat([events["account_id"], graph_accounts]).unique().sort()
+            self.ids = events["id"].unique().sort()
+        #: whether ``encode`` finds account and record ids already coded
+        self.coded = False
+
+    @classmethod
+    def of_coded(cls, events: CodedEvents) -> _Codes:
+        """The codes of co-action's ``CodedEvents`` (their account and record codes are kept:
+        the account dictionary holds every account of the records, so the graph's too)."""
+        codes = cls(None, None)
+        codes.targets = events.frame["target"].unique().sort()
+        codes.accounts, codes.ids, codes.coded = events.accounts, events.ids, True
+        return codes
 
     def encode(self, events: pl.DataFrame) -> pl.DataFrame:
+        if self.coded:
+            return events.with_columns(
+                target=self.targets.search_sorted(events["target"]).cast(pl.Int64),
+                account_id=pl.col("account_id").cast(pl.Int64),
+                id=pl.col("id").cast(pl.Int64),
+            )
         return events.with_columns(
             target=self.targets.search_sorted(events["target"]).cast(pl.Int64),
             account_id=self.accounts.search_sorted(events["account_id"]).cast(pl.Int64),

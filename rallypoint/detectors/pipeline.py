@@ -251,6 +251,7 @@ def detect_run(
             if engage_window:
                 attachment = attach_accounts(communities, coaction.engage_events, engage_window,
                                              significance=significance)
+                coaction.engage_events = None  # no later stage reads them
                 communities, attached = attachment.communities, attachment.attached.height
                 coaction_actions = pl.concat([pl.from_arrow(coaction.actions), attachment.actions]).unique(
                     ["type", "target", "id"], keep="first").sort("timestamp", "id", "type", "target")

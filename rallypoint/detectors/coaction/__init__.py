@@ -18,6 +18,7 @@ from rallypoint.detectors.coaction.build import (
     DEFAULT_MAX_PAIRS_PER_SHARE,
     CoactionError,
     CoactionResult,
+    CodedEvents,
     build_coaction_edges,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "DEFAULT_MAX_PAIRS_PER_SHARE",
     "CoactionError",
     "CoactionResult",
+    "CodedEvents",
     "build_coaction_edges",
 ]
