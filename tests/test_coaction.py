@@ -104,6 +104,32 @@ def test_the_pair_budget_lowers_the_cap_instead_of_exhausting_memory():
     assert plain(burst, max_pairs_per_share=10).stats["cap_lowered"] == 0
 
 
+def test_the_pair_budget_thins_the_viral_target_and_leaves_small_targets_whole():
+    """A single cap lowered for everyone would cut the small posts' pairs too (at 10M it fell to 1)."""
+    viral = [(f"v{k:03d}", "viral", k) for k in range(60)]
+    small = [(f"u{k:02d}", f"small{k % 4}", 1000 + k) for k in range(32)]  # four posts, eight sharers each
+    burst = reposts(*viral, *small)
+    exact = plain(burst, max_pairs_per_share=None)
+    thinned = plain(burst, max_pairs_per_share=None, pair_budget=200)
+    assert thinned.stats["pairs_formed"] <= 200 < exact.stats["pairs_formed"]
+    assert thinned.stats["targets_lowered"] == 1
+    small_edges = {pair: e for pair, e in edge_map(exact).items() if pair[0].startswith("u")}
+    assert small_edges and all(edge_map(thinned).get(pair) == e for pair, e in small_edges.items())
+
+
+def test_caps_within_budget_gives_the_cap_itself_when_everything_fits():
+    import numpy as np
+
+    from rallypoint.detectors.coaction.partition import caps_within_budget
+
+    partners = np.array([5, 4, 3, 2, 1, 0, 1, 0])
+    groups = np.array([0, 0, 0, 0, 0, 0, 1, 1])
+    assert caps_within_budget(partners, groups, 3, budget=100) == 3
+    caps = caps_within_budget(partners, groups, 3, budget=6)
+    assert np.minimum(partners, caps).sum() <= 6
+    assert list(caps[groups == 1]) == [3, 3]  # the small target keeps the cap
+
+
 def test_actions_are_the_shares_behind_kept_edges():
     rows = reposts(("u1", "p", 0), ("u2", "p", 30), ("u3", "p", 5000))
     result = plain(rows)

@@ -68,10 +68,11 @@ from rallypoint.detectors.coaction.partition import (
     SHARE_COLUMNS,
     SHARE_STATS_SCHEMA,
     Coded,
-    cap_within_budget,
+    caps_within_budget,
     coact_codes,
     coact_partition,
     coded_pair_actions,
+    lowered_caps,
     merge_figures,
     pair_actions,
 )
@@ -204,8 +205,9 @@ def build_coaction_edges(
     ``"none"``); ``max_pairs_per_share``: the cap (``None`` disables it);
     ``text_threshold``: Jaccard threshold of ``co_text``; ``seed``: MinHash seed;
     ``null_jitter``: the null model's time scale, in windows (see ``null_model``);
-    ``pair_budget``: most pairs formed per partition — beyond it the cap is lowered
-    (``stats["cap_lowered"]``) so memory stays bounded.
+    ``pair_budget``: most pairs formed per partition — beyond it the cap is lowered on the
+    heaviest targets only (``caps_within_budget``; ``stats["cap_lowered"]``,
+    ``stats["targets_lowered"]``) so memory stays bounded.
     """
     started = time.perf_counter()
     type_list = _check_types(types)
@@ -454,15 +456,24 @@ class _LocalPlan(_Plan):
         """Pairs of each type in turn, each reduced to its per-type candidate rows (``reduce.py``:
         sums over targets, CooRTweet's step 2) before the next type's are formed.
 
-        The pair budget bounds the pairs formed over all types: the cap is lowered once,
-        from every type's in-window partner counts, as it would be for one partition.
+        The pair budget bounds the pairs formed over all types: the caps are set once
+        (``caps_within_budget``), from every type's in-window partner counts with the types'
+        targets told apart, as they would be for one partition.
         """
         partners = [window_ends(s.group, s.time, window_us[s.kind]) - np.arange(1, len(s) + 1) for s in shares]
+        offsets = np.cumsum([0] + [s.n_groups for s in shares])
         requested = max_pairs_per_share
-        cap = cap_within_budget(np.concatenate(partners), requested, pair_budget) if sum(map(len, partners)) else requested
+        caps = requested
+        if sum(map(len, partners)):
+            targets = np.concatenate([s.group + offset for s, offset in zip(shares, offsets, strict=False)])
+            caps = caps_within_budget(np.concatenate(partners), targets, requested, pair_budget)
+            lowest, targets_lowered = lowered_caps(caps, requested, targets)
+            del targets
         del partners
+        starts = np.cumsum([0] + [len(s) for s in shares])
         results = []
-        for s in shares:
+        for k, s in enumerate(shares):
+            cap = caps[starts[k]:starts[k + 1]] if isinstance(caps, np.ndarray) else caps
             coded = coact_codes(s, window_us, cap, jitter, pair_budget=None)
             summed = per_type_sums(coded.pairs, coded.chance)
             coded.pairs = None
@@ -472,7 +483,8 @@ class _LocalPlan(_Plan):
                                       coded.in_pair, len(summed), coded.figures))
             del coded, summed, rows
         figures = merge_figures([r.figures for r in results])
-        figures["cap_lowered"] = 0 if cap == requested else int(cap)
+        if isinstance(caps, np.ndarray):
+            figures["cap_lowered"], figures["targets_lowered"] = lowest, targets_lowered
         return results, None, figures
 
     def per_type(self, rows, share_stats, min_participation, significance):
