@@ -75,6 +75,7 @@ from rallypoint.detectors.coaction.partition import (
     lowered_caps,
     merge_figures,
     pair_actions,
+    sorted_codes,
 )
 from rallypoint.detectors.coaction.reduce import (
     PerType,
@@ -595,15 +596,9 @@ def release_arrow_memory() -> None:
 
 
 def _dense_codes(column: pa.ChunkedArray | pa.Array) -> tuple[pl.Series, pa.Array]:
-    """(the sorted distinct strings of ``column``, each value's position among them as int32):
-    equal strings get equal codes and codes follow string order. One sort, ``O(n log n)``."""
-    values = pl.from_arrow(column).cast(pl.String)
-    order = values.arg_sort().to_numpy()
-    ordered = values.gather(order)
-    new = (ordered != ordered.shift(1)).fill_null(True).to_numpy()
-    codes = np.empty(len(values), dtype=np.int32)
-    codes[order] = np.cumsum(new, dtype=np.int32) - 1
-    return ordered.filter(pl.Series(new)), pa.array(codes)
+    """(the sorted distinct strings of ``column``, each value's int32 code: ``sorted_codes``)."""
+    distinct, codes = sorted_codes(pl.from_arrow(column).cast(pl.String), np.int32)
+    return distinct, pa.array(codes)
 
 
 class _DaskPlan(_Plan):
