@@ -53,6 +53,7 @@ from rallypoint.detectors.evidence import (
     evidence_counts,
     signal_evidence,
 )
+from rallypoint.detectors.memory import release_arrow_memory
 from rallypoint.detectors.roles import assign_roles
 from rallypoint.errors import RallypointError
 from rallypoint.graph.lake import Lake, lake_columns, new_id
@@ -234,12 +235,12 @@ def detect_run(
             records = read_records(lake, since_t, until_t, scheduler)
         with stages.stage("coaction", f"co-action edges ({records.num_rows:,} records)"):
             # the reader's buffers are free by now, but Arrow's allocator keeps them resident
-            pa.default_memory_pool().release_unused()
+            release_arrow_memory()
             coaction = build_coaction_edges(
                 records, types=_parse_types(types), window=window, min_participation=min_participation,
                 null_model=null_model, significance=significance, seed=seed,
             )
-            pa.default_memory_pool().release_unused()
+            release_arrow_memory()
             edges = coaction.edges.select(EDGES_SCHEMA.names).cast(EDGES_SCHEMA)
             window_seconds = {k: float(v) for k, v in coaction.window_seconds.items()}
         with stages.stage("communities", f"communities ({edges.num_rows:,} edges)"):

@@ -86,6 +86,7 @@ from rallypoint.detectors.coaction.reduce import (
     per_type_sums,
 )
 from rallypoint.detectors.coaction.shares import schema_of
+from rallypoint.detectors.memory import release_arrow_memory
 from rallypoint.detectors.window import (
     AUTO,
     parse_window,
@@ -586,13 +587,6 @@ def _text_copies(texts: pl.DataFrame, engage_kind: int, ids: pl.Series) -> pl.Da
     copies = texts.join(originals, on="target").filter(pl.col("id") != pl.col("original"))
     copies = copies.with_columns(kind=pl.lit(engage_kind, pl.Int32), target=ids.gather(copies["original"]))
     return copies.select(list(SHARE_COLUMNS))
-
-
-def release_arrow_memory() -> None:
-    """Return the memory Arrow's allocator keeps after frees to the system: building one
-    type's share events (Arrow group-bys and filters) left 0.9 GiB resident at 10M records
-    that nothing used again, and the next type's strings then came on top."""
-    pa.default_memory_pool().release_unused()
 
 
 def _dense_codes(column: pa.ChunkedArray | pa.Array) -> tuple[pl.Series, pa.Array]:

@@ -43,6 +43,7 @@ from rallypoint.detectors.coaction.shares import (
     rows_with_action,
     schema_of,
 )
+from rallypoint.detectors.memory import release_arrow_memory
 
 TYPE = "co_text"
 MIN_WORDS = 5
@@ -110,7 +111,7 @@ def share_events(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_p
     events = pl.from_arrow(text_events(records))
     # the normalising and de-duplicating left Arrow memory free but resident: give it back
     # before the signatures (1.5 GiB at 3M texts) are allocated
-    pa.default_memory_pool().release_unused()
+    release_arrow_memory()
     distinct = events["target"].unique().sort()
     events = events.with_columns(target=distinct.search_sorted(events["target"]))
     labels = group_labels(distinct, threshold, seed=seed, num_perm=num_perm)
