@@ -463,11 +463,12 @@ class _LocalPlan(_Plan):
         targets told apart, as they would be for one partition.
         """
         partners = [window_ends(s.group, s.time, window_us[s.kind]) - np.arange(1, len(s) + 1) for s in shares]
-        offsets = np.cumsum([0] + [s.n_groups for s in shares])
+        # every type's group codes offset into one range (the budget's targets, then E_ab's)
+        self.group_offsets = np.cumsum([0] + [s.n_groups for s in shares])
         requested = max_pairs_per_share
         caps = requested
         if sum(map(len, partners)):
-            targets = np.concatenate([s.group + offset for s, offset in zip(shares, offsets, strict=False)])
+            targets = np.concatenate([s.group + offset for s, offset in zip(shares, self.group_offsets, strict=False)])
             caps = caps_within_budget(np.concatenate(partners), targets, requested, pair_budget)
             lowest, targets_lowered = lowered_caps(caps, requested, targets)
             del targets
@@ -510,9 +511,8 @@ class _LocalPlan(_Plan):
             # first on a lower bound of E_ab (free), then on E_ab for the pairs left
             per_type = per_type.take(may_pass(per_type, per_type.met_chance, n_kinds, significance))
             # every type's share counts and chances, with group codes offset into one range
-            offsets = np.cumsum([0] + [s.n_groups for s in self.coded])
             share_counts = pl.concat([r.share_counts.with_columns(pl.col("group") + int(offset))
-                                      for r, offset in zip(rows, offsets, strict=False)])
+                                      for r, offset in zip(rows, self.group_offsets, strict=False)])
             for r in rows:
                 r.share_counts = None  # concatenated above: one copy is enough
             chance = np.concatenate([r.chance for r in rows])

@@ -90,16 +90,21 @@ def caps_within_budget(partners: np.ndarray, groups: np.ndarray, cap: int | None
             lo = mid
         else:
             hi = mid - 1
-    keep = np.iinfo(np.int64).max if cap is None else cap
+    keep = _as_bound(cap)
     per_target = np.where(need > lo, np.minimum(lowered(lo), keep), keep)
     return per_target[groups]
+
+
+def _as_bound(cap: int | None) -> int:
+    """A cap as a number to compare with: no cap (``None``) bounds nothing."""
+    return np.iinfo(np.int64).max if cap is None else cap
 
 
 def lowered_caps(caps: int | None | np.ndarray, requested: int | None, groups: np.ndarray) -> tuple[int, int]:
     """(the lowest cap the budget imposed, 0 if none; the targets it lowered) for ``caps_within_budget``'s caps."""
     if not isinstance(caps, np.ndarray):
         return 0, 0
-    below = caps < (np.iinfo(np.int64).max if requested is None else requested)
+    below = caps < _as_bound(requested)
     if not below.any():
         return 0, 0
     return int(caps[below].min()), int(np.unique(groups[below]).size)

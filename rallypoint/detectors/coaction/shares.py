@@ -24,7 +24,6 @@ SHARE_SCHEMA = pa.schema(
 )
 
 
-
 def schema_of(records: pa.Table) -> pa.Schema:
     """``SHARE_SCHEMA`` with the ``account_id`` and ``id`` types of ``records``: strings, or
     the integer codes the in-process co-action plan gives records (``build._LocalPlan``)."""
