@@ -96,38 +96,76 @@ def test_the_cap_limits_pairs_per_share_and_is_reported():
     assert set(edge_map(capped)) <= set(edge_map(exact))
 
 
-def test_the_pair_budget_lowers_the_cap_instead_of_exhausting_memory():
-    burst = reposts(*[(f"u{k:02d}", "viral", k) for k in range(20)])
-    result = plain(burst, max_pairs_per_share=10, pair_budget=50)
-    assert result.stats["pairs_formed"] <= 50
-    assert 1 <= result.stats["cap_lowered"] < 10
-    assert plain(burst, max_pairs_per_share=10).stats["cap_lowered"] == 0
+def test_the_pair_budget_samples_the_heavy_target_instead_of_exhausting_memory():
+    burst = reposts(*[(f"u{k:02d}", "viral", k) for k in range(40)])
+    exact = plain(burst, max_pairs_per_share=None)
+    sampled = plain(burst, max_pairs_per_share=None, pair_budget=100)
+    assert sampled.stats["targets_sampled"] == 1
+    assert 0 < sampled.stats["pairs_formed"] < exact.stats["pairs_formed"] == 40 * 39 // 2
+    assert plain(burst, max_pairs_per_share=None).stats["targets_sampled"] == 0
+
+
+def test_a_sampled_target_keeps_every_pair_among_the_accounts_it_keeps():
+    """The sample is of accounts: the pairs formed are all the pairs of a set of accounts."""
+    burst = reposts(*[(f"u{k:02d}", "viral", k) for k in range(40)])
+    sampled = edge_map(plain(burst, max_pairs_per_share=None, pair_budget=100))
+    kept = {account for pair in sampled for account in pair}
+    assert len(sampled) == len(kept) * (len(kept) - 1) // 2
+
+
+def test_sampling_keeps_a_pair_on_every_heavy_target_or_on_none():
+    """Thinning each share to its next few sharers would see a pair on a different few posts
+    each time; ranking accounts once sees every repeat of the pairs it keeps."""
+    rows = [(f"u{k:02d}", f"post{p}", 100 * p + (k * 7 + p * 13) % 40) for p in range(6) for k in range(40)]
+    burst = reposts(*rows)
+    exact = edge_map(plain(burst, max_pairs_per_share=None))
+    sampled = edge_map(plain(burst, max_pairs_per_share=None, pair_budget=6 * 120))
+    assert 0 < len(sampled) < len(exact)
+    assert all(edge["weight"] == exact[pair]["weight"] for pair, edge in sampled.items())
+    assert all(edge["n_shared"] == 6 for edge in sampled.values())
+
+
+def test_the_null_model_counts_only_the_targets_a_pair_was_sampled_on():
+    rows = [(f"u{k:02d}", f"post{p}", 100 * p + (k * 7 + p * 13) % 40) for p in range(6) for k in range(40)]
+    small = [(f"u{k:02d}", f"small{p}", 5000 + 100 * p + k) for p in range(3) for k in (0, 1)]
+    burst = reposts(*rows, *small)
+    kw = {"max_pairs_per_share": None, "null_model": "permutation", "significance": 1.0}
+    exact = edge_map(plain(burst, **kw))
+    sampled = edge_map(plain(burst, pair_budget=6 * 120, **kw))
+    # every target is heavy or small alike for all pairs: a pair kept on the heavy posts
+    # expects what it expected unsampled; a pair seen only on the small posts expects less
+    for pair, edge in sampled.items():
+        if edge["n_shared"] >= 6:
+            assert edge["expected_weight"] == pytest.approx(exact[pair]["expected_weight"])
+        else:
+            assert edge["expected_weight"] < exact[pair]["expected_weight"]
 
 
 def test_the_pair_budget_thins_the_viral_target_and_leaves_small_targets_whole():
-    """A single cap lowered for everyone would cut the small posts' pairs too (at 10M it fell to 1)."""
     viral = [(f"v{k:03d}", "viral", k) for k in range(60)]
     small = [(f"u{k:02d}", f"small{k % 4}", 1000 + k) for k in range(32)]  # four posts, eight sharers each
     burst = reposts(*viral, *small)
     exact = plain(burst, max_pairs_per_share=None)
     thinned = plain(burst, max_pairs_per_share=None, pair_budget=200)
-    assert thinned.stats["pairs_formed"] <= 200 < exact.stats["pairs_formed"]
-    assert thinned.stats["targets_lowered"] == 1
+    assert thinned.stats["pairs_formed"] < exact.stats["pairs_formed"]
+    assert thinned.stats["targets_sampled"] == 1
     small_edges = {pair: e for pair, e in edge_map(exact).items() if pair[0].startswith("u")}
     assert small_edges and all(edge_map(thinned).get(pair) == e for pair, e in small_edges.items())
 
 
-def test_caps_within_budget_gives_the_cap_itself_when_everything_fits():
+def test_sample_within_budget_samples_nothing_when_everything_fits():
     import numpy as np
 
-    from rallypoint.detectors.coaction.partition import caps_within_budget
+    from rallypoint.detectors.coaction.partition import sample_within_budget
 
     partners = np.array([5, 4, 3, 2, 1, 0, 1, 0])
     groups = np.array([0, 0, 0, 0, 0, 0, 1, 1])
-    assert caps_within_budget(partners, groups, 3, budget=100) == 3
-    caps = caps_within_budget(partners, groups, 3, budget=6)
-    assert np.minimum(partners, caps).sum() <= 6
-    assert list(caps[groups == 1]) == [3, 3]  # the small target keeps the cap
+    ranks = np.linspace(0, 0.99, 8)
+    assert sample_within_budget(partners, groups, lambda: ranks, 3, budget=100) == (None, 0)
+    paired, thinned = sample_within_budget(partners, groups, lambda: ranks, 3, budget=6)
+    assert thinned == 1
+    assert paired[groups == 1].all()  # the small target keeps every share
+    assert not paired[groups == 0].all()
 
 
 def test_actions_are_the_shares_behind_kept_edges():

@@ -68,13 +68,13 @@ from rallypoint.detectors.coaction.partition import (
     SHARE_COLUMNS,
     SHARE_STATS_SCHEMA,
     Coded,
-    caps_within_budget,
+    account_ranks,
     coact_codes,
     coact_partition,
     coded_pair_actions,
-    lowered_caps,
     merge_figures,
     pair_actions,
+    sample_within_budget,
     sorted_codes,
 )
 from rallypoint.detectors.coaction.reduce import (
@@ -207,9 +207,9 @@ def build_coaction_edges(
     ``"none"``); ``max_pairs_per_share``: the cap (``None`` disables it);
     ``text_threshold``: Jaccard threshold of ``co_text``; ``seed``: MinHash seed;
     ``null_jitter``: the null model's time scale, in windows (see ``null_model``);
-    ``pair_budget``: most pairs formed per partition — beyond it the cap is lowered on the
-    heaviest targets only (``caps_within_budget``; ``stats["cap_lowered"]``,
-    ``stats["targets_lowered"]``) so memory stays bounded.
+    ``pair_budget``: about the most pairs formed per partition — beyond it the heaviest
+    targets are sampled, the same accounts on each (``sample_within_budget``;
+    ``stats["targets_sampled"]``), so memory stays bounded.
     """
     started = time.perf_counter()
     type_list = _check_types(types)
@@ -458,36 +458,42 @@ class _LocalPlan(_Plan):
         """Pairs of each type in turn, each reduced to its per-type candidate rows (``reduce.py``:
         sums over targets, CooRTweet's step 2) before the next type's are formed.
 
-        The pair budget bounds the pairs formed over all types: the caps are set once
-        (``caps_within_budget``), from every type's in-window partner counts with the types'
-        targets told apart, as they would be for one partition.
+        The pair budget bounds the pairs formed over all types: which shares pair is decided
+        once (``sample_within_budget``), from every type's in-window partner counts with the
+        types' targets told apart, as they would be for one partition, and with one ranking
+        of the accounts for every type.
         """
         partners = [window_ends(s.group, s.time, window_us[s.kind]) - np.arange(1, len(s) + 1) for s in shares]
         # every type's group codes offset into one range (the budget's targets, then E_ab's)
         self.group_offsets = np.cumsum([0] + [s.n_groups for s in shares])
-        requested = max_pairs_per_share
-        caps = requested
-        if sum(map(len, partners)):
+        paired, thinned = None, 0
+        if sum(map(len, partners)) and pair_budget is not None:
             targets = np.concatenate([s.group + offset for s, offset in zip(shares, self.group_offsets, strict=False)])
-            caps = caps_within_budget(np.concatenate(partners), targets, requested, pair_budget)
-            lowest, targets_lowered = lowered_caps(caps, requested, targets)
+
+            def share_ranks() -> np.ndarray:
+                ranks = account_ranks(self.accounts)
+                return np.concatenate([ranks[s.account] for s in shares])
+
+            paired, thinned = sample_within_budget(np.concatenate(partners), targets, share_ranks,
+                                                   max_pairs_per_share, pair_budget)
             del targets
         del partners
         starts = np.cumsum([0] + [len(s) for s in shares])
         results = []
         for k, s in enumerate(shares):
-            cap = caps[starts[k]:starts[k + 1]] if isinstance(caps, np.ndarray) else caps
-            coded = coact_codes(s, window_us, cap, jitter, pair_budget=None)
+            sample = None if paired is None else paired[starts[k]:starts[k + 1]]
+            coded = coact_codes(s, window_us, max_pairs_per_share, jitter, pair_budget=None, paired=sample)
             summed = per_type_sums(coded.pairs, coded.chance)
             coded.pairs = None
             rows = participating(summed, coded.share_counts, s.group_kind, s.n_accounts, s.n_kinds,
                                  self.min_participation)
-            results.append(_TypePairs(rows, coded.share_counts.select("group", "account", "n"), coded.chance,
-                                      coded.in_pair, len(summed), coded.figures))
-            del coded, summed, rows
+            # E_ab sums over the targets where both accounts were sampled (``sample_within_budget``)
+            share_counts = coded.share_counts.filter("sampled").select("group", "account", "n")
+            results.append(_TypePairs(rows, share_counts, coded.chance, coded.in_pair, len(summed),
+                                      coded.figures, sample))
+            del coded, summed, rows, share_counts
         figures = merge_figures([r.figures for r in results])
-        if isinstance(caps, np.ndarray):
-            figures["cap_lowered"], figures["targets_lowered"] = lowest, targets_lowered
+        figures["targets_sampled"] = thinned
         return results, None, figures
 
     def per_type(self, rows, share_stats, min_participation, significance):
@@ -547,7 +553,7 @@ class _LocalPlan(_Plan):
             if kept_here.height == pairs.formed_pair_types and pairs.figures["pairs_capped"] == 0:
                 found.append(s.rows(np.flatnonzero(pairs.in_pair)))
             else:
-                found.append(coded_pair_actions(s, kept_here, window_us, max_pairs_per_share))
+                found.append(coded_pair_actions(s, kept_here, window_us, max_pairs_per_share, pairs.paired))
         return pl.concat(found) if found else pl.DataFrame(schema=SHARE_COLUMNS)
 
 
@@ -564,6 +570,8 @@ class _TypePairs:
     #: (account pair, type) rows formed, before CooRTweet's step 2
     formed_pair_types: int
     figures: dict[str, int]
+    #: per share of the type's ``Coded``: whether it could pair (the budget's sample), or ``None``: all
+    paired: np.ndarray | None = None
 
 
 def _concat_per_type(parts: list[PerType]) -> PerType:
@@ -658,6 +666,8 @@ class _DaskPlan(_Plan):
         import dask
         import dask.dataframe as dd
 
+        self.pair_budget = pair_budget  # the actions re-draw each partition's sample
+
         parts = [
             dask.delayed(_partition_coact, nout=3)(part, window_us, max_pairs_per_share, jitter, pair_budget)
             for part in shares.to_delayed()
@@ -669,11 +679,7 @@ class _DaskPlan(_Plan):
         )
         rows, stats, figures = dask.persist(rows, stats, figures)
         summed = figures.sum().compute()
-        lowered = figures["cap_lowered"]
-        lowest = lowered[lowered > 0].min().compute()
-        out = {k: int(v) for k, v in summed.items()}
-        out["cap_lowered"] = 0 if pd.isna(lowest) else int(lowest)
-        return rows, stats, out
+        return rows, stats, {k: int(v) for k, v in summed.items()}
 
     def per_type(self, rows, share_stats, min_participation, significance):
         frame = _per_type(rows, share_stats, min_participation, significance is not None).compute()
@@ -690,7 +696,7 @@ class _DaskPlan(_Plan):
     def actions(self, shares, kept, window_us, max_pairs_per_share):
         meta = _pandas(pl.DataFrame(schema=SHARE_COLUMNS))
         found = shares.map_partitions(
-            _partition_actions, _pandas(kept), window_us, max_pairs_per_share, meta=meta
+            _partition_actions, _pandas(kept), window_us, max_pairs_per_share, self.pair_budget, meta=meta
         ).compute()
         return pl.from_pandas(found).cast(SHARE_COLUMNS)
 
@@ -729,8 +735,9 @@ def _partition_coact(frame: pd.DataFrame, window_us, max_pairs_per_share, jitter
     return _pandas(rows), _pandas(stats), pd.DataFrame({k: [v] for k, v in figures.items()})
 
 
-def _partition_actions(frame: pd.DataFrame, kept: pd.DataFrame, window_us, max_pairs_per_share) -> pd.DataFrame:
-    found = pair_actions(_polars(frame), pl.from_pandas(kept), window_us, max_pairs_per_share)
+def _partition_actions(frame: pd.DataFrame, kept: pd.DataFrame, window_us, max_pairs_per_share,
+                       pair_budget) -> pd.DataFrame:
+    found = pair_actions(_polars(frame), pl.from_pandas(kept), window_us, max_pairs_per_share, pair_budget)
     return _pandas(found)
 
 
@@ -770,6 +777,9 @@ def _per_type(rows, share_stats, min_participation: int, with_null: bool):
     )
     if not with_null:
         return per_type.assign(expected_weight=np.nan)
+    # E_ab over the targets where both accounts were sampled (``sample_within_budget``)
+    # (per partition: dask-expr fails to push the renames below through a frame-level filter)
+    share_stats = share_stats.map_partitions(_sampled_rows, meta=share_stats._meta)
     left = share_stats[["kind", "target", "account_id", "n", "q"]].rename(
         columns={"account_id": "account_a", "n": "n_a"}
     )
@@ -778,6 +788,10 @@ def _per_type(rows, share_stats, min_participation: int, with_null: bool):
     joined = joined.assign(e=joined["n_a"].astype("float64") * joined["n_b"].astype("float64") * joined["q"])
     expected = joined.groupby(keys)["e"].sum().reset_index().rename(columns={"e": "expected_weight"})
     return per_type.merge(expected, on=keys, how="left")
+
+
+def _sampled_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["sampled"].astype(bool)]
 
 
 # --- output ------------------------------------------------------------------------

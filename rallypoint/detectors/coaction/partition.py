@@ -42,11 +42,12 @@ CODED_PAIR_SCHEMA = {
 }
 SHARE_STATS_SCHEMA = {
     "kind": pl.Int32, "target": pl.String, "account_id": pl.String,
-    "n": pl.Int64, "n_in_pair": pl.Int64, "q": pl.Float64,
+    "n": pl.Int64, "n_in_pair": pl.Int64, "q": pl.Float64, "sampled": pl.Boolean,
 }
-FIGURES = ("pairs_in_window", "pairs_formed", "pairs_capped", "targets_capped", "cap_lowered", "targets_lowered")
-#: At most this many pairs are formed per partition: beyond it the cap is lowered for the
-#: partition (memory grows with the distinct pairs formed; 20M pairs stay within a few GB).
+FIGURES = ("pairs_in_window", "pairs_formed", "pairs_capped", "targets_capped", "targets_sampled")
+#: About this many pairs are formed per partition: beyond it the heaviest targets are
+#: sampled (``sample_within_budget``; memory grows with the distinct pairs formed, and
+#: 20M pairs stay within a few GB).
 DEFAULT_PAIR_BUDGET = 20_000_000
 #: Threads reducing pair chunks at once (the machine rallypoint targets has two cores).
 CHUNK_WORKERS = 2
@@ -55,59 +56,62 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def caps_within_budget(partners: np.ndarray, groups: np.ndarray, cap: int | None,
-                       budget: int) -> int | None | np.ndarray:
-    """Per-share caps forming at most ``budget`` pairs, lowered only on the heaviest targets.
+def account_ranks(accounts: pl.Series) -> np.ndarray:
+    """A number in ``[0, 1)`` per account id, uniform and fixed: which accounts a thinned target keeps.
 
-    ``partners[i]``: the in-window partners of share ``i``; ``groups[i]``: its target (a code).
-    Returns ``cap`` itself when ``sum(min(partners, cap))`` fits. Otherwise the budget is
-    shared max-min fairly between targets: with ``A`` the largest allowance such that the
-    targets' pairs, each held to ``A``, fit the budget, a target whose pairs under ``cap``
-    fit ``A`` keeps ``cap``, and a heavier one gets ``max(1, A // s_t)`` (``s_t``: its shares
-    with partners), which forms at most ``A`` of its pairs (or one per share). A viral post
-    reposted 100k times within the window is thinned; the small targets coordination lives
-    on keep every pair, where one cap lowered for all would thin them too (at 10M records
-    a single cap fell to 1). ``O(G log P)`` for ``G`` targets.
+    A hash of the id itself, not of a run's codes, so every partition of a Dask plan
+    (each codes its own accounts) ranks an account the same way. polars' hash is stable
+    within one polars version (the run records the versions it ran with).
+    """
+    hashed = accounts.cast(pl.String).hash(_RANK_SEED).to_numpy()
+    return (hashed >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def sample_within_budget(partners: np.ndarray, groups: np.ndarray, ranks: Callable[[], np.ndarray],
+                         cap: int | None, budget: int) -> tuple[np.ndarray | None, int]:
+    """Which shares pair when the cap would still form more than ``budget`` pairs: the
+    same accounts on every thinned target (coordinated sampling). Returns ``(paired, thinned)``.
+
+    ``partners[i]``: the in-window partners of share ``i``; ``groups[i]``: its target (a
+    code); ``ranks()[i]``: its account's ``account_ranks`` (called only when the budget
+    bites). ``paired`` is ``None`` when
+    ``sum(min(partners, cap))`` fits the budget; ``thinned`` counts the targets sampled.
+
+    The budget is shared max-min fairly between targets: ``A`` is the largest allowance
+    such that every target, held to ``A`` pairs, fits the budget. A target whose pairs
+    under the cap fit ``A`` keeps every share. On a heavier one, with ``P_t`` in-window
+    pairs, only the accounts ranked below ``r_t = sqrt(A / P_t)`` pair, with each other,
+    which forms about ``A`` pairs (``P_t r_t^2``).
+
+    Why accounts, not pairs per share: thinning each share to its next few sharers picks
+    a different few on every target, so a pair that co-shared ten campaign posts is seen
+    on one or two and looks like chance (at 10M records the campaigns' own posts, hundreds
+    of reposts within minutes, were thinned so and recall fell to 0.44). Ranking accounts
+    once keeps a pair either on every target thinned to a rate above both its ranks or on
+    none of them, so its repeats are seen whole; the null model's ``E_ab`` is summed over
+    the same targets (``share_counts.sampled``), which keeps the test exact for the pairs
+    observed. ``O(n + G log P)`` for ``n`` shares and ``G`` targets.
     """
     wanted = np.minimum(partners, cap) if cap else partners
     if int(wanted.sum()) <= budget:
-        return cap
-    need = np.bincount(groups, weights=wanted).astype(np.int64)
-    sharers = np.bincount(groups, weights=partners > 0).astype(np.int64)
-
-    def lowered(allowance: int) -> np.ndarray:
-        return np.maximum(1, allowance // np.maximum(sharers, 1))
-
-    def formed(allowance: int) -> int:
-        # an upper bound of the pairs each target forms: all of them, or its cap per share
-        heavy = need > allowance
-        return int(need[~heavy].sum() + np.minimum(need[heavy], lowered(allowance)[heavy] * sharers[heavy]).sum())
-
+        return None, 0
+    need = np.bincount(groups, weights=wanted)
     lo, hi = 0, int(need.max())
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if formed(mid) <= budget:
+        if np.minimum(need, mid).sum() <= budget:
             lo = mid
         else:
             hi = mid - 1
-    keep = _as_bound(cap)
-    per_target = np.where(need > lo, np.minimum(lowered(lo), keep), keep)
-    return per_target[groups]
+    heavy = need > lo
+    in_window = np.bincount(groups, weights=partners)
+    with np.errstate(divide="ignore"):
+        rate = np.where(heavy, np.sqrt(lo / np.maximum(in_window, 1.0)), 1.0)
+    return ranks() < rate[groups], int(heavy.sum())
 
 
-def _as_bound(cap: int | None) -> int:
-    """A cap as a number to compare with: no cap (``None``) bounds nothing."""
-    return np.iinfo(np.int64).max if cap is None else cap
-
-
-def lowered_caps(caps: int | None | np.ndarray, requested: int | None, groups: np.ndarray) -> tuple[int, int]:
-    """(the lowest cap the budget imposed, 0 if none; the targets it lowered) for ``caps_within_budget``'s caps."""
-    if not isinstance(caps, np.ndarray):
-        return 0, 0
-    below = caps < _as_bound(requested)
-    if not below.any():
-        return 0, 0
-    return int(caps[below].min()), int(np.unique(groups[below]).size)
+#: ``account_ranks``' hash seed (any fixed value does; it only has to stay the same)
+_RANK_SEED = 0x72616C6C79
 
 
 def sorted_codes(strings: pl.Series, dtype: type = np.int64) -> tuple[pl.Series, np.ndarray]:
@@ -245,6 +249,7 @@ def coact_codes(
     max_pairs_per_share: int | None,
     jitter: float | None,
     pair_budget: int | None = DEFAULT_PAIR_BUDGET,
+    paired: np.ndarray | None = None,
 ) -> CodedPairs:
     """Co-share pairs aggregated per (target, account pair), share counts and ``q_t``, in codes.
 
@@ -252,19 +257,27 @@ def coact_codes(
     key (account pair, type, target) and reduced to one row per key before the next is
     formed, so memory grows with the distinct (target, account pair) rows, not with the
     pairs formed, and the result comes sorted for ``reduce.py``. ``O(n log m + P log P)``.
+    ``paired``: which shares may pair (``sample_within_budget``, decided by the caller over
+    several types), or ``None`` to decide here from ``pair_budget`` (``None``: every share).
     """
     windows = window_us[s.kind]
     ends = window_ends(s.group, s.time, windows)
     partners = ends - np.arange(1, len(ends) + 1, dtype=np.int64)
-    requested = max_pairs_per_share
-    if len(ends) and pair_budget is not None:
-        max_pairs_per_share = caps_within_budget(partners, s.group, max_pairs_per_share, pair_budget)
+    thinned = 0
+    if paired is None and len(ends) and pair_budget is not None:
+        paired, thinned = budget_sample(s, partners, max_pairs_per_share, pair_budget)
+    if paired is None:
+        pair_ends, sampled = ends, None
+    else:
+        # pairs among the sampled shares only: their own window ends, indices mapped back
+        sampled = np.flatnonzero(paired)
+        pair_ends = window_ends(s.group[sampled], s.time[sampled], windows[sampled])
 
     in_pair = np.zeros(len(ends), dtype=bool)
     n_acc, n_kinds = s.n_accounts, s.n_kinds
 
     def reduce_chunk(chunk: PairChunk) -> tuple[int, tuple[np.ndarray, ...]]:
-        i, j = chunk.first, chunk.second
+        i, j = (chunk.first, chunk.second) if sampled is None else (sampled[chunk.first], sampled[chunk.second])
         # different accounts only: an account reposting a post twice is no co-action
         keep = s.account[i] != s.account[j]
         i, j = i[keep], j[keep]
@@ -280,7 +293,7 @@ def coact_codes(
     # GIL, so two cores work at once; at most CHUNK_WORKERS + 1 chunks are alive at a time.
     parts = []
     formed = 0
-    for n_formed, part in _map_ahead(reduce_chunk, iter_pairs(ends, max_pairs_per_share), CHUNK_WORKERS):
+    for n_formed, part in _map_ahead(reduce_chunk, iter_pairs(pair_ends, max_pairs_per_share), CHUNK_WORKERS):
         formed += n_formed
         parts.append(part)
     if parts:
@@ -297,24 +310,31 @@ def coact_codes(
         sizes = np.bincount(s.group, minlength=s.n_groups)
         jitter_ends = window_ends(s.group, s.time, np.round(windows * jitter).astype(np.int64))
         chance = nm.target_chance(sizes, group_pair_counts(s.group, jitter_ends, s.n_groups), jitter)
+    # an account's shares of one target are all sampled or none: ``sampled`` is per row
     share_counts = (
-        pl.DataFrame({"group": s.group, "account": s.account, "in_pair": in_pair})
+        pl.DataFrame({"group": s.group, "account": s.account, "in_pair": in_pair,
+                      "sampled": np.ones(len(s), bool) if paired is None else paired})
         .group_by("group", "account")
-        .agg(n=pl.len().cast(pl.Int64), n_in_pair=pl.col("in_pair").sum().cast(pl.Int64))
+        .agg(n=pl.len().cast(pl.Int64), n_in_pair=pl.col("in_pair").sum().cast(pl.Int64),
+             sampled=pl.col("sampled").first())
     )
     capped = (np.maximum(partners - max_pairs_per_share, 0) if max_pairs_per_share is not None
               else np.zeros(len(partners), np.int64))
-    lowest, targets_lowered = lowered_caps(max_pairs_per_share, requested, s.group)
+    if paired is not None and not thinned:
+        thinned = int(np.unique(s.group[~paired]).size)
     figures = {
         "pairs_in_window": int(partners.sum()),
         "pairs_formed": int(formed),
         "pairs_capped": int(capped.sum()),
         "targets_capped": int(np.unique(s.group[capped > 0]).size),
-        # 0 when the requested cap was used, else the lowest cap the pair budget imposed
-        "cap_lowered": lowest,
-        "targets_lowered": targets_lowered,
+        "targets_sampled": thinned,
     }
     return CodedPairs(pairs.cast(CODED_PAIR_SCHEMA), share_counts, chance, figures, in_pair)
+
+
+def budget_sample(s: Coded, partners: np.ndarray, cap: int | None, budget: int) -> tuple[np.ndarray | None, int]:
+    """``sample_within_budget`` for the shares of one ``Coded``."""
+    return sample_within_budget(partners, s.group, lambda: account_ranks(s.accounts)[s.account], cap, budget)
 
 
 def _map_ahead(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
@@ -431,8 +451,8 @@ def coact_partition(
 
     ``window_us``: the window per type code, in microseconds; ``jitter``: the null
     model's scale in windows, or ``None`` for no null model (``q`` is then null);
-    ``pair_budget``: when the cap would still form more pairs than this, the cap is
-    lowered for this partition until it does not (``cap_lowered`` reports the cap used).
+    ``pair_budget``: when the cap would still form more pairs than this, the heaviest
+    targets of this partition are sampled (``sample_within_budget``).
     What the Dask plan needs, whose partitions have their own codes; ``coact_codes`` is
     the same work without the strings.
     """
@@ -467,6 +487,7 @@ def coact_partition(
         n="n",
         n_in_pair="n_in_pair",
         q=pl.Series(coded.chance[group]).fill_nan(None),
+        sampled="sampled",
     )
     return rows.cast(PAIR_ROW_SCHEMA), stats.cast(SHARE_STATS_SCHEMA), coded.figures
 
@@ -476,6 +497,7 @@ def pair_actions(
     kept: pl.DataFrame,
     window_us: np.ndarray,
     max_pairs_per_share: int | None,
+    pair_budget: int | None = DEFAULT_PAIR_BUDGET,
 ) -> pl.DataFrame:
     """The shares of this partition that form a co-share pair of a kept (type, account_a, account_b).
 
@@ -493,7 +515,12 @@ def pair_actions(
         .join(codes.rename({"account_id": "account_b", "code": "b"}), on="account_b")
         .select("kind", account_a="a", account_b="b")
     )
-    return coded_pair_actions(s, kept, window_us, max_pairs_per_share)
+    paired = None
+    if pair_budget is not None:
+        # the same shares as coact_partition sampled on this partition
+        partners = window_ends(s.group, s.time, window_us[s.kind]) - np.arange(1, len(s) + 1)
+        paired, _ = budget_sample(s, partners, max_pairs_per_share, pair_budget)
+    return coded_pair_actions(s, kept, window_us, max_pairs_per_share, paired)
 
 
 def coded_pair_actions(
@@ -501,11 +528,12 @@ def coded_pair_actions(
     kept: pl.DataFrame,
     window_us: np.ndarray,
     max_pairs_per_share: int | None,
+    paired: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """``pair_actions`` on shares already coded, with ``kept`` in the same account codes
     (``kind``, ``account_a``, ``account_b``, ``a < b``): the shares of accounts in a kept
     pair of their type are re-paired (the cap counts among them only) and those in a kept
-    pair returned.
+    pair returned; ``paired``: the shares that could pair (``coact_codes``' sample), or all.
 
     Kept pairs become int64 keys ``(kind * n + a) * n + b``; each formed pair's key is
     looked up in a hash set of them (``is_in``: a binary search per pair into millions of
@@ -521,7 +549,9 @@ def coded_pair_actions(
     involved[kind * n_acc + a] = True
     involved[kind * n_acc + b] = True
     del kind, a, b
-    rows = np.flatnonzero(involved[s.kind * n_acc + s.account])
+    involved_share = involved[s.kind * n_acc + s.account]
+    rows = np.flatnonzero(involved_share if paired is None else involved_share & paired)
+    del involved_share
     group, account, time, share_kind = s.subset(rows)
     hit = np.zeros(rows.size, dtype=bool)
     ends = window_ends(group, time, window_us[share_kind])
@@ -536,8 +566,5 @@ def coded_pair_actions(
 
 
 def merge_figures(figures: list[dict[str, Any]]) -> dict[str, int]:
-    """Sum the partitions' figures (``cap_lowered``: the lowest cap any partition used)."""
-    out = {k: int(sum(f[k] for f in figures)) for k in FIGURES if k != "cap_lowered"}
-    lowered = [f["cap_lowered"] for f in figures if f["cap_lowered"]]
-    out["cap_lowered"] = min(lowered) if lowered else 0
-    return out
+    """Sum the partitions' (or the types') figures."""
+    return {k: int(sum(f[k] for f in figures)) for k in FIGURES}
