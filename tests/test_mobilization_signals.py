@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import polars as pl
 import pyarrow as pa
 import pytest
 
@@ -16,6 +17,7 @@ from rallypoint.detectors.mobilization import (
     SignalInputError,
     detect_text_signals,
     load_lexicons,
+    summarize_by,
     summarize_signals,
 )
 from rallypoint.errors import RallypointError
@@ -279,3 +281,22 @@ def test_an_unknown_time_zone_or_a_text_timestamp_is_refused_in_one_sentence():
         detect_text_signals(table, LEX, timezone="Mars/Olympus")
     with pytest.raises(SignalInputError, match="timestamp"):
         detect_text_signals(pa.table({"id": ["1"], "text": ["amanhã"], "timestamp": ["2023-01-07"]}), LEX)
+
+
+def test_summaries_by_cluster_are_each_clusters_own_summary():
+    texts = [
+        "Join us at the Capitol on January 6!",
+        "Be at the Capitol January 6, will be wild! Join us",
+        "Stop the steal, the election was rigged",
+        "Todos a Brasília dia 8, caravanas saindo de SP",
+        "Protesters were at the Capitol on January 6, police said",
+    ]
+    got = signals(texts, when="2020-12-20T12:00:00+00:00", lang="en")
+    frame = pl.from_arrow(pa.Table.from_pylist(got, schema=SIGNALS_SCHEMA))
+    frame = frame.with_columns(cluster_id=pl.Series([7, 3, 7, 3, 7]), thread=pl.Series(["a", "b", "a", "c", "d"]))
+    by_cluster = summarize_by(frame, "cluster_id")
+    assert by_cluster["cluster_id"].to_list() == [7, 3]
+    for row in by_cluster.iter_rows(named=True):
+        own = summarize_signals(frame.filter(pl.col("cluster_id") == row["cluster_id"]))
+        assert {k: row[k] for k in own} == own
+    assert by_cluster.filter(pl.col("cluster_id") == 7)["n_threads"].item() == 2

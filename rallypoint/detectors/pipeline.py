@@ -178,21 +178,22 @@ def _parse_types(types: str | list[str] | tuple[str, ...] | None) -> list[str] |
     return list(types) or None
 
 
-def read_records(lake: Lake, since: datetime | None, until: datetime | None, scheduler: str | None) -> pa.Table:
+def read_records(lake: Lake, since: datetime | None, until: datetime | None, scheduler: str | None,
+                 columns: list[str] = READ_COLUMNS) -> pa.Table:
     """The lake's interactions in range as one Arrow table: read by Dask on ``scheduler``'s
     cluster, else by pyarrow in this process."""
     if not scheduler:
-        return lake.read_interactions_arrow(columns=READ_COLUMNS, since=since, until=until)
+        return lake.read_interactions_arrow(columns=columns, since=since, until=until)
     from distributed import Client
 
-    ddf = lake.read_interactions(columns=READ_COLUMNS, since=since, until=until)
+    ddf = lake.read_interactions(columns=columns, since=since, until=until)
     try:
         client = Client(scheduler, timeout="20s")
     except OSError as exc:
         raise RallypointError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}.") from None
     with client:
         frame = client.compute(ddf).result()
-    return pa.Table.from_pandas(frame, preserve_index=False).cast(lake_columns(READ_COLUMNS))
+    return pa.Table.from_pandas(frame, preserve_index=False).cast(lake_columns(columns))
 
 
 def detect_run(
@@ -215,7 +216,7 @@ def detect_run(
     show_progress: bool | None = None,
 ) -> DetectResult:
     """Detect, score and write one run; returns what it wrote. See the module docstring."""
-    from rallypoint.detectors.coaction import build_coaction_edges
+    from rallypoint.detectors.coaction import RECORD_COLUMNS, build_coaction_edges
 
     lake = lake if isinstance(lake, Lake) else Lake(lake)
     lake.require()
@@ -232,12 +233,16 @@ def detect_run(
 
     with _Stages(show_progress) as stages:
         with stages.stage("read", "reading the lake"):
-            records = read_records(lake, since_t, until_t, scheduler)
-        with stages.stage("coaction", f"co-action edges ({records.num_rows:,} records)"):
+            # co-action's columns only, handed over in a list: once co-action has coded them no
+            # name here keeps them alive through its pairing and the attachment (at 10M records
+            # they are 2.7 GiB); every column is read again after the attachment
+            coaction_input = [read_records(lake, since_t, until_t, scheduler, columns=list(RECORD_COLUMNS))]
+            n_records = coaction_input[0].num_rows
+        with stages.stage("coaction", f"co-action edges ({n_records:,} records)"):
             # the reader's buffers are free by now, but Arrow's allocator keeps them resident
             release_arrow_memory()
             coaction = build_coaction_edges(
-                records, types=_parse_types(types), window=window, min_participation=min_participation,
+                coaction_input.pop(), types=_parse_types(types), window=window, min_participation=min_participation,
                 null_model=null_model, significance=significance, seed=seed,
             )
             release_arrow_memory()
@@ -258,6 +263,9 @@ def detect_run(
                     ["type", "target", "id"], keep="first").sort("timestamp", "id", "type", "target")
             else:
                 coaction_actions = pl.from_arrow(coaction.actions)
+        with stages.stage("records", "reading the records for the evidence"):
+            release_arrow_memory()
+            records = read_records(lake, since_t, until_t, scheduler)
         with stages.stage("roles", "roles"):
             weight = edges.column("weight").to_numpy().astype(np.float64)
             roles = assign_roles(communities, weight,
@@ -552,8 +560,8 @@ def cluster_mobilization(texts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
     """Per cluster the ``mobilization`` struct, and per (cluster, text) the signal flags (for evidence).
 
     ``texts`` is :func:`coordinated_texts`; each distinct text is scanned once by the
-    signals module (``detect_text_signals``) and summarized per cluster
-    (``summarize_signals``).
+    signals module (``detect_text_signals``) and summarized for all clusters at once
+    (``summarize_by``, ``summarize_signals`` per cluster).
     """
     from rallypoint.detectors import mobilization as mob
 
@@ -561,15 +569,10 @@ def cluster_mobilization(texts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
     flags = pl.from_arrow(mob.detect_text_signals(distinct.to_arrow(), mob.load_lexicons()))
     signals = texts.select("cluster_id", "id", "account_id", "timestamp", "text", "thread").join(
         flags, on="id", how="left")
-    rows = []
-    for (cluster_id,), part in signals.group_by("cluster_id", maintain_order=True):
-        rows.append({"cluster_id": cluster_id, "mobilization": mob.summarize_signals(part)})
     struct_type = pl.from_arrow(pa.array([], MOBILIZATION_STRUCT)).dtype
-    frame = pl.DataFrame(
-        {"cluster_id": [r["cluster_id"] for r in rows],
-         "mobilization": pl.Series([r["mobilization"] for r in rows], dtype=struct_type)},
-        schema={"cluster_id": pl.Int64, "mobilization": struct_type},
-    )
+    summary = mob.summarize_by(signals, "cluster_id")
+    frame = summary.select(
+        pl.col("cluster_id").cast(pl.Int64), mobilization=pl.struct(*mob.summary.FIELDS).cast(struct_type))
     return frame, signals
 
 
@@ -653,7 +656,7 @@ def run_tables(scored: pl.DataFrame, roles: pl.DataFrame, accounts: pl.DataFrame
         coactions.with_columns(kind=pl.col("kind").str.strip_prefix(COACTION_PREFIX)
                                .replace_strict(TARGET_KIND, default=pl.col("kind").str.strip_prefix(COACTION_PREFIX)))
         .group_by("cluster_id", "kind", "target").agg(count=pl.len().cast(pl.Int64))
-        .sort(["cluster_id", "count", "target"], descending=[False, True, False])
+        .sort(["cluster_id", "count", "target", "kind"], descending=[False, True, False, False])
         .group_by("cluster_id", maintain_order=True)
         .agg(top_targets=pl.struct("kind", "target", "count").head(TOP_TARGETS))
     )

@@ -212,7 +212,8 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
         if row.get("expected_weight") and row["expected_weight"] > 0
         else ""
     )
-    for entry in sorted(row["coaction"] or [], key=lambda e: -e["n_actions"]):
+    # ties in a fixed order (by type), so the same run gives the same sentences
+    for entry in sorted(row["coaction"] or [], key=lambda e: (-e["n_actions"], e["type"])):
         verb, noun = _VERBS.get(entry["type"], (f"co-acted ({entry['type']}) on", "target"))
         nouns = noun if entry["n_targets"] == 1 else f"{noun}s"
         window = window_seconds.get(entry["type"])

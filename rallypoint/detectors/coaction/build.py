@@ -227,6 +227,9 @@ def build_coaction_edges(
 
     if isinstance(records, pa.Table):
         plan: _Plan = _LocalPlan(_complete(records))
+        # the plan holds the table until its share events are coded, then lets it go (a
+        # caller that hands over its only reference frees the records for the pairing)
+        del records
     elif hasattr(records, "map_partitions") and hasattr(records, "columns"):
         plan = _DaskPlan(records)
     else:
@@ -445,6 +448,7 @@ class _LocalPlan(_Plan):
         if min_participation <= 1:
             del counts["share_events_after_prefilter"]
         self.coded = coded
+        self.table = None  # coded: the records are not read again here
         return coded, engage_events, counts
 
     def decode_events(self, events):

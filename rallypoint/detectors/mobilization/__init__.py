@@ -17,7 +17,7 @@ Modules: :mod:`.patterns` (phrase -> regex), :mod:`.lexicon` (loading, merging),
 from .dates import DateGrammar
 from .detect import FLAGS, SIGNALS_SCHEMA, SignalInputError, detect_text_signals
 from .lexicon import SIGNAL_KINDS, LexiconError, Lexicons, load_lexicons
-from .summary import summarize_signals
+from .summary import summarize_by, summarize_signals
 
 __all__ = [
     "FLAGS",
@@ -29,5 +29,6 @@ __all__ = [
     "SignalInputError",
     "detect_text_signals",
     "load_lexicons",
+    "summarize_by",
     "summarize_signals",
 ]

@@ -35,43 +35,68 @@ _SHARES = {
 }
 
 
-def _ranked(frame: pl.DataFrame, column: str) -> list[str]:
-    values = frame.select(pl.col(column).explode().drop_nulls().alias("v"))
-    if values.height == 0:
-        return []
-    counts = values.group_by("v").len().sort(["len", "v"], descending=[True, False])
-    return counts["v"].to_list()
+#: the ``mobilization`` struct's fields, in ``MOBILIZATION_STRUCT``'s order
+FIELDS = ("n_texts", "n_threads", *_SHARES, "dates", "places", "top_date_places")
 
 
 def summarize_signals(signals: pa.Table | pl.DataFrame) -> dict[str, Any]:
     """The ``mobilization`` struct (a dict) for the texts in ``signals``."""
     frame = signals if isinstance(signals, pl.DataFrame) else pl.from_arrow(signals)
     assert isinstance(frame, pl.DataFrame)
-    missing = [f.name for f in SIGNALS_SCHEMA if f.name in ("dates", "places", *_SHARES.values()) and f.name not in frame.columns]
+    summary = summarize_by(frame.with_columns(_all=pl.lit(0)), "_all")
+    if summary.height == 0:
+        return {"n_texts": 0, "n_threads": 0, **dict.fromkeys(_SHARES, 0.0),
+                "dates": [], "places": [], "top_date_places": []}
+    return {name: summary[name][0] if name in ("n_texts", "n_threads", *_SHARES) else summary[name].to_list()[0]
+            for name in FIELDS}
+
+
+def summarize_by(signals: pl.DataFrame, by: str) -> pl.DataFrame:
+    """``summarize_signals`` for every value of ``by`` at once: one row per value, a column per field.
+
+    Every field is a grouped polars expression over all groups together, so a run with
+    25,000 clusters costs a few passes over its texts, not 25,000 small frames
+    (a summary per cluster took 109 s at 10M records).
+    """
+    missing = [f.name for f in SIGNALS_SCHEMA if f.name in ("dates", "places", *_SHARES.values())
+               and f.name not in signals.columns]
     if missing:
         from .detect import SignalInputError
 
         raise SignalInputError(f"summarize_signals needs the output of detect_text_signals; missing {', '.join(missing)}.")
-    n = frame.height
-    summary: dict[str, Any] = {"n_texts": n,
-                               "n_threads": frame["thread"].n_unique() if "thread" in frame.columns else n}
-    for share, flag in _SHARES.items():
-        summary[share] = float(frame[flag].fill_null(False).mean()) if n else 0.0
-    summary["dates"] = _ranked(frame, "dates")
-    summary["places"] = _ranked(frame, "places")
+    threads = pl.col("thread").n_unique() if "thread" in signals.columns else pl.len()
+    summary = signals.group_by(by, maintain_order=True).agg(
+        n_texts=pl.len().cast(pl.Int64),
+        n_threads=threads.cast(pl.Int64),
+        **{share: pl.col(flag).fill_null(False).mean().cast(pl.Float64) for share, flag in _SHARES.items()},
+    )
+    for column in ("dates", "places"):
+        summary = summary.join(_ranked(signals, by, column), on=by, how="left", maintain_order="left")
+    summary = summary.join(_top_date_places(signals, by), on=by, how="left", maintain_order="left")
+    return summary.with_columns(pl.col("dates", "places", "top_date_places").fill_null([]))
+
+
+def _ranked(frame: pl.DataFrame, by: str, column: str) -> pl.DataFrame:
+    """Per ``by``: every value the lists of ``column`` hold, most often named first (then by value)."""
+    values = frame.select(by, pl.col(column).alias("v")).explode("v").drop_nulls("v")
+    counts = values.group_by(by, "v").len().sort([by, "len", "v"], descending=[False, True, False])
+    return counts.group_by(by, maintain_order=True).agg(pl.col("v").alias(column))
+
+
+def _top_date_places(frame: pl.DataFrame, by: str) -> pl.DataFrame:
+    """Per ``by``: the (date, place) pairs the calling texts name, most frequent first, at most TOP_PAIRS."""
     calling = frame.filter(pl.col("call_to_action") | pl.col("code_word")).select(
+        by,
         pl.when(pl.col("dates").list.len() > 0).then("dates").otherwise(pl.lit([None], pl.List(pl.String))).alias("date"),
         pl.when(pl.col("places").list.len() > 0).then("places").otherwise(pl.lit([None], pl.List(pl.String))).alias("place"),
     )
-    pairs = (
+    return (
         calling.explode("date")
         .explode("place")
         .filter(pl.col("date").is_not_null() | pl.col("place").is_not_null())
-        .group_by("date", "place")
-        .len()
-        .rename({"len": "count"})
-        .sort(["count", "date", "place"], descending=[True, False, False], nulls_last=True)
-        .head(TOP_PAIRS)
+        .group_by(by, "date", "place")
+        .agg(count=pl.len().cast(pl.Int64))
+        .sort([by, "count", "date", "place"], descending=[False, True, False, False], nulls_last=True)
+        .group_by(by, maintain_order=True)
+        .agg(top_date_places=pl.struct("date", "place", "count").head(TOP_PAIRS))
     )
-    summary["top_date_places"] = pairs.to_dicts()
-    return summary
