@@ -310,14 +310,8 @@ def coact_codes(
         sizes = np.bincount(s.group, minlength=s.n_groups)
         jitter_ends = window_ends(s.group, s.time, np.round(windows * jitter).astype(np.int64))
         chance = nm.target_chance(sizes, group_pair_counts(s.group, jitter_ends, s.n_groups), jitter)
-    # an account's shares of one target are all sampled or none: ``sampled`` is per row
-    share_counts = (
-        pl.DataFrame({"group": s.group, "account": s.account, "in_pair": in_pair,
-                      "sampled": np.ones(len(s), bool) if paired is None else paired})
-        .group_by("group", "account")
-        .agg(n=pl.len().cast(pl.Int64), n_in_pair=pl.col("in_pair").sum().cast(pl.Int64),
-             sampled=pl.col("sampled").first())
-    )
+    del pair_ends, ends
+    share_counts = _share_counts(s, in_pair, paired)
     capped = (np.maximum(partners - max_pairs_per_share, 0) if max_pairs_per_share is not None
               else np.zeros(len(partners), np.int64))
     if paired is not None and not thinned:
@@ -330,6 +324,26 @@ def coact_codes(
         "targets_sampled": thinned,
     }
     return CodedPairs(pairs.cast(CODED_PAIR_SCHEMA), share_counts, chance, figures, in_pair)
+
+
+def _share_counts(s: Coded, in_pair: np.ndarray, paired: np.ndarray | None) -> pl.DataFrame:
+    """Per (group, account), sorted: ``n`` shares, ``n_in_pair`` of them in a pair, and
+    ``sampled`` (an account's shares of one target are all sampled or none).
+
+    One sort of an int64 key and ``bincount``s: a polars group_by of the same rows held
+    about 1.5 GiB at once for the 10M benchmark's co-engagement shares.
+    """
+    key, inverse = np.unique(s.group * np.int64(s.n_accounts) + s.account, return_inverse=True)
+    sampled = np.ones(key.size, bool)
+    if paired is not None:
+        sampled[inverse] = paired
+    group, account = np.divmod(key, np.int64(max(s.n_accounts, 1)))
+    return pl.DataFrame({
+        "group": group, "account": account,
+        "n": np.bincount(inverse, minlength=key.size).astype(np.int64),
+        "n_in_pair": np.bincount(inverse, weights=in_pair, minlength=key.size).astype(np.int64),
+        "sampled": sampled,
+    })
 
 
 def budget_sample(s: Coded, partners: np.ndarray, cap: int | None, budget: int) -> tuple[np.ndarray | None, int]:
