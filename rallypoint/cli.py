@@ -104,12 +104,16 @@ def ingest(sources, lake, fmt, neo4j_uri, scheduler, workers) -> None:
 @click.option("--resolution", default=None, type=float, help="Leiden resolution (default: 0.05 for cpm, 1.0 for modularity).")
 @click.option("--threshold", default=0.3, show_default=True, help="Flag clusters scoring at least this (0..1).")
 @click.option("--seed", default=0, show_default=True, help="Random seed (null model, Leiden).")
+@click.option("--pair-budget", default=None, type=int,
+              help="About the most co-share pairs formed at once (default 20 million); beyond it the heaviest "
+                   "targets are sampled by account (docs/coaction.md). More finds more of a huge network and "
+                   "takes more memory.")
 @click.option("--run-id", default=None, help="Name of the run (default: time + random hex).")
 @neo4j_option
 @click.option("--scheduler", default=None, help="Dask scheduler address; default: local.")
 @clear_errors
 def detect(lake, since, until, window, types, min_participation, null_model, significance, objective, resolution,
-           threshold, seed, run_id, neo4j_uri, scheduler) -> None:
+           threshold, seed, pair_budget, run_id, neo4j_uri, scheduler) -> None:
     """Find coordinated clusters in the lake and score them; writes a run."""
     from rallypoint.detectors.pipeline import detect_run
 
@@ -117,7 +121,7 @@ def detect(lake, since, until, window, types, min_participation, null_model, sig
                         min_participation=min_participation, null_model=null_model,
                         neo4j_uri=neo4j_uri, scheduler=scheduler, significance=significance,
                         objective=objective, resolution=resolution, threshold=threshold, seed=seed,
-                        run_id=run_id)
+                        run_id=run_id, **({} if pair_budget is None else {"pair_budget": pair_budget}))
     click.echo(result.render())
 
 

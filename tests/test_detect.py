@@ -267,6 +267,19 @@ def test_an_unfinished_run_is_discarded_and_latest_is_the_committed_one(worlds):
 
 
 @pytest.mark.slow
+def test_a_smaller_pair_budget_samples_heavy_targets_and_is_recorded(worlds):
+    world = worlds[0]
+    lake = world["lake"]
+    result = CliRunner().invoke(main, ["detect", "--lake", str(lake.root), "--run-id", "small-budget",
+                                       "--pair-budget", "20000"])
+    assert result.exit_code == 0, result.output
+    run = json.loads((lake.runs_dir / "small-budget" / "run.json").read_text())
+    assert run["parameters"]["pair_budget"] == 20000
+    assert run["coaction_stats"]["targets_sampled"] > 0
+    assert run["coaction_stats"]["pairs_formed"] < world["result"].summary["coaction_stats"]["pairs_formed"]
+
+
+@pytest.mark.slow
 def test_a_distributed_scheduler_runs_the_same_detection(worlds):
     from distributed import LocalCluster
 
@@ -293,6 +306,7 @@ def test_detect_on_a_missing_lake_is_one_clear_sentence(tmp_path):
         (["--since", "yesterday"], "is not an ISO 8601 time"),
         (["--threshold", "1.5"], "between 0 and 1"),
         (["--since", "2021-01-02", "--until", "2021-01-01"], "is not before"),
+        (["--pair-budget", "0"], "pair budget must be a whole number"),
     ],
 )
 def test_bad_detect_options_are_one_clear_sentence(tmp_path, options, message):

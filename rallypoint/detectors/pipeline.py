@@ -44,6 +44,7 @@ from rallypoint.detectors import scoring
 from rallypoint.detectors.attachment import attach_accounts
 from rallypoint.detectors.coaction import ACTIONS_SCHEMA
 from rallypoint.detectors.coaction.co_engage import TYPE as ENGAGE_TYPE
+from rallypoint.detectors.coaction.partition import DEFAULT_PAIR_BUDGET
 from rallypoint.detectors.communities import DEFAULT_STRENGTH_CAP, MIN_CLUSTER_SIZE, find_communities
 from rallypoint.detectors.evidence import (
     COACTION_PREFIX,
@@ -214,6 +215,7 @@ def detect_run(
     seed: int = 0,
     run_id: str | None = None,
     show_progress: bool | None = None,
+    pair_budget: int = DEFAULT_PAIR_BUDGET,
 ) -> DetectResult:
     """Detect, score and write one run; returns what it wrote. See the module docstring."""
     from rallypoint.detectors.coaction import RECORD_COLUMNS, build_coaction_edges
@@ -222,6 +224,8 @@ def detect_run(
     lake.require()
     if not 0 <= threshold <= 1:
         raise DetectParameterError(f"The score threshold must be between 0 and 1, not {threshold}.")
+    if isinstance(pair_budget, bool) or not isinstance(pair_budget, int) or pair_budget < 1:
+        raise DetectParameterError(f"The pair budget must be a whole number of pairs, at least 1, not {pair_budget!r}.")
     since_t, until_t = _parse_time(since, "since"), _parse_time(until, "until")
     if since_t and until_t and since_t >= until_t:
         raise DetectParameterError(f"--since {since} is not before --until {until}.")
@@ -243,7 +247,7 @@ def detect_run(
             release_arrow_memory()
             coaction = build_coaction_edges(
                 coaction_input.pop(), types=_parse_types(types), window=window, min_participation=min_participation,
-                null_model=null_model, significance=significance, seed=seed,
+                null_model=null_model, significance=significance, seed=seed, pair_budget=pair_budget,
             )
             release_arrow_memory()
             edges = coaction.edges.select(EDGES_SCHEMA.names).cast(EDGES_SCHEMA)
@@ -305,6 +309,7 @@ def detect_run(
                     "objective": objective,
                     "resolution": communities.resolution,
                     "strength_cap": DEFAULT_STRENGTH_CAP,
+                    "pair_budget": pair_budget,
                     "threshold": threshold,
                     "seed": seed,
                     "scheduler": scheduler,
