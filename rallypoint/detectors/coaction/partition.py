@@ -74,8 +74,8 @@ def sample_within_budget(partners: np.ndarray, groups: np.ndarray, ranks: Callab
 
     ``partners[i]``: the in-window partners of share ``i``; ``groups[i]``: its target (a
     code); ``ranks()[i]``: its account's ``account_ranks`` (called only when the budget
-    bites). ``paired`` is ``None`` when
-    ``sum(min(partners, cap))`` fits the budget; ``thinned`` counts the targets sampled.
+    bites). ``paired`` is ``None`` when ``sum(min(partners, cap))`` fits the budget;
+    ``thinned`` counts the targets sampled.
 
     The budget is shared max-min fairly between targets: ``A`` is the largest allowance
     such that every target, held to ``A`` pairs, fits the budget. A target whose pairs
