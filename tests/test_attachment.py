@@ -139,3 +139,29 @@ def test_meetings_in_batches_equal_one_join():
     key = ["id", "m_id"]
     assert batched.columns == one.columns
     assert batched.sort(key).equals(one.sort(key))
+
+
+def test_meeting_counts_folded_over_small_batches_are_the_meetings_counted():
+    import polars as pl
+
+    from rallypoint.detectors.attachment import _meeting_batches, _meetings, meeting_counts
+
+    rng = np.random.default_rng(9)
+    n = 4000
+    events = pl.DataFrame({
+        "target": rng.integers(0, 60, n),
+        "account_id": rng.integers(0, 400, n),
+        "id": np.arange(n),
+        "time": rng.integers(0, 2_000, n) * 1_000_000,
+    })
+    is_member = events["account_id"] < 80
+    members = events.filter(is_member).with_columns(community=pl.col("account_id") % 4)
+    outsiders = events.filter(~is_member)
+    formed = _meetings(outsiders, members, 60_000_000).group_by("account_id", "community").agg(
+        weight=pl.len().cast(pl.Int64), n_targets=pl.col("target").n_unique().cast(pl.Int64))
+    # small batches, folded after every few
+    counted = meeting_counts(_meeting_batches(outsiders, members, 60_000_000, batch_rows=200), fold_rows=50)
+    assert formed.height > 500
+    key = ["account_id", "community"]
+    assert counted.sort(key).equals(formed.sort(key).select(counted.columns))
+    assert meeting_counts(iter([])) is None

@@ -146,17 +146,10 @@ def test_outsiders(events: pl.DataFrame, chances: pl.DataFrame, membership: pl.D
     del member_events, on_member_posts
     members = tagged.filter(pl.col("community").is_not_null())
     outsiders = tagged.filter(pl.col("community").is_null()).drop("community")
-    # W_aC and the posts met, summed over batches of posts (a post lies in one batch, so
-    # distinct posts add up): all meetings at once held several GiB at 10M records
-    per_batch = [meetings.group_by("account_id", "community").agg(
-        weight=pl.len().cast(pl.Int64), n_targets=pl.col("target").n_unique().cast(pl.Int64))
-        for meetings in _meeting_batches(outsiders, members, window_us)]
-    if not per_batch:
+    observed = meeting_counts(_meeting_batches(outsiders, members, window_us))
+    if observed is None:
         return pl.DataFrame(schema=ATTACHED_SCHEMA), _meetings(outsiders.clear(), members.clear(), window_us)
-    observed = pl.concat(per_batch).group_by("account_id", "community").agg(
-        pl.col("weight").sum(), pl.col("n_targets").sum()
-    ).filter(pl.col("n_targets") >= min_targets)
-    del per_batch
+    observed = observed.filter(pl.col("n_targets") >= min_targets)
     # expected meetings over every post both the account and the cluster acted on
     n_at = outsiders.group_by("account_id", "target").agg(n_a=pl.len(), q=pl.col("q").first())
     n_ct = members.group_by("community", "target").agg(n_c=pl.len())
@@ -305,6 +298,34 @@ class _Codes:
             id=self.ids.gather(meetings["id"]),
             m_id=self.ids.gather(meetings["m_id"]),
         )
+
+
+def meeting_counts(batches: Iterator[pl.DataFrame], fold_rows: int = MEETING_BATCH_ROWS) -> pl.DataFrame | None:
+    """``W_aC`` and the posts met per (outsider, community), summed over ``_meeting_batches``:
+    ``account_id``, ``community``, ``weight``, ``n_targets``; ``None`` without any batch.
+
+    A post lies in one batch, so distinct posts add up. The batches' sums are folded
+    together whenever they outgrow the running total and ``fold_rows`` (all meetings at once held several
+    GiB at 10M records, and so did keeping every batch's sums to the end), in 32-bit
+    codes, which the accounts and communities of a run fit.
+    """
+    def summed(parts: list[pl.DataFrame]) -> pl.DataFrame:
+        return pl.concat(parts).group_by("account_id", "community").agg(pl.col("weight").sum(),
+                                                                         pl.col("n_targets").sum())
+
+    parts: list[pl.DataFrame] = []
+    pending = folded = 0
+    for meetings in batches:
+        part = meetings.group_by("account_id", "community").agg(
+            weight=pl.len().cast(pl.Int64), n_targets=pl.col("target").n_unique().cast(pl.Int32))
+        parts.append(part.with_columns(pl.col("account_id", "community").cast(pl.Int32)))
+        pending += part.height
+        if pending > max(folded, fold_rows):
+            parts = [summed(parts)]
+            folded, pending = parts[0].height, 0
+    if not parts:
+        return None
+    return summed(parts).with_columns(pl.col("account_id", "community", "n_targets").cast(pl.Int64))
 
 
 def _meetings(outsiders: pl.DataFrame, members: pl.DataFrame, window_us: int,
