@@ -470,7 +470,9 @@ class _LocalPlan(_Plan):
         types' targets told apart, as they would be for one partition, and with one ranking
         of the accounts for every type.
         """
-        partners = [window_ends(s.group, s.time, window_us[s.kind]) - np.arange(1, len(s) + 1) for s in shares]
+        # each type's window ends, found once: for the sample here, then for its pairing
+        ends = [window_ends(s.group, s.time, window_us[s.kind]) for s in shares]
+        partners = [e - np.arange(1, len(e) + 1) for e in ends]
         # every type's group codes offset into one range (the budget's targets, then E_ab's)
         self.group_offsets = np.cumsum([0] + [s.n_groups for s in shares])
         paired, thinned = None, 0
@@ -489,7 +491,9 @@ class _LocalPlan(_Plan):
         results = []
         for k, s in enumerate(shares):
             sample = None if paired is None else paired[starts[k]:starts[k + 1]]
-            coded = coact_codes(s, window_us, max_pairs_per_share, jitter, pair_budget=None, paired=sample)
+            # popped: the pairing drops a type's ends before its share counts (the memory peak)
+            coded = coact_codes(s, window_us, max_pairs_per_share, jitter, pair_budget=None, paired=sample,
+                                ends=ends.pop(0))
             summed = per_type_sums(coded.pairs, coded.chance)
             coded.pairs = None
             rows = participating(summed, coded.share_counts, s.group_kind, s.n_accounts, s.n_kinds,

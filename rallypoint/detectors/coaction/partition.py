@@ -250,6 +250,7 @@ def coact_codes(
     jitter: float | None,
     pair_budget: int | None = DEFAULT_PAIR_BUDGET,
     paired: np.ndarray | None = None,
+    ends: np.ndarray | None = None,
 ) -> CodedPairs:
     """Co-share pairs aggregated per (target, account pair), share counts and ``q_t``, in codes.
 
@@ -258,14 +259,17 @@ def coact_codes(
     formed, so memory grows with the distinct (target, account pair) rows, not with the
     pairs formed, and the result comes sorted for ``reduce.py``. ``O(n log m + P log P)``.
     ``paired``: which shares may pair (``sample_within_budget``, decided by the caller over
-    several types), or ``None`` to decide here from ``pair_budget`` (``None``: every share).
+    several types, who then counts ``targets_sampled``), or ``None`` to decide here from
+    ``pair_budget`` (``None``: every share). ``ends``: the shares' ``window_ends`` when the
+    caller has them (the sample needs them first).
     """
     windows = window_us[s.kind]
-    ends = window_ends(s.group, s.time, windows)
+    if ends is None:
+        ends = window_ends(s.group, s.time, windows)
     partners = ends - np.arange(1, len(ends) + 1, dtype=np.int64)
     thinned = 0
     if paired is None and len(ends) and pair_budget is not None:
-        paired, thinned = budget_sample(s, partners, max_pairs_per_share, pair_budget)
+        paired, thinned = _budget_sample(s, partners, max_pairs_per_share, pair_budget)
     if paired is None:
         pair_ends, sampled = ends, None
     else:
@@ -314,8 +318,6 @@ def coact_codes(
     share_counts = _share_counts(s, in_pair, paired)
     capped = (np.maximum(partners - max_pairs_per_share, 0) if max_pairs_per_share is not None
               else np.zeros(len(partners), np.int64))
-    if paired is not None and not thinned:
-        thinned = int(np.unique(s.group[~paired]).size)
     figures = {
         "pairs_in_window": int(partners.sum()),
         "pairs_formed": int(formed),
@@ -346,7 +348,7 @@ def _share_counts(s: Coded, in_pair: np.ndarray, paired: np.ndarray | None) -> p
     })
 
 
-def budget_sample(s: Coded, partners: np.ndarray, cap: int | None, budget: int) -> tuple[np.ndarray | None, int]:
+def _budget_sample(s: Coded, partners: np.ndarray, cap: int | None, budget: int) -> tuple[np.ndarray | None, int]:
     """``sample_within_budget`` for the shares of one ``Coded``."""
     return sample_within_budget(partners, s.group, lambda: account_ranks(s.accounts)[s.account], cap, budget)
 
@@ -533,7 +535,7 @@ def pair_actions(
     if pair_budget is not None:
         # the same shares as coact_partition sampled on this partition
         partners = window_ends(s.group, s.time, window_us[s.kind]) - np.arange(1, len(s) + 1)
-        paired, _ = budget_sample(s, partners, max_pairs_per_share, pair_budget)
+        paired, _ = _budget_sample(s, partners, max_pairs_per_share, pair_budget)
     return coded_pair_actions(s, kept, window_us, max_pairs_per_share, paired)
 
 
