@@ -146,10 +146,9 @@ def test_outsiders(events: pl.DataFrame, chances: pl.DataFrame, membership: pl.D
     del member_events, on_member_posts
     members = tagged.filter(pl.col("community").is_not_null())
     outsiders = tagged.filter(pl.col("community").is_null()).drop("community")
-    observed = meeting_counts(_meeting_batches(outsiders, members, window_us))
-    if observed is None:
-        return pl.DataFrame(schema=ATTACHED_SCHEMA), _meetings(outsiders.clear(), members.clear(), window_us)
-    observed = observed.filter(pl.col("n_targets") >= min_targets)
+    # _meeting_batches yields at least one (maybe empty) batch, so there is a count frame
+    observed = meeting_counts(_meeting_batches(outsiders, members, window_us)).filter(
+        pl.col("n_targets") >= min_targets)
     # expected meetings over every post both the account and the cluster acted on
     n_at = outsiders.group_by("account_id", "target").agg(n_a=pl.len(), q=pl.col("q").first())
     n_ct = members.group_by("community", "target").agg(n_c=pl.len())
@@ -332,14 +331,12 @@ def _meetings(outsiders: pl.DataFrame, members: pl.DataFrame, window_us: int,
               batch_rows: int = MEETING_BATCH_ROWS) -> pl.DataFrame:
     """Every (outsider action, member action) on the same post at most ``window_us`` apart:
     ``outsiders``' columns, then the member's ``community``, ``m_account``, ``m_id``, ``m_time``."""
-    right = members.select("target", "community", m_account="account_id", m_id="id", m_time="time")
-    parts = list(_meeting_batches(outsiders, members, window_us, batch_rows))
-    return pl.concat(parts) if parts else outsiders.join(right, on="target")
+    return pl.concat(list(_meeting_batches(outsiders, members, window_us, batch_rows)))
 
 
 def _meeting_batches(outsiders: pl.DataFrame, members: pl.DataFrame, window_us: int,
                      batch_rows: int = MEETING_BATCH_ROWS) -> Iterator[pl.DataFrame]:
-    """``_meetings``' rows in batches of posts (none when no post has both sides).
+    """``_meetings``' rows in batches of posts (one empty batch when no post has both sides).
 
     The join on the post forms every (outsider, member) pair of a post before the window
     filter, up to ``2000 x 2000`` rows a post: posts are taken in batches whose pairs
@@ -352,10 +349,8 @@ def _meeting_batches(outsiders: pl.DataFrame, members: pl.DataFrame, window_us: 
              .join(right.group_by("target").agg(n_in=pl.len().cast(pl.Int64)), on="target")
              .sort("target")
              .with_columns(batch=(pl.col("n_out") * pl.col("n_in")).cum_sum() // batch_rows))
-    if sizes.height == 0:
-        return
     in_window = (pl.col("time") - pl.col("m_time")).abs() <= window_us
-    if sizes["batch"].max() == 0:
+    if sizes.height == 0 or sizes["batch"].max() == 0:
         yield outsiders.join(right, on="target").filter(in_window)
         return
     batches = sizes.select("target", "batch")
