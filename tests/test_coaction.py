@@ -208,6 +208,7 @@ def test_plain_reposts_do_not_count_as_co_links():
         ({"window": 0}, "longer than zero"),
         ({"null_model": "magic"}, "magic"),
         ({"min_participation": 0}, "min_participation"),
+        ({"pair_budget": 0}, "pair budget must be a whole number"),
     ],
 )
 def test_bad_arguments_get_one_clear_sentence(kwargs, fragment):

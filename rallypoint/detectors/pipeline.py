@@ -218,14 +218,13 @@ def detect_run(
     pair_budget: int = DEFAULT_PAIR_BUDGET,
 ) -> DetectResult:
     """Detect, score and write one run; returns what it wrote. See the module docstring."""
-    from rallypoint.detectors.coaction import RECORD_COLUMNS, build_coaction_edges
+    from rallypoint.detectors.coaction import RECORD_COLUMNS, build_coaction_edges, check_pair_budget
 
     lake = lake if isinstance(lake, Lake) else Lake(lake)
     lake.require()
     if not 0 <= threshold <= 1:
         raise DetectParameterError(f"The score threshold must be between 0 and 1, not {threshold}.")
-    if isinstance(pair_budget, bool) or not isinstance(pair_budget, int) or pair_budget < 1:
-        raise DetectParameterError(f"The pair budget must be a whole number of pairs, at least 1, not {pair_budget!r}.")
+    check_pair_budget(pair_budget)  # before the lake is read, as the other options
     since_t, until_t = _parse_time(since, "since"), _parse_time(until, "until")
     if since_t and until_t and since_t >= until_t:
         raise DetectParameterError(f"--since {since} is not before --until {until}.")

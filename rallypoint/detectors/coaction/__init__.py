@@ -21,6 +21,7 @@ from rallypoint.detectors.coaction.build import (
     CoactionResult,
     CodedEvents,
     build_coaction_edges,
+    check_pair_budget,
 )
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "CoactionResult",
     "CodedEvents",
     "build_coaction_edges",
+    "check_pair_budget",
 ]

@@ -224,6 +224,8 @@ def build_coaction_edges(
         raise CoactionError(f"max_pairs_per_share must be >= 1 or None, not {max_pairs_per_share!r}.")
     if not null_jitter >= 1:
         raise CoactionError(f"null_jitter must be at least 1 window, not {null_jitter!r}.")
+    if pair_budget is not None:
+        check_pair_budget(pair_budget)
 
     if isinstance(records, pa.Table):
         plan: _Plan = _LocalPlan(_complete(records))
@@ -297,6 +299,12 @@ def build_coaction_edges(
 
 
 # --- arguments and inputs ----------------------------------------------------------
+
+
+def check_pair_budget(pair_budget: int) -> None:
+    """Refuse a pair budget that is not a whole number of pairs, at least 1 (``CoactionError``)."""
+    if isinstance(pair_budget, bool) or not isinstance(pair_budget, int | np.integer) or pair_budget < 1:
+        raise CoactionError(f"The pair budget must be a whole number of pairs, at least 1, not {pair_budget!r}.")
 
 
 def _check_types(types: Iterable[str] | str | None) -> list[str]:
