@@ -37,6 +37,8 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from rallypoint.detectors.coaction.partition import sorted_unique
+
 _PRIME = np.uint64((1 << 61) - 1)
 _MASK32 = np.uint64(0xFFFFFFFF)
 NUM_PERM = 128
@@ -155,7 +157,7 @@ def near_duplicate_groups(
     n_bands, rows = bands_for(threshold, num_perm)
     links = [_band_links(np.ascontiguousarray(sig[:, band * rows : (band + 1) * rows])) for band in range(n_bands)]
     # identical texts agree on every band: keep each candidate link once before checking it
-    candidates = np.unique(np.concatenate(links)) if links else np.zeros(0, np.int64)
+    candidates = sorted_unique(np.concatenate(links)) if links else np.zeros(0, np.int64)
     del links
     kept = []
     for start in range(0, candidates.size, link_chunk):

@@ -130,6 +130,17 @@ def sorted_codes(strings: pl.Series, dtype: type = np.int64) -> tuple[pl.Series,
     return ordered.filter(pl.Series(new)), codes
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values of an integer array, sorted: ``np.unique(values)``, by one sort.
+
+    numpy 2.4's ``np.unique`` (without ``return_inverse``) takes a hash-based path that
+    took 45.8 s on the 31M candidate links of the 10M benchmark's texts, and 19 s on 10M
+    random int64, where a sort and a pass over neighbours take under a second.
+    """
+    ordered = np.sort(values)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if ordered.size else ordered
+
+
 class Coded:
     """Share events sorted by (type, target, time) with integer codes: what pairing works on.
 
@@ -322,7 +333,7 @@ def coact_codes(
         "pairs_in_window": int(partners.sum()),
         "pairs_formed": int(formed),
         "pairs_capped": int(capped.sum()),
-        "targets_capped": int(np.unique(s.group[capped > 0]).size),
+        "targets_capped": int(sorted_unique(s.group[capped > 0]).size),
         "targets_sampled": thinned,
     }
     return CodedPairs(pairs.cast(CODED_PAIR_SCHEMA), share_counts, chance, figures, in_pair)
