@@ -116,52 +116,63 @@ def test_benjamini_hochberg_never_rejects_more_than_its_level_allows_under_the_n
     assert np.mean(np.array(rejected) > 0) <= level * 2
 
 
-def test_meetings_in_batches_equal_one_join():
-    """Joining posts in small batches finds the same meetings as one join (the 10M memory bound)."""
+def _actions(seed: int, n: int, accounts: int, posts: int, seconds: int) -> tuple:
+    """Random actions split into members (accounts below a fifth, in 3 communities) and outsiders."""
     import polars as pl
 
-    from rallypoint.detectors.attachment import _meetings
-
-    rng = np.random.default_rng(5)
-    n = 3000
+    rng = np.random.default_rng(seed)
     events = pl.DataFrame({
-        "target": [f"p{t}" for t in rng.integers(0, 40, n)],
-        "account_id": [f"a{a}" for a in rng.integers(0, 300, n)],
-        "id": [f"r{k}" for k in range(n)],
-        "time": rng.integers(0, 3_600_000_000, n),
+        "target": rng.integers(0, posts, n),
+        "account_id": rng.integers(0, accounts, n),
+        "id": np.arange(n),
+        "time": rng.integers(0, seconds, n) * 1_000_000,
     })
-    is_member = events["account_id"].is_in([f"a{a}" for a in range(60)])
-    members = events.filter(is_member).with_columns(community=pl.col("account_id").str.slice(1).cast(pl.Int64) % 3)
-    outsiders = events.filter(~is_member)
-    one = _meetings(outsiders, members, 600_000_000, batch_rows=10**12)
-    batched = _meetings(outsiders, members, 600_000_000, batch_rows=500)
-    assert one.height > 1000
+    is_member = events["account_id"] < accounts // 5
+    members = events.filter(is_member).with_columns(community=pl.col("account_id") % 3)
+    return events.filter(~is_member), members
+
+
+def _joined_meetings(outsiders, members, window_us):
+    """The meetings as the definition reads: every outsider x member action on a post, kept within the window."""
+    import polars as pl
+
+    right = members.select("target", "community", m_account="account_id", m_id="id", m_time="time")
+    return outsiders.join(right, on="target").filter((pl.col("time") - pl.col("m_time")).abs() <= window_us)
+
+
+@pytest.mark.parametrize("batch_rows", [10**12, 500, 1])
+def test_meetings_are_the_pairs_within_the_window_in_any_batching(batch_rows):
+    """Ranges of the time-sorted members give exactly the joined-and-filtered meetings, in
+    batches of any size (the 10M memory bound), the window's ends included."""
+    import polars as pl
+
+    from rallypoint.detectors.attachment import _meeting_rows
+
+    outsiders, members = _actions(5, 3000, 300, 40, 3600)
+    window_us = 600_000_000
+    expected = _joined_meetings(outsiders, members, window_us)
+    theirs = members.select("community", m_account="account_id", m_id="id", m_time="time")
+    batches = list(_meeting_rows(outsiders, members, window_us, batch_rows=batch_rows))
+    found = pl.concat([pl.concat([outsiders[mine], theirs[their]], how="horizontal") for mine, their in batches])
+    assert len(batches) > 1 or batch_rows > 3000
+    assert expected.height > 1000
+    assert ((expected["time"] - expected["m_time"]).abs() == window_us).any()  # the ends are tested
     key = ["id", "m_id"]
-    assert batched.columns == one.columns
-    assert batched.sort(key).equals(one.sort(key))
+    assert found.columns == expected.columns
+    assert found.sort(key).equals(expected.sort(key))
 
 
 def test_meeting_counts_folded_over_small_batches_are_the_meetings_counted():
     import polars as pl
 
-    from rallypoint.detectors.attachment import _meeting_batches, _meetings, meeting_counts
+    from rallypoint.detectors.attachment import meeting_counts
 
-    rng = np.random.default_rng(9)
-    n = 4000
-    events = pl.DataFrame({
-        "target": rng.integers(0, 60, n),
-        "account_id": rng.integers(0, 400, n),
-        "id": np.arange(n),
-        "time": rng.integers(0, 2_000, n) * 1_000_000,
-    })
-    is_member = events["account_id"] < 80
-    members = events.filter(is_member).with_columns(community=pl.col("account_id") % 4)
-    outsiders = events.filter(~is_member)
-    formed = _meetings(outsiders, members, 60_000_000).group_by("account_id", "community").agg(
+    outsiders, members = _actions(9, 4000, 400, 60, 2000)
+    formed = _joined_meetings(outsiders, members, 60_000_000).group_by("account_id", "community").agg(
         weight=pl.len().cast(pl.Int64), n_targets=pl.col("target").n_unique().cast(pl.Int64))
     # small batches, folded after every few
-    counted = meeting_counts(_meeting_batches(outsiders, members, 60_000_000, batch_rows=200), fold_rows=50)
+    counted = meeting_counts(outsiders, members, 60_000_000, batch_rows=200, fold_rows=50)
     assert formed.height > 500
     key = ["account_id", "community"]
     assert counted.sort(key).equals(formed.sort(key).select(counted.columns))
-    assert meeting_counts(iter([])) is None
+    assert meeting_counts(outsiders.clear(), members, 60_000_000).height == 0
