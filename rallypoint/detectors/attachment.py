@@ -43,9 +43,10 @@ Output
 
 Complexity
     ``O(n log n)`` for the ``n`` co-engagement actions (sorting, the within-``h`` pair
-    counts of ``pairs.window_ends``), plus the join of outsiders' actions with members'
-    actions on the posts members acted on, ``O(sum_t n_Ct * n_t)`` over posts with at
-    most ``max_target_shares`` actions.
+    counts of ``pairs.window_ends``); per round ``O(n + m log m + M)`` for the ``m``
+    members' actions (sorted by post and time once) and the ``M`` meetings, which are
+    formed as ranges of them: never a pair outside the window. Posts with more than
+    ``max_target_shares`` actions are left out.
 
 References
     Group-level testing of an account against a set generalises the pair null model of

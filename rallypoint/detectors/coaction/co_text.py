@@ -37,6 +37,7 @@ from rallypoint.detectors.coaction.minhash import (
     as_text_series,
     near_duplicate_groups,
 )
+from rallypoint.detectors.coaction.partition import sorted_codes
 from rallypoint.detectors.coaction.shares import (
     AUTHORING_ACTIONS,
     from_column,
@@ -112,8 +113,9 @@ def share_events(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_p
     # the normalising and de-duplicating left Arrow memory free but resident: give it back
     # before the signatures (1.5 GiB at 3M texts) are allocated
     release_arrow_memory()
-    distinct = events["target"].unique().sort()
-    events = events.with_columns(target=distinct.search_sorted(events["target"]))
+    # one sort of the texts (a binary search of each among the distinct ones took 14.7 s at 10M records)
+    distinct, code = sorted_codes(events["target"])
+    events = events.with_columns(target=pl.Series(code))
     labels = group_labels(distinct, threshold, seed=seed, num_perm=num_perm)
     del distinct
     grouped = events.with_columns(target=labels.gather(events["target"]))
