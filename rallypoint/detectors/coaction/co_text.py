@@ -56,11 +56,12 @@ LABEL_CHARS = 100
 
 def normalize_text(texts: pl.Series) -> pl.Series:
     """Lower case, without links, with punctuation as spaces and whitespace collapsed."""
+    # whitespace is outside [\w@#], so the second pass leaves single spaces only: a third
+    # collapsing whitespace changed none of the 5M texts of the 10M benchmark and took 5 s
     return (
         texts.str.to_lowercase()
         .str.replace_all(r"https?://\S+", " ")
         .str.replace_all(r"[^\w@#]+", " ")
-        .str.replace_all(r"\s+", " ")
         .str.strip_chars()
     )
 

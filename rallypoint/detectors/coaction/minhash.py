@@ -58,22 +58,32 @@ def as_text_series(texts: Sequence[str] | pl.Series) -> pl.Series:
 
 def shingle_hashes(texts: Sequence[str] | pl.Series, shingle: int = SHINGLE_WORDS) -> tuple[np.ndarray, np.ndarray]:
     """(text index, 32-bit shingle hash) rows, unique, sorted by text; texts shorter than
-    ``shingle`` words hash as a whole."""
-    frame = pl.DataFrame({"text": texts}, schema={"text": pl.String}).with_row_index("doc")
+    ``shingle`` words hash as a whole.
+
+    The words are exploded once and each shingle is the words from one on, shifted over
+    the whole column and kept when its last word is still in the same text (a shift per
+    text, ``over``, took most of 17.6 s at 10M records); rows are made unique and sorted
+    by one sort of an int64 (text, hash) key.
+    """
+    frame = pl.DataFrame({"text": texts}, schema={"text": pl.String})
     # the words without their text: exploding the text along would copy it once per word
-    words = frame.select("doc", word=pl.col("text").str.split(" ")).explode("word")
+    words = frame.select(word=pl.col("text").str.split(" ")).with_row_index("doc").explode("word")
     grams = words.select(
         "doc",
-        gram=pl.concat_str(
-            [pl.col("word")] + [pl.col("word").shift(-k).over("doc") for k in range(1, shingle)], separator=" "
-        ),
-    ).filter(pl.col("gram").is_not_null())
+        gram=pl.concat_str([pl.col("word")] + [pl.col("word").shift(-k) for k in range(1, shingle)], separator=" "),
+        inside=pl.col("doc").shift(1 - shingle) == pl.col("doc"),
+    ).filter("inside")
     del words
-    whole = frame.join(grams.select("doc").unique(), on="doc", how="anti")
-    rows = pl.concat(
-        [grams.select("doc", key="gram"), whole.select("doc", key="text")], how="vertical"
-    ).with_columns(h=(pl.col("key").hash(seed=0) & 0xFFFFFFFF)).select("doc", "h").unique().sort("doc")
-    return rows["doc"].cast(pl.Int64).to_numpy(), rows["h"].cast(pl.UInt64).to_numpy()
+    gram_doc = grams["doc"].cast(pl.Int64).to_numpy()
+    gram = grams["gram"].hash(seed=0).to_numpy()
+    del grams
+    has_gram = np.zeros(frame.height, dtype=bool)
+    has_gram[gram_doc] = True
+    short = np.flatnonzero(~has_gram)
+    whole = frame["text"].gather(short).hash(seed=0).to_numpy()
+    key = sorted_unique(np.concatenate([gram_doc, short]).astype(np.uint64) << np.uint64(32)
+                        | (np.concatenate([gram, whole]) & _MASK32))
+    return (key >> np.uint64(32)).astype(np.int64), key & _MASK32
 
 
 def signatures(doc: np.ndarray, hashes: np.ndarray, n_docs: int, num_perm: int = NUM_PERM, seed: int = 0,
@@ -176,7 +186,7 @@ def _band_links(block: np.ndarray) -> np.ndarray:
     text (a star) — linear, however large the bucket."""
     n = block.shape[0]
     key = _row_keys(block)
-    order = np.lexsort((np.arange(n, dtype=np.int64), key))
+    order = np.argsort(key, kind="stable")
     sorted_key = key[order]
     same = sorted_key[1:] == sorted_key[:-1]
     bucket_start = np.maximum.accumulate(np.where(np.r_[True, ~same], np.arange(n), 0))

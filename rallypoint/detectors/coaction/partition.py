@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
+import pyarrow.compute as pc
 
 from rallypoint.detectors import null_model as nm
 from rallypoint.detectors.coaction.pairs import PairChunk, group_pair_counts, iter_pairs, window_ends
@@ -117,17 +118,25 @@ _RANK_SEED = 0x72616C6C79
 def sorted_codes(strings: pl.Series, dtype: type = np.int64) -> tuple[pl.Series, np.ndarray]:
     """(the sorted distinct strings, each string's position among them as ``dtype``).
 
-    Equal strings get equal codes and codes follow string order. One sort of the strings,
-    then a pass over neighbours: ``O(n log n)``. (A binary search of every string in the
-    sorted distinct ones gives the same codes but took 55.9 s against 14.1 s for the 10M
-    distinct record ids of the 10M benchmark, and about as long on repeated account ids.)
+    Equal strings get equal codes and codes follow string order. The strings are
+    dictionary-encoded (one hash pass), only the distinct ones are sorted, and the codes
+    are remapped to their sorted positions: ``O(n + d log d)`` for ``d`` distinct strings.
+    Repeated strings cost little (account ids at 10M records: 3.1 s against 11.8 s for a
+    sort of all 10M); distinct ones cost one string sort either way. (A binary search of
+    every string in the sorted distinct ones took 55.9 s for the 10M record ids.)
     """
-    order = strings.arg_sort().to_numpy()
-    ordered = strings.gather(order)
-    new = (ordered != ordered.shift(1)).fill_null(True).to_numpy()
-    codes = np.empty(len(strings), dtype=dtype)
-    codes[order] = np.cumsum(new, dtype=dtype) - 1
-    return ordered.filter(pl.Series(new)), codes
+    encoded = pc.dictionary_encode(strings.to_arrow())
+    distinct = pl.from_arrow(encoded.dictionary).cast(pl.String)
+    order = distinct.arg_sort().to_numpy()
+    # a null, when there is one, sorts first, as polars sorts: code 0
+    nulls = int(strings.null_count() > 0)
+    position = np.empty(order.size + 1, dtype=dtype)
+    position[order] = np.arange(nulls, order.size + nulls, dtype=dtype)
+    position[-1] = 0
+    distinct = distinct.gather(order)
+    if nulls:
+        distinct = pl.concat([pl.Series([None], dtype=pl.String), distinct])
+    return distinct.alias(strings.name), position[encoded.indices.fill_null(order.size).to_numpy()]
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
