@@ -129,3 +129,32 @@ def test_null_none_leaves_the_figures_empty_and_strength_is_the_weight():
     edges = run(accounts, posts, seconds, null_model="none").edges.to_pylist()
     assert all(e["p_value"] is None and e["expected_weight"] is None for e in edges)
     assert all(e["strength"] == e["weight"] for e in edges)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 10**9])
+def test_expected_weights_are_the_sums_over_shared_targets_in_chunks_of_any_size(chunk):
+    """E_ab = sum_t n_at * n_bt * q_t over the targets of the pair's type, however the lookup is
+    cut into chunks (the chunks are filled on two threads)."""
+    import polars as pl
+
+    from rallypoint.detectors.coaction.reduce import PerType, expected_weights
+
+    rng = np.random.default_rng(3)
+    n_accounts, n_kinds, n_groups = 30, 2, 40
+    group_kind = np.repeat([0, 1], n_groups // 2)
+    counts = pl.DataFrame({"group": rng.integers(0, n_groups, 600), "account": rng.integers(0, n_accounts, 600)}).group_by(
+        "group", "account").agg(n=pl.len().cast(pl.Int64))
+    chance = rng.uniform(0.01, 0.5, n_groups)
+    a, b = np.triu_indices(n_accounts, 1)
+    kind = rng.integers(0, n_kinds, a.size)
+    pair_kind = np.sort((a * n_accounts + b) * n_kinds + kind)
+    zeros = np.zeros(pair_kind.size)
+    rows = PerType(pair_kind, zeros, zeros, zeros, zeros, zeros)
+    got = expected_weights(rows, counts, chance, group_kind, n_accounts, n_kinds, chunk=chunk)
+    n = np.zeros((n_accounts, n_groups))
+    n[counts["account"].to_numpy(), counts["group"].to_numpy()] = counts["n"].to_numpy()
+    pair, kind = np.divmod(pair_kind, n_kinds)
+    a, b = np.divmod(pair, n_accounts)
+    expected = [np.sum(n[x] * n[y] * chance * (group_kind == k)) for x, y, k in zip(a, b, kind, strict=True)]
+    assert np.count_nonzero(expected) > 100
+    np.testing.assert_allclose(got, expected)

@@ -28,6 +28,7 @@ Cost
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,8 @@ from rallypoint.detectors import null_model as nm
 SLACK = 1 + 1e-9
 #: Entries looked up per chunk by ``expected_weights`` (about ten int64/float64 arrays of this length).
 DEFAULT_LOOKUP_CHUNK = 4_000_000
+#: Threads filling ``expected_weights``' chunks (the machine rallypoint targets has two cores).
+LOOKUP_WORKERS = 2
 
 
 @dataclass
@@ -180,10 +183,13 @@ def expected_weights(
     del pair, kind, a, b, block_a, block_b, a_smaller
     walk = degree[small_block]
     ends = np.cumsum(walk)
-    start = 0
-    while start < len(walk):
-        base = ends[start - 1] if start else 0
-        stop = max(int(np.searchsorted(ends, base + chunk, side="right")), start + 1)
+    # rows cut into chunks of about ``chunk`` walked entries, each filled on its own
+    cuts = [0]
+    while cuts[-1] < len(walk):
+        base = ends[cuts[-1] - 1] if cuts[-1] else 0
+        cuts.append(max(int(np.searchsorted(ends, base + chunk, side="right")), cuts[-1] + 1))
+
+    def fill(start: int, stop: int) -> None:
         steps = walk[start:stop]
         row = np.repeat(np.arange(stop - start), steps)
         # entry = block start of the smaller account + offset 0..steps-1 within it
@@ -195,5 +201,8 @@ def expected_weights(
         hit = lookup[found] == wanted
         terms = np.where(hit, counts[entry] * counts[found] * chance[target], 0.0)
         out[start:stop] = np.bincount(row, weights=terms, minlength=stop - start)
-        start = stop
+
+    # two threads: the searches and gathers release the GIL, and chunks write disjoint rows
+    with ThreadPoolExecutor(LOOKUP_WORKERS) as pool:
+        list(pool.map(fill, cuts[:-1], cuts[1:]))
     return out
