@@ -67,7 +67,7 @@ import pyarrow as pa
 
 from rallypoint.detectors import null_model as nm
 from rallypoint.detectors.coaction import ACTIONS_SCHEMA, CodedEvents, co_engage
-from rallypoint.detectors.coaction.pairs import window_ends
+from rallypoint.detectors.coaction.pairs import group_pair_counts, window_ends
 from rallypoint.detectors.coaction.partition import sorted_codes, sorted_unique
 from rallypoint.detectors.communities import MIN_CLUSTER_SIZE, AccountGraph, Communities, keep_large
 
@@ -106,20 +106,6 @@ def engagement_events(records: pa.Table) -> pl.DataFrame:
     return shares.select("target", "account_id", "id", time=pl.col("timestamp").dt.epoch("us"))
 
 
-def target_chances(events: pl.DataFrame, window_us: int, jitter: float) -> pl.DataFrame:
-    """``q_t`` of every target in ``events`` (``target``, ``time``): the null model's per-target chance."""
-    ordered = events.select("target", "time").with_columns(code=pl.col("target").rank("dense").cast(pl.Int64))
-    ordered = ordered.sort("code", "time")
-    codes, times = ordered["code"].to_numpy(), ordered["time"].to_numpy()
-    ends = window_ends(codes, times, int(round(window_us * jitter)))
-    within = ends - np.arange(len(codes)) - 1
-    per = ordered.with_columns(within=pl.Series(within, dtype=pl.Int64)).group_by("target").agg(
-        n=pl.len(), within=pl.col("within").sum()
-    )
-    q = nm.target_chance(per["n"].to_numpy(), per["within"].to_numpy(), jitter)
-    return per.select("target", "n").with_columns(q=pl.Series(q, dtype=pl.Float64))
-
-
 def benjamini_hochberg(p_values: np.ndarray, level: float) -> np.ndarray:
     """Which p-values the Benjamini–Hochberg step-up procedure rejects at false discovery rate ``level``."""
     m = len(p_values)
@@ -150,17 +136,40 @@ class _Engagements:
     hi_key: np.ndarray
 
     @classmethod
-    def ranked(cls, events: pl.DataFrame, q: np.ndarray, window_us: int) -> _Engagements:
-        """``events`` sorted by (post, time), with their keys: ranked once over every action's
-        time, so a round's members are sorted and keyed already (ranking and sorting them
-        every round took 22 s of the 10M benchmark's attachment)."""
-        events = events.sort("target", "time")
-        target, time = events["target"].to_numpy(), events["time"].to_numpy()
-        times = sorted_unique(time)
+    def prepared(cls, events: pl.DataFrame, n_posts: int, window_us: int, jitter: float,
+                 max_posts_shares: int) -> _Engagements:
+        """``events`` (``target``: post codes below ``n_posts``) once per (post, record), on posts
+        with at most ``max_posts_shares`` actions, sorted by (post, time), with each post's
+        ``q_t`` and every action's keys.
+
+        One sort serves all of it: a record's events on a post share its time, so repeats
+        are neighbours; ``q_t`` counts each post's pairs within ``jitter`` windows
+        (``null_model.target_chance``) on the sorted times; times are ranked once over every
+        action, so a round's members come sorted and keyed (ranking and sorting them every
+        round took 22 s of the 10M benchmark's attachment).
+        """
+        events = events.sort("target", "time", "id")
+        target, record = events["target"].to_numpy(), events["id"].to_numpy()
+        first = np.r_[True, (target[1:] != target[:-1]) | (record[1:] != record[:-1])]
+        shares = np.bincount(target[first], minlength=n_posts)
+        keep = first & (shares[target] <= max_posts_shares)
+        target, record = target[keep], record[keep]
+        account, time = events["account_id"].to_numpy()[keep], events["time"].to_numpy()[keep]
+        del events
+        shares = np.where(shares <= max_posts_shares, shares, 0)
+        near = window_ends(target, time, int(round(window_us * jitter)))
+        q = nm.target_chance(shares, group_pair_counts(target, near, n_posts), jitter)
+        by_time = np.argsort(time)
+        ordered = time[by_time]
+        distinct = np.r_[True, ordered[1:] != ordered[:-1]]
+        rank = np.empty(time.size, np.int64)
+        rank[by_time] = np.cumsum(distinct) - 1
+        times = ordered[distinct]
         span = np.int64(times.size + 1)
-        lo_key, hi_key = _window_keys(target, time, times, window_us)
-        return cls(target, events["account_id"].to_numpy(), events["id"].to_numpy(), time, q,
-                   key=target * span + np.searchsorted(times, time), lo_key=lo_key, hi_key=hi_key)
+        lo_key, hi_key = np.empty_like(rank), np.empty_like(rank)
+        lo_key[by_time] = target[by_time] * span + np.searchsorted(times, ordered - window_us, "left")
+        hi_key[by_time] = target[by_time] * span + np.searchsorted(times, ordered + window_us, "right")
+        return cls(target, account, record, time, q, key=target * span + rank, lo_key=lo_key, hi_key=hi_key)
 
 
 def _test_round(actions: _Engagements, community_of: np.ndarray, window_us: int, significance: float,
@@ -239,14 +248,8 @@ def attach_accounts(communities: Communities, events: pa.Table | pl.DataFrame | 
     if not isinstance(events, CodedEvents):
         events = events.select("target", "account_id", "id", "time")
     codes, events = _Codes.encoded(events, pl.Series(ids, dtype=pl.String))
-    events = events.unique(["target", "id"])
-    counts = events.group_by("target").len()
-    events = events.join(counts.filter(pl.col("len") <= max_target_shares).select("target"), on="target")
-    chances = target_chances(events, window_us, jitter)
-    q = np.zeros(len(codes.targets))
-    q[chances["target"].to_numpy()] = chances["q"].to_numpy()
-    actions = _Engagements.ranked(events, q, window_us)
-    del events, chances
+    actions = _Engagements.prepared(events, len(codes.targets), window_us, jitter, max_target_shares)
+    del events
     position = {account: i for i, account in enumerate(ids)}
     attached_rows: list[pl.DataFrame] = []
     met_actions: list[pl.DataFrame] = []
@@ -406,7 +409,7 @@ class _MemberIndex:
     def __init__(self, members: pl.DataFrame) -> None:
         self.community = members["community"].to_numpy()
         if "key" in members.columns:
-            # keys ranked over every action once (``_Engagements.ranked``)
+            # keys ranked over every action once (``_Engagements.prepared``)
             key = members["key"].to_numpy()
             self.times = self.span = None
         else:
