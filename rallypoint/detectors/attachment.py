@@ -401,9 +401,12 @@ class _MemberIndex:
     """Members' actions (``target``, ``time``, ``community``) sorted by (post, time): an
     outsider action's meetings on a post are then one contiguous range of them.
 
-    Times are ranked among the members' distinct times so that (post, time) is one int64
-    key (post codes times ranks stay far below 2^63). Built once a round for the counts
-    and again the passers' meetings. ``O(n_m log n_m)``.
+    (post, time) is one int64 key: post code times the number of distinct times, plus the
+    time's rank (far below 2^63). Members carrying a ``key`` column (ranked over every
+    action by ``_Engagements.prepared``, so sorted already) are taken as they are, in
+    ``O(n_m)``; otherwise their times are ranked among themselves and sorted, in
+    ``O(n_m log n_m)``. A round builds one and uses it for the counts and the passers'
+    meetings.
     """
 
     def __init__(self, members: pl.DataFrame) -> None:
