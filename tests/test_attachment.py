@@ -176,3 +176,23 @@ def test_meeting_counts_folded_over_small_batches_are_the_meetings_counted():
     key = ["account_id", "community"]
     assert counted.sort(key).equals(formed.sort(key).select(counted.columns))
     assert meeting_counts(outsiders.clear(), members, 60_000_000).height == 0
+
+
+@pytest.mark.parametrize("scale", [1, 2**40])
+def test_meetings_are_counted_per_pair_whether_or_not_one_int64_key_fits(scale):
+    """Meetings and distinct posts per (account, community) pair: one sorted int64 key when
+    (pair, post) fits, a two-column sort when it would overflow."""
+    import polars as pl
+
+    from rallypoint.detectors.attachment import _count_meetings
+
+    rng = np.random.default_rng(4)
+    pair = rng.integers(0, 50, 5000) * scale
+    target = rng.integers(0, 30, 5000) * scale
+    got_pair, weight, n_targets = _count_meetings(pair, target)
+    expected = pl.DataFrame({"pair": pair, "target": target}).group_by("pair").agg(
+        weight=pl.len().cast(pl.Int64), n_targets=pl.col("target").n_unique().cast(pl.Int64)).sort("pair")
+    assert (int(pair.max()) + 1) * (int(target.max()) + 1) >= 2**63 or scale == 1
+    assert got_pair.tolist() == expected["pair"].to_list()
+    assert weight.tolist() == expected["weight"].to_list()
+    assert n_targets.tolist() == expected["n_targets"].to_list()

@@ -159,17 +159,10 @@ class _Engagements:
         shares = np.where(shares <= max_posts_shares, shares, 0)
         near = window_ends(target, time, int(round(window_us * jitter)))
         q = nm.target_chance(shares, group_pair_counts(target, near, n_posts), jitter)
-        by_time = np.argsort(time)
-        ordered = time[by_time]
-        distinct = np.r_[True, ordered[1:] != ordered[:-1]]
-        rank = np.empty(time.size, np.int64)
-        rank[by_time] = np.cumsum(distinct) - 1
-        times = ordered[distinct]
-        span = np.int64(times.size + 1)
-        lo_key, hi_key = np.empty_like(rank), np.empty_like(rank)
-        lo_key[by_time] = target[by_time] * span + np.searchsorted(times, ordered - window_us, "left")
-        hi_key[by_time] = target[by_time] * span + np.searchsorted(times, ordered + window_us, "right")
-        return cls(target, account, record, time, q, key=target * span + rank, lo_key=lo_key, hi_key=hi_key)
+        by_time, rank, times = _time_ranks(time)
+        lo_key, hi_key = _window_keys(target, time, times, window_us, by_time)
+        return cls(target, account, record, time, q, key=target * np.int64(times.size + 1) + rank,
+                   lo_key=lo_key, hi_key=hi_key)
 
 
 def _test_round(actions: _Engagements, community_of: np.ndarray, window_us: int, significance: float,
@@ -411,21 +404,13 @@ class _MemberIndex:
 
     def __init__(self, members: pl.DataFrame) -> None:
         self.community = members["community"].to_numpy()
+        #: the distinct times the keys rank (``None`` for keys ranked by ``_Engagements.prepared``)
+        self.times = None
         if "key" in members.columns:
-            # keys ranked over every action once (``_Engagements.prepared``)
             key = members["key"].to_numpy()
-            self.times = self.span = None
         else:
-            post, time = members["target"].to_numpy(), members["time"].to_numpy()
-            by_time = np.argsort(time)
-            ordered = time[by_time]
-            distinct = np.r_[True, ordered[1:] != ordered[:-1]]
-            rank = np.empty(time.size, np.int64)
-            rank[by_time] = np.cumsum(distinct) - 1
-            #: the members' distinct times, sorted
-            self.times = ordered[distinct]
-            self.span = np.int64(self.times.size + 1)
-            key = post * self.span + rank
+            _, rank, self.times = _time_ranks(members["time"].to_numpy())
+            key = members["target"].to_numpy() * np.int64(self.times.size + 1) + rank
         #: member rows in (post, time) order (members taken from sorted actions already are), and their keys
         self.order = np.arange(key.size) if _is_sorted(key) else np.argsort(key)
         self.key = key[self.order]
@@ -474,12 +459,25 @@ def _meeting_rows(outsiders: pl.DataFrame, members: pl.DataFrame | _MemberIndex,
         yield np.repeat(order[start:stop], count), index.order[np.repeat(lo[start:stop], count) + offset]
 
 
-def _window_keys(post: np.ndarray, time: np.ndarray, times: np.ndarray, window_us: int) -> tuple[np.ndarray, np.ndarray]:
+def _time_ranks(time: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(by_time, rank, times)``: the order that sorts ``time``, each time's rank among the
+    distinct times, and those times, sorted. One sort."""
+    by_time = np.argsort(time)
+    ordered = time[by_time]
+    distinct = np.r_[True, ordered[1:] != ordered[:-1]]
+    rank = np.empty(time.size, np.int64)
+    rank[by_time] = np.cumsum(distinct) - 1
+    return by_time, rank, ordered[distinct]
+
+
+def _window_keys(post: np.ndarray, time: np.ndarray, times: np.ndarray, window_us: int,
+                 by_time: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The (post, time rank) keys that bound each action's window: the members' actions within
     ``window_us`` of it are those whose keys lie in ``[first, last)``. ``times``: the sorted
-    distinct times the ranks count."""
+    distinct times the ranks count; ``by_time``: the order that sorts ``time``, when the
+    caller has it (the searches run over sorted queries)."""
     span = np.int64(times.size + 1)
-    by_time = np.argsort(time)
+    by_time = np.argsort(time) if by_time is None else by_time
     first, last = np.empty_like(by_time), np.empty_like(by_time)
     first[by_time] = post[by_time] * span + np.searchsorted(times, time[by_time] - window_us, "left")
     last[by_time] = post[by_time] * span + np.searchsorted(times, time[by_time] + window_us, "right")
