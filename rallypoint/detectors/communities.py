@@ -48,6 +48,8 @@ DEFAULT_MODULARITY_RESOLUTION = 1.0
 #: A pair ``strength_cap`` times more coordinated than chance gets CPM weight 1.
 DEFAULT_STRENGTH_CAP = 10.0
 MIN_CLUSTER_SIZE = 3
+#: Leiden iterations (igraph's and leidenalg's default); negative: until the partition is stable.
+DEFAULT_LEIDEN_ITERATIONS = 2
 
 
 class CommunityError(RallypointError):
@@ -140,7 +142,7 @@ def find_communities(
     resolution: float | None = None,
     min_size: int = MIN_CLUSTER_SIZE,
     seed: int = 0,
-    n_iterations: int = -1,
+    n_iterations: int = DEFAULT_LEIDEN_ITERATIONS,
     strength_cap: float = DEFAULT_STRENGTH_CAP,
 ) -> Communities:
     """Partition the co-action graph's accounts into communities.
@@ -153,7 +155,7 @@ def find_communities(
         resolution (default 1.0). Ignored for components.
     min_size : smallest community kept (default 3 accounts).
     seed : seed of igraph's random number generator, so runs are reproducible.
-    n_iterations : Leiden iterations; negative iterates until the partition is stable.
+    n_iterations : Leiden iterations (default 2); negative iterates until the partition is stable.
     strength_cap : CPM weights are ``min(1, strength / strength_cap)``.
     """
     if objective not in OBJECTIVES:
