@@ -12,12 +12,12 @@ What it computes
 How (no quadratic blow-up)
     Shares of a group are sorted by time, so the partners of share ``i`` inside the
     window are the contiguous run ``i+1 .. end_i - 1``. ``window_ends`` finds every
-    ``end_i`` with one vectorised bisection over all shares at once (``O(n log m)``,
-    ``m`` the largest group), which also gives the exact number of in-window pairs of
-    every group without forming them (the null model needs it). ``iter_pairs`` then
+    ``end_i`` with one binary search of all shares at once (``O(n log n)``), which
+    also gives the exact number of in-window pairs of every group without forming them
+    (the null model needs it). ``iter_pairs`` then
     materialises the pairs in bounded chunks: share ``i`` is paired with at most its
     next ``max_pairs_per_share`` sharers (the cap). Work and memory are
-    ``O(n log m + P)`` with ``P <= n * max_pairs_per_share`` the pairs formed, instead
+    ``O(n log n + P)`` with ``P <= n * max_pairs_per_share`` the pairs formed, instead
     of ``O(sum over groups of size^2)``.
 
 The cap
@@ -41,21 +41,44 @@ import numpy as np
 DEFAULT_CHUNK_PAIRS = 2_000_000
 
 
-def window_ends(groups: np.ndarray, times: np.ndarray, window: int) -> np.ndarray:
+def window_ends(groups: np.ndarray, times: np.ndarray, window: int | np.ndarray) -> np.ndarray:
     """For each share ``i``, one past the last share of its group within ``window`` after it.
 
-    ``groups`` and ``times`` must be sorted by (group, time). Returns ``end`` with
-    ``end[i] - i - 1`` = the number of later shares of the same group at most
-    ``window`` time units after share ``i`` (inclusive). Vectorised bisection:
-    ``O(n log m)`` with ``m`` the largest group.
+    ``groups`` and ``times`` must be sorted by (group, time); ``window`` is one width or
+    one per share. Returns ``end`` with ``end[i] - i - 1`` = the number of later shares
+    of the same group at most ``window`` time units after share ``i`` (inclusive).
+
+    One ``searchsorted`` of the shares on a single increasing key: the time, with every
+    gap between neighbours wider than the widest window shrunk to that width + 1, and a
+    gap of that width + 1 between groups. A shrunk gap is still wider than any window, so
+    no window reaches across it, and within reach the distances are the true ones; the
+    key grows by at most ``widest + 1`` per share, so it stays small. ``O(n log n)``
+    (``_bisected_window_ends`` when the key could overflow int64).
     """
     n = len(groups)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    widths = np.broadcast_to(np.asarray(window, dtype=np.int64), (n,))
+    reach = int(widths.max()) + 1
+    if reach * (n + 1) >= 2**62:
+        return _bisected_window_ends(groups, times, widths)
+    key = np.empty(n, dtype=np.int64)
+    key[0] = 0
+    np.subtract(times[1:], times[:-1], out=key[1:])
+    np.minimum(key[1:], reach, out=key[1:])
+    key[1:][groups[1:] != groups[:-1]] = reach
+    np.cumsum(key, out=key)
+    return np.searchsorted(key, key + widths, side="right").astype(np.int64)
+
+
+def _bisected_window_ends(groups: np.ndarray, times: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """``window_ends`` by a vectorised bisection inside each share's group: ``O(n log m)``
+    with ``m`` the largest group, for windows so wide that its key could overflow."""
+    n = len(groups)
     # the end of each share's group: groups are sorted, so a searchsorted finds it
     lo = np.arange(1, n + 1, dtype=np.int64)
     hi = np.searchsorted(groups, groups, side="right").astype(np.int64)
-    limit = times + window
+    limit = times + widths
     active = np.flatnonzero(lo < hi)
     while active.size:
         a_lo, a_hi = lo[active], hi[active]
