@@ -27,5 +27,5 @@ ACTIONS: tuple[str, ...] = ("repost", "quote", "reply")
 
 def share_events(records: pa.Table) -> pa.Table:
     """One share event per repost, quote or reply, targeting the post engaged with."""
-    rows = rows_with_action(records, ACTIONS)
+    rows = rows_with_action(records, ACTIONS, "target_id")
     return from_column(rows, rows["target_id"])

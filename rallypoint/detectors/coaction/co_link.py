@@ -17,4 +17,4 @@ TYPE = "co_link"
 
 def share_events(records: pa.Table) -> pa.Table:
     """One share event per distinct URL of each authored record."""
-    return from_list_column(rows_with_action(records, AUTHORING_ACTIONS), "urls")
+    return from_list_column(rows_with_action(records, AUTHORING_ACTIONS, "urls"), "urls")

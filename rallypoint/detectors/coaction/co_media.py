@@ -15,4 +15,4 @@ TYPE = "co_media"
 
 def share_events(records: pa.Table) -> pa.Table:
     """One share event per distinct media hash of each authored record."""
-    return from_list_column(rows_with_action(records, AUTHORING_ACTIONS), "media")
+    return from_list_column(rows_with_action(records, AUTHORING_ACTIONS, "media"), "media")

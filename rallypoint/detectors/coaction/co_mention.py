@@ -17,5 +17,5 @@ TYPE = "co_mention"
 
 def share_events(records: pa.Table) -> pa.Table:
     """One share event per distinct mentioned account of each authored record."""
-    rows = rows_with_action(records, AUTHORING_ACTIONS)
+    rows = rows_with_action(records, AUTHORING_ACTIONS, "mentions")
     return from_list_column(rows, "mentions", transform=pc.utf8_lower)

@@ -17,5 +17,5 @@ ACTIONS: tuple[str, ...] = ("reply",)
 
 def share_events(records: pa.Table) -> pa.Table:
     """One share event per reply, targeting the post replied to."""
-    rows = rows_with_action(records, ACTIONS)
+    rows = rows_with_action(records, ACTIONS, "target_id")
     return from_column(rows, rows["target_id"])

@@ -18,5 +18,5 @@ ACTIONS: tuple[str, ...] = ("repost", "quote")
 
 def share_events(records: pa.Table) -> pa.Table:
     """One share event per repost or quote, targeting the original post."""
-    rows = rows_with_action(records, ACTIONS)
+    rows = rows_with_action(records, ACTIONS, "target_id")
     return from_column(rows, rows["target_id"])

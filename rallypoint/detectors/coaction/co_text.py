@@ -71,7 +71,7 @@ def text_events(records: pa.Table) -> pa.Table:
 
     The first, per-partition half of ``share_events``; ``group_texts`` is the global half.
     """
-    rows = rows_with_action(records, AUTHORING_ACTIONS)
+    rows = rows_with_action(records, AUTHORING_ACTIONS, "text")
     if rows.num_rows == 0:
         return schema_of(records).empty_table()
     normalized = normalize_text(pl.from_arrow(rows["text"].combine_chunks()).cast(pl.String))

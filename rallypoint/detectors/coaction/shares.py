@@ -43,9 +43,15 @@ def schema_of(records: pa.Table) -> pa.Schema:
 AUTHORING_ACTIONS: tuple[str, ...] = ("post", "reply", "quote")
 
 
-def rows_with_action(records: pa.Table, actions: tuple[str, ...]) -> pa.Table:
-    """The records whose ``action`` is one of ``actions``."""
-    return records.filter(pc.is_in(records["action"], value_set=pa.array(actions, pa.string())))
+def rows_with_action(records: pa.Table, actions: tuple[str, ...], source: str) -> pa.Table:
+    """The records whose ``action`` is one of ``actions``: their ``account_id``, ``id``,
+    ``timestamp`` and ``source`` (the column a type reads its targets from).
+
+    Only those columns are filtered: the records carry texts and lists that most types
+    never read (filtering every column took about 1 s a type at 10M records).
+    """
+    wanted = pc.is_in(records["action"], value_set=pa.array(actions, pa.string()))
+    return records.select(["account_id", "id", "timestamp", source]).filter(wanted)
 
 
 def from_column(records: pa.Table, targets: pa.ChunkedArray | pa.Array) -> pa.Table:
