@@ -58,6 +58,19 @@ def test_a_copy_of_the_post_engages_with_it_when_co_text_runs():
     assert ("a", "b") not in weights(table, ["co_engage"])  # without co_text there are no copies
 
 
+def test_of_two_copies_at_the_same_instant_the_smaller_id_is_the_original():
+    # row order puts "z1" first; the original is still "a1", so the repost of "a1" meets the
+    # copy "z1" in co_engage, and the lone repost of "z1" meets nobody
+    table = records(
+        {"id": "z1", "account_id": "s1", "action": "post", "text": CALL, "t": 0},
+        {"id": "a1", "account_id": "s2", "action": "post", "text": CALL, "t": 0},
+        {"account_id": "r", "action": "repost", "target_id": "a1", "t": 10},
+        {"account_id": "q", "action": "repost", "target_id": "z1", "t": 12},
+    )
+    engaged = {pair for pair, by_type in weights(table, ["co_text", "co_engage"]).items() if "co_engage" in by_type}
+    assert engaged == {("r", "s1")}
+
+
 def test_posts_outside_the_window_or_on_other_posts_do_not_meet():
     table = records(
         THE_CALL,

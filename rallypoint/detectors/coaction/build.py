@@ -157,7 +157,7 @@ class CoactionError(RallypointError):
 @dataclass
 class CodedEvents:
     """Share events whose ``account_id`` and ``id`` are integer codes: positions in ``accounts``
-    and ``ids`` (sorted distinct strings); ``frame``: ``target``, ``account_id``, ``id``,
+    (sorted distinct strings) and ``ids`` (the records' ids by row); ``frame``: ``target``, ``account_id``, ``id``,
     ``time`` (µs). How the in-process plan hands over ``co_engage``'s events: 10.6M events as
     strings held about 1 GB at 10M records through the rest of a detect run."""
 
@@ -419,13 +419,17 @@ class _LocalPlan(_Plan):
     def prepare(self, type_list, text_threshold, seed, min_participation):
         """One ``Coded`` per type, the ``co_engage`` events (in codes) and the counts.
 
-        Record ids and account ids become int32 codes in string order (``_dense_codes``)
-        before any share event is built: a share event then holds two integers instead of
-        two strings, and the strings are kept once each (``self.ids``, ``self.accounts``).
+        Account ids become int32 codes in string order (``_dense_codes``) and record ids
+        their row, before any share event is built: a share event then holds two integers
+        instead of two strings, and the strings are kept once each (``self.accounts``, the
+        distinct accounts; ``self.ids``, the records' ids by row). Record ids need no order
+        (``_text_copies`` breaks its ties on the strings): sorting the 10M distinct ids of
+        the 10M benchmark took about 16 s.
         """
         self.min_participation = min_participation
         n_kinds = len(type_list)
-        self.ids, id_code = _dense_codes(self.table["id"])
+        self.ids = pl.Series("id", self.table["id"].combine_chunks()).cast(pl.String)
+        id_code = pa.array(np.arange(self.table.num_rows, dtype=np.int32))
         self.accounts, account_code = _dense_codes(self.table["account_id"])
         table = self.table.set_column(self.table.schema.get_field_index("id"), "id", id_code)
         table = table.set_column(table.schema.get_field_index("account_id"), "account_id", account_code)
@@ -608,11 +612,14 @@ def _concat_per_type(parts: list[PerType]) -> PerType:
 
 def _text_copies(texts: pl.DataFrame, engage_kind: int, ids: pl.Series) -> pl.DataFrame:
     """``co_text`` share events that copy an earlier text, as ``co_engage`` events on the
-    first record of their near-duplicate group (the original); ``texts``' ids are codes
-    into ``ids`` (in string order, so sorting by code sorts by id)."""
-    originals = texts.sort("time", "id").group_by("target", maintain_order=True).agg(original=pl.col("id").first())
-    copies = texts.join(originals, on="target").filter(pl.col("id") != pl.col("original"))
-    copies = copies.with_columns(kind=pl.lit(engage_kind, pl.Int32), target=ids.gather(copies["original"]))
+    first record of their near-duplicate group (the original: the earliest, and of
+    records at the same time the smallest id); ``texts``' ids are codes into ``ids``."""
+    earliest = texts.filter(pl.col("time") == pl.col("time").min().over("target"))
+    originals = (earliest.select("target", original=ids.gather(earliest["id"])).sort("original")
+                 .group_by("target", maintain_order=True).first())
+    copies = texts.join(originals, on="target")
+    copies = copies.filter(ids.gather(copies["id"]) != copies["original"])
+    copies = copies.with_columns(kind=pl.lit(engage_kind, pl.Int32), target="original")
     return copies.select(list(SHARE_COLUMNS))
 
 

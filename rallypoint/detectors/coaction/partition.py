@@ -160,7 +160,7 @@ class Coded:
     joined back only on small results; of the shares only the record ids are kept, and
     ``rows`` rebuilds the share rows (the evidence rows) by sorted position.
     ``shares``' ``account_id`` may already be codes into ``accounts`` and ``id`` codes into
-    ``ids`` (sorted distinct record ids): the local plan codes them once for every type.
+    ``ids`` (record ids, by row): the local plan codes them once for every type.
 
     ``accounts``: sorted distinct account ids to code against (every share's account must
     be among them), so that several ``Coded`` (one per type) share one account code space;
