@@ -295,8 +295,8 @@ def attach_accounts(communities: Communities, events: pa.Table | pl.DataFrame | 
 
 class _Codes:
     """Integer codes of the events' posts, accounts and record ids, and back: each is a
-    position in ``targets``, ``accounts`` or ``ids`` (the sorted distinct strings, or for
-    ``CodedEvents``' record ids their rows)."""
+    position in ``targets``, ``accounts`` or ``ids`` (distinct strings: sorted, except
+    ``CodedEvents``' record ids, in order of first appearance)."""
 
     def __init__(self, targets: pl.Series, accounts: pl.Series, ids: pl.Series) -> None:
         self.targets, self.accounts, self.ids = targets, accounts, ids
