@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -435,37 +436,49 @@ class _LocalPlan(_Plan):
         table = self.table.set_column(self.table.schema.get_field_index("id"), "id", id_code)
         table = table.set_column(table.schema.get_field_index("account_id"), "account_id", account_code)
         del id_code, account_code
-        coded: list[Coded] = []
+        coded: dict[int, Coded] = {}
         engage_events = copies = None
         counts = {"share_events": 0, "share_events_after_prefilter": 0}
-        for kind, name in enumerate(type_list):
-            events = _type_share_events(table, [name], skip_text=False, threshold=text_threshold,
-                                        seed=seed).with_columns(kind=pl.lit(kind, pl.Int32))
-            if name == co_text.TYPE and co_engage.TYPE in type_list:
-                # copying a post's text is engaging with it, as reposting it is (co_engage.py)
-                copies = _text_copies(events, type_list.index(co_engage.TYPE), self.ids)
-            if name == co_engage.TYPE:
-                if copies is not None:
-                    events = pl.concat([events, copies.cast(events.schema)])
-                    copies = None
-                engage_events = events.select("target", "account_id", "id", "time")
-            counts["share_events"] += events.height
-            if min_participation > 1:
-                # CooRTweet step 1: accounts with too few share events of a type never pair in it
-                active = events.group_by("account_id").len().filter(pl.col("len") >= min_participation)
-                events = events.join(active.select("account_id"), on="account_id", how="semi")
-            counts["share_events_after_prefilter"] += events.height
-            coded.append(Coded(events, accounts=self.accounts, n_kinds=n_kinds, ids=self.ids))
-            del events
-            release_arrow_memory()
+
+        def events_of(kind: int) -> pl.DataFrame:
+            return _type_share_events(table, [type_list[kind]], skip_text=False, threshold=text_threshold,
+                                      seed=seed).with_columns(kind=pl.lit(kind, pl.Int32))
+
+        # co_text's grouping (MinHash over every distinct text) is the longest type by far, and
+        # its numpy and polars work releases the GIL: it runs on a thread of its own while the
+        # other types are built, and is taken up last but co_engage, which needs its copies
+        late = [k for k, name in enumerate(type_list) if name in (co_text.TYPE, co_engage.TYPE)]
+        with ThreadPoolExecutor(1) as text_worker:
+            text_events = (text_worker.submit(events_of, type_list.index(co_text.TYPE))
+                           if co_text.TYPE in type_list else None)
+            for kind in [k for k in range(n_kinds) if k not in late] + late:
+                name = type_list[kind]
+                events = text_events.result() if name == co_text.TYPE else events_of(kind)
+                if name == co_text.TYPE and co_engage.TYPE in type_list:
+                    # copying a post's text is engaging with it, as reposting it is (co_engage.py)
+                    copies = _text_copies(events, type_list.index(co_engage.TYPE), self.ids)
+                if name == co_engage.TYPE:
+                    if copies is not None:
+                        events = pl.concat([events, copies.cast(events.schema)])
+                        copies = None
+                    engage_events = events.select("target", "account_id", "id", "time")
+                counts["share_events"] += events.height
+                if min_participation > 1:
+                    # CooRTweet step 1: accounts with too few share events of a type never pair in it
+                    active = events.group_by("account_id").len().filter(pl.col("len") >= min_participation)
+                    events = events.join(active.select("account_id"), on="account_id", how="semi")
+                counts["share_events_after_prefilter"] += events.height
+                coded[kind] = Coded(events, accounts=self.accounts, n_kinds=n_kinds, ids=self.ids)
+                del events
+                release_arrow_memory()
         if min_participation <= 1:
             del counts["share_events_after_prefilter"]
-        self.coded = coded
+        self.coded = [coded.pop(kind) for kind in range(n_kinds)]
         # coded: the records are not read again here, and the memory Arrow keeps for them
         # goes back before the pairing (at 10M records 2 GiB stayed resident through it)
         self.table = None
         release_arrow_memory()
-        return coded, engage_events, counts
+        return self.coded, engage_events, counts
 
     def decode_events(self, events):
         """``prepare``'s ``co_engage`` events with the codes' strings alongside (not decoded)."""
