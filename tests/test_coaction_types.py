@@ -79,6 +79,31 @@ def test_near_duplicate_groups_in_small_chunks_equal_one_pass():
     assert (same_group == (chunked[:, None] == chunked[None, :])).all()
 
 
+def test_minhash_signatures_are_the_minimum_of_each_permutation_over_a_texts_shingles():
+    # signatures are computed per block of permutations over texts grouped by their number
+    # of shingles; each entry must still be min over the text's shingles of (a x + b) mod p
+    import numpy as np
+
+    from rallypoint.detectors.coaction import minhash
+
+    rng = np.random.default_rng(9)
+    # texts with 1 to 40 shingles, shared shingle values, and texts 2 and 5 with none
+    lengths = {doc: int(rng.integers(1, 41)) for doc in range(12) if doc not in (2, 5)}
+    doc = np.repeat(np.array(list(lengths), dtype=np.int64), list(lengths.values()))
+    hashes = rng.integers(0, 60, doc.size).astype(np.uint64) * np.uint64(2_654_435_761) % np.uint64(2**32)
+    num_perm, seed = 20, 3
+    got = minhash.signatures(doc, hashes, 12, num_perm=num_perm, seed=seed)
+    draw = np.random.default_rng(seed)
+    a = draw.integers(1, 1 << 31, num_perm, dtype=np.uint64).tolist()
+    b = draw.integers(0, 1 << 31, num_perm, dtype=np.uint64).tolist()
+    prime = (1 << 61) - 1
+    for d in range(12):
+        mine = [int(x) for x in hashes[doc == d]]
+        want = [min(((a[p] * x + b[p]) % prime) & 0xFFFFFFFF for x in mine) if mine else 2**32 - 1
+                for p in range(num_perm)]
+        assert got[d].tolist() == want
+
+
 def test_co_hashtags_needs_two_tags_and_ignores_order_and_case():
     table = posts(
         {"account_id": "a", "hashtags": ["StopTheSteal", "J6"], "t": 0},
