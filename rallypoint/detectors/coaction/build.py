@@ -87,7 +87,7 @@ from rallypoint.detectors.coaction.reduce import (
     participating,
     per_type_sums,
 )
-from rallypoint.detectors.coaction.shares import schema_of
+from rallypoint.detectors.coaction.shares import from_column, schema_of
 from rallypoint.detectors.memory import release_arrow_memory
 from rallypoint.detectors.window import (
     AUTO,
@@ -430,6 +430,14 @@ class _LocalPlan(_Plan):
         """
         self.min_participation = min_participation
         n_kinds = len(type_list)
+        # co_text's grouping (MinHash over every distinct text) is the longest type by far, and
+        # its numpy and polars work releases the GIL: it runs on a thread of its own from the
+        # start (it reads the texts and actions only) while the ids are coded and the other
+        # types are built, and is taken up last but co_engage, which needs its copies
+        text_worker = ThreadPoolExecutor(1)
+        text_targets = (text_worker.submit(co_text.text_targets, self.table, text_threshold, seed)
+                        if co_text.TYPE in type_list else None)
+        text_worker.shutdown(wait=False)
         self.ids, id_code = first_seen_codes(pl.from_arrow(self.table["id"]).cast(pl.String))
         id_code = pa.array(id_code)
         self.accounts, account_code = _dense_codes(self.table["account_id"])
@@ -441,36 +449,33 @@ class _LocalPlan(_Plan):
         counts = {"share_events": 0, "share_events_after_prefilter": 0}
 
         def events_of(kind: int) -> pl.DataFrame:
-            return _type_share_events(table, [type_list[kind]], skip_text=False, threshold=text_threshold,
-                                      seed=seed).with_columns(kind=pl.lit(kind, pl.Int32))
+            if type_list[kind] == co_text.TYPE:
+                shares = from_column(table, text_targets.result())
+                return _with_codes(pl.from_arrow(shares.cast(schema_of(table))), kind)
+            return _type_share_events(table, [type_list[kind]], skip_text=False).with_columns(
+                kind=pl.lit(kind, pl.Int32))
 
-        # co_text's grouping (MinHash over every distinct text) is the longest type by far, and
-        # its numpy and polars work releases the GIL: it runs on a thread of its own while the
-        # other types are built, and is taken up last but co_engage, which needs its copies
         late = [k for k, name in enumerate(type_list) if name in (co_text.TYPE, co_engage.TYPE)]
-        with ThreadPoolExecutor(1) as text_worker:
-            text_events = (text_worker.submit(events_of, type_list.index(co_text.TYPE))
-                           if co_text.TYPE in type_list else None)
-            for kind in [k for k in range(n_kinds) if k not in late] + late:
-                name = type_list[kind]
-                events = text_events.result() if name == co_text.TYPE else events_of(kind)
-                if name == co_text.TYPE and co_engage.TYPE in type_list:
-                    # copying a post's text is engaging with it, as reposting it is (co_engage.py)
-                    copies = _text_copies(events, type_list.index(co_engage.TYPE), self.ids)
-                if name == co_engage.TYPE:
-                    if copies is not None:
-                        events = pl.concat([events, copies.cast(events.schema)])
-                        copies = None
-                    engage_events = events.select("target", "account_id", "id", "time")
-                counts["share_events"] += events.height
-                if min_participation > 1:
-                    # CooRTweet step 1: accounts with too few share events of a type never pair in it
-                    active = events.group_by("account_id").len().filter(pl.col("len") >= min_participation)
-                    events = events.join(active.select("account_id"), on="account_id", how="semi")
-                counts["share_events_after_prefilter"] += events.height
-                coded[kind] = Coded(events, accounts=self.accounts, n_kinds=n_kinds, ids=self.ids)
-                del events
-                release_arrow_memory()
+        for kind in [k for k in range(n_kinds) if k not in late] + late:
+            name = type_list[kind]
+            events = events_of(kind)
+            if name == co_text.TYPE and co_engage.TYPE in type_list:
+                # copying a post's text is engaging with it, as reposting it is (co_engage.py)
+                copies = _text_copies(events, type_list.index(co_engage.TYPE), self.ids)
+            if name == co_engage.TYPE:
+                if copies is not None:
+                    events = pl.concat([events, copies.cast(events.schema)])
+                    copies = None
+                engage_events = events.select("target", "account_id", "id", "time")
+            counts["share_events"] += events.height
+            if min_participation > 1:
+                # CooRTweet step 1: accounts with too few share events of a type never pair in it
+                active = events.group_by("account_id").len().filter(pl.col("len") >= min_participation)
+                events = events.join(active.select("account_id"), on="account_id", how="semi")
+            counts["share_events_after_prefilter"] += events.height
+            coded[kind] = Coded(events, accounts=self.accounts, n_kinds=n_kinds, ids=self.ids)
+            del events
+            release_arrow_memory()
         if min_participation <= 1:
             del counts["share_events_after_prefilter"]
         self.coded = [coded.pop(kind) for kind in range(n_kinds)]

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rallypoint.detectors.coaction.minhash import (
     NUM_PERM,
@@ -49,7 +50,7 @@ from rallypoint.detectors.memory import release_arrow_memory
 TYPE = "co_text"
 MIN_WORDS = 5
 __all__ = ["MIN_WORDS", "NUM_PERM", "SHINGLE_WORDS", "TYPE", "group_texts", "near_duplicate_groups",
-           "group_labels", "normalize_text", "share_events", "text_events"]
+           "group_labels", "normalize_text", "share_events", "text_events", "text_targets"]
 #: How much of the representative text a target label shows.
 LABEL_CHARS = 100
 
@@ -74,11 +75,40 @@ def text_events(records: pa.Table) -> pa.Table:
     rows = rows_with_action(records, AUTHORING_ACTIONS, "text")
     if rows.num_rows == 0:
         return schema_of(records).empty_table()
-    normalized = normalize_text(pl.from_arrow(rows["text"].combine_chunks()).cast(pl.String))
-    long_enough = pl.select(
-        pl.when(normalized.str.count_matches(" ") >= MIN_WORDS - 1).then(normalized)
-    ).to_series()
-    return from_column(rows, long_enough.to_arrow())
+    return from_column(rows, _long_enough(rows["text"]).to_arrow())
+
+
+def _long_enough(texts: pa.ChunkedArray | pa.Array) -> pl.Series:
+    """The normalised texts, null where shorter than ``MIN_WORDS`` words."""
+    normalized = normalize_text(pl.from_arrow(texts).cast(pl.String))
+    return pl.select(pl.when(normalized.str.count_matches(" ") >= MIN_WORDS - 1).then(normalized)).to_series()
+
+
+def text_targets(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_perm: int = NUM_PERM) -> pa.Array:
+    """Each record's target: the label of its text's near-duplicate group, or null (not
+    authored, or no text of ``MIN_WORDS`` words). Reads ``action`` and ``text`` only, so
+    it can start before the records' other columns are coded (``build._LocalPlan``)."""
+    authored = pc.is_in(records["action"], value_set=pa.array(AUTHORING_ACTIONS, pa.string()))
+    rows = np.flatnonzero(authored.to_numpy())
+    targets = pl.repeat(None, records.num_rows, dtype=pl.String, eager=True).rename("target")
+    if rows.size == 0:
+        return targets.to_arrow()
+    # one sort of the texts (a binary search of each among the distinct ones took 14.7 s at 10M records)
+    distinct, code = sorted_codes(_long_enough(records["text"].filter(authored)))
+    # the texts' memory goes back before the signatures (1.5 GiB at 3M texts) are allocated
+    release_arrow_memory()
+    nulls = distinct.null_count()  # a null sorts first: code 0
+    labels = group_labels(distinct.slice(nulls), threshold, seed=seed, num_perm=num_perm)
+    del distinct
+    if nulls:
+        labels = pl.concat([pl.Series([None], dtype=pl.String), labels])
+    return targets.scatter(rows, labels.gather(code)).to_arrow()
+
+
+def share_events(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_perm: int = NUM_PERM) -> pa.Table:
+    """One share event per authored record whose text has a near-duplicate group
+    (``text_targets``)."""
+    return from_column(records, text_targets(records, threshold, seed, num_perm))
 
 
 def group_texts(
@@ -105,19 +135,3 @@ def group_labels(distinct: pl.Series, threshold: float, seed: int = 0, num_perm:
     return pl.select(pl.format("{}: {}", group, label)).to_series().rename("target")
 
 
-def share_events(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_perm: int = NUM_PERM) -> pa.Table:
-    """One share event per authored record whose text has a near-duplicate group.
-
-    The events keep a code of their text, not the text, while the texts are grouped.
-    """
-    events = pl.from_arrow(text_events(records))
-    # the normalising and de-duplicating left Arrow memory free but resident: give it back
-    # before the signatures (1.5 GiB at 3M texts) are allocated
-    release_arrow_memory()
-    # one sort of the texts (a binary search of each among the distinct ones took 14.7 s at 10M records)
-    distinct, code = sorted_codes(events["target"])
-    events = events.with_columns(target=pl.Series(code))
-    labels = group_labels(distinct, threshold, seed=seed, num_perm=num_perm)
-    del distinct
-    grouped = events.with_columns(target=labels.gather(events["target"]))
-    return grouped.select("target", "account_id", "id", "timestamp").to_arrow().cast(schema_of(records))
