@@ -68,7 +68,7 @@ import pyarrow as pa
 from rallypoint.detectors import null_model as nm
 from rallypoint.detectors.coaction import ACTIONS_SCHEMA, CodedEvents, co_engage
 from rallypoint.detectors.coaction.pairs import group_pair_counts, window_ends
-from rallypoint.detectors.coaction.partition import sorted_codes, sorted_unique
+from rallypoint.detectors.coaction.partition import sorted_codes, sorted_unique, stable_argsort
 from rallypoint.detectors.communities import MIN_CLUSTER_SIZE, AccountGraph, Communities, keep_large
 
 #: Distinct posts an account must have met a cluster on.
@@ -385,7 +385,7 @@ def _summed_counts(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, np.
     pair, weight, n_targets = (np.concatenate(column) for column in zip(*parts, strict=True))
     if pair.size == 0:
         return pair, weight, n_targets
-    order = np.argsort(pair)
+    order = stable_argsort(pair)
     pair = pair[order]
     starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
     return pair[starts], np.add.reduceat(weight[order], starts), np.add.reduceat(n_targets[order], starts)
@@ -413,7 +413,7 @@ class _MemberIndex:
             _, rank, self.times = _time_ranks(members["time"].to_numpy())
             key = members["target"].to_numpy() * np.int64(self.times.size + 1) + rank
         #: member rows in (post, time) order (members taken from sorted actions already are), and their keys
-        self.order = np.arange(key.size) if _is_sorted(key) else np.argsort(key)
+        self.order = np.arange(key.size) if _is_sorted(key) else stable_argsort(key)
         self.key = key[self.order]
 
 
@@ -445,7 +445,7 @@ def _meeting_rows(outsiders: pl.DataFrame, members: pl.DataFrame | _MemberIndex,
     else:
         first, last = _window_keys(post, time, index.times, window_us)
     # by (post, time): the order the batches take and the searches want
-    order = np.arange(first.size) if _is_sorted(first) else np.argsort(first)
+    order = np.arange(first.size) if _is_sorted(first) else stable_argsort(first)
     lo = np.searchsorted(index.key, first[order])
     met = np.searchsorted(index.key, last[order]) - lo
     # batches cut between posts: a post's meetings all in one, so its distinct posts add up
@@ -463,7 +463,7 @@ def _meeting_rows(outsiders: pl.DataFrame, members: pl.DataFrame | _MemberIndex,
 def _time_ranks(time: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(by_time, rank, times)``: the order that sorts ``time``, each time's rank among the
     distinct times, and those times, sorted. One sort."""
-    by_time = np.argsort(time)
+    by_time = stable_argsort(time)
     ordered = time[by_time]
     distinct = np.r_[True, ordered[1:] != ordered[:-1]]
     rank = np.empty(time.size, np.int64)
@@ -478,7 +478,7 @@ def _window_keys(post: np.ndarray, time: np.ndarray, times: np.ndarray, window_u
     distinct times the ranks count; ``by_time``: the order that sorts ``time``, when the
     caller has it (the searches run over sorted queries)."""
     span = np.int64(times.size + 1)
-    by_time = np.argsort(time) if by_time is None else by_time
+    by_time = stable_argsort(time) if by_time is None else by_time
     first, last = np.empty_like(by_time), np.empty_like(by_time)
     first[by_time] = post[by_time] * span + np.searchsorted(times, time[by_time] - window_us, "left")
     last[by_time] = post[by_time] * span + np.searchsorted(times, time[by_time] + window_us, "right")

@@ -78,6 +78,7 @@ from rallypoint.detectors.coaction.partition import (
     pair_actions,
     sample_within_budget,
     sorted_codes,
+    stable_argsort,
 )
 from rallypoint.detectors.coaction.reduce import (
     PerType,
@@ -626,7 +627,7 @@ def _concat_per_type(parts: list[PerType]) -> PerType:
     # empties the caller's list: the parts are not held beside the merged rows; each part is
     # sorted, and a stable sort finds the runs
     parts.clear()
-    return merged.take(np.argsort(merged.pair_kind, kind="stable"))
+    return merged.take(stable_argsort(merged.pair_kind))
 
 
 def _text_copies(texts: pl.DataFrame, engage_kind: int, ids: pl.Series) -> pl.DataFrame:

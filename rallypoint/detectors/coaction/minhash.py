@@ -38,7 +38,7 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from rallypoint.detectors.coaction.partition import sorted_unique
+from rallypoint.detectors.coaction.partition import sorted_unique, stable_argsort
 
 _PRIME = np.uint64((1 << 61) - 1)
 _MASK32 = np.uint64(0xFFFFFFFF)
@@ -209,7 +209,7 @@ def _band_links(block: np.ndarray) -> np.ndarray:
     text (a star) — linear, however large the bucket."""
     n = block.shape[0]
     key = _row_keys(block)
-    order = np.argsort(key, kind="stable")
+    order = stable_argsort(key)
     sorted_key = key[order]
     same = sorted_key[1:] == sorted_key[:-1]
     bucket_start = np.maximum.accumulate(np.where(np.r_[True, ~same], np.arange(n), 0))

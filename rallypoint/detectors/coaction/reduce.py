@@ -35,6 +35,7 @@ import numpy as np
 import polars as pl
 
 from rallypoint.detectors import null_model as nm
+from rallypoint.detectors.coaction.partition import stable_argsort
 
 #: ``may_pass`` keeps a little more than ``significance`` allows (float rounding).
 SLACK = 1 + 1e-9
@@ -166,7 +167,7 @@ def expected_weights(
     # share counts sorted by (account, group): groups are ordered by type, so each
     # (account, type) is one contiguous block — a CSR layout
     lookup = share_counts["account"].to_numpy() * n_groups + share_counts["group"].to_numpy()
-    order = np.argsort(lookup)
+    order = stable_argsort(lookup)
     lookup = lookup[order]
     counts = share_counts["n"].to_numpy()[order].astype(np.float64)
     groups = lookup % n_groups
