@@ -161,8 +161,9 @@ class CoactionError(RallypointError):
 class CodedEvents:
     """Share events whose ``account_id`` and ``id`` are integer codes: positions in ``accounts``
     (sorted distinct strings) and ``ids`` (distinct record ids, in order of first
-    appearance); ``frame``: ``target``, ``account_id``, ``id``, ``time`` (µs). How the in-process plan hands over ``co_engage``'s events: 10.6M events as
-    strings held about 1 GB at 10M records through the rest of a detect run."""
+    appearance); ``frame``: ``target``, ``account_id``, ``id``, ``time`` (µs). How the
+    in-process plan hands over ``co_engage``'s events: 10.6M events as strings held about
+    1 GB at 10M records through the rest of a detect run."""
 
     frame: pl.DataFrame
     accounts: pl.Series
@@ -340,16 +341,14 @@ def _complete(table: pa.Table) -> pa.Table:
     return pa.table(columns)
 
 
-def _type_share_events(table: pa.Table, type_list: Sequence[str], skip_text: bool, **text_args) -> pl.DataFrame:
-    """Share events of every type with ``kind`` (type code) and ``time`` (µs)."""
+def _type_share_events(table: pa.Table, type_list: Sequence[str]) -> pl.DataFrame:
+    """Share events of every type with ``kind`` (type code) and ``time`` (µs); ``co_text``'s
+    are its per-partition half (``text_events``: their targets are the normalised texts,
+    grouped once every partition's are in)."""
     frames = []
     for kind, name in enumerate(type_list):
-        module = _MODULES[name]
-        if name == co_text.TYPE:
-            events = co_text.text_events(table) if skip_text else module.share_events(table, **text_args)
-        else:
-            events = module.share_events(table)
-        frames.append(_with_codes(pl.from_arrow(events.cast(schema_of(table))), kind))
+        module = co_text.text_events if name == co_text.TYPE else _MODULES[name].share_events
+        frames.append(_with_codes(pl.from_arrow(module(table).cast(schema_of(table))), kind))
     return pl.concat(frames) if frames else pl.DataFrame(schema=SHARE_COLUMNS)
 
 
@@ -453,8 +452,7 @@ class _LocalPlan(_Plan):
             if type_list[kind] == co_text.TYPE:
                 shares = from_column(table, text_targets.result())
                 return _with_codes(pl.from_arrow(shares.cast(schema_of(table))), kind)
-            return _type_share_events(table, [type_list[kind]], skip_text=False).with_columns(
-                kind=pl.lit(kind, pl.Int32))
+            return _type_share_events(table, [type_list[kind]]).with_columns(kind=pl.lit(kind, pl.Int32))
 
         late = [k for k, name in enumerate(type_list) if name in (co_text.TYPE, co_engage.TYPE)]
         for kind in [k for k in range(n_kinds) if k not in late] + late:
@@ -769,7 +767,7 @@ def _concat(a, b):
 
 def _partition_share_events(frame: pd.DataFrame, type_list: list[str]) -> pd.DataFrame:
     table = _complete(pa.Table.from_pandas(frame, preserve_index=False))
-    return _pandas(_type_share_events(table, type_list, skip_text=True))
+    return _pandas(_type_share_events(table, type_list))
 
 
 def _partition_delays(frame: pd.DataFrame) -> pd.DataFrame:
