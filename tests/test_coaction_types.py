@@ -49,6 +49,25 @@ def test_co_text_ignores_short_texts():
     assert pairs(table, "co_text") == {}
 
 
+def test_co_text_share_events_target_each_authored_texts_group_and_skip_the_rest():
+    # the module's own entry point, as every type has one: one event per authored record
+    # with a text of five words or more, near-duplicates on one target
+    from rallypoint.detectors.coaction import co_text
+
+    table = posts(
+        {"account_id": "a", "text": CALL, "t": 0},
+        {"account_id": "b", "text": CALL.upper() + "!!!", "t": 20},
+        {"account_id": "c", "text": "Lovely weather at the beach today, the kids built a sandcastle", "t": 25},
+        {"account_id": "d", "text": "yes!", "t": 26},  # too short
+        {"account_id": "e", "action": "repost", "target_id": "r0", "text": CALL, "t": 30},  # not authored
+    )
+    events = co_text.share_events(table, threshold=0.8)
+    target = dict(zip(events["id"].to_pylist(), events["target"].to_pylist(), strict=True))
+    assert set(target) == {"r0", "r1", "r2"}
+    assert target["r0"] == target["r1"] != target["r2"]
+    assert target["r2"].endswith(normalize_text_one(table["text"][2].as_py())[:100])
+
+
 def normalize_text_one(text: str) -> str:
     import polars as pl
 
