@@ -67,7 +67,7 @@ import pyarrow as pa
 
 from rallypoint.detectors import null_model as nm
 from rallypoint.detectors.coaction import ACTIONS_SCHEMA, CodedEvents, co_engage
-from rallypoint.detectors.coaction.pairs import group_pair_counts, window_ends
+from rallypoint.detectors.coaction.pairs import target_chances
 from rallypoint.detectors.coaction.partition import sorted_codes, sorted_unique, stable_argsort
 from rallypoint.detectors.communities import MIN_CLUSTER_SIZE, AccountGraph, Communities, keep_large
 
@@ -156,9 +156,7 @@ class _Engagements:
         target, record = target[keep], record[keep]
         account, time = events["account_id"].to_numpy()[keep], events["time"].to_numpy()[keep]
         del events
-        shares = np.where(shares <= max_posts_shares, shares, 0)
-        near = window_ends(target, time, int(round(window_us * jitter)))
-        q = nm.target_chance(shares, group_pair_counts(target, near, n_posts), jitter)
+        q = target_chances(target, time, int(round(window_us * jitter)), n_posts, jitter)
         by_time, rank, times = _time_ranks(time)
         lo_key, hi_key = _window_keys(target, time, times, window_us, by_time)
         return cls(target, account, record, time, q, key=target * np.int64(times.size + 1) + rank,

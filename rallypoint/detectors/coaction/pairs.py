@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rallypoint.detectors import null_model as nm
+
 #: Pairs materialised per chunk: bounds memory (five int64 arrays of this length). Two
 #: chunks are reduced at once (``partition.CHUNK_WORKERS``); 2M balanced the two threads
 #: better than 4M (2.9-3.0 s against 3.3-4.0 s to pair 8.7M co-shares, vs_peers input).
@@ -136,3 +138,13 @@ def group_pair_counts(groups: np.ndarray, ends: np.ndarray, n_groups: int) -> np
     """Exact number of in-window share pairs of every group (uncapped), by group code."""
     partners = ends - np.arange(1, len(ends) + 1, dtype=np.int64)
     return np.bincount(groups, weights=partners, minlength=n_groups).astype(np.int64)
+
+
+def target_chances(groups: np.ndarray, times: np.ndarray, width: int | np.ndarray, n_groups: int,
+                   jitter: float) -> np.ndarray:
+    """The null model's ``q_t`` of every group code (``null_model.target_chance``), from shares
+    sorted by (group, time): each group's shares, and its pairs at most ``width`` apart (the
+    jitter window, one width or one per share)."""
+    sizes = np.bincount(groups, minlength=n_groups)
+    pairs = group_pair_counts(groups, window_ends(groups, times, width), n_groups)
+    return nm.target_chance(sizes, pairs, jitter)

@@ -26,8 +26,7 @@ import numpy as np
 import polars as pl
 import pyarrow.compute as pc
 
-from rallypoint.detectors import null_model as nm
-from rallypoint.detectors.coaction.pairs import PairChunk, group_pair_counts, iter_pairs, window_ends
+from rallypoint.detectors.coaction.pairs import PairChunk, iter_pairs, target_chances, window_ends
 
 #: Share events as partitions carry them: type code, target, account, record id, time (µs).
 SHARE_COLUMNS = {"kind": pl.Int32, "target": pl.String, "account_id": pl.String, "id": pl.String, "time": pl.Int64}
@@ -351,9 +350,7 @@ def coact_codes(
     if jitter is None:
         chance = np.full(s.n_groups, np.nan)
     else:
-        sizes = np.bincount(s.group, minlength=s.n_groups)
-        jitter_ends = window_ends(s.group, s.time, np.round(windows * jitter).astype(np.int64))
-        chance = nm.target_chance(sizes, group_pair_counts(s.group, jitter_ends, s.n_groups), jitter)
+        chance = target_chances(s.group, s.time, np.round(windows * jitter).astype(np.int64), s.n_groups, jitter)
     del pair_ends, ends
     share_counts = _share_counts(s, in_pair, paired)
     capped = (np.maximum(partners - max_pairs_per_share, 0) if max_pairs_per_share is not None
