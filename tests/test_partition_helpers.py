@@ -34,3 +34,24 @@ def test_stable_argsort_orders_like_numpys_stable_sort_with_ties_in_input_order(
         order = stable_argsort(values)
         assert np.array_equal(order, np.argsort(values, kind="stable"))
         assert order.dtype == np.int64
+
+
+def test_share_events_of_one_record_and_target_are_one_whether_ids_are_strings_or_codes():
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+
+    from rallypoint.detectors.coaction.shares import distinct
+
+    t = [datetime(2021, 1, 6, 12, 0, s, tzinfo=UTC) for s in (5, 1, 3, 2)]
+    for ids in (pa.array(["p1", "p2", "p1", "p3"]), pa.array([7, 3, 7, 4], pa.int32())):
+        # p1 links the same URL twice (and once more at another time): one event, at its first time
+        shares = pa.table({"target": ["u", "u", "u", "v"], "account_id": ["a", "b", "a", "c"], "id": ids,
+                           "timestamp": pa.array(t, pa.timestamp("us", "UTC"))})
+        events = distinct(shares).sort_by([("target", "ascending"), ("timestamp", "ascending")])
+        assert events.num_rows == 3
+        assert events["id"].to_pylist() == [ids[1].as_py(), ids[0].as_py(), ids[3].as_py()]
+        assert events["timestamp"].to_pylist() == [t[1], t[2], t[3]]
+        # ids that never repeat: the events come back as they are, in their order
+        unique = shares.slice(1)
+        assert distinct(unique).equals(unique)

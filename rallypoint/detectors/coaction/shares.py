@@ -9,6 +9,7 @@ so adding a co-action type means writing one function from records to share even
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -91,7 +92,7 @@ def distinct(shares: pa.Table) -> pa.Table:
     order (the group-by, 1-4 s a type at 10M records, returns its groups in an order of its
     own; the pairing sorts the events, so only ties at one instant could tell).
     """
-    if shares.num_rows == 0 or pc.count_distinct(shares["id"]).as_py() == shares.num_rows:
+    if shares.num_rows == 0 or _all_distinct(shares["id"]):
         return shares
     return (
         shares.group_by(["target", "id", "account_id"], use_threads=False)
@@ -100,3 +101,15 @@ def distinct(shares: pa.Table) -> pa.Table:
         .select(SHARE_SCHEMA.names)
         .cast(shares.schema)
     )
+
+
+def _all_distinct(ids: pa.ChunkedArray) -> bool:
+    """Whether no id repeats. Integer ids (the local plan's record-id codes, dense from 0)
+    are counted in a ``bincount``: Arrow's hash count took about 10 s over the 23M share
+    events of the 10M benchmark, the count well under one."""
+    if pa.types.is_integer(ids.type) and ids.null_count == 0:
+        values = ids.to_numpy()
+        low, high = int(values.min()), int(values.max())
+        if high - low < 4 * values.size:
+            return bool(np.bincount(values - low).max() <= 1)
+    return pc.count_distinct(ids).as_py() == len(ids)
