@@ -35,6 +35,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -101,8 +103,9 @@ def signatures(doc: np.ndarray, hashes: np.ndarray, n_docs: int, num_perm: int =
     minimum is taken along its first axis (``np.minimum.reduceat`` over each text's few
     rows paid a call per text and permutation: 1.18 s against 0.6 s for 250k texts). The
     blocks are split among ``workers`` threads (numpy's passes release the GIL), each
-    writing its own columns. ``O(S log S + (U + S) * num_perm)`` for ``S`` rows of ``U``
-    distinct hashes.
+    writing its own columns. ``O(D log D + (U + S) * num_perm)`` for ``S`` rows of ``U``
+    distinct hashes over ``D`` texts (the hashes are found by hashing, the texts sorted by
+    their number of rows).
     """
     rng = np.random.default_rng(seed)
     a = rng.integers(1, 1 << 31, num_perm, dtype=np.uint64)
@@ -112,7 +115,11 @@ def signatures(doc: np.ndarray, hashes: np.ndarray, n_docs: int, num_perm: int =
         return out
     starts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
     present, lengths = doc[starts], np.diff(np.r_[starts, doc.size])
-    distinct, row_hash = np.unique(hashes, return_inverse=True)
+    # the distinct hashes in order of first appearance, and each row's position among them:
+    # one hash pass (np.unique's sort took 0.6 s a chunk of 250k texts, their order is not read)
+    encoded = pc.dictionary_encode(pa.array(hashes))
+    distinct, row_hash = encoded.dictionary.to_numpy(), encoded.indices.to_numpy()
+    del encoded
     by_length = np.argsort(lengths, kind="stable")
     bounds = np.flatnonzero(np.r_[True, lengths[by_length][1:] != lengths[by_length][:-1], True])
     # per number of rows: those texts, and their rows' positions among the distinct hashes
