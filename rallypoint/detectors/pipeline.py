@@ -10,7 +10,9 @@ Stages (each timed, each shown as progress on a terminal):
    null model (CooRnet / CooRTweet semantics).
 3. **communities** — Leiden on the weighted co-action graph
    (:mod:`rallypoint.detectors.communities`; Traag et al. 2019), clusters of >= 3.
-4. **roles** — seeder, bridge, amplifier (:mod:`rallypoint.detectors.roles`).
+4. **roles**, **accounts** — seeder, bridge, amplifier (:mod:`rallypoint.detectors.roles`), and
+   each member's account facts; on a thread beside stages 5-7, which need only the
+   membership, so the times of stages 4-7 overlap.
 5. **evidence** — co-action evidence rows per cluster (:mod:`rallypoint.detectors.evidence`).
 6. **mobilization** — lexicon signals in the texts each cluster pushed: its members'
    co-action records and the posts they reposted or replied to
@@ -29,6 +31,7 @@ With ``neo4j_uri`` the committed run is then loaded into Neo4j.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -269,21 +272,22 @@ def detect_run(
         with stages.stage("records", "reading the records for the evidence"):
             release_arrow_memory()
             records = read_records(lake, since_t, until_t, scheduler)
-        with stages.stage("roles", "roles"):
-            weight = edges.column("weight").to_numpy().astype(np.float64)
-            roles = assign_roles(communities, weight,
-                                 with_origins(coaction_actions.to_arrow().cast(ACTIONS_SCHEMA), records))
-            membership = roles.select("account_id", cluster_id=pl.col("community"))
-        with stages.stage("evidence", "co-action evidence"):
-            evidence = coaction_evidence(coaction_actions, membership, window_seconds)
-        with stages.stage("mobilization", "mobilization signals"):
-            mobilization, signals = cluster_mobilization(coordinated_texts(records, evidence))
-            evidence = pl.concat([evidence, signal_evidence(signals)])
-        with stages.stage("bursts", "bursts and synchrony"):
-            bursts = cluster_bursts(evidence, only=burst_candidates(evidence))
+        membership = pl.from_arrow(communities.members()).select("account_id", cluster_id=pl.col("community"))
+        # the members' roles and facts need the membership, not the evidence: they are worked
+        # out on a thread of their own beside evidence, mobilization and bursts (both sides
+        # spend their time in polars and Arrow, which release the GIL), so those stages' times overlap
+        with ThreadPoolExecutor(1) as beside:
+            members = beside.submit(_roles_and_accounts, stages, communities, edges, coaction_actions, records,
+                                    membership)
+            with stages.stage("evidence", "co-action evidence"):
+                evidence = coaction_evidence(coaction_actions, membership, window_seconds)
+            with stages.stage("mobilization", "mobilization signals"):
+                mobilization, signals = cluster_mobilization(coordinated_texts(records, evidence))
+                evidence = pl.concat([evidence, signal_evidence(signals)])
+            with stages.stage("bursts", "bursts and synchrony"):
+                bursts = cluster_bursts(evidence, only=burst_candidates(evidence))
+            roles, accounts = members.result()
         with stages.stage("score", "scoring"):
-            member_records = _member_records(records, membership)
-            accounts = account_facts(member_records, membership)
             facts = cluster_facts(
                 roles, accounts, edges, communities, evidence, bursts, mobilization,
             )
@@ -399,6 +403,18 @@ def _jsonable(value: Any) -> Any:
 
 
 # --- stage helpers ----------------------------------------------------------------------
+
+
+def _roles_and_accounts(stages: _Stages, communities, edges: pa.Table, actions: pl.DataFrame, records: pa.Table,
+                        membership: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The stages "roles" (``assign_roles``) and "accounts" (``account_facts``): per member, its
+    role and what it is (platform, name, followers, first action...)."""
+    with stages.stage("roles", "roles"):
+        weight = edges.column("weight").to_numpy().astype(np.float64)
+        roles = assign_roles(communities, weight, with_origins(actions.to_arrow().cast(ACTIONS_SCHEMA), records))
+    with stages.stage("accounts", "member accounts"):
+        accounts = account_facts(_member_records(records, membership), membership)
+    return roles, accounts
 
 
 #: The record columns ``account_facts`` reads.
