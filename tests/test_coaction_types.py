@@ -74,6 +74,19 @@ def normalize_text_one(text: str) -> str:
     return normalize_text(pl.Series([text]))[0]
 
 
+def test_normalized_texts_lose_case_links_and_punctuation_but_keep_handles_tags_and_accents():
+    cases = {
+        "Join us!!! https://x.co/a?b=1, at the CAPITOL...": "join us at the capitol",
+        "Ônibus saindo de São Paulo:http://pix.me/x dia 8": "ônibus saindo de são paulo dia 8",
+        "see.https://a.b/c": "see",  # a link glued to a word still goes
+        "http:// is not a link": "http is not a link",
+        "  @Senator #StopTheSteal\t\n-- now  ": "@senator #stopthesteal now",
+        "https://only.link": "",
+    }
+    for text, normalized in cases.items():
+        assert normalize_text_one(text) == normalized
+
+
 def test_near_duplicate_groups_are_deterministic_for_a_seed():
     texts = [normalize_text_one(CALL), normalize_text_one(CALL + " now"), "something else entirely with many words"]
     first = near_duplicate_groups(texts, 0.5, seed=1)
