@@ -57,16 +57,12 @@ LABEL_CHARS = 100
 
 def normalize_text(texts: pl.Series) -> pl.Series:
     """Lower case, without links, with punctuation as spaces and whitespace collapsed."""
-    return pl.select(_normalized(pl.lit(texts))).to_series().alias(texts.name)
-
-
-def _normalized(text: pl.Expr) -> pl.Expr:
     # one pass: each run of links and characters outside [\w@#] becomes one space. A link
     # starts with a word character, so no run of the others swallows its start, and this
     # equals replacing links by a space, then runs of the others by a space (on the 5M texts
     # of the 10M benchmark: the same texts, 8.2 s against 9.1 s). Whitespace is outside
     # [\w@#], so single spaces are left.
-    return text.str.to_lowercase().str.replace_all(r"(?:https?://\S+|[^\w@#])+", " ").str.strip_chars()
+    return texts.str.to_lowercase().str.replace_all(r"(?:https?://\S+|[^\w@#])+", " ").str.strip_chars()
 
 
 def text_events(records: pa.Table) -> pa.Table:
@@ -81,18 +77,9 @@ def text_events(records: pa.Table) -> pa.Table:
 
 
 def _long_enough(texts: pa.ChunkedArray | pa.Array) -> pl.Series:
-    """The normalised texts, null where shorter than ``MIN_WORDS`` words.
-
-    The texts are cut into one slice per polars thread, run side by side: a string
-    expression on one column runs on one thread (the 5M texts of the 10M benchmark: 9.3 s
-    on one, 4.6 s on two)."""
-    texts = pl.from_arrow(texts).cast(pl.String)
-    normalized = _normalized(pl.col("text"))
-    step = max(1, -(-len(texts) // pl.thread_pool_size()))
-    slices = [pl.LazyFrame({"text": texts.slice(start, step)}).select(
-        pl.when(normalized.str.count_matches(" ") >= MIN_WORDS - 1).then(normalized).alias("text"))
-        for start in range(0, max(len(texts), 1), step)]
-    return pl.concat(slices, parallel=True).collect()["text"]
+    """The normalised texts, null where shorter than ``MIN_WORDS`` words."""
+    normalized = normalize_text(pl.from_arrow(texts).cast(pl.String))
+    return pl.select(pl.when(normalized.str.count_matches(" ") >= MIN_WORDS - 1).then(normalized)).to_series()
 
 
 def text_targets(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_perm: int = NUM_PERM) -> pa.Array:
