@@ -477,8 +477,11 @@ class _LocalPlan(_Plan):
                 every = events
                 if min_participation > 1:
                     # CooRTweet step 1: accounts with too few share events of a type never pair in it
-                    active = events.group_by("account_id").len().filter(pl.col("len") >= min_participation)
-                    events = events.join(active.select("account_id"), on="account_id", how="semi")
+                    # (accounts are codes here: counted by a bincount, where a group-by and a semi
+                    # join took 2.3 s over co_engage's 14.5M events at 10M records)
+                    account = events["account_id"].to_numpy()
+                    active = np.bincount(account, minlength=len(self.accounts)) >= min_participation
+                    events = events.filter(pl.Series(active[account]))
                 counts["share_events_after_prefilter"] += events.height
                 coded[kind] = coder.submit(Coded, events, accounts=self.accounts, n_kinds=n_kinds, ids=self.ids)
                 if name == co_text.TYPE and co_engage.TYPE in type_list:
