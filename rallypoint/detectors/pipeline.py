@@ -271,7 +271,7 @@ def detect_run(
                 coaction_actions = pl.from_arrow(coaction.actions)
         with stages.stage("records", "reading the records for the evidence"):
             release_arrow_memory()
-            records = read_records(lake, since_t, until_t, scheduler)
+            records = read_records(lake, since_t, until_t, scheduler, columns=LATER_COLUMNS)
         membership = pl.from_arrow(communities.members()).select("account_id", cluster_id=pl.col("community"))
         # the members' roles and facts need the membership, not the evidence: they are worked
         # out on a thread of their own beside evidence, mobilization and bursts (both sides
@@ -366,9 +366,9 @@ def with_origins(actions: pa.Table, records: pa.Table) -> pa.Table:
         return actions
     threads = actions.filter(pc.is_in(actions.column("type"), value_set=pa.array(ORIGIN_TYPES)))
     targets = pc.unique(threads.column("target"))
-    posts = records.filter(pc.is_in(records.column("id"), value_set=targets))
+    posts = records.select(["id", "account_id", "timestamp"]).filter(pc.is_in(records.column("id"), value_set=targets))
     kinds = threads.group_by(["target", "type"]).aggregate([]).rename_columns(["id", "type"])
-    origins = posts.select(["id", "account_id", "timestamp"]).join(kinds, keys="id")
+    origins = posts.join(kinds, keys="id")
     origins = origins.append_column("target", origins.column("id"))
     return pa.concat_tables([actions, origins.select(actions.schema.names).cast(actions.schema)])
 
@@ -549,6 +549,14 @@ def _epoch_us(value: datetime) -> int:
         value.replace(tzinfo=UTC).timestamp() * 1_000_000)
 
 
+#: The record columns ``coordinated_texts`` reads.
+TEXT_COLUMNS = ["id", "account_id", "timestamp", "text", "lang", "urls", "action", "target_id"]
+#: The record columns the stages after the attachment read (``with_origins`` reads three of
+#: the texts' columns): read again once co-action's copy is gone, without the hashtag,
+#: mention and media lists no later stage reads
+LATER_COLUMNS = list(dict.fromkeys([*TEXT_COLUMNS, *ACCOUNT_FACT_COLUMNS]))
+
+
 def coordinated_texts(records: pa.Table, evidence: pl.DataFrame) -> pl.DataFrame:
     """Per cluster, the texts it pushed: its co-action records and the posts it reposted or replied to.
 
@@ -565,8 +573,7 @@ def coordinated_texts(records: pa.Table, evidence: pl.DataFrame) -> pl.DataFrame
     wanted = pl.concat([coactions.select("cluster_id", "id"),
                         originals.select("cluster_id", id=pl.col("target"))]).unique()
     ids = wanted["id"].unique().to_arrow()
-    columns = ["id", "account_id", "timestamp", "text", "lang", "urls", "action", "target_id"]
-    found = records.select(columns).filter(pc.is_in(records.column("id"), value_set=ids))
+    found = records.select(TEXT_COLUMNS).filter(pc.is_in(records.column("id"), value_set=ids))
     texts = pl.from_arrow(found).filter(pl.col("text").str.len_chars() > 0).unique("id", keep="first")
     # a reply or a quote is read with the post it answers: "I'll be there" under a call is
     # the call's thread, not a second, empty text that dilutes it
