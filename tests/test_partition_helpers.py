@@ -55,3 +55,14 @@ def test_share_events_of_one_record_and_target_are_one_whether_ids_are_strings_o
         # ids that never repeat: the events come back as they are, in their order
         unique = shares.slice(1)
         assert distinct(unique).equals(unique)
+
+
+def test_codes_into_sorted_strings_renumber_to_the_sorted_codes_of_the_strings_present():
+    from rallypoint.detectors.coaction.partition import _present_codes
+
+    strings = pl.Series(["a", "b", "c", "d", "e", "f"])
+    codes = np.array([4, 1, 4, 5, 1])  # a, c and d absent
+    present, renumbered = _present_codes(codes, strings)
+    expected, expected_codes = sorted_codes(strings.gather(codes))
+    assert present.to_list() == expected.to_list() == ["b", "e", "f"]
+    assert renumbered.tolist() == expected_codes.tolist() == [1, 0, 1, 2, 0]

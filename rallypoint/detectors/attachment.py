@@ -318,7 +318,8 @@ class _Codes:
         """
         if isinstance(events, CodedEvents):
             frame = events.frame
-            targets, target = sorted_codes(frame["target"])
+            targets, target = ((events.targets, frame["target"].to_numpy()) if events.targets is not None
+                               else sorted_codes(frame["target"]))
             return cls(targets, events.accounts, events.ids), frame.select(
                 target=pl.Series(target), account_id=pl.col("account_id").cast(pl.Int64),
                 id=pl.col("id").cast(pl.Int64), time="time")

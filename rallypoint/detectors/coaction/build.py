@@ -163,16 +163,20 @@ class CodedEvents:
     (sorted distinct strings) and ``ids`` (distinct record ids, in order of first
     appearance); ``frame``: ``target``, ``account_id``, ``id``, ``time`` (µs). How the
     in-process plan hands over ``co_engage``'s events: 10.6M events as strings held about
-    1 GB at 10M records through the rest of a detect run."""
+    1 GB at 10M records through the rest of a detect run. With ``targets`` (sorted distinct
+    strings), ``target`` holds codes into them too."""
 
     frame: pl.DataFrame
     accounts: pl.Series
     ids: pl.Series
+    targets: pl.Series | None = None
 
     def decoded(self) -> pl.DataFrame:
-        """The events with account and record ids as strings."""
-        return self.frame.with_columns(account_id=self.accounts.gather(self.frame["account_id"]),
-                                       id=self.ids.gather(self.frame["id"]))
+        """The events with targets, account and record ids as strings."""
+        frame = self.frame if self.targets is None else self.frame.with_columns(
+            target=self.targets.gather(self.frame["target"]))
+        return frame.with_columns(account_id=self.accounts.gather(self.frame["account_id"]),
+                                  id=self.ids.gather(self.frame["id"]))
 
 
 @dataclass
@@ -445,6 +449,7 @@ class _LocalPlan(_Plan):
         table = table.set_column(table.schema.get_field_index("account_id"), "account_id", account_code)
         del id_code, account_code
         coded: dict[int, Future] = {}
+        self.engage_targets = None
         engage_events = copies = None
         counts = {"share_events": 0, "share_events_after_prefilter": 0}
 
@@ -468,10 +473,15 @@ class _LocalPlan(_Plan):
                     # is waited for (at 10M records the other types are coded well before it ends)
                     built[type_list.index(co_engage.TYPE)] = events_of(type_list.index(co_engage.TYPE))
                 events = built.pop(kind) if kind in built else events_of(kind)
+                targets = None
                 if name == co_engage.TYPE:
                     if copies is not None:
                         events = pl.concat([events, copies.cast(events.schema)])
                         copies = None
+                    # its posts are coded once, here: for its Coded and for the attachment (which
+                    # coded the same 14.5M strings again at 10M records)
+                    self.engage_targets, target_code = sorted_codes(events["target"])
+                    targets, events = self.engage_targets, events.with_columns(target=pl.Series(target_code))
                     engage_events = events.select("target", "account_id", "id", "time")
                 counts["share_events"] += events.height
                 every = events
@@ -483,7 +493,8 @@ class _LocalPlan(_Plan):
                     active = np.bincount(account, minlength=len(self.accounts)) >= min_participation
                     events = events.filter(pl.Series(active[account]))
                 counts["share_events_after_prefilter"] += events.height
-                coded[kind] = coder.submit(Coded, events, accounts=self.accounts, n_kinds=n_kinds, ids=self.ids)
+                coded[kind] = coder.submit(Coded, events, accounts=self.accounts, n_kinds=n_kinds, ids=self.ids,
+                                           targets=targets)
                 if name == co_text.TYPE and co_engage.TYPE in type_list:
                     # copying a post's text is engaging with it, as reposting it is (co_engage.py)
                     copies = _text_copies(every, type_list.index(co_engage.TYPE), self.ids)
@@ -500,7 +511,7 @@ class _LocalPlan(_Plan):
 
     def decode_events(self, events):
         """``prepare``'s ``co_engage`` events with the codes' strings alongside (not decoded)."""
-        return CodedEvents(events, self.accounts, self.ids)
+        return CodedEvents(events, self.accounts, self.ids, self.engage_targets)
 
     def delays(self, shares):
         return pl.concat([sorted_target_delays(s.group, s.time, s.group_kind) for s in shares])

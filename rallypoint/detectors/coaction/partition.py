@@ -179,7 +179,9 @@ class Coded:
     joined back only on small results; of the shares only the record ids are kept, and
     ``rows`` rebuilds the share rows (the evidence rows) by sorted position.
     ``shares``' ``account_id`` may already be codes into ``accounts`` and ``id`` codes into
-    ``ids`` (distinct record ids): the local plan codes them once for every type.
+    ``ids`` (distinct record ids): the local plan codes them once for every type. With
+    ``targets`` (sorted distinct strings; ``accounts`` given too), ``target`` holds codes
+    into them: ``co_engage``'s posts, coded once for this and for the attachment.
 
     ``accounts``: sorted distinct account ids to code against (every share's account must
     be among them), so that several ``Coded`` (one per type) share one account code space;
@@ -194,6 +196,7 @@ class Coded:
         accounts: pl.Series | None = None,
         n_kinds: int | None = None,
         ids: pl.Series | None = None,
+        targets: pl.Series | None = None,
     ) -> None:
         # codes are positions in the sorted unique strings (a binary search each); the two
         # columns are coded on two threads (polars releases the GIL)
@@ -201,7 +204,8 @@ class Coded:
             with ThreadPoolExecutor(2) as pool:
                 (accounts, account), (targets, target) = pool.map(sorted_codes, (shares["account_id"], shares["target"]))
         else:
-            targets, target = sorted_codes(shares["target"])
+            targets, target = (_present_codes(shares["target"].to_numpy(), targets) if targets is not None
+                               else sorted_codes(shares["target"]))
             account = (shares["account_id"] if shares["account_id"].dtype.is_integer()
                        else accounts.search_sorted(shares["account_id"])).cast(pl.Int64).to_numpy()
         kind = shares["kind"].to_numpy().astype(np.int64)
@@ -260,6 +264,14 @@ class Coded:
     def subset(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(group, account, time, kind) of some rows (still sorted when ``rows`` is)."""
         return self.group[rows], self.account[rows], self.time[rows], self.kind[rows]
+
+
+def _present_codes(codes: np.ndarray, strings: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """``sorted_codes`` of ``strings.gather(codes)`` (``strings`` sorted and distinct), from the
+    codes: the strings present, in order, and each code renumbered among them. ``O(n + d)``."""
+    present = np.zeros(len(strings), dtype=bool)
+    present[codes] = True
+    return strings.filter(pl.Series(present)), (np.cumsum(present, dtype=np.int64) - 1)[codes]
 
 
 @dataclass
