@@ -80,3 +80,17 @@ def test_posts_outside_the_window_or_on_other_posts_do_not_meet():
         {"account_id": "c", "action": "quote", "target_id": "other", "text": "nice", "t": 15},
     )
     assert weights(table, ["co_engage"]) == {}
+
+
+def test_the_engagement_events_handed_to_the_attachment_decode_to_every_engagement_and_copy():
+    table = records(
+        THE_CALL,
+        {"account_id": "a", "action": "repost", "target_id": "call", "t": 10},
+        {"account_id": "b", "action": "post", "text": CALL + "!!", "t": 25},  # a copy of the call
+        {"account_id": "c", "action": "reply", "target_id": "other", "t": 30},
+    )
+    result = build_coaction_edges(table, types=["co_text", "co_engage"], window=60, min_participation=2)
+    events = result.engage_events.decoded().sort("time")
+    # every event, before the participation filter drops a, b and c (each acted once)
+    assert events.select("target", "account_id", "id").rows() == [
+        ("call", "a", "r1"), ("call", "b", "r2"), ("other", "c", "r3")]
