@@ -10,10 +10,9 @@ Stages (each timed, each shown as progress on a terminal):
    null model (CooRnet / CooRTweet semantics).
 3. **communities** — Leiden on the weighted co-action graph
    (:mod:`rallypoint.detectors.communities`; Traag et al. 2019), clusters of >= 3.
-4. **records**, **roles**, **accounts** — the records read again, seeder, bridge, amplifier
-   (:mod:`rallypoint.detectors.roles`) and each member's account facts; on a thread beside
-   stages 5-7 (the evidence needs only the co-actions and the membership), so the times of
-   stages 4-7 overlap.
+4. **roles**, **accounts** — seeder, bridge, amplifier (:mod:`rallypoint.detectors.roles`), and
+   each member's account facts; on a thread beside stages 5-7, which need only the
+   membership, so the times of stages 4-7 overlap.
 5. **evidence** — co-action evidence rows per cluster (:mod:`rallypoint.detectors.evidence`).
 6. **mobilization** — lexicon signals in the texts each cluster pushed: its members'
    co-action records and the posts they reposted or replied to
@@ -32,7 +31,7 @@ With ``neo4j_uri`` the committed run is then loaded into Neo4j.
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -270,26 +269,24 @@ def detect_run(
                     ["type", "target", "id"], keep="first").sort("timestamp", "id", "type", "target")
             else:
                 coaction_actions = pl.from_arrow(coaction.actions)
+        with stages.stage("records", "reading the records for the evidence"):
+            release_arrow_memory()
+            records = read_records(lake, since_t, until_t, scheduler, columns=LATER_COLUMNS)
         membership = pl.from_arrow(communities.members()).select("account_id", cluster_id=pl.col("community"))
-        # a worker reads the records again, then works out the members' roles and facts (they
-        # need the records and the membership, not the evidence), while this thread builds the
-        # evidence (from the co-actions alone), then mobilization and bursts: both sides spend
-        # their time in polars and Arrow, which release the GIL, so the times of stages
-        # records to bursts overlap
+        # the members' roles and facts need the membership, not the evidence: they are worked
+        # out on a thread of their own beside evidence, mobilization and bursts (both sides
+        # spend their time in polars and Arrow, which release the GIL), so those stages' times overlap
         with ThreadPoolExecutor(1) as beside:
-            later_records = beside.submit(_read_later_records, stages, lake, since_t, until_t, scheduler)
-            # the worker runs its tasks in turn: the records are read when this one starts
-            roles_and_accounts = beside.submit(_roles_and_accounts, stages, communities, edges, coaction_actions,
-                                               later_records, membership)
+            members = beside.submit(_roles_and_accounts, stages, communities, edges, coaction_actions, records,
+                                    membership)
             with stages.stage("evidence", "co-action evidence"):
                 evidence = coaction_evidence(coaction_actions, membership, window_seconds)
-            records = later_records.result()
             with stages.stage("mobilization", "mobilization signals"):
                 mobilization, signals = cluster_mobilization(coordinated_texts(records, evidence))
                 evidence = pl.concat([evidence, signal_evidence(signals)])
             with stages.stage("bursts", "bursts and synchrony"):
                 bursts = cluster_bursts(evidence, only=burst_candidates(evidence))
-            roles, accounts = roles_and_accounts.result()
+            roles, accounts = members.result()
         with stages.stage("score", "scoring"):
             facts = cluster_facts(
                 roles, accounts, edges, communities, evidence, bursts, mobilization,
@@ -408,19 +405,10 @@ def _jsonable(value: Any) -> Any:
 # --- stage helpers ----------------------------------------------------------------------
 
 
-def _read_later_records(stages: _Stages, lake: Lake, since: datetime | None, until: datetime | None,
-                        scheduler: str | None) -> pa.Table:
-    """The stage "records": the records again, with the columns the stages after the attachment read."""
-    with stages.stage("records", "reading the records for the evidence"):
-        release_arrow_memory()
-        return read_records(lake, since, until, scheduler, columns=LATER_COLUMNS)
-
-
-def _roles_and_accounts(stages: _Stages, communities, edges: pa.Table, actions: pl.DataFrame,
-                        records: Future[pa.Table], membership: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _roles_and_accounts(stages: _Stages, communities, edges: pa.Table, actions: pl.DataFrame, records: pa.Table,
+                        membership: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The stages "roles" (``assign_roles``) and "accounts" (``account_facts``): per member, its
     role and what it is (platform, name, followers, first action...)."""
-    records = records.result()
     with stages.stage("roles", "roles"):
         weight = edges.column("weight").to_numpy().astype(np.float64)
         roles = assign_roles(communities, weight, with_origins(actions.to_arrow().cast(ACTIONS_SCHEMA), records))
