@@ -277,8 +277,8 @@ def detect_run(
         # out on a thread of their own beside evidence, mobilization and bursts (both sides
         # spend their time in polars and Arrow, which release the GIL), so those stages' times overlap
         with ThreadPoolExecutor(1) as beside:
-            members = beside.submit(_roles_and_accounts, stages, communities, edges, coaction_actions, records,
-                                    membership)
+            roles_and_accounts = beside.submit(_roles_and_accounts, stages, communities, edges, coaction_actions,
+                                               records, membership)
             with stages.stage("evidence", "co-action evidence"):
                 evidence = coaction_evidence(coaction_actions, membership, window_seconds)
             with stages.stage("mobilization", "mobilization signals"):
@@ -286,7 +286,7 @@ def detect_run(
                 evidence = pl.concat([evidence, signal_evidence(signals)])
             with stages.stage("bursts", "bursts and synchrony"):
                 bursts = cluster_bursts(evidence, only=burst_candidates(evidence))
-            roles, accounts = members.result()
+            roles, accounts = roles_and_accounts.result()
         with stages.stage("score", "scoring"):
             facts = cluster_facts(
                 roles, accounts, edges, communities, evidence, bursts, mobilization,
