@@ -352,8 +352,13 @@ def _type_share_events(table: pa.Table, type_list: Sequence[str]) -> pl.DataFram
     frames = []
     for kind, name in enumerate(type_list):
         module = co_text.text_events if name == co_text.TYPE else _MODULES[name].share_events
-        frames.append(_with_codes(pl.from_arrow(module(table).cast(schema_of(table))), kind))
+        frames.append(_share_frame(module(table), table, kind))
     return pl.concat(frames) if frames else pl.DataFrame(schema=SHARE_COLUMNS)
+
+
+def _share_frame(events: pa.Table, table: pa.Table, kind: int) -> pl.DataFrame:
+    """A type module's share events (``events``, from the records ``table``) as ``SHARE_COLUMNS``."""
+    return _with_codes(pl.from_arrow(events.cast(schema_of(table))), kind)
 
 
 def _with_codes(events: pl.DataFrame, kind: int) -> pl.DataFrame:
@@ -454,10 +459,10 @@ class _LocalPlan(_Plan):
         counts = {"share_events": 0, "share_events_after_prefilter": 0}
 
         def events_of(kind: int) -> pl.DataFrame:
-            if type_list[kind] == co_text.TYPE:
-                shares = from_column(table, text_targets.result())
-                return _with_codes(pl.from_arrow(shares.cast(schema_of(table))), kind)
-            return _type_share_events(table, [type_list[kind]]).with_columns(kind=pl.lit(kind, pl.Int32))
+            name = type_list[kind]
+            events = (from_column(table, text_targets.result()) if name == co_text.TYPE
+                      else _MODULES[name].share_events(table))
+            return _share_frame(events, table, kind)
 
         late = [k for k, name in enumerate(type_list) if name in (co_text.TYPE, co_engage.TYPE)]
         built: dict[int, pl.DataFrame] = {}
