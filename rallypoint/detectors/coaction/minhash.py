@@ -24,7 +24,7 @@ Cost
     ``O((U + S) * num_perm)`` for ``S`` (text, shingle) rows of ``U`` distinct shingles, in
     ``num_perm`` vectorised passes;
     ``O(d * b log d)`` for the bands of ``d`` texts. The 10M benchmark's 1.87M distinct
-    texts take about 27 s on two cores. Memory: the ``d x num_perm`` uint32 signatures, plus working sets bounded by
+    texts take about 22 s on two cores. Memory: the ``d x num_perm`` uint32 signatures, plus working sets bounded by
     ``DOC_CHUNK`` texts and ``LINK_CHUNK`` candidate links.
 """
 
