@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from rallypoint.cli import main
 from rallypoint.errors import InputError, LakeError
 from rallypoint.graph.lake import Lake
 from rallypoint.ingest import commit as lake_commit
-from rallypoint.ingest.pipeline import ingest_sources
+from rallypoint.ingest.pipeline import _executor, ingest_sources
 from rallypoint.ingest.synthetic import write_canonical_jsonl
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
@@ -122,6 +123,27 @@ def test_an_unreadable_input_leaves_the_lake_untouched(tmp_path):
     with pytest.raises(InputError, match="empty"):
         ingest_sources([empty], lake)
     assert tree(lake) == before
+
+
+def _write_late(started, path):
+    started.set()
+    time.sleep(0.5)
+    path.write_text("written")
+    return "late"
+
+
+def _fail_once_started(started, message):
+    assert started.wait(10)
+    raise InputError(message)
+
+
+def test_a_failing_task_is_raised_only_after_every_running_task_stopped(tmp_path):
+    # The race behind a leftover staging file: a part still being written when
+    # another part's error had already removed the staging folder.
+    late, started = tmp_path / "late.txt", threading.Event()
+    with _executor(None, None) as run, pytest.raises(InputError, match="corrupt part"):
+        run([(_write_late, (started, late)), (_fail_once_started, (started, "corrupt part"))], lambda: None)
+    assert late.read_text() == "written"
 
 
 def test_a_lake_path_that_is_a_file_is_refused(tmp_path):

@@ -199,9 +199,29 @@ def _executor(scheduler: str | None, workers: int | None) -> Iterator[Runner]:
                     if str(key).startswith("task-"):
                         advance()
 
-            delayed = [dask.delayed(func, pure=False)(*args, dask_key_name=f"task-{i}") for i, (func, args) in enumerate(tasks)]
+            # The threaded scheduler raises a task's error while the other tasks
+            # still run on its pool; one of them could then write into the staging
+            # folder after the caller removed it. So errors come back as values, the
+            # tasks not yet started are skipped, and the error is raised once every
+            # task has stopped.
+            failures: list[BaseException] = []
+
+            def guarded(func, *args):
+                if failures:
+                    return None
+                try:
+                    return func(*args)
+                except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others stop
+                    failures.append(exc)
+                    return None
+
+            delayed = [dask.delayed(guarded, pure=False)(func, *args, dask_key_name=f"task-{i}")
+                       for i, (func, args) in enumerate(tasks)]
             with Advance():
-                return list(dask.compute(*delayed, scheduler="threads"))
+                results = list(dask.compute(*delayed, scheduler="threads"))
+            if failures:
+                raise failures[0]
+            return results
 
         yield run_local
         return
