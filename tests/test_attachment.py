@@ -9,10 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pytest
 
-from rallypoint.detectors.attachment import attach_accounts, benjamini_hochberg
+from rallypoint.detectors.attachment import (
+    attach_accounts,
+    benjamini_hochberg,
+    engagement_events,
+    prepare_engagements,
+)
 from rallypoint.detectors.coaction import build_coaction_edges
 from rallypoint.detectors.communities import find_communities
 from rallypoint.schema import TIMESTAMP
@@ -98,6 +104,33 @@ def test_posts_with_more_actions_than_the_limit_are_not_used():
     peripheral = [("p1", "peripheral", "quote", "call1", 24 * 60 + 2), ("p4", "peripheral", "reply", "call4", 4 * 24 * 60 + 3)]
     result = attach(world(peripheral), max_target_shares=3)  # every call has 4 actions now
     assert "peripheral" not in members(result)
+
+
+def test_events_prepared_before_the_communities_attach_the_same_accounts():
+    peripheral = [("p1", "peripheral", "quote", "call1", 24 * 60 + 2), ("p4", "peripheral", "reply", "call4", 4 * 24 * 60 + 3)]
+    records = world(peripheral)
+    prepared = prepare_engagements(records, window_seconds=900.0)
+    seeds = find_communities(build_coaction_edges(records, types="co_engage", window="15m").edges, min_size=2)
+    early, late = attach_accounts(seeds, prepared, window_seconds=900.0), attach(records)
+    assert members(early) == members(late)
+    assert early.attached.equals(late.attached)
+    with pytest.raises(ValueError, match="another window"):
+        attach_accounts(seeds, prepared, window_seconds=60.0)
+
+
+def test_a_member_without_engagements_lends_its_cluster_to_no_one_else():
+    # core3's engagements are missing from the events (it could be a member by other
+    # co-action types): no other account may take its place in the cluster
+    peripheral = [("p1", "peripheral", "quote", "call1", 24 * 60 + 2), ("p4", "peripheral", "reply", "call4", 4 * 24 * 60 + 3)]
+    records = world(peripheral)
+    seeds = find_communities(build_coaction_edges(records, types="co_engage", window="15m").edges, min_size=2)
+    events = engagement_events(records).filter(pl.col("account_id") != "core3")
+    codes = prepare_engagements(events, window_seconds=900.0).codes
+    core1, core3, crowd0 = codes.accounts_of(["core1", "core3", "crowd0"])
+    assert core3 == -1 and codes.accounts[int(core1)] == "core1" and codes.accounts[int(crowd0)] == "crowd0"
+    found = members(attach_accounts(seeds, events, window_seconds=900.0))
+    assert set(found) == {*CORE, "peripheral"}
+    assert found["peripheral"] == found["core1"]
 
 
 def test_benjamini_hochberg_rejects_the_step_up_set():

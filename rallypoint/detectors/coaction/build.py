@@ -40,7 +40,7 @@ Cost
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -205,6 +205,7 @@ def build_coaction_edges(
     seed: int = 0,
     null_jitter: float = nm.DEFAULT_JITTER,
     pair_budget: int = DEFAULT_PAIR_BUDGET,
+    on_engage_events: Callable[[pl.DataFrame | CodedEvents, float], None] | None = None,
 ) -> CoactionResult:
     """Build the co-action graph of ``records`` (a pyarrow Table or a Dask DataFrame, LAKE_SCHEMA columns).
 
@@ -217,7 +218,10 @@ def build_coaction_edges(
     ``null_jitter``: the null model's time scale, in windows (see ``null_model``);
     ``pair_budget``: about the most pairs formed per partition — beyond it the heaviest
     targets are sampled, the same accounts on each (``sample_within_budget``;
-    ``stats["targets_sampled"]``), so memory stays bounded.
+    ``stats["targets_sampled"]``), so memory stays bounded; ``on_engage_events``: called
+    with ``co_engage``'s events (as ``CoactionResult.engage_events``) and window in seconds
+    as soon as both are known, before any pair is formed, so a caller can start work on
+    them beside the pairing (``detect`` prepares the attachment's test there).
     """
     started = time.perf_counter()
     type_list = _check_types(types)
@@ -260,6 +264,8 @@ def build_coaction_edges(
     else:
         windows = dict.fromkeys(type_list, float(parsed_window))
     window_us = np.array([round(windows[t] * 1e6) for t in type_list], dtype=np.int64)
+    if on_engage_events is not None and engage_events is not None:
+        on_engage_events(plan.decode_events(engage_events), windows[co_engage.TYPE])
 
     jitter = null_jitter if null_model == "permutation" else None
     rows, share_stats, figures = plan.coact(shares, window_us, max_pairs_per_share, jitter, pair_budget)
