@@ -175,6 +175,11 @@ def _epoch_us_with_mask(timestamps: Any) -> tuple[np.ndarray, np.ndarray]:
     Accepts numpy ``datetime64``, pyarrow timestamp arrays, pandas, or lists of datetimes;
     naive times are taken as UTC.
     """
+    if isinstance(timestamps, np.ndarray) and np.issubdtype(timestamps.dtype, np.datetime64):
+        # numpy times are naive, so UTC: no pandas round trip (a third of the 10M
+        # benchmark's bursts stage, one call per cluster and series)
+        as_us = timestamps.astype("datetime64[us]")
+        return as_us.astype(np.int64), ~np.isnat(as_us)
     if isinstance(timestamps, pa.ChunkedArray):
         timestamps = timestamps.combine_chunks()
     if isinstance(timestamps, pa.Array):
@@ -446,17 +451,19 @@ def burst_synchrony(timestamps: Any, account_ids: Any, bursts: Sequence[dict[str
     different members inside bursts (small = members act in lockstep); None when undefined.
     """
     epoch_us, valid = _epoch_us_with_mask(timestamps)
-    accounts = pd.Series(np.asarray(account_ids, dtype=object))
+    accounts = np.asarray(account_ids, dtype=object)
     if accounts.size != epoch_us.size:
         raise BurstInputError(
             f"burst_synchrony got {epoch_us.size} timestamps but {accounts.size} account ids; they must pair up."
         )
-    valid = valid & accounts.notna().to_numpy()
-    frame = pd.DataFrame({"t": epoch_us[valid], "account": accounts[valid].to_numpy()})
-    n_members = int(frame["account"].nunique())
+    # accounts as integer codes (-1 for a null), so the rest is numpy
+    account_code = pd.factorize(accounts)[0]
+    valid = valid & (account_code >= 0)
+    times, account = epoch_us[valid], account_code[valid]
+    n_members = int(np.unique(account).size)
     result: dict[str, Any] = {
         "n_members": n_members,
-        "n_actions": len(frame),
+        "n_actions": int(times.size),
         "n_bursts": 0,
         "actions_in_bursts_share": 0.0,
         "main_burst_start": None,
@@ -466,24 +473,24 @@ def burst_synchrony(timestamps: Any, account_ids: Any, bursts: Sequence[dict[str
         "median_member_gap_s": None,
     }
     top = [b for b in bursts if int(b["level"]) == 1]
-    if not top or frame.empty:
+    if not top or times.size == 0:
         return result
     starts = np.array([_epoch_us(b["start"]) for b in top], dtype=np.int64)
     ends = np.array([_epoch_us(b["end"]) for b in top], dtype=np.int64)
     order = np.argsort(starts)
     starts, ends = starts[order], ends[order]
-    times = frame["t"].to_numpy()
     candidate = np.searchsorted(starts, times, side="right") - 1
     inside = (candidate >= 0) & (times < ends[np.clip(candidate, 0, None)])
     burst_of = np.where(inside, candidate, -1)
     per_burst = np.bincount(burst_of[inside], minlength=starts.size)
     main = int(np.argmax(per_burst))
     in_main = burst_of == main
-    frame["burst"] = burst_of
-    in_burst = frame[inside].sort_values(["burst", "t"], kind="stable")
-    gaps = np.diff(in_burst["t"].to_numpy())
-    changes_member = in_burst["account"].to_numpy()[1:] != in_burst["account"].to_numpy()[:-1]
-    same_burst = in_burst["burst"].to_numpy()[1:] == in_burst["burst"].to_numpy()[:-1]
+    # the actions inside bursts by (burst, time), ties in input order
+    by_burst_time = np.lexsort((times[inside], burst_of[inside]))
+    in_times, in_account, in_burst = (values[inside][by_burst_time] for values in (times, account, burst_of))
+    gaps = np.diff(in_times)
+    changes_member = in_account[1:] != in_account[:-1]
+    same_burst = in_burst[1:] == in_burst[:-1]
     member_gaps = gaps[changes_member & same_burst]
     result.update(
         n_bursts=int(starts.size),
@@ -491,7 +498,7 @@ def burst_synchrony(timestamps: Any, account_ids: Any, bursts: Sequence[dict[str
         main_burst_start=_to_datetime(starts[main]),
         main_burst_end=_to_datetime(ends[main]),
         main_burst_actions=int(per_burst[main]),
-        members_in_main_burst_share=float(frame.loc[in_main, "account"].nunique() / n_members),
+        members_in_main_burst_share=float(np.unique(account[in_main]).size / n_members),
         median_member_gap_s=float(np.median(member_gaps) / 1e6) if member_gaps.size else None,
     )
     return result

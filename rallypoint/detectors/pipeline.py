@@ -513,8 +513,11 @@ def cluster_bursts(evidence: pl.DataFrame, only: set[int] | None = None) -> pl.D
         times = part["timestamp"].to_numpy()
         found = detect_activity_bursts(times, bin=BURST_BIN)
         synchrony = burst_synchrony(times, part["account_id"].to_numpy(), found)
+        # ties broken on the target, then the type: a repost is a co_repost and a co_engage
+        # action on the same post, and the narrower type names it (group_by's order is not fixed)
         top = (part.group_by("kind", "target").agg(n=pl.len())
-               .sort(["n", "target"], descending=[True, False]).row(0, named=True))
+               .sort(pl.col("n"), pl.col("target"), pl.col("kind") == COACTION_PREFIX + ENGAGE_TYPE, pl.col("kind"),
+                     descending=[True, False, False, False]).row(0, named=True))
         target_times = part.filter((pl.col("kind") == top["kind"]) & (pl.col("target") == top["target"])
                                    )["timestamp"].to_numpy()
         target_bursts = [b for b in detect_activity_bursts(target_times, bin=BURST_BIN) if b["level"] == 1]
