@@ -183,11 +183,17 @@ def near_duplicate_groups(
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     sig = np.empty((n, num_perm), dtype=np.uint32)
-    for start in range(0, n, doc_chunk):
-        chunk = texts.slice(start, doc_chunk)
-        doc, hashes = shingle_hashes(chunk, shingle)
-        sig[start : start + len(chunk)] = signatures(doc, hashes, len(chunk), num_perm, seed)
-        del doc, hashes
+    starts = range(0, n, doc_chunk)
+    with ThreadPoolExecutor(1) as shingler:
+        # the next chunk's shingles (mostly one core) are hashed while this chunk's signatures are computed
+        shingled = shingler.submit(shingle_hashes, texts.slice(0, doc_chunk), shingle)
+        for start in starts:
+            doc, hashes = shingled.result()
+            if start + doc_chunk < n:
+                shingled = shingler.submit(shingle_hashes, texts.slice(start + doc_chunk, doc_chunk), shingle)
+            size = min(doc_chunk, n - start)
+            sig[start : start + size] = signatures(doc, hashes, size, num_perm, seed)
+            del doc, hashes
     n_bands, rows = bands_for(threshold, num_perm)
     with ThreadPoolExecutor(SIGNATURE_WORKERS) as pool:
         links = list(pool.map(lambda band: _band_links(np.ascontiguousarray(sig[:, band * rows:(band + 1) * rows])),
