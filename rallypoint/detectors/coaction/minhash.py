@@ -174,9 +174,11 @@ def near_duplicate_groups(
 ) -> np.ndarray:
     """A group label per text: texts linked by estimated Jaccard >= ``threshold`` share a label.
 
-    ``doc_chunk`` texts are shingled and hashed at a time and ``link_chunk`` candidate links
-    checked at a time by each of ``SIGNATURE_WORKERS`` threads, so memory is the signature matrix (``4 * num_perm`` bytes a text) plus
-    bounded working sets, whatever the number of texts.
+    ``doc_chunk`` texts are shingled and hashed at a time (the next chunk's shingles on a
+    thread while this chunk's signatures are computed) and ``link_chunk`` candidate links
+    checked at a time by each of ``SIGNATURE_WORKERS`` threads, so memory is the signature
+    matrix (``4 * num_perm`` bytes a text) plus bounded working sets, whatever the number
+    of texts.
     """
     texts = as_text_series(texts)
     n = len(texts)
