@@ -310,8 +310,11 @@ def detect_run(
             scored = scoring.score_clusters(facts, threshold=threshold, window_seconds=window_seconds)
         with stages.stage("write", "writing the run"):
             tables = run_tables(scored, roles, accounts, evidence, communities, edges, records)
-            for name in ("edges", "clusters", "members", "evidence"):
-                lake.write_run_table(run_id, name, tables[name])
+            # Parquet encodes and compresses without the GIL: the evidence and the edges (most
+            # of the bytes) are written at once (run.json, written last, commits the run)
+            with ThreadPoolExecutor(2) as writers:
+                list(writers.map(lambda name: lake.write_run_table(run_id, name, tables[name]),
+                                 ("evidence", "edges", "members", "clusters")))
             summary = {
                 "run_id": run_id,
                 "rallypoint_version": __version__,
