@@ -384,16 +384,20 @@ def _share_counts(s: Coded, in_pair: np.ndarray, paired: np.ndarray | None) -> p
     One sort of an int64 key and ``bincount``s: a polars group_by of the same rows held
     about 1.5 GiB at once for the 10M benchmark's co-engagement shares.
     """
-    key, inverse = np.unique(s.group * np.int64(s.n_accounts) + s.account, return_inverse=True)
-    sampled = np.ones(key.size, bool)
-    if paired is not None:
-        sampled[inverse] = paired
-    group, account = np.divmod(key, np.int64(max(s.n_accounts, 1)))
+    key = s.group * np.int64(s.n_accounts) + s.account
+    if key.size == 0:
+        return pl.DataFrame(schema={"group": pl.Int64, "account": pl.Int64, "n": pl.Int64, "n_in_pair": pl.Int64,
+                                    "sampled": pl.Boolean})
+    # polars' sort on every core (np.unique's sort took 2.0 s against 1.1 s for 14.5M keys)
+    order = stable_argsort(key)
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    group, account = np.divmod(key[starts], np.int64(max(s.n_accounts, 1)))
     return pl.DataFrame({
         "group": group, "account": account,
-        "n": np.bincount(inverse, minlength=key.size).astype(np.int64),
-        "n_in_pair": np.bincount(inverse, weights=in_pair, minlength=key.size).astype(np.int64),
-        "sampled": sampled,
+        "n": np.diff(np.r_[starts, key.size]).astype(np.int64),
+        "n_in_pair": np.add.reduceat(in_pair[order].astype(np.int64), starts),
+        "sampled": np.ones(starts.size, bool) if paired is None else paired[order][starts],
     })
 
 
