@@ -266,11 +266,6 @@ def detect_run(
             release_arrow_memory()
             edges = coaction.edges.select(EDGES_SCHEMA.names).cast(EDGES_SCHEMA)
             window_seconds = {k: float(v) for k, v in coaction.window_seconds.items()}
-        # the later stages' records are read beside the communities and the attachment (Arrow
-        # reads on its own threads; about one core is busy there): 2-3 s of the 10M benchmark
-        reader = ThreadPoolExecutor(1)
-        later_records = reader.submit(read_records, lake, since_t, until_t, scheduler, columns=LATER_COLUMNS)
-        reader.shutdown(wait=False)
         with stages.stage("communities", f"communities ({edges.num_rows:,} edges)"):
             engage_window = window_seconds.get(ENGAGE_TYPE)
             # with co-engagement, pairs are seeds too: the group test can grow them to clusters
@@ -287,7 +282,8 @@ def detect_run(
             else:
                 coaction_actions = pl.from_arrow(coaction.actions)
         with stages.stage("records", "reading the records for the evidence"):
-            records = later_records.result()
+            release_arrow_memory()
+            records = read_records(lake, since_t, until_t, scheduler, columns=LATER_COLUMNS)
         membership = pl.from_arrow(communities.members()).select("account_id", cluster_id=pl.col("community"))
         # the members' roles and facts need the membership, not the evidence: they are worked
         # out on a thread of their own beside evidence, mobilization and bursts (both sides
