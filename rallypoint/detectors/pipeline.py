@@ -245,8 +245,9 @@ def detect_run(
             coaction_input = [read_records(lake, since_t, until_t, scheduler, columns=list(RECORD_COLUMNS))]
             n_records = coaction_input[0].num_rows
         # the attachment's test needs the communities, but its events can be coded, sorted and
-        # keyed as soon as co-action has them: on this thread, beside co-action's pairing (about
-        # one core busy there), instead of after the communities (9-10 s of the 10M benchmark)
+        # keyed as soon as co-action has them: on a thread of their own, beside co-action's
+        # pairing (about one core busy there), instead of after the communities (9-10 s of the
+        # 10M benchmark)
         prepared: list = []
 
         def prepare_attachment(events, window: float) -> None:
