@@ -43,6 +43,7 @@ import polars as pl
 import pyarrow as pa
 
 from rallypoint import __version__
+from rallypoint.allocator import keeping_freed_memory
 from rallypoint.detectors import scoring
 from rallypoint.detectors.attachment import attach_accounts, prepare_engagements
 from rallypoint.detectors.coaction import ACTIONS_SCHEMA
@@ -57,7 +58,7 @@ from rallypoint.detectors.evidence import (
     evidence_counts,
     signal_evidence,
 )
-from rallypoint.detectors.memory import release_arrow_memory
+from rallypoint.detectors.memory import release_unused_memory
 from rallypoint.detectors.roles import assign_roles
 from rallypoint.errors import RallypointError
 from rallypoint.graph.lake import Lake, lake_columns, new_id
@@ -153,6 +154,8 @@ class _Stages:
         finally:
             self.timings[name] = round(time.perf_counter() - start, 3)
             self.peak_mib[name] = _peak_rss_mib()
+            # what the stage freed is not carried into the next (rallypoint.allocator)
+            release_unused_memory()
             self.progress.update(task, completed=1, description=f"{description} [green]done")
 
 
@@ -237,7 +240,8 @@ def detect_run(
     lake.discard_unfinished_runs()
     started = datetime.now(UTC)
 
-    with _Stages(show_progress) as stages:
+    # numpy's large temporaries reuse freed memory instead of fresh pages (rallypoint.allocator)
+    with _Stages(show_progress) as stages, keeping_freed_memory():
         with stages.stage("read", "reading the lake"):
             # co-action's columns only, handed over in a list: once co-action has coded them no
             # name here keeps them alive through its pairing and the attachment (at 10M records
@@ -257,14 +261,14 @@ def detect_run(
 
         with stages.stage("coaction", f"co-action edges ({n_records:,} records)"):
             # the reader's buffers are free by now, but Arrow's allocator keeps them resident
-            release_arrow_memory()
+            release_unused_memory()
             coaction = build_coaction_edges(
                 coaction_input.pop(), types=_parse_types(types), window=window, min_participation=min_participation,
                 null_model=null_model, significance=significance, seed=seed, pair_budget=pair_budget,
                 on_engage_events=prepare_attachment,
             )
             coaction.engage_events = None  # the prepared engagements stand for them
-            release_arrow_memory()
+            release_unused_memory()
             edges = coaction.edges.select(EDGES_SCHEMA.names).cast(EDGES_SCHEMA)
             window_seconds = {k: float(v) for k, v in coaction.window_seconds.items()}
         with stages.stage("communities", f"communities ({edges.num_rows:,} edges)"):
@@ -283,7 +287,7 @@ def detect_run(
             else:
                 coaction_actions = pl.from_arrow(coaction.actions)
         with stages.stage("records", "reading the records for the evidence"):
-            release_arrow_memory()
+            release_unused_memory()
             records = read_records(lake, since_t, until_t, scheduler, columns=LATER_COLUMNS)
         membership = pl.from_arrow(communities.members()).select("account_id", cluster_id=pl.col("community"))
         # the members' roles and facts need the membership, not the evidence: they are worked

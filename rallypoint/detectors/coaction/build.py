@@ -89,7 +89,7 @@ from rallypoint.detectors.coaction.reduce import (
     per_type_sums,
 )
 from rallypoint.detectors.coaction.shares import from_column, schema_of
-from rallypoint.detectors.memory import release_arrow_memory
+from rallypoint.detectors.memory import release_unused_memory
 from rallypoint.detectors.window import (
     AUTO,
     parse_window,
@@ -510,14 +510,14 @@ class _LocalPlan(_Plan):
                     # copying a post's text is engaging with it, as reposting it is (co_engage.py)
                     copies = _text_copies(every, type_list.index(co_engage.TYPE), self.ids)
                 del events, every
-                release_arrow_memory()
+                release_unused_memory()
             self.coded = [coded.pop(kind).result() for kind in range(n_kinds)]
         if min_participation <= 1:
             del counts["share_events_after_prefilter"]
         # coded: the records are not read again here, and the memory Arrow keeps for them
         # goes back before the pairing (at 10M records 2 GiB stayed resident through it)
         self.table = None
-        release_arrow_memory()
+        release_unused_memory()
         return self.coded, engage_events, counts
 
     def decode_events(self, events):

@@ -45,7 +45,7 @@ from rallypoint.detectors.coaction.shares import (
     rows_with_action,
     schema_of,
 )
-from rallypoint.detectors.memory import release_arrow_memory
+from rallypoint.detectors.memory import release_unused_memory
 
 TYPE = "co_text"
 MIN_WORDS = 5
@@ -94,7 +94,7 @@ def text_targets(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_p
     # one sort of the texts (a binary search of each among the distinct ones took 14.7 s at 10M records)
     distinct, code = sorted_codes(_long_enough(records["text"].filter(authored)))
     # the texts' memory goes back before the signatures (1.5 GiB at 3M texts) are allocated
-    release_arrow_memory()
+    release_unused_memory()
     nulls = distinct.null_count()  # a null sorts first: code 0
     labels = group_labels(distinct.slice(nulls), threshold, seed=seed, num_perm=num_perm)
     del distinct
