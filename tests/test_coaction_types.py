@@ -68,6 +68,21 @@ def test_co_text_share_events_target_each_authored_texts_group_and_skip_the_rest
     assert target["r2"].endswith(normalize_text_one(table["text"][2].as_py())[:100])
 
 
+def test_co_text_groups_code_each_record_into_the_sorted_labels_of_the_groups():
+    # what the in-process plan pairs on: per record a code into the sorted distinct labels,
+    # -1 for a record without a group; decoded, the codes are the share events' targets
+    from rallypoint.detectors.coaction import co_text
+
+    texts = [f"Group {word} meets at the square at noon with banners" for word in ("zeta", "alpha", "mu", "beta")]
+    table = posts(*({"account_id": f"a{k}", "text": text, "t": k} for k, text in enumerate(texts * 2)),
+                  {"account_id": "x", "text": "too short", "t": 9})
+    code, labels = co_text.text_groups(table, threshold=0.8)
+    assert labels.to_list() == sorted(labels.to_list()) and labels.n_unique() == len(labels) == 4
+    assert code.tolist()[:4] == code.tolist()[4:8] and sorted(code[:4].tolist()) == [0, 1, 2, 3]
+    assert code[8] == -1
+    assert labels.gather(code[:8]).to_list() == co_text.text_targets(table).to_pylist()[:8]
+
+
 def normalize_text_one(text: str) -> str:
     import polars as pl
 

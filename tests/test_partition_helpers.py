@@ -66,3 +66,20 @@ def test_codes_into_sorted_strings_renumber_to_the_sorted_codes_of_the_strings_p
     expected, expected_codes = sorted_codes(strings.gather(codes))
     assert present.to_list() == expected.to_list() == ["b", "e", "f"]
     assert renumbered.tolist() == expected_codes.tolist() == [1, 0, 1, 2, 0]
+
+
+def test_union_codes_code_two_columns_as_sorted_codes_codes_them_together():
+    from rallypoint.detectors.coaction.partition import union_codes
+
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        old = pl.Series([None if rng.random() < 0.1 else f"p{int(k)}" for k in rng.integers(0, 40, rng.integers(0, 30))],
+                        dtype=pl.String)
+        new = pl.Series(list(dict.fromkeys(f"p{int(k)}" for k in rng.integers(0, 60, rng.integers(0, 20)))),
+                        dtype=pl.String)
+        distinct, codes = sorted_codes(old)
+        union, moved, placed = union_codes(distinct, new)
+        expected, expected_codes = sorted_codes(pl.concat([old, new]))
+        assert union.to_list() == expected.to_list()
+        assert moved[codes].tolist() == expected_codes[: len(old)].tolist()
+        assert placed.tolist() == expected_codes[len(old):].tolist()

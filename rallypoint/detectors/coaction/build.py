@@ -78,7 +78,9 @@ from rallypoint.detectors.coaction.partition import (
     pair_actions,
     sample_within_budget,
     sorted_codes,
+    sorted_unique,
     stable_argsort,
+    union_codes,
 )
 from rallypoint.detectors.coaction.reduce import (
     PerType,
@@ -88,7 +90,8 @@ from rallypoint.detectors.coaction.reduce import (
     participating,
     per_type_sums,
 )
-from rallypoint.detectors.coaction.shares import from_column, schema_of
+from rallypoint.detectors.coaction.shares import distinct as distinct_events
+from rallypoint.detectors.coaction.shares import schema_of
 from rallypoint.detectors.memory import release_unused_memory
 from rallypoint.detectors.window import (
     AUTO,
@@ -371,7 +374,8 @@ def _with_codes(events: pl.DataFrame, kind: int) -> pl.DataFrame:
     """``SHARE_COLUMNS`` (``account_id`` and ``id`` as strings, or as the local plan's codes)."""
     return events.select(
         kind=pl.lit(kind, dtype=pl.Int32),
-        target=pl.col("target").cast(pl.String),
+        # group codes stay codes (``_group_share_frame``)
+        target=pl.col("target") if events["target"].dtype.is_integer() else pl.col("target").cast(pl.String),
         account_id="account_id",
         id="id",
         time=pl.col("timestamp").dt.epoch("us").cast(pl.Int64),
@@ -450,8 +454,8 @@ class _LocalPlan(_Plan):
         # start (it reads the texts and actions only) while the ids are coded and the other
         # types are built, and is taken up last but co_engage, which needs its copies
         text_worker = ThreadPoolExecutor(1)
-        text_targets = (text_worker.submit(co_text.text_targets, self.table, text_threshold, seed)
-                        if co_text.TYPE in type_list else None)
+        text_groups = (text_worker.submit(co_text.text_groups, self.table, text_threshold, seed)
+                       if co_text.TYPE in type_list else None)
         text_worker.shutdown(wait=False)
         self.ids, id_code = first_seen_codes(pl.from_arrow(self.table["id"]).cast(pl.String))
         id_code = pa.array(id_code)
@@ -461,17 +465,19 @@ class _LocalPlan(_Plan):
         del id_code, account_code
         coded: dict[int, Future] = {}
         self.engage_targets = None
+        engage_kind = type_list.index(co_engage.TYPE) if co_engage.TYPE in type_list else None
         engage_events = copies = None
         counts = {"share_events": 0, "share_events_after_prefilter": 0}
 
-        def events_of(kind: int) -> pl.DataFrame:
-            name = type_list[kind]
-            events = (from_column(table, text_targets.result()) if name == co_text.TYPE
-                      else _MODULES[name].share_events(table))
-            return _share_frame(events, table, kind)
+        def events_of(kind: int) -> tuple[pl.DataFrame, pl.Series | None]:
+            """A type's share events and, when their targets are codes already, the strings."""
+            if type_list[kind] == co_text.TYPE:
+                code, labels = text_groups.result()
+                return _group_share_frame(table, code, kind), labels
+            return _share_frame(_MODULES[type_list[kind]].share_events(table), table, kind), None
 
         late = [k for k, name in enumerate(type_list) if name in (co_text.TYPE, co_engage.TYPE)]
-        built: dict[int, pl.DataFrame] = {}
+        built: dict[int, tuple[pl.DataFrame, pl.Series | None]] = {}
         # a type's Coded (two sorts in polars, which releases the GIL) is built on a worker
         # while this thread goes on to the next type's events: co_text's Coded then runs
         # beside its copies and co_engage's events (at 10M records this step took 60-60.4 s
@@ -479,20 +485,25 @@ class _LocalPlan(_Plan):
         with ThreadPoolExecutor(2) as coder:
             for kind in [k for k in range(n_kinds) if k not in late] + late:
                 name = type_list[kind]
-                if name == co_text.TYPE and co_engage.TYPE in type_list:
-                    # co_engage's own events need no text: they are built before co_text's grouping
-                    # is waited for (at 10M records the other types are coded well before it ends)
-                    built[type_list.index(co_engage.TYPE)] = events_of(type_list.index(co_engage.TYPE))
-                events = built.pop(kind) if kind in built else events_of(kind)
-                targets = None
+                if name == co_text.TYPE and engage_kind is not None:
+                    # co_engage's own events need no text: they are built, and their posts coded,
+                    # before co_text's grouping is waited for (at 10M records the other types are
+                    # coded well before it ends)
+                    own = events_of(engage_kind)[0]
+                    own_targets, own_code = sorted_codes(own["target"])
+                    built[engage_kind] = own.with_columns(target=pl.Series(own_code)), own_targets
+                    del own, own_code
+                events, targets = built.pop(kind) if kind in built else events_of(kind)
                 if name == co_engage.TYPE:
+                    if targets is None:
+                        targets, target_code = sorted_codes(events["target"])
+                        events = events.with_columns(target=pl.Series(target_code))
                     if copies is not None:
-                        events = pl.concat([events, copies.cast(events.schema)])
+                        targets, events = _with_copies_coded(events, targets, copies, self.ids)
                         copies = None
                     # its posts are coded once, here: for its Coded and for the attachment (which
                     # coded the same 14.5M strings again at 10M records)
-                    self.engage_targets, target_code = sorted_codes(events["target"])
-                    targets, events = self.engage_targets, events.with_columns(target=pl.Series(target_code))
+                    self.engage_targets = targets
                     engage_events = events.select("target", "account_id", "id", "time")
                 counts["share_events"] += events.height
                 every = events
@@ -506,9 +517,9 @@ class _LocalPlan(_Plan):
                 counts["share_events_after_prefilter"] += events.height
                 coded[kind] = coder.submit(Coded, events, accounts=self.accounts, n_kinds=n_kinds, ids=self.ids,
                                            targets=targets)
-                if name == co_text.TYPE and co_engage.TYPE in type_list:
+                if name == co_text.TYPE and engage_kind is not None:
                     # copying a post's text is engaging with it, as reposting it is (co_engage.py)
-                    copies = _text_copies(every, type_list.index(co_engage.TYPE), self.ids)
+                    copies = _text_copies(every, engage_kind, self.ids)
                 del events, every
                 release_unused_memory()
             self.coded = [coded.pop(kind).result() for kind in range(n_kinds)]
@@ -667,14 +678,38 @@ def _concat_per_type(parts: list[PerType]) -> PerType:
 def _text_copies(texts: pl.DataFrame, engage_kind: int, ids: pl.Series) -> pl.DataFrame:
     """``co_text`` share events that copy an earlier text, as ``co_engage`` events on the
     first record of their near-duplicate group (the original: the earliest, and of
-    records at the same time the smallest id); ``texts``' ids are codes into ``ids``."""
+    records at the same time the smallest id). ``texts``' targets (group codes) and ids
+    are codes, ids into ``ids``; a copy's target is its original's id code."""
     earliest = texts.filter(pl.col("time") == pl.col("time").min().over("target"))
-    originals = (earliest.select("target", original=ids.gather(earliest["id"])).sort("original")
+    originals = (earliest.select("target", "id", id_string=ids.gather(earliest["id"])).sort("id_string")
                  .group_by("target", maintain_order=True).first())
-    copies = texts.join(originals, on="target")
-    copies = copies.filter(ids.gather(copies["id"]) != copies["original"])
-    copies = copies.with_columns(kind=pl.lit(engage_kind, pl.Int32), target="original")
-    return copies.select(list(SHARE_COLUMNS))
+    group = texts["target"].to_numpy()
+    original = np.zeros(int(group.max()) + 1 if group.size else 0, dtype=np.int64)
+    original[originals["target"].to_numpy()] = originals["id"].to_numpy()
+    original = original[group]
+    is_copy = texts["id"].to_numpy() != original
+    return texts.filter(pl.Series(is_copy)).with_columns(
+        kind=pl.lit(engage_kind, pl.Int32), target=pl.Series(original[is_copy])).select(list(SHARE_COLUMNS))
+
+
+def _with_copies_coded(events: pl.DataFrame, targets: pl.Series, copies: pl.DataFrame,
+                       ids: pl.Series) -> tuple[pl.Series, pl.DataFrame]:
+    """``co_engage``'s events (targets: codes into ``targets``, sorted distinct strings) and
+    ``_text_copies``' (targets: the originals' codes into ``ids``) as one frame coded into
+    the union of both: ``(union, events)``, the union sorted as ``sorted_codes`` sorts."""
+    copy_of = copies["target"].to_numpy()
+    originals = sorted_unique(copy_of)
+    union, moved, placed = union_codes(targets, ids.gather(originals))
+    copies = copies.with_columns(target=pl.Series(placed[np.searchsorted(originals, copy_of)]))
+    events = events.with_columns(target=pl.Series(moved[events["target"].to_numpy()]))
+    return union, pl.concat([events, copies.cast(events.schema)])
+
+
+def _group_share_frame(table: pa.Table, code: np.ndarray, kind: int) -> pl.DataFrame:
+    """``SHARE_COLUMNS`` of the records with a group ``code`` (>= 0; ``co_text.text_groups``),
+    the code as ``target``."""
+    events = table.select(["account_id", "id", "timestamp"]).append_column("target", pa.array(code))
+    return _with_codes(pl.from_arrow(distinct_events(events.filter(pa.array(code >= 0)))), kind)
 
 
 def _dense_codes(column: pa.ChunkedArray | pa.Array) -> tuple[pl.Series, pa.Array]:

@@ -50,7 +50,8 @@ from rallypoint.detectors.memory import release_unused_memory
 TYPE = "co_text"
 MIN_WORDS = 5
 __all__ = ["MIN_WORDS", "NUM_PERM", "SHINGLE_WORDS", "TYPE", "group_texts", "near_duplicate_groups",
-           "group_labels", "normalize_text", "share_events", "text_events", "text_targets"]
+           "group_labels", "normalize_text", "share_events", "text_events", "text_groups",
+           "text_targets"]
 #: How much of the representative text a target label shows.
 LABEL_CHARS = 100
 
@@ -84,23 +85,44 @@ def _long_enough(texts: pa.ChunkedArray | pa.Array) -> pl.Series:
 
 def text_targets(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_perm: int = NUM_PERM) -> pa.Array:
     """Each record's target: the label of its text's near-duplicate group, or null (not
-    authored, or no text of ``MIN_WORDS`` words). Reads ``action`` and ``text`` only, so
-    it can start before the records' other columns are coded (``build._LocalPlan``)."""
+    authored, or no text of ``MIN_WORDS`` words) (``text_groups``, as strings)."""
+    code, labels = text_groups(records, threshold, seed, num_perm)
+    has_group = code >= 0
+    targets = pl.repeat(None, records.num_rows, dtype=pl.String, eager=True).rename("target")
+    return targets.scatter(np.flatnonzero(has_group), labels.gather(code[has_group])).to_arrow()
+
+
+def text_groups(records: pa.Table, threshold: float = 0.8, seed: int = 0,
+                num_perm: int = NUM_PERM) -> tuple[np.ndarray, pl.Series]:
+    """``(code, labels)``: ``labels`` the target labels of the records' near-duplicate groups,
+    sorted and distinct; ``code`` per record its group's position among them, or -1 (not
+    authored, or no text of ``MIN_WORDS`` words).
+
+    Reads ``action`` and ``text`` only, so it can start before the records' other columns
+    are coded (``build._LocalPlan``), which then pairs on the codes: a label per record (5M
+    strings at 10M records) is never built.
+    """
     authored = pc.is_in(records["action"], value_set=pa.array(AUTHORING_ACTIONS, pa.string()))
     rows = np.flatnonzero(authored.to_numpy())
-    targets = pl.repeat(None, records.num_rows, dtype=pl.String, eager=True).rename("target")
+    code = np.full(records.num_rows, -1, dtype=np.int64)
     if rows.size == 0:
-        return targets.to_arrow()
+        return code, pl.Series("target", [], dtype=pl.String)
     # one sort of the texts (a binary search of each among the distinct ones took 14.7 s at 10M records)
-    distinct, code = sorted_codes(_long_enough(records["text"].filter(authored)))
+    distinct, text_code = sorted_codes(_long_enough(records["text"].filter(authored)))
     # the texts' memory goes back before the signatures (1.5 GiB at 3M texts) are allocated
     release_unused_memory()
     nulls = distinct.null_count()  # a null sorts first: code 0
-    labels = group_labels(distinct.slice(nulls), threshold, seed=seed, num_perm=num_perm)
+    texts = distinct.slice(nulls)
     del distinct
-    if nulls:
-        labels = pl.concat([pl.Series([None], dtype=pl.String), labels])
-    return targets.scatter(rows, labels.gather(code)).to_arrow()
+    group = near_duplicate_groups(texts, threshold, num_perm=num_perm, seed=seed)
+    labels = _labels_of_groups(texts, group)
+    order = labels.arg_sort().to_numpy()
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    # per distinct text (the null first, when there is one: no group)
+    group_code = np.concatenate([np.full(nulls, -1, dtype=np.int64), rank[group]])
+    code[rows] = group_code[text_code]
+    return code, labels.gather(order)
 
 
 def share_events(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_perm: int = NUM_PERM) -> pa.Table:
@@ -124,12 +146,16 @@ def group_texts(
 
 def group_labels(distinct: pl.Series, threshold: float, seed: int = 0, num_perm: int = NUM_PERM) -> pl.Series:
     """The target label of each of ``distinct`` (sorted distinct texts), aligned with them."""
-    group = pl.Series("group", near_duplicate_groups(distinct, threshold, num_perm=num_perm, seed=seed),
-                      dtype=pl.Int64)
-    # a group's representative is its smallest text: the first in sorted order
+    group = near_duplicate_groups(distinct, threshold, num_perm=num_perm, seed=seed)
+    return _labels_of_groups(distinct, group).gather(group)
+
+
+def _labels_of_groups(distinct: pl.Series, group: np.ndarray) -> pl.Series:
+    """One target label per group (``"<group>: <first 100 characters>"``), indexed by group:
+    its representative is its smallest text, the first of it in ``distinct``'s (sorted) order."""
     first = pl.DataFrame({"group": group}).with_row_index("row").group_by("group").agg(pl.col("row").min())
-    representative = pl.Series(np.zeros(len(distinct), np.int64)).scatter(first["group"], first["row"])
-    label = distinct.gather(representative.gather(group)).str.slice(0, LABEL_CHARS)
-    return pl.select(pl.format("{}: {}", group, label)).to_series().rename("target")
-
-
+    representative = np.zeros(int(group.max()) + 1 if group.size else 0, dtype=np.int64)
+    representative[first["group"].to_numpy()] = first["row"].to_numpy()
+    label = distinct.gather(representative).str.slice(0, LABEL_CHARS)
+    return pl.select(pl.format("{}: {}", pl.int_range(len(representative), dtype=pl.Int64), label)
+                     ).to_series().rename("target")

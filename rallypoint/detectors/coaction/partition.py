@@ -138,6 +138,39 @@ def sorted_codes(strings: pl.Series, dtype: type = np.int64) -> tuple[pl.Series,
     return distinct.alias(strings.name), position[encoded.indices.fill_null(order.size).to_numpy()]
 
 
+def union_codes(distinct: pl.Series, more: pl.Series) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+    """``distinct`` (sorted distinct strings, as ``sorted_codes`` gives them) with ``more``
+    (distinct strings, any order, no null) added: ``(union, moved, placed)``, the union
+    sorted and distinct, ``moved[c]`` the new code of old code ``c`` and ``placed[i]`` the code
+    of ``more[i]``.
+
+    What ``sorted_codes`` of both string columns together gives, at the cost of sorting
+    ``more`` and one binary search of each of it in ``distinct``: ``O(m log m + m log d + d)``
+    (at 10M records ``co_engage``'s 10.6M posts are coded while ``co_text``'s groups are
+    found, and the 0.4M originals of its copies added once they are).
+    """
+    order = more.arg_sort().to_numpy()
+    added = more.gather(order)
+    nulls = int(distinct.null_count() > 0)  # a null sorts first, at code 0
+    strings = distinct.slice(nulls)
+    at = strings.search_sorted(added, side="left").to_numpy().astype(np.int64)
+    found = np.zeros(at.size, dtype=bool)
+    inside = at < len(strings)
+    found[inside] = (strings.gather(at[inside]) == added.filter(pl.Series(inside))).to_numpy()
+    new_at = at[~found]  # where each new string goes among the old ones (sorted, as ``added`` is)
+    # an old string moves up by the new strings that sort before it
+    moved = np.arange(len(distinct), dtype=np.int64)
+    moved[nulls:] += np.searchsorted(new_at, np.arange(len(strings)), side="right")
+    placed_sorted = np.empty(at.size, dtype=np.int64)
+    placed_sorted[found] = moved[nulls + at[found]]
+    placed_sorted[~found] = nulls + new_at + np.arange(new_at.size)
+    placed = np.empty_like(placed_sorted)
+    placed[order] = placed_sorted
+    union = pl.Series(distinct.name, [None] * (len(distinct) + new_at.size), dtype=pl.String)
+    union = union.scatter(moved, distinct).scatter(placed_sorted[~found], added.filter(pl.Series(~found)))
+    return union, moved, placed
+
+
 def first_seen_codes(strings: pl.Series, dtype: type = np.int32) -> tuple[pl.Series, np.ndarray]:
     """(the distinct strings in order of first appearance, each string's position among them).
 
