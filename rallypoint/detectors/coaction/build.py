@@ -580,6 +580,8 @@ class _LocalPlan(_Plan):
             results.append(_TypePairs(rows, share_counts, coded.chance, coded.in_pair, len(summed),
                                       coded.figures, sample))
             del coded, summed, rows, share_counts
+            # a type's pairing frees more than the next type reuses (rallypoint.allocator)
+            release_unused_memory()
         figures = merge_figures([r.figures for r in results])
         figures["targets_sampled"] = thinned
         return results, None, figures
@@ -611,8 +613,10 @@ class _LocalPlan(_Plan):
                 r.share_counts = None  # concatenated above: one copy is enough
             chance = np.concatenate([r.chance for r in rows])
             group_kind = np.concatenate([s.group_kind for s in self.coded])
+            release_unused_memory()  # the pairing's memory, before E_ab's
             expected = expected_weights(per_type, share_counts, chance, group_kind, n_accounts, n_kinds)
             del share_counts
+            release_unused_memory()
             kept = may_pass(per_type, expected, n_kinds, significance)
             per_type, expected = per_type.take(kept), expected[kept]
         a, b, kind = first.split_pair_kind(per_type.pair_kind)
