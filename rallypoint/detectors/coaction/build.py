@@ -501,8 +501,9 @@ class _LocalPlan(_Plan):
                     if copies is not None:
                         targets, events = _with_copies_coded(events, targets, copies, self.ids)
                         copies = None
-                    # its posts are coded once, here: for its Coded and for the attachment (which
-                    # coded the same 14.5M strings again at 10M records)
+                    # its posts are coded once (before co_text's wait, or just above without
+                    # co_text): for its Coded and for the attachment (which coded the same 14.5M
+                    # strings again at 10M records)
                     self.engage_targets = targets
                     engage_events = events.select("target", "account_id", "id", "time")
                 counts["share_events"] += events.height
