@@ -470,11 +470,17 @@ class _LocalPlan(_Plan):
         counts = {"share_events": 0, "share_events_after_prefilter": 0}
 
         def events_of(kind: int) -> tuple[pl.DataFrame, pl.Series | None]:
-            """A type's share events and, when their targets are codes already, the strings."""
+            """A type's share events and, when their targets are codes, the strings they index."""
             if type_list[kind] == co_text.TYPE:
                 code, labels = text_groups.result()
                 return _group_share_frame(table, code, kind), labels
-            return _share_frame(_MODULES[type_list[kind]].share_events(table), table, kind), None
+            events = _share_frame(_MODULES[type_list[kind]].share_events(table), table, kind)
+            if kind != engage_kind:
+                return events, None
+            # co_engage's posts are coded once, here: for its Coded and for the attachment
+            # (which coded the same 14.5M strings again at 10M records)
+            targets, target_code = sorted_codes(events["target"])
+            return events.with_columns(target=pl.Series(target_code)), targets
 
         late = [k for k, name in enumerate(type_list) if name in (co_text.TYPE, co_engage.TYPE)]
         built: dict[int, tuple[pl.DataFrame, pl.Series | None]] = {}
@@ -489,21 +495,12 @@ class _LocalPlan(_Plan):
                     # co_engage's own events need no text: they are built, and their posts coded,
                     # before co_text's grouping is waited for (at 10M records the other types are
                     # coded well before it ends)
-                    own = events_of(engage_kind)[0]
-                    own_targets, own_code = sorted_codes(own["target"])
-                    built[engage_kind] = own.with_columns(target=pl.Series(own_code)), own_targets
-                    del own, own_code
+                    built[engage_kind] = events_of(engage_kind)
                 events, targets = built.pop(kind) if kind in built else events_of(kind)
                 if name == co_engage.TYPE:
-                    if targets is None:
-                        targets, target_code = sorted_codes(events["target"])
-                        events = events.with_columns(target=pl.Series(target_code))
                     if copies is not None:
                         targets, events = _with_copies_coded(events, targets, copies, self.ids)
                         copies = None
-                    # its posts are coded once (before co_text's wait, or just above without
-                    # co_text): for its Coded and for the attachment (which coded the same 14.5M
-                    # strings again at 10M records)
                     self.engage_targets = targets
                     engage_events = events.select("target", "account_id", "id", "time")
                 counts["share_events"] += events.height
