@@ -154,7 +154,8 @@ class _Stages:
         finally:
             self.timings[name] = round(time.perf_counter() - start, 3)
             self.peak_mib[name] = _peak_rss_mib()
-            # what the stage freed is not carried into the next (rallypoint.allocator)
+            # what the stage freed (the reader's buffers, co-action's strings, ...) is not
+            # carried into the next: Arrow's allocator and the C heap keep it otherwise
             release_unused_memory()
             self.progress.update(task, completed=1, description=f"{description} [green]done")
 
@@ -260,15 +261,12 @@ def detect_run(
             early.shutdown(wait=False)  # its thread ends with the task
 
         with stages.stage("coaction", f"co-action edges ({n_records:,} records)"):
-            # the reader's buffers are free by now, but Arrow's allocator keeps them resident
-            release_unused_memory()
             coaction = build_coaction_edges(
                 coaction_input.pop(), types=_parse_types(types), window=window, min_participation=min_participation,
                 null_model=null_model, significance=significance, seed=seed, pair_budget=pair_budget,
                 on_engage_events=prepare_attachment,
             )
             coaction.engage_events = None  # the prepared engagements stand for them
-            release_unused_memory()
             edges = coaction.edges.select(EDGES_SCHEMA.names).cast(EDGES_SCHEMA)
             window_seconds = {k: float(v) for k, v in coaction.window_seconds.items()}
         with stages.stage("communities", f"communities ({edges.num_rows:,} edges)"):
@@ -287,7 +285,6 @@ def detect_run(
             else:
                 coaction_actions = pl.from_arrow(coaction.actions)
         with stages.stage("records", "reading the records for the evidence"):
-            release_unused_memory()
             records = read_records(lake, since_t, until_t, scheduler, columns=LATER_COLUMNS)
         membership = pl.from_arrow(communities.members()).select("account_id", cluster_id=pl.col("community"))
         # the members' roles and facts need the membership, not the evidence: they are worked
