@@ -16,7 +16,8 @@ What it sets
     2. ``keeping_freed_memory`` (around a detection run): large blocks come from the heap
        (``M_MMAP_MAX`` 0) and freed memory stays there (``M_TRIM_THRESHOLD`` 2 GiB) until
        ``release_freed_memory`` gives it back, at the end of each stage, so a stage's peak is not
-       carried into the next. On exit glibc's defaults are back and the heap is trimmed.
+       carried into the next. On exit both settings get glibc's default values back (glibc
+       no longer moves its mmap threshold by itself once they were set) and the heap is trimmed.
 
 A user who sets glibc's malloc settings (``MALLOC_ARENA_MAX`` and the other ``MALLOC_*``
 variables, or ``GLIBC_TUNABLES``) keeps them: nothing here changes then.
