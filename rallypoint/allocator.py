@@ -5,7 +5,7 @@ Why
     threshold (at most 32 MiB) with a mapping of its own, unmapped again on free: the kernel
     zeroes each page of the next such block on first touch. A detection run makes and drops
     such temporaries thousands of times (pair chunks, MinHash blocks, the attachment's batches,
-    ``E_ab``'s chunks); at 10M records about a fifth of the machine's time was kernel time.
+    ``E_ab``'s chunks), and at scale a large share of the machine's time went to that zeroing.
     Served from a heap that keeps what is freed, the next temporary reuses the same pages.
 
 What it sets

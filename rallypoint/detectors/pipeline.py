@@ -245,14 +245,13 @@ def detect_run(
     with _Stages(show_progress) as stages, keeping_freed_memory():
         with stages.stage("read", "reading the lake"):
             # co-action's columns only, handed over in a list: once co-action has coded them no
-            # name here keeps them alive through its pairing and the attachment (at 10M records
-            # they are 2.7 GiB); every column is read again after the attachment
+            # name here keeps them alive through its pairing and the attachment (gigabytes at
+            # scale); every column is read again after the attachment
             coaction_input = [read_records(lake, since_t, until_t, scheduler, columns=list(RECORD_COLUMNS))]
             n_records = coaction_input[0].num_rows
         # the attachment's test needs the communities, but its events can be coded, sorted and
         # keyed as soon as co-action has them: on a thread of their own, beside co-action's
-        # pairing (about one core busy there), instead of after the communities (9-10 s of the
-        # 10M benchmark)
+        # pairing (about one core busy there), instead of after the communities
         prepared: list = []
 
         def prepare_attachment(events, window: float) -> None:
@@ -441,8 +440,8 @@ ACCOUNT_FACT_COLUMNS = ["account_id", "platform", "account_name", "high_profile"
 
 def _member_records(records: pa.Table, membership: pl.DataFrame) -> pl.DataFrame:
     """The records of cluster members (all their actions in range), the columns
-    ``account_facts`` reads only (at 10M records members hold most records: every column
-    of them was a 2 GiB copy)."""
+    ``account_facts`` reads only (at scale members hold most records, and every column
+    of them would be a copy of gigabytes)."""
     import pyarrow.compute as pc
 
     members = pa.array(membership["account_id"].to_list(), pa.string())

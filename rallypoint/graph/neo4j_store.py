@@ -119,7 +119,7 @@ RETURN collect(i) AS row, collect(id(a)) AS node
 def _datetime(expr: str) -> str:
     """Cypher turning epoch microseconds into a DateTime (null stays null).
 
-    Timestamps travel as integers: the driver packs Python datetimes 20-30x slower than ints.
+    Timestamps travel as integers: the driver packs Python datetimes far slower than ints.
     """
     return (f"CASE WHEN {expr} IS NULL THEN null ELSE datetime({{epochSeconds: {expr} / 1000000, "
             f"nanosecond: {expr} % 1000000 * 1000}}) END")
