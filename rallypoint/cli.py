@@ -208,5 +208,32 @@ def demo(out: Path, seed: int) -> None:
     run_demo(out, seed=seed)
 
 
+# --- search -----------------------------------------------------------------------
+@main.command()
+@click.argument("query")
+@lake_option
+@click.option("--run", "run_id", default="latest", show_default=True, help="Run whose clusters the accounts link to.")
+@click.option("--limit", default=50, show_default=True, help="Records shown at most, newest first.")
+@clear_errors
+def search(query: str, lake: Path, run_id: str, limit: int) -> None:
+    """Search the whole lake: an id, @handle, #hashtag, domain, link or words (accents ignored)."""
+    from rallypoint.lake_search import search_lake, terminal_safe
+
+    result = search_lake(lake, query, run_id=run_id, limit=limit)
+    click.echo(f"{result.records.num_rows}{'+' if result.truncated else ''} records by "
+               f"{result.accounts.num_rows} accounts match the {result.query.kind} query "
+               f"({result.seconds:.2f} s).")
+    clusters: dict[str, list[str]] = {}
+    for row in result.clusters.to_pylist():
+        clusters.setdefault(row["account_id"], []).append(row["cluster_id"])
+    for row in result.accounts.slice(0, 20).to_pylist():
+        where = ", ".join(clusters.get(row["account_id"], [])) or "no cluster"
+        click.echo(f"  account {terminal_safe(row['account_id'])} ({terminal_safe(row['account_name'] or '')}): "
+                   f"{row['hits']} hits; clusters of run {result.run_id}: {where}")
+    for row in result.records.to_pylist():
+        click.echo(f"  {row['timestamp']:%Y-%m-%d %H:%M} {terminal_safe(row['platform'])}/{terminal_safe(row['id'])} "
+                   f"{terminal_safe(row['account_id'])} {row['action']}: {terminal_safe(row['text'] or '')[:160]}")
+
+
 if __name__ == "__main__":
     main()
