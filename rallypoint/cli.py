@@ -47,10 +47,20 @@ def neo4j_option(func):
     return click.option("--neo4j", "neo4j_uri", default=None, envvar="NEO4J_URI", help=NEO4J_HELP)(func)
 
 
+#: Commands that run detection: they limit malloc's arenas before numpy is imported
+#: (rallypoint.allocator says why); the others leave the allocator as it is.
+DETECTING_COMMANDS = frozenset({"detect", "demo"})
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rallypoint")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Find coordinated networks that organize offline mobilization, with reasons."""
+    if ctx.invoked_subcommand in DETECTING_COMMANDS:
+        from rallypoint.allocator import limit_arenas
+
+        limit_arenas()
 
 
 # --- simulate ---------------------------------------------------------------------
