@@ -245,5 +245,24 @@ def search(query: str, lake: Path, run_id: str, limit: int) -> None:
                    f"{terminal_safe(row['account_id'])} {row['action']}: {terminal_safe(row['text'] or '')[:160]}")
 
 
+# --- case pack --------------------------------------------------------------------
+@main.command()
+@lake_option
+@click.option("--run", "run_id", default="latest", show_default=True)
+@click.option("--cluster", "cluster_id", required=True, help="The cluster, as in clusters.parquet.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the pack's files.")
+@click.option("--pseudonymize", is_flag=True, help="Replace account ids and names by keyed pseudonyms ($RALLYPOINT_PSEUDONYM_KEY).")
+@click.option("--pdf/--no-pdf", default=True, show_default=True, help="Also print it to PDF with headless Chromium.")
+@clear_errors
+def casepack(lake: Path, run_id: str, cluster_id: str, out: Path, pseudonymize: bool, pdf: bool) -> None:
+    """One self-contained HTML (and PDF) about a cluster, with a SHA-256 manifest."""
+    from rallypoint.dashboard.casepack import build_case_pack
+
+    pack = build_case_pack(lake, cluster_id, out, run_id=run_id, pseudonymize=pseudonymize, pdf=pdf)
+    for name, digest in pack.sha256.items():
+        click.echo(f"{out / name}  sha256 {digest}")
+    click.echo(f"manifest: {pack.manifest}")
+
+
 if __name__ == "__main__":
     main()
