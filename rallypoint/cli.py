@@ -264,5 +264,32 @@ def casepack(lake: Path, run_id: str, cluster_id: str, out: Path, pseudonymize: 
     click.echo(f"manifest: {pack.manifest}")
 
 
+# --- network ----------------------------------------------------------------------
+@main.command()
+@lake_option
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The file to write (.parquet, .csv, .graphml, .gexf).")
+@click.option("--format", "fmt", default=None, help="parquet, csv, graphml or gexf (default: from --out's extension).")
+@click.option("--types", default="co_repost", show_default=True, help="Comma list of co-action types.")
+@click.option("--window", default="60s", show_default=True, help="Co-action window: a duration such as 60s, or auto.")
+@click.option("--min-participation", default=2, show_default=True, help="CooRTweet's minimum participation (1: every pair).")
+@click.option("--null", "null_model", default="none", show_default=True, help="none (every co-share pair) or permutation.")
+@click.option("--exact", is_flag=True, help="No per-share cap and no pair budget: every pair in the window, as the peers.")
+@click.option("--since", default=None, help="Only interactions at or after this time (ISO 8601).")
+@click.option("--until", default=None, help="Only interactions before this time (ISO 8601).")
+@clear_errors
+def network(lake, out, fmt, types, window, min_participation, null_model, exact, since, until) -> None:
+    """Write the co-action network alone (no communities, no scores): CooRTweet's job."""
+    from rallypoint.detectors.coaction.network import NetworkOptions, coaction_network
+    from rallypoint.detectors.pipeline import _parse_time
+
+    options = NetworkOptions(types=tuple(t.strip() for t in types.split(",") if t.strip()), window=window,
+                             min_participation=min_participation, null_model=null_model, exact=exact,
+                             since=_parse_time(since, "since"), until=_parse_time(until, "until"))
+    result = coaction_network(lake, out, options, fmt=fmt)
+    capped = result.stats.get("targets_sampled") or 0
+    click.echo(f"{result.edges.num_rows:,} edges between {result.n_accounts:,} accounts written to {result.path} "
+               f"({result.fmt}, {result.seconds:.1f} s){'' if exact or not capped else f'; {capped:,} heavy targets sampled (use --exact for every pair)'}.")
+
+
 if __name__ == "__main__":
     main()
