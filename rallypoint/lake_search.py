@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from rallypoint.errors import RallypointError
-from rallypoint.graph.lake import LATEST, Lake
+from rallypoint.lake import LATEST, Lake
 from rallypoint.schema import LAKE_SCHEMA
 
 __all__ = ["SearchQuery", "SearchResult", "parse_query", "search_lake", "fold", "terminal_safe"]

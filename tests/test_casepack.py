@@ -11,7 +11,7 @@ import pytest
 
 from rallypoint.dashboard.casepack import CasePackError, build_case_pack
 from rallypoint.dashboard.evidence_groups import group_evidence
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 HOSTILE = "<img src=http://127.0.0.1:9/x.png> <script>alert(1)</script> ![x](http://127.0.0.1:9/p.png)"
 

@@ -38,7 +38,7 @@ import polars as pl
 
 from rallypoint import __version__
 from rallypoint.errors import RallypointError
-from rallypoint.graph.lake import LATEST, Lake
+from rallypoint.lake import LATEST, Lake
 
 __all__ = ["CasePack", "CasePackError", "build_case_pack"]
 

@@ -20,7 +20,7 @@ import streamlit as st
 from rallypoint.dashboard.carryover import cluster_statuses, with_status
 from rallypoint.dashboard.env import LAKE_ENV, NEO4J_ENV
 from rallypoint.dashboard.triage import TriageStore
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 from rallypoint.schema import LAKE_SCHEMA
 
 

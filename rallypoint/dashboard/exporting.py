@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rallypoint.errors import RallypointError
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 #: Formats offered, as ``rallypoint export --format`` names them.
 FORMATS: dict[str, str] = {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rallypoint.dashboard.env import LAKE_ENV, NEO4J_ENV
 from rallypoint.errors import RallypointError
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 APP = Path(__file__).with_name("app.py")
 

@@ -65,10 +65,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from rallypoint.arrays import sorted_codes, sorted_unique, stable_argsort
 from rallypoint.detectors import null_model as nm
 from rallypoint.detectors.coaction import ACTIONS_SCHEMA, CodedEvents, co_engage
 from rallypoint.detectors.coaction.pairs import target_chances
-from rallypoint.detectors.coaction.partition import sorted_codes, sorted_unique, stable_argsort
 from rallypoint.detectors.communities import MIN_CLUSTER_SIZE, AccountGraph, Communities, keep_large
 
 #: Distinct posts an account must have met a cluster on.

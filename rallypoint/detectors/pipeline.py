@@ -61,7 +61,7 @@ from rallypoint.detectors.evidence import (
 from rallypoint.detectors.memory import release_unused_memory
 from rallypoint.detectors.roles import assign_roles
 from rallypoint.errors import RallypointError
-from rallypoint.graph.lake import Lake, lake_columns, new_id
+from rallypoint.lake import Lake, lake_columns, new_id
 from rallypoint.schema import (
     CLUSTERS_SCHEMA,
     EDGES_SCHEMA,

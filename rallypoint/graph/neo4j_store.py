@@ -63,7 +63,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rallypoint.errors import LakeError, Neo4jError
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 #: Where `make neo4j` serves the local development server.
 DEFAULT_URI = "bolt://127.0.0.1:7687"

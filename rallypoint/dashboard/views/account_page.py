@@ -16,7 +16,7 @@ from rallypoint.dashboard.data import (
 from rallypoint.dashboard.ego import ego_edges, ego_edges_from_neo4j, ego_nodes
 from rallypoint.dashboard.network import layout, network_figure
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 
 def account_matches(current: Lake, query: str, limit: int = 50) -> pl.DataFrame:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from rallypoint.dashboard.data import lake_from_env
 from rallypoint.dashboard.palette import STATUS_COLOURS
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 
 def lake() -> Lake:

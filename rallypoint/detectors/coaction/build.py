@@ -50,6 +50,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
+from rallypoint.arrays import first_seen_codes, sorted_codes, sorted_unique, stable_argsort, union_codes
 from rallypoint.detectors import null_model as nm
 from rallypoint.detectors.coaction import (
     co_engage,
@@ -73,14 +74,9 @@ from rallypoint.detectors.coaction.partition import (
     coact_codes,
     coact_partition,
     coded_pair_actions,
-    first_seen_codes,
     merge_figures,
     pair_actions,
     sample_within_budget,
-    sorted_codes,
-    sorted_unique,
-    stable_argsort,
-    union_codes,
 )
 from rallypoint.detectors.coaction.reduce import (
     PerType,

@@ -32,13 +32,13 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rallypoint.arrays import sorted_codes
 from rallypoint.detectors.coaction.minhash import (
     NUM_PERM,
     SHINGLE_WORDS,
     as_text_series,
     near_duplicate_groups,
 )
-from rallypoint.detectors.coaction.partition import sorted_codes
 from rallypoint.detectors.coaction.shares import (
     AUTHORING_ACTIONS,
     from_column,

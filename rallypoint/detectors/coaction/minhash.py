@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from rallypoint.detectors.coaction.partition import sorted_unique, stable_argsort
+from rallypoint.arrays import sorted_unique, stable_argsort
 
 _PRIME = np.uint64((1 << 61) - 1)
 _MASK32 = np.uint64(0xFFFFFFFF)

@@ -42,7 +42,7 @@ from rallypoint.detectors.coaction.build import (
     CoactionError,
     build_coaction_edges,
 )
-from rallypoint.graph.lake import Lake, write_parquet_atomic
+from rallypoint.lake import Lake, write_parquet_atomic
 
 __all__ = ["NETWORK_FORMATS", "NetworkOptions", "NetworkResult", "coaction_network"]
 

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from rallypoint.arrays import stable_argsort
 from rallypoint.detectors import null_model as nm
-from rallypoint.detectors.coaction.partition import stable_argsort
 
 #: ``may_pass`` keeps a little more than ``significance`` allows (float rounding).
 SLACK = 1 + 1e-9
