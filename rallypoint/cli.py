@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+import rallypoint
 from rallypoint import __version__
 from rallypoint.errors import RallypointError
 
@@ -74,9 +75,8 @@ def main(ctx: click.Context) -> None:
 @clear_errors
 def simulate(out: Path, accounts: int, days: int, seed: int, records: int | None, campaigns: str) -> None:
     """Write a synthetic world with planted campaigns and its labels.csv."""
-    from rallypoint.simulate import simulate_world
 
-    summary = simulate_world(out, accounts=accounts, days=days, seed=seed, records=records, campaigns=campaigns)
+    summary = rallypoint.simulate_world(out, accounts=accounts, days=days, seed=seed, records=records, campaigns=campaigns)
     click.echo(json.dumps(summary, indent=2, default=str))
 
 
@@ -92,9 +92,8 @@ def simulate(out: Path, accounts: int, days: int, seed: int, records: int | None
 @clear_errors
 def ingest(sources, lake, fmt, neo4j_uri, scheduler, workers) -> None:
     """Read SOURCE files or folders into the lake (and Neo4j with --neo4j)."""
-    from rallypoint.ingest.pipeline import ingest_sources
 
-    summary = ingest_sources(list(sources), lake, fmt=fmt, scheduler=scheduler, workers=workers,
+    summary = rallypoint.ingest_sources(list(sources), lake, fmt=fmt, scheduler=scheduler, workers=workers,
                              neo4j_uri=neo4j_uri)
     click.echo(summary.render())
 
@@ -125,9 +124,8 @@ def ingest(sources, lake, fmt, neo4j_uri, scheduler, workers) -> None:
 def detect(lake, since, until, window, types, min_participation, null_model, significance, objective, resolution,
            threshold, seed, pair_budget, run_id, neo4j_uri, scheduler) -> None:
     """Find coordinated clusters in the lake and score them; writes a run."""
-    from rallypoint.detectors.pipeline import detect_run
 
-    result = detect_run(lake, since=since, until=until, window=window, types=types,
+    result = rallypoint.detect(lake, since=since, until=until, window=window, types=types,
                         min_participation=min_participation, null_model=null_model,
                         neo4j_uri=neo4j_uri, scheduler=scheduler, significance=significance,
                         objective=objective, resolution=resolution, threshold=threshold, seed=seed,
@@ -143,10 +141,9 @@ def detect(lake, since, until, window, types, min_participation, null_model, sig
 @clear_errors
 def evaluate(lake, run_id, labels) -> None:
     """Precision, recall and F1 of a run's flags against labels.csv."""
-    from rallypoint.detectors.evaluate import evaluate_run, render_evaluation
 
-    report = evaluate_run(lake, run_id, labels)
-    click.echo(render_evaluation(report))
+    report = rallypoint.evaluate(lake, run_id, labels)
+    click.echo(rallypoint.render_evaluation(report))
 
 
 # --- graph ------------------------------------------------------------------------
@@ -166,9 +163,7 @@ def graph() -> None:
 @clear_errors
 def graph_load(lake, neo4j_uri, batch_size, workers, loader) -> None:
     """Load the lake's interactions into Neo4j (idempotent)."""
-    from rallypoint.graph.neo4j_store import load_lake_into_neo4j
-
-    summary = load_lake_into_neo4j(lake, neo4j_uri, batch_size=batch_size, workers=workers, loader=loader)
+    summary = rallypoint.load_into_neo4j(lake, neo4j_uri, batch_size=batch_size, workers=workers, loader=loader)
     click.echo(json.dumps(summary, indent=2, default=str))
 
 
@@ -186,9 +181,8 @@ def graph_load(lake, neo4j_uri, batch_size, workers, loader) -> None:
 @clear_errors
 def export(lake, run_id, cluster_id, fmt, out, pseudonymize, hops, cypher, neo4j_uri) -> None:
     """Export a cluster's subgraph for Gephi, R or your own code."""
-    from rallypoint.graph.export import export_subgraph
 
-    manifest = export_subgraph(lake, run_id=run_id, cluster_id=cluster_id, fmt=fmt, out=out,
+    manifest = rallypoint.export_subgraph(lake, run_id=run_id, cluster_id=cluster_id, fmt=fmt, out=out,
                                pseudonymize=pseudonymize, hops=hops, cypher=cypher, neo4j_uri=neo4j_uri)
     click.echo(json.dumps(manifest, indent=2, default=str))
 
@@ -201,9 +195,8 @@ def export(lake, run_id, cluster_id, fmt, out, pseudonymize, hops, cypher, neo4j
 @clear_errors
 def dashboard(lake, neo4j_uri, port) -> None:
     """Open the analysts' dashboard on the lake."""
-    from rallypoint.dashboard.launch import run_dashboard
 
-    run_dashboard(lake, neo4j_uri=neo4j_uri, port=port)
+    rallypoint.run_dashboard(lake, neo4j_uri=neo4j_uri, port=port)
 
 
 # --- demo -------------------------------------------------------------------------
@@ -213,9 +206,8 @@ def dashboard(lake, neo4j_uri, port) -> None:
 @clear_errors
 def demo(out: Path, seed: int) -> None:
     """Simulate a world, ingest it, detect, evaluate and export: all on Parquet alone."""
-    from rallypoint.demo import run_demo
 
-    run_demo(out, seed=seed)
+    rallypoint.run_demo(out, seed=seed)
 
 
 # --- search -----------------------------------------------------------------------
@@ -227,9 +219,8 @@ def demo(out: Path, seed: int) -> None:
 @clear_errors
 def search(query: str, lake: Path, run_id: str, limit: int) -> None:
     """Search the whole lake: an id, @handle, #hashtag, domain, link or words (accents ignored)."""
-    from rallypoint.lake_search import search_lake, terminal_safe
 
-    result = search_lake(lake, query, run_id=run_id, limit=limit)
+    result = rallypoint.search_lake(lake, query, run_id=run_id, limit=limit)
     click.echo(f"{result.records.num_rows}{'+' if result.truncated else ''} records by "
                f"{result.accounts.num_rows} accounts match the {result.query.kind} query "
                f"({result.seconds:.2f} s).")
@@ -238,11 +229,11 @@ def search(query: str, lake: Path, run_id: str, limit: int) -> None:
         clusters.setdefault(row["account_id"], []).append(row["cluster_id"])
     for row in result.accounts.slice(0, 20).to_pylist():
         where = ", ".join(clusters.get(row["account_id"], [])) or "no cluster"
-        click.echo(f"  account {terminal_safe(row['account_id'])} ({terminal_safe(row['account_name'] or '')}): "
+        click.echo(f"  account {rallypoint.terminal_safe(row['account_id'])} ({rallypoint.terminal_safe(row['account_name'] or '')}): "
                    f"{row['hits']} hits; clusters of run {result.run_id}: {where}")
     for row in result.records.to_pylist():
-        click.echo(f"  {row['timestamp']:%Y-%m-%d %H:%M} {terminal_safe(row['platform'])}/{terminal_safe(row['id'])} "
-                   f"{terminal_safe(row['account_id'])} {row['action']}: {terminal_safe(row['text'] or '')[:160]}")
+        click.echo(f"  {row['timestamp']:%Y-%m-%d %H:%M} {rallypoint.terminal_safe(row['platform'])}/{rallypoint.terminal_safe(row['id'])} "
+                   f"{rallypoint.terminal_safe(row['account_id'])} {row['action']}: {rallypoint.terminal_safe(row['text'] or '')[:160]}")
 
 
 # --- case pack --------------------------------------------------------------------
@@ -256,9 +247,8 @@ def search(query: str, lake: Path, run_id: str, limit: int) -> None:
 @clear_errors
 def casepack(lake: Path, run_id: str, cluster_id: str, out: Path, pseudonymize: bool, pdf: bool) -> None:
     """One self-contained HTML (and PDF) about a cluster, with a SHA-256 manifest."""
-    from rallypoint.dashboard.casepack import build_case_pack
 
-    pack = build_case_pack(lake, cluster_id, out, run_id=run_id, pseudonymize=pseudonymize, pdf=pdf)
+    pack = rallypoint.build_case_pack(lake, cluster_id, out, run_id=run_id, pseudonymize=pseudonymize, pdf=pdf)
     for name, digest in pack.sha256.items():
         click.echo(f"{out / name}  sha256 {digest}")
     click.echo(f"manifest: {pack.manifest}")
@@ -279,13 +269,11 @@ def casepack(lake: Path, run_id: str, cluster_id: str, out: Path, pseudonymize: 
 @clear_errors
 def network(lake, out, fmt, types, window, min_participation, null_model, exact, since, until) -> None:
     """Write the co-action network alone (no communities, no scores): CooRTweet's job."""
-    from rallypoint.detectors.coaction.network import NetworkOptions, coaction_network
-    from rallypoint.detectors.pipeline import _parse_time
 
-    options = NetworkOptions(types=tuple(t.strip() for t in types.split(",") if t.strip()), window=window,
+    options = rallypoint.NetworkOptions(types=tuple(t.strip() for t in types.split(",") if t.strip()), window=window,
                              min_participation=min_participation, null_model=null_model, exact=exact,
-                             since=_parse_time(since, "since"), until=_parse_time(until, "until"))
-    result = coaction_network(lake, out, options, fmt=fmt)
+                             since=since, until=until)
+    result = rallypoint.coaction_network(lake, out, options, fmt=fmt)
     capped = result.stats.get("targets_sampled") or 0
     click.echo(f"{result.edges.num_rows:,} edges between {result.n_accounts:,} accounts written to {result.path} "
                f"({result.fmt}, {result.seconds:.1f} s){'' if exact or not capped else f'; {capped:,} heavy targets sampled (use --exact for every pair)'}.")

@@ -61,7 +61,7 @@ from rallypoint.detectors.evidence import (
 from rallypoint.detectors.memory import release_unused_memory
 from rallypoint.detectors.roles import assign_roles
 from rallypoint.errors import RallypointError
-from rallypoint.lake import Lake, lake_columns, new_id
+from rallypoint.lake import Lake, lake_columns, new_id, parse_time
 from rallypoint.schema import (
     CLUSTERS_SCHEMA,
     EDGES_SCHEMA,
@@ -168,16 +168,6 @@ def _peak_rss_mib() -> float:
     return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
-def _parse_time(value: str | datetime | None, name: str) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise DetectParameterError(f"--{name} {value!r} is not an ISO 8601 time such as 2021-01-06T00:00Z.") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _parse_types(types: str | list[str] | tuple[str, ...] | None) -> list[str] | None:
     if types is None:
         return None
@@ -232,7 +222,7 @@ def detect_run(
     if not 0 <= threshold <= 1:
         raise DetectParameterError(f"The score threshold must be between 0 and 1, not {threshold}.")
     check_pair_budget(pair_budget)  # before the lake is read, as the other options
-    since_t, until_t = _parse_time(since, "since"), _parse_time(until, "until")
+    since_t, until_t = parse_time(since, "since"), parse_time(until, "until")
     if since_t and until_t and since_t >= until_t:
         raise DetectParameterError(f"--since {since} is not before --until {until}.")
     run_id = run_id or new_id()

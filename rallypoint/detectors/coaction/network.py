@@ -42,7 +42,7 @@ from rallypoint.detectors.coaction.build import (
     CoactionError,
     build_coaction_edges,
 )
-from rallypoint.lake import Lake, write_parquet_atomic
+from rallypoint.lake import Lake, parse_time, write_parquet_atomic
 
 __all__ = ["NETWORK_FORMATS", "NetworkOptions", "NetworkResult", "coaction_network"]
 
@@ -65,10 +65,12 @@ class NetworkOptions:
     null_model: str = "none"
     significance: float = 0.01
     exact: bool = False
-    since: datetime | None = None
-    until: datetime | None = None
+    since: str | datetime | None = None
+    until: str | datetime | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "since", parse_time(self.since, "since"))
+        object.__setattr__(self, "until", parse_time(self.until, "until"))
         unknown = [t for t in self.types if t not in COACTION_TYPES]
         if not self.types or unknown:
             raise CoactionError(f"Unknown co-action type(s) {unknown or '(none)'}; known: {', '.join(COACTION_TYPES)}.")
