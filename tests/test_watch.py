@@ -191,3 +191,21 @@ def test_bad_options_are_one_sentence(world, tmp_path):
         proc = _cli("watch", "--lake", str(lake), "--once", *args)
         out, _ = proc.communicate(timeout=60)
         assert proc.returncode == 2 and out.startswith("error: ") and "Traceback" not in out, out
+
+
+def test_the_loop_says_a_failed_cycle_and_goes_on_until_stopped(tmp_path):
+    import threading
+
+    lake = Lake(tmp_path / "empty").ensure()  # no interactions yet: every cycle fails
+    lines: list[str] = []
+    stop = threading.Event()
+    watcher = Watcher(lake, WatchOptions(every=timedelta(seconds=0.05)), say=lines.append)
+    loop = threading.Thread(target=watcher.run_forever, args=(stop,))
+    loop.start()
+    deadline = time.monotonic() + 30
+    while sum("this cycle failed" in line for line in lines) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    loop.join(timeout=30)
+    assert not loop.is_alive() and lines[-1] == "stopped"
+    assert sum("holds no interactions" in line for line in lines) >= 2

@@ -67,7 +67,7 @@ def tracks_frame(root: str, version: float) -> pl.DataFrame:
     del version
     from rallypoint.watch.tracks import read_tracks
 
-    return read_tracks(Lake(root)).select("run_id", "cluster_id", "track_id")
+    return read_tracks(Lake(root), columns=["run_id", "cluster_id", "track_id"])
 
 
 def tracks(lake: Lake) -> pl.DataFrame:

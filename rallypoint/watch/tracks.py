@@ -89,12 +89,14 @@ def _empty() -> pl.DataFrame:
     return pl.DataFrame(schema=TRACK_COLUMNS)
 
 
-def read_tracks(lake: Lake) -> pl.DataFrame:
-    """Every track row in the lake (empty when no run was watched yet)."""
+def read_tracks(lake: Lake, columns: list[str] | None = None) -> pl.DataFrame:
+    """Every track row in the lake (empty when no run was watched yet), optionally some columns only."""
+    columns = columns or list(TRACK_COLUMNS)
+    schema = {c: TRACK_COLUMNS[c] for c in columns}
     path = Path(lake.root) / TRACKS_FILE
     if not path.exists():
-        return _empty()
-    return pl.read_parquet(path).cast(TRACK_COLUMNS).select(list(TRACK_COLUMNS))
+        return pl.DataFrame(schema=schema)
+    return pl.read_parquet(path, columns=columns).cast(schema)
 
 
 def append_tracks(lake: Lake, rows: pl.DataFrame) -> None:

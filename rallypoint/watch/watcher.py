@@ -36,7 +36,7 @@ from typing import Any
 
 import polars as pl
 
-from rallypoint.errors import InputError
+from rallypoint.errors import InputError, RallypointError
 from rallypoint.graph.lake import Lake, write_json_atomic
 from rallypoint.watch.alerts import run_alerts
 from rallypoint.watch.rules import Rules, load_rules
@@ -222,8 +222,11 @@ class Watcher:
         """Cycle now and then every ``options.every`` until ``stop`` is set (SIGTERM sets it)."""
         self.say(f"watching {self.lake.root} every {self.options.every}, horizon {self.options.horizon}")
         while not stop.is_set():
-            if self.cycle() is None:
-                self.say("no new partitions")
+            try:
+                if self.cycle() is None:
+                    self.say("no new partitions")
+            except RallypointError as exc:  # e.g. no data in the horizon yet: said, and tried again next time
+                self.say(f"this cycle failed: {exc}")
             if stop.wait(self.options.every.total_seconds()):
                 break
         self.say("stopped")
