@@ -99,9 +99,11 @@ def run_alerts(
         first_flag = track not in ever_flagged
         dates, places = list(mob.get("dates") or []), list(mob.get("places") or [])
         if rules.enabled("flagged") and first_flag:
-            called = "; its calls name " + ", ".join(
-                " at ".join(x for x in (d, p) if x) for d, p, _ in _date_place_pairs(mob)[:2]
-            ) if _date_place_pairs(mob) else ""
+            # the two most named pairs with a date and a place (else what there is), each said once
+            pairs = _date_place_pairs(mob)
+            pairs = [p for p in pairs if p[0] and p[1]] or pairs
+            named = list(dict.fromkeys(" at ".join(x for x in (d, p) if x) for d, p, _ in pairs))[:2]
+            called = f"; its calls name {' and '.join(named)}" if named else ""
             n_high = high.filter(pl.col("cluster_id") == row["cluster_id"]).height
             add("flagged", row, "flagged",
                 f"New flagged network: {_cluster_words(row)} (threshold {threshold:.2f}), track {track}"
