@@ -50,7 +50,7 @@ def neo4j_option(func):
 
 #: Commands that run detection: they limit malloc's arenas before numpy is imported
 #: (rallypoint.allocator says why); the others leave the allocator as it is.
-DETECTING_COMMANDS = frozenset({"detect", "demo"})
+DETECTING_COMMANDS = frozenset({"detect", "demo", "watch", "evaluate"})
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -138,12 +138,58 @@ def detect(lake, since, until, window, types, min_participation, null_model, sig
 @lake_option
 @click.option("--run", "run_id", default="latest", show_default=True)
 @click.option("--labels", required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--lead-time", is_flag=True,
+              help="Replay the world through `watch` and report how long before its event day each campaign alerted.")
+@click.option("--world", default=None, type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="With --lead-time: the world.json `simulate` wrote (default: beside labels.csv).")
+@click.option("--step", default="6h", show_default=True, help="With --lead-time: the replay's step.")
+@click.option("--horizon", default="14d", show_default=True, help="With --lead-time: the watch horizon.")
+@click.option("--rules", default=None, type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="With --lead-time: alert rules (default: the shipped ones).")
+@click.option("--keep", default=None, type=click.Path(path_type=Path),
+              help="With --lead-time: keep the replay's runs, tracks and alerts in this folder.")
 @clear_errors
-def evaluate(lake, run_id, labels) -> None:
-    """Precision, recall and F1 of a run's flags against labels.csv."""
+def evaluate(lake, run_id, labels, lead_time, world, step, horizon, rules, keep) -> None:
+    """Precision, recall and F1 of a run's flags against labels.csv (or, with --lead-time, alert lead times)."""
+    if lead_time:
+        report = rallypoint.replay_lead_times(lake, labels, world=world, step=step, horizon=horizon, rules=rules,
+                                              keep=keep, say=lambda line: click.echo(line, err=True))
+        click.echo(rallypoint.render_lead_times(report))
+        return
 
     report = rallypoint.evaluate(lake, run_id, labels)
     click.echo(rallypoint.render_evaluation(report))
+
+
+# --- watch ------------------------------------------------------------------------
+@main.command()
+@lake_option
+@click.option("--every", default="15m", show_default=True, help="How often to look for new partitions (90s, 15m, 1h).")
+@click.option("--horizon", default="14d", show_default=True, help="How far back each detect looks (7d, 14d).")
+@click.option("--rules", default=None, type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Alert rules, TOML (default: the shipped ones; docs/watch.md).")
+@click.option("--webhook", default=None, envvar="RALLYPOINT_WEBHOOK",
+              help="POST each alert as JSON to this URL (default: $RALLYPOINT_WEBHOOK).")
+@click.option("--once", is_flag=True, help="One cycle, then exit.")
+@clear_errors
+def watch(lake, every, horizon, rules, webhook, once) -> None:
+    """Detect whenever new data arrives, follow clusters across runs and raise alerts; stops on SIGTERM."""
+    import signal
+    import threading
+    from datetime import UTC, datetime
+
+    options = rallypoint.WatchOptions.from_cli(every=every, horizon=horizon, rules=rules, webhook=webhook)
+    watcher = rallypoint.Watcher(lake, options, say=lambda line: click.echo(f"{datetime.now(UTC):%H:%M:%S} {line}"),
+                      show_progress=None)
+    if once:
+        if watcher.cycle() is None:
+            click.echo("no new partitions since the last run")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # the cycle under way finishes its step and the loop ends: the lake stays consistent
+        signal.signal(sig, lambda *_: stop.set())
+    watcher.run_forever(stop)
 
 
 # --- graph ------------------------------------------------------------------------
