@@ -157,6 +157,13 @@ CLUSTERS_SCHEMA = pa.schema(
         pa.field("mobilization_score", pa.float64()),
         pa.field("escalation_score", pa.float64()),
         pa.field("growth_score", pa.float64()),
+        # evidence that needs no lexicon (detectors.inauthenticity, .links, .mobilization.structure)
+        pa.field("inauthenticity_score", pa.float64()),
+        pa.field("structure_score", pa.float64()),
+        pa.field("link_score", pa.float64()),
+        pa.field("harm_score", pa.float64()),
+        # orders the queue after score: coordination * (0.5 + 0.5 * inauthenticity); never flags
+        pa.field("order_score", pa.float64()),
     ]
 )
 

@@ -65,6 +65,17 @@ def test_the_default_detect_runs_on_posts_only(default_run):
     assert not clusters["flagged"].any()
 
 
+def test_the_queue_without_harm_evidence_is_ordered_by_coordination_and_inauthenticity(default_run):
+    _, clusters = default_run
+    assert (clusters["score"] == 0).all()
+    # the queue (cluster ids in rank order) follows order_score, which varies: no wall of 0.00
+    ranked = clusters.sort("cluster_id")["order_score"]
+    assert ranked.n_unique() > clusters.height // 2
+    assert (ranked.diff().drop_nulls() <= 0).all()
+    expected = clusters["coordination_score"] * (0.5 + 0.5 * clusters["inauthenticity_score"])
+    assert ((clusters["order_score"] - expected).abs() < 1e-9).all()
+
+
 def test_coortweets_parameters_still_give_its_network(german_lake):
     result = detect_run(german_lake.root, types="co_link,co_media", window="30s", min_participation=2,
                         null_model="none", show_progress=False)

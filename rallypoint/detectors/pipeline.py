@@ -58,6 +58,7 @@ from rallypoint.detectors.evidence import (
     evidence_counts,
     signal_evidence,
 )
+from rallypoint.detectors.inauthenticity import cluster_inauthenticity
 from rallypoint.detectors.memory import release_unused_memory
 from rallypoint.detectors.roles import assign_roles
 from rallypoint.errors import RallypointError
@@ -85,7 +86,7 @@ BURST_BIN = "1min"
 #: Clusters without harm evidence whose bursts are still computed (the largest, for display).
 BURST_LARGEST_CLUSTERS = 25
 #: Evidence kinds that make a score non-zero (see scoring): bursts matter only with them.
-HARM_KINDS = ("call_to_action", "escalation", "delegitimization")
+HARM_KINDS = ("call_to_action", "escalation", "delegitimization", "structural_call", "money_link", "logistics_link")
 #: Co-action types whose target is a post with an author (the author acted first).
 ORIGIN_TYPES = ["co_repost", "co_reply", "co_engage"]
 
@@ -300,11 +301,14 @@ def detect_run(
                 evidence = pl.concat([evidence, signal_evidence(signals)])
             with stages.stage("bursts", "bursts and synchrony"):
                 bursts = cluster_bursts(evidence, only=burst_candidates(evidence))
+            with stages.stage("inauthenticity", "inauthenticity cues"):
+                inauthentic, cues = cluster_inauthenticity(records, membership, evidence)
+                evidence = pl.concat([evidence, cues])
             roles, accounts = roles_and_accounts.result()
         with stages.stage("score", "scoring"):
             facts = cluster_facts(
                 roles, accounts, edges, communities, evidence, bursts, mobilization,
-            )
+            ).join(inauthentic, on="cluster_id", how="left")
             scored = scoring.score_clusters(facts, threshold=threshold, window_seconds=window_seconds)
         with stages.stage("write", "writing the run"):
             tables = run_tables(scored, roles, accounts, evidence, communities, edges, records)
@@ -351,8 +355,10 @@ def detect_run(
                 "versions": _versions(),
                 "scoring": {
                     "formula": "score = coordination * harm * (0.7 + 0.15 * bursts + 0.15 * growth); "
-                    "harm = 1 - (1 - 0.5 * (1 + narrative) * mobilization) * (1 - escalation); "
-                    "narrative = max(min(1, delegitimization_share / 0.05), min(1, code_word_share / 0.05))",
+                    "harm = 1 - (1 - 0.5 * (1 + narrative) * mobilization) * (1 - escalation) * (1 - quiet); "
+                    "narrative = max(min(1, delegitimization_share / 0.05), min(1, code_word_share / 0.05)); "
+                    "quiet = inauthenticity * max(structure, link); "
+                    "order_score = coordination * (0.5 + 0.5 * inauthenticity)",
                     "coordination_saturation": scoring.COORDINATION_SATURATION,
                     "new_account_days": scoring.NEW_ACCOUNT_DAYS,
                 },
@@ -594,7 +600,9 @@ def coordinated_texts(records: pa.Table, evidence: pl.DataFrame) -> pl.DataFrame
                         originals.select("cluster_id", id=pl.col("target"))]).unique()
     ids = wanted["id"].unique().to_arrow()
     found = records.select(TEXT_COLUMNS).filter(pc.is_in(records.column("id"), value_set=ids))
-    texts = pl.from_arrow(found).filter(pl.col("text").str.len_chars() > 0).unique("id", keep="first")
+    # a post with links and no text is read too: money and logistics travel as bare links
+    texts = pl.from_arrow(found).filter(
+        (pl.col("text").str.len_chars() > 0) | (pl.col("urls").list.len() > 0)).unique("id", keep="first")
     # a reply or a quote is read with the post it answers: "I'll be there" under a call is
     # the call's thread, not a second, empty text that dilutes it
     answers = pl.col("action").is_in(["reply", "quote"]) & pl.col("target_id").is_not_null()
@@ -611,9 +619,14 @@ def cluster_mobilization(texts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
     (``summarize_by``, ``summarize_signals`` per cluster).
     """
     from rallypoint.detectors import mobilization as mob
+    from rallypoint.detectors.links import url_categories
+    from rallypoint.detectors.mobilization.structure import structural_calls
 
     distinct = texts.drop("cluster_id").unique("id", keep="first")
     flags = pl.from_arrow(mob.detect_text_signals(distinct.to_arrow(), mob.load_lexicons()))
+    flags = flags.join(url_categories(distinct.select("id", "urls")), on="id", how="left")
+    flags = structural_calls(flags.join(distinct.select("id", "text", "timestamp"), on="id", how="left")).drop(
+        "text", "timestamp")
     signals = texts.select("cluster_id", "id", "account_id", "timestamp", "text", "thread").join(
         flags, on="id", how="left")
     struct_type = pl.from_arrow(pa.array([], MOBILIZATION_STRUCT)).dtype
@@ -684,7 +697,9 @@ def cluster_facts(
 def run_tables(scored: pl.DataFrame, roles: pl.DataFrame, accounts: pl.DataFrame, evidence: pl.DataFrame,
                communities, edges: pa.Table, records: pa.Table) -> dict[str, pa.Table]:
     """The four run tables, with cluster ids ``c0001``.. in score order (the triage queue)."""
-    ranked = scored.sort(["score", "n_accounts", "cluster_id"], descending=[True, True, False]).with_columns(
+    # clusters without harm evidence (score 0) follow by coordination and inauthenticity
+    ranked = scored.sort(["score", "order_score", "n_accounts", "cluster_id"],
+                         descending=[True, True, True, False]).with_columns(
         cluster_key=pl.format("c{}", (pl.int_range(1, pl.len() + 1)).cast(pl.String).str.zfill(4))
     )
     key = ranked.select("cluster_id", "cluster_key")

@@ -1,0 +1,207 @@
+"""Are a cluster's accounts who they seem? Cues of inauthenticity, each against the lake's background.
+
+What it computes
+    Per cluster, four cues, each a share of its members in excess of what the lake's
+    own accounts show (0 when no more than the background):
+
+    ``created_burst``  members created within :data:`BURST_DAYS` days of each other:
+        the densest such window of the members' creation dates holds ``k`` of ``n``;
+        ``p0`` is the share of the lake's accounts created in that same window; the cue
+        is ``(k/n - p0) / (1 - p0)`` when the binomial tail ``P(X >= k; n, p0)``, times the
+        number of windows the lake's creation dates span (the densest window was searched
+        for, not named in advance: a scan statistic's Bonferroni bound), is below
+        :data:`SIGNIFICANCE`, else 0 (sock-puppet and troll-farm accounts are made in
+        batches: Ferrara et al. 2016, "The rise of social bots"; Twitter's 2018 IRA
+        disclosures).
+    ``young``  members created less than :data:`YOUNG_DAYS` days before their first
+        action in the run, in excess of the lake's share of such accounts (same test).
+    ``no_life``  members whose actions are mostly (>= :data:`INSIDE_SHARE`, two thirds) the
+        cluster's own co-actions: accounts that exist for the campaign, with no everyday
+        life around it.
+    ``regular``  members (>= :data:`MIN_GAPS` gaps) whose gaps between actions vary
+        little (coefficient of variation < :data:`REGULAR_CV`): people act in bursts
+        (Barabási 2005, heavy-tailed gaps, CV well above 1); a scheduler does not
+        (Chavoshi et al. 2016, DeBot), in excess of the lake's share.
+
+    ``identity = max(created_burst, young)`` (who the accounts are),
+    ``behaviour = max(no_life, regular)`` (how they act), and
+    ``inauthenticity_score = sqrt(identity * behaviour)``: both must be there. A wave of
+    newcomers who then use the platform normally is young but lives (behaviour ~0); a
+    fandom lives inside its idol's posts but its accounts are years old (identity ~0);
+    neither is inauthentic.
+
+    The lake's background comes from its accounts (a deterministic hash sample of at
+    most :data:`BACKGROUND_ROWS` records' accounts on large lakes).
+
+Evidence
+    One row per member and cue it shows (kinds in :data:`KINDS`): ``id`` is the member's
+    first co-action in the cluster, ``target`` its creation date, ``text`` the numbers.
+
+Complexity
+    One group-by over the background sample and the members' records, a sort of them by
+    (account, time) for the gaps, and a short loop over clusters (numpy per cluster).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+from scipy.stats import binom
+
+BURST_DAYS = 7
+YOUNG_DAYS = 30
+INSIDE_SHARE = 2 / 3
+REGULAR_CV = 0.5
+MIN_GAPS = 5
+SIGNIFICANCE = 1e-3
+BACKGROUND_ROWS = 2_000_000
+KINDS = ("created_in_burst", "young_account", "no_everyday_life", "regular_rhythm")
+_DAY_US = 86_400 * 1_000_000
+
+#: Per-cluster columns :func:`cluster_inauthenticity` returns (besides ``cluster_id``).
+COLUMNS = {
+    "inauthenticity_score": pl.Float64, "created_burst_score": pl.Float64, "young_score": pl.Float64,
+    "no_life_score": pl.Float64, "regular_score": pl.Float64,
+    "n_created_in_burst": pl.Int64, "burst_window_start": pl.Date, "burst_background_share": pl.Float64,
+    "burst_p_value": pl.Float64, "n_young": pl.Int64, "young_background_share": pl.Float64,
+    "n_no_life": pl.Int64, "n_regular": pl.Int64, "regular_background_share": pl.Float64,
+}
+
+
+def _account_activity(records: pl.DataFrame) -> pl.DataFrame:
+    """Per account: created (µs), first action (µs), actions, and the coefficient of variation of its gaps."""
+    ordered = records.select("account_id", t=pl.col("timestamp").dt.epoch("us"),
+                             created=pl.col("account_created_at").dt.epoch("us")).sort("account_id", "t")
+    gaps = (pl.col("t").diff().over("account_id")).cast(pl.Float64)
+    return ordered.with_columns(gap=gaps).group_by("account_id").agg(
+        created=pl.col("created").min(),
+        first=pl.col("t").min(),
+        n_actions=pl.len().cast(pl.Int64),
+        n_gaps=pl.col("gap").drop_nulls().len().cast(pl.Int64),
+        cv=pl.col("gap").drop_nulls().std() / pl.col("gap").drop_nulls().mean(),
+    )
+
+
+def _background(records: pa.Table) -> tuple[np.ndarray, float, float]:
+    """The lake's sorted creation times (µs), share of young accounts and share of regular ones."""
+    frame = pl.from_arrow(records.select(["account_id", "timestamp", "account_created_at"]))
+    step = max(1, math.ceil(frame.height / BACKGROUND_ROWS))
+    if step > 1:  # whole accounts, the same ones every run
+        frame = frame.filter(pl.col("account_id").hash(seed=0) % step == 0)
+    accounts = _account_activity(frame)
+    created = accounts["created"].drop_nulls().sort().to_numpy()
+    known = accounts.drop_nulls("created")
+    young = float(((known["first"] - known["created"]) < YOUNG_DAYS * _DAY_US).mean()) if known.height else 0.0
+    active = accounts.filter(pl.col("n_gaps") >= MIN_GAPS)
+    regular = float((active["cv"].fill_nan(1.0) < REGULAR_CV).mean()) if active.height else 0.0
+    return created, young, regular
+
+
+def _excess(k: int, n: int, p0: float, tests: float = 1.0) -> tuple[float, float]:
+    """``(k/n - p0) / (1 - p0)`` when ``k`` of ``n`` is significantly above ``p0`` (the tail
+    p-value times ``tests``, the windows searched), and that corrected p-value."""
+    if n == 0 or k == 0:
+        return 0.0, 1.0
+    p0 = min(max(p0, 1e-6), 1 - 1e-9)
+    p_value = min(1.0, float(binom.sf(k - 1, n, p0)) * tests)
+    if p_value >= SIGNIFICANCE:
+        return 0.0, p_value
+    return max(0.0, (k / n - p0) / (1 - p0)), p_value
+
+
+def cluster_inauthenticity(records: pa.Table, membership: pl.DataFrame, evidence: pl.DataFrame,
+                           coaction_prefix: str = "coaction:") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per cluster the cues and ``inauthenticity_score`` (:data:`COLUMNS`), and their evidence rows.
+
+    ``records``: the run's records (``account_id``, ``timestamp``, ``account_created_at``,
+    ``id``); ``membership``: ``account_id``, ``cluster_id``; ``evidence``: the co-action
+    evidence rows (``cluster_id``, ``id``, ``account_id``, ``timestamp``, ``kind``).
+    """
+    import pyarrow.compute as pc
+
+    created_bg, young_bg, regular_bg = _background(records)
+    windows = max(1.0, (created_bg[-1] - created_bg[0]) / (BURST_DAYS * _DAY_US)) if created_bg.size else 1.0
+    members = pa.array(membership["account_id"].unique().to_list(), pa.string())
+    mine = records.select(["account_id", "timestamp", "account_created_at"]).filter(
+        pc.is_in(records.column("account_id"), value_set=members))
+    activity = _account_activity(pl.from_arrow(mine))
+    coactions = evidence.filter(pl.col("kind").str.starts_with(coaction_prefix))
+    inside = coactions.group_by("cluster_id", "account_id").agg(
+        n_inside=pl.col("id").n_unique().cast(pl.Int64))
+    first = coactions.sort("timestamp", "id").group_by("cluster_id", "account_id").agg(
+        pl.col("id").first(), pl.col("timestamp").first())
+    people = (membership.select("cluster_id", "account_id").join(activity, on="account_id", how="left")
+              .join(inside, on=["cluster_id", "account_id"], how="left").join(
+                  first, on=["cluster_id", "account_id"], how="left")
+              .with_columns(pl.col("n_inside").fill_null(0)))
+    people = people.with_columns(
+        young=(pl.col("first") - pl.col("created")) < YOUNG_DAYS * _DAY_US,
+        no_life=(pl.col("n_actions") > 0) & (pl.col("n_inside") >= INSIDE_SHARE * pl.col("n_actions")),
+        regular=(pl.col("n_gaps") >= MIN_GAPS) & (pl.col("cv").fill_nan(1.0) < REGULAR_CV),
+    ).with_columns(pl.col("young", "regular").fill_null(False))
+    rows, flagged = [], []
+    for (cluster_id,), part in people.group_by("cluster_id", maintain_order=True):
+        n = part.height
+        created = part["created"].drop_nulls().sort().to_numpy()
+        burst, p_value, k, window_start, p0 = 0.0, 1.0, 0, None, 0.0
+        if created.size >= 3 and created_bg.size:
+            ends = np.searchsorted(created, created + BURST_DAYS * _DAY_US, side="left")
+            best = int(np.argmax(ends - np.arange(created.size)))
+            k = int(ends[best] - best)
+            lo, hi = created[best], created[best] + BURST_DAYS * _DAY_US
+            p0 = float((np.searchsorted(created_bg, hi) - np.searchsorted(created_bg, lo)) / created_bg.size)
+            burst, p_value = _excess(k, n, p0, windows)
+            window_start = datetime.fromtimestamp(lo / 1e6, UTC).date()
+        n_young = int(part["young"].sum())
+        young, _ = _excess(n_young, n, young_bg)
+        n_no_life = int(part["no_life"].sum())
+        no_life = n_no_life / n if n else 0.0
+        n_regular = int(part["regular"].sum())
+        regular, _ = _excess(n_regular, n, regular_bg)
+        identity, behaviour = max(burst, young), max(no_life, regular)
+        rows.append({
+            "cluster_id": cluster_id, "inauthenticity_score": math.sqrt(identity * behaviour),
+            "created_burst_score": burst, "young_score": young, "no_life_score": no_life, "regular_score": regular,
+            "n_created_in_burst": k if burst > 0 else 0, "burst_window_start": window_start,
+            "burst_background_share": p0, "burst_p_value": p_value, "n_young": n_young,
+            "young_background_share": young_bg, "n_no_life": n_no_life, "n_regular": n_regular,
+            "regular_background_share": regular_bg,
+        })
+        if burst > 0:
+            lo = int(created[int(np.argmax(np.searchsorted(created, created + BURST_DAYS * _DAY_US) -
+                                           np.arange(created.size)))])
+            in_window = part.filter(pl.col("created").is_between(lo, lo + BURST_DAYS * _DAY_US, closed="left"))
+            flagged.append(in_window.with_columns(kind=pl.lit(KINDS[0]), cluster_id=pl.lit(cluster_id)))
+    frame = pl.DataFrame(rows, schema={"cluster_id": pl.Int64, **COLUMNS}) if rows else pl.DataFrame(
+        schema={"cluster_id": pl.Int64, **COLUMNS})
+    cues = [people.filter(pl.col(col)).with_columns(kind=pl.lit(kind))
+            for col, kind in (("young", KINDS[1]), ("no_life", KINDS[2]), ("regular", KINDS[3]))]
+    return frame, _evidence_rows(pl.concat([*flagged, *cues], how="diagonal_relaxed") if flagged or cues else people)
+
+
+def _evidence_rows(cues: pl.DataFrame) -> pl.DataFrame:
+    """Evidence rows (``EVIDENCE_SCHEMA`` columns) of per-member cues."""
+    if "kind" not in cues.columns:
+        cues = cues.head(0).with_columns(kind=pl.lit(None, pl.String))
+    created = pl.from_epoch(pl.col("created"), time_unit="us").dt.strftime("%Y-%m-%d")
+    age_days = ((pl.col("first") - pl.col("created")) / _DAY_US).round(0).cast(pl.Int64)
+    text = (
+        pl.when(pl.col("kind") == KINDS[0]).then(pl.format("created {} with other members of the cluster", created))
+        .when(pl.col("kind") == KINDS[1]).then(pl.format("created {}, {} days before its first action in the run",
+                                                         created, age_days))
+        .when(pl.col("kind") == KINDS[2]).then(pl.format("{} of its {} actions are this cluster's co-actions",
+                                                         pl.col("n_inside"), pl.col("n_actions")))
+        .otherwise(pl.format("{} gaps between its actions, coefficient of variation {}", pl.col("n_gaps"),
+                             pl.col("cv").round(2)))
+    )
+    return cues.filter(pl.col("id").is_not_null()).select(
+        pl.col("cluster_id").cast(pl.Int64), "id", "account_id",
+        pl.col("timestamp").cast(pl.Datetime("us", "UTC")), "kind",
+        target=created, text=text, matched=pl.lit(None, pl.List(pl.String)))
+
+
+__all__ = ["COLUMNS", "KINDS", "cluster_inauthenticity"]
