@@ -263,9 +263,9 @@ def inauthenticity_reasons(row: dict[str, Any], n: int) -> list[str]:
             f"{row['n_regular']} of {n} accounts act at regular intervals (gaps' coefficient of variation below "
             f"{ia.REGULAR_CV:g}), against {100 * row['regular_background_share']:.1f} % of the lake's accounts."
         )
-    if row.get("inauthenticity_score"):
-        identity = max(row["created_burst_score"], row["young_score"])
-        behaviour = max(row["no_life_score"], row["regular_score"])
+    if row.get("inauthenticity_score") and "created_burst_score" in row:
+        identity = max(row["created_burst_score"] or 0, row["young_score"] or 0)
+        behaviour = max(row["no_life_score"] or 0, row["regular_score"] or 0)
         out.append(
             f"Inauthenticity {row['inauthenticity_score']:.2f} = sqrt(who they are {identity:.2f} x "
             f"how they act {behaviour:.2f})."
