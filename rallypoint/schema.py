@@ -198,11 +198,24 @@ EVIDENCE_SCHEMA = pa.schema(
     ]
 )
 
+#: Learned candidate code words (rallypoint.detectors.terms): one row per term.
+TERMS_SCHEMA = pa.schema(
+    [
+        pa.field("term", pa.string(), nullable=False),
+        pa.field("language", pa.string()),  # most common lang of the texts using it
+        pa.field("clusters", STRING_LIST),  # the clusters that taught it
+        pa.field("statistic", pa.float64()),  # z of the log-odds ratio, informative Dirichlet prior
+        pa.field("count", pa.int64()),  # uses in the teaching clusters' mobilizing texts
+        pa.field("background_count", pa.int64()),  # uses in the lake's background sample
+    ]
+)
+
 RUN_TABLES: dict[str, pa.Schema] = {
     "edges": EDGES_SCHEMA,
     "clusters": CLUSTERS_SCHEMA,
     "members": MEMBERS_SCHEMA,
     "evidence": EVIDENCE_SCHEMA,
+    "terms": TERMS_SCHEMA,
 }
 
 #: labels.csv: ground truth for evaluation.

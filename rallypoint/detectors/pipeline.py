@@ -44,7 +44,7 @@ import pyarrow as pa
 
 from rallypoint import __version__
 from rallypoint.allocator import keeping_freed_memory
-from rallypoint.detectors import scoring
+from rallypoint.detectors import promoted, scoring
 from rallypoint.detectors.attachment import attach_accounts, prepare_engagements
 from rallypoint.detectors.coaction import ACTIONS_SCHEMA
 from rallypoint.detectors.coaction.co_engage import TYPE as ENGAGE_TYPE
@@ -61,6 +61,7 @@ from rallypoint.detectors.evidence import (
 from rallypoint.detectors.inauthenticity import cluster_inauthenticity
 from rallypoint.detectors.memory import release_unused_memory
 from rallypoint.detectors.roles import assign_roles
+from rallypoint.detectors.terms import terms_table
 from rallypoint.errors import RallypointError
 from rallypoint.graph.lake import Lake, lake_columns, new_id
 from rallypoint.schema import (
@@ -297,7 +298,8 @@ def detect_run(
             with stages.stage("evidence", "co-action evidence"):
                 evidence = coaction_evidence(coaction_actions, membership, window_seconds)
             with stages.stage("mobilization", "mobilization signals"):
-                mobilization, signals = cluster_mobilization(coordinated_texts(records, evidence))
+                mobilization, signals = cluster_mobilization(coordinated_texts(records, evidence),
+                                                             promoted.promoted_paths(lake))
                 evidence = pl.concat([evidence, signal_evidence(signals)])
             with stages.stage("bursts", "bursts and synchrony"):
                 bursts = cluster_bursts(evidence, only=burst_candidates(evidence))
@@ -309,14 +311,23 @@ def detect_run(
             facts = cluster_facts(
                 roles, accounts, edges, communities, evidence, bursts, mobilization,
             ).join(inauthentic, on="cluster_id", how="left")
-            scored = scoring.score_clusters(facts, threshold=threshold, window_seconds=window_seconds)
+            first_pass = scoring.component_scores(facts).with_columns(flagged=pl.col("score") >= threshold)
+        with stages.stage("terms", "learned code words and the second scoring pass"):
+            learned, hits = learned_terms(first_pass, signals, records)
+            evidence = pl.concat([evidence, term_evidence(hits)])
+            facts = facts.drop(f"n_{TERM_KIND}").join(evidence_counts(evidence).select("cluster_id", f"n_{TERM_KIND}"),
+                                                        on="cluster_id", how="left").with_columns(
+                pl.col(f"n_{TERM_KIND}").fill_null(0)).join(taught_terms(hits), on="cluster_id", how="left")
+            keys = queue_keys(scoring.component_scores(facts))
+            scored = scoring.score_clusters(facts, threshold=threshold, window_seconds=window_seconds, names=keys)
         with stages.stage("write", "writing the run"):
             tables = run_tables(scored, roles, accounts, evidence, communities, edges, records)
+            tables["terms"] = terms_table(learned, keys)
             # Parquet encodes and compresses without the GIL: the evidence and the edges (most
             # of the bytes) are written at once (run.json, written last, commits the run)
             with ThreadPoolExecutor(2) as writers:
                 list(writers.map(lambda name: lake.write_run_table(run_id, name, tables[name]),
-                                 ("evidence", "edges", "members", "clusters")))
+                                 ("evidence", "edges", "members", "clusters", "terms")))
             summary = {
                 "run_id": run_id,
                 "rallypoint_version": __version__,
@@ -348,11 +359,14 @@ def detect_run(
                     "flagged": int(pc_sum(tables["clusters"].column("flagged"))),
                     "members": tables["members"].num_rows,
                     "evidence": tables["evidence"].num_rows,
+                    "terms": tables["terms"].num_rows,
                 },
                 "coaction_stats": _jsonable(getattr(coaction, "stats", {})),
                 # accounts joined to a cluster by the group test (attachment.py), not by an edge
                 "attached_accounts": attached,
                 "versions": _versions(),
+                # the lake's promoted terms this run knew (rallypoint lexicon add)
+                "lexicon": promoted.version(lake),
                 "scoring": {
                     "formula": "score = coordination * harm * (0.7 + 0.15 * bursts + 0.15 * growth); "
                     "harm = 1 - (1 - 0.5 * (1 + narrative) * mobilization) * (1 - escalation) * (1 - quiet); "
@@ -611,19 +625,21 @@ def coordinated_texts(records: pa.Table, evidence: pl.DataFrame) -> pl.DataFrame
     return wanted.join(texts, on="id", how="inner").sort("cluster_id", "timestamp", "id")
 
 
-def cluster_mobilization(texts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def cluster_mobilization(texts: pl.DataFrame, lexicon_paths: list[Path] | tuple[Path, ...] = ()
+                         ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per cluster the ``mobilization`` struct, and per (cluster, text) the signal flags (for evidence).
 
     ``texts`` is :func:`coordinated_texts`; each distinct text is scanned once by the
     signals module (``detect_text_signals``) and summarized for all clusters at once
-    (``summarize_by``, ``summarize_signals`` per cluster).
+    (``summarize_by``, ``summarize_signals`` per cluster). ``lexicon_paths``: user lexicon
+    files on top of the built-in ones (the lake's promoted terms).
     """
     from rallypoint.detectors import mobilization as mob
     from rallypoint.detectors.links import url_categories
     from rallypoint.detectors.mobilization.structure import structural_calls
 
     distinct = texts.drop("cluster_id").unique("id", keep="first")
-    flags = pl.from_arrow(mob.detect_text_signals(distinct.to_arrow(), mob.load_lexicons()))
+    flags = pl.from_arrow(mob.detect_text_signals(distinct.to_arrow(), mob.load_lexicons(lexicon_paths)))
     flags = flags.join(url_categories(distinct.select("id", "urls")), on="id", how="left")
     flags = structural_calls(flags.join(distinct.select("id", "text", "timestamp"), on="id", how="left")).drop(
         "text", "timestamp")
@@ -698,10 +714,10 @@ def run_tables(scored: pl.DataFrame, roles: pl.DataFrame, accounts: pl.DataFrame
                communities, edges: pa.Table, records: pa.Table) -> dict[str, pa.Table]:
     """The four run tables, with cluster ids ``c0001``.. in score order (the triage queue)."""
     # clusters without harm evidence (score 0) follow by coordination and inauthenticity
+    names = queue_keys(scored)
     ranked = scored.sort(["score", "order_score", "n_accounts", "cluster_id"],
                          descending=[True, True, True, False]).with_columns(
-        cluster_key=pl.format("c{}", (pl.int_range(1, pl.len() + 1)).cast(pl.String).str.zfill(4))
-    )
+        cluster_key=pl.col("cluster_id").replace_strict(names, return_dtype=pl.String))
     key = ranked.select("cluster_id", "cluster_key")
 
     def relabel(frame: pl.DataFrame) -> pl.DataFrame:
@@ -745,6 +761,56 @@ def run_tables(scored: pl.DataFrame, roles: pl.DataFrame, accounts: pl.DataFrame
         "members": _to_schema(members, MEMBERS_SCHEMA),
         "evidence": _to_schema(ev, EVIDENCE_SCHEMA),
     }
+
+
+def queue_keys(scored: pl.DataFrame) -> dict[int, str]:
+    """Cluster number -> its name in the run (``c0001`` first in the triage queue): by score, then
+    (no harm evidence) by ``order_score``, then size."""
+    ranked = scored.sort(["score", "order_score", "n_accounts", "cluster_id"], descending=[True, True, True, False])
+    return {cid: f"c{i:04d}" for i, cid in enumerate(ranked["cluster_id"].to_list(), start=1)}
+
+
+#: Evidence kind of a text using a term another cluster taught (``rallypoint.detectors.terms``).
+TERM_KIND = "learned_term"
+
+
+def learned_terms(first_pass: pl.DataFrame, signals: pl.DataFrame, records: pa.Table
+                  ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Terms the first pass's flagged mobilization clusters taught, and the other clusters' texts using them."""
+    from rallypoint.detectors import terms
+
+    teaching = first_pass.filter(pl.col("flagged") & ((pl.col("mobilization_score") > 0) | (pl.col("quiet_score") > 0)))
+    teachers = teaching["cluster_id"].to_list()
+    if not teachers or signals.height == 0:
+        empty = terms.learn_terms(signals.head(0), [], pl.DataFrame(schema={"id": pl.String, "text": pl.String}))
+        return empty, terms.term_hits(signals.head(0), empty)
+    ids = pa.array(signals.filter(pl.col("cluster_id").is_in(teachers))["id"].unique().to_list(), pa.string())
+    import pyarrow.compute as pc
+
+    langs = pl.from_arrow(records.select(["id", "lang"]).filter(pc.is_in(records.column("id"), value_set=ids)))
+    learned = terms.learn_terms(signals, teachers, pl.from_arrow(records.select(["id", "text"])), langs)
+    return learned, terms.term_hits(signals, learned)
+
+
+def term_evidence(hits: pl.DataFrame) -> pl.DataFrame:
+    """``learned_term`` evidence rows: the text, its thread, the term matched."""
+    if hits.height == 0:
+        return empty_evidence()
+    return hits.select(
+        pl.col("cluster_id").cast(pl.Int64), "id", "account_id", pl.col("timestamp").cast(pl.Datetime("us", "UTC")),
+        kind=pl.lit(TERM_KIND), target=pl.col("thread"), text=pl.col("text"),
+        matched=pl.concat_list([pl.col("term")]))
+
+
+def taught_terms(hits: pl.DataFrame) -> pl.DataFrame:
+    """Per cluster, the learned terms it uses: ``learned_terms`` list of {term, teacher, n} (most used first)."""
+    schema = {"cluster_id": pl.Int64,
+              "learned_terms": pl.List(pl.Struct({"term": pl.String, "teacher": pl.Int64, "n": pl.Int64}))}
+    if hits.height == 0:
+        return pl.DataFrame(schema=schema)
+    return (hits.group_by("cluster_id", "term", "teacher").agg(n=pl.col("thread").n_unique().cast(pl.Int64))
+            .sort(["cluster_id", "n", "term"], descending=[False, True, False])
+            .group_by("cluster_id", maintain_order=True).agg(learned_terms=pl.struct("term", "teacher", "n")))
 
 
 def _to_schema(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:

@@ -26,8 +26,10 @@ What it computes
         days before their first action in the run.
 
     ``narrative``  how far the calls come inside a stolen-election narrative or behind a
-        code word: ``max(min(1, delegitimization_share / 0.05), min(1, code_word_share / 0.05))``
-        (not stored; the harm reason states it).
+        code word: ``max(min(1, delegitimization_share / 0.05), min(1, code_word_share / 0.05),
+        0.5 * min(1, learned_term_share / 0.05))`` — a learned term (a word other flagged
+        clusters pushed far more than the lake, :mod:`rallypoint.detectors.terms`) is weak
+        evidence, half a code word (not stored; the harm reason states it).
     ``inauthenticity_score``  whether the members are who they seem: accounts created in
         a burst or young when they act, *and* living only inside the cluster's co-actions
         or acting on a schedule, each against the lake's background
@@ -91,6 +93,8 @@ MOBILIZATION_ALONE_WEIGHT = 0.5
 NARRATIVE_SATURATION = 0.05
 BASE_WEIGHT, BURST_WEIGHT, GROWTH_WEIGHT = 0.7, 0.15, 0.15
 STRUCTURE_SATURATION = 0.2
+#: How much a learned term (rallypoint.detectors.terms) counts in the narrative, against a code word's 1.
+LEARNED_TERM_WEIGHT = 0.5
 LINK_SATURATION = 0.1
 NEW_ACCOUNT_DAYS = 30
 #: Text shares enter the score as the lower end of their 95 % Wilson interval.
@@ -158,7 +162,7 @@ def wilson_lower(count: pl.Expr, total: pl.Expr, z: float = WILSON_Z) -> pl.Expr
 OPTIONAL_FACTS: dict[str, pl.Expr] = {
     "n_structural_call": pl.lit(0, pl.Int64), "n_money_link": pl.lit(0, pl.Int64),
     "n_logistics_link": pl.lit(0, pl.Int64), "n_petition_link": pl.lit(0, pl.Int64),
-    "inauthenticity_score": pl.lit(0.0, pl.Float64),
+    "inauthenticity_score": pl.lit(0.0, pl.Float64), "n_learned_term": pl.lit(0, pl.Int64),
 }
 
 
@@ -198,6 +202,8 @@ def component_scores(facts: pl.DataFrame) -> pl.DataFrame:
     narrative = pl.max_horizontal(
         wilson_lower(pl.col("n_delegitimization"), n_threads) / NARRATIVE_SATURATION,
         wilson_lower(pl.col("n_code_word"), n_threads) / NARRATIVE_SATURATION,
+        # a term learned from another flagged cluster is a code word no one confirmed: weak evidence
+        LEARNED_TERM_WEIGHT * (wilson_lower(pl.col("n_learned_term"), n_threads) / NARRATIVE_SATURATION).clip(0.0, 1.0),
     ).clip(0.0, 1.0)
     scored = scored.with_columns(narrative_score=narrative)
     inauthenticity = pl.col("inauthenticity_score").fill_null(0.0)
@@ -229,10 +235,12 @@ def _where_when(top_date_places: pl.Series) -> pl.Series:
 
 
 def score_clusters(facts: pl.DataFrame, threshold: float = DEFAULT_THRESHOLD,
-                   window_seconds: dict[str, float] | None = None) -> pl.DataFrame:
-    """Components, ``score``, ``flagged`` and ``reasons`` for every cluster in ``facts``."""
+                   window_seconds: dict[str, float] | None = None, names: dict[int, str] | None = None
+                   ) -> pl.DataFrame:
+    """Components, ``score``, ``flagged`` and ``reasons`` for every cluster in ``facts``;
+    ``names`` (cluster number -> its name in the run) names the clusters a learned term came from."""
     scored = component_scores(facts).with_columns(flagged=pl.col("score") >= threshold)
-    reasons = [cluster_reasons(row, threshold, window_seconds) for row in scored.iter_rows(named=True)]
+    reasons = [cluster_reasons(row, threshold, window_seconds, names) for row in scored.iter_rows(named=True)]
     return scored.with_columns(reasons=pl.Series("reasons", reasons, dtype=pl.List(pl.String)))
 
 
@@ -285,7 +293,8 @@ def _fmt_time(value: Any) -> str:
     return str(value)
 
 
-def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[str, float] | None) -> list[str]:
+def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[str, float] | None,
+                    names: dict[int, str] | None = None) -> list[str]:
     """Sentences with the numbers behind a cluster's score, each checkable in the run tables."""
     reasons: list[str] = []
     n = row["n_accounts"]
@@ -320,6 +329,12 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
     for column, what in signals:
         if row.get(column):
             reasons.append(f"{row[column]} of {n_threads} posts the cluster pushed (each with its replies and quotes) {what}.")
+    if row.get("n_learned_term"):
+        taught = row.get("learned_terms") or []
+        shown = ", ".join(f"\"{t['term']}\" ({t['n']}, learned from cluster {(names or {}).get(t['teacher'], t['teacher'])})"
+                          for t in taught[:3])
+        reasons.append(f"{row['n_learned_term']} of {n_threads} posts the cluster pushed use terms other flagged "
+                       f"clusters pushed far more than the lake: {shown}.")
     named = sorted(row["top_date_places"] or [], key=lambda r: -(r.get("count") or 0))
     if named and (named[0].get("count") or 0) >= 2:
         top = named[0]
@@ -376,7 +391,7 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
             f"Harm {row['harm_score']:.2f} = 1 - (1 - {MOBILIZATION_ALONE_WEIGHT:g} x (1 + narrative {row['narrative_score']:.2f}) x "
             f"mobilization {row['mobilization_score']:.2f}) x (1 - escalation {row['escalation_score']:.2f}) x "
             f"(1 - without a lexicon {row.get('quiet_score') or 0:.2f}); "
-            "narrative: the calls come with election-fraud claims or code words."
+            "narrative: the calls come with election-fraud claims, code words or (at half weight) learned terms."
         )
     reasons.append(
         f"Score {row['score']:.2f} = coordination {row['coordination_score']:.2f} x harm "
