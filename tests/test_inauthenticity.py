@@ -110,10 +110,10 @@ def test_a_ring_made_on_one_day_acting_on_a_schedule_is_inauthentic(planted):
     assert mine["id"].is_not_null().all() and mine["text"].is_not_null().all()
 
 
-def test_old_scheduled_accounts_are_regular_but_not_inauthentic(planted):
+def test_old_scheduled_accounts_are_not_inauthentic(planted):
     scores, _ = planted
     bots = scores[SCHEDULED_OLD]
-    assert bots["regular_score"] > 0.9
+    assert bots["no_life_score"] == 1.0  # they live inside their shares, on a schedule, but are years old
     assert bots["inauthenticity_score"] == 0
 
 

@@ -21,7 +21,8 @@ What it computes
     ``regular``  members (>= :data:`MIN_GAPS` gaps) whose gaps between actions vary
         little (coefficient of variation < :data:`REGULAR_CV`): people act in bursts
         (Barabási 2005, heavy-tailed gaps, CV well above 1); a scheduler does not
-        (Chavoshi et al. 2016, DeBot), in excess of the lake's share.
+        (Chavoshi et al. 2016, DeBot), in excess of the lake's share; read only in clusters
+        whose accounts are new (identity > 0), where it can matter.
 
     ``identity = max(created_burst, young)`` (who the accounts are),
     ``behaviour = max(no_life, regular)`` (how they act), and
@@ -30,8 +31,8 @@ What it computes
     fandom lives inside its idol's posts but its accounts are years old (identity ~0);
     neither is inauthentic.
 
-    The lake's background comes from its accounts (a deterministic hash sample of at
-    most :data:`BACKGROUND_ROWS` records' accounts on large lakes).
+    The lake's background comes from its accounts (a deterministic hash sample of whole accounts, about
+    :data:`BACKGROUND_ROWS` records, on large lakes).
 
 Evidence
     One row per member and cue it shows (kinds in :data:`KINDS`): ``id`` is the member's
@@ -58,7 +59,7 @@ INSIDE_SHARE = 2 / 3
 REGULAR_CV = 0.5
 MIN_GAPS = 5
 SIGNIFICANCE = 1e-3
-BACKGROUND_ROWS = 2_000_000
+BACKGROUND_ROWS = 500_000
 KINDS = ("created_in_burst", "young_account", "no_everyday_life", "regular_rhythm")
 _DAY_US = 86_400 * 1_000_000
 
@@ -74,16 +75,30 @@ COLUMNS = {
 
 def _account_activity(records: pl.DataFrame) -> pl.DataFrame:
     """Per account: created (µs), first action (µs), actions, and the coefficient of variation of its gaps."""
-    ordered = records.select("account_id", t=pl.col("timestamp").dt.epoch("us"),
-                             created=pl.col("account_created_at").dt.epoch("us")).sort("account_id", "t")
-    gaps = (pl.col("t").diff().over("account_id")).cast(pl.Float64)
-    return ordered.with_columns(gap=gaps).group_by("account_id").agg(
+    # sorted on the account's 64-bit hash, not its string (the sort's cost); a collision of two
+    # accounts' hashes would only merge two accounts' gaps
+    ordered = records.select("account_id", key=pl.col("account_id").hash(seed=0),
+                             t=pl.col("timestamp").dt.epoch("us"),
+                             created=pl.col("account_created_at").dt.epoch("us")).sort("key", "t")
+    # a gap is a difference to the row before within the same account (no window per account)
+    gaps = pl.when(pl.col("key") == pl.col("key").shift(1)).then(pl.col("t").diff()).cast(pl.Float64)
+    return ordered.with_columns(gap=gaps).group_by("key").agg(
+        pl.col("account_id").first(),
         created=pl.col("created").min(),
         first=pl.col("t").min(),
         n_actions=pl.len().cast(pl.Int64),
         n_gaps=pl.col("gap").drop_nulls().len().cast(pl.Int64),
         cv=pl.col("gap").drop_nulls().std() / pl.col("gap").drop_nulls().mean(),
-    )
+    ).drop("key")
+
+
+def _records_of(records: pa.Table, accounts: pl.Series) -> pl.DataFrame:
+    """The records (account, time, creation) of ``accounts``."""
+    import pyarrow.compute as pc
+
+    wanted = pa.array(accounts.unique().to_list(), pa.string())
+    columns = records.select(["account_id", "timestamp", "account_created_at"])
+    return pl.from_arrow(columns.filter(pc.is_in(columns.column("account_id"), value_set=wanted)))
 
 
 def _background(records: pa.Table) -> tuple[np.ndarray, float, float]:
@@ -101,36 +116,49 @@ def _background(records: pa.Table) -> tuple[np.ndarray, float, float]:
     return created, young, regular
 
 
-def cluster_inauthenticity(records: pa.Table, membership: pl.DataFrame, evidence: pl.DataFrame,
+def cluster_inauthenticity(records: pa.Table, members: pl.DataFrame, evidence: pl.DataFrame,
                            coaction_prefix: str = "coaction:") -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per cluster the cues and ``inauthenticity_score`` (:data:`COLUMNS`), and their evidence rows.
 
-    ``records``: the run's records (``account_id``, ``timestamp``, ``account_created_at``,
-    ``id``); ``membership``: ``account_id``, ``cluster_id``; ``evidence``: the co-action
-    evidence rows (``cluster_id``, ``id``, ``account_id``, ``timestamp``, ``kind``).
-    """
-    import pyarrow.compute as pc
+    ``records``: the run's records (``account_id``, ``timestamp``, ``account_created_at``);
+    ``members``: ``cluster_id``, ``account_id`` and, when the caller has them (the
+    pipeline's account facts), ``account_created_at``, ``n_actions``, ``first_ts``;
+    ``evidence``: the co-action evidence rows (``cluster_id``, ``id``, ``account_id``,
+    ``timestamp``, ``kind``).
 
+    The members' rhythm (the gaps between their actions: a sort of their records) is read
+    only for clusters whose accounts are new (burst or young): elsewhere identity is 0 and
+    so is the score, whatever the rhythm, and at 10M records members hold most records.
+    """
     created_bg, young_bg, regular_bg = _background(records)
     windows = max(1.0, (created_bg[-1] - created_bg[0]) / (BURST_DAYS * _DAY_US)) if created_bg.size else 1.0
-    members = pa.array(membership["account_id"].unique().to_list(), pa.string())
-    mine = records.select(["account_id", "timestamp", "account_created_at"]).filter(
-        pc.is_in(records.column("account_id"), value_set=members))
-    activity = _account_activity(pl.from_arrow(mine))
+    if not {"account_created_at", "n_actions", "first_ts"} <= set(members.columns):
+        facts = _account_activity(_records_of(records, members["account_id"]))
+        members = members.select("cluster_id", "account_id").join(
+            facts.select("account_id", "n_actions", account_created_at="created", first_ts="first"),
+            on="account_id", how="left")
+    people = members.select(
+        pl.col("cluster_id").cast(pl.Int64), "account_id", "n_actions",
+        created=pl.col("account_created_at").cast(pl.Datetime("us", "UTC")).dt.epoch("us"),
+        first=pl.col("first_ts").cast(pl.Datetime("us", "UTC")).dt.epoch("us"),
+    ).with_columns(young=((pl.col("first") - pl.col("created")) < YOUNG_DAYS * _DAY_US).fill_null(False),
+                   no_life=pl.lit(False), regular=pl.lit(False))
+    identity, _ = _cluster_scores(people, created_bg, young_bg, regular_bg, windows)
+    new = identity.filter((pl.col("created_burst_score") > 0) | (pl.col("young_score") > 0))["cluster_id"]
     coactions = evidence.filter(pl.col("kind").str.starts_with(coaction_prefix))
-    inside = coactions.group_by("cluster_id", "account_id").agg(
-        n_inside=pl.col("id").n_unique().cast(pl.Int64))
+    inside = coactions.group_by("cluster_id", "account_id").agg(n_inside=pl.col("id").n_unique().cast(pl.Int64))
     first = coactions.sort("timestamp", "id").group_by("cluster_id", "account_id").agg(
         pl.col("id").first(), pl.col("timestamp").first())
-    people = (membership.select("cluster_id", "account_id").join(activity, on="account_id", how="left")
-              .join(inside, on=["cluster_id", "account_id"], how="left").join(
-                  first, on=["cluster_id", "account_id"], how="left")
-              .with_columns(pl.col("n_inside").fill_null(0)))
+    mine = people.filter(pl.col("cluster_id").is_in(new.implode()))
+    gaps = _account_activity(_records_of(records, mine["account_id"])).select("account_id", "n_gaps", "cv")
+    people = (people.join(inside, on=["cluster_id", "account_id"], how="left")
+              .join(first, on=["cluster_id", "account_id"], how="left")
+              .join(gaps, on="account_id", how="left").with_columns(pl.col("n_inside").fill_null(0)))
     people = people.with_columns(
-        young=(pl.col("first") - pl.col("created")) < YOUNG_DAYS * _DAY_US,
         no_life=(pl.col("n_actions") > 0) & (pl.col("n_inside") >= INSIDE_SHARE * pl.col("n_actions")),
-        regular=(pl.col("n_gaps") >= MIN_GAPS) & (pl.col("cv").fill_nan(1.0) < REGULAR_CV),
-    ).with_columns(pl.col("young", "regular").fill_null(False))
+        regular=pl.col("cluster_id").is_in(new.implode()) & (pl.col("n_gaps") >= MIN_GAPS)
+        & (pl.col("cv").fill_nan(1.0) < REGULAR_CV),
+    ).with_columns(pl.col("no_life", "regular").fill_null(False))
     frame, window_lo = _cluster_scores(people, created_bg, young_bg, regular_bg, windows)
     in_burst = (people.join(window_lo, on="cluster_id", how="inner")
                 .filter(pl.col("created").is_between(pl.col("_lo"), pl.col("_lo") + BURST_DAYS * _DAY_US,

@@ -303,10 +303,11 @@ def detect_run(
                 evidence = pl.concat([evidence, signal_evidence(signals)])
             with stages.stage("bursts", "bursts and synchrony"):
                 bursts = cluster_bursts(evidence, only=burst_candidates(evidence))
-            with stages.stage("inauthenticity", "inauthenticity cues"):
-                inauthentic, cues = cluster_inauthenticity(records, membership, evidence)
-                evidence = pl.concat([evidence, cues])
             roles, accounts = roles_and_accounts.result()
+        with stages.stage("inauthenticity", "inauthenticity cues"):
+            # the members' creation dates, first actions and action counts are the account facts'
+            inauthentic, cues = cluster_inauthenticity(records, accounts, evidence)
+            evidence = pl.concat([evidence, cues])
         with stages.stage("score", "scoring"):
             facts = cluster_facts(
                 roles, accounts, edges, communities, evidence, bursts, mobilization,
