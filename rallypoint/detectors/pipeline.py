@@ -21,9 +21,16 @@ Stages (each timed, each shown as progress on a terminal):
 7. **bursts** — Kleinberg bursts of each cluster's co-actions and of its top target,
    with synchrony inside them (the signals engineer's :mod:`rallypoint.detectors.bursts`),
    for clusters with harm evidence and the largest others (see :func:`burst_candidates`).
-8. **score** — components, score, ``flagged`` and reasons (:mod:`rallypoint.detectors.scoring`).
-9. **write** — edges, clusters, members, evidence, each atomically, then ``run.json``
-   last: a run without ``run.json`` is unfinished and the next run discards it.
+8. **inauthenticity** — per cluster, members created in a burst, young, without
+   everyday life or on a schedule, against the lake's background
+   (:mod:`rallypoint.detectors.inauthenticity`).
+9. **score** — components and a first scoring pass (:mod:`rallypoint.detectors.scoring`).
+10. **terms** — code words learned from the first pass's flagged mobilization clusters
+    (:mod:`rallypoint.detectors.terms`), other clusters' texts using them as
+    ``learned_term`` evidence, and the second pass: score, ``flagged``, ``order_score``
+    and reasons.
+11. **write** — edges, clusters, members, evidence, terms, each atomically, then ``run.json``
+    last: a run without ``run.json`` is unfinished and the next run discards it.
 
 With ``neo4j_uri`` the committed run is then loaded into Neo4j.
 """
@@ -371,7 +378,8 @@ def detect_run(
                 "scoring": {
                     "formula": "score = coordination * harm * (0.7 + 0.15 * bursts + 0.15 * growth); "
                     "harm = 1 - (1 - 0.5 * (1 + narrative) * mobilization) * (1 - escalation) * (1 - quiet); "
-                    "narrative = max(min(1, delegitimization_share / 0.05), min(1, code_word_share / 0.05)); "
+                    "narrative = max(min(1, delegitimization_share / 0.05), min(1, code_word_share / 0.05), "
+                    "0.5 * min(1, learned_term_share / 0.05)); "
                     "quiet = inauthenticity * max(structure, link); "
                     "order_score = coordination * (0.5 + 0.5 * inauthenticity)",
                     "coordination_saturation": scoring.COORDINATION_SATURATION,
@@ -713,7 +721,7 @@ def cluster_facts(
 
 def run_tables(scored: pl.DataFrame, roles: pl.DataFrame, accounts: pl.DataFrame, evidence: pl.DataFrame,
                communities, edges: pa.Table, records: pa.Table) -> dict[str, pa.Table]:
-    """The four run tables, with cluster ids ``c0001``.. in score order (the triage queue)."""
+    """The four run tables, with cluster ids ``c0001``.. in the triage queue's order (:func:`queue_keys`)."""
     # clusters without harm evidence (score 0) follow by coordination and inauthenticity
     names = queue_keys(scored)
     ranked = scored.sort(["score", "order_score", "n_accounts", "cluster_id"],

@@ -57,32 +57,42 @@ def dotted_dates(text: pl.Expr, posted: pl.Expr) -> pl.Expr:
 
 
 def structural_calls(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with ``structural_call`` (bool) and ``matched_structural_call`` (the date and
-    time phrases found) added.
+    """``frame`` with ``structural_call`` (bool) and ``matched_structural_call`` (the time and
+    dotted date found) added, and dotted dates added to ``dates``.
 
     ``frame`` has ``text``, ``timestamp``, and from the text signals ``dates``, ``places``,
-    ``logistics``; optionally ``money_link`` and ``logistics_link`` (links module).
+    ``logistics``; optionally ``money_link`` and ``logistics_link`` (links module). Only the
+    texts with a where or a how are read for times and dotted dates: the others cannot be
+    calls, and the regular expressions cost as much as the lexicons'.
     """
-    plain = pl.col("text").fill_null("").str.replace_all(_URL, " ").str.to_lowercase()
-    dotted = dotted_dates(plain, pl.col("timestamp"))
     links = [pl.col(c).fill_null(False) for c in ("money_link", "logistics_link") if c in frame.columns]
     where_or_how = pl.any_horizontal(pl.col("places").list.len() > 0, pl.col("logistics").fill_null(False), *links)
-    out = frame.with_columns(
-        _times=plain.str.extract_all(TIME_OF_DAY),
-        _dotted=plain.str.extract(DOTTED_DATE, 0).str.strip_chars(" ,;:()"),
-        _any_date=(pl.col("dates").list.len() > 0) | (dotted.list.len() > 0),
-        dates=pl.concat_list([pl.col("dates").fill_null(pl.lit([], pl.List(pl.String))), dotted]).list.unique(
+    indexed = frame.with_row_index("_row")
+    candidates = indexed.filter(where_or_how)
+    plain = pl.col("text").fill_null("").str.replace_all(_URL, " ").str.to_lowercase()
+    read = candidates.select("_row", "timestamp", "dates", _plain=plain).with_columns(
+        _times=pl.col("_plain").str.extract_all(TIME_OF_DAY),
+        _dotted=pl.col("_plain").str.extract(DOTTED_DATE, 0).str.strip_chars(" ,;:()"),
+        _dotted_iso=dotted_dates(pl.col("_plain"), pl.col("timestamp")),
+    ).select(
+        "_row",
+        _dates=pl.concat_list([pl.col("dates").fill_null(pl.lit([], pl.List(pl.String))), "_dotted_iso"]).list.unique(
             maintain_order=True),
+        structural_call=(pl.col("dates").list.len() + pl.col("_dotted_iso").list.len() > 0)
+        & (pl.col("_times").list.len() > 0),
+        matched_structural_call=pl.concat_list([
+            pl.col("_times").list.head(1),
+            pl.when(pl.col("_dotted").is_not_null()).then(pl.concat_list([pl.col("_dotted")]))
+            .otherwise(pl.lit([], pl.List(pl.String)))]),
     )
-    call = out["_any_date"] & (out["_times"].list.len() > 0) & out.select(where_or_how).to_series()
+    empty = pl.lit([], pl.List(pl.String))
+    out = indexed.join(read, on="_row", how="left").sort("_row")
     return out.with_columns(
-        structural_call=call,
-        matched_structural_call=pl.when(call).then(
-            pl.concat_list([pl.col("_times").list.head(1),
-                            pl.when(pl.col("_dotted").is_not_null()).then(pl.concat_list([pl.col("_dotted")]))
-                            .otherwise(pl.lit([], pl.List(pl.String)))]))
-        .otherwise(pl.lit([], pl.List(pl.String))),
-    ).drop("_times", "_dotted", "_any_date")
+        dates=pl.coalesce("_dates", "dates"),
+        structural_call=pl.col("structural_call").fill_null(False),
+        matched_structural_call=pl.when(pl.col("structural_call").fill_null(False))
+        .then(pl.col("matched_structural_call")).otherwise(empty),
+    ).drop("_row", "_dates")
 
 
 __all__ = ["DOTTED_DATE", "TIME_OF_DAY", "dotted_dates", "structural_calls"]
