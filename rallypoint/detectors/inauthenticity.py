@@ -103,11 +103,12 @@ def _records_of(records: pa.Table, accounts: pl.Series) -> pl.DataFrame:
 
 def _background(records: pa.Table) -> tuple[np.ndarray, float, float]:
     """The lake's sorted creation times (µs), share of young accounts and share of regular ones."""
-    frame = pl.from_arrow(records.select(["account_id", "timestamp", "account_created_at"]))
-    step = max(1, math.ceil(frame.height / BACKGROUND_ROWS))
-    if step > 1:  # whole accounts, the same ones every run
-        frame = frame.filter(pl.col("account_id").hash(seed=0) % step == 0)
-    accounts = _account_activity(frame)
+    columns = records.select(["account_id", "timestamp", "account_created_at"])
+    step = max(1, math.ceil(columns.num_rows / BACKGROUND_ROWS))
+    if step > 1:  # whole accounts, the same ones every run; only the ids are hashed in polars
+        keep = pl.from_arrow(columns.column("account_id")).hash(seed=0) % step == 0
+        columns = columns.filter(keep.to_arrow())
+    accounts = _account_activity(pl.from_arrow(columns))
     created = accounts["created"].drop_nulls().sort().to_numpy()
     known = accounts.drop_nulls("created")
     young = float(((known["first"] - known["created"]) < YOUNG_DAYS * _DAY_US).mean()) if known.height else 0.0

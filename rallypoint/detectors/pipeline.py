@@ -652,7 +652,7 @@ def cluster_mobilization(texts: pl.DataFrame, lexicon_paths: list[Path] | tuple[
     flags = flags.join(url_categories(distinct.select("id", "urls")), on="id", how="left")
     flags = structural_calls(flags.join(distinct.select("id", "text", "timestamp"), on="id", how="left")).drop(
         "text", "timestamp")
-    signals = texts.select("cluster_id", "id", "account_id", "timestamp", "text", "thread").join(
+    signals = texts.select("cluster_id", "id", "account_id", "timestamp", "text", "lang", "thread").join(
         flags, on="id", how="left")
     struct_type = pl.from_arrow(pa.array([], MOBILIZATION_STRUCT)).dtype
     summary = mob.summarize_by(signals, "cluster_id")
@@ -793,11 +793,12 @@ def learned_terms(first_pass: pl.DataFrame, signals: pl.DataFrame, records: pa.T
     if not teachers or signals.height == 0:
         empty = terms.learn_terms(signals.head(0), [], pl.DataFrame(schema={"id": pl.String, "text": pl.String}))
         return empty, terms.term_hits(signals.head(0), empty)
-    ids = pa.array(signals.filter(pl.col("cluster_id").is_in(teachers))["id"].unique().to_list(), pa.string())
-    import pyarrow.compute as pc
-
-    langs = pl.from_arrow(records.select(["id", "lang"]).filter(pc.is_in(records.column("id"), value_set=ids)))
-    learned = terms.learn_terms(signals, teachers, pl.from_arrow(records.select(["id", "text"])), langs)
+    langs = signals.select("id", "lang").unique("id")
+    # the background is a sample of rows taken in Arrow (every step-th record, the same ones for
+    # the same lake): converting every text of a 10M-record lake for 50,000 of them cost seconds
+    step = max(1, records.num_rows // (4 * terms.BACKGROUND_TEXTS))
+    background = pl.from_arrow(records.select(["id", "text"]).take(np.arange(0, records.num_rows, step)))
+    learned = terms.learn_terms(signals, teachers, background, langs)
     return learned, terms.term_hits(signals, learned)
 
 
