@@ -176,6 +176,8 @@ SIGNAL_WORDS = {"call people to act": "call_to_action", "give logistics": "logis
                 "claim the election": "delegitimization", "use code words": "code_word",
                 "are calls by their structure": "structural_call", "carry a money link": "money_link",
                 "carry a logistics link": "logistics_link", "carry a petition link": "petition_link"}
+REASON_TERMS = re.compile(r"^(\d+) of (\d+) posts the cluster pushed use terms other flagged clusters")
+REASON_INAUTHENTIC = re.compile(r"^Inauthenticity ([0-9.]+) = sqrt\(who they are ([0-9.]+) x how they act ([0-9.]+)\)\.$")
 REASON_CUES = {
     re.compile(r"^(\d+) of (\d+) accounts were created within \d+ days from"): "created_in_burst",
     re.compile(r"^(\d+) of (\d+) accounts were less than \d+ days old when they first acted"): "young_account",
@@ -213,6 +215,16 @@ def test_the_numbers_in_the_reasons_are_recomputed_from_the_evidence(worlds):
                     ts = coaction["timestamp"]
                     inside = sum(((ts >= b["start"]) & (ts < b["end"])).sum() for b in level1)
                     assert (int(m[1]), int(m[2]), int(m[3])) == (inside, coaction.height, len(level1)), reason
+                    checked += 1
+                elif m := REASON_TERMS.match(reason):
+                    used = evidence.filter(pl.col("kind") == "learned_term")
+                    assert int(m[1]) == used["target"].n_unique(), reason
+                    assert int(m[2]) == cluster["mobilization"]["n_threads"]
+                    checked += 1
+                elif m := REASON_INAUTHENTIC.match(reason):
+                    identity, behaviour = float(m[2]), float(m[3])
+                    assert float(m[1]) == pytest.approx((identity * behaviour) ** 0.5, abs=0.01), reason
+                    assert float(m[1]) == pytest.approx(cluster["inauthenticity_score"], abs=0.005)
                     checked += 1
                 elif cue := next(((m, kind) for p, kind in REASON_CUES.items() if (m := p.match(reason))), None):
                     m, kind = cue

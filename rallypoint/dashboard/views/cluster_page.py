@@ -145,7 +145,7 @@ def _learned_terms(current: Lake, run_id: str, cluster_id: str) -> None:
         a, b, c = st.columns([2, 1, 1])
         term = a.selectbox("Term", taught["term"].to_list(), key="promote_term_choice")
         kind = b.selectbox("As", KINDS, index=KINDS.index("code_word"), key="promote_term_kind")
-        analyst = c.text_input("Your name", key="promote_term_analyst")
+        analyst = c.text_input("Analyst", key="promote_term_analyst")
         submitted = st.form_submit_button("Promote into the lexicon")
     if submitted:
         lang = taught.filter(pl.col("term") == term)["language"].first()
