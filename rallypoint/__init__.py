@@ -39,6 +39,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "WatchOptions": ("rallypoint.watch.watcher", "WatchOptions"),
     "replay_lead_times": ("rallypoint.watch.leadtime", "replay_lead_times"),
     "render_lead_times": ("rallypoint.watch.leadtime", "render_lead_times"),
+    "add_term": ("rallypoint.detectors.promoted", "add_term"),
     "coaction_network": ("rallypoint.detectors.coaction.network", "coaction_network"),
     "NetworkOptions": ("rallypoint.detectors.coaction.network", "NetworkOptions"),
     "NetworkResult": ("rallypoint.detectors.coaction.network", "NetworkResult"),

@@ -133,6 +133,26 @@ def detect(lake, since, until, window, types, min_participation, null_model, sig
     click.echo(result.render())
 
 
+# --- lexicon ----------------------------------------------------------------------
+@main.group()
+def lexicon() -> None:
+    """The lake's own lexicon: terms analysts promoted (read by every later detect)."""
+
+
+@lexicon.command("add")
+@click.argument("term")
+@click.option("--kind", required=True, help="code_word, call_to_action, invitation, gathering, logistics, "
+              "escalation, delegitimization or peaceful.")
+@click.option("--lang", default=None, help="The term's language (recorded in the history).")
+@lake_option
+@clear_errors
+def lexicon_add(term, kind, lang, lake) -> None:
+    """Promote TERM (e.g. one of a run's terms.parquet) into the lake's lexicon, versioned."""
+    result = rallypoint.add_term(lake, term, kind, lang)
+    what = "added" if result["added"] else "already there"
+    click.echo(f"{term!r} as {kind}: {what}; lexicon version {result['version']} ({result['path']})")
+
+
 # --- evaluate ---------------------------------------------------------------------
 @main.command()
 @lake_option

@@ -211,7 +211,7 @@ class Lake:
         return json.loads((self.run_dir(run_id) / "run.json").read_text())
 
     def read_run_table(self, run_id: str, name: str) -> pa.Table:
-        """One of a run's tables (edges, clusters, members, evidence)."""
+        """One of a run's tables (edges, clusters, members, evidence, terms)."""
         schema = RUN_TABLES[name]
         path = self.run_dir(run_id) / f"{name}.parquet"
         if not path.exists():

@@ -157,6 +157,13 @@ CLUSTERS_SCHEMA = pa.schema(
         pa.field("mobilization_score", pa.float64()),
         pa.field("escalation_score", pa.float64()),
         pa.field("growth_score", pa.float64()),
+        # evidence that needs no lexicon (detectors.inauthenticity, .links, .mobilization.structure)
+        pa.field("inauthenticity_score", pa.float64()),
+        pa.field("structure_score", pa.float64()),
+        pa.field("link_score", pa.float64()),
+        pa.field("harm_score", pa.float64()),
+        # orders the queue after score: coordination * (0.5 + 0.5 * inauthenticity); never flags
+        pa.field("order_score", pa.float64()),
     ]
 )
 
@@ -191,11 +198,24 @@ EVIDENCE_SCHEMA = pa.schema(
     ]
 )
 
+#: Learned candidate code words (rallypoint.detectors.terms): one row per term.
+TERMS_SCHEMA = pa.schema(
+    [
+        pa.field("term", pa.string(), nullable=False),
+        pa.field("language", pa.string()),  # most common lang of the texts using it
+        pa.field("clusters", STRING_LIST),  # the clusters that taught it
+        pa.field("statistic", pa.float64()),  # z of the log-odds ratio, informative Dirichlet prior
+        pa.field("count", pa.int64()),  # uses in the teaching clusters' mobilizing texts
+        pa.field("background_count", pa.int64()),  # uses in the lake's background sample
+    ]
+)
+
 RUN_TABLES: dict[str, pa.Schema] = {
     "edges": EDGES_SCHEMA,
     "clusters": CLUSTERS_SCHEMA,
     "members": MEMBERS_SCHEMA,
     "evidence": EVIDENCE_SCHEMA,
+    "terms": TERMS_SCHEMA,
 }
 
 #: labels.csv: ground truth for evaluation.

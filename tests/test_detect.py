@@ -131,6 +131,31 @@ def test_every_mobilization_cluster_scores_above_every_organic_cluster(worlds):
 
 
 @pytest.mark.slow
+def test_campaigns_no_lexicon_knows_are_flagged_and_their_look_alikes_are_not(worlds):
+    """The coded campaigns (en; de, without a lexicon) and the text-free fundraising ring are
+    flagged; the charity drive, the newcomer wave and the supporters' club are not, and
+    the newcomers are not inauthentic."""
+    for world in worlds:
+        report = {c["campaign_id"]: c for c in world["report"]["campaigns"]}
+        for campaign in ("m6-en-coded", "m7-de-coded", "m8-en-fundring"):
+            assert report[campaign]["recall"] >= 0.95, report[campaign]
+        manifest = json.loads((world["data"] / "world.json").read_text())["lookalikes"]
+        t = _tables(world)
+        flagged = set(t["members"].join(t["clusters"].filter(pl.col("flagged")), on="cluster_id")["account_id"])
+        groups = {"charity": manifest["charity_drives"][0]["sharer_account_ids"],
+                  "newcomers": manifest["newcomer_waves"][0]["account_ids"],
+                  "supporters": manifest["supporters_clubs"][0]["member_account_ids"]}
+        for name, accounts in groups.items():
+            assert not flagged & set(accounts), name
+        # the newcomers are clustered (they welcome each other within minutes) yet not inauthentic
+        newcomer_clusters = t["members"].filter(pl.col("account_id").is_in(groups["newcomers"]))
+        biggest = newcomer_clusters.group_by("cluster_id").len().sort("len", descending=True).row(0, named=True)
+        assert biggest["len"] >= 0.5 * len(groups["newcomers"])
+        cluster = t["clusters"].filter(pl.col("cluster_id") == biggest["cluster_id"]).row(0, named=True)
+        assert cluster["inauthenticity_score"] < 0.2 and cluster["score"] == 0
+
+
+@pytest.mark.slow
 def test_loud_campaigns_and_the_ring_top_the_queue(worlds):
     """Each loud campaign's and the ring's best cluster comes before the first organic cluster."""
     for world in worlds:
@@ -148,7 +173,17 @@ REASON_TEXTS = re.compile(r"^(\d+) of (\d+) posts the cluster pushed \(each with
 REASON_BURSTS = re.compile(r"^(\d+) of (\d+) co-actions fell inside (\d+) bursts?;")
 REASON_NEW = re.compile(r"^(\d+) of (\d+) accounts were created less than (\d+) days")
 SIGNAL_WORDS = {"call people to act": "call_to_action", "give logistics": "logistics", "escalate": "escalation",
-                "claim the election": "delegitimization", "use code words": "code_word"}
+                "claim the election": "delegitimization", "use code words": "code_word",
+                "are calls by their structure": "structural_call", "carry a money link": "money_link",
+                "carry a logistics link": "logistics_link", "carry a petition link": "petition_link"}
+REASON_TERMS = re.compile(r"^(\d+) of (\d+) posts the cluster pushed use terms other flagged clusters")
+REASON_INAUTHENTIC = re.compile(r"^Inauthenticity ([0-9.]+) = sqrt\(who they are ([0-9.]+) x how they act ([0-9.]+)\)\.$")
+REASON_CUES = {
+    re.compile(r"^(\d+) of (\d+) accounts were created within \d+ days from"): "created_in_burst",
+    re.compile(r"^(\d+) of (\d+) accounts were less than \d+ days old when they first acted"): "young_account",
+    re.compile(r"^(\d+) of (\d+) accounts did at least \d+ % of their actions"): "no_everyday_life",
+    re.compile(r"^(\d+) of (\d+) accounts act at regular intervals"): "regular_rhythm",
+}
 
 
 @pytest.mark.slow
@@ -180,6 +215,22 @@ def test_the_numbers_in_the_reasons_are_recomputed_from_the_evidence(worlds):
                     ts = coaction["timestamp"]
                     inside = sum(((ts >= b["start"]) & (ts < b["end"])).sum() for b in level1)
                     assert (int(m[1]), int(m[2]), int(m[3])) == (inside, coaction.height, len(level1)), reason
+                    checked += 1
+                elif m := REASON_TERMS.match(reason):
+                    used = evidence.filter(pl.col("kind") == "learned_term")
+                    assert int(m[1]) == used["target"].n_unique(), reason
+                    assert int(m[2]) == cluster["mobilization"]["n_threads"]
+                    checked += 1
+                elif m := REASON_INAUTHENTIC.match(reason):
+                    identity, behaviour = float(m[2]), float(m[3])
+                    assert float(m[1]) == pytest.approx((identity * behaviour) ** 0.5, abs=0.01), reason
+                    assert float(m[1]) == pytest.approx(cluster["inauthenticity_score"], abs=0.005)
+                    checked += 1
+                elif cue := next(((m, kind) for p, kind in REASON_CUES.items() if (m := p.match(reason))), None):
+                    m, kind = cue
+                    rows = evidence.filter(pl.col("kind") == kind)
+                    assert (int(m[1]), int(m[2])) == (rows["account_id"].n_unique(), members.height), reason
+                    assert rows["account_id"].is_in(members["account_id"].implode()).all()
                     checked += 1
                 elif m := REASON_NEW.match(reason):
                     days = int(m[3])

@@ -170,3 +170,35 @@ def test_a_call_inside_a_fraud_narrative_or_behind_a_code_word_counts_fully_a_pl
     assert scored["harm_score"][0] < scored["harm_score"][1]
     reasons = scored["reasons"][0].to_list()
     assert any(r.startswith("Harm 0.50 = 1 - (1 - 0.5 x (1 + narrative 0.00) x mobilization 1.00)") for r in reasons)
+
+
+QUIET = {**NO_HARM, "n_structural_call": 0, "n_money_link": 150, "n_logistics_link": 0, "n_petition_link": 0}
+
+
+def test_a_fundraiser_shared_by_old_accounts_gets_money_evidence_but_is_not_flagged():
+    charity = score_clusters(frame(facts(**QUIET, inauthenticity_score=0.0))).row(0, named=True)
+    assert charity["link_score"] == 1.0 and charity["coordination_score"] == 1.0
+    assert any("150 of 200 posts" in r and "money link" in r for r in charity["reasons"])
+    assert charity["score"] == 0 and not charity["flagged"]
+
+
+def test_inauthentic_money_links_without_coordination_are_not_flagged():
+    alone = score_clusters(frame(facts(**QUIET, inauthenticity_score=1.0, observed_weight=10.0))).row(0, named=True)
+    assert alone["coordination_score"] == 0 and alone["score"] == 0
+
+
+def test_coordinated_inauthentic_money_links_are_harm_with_no_text_at_all():
+    ring = score_clusters(frame(facts(**QUIET, inauthenticity_score=0.9))).row(0, named=True)
+    assert ring["quiet_score"] == pytest.approx(0.9)
+    assert ring["harm_score"] == pytest.approx(0.9)
+    assert ring["flagged"]
+    assert any(r.startswith("Evidence without a lexicon 0.90 = inauthenticity 0.90") for r in ring["reasons"])
+
+
+def test_order_score_orders_clusters_without_harm_and_never_flags():
+    scored = score_clusters(frame(facts(**NO_HARM, inauthenticity_score=0.8),
+                                  facts(**NO_HARM, inauthenticity_score=0.0),
+                                  facts(**NO_HARM, expected_weight=300.0)))
+    assert scored["score"].to_list() == [0, 0, 0] and not scored["flagged"].any()
+    order = scored["order_score"].to_list()
+    assert order[0] > order[1] > order[2] > 0

@@ -128,8 +128,9 @@ def test_default_mix_has_loud_stealthy_mobilization_in_three_languages_and_a_rin
     campaigns = world["manifest"]["campaigns"]
     mobilization = [c for c in campaigns if c["kind"] == "mobilization"]
     assert len(mobilization) >= 3
-    assert {c["lang"] for c in mobilization} == {"en", "pt", "es"}
-    assert {c["loudness"] for c in mobilization} == {"loud", "stealthy"}
+    assert {c["lang"] for c in mobilization} == {"en", "pt", "es", "de"}
+    assert {c["loudness"] for c in mobilization} == {"loud", "stealthy", "coded", "textfree"}
+    mobilization = [c for c in mobilization if c["loudness"] in ("loud", "stealthy")]
     assert [c for c in campaigns if c["kind"] == "amplification"]
     loud = [c for c in mobilization if c["loudness"] == "loud"]
     stealthy = [c for c in mobilization if c["loudness"] == "stealthy"]
@@ -141,7 +142,7 @@ def test_default_mix_has_loud_stealthy_mobilization_in_three_languages_and_a_rin
 def test_seeders_are_high_profile_members_of_their_campaign(world):
     records, labels = world["records"], world["labels"]
     for campaign in world["manifest"]["campaigns"]:
-        if campaign["kind"] != "mobilization":
+        if campaign["kind"] != "mobilization" or campaign["loudness"] not in ("loud", "stealthy"):
             continue
         seeder = campaign["seeding_account_id"]
         assert (seeder, campaign["campaign_id"]) in {(r["account_id"], r["campaign_id"]) for r in labels}
@@ -166,7 +167,7 @@ def _texts_of(records: pl.DataFrame, accounts: set[str]) -> list[str]:
 def test_campaign_texts_name_the_place_and_are_in_each_language(world):
     records, labels = world["records"], world["labels"]
     for campaign in world["manifest"]["campaigns"]:
-        if campaign["kind"] != "mobilization":
+        if campaign["kind"] != "mobilization" or campaign["loudness"] not in ("loud", "stealthy"):
             continue
         members = {r["account_id"] for r in labels if r["campaign_id"] == campaign["campaign_id"]}
         calls = records.filter(pl.col("account_id").is_in(sorted(members)) & pl.col("text").is_not_null()
@@ -354,3 +355,50 @@ def test_live_events_put_one_hashtag_in_many_mouths_within_hours(world):
                                 & pl.col("timestamp").is_between(start, end, closed="left"))
         assert tagged["account_id"].n_unique() >= 30
         assert not labelled & set(tagged["account_id"].to_list())
+
+
+def _created(records: pl.DataFrame, accounts) -> pl.Series:
+    return (records.filter(pl.col("account_id").is_in(list(accounts))).group_by("account_id")
+            .agg(pl.col("account_created_at").first())["account_created_at"])
+
+
+def test_campaigns_no_lexicon_knows(world):
+    """Coded campaigns (en, and de without a lexicon) and a text-free ring, labelled as mobilization."""
+    records, labels = world["records"], world["labels"]
+    planted = {c["campaign_id"]: c for c in world["manifest"]["campaigns"]}
+    members = {cid: {r["account_id"] for r in labels if r["campaign_id"] == cid}
+               for cid in ("m6-en-coded", "m7-de-coded", "m8-en-fundring")}
+    for cid in ("m6-en-coded", "m7-de-coded"):
+        mine = records.filter(pl.col("account_id").is_in(list(members[cid])) & pl.col("text").is_not_null())
+        code = planted[cid]["code_word"]
+        assert mine["text"].str.contains(code, literal=True).sum() > 20
+        start = datetime.fromisoformat(planted[cid]["campaign_start"].replace("Z", "+00:00"))
+        fresh = (_created(records, members[cid]) > start - timedelta(days=21)).mean()
+        assert 0.6 < fresh < 1.0
+    ring = records.filter(pl.col("account_id").is_in(list(members["m8-en-fundring"])))
+    assert ring["text"].is_null().all() and ring["urls"].is_not_null().all()
+    created = _created(records, members["m8-en-fundring"])
+    assert created.max() - created.min() < timedelta(days=1)
+    assert {r["kind"] for r in labels if r["campaign_id"] in members} == {"mobilization"}
+
+
+def test_lookalikes_with_links_logistics_or_young_accounts_are_unlabelled(world):
+    records, labels = world["records"], world["labels"]
+    labelled = {r["account_id"] for r in labels}
+    lookalikes = world["manifest"]["lookalikes"]
+    charity = lookalikes["charity_drives"][0]
+    newcomers = lookalikes["newcomer_waves"][0]
+    club = lookalikes["supporters_clubs"][0]
+    everyone = {charity["account_id"], club["account_id"], *charity["sharer_account_ids"],
+                *newcomers["account_ids"], *club["member_account_ids"]}
+    assert not everyone & labelled
+    # the newcomers were all created within days of each other, and mostly act outside their welcomes
+    created = _created(records, newcomers["account_ids"])
+    assert created.max() - created.min() < timedelta(days=5)
+    theirs = records.filter(pl.col("account_id").is_in(newcomers["account_ids"]))
+    assert theirs.height > 4 * newcomers["welcomes"]
+    # the charity's sharers and the club's members are long-standing accounts
+    for accounts in (charity["sharer_account_ids"], club["member_account_ids"]):
+        assert (_created(records, accounts) < datetime(2022, 6, 1, tzinfo=UTC)).mean() > 0.8
+    posts = records.filter(pl.col("account_id") == club["account_id"])
+    assert posts["text"].str.to_lowercase().str.contains("coach", literal=True).all()

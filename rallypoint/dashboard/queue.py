@@ -13,11 +13,16 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import polars as pl
 
+#: The queue's views: everything by score, or the clusters that are coordinated but carry no
+#: harm evidence (never flagged: coordination alone is not harm), by coordination and inauthenticity.
+VIEWS = {"queue": "Triage queue (by score)", "no_harm": "Coordinated, no harm evidence"}
+
 
 @dataclass(frozen=True)
 class QueueFilters:
     """What the analyst narrowed the queue to. Empty tuples mean "any"."""
 
+    view: str = "queue"
     flagged_only: bool = True
     min_score: float = 0.0
     since: date | None = None  # clusters active on or after this day
@@ -39,14 +44,17 @@ def _any_in(column: str, wanted: tuple[str, ...]) -> pl.Expr:
 
 
 def filter_queue(clusters: pl.DataFrame, filters: QueueFilters) -> pl.DataFrame:
-    """The clusters that pass ``filters``, highest score first (ties: larger first).
+    """The clusters that pass ``filters``, highest score first (then ``order_score``, then larger first).
 
     ``clusters`` is the run's clusters table with a ``status`` column
     (:func:`rallypoint.dashboard.carryover.with_status`). A cluster passes the
     date range when its activity ``[first_ts, last_ts]`` overlaps it.
     """
     conditions: list[pl.Expr] = [pl.col("score") >= filters.min_score]
-    if filters.flagged_only:
+    if filters.view == "no_harm":
+        harm = pl.col("harm_score") if "harm_score" in clusters.columns else pl.col("score")
+        conditions.append(~pl.col("flagged") & (harm.fill_null(0.0) == 0))
+    elif filters.flagged_only:
         conditions.append(pl.col("flagged"))
     if filters.since is not None:
         conditions.append(pl.col("last_ts") >= _day_start(filters.since))
@@ -73,8 +81,10 @@ def filter_queue(clusters: pl.DataFrame, filters: QueueFilters) -> pl.DataFrame:
             ignore_nulls=True,
         ).str.to_lowercase()
         conditions.append(haystack.str.contains(needle, literal=True))
+    # after the score, the run's order_score: coordination and inauthenticity (runs before it had none)
+    order = ["score", "order_score"] if "order_score" in clusters.columns else ["score"]
     return clusters.filter(pl.all_horizontal(conditions).fill_null(False)).sort(
-        ["score", "n_accounts", "cluster_id"], descending=[True, True, False]
+        [*order, "n_accounts", "cluster_id"], descending=[True] * len(order) + [True, False]
     )
 
 

@@ -150,7 +150,7 @@ class _Engagements:
         """
         events = events.sort("target", "time", "id")
         target, record = events["target"].to_numpy(), events["id"].to_numpy()
-        first = np.r_[True, (target[1:] != target[:-1]) | (record[1:] != record[:-1])]
+        first = _run_starts(target, record)
         shares = np.bincount(target[first], minlength=n_posts)
         keep = first & (shares[target] <= max_posts_shares)
         target, record = target[keep], record[keep]
@@ -499,7 +499,7 @@ def _meeting_rows(outsiders: pl.DataFrame, members: pl.DataFrame | _MemberIndex,
     met = np.searchsorted(index.key, last[order]) - lo
     # batches cut between posts: a post's meetings all in one, so its distinct posts add up
     before = np.cumsum(met) - met
-    post_start = np.maximum.accumulate(np.where(np.r_[True, post[order][1:] != post[order][:-1]],
+    post_start = np.maximum.accumulate(np.where(_run_starts(post[order]),
                                                 np.arange(order.size), 0))
     batch = before[post_start] // batch_rows
     cuts = np.flatnonzero(np.r_[True, batch[1:] != batch[:-1], True])
@@ -509,12 +509,24 @@ def _meeting_rows(outsiders: pl.DataFrame, members: pl.DataFrame | _MemberIndex,
         yield np.repeat(order[start:stop], count), index.order[np.repeat(lo[start:stop], count) + offset]
 
 
+def _run_starts(*columns: np.ndarray) -> np.ndarray:
+    """True where any of the sorted ``columns`` differs from the row before (and at row 0);
+    empty for empty columns, where ``np.r_[True, ...]`` would flag one row too many (a lake
+    of posts only has no engagements at all)."""
+    starts = np.ones(columns[0].size, dtype=bool)
+    changed = np.zeros(max(columns[0].size - 1, 0), dtype=bool)
+    for column in columns:
+        changed |= column[1:] != column[:-1]
+    starts[1:] = changed
+    return starts
+
+
 def _time_ranks(time: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(by_time, rank, times)``: the order that sorts ``time``, each time's rank among the
     distinct times, and those times, sorted. One sort."""
     by_time = stable_argsort(time)
     ordered = time[by_time]
-    distinct = np.r_[True, ordered[1:] != ordered[:-1]]
+    distinct = _run_starts(ordered)
     rank = np.empty(time.size, np.int64)
     rank[by_time] = np.cumsum(distinct) - 1
     return by_time, rank, ordered[distinct]

@@ -12,7 +12,13 @@ What it computes
     * ``call_to_action``, ``logistics``, ``escalation``, ``delegitimization``,
       ``code_word`` — one row per text the cluster pushed (a member's co-action record,
       or the post members reposted or replied to) that the mobilization lexicons
-      flagged for that signal, with the ``matched`` phrases for highlighting; ``target``
+      flagged for that signal, with the ``matched`` phrases for highlighting;
+      ``structural_call`` (a date, a time and a where or how:
+      :mod:`rallypoint.detectors.mobilization.structure`) and ``money_link``,
+      ``logistics_link``, ``petition_link`` (the link domains matched:
+      :mod:`rallypoint.detectors.links`) likewise, text or no text; ``learned_term``
+      (a term another flagged cluster taught, :mod:`rallypoint.detectors.terms`, in
+      ``matched``); ``target``
       is the text's thread (the post a reply or quote answers, else the text's own id),
       and the reasons count threads: distinct ``target``.
 
@@ -32,7 +38,8 @@ import pyarrow as pa
 
 from rallypoint.schema import EVIDENCE_SCHEMA
 
-SIGNAL_KINDS: tuple[str, ...] = ("call_to_action", "logistics", "escalation", "delegitimization", "code_word")
+SIGNAL_KINDS: tuple[str, ...] = ("call_to_action", "logistics", "escalation", "delegitimization", "code_word",
+                                 "structural_call", "money_link", "logistics_link", "petition_link", "learned_term")
 COACTION_PREFIX = "coaction:"
 
 

@@ -21,9 +21,16 @@ Stages (each timed, each shown as progress on a terminal):
 7. **bursts** — Kleinberg bursts of each cluster's co-actions and of its top target,
    with synchrony inside them (the signals engineer's :mod:`rallypoint.detectors.bursts`),
    for clusters with harm evidence and the largest others (see :func:`burst_candidates`).
-8. **score** — components, score, ``flagged`` and reasons (:mod:`rallypoint.detectors.scoring`).
-9. **write** — edges, clusters, members, evidence, each atomically, then ``run.json``
-   last: a run without ``run.json`` is unfinished and the next run discards it.
+8. **inauthenticity** — per cluster, members created in a burst, young, without
+   everyday life or on a schedule, against the lake's background
+   (:mod:`rallypoint.detectors.inauthenticity`).
+9. **score** — components and a first scoring pass (:mod:`rallypoint.detectors.scoring`).
+10. **terms** — code words learned from the first pass's flagged mobilization clusters
+    (:mod:`rallypoint.detectors.terms`), other clusters' texts using them as
+    ``learned_term`` evidence, and the second pass: score, ``flagged``, ``order_score``
+    and reasons.
+11. **write** — edges, clusters, members, evidence, terms, each atomically, then ``run.json``
+    last: a run without ``run.json`` is unfinished and the next run discards it.
 
 With ``neo4j_uri`` the committed run is then loaded into Neo4j.
 """
@@ -44,7 +51,7 @@ import pyarrow as pa
 
 from rallypoint import __version__
 from rallypoint.allocator import keeping_freed_memory
-from rallypoint.detectors import scoring
+from rallypoint.detectors import promoted, scoring
 from rallypoint.detectors.attachment import attach_accounts, prepare_engagements
 from rallypoint.detectors.coaction import ACTIONS_SCHEMA
 from rallypoint.detectors.coaction.co_engage import TYPE as ENGAGE_TYPE
@@ -58,8 +65,10 @@ from rallypoint.detectors.evidence import (
     evidence_counts,
     signal_evidence,
 )
+from rallypoint.detectors.inauthenticity import cluster_inauthenticity
 from rallypoint.detectors.memory import release_unused_memory
 from rallypoint.detectors.roles import assign_roles
+from rallypoint.detectors.terms import terms_table
 from rallypoint.errors import RallypointError
 from rallypoint.lake import Lake, lake_columns, new_id, parse_time
 from rallypoint.schema import (
@@ -85,7 +94,7 @@ BURST_BIN = "1min"
 #: Clusters without harm evidence whose bursts are still computed (the largest, for display).
 BURST_LARGEST_CLUSTERS = 25
 #: Evidence kinds that make a score non-zero (see scoring): bursts matter only with them.
-HARM_KINDS = ("call_to_action", "escalation", "delegitimization")
+HARM_KINDS = ("call_to_action", "escalation", "delegitimization", "structural_call", "money_link", "logistics_link")
 #: Co-action types whose target is a post with an author (the author acted first).
 ORIGIN_TYPES = ["co_repost", "co_reply", "co_engage"]
 
@@ -285,23 +294,37 @@ def detect_run(
             with stages.stage("evidence", "co-action evidence"):
                 evidence = coaction_evidence(coaction_actions, membership, window_seconds)
             with stages.stage("mobilization", "mobilization signals"):
-                mobilization, signals = cluster_mobilization(coordinated_texts(records, evidence))
+                mobilization, signals = cluster_mobilization(coordinated_texts(records, evidence),
+                                                             promoted.promoted_paths(lake))
                 evidence = pl.concat([evidence, signal_evidence(signals)])
             with stages.stage("bursts", "bursts and synchrony"):
                 bursts = cluster_bursts(evidence, only=burst_candidates(evidence))
             roles, accounts = roles_and_accounts.result()
+        with stages.stage("inauthenticity", "inauthenticity cues"):
+            # the members' creation dates, first actions and action counts are the account facts'
+            inauthentic, cues = cluster_inauthenticity(records, accounts, evidence)
+            evidence = pl.concat([evidence, cues])
         with stages.stage("score", "scoring"):
             facts = cluster_facts(
                 roles, accounts, edges, communities, evidence, bursts, mobilization,
-            )
-            scored = scoring.score_clusters(facts, threshold=threshold, window_seconds=window_seconds)
+            ).join(inauthentic, on="cluster_id", how="left")
+            first_pass = scoring.component_scores(facts).with_columns(flagged=pl.col("score") >= threshold)
+        with stages.stage("terms", "learned code words and the second scoring pass"):
+            learned, hits = learned_terms(first_pass, signals, records)
+            evidence = pl.concat([evidence, term_evidence(hits)])
+            facts = facts.drop(f"n_{TERM_KIND}").join(evidence_counts(evidence).select("cluster_id", f"n_{TERM_KIND}"),
+                                                        on="cluster_id", how="left").with_columns(
+                pl.col(f"n_{TERM_KIND}").fill_null(0)).join(taught_terms(hits), on="cluster_id", how="left")
+            keys = queue_keys(scoring.component_scores(facts))
+            scored = scoring.score_clusters(facts, threshold=threshold, window_seconds=window_seconds, names=keys)
         with stages.stage("write", "writing the run"):
             tables = run_tables(scored, roles, accounts, evidence, communities, edges, records)
+            tables["terms"] = terms_table(learned, keys)
             # Parquet encodes and compresses without the GIL: the evidence and the edges (most
             # of the bytes) are written at once (run.json, written last, commits the run)
             with ThreadPoolExecutor(2) as writers:
                 list(writers.map(lambda name: lake.write_run_table(run_id, name, tables[name]),
-                                 ("evidence", "edges", "members", "clusters")))
+                                 ("evidence", "edges", "members", "clusters", "terms")))
             summary = {
                 "run_id": run_id,
                 "rallypoint_version": __version__,
@@ -333,15 +356,21 @@ def detect_run(
                     "flagged": int(pc_sum(tables["clusters"].column("flagged"))),
                     "members": tables["members"].num_rows,
                     "evidence": tables["evidence"].num_rows,
+                    "terms": tables["terms"].num_rows,
                 },
                 "coaction_stats": _jsonable(getattr(coaction, "stats", {})),
                 # accounts joined to a cluster by the group test (attachment.py), not by an edge
                 "attached_accounts": attached,
                 "versions": _versions(),
+                # the lake's promoted terms this run knew (rallypoint lexicon add)
+                "lexicon": promoted.version(lake),
                 "scoring": {
                     "formula": "score = coordination * harm * (0.7 + 0.15 * bursts + 0.15 * growth); "
-                    "harm = 1 - (1 - 0.5 * (1 + narrative) * mobilization) * (1 - escalation); "
-                    "narrative = max(min(1, delegitimization_share / 0.05), min(1, code_word_share / 0.05))",
+                    "harm = 1 - (1 - 0.5 * (1 + narrative) * mobilization) * (1 - escalation) * (1 - quiet); "
+                    "narrative = max(min(1, delegitimization_share / 0.05), min(1, code_word_share / 0.05), "
+                    "0.5 * min(1, learned_term_share / 0.05)); "
+                    "quiet = inauthenticity * max(structure, link); "
+                    "order_score = coordination * (0.5 + 0.5 * inauthenticity)",
                     "coordination_saturation": scoring.COORDINATION_SATURATION,
                     "new_account_days": scoring.NEW_ACCOUNT_DAYS,
                 },
@@ -583,7 +612,9 @@ def coordinated_texts(records: pa.Table, evidence: pl.DataFrame) -> pl.DataFrame
                         originals.select("cluster_id", id=pl.col("target"))]).unique()
     ids = wanted["id"].unique().to_arrow()
     found = records.select(TEXT_COLUMNS).filter(pc.is_in(records.column("id"), value_set=ids))
-    texts = pl.from_arrow(found).filter(pl.col("text").str.len_chars() > 0).unique("id", keep="first")
+    # a post with links and no text is read too: money and logistics travel as bare links
+    texts = pl.from_arrow(found).filter(
+        (pl.col("text").str.len_chars() > 0) | (pl.col("urls").list.len() > 0)).unique("id", keep="first")
     # a reply or a quote is read with the post it answers: "I'll be there" under a call is
     # the call's thread, not a second, empty text that dilutes it
     answers = pl.col("action").is_in(["reply", "quote"]) & pl.col("target_id").is_not_null()
@@ -592,18 +623,25 @@ def coordinated_texts(records: pa.Table, evidence: pl.DataFrame) -> pl.DataFrame
     return wanted.join(texts, on="id", how="inner").sort("cluster_id", "timestamp", "id")
 
 
-def cluster_mobilization(texts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def cluster_mobilization(texts: pl.DataFrame, lexicon_paths: list[Path] | tuple[Path, ...] = ()
+                         ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per cluster the ``mobilization`` struct, and per (cluster, text) the signal flags (for evidence).
 
     ``texts`` is :func:`coordinated_texts`; each distinct text is scanned once by the
     signals module (``detect_text_signals``) and summarized for all clusters at once
-    (``summarize_by``, ``summarize_signals`` per cluster).
+    (``summarize_by``, ``summarize_signals`` per cluster). ``lexicon_paths``: user lexicon
+    files on top of the built-in ones (the lake's promoted terms).
     """
     from rallypoint.detectors import mobilization as mob
+    from rallypoint.detectors.links import url_categories
+    from rallypoint.detectors.mobilization.structure import structural_calls
 
     distinct = texts.drop("cluster_id").unique("id", keep="first")
-    flags = pl.from_arrow(mob.detect_text_signals(distinct.to_arrow(), mob.load_lexicons()))
-    signals = texts.select("cluster_id", "id", "account_id", "timestamp", "text", "thread").join(
+    flags = pl.from_arrow(mob.detect_text_signals(distinct.to_arrow(), mob.load_lexicons(lexicon_paths)))
+    flags = flags.join(url_categories(distinct.select("id", "urls")), on="id", how="left")
+    flags = structural_calls(flags.join(distinct.select("id", "text", "timestamp"), on="id", how="left")).drop(
+        "text", "timestamp")
+    signals = texts.select("cluster_id", "id", "account_id", "timestamp", "text", "lang", "thread").join(
         flags, on="id", how="left")
     struct_type = pl.from_arrow(pa.array([], MOBILIZATION_STRUCT)).dtype
     summary = mob.summarize_by(signals, "cluster_id")
@@ -672,10 +710,12 @@ def cluster_facts(
 
 def run_tables(scored: pl.DataFrame, roles: pl.DataFrame, accounts: pl.DataFrame, evidence: pl.DataFrame,
                communities, edges: pa.Table, records: pa.Table) -> dict[str, pa.Table]:
-    """The four run tables, with cluster ids ``c0001``.. in score order (the triage queue)."""
-    ranked = scored.sort(["score", "n_accounts", "cluster_id"], descending=[True, True, False]).with_columns(
-        cluster_key=pl.format("c{}", (pl.int_range(1, pl.len() + 1)).cast(pl.String).str.zfill(4))
-    )
+    """The four run tables, with cluster ids ``c0001``.. in the triage queue's order (:func:`queue_keys`)."""
+    # clusters without harm evidence (score 0) follow by coordination and inauthenticity
+    names = queue_keys(scored)
+    ranked = scored.sort(["score", "order_score", "n_accounts", "cluster_id"],
+                         descending=[True, True, True, False]).with_columns(
+        cluster_key=pl.col("cluster_id").replace_strict(names, return_dtype=pl.String))
     key = ranked.select("cluster_id", "cluster_key")
 
     def relabel(frame: pl.DataFrame) -> pl.DataFrame:
@@ -719,6 +759,57 @@ def run_tables(scored: pl.DataFrame, roles: pl.DataFrame, accounts: pl.DataFrame
         "members": _to_schema(members, MEMBERS_SCHEMA),
         "evidence": _to_schema(ev, EVIDENCE_SCHEMA),
     }
+
+
+def queue_keys(scored: pl.DataFrame) -> dict[int, str]:
+    """Cluster number -> its name in the run (``c0001`` first in the triage queue): by score, then
+    (no harm evidence) by ``order_score``, then size."""
+    ranked = scored.sort(["score", "order_score", "n_accounts", "cluster_id"], descending=[True, True, True, False])
+    return {cid: f"c{i:04d}" for i, cid in enumerate(ranked["cluster_id"].to_list(), start=1)}
+
+
+#: Evidence kind of a text using a term another cluster taught (``rallypoint.detectors.terms``).
+TERM_KIND = "learned_term"
+
+
+def learned_terms(first_pass: pl.DataFrame, signals: pl.DataFrame, records: pa.Table
+                  ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Terms the first pass's flagged mobilization clusters taught, and the other clusters' texts using them."""
+    from rallypoint.detectors import terms
+
+    teaching = first_pass.filter(pl.col("flagged") & ((pl.col("mobilization_score") > 0) | (pl.col("quiet_score") > 0)))
+    teachers = teaching["cluster_id"].to_list()
+    if not teachers or signals.height == 0:
+        empty = terms.learn_terms(signals.head(0), [], pl.DataFrame(schema={"id": pl.String, "text": pl.String}))
+        return empty, terms.term_hits(signals.head(0), empty)
+    langs = signals.select("id", "lang").unique("id")
+    # the background is a sample of rows taken in Arrow (every step-th record, the same ones for
+    # the same lake): converting every text of a 10M-record lake for 50,000 of them cost seconds
+    step = max(1, records.num_rows // (4 * terms.BACKGROUND_TEXTS))
+    background = pl.from_arrow(records.select(["id", "text"]).take(np.arange(0, records.num_rows, step)))
+    learned = terms.learn_terms(signals, teachers, background, langs)
+    return learned, terms.term_hits(signals, learned)
+
+
+def term_evidence(hits: pl.DataFrame) -> pl.DataFrame:
+    """``learned_term`` evidence rows: the text, its thread, the term matched."""
+    if hits.height == 0:
+        return empty_evidence()
+    return hits.select(
+        pl.col("cluster_id").cast(pl.Int64), "id", "account_id", pl.col("timestamp").cast(pl.Datetime("us", "UTC")),
+        kind=pl.lit(TERM_KIND), target=pl.col("thread"), text=pl.col("text"),
+        matched=pl.concat_list([pl.col("term")]))
+
+
+def taught_terms(hits: pl.DataFrame) -> pl.DataFrame:
+    """Per cluster, the learned terms it uses: ``learned_terms`` list of {term, teacher, n} (most used first)."""
+    schema = {"cluster_id": pl.Int64,
+              "learned_terms": pl.List(pl.Struct({"term": pl.String, "teacher": pl.Int64, "n": pl.Int64}))}
+    if hits.height == 0:
+        return pl.DataFrame(schema=schema)
+    return (hits.group_by("cluster_id", "term", "teacher").agg(n=pl.col("thread").n_unique().cast(pl.Int64))
+            .sort(["cluster_id", "n", "term"], descending=[False, True, False])
+            .group_by("cluster_id", maintain_order=True).agg(learned_terms=pl.struct("term", "teacher", "n")))
 
 
 def _to_schema(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:

@@ -26,21 +26,43 @@ What it computes
         days before their first action in the run.
 
     ``narrative``  how far the calls come inside a stolen-election narrative or behind a
-        code word: ``max(min(1, delegitimization_share / 0.05), min(1, code_word_share / 0.05))``
-        (not stored; the harm reason states it).
+        code word: ``max(min(1, delegitimization_share / 0.05), min(1, code_word_share / 0.05),
+        0.5 * min(1, learned_term_share / 0.05))`` — a learned term (a word other flagged
+        clusters pushed far more than the lake, :mod:`rallypoint.detectors.terms`) is weak
+        evidence, half a code word (not stored; the harm reason states it).
+    ``inauthenticity_score``  whether the members are who they seem: accounts created in
+        a burst or young when they act, *and* living only inside the cluster's co-actions
+        or acting on a schedule, each against the lake's background
+        (:mod:`rallypoint.detectors.inauthenticity`).
+    ``structure_score``  gathering calls recognized by their structure, whatever their
+        words (a date, a time of day and a place or logistics:
+        :mod:`rallypoint.detectors.mobilization.structure`): ``min(1, structural_call_share / 0.2)``.
+    ``link_score``  money or logistics travelling as links (crowdfunding and payment
+        pages, sign-up forms, transport, group invites: :mod:`rallypoint.detectors.links`),
+        text or no text: ``min(1, max(money_link_share, logistics_link_share) / 0.1)``.
 
     The score rests on harm, with coordination as its multiplier::
 
-        harm  = 1 - (1 - 0.5 * (1 + narrative) * mobilization_score) * (1 - escalation_score)
+        quiet = inauthenticity_score * max(structure_score, link_score)
+        harm  = 1 - (1 - 0.5 * (1 + narrative) * mobilization_score) * (1 - escalation_score) * (1 - quiet)
         score = coordination_score * harm * (0.7 + 0.15 * burst_score + 0.15 * growth_score)
 
-    so coordination alone (a fandom, a news aggregator) scores 0; a call to a place
+    ``quiet`` is the evidence that needs no lexicon: a call by its structure, or money and
+    sign-ups pushed as links, counts as harm only as far as the accounts pushing it are
+    inauthentic; a supporters' club filling coaches or a charity drive shared by people
+    with lives of their own makes the same calls and links, and is no harm.
+
+    so coordination alone (a fandom, a news aggregator) scores 0, however inauthentic; a call to a place
     and date alone counts half (lawful protests make them too), and fully when it is
     made inside an election-fraud narrative or behind a code word (6 and 8 January
     were both); escalation or an election-delegitimization narrative pushed in
     lockstep counts fully. A cluster is
     ``flagged`` when ``score >= threshold`` (default :data:`DEFAULT_THRESHOLD`), which
     the run records in ``run.json``.
+
+    ``order_score = coordination_score * (0.5 + 0.5 * inauthenticity_score)`` orders the
+    queue after ``score``: clusters without harm evidence (score 0) come by how strongly
+    and how inauthentically they are coordinated, not in a wall of 0.00; it never flags.
 
     Nothing about who the members are enters the score: ``high_profile`` accounts are
     listed (``high_profile_accounts``) and mentioned in the reasons, never weighted.
@@ -70,6 +92,10 @@ MOBILIZATION_ALONE_WEIGHT = 0.5
 #: which its calls count fully.
 NARRATIVE_SATURATION = 0.05
 BASE_WEIGHT, BURST_WEIGHT, GROWTH_WEIGHT = 0.7, 0.15, 0.15
+STRUCTURE_SATURATION = 0.2
+#: How much a learned term (rallypoint.detectors.terms) counts in the narrative, against a code word's 1.
+LEARNED_TERM_WEIGHT = 0.5
+LINK_SATURATION = 0.1
 NEW_ACCOUNT_DAYS = 30
 #: Text shares enter the score as the lower end of their 95 % Wilson interval.
 WILSON_Z = 1.96
@@ -93,6 +119,11 @@ FACT_COLUMNS: dict[str, str] = {
     "n_code_word": "texts with code words",
     "top_date_places": "list of {date, place, count}",
     "n_new_accounts": "members created < NEW_ACCOUNT_DAYS days before they first acted",
+    "n_structural_call": "texts that are a call by their structure (date, time, place or logistics)",
+    "n_money_link": "posts with a money link (crowdfunding, payment)",
+    "n_logistics_link": "posts with a logistics link (sign-up form, transport, lodging, group invite)",
+    "n_petition_link": "posts with a petition link (reported, not scored)",
+    "inauthenticity_score": "inauthenticity.cluster_inauthenticity's score and its cues' columns",
     "high_profile_accounts": "list of member ids flagged high_profile",
 }
 
@@ -123,11 +154,21 @@ def wilson_lower(count: pl.Expr, total: pl.Expr, z: float = WILSON_Z) -> pl.Expr
     z2 = z * z
     centre = p + z2 / (2 * n)
     spread = z * (p * (1 - p) / n + z2 / (4 * n * n)).sqrt()
-    return pl.when(n > 0).then(((centre - spread) / (1 + z2 / n)).clip(0.0, 1.0)).otherwise(0.0)
+    # no count is exactly 0: the formula's rounding left ~1e-17, which outranked true zeros in the queue
+    return pl.when((n > 0) & (count > 0)).then(((centre - spread) / (1 + z2 / n)).clip(0.0, 1.0)).otherwise(0.0)
+
+
+#: Facts a caller may leave out (0 when absent): the evidence that needs no lexicon.
+OPTIONAL_FACTS: dict[str, pl.Expr] = {
+    "n_structural_call": pl.lit(0, pl.Int64), "n_money_link": pl.lit(0, pl.Int64),
+    "n_logistics_link": pl.lit(0, pl.Int64), "n_petition_link": pl.lit(0, pl.Int64),
+    "inauthenticity_score": pl.lit(0.0, pl.Float64), "n_learned_term": pl.lit(0, pl.Int64),
+}
 
 
 def component_scores(facts: pl.DataFrame) -> pl.DataFrame:
-    """The five components and the score, as columns added to ``facts``."""
+    """The components and the score, as columns added to ``facts``."""
+    facts = facts.with_columns(**{k: v for k, v in OPTIONAL_FACTS.items() if k not in facts.columns})
     ratio = pl.when(pl.col("expected_weight") > 0).then(
         pl.col("observed_weight") / pl.col("expected_weight")
     ).otherwise(_share(pl.col("observed_weight").cast(pl.Float64), pl.col("n_internal_edges")))
@@ -161,13 +202,24 @@ def component_scores(facts: pl.DataFrame) -> pl.DataFrame:
     narrative = pl.max_horizontal(
         wilson_lower(pl.col("n_delegitimization"), n_threads) / NARRATIVE_SATURATION,
         wilson_lower(pl.col("n_code_word"), n_threads) / NARRATIVE_SATURATION,
+        # a term learned from another flagged cluster is a code word no one confirmed: weak evidence
+        LEARNED_TERM_WEIGHT * (wilson_lower(pl.col("n_learned_term"), n_threads) / NARRATIVE_SATURATION).clip(0.0, 1.0),
     ).clip(0.0, 1.0)
     scored = scored.with_columns(narrative_score=narrative)
+    inauthenticity = pl.col("inauthenticity_score").fill_null(0.0)
+    structure = (wilson_lower(pl.col("n_structural_call"), n_threads) / STRUCTURE_SATURATION).clip(0.0, 1.0)
+    link = (pl.max_horizontal(wilson_lower(pl.col("n_money_link"), n_threads),
+                              wilson_lower(pl.col("n_logistics_link"), n_threads)) / LINK_SATURATION).clip(0.0, 1.0)
+    scored = scored.with_columns(inauthenticity_score=inauthenticity, structure_score=structure, link_score=link)
+    quiet = pl.col("inauthenticity_score") * pl.max_horizontal("structure_score", "link_score")
+    scored = scored.with_columns(quiet_score=quiet)
     call_weight = MOBILIZATION_ALONE_WEIGHT * (1 + pl.col("narrative_score"))
-    harm = 1 - (1 - call_weight * pl.col("mobilization_score")) * (1 - pl.col("escalation_score"))
+    harm = 1 - ((1 - call_weight * pl.col("mobilization_score")) * (1 - pl.col("escalation_score"))
+                * (1 - pl.col("quiet_score")))
     lift = BASE_WEIGHT + BURST_WEIGHT * pl.col("burst_score") + GROWTH_WEIGHT * pl.col("growth_score")
     return scored.with_columns(harm_score=harm).with_columns(
-        score=(pl.col("coordination_score") * pl.col("harm_score") * lift).clip(0.0, 1.0)
+        score=(pl.col("coordination_score") * pl.col("harm_score") * lift).clip(0.0, 1.0),
+        order_score=pl.col("coordination_score") * (0.5 + 0.5 * pl.col("inauthenticity_score")),
     )
 
 
@@ -183,11 +235,50 @@ def _where_when(top_date_places: pl.Series) -> pl.Series:
 
 
 def score_clusters(facts: pl.DataFrame, threshold: float = DEFAULT_THRESHOLD,
-                   window_seconds: dict[str, float] | None = None) -> pl.DataFrame:
-    """Components, ``score``, ``flagged`` and ``reasons`` for every cluster in ``facts``."""
+                   window_seconds: dict[str, float] | None = None, names: dict[int, str] | None = None
+                   ) -> pl.DataFrame:
+    """Components, ``score``, ``flagged`` and ``reasons`` for every cluster in ``facts``;
+    ``names`` (cluster number -> its name in the run) names the clusters a learned term came from."""
     scored = component_scores(facts).with_columns(flagged=pl.col("score") >= threshold)
-    reasons = [cluster_reasons(row, threshold, window_seconds) for row in scored.iter_rows(named=True)]
+    reasons = [cluster_reasons(row, threshold, window_seconds, names) for row in scored.iter_rows(named=True)]
     return scored.with_columns(reasons=pl.Series("reasons", reasons, dtype=pl.List(pl.String)))
+
+
+def inauthenticity_reasons(row: dict[str, Any], n: int) -> list[str]:
+    """The inauthenticity cues' sentences, each with the lake's background beside it."""
+    from rallypoint.detectors import inauthenticity as ia
+
+    out = []
+    if row.get("created_burst_score"):
+        start = row["burst_window_start"]
+        out.append(
+            f"{row['n_created_in_burst']} of {n} accounts were created within {ia.BURST_DAYS} days from {start}, "
+            f"where {100 * row['burst_background_share']:.1f} % of the lake's accounts were "
+            f"(binomial p = {row['burst_p_value']:.1e}, corrected for the windows searched)."
+        )
+    if row.get("young_score"):
+        out.append(
+            f"{row['n_young']} of {n} accounts were less than {ia.YOUNG_DAYS} days old when they first acted, "
+            f"against {100 * row['young_background_share']:.1f} % of the lake's accounts."
+        )
+    if row.get("n_no_life"):
+        out.append(
+            f"{row['n_no_life']} of {n} accounts did at least {100 * ia.INSIDE_SHARE:.0f} % of their actions in this "
+            "cluster's co-actions (no everyday life around them)."
+        )
+    if row.get("regular_score"):
+        out.append(
+            f"{row['n_regular']} of {n} accounts act at regular intervals (gaps' coefficient of variation below "
+            f"{ia.REGULAR_CV:g}), against {100 * row['regular_background_share']:.1f} % of the lake's accounts."
+        )
+    if row.get("inauthenticity_score") and "created_burst_score" in row:
+        identity = max(row["created_burst_score"] or 0, row["young_score"] or 0)
+        behaviour = max(row["no_life_score"] or 0, row["regular_score"] or 0)
+        out.append(
+            f"Inauthenticity {row['inauthenticity_score']:.2f} = sqrt(who they are {identity:.2f} x "
+            f"how they act {behaviour:.2f})."
+        )
+    return out
 
 
 def _fmt_ratio(ratio: float) -> str:
@@ -202,7 +293,8 @@ def _fmt_time(value: Any) -> str:
     return str(value)
 
 
-def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[str, float] | None) -> list[str]:
+def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[str, float] | None,
+                    names: dict[int, str] | None = None) -> list[str]:
     """Sentences with the numbers behind a cluster's score, each checkable in the run tables."""
     reasons: list[str] = []
     n = row["n_accounts"]
@@ -229,10 +321,20 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
         ("n_escalation", "escalate (threats, calls to force or to storm a place)"),
         ("n_delegitimization", "claim the election was stolen or rigged"),
         ("n_code_word", "use code words"),
+        ("n_structural_call", "are calls by their structure: a date, a time of day and a place or logistics"),
+        ("n_money_link", "carry a money link (crowdfunding, payment)"),
+        ("n_logistics_link", "carry a logistics link (sign-up form, transport, lodging, group invite)"),
+        ("n_petition_link", "carry a petition link"),
     ]
     for column, what in signals:
-        if row[column]:
+        if row.get(column):
             reasons.append(f"{row[column]} of {n_threads} posts the cluster pushed (each with its replies and quotes) {what}.")
+    if row.get("n_learned_term"):
+        taught = row.get("learned_terms") or []
+        shown = ", ".join(f"\"{t['term']}\" ({t['n']}, learned from cluster {(names or {}).get(t['teacher'], t['teacher'])})"
+                          for t in taught[:3])
+        reasons.append(f"{row['n_learned_term']} of {n_threads} posts the cluster pushed use terms other flagged "
+                       f"clusters pushed far more than the lake: {shown}.")
     named = sorted(row["top_date_places"] or [], key=lambda r: -(r.get("count") or 0))
     if named and (named[0].get("count") or 0) >= 2:
         top = named[0]
@@ -270,6 +372,7 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
             f"{row['n_new_accounts']} of {n} accounts were created less than {NEW_ACCOUNT_DAYS} days "
             "before they first acted here."
         )
+    reasons.extend(inauthenticity_reasons(row, n))
     high_profile = row["high_profile_accounts"] or []
     if high_profile:
         names = row.get("high_profile_names") or high_profile
@@ -278,11 +381,17 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
             f"{len(high_profile)} high-profile member{'s' if len(high_profile) != 1 else ''} "
             f"({shown}), scored by the same rules as everyone."
         )
-    if row["mobilization_score"] > 0:
+    if row.get("quiet_score"):
+        reasons.append(
+            f"Evidence without a lexicon {row['quiet_score']:.2f} = inauthenticity {row['inauthenticity_score']:.2f} x "
+            f"max(structural calls {row['structure_score']:.2f}, money or logistics links {row['link_score']:.2f})."
+        )
+    if row["mobilization_score"] > 0 or row.get("quiet_score"):
         reasons.append(
             f"Harm {row['harm_score']:.2f} = 1 - (1 - {MOBILIZATION_ALONE_WEIGHT:g} x (1 + narrative {row['narrative_score']:.2f}) x "
-            f"mobilization {row['mobilization_score']:.2f}) x (1 - escalation {row['escalation_score']:.2f}); "
-            "narrative: the calls come with election-fraud claims or code words."
+            f"mobilization {row['mobilization_score']:.2f}) x (1 - escalation {row['escalation_score']:.2f}) x "
+            f"(1 - without a lexicon {row.get('quiet_score') or 0:.2f}); "
+            "narrative: the calls come with election-fraud claims, code words or (at half weight) learned terms."
         )
     reasons.append(
         f"Score {row['score']:.2f} = coordination {row['coordination_score']:.2f} x harm "

@@ -35,6 +35,7 @@ from rallypoint.simulate.accounts import AccountBook, handles, old_creation_time
 from rallypoint.simulate.cascade import mixed_actions, originals, responses
 from rallypoint.simulate.context import WorldContext
 from rallypoint.simulate.events import POST, QUOTE, REPLY, REPOST, Batch, concat_batches
+from rallypoint.simulate.quiet import CodedCampaign, FundraisingRing
 from rallypoint.simulate.texts import CampaignVoice, near_duplicate, pick, place_name, random_slug, ring_text
 from rallypoint.simulate.timing import DAY, HOUR, UTC_OFFSET, diurnal_times, lognormal_delays
 
@@ -52,7 +53,7 @@ class CampaignSpec:
     campaign_id: str
     kind: str  # mobilization | amplification
     lang: str
-    loudness: str  # loud | stealthy
+    loudness: str  # loud | stealthy | coded | textfree
     platform: str
     event_date: str  # the day called for (moved inside the world if the world is too short)
     base_size: int  # members in a 5,000-account world
@@ -65,15 +66,20 @@ DEFAULT_MIX: tuple[CampaignSpec, ...] = (
     CampaignSpec("m4-en-stealthy", "mobilization", "en", "stealthy", "x", "2023-01-05", 18),
     CampaignSpec("m5-pt-stealthy", "mobilization", "pt", "stealthy", "telegram", "2023-01-07", 20),
     CampaignSpec("a1-en-ring", "amplification", "en", "loud", "x", "", 35),
+    # no lexicon knows these (rallypoint.simulate.quiet): invented code words, a language
+    # without a lexicon, and a ring posting nothing but fundraising links
+    CampaignSpec("m6-en-coded", "mobilization", "en", "coded", "x", "2023-01-07", 40),
+    CampaignSpec("m7-de-coded", "mobilization", "de", "coded", "x", "2023-01-06", 40),
+    CampaignSpec("m8-en-fundring", "mobilization", "en", "textfree", "x", "", 25),
 )
-MIX_WORDS = ("mobilization", "amplification", "loud", "stealthy", "en", "pt", "es")
+MIX_WORDS = ("mobilization", "amplification", "loud", "stealthy", "coded", "textfree", "en", "pt", "es", "de")
 
 
 def parse_mix(campaigns: str) -> list[CampaignSpec]:
     """The campaigns named by ``campaigns``: "default", "none", or a comma list.
 
     List words select from the default mix by kind (mobilization, amplification),
-    loudness (loud, stealthy) or language (en, pt, es); a spec is kept if any word
+    loudness (loud, stealthy, coded, textfree) or language (en, pt, es, de); a spec is kept if any word
     selects it ("mobilization,amplification" is the default mix).
     """
     text = (campaigns or "default").strip().lower()
@@ -377,6 +383,10 @@ def plan_campaign(ctx: WorldContext, book: AccountBook, spec: CampaignSpec):
     rng = ctx.rng_for("plan", spec.campaign_id)
     if spec.kind == "amplification":
         return AmplificationRing(ctx, book, rng, spec)
+    if spec.loudness == "coded":
+        return CodedCampaign(ctx, book, rng, spec)
+    if spec.loudness == "textfree":
+        return FundraisingRing(ctx, book, rng, spec)
     return MobilizationCampaign(ctx, book, rng, spec)
 
 

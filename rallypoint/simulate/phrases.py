@@ -363,3 +363,76 @@ LIVE = {
            "texts": ["qué golazo!!", "el árbitro no ve nada", "no puedo mirar", "vamos carajo", "qué partido",
                      "penal clarísimo", "se viene el segundo", "no lo puedo creer", "tremenda atajada", "final de infarto"]},
 }
+
+
+# --- campaigns no lexicon knows --------------------------------------------------------
+# Invented code words: ordinary leisure words standing for the gathering. They are written
+# here only; no detector lexicon lists them (the detectors must learn them from the data).
+# ``de`` is a language rallypoint ships no lexicon for.
+CODED = {
+    "en": {
+        "code": ["the fishing trip", "the lake cookout", "uncle Walt's birthday"],
+        "meet": ["meet at the north lot of Riverside Mall", "we meet behind the old feed store on Route 9",
+                 "pickup at the Dunmore park-and-ride"],
+        "call": ["{Code} is {date}. {Meet} at {time}. {seats} seats left on the bus, grab yours: {link}",
+                 "Reminder: {code} {date}, {meet}, {time} sharp. Bus has {seats} seats, sign up {link}",
+                 "{Code} {date}! {Meet}, {time}. Still {seats} bus seats, list here {link}",
+                 "Bring the cooler for {code} {date}. {Meet} {time}, {seats} seats on the bus: {link}"],
+        "support": ["Count me in for {code}", "Got my seat 🎣", "See you at the lot", "Bringing two more",
+                    "Wouldn't miss it", "Seat booked!"],
+        "time": ["6am", "5:30am", "7 am", "06:00", "6:15am"],
+    },
+    "de": {
+        "code": ["die Angeltour", "das Grillfest am See", "Opas Geburtstag"],
+        "meet": ["Treffpunkt Parkplatz Nord am Einkaufszentrum", "wir treffen uns hinter dem alten Bahnhof",
+                 "Abfahrt am Busbahnhof Gleis 4"],
+        "call": ["{Code} am {date}. {Meet} um {time}. Noch {seats} Plätze im Bus, Anmeldung: {link}",
+                 "Erinnerung: {code} am {date}, {meet}, pünktlich {time}. {seats} Busplätze frei {link}",
+                 "{Code} {date}! {Meet}, {time}. Noch {seats} Plätze, hier eintragen {link}",
+                 "Kühlbox nicht vergessen: {code} am {date}. {Meet} {time}, {seats} Plätze im Bus: {link}"],
+        "support": ["Bin dabei", "Platz gebucht 🎣", "Wir sehen uns am Parkplatz", "Bringe noch zwei mit",
+                    "Auf jeden Fall", "Sitzplatz reserviert!"],
+        "time": ["6 Uhr", "05:30", "7 Uhr", "06:00", "6:15 Uhr"],
+    },
+}
+
+# Everyday German chatter, one piece from each list (9 x 9 x 8 combinations).
+GERMAN_COVER = (
+    ["Heute", "Gestern", "Am Wochenende", "Morgen früh", "Eben", "Nach der Arbeit", "Zum Frühstück", "Abends",
+     "Endlich"],
+    ["Kaffee mit den Nachbarn", "neue Reifen aufs Auto", "Regen ohne Ende", "den Garten umgegraben",
+     "das Spiel im Radio gehört", "Kuchen von Oma", "den Keller aufgeräumt", "mit dem Hund raus",
+     "eine Stunde im Stau"],
+    [".", "!", " 😅", " 🙄", ", wie immer.", ", endlich.", " ☕", ", herrlich."],
+)
+
+# --- lawful look-alikes with links, logistics or young accounts ---------------------------
+CHARITY = {
+    "org": ("Harbor Animal Rescue", "HarborRescue"),
+    "appeal": ["Our shelter roof collapsed in the storm. Every bit helps: {link}",
+               "Winter appeal: 40 dogs need heating this month. Please give if you can {link}",
+               "Matched giving until midnight! Double your donation for the shelter: {link}",
+               "Thank you all! We're at 70% of the goal for the new kennels {link}"],
+    "share": ["Donated, please share 🐶", "Great cause, chipped in", "Please help them out {link}",
+              "Just gave what I could {link}", "Sharing for the pups"],
+}
+NEWCOMERS = {
+    "hashtag": "NewHere",
+    "intro": ["Hi all, just moved over here! Into hiking and bad puns #NewHere",
+              "First post, be gentle. Nurse, cyclist, cat person #NewHere",
+              "Hello! Teacher from Leeds, here for book chat #NewHere",
+              "Finally made an account. Mostly gardening content #NewHere",
+              "New here, looking for local news and football people #NewHere"],
+    "welcome": ["Welcome aboard!", "Hello and welcome 👋", "Glad you made it over", "Welcome! Follow-back sorted"],
+}
+SUPPORTERS = {
+    "club": ("Ashford Town Supporters' Club", "AshfordTownSC"),
+    "away": ["AWAY DAY {date}: coaches to Kingsmead Stadium leave the club house at {time}. {seats} seats left, "
+             "book here {link} £25 return",
+             "Coaches for the cup tie at Kingsmead {date}! Depart {time} from the club house, {seats} seats, "
+             "sign up: {link}",
+             "Last call for the away coaches {date}, {time} from the club house car park. {seats} seats remaining {link}"],
+    "share": ["Booked! Up the Town 🔴", "Two seats sorted for me and the lad", "Who's on the first coach?",
+              "Can't wait, COYT", "Booked, see you at the club house"],
+    "time": ["7:30am", "08:00", "9am", "7am"],
+}

@@ -42,6 +42,7 @@ from rallypoint.simulate.lookalikes import (
     ViralPosts,
 )
 from rallypoint.simulate.organic import OrganicPopulation
+from rallypoint.simulate.quiet import CharityDrive, NewcomerWave, SupportersClub
 from rallypoint.simulate.writer import SHARD_PATTERN, ShardedJsonlWriter
 
 MIN_ACCOUNTS = 300
@@ -68,6 +69,9 @@ class World:
         self.protests = LawfulProtests(ctx, book, ctx.rng_for("plan", "protests"))
         self.politicians = Politicians(ctx, book, ctx.rng_for("plan", "politicians"))
         self.live = LiveEvents(ctx, book, ctx.rng_for("plan", "live"))
+        self.charity = CharityDrive(ctx, book, ctx.rng_for("plan", "charity"))
+        self.newcomers = NewcomerWave(ctx, book, ctx.rng_for("plan", "newcomers"))
+        self.supporters = SupportersClub(ctx, book, ctx.rng_for("plan", "supporters"))
         self.campaigns = [plan_campaign(ctx, book, spec) for spec in specs]
         ctx.accounts = book.freeze(ctx.rng_for("plan", "account-ids"))
         ctx.organic.finish(ctx.accounts)
@@ -79,7 +83,8 @@ class World:
         """Every record of the world, in batches of at most ``chunk_rows`` rows."""
         ctx = self.ctx
         ctx.chunk_rows = chunk_rows
-        groups = [self.viral, self.news, self.fandom, self.protests, self.politicians, self.live]
+        groups = [self.viral, self.news, self.fandom, self.protests, self.politicians, self.live, self.charity,
+                  self.newcomers, self.supporters]
         sources = [g.batches(ctx) for g in groups] + [c.batches(ctx) for c in self.campaigns]
         for source in sources:
             for batch in source:
@@ -118,6 +123,9 @@ class World:
                 "lawful_protests": self.protests.manifest(ctx),
                 "politicians": self.politicians.manifest(ctx),
                 "live_events": self.live.manifest(ctx),
+                "charity_drives": self.charity.manifest(ctx),
+                "newcomer_waves": self.newcomers.manifest(ctx),
+                "supporters_clubs": self.supporters.manifest(ctx),
             },
         }
 

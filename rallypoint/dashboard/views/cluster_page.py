@@ -32,10 +32,12 @@ from rallypoint.errors import RallypointError
 from rallypoint.lake import Lake
 
 #: Evidence kinds shown first: the mobilization signals, before plain co-actions.
-SIGNAL_KINDS = ("call_to_action", "logistics", "escalation", "delegitimization", "code_word")
+SIGNAL_KINDS = ("call_to_action", "logistics", "escalation", "delegitimization", "code_word", "structural_call",
+                "money_link", "logistics_link", "learned_term")
 #: Above this many accounts the network is first drawn as a picture on the server (see ``_network``).
 PICTURE_ABOVE = 500
-COMPONENTS = ("coordination_score", "burst_score", "mobilization_score", "escalation_score", "growth_score")
+COMPONENTS = ("coordination_score", "burst_score", "mobilization_score", "escalation_score", "growth_score",
+              "inauthenticity_score", "structure_score", "link_score")
 
 
 @st.cache_data(max_entries=16, show_spinner="Laying out the network…")
@@ -124,6 +126,37 @@ def _triage(current: Lake, run_id: str, row: dict, member_ids: list[str]) -> Non
         ))
     else:
         st.caption("No decision yet on this cluster or the same network in an earlier run.")
+
+
+def _learned_terms(current: Lake, run_id: str, cluster_id: str) -> None:
+    """The terms this cluster taught (``terms.parquet``), each one a form away from the lexicon."""
+    from rallypoint.detectors.promoted import KINDS, add_term
+
+    terms = run_table(current, run_id, "terms")
+    taught = terms.filter(pl.col("clusters").list.contains(cluster_id)) if terms.height else terms
+    if taught.height == 0:
+        return
+    st.markdown("**Learned terms** (pushed far more than the lake; promote one to match it in every later run)")
+    st.dataframe(taught.select("term", "language", "statistic", "count", "background_count"), hide_index=True,
+                 height=min(36 * (taught.height + 1), 250))
+    if message := st.session_state.pop("term_promoted", None):
+        st.success(message)
+    with st.form("promote_term"):
+        a, b, c = st.columns([2, 1, 1])
+        term = a.selectbox("Term", taught["term"].to_list(), key="promote_term_choice")
+        kind = b.selectbox("As", KINDS, index=KINDS.index("code_word"), key="promote_term_kind")
+        analyst = c.text_input("Analyst", key="promote_term_analyst")
+        submitted = st.form_submit_button("Promote into the lexicon")
+    if submitted:
+        lang = taught.filter(pl.col("term") == term)["language"].first()
+        try:
+            result = add_term(current, term, kind, lang, by=analyst.strip() or None)
+        except RallypointError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["term_promoted"] = (f"“{term}” {'added' if result['added'] else 'was already there'}; "
+                                                 f"lexicon version {result['version']}.")
+            st.rerun()
 
 
 def _evidence(evidence: pl.DataFrame) -> None:
@@ -318,6 +351,7 @@ def render() -> None:
         hp = [f"{a} ({names[a]})" if names.get(a) else a for a in high_profile]
         st.markdown(f"**High-profile members** (scored by the same rules): {html.escape(', '.join(hp)) or 'none'}")
         st.markdown(_score_bars(row), unsafe_allow_html=True)
+        _learned_terms(current, run_id, cluster_id)
     with right:
         _triage(current, run_id, row, members["account_id"].to_list())
 

@@ -10,6 +10,7 @@ import streamlit as st
 from rallypoint.dashboard import navigation
 from rallypoint.dashboard.data import clusters_with_status, run_table
 from rallypoint.dashboard.queue import (
+    VIEWS,
     QueueFilters,
     filter_options,
     filter_queue,
@@ -34,6 +35,9 @@ def _filters(clusters: pl.DataFrame) -> QueueFilters:
     options = filter_options(clusters)
     first, last = clusters["first_ts"].min(), clusters["last_ts"].max()
     with st.container(border=True):
+        view = st.radio("View", list(VIEWS), format_func=VIEWS.get, horizontal=True, key="view", **BOUND,
+                        help="Coordinated, no harm evidence: clusters never flagged (coordination alone is not "
+                             "harm), ordered by coordination strength and inauthenticity.")
         c1, c2, c3, c4 = st.columns([1.2, 1.4, 1, 1])
         min_score = c1.slider("Minimum score", 0.0, 1.0, 0.0, 0.05, key="min_score", **BOUND)
         flagged_only = c1.checkbox("Flagged only", value=True, key="flagged_only", **BOUND,
@@ -47,7 +51,7 @@ def _filters(clusters: pl.DataFrame) -> QueueFilters:
         langs = c4.multiselect("Language", options["langs"], key="lang", **BOUND)
         st.caption("The filters are in the page's address: copy it to share this filtered queue.")
     since, until = (dates[0], dates[1]) if isinstance(dates, tuple | list) and len(dates) == 2 else (None, None)
-    return QueueFilters(flagged_only=flagged_only, min_score=min_score, since=since, until=until,
+    return QueueFilters(view=view, flagged_only=flagged_only, min_score=min_score, since=since, until=until,
                         types=tuple(types), statuses=tuple(statuses), platforms=tuple(platforms),
                         langs=tuple(langs), search=search)
 
