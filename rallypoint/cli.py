@@ -153,12 +153,32 @@ def graph() -> None:
 @click.option("--loader", type=click.Choice(["auto", "procedure", "cypher"]), default="auto", show_default=True,
               help="procedure: the server-side rallypoint.loadBatch (neo4j-local's server; the plugin jar "
                    "elsewhere); cypher: UNWIND statements; auto: the procedure when the server has it.")
+@click.option("--bulk/--incremental", default=None,
+              help="bulk: Neo4j's offline importer into an empty database, then the constraints (restarts "
+                   "neo4j-local's server); incremental: the transactional loader. Default: bulk when the "
+                   "database is empty, the server neo4j-local's and the lake large (docs/neo4j.md).")
+@click.option("--replace", is_flag=True, help="With --bulk: rebuild a database that already holds a graph.")
+@click.option("--yes", is_flag=True, help="Do not ask before --replace deletes the database.")
+@click.option("--server-state", type=click.Path(path_type=Path), default=None, envvar="NEO4J_LOCAL_STATE",
+              help="neo4j-local's state folder, for --bulk (default: $NEO4J_LOCAL_STATE or <repo>/.neo4j).")
 @clear_errors
-def graph_load(lake, neo4j_uri, batch_size, workers, loader) -> None:
+def graph_load(lake, neo4j_uri, batch_size, workers, loader, bulk, replace, yes, server_state) -> None:
     """Load the lake's interactions into Neo4j (idempotent)."""
+    from rallypoint.graph.neo4j_bulk import LocalServer, bulk_load, prefer_bulk
     from rallypoint.graph.neo4j_store import load_lake_into_neo4j
 
-    summary = load_lake_into_neo4j(lake, neo4j_uri, batch_size=batch_size, workers=workers, loader=loader)
+    server = LocalServer.resolve(server_state, neo4j_uri)
+    if bulk is None:
+        bulk = not replace and prefer_bulk(lake, server)
+    if replace and not bulk:
+        raise click.UsageError("--replace goes with --bulk.")
+    if bulk:
+        if replace and not yes:
+            click.confirm(f"--replace deletes every node and relationship of the database at {server.uri}. "
+                          "Continue?", abort=True, err=True)
+        summary = bulk_load(lake, server=server, replace=replace, echo=lambda line: click.echo(line, err=True))
+    else:
+        summary = load_lake_into_neo4j(lake, neo4j_uri, batch_size=batch_size, workers=workers, loader=loader)
     click.echo(json.dumps(summary, indent=2, default=str))
 
 

@@ -1,0 +1,195 @@
+"""The bulk route (``rallypoint.graph.neo4j_bulk``) against a real Neo4j server of its own.
+
+The bulk route stops, replaces and restarts the server's database, so these tests never use the
+shared server (``make neo4j``): the module starts its own neo4j-local server on a free port with
+a state folder under pytest's tmp dir, and stops it at the end. They FAIL, never skip, when it
+cannot start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from click.testing import CliRunner
+from graph_fixtures import NODE_LABELS, RECORD_RELATIONSHIPS, build_small_lake, expected_graph_counts
+
+from rallypoint.cli import main
+from rallypoint.errors import Neo4jError
+from rallypoint.graph import neo4j_bulk
+from rallypoint.graph.lake import Lake, write_parquet_atomic
+from rallypoint.graph.neo4j_bulk import LocalServer, bulk_load, write_import_csv
+from rallypoint.graph.neo4j_store import load_lake_into_neo4j, open_driver
+
+pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
+
+#: Names the accounts under investigation choose: quotes, separators, line breaks, backslashes.
+HOSTILE_NAMES = ['say "hi", then leave', "two\nlines\r\nand CR", "back\\slash\\", "", ";|:ID(Post)", "ünï ✊ 𝔵"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A neo4j-local server of this module's own (never the shared one), stopped at the end."""
+    state = tmp_path_factory.mktemp("neo4j-bulk-server")
+    server = LocalServer(state=state, uri=f"bolt://127.0.0.1:{_free_port()}",
+                         env={"NEO4J_LOCAL_HEAP": "1g", "NEO4J_LOCAL_PAGECACHE_MB": "256"})
+    try:
+        server.control("start")
+    except Neo4jError as exc:
+        pytest.fail(f"the bulk tests' own Neo4j server did not start: {exc}")
+    yield server
+    server.control("stop")
+
+
+@pytest.fixture
+def driver(server):
+    with open_driver(server.uri) as driver:
+        yield driver
+
+
+def _wipe(driver) -> None:
+    with driver.session() as session:  # CALL ... IN TRANSACTIONS needs an implicit transaction
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS").consume()
+
+
+def _lakes(root: Path):
+    """Lake A (the first day), lake AB (both days; the second day's file is B), records hostile in places."""
+    world = build_small_lake(root / "world", n_records=240)
+    records = world.records
+    accounts = sorted(set(records["account_id"].to_pylist()))
+    hostile = dict(zip(accounts, HOSTILE_NAMES, strict=False))  # the first accounts by id take them
+    names = pa.array([None if i % 9 == 0 else hostile.get(account, name) for i, (account, name) in enumerate(
+        zip(records["account_id"].to_pylist(), records["account_name"].to_pylist(), strict=True))], pa.string())
+    records = records.set_column(records.schema.get_field_index("account_name"), "account_name", names)
+    days = pc.strftime(records["timestamp"], "%Y-%m-%d")
+    lake_a, lake_ab = Lake(root / "a").ensure(), Lake(root / "ab").ensure()
+    first, *_ = sorted(set(days.to_pylist()))
+    for day in sorted(set(days.to_pylist())):
+        part = records.filter(pc.equal(days, day))
+        write_parquet_atomic(lake_ab.interactions_dir / f"date={day}" / "part-0.parquet", part)
+        if day == first:
+            write_parquet_atomic(lake_a.interactions_dir / f"date={day}" / "part-0.parquet", part)
+    b_file = next(p for p in lake_ab.interaction_files() if first not in str(p))
+    return lake_a, lake_ab, b_file, records
+
+
+def checksums(driver) -> dict[str, tuple[int, str]]:
+    """Per label and per relationship type: (count, SHA-256 of the sorted canonical properties or end keys)."""
+
+    def canonical(props) -> str:
+        return repr(sorted((k, repr(v.iso_format() + str(v.tzinfo)) if hasattr(v, "iso_format") else repr(v))
+                           for k, v in dict(props).items()))
+
+    out = {}
+    for label in NODE_LABELS:
+        rows = sorted(canonical(r["p"]) for r in driver.execute_query(
+            f"MATCH (n:{label}) RETURN properties(n) AS p").records)
+        out[label] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
+    for rel in RECORD_RELATIONSHIPS:
+        rows = sorted(canonical(r["a"]) + "->" + canonical(r["b"]) + canonical(r["p"]) for r in driver.execute_query(
+            f"MATCH (a)-[r:{rel}]->(b) RETURN properties(a) AS a, properties(b) AS b, properties(r) AS p").records)
+        out[rel] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
+    return out
+
+
+def test_the_import_csv_holds_the_graph_the_records_name(tmp_path):
+    lake_a, lake_ab, _, records = _lakes(tmp_path)
+    files = write_import_csv(lake_ab, tmp_path / "csv")
+    assert {k: v for k, v in files.counts.items() if k in NODE_LABELS or k in RECORD_RELATIONSHIPS} \
+        == expected_graph_counts(records)
+    assert files.multiline  # a name holds a line break
+    args = (tmp_path / "csv" / "import.args").read_text().splitlines()
+    assert args[0] == "neo4j" and "--multiline-fields=true" in args
+    assert all(Path(tmp_path / "csv" / part).exists() for a in args if a.startswith("--nodes=")
+               for part in a.split("=", 2)[2].split(","))
+
+
+def test_bulk_equals_incremental_and_an_incremental_load_after_it_adds_only_what_is_new(server, driver, tmp_path):
+    lake_a, lake_ab, b_file, _ = _lakes(tmp_path)
+    _wipe(driver)
+    load_lake_into_neo4j(lake_a.root, server.uri)
+    reference_a = checksums(driver)
+    added_b = load_lake_into_neo4j(lake_ab.root, server.uri, files=[b_file])
+    reference_ab = checksums(driver)
+    assert added_b["nodes_created"] > 0 and added_b["relationships_created"] > 0
+
+    result = CliRunner().invoke(main, ["graph", "load", "--lake", str(lake_a.root), "--neo4j", server.uri,
+                                       "--server-state", str(server.state), "--bulk", "--replace", "--yes"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["route"] == "bulk" and summary["records"] == len(pq_rows(lake_a))
+    assert Path(summary["import_log"]).read_text().count("IMPORT DONE") == 1
+    assert Path(summary["import_report"]).exists()
+    with open_driver(server.uri) as fresh:  # the server restarted: a new connection
+        assert checksums(fresh) == reference_a
+        names = {r["name"] for r in fresh.execute_query("SHOW CONSTRAINTS YIELD name").records}
+        assert {"rallypoint_account_id", "rallypoint_post_key", "rallypoint_url", "rallypoint_hashtag",
+                "rallypoint_media"} <= names
+        again = load_lake_into_neo4j(lake_a.root, server.uri)
+        assert (again["nodes_created"], again["relationships_created"]) == (0, 0)
+        new = load_lake_into_neo4j(lake_ab.root, server.uri, files=[b_file])
+        assert (new["nodes_created"], new["relationships_created"]) == \
+            (added_b["nodes_created"], added_b["relationships_created"])
+        assert checksums(fresh) == reference_ab
+
+
+def pq_rows(lake: Lake) -> pa.Table:
+    return lake.read_interactions_table(["id"])
+
+
+def test_bulk_refuses_a_graph_and_a_failed_import_leaves_the_database_as_it_was(server, driver, tmp_path,
+                                                                               monkeypatch):
+    lake_a, lake_ab, _, _ = _lakes(tmp_path)
+    _wipe(driver)
+    load_lake_into_neo4j(lake_a.root, server.uri)
+    before = checksums(driver)
+
+    result = CliRunner().invoke(main, ["graph", "load", "--lake", str(lake_ab.root), "--neo4j", server.uri,
+                                       "--server-state", str(server.state), "--bulk"])
+    assert result.exit_code == 2
+    assert "already holds a graph" in result.stderr and "--replace" in result.stderr
+    assert "Traceback" not in result.output
+
+    real = neo4j_bulk.write_import_csv
+
+    def broken(*args, **kwargs):  # a relationship to a post that is not in the node files
+        files = real(*args, **kwargs)
+        with open(files.relationships["POSTED"][1], "a") as out:
+            out.write("0,999999999\n")
+        return files
+
+    monkeypatch.setattr(neo4j_bulk, "write_import_csv", broken)
+    with pytest.raises(Neo4jError, match="bulk import failed.*database was not changed"):
+        bulk_load(lake_ab, server=server, replace=True, echo=lambda line: None)
+    assert server.running()
+    assert checksums(driver) == before
+    assert "IMPORT FAILED" in (server.state / "bulk" / "import.log").read_text()
+
+
+def test_the_automatic_choice_takes_bulk_only_for_a_large_load_into_an_empty_database(server, driver, tmp_path,
+                                                                                     monkeypatch):
+    lake_a, _, _, _ = _lakes(tmp_path)
+    _wipe(driver)
+    assert not neo4j_bulk.prefer_bulk(lake_a, server)  # small
+    monkeypatch.setattr(neo4j_bulk, "BULK_AUTO_RECORDS", 10)
+    assert neo4j_bulk.prefer_bulk(lake_a, server)
+    assert not neo4j_bulk.prefer_bulk(lake_a, LocalServer(state=tmp_path / "none", uri=server.uri))  # not ours
+    load_lake_into_neo4j(lake_a.root, server.uri)
+    assert not neo4j_bulk.prefer_bulk(lake_a, server)  # not empty
+
+
+def test_without_the_launcher_the_bulk_route_says_where_to_go(tmp_path):
+    server = LocalServer(state=tmp_path, uri="bolt://127.0.0.1:1", launcher=tmp_path / "missing")
+    with pytest.raises(Neo4jError, match="import service"):
+        server.control("start")
