@@ -182,6 +182,31 @@ def graph_load(lake, neo4j_uri, batch_size, workers, loader, bulk, replace, yes,
     click.echo(json.dumps(summary, indent=2, default=str))
 
 
+@graph.command("import-csv")
+@lake_option
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the CSV and import.args.")
+@clear_errors
+def graph_import_csv(lake, out) -> None:
+    """Write the lake's graph as neo4j-admin's import CSV (for a server you run yourself)."""
+    from rallypoint.graph.neo4j_bulk import write_import_csv
+
+    files = write_import_csv(lake, out)
+    click.echo(json.dumps({"directory": str(files.directory), "records": files.records, "counts": files.counts,
+                           "args_file": str(files.directory / "import.args")}, indent=2))
+
+
+@graph.command("constraints")
+@neo4j_option
+@clear_errors
+def graph_constraints(neo4j_uri) -> None:
+    """Create the graph's uniqueness constraints and indexes (after a bulk import; idempotent)."""
+    from rallypoint.graph.neo4j_store import CONSTRAINTS, ensure_constraints, open_driver
+
+    with open_driver(neo4j_uri) as driver:
+        ensure_constraints(driver)
+    click.echo(f"{len(CONSTRAINTS)} constraints in place.")
+
+
 # --- export -----------------------------------------------------------------------
 @main.command()
 @lake_option
