@@ -1,16 +1,16 @@
 """The bulk route (``rallypoint.graph.neo4j_bulk``) against a real Neo4j server of its own.
 
 The bulk route stops, replaces and restarts the server's database, so these tests never use the
-shared server (``make neo4j``): the module starts its own neo4j-local server on a free port with
-a state folder under pytest's tmp dir, and stops it at the end. They FAIL, never skip, when it
-cannot start.
+shared server (``make neo4j``): they use ``own_neo4j_server`` (conftest.py), a neo4j-local
+server of the test session's own. They FAIL, never skip, when it cannot start.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import socket
+import os
+import subprocess
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,24 +32,9 @@ pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 HOSTILE_NAMES = ['say "hi", then leave', "two\nlines\r\nand CR", "back\\slash\\", "", ";|:ID(Post)", "ünï ✊ 𝔵"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A neo4j-local server of this module's own (never the shared one), stopped at the end."""
-    state = tmp_path_factory.mktemp("neo4j-bulk-server")
-    server = LocalServer(state=state, uri=f"bolt://127.0.0.1:{_free_port()}",
-                         env={"NEO4J_LOCAL_HEAP": "1g", "NEO4J_LOCAL_PAGECACHE_MB": "256"})
-    try:
-        server.control("start")
-    except Neo4jError as exc:
-        pytest.fail(f"the bulk tests' own Neo4j server did not start: {exc}")
-    yield server
-    server.control("stop")
+@pytest.fixture
+def server(own_neo4j_server):
+    return own_neo4j_server
 
 
 @pytest.fixture
@@ -110,7 +95,7 @@ def test_the_import_csv_holds_the_graph_the_records_name(tmp_path):
         == expected_graph_counts(records)
     assert files.multiline  # a name holds a line break
     args = (tmp_path / "csv" / "import.args").read_text().splitlines()
-    assert args[0] == "neo4j" and "--multiline-fields=true" in args
+    assert "--multiline-fields=true" in args and "--id-type=integer" in args
     assert all(Path(tmp_path / "csv" / part).exists() for a in args if a.startswith("--nodes=")
                for part in a.split("=", 2)[2].split(","))
 
@@ -128,6 +113,7 @@ def test_bulk_equals_incremental_and_an_incremental_load_after_it_adds_only_what
                                        "--server-state", str(server.state), "--bulk", "--replace", "--yes"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
+    print("SUMMARY", {k: v for k, v in summary.items() if "seconds" in k})
     assert summary["route"] == "bulk" and summary["records"] == len(pq_rows(lake_a))
     assert Path(summary["import_log"]).read_text().count("IMPORT DONE") == 1
     assert Path(summary["import_report"]).exists()
@@ -193,3 +179,56 @@ def test_without_the_launcher_the_bulk_route_says_where_to_go(tmp_path):
     server = LocalServer(state=tmp_path, uri="bolt://127.0.0.1:1", launcher=tmp_path / "missing")
     with pytest.raises(Neo4jError, match="import service"):
         server.control("start")
+
+
+def _admin_shim(tmp_path: Path, server: LocalServer) -> Path:
+    """A ``neo4j-admin`` command for the compose script: neo4j-local's jars, as the image's tool."""
+    home = tmp_path / "admin-home"
+    home.mkdir()
+    shim = tmp_path / "neo4j-admin"
+    shim.write_text(f'#!/usr/bin/env bash\nNEO4J_HOME={home} exec java -Xmx512m -cp "{server.classpath()}" '
+                    f'{neo4j_bulk.ADMIN_MAIN_CLASS} "$@"\n')
+    shim.chmod(0o755)
+    return shim
+
+
+def test_the_compose_import_script_swaps_a_good_import_in_and_keeps_the_database_on_failure(server, tmp_path):
+    lake_a, _, _, _ = _lakes(tmp_path)
+    csv = tmp_path / "import"
+    files = write_import_csv(lake_a, csv)
+    data = tmp_path / "data"
+    (data / "databases" / "neo4j").mkdir(parents=True)
+    (data / "databases" / "neo4j" / "old-store").write_text("the previous database")
+    env = {**os.environ, "NEO4J_DATA": str(data), "RALLYPOINT_IMPORT": str(csv),
+           "NEO4J_ADMIN": str(_admin_shim(tmp_path, server))}
+    script = str(neo4j_bulk.LAUNCHER_DIR / "compose-import.sh")
+
+    with open(files.relationships["TAGGED"][1], "a") as out:  # a tag that is not in the node files
+        out.write("0,999999999\n")
+    failed = subprocess.run(["bash", script], env=env, capture_output=True, text=True)
+    assert failed.returncode == 1 and "unchanged" in failed.stderr
+    assert (data / "databases" / "neo4j" / "old-store").exists()
+    assert not (data / "databases" / "rallypoint-bulk").exists()
+
+    write_import_csv(lake_a, csv)
+    done = subprocess.run(["bash", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (data / "databases" / "neo4j" / "neostore").exists()
+    assert (data / "transactions" / "neo4j").is_dir()
+    assert (data / "databases" / "neo4j.previous" / "old-store").exists()
+
+    busy = subprocess.run(["bash", script], env={**env, "NEO4J_DATA": str(server.home / "data")},
+                          capture_output=True, text=True)
+    assert busy.returncode == 2 and "stop it first" in busy.stderr
+
+
+def test_a_lake_file_without_some_columns_is_read_as_nulls(tmp_path):
+    world = build_small_lake(tmp_path / "world", n_records=120)
+    lake = Lake(tmp_path / "narrow").ensure()
+    narrow = world.records.drop_columns(["media", "followers", "channel_id"])
+    write_parquet_atomic(lake.interactions_dir / "date=2021-01-04" / "part-0.parquet", narrow)
+    files = write_import_csv(lake, tmp_path / "csv")
+    expected = expected_graph_counts(world.records.set_column(
+        world.records.schema.get_field_index("media"), "media", pa.nulls(len(world.records), pa.list_(pa.string()))))
+    assert {k: files.counts[k] for k in expected} == expected
+    assert files.counts["Media"] == 0 and "ATTACHES" not in files.relationships

@@ -60,6 +60,7 @@ from rallypoint.graph.neo4j_store import (
     local_server_uri,
     open_driver,
 )
+from rallypoint.schema import LAKE_SCHEMA
 
 __all__ = [
     "BULK_AUTO_RECORDS",
@@ -68,6 +69,7 @@ __all__ = [
     "bulk_load",
     "database_is_empty",
     "import_arguments",
+    "lake_graph",
     "lake_records",
     "prefer_bulk",
     "run_import",
@@ -125,10 +127,10 @@ def _read_lake(paths: list[Path]) -> pl.DataFrame:
         present = [c for c in LOAD_COLUMNS if c in parquet.schema_arrow.names]
         table = parquet.read(columns=present)
         for missing in (c for c in LOAD_COLUMNS if c not in present):
-            table = table.append_column(missing, pa.nulls(len(table)))
+            table = table.append_column(missing, pa.nulls(len(table), LAKE_SCHEMA.field(missing).type))
         frames.append(pl.from_arrow(table.select(LOAD_COLUMNS)))
     if not frames:
-        return pl.DataFrame(schema={c: pl.String for c in LOAD_COLUMNS}).with_row_index("_order")
+        frames.append(pl.from_arrow(LAKE_SCHEMA.empty_table().select(LOAD_COLUMNS)))
     return pl.concat(frames, how="vertical_relaxed").with_row_index("_order")
 
 
@@ -138,8 +140,24 @@ def _exploded(df: pl.DataFrame, column: str) -> pl.DataFrame:
             .explode("value").filter(pl.col("value").is_not_null() & (pl.col("value") != "")))
 
 
+def lake_graph(
+    lake_path: str | os.PathLike[str] | Lake, files: Iterable[str | os.PathLike[str]] | None = None,
+) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame], int]:
+    """The graph of the lake (or of ``files``) as the incremental loader leaves it, in tables.
+
+    Returns the node tables by label (``_node``, the label's integer id from 0, then its
+    properties ``NODE_PROPERTIES``; ``ts`` a timestamp), the relationship tables by type
+    (distinct ``src``, ``dst`` pairs of ``_node`` ids) and the number of records read.
+    """
+    lake = lake_path if isinstance(lake_path, Lake) else Lake(lake_path)
+    df = _read_lake(_lake_files(lake, files))
+    nodes, relationships = _graph_tables(df)
+    return ({label: table.select("_node", *(name for name, _ in NODE_PROPERTIES[label]))
+             for label, table in nodes.items()}, relationships, len(df))
+
+
 def _graph_tables(df: pl.DataFrame) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
-    """The lake as node tables (``_node`` then the label's properties) and relationship pair tables."""
+    """The records as node tables (``_node`` then the label's properties) and relationship pair tables."""
     authors = df.select(pl.col("account_id").alias("id"), "platform", pl.col("account_name").alias("name"),
                         "high_profile", "followers", "_order")
     mentions = _exploded(df, "mentions")
@@ -204,24 +222,21 @@ def write_import_csv(
     """Write the lake's graph (or that of ``files``) as the importer's CSV into ``out_dir``.
 
     Per label ``<Label>.header.csv`` and ``<Label>.csv``, per relationship type ``<TYPE>.header.csv``
-    and ``<TYPE>.csv`` (types without relationships are left out), and ``import.args``, the
-    importer's arguments with paths relative to ``out_dir`` (``import_arguments``). Returns the
-    files and their row counts. Existing files of the same names are replaced.
+    and ``<TYPE>.csv`` (types without relationships are left out), ``import.args``, the
+    importer's options with paths relative to ``out_dir`` (``import_arguments``; the database
+    name goes after ``@import.args``), and ``counts.json``. Returns the files and their row
+    counts. Existing files of the same names are replaced.
     """
     started = time.perf_counter()
-    lake = lake_path if isinstance(lake_path, Lake) else Lake(lake_path)
-    paths = _lake_files(lake, files)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    df = _read_lake(paths)
-    nodes, relationships = _graph_tables(df)
+    nodes, relationships, records = lake_graph(lake_path, files)
     node_files: dict[str, tuple[Path, Path]] = {}
     rel_files: dict[str, tuple[Path, Path]] = {}
     counts: dict[str, int] = {}
     multiline = False
     for label, table in nodes.items():
         props = NODE_PROPERTIES[label]
-        table = table.select("_node", *(name for name, _ in props))
         if "ts" in table.columns:
             table = table.with_columns(pl.col("ts").dt.convert_time_zone("UTC").dt.strftime(TIMESTAMP_FORMAT))
         strings = [name for name, kind in props if kind == "string"]
@@ -242,16 +257,15 @@ def write_import_csv(
         table.write_csv(data, include_header=False)
         rel_files[rel] = (header, data)
     files_ = ImportFiles(directory=out, nodes=node_files, relationships=rel_files, counts=counts,
-                         multiline=multiline, records=len(df), seconds=round(time.perf_counter() - started, 3))
-    args = import_arguments(files_, database=DATABASE, relative=True)
+                         multiline=multiline, records=records, seconds=round(time.perf_counter() - started, 3))
+    args = import_arguments(files_, relative=True)
     (out / "import.args").write_text("".join(f"{a}\n" for a in args))
     (out / "counts.json").write_text(json.dumps(counts, indent=1))
     return files_
 
 
-def import_arguments(files: ImportFiles, *, database: str = DATABASE, relative: bool = False,
-                     report_file: Path | None = None) -> list[str]:
-    """The arguments of ``neo4j-admin database import full`` for ``files`` (after ``database import full``).
+def import_arguments(files: ImportFiles, *, relative: bool = False, report_file: Path | None = None) -> list[str]:
+    """The options of ``neo4j-admin database import full`` for ``files`` (the database name goes after them).
 
     ``relative`` names the files relative to their folder (for ``import.args``, read by an
     importer whose working directory is that folder, as the compose service's is).
@@ -260,7 +274,7 @@ def import_arguments(files: ImportFiles, *, database: str = DATABASE, relative: 
     def name(path: Path) -> str:
         return path.name if relative else str(path)
 
-    args = [database, "--id-type=integer", f"--multiline-fields={str(files.multiline).lower()}",
+    args = ["--id-type=integer", f"--multiline-fields={str(files.multiline).lower()}",
             "--bad-tolerance=0", "--skip-bad-relationships=false", "--skip-duplicate-nodes=false"]
     args += [f"--nodes={label}={name(h)},{name(d)}" for label, (h, d) in files.nodes.items()]
     args += [f"--relationships={rel}={name(h)},{name(d)}" for rel, (h, d) in files.relationships.items()]
@@ -360,7 +374,7 @@ def run_import(files: ImportFiles, staging: Path, server: LocalServer, *, log: P
         raise Neo4jError("The bulk route needs Java 17+ (apt-get install openjdk-17-jre-headless).")
     command = [java, f"-Xmx{heap or os.environ.get('NEO4J_IMPORT_HEAP', '1g')}", "-Dfile.encoding=UTF-8",
                "-cp", server.classpath(), ADMIN_MAIN_CLASS, "database", "import", "full",
-               *import_arguments(files, report_file=report)]
+               *import_arguments(files, report_file=report), DATABASE]
     env = {**os.environ, "NEO4J_HOME": str(staging), "NEO4J_CONF": str(staging / "conf")}
     started = time.perf_counter()
     with open(log, "w", encoding="utf-8") as out:
@@ -433,9 +447,14 @@ def bulk_load(
     paths = _lake_files(lake, files)
     say = echo or (lambda line: print(line, file=sys.stderr))
     started = time.perf_counter()
-    if server.running() and not replace and not database_is_empty(server.uri, user, password):
-        raise Neo4jError(f"The Neo4j database at {server.uri} already holds a graph: load into it incrementally "
-                         "(`rallypoint graph load` without --bulk), or rebuild it with --bulk --replace.")
+    if not replace:
+        if not server.running() and _store_dirs(server.home)[0].exists():
+            raise Neo4jError(f"neo4j-local's server in {server.state} is not running, so whether its database is "
+                             "empty cannot be checked: start it (`make neo4j`), or rebuild it with --bulk --replace.")
+        if server.running() and not database_is_empty(server.uri, user, password):
+            raise Neo4jError(f"The Neo4j database at {server.uri} already holds a graph: load into it "
+                             "incrementally (`rallypoint graph load` without --bulk), or rebuild it with "
+                             "--bulk --replace.")
     work = server.state / "bulk"
     work.mkdir(parents=True, exist_ok=True)
     say(f"bulk: writing the import CSV of {len(paths)} lake file(s) ...")
