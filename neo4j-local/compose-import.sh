@@ -28,7 +28,9 @@ conf="$(mktemp -d)"
 trap 'rm -rf "$conf"' EXIT
 printf 'server.directories.data=%s\n' "$DATA" > "$conf/neo4j.conf"
 # Neo4j's own lock tells whether a server has the database open.
-if NEO4J_CONF="$conf" "$ADMIN" database info neo4j 2>/dev/null | grep -qiE "in use: *true"; then
+# (captured first: with pipefail, grep -q closing the pipe early would fail the pipeline)
+info="$(NEO4J_CONF="$conf" "$ADMIN" database info neo4j 2>&1 || true)"
+if [[ "$info" == *"is in use"* ]]; then
     say "a Neo4j server has the database open ($DATA); stop it first (docker compose stop neo4j)."
     exit 2
 fi
@@ -36,7 +38,8 @@ fi
 clear_stage() { rm -rf "$DATA/databases/$STAGE" "$DATA/transactions/$STAGE"; }
 clear_stage
 cd "$IMPORT"
-if ! NEO4J_CONF="$conf" "$ADMIN" database import full --report-file="$REPORT" @import.args "$STAGE"; then
+# the database name first: the last option of import.args takes several values
+if ! NEO4J_CONF="$conf" "$ADMIN" database import full "$STAGE" --report-file="$REPORT" @import.args; then
     clear_stage
     say "the import failed; the database neo4j is unchanged (the report: $REPORT)."
     exit 1

@@ -113,7 +113,6 @@ def test_bulk_equals_incremental_and_an_incremental_load_after_it_adds_only_what
                                        "--server-state", str(server.state), "--bulk", "--replace", "--yes"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    print("SUMMARY", {k: v for k, v in summary.items() if "seconds" in k})
     assert summary["route"] == "bulk" and summary["records"] == len(pq_rows(lake_a))
     assert Path(summary["import_log"]).read_text().count("IMPORT DONE") == 1
     assert Path(summary["import_report"]).exists()

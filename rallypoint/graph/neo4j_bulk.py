@@ -224,7 +224,7 @@ def write_import_csv(
     Per label ``<Label>.header.csv`` and ``<Label>.csv``, per relationship type ``<TYPE>.header.csv``
     and ``<TYPE>.csv`` (types without relationships are left out), ``import.args``, the
     importer's options with paths relative to ``out_dir`` (``import_arguments``; the database
-    name goes after ``@import.args``), and ``counts.json``. Returns the files and their row
+    name goes before ``@import.args``), and ``counts.json``. Returns the files and their row
     counts. Existing files of the same names are replaced.
     """
     started = time.perf_counter()
@@ -265,7 +265,10 @@ def write_import_csv(
 
 
 def import_arguments(files: ImportFiles, *, relative: bool = False, report_file: Path | None = None) -> list[str]:
-    """The options of ``neo4j-admin database import full`` for ``files`` (the database name goes after them).
+    """The options of ``neo4j-admin database import full DATABASE`` for ``files``.
+
+    The database name goes before them: ``--nodes`` and ``--relationships`` take several values,
+    so a name after them would be read as one more file.
 
     ``relative`` names the files relative to their folder (for ``import.args``, read by an
     importer whose working directory is that folder, as the compose service's is).
@@ -373,8 +376,8 @@ def run_import(files: ImportFiles, staging: Path, server: LocalServer, *, log: P
     if java is None:
         raise Neo4jError("The bulk route needs Java 17+ (apt-get install openjdk-17-jre-headless).")
     command = [java, f"-Xmx{heap or os.environ.get('NEO4J_IMPORT_HEAP', '1g')}", "-Dfile.encoding=UTF-8",
-               "-cp", server.classpath(), ADMIN_MAIN_CLASS, "database", "import", "full",
-               *import_arguments(files, report_file=report), DATABASE]
+               "-cp", server.classpath(), ADMIN_MAIN_CLASS, "database", "import", "full", DATABASE,
+               *import_arguments(files, report_file=report)]
     env = {**os.environ, "NEO4J_HOME": str(staging), "NEO4J_CONF": str(staging / "conf")}
     started = time.perf_counter()
     with open(log, "w", encoding="utf-8") as out:
