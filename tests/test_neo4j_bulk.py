@@ -231,3 +231,16 @@ def test_a_lake_file_without_some_columns_is_read_as_nulls(tmp_path):
         world.records.schema.get_field_index("media"), "media", pa.nulls(len(world.records), pa.list_(pa.string()))))
     assert {k: files.counts[k] for k in expected} == expected
     assert files.counts["Media"] == 0 and "ATTACHES" not in files.relationships
+
+
+def test_the_import_csv_and_constraints_commands(server, tmp_path):
+    lake_a, _, _, records = _lakes(tmp_path)
+    runner = CliRunner()
+    written = runner.invoke(main, ["graph", "import-csv", "--lake", str(lake_a.root), "--out", str(tmp_path / "csv")])
+    assert written.exit_code == 0, written.output
+    summary = json.loads(written.stdout)
+    assert summary["records"] == len(pq_rows(lake_a)) and Path(summary["args_file"]).exists()
+    made = runner.invoke(main, ["graph", "constraints", "--neo4j", server.uri])
+    assert made.exit_code == 0 and "6 constraints" in made.stdout
+    unreachable = runner.invoke(main, ["graph", "constraints", "--neo4j", "bolt://127.0.0.1:1"])
+    assert unreachable.exit_code == 2 and "Cannot reach Neo4j" in unreachable.stderr
