@@ -49,6 +49,11 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "export_subgraph": ("rallypoint.graph.export", "export_subgraph"),
     "build_case_pack": ("rallypoint.dashboard.casepack", "build_case_pack"),
     "load_into_neo4j": ("rallypoint.graph.neo4j_store", "load_lake_into_neo4j"),
+    "bulk_load": ("rallypoint.graph.neo4j_bulk", "bulk_load"),
+    "prefer_bulk": ("rallypoint.graph.neo4j_bulk", "prefer_bulk"),
+    "LocalServer": ("rallypoint.graph.neo4j_bulk", "LocalServer"),
+    "write_import_csv": ("rallypoint.graph.neo4j_bulk", "write_import_csv"),
+    "create_constraints": ("rallypoint.graph.neo4j_bulk", "create_constraints"),
     "run_dashboard": ("rallypoint.dashboard.launch", "run_dashboard"),
     "run_demo": ("rallypoint.demo", "run_demo"),
     # errors: every one a user can meet is a RallypointError with one clear sentence

@@ -226,11 +226,49 @@ def graph() -> None:
 @click.option("--loader", type=click.Choice(["auto", "procedure", "cypher"]), default="auto", show_default=True,
               help="procedure: the server-side rallypoint.loadBatch (neo4j-local's server; the plugin jar "
                    "elsewhere); cypher: UNWIND statements; auto: the procedure when the server has it.")
+@click.option("--bulk/--incremental", default=None,
+              help="bulk: Neo4j's offline importer into an empty database, then the constraints (restarts "
+                   "neo4j-local's server); incremental: the transactional loader. Default: bulk when the "
+                   "database is empty, the server neo4j-local's and the lake large (docs/neo4j.md).")
+@click.option("--replace", is_flag=True, help="With --bulk: rebuild a database that already holds a graph.")
+@click.option("--yes", is_flag=True, help="Do not ask before --replace deletes the database.")
+@click.option("--server-state", type=click.Path(path_type=Path), default=None, envvar="NEO4J_LOCAL_STATE",
+              help="neo4j-local's state folder, for --bulk (default: $NEO4J_LOCAL_STATE or <repo>/.neo4j).")
 @clear_errors
-def graph_load(lake, neo4j_uri, batch_size, workers, loader) -> None:
+def graph_load(lake, neo4j_uri, batch_size, workers, loader, bulk, replace, yes, server_state) -> None:
     """Load the lake's interactions into Neo4j (idempotent)."""
-    summary = rallypoint.load_into_neo4j(lake, neo4j_uri, batch_size=batch_size, workers=workers, loader=loader)
+    server = rallypoint.LocalServer.resolve(server_state, neo4j_uri)
+    if bulk is None:
+        bulk = not replace and rallypoint.prefer_bulk(lake, server)
+    if replace and not bulk:
+        raise click.UsageError("--replace goes with --bulk.")
+    if bulk:
+        if replace and not yes:
+            click.confirm(f"--replace deletes every node and relationship of the database at {server.uri}. "
+                          "Continue?", abort=True, err=True)
+        summary = rallypoint.bulk_load(lake, server=server, replace=replace, echo=lambda line: click.echo(line, err=True))
+    else:
+        summary = rallypoint.load_into_neo4j(lake, neo4j_uri, batch_size=batch_size, workers=workers, loader=loader)
     click.echo(json.dumps(summary, indent=2, default=str))
+
+
+@graph.command("import-csv")
+@lake_option
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the CSV and import.args.")
+@clear_errors
+def graph_import_csv(lake, out) -> None:
+    """Write the lake's graph as neo4j-admin's import CSV (for a server you run yourself)."""
+    files = rallypoint.write_import_csv(lake, out)
+    click.echo(json.dumps({"directory": str(files.directory), "records": files.records, "counts": files.counts,
+                           "args_file": str(files.directory / "import.args")}, indent=2))
+
+
+@graph.command("constraints")
+@neo4j_option
+@clear_errors
+def graph_constraints(neo4j_uri) -> None:
+    """Create the graph's uniqueness constraints and indexes (after a bulk import; idempotent)."""
+    click.echo(f"{rallypoint.create_constraints(neo4j_uri)} constraints in place.")
 
 
 # --- export -----------------------------------------------------------------------

@@ -45,3 +45,28 @@ def neo4j_world(tmp_path, neo4j_driver):
     world = build_small_lake(tmp_path / "lake")
     yield world
     delete_token(neo4j_driver, world.token)
+
+
+@pytest.fixture(scope="session")
+def own_neo4j_server(tmp_path_factory):
+    """A neo4j-local server of this test session's own, on a free port, stopped at the end.
+
+    For tests that restart or replace the database (the bulk route) or wipe it: never the
+    shared server. Unable to start is a failure, never a skip.
+    """
+    import socket
+
+    from rallypoint.errors import Neo4jError
+    from rallypoint.graph.neo4j_bulk import LocalServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = LocalServer(state=tmp_path_factory.mktemp("own-neo4j"), uri=f"bolt://127.0.0.1:{port}",
+                         env={"NEO4J_LOCAL_HEAP": "1g", "NEO4J_LOCAL_PAGECACHE_MB": "256"})
+    try:
+        server.control("start")
+    except Neo4jError as exc:
+        pytest.fail(f"the tests' own Neo4j server did not start: {exc}")
+    yield server
+    server.control("stop")
