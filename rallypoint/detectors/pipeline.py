@@ -365,12 +365,7 @@ def detect_run(
                 # the lake's promoted terms this run knew (rallypoint lexicon add)
                 "lexicon": promoted.version(lake),
                 "scoring": {
-                    "formula": "score = coordination * harm * (0.7 + 0.15 * bursts + 0.15 * growth); "
-                    "harm = 1 - (1 - 0.5 * (1 + narrative) * mobilization) * (1 - escalation) * (1 - quiet); "
-                    "narrative = max(min(1, delegitimization_share / 0.05), min(1, code_word_share / 0.05), "
-                    "0.5 * min(1, learned_term_share / 0.05)); "
-                    "quiet = inauthenticity * max(structure, link); "
-                    "order_score = coordination * (0.5 + 0.5 * inauthenticity)",
+                    "formula": scoring.SCORE_FORMULA,
                     "coordination_saturation": scoring.COORDINATION_SATURATION,
                     "new_account_days": scoring.NEW_ACCOUNT_DAYS,
                 },

@@ -96,6 +96,18 @@ STRUCTURE_SATURATION = 0.2
 #: How much a learned term (rallypoint.detectors.terms) counts in the narrative, against a code word's 1.
 LEARNED_TERM_WEIGHT = 0.5
 LINK_SATURATION = 0.1
+#: An unflagged cluster's place in the queue: coordination, lifted by inauthenticity up to twice.
+ORDER_BASE = 0.5
+#: The score's formula as run.json records it, written from the constants above.
+SCORE_FORMULA = (
+    f"score = coordination * harm * ({BASE_WEIGHT:g} + {BURST_WEIGHT:g} * bursts + {GROWTH_WEIGHT:g} * growth); "
+    f"harm = 1 - (1 - {MOBILIZATION_ALONE_WEIGHT:g} * (1 + narrative) * mobilization) * (1 - escalation) * (1 - quiet); "
+    f"narrative = max(min(1, delegitimization_share / {NARRATIVE_SATURATION:g}), "
+    f"min(1, code_word_share / {NARRATIVE_SATURATION:g}), "
+    f"{LEARNED_TERM_WEIGHT:g} * min(1, learned_term_share / {NARRATIVE_SATURATION:g})); "
+    "quiet = inauthenticity * max(structure, link); "
+    f"order_score = coordination * ({ORDER_BASE:g} + {1 - ORDER_BASE:g} * inauthenticity)"
+)
 NEW_ACCOUNT_DAYS = 30
 #: Text shares enter the score as the lower end of their 95 % Wilson interval.
 WILSON_Z = 1.96
@@ -219,7 +231,7 @@ def component_scores(facts: pl.DataFrame) -> pl.DataFrame:
     lift = BASE_WEIGHT + BURST_WEIGHT * pl.col("burst_score") + GROWTH_WEIGHT * pl.col("growth_score")
     return scored.with_columns(harm_score=harm).with_columns(
         score=(pl.col("coordination_score") * pl.col("harm_score") * lift).clip(0.0, 1.0),
-        order_score=pl.col("coordination_score") * (0.5 + 0.5 * pl.col("inauthenticity_score")),
+        order_score=pl.col("coordination_score") * (ORDER_BASE + (1 - ORDER_BASE) * pl.col("inauthenticity_score")),
     )
 
 
@@ -395,7 +407,8 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
         )
     reasons.append(
         f"Score {row['score']:.2f} = coordination {row['coordination_score']:.2f} x harm "
-        f"{row['harm_score']:.2f} x (0.7 + 0.15 x bursts {row['burst_score']:.2f} + 0.15 x growth "
+        f"{row['harm_score']:.2f} x ({BASE_WEIGHT:g} + {BURST_WEIGHT:g} x bursts {row['burst_score']:.2f} + "
+        f"{GROWTH_WEIGHT:g} x growth "
         f"{row['growth_score']:.2f}); flagged at {threshold:g} or more."
     )
     return reasons
