@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,69 @@ class ExportError(RallypointError):
 
 class WriteQueryRefused(ExportError):
     """A --cypher query would change the graph."""
+
+
+class SealedQueryRefused(ExportError):
+    """A --cypher query would reach files, the network or a procedure outside the allowlist."""
+
+
+#: Plan operators that read files or URLs, or run code outside plain graph reading. ``LoadCSV``
+#: reads ``file:///`` paths and fetches URLs (so a query can leak a server file to any host).
+REFUSED_OPERATORS = frozenset({"LoadCSV", "TransactionApply", "TransactionForeach"})
+#: Operator-name prefixes refused: administration commands (SHOW/TERMINATE ...) and system calls.
+REFUSED_OPERATOR_PREFIXES = ("Show", "Terminate", "SystemProcedureCall", "Create", "Drop", "Alter",
+                             "Grant", "Deny", "Revoke", "Enable", "Start", "Stop")
+#: Procedures a research query may call: read-only schema look-ups, nothing that reaches out.
+ALLOWED_PROCEDURES = frozenset({"db.labels", "db.relationshipTypes", "db.propertyKeys",
+                                "db.schema.visualization", "db.schema.nodeTypeProperties",
+                                "db.schema.relTypeProperties"})
+
+
+def _operators(plan) -> Iterator[tuple[str, str]]:
+    """(operator type without its ``@database`` suffix, its details) of every operator of a plan."""
+    stack = [plan]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            continue
+        node = node if isinstance(node, dict) else dict(node)
+        args = node.get("args") or {}
+        yield str(node.get("operatorType", "")).split("@", 1)[0], str(args.get("Details", ""))
+        stack.extend(node.get("children") or [])
+
+
+def custom_functions(session) -> frozenset[str]:
+    """Names of the server's functions that are not built into Cypher (plugins such as APOC)."""
+    try:
+        rows = session.run("SHOW FUNCTIONS YIELD name, isBuiltIn WHERE NOT isBuiltIn RETURN name").data()
+    except Exception:  # noqa: BLE001 - an older server or no rights: no plugin functions to look for
+        return frozenset()
+    return frozenset(r["name"] for r in rows)
+
+
+def sealed_plan(plan, functions: frozenset[str] = frozenset()) -> None:
+    """Refuse a query plan (from ``EXPLAIN``) that reaches beyond reading the graph.
+
+    The check is on the planned operators, never on the query text (which can hide a clause
+    in comments, escapes or string building): ``LoadCSV`` (server files and URLs), procedure
+    calls outside ``ALLOWED_PROCEDURES``, subqueries in transactions, administration commands,
+    and any plugin function named in an operator's details.
+    """
+    for operator, details in _operators(plan):
+        if operator in REFUSED_OPERATORS or operator.startswith(REFUSED_OPERATOR_PREFIXES):
+            what = "LOAD CSV (server files and URLs)" if operator == "LoadCSV" else f"the {operator} operation"
+            raise SealedQueryRefused(f"The --cypher query uses {what}; export queries may only read the graph.")
+        if "ProcedureCall" in operator:
+            name = re.match(r"\s*([\w.`]+)", details)
+            called = name.group(1).replace("`", "") if name else "?"
+            if called not in ALLOWED_PROCEDURES:
+                raise SealedQueryRefused(
+                    f"The --cypher query calls the procedure {called}, which is not allowed in export queries "
+                    f"(allowed: {', '.join(sorted(ALLOWED_PROCEDURES))}).")
+        for function in functions:
+            if re.search(rf"(?<![\w.]){re.escape(function)}\s*\(", details):
+                raise SealedQueryRefused(
+                    f"The --cypher query calls the plugin function {function}, which is not allowed in export queries.")
 
 
 # --- tables from a graph -------------------------------------------------------------------
@@ -298,6 +363,7 @@ def cypher_subgraph(cypher: str, neo4j_uri: str | None, *, parameters: dict[str,
 
     def work(tx):
         plan = tx.run(f"EXPLAIN {cypher}", parameters).consume()
+        sealed_plan(plan.plan, functions)
         if plan.query_type != "r":
             raise WriteQueryRefused(refused)
         nodes: dict[str, Any] = {}
@@ -310,6 +376,7 @@ def cypher_subgraph(cypher: str, neo4j_uri: str | None, *, parameters: dict[str,
     from rallypoint.graph.neo4j_store import open_driver
 
     with open_driver(neo4j_uri, user, password) as driver, driver.session() as session:
+        functions = custom_functions(session)
         try:
             nodes, relationships = session.execute_read(work)
         except CypherSyntaxError as exc:
