@@ -79,13 +79,20 @@ def simulate(out: Path, accounts: int, days: int, seed: int, records: int | None
 @neo4j_option
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); default: local.")
 @click.option("--workers", default=None, type=int, help="Start a local Dask cluster of N worker processes.")
+@click.option("--timezone", default=None,
+              help="Zone of times written without one (an IANA name such as America/Sao_Paulo, or UTC); "
+                   "without it such records are rejected, never guessed.")
+@click.option("--earliest", default=None, help="Earliest plausible time (ISO 8601; default 1990-01-01).")
+@click.option("--latest", default=None, help="Latest plausible time (ISO 8601; default: now plus one day).")
 @clear_errors
-def ingest(sources, lake, fmt, neo4j_uri, scheduler, workers) -> None:
+def ingest(sources, lake, fmt, neo4j_uri, scheduler, workers, timezone, earliest, latest) -> None:
     """Read SOURCE files or folders into the lake (and Neo4j with --neo4j)."""
     from rallypoint.ingest.pipeline import ingest_sources
+    from rallypoint.ingest.validate import DEFAULT_EARLIEST, RecordRules
 
+    rules = RecordRules(timezone=timezone, earliest=earliest or DEFAULT_EARLIEST, latest=latest)
     summary = ingest_sources(list(sources), lake, fmt=fmt, scheduler=scheduler, workers=workers,
-                             neo4j_uri=neo4j_uri)
+                             neo4j_uri=neo4j_uri, rules=rules)
     click.echo(summary.render())
 
 

@@ -179,7 +179,7 @@ def _first_json_object(text: bytes) -> dict | None:
     line = text.split(b"\n", 1)[0].strip()
     try:
         value = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if isinstance(value, list):
         value = value[0] if value else {}

@@ -46,6 +46,7 @@ from rallypoint.ingest.formats import (
 from rallypoint.ingest.readers import Part
 from rallypoint.ingest.stages import merge_date, shift_rejected_lines, stage_part
 from rallypoint.ingest.summary import IngestSummary, SourceCounts
+from rallypoint.ingest.validate import RecordRules
 
 
 def ingest_sources(
@@ -57,8 +58,14 @@ def ingest_sources(
     workers: int | None = None,
     neo4j_uri: str | None = None,
     show_progress: bool | None = None,
+    rules: RecordRules | None = None,
 ) -> IngestSummary:
-    """Ingest ``sources`` (files or folders) into the lake at ``lake``; see the module doc."""
+    """Ingest ``sources`` (files or folders) into the lake at ``lake``; see the module doc.
+
+    ``rules`` (``RecordRules``: the plausible time range, the zone of zone-less times) judge
+    every record; the default rejects zone-less times and times before 1990 or after tomorrow.
+    """
+    rules = rules or RecordRules()
     t_start = time.perf_counter()
     started = datetime.now(UTC).isoformat()
     lake_obj = Lake(lake)
@@ -93,7 +100,7 @@ def ingest_sources(
                                 recovered=recovered, skipped=skipped)
         try:
             with _executor(scheduler, workers) as run, _progress(show_progress) as progress:
-                staged = run([(stage_part, (p, stage, p.index)) for p in parts],
+                staged = run([(stage_part, (p, stage, p.index, rules)) for p in parts],
                              progress("reading and validating", len(parts)))
                 _renumber_rejections(parts, staged)
                 t_staged = time.perf_counter()

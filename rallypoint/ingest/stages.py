@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rallypoint.ingest.readers import Part, reader
-from rallypoint.ingest.validate import canonicalize
+from rallypoint.ingest.validate import RecordRules, canonicalize
 from rallypoint.schema import LAKE_SCHEMA, REJECTED_SCHEMA
 
 KEY_SEPARATOR = "\x1f"
@@ -52,8 +52,8 @@ DICTIONARY_COLUMNS = [
 ]
 
 
-def stage_part(part: Part, stage: Path, task: int) -> dict[str, Any]:
-    """Read, validate and stage one part; return its counts and staged files by date."""
+def stage_part(part: Part, stage: Path, task: int, rules: RecordRules | None = None) -> dict[str, Any]:
+    """Read, validate (by ``rules``) and stage one part; return its counts and staged files by date."""
     t0 = time.perf_counter()
     read = valid_rows = 0
     reasons: Counter = Counter()
@@ -62,7 +62,7 @@ def stage_part(part: Part, stage: Path, task: int) -> dict[str, Any]:
     source = part.source
     for number, block in enumerate(reader(part.fmt).read_blocks(part)):
         name = f"{task:06d}-{number:06d}"
-        valid, bad = canonicalize(block.table, block.lines, source)
+        valid, bad = canonicalize(block.table, block.lines, source, rules)
         read += block.table.num_rows + len(block.rejected)
         rejected = pa.concat_tables([block.rejected.table(source), bad]) if len(block.rejected) else bad
         if rejected.num_rows:

@@ -28,6 +28,8 @@ def is_json_lines(part: Part) -> bool:
         json.loads(first)
     except (ValueError, UnicodeDecodeError):
         return False
+    except RecursionError:
+        return True  # a complete, absurdly deep value on one line: judged (and rejected) as a line
     return True
 
 
@@ -56,6 +58,9 @@ def _lines(part: Part) -> Iterator[Item]:
                 obj = json.loads(text)
             except ValueError:
                 yield number, None, "not valid JSON\n" + text
+                continue
+            except RecursionError:
+                yield number, None, "nested too deeply\n" + text
                 continue
             if isinstance(obj, list):  # a line holding an array of items
                 for item in obj:

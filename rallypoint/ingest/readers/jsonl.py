@@ -21,7 +21,7 @@ import pyarrow.json as pj
 
 from rallypoint.ingest.formats import open_input
 from rallypoint.ingest.readers import Block, Part
-from rallypoint.ingest.readers.records import RecordBuffer
+from rallypoint.ingest.readers.records import MAX_NESTING, RecordBuffer
 
 #: Decompressed bytes per block when streaming a compressed file.
 STREAM_BLOCK_BYTES = 32 * 1024 * 1024
@@ -31,8 +31,9 @@ def read_blocks(part: Part) -> Iterator[Block]:
     # a byte range is one of several parts of a file that run side by side, which
     # already keeps every core busy: Arrow's own threads on top only add switching
     # (measured: ~10% more parsing CPU); a whole file is parsed on all cores
+    modes = list(_PARSE_MODES)
     for data, first_line, newlines in iter_line_blocks(part):
-        yield from parse_block(data, first_line, newlines, use_threads=part.start is None)
+        yield from parse_block(data, first_line, newlines, use_threads=part.start is None, modes=modes)
 
 
 def iter_line_blocks(part: Part, block_bytes: int = STREAM_BLOCK_BYTES) -> Iterator[tuple[bytes, int, int | None]]:
@@ -62,21 +63,52 @@ def iter_line_blocks(part: Part, block_bytes: int = STREAM_BLOCK_BYTES) -> Itera
         yield rest, line, None
 
 
+#: Time fields read as text by Arrow: inferred, ``"2021-01-06 17:00:00"`` (no zone) and
+#: ``"2021-01-06T17:00:00Z"`` would both become the same zone-less timestamp, and whether a
+#: time named its zone could no longer be told.
+_TIME_FIELDS = ("timestamp", "account_created_at")
+_TEXT_TIMES = pj.ParseOptions(explicit_schema=pa.schema([(n, pa.string()) for n in _TIME_FIELDS]),
+                              unexpected_field_behavior="infer")
+#: Times as text first; epoch numbers (which Arrow refuses as text) by inference, where a time
+#: column that comes out as a timestamp (text) sends the block back to the text mode.
+_PARSE_MODES = (_TEXT_TIMES, pj.ParseOptions())
+
+
 def parse_block(data: bytes, first_line: int, newlines: int | None = None,
-                use_threads: bool = True) -> Iterator[Block]:
-    """Parse one block of lines; fall back to line by line if Arrow cannot."""
+                use_threads: bool = True, modes: list | None = None) -> Iterator[Block]:
+    """Parse one block of lines; fall back to line by line if Arrow cannot.
+
+    ``modes`` (the parse options to try, in order) is reordered so that the mode that read a
+    block is tried first on the next one: a file of epoch times is not parsed twice per block.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a BOM holds no newline: ``newlines`` stays right
+    if _may_nest_too_deeply(data):
+        # Arrow's JSON parser recurses per level (a deep enough line crashes the process):
+        # such a block is read line by line, where a too-deep line is rejected alone
+        yield from parse_lines(data, first_line)
+        return
+    modes = modes if modes is not None else list(_PARSE_MODES)
     try:
         _check_utf8(data)
-        table = pj.read_json(
-            io.BytesIO(data), read_options=pj.ReadOptions(use_threads=use_threads,
-                                                       block_size=max(1 << 20, min(len(data) + 1, 1 << 24)))
-        )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         yield from parse_lines(data, first_line)
         return
-    yield Block(table, LineNumbers(data, first_line, table.num_rows, newlines))
+    read_options = pj.ReadOptions(use_threads=use_threads, block_size=max(1 << 20, min(len(data) + 1, 1 << 24)))
+    for options in list(modes):
+        try:
+            table = pj.read_json(io.BytesIO(data), read_options=read_options, parse_options=options)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            continue
+        if options is not _TEXT_TIMES and any(
+                n in table.column_names and pa.types.is_timestamp(table.schema.field(n).type) for n in _TIME_FIELDS):
+            continue  # times given as text: only the text mode keeps their zones
+        if modes[0] is not options:
+            modes.remove(options)
+            modes.insert(0, options)
+        yield Block(table, LineNumbers(data, first_line, table.num_rows, newlines))
+        return
+    yield from parse_lines(data, first_line)
 
 
 def parse_lines(data: bytes, first_line: int) -> Iterator[Block]:
@@ -91,19 +123,46 @@ def parse_lines(data: bytes, first_line: int) -> Iterator[Block]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
-                buffer.reject(line, "not valid UTF-8", raw)
+                yield buffer.reject(line, "not valid UTF-8", raw)
                 continue
             try:
                 obj = json.loads(text)
             except ValueError:
-                buffer.reject(line, "not valid JSON", text)
+                yield buffer.reject(line, "not valid JSON", text)
+                continue
+            except RecursionError:
+                yield buffer.reject(line, "nested too deeply", text)
                 continue
             if not isinstance(obj, dict):
-                buffer.reject(line, "not a JSON object", text)
+                yield buffer.reject(line, "not a JSON object", text)
                 continue
             yield buffer.add(line, obj, text)
 
     yield from buffer.drain(rows())
+
+
+#: Lines longer than this may nest deeper than ``MAX_NESTING`` (each level costs two bytes),
+#: so only they have their brackets counted.
+_LONG_LINE = 2 * MAX_NESTING
+
+
+def _may_nest_too_deeply(data: bytes) -> bool:
+    """Whether some line of ``data`` may nest deeper than ``MAX_NESTING``.
+
+    Brackets are counted without regard to strings (a bracket in a text counts too), so
+    the answer errs towards "may": such a block only takes the slower line-by-line path.
+    Only long lines are looked at (one newline scan of the block).
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(buf)]))
+    for lo, hi in zip(starts[stops - starts > _LONG_LINE], stops[stops - starts > _LONG_LINE], strict=True):
+        line = buf[lo:hi]
+        step = (line == 91).astype(np.int32) + (line == 123) - (line == 93) - (line == 125)
+        if len(step) and np.cumsum(step).max() > MAX_NESTING:
+            return True
+    return False
 
 
 def _check_utf8(data: bytes) -> None:
