@@ -187,19 +187,31 @@ def _first_json_object(text: bytes) -> dict | None:
 
 
 def _top_level_keys(path: Path, limit: int = 200) -> list[str]:
-    """Keys of a pretty-printed document's top object (or its array's first object)."""
+    """Keys of a pretty-printed document's top object (or its array's first object).
+
+    Read from ijson's basic events with a depth count of its own: ijson's prefixed events
+    build a path string per event, which a deeply nested value turns quadratic.
+    """
     import ijson
 
     keys: list[str] = []
+    depth = 0
+    key_depth = 1  # 2 when the document is an array of objects
     with open_input(path) as fh:
         try:
-            for prefix, event, value in ijson.parse(fh):
-                if event == "map_key" and prefix in ("", "item"):
+            for event, value in ijson.basic_parse(fh):
+                if event in ("start_map", "start_array"):
+                    if depth == 0 and event == "start_array":
+                        key_depth = 2
+                    depth += 1
+                elif event in ("end_map", "end_array"):
+                    depth -= 1
+                    if depth < key_depth:
+                        break
+                elif event == "map_key" and depth == key_depth:
                     keys.append(value)
                     if value in ("messages", "data") or len(keys) >= limit:
                         break
-                elif event == "end_map" and prefix in ("", "item"):
-                    break
         except ijson.JSONError as exc:
             raise InputError(f"{path} is not valid JSON ({exc}).") from exc
     return keys

@@ -44,7 +44,7 @@ from rallypoint.ingest.formats import (
     resolve_format,
 )
 from rallypoint.ingest.readers import Part
-from rallypoint.ingest.stages import merge_date, shift_rejected_lines, stage_part
+from rallypoint.ingest.stages import cross_date_duplicates, merge_date, shift_rejected_lines, stage_part
 from rallypoint.ingest.summary import IngestSummary, SourceCounts
 from rallypoint.ingest.validate import RecordRules
 
@@ -108,8 +108,10 @@ def ingest_sources(
                 for result in staged:
                     for day, paths in result["dates"].items():
                         by_date.setdefault(day, []).extend(paths)
+                drops = cross_date_duplicates(by_date, lake_obj.root)
                 merged = run(
-                    [(merge_date, (day, paths, lake_obj.root, stage / "commit" / f"date={day}" / f"{ingest_id}.parquet"))
+                    [(merge_date, (day, paths, lake_obj.root, stage / "commit" / f"date={day}" / f"{ingest_id}.parquet",
+                                   drops.get(day)))
                      for day, paths in sorted(by_date.items())],
                     progress("de-duplicating by date", len(by_date)),
                 )

@@ -5,6 +5,9 @@ normalize each block, and write its valid rows under ``STAGE/blocks/date=D/`` (o
 file per block and date) and its rejected rows under ``STAGE/rejected/``. Only
 counts travel back to the client, so memory stays at a few blocks per worker.
 
+``cross_date_duplicates`` (client, between the two): the keys a date must drop because
+the same (platform, id) is kept on another date, in this ingest or in the lake.
+
 ``merge_date`` (one task per date): the filesystem shuffle's reduce side. It reads
 only the keys (``platform``, ``id``) of the date's staged files (Arrow IPC, memory-mapped), keeps the first
 occurrence of each key that the lake's same date partition does not already hold
@@ -133,8 +136,77 @@ def keys_of(table: pa.Table) -> pa.ChunkedArray:
     return pc.binary_join_element_wise(table["platform"], table["id"], KEY_SEPARATOR)
 
 
-def merge_date(day: str, files: list[str], lake_root: Path, out: Path) -> dict[str, Any]:
-    """De-duplicate one date's staged rows against themselves and the lake; write them."""
+def cross_date_duplicates(by_date: dict[str, list[str]], lake_root: Path) -> dict[str, dict[str, list[str]]]:
+    """Keys each date must drop because the same (platform, id) is kept on another date.
+
+    A record's key is unique in the whole lake, whatever its date: a copy with another
+    timestamp (a zone-less time read twice, a platform that edits times) is a duplicate too.
+    Returns ``{day: {"lake": keys the lake holds on another date, "batch": keys this ingest
+    keeps on another date}}``; a key's first copy in input order (staged block, then date) is kept.
+
+    Complexity: one 64-bit hash per staged and per lake key (``keys_of``, polars' hash), a
+    group-by on the hashes; exact keys are compared only for the rare hashes seen on two dates.
+    Memory: about 16 bytes per staged and per lake record.
+    """
+    import polars as pl
+
+    order = sorted((Path(f).name, day, f) for day, files in by_date.items() for f in files)
+    days = sorted(by_date)
+    day_index = {d: i for i, d in enumerate(days)}
+    staged = pl.concat([
+        pl.DataFrame({"h": pl.Series(keys_of(_read_ipc(f).select(["platform", "id"]))).hash()}).with_columns(
+            day=pl.lit(day_index[day], pl.UInt32), rank=pl.lit(rank, pl.UInt32))
+        for rank, (_, day, f) in enumerate(order)
+    ], how="vertical") if order else pl.DataFrame(schema={"h": pl.UInt64, "day": pl.UInt32, "rank": pl.UInt32})
+    lake_files = sorted(Path(lake_root).glob("interactions/date=*/*.parquet"))
+    lake_files = [f for f in lake_files if not f.name.startswith(".")]
+    lake = pl.concat([
+        pl.DataFrame({"h": pl.Series(keys_of(pq.read_table(f, columns=["platform", "id"]))).hash()}).with_columns(
+            lake_day=pl.lit(f.parent.name[5:], pl.String))
+        for f in lake_files
+    ], how="vertical") if lake_files else pl.DataFrame(schema={"h": pl.UInt64, "lake_day": pl.String})
+    on_days = staged.group_by("h").agg(pl.col("day").n_unique().alias("n"))
+    candidates = set(on_days.filter(pl.col("n") > 1)["h"].to_list())
+    if lake.height:
+        staged_days = staged.select("h", pl.col("day").replace_strict(
+            list(range(len(days))), days, return_dtype=pl.String).alias("lake_day")).unique()
+        elsewhere = lake.join(staged_days.rename({"lake_day": "day"}), on="h").filter(pl.col("lake_day") != pl.col("day"))
+        candidates |= set(elsewhere["h"].to_list())
+    if not candidates:
+        return {}
+    wanted = pl.Series(list(candidates), dtype=pl.UInt64)
+    rows = []
+    for rank, (_, day, f) in enumerate(order):
+        keys = keys_of(_read_ipc(f).select(["platform", "id"])).combine_chunks()
+        hit = pl.Series(keys).hash().is_in(wanted)
+        if hit.any():
+            rows.append(pl.DataFrame({"key": pl.Series(keys).filter(hit)}).with_row_index("row").with_columns(
+                day=pl.lit(day, pl.String), rank=pl.lit(rank, pl.UInt32)))
+    exact = pl.concat(rows) if rows else pl.DataFrame(schema={"key": pl.String, "day": pl.String})
+    held: dict[str, set[str]] = {}  # key -> dates the lake holds it on
+    for f in lake_files:
+        keys = keys_of(pq.read_table(f, columns=["platform", "id"])).combine_chunks()
+        hit = pl.Series(keys).hash().is_in(wanted)
+        for key in pl.Series(keys).filter(hit).to_list():
+            held.setdefault(key, set()).add(f.parent.name[5:])
+    drops: dict[str, dict[str, list[str]]] = {}
+    first_day = exact.sort("rank", "row").group_by("key", maintain_order=True).agg(pl.col("day").first())
+    for key, day in zip(first_day["key"].to_list(), first_day["day"].to_list(), strict=True):
+        for other in set(exact.filter(pl.col("key") == key)["day"].to_list()) | {day}:
+            if held.get(key, set()) - {other}:
+                drops.setdefault(other, {"lake": [], "batch": []})["lake"].append(key)
+            elif other != day:
+                drops.setdefault(other, {"lake": [], "batch": []})["batch"].append(key)
+    return drops
+
+
+def merge_date(day: str, files: list[str], lake_root: Path, out: Path,
+               drop: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """De-duplicate one date's staged rows against themselves and the lake; write them.
+
+    ``drop`` (from ``cross_date_duplicates``) names keys kept on another date: ``lake`` ones
+    count as duplicates in the lake, ``batch`` ones as duplicates within this ingest.
+    """
     import polars as pl
 
     t0 = time.perf_counter()
@@ -147,8 +219,12 @@ def merge_date(day: str, files: list[str], lake_root: Path, out: Path) -> dict[s
     held = _lake_keys(lake_root, day)
     in_lake = pl.Series("in_lake", pc.is_in(key_array, value_set=held) if held is not None
                         else pa.nulls(len(key_array), pa.bool_()).fill_null(False))
-    keep = (first & ~in_lake).to_numpy()
-    n_batch_dups = int((~first).sum())
+    drop = drop or {}
+    elsewhere_lake = pl.Series(key_array).is_in(pl.Series(drop.get("lake", []), dtype=pl.String))
+    elsewhere_batch = pl.Series(key_array).is_in(pl.Series(drop.get("batch", []), dtype=pl.String))
+    in_lake = in_lake | elsewhere_lake
+    keep = (first & ~in_lake & ~elsewhere_batch).to_numpy()
+    n_batch_dups = int((~first).sum() + (first & ~in_lake & elsewhere_batch).sum())
     n_lake_dups = int((first & in_lake).sum())
     written = 0
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from typing import Any
 from rallypoint.errors import InputError
 from rallypoint.ingest.formats import head_bytes, open_input
 from rallypoint.ingest.readers import Part
+from rallypoint.ingest.readers.records import MAX_NESTING
 
 Item = tuple[int, dict[str, Any] | None, str]
 
@@ -79,13 +80,61 @@ def _document(part: Part, prefix: str) -> Iterator[Item]:
         head = fh.peek(1)[:1] if hasattr(fh, "peek") else b""
         path = prefix or ("item" if head == b"[" else "")
         try:
-            for number, obj in enumerate(ijson.items(fh, path, use_float=True), start=1):
-                if isinstance(obj, dict):
+            for number, (obj, deep) in enumerate(items_at(fh, path), start=1):
+                if deep:
+                    yield number, None, "nested too deeply\n"
+                elif isinstance(obj, dict):
                     yield number, obj, ""
                 else:
                     yield number, None, "not a JSON object\n" + json.dumps(obj, default=str)
         except ijson.JSONError as exc:
             raise InputError(f"{part.path} is not valid JSON ({exc}).") from exc
+
+
+def items_at(fh, prefix: str) -> Iterator[tuple[Any, bool]]:
+    """``(value, too_deep)`` for each value at ijson path ``prefix`` (``""``, ``item``,
+    ``messages.item``) of a JSON document, streamed.
+
+    Built from ijson's basic events with a path of its own, so a deeply nested value costs
+    memory in proportion to its depth (ijson's prefixed events are quadratic in it); a value
+    nested deeper than ``MAX_NESTING`` is skipped (``too_deep``), not built.
+    """
+    import ijson
+    from ijson.common import ObjectBuilder
+
+    want = prefix.split(".") if prefix else []
+    path: list[str | None] = []
+    builder: ObjectBuilder | None = None
+    depth = 0
+    too_deep = False
+    for event, value in ijson.basic_parse(fh, use_float=True):
+        if builder is not None:
+            if event in ("start_map", "start_array"):
+                depth += 1
+                too_deep = too_deep or depth > MAX_NESTING
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+            if not too_deep:
+                builder.event(event, value)
+            if depth == 0:
+                yield (None if too_deep else builder.value), too_deep
+                builder, too_deep = None, False
+            continue
+        if path == want and event != "map_key" and event not in ("end_map", "end_array"):
+            if event in ("start_map", "start_array"):
+                builder, depth = ObjectBuilder(), 1
+                builder.event(event, value)
+            else:
+                yield value, False
+            continue
+        if event == "start_map":
+            path.append(None)
+        elif event == "map_key":
+            path[-1] = value
+        elif event == "start_array":
+            path.append("item")
+        elif event in ("end_map", "end_array"):
+            path.pop()
 
 
 def split_reason(raw: str) -> tuple[str, str]:

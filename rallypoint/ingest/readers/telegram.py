@@ -59,13 +59,20 @@ def chat_header(part: Part) -> dict[str, Any]:
     import ijson
 
     header: dict[str, Any] = {}
+    depth, key = 0, None
     with open_input(part.path) as fh:
-        try:
-            for prefix, event, value in ijson.parse(fh):
-                if prefix == "messages":
-                    break
-                if "." not in prefix and prefix and event in ("string", "number", "boolean"):
-                    header[prefix] = value
+        try:  # basic events and a depth count: prefixed events are quadratic in a value's depth
+            for event, value in ijson.basic_parse(fh):
+                if event in ("start_map", "start_array"):
+                    depth += 1
+                elif event in ("end_map", "end_array"):
+                    depth -= 1
+                elif event == "map_key" and depth == 1:
+                    key = value
+                    if key == "messages":
+                        break
+                elif depth == 1 and key and event in ("string", "number", "boolean"):
+                    header[key] = value
         except ijson.JSONError as exc:
             raise InputError(f"{part.path} is not valid JSON ({exc}).") from exc
     if "chats" in header or not header:
