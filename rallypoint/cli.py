@@ -30,11 +30,32 @@ def clear_errors(func):
         except RallypointError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except OSError as exc:  # the environment, not the input: disk full, permissions, ...
+            click.echo(f"error: {os_error_sentence(exc)}", err=True)
+            sys.exit(2)
         except KeyboardInterrupt:
             click.echo("error: interrupted; what was already committed is consistent.", err=True)
             sys.exit(130)
 
     return wrapper
+
+
+def os_error_sentence(exc: OSError) -> str:
+    """One sentence for a failure of the machine (what, where, what to do); what was committed stays."""
+    import errno
+
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    if code == errno.ENOSPC or "No space left" in text:
+        return (f"No space left on the device{where}; nothing half-written was kept: free some space "
+                "and run the command again.")
+    if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
+        return f"Permission denied{where}: this user may not read or write there."
+    if code == errno.EROFS:
+        return f"The file system is read-only{where}."
+    first = exc.strerror or (text.splitlines()[0] if text else type(exc).__name__)
+    return f"{first}{where}."
 
 
 def lake_option(func):
@@ -188,6 +209,37 @@ def export(lake, run_id, cluster_id, fmt, out, pseudonymize, hops, cypher, neo4j
     manifest = export_subgraph(lake, run_id=run_id, cluster_id=cluster_id, fmt=fmt, out=out,
                                pseudonymize=pseudonymize, hops=hops, cypher=cypher, neo4j_uri=neo4j_uri)
     click.echo(json.dumps(manifest, indent=2, default=str))
+
+
+# --- lake -----------------------------------------------------------------------
+@main.group()
+def lake() -> None:
+    """The lake's files: check them, set damaged ones aside."""
+
+
+@lake.command("check")
+@lake_option
+@clear_errors
+def lake_check(lake) -> None:
+    """Read every lake file (page checksums verified) and compare it with the ingest log."""
+    from rallypoint.graph.lakecheck import check_lake
+
+    report = check_lake(lake)
+    click.echo(report.render())
+    if not report.ok:
+        sys.exit(1)
+
+
+@lake.command("quarantine")
+@lake_option
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@clear_errors
+def lake_quarantine(lake, files) -> None:
+    """Move damaged FILES out of the lake into LAKE/quarantine/ (then re-ingest their sources)."""
+    from rallypoint.graph.lakecheck import quarantine
+
+    for rel in quarantine(lake, list(files)):
+        click.echo(f"quarantined {rel}")
 
 
 # --- dashboard --------------------------------------------------------------------

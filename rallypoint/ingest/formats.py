@@ -20,6 +20,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,11 +93,13 @@ def head_bytes(path: Path, size: int = SNIFF_BYTES) -> bytes:
         return fh.read(size)
 
 
-def expand_sources(sources: list[Path]) -> list[tuple[Path, bool]]:
+def expand_sources(sources: list[Path], skipped: list[dict[str, str]] | None = None) -> list[tuple[Path, bool]]:
     """(file, found in a folder) for the files named and those inside folders named.
 
     Folder contents are sorted; hidden and ``_``-prefixed entries and the simulator's
-    ``labels.csv`` are skipped.
+    ``labels.csv`` are skipped. A subfolder or file this user cannot read is skipped too,
+    and said: it is appended to ``skipped`` (``path``, ``reason``, ``why``), never passed over
+    without a word. A source named on the command line that cannot be read is an InputError.
     """
     files: list[tuple[Path, bool]] = []
     for source in sources:
@@ -104,15 +107,37 @@ def expand_sources(sources: list[Path]) -> list[tuple[Path, bool]]:
         if not source.exists():
             raise InputError(f"The source {source} does not exist.")
         if source.is_dir():
-            inside = sorted(
-                p for p in source.rglob("*")
-                if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(source).parts)
-                and p.name not in SKIPPED_NAMES
-            )
-            if not inside:
+            if not os.access(source, os.R_OK | os.X_OK):
+                raise InputError(f"The folder {source} cannot be read (permission denied).")
+            inside = []
+
+            def unreadable(exc: OSError) -> None:
+                if skipped is not None:
+                    skipped.append({"path": str(exc.filename), "reason": f"{exc.strerror}: {exc.filename}",
+                                    "why": f"folder not read: {(exc.strerror or 'unreadable').lower()}"})
+
+            for folder, subfolders, names in os.walk(source, onerror=unreadable):
+                rel = Path(folder).relative_to(source)
+                subfolders[:] = sorted(d for d in subfolders if not d.startswith((".", "_")))
+                for name in names:
+                    path = Path(folder) / name
+                    if name.startswith((".", "_")) or name in SKIPPED_NAMES or any(
+                            part.startswith((".", "_")) for part in rel.parts):
+                        continue
+                    if not os.access(path, os.R_OK):
+                        if skipped is not None:
+                            skipped.append({"path": str(path), "reason": f"Permission denied: {path}",
+                                            "why": "file not read: permission denied"})
+                        continue
+                    if path.is_file():
+                        inside.append(path)
+            inside.sort()
+            if not inside and not skipped:
                 raise InputError(f"The folder {source} holds no input files.")
             files.extend((p, True) for p in inside)
         else:
+            if not os.access(source, os.R_OK):
+                raise InputError(f"The source {source} cannot be read (permission denied).")
             files.append((source, False))
     return files
 

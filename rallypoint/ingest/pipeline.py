@@ -73,7 +73,7 @@ def ingest_sources(
         raise LakeError(f"The lake path {lake_obj.root} is a file, not a folder.")
 
     files, formats, skipped = [], {}, []
-    for f, in_folder in expand_sources([Path(s) for s in sources]):
+    for f, in_folder in expand_sources([Path(s) for s in sources], skipped):
         try:
             formats[f] = resolve_format(f, fmt)
         except UnknownFormatError as exc:
@@ -182,6 +182,8 @@ def _fill_summary(summary: IngestSummary, files, formats, staged, merged, moves)
     summary.duplicates = summary.duplicates_in_batch + summary.duplicates_in_lake
     summary.add_rejections(reasons)
     summary.files = [str(dst) for _, dst in moves if dst.parent.parent.name == "interactions"]
+    summary.file_rows = {f"interactions/date={m['date']}/{summary.ingest_id}.parquet": m["written"]
+                         for m in merged if m["out"]}
 
 
 def _remove_empty_lake(lake: Lake) -> None:

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rallypoint.graph.lake import PAGE_CHECKSUMS
 from rallypoint.ingest.readers import Part, reader
 from rallypoint.ingest.validate import RecordRules, canonicalize
 from rallypoint.schema import LAKE_SCHEMA, REJECTED_SCHEMA
@@ -71,7 +72,7 @@ def stage_part(part: Part, stage: Path, task: int, rules: RecordRules | None = N
         if rejected.num_rows:
             path = stage / "rejected" / f"{name}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(rejected.cast(REJECTED_SCHEMA), path, compression="zstd")
+            pq.write_table(rejected.cast(REJECTED_SCHEMA), path, compression="zstd", **PAGE_CHECKSUMS)
             rejected_files.append(str(path))
             for row in pc.value_counts(rejected["reason"]).to_pylist():
                 reasons[row["values"]] += row["counts"]
@@ -101,7 +102,7 @@ def shift_rejected_lines(files: list[str], offset: int) -> None:
         table = pq.read_table(f, schema=REJECTED_SCHEMA)
         table = table.set_column(table.schema.get_field_index("line"), REJECTED_SCHEMA.field("line"),
                                  pc.add(table["line"], offset))
-        pq.write_table(table, f, compression="zstd")
+        pq.write_table(table, f, compression="zstd", **PAGE_CHECKSUMS)
 
 
 def _split_by_date(table: pa.Table):
@@ -231,7 +232,8 @@ def merge_date(day: str, files: list[str], lake_root: Path, out: Path,
     if keep.any():
         offset = 0
         pending: list[pa.Table] = []  # kept rows not yet written, at most one row group
-        with pq.ParquetWriter(out, LAKE_SCHEMA, compression="zstd", use_dictionary=DICTIONARY_COLUMNS) as writer:
+        with pq.ParquetWriter(out, LAKE_SCHEMA, compression="zstd", use_dictionary=DICTIONARY_COLUMNS,
+                              **PAGE_CHECKSUMS) as writer:
             for f in files:
                 table = _read_ipc(f)
                 mask = keep[offset: offset + table.num_rows]
