@@ -459,7 +459,7 @@ g.add_node("4242", labels="Account", name="SenatorSecret", native_id="4242")
 g.add_node("cluster:r:c1", labels="Cluster", reasons=["SenatorSecret (4242), high-profile, is a member"], native_id="c1")
 g.add_edge("4242", "cluster:r:c1", kind="MEMBER_OF")
 out = pathlib.Path({str(tmp)!r}) / "out"
-write_subgraph(g, "graphml", out, key="k" * 32, parameters={{"cypher": g.graph["cypher"]}})
+write_subgraph(g, "graphml", out, key="a-researchers-secret-key-0001", parameters={{"cypher": g.graph["cypher"]}})
 text = "".join(p.read_text() for p in out.iterdir())
 print("LEAK" if ("SenatorSecret" in text or "4242" in text) else "OK")
 """
