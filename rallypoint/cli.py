@@ -181,12 +181,15 @@ def graph() -> None:
 @click.option("--loader", type=click.Choice(["auto", "procedure", "cypher"]), default="auto", show_default=True,
               help="procedure: the server-side rallypoint.loadBatch (neo4j-local's server; the plugin jar "
                    "elsewhere); cypher: UNWIND statements; auto: the procedure when the server has it.")
+@click.option("--all", "reload_all", is_flag=True,
+              help="Load every lake file again (default: only those this server does not hold yet).")
 @clear_errors
-def graph_load(lake, neo4j_uri, batch_size, workers, loader) -> None:
-    """Load the lake's interactions into Neo4j (idempotent)."""
-    from rallypoint.graph.neo4j_store import load_lake_into_neo4j
+def graph_load(lake, neo4j_uri, batch_size, workers, loader, reload_all) -> None:
+    """Load the lake's interactions into Neo4j: what it misses (after an outage), or --all (idempotent)."""
+    from rallypoint.graph.neo4j_store import load_missing_into_neo4j
 
-    summary = load_lake_into_neo4j(lake, neo4j_uri, batch_size=batch_size, workers=workers, loader=loader)
+    summary = load_missing_into_neo4j(lake, neo4j_uri, reload_all=reload_all, batch_size=batch_size,
+                                      workers=workers, loader=loader)
     click.echo(json.dumps(summary, indent=2, default=str))
 
 

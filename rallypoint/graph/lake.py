@@ -8,6 +8,7 @@ Layout (SPEC.md)::
     LAKE/runs/RUN_ID/run.json                      a detection run's parameters and counts
     LAKE/runs/RUN_ID/{edges,clusters,members,evidence}.parquet
     LAKE/triage.sqlite                             analysts' decisions, append-only
+    LAKE/neo4j.json                                which interaction files each Neo4j holds
 
 Every file becomes visible by an atomic rename of a finished temporary file, so a
 reader never sees half a file, and a killed writer leaves only ``_tmp`` debris that
@@ -171,6 +172,35 @@ class Lake:
             for p in self.interactions_dir.glob("date=*/*.parquet")
             if not p.name.startswith(".")
         )
+
+    # --- what Neo4j holds ---------------------------------------------------------
+    @property
+    def graph_state_path(self) -> Path:
+        return self.root / "neo4j.json"
+
+    def graph_loaded(self, uri: str) -> set[str]:
+        """Interaction files (paths inside the lake) already loaded into the Neo4j at ``uri``."""
+        try:
+            state = json.loads(self.graph_state_path.read_text())
+        except (OSError, ValueError):
+            return set()
+        return set((state.get(uri) or {}).get("files") or [])
+
+    def mark_graph_loaded(self, uri: str, files: list[Path]) -> None:
+        """Record ``files`` as loaded into the Neo4j at ``uri`` (after their load committed)."""
+        try:
+            state = json.loads(self.graph_state_path.read_text())
+        except (OSError, ValueError):
+            state = {}
+        done = set((state.get(uri) or {}).get("files") or [])
+        done |= {str(Path(f).relative_to(self.root)) if Path(f).is_relative_to(self.root) else str(f) for f in files}
+        state[uri] = {"files": sorted(done), "updated": datetime.now(UTC).isoformat()}
+        write_json_atomic(self.graph_state_path, state)
+
+    def graph_missing(self, uri: str) -> list[Path]:
+        """The committed interaction files the Neo4j at ``uri`` does not hold yet."""
+        loaded = self.graph_loaded(uri)
+        return [f for f in self.snapshot().files if str(f.relative_to(self.root)) not in loaded]
 
     def committed_ingests(self) -> list[str]:
         """Ids of the ingests whose log exists: every file of theirs is in place."""

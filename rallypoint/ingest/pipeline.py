@@ -134,9 +134,8 @@ def ingest_sources(
                 _remove_empty_lake(lake_obj)
             raise
 
-    if neo4j_uri:  # nothing new committed -> nothing to load (`rallypoint graph load` reloads all)
-        summary.neo4j = (_load_neo4j(lake_obj.root, neo4j_uri, [Path(f) for f in summary.files])
-                         if summary.files else {"files": 0})
+    if neo4j_uri:  # this ingest's files and any an earlier failed load left behind
+        summary.neo4j = _load_neo4j(lake_obj, neo4j_uri, summary.ingest_id)
     return summary
 
 
@@ -282,12 +281,14 @@ def _progress(show: bool | None):
         yield progress
 
 
-def _load_neo4j(lake_root: Path, uri: str, files: list[Path]) -> dict[str, Any]:
+def _load_neo4j(lake: Lake, uri: str, ingest_id: str) -> dict[str, Any]:
+    from rallypoint.graph.neo4j_store import load_missing_into_neo4j
+
     try:
-        from rallypoint.graph.neo4j_store import load_lake_into_neo4j
-    except ImportError as exc:
+        return load_missing_into_neo4j(lake, uri)
+    except Neo4jError as exc:
         raise Neo4jError(
-            "The lake was written, but this build cannot load Neo4j (rallypoint.graph.neo4j_store is missing)."
+            f"The lake took ingest {ingest_id}, but loading Neo4j failed: {exc} The lake records what "
+            f"Neo4j holds: the next `rallypoint ingest --neo4j` or `rallypoint graph load --lake {lake.root}` "
+            "loads what is missing."
         ) from exc
-    result = load_lake_into_neo4j(lake_root, uri, files=files)
-    return result if isinstance(result, dict) else {"result": str(result)}
