@@ -44,7 +44,13 @@ from rallypoint.ingest.formats import (
     resolve_format,
 )
 from rallypoint.ingest.readers import Part
-from rallypoint.ingest.stages import cross_date_duplicates, merge_date, shift_rejected_lines, stage_part
+from rallypoint.ingest.stages import (
+    cross_date_duplicates,
+    drop_recorded_rejections,
+    merge_date,
+    shift_rejected_lines,
+    stage_part,
+)
 from rallypoint.ingest.summary import IngestSummary, SourceCounts
 from rallypoint.ingest.validate import RecordRules
 
@@ -103,6 +109,11 @@ def ingest_sources(
                 staged = run([(stage_part, (p, stage, p.index, rules)) for p in parts],
                              progress("reading and validating", len(parts)))
                 _renumber_rejections(parts, staged)
+                already = 0
+                for result in staged:
+                    result["rejected_files"], dropped = drop_recorded_rejections(result["rejected_files"], lake_obj.root)
+                    already += dropped
+                summary.rejected_already_recorded = already
                 t_staged = time.perf_counter()
                 by_date: dict[str, list[str]] = {}
                 for result in staged:

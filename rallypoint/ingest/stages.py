@@ -275,3 +275,36 @@ def _lake_keys(lake_root: Path, day: str) -> pa.Array | None:
     table = pa.concat_tables([pq.read_table(f, columns=["platform", "id"]) for f in files])
     return keys_of(table).combine_chunks()
 
+
+
+def drop_recorded_rejections(files: list[str], lake_root: Path) -> tuple[list[str], int]:
+    """Remove from staged rejected files the rows an earlier ingest already recorded (same
+    source, line, reason and raw text: re-ingesting a file rejects the same rows again).
+    Returns the files still holding rows and how many rows were dropped.
+
+    Complexity: one hash per rejected row of the lake and of this ingest.
+    """
+    import polars as pl
+
+    recorded = sorted(Path(lake_root).glob("rejected/*/*.parquet"))
+    if not files or not recorded:
+        return files, 0
+
+    def row_hashes(table: pa.Table) -> pl.Series:
+        frame = pl.from_arrow(table.select(["source", "line", "reason", "raw"]))
+        return frame.hash_rows()
+
+    held = pl.concat([row_hashes(pq.read_table(f)) for f in recorded if not f.name.startswith(".")])
+    kept_files, dropped = [], 0
+    for f in files:
+        table = pq.read_table(f, schema=REJECTED_SCHEMA)
+        new = ~row_hashes(table).is_in(held)
+        dropped += int((~new).sum())
+        if new.all():
+            kept_files.append(f)
+        elif new.any():
+            pq.write_table(table.filter(pa.array(new.to_numpy())), f, compression="zstd", **PAGE_CHECKSUMS)
+            kept_files.append(f)
+        else:
+            Path(f).unlink()
+    return kept_files, dropped
