@@ -152,7 +152,7 @@ def sniff(path: Path) -> str:
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if not text:
         raise InputError(f"{path} is empty.")
-    if text[:1] in (b"{", b"["):
+    if text[:1] in (b"{", b"[") or _first_json_object(text) is not None:
         return _sniff_json(path, text)
     return _sniff_csv(path, text)
 
@@ -199,16 +199,22 @@ def _sniff_json(path: Path, text: bytes) -> str:
     )
 
 
-def _first_json_object(text: bytes) -> dict | None:
-    """The first line as a JSON object (or the first item of a one-line array), if it is one."""
-    line = text.split(b"\n", 1)[0].strip()
-    try:
-        value = json.loads(line)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    if isinstance(value, list):
-        value = value[0] if value else {}
-    return value if isinstance(value, dict) else None
+def _first_json_object(text: bytes, lines: int = 100) -> dict | None:
+    """The first of the head's first lines that is a JSON object (or a one-line array starting
+    with one): a malformed first record must not hide a JSON Lines file's format."""
+    for line in text.split(b"\n")[:lines]:
+        line = line.strip()
+        if not line.startswith((b"{", b"[")):
+            continue
+        try:
+            value = json.loads(line)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            continue
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, dict):
+            return value
+    return None
 
 
 def _top_level_keys(path: Path, limit: int = 200) -> list[str]:

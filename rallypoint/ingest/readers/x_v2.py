@@ -25,7 +25,7 @@ from typing import Any
 
 from rallypoint.ingest.readers import Block, Part
 from rallypoint.ingest.readers.jsonitems import iter_items, split_reason
-from rallypoint.ingest.readers.records import RecordBuffer
+from rallypoint.ingest.readers.records import MalformedItem, RecordBuffer
 
 PLATFORM = "x"
 ACTION_OF_REFERENCE = {"retweeted": "repost", "quoted": "quote", "replied_to": "reply"}
@@ -77,8 +77,22 @@ def page_parts(obj: dict[str, Any]) -> tuple[dict, dict, list]:
     return users, tweets, data if isinstance(data, list) else [data]
 
 
+def _shape(value: Any, kind: type, name: str) -> Any:
+    """``value`` if it is of ``kind`` (or missing: an empty one); else the item is malformed."""
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise MalformedItem(f"wrong type for {name}")
+    return value
+
+
 def tweet_record(tweet: dict[str, Any], users: dict, tweets: dict) -> dict[str, Any]:
-    entities = tweet.get("entities") or {}
+    entities = _shape(tweet.get("entities"), dict, "entities")
+    for name in ("urls", "hashtags", "mentions"):
+        if not all(isinstance(e, dict) for e in _shape(entities.get(name), list, f"entities.{name}")):
+            raise MalformedItem(f"wrong type for entities.{name}")
+    _shape(tweet.get("referenced_tweets"), list, "referenced_tweets")
+    _shape(_shape(tweet.get("attachments"), dict, "attachments").get("media_keys"), list, "attachments.media_keys")
     record: dict[str, Any] = {
         "id": tweet.get("id"),
         "platform": PLATFORM,
