@@ -106,18 +106,20 @@ def sealed_plan(plan, functions: frozenset[str] = frozenset()) -> None:
     for operator, details in _operators(plan):
         if operator in REFUSED_OPERATORS or operator.startswith(REFUSED_OPERATOR_PREFIXES):
             what = "LOAD CSV (server files and URLs)" if operator == "LoadCSV" else f"the {operator} operation"
-            raise SealedQueryRefused(f"The --cypher query uses {what}; export queries may only read the graph.")
+            raise SealedQueryRefused(f"The --cypher query is refused: it uses {what}, and export queries may "
+                                     "only read the graph.")
         if "ProcedureCall" in operator:
             name = re.match(r"\s*([\w.`]+)", details)
             called = name.group(1).replace("`", "") if name else "?"
             if called not in ALLOWED_PROCEDURES:
                 raise SealedQueryRefused(
-                    f"The --cypher query calls the procedure {called}, which is not allowed in export queries "
-                    f"(allowed: {', '.join(sorted(ALLOWED_PROCEDURES))}).")
+                    f"The --cypher query is refused: it calls the procedure {called}, which export queries may not "
+                    f"call (allowed: {', '.join(sorted(ALLOWED_PROCEDURES))}).")
         for function in functions:
             if re.search(rf"(?<![\w.]){re.escape(function)}\s*\(", details):
                 raise SealedQueryRefused(
-                    f"The --cypher query calls the plugin function {function}, which is not allowed in export queries.")
+                    f"The --cypher query is refused: it calls the plugin function {function}, which export "
+                    "queries may not call.")
 
 
 # --- tables from a graph -------------------------------------------------------------------
