@@ -342,8 +342,10 @@ class Lake:
         try:
             return pq.read_table(path, schema=schema, page_checksum_verification=True)
         except (pa.ArrowException, OSError) as exc:
-            raise LakeError(f"The run table {path} is damaged or unreadable ({_first_line(exc)}); "
-                            f"run `rallypoint detect --lake {self.root}` again for a new run.") from None
+            # no server path in the sentence: the dashboard shows it too
+            detail = _first_line(exc).replace(str(path.resolve()), path.name).replace(str(path), path.name)
+            raise LakeError(f"The {name} table of run {path.parent.name} is damaged or unreadable "
+                            f"({detail}); run `rallypoint detect` again for a new run.") from None
 
     def write_run_table(self, run_id: str, name: str, table: pa.Table) -> Path:
         """Write a run table, cast to its schema, atomically. run.json is written last."""

@@ -110,6 +110,7 @@ def expand_sources(sources: list[Path], skipped: list[dict[str, str]] | None = N
             if not os.access(source, os.R_OK | os.X_OK):
                 raise InputError(f"The folder {source} cannot be read (permission denied).")
             inside = []
+            skipped_before = len(skipped or [])
 
             def unreadable(exc: OSError) -> None:
                 if skipped is not None:
@@ -132,7 +133,7 @@ def expand_sources(sources: list[Path], skipped: list[dict[str, str]] | None = N
                     if path.is_file():
                         inside.append(path)
             inside.sort()
-            if not inside and not skipped:
+            if not inside and len(skipped or []) == skipped_before:
                 raise InputError(f"The folder {source} holds no input files.")
             files.extend((p, True) for p in inside)
         else:

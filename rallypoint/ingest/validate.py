@@ -44,6 +44,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rallypoint.errors import InputError
 from rallypoint.ingest import normalize as nz
 from rallypoint.schema import (
     ACTIONS,
@@ -90,8 +91,6 @@ class RecordRules:
     latest: datetime | None = None
 
     def __post_init__(self) -> None:
-        from rallypoint.errors import InputError
-
         if self.timezone is not None:
             from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -109,8 +108,6 @@ class RecordRules:
 
 
 def _aware(value: datetime | str, name: str) -> datetime:
-    from rallypoint.errors import InputError
-
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
@@ -274,8 +271,9 @@ def _reasons(out: dict[str, pa.ChunkedArray], col, rules: RecordRules) -> pa.Chu
             checks.append((pc.is_null(out["timestamp"]), "unparseable timestamp"))
             checks.append((_outside(out["timestamp"], rules), "timestamp outside the plausible range"))
     for name in ID_FIELDS:
-        if pc.any(pc.match_substring_regex(out[name], r"[\x00-\x1f\x7f]")).as_py():
-            checks.append((pc.match_substring_regex(out[name], r"[\x00-\x1f\x7f]"), f"control character in {name}"))
+        control = pc.match_substring_regex(out[name], r"[\x00-\x1f\x7f]")
+        if pc.any(control).as_py():
+            checks.append((control, f"control character in {name}"))
     known = pc.is_in(out["action"], pa.array(ACTIONS))
     checks.append((pc.invert(known), "unknown action"))
     targeted = pc.is_in(out["action"], pa.array(sorted(TARGETED_ACTIONS)))
