@@ -153,9 +153,19 @@ def sniff(path: Path) -> str:
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if not text:
         raise InputError(f"{path} is empty.")
-    if text[:1] in (b"{", b"[") or _first_json_object(text) is not None:
+    if text[:1] in (b"{", b"[") or _json_scalar_line(text):
         return _sniff_json(path, text)
     return _sniff_csv(path, text)
+
+
+def _json_scalar_line(text: bytes) -> bool:
+    """Whether the first line is a JSON value that is not an object (a JSON Lines file whose
+    first record is malformed: ``42``, ``"text"``, ``null``)."""
+    try:
+        json.loads(text.split(b"\n", 1)[0])
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    return True
 
 
 def family(fmt: str) -> str:
@@ -180,10 +190,30 @@ def resolve_format(path: Path, fmt: str) -> str:
 
 
 def _sniff_json(path: Path, text: bytes) -> str:
-    first = _first_json_object(text)
-    if first is None:
-        first = _top_level_keys(path)
-    keys = set(first)
+    """The JSON format by the keys of the first object; a malformed first record (a missing
+    field, a scalar, broken JSON) does not hide a JSON Lines file: the next lines are asked."""
+    first = _first_json_object(text, lines=1)
+    if first is None:  # a pretty-printed document, or JSON Lines with a malformed first record
+        try:
+            first = _top_level_keys(path)
+        except InputError:
+            first = []
+    found = _format_of_keys(set(first))
+    # a document's first line opens it; a JSON Lines file's is a whole (or broken) record
+    if found is None and text.split(b"\n", 1)[0].strip() not in (b"{", b"[", b"[{"):
+        for obj in _json_objects(text):
+            found = _format_of_keys(set(obj))
+            if found is not None:
+                break
+    if found is None:
+        raise UnknownFormatError(
+            f"{path} is JSON but its fields ({', '.join(sorted(first)[:8])}) match no known format; "
+            "name one with --format."
+        )
+    return found
+
+
+def _format_of_keys(keys: set[str]) -> str | None:
     if "messages" in keys:
         return "telegram"
     if keys & {"data", "includes"}:
@@ -194,15 +224,11 @@ def _sniff_json(path: Path, text: bytes) -> str:
         return "x-v1"
     if "author_id" in keys or "edit_history_tweet_ids" in keys:
         return "x-v2"
-    raise UnknownFormatError(
-        f"{path} is JSON but its fields ({', '.join(sorted(keys)[:8])}) match no known format; "
-        "name one with --format."
-    )
+    return None
 
 
-def _first_json_object(text: bytes, lines: int = 100) -> dict | None:
-    """The first of the head's first lines that is a JSON object (or a one-line array starting
-    with one): a malformed first record must not hide a JSON Lines file's format."""
+def _json_objects(text: bytes, lines: int = 100) -> Iterator[dict]:
+    """The JSON objects among the head's first complete lines (JSON Lines only)."""
     for line in text.split(b"\n")[:lines]:
         line = line.strip()
         if not line.startswith((b"{", b"[")):
@@ -214,8 +240,13 @@ def _first_json_object(text: bytes, lines: int = 100) -> dict | None:
         if isinstance(value, list):
             value = value[0] if value else None
         if isinstance(value, dict):
-            return value
-    return None
+            yield value
+
+
+def _first_json_object(text: bytes, lines: int = 100) -> dict | None:
+    """The first of the head's first ``lines`` lines that is a JSON object (or a one-line array
+    starting with one)."""
+    return next(_json_objects(text, lines), None)
 
 
 def _top_level_keys(path: Path, limit: int = 200) -> list[str]:

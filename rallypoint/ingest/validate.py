@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -72,7 +73,8 @@ DEFAULT_EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 #: Latest plausible time: the ingest's start plus this margin (clocks and zones disagree a little).
 LATEST_MARGIN = timedelta(days=1)
 #: Errors a column rule can raise on a value it did not expect (the block is then judged row by row).
-VALUE_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError, RecursionError, KeyError, IndexError)
+VALUE_ERRORS = (pa.ArrowException, pl.exceptions.PolarsError, TypeError, ValueError, OverflowError, RecursionError,
+                KeyError, IndexError)
 
 
 @dataclass(frozen=True)

@@ -76,22 +76,32 @@ def _lines(part: Part) -> Iterator[Item]:
 def _document(part: Part, prefix: str) -> Iterator[Item]:
     import ijson
 
-    with open_input(part.path) as fh:
-        head = fh.peek(1)[:1] if hasattr(fh, "peek") else b""
-        path = prefix or ("item" if head == b"[" else "")
-        try:
-            for number, (obj, deep) in enumerate(items_at(fh, path), start=1):
-                if deep:
-                    yield number, None, "nested too deeply\n"
-                elif isinstance(obj, dict):
-                    yield number, obj, ""
-                else:
-                    yield number, None, "not a JSON object\n" + json.dumps(obj, default=str)
-        except ijson.JSONError as exc:
-            raise InputError(f"{part.path} is not valid JSON ({exc}).") from exc
+    done = 0
+    backend = None  # ijson's fastest; its C parser stops at integers beyond 64 bits
+    while True:
+        with open_input(part.path) as fh:
+            head = fh.peek(1)[:1] if hasattr(fh, "peek") else b""
+            path = prefix or ("item" if head == b"[" else "")
+            try:
+                for number, (obj, deep) in enumerate(items_at(fh, path, backend), start=1):
+                    if number <= done:
+                        continue  # yielded before the switch to the Python parser
+                    done = number
+                    if deep:
+                        yield number, None, "nested too deeply\n"
+                    elif isinstance(obj, dict):
+                        yield number, obj, ""
+                    else:
+                        yield number, None, "not a JSON object\n" + json.dumps(obj, default=str)
+                return
+            except ijson.JSONError as exc:
+                if backend is None and "overflow" in str(exc):
+                    backend = ijson.get_backend("python")  # reads any integer, more slowly
+                    continue
+                raise InputError(f"{part.path} is not valid JSON ({str(exc).splitlines()[0]}).") from exc
 
 
-def items_at(fh, prefix: str) -> Iterator[tuple[Any, bool]]:
+def items_at(fh, prefix: str, backend=None) -> Iterator[tuple[Any, bool]]:
     """``(value, too_deep)`` for each value at ijson path ``prefix`` (``""``, ``item``,
     ``messages.item``) of a JSON document, streamed.
 
@@ -107,7 +117,8 @@ def items_at(fh, prefix: str) -> Iterator[tuple[Any, bool]]:
     builder: ObjectBuilder | None = None
     depth = 0
     too_deep = False
-    for event, value in ijson.basic_parse(fh, use_float=True):
+    parse = (backend or ijson).basic_parse
+    for event, value in parse(fh, use_float=True):
         if builder is not None:
             if event in ("start_map", "start_array"):
                 depth += 1

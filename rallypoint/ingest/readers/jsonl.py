@@ -31,9 +31,8 @@ def read_blocks(part: Part) -> Iterator[Block]:
     # a byte range is one of several parts of a file that run side by side, which
     # already keeps every core busy: Arrow's own threads on top only add switching
     # (measured: ~10% more parsing CPU); a whole file is parsed on all cores
-    modes = list(_PARSE_MODES)
     for data, first_line, newlines in iter_line_blocks(part):
-        yield from parse_block(data, first_line, newlines, use_threads=part.start is None, modes=modes)
+        yield from parse_block(data, first_line, newlines, use_threads=part.start is None)
 
 
 def iter_line_blocks(part: Part, block_bytes: int = STREAM_BLOCK_BYTES) -> Iterator[tuple[bytes, int, int | None]]:
@@ -69,18 +68,25 @@ def iter_line_blocks(part: Part, block_bytes: int = STREAM_BLOCK_BYTES) -> Itera
 _TIME_FIELDS = ("timestamp", "account_created_at")
 _TEXT_TIMES = pj.ParseOptions(explicit_schema=pa.schema([(n, pa.string()) for n in _TIME_FIELDS]),
                               unexpected_field_behavior="infer")
-#: Times as text first; epoch numbers (which Arrow refuses as text) by inference, where a time
+#: Times as text; epoch numbers (which Arrow refuses as text) by inference, where a time
 #: column that comes out as a timestamp (text) sends the block back to the text mode.
-_PARSE_MODES = (_TEXT_TIMES, pj.ParseOptions())
+_INFER = pj.ParseOptions()
+
+
+def _modes(data: bytes) -> tuple:
+    """The parse options to try, the likelier first: the first line tells whether times are numbers."""
+    first = data[: data.find(b"\n")] if b"\n" in data else data
+    try:
+        value = json.loads(first).get("timestamp") if len(first) < 1 << 16 else None
+    except (ValueError, AttributeError, RecursionError, UnicodeDecodeError):
+        value = None
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    return (_INFER, _TEXT_TIMES) if numeric else (_TEXT_TIMES, _INFER)
 
 
 def parse_block(data: bytes, first_line: int, newlines: int | None = None,
-                use_threads: bool = True, modes: list | None = None) -> Iterator[Block]:
-    """Parse one block of lines; fall back to line by line if Arrow cannot.
-
-    ``modes`` (the parse options to try, in order) is reordered so that the mode that read a
-    block is tried first on the next one: a file of epoch times is not parsed twice per block.
-    """
+                use_threads: bool = True) -> Iterator[Block]:
+    """Parse one block of lines; fall back to line by line if Arrow cannot."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a BOM holds no newline: ``newlines`` stays right
     if _may_nest_too_deeply(data):
@@ -88,24 +94,20 @@ def parse_block(data: bytes, first_line: int, newlines: int | None = None,
         # such a block is read line by line, where a too-deep line is rejected alone
         yield from parse_lines(data, first_line)
         return
-    modes = modes if modes is not None else list(_PARSE_MODES)
     try:
         _check_utf8(data)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         yield from parse_lines(data, first_line)
         return
     read_options = pj.ReadOptions(use_threads=use_threads, block_size=max(1 << 20, min(len(data) + 1, 1 << 24)))
-    for options in list(modes):
+    for options in _modes(data):
         try:
             table = pj.read_json(io.BytesIO(data), read_options=read_options, parse_options=options)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             continue
-        if options is not _TEXT_TIMES and any(
+        if options is _INFER and any(
                 n in table.column_names and pa.types.is_timestamp(table.schema.field(n).type) for n in _TIME_FIELDS):
             continue  # times given as text: only the text mode keeps their zones
-        if modes[0] is not options:
-            modes.remove(options)
-            modes.insert(0, options)
         yield Block(table, LineNumbers(data, first_line, table.num_rows, newlines))
         return
     yield from parse_lines(data, first_line)
