@@ -84,6 +84,20 @@ def test_an_ingest_committing_during_a_detect_changes_nothing_in_that_run(worlds
         assert got[name].equals(want[name]), name
 
 
+def test_a_snapshot_leaves_out_an_ingest_still_moving_its_files_in(worlds, tmp_path):
+    first, _ = worlds
+    lake = Lake(tmp_path / "lake")
+    summary = ingest_sources([first], lake.root, show_progress=False)
+    files = lake.interaction_files()
+    assert lake.snapshot().files == tuple(files) and lake.snapshot().ingests == (summary.ingest_id,)
+    # the moment of a roll-forward: files renamed in, the staging folder there, the log not yet
+    (lake.ingests_dir / f"{summary.ingest_id}.json").unlink()
+    (lake.staging_dir / summary.ingest_id).mkdir()
+    assert lake.snapshot().files == ()
+    (lake.staging_dir / summary.ingest_id).rmdir()  # files copied without their log: still read
+    assert lake.snapshot().files == tuple(files)
+
+
 def test_cleanup_spares_a_live_run_and_removes_dead_ones(tmp_path):
     lake = Lake(tmp_path / "lake").ensure()
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

@@ -211,13 +211,14 @@ class Lake:
     def snapshot(self) -> Snapshot:
         """The committed ingests and their interaction files, now (see the module doc).
 
-        Files an ingest is still renaming into place are left out (its log comes last);
-        files not named after an ingest (written by other tools) are always in.
+        Files of an ingest still renaming its files into place (its staging folder is there
+        and its log, written last, is not) are left out; every other file is in (files of
+        other tools, or copied without their log).
         """
         ingests = self.committed_ingests()
         committed = set(ingests)
         files = tuple(f for f in self.interaction_files()
-                      if f.stem in committed or not f.stem.startswith("ingest-"))
+                      if f.stem in committed or not (self.staging_dir / f.stem).exists())
         return Snapshot(tuple(ingests), files)
 
     def read_interactions(
