@@ -129,6 +129,15 @@ def test_jsonl_corpus_rejects_the_bad_record_alone(tmp_path, case, position):
     assert rows[0]["line"] == (1 if position == "first" else 4)
 
 
+@pytest.mark.parametrize("field", ["high_profile", "extra", "hashtags"])
+def test_a_list_starting_with_null_is_judged_alone(tmp_path, field):
+    """Arrow's JSON reader builds an invalid list column for [null, "0"]: the block is read line by line."""
+    records = [canonical(i) for i in range(6)]
+    records[0][field] = [None, "0"]
+    table, rejected = read_file(write_jsonl(tmp_path / "data.jsonl", records), "jsonl")
+    assert table.num_rows + rejected.num_rows == 6 and {f"g{i}" for i in range(1, 6)} <= set(table["id"].to_pylist())
+
+
 def test_a_zone_less_time_follows_the_timezone_given(tmp_path):
     path = write_jsonl(tmp_path / "data.jsonl", [canonical(1, timestamp="2023-01-02 10:00:00"), canonical(2)])
     table, rejected = read_file(path, rules=RecordRules(timezone="America/Sao_Paulo"))

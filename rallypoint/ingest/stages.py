@@ -179,7 +179,7 @@ def cross_date_duplicates(by_date: dict[str, list[str]], lake_root: Path) -> dic
     rows = []
     for rank, (_, day, f) in enumerate(order):
         keys = keys_of(_read_ipc(f).select(["platform", "id"])).combine_chunks()
-        hit = pl.Series(keys).hash().is_in(wanted)
+        hit = pl.Series(keys).hash().is_in(wanted.implode())
         if hit.any():
             rows.append(pl.DataFrame({"key": pl.Series(keys).filter(hit)}).with_row_index("row").with_columns(
                 day=pl.lit(day, pl.String), rank=pl.lit(rank, pl.UInt32)))
@@ -187,7 +187,7 @@ def cross_date_duplicates(by_date: dict[str, list[str]], lake_root: Path) -> dic
     held: dict[str, set[str]] = {}  # key -> dates the lake holds it on
     for f in lake_files:
         keys = keys_of(pq.read_table(f, columns=["platform", "id"])).combine_chunks()
-        hit = pl.Series(keys).hash().is_in(wanted)
+        hit = pl.Series(keys).hash().is_in(wanted.implode())
         for key in pl.Series(keys).filter(hit).to_list():
             held.setdefault(key, set()).add(f.parent.name[5:])
     drops: dict[str, dict[str, list[str]]] = {}
@@ -221,8 +221,8 @@ def merge_date(day: str, files: list[str], lake_root: Path, out: Path,
     in_lake = pl.Series("in_lake", pc.is_in(key_array, value_set=held) if held is not None
                         else pa.nulls(len(key_array), pa.bool_()).fill_null(False))
     drop = drop or {}
-    elsewhere_lake = pl.Series(key_array).is_in(pl.Series(drop.get("lake", []), dtype=pl.String))
-    elsewhere_batch = pl.Series(key_array).is_in(pl.Series(drop.get("batch", []), dtype=pl.String))
+    elsewhere_lake = pl.Series(pc.is_in(key_array, value_set=pa.array(drop.get("lake", []), pa.string())))
+    elsewhere_batch = pl.Series(pc.is_in(key_array, value_set=pa.array(drop.get("batch", []), pa.string())))
     in_lake = in_lake | elsewhere_lake
     keep = (first & ~in_lake & ~elsewhere_batch).to_numpy()
     n_batch_dups = int((~first).sum() + (first & ~in_lake & elsewhere_batch).sum())
@@ -298,7 +298,7 @@ def drop_recorded_rejections(files: list[str], lake_root: Path) -> tuple[list[st
     kept_files, dropped = [], 0
     for f in files:
         table = pq.read_table(f, schema=REJECTED_SCHEMA)
-        new = ~row_hashes(table).is_in(held)
+        new = ~row_hashes(table).is_in(held.implode())
         dropped += int((~new).sum())
         if new.all():
             kept_files.append(f)

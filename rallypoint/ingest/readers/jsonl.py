@@ -103,6 +103,10 @@ def parse_block(data: bytes, first_line: int, newlines: int | None = None,
     for options in _modes(data):
         try:
             table = pj.read_json(io.BytesIO(data), read_options=read_options, parse_options=options)
+            # Arrow's JSON reader can build an invalid list column (a list starting with null
+            # beside text, as [null, "0"]): checked here (sizes and offsets, not the data), such a
+            # block is read line by line
+            table.validate()
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             continue
         if options is _INFER and any(
