@@ -90,8 +90,8 @@ def parse_block(data: bytes, first_line: int, newlines: int | None = None,
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a BOM holds no newline: ``newlines`` stays right
     if _may_nest_too_deeply(data):
-        # Arrow's JSON parser recurses per level (a deep enough line crashes the process):
-        # such a block is read line by line, where a too-deep line is rejected alone
+        # Arrow's JSON parser recurses per level (100,000 levels crashed the process): such
+        # a block is read line by line, where a too-deep line is rejected alone
         yield from parse_lines(data, first_line)
         return
     try:
@@ -112,6 +112,8 @@ def parse_block(data: bytes, first_line: int, newlines: int | None = None,
         if options is _INFER and any(
                 n in table.column_names and pa.types.is_timestamp(table.schema.field(n).type) for n in _TIME_FIELDS):
             continue  # times given as text: only the text mode keeps their zones
+        if any(_type_depth(f.type) > MAX_NESTING for f in table.schema):
+            break  # a record nested deeper than items may be: judged (and rejected) line by line
         yield Block(table, LineNumbers(data, first_line, table.num_rows, newlines))
         return
     yield from parse_lines(data, first_line)
@@ -147,28 +149,41 @@ def parse_lines(data: bytes, first_line: int) -> Iterator[Block]:
     yield from buffer.drain(rows())
 
 
-#: Lines longer than this may nest deeper than ``MAX_NESTING`` (each level costs two bytes),
-#: so only they have their brackets counted.
-_LONG_LINE = 2 * MAX_NESTING
+#: Nesting Arrow's recursive JSON parser is trusted with: far below the depth that crashed it
+#: (between 5,000 and 20,000 levels), far above any real record.
+ARROW_MAX_NESTING = 1000
 
 
 def _may_nest_too_deeply(data: bytes) -> bool:
-    """Whether some line of ``data`` may nest deeper than ``MAX_NESTING``.
+    """Whether some line of ``data`` may nest deeper than ``ARROW_MAX_NESTING``.
 
-    Brackets are counted without regard to strings (a bracket in a text counts too), so
-    the answer errs towards "may": such a block only takes the slower line-by-line path.
-    Only long lines are looked at (one newline scan of the block).
+    A line that deep holds at least two bytes per level, so only blocks with a line that
+    long have their brackets counted (one vectorized pass; a line's depth is counted from its
+    own start). Brackets inside strings count too, so the answer errs towards "may": such a
+    block only takes the slower line-by-line path.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buf == 10)
     starts = np.concatenate(([0], ends + 1))
     stops = np.concatenate((ends, [len(buf)]))
-    for lo, hi in zip(starts[stops - starts > _LONG_LINE], stops[stops - starts > _LONG_LINE], strict=True):
-        line = buf[lo:hi]
-        step = (line == 91).astype(np.int32) + (line == 123) - (line == 93) - (line == 125)
-        if len(step) and np.cumsum(step).max() > MAX_NESTING:
-            return True
-    return False
+    if len(buf) == 0 or (stops - starts).max() <= 2 * ARROW_MAX_NESTING:
+        return False
+    step = (buf == 91).astype(np.int32) + (buf == 123) - (buf == 93) - (buf == 125)
+    depth = np.cumsum(step)
+    before = np.concatenate(([0], depth))[starts]  # the depth just before each line starts
+    keep = starts < len(buf)
+    peaks = np.maximum.reduceat(depth, np.minimum(starts, len(buf) - 1)[keep])
+    return bool(((peaks - before[keep]) > ARROW_MAX_NESTING).any())
+
+
+def _type_depth(typ: pa.DataType) -> int:
+    """How deep a nested Arrow type goes (1 for a scalar type), without recursion."""
+    deepest, stack = 0, [(typ, 1)]
+    while stack:
+        t, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((t.field(i).type, depth + 1) for i in range(t.num_fields))
+    return deepest
 
 
 def _check_utf8(data: bytes) -> None:
