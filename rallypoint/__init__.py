@@ -30,6 +30,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "simulate_world": ("rallypoint.simulate", "simulate_world"),
     # ``ingest_sources``, not ``ingest``: the subpackage ``rallypoint.ingest`` takes that name
     "ingest_sources": ("rallypoint.ingest.pipeline", "ingest_sources"),
+    "RecordRules": ("rallypoint.ingest.validate", "RecordRules"),
+    "check_lake": ("rallypoint.lakecheck", "check_lake"),
+    "quarantine": ("rallypoint.lakecheck", "quarantine"),
     "IngestSummary": ("rallypoint.ingest.summary", "IngestSummary"),
     "detect": ("rallypoint.detectors.pipeline", "detect_run"),
     "DetectResult": ("rallypoint.detectors.pipeline", "DetectResult"),
@@ -49,6 +52,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "export_subgraph": ("rallypoint.graph.export", "export_subgraph"),
     "build_case_pack": ("rallypoint.dashboard.casepack", "build_case_pack"),
     "load_into_neo4j": ("rallypoint.graph.neo4j_store", "load_lake_into_neo4j"),
+    "load_missing_into_neo4j": ("rallypoint.graph.neo4j_store", "load_missing_into_neo4j"),
     "bulk_load": ("rallypoint.graph.neo4j_bulk", "bulk_load"),
     "prefer_bulk": ("rallypoint.graph.neo4j_bulk", "prefer_bulk"),
     "LocalServer": ("rallypoint.graph.neo4j_bulk", "LocalServer"),

@@ -31,11 +31,32 @@ def clear_errors(func):
         except RallypointError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except OSError as exc:  # the environment, not the input: disk full, permissions, ...
+            click.echo(f"error: {os_error_sentence(exc)}", err=True)
+            sys.exit(2)
         except KeyboardInterrupt:
             click.echo("error: interrupted; what was already committed is consistent.", err=True)
             sys.exit(130)
 
     return wrapper
+
+
+def os_error_sentence(exc: OSError) -> str:
+    """One sentence for a failure of the machine (what, where, what to do); what was committed stays."""
+    import errno
+
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    if code == errno.ENOSPC or "No space left" in text:
+        return (f"No space left on the device{where}; nothing half-written was kept: free some space "
+                "and run the command again.")
+    if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
+        return f"Permission denied{where}: this user may not read or write there."
+    if code == errno.EROFS:
+        return f"The file system is read-only{where}."
+    first = exc.strerror or (text.splitlines()[0] if text else type(exc).__name__)
+    return f"{first}{where}."
 
 
 def lake_option(func):
@@ -89,12 +110,17 @@ def simulate(out: Path, accounts: int, days: int, seed: int, records: int | None
 @neo4j_option
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); default: local.")
 @click.option("--workers", default=None, type=int, help="Start a local Dask cluster of N worker processes.")
+@click.option("--timezone", default=None,
+              help="Zone of times written without one (an IANA name such as America/Sao_Paulo, or UTC); "
+                   "without it such records are rejected, never guessed.")
+@click.option("--earliest", default=None, help="Earliest plausible time (ISO 8601; default 1990-01-01).")
+@click.option("--latest", default=None, help="Latest plausible time (ISO 8601; default: now plus one day).")
 @clear_errors
-def ingest(sources, lake, fmt, neo4j_uri, scheduler, workers) -> None:
+def ingest(sources, lake, fmt, neo4j_uri, scheduler, workers, timezone, earliest, latest) -> None:
     """Read SOURCE files or folders into the lake (and Neo4j with --neo4j)."""
-
+    rules = rallypoint.RecordRules(timezone=timezone, earliest=earliest, latest=latest)
     summary = rallypoint.ingest_sources(list(sources), lake, fmt=fmt, scheduler=scheduler, workers=workers,
-                             neo4j_uri=neo4j_uri)
+                                        neo4j_uri=neo4j_uri, rules=rules)
     click.echo(summary.render())
 
 
@@ -234,12 +260,14 @@ def graph() -> None:
 @click.option("--yes", is_flag=True, help="Do not ask before --replace deletes the database.")
 @click.option("--server-state", type=click.Path(path_type=Path), default=None, envvar="NEO4J_LOCAL_STATE",
               help="neo4j-local's state folder, for --bulk (default: $NEO4J_LOCAL_STATE or <repo>/.neo4j).")
+@click.option("--all", "reload_all", is_flag=True,
+              help="Incremental: load every lake file again (default: only those this server does not hold yet).")
 @clear_errors
-def graph_load(lake, neo4j_uri, batch_size, workers, loader, bulk, replace, yes, server_state) -> None:
-    """Load the lake's interactions into Neo4j (idempotent)."""
+def graph_load(lake, neo4j_uri, batch_size, workers, loader, bulk, replace, yes, server_state, reload_all) -> None:
+    """Load the lake's interactions into Neo4j: what it misses (after an outage), or --all; or --bulk."""
     server = rallypoint.LocalServer.resolve(server_state, neo4j_uri)
     if bulk is None:
-        bulk = not replace and rallypoint.prefer_bulk(lake, server)
+        bulk = not replace and not reload_all and rallypoint.prefer_bulk(lake, server)
     if replace and not bulk:
         raise click.UsageError("--replace goes with --bulk.")
     if bulk:
@@ -248,7 +276,8 @@ def graph_load(lake, neo4j_uri, batch_size, workers, loader, bulk, replace, yes,
                           "Continue?", abort=True, err=True)
         summary = rallypoint.bulk_load(lake, server=server, replace=replace, echo=lambda line: click.echo(line, err=True))
     else:
-        summary = rallypoint.load_into_neo4j(lake, neo4j_uri, batch_size=batch_size, workers=workers, loader=loader)
+        summary = rallypoint.load_missing_into_neo4j(lake, neo4j_uri, reload_all=reload_all, batch_size=batch_size,
+                                                     workers=workers, loader=loader)
     click.echo(json.dumps(summary, indent=2, default=str))
 
 
@@ -289,6 +318,33 @@ def export(lake, run_id, cluster_id, fmt, out, pseudonymize, hops, cypher, neo4j
     manifest = rallypoint.export_subgraph(lake, run_id=run_id, cluster_id=cluster_id, fmt=fmt, out=out,
                                pseudonymize=pseudonymize, hops=hops, cypher=cypher, neo4j_uri=neo4j_uri)
     click.echo(json.dumps(manifest, indent=2, default=str))
+
+
+# --- lake -----------------------------------------------------------------------
+@main.group()
+def lake() -> None:
+    """The lake's files: check them, set damaged ones aside."""
+
+
+@lake.command("check")
+@lake_option
+@clear_errors
+def lake_check(lake) -> None:
+    """Read every lake file (page checksums verified) and compare it with the ingest log."""
+    report = rallypoint.check_lake(lake)
+    click.echo(report.render())
+    if not report.ok:
+        sys.exit(1)
+
+
+@lake.command("quarantine")
+@lake_option
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@clear_errors
+def lake_quarantine(lake, files) -> None:
+    """Move damaged FILES out of the lake into LAKE/quarantine/ (then re-ingest their sources)."""
+    for rel in rallypoint.quarantine(lake, list(files)):
+        click.echo(f"quarantined {rel}")
 
 
 # --- dashboard --------------------------------------------------------------------

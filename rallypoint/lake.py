@@ -8,18 +8,27 @@ Layout (SPEC.md)::
     LAKE/runs/RUN_ID/run.json                      a detection run's parameters and counts
     LAKE/runs/RUN_ID/{edges,clusters,members,evidence}.parquet
     LAKE/triage.sqlite                             analysts' decisions, append-only
+    LAKE/neo4j.json                                which interaction files each Neo4j holds
 
 Every file becomes visible by an atomic rename of a finished temporary file, so a
 reader never sees half a file, and a killed writer leaves only ``_tmp`` debris that
 the next writer removes.
+
+A detection run reads one *snapshot* (``Lake.snapshot``): the interaction files of the
+ingests committed when it starts (an ingest's log is written after its last rename), so
+an ingest that commits while the run reads changes nothing in it. A run being written
+holds ``RUNNING.json`` (process id and host) until its ``run.json`` commits it; cleaning
+unfinished runs never touches a run whose process is alive. Run ids are names, never paths.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +41,43 @@ from rallypoint.errors import LakeError
 from rallypoint.schema import LAKE_SCHEMA, RUN_TABLES
 
 LATEST = "latest"
+#: A run id is a name: letters, digits, '.', '_' and '-', starting with a letter or digit.
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+#: Marks a run folder whose detect is still writing it (removed when run.json commits it).
+RUNNING = "RUNNING.json"
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` if it is a plain name; a path (``/abs``, ``../x``, ``a/b``) is refused."""
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id) or ".." in run_id:
+        raise LakeError(f"{run_id!r} is not a run name: use letters, digits, '.', '_' and '-' "
+                        "(a run id names a folder of the lake's runs/, never a path).")
+    return run_id
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The lake as a run reads it: the committed ingests and their interaction files."""
+
+    ingests: tuple[str, ...]
+    files: tuple[Path, ...]
+
+    def as_json(self, root: Path) -> dict[str, Any]:
+        return {"ingests": list(self.ingests),
+                "files": [str(f.relative_to(root)) if f.is_relative_to(root) else str(f) for f in self.files]}
+
+
+def _process_alive(marker: dict[str, Any]) -> bool:
+    """Whether the process a RUNNING.json names still runs (another host's: assumed alive)."""
+    if marker.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(marker.get("pid", -1)), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, TypeError, OverflowError):
+        return True
+    return True
 
 
 def new_id(prefix: str = "") -> str:
@@ -53,6 +99,7 @@ def write_parquet_atomic(path: Path, table: pa.Table, **kwargs: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     kwargs.setdefault("compression", "zstd")
+    kwargs = {**PAGE_CHECKSUMS, **kwargs}
     pq.write_table(table, tmp, **kwargs)
     os.replace(tmp, path)
 
@@ -94,6 +141,10 @@ class Lake:
     def run_dir(self, run_id: str) -> Path:
         return self.runs_dir / self.resolve_run(run_id)
 
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
     # --- checks --------------------------------------------------------------
     def ensure(self) -> Lake:
         """Create the lake's folders; a lake path that is a file is an error."""
@@ -122,19 +173,69 @@ class Lake:
             if not p.name.startswith(".")
         )
 
+    # --- what Neo4j holds ---------------------------------------------------------
+    @property
+    def graph_state_path(self) -> Path:
+        return self.root / "neo4j.json"
+
+    def graph_loaded(self, uri: str) -> set[str]:
+        """Interaction files (paths inside the lake) already loaded into the Neo4j at ``uri``."""
+        try:
+            state = json.loads(self.graph_state_path.read_text())
+        except (OSError, ValueError):
+            return set()
+        return set((state.get(uri) or {}).get("files") or [])
+
+    def mark_graph_loaded(self, uri: str, files: list[Path]) -> None:
+        """Record ``files`` as loaded into the Neo4j at ``uri`` (after their load committed)."""
+        try:
+            state = json.loads(self.graph_state_path.read_text())
+        except (OSError, ValueError):
+            state = {}
+        done = set((state.get(uri) or {}).get("files") or [])
+        done |= {str(Path(f).relative_to(self.root)) if Path(f).is_relative_to(self.root) else str(f) for f in files}
+        state[uri] = {"files": sorted(done), "updated": datetime.now(UTC).isoformat()}
+        write_json_atomic(self.graph_state_path, state)
+
+    def graph_missing(self, uri: str) -> list[Path]:
+        """The committed interaction files the Neo4j at ``uri`` does not hold yet."""
+        loaded = self.graph_loaded(uri)
+        return [f for f in self.snapshot().files if str(f.relative_to(self.root)) not in loaded]
+
+    def committed_ingests(self) -> list[str]:
+        """Ids of the ingests whose log exists: every file of theirs is in place."""
+        if not self.ingests_dir.exists():
+            return []
+        return sorted(p.stem for p in self.ingests_dir.glob("*.json") if not p.name.startswith("."))
+
+    def snapshot(self) -> Snapshot:
+        """The committed ingests and their interaction files, now (see the module doc).
+
+        Files of an ingest still renaming its files into place (its staging folder is there
+        and its log, written last, is not) are left out; every other file is in (files of
+        other tools, or copied without their log).
+        """
+        ingests = self.committed_ingests()
+        committed = set(ingests)
+        files = tuple(f for f in self.interaction_files()
+                      if f.stem in committed or not (self.staging_dir / f.stem).exists())
+        return Snapshot(tuple(ingests), files)
+
     def read_interactions(
         self,
         columns: list[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        files: list[Path] | tuple[Path, ...] | None = None,
     ):
         """The lake's interactions as a Dask DataFrame (lazy; one partition per file).
 
-        ``since``/``until`` prune whole date partitions before reading and then filter rows.
+        ``since``/``until`` prune whole date partitions before reading and then filter rows;
+        ``files`` (a snapshot's) limit the read to them.
         """
         import dask.dataframe as dd
 
-        files = self._files_in_range(since, until)
+        files = self._files_in_range(since, until, files)
         schema = lake_columns(columns)
         ddf = dd.read_parquet(
             [str(f) for f in files],
@@ -154,12 +255,14 @@ class Lake:
         columns: list[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        files: list[Path] | tuple[Path, ...] | None = None,
     ) -> pa.Table:
         """``read_interactions`` for one process: the rows in range as one Arrow table, read
-        by pyarrow's threaded scanner straight into Arrow memory (no pandas copy on the way)."""
+        by pyarrow's threaded scanner straight into Arrow memory (no pandas copy on the way).
+        Page checksums are verified; a damaged file is named (``damaged_file_error``)."""
         import pyarrow.dataset as ds
 
-        files = self._files_in_range(since, until)
+        files = self._files_in_range(since, until, files)
         schema = lake_columns(columns)
         condition = None
         if since is not None:
@@ -167,12 +270,29 @@ class Lake:
         if until is not None:
             before = ds.field("timestamp") < pa.scalar(_as_utc(until), LAKE_SCHEMA.field("timestamp").type)
             condition = before if condition is None else condition & before
-        dataset = ds.dataset([str(f) for f in files], schema=LAKE_SCHEMA, format="parquet")
-        return dataset.to_table(columns=schema.names, filter=condition).cast(schema)
+        dataset = ds.dataset([str(f) for f in files], schema=LAKE_SCHEMA, format=checked_parquet())
+        try:
+            return dataset.to_table(columns=schema.names, filter=condition).cast(schema)
+        except (pa.ArrowException, OSError) as exc:
+            raise self.damaged_file_error(files, exc) from None
 
-    def _files_in_range(self, since: datetime | None, until: datetime | None) -> list[Path]:
-        """The committed interaction files whose date partition may hold rows in range."""
-        files = self.interaction_files()
+    def damaged_file_error(self, files, exc: BaseException) -> LakeError:
+        """A reading failure as one sentence naming the damaged file and how to set it aside."""
+        if isinstance(exc, OSError) and getattr(exc, "errno", None) is not None:
+            return LakeError(f"Reading the lake at {self.root} failed: {exc.strerror or exc}.")
+        for f in files:
+            problem = check_parquet_file(Path(f))
+            if problem:
+                return LakeError(
+                    f"The lake file {f} is damaged ({problem}); set it aside with "
+                    f"`rallypoint lake quarantine --lake {self.root} {f}` and re-ingest its source.")
+        return LakeError(f"Reading the lake at {self.root} failed ({str(exc).splitlines()[0][:200]}); "
+                         f"`rallypoint lake check --lake {self.root}` looks at every file.")
+
+    def _files_in_range(self, since: datetime | None, until: datetime | None,
+                        files: list[Path] | tuple[Path, ...] | None = None) -> list[Path]:
+        """The committed interaction files (or ``files``) whose date partition may hold rows in range."""
+        files = self.interaction_files() if files is None else list(files)
         if since is not None or until is not None:
             files = [f for f in files if _date_in_range(f.parent.name[5:], since, until)]
         if not files:
@@ -186,8 +306,11 @@ class Lake:
             return lake_columns(columns).empty_table()
         import pyarrow.dataset as ds
 
-        dataset = ds.dataset([str(f) for f in files], schema=LAKE_SCHEMA, format="parquet")
-        return dataset.to_table(columns=columns, filter=filters)
+        dataset = ds.dataset([str(f) for f in files], schema=LAKE_SCHEMA, format=checked_parquet())
+        try:
+            return dataset.to_table(columns=columns, filter=filters)
+        except (pa.ArrowException, OSError) as exc:
+            raise self.damaged_file_error(files, exc) from None
 
     # --- runs ----------------------------------------------------------------
     def run_ids(self) -> list[str]:
@@ -203,6 +326,7 @@ class Lake:
             if not runs:
                 raise LakeError(f"The lake at {self.root} has no detection runs yet; run `rallypoint detect` first.")
             return runs[-1]
+        check_run_id(run_id)
         if not (self.runs_dir / run_id / "run.json").exists():
             raise LakeError(f"The lake at {self.root} has no run named {run_id!r}.")
         return run_id
@@ -216,27 +340,94 @@ class Lake:
         path = self.run_dir(run_id) / f"{name}.parquet"
         if not path.exists():
             return schema.empty_table()
-        return pq.read_table(path, schema=schema)
+        try:
+            return pq.read_table(path, schema=schema, page_checksum_verification=True)
+        except (pa.ArrowException, OSError) as exc:
+            # no server path in the sentence: the dashboard shows it too
+            detail = _first_line(exc).replace(str(path.resolve()), path.name).replace(str(path), path.name)
+            raise LakeError(f"The {name} table of run {path.parent.name} is damaged or unreadable "
+                            f"({detail}); run `rallypoint detect` again for a new run.") from None
 
     def write_run_table(self, run_id: str, name: str, table: pa.Table) -> Path:
         """Write a run table, cast to its schema, atomically. run.json is written last."""
-        path = self.runs_dir / run_id / f"{name}.parquet"
+        path = self.runs_dir / check_run_id(run_id) / f"{name}.parquet"
         write_parquet_atomic(path, table.select(RUN_TABLES[name].names).cast(RUN_TABLES[name]))
         return path
 
     def write_run_json(self, run_id: str, payload: dict[str, Any]) -> Path:
         """Commit a run: until run.json exists, the run is not listed."""
-        path = self.runs_dir / run_id / "run.json"
+        path = self.runs_dir / check_run_id(run_id) / "run.json"
         write_json_atomic(path, payload)
+        (path.parent / RUNNING).unlink(missing_ok=True)
         return path
 
-    def discard_unfinished_runs(self) -> None:
-        """Remove run folders without run.json (a detect that was killed)."""
+    def begin_run(self, run_id: str) -> Path:
+        """Create a run's folder marked as being written by this process (``RUNNING.json``)."""
+        folder = self.runs_dir / check_run_id(run_id)
+        marker = folder / RUNNING
+        if marker.exists() and _process_alive(_read_marker(marker)):
+            raise LakeError(f"Another detect is writing the run {run_id!r} in the lake at {self.root}.")
+        write_json_atomic(marker, {"pid": os.getpid(), "host": socket.gethostname(),
+                                   "started": datetime.now(UTC).isoformat()})
+        return folder
+
+    def discard_unfinished_runs(self) -> list[str]:
+        """Remove run folders without run.json whose detect is gone (killed or failed).
+
+        A folder marked ``RUNNING.json`` by a live process (this host) or by another host is
+        another detect at work and is left alone. Returns the run ids removed.
+        """
+        removed: list[str] = []
         if not self.runs_dir.exists():
-            return
+            return removed
         for d in self.runs_dir.iterdir():
-            if d.is_dir() and not (d / "run.json").exists():
-                shutil.rmtree(d, ignore_errors=True)
+            if not d.is_dir() or (d / "run.json").exists():
+                continue
+            marker = d / RUNNING
+            if marker.exists() and _process_alive(_read_marker(marker)):
+                continue
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+        return removed
+
+
+def _read_marker(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"host": socket.gethostname(), "pid": -1}  # unreadable: its writer is gone
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200].rstrip(".")
+
+
+#: Parquet files the lake writes carry a CRC per page, and readers verify it: a damaged page is
+#: an error naming its file instead of wrong values.
+PAGE_CHECKSUMS = {"write_page_checksum": True}
+
+
+def checked_parquet():
+    """The dataset format for reading lake files with page checksums verified."""
+    import pyarrow.dataset as ds
+
+    return ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(
+        page_checksum_verification=True))
+
+
+def check_parquet_file(path: Path, expected_rows: int | None = None) -> str | None:
+    """What is wrong with a lake Parquet file (unreadable, a bad page checksum, wrong row
+    count), or None. Reads every page: O(file size)."""
+    try:
+        pf = pq.ParquetFile(path, page_checksum_verification=True)
+        rows = 0
+        for i in range(pf.num_row_groups):
+            rows += pf.read_row_group(i).num_rows
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        return _first_line(exc)
+    if expected_rows is not None and rows != expected_rows:
+        return f"{rows} rows where the ingest log says {expected_rows}"
+    return None
 
 
 def parse_time(value: str | datetime | None, name: str) -> datetime | None:

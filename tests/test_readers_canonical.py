@@ -163,7 +163,7 @@ _record = st.fixed_dictionaries(
         "id": st.text("abcdef0123456789", min_size=1, max_size=12),
         "platform": st.sampled_from(["x", "telegram", "facebook"]),
         "account_id": st.text("abcdefghij0123", min_size=1, max_size=8),
-        "timestamp": st.integers(0, 4_000_000_000),
+        "timestamp": st.integers(631_152_000, 1_700_000_000),  # inside the plausible range
         "action": st.sampled_from(["post", "repost", "reply", "quote", "reaction"]),
         "target_id": st.text("xyz789", min_size=1, max_size=6),
         "text": _text,

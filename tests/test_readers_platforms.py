@@ -9,6 +9,7 @@ import pytest
 
 from rallypoint.ingest import read_file
 from rallypoint.ingest.formats import sniff
+from rallypoint.ingest.validate import RecordRules
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 
@@ -68,8 +69,9 @@ def test_x_v1_statuses():
 
 def test_telegram_export_messages_forwards_and_replies():
     rows, rejected = rows_by_id("telegram_result.json")
-    assert rejected == []
-    assert len(rows) == 4  # the service message is not an action
+    # message 5 has only the exporting computer's local `date`: no zone, so no guess
+    assert [(r["line"], r["reason"]) for r in rejected] == [(5, "timestamp without a time zone")]
+    assert len(rows) == 3  # the service message is not an action
     first = rows["1500000001/2"]
     assert first["timestamp"] == datetime(2023, 1, 7, 0, 0, tzinfo=UTC)  # from date_unixtime
     assert first["urls"] == ["https://caravana.example/rota", "https://maps.example/p/1"]
@@ -80,6 +82,13 @@ def test_telegram_export_messages_forwards_and_replies():
     assert forward["action"] == "repost" and forward["target_account_id"] == "Movimento Verde Amarelo"
     assert forward["target_id"].startswith("fwd:Movimento Verde Amarelo:")
     assert rows["1500000001/4"]["action"] == "reply" and rows["1500000001/4"]["target_id"] == "1500000001/2"
+
+
+def test_telegram_local_dates_follow_the_zone_given():
+    table, rejected = read_file(FIXTURES / "telegram_result.json", rules=RecordRules(timezone="America/Sao_Paulo"))
+    rows = {r["id"]: r for r in table.to_pylist()}
+    assert rejected.num_rows == 0 and len(rows) == 4
+    assert rows["1500000001/5"]["timestamp"] == datetime(2023, 1, 7, 13, 6, tzinfo=UTC)  # 10:06 at UTC-3
 
 
 def test_telegram_forwards_of_the_same_post_share_a_target(tmp_path):

@@ -70,7 +70,7 @@ from rallypoint.detectors.memory import release_unused_memory
 from rallypoint.detectors.roles import assign_roles
 from rallypoint.detectors.terms import terms_table
 from rallypoint.errors import RallypointError
-from rallypoint.lake import Lake, lake_columns, new_id, parse_time
+from rallypoint.lake import Lake, check_run_id, lake_columns, new_id, parse_time
 from rallypoint.schema import (
     CLUSTERS_SCHEMA,
     EDGES_SCHEMA,
@@ -186,14 +186,14 @@ def _parse_types(types: str | list[str] | tuple[str, ...] | None) -> list[str] |
 
 
 def read_records(lake: Lake, since: datetime | None, until: datetime | None, scheduler: str | None,
-                 columns: list[str] = READ_COLUMNS) -> pa.Table:
-    """The lake's interactions in range as one Arrow table: read by Dask on ``scheduler``'s
-    cluster, else by pyarrow in this process."""
+                 columns: list[str] = READ_COLUMNS, files=None) -> pa.Table:
+    """The lake's interactions in range (of ``files``, a snapshot's, when given) as one Arrow
+    table: read by Dask on ``scheduler``'s cluster, else by pyarrow in this process."""
     if not scheduler:
-        return lake.read_interactions_arrow(columns=columns, since=since, until=until)
+        return lake.read_interactions_arrow(columns=columns, since=since, until=until, files=files)
     from distributed import Client
 
-    ddf = lake.read_interactions(columns=columns, since=since, until=until)
+    ddf = lake.read_interactions(columns=columns, since=since, until=until, files=files)
     try:
         client = Client(scheduler, timeout="20s")
     except OSError as exc:
@@ -234,10 +234,12 @@ def detect_run(
     since_t, until_t = parse_time(since, "since"), parse_time(until, "until")
     if since_t and until_t and since_t >= until_t:
         raise DetectParameterError(f"--since {since} is not before --until {until}.")
-    run_id = run_id or new_id()
+    run_id = check_run_id(run_id or new_id())
     if (lake.runs_dir / run_id / "run.json").exists():
         raise DetectParameterError(f"The lake already has a finished run named {run_id!r}.")
     lake.discard_unfinished_runs()
+    lake.begin_run(run_id)
+    snapshot = lake.snapshot()  # the run reads these files only: a later ingest changes nothing in it
     started = datetime.now(UTC)
 
     # numpy's large temporaries reuse freed memory instead of fresh pages (rallypoint.allocator)
@@ -246,7 +248,8 @@ def detect_run(
             # co-action's columns only, handed over in a list: once co-action has coded them no
             # name here keeps them alive through its pairing and the attachment (gigabytes at
             # scale); every column is read again after the attachment
-            coaction_input = [read_records(lake, since_t, until_t, scheduler, columns=list(RECORD_COLUMNS))]
+            coaction_input = [read_records(lake, since_t, until_t, scheduler, columns=list(RECORD_COLUMNS),
+                                           files=snapshot.files)]
             n_records = coaction_input[0].num_rows
         # the attachment's test needs the communities, but its events can be coded, sorted and
         # keyed as soon as co-action has them: on a thread of their own, beside co-action's
@@ -283,7 +286,7 @@ def detect_run(
             else:
                 coaction_actions = pl.from_arrow(coaction.actions)
         with stages.stage("records", "reading the records for the evidence"):
-            records = read_records(lake, since_t, until_t, scheduler, columns=LATER_COLUMNS)
+            records = read_records(lake, since_t, until_t, scheduler, columns=LATER_COLUMNS, files=snapshot.files)
         membership = pl.from_arrow(communities.members()).select("account_id", cluster_id=pl.col("community"))
         # the members' roles and facts need the membership, not the evidence: they are worked
         # out on a thread of their own beside evidence, mobilization and bursts (both sides
@@ -349,6 +352,7 @@ def detect_run(
                 "threshold": threshold,
                 "window_seconds": window_seconds,
                 "input": _input_range(records),
+                "snapshot": snapshot.as_json(lake.root),
                 "counts": {
                     "records": records.num_rows,
                     "edges": edges.num_rows,

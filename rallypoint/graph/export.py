@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,71 @@ class ExportError(RallypointError):
 
 class WriteQueryRefused(ExportError):
     """A --cypher query would change the graph."""
+
+
+class SealedQueryRefused(ExportError):
+    """A --cypher query would reach files, the network or a procedure outside the allowlist."""
+
+
+#: Plan operators that read files or URLs, or run code outside plain graph reading. ``LoadCSV``
+#: reads ``file:///`` paths and fetches URLs (so a query can leak a server file to any host).
+REFUSED_OPERATORS = frozenset({"LoadCSV", "TransactionApply", "TransactionForeach"})
+#: Operator-name prefixes refused: administration commands (SHOW/TERMINATE ...) and system calls
+#: (writes, schema changes included, are refused by the plan's query type).
+REFUSED_OPERATOR_PREFIXES = ("Show", "Terminate", "SystemProcedureCall")
+#: Procedures a research query may call: read-only schema look-ups, nothing that reaches out.
+ALLOWED_PROCEDURES = frozenset({"db.labels", "db.relationshipTypes", "db.propertyKeys",
+                                "db.schema.visualization", "db.schema.nodeTypeProperties",
+                                "db.schema.relTypeProperties"})
+
+
+def _operators(plan) -> Iterator[tuple[str, str]]:
+    """(operator type without its ``@database`` suffix, its details) of every operator of a plan."""
+    stack = [plan]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            continue
+        node = node if isinstance(node, dict) else dict(node)
+        args = node.get("args") or {}
+        yield str(node.get("operatorType", "")).split("@", 1)[0], str(args.get("Details", ""))
+        stack.extend(node.get("children") or [])
+
+
+def custom_functions(session) -> frozenset[str]:
+    """Names of the server's functions that are not built into Cypher (plugins such as APOC)."""
+    try:
+        rows = session.run("SHOW FUNCTIONS YIELD name, isBuiltIn WHERE NOT isBuiltIn RETURN name").data()
+    except Exception:  # noqa: BLE001 - an older server or no rights: no plugin functions to look for
+        return frozenset()
+    return frozenset(r["name"] for r in rows)
+
+
+def sealed_plan(plan, functions: frozenset[str] = frozenset()) -> None:
+    """Refuse a query plan (from ``EXPLAIN``) that reaches beyond reading the graph.
+
+    The check is on the planned operators, never on the query text (which can hide a clause
+    in comments, escapes or string building): ``LoadCSV`` (server files and URLs), procedure
+    calls outside ``ALLOWED_PROCEDURES``, subqueries in transactions, administration commands,
+    and any plugin function named in an operator's details.
+    """
+    for operator, details in _operators(plan):
+        if operator in REFUSED_OPERATORS or operator.startswith(REFUSED_OPERATOR_PREFIXES):
+            what = "LOAD CSV (server files and URLs)" if operator == "LoadCSV" else f"the {operator} operation"
+            raise SealedQueryRefused(f"The --cypher query is refused: it uses {what}, and export queries may "
+                                     "only read the graph.")
+        if "ProcedureCall" in operator:
+            name = re.match(r"\s*([\w.`]+)", details)
+            called = name.group(1).replace("`", "") if name else "?"
+            if called not in ALLOWED_PROCEDURES:
+                raise SealedQueryRefused(
+                    f"The --cypher query is refused: it calls the procedure {called}, which export queries may not "
+                    f"call (allowed: {', '.join(sorted(ALLOWED_PROCEDURES))}).")
+        for function in functions:
+            if re.search(rf"(?<![\w.]){re.escape(function)}\s*\(", details):
+                raise SealedQueryRefused(
+                    f"The --cypher query is refused: it calls the plugin function {function}, which export "
+                    "queries may not call.")
 
 
 # --- tables from a graph -------------------------------------------------------------------
@@ -84,8 +151,28 @@ def _typed_timestamps(table: pa.Table) -> pa.Table:
 
 
 # --- pseudonyms -----------------------------------------------------------------------------
-def pseudonymize_graph(graph: nx.Graph, pseudonyms: Pseudonymizer) -> nx.Graph:
-    """A copy whose account/post ids and names are keyed pseudonyms (see module docstring)."""
+#: Shortest id or name replaced inside free text (reasons): shorter tokens are ordinary words
+#: and numbers ("3 high-profile members"), not names.
+MIN_TEXT_TOKEN = 3
+
+
+def _text_replacer(mapping: dict[str, str]):
+    """A function replacing every whole-token occurrence of a mapping key in a string."""
+    keys = sorted((k for k in mapping if len(k) >= MIN_TEXT_TOKEN), key=len, reverse=True)
+    if not keys:
+        return lambda text: text
+    pattern = re.compile(r"(?<![\w@])@?(" + "|".join(map(re.escape, keys)) + r")(?![\w])")
+    return lambda text: pattern.sub(lambda m: mapping[m.group(1)], text)
+
+
+def pseudonymize_graph(graph: nx.Graph, pseudonyms: Pseudonymizer,
+                       known_accounts: dict[str, str | None] | None = None) -> nx.Graph:
+    """A copy whose account/post ids and names are keyed pseudonyms (see module docstring).
+
+    Free text (a cluster's ``reasons``, any string attribute) has the ids and names of the
+    graph's accounts, and of ``known_accounts`` (id -> name, e.g. the run's members), replaced
+    by their pseudonyms too, so a high-profile member's name never leaves in a sentence.
+    """
 
     def kind_of(node: Any, data: dict[str, Any]) -> str | None:
         labels = str(data.get("labels", ""))
@@ -112,7 +199,42 @@ def pseudonymize_graph(graph: nx.Graph, pseudonyms: Pseudonymizer) -> nx.Graph:
     for key in ("ego",):
         if key in copy.graph:
             copy.graph[key] = pseudonyms(str(copy.graph[key]), "acct")
+    replace = _text_replacer(_text_mapping(graph, kinds, pseudonyms, known_accounts or {}))
+    handled = {*NAME_ATTRIBUTES, "native_id", "label", "labels"}
+    for _, data in copy.nodes(data=True):
+        _replace_in_attrs(data, replace, handled)
+    for *_, data in copy.edges(data=True):
+        _replace_in_attrs(data, replace, handled)
+    _replace_in_attrs(copy.graph, replace, {"ego"})
     return copy
+
+
+def _text_mapping(graph: nx.Graph, kinds: dict, pseudonyms: Pseudonymizer,
+                  known_accounts: dict[str, str | None]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for account, name in known_accounts.items():
+        mapping[str(account)] = pseudonyms(str(account), "acct")
+        if name:
+            mapping[str(name)] = pseudonyms(str(name), "name")
+    for node, data in graph.nodes(data=True):
+        if kinds.get(node) == "acct":
+            mapping[str(node)] = pseudonyms(str(node), "acct")
+            if data.get("native_id") is not None:
+                mapping[str(data["native_id"])] = pseudonyms(str(data["native_id"]), "acct")
+        for name in NAME_ATTRIBUTES:
+            if kinds.get(node) and data.get(name):
+                mapping[str(data[name])] = pseudonyms(str(data[name]), "name")
+    return mapping
+
+
+def _replace_in_attrs(data: dict[str, Any], replace, skip: set[str]) -> None:
+    for key, value in list(data.items()):
+        if key in skip:
+            continue
+        if isinstance(value, str):
+            data[key] = replace(value)
+        elif isinstance(value, list | tuple):
+            data[key] = [replace(v) if isinstance(v, str) else v for v in value]
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -158,11 +280,14 @@ def _write_atomic(path: Path, writer) -> None:
 
 def write_subgraph(graph: nx.Graph, fmt: str, out: str | os.PathLike[str], *, key: str | bytes | None = None,
                    pseudonymize: bool | None = None,
-                   parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+                   parameters: dict[str, Any] | None = None,
+                   known_accounts: dict[str, str | None] | None = None) -> dict[str, Any]:
     """Write ``graph`` as ``fmt`` into the folder ``out`` with a ``manifest.json``; returns the manifest.
 
     ``pseudonymize`` defaults to "a key was given"; with ``pseudonymize=True`` and no key the key
-    comes from ``$RALLYPOINT_PSEUDONYM_KEY``. ``parameters`` are recorded in the manifest.
+    comes from ``$RALLYPOINT_PSEUDONYM_KEY``. ``parameters`` are recorded in the manifest (a
+    ``cypher`` query only as its SHA-256 when pseudonymized). ``known_accounts`` (id -> name)
+    are pseudonymized inside free text as well (``pseudonymize_graph``).
     """
     if fmt not in FORMATS:
         raise ExportError(f"Unknown export format {fmt!r}; use one of {', '.join(FORMATS)}.")
@@ -171,15 +296,23 @@ def write_subgraph(graph: nx.Graph, fmt: str, out: str | os.PathLike[str], *, ke
         raise ExportError(f"The export path {out} is a file; give a folder for the export.")
     pseudonymize = key is not None if pseudonymize is None else pseudonymize
     key_id = None
+    parameters = dict(parameters or {})
     if pseudonymize:
         pseudonyms = Pseudonymizer(key)
-        graph = pseudonymize_graph(graph, pseudonyms)
+        graph = pseudonymize_graph(graph, pseudonyms, known_accounts)
         key_id = pseudonyms.key_id
+        # a query names ids and names in its literals: only its fingerprint is kept
+        for holder in (graph.graph, parameters):
+            if holder.get("cypher"):
+                holder["cypher_sha256"] = hashlib.sha256(str(holder.pop("cypher")).encode()).hexdigest()
     else:
         graph = graph.copy()
         for node, data in graph.nodes(data=True):
             data.setdefault("label", str(data.get("account_name") or data.get("name") or node))
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"Cannot create the export folder {out} ({exc.strerror or exc}).") from None
 
     files: list[dict[str, Any]] = []
     n_nodes, n_edges = graph.number_of_nodes(), graph.number_of_edges()
@@ -213,7 +346,7 @@ def write_subgraph(graph: nx.Graph, fmt: str, out: str | os.PathLike[str], *, ke
         "format": fmt,
         "run_id": graph.graph.get("run_id"),
         "cluster_id": graph.graph.get("cluster_id"),
-        "parameters": parameters or {},
+        "parameters": parameters,
         "pseudonymized": bool(pseudonymize),
         "key_id": key_id,
         "counts": {"nodes": n_nodes, "edges": n_edges},
@@ -298,6 +431,7 @@ def cypher_subgraph(cypher: str, neo4j_uri: str | None, *, parameters: dict[str,
 
     def work(tx):
         plan = tx.run(f"EXPLAIN {cypher}", parameters).consume()
+        sealed_plan(plan.plan, functions)
         if plan.query_type != "r":
             raise WriteQueryRefused(refused)
         nodes: dict[str, Any] = {}
@@ -310,6 +444,7 @@ def cypher_subgraph(cypher: str, neo4j_uri: str | None, *, parameters: dict[str,
     from rallypoint.graph.neo4j_store import open_driver
 
     with open_driver(neo4j_uri, user, password) as driver, driver.session() as session:
+        functions = custom_functions(session)
         try:
             nodes, relationships = session.execute_read(work)
         except CypherSyntaxError as exc:
@@ -372,13 +507,19 @@ def export_subgraph(lake: str | os.PathLike[str] | Lake, *, run_id: str = LATEST
     lake = lake if isinstance(lake, Lake) else Lake(lake)
     parameters: dict[str, Any] = {"run": run_id, "cluster": cluster_id, "hops": hops,
                                   "pseudonymize": pseudonymize}
+    known: dict[str, str | None] = {}
     if cypher:
-        resolved = lake.resolve_run(run_id) if lake.root.exists() and lake.run_ids() else run_id
+        has_runs = lake.root.exists() and lake.run_ids()
+        resolved = lake.resolve_run(run_id) if has_runs else run_id
         parameters.update(cypher=cypher, source="neo4j")
         graph = cypher_subgraph(cypher, neo4j_uri, parameters={"run_id": resolved, "cluster_id": cluster_id},
                                 user=user, password=password)
         graph.graph["run_id"] = resolved
+        if pseudonymize and has_runs:  # the run's members may be named in a Cluster node's reasons
+            members = lake.read_run_table(resolved, "members").select(["account_id", "account_name"])
+            known = dict(zip(members["account_id"].to_pylist(), members["account_name"].to_pylist(), strict=True))
     else:
         parameters["source"] = "lake"
         graph = cluster_subgraph(lake, run_id, cluster_id, hops)
-    return write_subgraph(graph, fmt, out, key=key, pseudonymize=pseudonymize, parameters=parameters)
+    return write_subgraph(graph, fmt, out, key=key, pseudonymize=pseudonymize, parameters=parameters,
+                          known_accounts=known)

@@ -812,6 +812,27 @@ def load_lake_into_neo4j(
     }
 
 
+def load_missing_into_neo4j(lake_path: str | os.PathLike[str] | Lake, uri: str | None, *,
+                            reload_all: bool = False, **options: Any) -> dict[str, Any]:
+    """Load the committed interaction files the Neo4j at ``uri`` does not hold yet, then record them.
+
+    The lake keeps, per server URI, the files loaded there (``LAKE/neo4j.json``), so after an
+    outage (an ``ingest --neo4j`` whose load failed, a server that was down) the next load
+    catches the graph up with the lake. ``reload_all`` loads every file again (idempotent),
+    for a server whose database was replaced. ``options`` go to ``load_lake_into_neo4j``.
+    """
+    lake = lake_path if isinstance(lake_path, Lake) else Lake(lake_path)
+    lake.require()
+    server = Neo4jSettings.resolve(uri).uri
+    files = list(lake.snapshot().files) if reload_all else lake.graph_missing(server)
+    if not files:
+        return {"uri": server, "files": 0, "records": 0, "nodes_created": 0, "relationships_created": 0,
+                "up_to_date": True}
+    result = load_lake_into_neo4j(lake, uri, files=files, **options)
+    lake.mark_graph_loaded(server, files)
+    return result
+
+
 # --- a detection run in the graph -------------------------------------------------------
 DELETE_RUN_COORDINATION = """
 MATCH ()-[r:COORDINATED_WITH {run_id: $run_id}]->()

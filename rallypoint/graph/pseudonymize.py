@@ -22,6 +22,8 @@ from rallypoint.errors import RallypointError
 KEY_ENV = "RALLYPOINT_PSEUDONYM_KEY"
 PSEUDONYM_HEX_CHARS = 24
 MIN_KEY_CHARS = 16
+#: A key of one repeated character (16 spaces, "aaaa...") is no secret.
+MIN_KEY_DISTINCT = 5
 
 
 class PseudonymKeyError(RallypointError):
@@ -37,9 +39,14 @@ def resolve_key(key: str | bytes | None = None) -> bytes:
             f"Pseudonymizing needs a secret key: set {KEY_ENV} (at least {MIN_KEY_CHARS} characters)."
         )
     raw = key.encode() if isinstance(key, str) else bytes(key)
-    if len(raw) < MIN_KEY_CHARS:
+    if len(raw.strip()) < MIN_KEY_CHARS:
         raise PseudonymKeyError(
-            f"The pseudonymization key is too short: use at least {MIN_KEY_CHARS} characters."
+            f"The pseudonymization key is too short: use at least {MIN_KEY_CHARS} characters (blanks do not count)."
+        )
+    if len(set(raw)) < MIN_KEY_DISTINCT:
+        raise PseudonymKeyError(
+            f"The pseudonymization key is too easy to guess: use at least {MIN_KEY_DISTINCT} different characters "
+            "(a random key: `python -c 'import secrets; print(secrets.token_hex(24))'`)."
         )
     return raw
 

@@ -20,6 +20,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,11 +92,13 @@ def head_bytes(path: Path, size: int = SNIFF_BYTES) -> bytes:
         return fh.read(size)
 
 
-def expand_sources(sources: list[Path]) -> list[tuple[Path, bool]]:
+def expand_sources(sources: list[Path], skipped: list[dict[str, str]] | None = None) -> list[tuple[Path, bool]]:
     """(file, found in a folder) for the files named and those inside folders named.
 
     Folder contents are sorted; hidden and ``_``-prefixed entries and the simulator's
-    ``labels.csv`` are skipped.
+    ``labels.csv`` are skipped. A subfolder or file this user cannot read is skipped too,
+    and said: it is appended to ``skipped`` (``path``, ``reason``, ``why``), never passed over
+    without a word. A source named on the command line that cannot be read is an InputError.
     """
     files: list[tuple[Path, bool]] = []
     for source in sources:
@@ -103,15 +106,38 @@ def expand_sources(sources: list[Path]) -> list[tuple[Path, bool]]:
         if not source.exists():
             raise InputError(f"The source {source} does not exist.")
         if source.is_dir():
-            inside = sorted(
-                p for p in source.rglob("*")
-                if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(source).parts)
-                and p.name not in SKIPPED_NAMES
-            )
-            if not inside:
+            if not os.access(source, os.R_OK | os.X_OK):
+                raise InputError(f"The folder {source} cannot be read (permission denied).")
+            inside = []
+            skipped_before = len(skipped or [])
+
+            def unreadable(exc: OSError) -> None:
+                if skipped is not None:
+                    skipped.append({"path": str(exc.filename), "reason": f"{exc.strerror}: {exc.filename}",
+                                    "why": f"folder not read: {(exc.strerror or 'unreadable').lower()}"})
+
+            for folder, subfolders, names in os.walk(source, onerror=unreadable):
+                rel = Path(folder).relative_to(source)
+                subfolders[:] = sorted(d for d in subfolders if not d.startswith((".", "_")))
+                for name in names:
+                    path = Path(folder) / name
+                    if name.startswith((".", "_")) or name in SKIPPED_NAMES or any(
+                            part.startswith((".", "_")) for part in rel.parts):
+                        continue
+                    if not os.access(path, os.R_OK):
+                        if skipped is not None:
+                            skipped.append({"path": str(path), "reason": f"Permission denied: {path}",
+                                            "why": "file not read: permission denied"})
+                        continue
+                    if path.is_file():
+                        inside.append(path)
+            inside.sort()
+            if not inside and len(skipped or []) == skipped_before:
                 raise InputError(f"The folder {source} holds no input files.")
             files.extend((p, True) for p in inside)
         else:
+            if not os.access(source, os.R_OK):
+                raise InputError(f"The source {source} cannot be read (permission denied).")
             files.append((source, False))
     return files
 
@@ -126,9 +152,19 @@ def sniff(path: Path) -> str:
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if not text:
         raise InputError(f"{path} is empty.")
-    if text[:1] in (b"{", b"["):
+    if text[:1] in (b"{", b"[") or _json_scalar_line(text):
         return _sniff_json(path, text)
     return _sniff_csv(path, text)
+
+
+def _json_scalar_line(text: bytes) -> bool:
+    """Whether the first line is a JSON value that is not an object (a JSON Lines file whose
+    first record is malformed: ``42``, ``"text"``, ``null``)."""
+    try:
+        json.loads(text.split(b"\n", 1)[0])
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    return True
 
 
 def family(fmt: str) -> str:
@@ -153,10 +189,30 @@ def resolve_format(path: Path, fmt: str) -> str:
 
 
 def _sniff_json(path: Path, text: bytes) -> str:
-    first = _first_json_object(text)
-    if first is None:
-        first = _top_level_keys(path)
-    keys = set(first)
+    """The JSON format by the keys of the first object; a malformed first record (a missing
+    field, a scalar, broken JSON) does not hide a JSON Lines file: the next lines are asked."""
+    first = _first_json_object(text, lines=1)
+    if first is None:  # a pretty-printed document, or JSON Lines with a malformed first record
+        try:
+            first = _top_level_keys(path)
+        except InputError:
+            first = []
+    found = _format_of_keys(set(first))
+    # a document's first line opens it; a JSON Lines file's is a whole (or broken) record
+    if found is None and text.split(b"\n", 1)[0].strip() not in (b"{", b"[", b"[{"):
+        for obj in _json_objects(text):
+            found = _format_of_keys(set(obj))
+            if found is not None:
+                break
+    if found is None:
+        raise UnknownFormatError(
+            f"{path} is JSON but its fields ({', '.join(sorted(first)[:8])}) match no known format; "
+            "name one with --format."
+        )
+    return found
+
+
+def _format_of_keys(keys: set[str]) -> str | None:
     if "messages" in keys:
         return "telegram"
     if keys & {"data", "includes"}:
@@ -167,38 +223,57 @@ def _sniff_json(path: Path, text: bytes) -> str:
         return "x-v1"
     if "author_id" in keys or "edit_history_tweet_ids" in keys:
         return "x-v2"
-    raise UnknownFormatError(
-        f"{path} is JSON but its fields ({', '.join(sorted(keys)[:8])}) match no known format; "
-        "name one with --format."
-    )
+    return None
 
 
-def _first_json_object(text: bytes) -> dict | None:
-    """The first line as a JSON object (or the first item of a one-line array), if it is one."""
-    line = text.split(b"\n", 1)[0].strip()
-    try:
-        value = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if isinstance(value, list):
-        value = value[0] if value else {}
-    return value if isinstance(value, dict) else None
+def _json_objects(text: bytes, lines: int = 100) -> Iterator[dict]:
+    """The JSON objects among the head's first complete lines (JSON Lines only)."""
+    for line in text.split(b"\n")[:lines]:
+        line = line.strip()
+        if not line.startswith((b"{", b"[")):
+            continue
+        try:
+            value = json.loads(line)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            continue
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, dict):
+            yield value
+
+
+def _first_json_object(text: bytes, lines: int = 100) -> dict | None:
+    """The first of the head's first ``lines`` lines that is a JSON object (or a one-line array
+    starting with one)."""
+    return next(_json_objects(text, lines), None)
 
 
 def _top_level_keys(path: Path, limit: int = 200) -> list[str]:
-    """Keys of a pretty-printed document's top object (or its array's first object)."""
+    """Keys of a pretty-printed document's top object (or its array's first object).
+
+    Read from ijson's basic events with a depth count of its own: ijson's prefixed events
+    build a path string per event, which a deeply nested value turns quadratic.
+    """
     import ijson
 
     keys: list[str] = []
+    depth = 0
+    key_depth = 1  # 2 when the document is an array of objects
     with open_input(path) as fh:
         try:
-            for prefix, event, value in ijson.parse(fh):
-                if event == "map_key" and prefix in ("", "item"):
+            for event, value in ijson.basic_parse(fh):
+                if event in ("start_map", "start_array"):
+                    if depth == 0 and event == "start_array":
+                        key_depth = 2
+                    depth += 1
+                elif event in ("end_map", "end_array"):
+                    depth -= 1
+                    if depth < key_depth:
+                        break
+                elif event == "map_key" and depth == key_depth:
                     keys.append(value)
                     if value in ("messages", "data") or len(keys) >= limit:
                         break
-                elif event == "end_map" and prefix in ("", "item"):
-                    break
         except ijson.JSONError as exc:
             raise InputError(f"{path} is not valid JSON ({exc}).") from exc
     return keys

@@ -3,7 +3,8 @@
 Every function here works on whole Arrow arrays (``pyarrow.compute``), never on one
 row at a time, so the canonical fast path costs a few passes over each column:
 
-* timestamps -> UTC microseconds: ISO 8601 with a zone (a missing zone means UTC),
+* timestamps -> UTC microseconds: ISO 8601 with a zone (a zone-less time is read in the
+  zone the caller names, and ``zoneless`` finds such times so validation can refuse a guess),
   epoch seconds or milliseconds given as numbers or digit strings (told apart by
   magnitude: ``|x| >= 1e11`` is milliseconds, since 1e11 seconds is the year 5138
   while 1e11 milliseconds is 1973), and X v1.1's ``Wed Oct 10 20:19:24 +0000 2018``;
@@ -45,6 +46,11 @@ _URL_PATTERN = (
 )
 _DIGITS = r"^\s*[+-]?\d+(\.\d*)?\s*$"
 _V1_FORMAT = "%a %b %d %H:%M:%S %z %Y"
+#: A zone after a time: ``Z``, ``+01``, ``+0100``, ``+01:00`` (or X v1.1's ``+0000 2018``).
+_ZONE_AT_END = r":\d{2}(?:[.,]\d+)?\s*(?:z|[+-]\d{2}(?::?\d{2})?)\s*$|\s[+-]\d{4}\s+\d{4}\s*$"
+#: The first and last microseconds of the years 1 and 9999: where an out-of-reach year is kept.
+_FIRST_US = -62135596800 * 10**6
+_LAST_US = 253402300799 * 10**6
 
 
 # --- scalars ------------------------------------------------------------------------
@@ -76,14 +82,18 @@ def as_string(column: pa.ChunkedArray | pa.Array, trim: bool = True) -> pa.Chunk
     return pc.if_else(blank, pa.scalar(None, pa.string()), kept)
 
 
-def parse_timestamps(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
-    """Timestamps of any accepted form as ``timestamp[us, UTC]``; unparseable -> null."""
+def parse_timestamps(column: pa.ChunkedArray | pa.Array, timezone: str = "UTC") -> pa.ChunkedArray:
+    """Timestamps of any accepted form as ``timestamp[us, UTC]``; unparseable -> null.
+
+    Times written without a zone are wall-clock times in ``timezone`` (``validate`` rejects
+    them instead when no zone was given: see ``zoneless``).
+    """
     column = _chunked(column)
     n = len(column)
     if pa.types.is_null(column.type):
         return pa.chunked_array([pa.nulls(n, TIMESTAMP)])
     if pa.types.is_timestamp(column.type):
-        if column.type.tz is None:
+        if column.type.tz is None:  # readers pass zone-less instants only when they are UTC
             column = pc.assume_timezone(column, "UTC")
         return pc.cast(column, TIMESTAMP)
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
@@ -92,21 +102,38 @@ def parse_timestamps(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
     digits = pc.match_substring_regex(strings, _DIGITS)
     epoch = _from_epoch(pc.cast(pc.if_else(digits, strings, None), pa.float64()))
     textual = pc.if_else(digits, pa.scalar(None, pa.string()), strings)
-    return pc.coalesce(epoch, _from_text(textual))
+    return pc.coalesce(epoch, _from_text(textual, timezone))
+
+
+def zoneless(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
+    """True where a given time carries no zone (a local wall-clock time whose zone is unknown).
+
+    Epoch numbers are UTC by definition; X v1.1 dates carry their offset; ISO 8601 text needs
+    ``Z`` or an offset after the time. (Typed timestamps are instants: a reader hands over a
+    zone-less local time as text, as the Parquet reader does.)
+    """
+    column = _chunked(column)
+    n = len(column)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return pa.chunked_array([pa.array(np.zeros(n, dtype=bool))])
+    strings = as_string(column)
+    zoned = pc.match_substring_regex(strings, _ZONE_AT_END, ignore_case=True)
+    dated = pc.match_substring_regex(strings, r"^\s*[+-]?\d{4,}-\d{1,2}-\d{1,2}")  # ISO-like, not garbage
+    return pc.fill_null(pc.and_(dated, pc.invert(zoned)), False)
 
 
 def _from_epoch(values: pa.ChunkedArray) -> pa.ChunkedArray:
     """Epoch seconds or milliseconds (by magnitude) -> microseconds since 1970, UTC."""
     millis = pc.greater_equal(pc.abs(values), EPOCH_MS_THRESHOLD)
     micros = pc.if_else(millis, pc.multiply(values, 1e3), pc.multiply(values, 1e6))
-    # beyond ~year 2262 the value cannot be a real post time; treat as unparseable
+    # beyond what microseconds since 1970 can hold the value is no time at all
     plausible = pc.less(pc.abs(micros), 9.2e18)
     micros = pc.if_else(plausible, pc.round(micros), None)
     return pc.cast(pc.cast(micros, pa.int64()), TIMESTAMP)
 
 
-def _from_text(strings: pa.ChunkedArray) -> pa.ChunkedArray:
-    """ISO 8601 (zone optional, UTC assumed) or X v1.1 dates -> timestamp[us, UTC]."""
+def _from_text(strings: pa.ChunkedArray, timezone: str = "UTC") -> pa.ChunkedArray:
+    """ISO 8601 (zone-less times in ``timezone``) or X v1.1 dates -> timestamp[us, UTC]."""
     if strings.null_count == len(strings):
         return pa.chunked_array([pa.nulls(len(strings), TIMESTAMP)])
     try:  # fast path: every value is ISO 8601 with a zone
@@ -115,13 +142,23 @@ def _from_text(strings: pa.ChunkedArray) -> pa.ChunkedArray:
         pass
     import pandas as pd
 
+    values = pd.Series(strings.to_numpy(zero_copy_only=False), dtype=object)
+    # pandas parses at nanoseconds (years 1678-2261): a year outside that is kept as the
+    # first or last microsecond time, so the plausible-range rule (not "unparseable") judges it
+    year = pd.to_numeric(values.str.extract(r"^\s*([+-]?\d{4,})-", expand=False), errors="coerce")
     # pandas' C ISO 8601 parser handles mixed zones, missing zones and fractions
-    iso = pd.to_datetime(
-        pd.Series(strings.to_numpy(zero_copy_only=False)), utc=True, errors="coerce", format="ISO8601"
-    )
+    iso = pd.to_datetime(values.where(year.between(1678, 2261) | year.isna()), utc=True, errors="coerce",
+                         format="ISO8601")
+    if timezone != "UTC":
+        naive = np.asarray(zoneless(strings).to_numpy(zero_copy_only=False), dtype=bool)
+        if naive.any():
+            local = pd.to_datetime(values[naive], errors="coerce", format="ISO8601")
+            iso[naive] = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
     iso_arr = pa.array(iso.astype("datetime64[us, UTC]"), type=TIMESTAMP, from_pandas=True)
+    far = pa.array(np.where(year > 2261, _LAST_US, np.where(year < 1678, _FIRST_US, 0)), pa.int64())
+    far = pc.cast(pc.if_else(pc.equal(far, 0), None, far), TIMESTAMP)
     v1 = pc.strptime(strings, format=_V1_FORMAT, unit="us", error_is_null=True)
-    return pa.chunked_array([pc.coalesce(iso_arr, pc.cast(v1, TIMESTAMP))])
+    return pa.chunked_array([pc.coalesce(iso_arr, pc.cast(v1, TIMESTAMP), far)])
 
 
 def parse_int(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
@@ -132,10 +169,11 @@ def parse_int(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
     if pa.types.is_integer(column.type):
         return pc.cast(column, pa.int64())
     if pa.types.is_floating(column.type):
-        whole = pc.equal(column, pc.floor(column))
+        # whole and within int64 (1e30 followers is no count)
+        whole = pc.and_(pc.equal(column, pc.floor(column)), pc.less(pc.abs(column), 9.2e18))
         return pc.cast(pc.if_else(whole, column, None), pa.int64())
     strings = as_string(column)
-    ok = pc.match_substring_regex(strings, r"^[+-]?\d+(\.0*)?$")
+    ok = pc.match_substring_regex(strings, r"^[+-]?\d{1,18}(\.0*)?$")
     cleaned = pc.replace_substring_regex(pc.if_else(ok, strings, None), r"\.0*$", "")
     return pc.cast(cleaned, pa.int64())
 

@@ -43,8 +43,15 @@ from rallypoint.ingest.formats import (
     resolve_format,
 )
 from rallypoint.ingest.readers import Part
-from rallypoint.ingest.stages import merge_date, shift_rejected_lines, stage_part
+from rallypoint.ingest.stages import (
+    cross_date_duplicates,
+    drop_recorded_rejections,
+    merge_date,
+    shift_rejected_lines,
+    stage_part,
+)
 from rallypoint.ingest.summary import IngestSummary, SourceCounts
+from rallypoint.ingest.validate import RecordRules
 from rallypoint.lake import Lake, new_id
 
 
@@ -57,8 +64,14 @@ def ingest_sources(
     workers: int | None = None,
     neo4j_uri: str | None = None,
     show_progress: bool | None = None,
+    rules: RecordRules | None = None,
 ) -> IngestSummary:
-    """Ingest ``sources`` (files or folders) into the lake at ``lake``; see the module doc."""
+    """Ingest ``sources`` (files or folders) into the lake at ``lake``; see the module doc.
+
+    ``rules`` (``RecordRules``: the plausible time range, the zone of zone-less times) judge
+    every record; the default rejects zone-less times and times before 1990 or after tomorrow.
+    """
+    rules = rules or RecordRules()
     t_start = time.perf_counter()
     started = datetime.now(UTC).isoformat()
     lake_obj = Lake(lake)
@@ -66,7 +79,7 @@ def ingest_sources(
         raise LakeError(f"The lake path {lake_obj.root} is a file, not a folder.")
 
     files, formats, skipped = [], {}, []
-    for f, in_folder in expand_sources([Path(s) for s in sources]):
+    for f, in_folder in expand_sources([Path(s) for s in sources], skipped):
         try:
             formats[f] = resolve_format(f, fmt)
         except UnknownFormatError as exc:
@@ -93,16 +106,23 @@ def ingest_sources(
                                 recovered=recovered, skipped=skipped)
         try:
             with _executor(scheduler, workers) as run, _progress(show_progress) as progress:
-                staged = run([(stage_part, (p, stage, p.index)) for p in parts],
+                staged = run([(stage_part, (p, stage, p.index, rules)) for p in parts],
                              progress("reading and validating", len(parts)))
                 _renumber_rejections(parts, staged)
+                already = 0
+                for result in staged:
+                    result["rejected_files"], dropped = drop_recorded_rejections(result["rejected_files"], lake_obj.root)
+                    already += dropped
+                summary.rejected_already_recorded = already
                 t_staged = time.perf_counter()
                 by_date: dict[str, list[str]] = {}
                 for result in staged:
                     for day, paths in result["dates"].items():
                         by_date.setdefault(day, []).extend(paths)
+                drops = cross_date_duplicates(by_date, lake_obj.root)
                 merged = run(
-                    [(merge_date, (day, paths, lake_obj.root, stage / "commit" / f"date={day}" / f"{ingest_id}.parquet"))
+                    [(merge_date, (day, paths, lake_obj.root, stage / "commit" / f"date={day}" / f"{ingest_id}.parquet",
+                                   drops.get(day)))
                      for day, paths in sorted(by_date.items())],
                     progress("de-duplicating by date", len(by_date)),
                 )
@@ -125,9 +145,8 @@ def ingest_sources(
                 _remove_empty_lake(lake_obj)
             raise
 
-    if neo4j_uri:  # nothing new committed -> nothing to load (`rallypoint graph load` reloads all)
-        summary.neo4j = (_load_neo4j(lake_obj.root, neo4j_uri, [Path(f) for f in summary.files])
-                         if summary.files else {"files": 0})
+    if neo4j_uri:  # this ingest's files and any an earlier failed load left behind
+        summary.neo4j = _load_neo4j(lake_obj, neo4j_uri, summary.ingest_id)
     return summary
 
 
@@ -173,6 +192,8 @@ def _fill_summary(summary: IngestSummary, files, formats, staged, merged, moves)
     summary.duplicates = summary.duplicates_in_batch + summary.duplicates_in_lake
     summary.add_rejections(reasons)
     summary.files = [str(dst) for _, dst in moves if dst.parent.parent.name == "interactions"]
+    summary.file_rows = {f"interactions/date={m['date']}/{summary.ingest_id}.parquet": m["written"]
+                         for m in merged if m["out"]}
 
 
 def _remove_empty_lake(lake: Lake) -> None:
@@ -271,12 +292,14 @@ def _progress(show: bool | None):
         yield progress
 
 
-def _load_neo4j(lake_root: Path, uri: str, files: list[Path]) -> dict[str, Any]:
+def _load_neo4j(lake: Lake, uri: str, ingest_id: str) -> dict[str, Any]:
+    from rallypoint.graph.neo4j_store import load_missing_into_neo4j
+
     try:
-        from rallypoint.graph.neo4j_store import load_lake_into_neo4j
-    except ImportError as exc:
+        return load_missing_into_neo4j(lake, uri)
+    except Neo4jError as exc:
         raise Neo4jError(
-            "The lake was written, but this build cannot load Neo4j (rallypoint.graph.neo4j_store is missing)."
+            f"The lake took ingest {ingest_id}, but loading Neo4j failed: {exc} The lake records what "
+            f"Neo4j holds: the next `rallypoint ingest --neo4j` or `rallypoint graph load --lake {lake.root}` "
+            "loads what is missing."
         ) from exc
-    result = load_lake_into_neo4j(lake_root, uri, files=files)
-    return result if isinstance(result, dict) else {"result": str(result)}

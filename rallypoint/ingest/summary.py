@@ -43,6 +43,10 @@ class IngestSummary:
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     sources: list[SourceCounts] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    #: rows of each committed file, by its path inside the lake (``lake check`` compares them)
+    file_rows: dict[str, int] = field(default_factory=dict)
+    #: rejected rows not written again: an earlier ingest already recorded them
+    rejected_already_recorded: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     recovered: dict[str, list[str]] = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)
@@ -73,8 +77,11 @@ class IngestSummary:
         ]
         for reason, count in self.rejected_by_reason.items():
             lines.append(f"    {count:>10,}  {reason}")
+        if self.rejected_already_recorded:
+            lines.append(f"    {self.rejected_already_recorded:>10,}  of them already recorded by an earlier ingest "
+                         "(not written again)")
         for item in self.skipped:
-            lines.append(f"  skipped     {item['path']} (in no known format)")
+            lines.append(f"  skipped     {item['path']} ({item.get('why', 'in no known format')})")
         if self.recovered.get("rolled_forward") or self.recovered.get("discarded"):
             lines.append(
                 f"  recovered   an interrupted ingest: {len(self.recovered.get('rolled_forward', []))} finished, "

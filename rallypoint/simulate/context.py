@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rallypoint.simulate.events import IdSpace
+from rallypoint.simulate.events import IDS_PER_SEED, SEED_ID_RANGES, IdSpace
 from rallypoint.simulate.timing import DAY
 
 #: Every simulated world ends on Monday 9 January 2023, 00:00 UTC, so it covers the
@@ -31,6 +31,11 @@ class WorldContext:
     @property
     def end(self) -> int:
         return WORLD_END
+
+    def __post_init__(self) -> None:
+        # each seed numbers its records in its own range, so two seeds' worlds never share an id
+        # (their records can be ingested into one lake without "already in the lake" losses)
+        self.ids = IdSpace(first=1 + (self.seed % SEED_ID_RANGES) * IDS_PER_SEED)
 
     @property
     def start(self) -> int:

@@ -7,7 +7,8 @@ where :func:`batch_frame` builds one polars frame per batch whose columns are th
 canonical record (``rallypoint.schema.RECORD_SCHEMA``) in JSON-ready form.
 
 Record numbers come from one :class:`IdSpace` per world, handed out in generation
-order, so a seed always gives the same ids. The visible ``id`` is a bijective
+order from a range of the seed's own, so a seed always gives the same ids and two seeds
+never share one. The visible ``id`` is a bijective
 scramble of the number (multiplication by an odd constant modulo 2**62), so ids
 look like platform ids and reveal nothing about which generator made them.
 """
@@ -31,11 +32,17 @@ _ID_OFFSET = np.uint64(10**17)  # keep every id at 18-19 digits, like platform i
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
-class IdSpace:
-    """Hands out consecutive record numbers; generation order makes them deterministic."""
+#: Record numbers each seed may use; seeds take disjoint ranges of the 62-bit id space
+#: (seeds beyond ``SEED_ID_RANGES`` wrap around).
+IDS_PER_SEED = 1 << 40
+SEED_ID_RANGES = 1 << 21
 
-    def __init__(self) -> None:
-        self.next_number = 1
+
+class IdSpace:
+    """Hands out consecutive record numbers from ``first``; generation order makes them deterministic."""
+
+    def __init__(self, first: int = 1) -> None:
+        self.next_number = first
 
     def take(self, n: int) -> np.ndarray:
         numbers = np.arange(self.next_number, self.next_number + n, dtype=np.uint64)

@@ -3,7 +3,8 @@
 Streams the file through Arrow's CSV reader in blocks with every column read as
 text (types are decided by ``validate``, the same way for every format). A row with
 the wrong number of columns is rejected (``wrong number of columns``) and the
-reading goes on. If Arrow stops on the content (bytes that are not UTF-8), the rest
+reading goes on. A rejected row's ``line`` is its first physical line, counting the
+newlines inside quoted values. If Arrow stops on the content (bytes that are not UTF-8), the rest
 of the file is read again by Python's ``csv`` module row by row, skipping the rows
 already read, so that one bad row rejects that row alone.
 
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from rallypoint.errors import InputError
@@ -63,9 +65,11 @@ def read_csv_blocks(part: Part, mapper: Mapper | None) -> Iterator[Block]:
                     column_types={n: pa.string() for n in names}, strings_can_be_null=True
                 ),
             )
+            line = 2  # the physical line of the next row: the header is line 1
             for batch in reader:
                 table = pa.Table.from_batches([batch])
-                yield _block(table, done, mapper, bad_rows)
+                lines, line = _physical_lines(table, line)
+                yield _block_at(table, lines, mapper, bad_rows)
                 bad_rows = Rejections()
                 done += table.num_rows
     except (pa.ArrowInvalid, UnicodeDecodeError):
@@ -75,12 +79,16 @@ def read_csv_blocks(part: Part, mapper: Mapper | None) -> Iterator[Block]:
         yield Block(_empty(names, mapper), np.empty(0, np.int64), bad_rows)
 
 
-def _block(table: pa.Table, done: int, mapper: Mapper | None, rejected: Rejections) -> Block:
-    # physical line of a data row when values hold no newlines: header is line 1
-    lines = np.arange(done + 2, done + 2 + table.num_rows, dtype=np.int64)
-    if mapper is not None:
-        table = mapper(table)
-    return Block(table, lines, rejected)
+def _physical_lines(table: pa.Table, first: int) -> tuple[np.ndarray, int]:
+    """Each row's first physical line (values may hold newlines), and the line after the last row."""
+    n = table.num_rows
+    extra = np.zeros(n, dtype=np.int64)
+    for column in table.columns:
+        if column.null_count < n:
+            extra += np.asarray(pc.fill_null(pc.count_substring(column, "\n"), 0).to_numpy(), dtype=np.int64)
+    spans = 1 + extra
+    starts = first + np.concatenate(([0], np.cumsum(spans)[:-1])) if n else np.empty(0, np.int64)
+    return starts.astype(np.int64), first + int(spans.sum())
 
 
 def _empty(names: list[str], mapper: Mapper | None) -> pa.Table:
@@ -100,12 +108,15 @@ def _python_rows(part: Part, names: list[str], skip: int, mapper: Mapper | None)
         table = pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, cols, strict=True)})
         return _block_at(table, lines, mapper, rejected)
 
+    line_after = 1  # the header's line
     with open_input(part.path) as fh:
         text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
         reader = pycsv.reader(text)
         next(reader, None)
-        for number, row in enumerate(reader, start=2):
-            if number - 2 < skip:
+        for index, row in enumerate(reader):
+            number = line_after + 1  # the row's first physical line (values may hold newlines)
+            line_after = reader.line_num
+            if index < skip:
                 continue
             raw = ",".join(row)
             if any(_has_bad_bytes(v) for v in row):

@@ -21,7 +21,7 @@ import pyarrow.json as pj
 
 from rallypoint.ingest.formats import open_input
 from rallypoint.ingest.readers import Block, Part
-from rallypoint.ingest.readers.records import RecordBuffer
+from rallypoint.ingest.readers.records import MAX_NESTING, RecordBuffer
 
 #: Decompressed bytes per block when streaming a compressed file.
 STREAM_BLOCK_BYTES = 32 * 1024 * 1024
@@ -62,21 +62,61 @@ def iter_line_blocks(part: Part, block_bytes: int = STREAM_BLOCK_BYTES) -> Itera
         yield rest, line, None
 
 
+#: Time fields read as text by Arrow: inferred, ``"2021-01-06 17:00:00"`` (no zone) and
+#: ``"2021-01-06T17:00:00Z"`` would both become the same zone-less timestamp, and whether a
+#: time named its zone could no longer be told.
+_TIME_FIELDS = ("timestamp", "account_created_at")
+_TEXT_TIMES = pj.ParseOptions(explicit_schema=pa.schema([(n, pa.string()) for n in _TIME_FIELDS]),
+                              unexpected_field_behavior="infer")
+#: Times as text; epoch numbers (which Arrow refuses as text) by inference, where a time
+#: column that comes out as a timestamp (text) sends the block back to the text mode.
+_INFER = pj.ParseOptions()
+
+
+def _modes(data: bytes) -> tuple:
+    """The parse options to try, the likelier first: the first line tells whether times are numbers."""
+    first = data[: data.find(b"\n")] if b"\n" in data else data
+    try:
+        value = json.loads(first).get("timestamp") if len(first) < 1 << 16 else None
+    except (ValueError, AttributeError, RecursionError, UnicodeDecodeError):
+        value = None
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    return (_INFER, _TEXT_TIMES) if numeric else (_TEXT_TIMES, _INFER)
+
+
 def parse_block(data: bytes, first_line: int, newlines: int | None = None,
                 use_threads: bool = True) -> Iterator[Block]:
     """Parse one block of lines; fall back to line by line if Arrow cannot."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a BOM holds no newline: ``newlines`` stays right
+    if _may_nest_too_deeply(data):
+        # Arrow's JSON parser recurses per level (100,000 levels crashed the process): such
+        # a block is read line by line, where a too-deep line is rejected alone
+        yield from parse_lines(data, first_line)
+        return
     try:
         _check_utf8(data)
-        table = pj.read_json(
-            io.BytesIO(data), read_options=pj.ReadOptions(use_threads=use_threads,
-                                                       block_size=max(1 << 20, min(len(data) + 1, 1 << 24)))
-        )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         yield from parse_lines(data, first_line)
         return
-    yield Block(table, LineNumbers(data, first_line, table.num_rows, newlines))
+    read_options = pj.ReadOptions(use_threads=use_threads, block_size=max(1 << 20, min(len(data) + 1, 1 << 24)))
+    for options in _modes(data):
+        try:
+            table = pj.read_json(io.BytesIO(data), read_options=read_options, parse_options=options)
+            # Arrow's JSON reader can build an invalid list column (a list starting with null
+            # beside text, as [null, "0"]): checked here (sizes and offsets, not the data), such a
+            # block is read line by line
+            table.validate()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            continue
+        if options is _INFER and any(
+                n in table.column_names and pa.types.is_timestamp(table.schema.field(n).type) for n in _TIME_FIELDS):
+            continue  # times given as text: only the text mode keeps their zones
+        if any(_type_depth(f.type) > MAX_NESTING for f in table.schema):
+            break  # a record nested deeper than items may be: judged (and rejected) line by line
+        yield Block(table, LineNumbers(data, first_line, table.num_rows, newlines))
+        return
+    yield from parse_lines(data, first_line)
 
 
 def parse_lines(data: bytes, first_line: int) -> Iterator[Block]:
@@ -91,19 +131,59 @@ def parse_lines(data: bytes, first_line: int) -> Iterator[Block]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
-                buffer.reject(line, "not valid UTF-8", raw)
+                yield buffer.reject(line, "not valid UTF-8", raw)
                 continue
             try:
                 obj = json.loads(text)
             except ValueError:
-                buffer.reject(line, "not valid JSON", text)
+                yield buffer.reject(line, "not valid JSON", text)
+                continue
+            except RecursionError:
+                yield buffer.reject(line, "nested too deeply", text)
                 continue
             if not isinstance(obj, dict):
-                buffer.reject(line, "not a JSON object", text)
+                yield buffer.reject(line, "not a JSON object", text)
                 continue
             yield buffer.add(line, obj, text)
 
     yield from buffer.drain(rows())
+
+
+#: Nesting Arrow's recursive JSON parser is trusted with: far below the depth that crashed it
+#: (between 5,000 and 20,000 levels), far above any real record.
+ARROW_MAX_NESTING = 1000
+
+
+def _may_nest_too_deeply(data: bytes) -> bool:
+    """Whether some line of ``data`` may nest deeper than ``ARROW_MAX_NESTING``.
+
+    A line that deep holds at least two bytes per level, so only blocks with a line that
+    long have their brackets counted (one vectorized pass; a line's depth is counted from its
+    own start). Brackets inside strings count too, so the answer errs towards "may": such a
+    block only takes the slower line-by-line path.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(buf)]))
+    if len(buf) == 0 or (stops - starts).max() <= 2 * ARROW_MAX_NESTING:
+        return False
+    step = (buf == 91).astype(np.int32) + (buf == 123) - (buf == 93) - (buf == 125)
+    depth = np.cumsum(step)
+    before = np.concatenate(([0], depth))[starts]  # the depth just before each line starts
+    keep = starts < len(buf)
+    peaks = np.maximum.reduceat(depth, np.minimum(starts, len(buf) - 1)[keep])
+    return bool(((peaks - before[keep]) > ARROW_MAX_NESTING).any())
+
+
+def _type_depth(typ: pa.DataType) -> int:
+    """How deep a nested Arrow type goes (1 for a scalar type), without recursion."""
+    deepest, stack = 0, [(typ, 1)]
+    while stack:
+        t, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((t.field(i).type, depth + 1) for i in range(t.num_fields))
+    return deepest
 
 
 def _check_utf8(data: bytes) -> None:

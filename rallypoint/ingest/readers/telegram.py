@@ -30,7 +30,7 @@ from rallypoint.errors import InputError
 from rallypoint.ingest.formats import open_input
 from rallypoint.ingest.readers import Block, Part
 from rallypoint.ingest.readers.jsonitems import iter_items
-from rallypoint.ingest.readers.records import RecordBuffer
+from rallypoint.ingest.readers.records import MalformedItem, RecordBuffer
 
 PLATFORM = "telegram"
 _CONSUMED = {"id", "type", "date", "date_unixtime", "from", "from_id", "forwarded_from", "forwarded_from_id",
@@ -45,11 +45,11 @@ def read_blocks(part: Part) -> Iterator[Block]:
     def rows():
         for number, obj, raw in iter_items(part, document_prefix="messages.item", document=True):
             if obj is None:
-                buffer.reject(number, raw.partition("\n")[0], raw.partition("\n")[2])
+                yield buffer.reject(number, raw.partition("\n")[0], raw.partition("\n")[2])
                 continue
             if obj.get("type", "message") != "message":
                 continue
-            yield buffer.add(number, message_record(obj, chat_id, chat), None)
+            yield from buffer.item(number, lambda m: message_record(m, chat_id, chat), obj, None)
 
     yield from buffer.drain(rows())
 
@@ -59,13 +59,20 @@ def chat_header(part: Part) -> dict[str, Any]:
     import ijson
 
     header: dict[str, Any] = {}
+    depth, key = 0, None
     with open_input(part.path) as fh:
-        try:
-            for prefix, event, value in ijson.parse(fh):
-                if prefix == "messages":
-                    break
-                if "." not in prefix and prefix and event in ("string", "number", "boolean"):
-                    header[prefix] = value
+        try:  # basic events and a depth count: prefixed events are quadratic in a value's depth
+            for event, value in ijson.basic_parse(fh):
+                if event in ("start_map", "start_array"):
+                    depth += 1
+                elif event in ("end_map", "end_array"):
+                    depth -= 1
+                elif event == "map_key" and depth == 1:
+                    key = value
+                    if key == "messages":
+                        break
+                elif depth == 1 and key and event in ("string", "number", "boolean"):
+                    header[key] = value
         except ijson.JSONError as exc:
             raise InputError(f"{part.path} is not valid JSON ({exc}).") from exc
     if "chats" in header or not header:
@@ -107,6 +114,8 @@ def _text_and_entities(parts: Any) -> tuple[str, list[str], list[str], list[str]
         return "", [], [], []
     if isinstance(parts, str):
         return parts, [], [], []
+    if not isinstance(parts, list):
+        raise MalformedItem("wrong type for text")
     pieces: list[str] = []
     urls: list[str] = []
     hashtags: list[str] = []
@@ -118,6 +127,8 @@ def _text_and_entities(parts: Any) -> tuple[str, list[str], list[str], list[str]
         if not isinstance(part, dict):
             continue
         kind, value = part.get("type"), part.get("text", "")
+        if not isinstance(value, str):
+            raise MalformedItem("wrong type for a text entity's text")
         pieces.append(value)
         if kind == "link":
             urls.append(value)

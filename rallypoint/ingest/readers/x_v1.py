@@ -23,7 +23,7 @@ from typing import Any
 
 from rallypoint.ingest.readers import Block, Part
 from rallypoint.ingest.readers.jsonitems import iter_items, split_reason
-from rallypoint.ingest.readers.records import RecordBuffer
+from rallypoint.ingest.readers.records import MalformedItem, RecordBuffer
 
 PLATFORM = "x"
 _EXTRA_KEYS = ("retweet_count", "favorite_count", "reply_count", "quote_count", "source",
@@ -36,9 +36,9 @@ def read_blocks(part: Part) -> Iterator[Block]:
     def rows():
         for line, obj, raw in iter_items(part):
             if obj is None:
-                buffer.reject(line, *split_reason(raw))
+                yield buffer.reject(line, *split_reason(raw))
                 continue
-            yield buffer.add(line, status_record(obj), raw or None)
+            yield from buffer.item(line, status_record, obj, raw or None)
 
     yield from buffer.drain(rows())
 
@@ -50,8 +50,16 @@ def _id(obj: dict[str, Any] | None, key: str = "id") -> str | None:
     return None if value is None else str(value)
 
 
+def _object(value: Any, name: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedItem(f"wrong type for {name}")
+    return value
+
+
 def status_record(status: dict[str, Any]) -> dict[str, Any]:
-    user = status.get("user") or {}
+    user = _object(status.get("user"), "user")
     extended = status.get("extended_tweet") or {}
     entities = extended.get("entities") or status.get("entities") or {}
     media = (status.get("extended_entities") or extended.get("extended_entities") or {}).get("media", [])

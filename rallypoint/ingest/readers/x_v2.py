@@ -19,12 +19,13 @@ Mapping (field names from the v2 Tweet object):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
 from rallypoint.ingest.readers import Block, Part
 from rallypoint.ingest.readers.jsonitems import iter_items, split_reason
-from rallypoint.ingest.readers.records import RecordBuffer
+from rallypoint.ingest.readers.records import MalformedItem, RecordBuffer
 
 PLATFORM = "x"
 ACTION_OF_REFERENCE = {"retweeted": "repost", "quoted": "quote", "replied_to": "reply"}
@@ -38,12 +39,21 @@ def read_blocks(part: Part) -> Iterator[Block]:
     def rows():
         for line, obj, raw in iter_items(part):
             if obj is None:
-                buffer.reject(line, *split_reason(raw))
+                yield buffer.reject(line, *split_reason(raw))
                 continue
-            page = "data" in obj or "includes" in obj
-            for record in records_of(obj):
-                # a page's text is not one tweet's: rejected tweets are kept as their own JSON
-                yield buffer.add(line, record, None if page else raw or None)
+            if "data" in obj or "includes" in obj:
+                # a page's tweets are judged one by one; a page's text is not one tweet's, so a
+                # rejected tweet is kept as its own JSON
+                try:
+                    users, tweets, data = page_parts(obj)
+                except (AttributeError, TypeError):
+                    yield buffer.reject(line, "wrong type inside the item", raw or None)
+                    continue
+                build = functools.partial(tweet_record, users=users, tweets=tweets)
+                for tweet in data:
+                    yield from buffer.item(line, build, tweet, None)
+            else:
+                yield from buffer.item(line, lambda t: tweet_record(t, {}, {}), obj, raw or None)
 
     yield from buffer.drain(rows())
 
@@ -51,18 +61,38 @@ def read_blocks(part: Part) -> Iterator[Block]:
 def records_of(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Canonical records of one page or one tweet."""
     if "data" in obj or "includes" in obj:
-        includes = obj.get("includes") or {}
-        users = {u.get("id"): u for u in includes.get("users", []) if isinstance(u, dict)}
-        tweets = {t.get("id"): t for t in includes.get("tweets", []) if isinstance(t, dict)}
-        data = obj.get("data") or []
-        for tweet in data if isinstance(data, list) else [data]:
+        users, tweets, data = page_parts(obj)
+        for tweet in data:
             yield tweet_record(tweet, users, tweets)
     else:
         yield tweet_record(obj, {}, {})
 
 
+def page_parts(obj: dict[str, Any]) -> tuple[dict, dict, list]:
+    """A page's authors and referenced tweets by id, and its tweets."""
+    includes = obj.get("includes") or {}
+    users = {u.get("id"): u for u in includes.get("users", []) if isinstance(u, dict)}
+    tweets = {t.get("id"): t for t in includes.get("tweets", []) if isinstance(t, dict)}
+    data = obj.get("data") or []
+    return users, tweets, data if isinstance(data, list) else [data]
+
+
+def _shape(value: Any, kind: type, name: str) -> Any:
+    """``value`` if it is of ``kind`` (or missing: an empty one); else the item is malformed."""
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise MalformedItem(f"wrong type for {name}")
+    return value
+
+
 def tweet_record(tweet: dict[str, Any], users: dict, tweets: dict) -> dict[str, Any]:
-    entities = tweet.get("entities") or {}
+    entities = _shape(tweet.get("entities"), dict, "entities")
+    for name in ("urls", "hashtags", "mentions"):
+        if not all(isinstance(e, dict) for e in _shape(entities.get(name), list, f"entities.{name}")):
+            raise MalformedItem(f"wrong type for entities.{name}")
+    _shape(tweet.get("referenced_tweets"), list, "referenced_tweets")
+    _shape(_shape(tweet.get("attachments"), dict, "attachments").get("media_keys"), list, "attachments.media_keys")
     record: dict[str, Any] = {
         "id": tweet.get("id"),
         "platform": PLATFORM,
