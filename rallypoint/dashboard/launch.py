@@ -16,7 +16,8 @@ from rallypoint.dashboard.env import LAKE_ENV, NEO4J_ENV
 from rallypoint.errors import RallypointError
 from rallypoint.graph.lake import Lake
 
-APP = Path(__file__).with_name("app.py")
+#: The ASGI app Streamlit serves (``server.py``: the app script behind the security headers).
+APP = Path(__file__).with_name("server.py")
 
 #: Streamlit settings, passed as flags so no config file is needed.
 SERVER_FLAGS: dict[str, str] = {

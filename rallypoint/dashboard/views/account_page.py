@@ -15,6 +15,7 @@ from rallypoint.dashboard.data import (
 )
 from rallypoint.dashboard.ego import ego_edges, ego_edges_from_neo4j, ego_nodes
 from rallypoint.dashboard.network import layout, network_figure
+from rallypoint.dashboard.safe import md
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message
 from rallypoint.graph.lake import Lake
 
@@ -67,7 +68,7 @@ def render() -> None:
     if matches.height == 0:  # an account in no cluster: an exact id still finds its actions
         exact = interactions_of(str(current.root), (query.strip(),), interactions_version(current), limit=1)
         if exact.height == 0:
-            st.warning(f"No account in the runs' clusters matches {query!r}, and no record in the lake has that id.")
+            st.warning(f"No account in the runs' clusters matches “{md(query)}”, and no record in the lake has that id.")
             return
         matches = pl.DataFrame({"account_id": [query.strip()], "account_name": [None]}, schema=matches.schema)
         st.caption("This account is in no cluster of any run; its actions and ego-network follow.")
@@ -84,7 +85,7 @@ def render() -> None:
     else:
         st.caption("This account is in no cluster of any run.")
     for run, cluster in clusters.select("run_id", "cluster_id").head(5).iter_rows():
-        st.page_link(navigation.page("cluster"), label=f"Open cluster {cluster} of run {run} →",
+        st.page_link(navigation.page("cluster"), label=f"Open cluster {md(cluster)} of run {md(run)} →",
                      query_params={"run": run, "cluster": cluster})
 
     st.subheader("Actions")
@@ -93,17 +94,17 @@ def render() -> None:
     st.dataframe(actions.select("timestamp", "action", "platform", "target_id", "text", "hashtags", "urls"),
                  hide_index=True, width="stretch", height=260, key="account_actions")
 
-    st.subheader(f"Ego-network in run {run_id}")
+    st.subheader(f"Ego-network in run {md(run_id)}")
     st.caption("Co-action edges of this account and among its neighbours; colour = role in the run's clusters"
                " (black ring: this account).")
     neo4j_uri = neo4j_uri_from_env()
     if neo4j_uri:
         try:
             edges = ego_edges_from_neo4j(neo4j_uri, account_id)
-            st.caption(f"Interactions from Neo4j at {neo4j_uri}: reposts, replies, quotes, reactions, mentions;"
+            st.caption(f"Interactions from Neo4j at {md(neo4j_uri)}: reposts, replies, quotes, reactions, mentions;"
                        " edge weight = interactions.")
         except Exception as exc:  # the lake is the fallback whenever Neo4j cannot answer
-            st.warning(f"Neo4j could not answer ({type(exc).__name__}); showing the lake's edges instead.")
+            st.warning(f"Neo4j could not answer ({md(type(exc).__name__)}); showing the lake's edges instead.")
             edges = ego_edges(run_table(current, run_id, "edges"), account_id)
     else:
         edges = ego_edges(run_table(current, run_id, "edges"), account_id)

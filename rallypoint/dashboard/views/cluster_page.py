@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import plotly.graph_objects as go
 import polars as pl
@@ -25,6 +23,7 @@ from rallypoint.dashboard.network import cluster_edges, layout, network_figure, 
 from rallypoint.dashboard.network_picture import NetworkPicture, accounts_at, network_picture, with_rings
 from rallypoint.dashboard.palette import OKABE_ITO
 from rallypoint.dashboard.queue import mobilization_summary, time_span
+from rallypoint.dashboard.safe import html, md
 from rallypoint.dashboard.timeline import timeline_figure
 from rallypoint.dashboard.triage import DECISIONS, Decision, TriageError, TriageStore
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
@@ -73,7 +72,7 @@ def _pick_cluster(clusters: pl.DataFrame, run_id: str) -> str | None:
         return None
     index = ids.index(wanted) if wanted in ids else 0
     if wanted and wanted not in ids:
-        st.warning(f"Run {run_id} has no cluster {wanted!r}; showing its top cluster.")
+        st.warning(f"Run {md(run_id)} has no cluster “{md(wanted)}”; showing its top cluster.")
     chosen = st.sidebar.selectbox("Cluster (by score)", ids, index=index, key=f"cluster_choice_{run_id}_{wanted}")
     if st.query_params.get("cluster") != chosen:
         st.query_params["cluster"] = chosen
@@ -87,9 +86,9 @@ def _triage(current: Lake, run_id: str, row: dict, member_ids: list[str]) -> Non
         unsafe_allow_html=True,
     )
     if row["status"] != "unreviewed":
-        st.caption(f"by {row.get('analyst')} at {row.get('decided_at'):%Y-%m-%d %H:%M} UTC: “{row.get('note')}”")
+        st.caption(f"by {md(row.get('analyst'))} at {row.get('decided_at'):%Y-%m-%d %H:%M} UTC: “{md(row.get('note'))}”")
     if message := st.session_state.pop("triage_saved", None):
-        st.success(message)
+        st.success(md(message))
     with st.form("triage_form"):
         verb = st.radio("Decision", list(DECISIONS), horizontal=True, key="triage_decision",
                         format_func=lambda v: {"confirm": "Confirm (coordinated mobilization)",
@@ -104,7 +103,7 @@ def _triage(current: Lake, run_id: str, row: dict, member_ids: list[str]) -> Non
                 Decision(run_id, row["cluster_id"], verb, note, analyst, tuple(member_ids))
             )
         except TriageError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             st.session_state["triage_saved"] = f"Recorded: {DECISIONS[verb]} by {analyst.strip()}."
             st.session_state.pop("triage_note", None)
@@ -116,9 +115,9 @@ def _triage(current: Lake, run_id: str, row: dict, member_ids: list[str]) -> Non
     st.markdown("**Triage history** (append-only; newest first)")
     if history.height:
         st.markdown("\n".join(
-            f"- {t:%Y-%m-%d %H:%M} UTC · **{status.upper()}** by {html.escape(analyst)}"
-            f"{'' if (run, cluster) == (run_id, row['cluster_id']) else f' (run {run}, cluster {cluster})'}:"
-            f" {html.escape(note, quote=False)}"
+            f"- {t:%Y-%m-%d %H:%M} UTC · **{md(status.upper())}** by {md(analyst)}"
+            f"{'' if (run, cluster) == (run_id, row['cluster_id']) else f' (run {md(run)}, cluster {md(cluster)})'}:"
+            f" {md(note)}"
             for t, status, analyst, note, run, cluster in history.sort("decision_id", descending=True).select(
                 "decided_at", "status", "analyst", "note", "run_id", "cluster_id").iter_rows()
         ))
@@ -139,16 +138,15 @@ def _evidence(evidence: pl.DataFrame) -> None:
         format_func=lambda k: f"{k} ({dict(zip(kinds, counts['count'].to_list(), strict=True))[k]})",
     )
     shown = evidence.filter(pl.col("kind").is_in(chosen)).sort("timestamp").head(200)
-    items = [
-        f"<div style='padding:6px 0;border-bottom:1px solid #ddd'><small>{ts:%Y-%m-%d %H:%M} UTC · "
-        f"<b>{html.escape(acc)}</b> · <span style='color:{OKABE_ITO['vermillion']}'>{html.escape(kind)}</span>"
-        f" · record {html.escape(rid)}</small><br>{highlight(text, matched)}</div>"
-        for ts, acc, kind, rid, text, matched in shown.select(
-            "timestamp", "account_id", "kind", "id", "text", "matched").iter_rows()
-    ]
+    rows = shown.select("timestamp", "account_id", "kind", "id", "text", "matched").iter_rows()
     with st.container(height=380):
-        st.markdown("".join(items), unsafe_allow_html=True)
-    st.caption(f"{shown.height} of {evidence.height} evidence records; highlighted: the phrases the lexicons matched.")
+        st.markdown("".join(
+            f"<div style='padding:6px 0;border-bottom:1px solid #ddd'><small>{ts:%Y-%m-%d %H:%M} UTC · "
+            f"<b>{html(acc)}</b> · <span style='color:{OKABE_ITO['vermillion']}'>{html(kind)}</span>"
+            f" · record {html(rid)}</small><br>{highlight(text, matched)}</div>"
+            for ts, acc, kind, rid, text, matched in rows
+        ), unsafe_allow_html=True)
+    st.caption(f"{shown.height:,} of {evidence.height:,} evidence records; highlighted: the phrases the lexicons matched.")
 
 
 def _export(current: Lake, run_id: str, cluster_id: str) -> None:
@@ -161,14 +159,14 @@ def _export(current: Lake, run_id: str, cluster_id: str) -> None:
         try:
             st.session_state["export_ready"] = export_cluster(current, run_id, cluster_id, fmt, pseudonymize)
         except RallypointError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
     ready = st.session_state.get("export_ready")
     if ready is not None and ready.file_name.startswith(f"{run_id}_{cluster_id}"):
-        st.download_button(f"Download {ready.file_name} ({len(ready.data):,} bytes)", ready.data,
+        st.download_button(f"Download {md(ready.file_name)} ({len(ready.data):,} bytes)", ready.data,
                            file_name=ready.file_name, mime=ready.mime, key="export_download")
         counts = ready.manifest.get("counts", {})
-        st.caption(f"{counts.get('nodes', '?')} accounts, {counts.get('edges', '?')} edges; "
-                   + (f"pseudonymized with key id {ready.manifest.get('key_id')}" if ready.manifest.get("pseudonymized")
+        st.caption(f"{md(counts.get('nodes', '?'))} accounts, {md(counts.get('edges', '?'))} edges; "
+                   + (f"pseudonymized with key id {md(ready.manifest.get('key_id'))}" if ready.manifest.get("pseudonymized")
                       else "real account ids") + "; the zip holds the same files as `rallypoint export` and its manifest.")
 
 
@@ -224,13 +222,13 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
         picked = accounts_at(picture, clicked)
     # full-width tables: side by side they cut off their last columns
     if picked:
-        st.markdown(f"**Selected accounts ({len(picked)})**")
+        st.markdown(f"**Selected accounts ({len(picked):,})**")
         st.dataframe(
             members.filter(pl.col("account_id").is_in(picked)).select(
                 "account_id", "account_name", "role", "high_profile", "followers", "n_actions", "degree", "strength"),
             hide_index=True, key="network_selected", width="stretch",
         )
-        st.page_link(navigation.page("account"), label=f"Open account {picked[0]} →",
+        st.page_link(navigation.page("account"), label=f"Open account {md(picked[0])} →",
                      query_params={"run": run_id, "account": picked[0]})
     else:
         st.caption("Click a node, or lasso several (toolbar), to see the accounts here." if interactive
@@ -269,7 +267,7 @@ def _members_and_targets(row: dict, members: pl.DataFrame) -> None:
     # one above the other, full width: side by side the members table cut off its last columns
     st.subheader("Members")
     roles = members["role"].value_counts().sort("count", descending=True)
-    st.caption(" · ".join(f"{r}: {n:,}" for r, n in roles.iter_rows()) + " (by strength, strongest first; "
+    st.caption(" · ".join(f"{md(r)}: {n:,}" for r, n in roles.iter_rows()) + " (by strength, strongest first; "
                "strength = sum of the account's edge weights inside the cluster, degree = its co-action partners)")
     st.dataframe(
         members.select("account_id", "account_name", "role", "high_profile", "followers", "n_actions",
@@ -298,25 +296,25 @@ def render() -> None:
     row = clusters.filter(pl.col("cluster_id") == cluster_id).row(0, named=True)
     root, version = str(current.root), run_version(current, run_id)
     members, _, _ = cluster_network(root, run_id, cluster_id, version)
-    st.title(f"Cluster {cluster_id}")
+    st.title(f"Cluster {md(cluster_id)}")
     st.markdown(
         f"Score **{row['score']:.2f}** ({'flagged' if row['flagged'] else 'not flagged'}) · "
         f"**{row['n_accounts']:,}** accounts · {row['n_edges']:,} co-action edges · "
-        f"types {', '.join(row['types'] or [])} · {time_span(row['first_ts'], row['last_ts'])} &nbsp; "
+        f"types {md(', '.join(row['types'] or []))} · {md(time_span(row['first_ts'], row['last_ts']))} &nbsp; "
         + status_badge(row["status"], row["carried"], row.get("from_run"), row.get("jaccard")),
         unsafe_allow_html=True,
     )
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Why it was flagged")
-        st.markdown("\n".join(f"{i}. {html.escape(r, quote=False)}" for i, r in enumerate(row["reasons"] or [], 1))
+        st.markdown("\n".join(f"{i:d}. {md(r)}" for i, r in enumerate(row["reasons"] or [], 1))
                     or "_no reasons recorded_")
-        st.markdown(f"**Mobilization:** {html.escape(mobilization_summary(row['mobilization']))}")
+        st.markdown(f"**Mobilization:** {md(mobilization_summary(row['mobilization']))}")
         high_profile = row["high_profile_accounts"] or []
         names = dict(members.filter(pl.col("account_id").is_in(high_profile))  # only their rows, not all members
                      .select("account_id", "account_name").iter_rows())
         hp = [f"{a} ({names[a]})" if names.get(a) else a for a in high_profile]
-        st.markdown(f"**High-profile members** (scored by the same rules): {html.escape(', '.join(hp)) or 'none'}")
+        st.markdown(f"**High-profile members** (scored by the same rules): {md(', '.join(hp)) or 'none'}")
         st.markdown(_score_bars(row), unsafe_allow_html=True)
     with right:
         _triage(current, run_id, row, members["account_id"].to_list())
