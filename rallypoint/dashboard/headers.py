@@ -5,7 +5,8 @@ frames and connections from the dashboard's own origin only, so even a data fiel
 escaped :mod:`rallypoint.dashboard.safe` cannot make the analyst's browser call out
 (a tracking pixel in a post, a script in a name). ``'unsafe-inline'`` styles are needed
 by Streamlit's styling library and ``'unsafe-eval'`` by its bundled chart code; neither
-lets anything load from elsewhere. The referrer is never sent, the app cannot be framed
+lets anything load from elsewhere. No other site is sent the referrer (the app keeps it, so
+its own sign-in form carries its Origin), the app cannot be framed
 by another site, and MIME types are not sniffed.
 
 The headers are added by an ASGI middleware (:class:`SecurityHeaders`) in front of
@@ -35,7 +36,7 @@ CONTENT_SECURITY_POLICY = "; ".join([
 
 SECURITY_HEADERS: dict[str, str] = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "SAMEORIGIN",
     "Cross-Origin-Opener-Policy": "same-origin",

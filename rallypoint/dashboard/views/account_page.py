@@ -1,4 +1,8 @@
-"""One account: its clusters in every run, its actions, its ego-network."""
+"""One account: its clusters in every run, its actions, its ego-network.
+
+Opening an account is access to personal data: the first view of each account in a
+browser session is an event in the triage log (who, when, which account, which run).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from rallypoint.dashboard.data import (
 from rallypoint.dashboard.ego import ego_edges, ego_edges_from_neo4j, ego_nodes
 from rallypoint.dashboard.network import layout, network_figure
 from rallypoint.dashboard.safe import md
+from rallypoint.dashboard.session import identity
+from rallypoint.dashboard.triage import TriageStore
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message
 from rallypoint.graph.lake import Lake
 
@@ -52,6 +58,16 @@ def clusters_of_account(current: Lake, account_id: str) -> pl.DataFrame:
     return pl.concat(rows).select(columns)
 
 
+def _log_view(current: Lake, run_id: str, account_id: str) -> None:
+    """Record the first view of ``account_id`` in this browser session (reruns are not new views)."""
+    seen = st.session_state.setdefault("_accounts_viewed", set())
+    if account_id not in seen:
+        who = identity()
+        TriageStore(current.triage_path).append_event("view_account", account_id, who.name, {}, run_id=run_id,
+                                                      actor_role=who.role)
+        seen.add(account_id)
+
+
 def render() -> None:
     st.title("Account")
     current = lake()
@@ -77,6 +93,7 @@ def render() -> None:
     account_id = st.selectbox("Account", ids, format_func=lambda a: f"{a} {names.get(a) or ''}", key="account_pick")
     if st.query_params.get("account") != account_id:
         st.query_params["account"] = account_id
+    _log_view(current, run_id, account_id)
 
     st.subheader("Clusters across runs")
     clusters = clusters_of_account(current, account_id)

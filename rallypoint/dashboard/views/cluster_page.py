@@ -24,6 +24,7 @@ from rallypoint.dashboard.network_picture import NetworkPicture, accounts_at, ne
 from rallypoint.dashboard.palette import OKABE_ITO
 from rallypoint.dashboard.queue import mobilization_summary, time_span
 from rallypoint.dashboard.safe import html, md
+from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.timeline import timeline_figure
 from rallypoint.dashboard.triage import DECISIONS, Decision, TriageError, TriageStore
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
@@ -89,25 +90,29 @@ def _triage(current: Lake, run_id: str, row: dict, member_ids: list[str]) -> Non
         st.caption(f"by {md(row.get('analyst'))} at {row.get('decided_at'):%Y-%m-%d %H:%M} UTC: “{md(row.get('note'))}”")
     if message := st.session_state.pop("triage_saved", None):
         st.success(md(message))
-    with st.form("triage_form"):
-        verb = st.radio("Decision", list(DECISIONS), horizontal=True, key="triage_decision",
-                        format_func=lambda v: {"confirm": "Confirm (coordinated mobilization)",
-                                               "dismiss": "Dismiss (false positive)",
-                                               "escalate": "Escalate"}[v])
-        analyst = st.text_input("Your name", key="triage_analyst")
-        note = st.text_area("Note: why (required)", key="triage_note", height=90)
-        submitted = st.form_submit_button("Record decision", type="primary")
-    if submitted:
-        try:
-            TriageStore(current.triage_path).record(
-                Decision(run_id, row["cluster_id"], verb, note, analyst, tuple(member_ids))
-            )
-        except TriageError as exc:
-            st.error(md(exc))
-        else:
-            st.session_state["triage_saved"] = f"Recorded: {DECISIONS[verb]} by {analyst.strip()}."
-            st.session_state.pop("triage_note", None)
-            st.rerun()
+    who = identity()
+    if not who.can("decide"):
+        st.info(f"You are signed in as a {md(who.role)}: viewers read; analysts and admins record decisions.")
+    else:
+        with st.form("triage_form"):
+            verb = st.radio("Decision", list(DECISIONS), horizontal=True, key="triage_decision",
+                            format_func=lambda v: {"confirm": "Confirm (coordinated mobilization)",
+                                                   "dismiss": "Dismiss (false positive)",
+                                                   "escalate": "Escalate"}[v])
+            note = st.text_area("Note: why (required)", key="triage_note", height=90)
+            st.caption(f"Recorded as {md(who.name)} ({md(who.role)}), the signed-in user.")
+            submitted = st.form_submit_button("Record decision", type="primary")
+        if submitted:
+            try:
+                TriageStore(current.triage_path).record(
+                    Decision(run_id, row["cluster_id"], verb, note, who.name, tuple(member_ids), who.role)
+                )
+            except TriageError as exc:
+                st.error(md(exc))
+            else:
+                st.session_state["triage_saved"] = f"Recorded: {DECISIONS[verb]} by {who.name}."
+                st.session_state.pop("triage_note", None)
+                st.rerun()
     same = (pl.col("run_id") == run_id) & (pl.col("cluster_id") == row["cluster_id"])
     if row.get("carried"):  # the earlier decision this cluster's status comes from
         same = same | ((pl.col("run_id") == row["from_run"]) & (pl.col("cluster_id") == row["from_cluster"]))
@@ -153,11 +158,15 @@ def _export(current: Lake, run_id: str, cluster_id: str) -> None:
     st.subheader("Export this cluster's subgraph")
     c1, c2, c3 = st.columns([2, 1, 1])  # wide enough for "GraphML (Gephi, igraph, networkx)"
     fmt = c1.selectbox("Format", list(FORMATS), key="export_format", format_func=FORMATS.get)
-    pseudonymize = c2.checkbox("Pseudonymize accounts", value=True, key="export_pseudo",
-                               help="Account ids and names replaced by keyed hashes ($RALLYPOINT_PSEUDONYM_KEY).")
+    who = identity()
+    real_allowed = who.can("export_real")
+    pseudonymize = c2.checkbox("Pseudonymize accounts", value=True, key="export_pseudo", disabled=not real_allowed,
+                               help="Account ids and names replaced by keyed hashes (the key is the server's). "
+                                    + ("" if real_allowed else "Only admins export real account ids."))
     if c3.button("Prepare download", key="export_prepare"):
         try:
-            st.session_state["export_ready"] = export_cluster(current, run_id, cluster_id, fmt, pseudonymize)
+            st.session_state["export_ready"] = export_cluster(current, run_id, cluster_id, fmt,
+                                                              pseudonymize or not real_allowed, who)
         except RallypointError as exc:
             st.error(md(exc))
     ready = st.session_state.get("export_ready")
@@ -167,7 +176,8 @@ def _export(current: Lake, run_id: str, cluster_id: str) -> None:
         counts = ready.manifest.get("counts", {})
         st.caption(f"{md(counts.get('nodes', '?'))} accounts, {md(counts.get('edges', '?'))} edges; "
                    + (f"pseudonymized with key id {md(ready.manifest.get('key_id'))}" if ready.manifest.get("pseudonymized")
-                      else "real account ids") + "; the zip holds the same files as `rallypoint export` and its manifest.")
+                      else "real account ids") + "; the zip holds the same files as rallypoint export and its manifest; "
+                   "the export is recorded in the triage log.")
 
 
 #: The page's sections below the summary. Only the open one runs and is drawn (lazy tabs bound to

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rallypoint.dashboard.data import lake_from_env
+from rallypoint.dashboard.data import chain_state, lake_from_env
 from rallypoint.dashboard.palette import STATUS_COLOURS
 from rallypoint.dashboard.safe import html, md
 from rallypoint.graph.lake import Lake
@@ -48,3 +48,12 @@ def no_runs_message(current_lake: Lake) -> None:
         f"The lake at {md(current_lake.root)} has no detection runs yet. Run rallypoint detect \\-\\-lake "
         f"{md(current_lake.root)} and reload; the Data health page shows what was ingested."
     )
+
+
+def log_state(current_lake: Lake) -> None:
+    """The triage log's hash chain, checked, in the sidebar of every page."""
+    state = chain_state(current_lake)
+    if state.ok:
+        st.sidebar.caption(f"Triage log: hash chain intact ({state.rows:,} rows).")
+    else:
+        st.sidebar.error(f"Triage log: hash chain BROKEN at row {state.broken_seq:d} (see Team and audit log).")
