@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import plotly.graph_objects as go
 import polars as pl
@@ -9,9 +11,11 @@ import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from rallypoint.dashboard import navigation
+from rallypoint.dashboard.accounts import AccountStore
 from rallypoint.dashboard.data import (
     clusters_with_status,
     decisions,
+    events,
     interactions_of,
     interactions_version,
     run_table,
@@ -128,6 +132,54 @@ def _triage(current: Lake, run_id: str, row: dict, member_ids: list[str]) -> Non
         ))
     else:
         st.caption("No decision yet on this cluster or the same network in an earlier run.")
+    _assignment(current, run_id, row)
+    _comments(current, run_id, row["cluster_id"])
+
+
+def _assignment(current: Lake, run_id: str, row: dict) -> None:
+    """Who works on this cluster; analysts and admins hand it to a colleague (or to nobody)."""
+    st.markdown("**Assigned to**")
+    if row.get("assignee"):
+        st.caption(f"{md(row['assignee'])} (by {md(row['assigned_by'])} at {row['assigned_at']:%Y-%m-%d %H:%M} UTC)")
+    else:
+        st.caption("Nobody yet.")
+    who = identity()
+    if not who.can("assign"):
+        return
+    team = [u["name"] for u in AccountStore(current.triage_path).users()
+            if not u["disabled"] and u["role"] in ("analyst", "admin")]
+    if who.name not in team:
+        team.insert(0, who.name)
+    with st.form("assign_form", border=False):
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        choice = c1.selectbox("Assign to", ["", *team], key="assign_to",
+                              format_func=lambda n: n or "nobody (unassign)")
+        if c2.form_submit_button("Assign"):
+            TriageStore(current.triage_path).assign(run_id, row["cluster_id"], choice, who.name, who.role)
+            st.session_state["triage_saved"] = f"Assigned to {choice}." if choice else "Unassigned."
+            st.rerun()
+
+
+def _comments(current: Lake, run_id: str, cluster_id: str) -> None:
+    """The cluster's comment thread, oldest first; analysts and admins add to it."""
+    thread = events(current, "comment").filter((pl.col("run_id") == run_id) & (pl.col("subject") == cluster_id))
+    st.markdown(f"**Comments** ({thread.height:,})")
+    for at, actor, role, payload in thread.select("at", "actor", "actor_role", "payload").iter_rows():
+        with st.container(border=True):
+            st.caption(f"{md(actor)} ({md(role)}) · {at:%Y-%m-%d %H:%M} UTC")
+            st.markdown(md(json.loads(payload).get("text")))
+    who = identity()
+    if not who.can("comment"):
+        return
+    with st.form("comment_form", clear_on_submit=True):
+        text = st.text_area("Add a comment", key="comment_text", height=70)
+        if st.form_submit_button("Post comment"):
+            try:
+                TriageStore(current.triage_path).comment(run_id, cluster_id, text, who.name, who.role)
+            except TriageError as exc:
+                st.error(md(exc))
+            else:
+                st.rerun()
 
 
 def _evidence(evidence: pl.DataFrame) -> None:

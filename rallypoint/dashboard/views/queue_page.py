@@ -17,6 +17,7 @@ from rallypoint.dashboard.queue import (
     time_span,
 )
 from rallypoint.dashboard.safe import md
+from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.triage import STATUSES
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
 
@@ -44,11 +45,12 @@ def _filters(clusters: pl.DataFrame) -> QueueFilters:
         statuses = c3.multiselect("Triage status", list(STATUSES), key="status", **BOUND)
         platforms = c4.multiselect("Platform", options["platforms"], key="platform", **BOUND)
         langs = c4.multiselect("Language", options["langs"], key="lang", **BOUND)
+        mine = c1.checkbox("My queue: assigned to me", key="mine", **BOUND)
         st.caption("The filters are in the page's address: copy it to share this filtered queue.")
     since, until = (dates[0], dates[1]) if isinstance(dates, tuple | list) and len(dates) == 2 else (None, None)
     return QueueFilters(flagged_only=flagged_only, min_score=min_score, since=since, until=until,
                         types=tuple(types), statuses=tuple(statuses), platforms=tuple(platforms),
-                        langs=tuple(langs), search=search)
+                        langs=tuple(langs), search=search, assignee=identity().name if mine else None)
 
 
 def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> None:
@@ -66,7 +68,8 @@ def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> None:
         head.markdown(
             f"**Active:** {md(time_span(row['first_ts'], row['last_ts']))}  \n"
             f"**Mobilization:** {md(mobilization_summary(row['mobilization']))}  \n"
-            f"**High-profile members:** {md(', '.join(hp)) if hp else 'none'}"
+            f"**High-profile members:** {md(', '.join(hp)) if hp else 'none'}  \n"
+            f"**Assigned to:** {md(row.get('assignee')) if row.get('assignee') else 'nobody'}"
         )
         reasons = row["reasons"] or []
         st.markdown("\n".join(f"- {md(r)}" for r in reasons[:3]) or "_no reasons recorded_")
