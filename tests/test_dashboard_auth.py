@@ -6,6 +6,7 @@ signed in as the browser would be (a session token from a real sign-in).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -211,3 +212,13 @@ def test_no_auth_says_so_on_every_page(lake, monkeypatch):
 
 def test_sign_in_as_helper_gives_distinct_names(lake, monkeypatch):
     assert sign_in_as(lake.lake, monkeypatch, "viewer", "vera") == "vera"
+
+
+def test_the_container_serves_the_dashboard_behind_sign_in():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    launcher = re.search(r"'exec (rallypoint dashboard [^']*)'", dockerfile)
+    assert launcher and "--address 0.0.0.0" in launcher.group(1) and "auth" not in launcher.group(1)
+    assert 'NEO4J_USER="${NEO4J_DASHBOARD_USER:-$NEO4J_USER}"' in dockerfile
+    compose = (REPO / "docker-compose.yml").read_text()
+    assert 'command: ["dashboard-container"]' in compose and "RALLYPOINT_AUTH" not in compose
+    assert ".env" in (REPO / ".gitignore").read_text().split()
