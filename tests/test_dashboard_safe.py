@@ -147,7 +147,7 @@ def test_md_escapes_every_markdown_construct_and_keeps_the_text(payload):
     bare = re.sub(r"\\[!-/:-@\[-`{-~]", "", escaped.replace("\\\n", "\n"))  # escapes and hard breaks removed
     assert not re.search(r"[!-/:-@\[-`{-~]", bare)
     assert "\n\n" not in escaped  # no blank line: no new block
-    for code in re.findall(r":[\w+-]+:", payload):  # a shortcode is broken by an invisible word joiner
+    for code in re.findall(r":[\w+-]+:|https?://|www\.", payload):  # broken by an invisible word joiner
         assert code not in escaped.replace("\\", "")
     assert _markdown_to_text(escaped) == payload.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -159,9 +159,11 @@ def test_html_escapes_tags_and_keeps_newlines_inside_the_block(payload):
     assert "\n" not in escaped and "\r" not in escaped
 
 
-def test_urls_keep_their_colon_and_a_shortcode_does_not():
-    assert "\u2060" not in md("https://example.org/a")
-    assert md(":smile:") == "\\:\u2060smile\\:"
+def test_autolinks_and_shortcodes_are_broken_by_invisible_joiners():
+    shown = md("http://a.example www.b.example c@d.example :smile:").replace("\\", "")
+    for literal in ("http://", "www.", "@d", ":smile:"):
+        assert literal not in shown
+    assert shown.replace("\u2060", "") == "http://a.example www.b.example c@d.example :smile:"
     assert md(None) == "" and html(None) == ""
 
 

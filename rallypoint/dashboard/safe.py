@@ -13,9 +13,11 @@ Two escapes, for the two places a value can land:
   punctuation character is backslash-escaped (CommonMark lets any of them be, and an
   escaped character is always literal text: no link, image, emphasis, heading, list,
   table, HTML tag, entity, directive or math), newlines become hard line breaks (no new
-  block can start), and a colon that could open a shortcode is followed by a word joiner
-  (U+2060, invisible) because emoji shortcodes are replaced in text after parsing, where
-  an escape no longer counts.
+  block can start), and every ``:`` and ``@`` and the ``www`` of ``www.`` are followed by a
+  word joiner (U+2060, invisible), because emoji shortcodes and GitHub's autolinks
+  (``http://...``, ``www.``, e-mail addresses) are found in the text *after* parsing, where
+  an escape no longer counts. Text copied from the page carries those joiners; the tables
+  (``st.dataframe``) show values exactly.
 - :func:`html` for the HTML the app builds itself (the evidence list, badges): HTML
   escaping, and newlines as ``<br>`` so a blank line cannot end the HTML block and drop
   back into Markdown; :func:`html_expr` does the same to a whole column, for plotly's
@@ -39,9 +41,9 @@ import polars as pl
 __all__ = ["html", "html_expr", "md"]
 
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
-#: A colon that could open a shortcode (``:smile:``, a Material icon, ``:red[``): followed
-#: by a letter, digit or sign. ``http://`` keeps its colon as it is.
-_SHORTCODE_COLON = re.compile(r"(\\:)(?=\\?[\w+\-])")
+#: Where text-level rewriting (done after parsing, where escapes no longer count) could still
+#: start: a shortcode or URL scheme at a colon, an e-mail autolink at an ``@``, a ``www.`` autolink.
+_BREAK_AFTER = re.compile(r"(?<=[:@])|(?<=www)(?=\.)", re.IGNORECASE)
 _NEWLINES = re.compile(r"\r\n?|\n")
 _WORD_JOINER = "\u2060"
 #: HTML's special characters, in the order they must be replaced (``&`` first).
@@ -54,8 +56,7 @@ def _as_text(value: object) -> str:
 
 def md(value: object) -> str:
     """``value`` as Markdown that shows exactly its text (see the module docstring)."""
-    escaped = _PUNCTUATION.sub(r"\\\1", _as_text(value))
-    escaped = _SHORTCODE_COLON.sub(r"\1" + _WORD_JOINER, escaped)
+    escaped = _PUNCTUATION.sub(r"\\\1", _BREAK_AFTER.sub(_WORD_JOINER, _as_text(value)))
     # a hard break (backslash at the end of a line) keeps every line inside the same paragraph
     return _NEWLINES.sub("\\\\\n", escaped)
 
