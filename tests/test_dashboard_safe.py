@@ -157,6 +157,7 @@ def test_html_escapes_tags_and_keeps_newlines_inside_the_block(payload):
     escaped = html(payload)
     assert "<" not in escaped.replace("<br>", "") and ">" not in escaped.replace("<br>", "")
     assert "\n" not in escaped and "\r" not in escaped
+    assert ":material/" not in escaped and ":smile:" not in escaped  # Streamlit rewrites these in HTML too
 
 
 def test_autolinks_and_shortcodes_are_broken_by_invisible_joiners():

@@ -13,14 +13,16 @@ Two escapes, for the two places a value can land:
   punctuation character is backslash-escaped (CommonMark lets any of them be, and an
   escaped character is always literal text: no link, image, emphasis, heading, list,
   table, HTML tag, entity, directive or math), newlines become hard line breaks (no new
-  block can start), and every ``:`` and ``@`` and the ``www`` of ``www.`` are followed by a
-  word joiner (U+2060, invisible), because emoji shortcodes and GitHub's autolinks
+  block can start), and every ``:`` or ``@`` followed by a letter, digit, sign or ``/``, and
+  the ``www`` of ``www.``, are followed by a word joiner (U+2060, invisible), because emoji shortcodes and GitHub's autolinks
   (``http://...``, ``www.``, e-mail addresses) are found in the text *after* parsing, where
-  an escape no longer counts. Text copied from the page carries those joiners; the tables
+  an escape no longer counts. Prose ("note: ...") keeps its colons as they are; a URL, a
+  time or an address copied from the page carries the joiners, and the tables
   (``st.dataframe``) show values exactly.
 - :func:`html` for the HTML the app builds itself (the evidence list, badges): HTML
-  escaping, and newlines as ``<br>`` so a blank line cannot end the HTML block and drop
-  back into Markdown; :func:`html_expr` does the same to a whole column, for plotly's
+  escaping, newlines as ``<br>`` so a blank line cannot end the HTML block and drop
+  back into Markdown, and the same word joiners (Streamlit rewrites ``:material/`` in the
+  whole source before parsing, HTML included); :func:`html_expr` does the same to a whole column, for plotly's
   labels (which take a subset of HTML, links included).
 
 Views never put a data value into Markdown or HTML except through these two, and
@@ -43,7 +45,7 @@ __all__ = ["html", "html_expr", "md"]
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
 #: Where text-level rewriting (done after parsing, where escapes no longer count) could still
 #: start: a shortcode or URL scheme at a colon, an e-mail autolink at an ``@``, a ``www.`` autolink.
-_BREAK_AFTER = re.compile(r"(?<=[:@])|(?<=www)(?=\.)", re.IGNORECASE)
+_BREAK_AFTER = re.compile(r"(?<=[:@])(?=[\w+\-/])|(?<=www)(?=\.)", re.IGNORECASE)
 _NEWLINES = re.compile(r"\r\n?|\n")
 _WORD_JOINER = "\u2060"
 #: HTML's special characters, in the order they must be replaced (``&`` first).
@@ -62,8 +64,9 @@ def md(value: object) -> str:
 
 
 def html(value: object) -> str:
-    """``value`` as HTML text (escaped, newlines as ``<br>``), for HTML the app builds."""
-    return _NEWLINES.sub("<br>", _html.escape(_as_text(value), quote=True))
+    """``value`` as HTML text (escaped, newlines as ``<br>``, the same word joiners as :func:`md`)."""
+    # Streamlit rewrites ``:material/`` shortcodes in the whole source, HTML included
+    return _NEWLINES.sub("<br>", _html.escape(_BREAK_AFTER.sub(_WORD_JOINER, _as_text(value)), quote=True))
 
 
 

@@ -27,9 +27,11 @@ def _manage(store: AccountStore, who_name: str) -> None:
         if st.form_submit_button("Add user"):
             try:
                 store.add_user(name, role, password, who_name)
-                st.success(f"Added {md(name)} ({md(role)}).")
             except RallypointError as exc:
                 st.error(md(exc))
+            else:
+                st.session_state["team_saved"] = f"Added {name} ({role})."
+                st.rerun()
     names = [u["name"] for u in store.users() if not u["disabled"]]
     if not names:
         return
@@ -43,11 +45,14 @@ def _manage(store: AccountStore, who_name: str) -> None:
                 st.error("Admins cannot change or disable their own account here (use rallypoint users).")
             else:
                 (store.disable(name, who_name) if disable else store.set_role(name, role, who_name))
-                st.success(f"{md(name)}: {'disabled' if disable else md(role)}.")
+                st.session_state["team_saved"] = f"{name}: {'disabled' if disable else role}."
+                st.rerun()
 
 
 def render() -> None:
     st.title("Team and audit log")
+    if message := st.session_state.pop("team_saved", None):
+        st.success(md(message))
     current = lake()
     who = identity()
     state = chain_state(current)
