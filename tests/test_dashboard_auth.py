@@ -222,3 +222,22 @@ def test_the_container_serves_the_dashboard_behind_sign_in():
     compose = (REPO / "docker-compose.yml").read_text()
     assert 'command: ["dashboard-container"]' in compose and "RALLYPOINT_AUTH" not in compose
     assert ".env" in (REPO / ".gitignore").read_text().split()
+
+
+def test_identity_provider_accounts_map_to_roles_by_e_mail(store):
+    store.add_user("ana@example.org", "analyst", None, "cli:root", method="oidc")
+    assert store.oidc_identity("ana@example.org") == Identity("ana@example.org", "analyst", "oidc")
+    assert store.oidc_identity("ana") is None and store.oidc_identity("eve@example.org") is None
+    assert store.oidc_identity(None) is None
+    with pytest.raises(SignInRefused):  # an identity-provider account has no password here
+        store.sign_in("ana@example.org", PASSWORD, "a")
+    store.disable("ana@example.org", "cli:root")
+    assert store.oidc_identity("ana@example.org") is None
+
+
+def test_oidc_mode_offers_the_identity_providers_sign_in_and_no_data(lake, monkeypatch):
+    monkeypatch.setenv("RALLYPOINT_AUTH", "oidc")
+    at = open_app(lake.lake, monkeypatch)
+    assert texts(at.title) == ["Sign-in required"]
+    assert [b.label for b in at.button] == ["Sign in with your organization"]
+    assert not at.dataframe and not any("r2-c" in t for t in texts(at.markdown))

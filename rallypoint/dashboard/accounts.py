@@ -60,6 +60,8 @@ PERMISSIONS: dict[str, str] = {
 #: How the dashboard identifies people: local accounts, an OpenID Connect provider, or nobody (localhost only).
 AUTH_MODES: tuple[str, ...] = ("password", "oidc", "none")
 MIN_PASSWORD = 12
+#: Databases this process has already created the account tables of.
+_READY: set[Path] = set()
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS users (
@@ -140,8 +142,10 @@ class AccountStore:
         self.path = self.log.path
         self.settings = settings or AuthSettings()
         self._hasher = PasswordHasher()
-        with closing(self._connect()) as con, con:
-            con.executescript(_DDL)
+        if self.path.resolve() not in _READY:
+            with closing(self._connect()) as con, con:
+                con.executescript(_DDL)
+            _READY.add(self.path.resolve())
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=10)

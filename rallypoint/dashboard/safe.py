@@ -20,10 +20,10 @@ Two escapes, for the two places a value can land:
   time or an address copied from the page carries the joiners, and the tables
   (``st.dataframe``) show values exactly.
 - :func:`html` for the HTML the app builds itself (the evidence list, badges): HTML
-  escaping, newlines as ``<br>`` so a blank line cannot end the HTML block and drop
-  back into Markdown, and the same word joiners (Streamlit rewrites ``:material/`` in the
-  whole source before parsing, HTML included); :func:`html_expr` does the same to a whole column, for plotly's
-  labels (which take a subset of HTML, links included).
+  escaping, newlines as ``<br>`` so a blank line cannot end the HTML block and drop back
+  into Markdown, and the same word joiners (Streamlit rewrites Material-icon shortcodes in
+  the whole source before parsing, HTML included). :func:`html_expr` HTML-escapes a whole
+  column, for plotly's labels (which take a subset of HTML, links included).
 
 Views never put a data value into Markdown or HTML except through these two, and
 ``tests/test_dashboard_safe.py`` reads the views' source to hold them to it. The app draws
@@ -65,7 +65,7 @@ def md(value: object) -> str:
 
 def html(value: object) -> str:
     """``value`` as HTML text (escaped, newlines as ``<br>``, the same word joiners as :func:`md`)."""
-    # Streamlit rewrites ``:material/`` shortcodes in the whole source, HTML included
+    # Streamlit rewrites Material-icon shortcodes in the whole source, HTML included
     return _NEWLINES.sub("<br>", _html.escape(_BREAK_AFTER.sub(_WORD_JOINER, _as_text(value)), quote=True))
 
 

@@ -18,6 +18,7 @@ served over HTTPS). ``/signout`` ends the session and clears the cookie.
 from __future__ import annotations
 
 import os
+from html import escape
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -106,7 +107,8 @@ font-size:1em;background:#0072B2;color:#fff;border:0;border-radius:6px}}
 
 def _page(message: str = "", next_path: str = "/", status: int = 200) -> HTMLResponse:
     shown = f'<p class="error" role="alert">{html(message)}</p>' if message else ""
-    return HTMLResponse(_PAGE.format(message=shown, next=html(_local_next(next_path))), status_code=status,
+    # an attribute value: escaped exactly (no word joiners, which would change the address)
+    return HTMLResponse(_PAGE.format(message=shown, next=escape(_local_next(next_path), quote=True)), status_code=status,
                         headers={"Cache-Control": "no-store"})
 
 

@@ -45,8 +45,13 @@ def _find(lake: Lake, mode: str) -> Identity | None:
         return local_identity()
     store = AccountStore(lake.triage_path, settings())
     if mode == "oidc":
-        return store.oidc_identity(st.user.get("email")) if st.user.is_logged_in else None
+        return store.oidc_identity(st.user.get("email")) if _oidc_signed_in() else None
     return store.identity(session_token())
+
+
+def _oidc_signed_in() -> bool:
+    """Whether ``st.login`` signed someone in (``st.user`` lacks the key until [auth] is configured)."""
+    return bool(st.user.get("is_logged_in", False))
 
 
 def require(lake: Lake) -> Identity:
@@ -57,7 +62,7 @@ def require(lake: Lake) -> Identity:
     if who is None:
         st.title("Sign-in required")
         if mode == "oidc":
-            if st.user.is_logged_in:
+            if _oidc_signed_in():
                 st.error(f"{md(st.user.get('email'))} has no role on this dashboard; an admin adds it with "
                          "rallypoint users add EMAIL \\-\\-oidc \\-\\-role viewer\\|analyst\\|admin.")
             elif st.button("Sign in with your organization", type="primary"):

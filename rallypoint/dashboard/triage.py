@@ -68,6 +68,8 @@ EVENT_KINDS: dict[str, str] = {
 
 #: The link before the first row.
 GENESIS = "0" * 64
+#: Databases this process has already created the tables of.
+_READY: set[Path] = set()
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS log (
@@ -158,10 +160,13 @@ class TriageStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        if self.path.resolve() in _READY and self.path.exists():
+            return  # every page view opens the store: create and migrate once per process
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as con, con:
             con.executescript(_DDL)
         self._import_legacy_decisions()
+        _READY.add(self.path.resolve())
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=10, isolation_level=None)
