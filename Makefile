@@ -37,6 +37,7 @@ bench: $(STAMP) neo4j
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/detect.py
 	$(PY) benchmarks/vs_peers.py
+	$(PY) benchmarks/search.py
 	$(PY) benchmarks/neo4j_load.py
 
 neo4j:

@@ -30,6 +30,8 @@ TARGET_GIB_10M = 8.0
 
 _CHILD = r"""
 import json, os, resource, sys, time
+from rallypoint.allocator import limit_arenas
+limit_arenas()  # before numpy, as the detect command does
 from rallypoint.detectors.pipeline import detect_run
 from rallypoint.detectors.evaluate import evaluate_run
 lake, labels = sys.argv[1], sys.argv[2]

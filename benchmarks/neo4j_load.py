@@ -52,7 +52,6 @@ TARGET_RELS_PER_SECOND = 50_000
 
 sys.path.insert(0, str(REPO))
 
-from rallypoint.graph.lake import Lake, write_parquet_atomic  # noqa: E402
 from rallypoint.graph.neo4j_store import (  # noqa: E402
     TARGET_RELATIONSHIPS,
     _datetime,
@@ -60,6 +59,7 @@ from rallypoint.graph.neo4j_store import (  # noqa: E402
     load_lake_into_neo4j,
     open_driver,
 )
+from rallypoint.lake import Lake, write_parquet_atomic  # noqa: E402
 
 SERVER_PID_FILE = REPO / ".neo4j" / "neo4j.pid"
 KEYED = ("id", "account_id", "target_id", "target_account_id")

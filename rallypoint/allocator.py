@@ -5,14 +5,18 @@ Why
     threshold (at most 32 MiB) with a mapping of its own, unmapped again on free: the kernel
     zeroes each page of the next such block on first touch. A detection run makes and drops
     such temporaries thousands of times (pair chunks, MinHash blocks, the attachment's batches,
-    ``E_ab``'s chunks); at 10M records about a fifth of the machine's time was kernel time.
+    ``E_ab``'s chunks), and at scale a large share of the machine's time went to that zeroing.
     Served from a heap that keeps what is freed, the next temporary reuses the same pages.
 
 What it sets
-    1. ``limit_arenas`` (on ``import rallypoint``): one malloc arena for every thread. A worker
-       thread's own arena grows by at most 64 MiB at a time, so a large array asked for there is
-       always mapped afresh. glibc fixes the number of arenas when a second thread first
-       allocates, and numpy's OpenBLAS starts its threads on import: hence on import, first.
+    1. ``limit_arenas``: one malloc arena for every thread. A worker thread's own arena grows by
+       at most 64 MiB at a time, so a large array asked for there is always mapped afresh. glibc
+       fixes the number of arenas when a second thread first allocates, and numpy's OpenBLAS
+       starts its threads on import: so it must come before numpy is imported. The commands
+       that run detection call it first (``rallypoint.cli``); a program that calls
+       ``detect_run`` itself calls it before importing numpy. ``import rallypoint`` alone
+       changes nothing, so a process that merely uses the library (the dashboard's server)
+       keeps glibc's defaults.
     2. ``keeping_freed_memory`` (around a detection run): large blocks come from the heap
        (``M_MMAP_MAX`` 0) and freed memory stays there (``M_TRIM_THRESHOLD`` 2 GiB) until
        ``release_freed_memory`` gives it back, at the end of each stage, so a stage's peak is not
@@ -60,10 +64,20 @@ def _glibc() -> ctypes.CDLL | None:
 _LIBC = _glibc()
 
 
+_arenas_limited = False
+
+
 def limit_arenas() -> None:
     """One malloc arena for every thread (see the module docstring); before any thread allocates."""
+    global _arenas_limited
     if _LIBC is not None:
         _LIBC.mallopt(_M_ARENA_MAX, 1)
+        _arenas_limited = True
+
+
+def arenas_limited() -> bool:
+    """Whether ``limit_arenas`` has changed this process's allocator."""
+    return _arenas_limited
 
 
 @contextmanager

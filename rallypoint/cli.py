@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+import rallypoint
 from rallypoint import __version__
 from rallypoint.errors import RallypointError
 
@@ -47,10 +48,20 @@ def neo4j_option(func):
     return click.option("--neo4j", "neo4j_uri", default=None, envvar="NEO4J_URI", help=NEO4J_HELP)(func)
 
 
+#: Commands that run detection: they limit malloc's arenas before numpy is imported
+#: (rallypoint.allocator says why); the others leave the allocator as it is.
+DETECTING_COMMANDS = frozenset({"detect", "demo", "watch", "evaluate"})
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rallypoint")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Find coordinated networks that organize offline mobilization, with reasons."""
+    if ctx.invoked_subcommand in DETECTING_COMMANDS:
+        from rallypoint.allocator import limit_arenas
+
+        limit_arenas()
 
 
 # --- simulate ---------------------------------------------------------------------
@@ -64,9 +75,8 @@ def main() -> None:
 @clear_errors
 def simulate(out: Path, accounts: int, days: int, seed: int, records: int | None, campaigns: str) -> None:
     """Write a synthetic world with planted campaigns and its labels.csv."""
-    from rallypoint.simulate import simulate_world
 
-    summary = simulate_world(out, accounts=accounts, days=days, seed=seed, records=records, campaigns=campaigns)
+    summary = rallypoint.simulate_world(out, accounts=accounts, days=days, seed=seed, records=records, campaigns=campaigns)
     click.echo(json.dumps(summary, indent=2, default=str))
 
 
@@ -82,9 +92,8 @@ def simulate(out: Path, accounts: int, days: int, seed: int, records: int | None
 @clear_errors
 def ingest(sources, lake, fmt, neo4j_uri, scheduler, workers) -> None:
     """Read SOURCE files or folders into the lake (and Neo4j with --neo4j)."""
-    from rallypoint.ingest.pipeline import ingest_sources
 
-    summary = ingest_sources(list(sources), lake, fmt=fmt, scheduler=scheduler, workers=workers,
+    summary = rallypoint.ingest_sources(list(sources), lake, fmt=fmt, scheduler=scheduler, workers=workers,
                              neo4j_uri=neo4j_uri)
     click.echo(summary.render())
 
@@ -115,9 +124,8 @@ def ingest(sources, lake, fmt, neo4j_uri, scheduler, workers) -> None:
 def detect(lake, since, until, window, types, min_participation, null_model, significance, objective, resolution,
            threshold, seed, pair_budget, run_id, neo4j_uri, scheduler) -> None:
     """Find coordinated clusters in the lake and score them; writes a run."""
-    from rallypoint.detectors.pipeline import detect_run
 
-    result = detect_run(lake, since=since, until=until, window=window, types=types,
+    result = rallypoint.detect(lake, since=since, until=until, window=window, types=types,
                         min_participation=min_participation, null_model=null_model,
                         neo4j_uri=neo4j_uri, scheduler=scheduler, significance=significance,
                         objective=objective, resolution=resolution, threshold=threshold, seed=seed,
@@ -130,13 +138,58 @@ def detect(lake, since, until, window, types, min_participation, null_model, sig
 @lake_option
 @click.option("--run", "run_id", default="latest", show_default=True)
 @click.option("--labels", required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--lead-time", is_flag=True,
+              help="Replay the world through `watch` and report how long before its event day each campaign alerted.")
+@click.option("--world", default=None, type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="With --lead-time: the world.json `simulate` wrote (default: beside labels.csv).")
+@click.option("--step", default="6h", show_default=True, help="With --lead-time: the replay's step.")
+@click.option("--horizon", default="14d", show_default=True, help="With --lead-time: the watch horizon.")
+@click.option("--rules", default=None, type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="With --lead-time: alert rules (default: the shipped ones).")
+@click.option("--keep", default=None, type=click.Path(path_type=Path),
+              help="With --lead-time: keep the replay's runs, tracks and alerts in this folder.")
 @clear_errors
-def evaluate(lake, run_id, labels) -> None:
-    """Precision, recall and F1 of a run's flags against labels.csv."""
-    from rallypoint.detectors.evaluate import evaluate_run, render_evaluation
+def evaluate(lake, run_id, labels, lead_time, world, step, horizon, rules, keep) -> None:
+    """Precision, recall and F1 of a run's flags against labels.csv (or, with --lead-time, alert lead times)."""
+    if lead_time:
+        report = rallypoint.replay_lead_times(lake, labels, world=world, step=step, horizon=horizon, rules=rules,
+                                              keep=keep, say=lambda line: click.echo(line, err=True))
+        click.echo(rallypoint.render_lead_times(report))
+        return
 
-    report = evaluate_run(lake, run_id, labels)
-    click.echo(render_evaluation(report))
+    report = rallypoint.evaluate(lake, run_id, labels)
+    click.echo(rallypoint.render_evaluation(report))
+
+
+# --- watch ------------------------------------------------------------------------
+@main.command()
+@lake_option
+@click.option("--every", default="15m", show_default=True, help="How often to look for new partitions (90s, 15m, 1h).")
+@click.option("--horizon", default="14d", show_default=True, help="How far back each detect looks (7d, 14d).")
+@click.option("--rules", default=None, type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Alert rules, TOML (default: the shipped ones; docs/watch.md).")
+@click.option("--webhook", default=None, envvar="RALLYPOINT_WEBHOOK",
+              help="POST each alert as JSON to this URL (default: $RALLYPOINT_WEBHOOK).")
+@click.option("--once", is_flag=True, help="One cycle, then exit.")
+@clear_errors
+def watch(lake, every, horizon, rules, webhook, once) -> None:
+    """Detect whenever new data arrives, follow clusters across runs and raise alerts; stops on SIGTERM."""
+    import signal
+    import threading
+    from datetime import UTC, datetime
+
+    options = rallypoint.WatchOptions.from_cli(every=every, horizon=horizon, rules=rules, webhook=webhook)
+    watcher = rallypoint.Watcher(lake, options, say=lambda line: click.echo(f"{datetime.now(UTC):%H:%M:%S} {line}"),
+                      show_progress=None)
+    if once:
+        if watcher.cycle() is None:
+            click.echo("no new partitions since the last run")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # the cycle under way finishes its step and the loop ends: the lake stays consistent
+        signal.signal(sig, lambda *_: stop.set())
+    watcher.run_forever(stop)
 
 
 # --- graph ------------------------------------------------------------------------
@@ -156,9 +209,7 @@ def graph() -> None:
 @clear_errors
 def graph_load(lake, neo4j_uri, batch_size, workers, loader) -> None:
     """Load the lake's interactions into Neo4j (idempotent)."""
-    from rallypoint.graph.neo4j_store import load_lake_into_neo4j
-
-    summary = load_lake_into_neo4j(lake, neo4j_uri, batch_size=batch_size, workers=workers, loader=loader)
+    summary = rallypoint.load_into_neo4j(lake, neo4j_uri, batch_size=batch_size, workers=workers, loader=loader)
     click.echo(json.dumps(summary, indent=2, default=str))
 
 
@@ -176,9 +227,8 @@ def graph_load(lake, neo4j_uri, batch_size, workers, loader) -> None:
 @clear_errors
 def export(lake, run_id, cluster_id, fmt, out, pseudonymize, hops, cypher, neo4j_uri) -> None:
     """Export a cluster's subgraph for Gephi, R or your own code."""
-    from rallypoint.graph.export import export_subgraph
 
-    manifest = export_subgraph(lake, run_id=run_id, cluster_id=cluster_id, fmt=fmt, out=out,
+    manifest = rallypoint.export_subgraph(lake, run_id=run_id, cluster_id=cluster_id, fmt=fmt, out=out,
                                pseudonymize=pseudonymize, hops=hops, cypher=cypher, neo4j_uri=neo4j_uri)
     click.echo(json.dumps(manifest, indent=2, default=str))
 
@@ -197,9 +247,9 @@ def export(lake, run_id, cluster_id, fmt, out, pseudonymize, hops, cypher, neo4j
 @clear_errors
 def dashboard(lake, neo4j_uri, port, address, auth, no_auth) -> None:
     """Open the analysts' dashboard on the lake."""
-    from rallypoint.dashboard.launch import run_dashboard
 
-    run_dashboard(lake, neo4j_uri=neo4j_uri, port=port, address=address, auth="none" if no_auth else auth)
+    rallypoint.run_dashboard(lake, neo4j_uri=neo4j_uri, port=port, address=address,
+                             auth="none" if no_auth else auth)
 
 
 # --- users ------------------------------------------------------------------------
@@ -239,10 +289,7 @@ def users() -> None:
 @clear_errors
 def users_add(name, lake, role, oidc, password_stdin) -> None:
     """Add a user: viewers read, analysts decide, admins manage users and export real ids."""
-    from rallypoint.dashboard.accounts import account_store
-    from rallypoint.graph.lake import Lake
-
-    store = account_store(Lake(lake).require().root)
+    store = rallypoint.account_store(rallypoint.Lake(lake).require().root)
     store.add_user(name, role, None if oidc else _new_password(password_stdin), _cli_actor(),
                    method="oidc" if oidc else "password")
     click.echo(f"Added {name} ({role}).")
@@ -255,10 +302,7 @@ def users_add(name, lake, role, oidc, password_stdin) -> None:
 @clear_errors
 def users_role(name, lake, role) -> None:
     """Change a user's role (recorded in the triage log)."""
-    from rallypoint.dashboard.accounts import account_store
-    from rallypoint.graph.lake import Lake
-
-    account_store(Lake(lake).require().root).set_role(name, role, _cli_actor())
+    rallypoint.account_store(rallypoint.Lake(lake).require().root).set_role(name, role, _cli_actor())
     click.echo(f"{name} is now {role}.")
 
 
@@ -269,10 +313,7 @@ def users_role(name, lake, role) -> None:
 @clear_errors
 def users_password(name, lake, password_stdin) -> None:
     """Set a user's password (ends their sessions)."""
-    from rallypoint.dashboard.accounts import account_store
-    from rallypoint.graph.lake import Lake
-
-    account_store(Lake(lake).require().root).set_password(name, _new_password(password_stdin), _cli_actor())
+    rallypoint.account_store(rallypoint.Lake(lake).require().root).set_password(name, _new_password(password_stdin), _cli_actor())
     click.echo(f"Password of {name} changed.")
 
 
@@ -282,10 +323,7 @@ def users_password(name, lake, password_stdin) -> None:
 @clear_errors
 def users_disable(name, lake) -> None:
     """Disable a user (ends their sessions; their past events stay in the log)."""
-    from rallypoint.dashboard.accounts import account_store
-    from rallypoint.graph.lake import Lake
-
-    account_store(Lake(lake).require().root).disable(name, _cli_actor())
+    rallypoint.account_store(rallypoint.Lake(lake).require().root).disable(name, _cli_actor())
     click.echo(f"{name} is disabled.")
 
 
@@ -294,10 +332,7 @@ def users_disable(name, lake) -> None:
 @clear_errors
 def users_list(lake) -> None:
     """List the users, their roles and how they sign in."""
-    from rallypoint.dashboard.accounts import account_store
-    from rallypoint.graph.lake import Lake
-
-    for u in account_store(Lake(lake).require().root).users():
+    for u in rallypoint.account_store(rallypoint.Lake(lake).require().root).users():
         click.echo(f"{u['name']}\t{u['role']}\t{u['method']}\t{'disabled' if u['disabled'] else 'active'}")
 
 
@@ -313,9 +348,7 @@ def triage() -> None:
 @clear_errors
 def triage_verify(lake, expect_head) -> None:
     """Check the log's hash chain; names the first changed or removed row (exit 1 when broken)."""
-    from rallypoint.dashboard.triage import verify
-
-    state = verify(lake)
+    state = rallypoint.verify_triage_log(lake)
     click.echo(state.render())
     if state.ok:
         click.echo(f"head: {state.rows}:{state.head}")
@@ -326,9 +359,7 @@ def triage_verify(lake, expect_head) -> None:
         if int(rows) > state.rows:
             click.echo(f"The log has {state.rows:,} rows, fewer than the {int(rows):,} expected: rows were removed.")
             sys.exit(1)
-        from rallypoint.dashboard.triage import TriageStore
-
-        if TriageStore(Path(lake) / "triage.sqlite").head_at(int(rows)) != head:
+        if rallypoint.TriageStore(Path(lake) / "triage.sqlite").head_at(int(rows)) != head:
             click.echo(f"Row {rows}'s hash differs from the expected head: the log was rewritten.")
             sys.exit(1)
     if not state.ok:
@@ -342,9 +373,77 @@ def triage_verify(lake, expect_head) -> None:
 @clear_errors
 def demo(out: Path, seed: int) -> None:
     """Simulate a world, ingest it, detect, evaluate and export: all on Parquet alone."""
-    from rallypoint.demo import run_demo
 
-    run_demo(out, seed=seed)
+    rallypoint.run_demo(out, seed=seed)
+
+
+# --- search -----------------------------------------------------------------------
+@main.command()
+@click.argument("query")
+@lake_option
+@click.option("--run", "run_id", default="latest", show_default=True, help="Run whose clusters the accounts link to.")
+@click.option("--limit", default=50, show_default=True, help="Records shown at most, newest first.")
+@clear_errors
+def search(query: str, lake: Path, run_id: str, limit: int) -> None:
+    """Search the whole lake: an id, @handle, #hashtag, domain, link or words (accents ignored)."""
+
+    result = rallypoint.search_lake(lake, query, run_id=run_id, limit=limit)
+    click.echo(f"{result.records.num_rows}{'+' if result.truncated else ''} records by "
+               f"{result.accounts.num_rows} accounts match the {result.query.kind} query "
+               f"({result.seconds:.2f} s).")
+    clusters: dict[str, list[str]] = {}
+    for row in result.clusters.to_pylist():
+        clusters.setdefault(row["account_id"], []).append(row["cluster_id"])
+    for row in result.accounts.slice(0, 20).to_pylist():
+        where = ", ".join(clusters.get(row["account_id"], [])) or "no cluster"
+        click.echo(f"  account {rallypoint.terminal_safe(row['account_id'])} ({rallypoint.terminal_safe(row['account_name'] or '')}): "
+                   f"{row['hits']} hits; clusters of run {result.run_id}: {where}")
+    for row in result.records.to_pylist():
+        click.echo(f"  {row['timestamp']:%Y-%m-%d %H:%M} {rallypoint.terminal_safe(row['platform'])}/{rallypoint.terminal_safe(row['id'])} "
+                   f"{rallypoint.terminal_safe(row['account_id'])} {row['action']}: {rallypoint.terminal_safe(row['text'] or '')[:160]}")
+
+
+# --- case pack --------------------------------------------------------------------
+@main.command()
+@lake_option
+@click.option("--run", "run_id", default="latest", show_default=True)
+@click.option("--cluster", "cluster_id", required=True, help="The cluster, as in clusters.parquet.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the pack's files.")
+@click.option("--pseudonymize", is_flag=True, help="Replace account ids and names by keyed pseudonyms ($RALLYPOINT_PSEUDONYM_KEY).")
+@click.option("--pdf/--no-pdf", default=True, show_default=True, help="Also print it to PDF with headless Chromium.")
+@clear_errors
+def casepack(lake: Path, run_id: str, cluster_id: str, out: Path, pseudonymize: bool, pdf: bool) -> None:
+    """One self-contained HTML (and PDF) about a cluster, with a SHA-256 manifest."""
+
+    pack = rallypoint.build_case_pack(lake, cluster_id, out, run_id=run_id, pseudonymize=pseudonymize, pdf=pdf)
+    for name, digest in pack.sha256.items():
+        click.echo(f"{out / name}  sha256 {digest}")
+    click.echo(f"manifest: {pack.manifest}")
+
+
+# --- network ----------------------------------------------------------------------
+@main.command()
+@lake_option
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The file to write (.parquet, .csv, .graphml, .gexf).")
+@click.option("--format", "fmt", default=None, help="parquet, csv, graphml or gexf (default: from --out's extension).")
+@click.option("--types", default="co_repost", show_default=True, help="Comma list of co-action types.")
+@click.option("--window", default="60s", show_default=True, help="Co-action window: a duration such as 60s, or auto.")
+@click.option("--min-participation", default=2, show_default=True, help="CooRTweet's minimum participation (1: every pair).")
+@click.option("--null", "null_model", default="none", show_default=True, help="none (every co-share pair) or permutation.")
+@click.option("--exact", is_flag=True, help="No per-share cap and no pair budget: every pair in the window, as the peers.")
+@click.option("--since", default=None, help="Only interactions at or after this time (ISO 8601).")
+@click.option("--until", default=None, help="Only interactions before this time (ISO 8601).")
+@clear_errors
+def network(lake, out, fmt, types, window, min_participation, null_model, exact, since, until) -> None:
+    """Write the co-action network alone (no communities, no scores): CooRTweet's job."""
+
+    options = rallypoint.NetworkOptions(types=tuple(t.strip() for t in types.split(",") if t.strip()), window=window,
+                             min_participation=min_participation, null_model=null_model, exact=exact,
+                             since=since, until=until)
+    result = rallypoint.coaction_network(lake, out, options, fmt=fmt)
+    capped = result.stats.get("targets_sampled") or 0
+    click.echo(f"{result.edges.num_rows:,} edges between {result.n_accounts:,} accounts written to {result.path} "
+               f"({result.fmt}, {result.seconds:.1f} s){'' if exact or not capped else f'; {capped:,} heavy targets sampled (use --exact for every pair)'}.")
 
 
 if __name__ == "__main__":

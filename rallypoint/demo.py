@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 #: A world small enough to run in a minute or two on a laptop, large enough to hold
 #: every planted campaign and every organic look-alike.

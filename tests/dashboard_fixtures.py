@@ -1,6 +1,6 @@
 """A realistic lake for the dashboard's tests: two detection runs, ingests, rejects.
 
-``write_fixture_lake`` writes, through :class:`rallypoint.graph.lake.Lake` and the
+``write_fixture_lake`` writes, through :class:`rallypoint.lake.Lake` and the
 schemas of :mod:`rallypoint.schema` (so the tables are exactly what ``detect``
 writes):
 
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from rallypoint.graph.lake import Lake, write_json_atomic, write_parquet_atomic
+from rallypoint.lake import Lake, write_json_atomic, write_parquet_atomic
 from rallypoint.schema import (
     CLUSTERS_SCHEMA,
     EDGES_SCHEMA,

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from rallypoint.graph.lake import Lake, write_parquet_atomic
+from rallypoint.lake import Lake, write_parquet_atomic
 from rallypoint.schema import LAKE_SCHEMA
 
 NODE_LABELS = ("Account", "Post", "Url", "Hashtag", "Media")

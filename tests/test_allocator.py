@@ -43,3 +43,12 @@ def test_a_user_who_tunes_glibc_malloc_keeps_their_settings():
         shown = subprocess.run([sys.executable, "-c", "from rallypoint import allocator; print(allocator._LIBC)"],
                                env=env, capture_output=True, text=True, check=True).stdout.strip()
         assert shown == "None"
+
+
+def test_importing_the_library_leaves_the_allocator_alone_and_detect_limits_it():
+    probe = ("import rallypoint, numpy; from rallypoint import allocator; print(allocator.arenas_limited()); "
+             "from rallypoint.cli import main; main(['detect', '--help'], standalone_mode=False); "
+             "print(allocator.arenas_limited() or allocator._LIBC is None)")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert shown[0] == "False"
+    assert shown[-1] == "True"

@@ -23,7 +23,7 @@ from rallypoint.dashboard.accounts import AccountStore
 from rallypoint.dashboard.data import run_version
 from rallypoint.dashboard.triage import Decision, TriageStore
 from rallypoint.dashboard.views.cluster_page import PICTURE_ABOVE, cluster_picture
-from rallypoint.graph.lake import Lake, write_parquet_atomic
+from rallypoint.lake import Lake, write_parquet_atomic
 
 APP = str(Path(rallypoint.dashboard.__file__).with_name("app.py"))
 

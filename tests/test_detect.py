@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from rallypoint.cli import main
 from rallypoint.detectors.evaluate import evaluate_run, read_labels
 from rallypoint.detectors.pipeline import detect_run
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 from rallypoint.schema import RUN_TABLES
 
 #: (seed, organic accounts, days): small worlds, different sizes and seeds.

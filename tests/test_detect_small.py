@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from rallypoint.detectors.pipeline import detect_run
-from rallypoint.graph.lake import Lake, write_parquet_atomic
+from rallypoint.lake import Lake, write_parquet_atomic
 from rallypoint.schema import LAKE_SCHEMA, RUN_TABLES
 
 T0 = datetime(2021, 1, 2, tzinfo=UTC)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from rallypoint.cli import main
 from rallypoint.detectors.evaluate import evaluate_run, render_evaluation
 from rallypoint.errors import RallypointError
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 from rallypoint.schema import CLUSTERS_SCHEMA, MEMBERS_SCHEMA
 
 # c1 (0.9, flagged): 8 accounts of campaign m1 + 2 organic

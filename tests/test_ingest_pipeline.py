@@ -20,10 +20,10 @@ from click.testing import CliRunner
 
 from rallypoint.cli import main
 from rallypoint.errors import InputError, LakeError
-from rallypoint.graph.lake import Lake
 from rallypoint.ingest import commit as lake_commit
 from rallypoint.ingest.pipeline import _executor, ingest_sources
 from rallypoint.ingest.synthetic import write_canonical_jsonl
+from rallypoint.lake import Lake
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 REPO = Path(__file__).resolve().parent.parent

@@ -22,8 +22,8 @@ from graph_fixtures import (
 )
 
 from rallypoint.errors import Neo4jError
-from rallypoint.graph.lake import Lake, write_parquet_atomic
 from rallypoint.graph.neo4j_store import load_lake_into_neo4j
+from rallypoint.lake import Lake, write_parquet_atomic
 
 pytestmark = pytest.mark.neo4j
 

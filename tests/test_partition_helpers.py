@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from rallypoint.detectors.coaction.partition import first_seen_codes, sorted_codes
+from rallypoint.arrays import first_seen_codes, sorted_codes
 
 STRINGS = pl.Series("s", ["b", "a", None, "b", "c", "a", None, "é"], dtype=pl.String)
 
@@ -26,7 +26,7 @@ def test_first_seen_codes_number_strings_as_they_come_and_decode_to_them():
 
 
 def test_stable_argsort_orders_like_numpys_stable_sort_with_ties_in_input_order():
-    from rallypoint.detectors.coaction.partition import stable_argsort
+    from rallypoint.arrays import stable_argsort
 
     rng = np.random.default_rng(2)
     for values in (rng.integers(0, 20, 5_000), rng.integers(0, 2**62, 5_000), rng.integers(0, 2**64 - 1, 5_000, dtype=np.uint64),
@@ -69,7 +69,7 @@ def test_codes_into_sorted_strings_renumber_to_the_sorted_codes_of_the_strings_p
 
 
 def test_union_codes_code_two_columns_as_sorted_codes_codes_them_together():
-    from rallypoint.detectors.coaction.partition import union_codes
+    from rallypoint.arrays import union_codes
 
     rng = np.random.default_rng(5)
     for _ in range(50):

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from rallypoint.cli import main
 from rallypoint.detectors.coaction import build_coaction_edges
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 pytestmark = pytest.mark.slow
 

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rallypoint.errors import InputError
-from rallypoint.graph.lake import Lake
 from rallypoint.ingest import formats, read_file
 from rallypoint.ingest.formats import newlines_before, plan_parts
 from rallypoint.ingest.pipeline import ingest_sources
 from rallypoint.ingest.readers import reader
 from rallypoint.ingest.validate import canonicalize
+from rallypoint.lake import Lake
 from rallypoint.schema import LAKE_SCHEMA
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from rallypoint.errors import LakeError
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 from rallypoint.schema import CLUSTERS_SCHEMA, LAKE_SCHEMA, RECORD_SCHEMA, TARGETED_ACTIONS
 
 

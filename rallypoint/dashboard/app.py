@@ -22,6 +22,7 @@ navigation.PAGES.update(
     cluster=st.Page("screens/cluster.py", title="Cluster", url_path="cluster"),
     account=st.Page("screens/account.py", title="Account", url_path="account"),
     health=st.Page("screens/health.py", title="Data health", url_path="health"),
+    alerts=st.Page("screens/alerts.py", title="Alerts", url_path="alerts"),
     team=st.Page("screens/team.py", title="Team and audit log", url_path="team"),
 )
 st.navigation(list(navigation.PAGES.values())).run()

@@ -10,6 +10,11 @@ one of them can match, barring an exact tie at 0.5). This is the same matching r
 snapshots (Greene, Doyle & Cunningham, "Tracking the evolution of communities in
 dynamic social networks", ASONAM 2010).
 
+When ``rallypoint watch`` runs, a cluster also has a *track* (``LAKE/tracks.parquet``,
+:mod:`rallypoint.watch.tracks`): a decision carries over to every later cluster of the
+same track too, however much the network grew in between (a network that went from 8
+to 40 accounts has Jaccard 0.2 with its earlier self, yet it is the one decided on).
+
 A cluster's status is, in order: the newest decision recorded on that very cluster;
 else the newest decision, on another run, whose cluster matches; else
 ``unreviewed``.
@@ -46,12 +51,14 @@ def cluster_statuses(
     run_id: str,
     members: pl.DataFrame,
     threshold: float = SAME_NETWORK_JACCARD,
+    tracks: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The triage status of every cluster of ``run_id`` that has one.
 
     ``decisions`` is :meth:`TriageStore.decisions` (all runs); ``members`` has
     ``cluster_id`` and ``account_id`` of the run. Clusters without a decision are
-    absent (callers fill in ``unreviewed``).
+    absent (callers fill in ``unreviewed``). ``tracks`` (``run_id``, ``cluster_id``,
+    ``track_id``), when given, carries decisions along tracks as well.
     """
     latest = decisions.sort("decision_id").group_by(["run_id", "cluster_id"]).last()
     own = latest.filter(pl.col("run_id") == run_id).select(
@@ -74,8 +81,17 @@ def cluster_statuses(
         .with_columns(
             (pl.col("n_shared") / (pl.col("n_decided") + pl.col("n_current") - pl.col("n_shared"))).alias("jaccard")
         )
-        .filter(pl.col("jaccard") >= threshold)
     )
+    if tracks is not None and tracks.height:
+        keys = tracks.select("run_id", "cluster_id", "track_id").unique(["run_id", "cluster_id"])
+        decided_track = earlier.join(keys, on=["run_id", "cluster_id"]).select("decision_id", "track_id")
+        current_track = keys.filter(pl.col("run_id") == run_id).select(
+            "cluster_id", pl.col("track_id").alias("current_track"))
+        shared = (shared.join(decided_track, on="decision_id", how="left")
+                  .join(current_track, on="cluster_id", how="left")
+                  .filter((pl.col("jaccard") >= threshold) | (pl.col("track_id") == pl.col("current_track"))))
+    else:
+        shared = shared.filter(pl.col("jaccard") >= threshold)
     carried = (
         shared.join(
             earlier.select(

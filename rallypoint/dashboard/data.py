@@ -20,7 +20,7 @@ import streamlit as st
 from rallypoint.dashboard.carryover import cluster_statuses, with_status
 from rallypoint.dashboard.env import LAKE_ENV, NEO4J_ENV
 from rallypoint.dashboard.triage import ChainState, TriageStore
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 from rallypoint.schema import LAKE_SCHEMA
 
 
@@ -62,12 +62,29 @@ def decisions(lake: Lake) -> pl.DataFrame:
     return decisions_frame(str(lake.root), store.mtime())
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def tracks_frame(root: str, version: float) -> pl.DataFrame:
+    del version
+    from rallypoint.watch.tracks import read_tracks
+
+    return read_tracks(Lake(root), columns=["run_id", "cluster_id", "track_id"])
+
+
+def tracks(lake: Lake) -> pl.DataFrame:
+    """Which track each watched run's cluster is on (empty without ``rallypoint watch``)."""
+    from rallypoint.watch.tracks import TRACKS_FILE
+
+    path = Path(lake.root) / TRACKS_FILE
+    return tracks_frame(str(lake.root), path.stat().st_mtime if path.exists() else 0.0)
+
+
 def clusters_with_status(lake: Lake, run_id: str) -> pl.DataFrame:
-    """The run's clusters with their triage status (own or carried over) and current assignee."""
+    """The run's clusters with their triage status (own, carried over by overlap or along a track)
+    and current assignee."""
     clusters = run_table(lake, run_id, "clusters")
     members = run_table(lake, run_id, "members")
     assigned = assignments(lake).filter(pl.col("run_id") == run_id).drop("run_id")
-    return with_status(clusters, cluster_statuses(decisions(lake), run_id, members)).join(
+    return with_status(clusters, cluster_statuses(decisions(lake), run_id, members, tracks=tracks(lake))).join(
         assigned, on="cluster_id", how="left")
 
 

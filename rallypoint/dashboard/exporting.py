@@ -22,7 +22,7 @@ from pathlib import Path
 from rallypoint.dashboard.accounts import Identity
 from rallypoint.dashboard.triage import TriageStore
 from rallypoint.errors import RallypointError
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 #: Formats offered, as ``rallypoint export --format`` names them.
 FORMATS: dict[str, str] = {

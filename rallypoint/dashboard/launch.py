@@ -18,7 +18,7 @@ from pathlib import Path
 from rallypoint.dashboard.accounts import AUTH_MODES
 from rallypoint.dashboard.env import AUTH_ENV, LAKE_ENV, NEO4J_ENV
 from rallypoint.errors import RallypointError
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 #: The ASGI app Streamlit serves (``server.py``: the app script behind the security headers).
 APP = Path(__file__).with_name("server.py")

@@ -14,8 +14,8 @@ Each node carries its ``account_id`` as ``customdata``, so
 ``st.plotly_chart(..., on_select="rerun")`` hands clicked or lasso-selected accounts
 back to Python (:func:`selected_accounts`).
 
-Complexity: the layout is ``O(iterations · (V² + E))`` in igraph's C code (about
-0.5 s for 2,000 nodes and 6,000 edges); drawing is ``O(V + E)`` with at most
+Complexity: the layout is ``O(iterations · (V² + E))`` in igraph's C code; drawing is
+``O(V + E)`` with at most
 ``max_edges`` edges kept, the heaviest first.
 """
 
@@ -69,7 +69,7 @@ def layout(accounts: list[str], edges: pl.DataFrame, seed: int = 1) -> np.ndarra
     else:
         weights = None
     # igraph draws the random start from Python's RNG: seed it for a stable picture.
-    # (A start passed as ``seed=`` coordinates is 20x slower in igraph 1.0.)
+    # (A start passed as ``seed=`` coordinates is much slower in igraph 1.0.)
     ig.set_random_number_generator(random.Random(seed))
     try:
         coords = graph.layout_fruchterman_reingold(weights=weights, niter=300)

@@ -19,7 +19,7 @@ import streamlit as st
 from rallypoint.dashboard.accounts import AccountStore, AuthSettings, Identity, local_identity
 from rallypoint.dashboard.env import AUTH_ENV
 from rallypoint.dashboard.safe import md
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 __all__ = ["COOKIE", "OIDC_PROVIDER", "identity", "require", "session_token", "settings"]
 

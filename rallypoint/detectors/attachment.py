@@ -65,10 +65,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from rallypoint.arrays import sorted_codes, sorted_unique, stable_argsort
 from rallypoint.detectors import null_model as nm
 from rallypoint.detectors.coaction import ACTIONS_SCHEMA, CodedEvents, co_engage
 from rallypoint.detectors.coaction.pairs import target_chances
-from rallypoint.detectors.coaction.partition import sorted_codes, sorted_unique, stable_argsort
 from rallypoint.detectors.communities import MIN_CLUSTER_SIZE, AccountGraph, Communities, keep_large
 
 #: Distinct posts an account must have met a cluster on.
@@ -123,7 +123,7 @@ def benjamini_hochberg(p_values: np.ndarray, level: float) -> np.ndarray:
 class _Engagements:
     """The co-engagement actions the group test runs on, as numpy columns of integer codes
     (posts dense from 0), and ``q`` of every post code: each round tags them with a lookup
-    of the accounts' communities instead of joins (3-4 s a round at 10M records)."""
+    of the accounts' communities instead of joins, which cost far more per round."""
 
     target: np.ndarray
     account: np.ndarray
@@ -145,8 +145,8 @@ class _Engagements:
         One sort serves all of it: a record's events on a post share its time, so repeats
         are neighbours; ``q_t`` counts each post's pairs within ``jitter`` windows
         (``null_model.target_chance``) on the sorted times; times are ranked once over every
-        action, so a round's members come sorted and keyed (ranking and sorting them every
-        round took 22 s of the 10M benchmark's attachment).
+        action, so a round's members come sorted and keyed instead of being ranked and
+        sorted again every round.
         """
         events = events.sort("target", "time", "id")
         target, record = events["target"].to_numpy(), events["id"].to_numpy()
@@ -174,7 +174,7 @@ def _test_round(actions: _Engagements, community_of: np.ndarray, window_us: int,
     """
     side = community_of[actions.account]
     # only the posts members acted on can hold a meeting or a term of E_aC: every other
-    # action is dropped first (at 10M records most actions are on such posts' complement)
+    # action is dropped first (at scale most actions are on such posts' complement)
     member_post = np.zeros(actions.q.size, dtype=bool)
     member_post[actions.target[side >= 0]] = True
     on = member_post[actions.target]
@@ -188,8 +188,8 @@ def _test_round(actions: _Engagements, community_of: np.ndarray, window_us: int,
     observed = meeting_counts(outsiders, index, window_us).filter(pl.col("n_targets") >= min_targets)
     # expected meetings over every post both the account and the cluster acted on. Rows are
     # grouped and matched on one int64 key per (account, post), (community, post) and
-    # (account, community): the first round of the 10M benchmark matches 23.5M (account,
-    # community, post) rows, and one integer hashes faster than two columns (3.97 s -> 1.68 s)
+    # (account, community): a round matches tens of millions of (account, community, post)
+    # rows at scale, and one integer hashes faster than two columns
     n_posts, n_communities = np.int64(actions.q.size), np.int64(max(int(community_of.max()), 0) + 1)
     post_of = pl.col("community") * n_posts + pl.col("target")
     met_by = pl.col("account_id") * n_communities + pl.col("community")
@@ -245,7 +245,7 @@ def prepare_engagements(events: pa.Table | pl.DataFrame | CodedEvents, window_se
     (post, time) with each post's ``q_t`` and each action's window keys.
 
     A caller may run it while the communities are still being found (``detect`` runs it
-    beside co-action's pairing: 9-10 s of the 10M benchmark). ``O(n log n)`` for ``n`` events.
+    beside co-action's pairing). ``O(n log n)`` for ``n`` events.
     """
     if isinstance(events, pa.Table):
         events = engagement_events(events)
@@ -275,8 +275,8 @@ def attach_accounts(communities: Communities,
     elif (events.window_us, events.jitter, events.max_target_shares) != (
             int(round(window_seconds * 1e6)), jitter, max_target_shares):
         raise ValueError("The engagements were prepared for another window, jitter or max_target_shares.")
-    # the tests join on integer codes (a string join of millions of actions held several
-    # GiB at 10M records); strings come back only for what passes
+    # the tests join on integer codes (a string join of millions of actions holds several
+    # gigabytes); strings come back only for what passes
     codes, actions, window_us = events.codes, events.actions, events.window_us
     del events
     graph = communities.graph
@@ -348,8 +348,8 @@ class _Codes:
         """The codes and ``events`` (``target``, ``account_id``, ``id``, ``time``) in them.
 
         ``CodedEvents`` keep their account and record codes; otherwise each column is coded
-        by one sort (``sorted_codes``: a binary search of every post id among the distinct
-        ones took 13 s at 10M records).
+        by one sort (``sorted_codes``), which is much cheaper than a binary search of every
+        post id among the distinct ones.
         """
         if isinstance(events, CodedEvents):
             frame = events.frame
@@ -386,9 +386,9 @@ def meeting_counts(outsiders: pl.DataFrame, members: pl.DataFrame | _MemberIndex
 
     A post lies in one batch, so distinct posts add up. The batches' sums are folded
     together whenever they outgrow the running total and ``fold_rows`` (all meetings at
-    once held several GiB at 10M records, and so did keeping every batch's sums to the end).
-    Counted and folded on int64 (account, community) keys with numpy sorts: polars
-    group_bys on the two columns took 24 s of the 10M benchmark's first round.
+    once hold several gigabytes at scale, and so would keeping every batch's sums to the end).
+    Counted and folded on int64 (account, community) keys with numpy sorts, cheaper than
+    polars group_bys on the two columns.
     """
     index = members if isinstance(members, _MemberIndex) else _MemberIndex(members)
     account, target, community = outsiders["account_id"].to_numpy(), outsiders["target"].to_numpy(), index.community
@@ -433,7 +433,7 @@ def _summed_counts(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, np.
     if pair.size == 0:
         return pair, weight, n_targets
     # each part is sorted: numpy's stable sort (timsort) merges the runs, where polars' sort
-    # (``stable_argsort``) sorts from scratch (18M pairs in 3 runs: 1.0 s against 2.2 s)
+    # (``stable_argsort``) would sort from scratch
     order = np.argsort(pair, kind="stable")
     pair = pair[order]
     starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
@@ -480,7 +480,7 @@ def _meeting_rows(outsiders: pl.DataFrame, members: pl.DataFrame | _MemberIndex,
     An outsider action's meetings are a range of the members sorted by (post, time)
     (``_MemberIndex``), found by two binary searches, so only meetings are formed, never
     the pairs outside the window (joining every outsider's with every member's action on a
-    post first formed 195M rows for 25M meetings at 10M records). The searches run over
+    post forms several rows for every meeting). The searches run over
     sorted queries (numpy narrows each from the last; random ones cost a cache miss a
     step). ``O((n_o + n_m) log n_m + M)`` for ``M`` meetings.
     """

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from rallypoint.errors import InputError
-from rallypoint.graph.lake import Lake, write_json_atomic
+from rallypoint.lake import Lake, write_json_atomic
 from rallypoint.schema import LABELS_SCHEMA
 
 KINDS = ("mobilization", "amplification")

@@ -67,8 +67,8 @@ def coaction_evidence(actions: pa.Table | pl.DataFrame, membership: pl.DataFrame
         .sort([*group, "timestamp", "account_id"])
     )
     # the rows are sorted by group: a neighbour is in the same group when its keys are equal,
-    # so the shifts run over the whole column (shifts ``over`` the group hashed its string
-    # keys: most of the 28 s this stage took at 10M records)
+    # so the shifts run over the whole column (shifts ``over`` the group hash its string keys,
+    # which cost most of this stage at scale)
     def neighbour(offset: int) -> pl.Expr:
         same_group = pl.all_horizontal([pl.col(key) == pl.col(key).shift(offset) for key in group])
         apart = (pl.col("timestamp") - pl.col("timestamp").shift(offset)).abs()

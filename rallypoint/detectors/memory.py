@@ -12,7 +12,7 @@ def release_unused_memory() -> None:
 
     Arrow keeps freed buffers resident for reuse; between detection steps that build and drop
     large tables nothing reuses them: building one type's share events (Arrow group-bys and
-    filters) left 0.9 GiB resident at 10M records, and the next type's strings came on top.
+    filters) left about a gigabyte resident at scale, and the next type's strings came on top.
     During a run the C heap keeps what numpy frees too (``rallypoint.allocator``).
     """
     pa.default_memory_pool().release_unused()

@@ -61,7 +61,7 @@ from rallypoint.detectors.evidence import (
 from rallypoint.detectors.memory import release_unused_memory
 from rallypoint.detectors.roles import assign_roles
 from rallypoint.errors import RallypointError
-from rallypoint.graph.lake import Lake, lake_columns, new_id
+from rallypoint.lake import Lake, lake_columns, new_id, parse_time
 from rallypoint.schema import (
     CLUSTERS_SCHEMA,
     EDGES_SCHEMA,
@@ -168,16 +168,6 @@ def _peak_rss_mib() -> float:
     return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
-def _parse_time(value: str | datetime | None, name: str) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise DetectParameterError(f"--{name} {value!r} is not an ISO 8601 time such as 2021-01-06T00:00Z.") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _parse_types(types: str | list[str] | tuple[str, ...] | None) -> list[str] | None:
     if types is None:
         return None
@@ -232,7 +222,7 @@ def detect_run(
     if not 0 <= threshold <= 1:
         raise DetectParameterError(f"The score threshold must be between 0 and 1, not {threshold}.")
     check_pair_budget(pair_budget)  # before the lake is read, as the other options
-    since_t, until_t = _parse_time(since, "since"), _parse_time(until, "until")
+    since_t, until_t = parse_time(since, "since"), parse_time(until, "until")
     if since_t and until_t and since_t >= until_t:
         raise DetectParameterError(f"--since {since} is not before --until {until}.")
     run_id = run_id or new_id()
@@ -245,14 +235,13 @@ def detect_run(
     with _Stages(show_progress) as stages, keeping_freed_memory():
         with stages.stage("read", "reading the lake"):
             # co-action's columns only, handed over in a list: once co-action has coded them no
-            # name here keeps them alive through its pairing and the attachment (at 10M records
-            # they are 2.7 GiB); every column is read again after the attachment
+            # name here keeps them alive through its pairing and the attachment (gigabytes at
+            # scale); every column is read again after the attachment
             coaction_input = [read_records(lake, since_t, until_t, scheduler, columns=list(RECORD_COLUMNS))]
             n_records = coaction_input[0].num_rows
         # the attachment's test needs the communities, but its events can be coded, sorted and
         # keyed as soon as co-action has them: on a thread of their own, beside co-action's
-        # pairing (about one core busy there), instead of after the communities (9-10 s of the
-        # 10M benchmark)
+        # pairing (about one core busy there), instead of after the communities
         prepared: list = []
 
         def prepare_attachment(events, window: float) -> None:
@@ -441,8 +430,8 @@ ACCOUNT_FACT_COLUMNS = ["account_id", "platform", "account_name", "high_profile"
 
 def _member_records(records: pa.Table, membership: pl.DataFrame) -> pl.DataFrame:
     """The records of cluster members (all their actions in range), the columns
-    ``account_facts`` reads only (at 10M records members hold most records: every column
-    of them was a 2 GiB copy)."""
+    ``account_facts`` reads only (at scale members hold most records, and every column
+    of them would be a copy of gigabytes)."""
     import pyarrow.compute as pc
 
     members = pa.array(membership["account_id"].to_list(), pa.string())

@@ -36,9 +36,9 @@ import pyarrow.compute as pc
 
 from rallypoint import __version__
 from rallypoint.errors import Neo4jError, RallypointError
-from rallypoint.graph.lake import LATEST, Lake, write_json_atomic, write_parquet_atomic
 from rallypoint.graph.pseudonymize import Pseudonymizer
 from rallypoint.graph.subgraph import cluster_subgraph, readable
+from rallypoint.lake import LATEST, Lake, write_json_atomic, write_parquet_atomic
 
 FORMATS = ("graphml", "gexf", "csv", "parquet")
 #: Node attributes that hold an account's name and are pseudonymized with it.

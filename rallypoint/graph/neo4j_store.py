@@ -63,7 +63,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rallypoint.errors import LakeError, Neo4jError
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 #: Where `make neo4j` serves the local development server.
 DEFAULT_URI = "bolt://127.0.0.1:7687"
@@ -119,7 +119,7 @@ RETURN collect(i) AS row, collect(id(a)) AS node
 def _datetime(expr: str) -> str:
     """Cypher turning epoch microseconds into a DateTime (null stays null).
 
-    Timestamps travel as integers: the driver packs Python datetimes 20-30x slower than ints.
+    Timestamps travel as integers: the driver packs Python datetimes far slower than ints.
     """
     return (f"CASE WHEN {expr} IS NULL THEN null ELSE datetime({{epochSeconds: {expr} / 1000000, "
             f"nanosecond: {expr} % 1000000 * 1000}}) END")

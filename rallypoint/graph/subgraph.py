@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rallypoint.errors import LakeError
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 #: Interaction actions, as the interaction graph names them.
 INTERACTION_ACTIONS = ("repost", "reply", "quote", "reaction", "mention")

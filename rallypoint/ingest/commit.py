@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rallypoint.errors import LakeError
-from rallypoint.graph.lake import Lake, write_json_atomic
+from rallypoint.lake import Lake, write_json_atomic
 
 JOURNAL = "COMMIT.json"
 LOCK = ".lock"

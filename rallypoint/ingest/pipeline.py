@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from rallypoint.errors import InputError, LakeError, Neo4jError
-from rallypoint.graph.lake import Lake, new_id
 from rallypoint.ingest import commit as lake_commit
 from rallypoint.ingest.formats import (
     UnknownFormatError,
@@ -46,6 +45,7 @@ from rallypoint.ingest.formats import (
 from rallypoint.ingest.readers import Part
 from rallypoint.ingest.stages import merge_date, shift_rejected_lines, stage_part
 from rallypoint.ingest.summary import IngestSummary, SourceCounts
+from rallypoint.lake import Lake, new_id
 
 
 def ingest_sources(

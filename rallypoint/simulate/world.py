@@ -45,7 +45,7 @@ from rallypoint.simulate.organic import OrganicPopulation
 from rallypoint.simulate.writer import SHARD_PATTERN, ShardedJsonlWriter
 
 MIN_ACCOUNTS = 300
-#: Records per generated batch: ~300 MB peak at 50,000 (measured), ~470 MB at 100,000.
+#: Records per generated batch: peak memory grows with it, and larger batches gain nothing.
 CHUNK_ROWS = 50_000
 RECORDS_PER_ACCOUNT_DAY = 1.0
 

@@ -31,7 +31,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

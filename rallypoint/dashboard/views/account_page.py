@@ -23,7 +23,7 @@ from rallypoint.dashboard.safe import md
 from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.triage import TriageStore
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 
 def account_matches(current: Lake, query: str, limit: int = 50) -> pl.DataFrame:

@@ -33,7 +33,7 @@ from rallypoint.dashboard.timeline import timeline_figure
 from rallypoint.dashboard.triage import DECISIONS, Decision, TriageError, TriageStore
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
 from rallypoint.errors import RallypointError
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 #: Evidence kinds shown first: the mobilization signals, before plain co-actions.
 SIGNAL_KINDS = ("call_to_action", "logistics", "escalation", "delegitimization", "code_word")

@@ -7,7 +7,7 @@ import streamlit as st
 from rallypoint.dashboard.data import chain_state, lake_from_env
 from rallypoint.dashboard.palette import STATUS_COLOURS
 from rallypoint.dashboard.safe import html, md
-from rallypoint.graph.lake import Lake
+from rallypoint.lake import Lake
 
 
 def lake() -> Lake:

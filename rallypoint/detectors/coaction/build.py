@@ -50,6 +50,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
+from rallypoint.arrays import first_seen_codes, sorted_codes, sorted_unique, stable_argsort, union_codes
 from rallypoint.detectors import null_model as nm
 from rallypoint.detectors.coaction import (
     co_engage,
@@ -73,14 +74,9 @@ from rallypoint.detectors.coaction.partition import (
     coact_codes,
     coact_partition,
     coded_pair_actions,
-    first_seen_codes,
     merge_figures,
     pair_actions,
     sample_within_budget,
-    sorted_codes,
-    sorted_unique,
-    stable_argsort,
-    union_codes,
 )
 from rallypoint.detectors.coaction.reduce import (
     PerType,
@@ -134,8 +130,8 @@ CONVERSATION_TYPES = ("co_engage", "co_media")
 #: Default cap: a share is paired with at most this many later shares of the same target
 #: inside one window. It bites only on targets shared more than this many times within
 #: one window (a post reposted by hundreds of accounts in a minute). Memory grows with the
-#: distinct pairs formed, at most rows * cap: at 1,000 a 1M-row viral-tailed input with a
-#: wide auto window exhausted 20 GB.
+#: distinct pairs formed, at most rows * cap: a cap of 1,000 on a viral-tailed input with a
+#: wide auto window exhausts the machine's memory.
 DEFAULT_MAX_PAIRS_PER_SHARE = 100
 
 #: Columns of ``CoactionResult.actions``.
@@ -165,8 +161,8 @@ class CodedEvents:
     """Share events whose ``account_id`` and ``id`` are integer codes: positions in ``accounts``
     (sorted distinct strings) and ``ids`` (distinct record ids, in order of first
     appearance); ``frame``: ``target``, ``account_id``, ``id``, ``time`` (µs). How the
-    in-process plan hands over ``co_engage``'s events: 10.6M events as strings held about
-    1 GB at 10M records through the rest of a detect run. With ``targets`` (sorted distinct
+    in-process plan hands over ``co_engage``'s events: as strings they would hold a
+    gigabyte at scale through the rest of a detect run. With ``targets`` (sorted distinct
     strings), ``target`` holds codes into them too."""
 
     frame: pl.DataFrame
@@ -444,8 +440,8 @@ class _LocalPlan(_Plan):
         codes in order of first appearance, before any share event is built: a share event
         then holds two integers instead of two strings, and the strings are kept once each
         (``self.accounts``, ``self.ids``). Record ids need no order (``_text_copies`` breaks
-        its ties on the strings): sorting the 10M distinct ids of the 10M benchmark took
-        about 16 s. A repeated id gets one code, so its repeats are one share event.
+        its ties on the strings), so they are not sorted, the costliest sort there would be.
+        A repeated id gets one code, so its repeats are one share event.
         """
         self.min_participation = min_participation
         n_kinds = len(type_list)
@@ -478,7 +474,7 @@ class _LocalPlan(_Plan):
             if kind != engage_kind:
                 return events, None
             # co_engage's posts are coded once, here: for its Coded and for the attachment
-            # (which coded the same 14.5M strings again at 10M records)
+            # (which would otherwise code the same strings again)
             targets, target_code = sorted_codes(events["target"])
             return events.with_columns(target=pl.Series(target_code)), targets
 
@@ -486,15 +482,14 @@ class _LocalPlan(_Plan):
         built: dict[int, tuple[pl.DataFrame, pl.Series | None]] = {}
         # a type's Coded (two sorts in polars, which releases the GIL) is built on a worker
         # while this thread goes on to the next type's events: co_text's Coded then runs
-        # beside its copies and co_engage's events (at 10M records this step took 60-60.4 s
-        # in two runs, against 68.6 s twice with each Coded built in turn)
+        # beside its copies and co_engage's events, instead of each Coded in turn
         with ThreadPoolExecutor(2) as coder:
             for kind in [k for k in range(n_kinds) if k not in late] + late:
                 name = type_list[kind]
                 if name == co_text.TYPE and engage_kind is not None:
                     # co_engage's own events need no text: they are built, and their posts coded,
-                    # before co_text's grouping is waited for (at 10M records the other types are
-                    # coded well before it ends)
+                    # before co_text's grouping is waited for (the other types are coded well
+                    # before it ends)
                     built[engage_kind] = events_of(engage_kind)
                 events, targets = built.pop(kind) if kind in built else events_of(kind)
                 if name == co_engage.TYPE:
@@ -507,8 +502,8 @@ class _LocalPlan(_Plan):
                 every = events
                 if min_participation > 1:
                     # CooRTweet step 1: accounts with too few share events of a type never pair in it
-                    # (accounts are codes here: counted by a bincount, where a group-by and a semi
-                    # join took 2.3 s over co_engage's 14.5M events at 10M records)
+                    # (accounts are codes here: counted by a bincount, cheaper than a group-by
+                    # and a semi join)
                     account = events["account_id"].to_numpy()
                     active = np.bincount(account, minlength=len(self.accounts)) >= min_participation
                     events = events.filter(pl.Series(active[account]))
@@ -524,7 +519,7 @@ class _LocalPlan(_Plan):
         if min_participation <= 1:
             del counts["share_events_after_prefilter"]
         # coded: the records are not read again here, and the memory Arrow keeps for them
-        # goes back before the pairing (at 10M records 2 GiB stayed resident through it)
+        # goes back before the pairing instead of staying resident through it
         self.table = None
         release_unused_memory()
         return self.coded, engage_events, counts

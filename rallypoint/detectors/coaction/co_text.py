@@ -32,13 +32,13 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rallypoint.arrays import sorted_codes
 from rallypoint.detectors.coaction.minhash import (
     NUM_PERM,
     SHINGLE_WORDS,
     as_text_series,
     near_duplicate_groups,
 )
-from rallypoint.detectors.coaction.partition import sorted_codes
 from rallypoint.detectors.coaction.shares import (
     AUTHORING_ACTIONS,
     from_column,
@@ -60,9 +60,8 @@ def normalize_text(texts: pl.Series) -> pl.Series:
     """Lower case, without links, with punctuation as spaces and whitespace collapsed."""
     # one pass: each run of links and characters outside [\w@#] becomes one space. A link
     # starts with a word character, so no run of the others swallows its start, and this
-    # equals replacing links by a space, then runs of the others by a space (on the 5M texts
-    # of the 10M benchmark: the same texts, 8.2 s against 9.1 s). Whitespace is outside
-    # [\w@#], so single spaces are left.
+    # equals replacing links by a space, then runs of the others by a space, in one pass.
+    # Whitespace is outside [\w@#], so single spaces are left.
     return texts.str.to_lowercase().str.replace_all(r"(?:https?://\S+|[^\w@#])+", " ").str.strip_chars()
 
 
@@ -99,17 +98,17 @@ def text_groups(records: pa.Table, threshold: float = 0.8, seed: int = 0,
     authored, or no text of ``MIN_WORDS`` words).
 
     Reads ``action`` and ``text`` only, so it can start before the records' other columns
-    are coded (``build._LocalPlan``), which then pairs on the codes: a label per record (5M
-    strings at 10M records) is never built.
+    are coded (``build._LocalPlan``), which then pairs on the codes: a label string per
+    record is never built.
     """
     authored = pc.is_in(records["action"], value_set=pa.array(AUTHORING_ACTIONS, pa.string()))
     rows = np.flatnonzero(authored.to_numpy())
     code = np.full(records.num_rows, -1, dtype=np.int64)
     if rows.size == 0:
         return code, pl.Series("target", [], dtype=pl.String)
-    # one sort of the texts (a binary search of each among the distinct ones took 14.7 s at 10M records)
+    # one sort of the texts, far cheaper than a binary search of each among the distinct ones
     distinct, text_code = sorted_codes(_long_enough(records["text"].filter(authored)))
-    # the texts' memory goes back before the signatures (1.5 GiB at 3M texts) are allocated
+    # the texts' memory goes back before the signatures (gigabytes at scale) are allocated
     release_unused_memory()
     nulls = distinct.null_count()  # a null sorts first: code 0
     texts = distinct.slice(nulls)

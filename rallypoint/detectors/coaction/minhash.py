@@ -23,8 +23,8 @@ Method
 Cost
     ``O((U + S) * num_perm)`` for ``S`` (text, shingle) rows of ``U`` distinct shingles, in
     ``num_perm`` vectorised passes;
-    ``O(d * b log d)`` for the bands of ``d`` texts. The 10M benchmark's 1.87M distinct
-    texts take about 22 s on two cores. Memory: the ``d x num_perm`` uint32 signatures, plus working sets bounded by
+    ``O(d * b log d)`` for the bands of ``d`` texts. Memory: the ``d x num_perm`` uint32
+    signatures, plus working sets bounded by
     ``DOC_CHUNK`` texts and ``LINK_CHUNK`` candidate links.
 """
 
@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from rallypoint.detectors.coaction.partition import sorted_unique, stable_argsort
+from rallypoint.arrays import sorted_unique, stable_argsort
 
 _PRIME = np.uint64((1 << 61) - 1)
 _MASK32 = np.uint64(0xFFFFFFFF)
@@ -68,7 +68,7 @@ def shingle_hashes(texts: Sequence[str] | pl.Series, shingle: int = SHINGLE_WORD
 
     The words are exploded once and each shingle is the words from one on, shifted over
     the whole column and kept when its last word is still in the same text (a shift per
-    text, ``over``, took most of 17.6 s at 10M records); rows are made unique and sorted
+    text, ``over``, cost most of this step); rows are made unique and sorted
     by one sort of an int64 (text, hash) key.
     """
     frame = pl.DataFrame({"text": texts}, schema={"text": pl.String})
@@ -97,11 +97,11 @@ def signatures(doc: np.ndarray, hashes: np.ndarray, n_docs: int, num_perm: int =
     """MinHash signatures, ``(n_docs, num_perm)`` uint32, from (doc, hash) rows sorted by doc.
 
     Each block of ``PERM_BLOCK`` permutations hashes the distinct shingle hashes once and
-    each row looks its values up: texts share most of their shingles (the 10M benchmark's
-    18M rows hold 44k distinct ones), so the arithmetic runs over far fewer values than
+    each row looks its values up: texts share most of their shingles (millions of rows
+    hold tens of thousands of distinct ones), so the arithmetic runs over far fewer values than
     rows. Texts with the same number of rows form one (rows, texts, block) array whose
     minimum is taken along its first axis (``np.minimum.reduceat`` over each text's few
-    rows paid a call per text and permutation: 1.18 s against 0.6 s for 250k texts). The
+    rows pays a call per text and permutation). The
     blocks are split among ``workers`` threads (numpy's passes release the GIL), each
     writing its own columns. ``O(D log D + (U + S) * num_perm)`` for ``S`` rows of ``U``
     distinct hashes over ``D`` texts (the hashes are found by hashing, the texts sorted by
@@ -116,7 +116,7 @@ def signatures(doc: np.ndarray, hashes: np.ndarray, n_docs: int, num_perm: int =
     starts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
     present, lengths = doc[starts], np.diff(np.r_[starts, doc.size])
     # the distinct hashes in order of first appearance, and each row's position among them:
-    # one hash pass (np.unique's sort took 0.6 s a chunk of 250k texts, their order is not read)
+    # one hash pass: np.unique would sort them, and their order is not read
     encoded = pc.dictionary_encode(pa.array(hashes))
     distinct, row_hash = encoded.dictionary.to_numpy(), encoded.indices.to_numpy()
     del encoded

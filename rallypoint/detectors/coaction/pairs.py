@@ -38,8 +38,8 @@ import numpy as np
 from rallypoint.detectors import null_model as nm
 
 #: Pairs materialised per chunk: bounds memory (five int64 arrays of this length). Two
-#: chunks are reduced at once (``partition.CHUNK_WORKERS``); 2M balanced the two threads
-#: better than 4M (2.9-3.0 s against 3.3-4.0 s to pair 8.7M co-shares, vs_peers input).
+#: chunks are reduced at once (``partition.CHUNK_WORKERS``); smaller chunks balance the two
+#: threads better than larger ones (benchmarks/RESULTS.md, vs_peers).
 DEFAULT_CHUNK_PAIRS = 2_000_000
 
 

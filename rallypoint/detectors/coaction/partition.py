@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
-import pyarrow.compute as pc
 
+from rallypoint.arrays import sorted_codes, sorted_unique, stable_argsort
 from rallypoint.detectors.coaction.pairs import PairChunk, iter_pairs, target_chances, window_ends
 
 #: Share events as partitions carry them: type code, target, account, record id, time (µs).
@@ -85,8 +85,8 @@ def sample_within_budget(partners: np.ndarray, groups: np.ndarray, ranks: Callab
 
     Why accounts, not pairs per share: thinning each share to its next few sharers picks
     a different few on every target, so a pair that co-shared ten campaign posts is seen
-    on one or two and looks like chance (at 10M records the campaigns' own posts, hundreds
-    of reposts within minutes, were thinned so and recall fell to 0.44). Ranking accounts
+    on one or two and looks like chance (the campaigns' own posts, hundreds of reposts
+    within minutes, are thinned so and recall collapses). Ranking accounts
     once keeps a pair either on every target thinned to a rate above both its ranks or on
     none of them, so its repeats are seen whole; the null model's ``E_ab`` is summed over
     the same targets (``share_counts.sampled``), which keeps the test exact for the pairs
@@ -112,94 +112,6 @@ def sample_within_budget(partners: np.ndarray, groups: np.ndarray, ranks: Callab
 
 #: ``account_ranks``' hash seed (any fixed value does; it only has to stay the same)
 _RANK_SEED = 0x72616C6C79
-
-
-def sorted_codes(strings: pl.Series, dtype: type = np.int64) -> tuple[pl.Series, np.ndarray]:
-    """(the sorted distinct strings, each string's position among them as ``dtype``).
-
-    Equal strings get equal codes and codes follow string order. The strings are
-    dictionary-encoded (one hash pass), only the distinct ones are sorted, and the codes
-    are remapped to their sorted positions: ``O(n + d log d)`` for ``d`` distinct strings.
-    Repeated strings cost little (account ids at 10M records: 3.1 s against 11.8 s for a
-    sort of all 10M); distinct ones cost one string sort either way. (A binary search of
-    every string in the sorted distinct ones took 55.9 s for the 10M record ids.)
-    """
-    encoded = pc.dictionary_encode(strings.to_arrow())
-    distinct = pl.from_arrow(encoded.dictionary).cast(pl.String)
-    order = distinct.arg_sort().to_numpy()
-    # a null, when there is one, sorts first, as polars sorts: code 0
-    nulls = int(strings.null_count() > 0)
-    position = np.empty(order.size + 1, dtype=dtype)
-    position[order] = np.arange(nulls, order.size + nulls, dtype=dtype)
-    position[-1] = 0
-    distinct = distinct.gather(order)
-    if nulls:
-        distinct = pl.concat([pl.Series([None], dtype=pl.String), distinct])
-    return distinct.alias(strings.name), position[encoded.indices.fill_null(order.size).to_numpy()]
-
-
-def union_codes(distinct: pl.Series, more: pl.Series) -> tuple[pl.Series, np.ndarray, np.ndarray]:
-    """``distinct`` (sorted distinct strings, as ``sorted_codes`` gives them) with ``more``
-    (distinct strings, any order, no null) added: ``(union, moved, placed)``, the union
-    sorted and distinct, ``moved[c]`` the new code of old code ``c`` and ``placed[i]`` the code
-    of ``more[i]``.
-
-    What ``sorted_codes`` of both string columns together gives, at the cost of sorting
-    ``more`` and one binary search of each of it in ``distinct``: ``O(m log m + m log d + d)``
-    (at 10M records ``co_engage``'s 10.6M posts are coded while ``co_text``'s groups are
-    found, and the 0.4M originals of its copies added once they are).
-    """
-    order = more.arg_sort().to_numpy()
-    added = more.gather(order)
-    nulls = int(distinct.null_count() > 0)  # a null sorts first, at code 0
-    strings = distinct.slice(nulls)
-    at = strings.search_sorted(added, side="left").to_numpy().astype(np.int64)
-    found = np.zeros(at.size, dtype=bool)
-    inside = at < len(strings)
-    found[inside] = (strings.gather(at[inside]) == added.filter(pl.Series(inside))).to_numpy()
-    new_at = at[~found]  # where each new string goes among the old ones (sorted, as ``added`` is)
-    # an old string moves up by the new strings that sort before it
-    moved = np.arange(len(distinct), dtype=np.int64)
-    moved[nulls:] += np.searchsorted(new_at, np.arange(len(strings)), side="right")
-    placed_sorted = np.empty(at.size, dtype=np.int64)
-    placed_sorted[found] = moved[nulls + at[found]]
-    placed_sorted[~found] = nulls + new_at + np.arange(new_at.size)
-    placed = np.empty_like(placed_sorted)
-    placed[order] = placed_sorted
-    union = pl.Series(distinct.name, [None] * (len(distinct) + new_at.size), dtype=pl.String)
-    union = union.scatter(moved, distinct).scatter(placed_sorted[~found], added.filter(pl.Series(~found)))
-    return union, moved, placed
-
-
-def first_seen_codes(strings: pl.Series, dtype: type = np.int32) -> tuple[pl.Series, np.ndarray]:
-    """(the distinct strings in order of first appearance, each string's position among them).
-
-    Equal strings (and nulls) get equal codes; one hash pass, no sort: for strings whose
-    order nothing reads (record ids; sorting the 10M of the 10M benchmark took about 16 s).
-    """
-    encoded = pc.dictionary_encode(strings.to_arrow(), null_encoding="encode")
-    distinct = pl.from_arrow(encoded.dictionary).cast(pl.String)
-    return distinct.alias(strings.name), encoded.indices.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
-
-
-def stable_argsort(values: np.ndarray) -> np.ndarray:
-    """``np.argsort(values, kind="stable")`` (ties keep their input order), by polars'
-    multi-threaded sort: 1.2 s against 3.9 s for 15M int64 on this project's two cores."""
-    if values.size < 2:
-        return np.arange(values.size, dtype=np.int64)
-    frame = pl.DataFrame({"value": values}).with_row_index("row")
-    return frame.sort("value", maintain_order=True)["row"].to_numpy().astype(np.int64)
-
-
-def sorted_unique(values: np.ndarray) -> np.ndarray:
-    """The distinct values of an integer array, sorted: ``np.unique(values)``, by one sort.
-
-    numpy 2.4's ``np.unique`` (without ``return_inverse``) takes a hash-based path that
-    took 45.8 s on the 31M candidate links of the 10M benchmark's texts, and 19 s on 10M
-    random int64, where a sort and a pass over neighbours take under a second.
-    """
-    ordered = np.sort(values)
-    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if ordered.size else ordered
 
 
 class Coded:
@@ -414,14 +326,14 @@ def _share_counts(s: Coded, in_pair: np.ndarray, paired: np.ndarray | None) -> p
     """Per (group, account), sorted: ``n`` shares, ``n_in_pair`` of them in a pair, and
     ``sampled`` (an account's shares of one target are all sampled or none).
 
-    One sort of an int64 key and ``bincount``s: a polars group_by of the same rows held
-    about 1.5 GiB at once for the 10M benchmark's co-engagement shares.
+    One sort of an int64 key and ``bincount``s: a polars group_by of the same rows holds
+    its whole hash table at once, gigabytes at scale.
     """
     key = s.group * np.int64(s.n_accounts) + s.account
     if key.size == 0:
         return pl.DataFrame(schema={"group": pl.Int64, "account": pl.Int64, "n": pl.Int64, "n_in_pair": pl.Int64,
                                     "sampled": pl.Boolean})
-    # polars' sort on every core (np.unique's sort took 2.0 s against 1.1 s for 14.5M keys)
+    # polars' sort on every core, faster than np.unique's single-threaded one
     order = stable_argsort(key)
     key = key[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
@@ -639,7 +551,7 @@ def coded_pair_actions(
 
     Kept pairs become int64 keys ``(kind * n + a) * n + b``; each formed pair's key is
     looked up in a hash set of them (``is_in``: a binary search per pair into millions of
-    keys missed the cache on every step, 5.5 s for 8.7M pairs). ``O(n + P + K)``.
+    keys misses the cache on every step). ``O(n + P + K)``.
     """
     n_acc = s.n_accounts
     if kept.height == 0 or s.group.size == 0:

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from rallypoint.arrays import stable_argsort
 from rallypoint.detectors import null_model as nm
-from rallypoint.detectors.coaction.partition import stable_argsort
 
 #: ``may_pass`` keeps a little more than ``significance`` allows (float rounding).
 SLACK = 1 + 1e-9
@@ -203,12 +203,12 @@ def expected_weights(
         target = groups[entry]
         wanted = large[start:stop][row] * n_groups + target
         # the chunk's rows are sorted by the account looked up, so its keys lie in one slice of
-        # the lookup: the searches run there (10.4 s -> 8.6 s of a core at 10M records)
+        # the lookup: the searches run there, on a slice that stays in cache
         lo = int(np.searchsorted(lookup, large[start] * n_groups))
         hi = int(np.searchsorted(lookup, (large[stop - 1] + 1) * n_groups))
         found = np.minimum(lo + np.searchsorted(lookup[lo:hi], wanted), lookup.size - 1)
-        # the terms of the targets both accounts share only (about 1 in 9 entries walked at
-        # 10M records): gathering every entry's counts and chance cost 7 s of a single core there
+        # the terms of the targets both accounts share only (a small share of the entries
+        # walked): gathering every entry's counts and chance would dominate the step
         hit = np.flatnonzero(lookup[found] == wanted)
         terms = counts[entry[hit]] * counts[found[hit]] * chance[target[hit]]
         out[by_large[start:stop]] = np.bincount(row[hit], weights=terms, minlength=stop - start)

@@ -7,7 +7,7 @@ same way, so "Fraude nas URNAS", "fraude nas urnas" and "#FraudeNasUrnas" all ma
 "fraude nas urnas", and "onibus" matches "ônibus". Folding is what makes the scan fast:
 on ASCII text and ASCII patterns Rust's regex engine (which polars runs over whole
 columns) stays on its DFA, where Unicode case folding and Unicode word boundaries would
-push it to a slower engine (measured: 10x).
+push it to a much slower engine.
 
 Patterns use the syntax that both Python ``re`` and Rust ``regex`` accept (no
 look-arounds, no backreferences), so one pattern serves the vectorised scan and the

@@ -30,7 +30,7 @@ STREAM_BLOCK_BYTES = 32 * 1024 * 1024
 def read_blocks(part: Part) -> Iterator[Block]:
     # a byte range is one of several parts of a file that run side by side, which
     # already keeps every core busy: Arrow's own threads on top only add switching
-    # (measured: ~10% more parsing CPU); a whole file is parsed on all cores
+    # and cost parsing CPU; a whole file is parsed on all cores
     for data, first_line, newlines in iter_line_blocks(part):
         yield from parse_block(data, first_line, newlines, use_threads=part.start is None)
 

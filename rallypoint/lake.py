@@ -239,6 +239,17 @@ class Lake:
                 shutil.rmtree(d, ignore_errors=True)
 
 
+def parse_time(value: str | datetime | None, name: str) -> datetime | None:
+    """A ``--since``/``--until`` bound: ISO 8601 (``Z`` allowed), UTC when it has no zone."""
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise LakeError(f"--{name} {value!r} is not an ISO 8601 time such as 2021-01-06T00:00Z.") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def lake_columns(columns: list[str] | None) -> pa.Schema:
     """The lake schema's fields named by ``columns``, in that order (all of it for ``None``)."""
     return LAKE_SCHEMA if columns is None else pa.schema([LAKE_SCHEMA.field(c) for c in columns])

@@ -1,0 +1,131 @@
+"""Benchmark ``rallypoint watch``: one new day of data against a full detect over the horizon.
+
+Target (issue 18): on a 1M-record world, the watcher's cycle for one new day costs at most
+20 % of a full ``detect`` over the same horizon, and writes the same run tables.
+
+The script simulates and ingests a 1M-record world (cached under ``bench-output/watch/``),
+lets a watcher (in a scratch lake on the same interactions) run the day before the last,
+then times
+
+* **watch**: the cycle that sees the last day (detect over the horizon, tracks, alerts);
+* **full**: ``detect_run`` over the same ``[end - horizon, end)``;
+
+and checks that the two runs' tables (edges, clusters, members, evidence) are identical.
+Each timed step runs in a fresh process so its CPU time and peak memory are its own.
+
+    .venv/bin/python benchmarks/watch.py [--records 1000000] [--seed 1] [--horizon 14d]
+
+Not a test: run it by hand; the CPU is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench-output" / "watch"
+TARGET_SHARE = 0.20
+
+_CHILD = r"""
+import json, os, resource, sys, time
+from datetime import datetime
+step, lake, moment, horizon = sys.argv[1:5]
+moment = datetime.fromisoformat(moment)
+load_before = os.getloadavg()
+start = time.perf_counter()
+if step == "full":
+    from rallypoint.detectors.pipeline import detect_run
+    from rallypoint.watch.watcher import parse_duration
+    run_id = detect_run(lake, since=moment - parse_duration(horizon, "horizon"), until=moment,
+                        show_progress=False).run_id
+    alerts = None
+else:
+    from rallypoint.watch.watcher import Watcher, WatchOptions
+    result = Watcher(lake, WatchOptions.from_cli(horizon=horizon)).cycle(as_of=moment)
+    run_id, alerts = result.run_id, len(result.alerts)
+wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"run_id": run_id, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "alerts": alerts,
+                  "peak_gib": usage.ru_maxrss / 2**20, "load": [load_before, os.getloadavg()]}))
+"""
+
+
+def _child(step: str, lake: Path, moment: str, horizon: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", _CHILD, step, str(lake), moment, horizon], cwd=REPO,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{step} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def prepare(n_records: int, seed: int) -> Path:
+    """Simulate and ingest a world of about ``n_records`` records (cached)."""
+    from rallypoint.ingest.pipeline import ingest_sources
+    from rallypoint.simulate import simulate_world
+
+    folder = OUT / f"{n_records}-{seed}"
+    data, lake = folder / "data", folder / "lake"
+    if not (folder / "ready").exists():
+        start = time.perf_counter()
+        simulate_world(data, accounts=max(5000, n_records // 40), days=14, seed=seed, records=n_records)
+        ingest_sources(sorted(data.glob("interactions-*")), lake)
+        print(f"  simulated and ingested in {time.perf_counter() - start:.0f} s", flush=True)
+        (folder / "ready").write_text("ok")
+    return lake
+
+
+def identical(lake, run_a: str, run_b: str) -> dict[str, bool]:
+    """Whether each run table of the two runs holds the same rows (order aside)."""
+    import polars as pl
+
+    from rallypoint.schema import RUN_TABLES
+
+    out = {}
+    for name in RUN_TABLES:
+        a, b = (pl.from_arrow(lake.read_run_table(r, name)) for r in (run_a, run_b))
+        keys = [c for c, t in a.schema.items() if not isinstance(t, pl.List | pl.Struct)]
+        out[name] = a.sort(keys).equals(b.sort(keys))
+    return out
+
+
+def main() -> None:
+    from datetime import timedelta
+
+    from rallypoint.lake import Lake
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--horizon", default="14d")
+    args = parser.parse_args()
+    source = prepare(args.records, args.seed)
+
+    scratch = OUT / f"{args.records}-{args.seed}" / f"watch-{time.strftime('%Y%m%dT%H%M%S')}"
+    scratch.mkdir(parents=True)
+    (scratch / "interactions").symlink_to(source.joinpath("interactions").resolve(), target_is_directory=True)
+    days = sorted({p.parent.name.removeprefix("date=") for p in Lake(scratch).interaction_files()})
+    from datetime import UTC, datetime
+
+    end = datetime.strptime(days[-1], "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
+    before = _child("watch", scratch, (end - timedelta(days=1)).isoformat(), args.horizon)
+    print(f"  the day before: {before['wall']:.0f} s wall", flush=True)
+    watch = _child("watch", scratch, end.isoformat(), args.horizon)
+    print(f"  watch, one new day: {watch['wall']:.0f} s wall, {watch['cpu']:.0f} s CPU", flush=True)
+    full = _child("full", scratch, end.isoformat(), args.horizon)
+    print(f"  full detect: {full['wall']:.0f} s wall, {full['cpu']:.0f} s CPU", flush=True)
+    same = identical(Lake(scratch), watch["run_id"], full["run_id"])
+    share = watch["cpu"] / full["cpu"]
+    report = {"records": args.records, "seed": args.seed, "horizon": args.horizon, "day_before": before,
+              "watch": watch, "full": full, "identical": same, "cpu_share": share,
+              "target_share": TARGET_SHARE, "met": share <= TARGET_SHARE and all(same.values())}
+    (scratch / "report.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
