@@ -39,7 +39,7 @@ def log(tmp_path) -> TriageStore:
     store.append_event("export", "c1", "ada", {"format": "csv", "pseudonymized": False}, run_id="r1",
                        actor_role="admin")
     store.record(Decision("r1", "c1", "dismiss", "a fandom after all", "bo", ("a", "b"), "analyst"))
-    append_event(tmp_path, "acknowledge", "track-3", "bo", {"note": "seen"}, actor_role="analyst")
+    append_event(tmp_path, "comment", "c1", "bo", {"text": "seen"}, run_id="r1", actor_role="analyst")
     return store
 
 
@@ -128,7 +128,7 @@ def test_unknown_kinds_and_missing_actors_are_refused(log):
         log.append_event("comment", "c1", "  ", {"text": "x"})
     with pytest.raises(TriageError, match="empty"):
         log.comment("r1", "c1", "  ", "ana", "analyst")
-    assert log.verify().rows == 7 and "acknowledge" in EVENT_KINDS
+    assert log.verify().rows == 7 and "rewrite" not in EVENT_KINDS
 
 
 def test_a_missing_log_is_one_sentence(tmp_path):

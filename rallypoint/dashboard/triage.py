@@ -18,8 +18,9 @@ Triggers refuse ``UPDATE`` and ``DELETE`` so no honest code path can change a ro
 later decision supersedes an earlier one by being newer, and the whole history stays
 readable as the audit trail.
 
-Other code appends with :func:`append_event` (e.g. ``rallypoint watch`` acknowledging an
-alert); decisions, comments and assignments have their own validated helpers.
+Other code appends with :func:`append_event` (a new kind is added to :data:`EVENT_KINDS`,
+the one list of them); decisions, comments and assignments have their own validated
+helpers, and ``rallypoint watch``'s acknowledgements are decisions on the alert's cluster.
 
 Complexity: appending is one indexed read of the last row and one insert; reading a
 kind is one indexed scan; :func:`verify` is one pass over the rows, ``O(n)``.
@@ -63,7 +64,6 @@ EVENT_KINDS: dict[str, str] = {
     "role_changed": "subject: user; payload: role, previous",
     "user_disabled": "subject: user",
     "password_changed": "subject: user",
-    "acknowledge": "subject: alert or track; payload: note (rallypoint watch's alerts)",
 }
 
 #: The link before the first row.
