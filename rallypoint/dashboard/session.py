@@ -54,8 +54,11 @@ def _oidc_signed_in() -> bool:
     return bool(st.user.get("is_logged_in", False))
 
 
-def require(lake: Lake) -> Identity:
-    """The signed-in identity, after drawing who it is; stops the page when nobody is signed in."""
+def require(lake: Lake) -> Identity | None:
+    """The signed-in identity, after drawing who it is; stops the page when nobody is signed in.
+
+    ``None`` only where ``st.stop()`` cannot stop (no Streamlit run): the caller draws nothing then.
+    """
     mode = settings().mode
     who = _find(lake, mode)
     st.session_state.pop(_KEY, None)
@@ -70,6 +73,7 @@ def require(lake: Lake) -> Identity:
         else:
             st.warning("You are not signed in, or your session has expired. Reload the page to sign in again.")
         st.stop()
+        return None
     st.session_state[_KEY] = who
     if who.method == "none":
         st.warning(f"Sign-in is off (\\-\\-no\\-auth): this dashboard is for one person on this machine only; "
