@@ -14,12 +14,13 @@ RUN pip install . \
     && mkdir -p /data \
     && chown rallypoint /data
 
-# In a container the dashboard must listen on all of the container's interfaces; the compose file
-# publishes it on the host's 127.0.0.1 only.
+# In a container the dashboard must listen on all of the container's interfaces (the compose file
+# publishes it on the host's 127.0.0.1 only), always behind sign-in (--no-auth is refused off
+# localhost). On Neo4j Enterprise it can use a reader-only account (NEO4J_DASHBOARD_USER/PASSWORD).
 RUN printf '%s\n' '#!/bin/sh' \
-    'exec python -m streamlit run /app/rallypoint/dashboard/app.py --server.address=0.0.0.0 \' \
-    '  --server.port=8501 --server.headless=true --browser.gatherUsageStats=false \' \
-    '  --global.developmentMode=false --server.fileWatcherType=none "$@"' \
+    'export NEO4J_USER="${NEO4J_DASHBOARD_USER:-$NEO4J_USER}"' \
+    'export NEO4J_PASSWORD="${NEO4J_DASHBOARD_PASSWORD:-$NEO4J_PASSWORD}"' \
+    'exec rallypoint dashboard --lake "${RALLYPOINT_LAKE:-/data/lake}" --address 0.0.0.0 --port 8501 "$@"' \
     > /usr/local/bin/dashboard-container \
     && chmod +x /usr/local/bin/dashboard-container
 

@@ -59,6 +59,11 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "write_import_csv": ("rallypoint.graph.neo4j_bulk", "write_import_csv"),
     "create_constraints": ("rallypoint.graph.neo4j_bulk", "create_constraints"),
     "run_dashboard": ("rallypoint.dashboard.launch", "run_dashboard"),
+    # the dashboard's accounts and its hash-chained triage log
+    "account_store": ("rallypoint.dashboard.accounts", "account_store"),
+    "TriageStore": ("rallypoint.dashboard.triage", "TriageStore"),
+    "append_event": ("rallypoint.dashboard.triage", "append_event"),
+    "verify_triage_log": ("rallypoint.dashboard.triage", "verify"),
     "run_demo": ("rallypoint.demo", "run_demo"),
     # errors: every one a user can meet is a RallypointError with one clear sentence
     "RallypointError": ("rallypoint.errors", "RallypointError"),

@@ -352,11 +352,132 @@ def lake_quarantine(lake, files) -> None:
 @lake_option
 @neo4j_option
 @click.option("--port", default=8501, show_default=True)
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="Address to listen on (a container: 0.0.0.0, published on the host's 127.0.0.1).")
+@click.option("--auth", type=click.Choice(["password", "oidc", "none"]), default="password", show_default=True,
+              help="password: dashboard accounts (rallypoint users add); oidc: st.login and your identity "
+                   "provider (docs/dashboard.md); none: the same as --no-auth.")
+@click.option("--no-auth", is_flag=True, help="No sign-in, for one person on this machine (localhost only).")
 @clear_errors
-def dashboard(lake, neo4j_uri, port) -> None:
+def dashboard(lake, neo4j_uri, port, address, auth, no_auth) -> None:
     """Open the analysts' dashboard on the lake."""
 
-    rallypoint.run_dashboard(lake, neo4j_uri=neo4j_uri, port=port)
+    rallypoint.run_dashboard(lake, neo4j_uri=neo4j_uri, port=port, address=address,
+                             auth="none" if no_auth else auth)
+
+
+# --- users ------------------------------------------------------------------------
+PASSWORD_ENV = "RALLYPOINT_PASSWORD"
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def _new_password(password_stdin: bool) -> str:
+    """From stdin (--password-stdin), $RALLYPOINT_PASSWORD, or a hidden prompt: never an argument."""
+    import os
+
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV]
+    if not sys.stdin.isatty():
+        raise RallypointError(f"Give the password on a terminal, with --password-stdin, or in ${PASSWORD_ENV}.")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@main.group()
+def users() -> None:
+    """Dashboard accounts and roles (stored in LAKE/triage.sqlite)."""
+
+
+@users.command("add")
+@click.argument("name")
+@lake_option
+@click.option("--role", type=click.Choice(["viewer", "analyst", "admin"]), required=True)
+@click.option("--oidc", is_flag=True, help="An identity-provider account (NAME is its e-mail): no password here.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@clear_errors
+def users_add(name, lake, role, oidc, password_stdin) -> None:
+    """Add a user: viewers read, analysts decide, admins manage users and export real ids."""
+    store = rallypoint.account_store(rallypoint.Lake(lake).require().root)
+    store.add_user(name, role, None if oidc else _new_password(password_stdin), _cli_actor(),
+                   method="oidc" if oidc else "password")
+    click.echo(f"Added {name} ({role}).")
+
+
+@users.command("role")
+@click.argument("name")
+@lake_option
+@click.option("--role", type=click.Choice(["viewer", "analyst", "admin"]), required=True)
+@clear_errors
+def users_role(name, lake, role) -> None:
+    """Change a user's role (recorded in the triage log)."""
+    rallypoint.account_store(rallypoint.Lake(lake).require().root).set_role(name, role, _cli_actor())
+    click.echo(f"{name} is now {role}.")
+
+
+@users.command("password")
+@click.argument("name")
+@lake_option
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@clear_errors
+def users_password(name, lake, password_stdin) -> None:
+    """Set a user's password (ends their sessions)."""
+    rallypoint.account_store(rallypoint.Lake(lake).require().root).set_password(name, _new_password(password_stdin), _cli_actor())
+    click.echo(f"Password of {name} changed.")
+
+
+@users.command("disable")
+@click.argument("name")
+@lake_option
+@clear_errors
+def users_disable(name, lake) -> None:
+    """Disable a user (ends their sessions; their past events stay in the log)."""
+    rallypoint.account_store(rallypoint.Lake(lake).require().root).disable(name, _cli_actor())
+    click.echo(f"{name} is disabled.")
+
+
+@users.command("list")
+@lake_option
+@clear_errors
+def users_list(lake) -> None:
+    """List the users, their roles and how they sign in."""
+    for u in rallypoint.account_store(rallypoint.Lake(lake).require().root).users():
+        click.echo(f"{u['name']}\t{u['role']}\t{u['method']}\t{'disabled' if u['disabled'] else 'active'}")
+
+
+# --- triage -----------------------------------------------------------------------
+@main.group()
+def triage() -> None:
+    """The triage log (decisions, comments, assignments, exports, views) and its hash chain."""
+
+
+@triage.command("verify")
+@lake_option
+@click.option("--expect-head", default=None, help="ROWS:HASH printed by an earlier verify: also catches removed newest rows.")
+@clear_errors
+def triage_verify(lake, expect_head) -> None:
+    """Check the log's hash chain; names the first changed or removed row (exit 1 when broken)."""
+    state = rallypoint.verify_triage_log(lake)
+    click.echo(state.render())
+    if state.ok:
+        click.echo(f"head: {state.rows}:{state.head}")
+    if state.ok and expect_head:
+        rows, _, head = expect_head.partition(":")
+        if not rows.isdigit() or not head:
+            raise RallypointError("--expect-head takes ROWS:HASH as an earlier verify printed it.")
+        if int(rows) > state.rows:
+            click.echo(f"The log has {state.rows:,} rows, fewer than the {int(rows):,} expected: rows were removed.")
+            sys.exit(1)
+        if rallypoint.TriageStore(Path(lake) / "triage.sqlite").head_at(int(rows)) != head:
+            click.echo(f"Row {rows}'s hash differs from the expected head: the log was rewritten.")
+            sys.exit(1)
+    if not state.ok:
+        sys.exit(1)
 
 
 # --- demo -------------------------------------------------------------------------

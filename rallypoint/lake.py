@@ -7,7 +7,7 @@ Layout (SPEC.md)::
     LAKE/ingests/INGEST_ID.json                    one summary per finished ingest
     LAKE/runs/RUN_ID/run.json                      a detection run's parameters and counts
     LAKE/runs/RUN_ID/{edges,clusters,members,evidence}.parquet
-    LAKE/triage.sqlite                             analysts' decisions, append-only
+    LAKE/triage.sqlite                             dashboard accounts and the hash-chained triage log
     LAKE/neo4j.json                                which interaction files each Neo4j holds
 
 Every file becomes visible by an atomic rename of a finished temporary file, so a

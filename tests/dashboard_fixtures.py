@@ -347,3 +347,76 @@ def simulated_lake(root: str | Path, *, accounts: int = 400, days: int = 6, seed
     top_members = members.filter(pa.compute.equal(members["cluster_id"], top["cluster_id"]))["account_id"].to_pylist()
     return {"lake": lake.root, "run": run_id, "top_cluster": top["cluster_id"],
             "account": (top["high_profile_accounts"] or top_members)[0]}
+
+
+def hostile_payloads(host: str) -> dict[str, str]:
+    """Texts an account under investigation could write, each calling ``host`` if it were rendered.
+
+    Keys name what the payload tries (a Markdown image, a phishing link, ...); every value is one
+    line, so the page must show it exactly as written.
+    """
+    return {
+        "md_image": f"![px]({host}/md-image.png)",
+        "md_link": f"[Click to re-login]({host}/md-link)",
+        "heading": "# Heading payload",
+        "html": f'<img src="{host}/html-image.png"><b>bold payload</b><script>alert(1)</script>',
+        "js_link": '<a href="javascript:alert(1)">js payload</a> [js md](javascript:alert(2))',
+        "shortcodes": ":red[red payload] :material/warning: :smile: $x^2$",
+        "autolink": f"{host}/autolink www.autolink-payload.example",
+    }
+
+
+def hostile_lake(root: str | Path, host: str) -> dict:
+    """The fixture lake with the top cluster's texts, names, reasons, places, targets and one id
+    replaced by :func:`hostile_payloads` (the tables keep their schemas, as ``detect`` writes them).
+
+    Returns the lake, run, the hostile cluster's id (itself a payload), the payloads, and an
+    account id that is a payload too.
+    """
+    import polars as pl
+
+    fixture = write_fixture_lake(root)
+    lake, run = fixture.lake, fixture.new_run
+    payloads = hostile_payloads(host)
+    texts = list(payloads.values())
+    clusters = pl.from_arrow(lake.read_run_table(run, "clusters")).sort("score", descending=True)
+    old_id = clusters["cluster_id"][0]
+    new_id = f"c1![id]({host}/id-image.png)"
+    bad_account = f"acct[x]({host}/account-link)"
+
+    def payload_list(n: int) -> list[str]:
+        return [texts[i % len(texts)] for i in range(n)]
+
+    top = clusters.filter(pl.col("cluster_id") == old_id).row(0, named=True)
+    mobilization = dict(top["mobilization"])
+    mobilization["top_date_places"] = [{"date": "2021-01-06", "place": payloads["md_image"], "count": 9}]
+    mobilization["places"] = [payloads["md_link"]]
+    top |= {"cluster_id": new_id, "reasons": texts, "mobilization": mobilization,
+            "top_targets": [{"kind": "url", "target": t, "count": 3} for t in texts],
+            "types": ["repost", payloads["shortcodes"]], "platforms": ["x", payloads["heading"]]}
+    clusters = pl.concat([pl.DataFrame([top], schema=clusters.schema), clusters.filter(pl.col("cluster_id") != old_id)])
+    lake.write_run_table(run, "clusters", clusters.to_arrow().cast(CLUSTERS_SCHEMA))
+
+    members = pl.from_arrow(lake.read_run_table(run, "members"))
+    mine = members.filter(pl.col("cluster_id") == old_id)
+    first = mine["account_id"][0]
+    hostile = mine.with_columns(
+        pl.lit(new_id).alias("cluster_id"),
+        pl.Series("account_name", payload_list(mine.height)),
+        pl.when(pl.col("account_id") == first).then(pl.lit(bad_account)).otherwise(pl.col("account_id"))
+        .alias("account_id"),
+    )
+    members = pl.concat([hostile, members.filter(pl.col("cluster_id") != old_id)])
+    lake.write_run_table(run, "members", members.to_arrow().cast(MEMBERS_SCHEMA))
+
+    evidence = pl.from_arrow(lake.read_run_table(run, "evidence"))
+    mine = evidence.filter(pl.col("cluster_id") == old_id)
+    hostile = mine.with_columns(
+        pl.lit(new_id).alias("cluster_id"), pl.Series("text", payload_list(mine.height)),
+        pl.lit(["Heading"]).alias("matched"),
+        pl.when(pl.col("account_id") == first).then(pl.lit(bad_account)).otherwise(pl.col("account_id"))
+        .alias("account_id"),
+    )
+    evidence = pl.concat([hostile, evidence.filter(pl.col("cluster_id") != old_id)])
+    lake.write_run_table(run, "evidence", evidence.to_arrow().cast(EVIDENCE_SCHEMA))
+    return {"lake": lake.root, "run": run, "cluster": new_id, "payloads": payloads, "account": bad_account}

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rallypoint.dashboard.accounts import Identity
 from rallypoint.dashboard.carryover import SAME_NETWORK_JACCARD, cluster_statuses, with_status
 from rallypoint.dashboard.ego import ego_edges, ego_nodes
 from rallypoint.dashboard.highlight import highlight
@@ -24,7 +25,7 @@ from rallypoint.dashboard.palette import OKABE_ITO, ROLE_COLOURS
 from rallypoint.dashboard.queue import QueueFilters, filter_queue, n_pages, page
 from rallypoint.dashboard.timeline import timeline_figure
 from rallypoint.dashboard.triage import Decision, TriageError, TriageStore
-from rallypoint.errors import LakeError
+from rallypoint.errors import LakeError, RallypointError
 from rallypoint.schema import CLUSTERS_SCHEMA, EDGES_SCHEMA
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "rallypoint" / "dashboard"
@@ -47,7 +48,7 @@ def test_decisions_are_recorded_with_time_and_read_back_in_order(tmp_path):
     ("decision", "message"),
     [
         (Decision("r1", "c1", "confirm", "   ", "Ana"), "note"),
-        (Decision("r1", "c1", "confirm", "why", ""), "name"),
+        (Decision("r1", "c1", "confirm", "why", ""), "signed-in analyst"),
         (Decision("r1", "c1", "approve", "why", "Ana"), "must be one of"),
     ],
 )
@@ -62,12 +63,12 @@ def test_the_database_itself_refuses_updates_and_deletes(tmp_path):
     store = TriageStore(tmp_path / "triage.sqlite")
     store.record(Decision("r1", "c1", "dismiss", "news outlet", "Ana"))
     con = sqlite3.connect(store.path)
-    for sql in ("UPDATE decisions SET note = 'rewritten'", "DELETE FROM decisions"):
+    for sql in ("UPDATE log SET payload = '{}'", "DELETE FROM log"):
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             con.execute(sql)
     with pytest.raises(sqlite3.IntegrityError):  # the CHECK holds even for raw SQL
-        con.execute("INSERT INTO decisions (run_id, cluster_id, decision, note, analyst, decided_at, member_ids)"
-                    " VALUES ('r1', 'c2', 'confirm', '', 'Ana', 'now', '[]')")
+        con.execute("INSERT INTO log (seq, at, kind, actor, actor_role, payload, prev_hash, hash)"
+                    " VALUES (2, 'now', 'decision', ' ', '', '{}', '', '')")
     con.close()
     assert store.decisions()["note"].to_list() == ["news outlet"]
 
@@ -394,8 +395,9 @@ def test_the_download_is_the_exporters_folder_zipped_pseudonymized_on_request(tm
     accounts = set(pl.from_arrow(fixture.lake.read_run_table(NEW_RUN, "members"))
                    .filter(pl.col("cluster_id") == cluster)["account_id"])
     monkeypatch.setenv("RALLYPOINT_PSEUDONYM_KEY", "a-unit-test-key-of-32-characters")
+    admin = Identity("ada", "admin", "password")
     for pseudonymize in (True, False):
-        download = export_cluster(fixture.lake, NEW_RUN, cluster, "graphml", pseudonymize)
+        download = export_cluster(fixture.lake, NEW_RUN, cluster, "graphml", pseudonymize, admin)
         with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
             names = archive.namelist()
             graph = nx.read_graphml(io.BytesIO(archive.read(next(n for n in names if n.endswith(".graphml")))))
@@ -403,3 +405,11 @@ def test_the_download_is_the_exporters_folder_zipped_pseudonymized_on_request(tm
         assert download.file_name.endswith("_graphml.zip") and manifest["pseudonymized"] is pseudonymize
         assert graph.number_of_nodes() == len(accounts)
         assert (set(graph.nodes) == accounts) is not pseudonymize
+    exports = TriageStore(fixture.lake.triage_path).events(("export",))
+    assert exports.select("actor", "subject").rows() == [("ada", cluster)] * 2
+    assert [json.loads(p)["pseudonymized"] for p in exports["payload"]] == [True, False]
+    for role in ("viewer", "analyst"):  # only an admin exports real ids; the refusal leaves no file and no event
+        with pytest.raises(RallypointError, match="pseudonymized accounts only"):
+            export_cluster(fixture.lake, NEW_RUN, cluster, "graphml", False, Identity("vi", role, "password"))
+        assert export_cluster(fixture.lake, NEW_RUN, cluster, "csv", True, Identity("vi", role, "password")).data
+    assert TriageStore(fixture.lake.triage_path).events(("export",)).height == 4

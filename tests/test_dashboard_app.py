@@ -18,6 +18,8 @@ from dashboard_fixtures import NEW_RUN, OLD_RUN, write_fixture_lake
 from streamlit.testing.v1 import AppTest
 
 import rallypoint.dashboard
+from rallypoint.dashboard import session
+from rallypoint.dashboard.accounts import AccountStore
 from rallypoint.dashboard.data import run_version
 from rallypoint.dashboard.triage import Decision, TriageStore
 from rallypoint.dashboard.views.cluster_page import PICTURE_ABOVE, cluster_picture
@@ -37,8 +39,32 @@ def lake_copy(tmp_path):
     return write_fixture_lake(tmp_path / "lake")
 
 
-def open_app(lake: Lake, monkeypatch, page: str | None = None, **params: str) -> AppTest:
+PASSWORD = "a long test password"
+
+
+@pytest.fixture(autouse=True)
+def no_sign_in_unless_asked(monkeypatch):
+    """Pages open as ``--no-auth`` does (one local user, admin); ``open_app(role=...)`` signs in instead."""
+    monkeypatch.setenv("RALLYPOINT_AUTH", "none")
+
+
+def sign_in_as(lake: Lake, monkeypatch, role: str, name: str | None = None) -> str:
+    """A signed-in session of a new ``role`` user, as the browser's cookie would carry it; returns the name."""
+    name = name or f"{role}-1"
+    store = AccountStore(lake.triage_path)
+    if name not in {u["name"] for u in store.users()}:
+        store.add_user(name, role, PASSWORD, "test")
+    token = store.sign_in(name, PASSWORD, "127.0.0.1")
+    monkeypatch.setenv("RALLYPOINT_AUTH", "password")
+    monkeypatch.setattr(session, "session_token", lambda: token)
+    return name
+
+
+def open_app(lake: Lake, monkeypatch, page: str | None = None, role: str | None = None, **params: str) -> AppTest:
+    """The app on ``lake``: signed in as a new ``role`` user, or without sign-in (``--no-auth``) when none."""
     monkeypatch.setenv("RALLYPOINT_LAKE", str(lake.root))
+    if role:
+        sign_in_as(lake, monkeypatch, role)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     if page:
@@ -60,8 +86,22 @@ def frame(at: AppTest, *columns: str, without: tuple[str, ...] = ()):
     raise AssertionError(f"no table with columns {columns} among {[list(d.value.columns) for d in at.dataframe]}")
 
 
+def shown(markdown: str) -> str:
+    """The text a Markdown source shows: backslash escapes and the invisible word joiners undone."""
+    return re.sub(r"\\(.)", r"\1", markdown, flags=re.S).replace("\u2060", "")
+
+
+def texts(elements) -> list[str]:
+    return [shown(e.value) for e in elements]
+
+
+def warnings(at: AppTest) -> list[str]:
+    """The page's warnings, less the --no-auth banner every page shows in these tests."""
+    return [w for w in texts(at.warning) if not w.startswith("Sign-in is off")]
+
+
 def card_titles(at: AppTest) -> list[str]:
-    return [m.value for m in at.markdown if m.value.startswith("**#")]
+    return [m for m in texts(at.markdown) if m.startswith("**#")]
 
 
 def card_ids(at: AppTest) -> list[str]:
@@ -74,7 +114,7 @@ def test_queue_lists_flagged_clusters_by_score_with_their_evidence_summary(fixtu
     clusters = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters"))
     flagged = clusters.filter(pl.col("flagged")).sort("score", descending=True)
     assert card_ids(at) == flagged["cluster_id"].to_list()[:10]
-    text = " ".join(m.value for m in at.markdown)
+    text = " ".join(texts(at.markdown))
     assert "US Capitol on 2021-01-06" in text and "Praça dos Três Poderes on 2023-01-08" in text
     assert fixture_lake.high_profile_account in text  # high-profile members are named, not hidden
     assert "UNREVIEWED" in text
@@ -134,8 +174,8 @@ def test_cluster_page_shows_reasons_evidence_targets_and_members(fixture_lake, m
     top = fixture_lake.clusters["mobilization"][0]
     at = open_app(fixture_lake.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=top)
     row = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters")).filter(pl.col("cluster_id") == top)
-    assert at.title[0].value == f"Cluster {top}"
-    text = " ".join(m.value for m in at.markdown)
+    assert texts(at.title)[0] == f"Cluster {top}"
+    text = " ".join(texts(at.markdown))
     for reason in row["reasons"][0]:
         assert reason.split(":")[0] in text
     # the score's components, each with its value written beside its bar
@@ -149,7 +189,7 @@ def test_cluster_page_shows_reasons_evidence_targets_and_members(fixture_lake, m
     at.query_params["tab"] = "Evidence posts"
     at.run()
     assert "Network of members" not in [s.value for s in at.subheader]
-    assert "<mark>" in " ".join(m.value for m in at.markdown)  # matched phrases are highlighted
+    assert "<mark>" in " ".join(texts(at.markdown))  # matched phrases are highlighted
     at.query_params["tab"] = "Members and shared targets"
     at.run()
     members = frame(at, "account_id", "role", "first_ts")
@@ -161,28 +201,31 @@ def test_cluster_page_shows_reasons_evidence_targets_and_members(fixture_lake, m
     assert not at.exception, [e.value for e in at.exception]
 
 
-def test_a_decision_needs_a_name_and_a_note_and_is_then_shown(lake_copy, monkeypatch):
+def test_a_decision_needs_a_note_and_is_recorded_as_the_signed_in_analyst(lake_copy, monkeypatch):
     cluster = lake_copy.clusters["mobilization"][0]
-    at = open_app(lake_copy.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=cluster)
+    at = open_app(lake_copy.lake, monkeypatch, "cluster", role="analyst", run=NEW_RUN, cluster=cluster)
     store = TriageStore(lake_copy.lake.triage_path)
+    assert not [t for t in at.text_input if t.key == "triage_analyst"]  # no free-text name
+    assert "Recorded as analyst-1 (analyst), the signed-in user." in texts(at.caption)
     at.radio(key="triage_decision").set_value("escalate")
-    at.text_input(key="triage_analyst").input("Ana")
     at.get("form_submit_button")[0].click().run()
-    assert [e.value for e in at.error] == ["A decision needs a note saying why."]
+    assert texts(at.error) == ["A decision needs a note saying why."]
     assert store.decisions().height == 0
-    assert at.text_input(key="triage_analyst").value == "Ana"  # nothing typed is lost
     at.text_area(key="triage_note").input("Buses and a date at the Capitol: hand to the threat team.")
     at.get("form_submit_button")[0].click().run()
     at.run()
     decided = store.decisions()
-    assert decided.select("run_id", "cluster_id", "status", "analyst").rows() == [(NEW_RUN, cluster, "escalated", "Ana")]
+    assert decided.select("run_id", "cluster_id", "status", "analyst").rows() == [
+        (NEW_RUN, cluster, "escalated", "analyst-1")]
+    assert store.events(("decision",))["actor_role"].to_list() == ["analyst"]
     members = lake_copy.lake.read_run_table(NEW_RUN, "members").to_pandas()
     assert sorted(decided["member_ids"][0]) == sorted(members[members.cluster_id == cluster].account_id)
-    text = " ".join(m.value for m in at.markdown)
+    text = " ".join(texts(at.markdown))
     assert "ESCALATED" in text
-    history = [m.value for m in at.markdown if m.value.startswith("- ") and "UTC · **" in m.value]
+    history = [m for m in texts(at.markdown) if m.startswith("- ") and "UTC · **" in m]
     assert len(history) == 1 and history[0].count("\n") == 0
-    assert "**ESCALATED** by Ana: Buses and a date at the Capitol: hand to the threat team." in history[0]
+    assert "**ESCALATED** by analyst-1: Buses and a date at the Capitol: hand to the threat team." in history[0]
+    assert store.verify().ok
 
 
 def test_a_decision_on_the_previous_run_carries_over_to_the_queue(lake_copy, monkeypatch):
@@ -223,7 +266,7 @@ def test_a_large_network_is_a_picture_whose_clicks_and_boxes_list_accounts(large
     big = large_lake.big_cluster
     at = open_app(large_lake.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=big)
     assert not at.get("plotly_chart")  # no plotly on the first view: the network is a picture
-    assert "A picture of the network" in " ".join(c.value for c in at.caption)
+    assert "A picture of the network" in " ".join(texts(at.caption))
     picture = cluster_picture(str(large_lake.lake.root), NEW_RUN, big, run_version(large_lake.lake, NEW_RUN))
     gaps = np.hypot(picture.xy[:, None, 0] - picture.xy[None, :, 0], picture.xy[:, None, 1] - picture.xy[None, :, 1])
     np.fill_diagonal(gaps, np.inf)
@@ -261,7 +304,7 @@ def test_account_page_finds_an_account_across_runs(fixture_lake, monkeypatch):
     assert len(actions) == (records.account_id == account).sum() > 0
     assert at.get("plotly_chart")  # the ego-network is drawn
     at.text_input(key="account_search").input("no-such-account").run()
-    assert "No account" in at.warning[0].value
+    assert "No account" in warnings(at)[0]
 
 
 def test_an_account_in_no_cluster_is_found_by_its_exact_id(lake_copy, monkeypatch):
@@ -271,7 +314,7 @@ def test_an_account_in_no_cluster_is_found_by_its_exact_id(lake_copy, monkeypatc
                               pa.array(["lone-account"] * 2, pa.string()))
     write_parquet_atomic(lake.interactions_dir / "date=2021-01-05" / "extra.parquet", outsider)
     at = open_app(lake, monkeypatch, "account", account="lone-account")
-    assert not at.warning and "in no cluster" in " ".join(c.value for c in at.caption)
+    assert not warnings(at) and "in no cluster" in " ".join(texts(at.caption))
     assert len(frame(at, "action", "target_id")) == 2
 
 
@@ -289,4 +332,4 @@ def test_data_health_counts_ingests_rejections_and_runs(fixture_lake, monkeypatc
 def test_a_lake_without_runs_says_what_to_do(tmp_path, monkeypatch):
     lake = Lake(tmp_path / "empty").ensure()
     at = open_app(lake, monkeypatch)
-    assert "rallypoint detect" in at.info[0].value
+    assert "rallypoint detect" in texts(at.info)[0]

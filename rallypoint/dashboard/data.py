@@ -19,7 +19,7 @@ import streamlit as st
 
 from rallypoint.dashboard.carryover import cluster_statuses, with_status
 from rallypoint.dashboard.env import LAKE_ENV, NEO4J_ENV
-from rallypoint.dashboard.triage import TriageStore
+from rallypoint.dashboard.triage import ChainState, TriageStore
 from rallypoint.lake import Lake
 from rallypoint.schema import LAKE_SCHEMA
 
@@ -79,10 +79,47 @@ def tracks(lake: Lake) -> pl.DataFrame:
 
 
 def clusters_with_status(lake: Lake, run_id: str) -> pl.DataFrame:
-    """The run's clusters with their triage status (own, carried over by overlap or along a track)."""
+    """The run's clusters with their triage status (own, carried over by overlap or along a track)
+    and current assignee."""
     clusters = run_table(lake, run_id, "clusters")
     members = run_table(lake, run_id, "members")
-    return with_status(clusters, cluster_statuses(decisions(lake), run_id, members, tracks=tracks(lake)))
+    assigned = assignments(lake).filter(pl.col("run_id") == run_id).drop("run_id")
+    return with_status(clusters, cluster_statuses(decisions(lake), run_id, members, tracks=tracks(lake))).join(
+        assigned, on="cluster_id", how="left")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def events_frame(root: str, kinds: tuple[str, ...], version: int) -> pl.DataFrame:
+    del version
+    return TriageStore(Lake(root).triage_path).events(kinds)
+
+
+def events(lake: Lake, *kinds: str) -> pl.DataFrame:
+    """The triage log's events of these kinds (all runs), oldest first."""
+    store = TriageStore(lake.triage_path)
+    return events_frame(str(lake.root), kinds, store.mtime())
+
+
+def assignments(lake: Lake) -> pl.DataFrame:
+    """Each cluster's current assignee (the newest assignment; an empty one unassigns), by run."""
+    latest = events(lake, "assign").group_by("run_id", "subject").last()
+    return latest.select(
+        "run_id", pl.col("subject").alias("cluster_id"),
+        pl.col("payload").str.json_decode(pl.Struct({"assignee": pl.String})).struct.field("assignee"),
+        pl.col("actor").alias("assigned_by"), pl.col("at").alias("assigned_at"),
+    ).filter(pl.col("assignee") != "")
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def chain_state_of(root: str, version: int) -> ChainState:
+    del version
+    return TriageStore(Lake(root).triage_path).verify()
+
+
+def chain_state(lake: Lake) -> ChainState:
+    """The triage log's hash chain checked (once per change of the log)."""
+    store = TriageStore(lake.triage_path)
+    return chain_state_of(str(lake.root), store.mtime())
 
 
 @st.cache_data(max_entries=32, show_spinner="Reading the accounts' actions…")

@@ -4,3 +4,5 @@
 LAKE_ENV = "RALLYPOINT_LAKE"
 #: The Neo4j Bolt URI for the account page's ego-network, when ``--neo4j`` was given.
 NEO4J_ENV = "RALLYPOINT_NEO4J_URI"
+#: How people sign in: ``password`` (local accounts, the default), ``oidc`` or ``none`` (``--no-auth``, localhost only).
+AUTH_ENV = "RALLYPOINT_AUTH"

@@ -5,6 +5,10 @@ temporary folder and returns it zipped, exactly the folder ``rallypoint export -
 writes: the graph file(s) (``subgraph.graphml`` / ``subgraph.gexf``, or ``nodes`` and
 ``edges`` as CSV or Parquet) and ``manifest.json`` (run, cluster, counts, checksums,
 whether and with which key id the accounts were pseudonymized).
+
+Who may export what is decided here, not in the page: real account ids only for a role
+that may (admins), pseudonymized for everyone else; every export is an event in the
+triage log (who, when, which cluster, which format, pseudonymized or not).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from rallypoint.dashboard.accounts import Identity
+from rallypoint.dashboard.triage import TriageStore
 from rallypoint.errors import RallypointError
 from rallypoint.lake import Lake
 
@@ -35,11 +41,13 @@ class Download:
     manifest: dict
 
 
-def export_cluster(lake: Lake, run_id: str, cluster_id: str, fmt: str, pseudonymize: bool,
+def export_cluster(lake: Lake, run_id: str, cluster_id: str, fmt: str, pseudonymize: bool, actor: Identity,
                    neo4j_uri: str | None = None) -> Download:
-    """Export one cluster's subgraph as ``fmt``; bytes ready for ``st.download_button``."""
+    """Export one cluster's subgraph as ``fmt`` for ``actor``; bytes ready for ``st.download_button``."""
     if fmt not in FORMATS:
         raise RallypointError(f"Export format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
+    if not pseudonymize and not actor.can("export_real"):
+        raise RallypointError(f"A {actor.role} exports pseudonymized accounts only; real ids need an admin.")
     try:
         from rallypoint.graph.export import export_subgraph
     except ImportError as exc:
@@ -53,4 +61,7 @@ def export_cluster(lake: Lake, run_id: str, cluster_id: str, fmt: str, pseudonym
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for f in sorted(p for p in out.rglob("*") if p.is_file()):
                 archive.write(f, f.relative_to(tmp).as_posix())
+        TriageStore(lake.triage_path).append_event(
+            "export", cluster_id, actor.name, {"format": fmt, "pseudonymized": bool(pseudonymize),
+                                               "file": f"{stem}_{fmt}.zip"}, run_id=run_id, actor_role=actor.role)
         return Download(buffer.getvalue(), f"{stem}_{fmt}.zip", "application/zip", dict(manifest or {}))

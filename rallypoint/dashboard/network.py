@@ -31,6 +31,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from rallypoint.dashboard.palette import OKABE_ITO, OTHER_COLOUR, ROLE_COLOURS, series_colour
+from rallypoint.dashboard.safe import html_expr
 
 #: Beyond this many edges only the heaviest are drawn (and the figure says so).
 MAX_EDGES = 3000
@@ -92,10 +93,10 @@ def _account_index(accounts: pl.Series, ids: pl.Series) -> np.ndarray:
 
 
 def _hover_text(members: pl.DataFrame) -> np.ndarray:
-    """One hover label per member, built as a polars string expression."""
+    """One hover label per member, built as a polars string expression (names HTML-escaped: plotly renders HTML)."""
     return members.select(pl.format(
         "<b>{}</b> {}<br>role: {}{}<br>actions {}, degree {}, strength {}",
-        "account_id", pl.col("account_name").fill_null(""), "role",
+        html_expr("account_id"), html_expr("account_name"), html_expr("role"),
         pl.when(pl.col("high_profile").fill_null(False)).then(pl.lit(" · HIGH-PROFILE")).otherwise(pl.lit("")),
         pl.col("n_actions").fill_null(0), pl.col("degree").fill_null(0),
         pl.col("strength").fill_null(0).round(0).cast(pl.Int64),
@@ -190,8 +191,9 @@ def network_figure(
     roles = members["role"].to_numpy()
     high_profile = members["high_profile"].fill_null(False).to_numpy()
     account_arr = accounts.to_numpy().astype(object)
-    name_arr = members["account_name"].fill_null("").to_numpy().astype(object)
-    label_arr = np.where(name_arr != "", name_arr, account_arr)
+    # node labels are plotly HTML too: shown escaped
+    label_arr = members.select(pl.when(pl.col("account_name").fill_null("") != "").then(html_expr("account_name"))
+                               .otherwise(html_expr("account_id")))[:, 0].to_numpy().astype(object)
     hover_arr = _hover_text(members)
     show_labels = n <= 300
     for role in [*ROLE_COLOURS, *sorted(set(roles.tolist()) - set(ROLE_COLOURS))]:

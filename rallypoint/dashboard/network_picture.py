@@ -121,7 +121,7 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
         names = members["account_name"].fill_null("").to_numpy().astype(object)[high_profile]
         ids = members["account_id"].to_numpy().astype(object)[high_profile]
         for (x, y), label in zip(positions[high_profile], np.where(names != "", names, ids), strict=True):
-            ax.annotate(f"★ {label}", (x, y), xytext=(0, -14), textcoords="offset points", ha="center",
+            ax.annotate(f"★ {label}", (x, y), parse_math=False, xytext=(0, -14), textcoords="offset points", ha="center",
                         fontsize=12, zorder=4, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
                                                      "alpha": 0.75})
         handles.append(Line2D([], [], ls="", marker="*", ms=13, color=OKABE_ITO["yellow"],

@@ -32,6 +32,7 @@ class QueueFilters:
     platforms: tuple[str, ...] = ()
     langs: tuple[str, ...] = ()
     search: str = ""  # a substring of the cluster id, a reason, a place or a date
+    assignee: str | None = None  # only clusters assigned to this user ("my queue")
 
 
 def _day_start(d: date) -> datetime:
@@ -47,7 +48,8 @@ def filter_queue(clusters: pl.DataFrame, filters: QueueFilters) -> pl.DataFrame:
     """The clusters that pass ``filters``, highest score first (then ``order_score``, then larger first).
 
     ``clusters`` is the run's clusters table with a ``status`` column
-    (:func:`rallypoint.dashboard.carryover.with_status`). A cluster passes the
+    (:func:`rallypoint.dashboard.carryover.with_status`) and, to filter by assignee, an
+    ``assignee`` column (:func:`rallypoint.dashboard.data.clusters_with_status`). A cluster passes the
     date range when its activity ``[first_ts, last_ts]`` overlaps it.
     """
     conditions: list[pl.Expr] = [pl.col("score") >= filters.min_score]
@@ -68,6 +70,8 @@ def filter_queue(clusters: pl.DataFrame, filters: QueueFilters) -> pl.DataFrame:
         conditions.append(_any_in("langs", filters.langs))
     if filters.statuses:
         conditions.append(pl.col("status").is_in(list(filters.statuses)))
+    if filters.assignee is not None:
+        conditions.append(pl.col("assignee") == filters.assignee)
     if filters.search.strip():
         needle = filters.search.strip().lower()
         haystack = pl.concat_str(

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from rallypoint.dashboard.palette import OKABE_ITO, series_colour
+from rallypoint.dashboard.safe import html
 
 
 def bin_width(first: datetime, last: datetime) -> str:
@@ -81,7 +82,7 @@ def timeline_figure(actions: pl.DataFrame, bursts: list[dict] | None, date_place
         day = _parse_day(day_text)
         fig.add_vline(x=day, line={"color": OKABE_ITO["vermillion"], "width": 2, "dash": "dash"})
         fig.add_annotation(x=day, y=1, yref="paper", showarrow=False, xanchor="left", yanchor="top",
-                           text=f"named date {day_text}<br>{'<br>'.join(places[:2])}",
+                           text=f"named date {html(day_text)}<br>{'<br>'.join(html(p) for p in places[:2])}",
                            font={"color": OKABE_ITO["vermillion"], "size": 12}, bgcolor="rgba(255,255,255,0.8)")
     fig.update_layout(
         barmode="stack", height=height, margin={"l": 50, "r": 10, "t": 40, "b": 40},

@@ -20,15 +20,16 @@ from rallypoint.watch.tracks import read_tracks
 __all__ = ["acknowledge", "with_acknowledgements"]
 
 
-def acknowledge(lake: Lake, alert: dict[str, Any], decision: str, analyst: str, note: str) -> int:
-    """Record the analyst's decision on the alert's cluster; returns the decision's id."""
+def acknowledge(lake: Lake, alert: dict[str, Any], decision: str, analyst: str, note: str,
+                analyst_role: str = "analyst") -> int:
+    """Record the signed-in analyst's decision on the alert's cluster; returns the decision's id."""
     tracks = read_tracks(lake)
     members = tracks.filter((pl.col("run_id") == alert["run_id"]) & (pl.col("cluster_id") == alert["cluster_id"]))
     member_ids = tuple(members["members"].explode().drop_nulls().to_list()) if members.height else ()
     return TriageStore(lake.triage_path).record(Decision(
         run_id=alert["run_id"], cluster_id=alert["cluster_id"], decision=decision, analyst=analyst,
         note=f"alert {alert['alert_id']} ({alert['rule']}): {note.strip()}" if note.strip() else "",
-        member_ids=member_ids,
+        member_ids=member_ids, analyst_role=analyst_role,
     ))
 
 

@@ -6,7 +6,16 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_dashboard_browser import browser, dashboard_server, page, settle, shot  # noqa: F401 (fixtures)
+from test_dashboard_browser import (  # noqa: F401 (fixtures)
+    ANALYST,
+    add_users,
+    browser,
+    dashboard_server,
+    page,
+    settle,
+    shot,
+    sign_in,
+)
 
 from rallypoint.dashboard.triage import TriageStore
 from rallypoint.lake import Lake
@@ -34,9 +43,9 @@ def watched_lake(tmp_path_factory):
 def test_alerts_page_lists_alerts_and_an_analyst_acknowledges_one(page, watched_lake):  # noqa: F811
     alerts = read_alerts(Lake(watched_lake))
     assert alerts.height >= 3
+    add_users(watched_lake, {ANALYST: "analyst"})
     with dashboard_server(watched_lake) as (url, _):
-        page.goto(f"{url}/alerts")
-        settle(page)
+        sign_in(page, url, then="/alerts")
         page.get_by_role("heading", name="Alerts").first.wait_for()
         metrics = page.locator('[data-testid="stMetricValue"]')
         assert metrics.nth(0).inner_text().strip() == str(alerts.height)  # all open
@@ -44,18 +53,18 @@ def test_alerts_page_lists_alerts_and_an_analyst_acknowledges_one(page, watched_
         shot(page, "06-alerts")
 
         page.get_by_text("Escalate", exact=True).click()
-        page.get_by_label("Your name").fill("Browser Analyst")
+        assert page.get_by_label("Your name").count() == 0  # recorded as the signed-in analyst
         page.get_by_label("Note: what you did or concluded (required)").fill("Sent to the platform's threat team.")
         page.get_by_role("button", name="Acknowledge").click()
         settle(page)
-        page.get_by_text(re.compile(r"Acknowledged: escalated by Browser Analyst")).wait_for()
+        page.get_by_text(re.compile(rf"Acknowledged: escalated by {ANALYST}")).wait_for()
         open_after = int(page.locator('[data-testid="stMetricValue"]').nth(0).inner_text().strip())
         assert open_after < alerts.height
         assert int(page.locator('[data-testid="stMetricValue"]').nth(1).inner_text()) == alerts.height - open_after
         shot(page, "06b-alerts-after-acknowledgement")
 
         decision = TriageStore(Lake(watched_lake).triage_path).decisions().row(-1, named=True)
-        assert decision["status"] == "escalated" and decision["analyst"] == "Browser Analyst"
+        assert decision["status"] == "escalated" and decision["analyst"] == ANALYST
 
         page.get_by_role("link", name=re.compile(r"^Open cluster .* →$")).first.click()
         settle(page)

@@ -1,7 +1,9 @@
 """The dashboard in a real browser: headless Chromium against `rallypoint dashboard`.
 
 The server is the real command (`python -m rallypoint.cli dashboard`) on a free
-localhost port, started and stopped here. Every request the page makes is checked:
+localhost port, started and stopped here, behind sign-in (an analyst account made for
+the test signs in through the sign-in page); the 2,000-member measurement runs with
+``--no-auth``. Every request the page makes is checked:
 one that leaves localhost fails the test (the dashboard must work offline). Each
 page is saved under ``test-output/screenshots/``.
 
@@ -100,13 +102,39 @@ class CpuClock:
                 "server_cpu_s": round(_tree_cpu_seconds(self.server_pid) - self.server, 2)}
 
 
+#: The password of the accounts the browser tests create (``add_users``).
+PASSWORD = "a browser test password"
+#: The analyst the tests on the simulated world sign in as.
+ANALYST = "browser-analyst"
+
+
+def add_users(lake: Path, users: dict[str, str]) -> None:
+    """Create dashboard accounts (name -> role) in ``lake``, as `rallypoint users add` does."""
+    from rallypoint.dashboard.accounts import AccountStore
+
+    store = AccountStore(Lake(lake).triage_path)
+    for name, role in users.items():
+        store.add_user(name, role, PASSWORD, "cli:browser-test")
+
+
+def sign_in(pg, url: str, name: str = ANALYST, password: str = PASSWORD, then: str = "/") -> None:
+    """Sign in through the sign-in page, then wait for the page it leads to (``then``)."""
+    from urllib.parse import quote
+
+    pg.goto(f"{url}/signin?next={quote(then, safe='')}")
+    pg.fill("#name", name)
+    pg.fill("#password", password)
+    pg.click("button[type=submit]")
+    settle(pg)
+
+
 @contextlib.contextmanager
-def dashboard_server(lake: Path):
+def dashboard_server(lake: Path, *options: str):
     """`rallypoint dashboard` on ``lake`` at a free localhost port; yields its URL and pid; stopped on exit."""
     port = _free_port()
     env = dict(os.environ, RALLYPOINT_PSEUDONYM_KEY="a-browser-test-key-of-32-characters")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rallypoint.cli", "dashboard", "--lake", str(lake), "--port", str(port)],
+        [sys.executable, "-m", "rallypoint.cli", "dashboard", "--lake", str(lake), "--port", str(port), *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
     )
     url = f"http://127.0.0.1:{port}"
@@ -132,6 +160,7 @@ def world(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def server(world):
+    add_users(world["lake"], {ANALYST: "analyst"})
     with dashboard_server(world["lake"]) as (url, _):
         yield url
 
@@ -146,7 +175,7 @@ def big_lake(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def big_server(big_lake):
-    with dashboard_server(big_lake["lake"]) as (url, pid):
+    with dashboard_server(big_lake["lake"], "--no-auth") as (url, pid):
         yield url, pid
 
 
@@ -236,8 +265,7 @@ def shot(pg, name: str) -> Path:
 
 
 def test_queue_ranks_flagged_clusters_with_reasons(page, server, world):
-    page.goto(f"{server}/")
-    settle(page)
+    sign_in(page, server)
     page.get_by_role("heading", name="Triage queue").wait_for()
     top = world["top_cluster"]
     first_card = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"#1 · ")).first
@@ -247,8 +275,7 @@ def test_queue_ranks_flagged_clusters_with_reasons(page, server, world):
 
 
 def test_queue_filters_live_in_the_url_and_a_shared_link_restores_them(page, server, world):
-    page.goto(f"{server}/?run={world['run']}")
-    settle(page)
+    sign_in(page, server, then=f"/?run={world['run']}")
     page.get_by_text("Flagged only").click()
     page.get_by_label("Search id, reason, place or date").fill(world["top_cluster"])
     page.get_by_label("Search id, reason, place or date").press("Enter")
@@ -258,8 +285,10 @@ def test_queue_filters_live_in_the_url_and_a_shared_link_restores_them(page, ser
     shared = page.url
     page.context.clear_cookies()
     page.goto("about:blank")
-    page.goto(shared)  # a new session that has only the link
-    settle(page)
+    page.goto(shared)  # a new session that has only the link: it signs in first, then lands on the link
+    page.wait_for_url(re.compile(r"/signin\?next="))
+    sign_in(page, server, then=shared.removeprefix(server))
+    assert page.url == shared
     assert not page.get_by_role("checkbox", name="Flagged only").is_checked()
     assert page.get_by_label("Search id, reason, place or date").input_value() == world["top_cluster"]
     cards = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"#\d+ · "))
@@ -268,23 +297,23 @@ def test_queue_filters_live_in_the_url_and_a_shared_link_restores_them(page, ser
 
 
 def test_decision_on_the_top_cluster_survives_a_reload(page, server, world):
-    page.goto(f"{server}/")
-    settle(page)
+    sign_in(page, server)
     page.get_by_role("link", name="Open cluster →").first.click()
     settle(page)
     top = world["top_cluster"]
     page.get_by_role("heading", name=f"Cluster {top}").wait_for()
     page.get_by_text("Dismiss (false positive)").click()
-    page.get_by_label("Your name").fill("Browser Analyst")
+    assert page.get_by_label("Your name").count() == 0  # the signed-in user decides, no name is typed
     note = f"Checked the evidence posts at {time.time():.0f}: a news-sharing pattern."
     page.get_by_label("Note: why (required)").fill(note)
     page.get_by_role("button", name="Record decision").click()
     settle(page)
-    page.get_by_text("Recorded: dismissed by Browser Analyst.").wait_for()
+    page.get_by_text(f"Recorded: dismissed by {ANALYST}.").wait_for()
     page.reload()
     settle(page)
     page.get_by_text("DISMISSED", exact=True).first.wait_for()
     assert page.get_by_text(note).count() >= 1
+    assert page.get_by_text(re.compile(rf"DISMISSED by {ANALYST}: ")).count() == 1  # the history names the user
     shot(page, "02-cluster-after-decision")
     # the other sections are lazy tabs: each is drawn when opened, and ?tab= names it
     for letter, tab in zip("bcde", ("Activity timeline", "Evidence posts", "Members and shared targets", "Export"),
@@ -448,8 +477,7 @@ def test_large_cluster_is_interactive_and_clicks_select_accounts(watched_page, b
 
 def test_account_page_shows_clusters_actions_and_ego_network(page, server, world):
     account = world["account"]
-    page.goto(f"{server}/account?account={account}")
-    settle(page)
+    sign_in(page, server, then=f"/account?account={account}")
     page.get_by_role("heading", name="Clusters across runs").wait_for()
     page.get_by_role("heading", name=re.compile("Ego-network")).wait_for()
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1
@@ -457,8 +485,7 @@ def test_account_page_shows_clusters_actions_and_ego_network(page, server, world
 
 
 def test_data_health_lists_ingests_rejections_and_runs(page, server, world):
-    page.goto(f"{server}/health")
-    settle(page)
+    sign_in(page, server, then="/health")
     page.get_by_role("heading", name="Detection runs").wait_for()
     page.get_by_role("heading", name="Ingests").wait_for()
     # the world's hand-edited file has three broken records: they are counted by reason
@@ -469,8 +496,7 @@ def test_data_health_lists_ingests_rejections_and_runs(page, server, world):
 
 
 def test_export_downloads_a_pseudonymized_graphml_file(page, server, world, tmp_path):
-    page.goto(f"{server}/cluster?run={world['run']}&cluster={world['top_cluster']}&tab=Export")
-    settle(page)
+    sign_in(page, server, then=f"/cluster?run={world['run']}&cluster={world['top_cluster']}&tab=Export")
     page.get_by_role("button", name="Prepare download").click()
     settle(page)
     with page.expect_download() as download:

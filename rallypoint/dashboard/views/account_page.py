@@ -1,4 +1,8 @@
-"""One account: its clusters in every run, its actions, its ego-network."""
+"""One account: its clusters in every run, its actions, its ego-network.
+
+Opening an account is access to personal data: the first view of each account in a
+browser session is an event in the triage log (who, when, which account, which run).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from rallypoint.dashboard.data import (
 )
 from rallypoint.dashboard.ego import ego_edges, ego_edges_from_neo4j, ego_nodes
 from rallypoint.dashboard.network import layout, network_figure
+from rallypoint.dashboard.safe import md
+from rallypoint.dashboard.session import identity
+from rallypoint.dashboard.triage import TriageStore
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message
 from rallypoint.lake import Lake
 
@@ -51,6 +58,16 @@ def clusters_of_account(current: Lake, account_id: str) -> pl.DataFrame:
     return pl.concat(rows).select(columns)
 
 
+def _log_view(current: Lake, run_id: str, account_id: str) -> None:
+    """Record the first view of ``account_id`` in this browser session (reruns are not new views)."""
+    seen = st.session_state.setdefault("_accounts_viewed", set())
+    if account_id not in seen:
+        who = identity()
+        TriageStore(current.triage_path).append_event("view_account", account_id, who.name, {}, run_id=run_id,
+                                                      actor_role=who.role)
+        seen.add(account_id)
+
+
 def render() -> None:
     st.title("Account")
     current = lake()
@@ -67,7 +84,7 @@ def render() -> None:
     if matches.height == 0:  # an account in no cluster: an exact id still finds its actions
         exact = interactions_of(str(current.root), (query.strip(),), interactions_version(current), limit=1)
         if exact.height == 0:
-            st.warning(f"No account in the runs' clusters matches {query!r}, and no record in the lake has that id.")
+            st.warning(f"No account in the runs' clusters matches “{md(query)}”, and no record in the lake has that id.")
             return
         matches = pl.DataFrame({"account_id": [query.strip()], "account_name": [None]}, schema=matches.schema)
         st.caption("This account is in no cluster of any run; its actions and ego-network follow.")
@@ -76,6 +93,7 @@ def render() -> None:
     account_id = st.selectbox("Account", ids, format_func=lambda a: f"{a} {names.get(a) or ''}", key="account_pick")
     if st.query_params.get("account") != account_id:
         st.query_params["account"] = account_id
+    _log_view(current, run_id, account_id)
 
     st.subheader("Clusters across runs")
     clusters = clusters_of_account(current, account_id)
@@ -84,7 +102,7 @@ def render() -> None:
     else:
         st.caption("This account is in no cluster of any run.")
     for run, cluster in clusters.select("run_id", "cluster_id").head(5).iter_rows():
-        st.page_link(navigation.page("cluster"), label=f"Open cluster {cluster} of run {run} →",
+        st.page_link(navigation.page("cluster"), label=f"Open cluster {md(cluster)} of run {md(run)} →",
                      query_params={"run": run, "cluster": cluster})
 
     st.subheader("Actions")
@@ -93,17 +111,17 @@ def render() -> None:
     st.dataframe(actions.select("timestamp", "action", "platform", "target_id", "text", "hashtags", "urls"),
                  hide_index=True, width="stretch", height=260, key="account_actions")
 
-    st.subheader(f"Ego-network in run {run_id}")
+    st.subheader(f"Ego-network in run {md(run_id)}")
     st.caption("Co-action edges of this account and among its neighbours; colour = role in the run's clusters"
                " (black ring: this account).")
     neo4j_uri = neo4j_uri_from_env()
     if neo4j_uri:
         try:
             edges = ego_edges_from_neo4j(neo4j_uri, account_id)
-            st.caption(f"Interactions from Neo4j at {neo4j_uri}: reposts, replies, quotes, reactions, mentions;"
+            st.caption(f"Interactions from Neo4j at {md(neo4j_uri)}: reposts, replies, quotes, reactions, mentions;"
                        " edge weight = interactions.")
         except Exception as exc:  # the lake is the fallback whenever Neo4j cannot answer
-            st.warning(f"Neo4j could not answer ({type(exc).__name__}); showing the lake's edges instead.")
+            st.warning(f"Neo4j could not answer ({md(type(exc).__name__)}); showing the lake's edges instead.")
             edges = ego_edges(run_table(current, run_id, "edges"), account_id)
     else:
         edges = ego_edges(run_table(current, run_id, "edges"), account_id)

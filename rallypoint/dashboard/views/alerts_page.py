@@ -12,6 +12,8 @@ import streamlit as st
 
 from rallypoint.dashboard import navigation
 from rallypoint.dashboard.data import decisions, tracks
+from rallypoint.dashboard.safe import md
+from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.triage import DECISIONS, TriageError
 from rallypoint.dashboard.views.common import lake
 from rallypoint.watch.acknowledge import acknowledge, with_acknowledgements
@@ -31,7 +33,7 @@ def render() -> None:
     current = lake()
     alerts = read_alerts(current)
     if alerts.height == 0:
-        st.info(f"No alerts yet. `rallypoint watch --lake {current.root}` raises them as new data arrives "
+        st.info(f"No alerts yet. rallypoint watch \\-\\-lake {md(current.root)} raises them as new data arrives "
                 "(docs/watch.md); they are kept in LAKE/alerts.jsonl.")
         return
     alerts = with_acknowledgements(alerts, decisions(current), tracks(current)).sort(
@@ -54,7 +56,7 @@ def render() -> None:
 
     st.subheader("Acknowledge an alert")
     if message := st.session_state.pop("alert_acknowledged", None):
-        st.success(message)
+        st.success(md(message))
     if open_alerts.height == 0:
         st.caption("Every alert has been acknowledged.")
         return
@@ -62,23 +64,27 @@ def render() -> None:
     # keyed by alert id, so an acknowledged alert leaving the list never leaves a stale choice behind
     chosen = rows[st.selectbox("Open alert", list(rows), format_func=lambda a: _label(rows[a]), key="alert_choice")]
     st.text(chosen["sentence"])
-    st.page_link(navigation.page("cluster"), label=f"Open cluster {chosen['cluster_id']} of run {chosen['run_id']} →",
+    st.page_link(navigation.page("cluster"), label=f"Open cluster {md(chosen['cluster_id'])} of run {md(chosen['run_id'])} →",
                  query_params={"run": chosen["run_id"], "cluster": chosen["cluster_id"]})
+    who = identity()
+    if not who.can("decide"):
+        st.info(f"You are signed in as a {md(who.role)}: analysts and admins acknowledge alerts.")
+        return
     with st.form("alert_ack_form"):
         verb = st.radio("Decision on its cluster", list(DECISIONS), horizontal=True, key="alert_ack_decision",
                         format_func=lambda v: {"confirm": "Confirm (coordinated mobilization)",
                                                "dismiss": "Dismiss (false positive)", "escalate": "Escalate"}[v])
-        analyst = st.text_input("Your name", key="alert_ack_analyst")
         note = st.text_area("Note: what you did or concluded (required)", key="alert_ack_note", height=80)
+        st.caption(f"Recorded as {md(who.name)} ({md(who.role)}), the signed-in user.")
         submitted = st.form_submit_button("Acknowledge", type="primary")
     if submitted:
         try:
-            acknowledge(current, chosen, verb, analyst, note)
+            acknowledge(current, chosen, verb, who.name, note, who.role)
         except TriageError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             st.session_state["alert_acknowledged"] = (
-                f"Acknowledged: {DECISIONS[verb]} by {analyst.strip()} on cluster {chosen['cluster_id']}; "
+                f"Acknowledged: {DECISIONS[verb]} by {who.name} on cluster {chosen['cluster_id']}; "
                 "the decision is in the triage log and covers the track's earlier alerts too.")
             st.session_state.pop("alert_ack_note", None)
             st.rerun()

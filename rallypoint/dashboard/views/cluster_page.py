@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import html
+import json
 
 import numpy as np
 import plotly.graph_objects as go
@@ -11,9 +11,11 @@ import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from rallypoint.dashboard import navigation
+from rallypoint.dashboard.accounts import AccountStore
 from rallypoint.dashboard.data import (
     clusters_with_status,
     decisions,
+    events,
     interactions_of,
     interactions_version,
     run_table,
@@ -25,6 +27,8 @@ from rallypoint.dashboard.network import cluster_edges, layout, network_figure, 
 from rallypoint.dashboard.network_picture import NetworkPicture, accounts_at, network_picture, with_rings
 from rallypoint.dashboard.palette import OKABE_ITO
 from rallypoint.dashboard.queue import mobilization_summary, time_span
+from rallypoint.dashboard.safe import html, md
+from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.timeline import timeline_figure
 from rallypoint.dashboard.triage import DECISIONS, Decision, TriageError, TriageStore
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
@@ -75,7 +79,7 @@ def _pick_cluster(clusters: pl.DataFrame, run_id: str) -> str | None:
         return None
     index = ids.index(wanted) if wanted in ids else 0
     if wanted and wanted not in ids:
-        st.warning(f"Run {run_id} has no cluster {wanted!r}; showing its top cluster.")
+        st.warning(f"Run {md(run_id)} has no cluster “{md(wanted)}”; showing its top cluster.")
     chosen = st.sidebar.selectbox("Cluster (by score)", ids, index=index, key=f"cluster_choice_{run_id}_{wanted}")
     if st.query_params.get("cluster") != chosen:
         st.query_params["cluster"] = chosen
@@ -89,28 +93,32 @@ def _triage(current: Lake, run_id: str, row: dict, member_ids: list[str]) -> Non
         unsafe_allow_html=True,
     )
     if row["status"] != "unreviewed":
-        st.caption(f"by {row.get('analyst')} at {row.get('decided_at'):%Y-%m-%d %H:%M} UTC: “{row.get('note')}”")
+        st.caption(f"by {md(row.get('analyst'))} at {row.get('decided_at'):%Y-%m-%d %H:%M} UTC: “{md(row.get('note'))}”")
     if message := st.session_state.pop("triage_saved", None):
-        st.success(message)
-    with st.form("triage_form"):
-        verb = st.radio("Decision", list(DECISIONS), horizontal=True, key="triage_decision",
-                        format_func=lambda v: {"confirm": "Confirm (coordinated mobilization)",
-                                               "dismiss": "Dismiss (false positive)",
-                                               "escalate": "Escalate"}[v])
-        analyst = st.text_input("Your name", key="triage_analyst")
-        note = st.text_area("Note: why (required)", key="triage_note", height=90)
-        submitted = st.form_submit_button("Record decision", type="primary")
-    if submitted:
-        try:
-            TriageStore(current.triage_path).record(
-                Decision(run_id, row["cluster_id"], verb, note, analyst, tuple(member_ids))
-            )
-        except TriageError as exc:
-            st.error(str(exc))
-        else:
-            st.session_state["triage_saved"] = f"Recorded: {DECISIONS[verb]} by {analyst.strip()}."
-            st.session_state.pop("triage_note", None)
-            st.rerun()
+        st.success(md(message))
+    who = identity()
+    if not who.can("decide"):
+        st.info(f"You are signed in as a {md(who.role)}: viewers read; analysts and admins record decisions.")
+    else:
+        with st.form("triage_form"):
+            verb = st.radio("Decision", list(DECISIONS), horizontal=True, key="triage_decision",
+                            format_func=lambda v: {"confirm": "Confirm (coordinated mobilization)",
+                                                   "dismiss": "Dismiss (false positive)",
+                                                   "escalate": "Escalate"}[v])
+            note = st.text_area("Note: why (required)", key="triage_note", height=90)
+            st.caption(f"Recorded as {md(who.name)} ({md(who.role)}), the signed-in user.")
+            submitted = st.form_submit_button("Record decision", type="primary")
+        if submitted:
+            try:
+                TriageStore(current.triage_path).record(
+                    Decision(run_id, row["cluster_id"], verb, note, who.name, tuple(member_ids), who.role)
+                )
+            except TriageError as exc:
+                st.error(md(exc))
+            else:
+                st.session_state["triage_saved"] = f"Recorded: {DECISIONS[verb]} by {who.name}."
+                st.session_state.pop("triage_note", None)
+                st.rerun()
     same = (pl.col("run_id") == run_id) & (pl.col("cluster_id") == row["cluster_id"])
     if row.get("carried"):  # the earlier decision this cluster's status comes from
         same = same | ((pl.col("run_id") == row["from_run"]) & (pl.col("cluster_id") == row["from_cluster"]))
@@ -118,14 +126,62 @@ def _triage(current: Lake, run_id: str, row: dict, member_ids: list[str]) -> Non
     st.markdown("**Triage history** (append-only; newest first)")
     if history.height:
         st.markdown("\n".join(
-            f"- {t:%Y-%m-%d %H:%M} UTC · **{status.upper()}** by {html.escape(analyst)}"
-            f"{'' if (run, cluster) == (run_id, row['cluster_id']) else f' (run {run}, cluster {cluster})'}:"
-            f" {html.escape(note, quote=False)}"
+            f"- {t:%Y-%m-%d %H:%M} UTC · **{md(status.upper())}** by {md(analyst)}"
+            f"{'' if (run, cluster) == (run_id, row['cluster_id']) else f' (run {md(run)}, cluster {md(cluster)})'}:"
+            f" {md(note)}"
             for t, status, analyst, note, run, cluster in history.sort("decision_id", descending=True).select(
                 "decided_at", "status", "analyst", "note", "run_id", "cluster_id").iter_rows()
         ))
     else:
         st.caption("No decision yet on this cluster or the same network in an earlier run.")
+    _assignment(current, run_id, row)
+    _comments(current, run_id, row["cluster_id"])
+
+
+def _assignment(current: Lake, run_id: str, row: dict) -> None:
+    """Who works on this cluster; analysts and admins hand it to a colleague (or to nobody)."""
+    st.markdown("**Assigned to**")
+    if row.get("assignee"):
+        st.caption(f"{md(row['assignee'])} (by {md(row['assigned_by'])} at {row['assigned_at']:%Y-%m-%d %H:%M} UTC)")
+    else:
+        st.caption("Nobody yet.")
+    who = identity()
+    if not who.can("assign"):
+        return
+    team = [u["name"] for u in AccountStore(current.triage_path).users()
+            if not u["disabled"] and u["role"] in ("analyst", "admin")]
+    if who.name not in team:
+        team.insert(0, who.name)
+    with st.form("assign_form", border=False):
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        choice = c1.selectbox("Assign to", ["", *team], key="assign_to",
+                              format_func=lambda n: n or "nobody (unassign)")
+        if c2.form_submit_button("Assign"):
+            TriageStore(current.triage_path).assign(run_id, row["cluster_id"], choice, who.name, who.role)
+            st.session_state["triage_saved"] = f"Assigned to {choice}." if choice else "Unassigned."
+            st.rerun()
+
+
+def _comments(current: Lake, run_id: str, cluster_id: str) -> None:
+    """The cluster's comment thread, oldest first; analysts and admins add to it."""
+    thread = events(current, "comment").filter((pl.col("run_id") == run_id) & (pl.col("subject") == cluster_id))
+    st.markdown(f"**Comments** ({thread.height:,})")
+    for at, actor, role, payload in thread.select("at", "actor", "actor_role", "payload").iter_rows():
+        with st.container(border=True):
+            st.caption(f"{md(actor)} ({md(role)}) · {at:%Y-%m-%d %H:%M} UTC")
+            st.markdown(md(json.loads(payload).get("text")))
+    who = identity()
+    if not who.can("comment"):
+        return
+    with st.form("comment_form", clear_on_submit=True):
+        text = st.text_area("Add a comment", key="comment_text", height=70)
+        if st.form_submit_button("Post comment"):
+            try:
+                TriageStore(current.triage_path).comment(run_id, cluster_id, text, who.name, who.role)
+            except TriageError as exc:
+                st.error(md(exc))
+            else:
+                st.rerun()
 
 
 def _learned_terms(current: Lake, run_id: str, cluster_id: str) -> None:
@@ -172,37 +228,41 @@ def _evidence(evidence: pl.DataFrame) -> None:
         format_func=lambda k: f"{k} ({dict(zip(kinds, counts['count'].to_list(), strict=True))[k]})",
     )
     shown = evidence.filter(pl.col("kind").is_in(chosen)).sort("timestamp").head(200)
-    items = [
-        f"<div style='padding:6px 0;border-bottom:1px solid #ddd'><small>{ts:%Y-%m-%d %H:%M} UTC · "
-        f"<b>{html.escape(acc)}</b> · <span style='color:{OKABE_ITO['vermillion']}'>{html.escape(kind)}</span>"
-        f" · record {html.escape(rid)}</small><br>{highlight(text, matched)}</div>"
-        for ts, acc, kind, rid, text, matched in shown.select(
-            "timestamp", "account_id", "kind", "id", "text", "matched").iter_rows()
-    ]
+    rows = shown.select("timestamp", "account_id", "kind", "id", "text", "matched").iter_rows()
     with st.container(height=380):
-        st.markdown("".join(items), unsafe_allow_html=True)
-    st.caption(f"{shown.height} of {evidence.height} evidence records; highlighted: the phrases the lexicons matched.")
+        st.markdown("".join(
+            f"<div style='padding:6px 0;border-bottom:1px solid #ddd'><small>{ts:%Y-%m-%d %H:%M} UTC · "
+            f"<b>{html(acc)}</b> · <span style='color:{OKABE_ITO['vermillion']}'>{html(kind)}</span>"
+            f" · record {html(rid)}</small><br>{highlight(text, matched)}</div>"
+            for ts, acc, kind, rid, text, matched in rows
+        ), unsafe_allow_html=True)
+    st.caption(f"{shown.height:,} of {evidence.height:,} evidence records; highlighted: the phrases the lexicons matched.")
 
 
 def _export(current: Lake, run_id: str, cluster_id: str) -> None:
     st.subheader("Export this cluster's subgraph")
     c1, c2, c3 = st.columns([2, 1, 1])  # wide enough for "GraphML (Gephi, igraph, networkx)"
     fmt = c1.selectbox("Format", list(FORMATS), key="export_format", format_func=FORMATS.get)
-    pseudonymize = c2.checkbox("Pseudonymize accounts", value=True, key="export_pseudo",
-                               help="Account ids and names replaced by keyed hashes ($RALLYPOINT_PSEUDONYM_KEY).")
+    who = identity()
+    real_allowed = who.can("export_real")
+    pseudonymize = c2.checkbox("Pseudonymize accounts", value=True, key="export_pseudo", disabled=not real_allowed,
+                               help="Account ids and names replaced by keyed hashes (the key is the server's). "
+                                    + ("" if real_allowed else "Only admins export real account ids."))
     if c3.button("Prepare download", key="export_prepare"):
         try:
-            st.session_state["export_ready"] = export_cluster(current, run_id, cluster_id, fmt, pseudonymize)
+            st.session_state["export_ready"] = export_cluster(current, run_id, cluster_id, fmt,
+                                                              pseudonymize or not real_allowed, who)
         except RallypointError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
     ready = st.session_state.get("export_ready")
     if ready is not None and ready.file_name.startswith(f"{run_id}_{cluster_id}"):
-        st.download_button(f"Download {ready.file_name} ({len(ready.data):,} bytes)", ready.data,
+        st.download_button(f"Download {md(ready.file_name)} ({len(ready.data):,} bytes)", ready.data,
                            file_name=ready.file_name, mime=ready.mime, key="export_download")
         counts = ready.manifest.get("counts", {})
-        st.caption(f"{counts.get('nodes', '?')} accounts, {counts.get('edges', '?')} edges; "
-                   + (f"pseudonymized with key id {ready.manifest.get('key_id')}" if ready.manifest.get("pseudonymized")
-                      else "real account ids") + "; the zip holds the same files as `rallypoint export` and its manifest.")
+        st.caption(f"{md(counts.get('nodes', '?'))} accounts, {md(counts.get('edges', '?'))} edges; "
+                   + (f"pseudonymized with key id {md(ready.manifest.get('key_id'))}" if ready.manifest.get("pseudonymized")
+                      else "real account ids") + "; the zip holds the same files as rallypoint export and its manifest; "
+                   "the export is recorded in the triage log.")
 
 
 #: The page's sections below the summary. Only the open one runs and is drawn (lazy tabs bound to
@@ -257,13 +317,13 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
         picked = accounts_at(picture, clicked)
     # full-width tables: side by side they cut off their last columns
     if picked:
-        st.markdown(f"**Selected accounts ({len(picked)})**")
+        st.markdown(f"**Selected accounts ({len(picked):,})**")
         st.dataframe(
             members.filter(pl.col("account_id").is_in(picked)).select(
                 "account_id", "account_name", "role", "high_profile", "followers", "n_actions", "degree", "strength"),
             hide_index=True, key="network_selected", width="stretch",
         )
-        st.page_link(navigation.page("account"), label=f"Open account {picked[0]} →",
+        st.page_link(navigation.page("account"), label=f"Open account {md(picked[0])} →",
                      query_params={"run": run_id, "account": picked[0]})
     else:
         st.caption("Click a node, or lasso several (toolbar), to see the accounts here." if interactive
@@ -302,7 +362,7 @@ def _members_and_targets(row: dict, members: pl.DataFrame) -> None:
     # one above the other, full width: side by side the members table cut off its last columns
     st.subheader("Members")
     roles = members["role"].value_counts().sort("count", descending=True)
-    st.caption(" · ".join(f"{r}: {n:,}" for r, n in roles.iter_rows()) + " (by strength, strongest first; "
+    st.caption(" · ".join(f"{md(r)}: {n:,}" for r, n in roles.iter_rows()) + " (by strength, strongest first; "
                "strength = sum of the account's edge weights inside the cluster, degree = its co-action partners)")
     st.dataframe(
         members.select("account_id", "account_name", "role", "high_profile", "followers", "n_actions",
@@ -331,25 +391,25 @@ def render() -> None:
     row = clusters.filter(pl.col("cluster_id") == cluster_id).row(0, named=True)
     root, version = str(current.root), run_version(current, run_id)
     members, _, _ = cluster_network(root, run_id, cluster_id, version)
-    st.title(f"Cluster {cluster_id}")
+    st.title(f"Cluster {md(cluster_id)}")
     st.markdown(
         f"Score **{row['score']:.2f}** ({'flagged' if row['flagged'] else 'not flagged'}) · "
         f"**{row['n_accounts']:,}** accounts · {row['n_edges']:,} co-action edges · "
-        f"types {', '.join(row['types'] or [])} · {time_span(row['first_ts'], row['last_ts'])} &nbsp; "
+        f"types {md(', '.join(row['types'] or []))} · {md(time_span(row['first_ts'], row['last_ts']))} &nbsp; "
         + status_badge(row["status"], row["carried"], row.get("from_run"), row.get("jaccard")),
         unsafe_allow_html=True,
     )
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Why it was flagged")
-        st.markdown("\n".join(f"{i}. {html.escape(r, quote=False)}" for i, r in enumerate(row["reasons"] or [], 1))
+        st.markdown("\n".join(f"{i:d}. {md(r)}" for i, r in enumerate(row["reasons"] or [], 1))
                     or "_no reasons recorded_")
-        st.markdown(f"**Mobilization:** {html.escape(mobilization_summary(row['mobilization']))}")
+        st.markdown(f"**Mobilization:** {md(mobilization_summary(row['mobilization']))}")
         high_profile = row["high_profile_accounts"] or []
         names = dict(members.filter(pl.col("account_id").is_in(high_profile))  # only their rows, not all members
                      .select("account_id", "account_name").iter_rows())
         hp = [f"{a} ({names[a]})" if names.get(a) else a for a in high_profile]
-        st.markdown(f"**High-profile members** (scored by the same rules): {html.escape(', '.join(hp)) or 'none'}")
+        st.markdown(f"**High-profile members** (scored by the same rules): {md(', '.join(hp)) or 'none'}")
         st.markdown(_score_bars(row), unsafe_allow_html=True)
         _learned_terms(current, run_id, cluster_id)
     with right:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
-
 import streamlit as st
 
-from rallypoint.dashboard.data import lake_from_env
+from rallypoint.dashboard.data import chain_state, lake_from_env
 from rallypoint.dashboard.palette import STATUS_COLOURS
+from rallypoint.dashboard.safe import html, md
 from rallypoint.lake import Lake
 
 
@@ -40,12 +39,21 @@ def status_badge(status: str, carried: bool = False, from_run: str | None = None
         text += f" (carried over from run {from_run}, member overlap J={jaccard:.2f})"
     return (
         f'<span style="background:{colour};color:white;padding:2px 8px;border-radius:10px;'
-        f'font-size:0.85em;font-weight:600">{html.escape(text)}</span>'
+        f'font-size:0.85em;font-weight:600">{html(text)}</span>'
     )
 
 
 def no_runs_message(current_lake: Lake) -> None:
     st.info(
-        f"The lake at {current_lake.root} has no detection runs yet. Run `rallypoint detect --lake "
-        f"{current_lake.root}` and reload; the Data health page shows what was ingested."
+        f"The lake at {md(current_lake.root)} has no detection runs yet. Run rallypoint detect \\-\\-lake "
+        f"{md(current_lake.root)} and reload; the Data health page shows what was ingested."
     )
+
+
+def log_state(current_lake: Lake) -> None:
+    """The triage log's hash chain, checked, in the sidebar of every page."""
+    state = chain_state(current_lake)
+    if state.ok:
+        st.sidebar.caption(f"Triage log: hash chain intact ({state.rows:,} rows).")
+    else:
+        st.sidebar.error(f"Triage log: hash chain BROKEN at row {state.broken_seq:d} (see Team and audit log).")

@@ -10,6 +10,7 @@ import streamlit as st
 
 from rallypoint.dashboard.data import ingest_logs, rejected_by_reason, runs_overview
 from rallypoint.dashboard.palette import OKABE_ITO
+from rallypoint.dashboard.safe import md
 from rallypoint.dashboard.views.common import lake
 
 #: The ingest log's counts (docs/ingest.md): records read (bad ones included), new rows written,
@@ -24,7 +25,7 @@ def _scalar(value) -> object:
 def render() -> None:
     st.title("Data health")
     current = lake()
-    st.caption(f"Lake: `{current.root}`")
+    st.caption(f"Lake: {md(current.root)}")
 
     st.subheader("Ingests")
     logs = ingest_logs(current)
@@ -39,11 +40,11 @@ def render() -> None:
         totals = {c: sum(int(log.get(c) or 0) for log in logs) for c in INGEST_COLUMNS}
         cols = st.columns(len(INGEST_COLUMNS))
         for col, (name, value) in zip(cols, totals.items(), strict=True):
-            col.metric(f"Records {name}" if name != "duplicates" else "Duplicates skipped", f"{value:,}")
+            col.metric(f"Records {md(name)}" if name != "duplicates" else "Duplicates skipped", f"{value:,}")
         for log in logs:
             sources = log.get("sources")
             if isinstance(sources, list) and sources:
-                with st.expander(f"Sources of ingest {log.get('ingest_id', log['_file'])}"):
+                with st.expander(f"Sources of ingest {md(log.get('ingest_id', log['_file']))}"):
                     st.dataframe(pl.DataFrame([{k: _scalar(v) for k, v in s.items()} for s in sources]),
                                  hide_index=True, width="stretch")
 
@@ -82,5 +83,5 @@ def render() -> None:
     table = table.select(front + [c for c in table.columns if c not in front])
     st.dataframe(table, hide_index=True, width="stretch", key="runs_table")
     for run in runs[:5]:
-        with st.expander(f"run.json of {run['run_id']}"):
+        with st.expander(f"run.json of {md(run['run_id'])}"):
             st.json(run, expanded=1)

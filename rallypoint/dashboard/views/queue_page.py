@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 import polars as pl
 import streamlit as st
 
@@ -19,6 +17,8 @@ from rallypoint.dashboard.queue import (
     page,
     time_span,
 )
+from rallypoint.dashboard.safe import md
+from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.triage import STATUSES
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
 
@@ -49,11 +49,12 @@ def _filters(clusters: pl.DataFrame) -> QueueFilters:
         statuses = c3.multiselect("Triage status", list(STATUSES), key="status", **BOUND)
         platforms = c4.multiselect("Platform", options["platforms"], key="platform", **BOUND)
         langs = c4.multiselect("Language", options["langs"], key="lang", **BOUND)
+        mine = c1.checkbox("My queue: assigned to me", key="mine", **BOUND)
         st.caption("The filters are in the page's address: copy it to share this filtered queue.")
     since, until = (dates[0], dates[1]) if isinstance(dates, tuple | list) and len(dates) == 2 else (None, None)
     return QueueFilters(view=view, flagged_only=flagged_only, min_score=min_score, since=since, until=until,
                         types=tuple(types), statuses=tuple(statuses), platforms=tuple(platforms),
-                        langs=tuple(langs), search=search)
+                        langs=tuple(langs), search=search, assignee=identity().name if mine else None)
 
 
 def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> None:
@@ -61,20 +62,21 @@ def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> None:
         head, link = st.columns([5, 1])
         hp = [f"{a} ({names[a]})" if names.get(a) else a for a in row["high_profile_accounts"] or []]
         head.markdown(
-            f"**#{rank} · {html.escape(row['cluster_id'])}** — score **{row['score']:.2f}** · "
+            f"**#{rank:d} · {md(row['cluster_id'])}** — score **{row['score']:.2f}** · "
             f"{row['n_accounts']:,} accounts · {row['n_edges']:,} edges · "
-            f"{', '.join(row['types'] or []) or 'no type'} · {', '.join(row['platforms'] or [])} "
+            f"{md(', '.join(row['types'] or []) or 'no type')} · {md(', '.join(row['platforms'] or []))} "
             f"&nbsp; {status_badge(row['status'], row['carried'], row.get('from_run'), row.get('jaccard'))}",
             unsafe_allow_html=True,
         )
         link.page_link(navigation.page("cluster"), label="Open cluster →", query_params={"run": run_id, "cluster": row["cluster_id"]})
         head.markdown(
-            f"**Active:** {time_span(row['first_ts'], row['last_ts'])}  \n"
-            f"**Mobilization:** {html.escape(mobilization_summary(row['mobilization']))}  \n"
-            f"**High-profile members:** {html.escape(', '.join(hp)) if hp else 'none'}"
+            f"**Active:** {md(time_span(row['first_ts'], row['last_ts']))}  \n"
+            f"**Mobilization:** {md(mobilization_summary(row['mobilization']))}  \n"
+            f"**High-profile members:** {md(', '.join(hp)) if hp else 'none'}  \n"
+            f"**Assigned to:** {md(row.get('assignee')) if row.get('assignee') else 'nobody'}"
         )
         reasons = row["reasons"] or []
-        st.markdown("\n".join(f"- {html.escape(r, quote=False)}" for r in reasons[:3]) or "_no reasons recorded_")
+        st.markdown("\n".join(f"- {md(r)}" for r in reasons[:3]) or "_no reasons recorded_")
 
 
 def render() -> None:
@@ -88,8 +90,8 @@ def render() -> None:
     run = current.read_run_json(run_id)
     threshold = run.get("threshold", run.get("parameters", {}).get("threshold"))
     st.caption(
-        f"Run **{run_id}**: {clusters.height:,} clusters, {int(clusters['flagged'].sum()):,} flagged"
-        + (f" (score ≥ {threshold})" if threshold is not None else "")
+        f"Run **{md(run_id)}**: {clusters.height:,} clusters, {int(clusters['flagged'].sum()):,} flagged"
+        + (f" (score ≥ {md(threshold)})" if threshold is not None else "")
         + ". Ranked by score (mobilization and harm evidence, with coordination strength as its multiplier; each cluster page shows the components). "
         "High-profile accounts are scored by the same rules as everyone."
     )
@@ -103,7 +105,7 @@ def render() -> None:
     m = st.columns(5)
     m[0].metric("Clusters shown", f"{shown.height:,}")
     for col, status in zip(m[1:], STATUSES, strict=True):
-        col.metric(status.capitalize(), f"{by_status.get(status, 0):,}")
+        col.metric(md(status.capitalize()), f"{by_status.get(status, 0):,}")
     p1, p2, _ = st.columns([1, 1, 4])
     size = p1.selectbox("Per page", PAGE_SIZES, key="per_page", **BOUND)
     pages = n_pages(shown.height, size)

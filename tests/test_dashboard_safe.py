@@ -1,0 +1,180 @@
+"""Untrusted text stays text: the escaping helper, and a check that every view uses it.
+
+The check reads the views' source (``ast``): every Streamlit call that renders Markdown
+(``st.markdown``, captions, titles, alerts, widget labels and help) may only be given
+text built from constants, numbers formatted with a format spec, and values passed
+through :func:`rallypoint.dashboard.safe.md` / :func:`~rallypoint.dashboard.safe.html`
+(or the few builders that use them). A data field put straight into such a call fails
+the test with its file and line.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import rallypoint.dashboard
+from rallypoint.dashboard.highlight import highlight
+from rallypoint.dashboard.safe import html, html_expr, md
+
+DASHBOARD = Path(rallypoint.dashboard.__file__).parent
+#: Payloads an account under investigation could write into a post, a name or an id.
+PAYLOADS = [
+    "![px](http://198.51.100.7/px.png)",
+    "[Click to re-login](https://evil.example/login)",
+    "**bold** _it_ ~~strike~~ `code`",
+    "# Heading\n\n## Second\n- item\n1. first\n> quote\n---",
+    "<img src=http://198.51.100.7/x.png onerror=alert(1)><script>alert(1)</script>",
+    "<a href=\"javascript:alert(1)\">x</a> javascript:alert(1)",
+    ":red[alarm] :material/warning: :smile: :+1: :color[x]{foreground=red}",
+    "$x^2$ $$y$$ | a | b |\n|---|---|",
+    "www.evil.example http://evil.example/path &amp; &#60;b&#62;",
+    "line one\nline two\r\n\n\n    indented code",
+]
+
+#: Streamlit calls whose text (first argument or these keywords) is rendered as Markdown.
+MARKDOWN_CALLS = {
+    "markdown", "write", "caption", "title", "header", "subheader", "info", "warning", "error", "success",
+    "toast", "expander", "metric", "button", "download_button", "link_button", "checkbox", "toggle", "radio",
+    "selectbox", "multiselect", "text_input", "text_area", "number_input", "slider", "date_input",
+    "form_submit_button", "popover", "page_link", "tabs",
+}
+#: Calls whose first argument is not text (page_link's is the page; its label is a keyword).
+FIRST_ARG_NOT_TEXT = {"page_link"}
+TEXT_KEYWORDS = {"label", "body", "help"}
+#: Functions that return escaped text or HTML built only from escaped values and numbers.
+SAFE_FUNCTIONS = {"md", "html", "highlight", "status_badge", "_score_bars", "signed_in_banner"}
+
+
+def _safe(node: ast.AST) -> bool:
+    """Whether ``node`` can only produce escaped or constant text (see the module docstring)."""
+    match node:
+        case ast.Constant():
+            return True
+        case ast.JoinedStr(values=values):
+            return all(_safe_part(v) for v in values)
+        case ast.Call(func=ast.Name(id=name)) if name in SAFE_FUNCTIONS:
+            return True
+        case ast.Call(func=ast.Attribute(attr="join", value=ast.Constant()), args=[arg]):
+            return isinstance(arg, ast.GeneratorExp | ast.ListComp) and _safe(arg.elt) or (
+                isinstance(arg, ast.List | ast.Tuple) and all(_safe(e) for e in arg.elts))
+        case ast.BinOp(op=ast.Add(), left=left, right=right):
+            return _safe(left) and _safe(right)
+        case ast.IfExp(body=body, orelse=orelse):
+            return _safe(body) and _safe(orelse)
+        case ast.BoolOp(values=values):
+            return all(_safe(v) for v in values)
+        case ast.List(elts=elts) | ast.Tuple(elts=elts):
+            return all(_safe(e) for e in elts)
+        case ast.Call(func=ast.Name(id="list"), args=[ast.Name(id=name)]) if name.isupper():
+            return True  # a module constant (e.g. the tab names)
+        case ast.Name(id=name) | ast.Subscript(value=ast.Name(id=name)) if name.isupper():
+            return True
+    return False
+
+
+def _safe_part(part: ast.AST) -> bool:
+    if isinstance(part, ast.Constant):
+        return True
+    assert isinstance(part, ast.FormattedValue)
+    if part.format_spec is not None and part.conversion == -1:
+        return True  # a number or a date with a format spec: a string there would raise
+    return part.conversion == -1 and _safe(part.value)
+
+
+def unsafe_markdown_calls(source: str, filename: str) -> list[str]:
+    """``file:line: call`` for every Markdown-rendering call given text that is not provably escaped."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in MARKDOWN_CALLS):
+            continue
+        texts = [] if node.func.attr in FIRST_ARG_NOT_TEXT else node.args[:1]
+        texts += [k.value for k in node.keywords if k.arg in TEXT_KEYWORDS]
+        found += [f"{filename}:{node.lineno}: {node.func.attr}({ast.unparse(t)[:80]})" for t in texts if not _safe(t)]
+    return found
+
+
+def view_sources() -> list[Path]:
+    """Every module that draws: the views, and the sign-in check that draws on every page."""
+    return sorted((DASHBOARD / "views").glob("*.py")) + [DASHBOARD / "session.py"]
+
+
+def test_every_view_renders_data_through_the_escaping_helper():
+    assert len(view_sources()) >= 4
+    problems = [p for f in view_sources() for p in unsafe_markdown_calls(f.read_text(), f.name)]
+    assert not problems, "data rendered as Markdown:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("line", [
+    'st.markdown(f"Name: {row[\'account_name\']}")',
+    'st.caption(f"by {analyst}")',
+    'st.warning("No cluster " + wanted)',
+    'st.title(cluster_id)',
+    'st.page_link(page, label=f"Open account {account} →")',
+    'st.selectbox(f"Cluster {name}", ids)',
+    'st.markdown("".join(f"<b>{acc}</b>" for acc in accounts), unsafe_allow_html=True)',
+    'c1.checkbox("x", help=f"about {note}")',
+    'st.markdown(f"{md(a) if a else b}")',
+])
+def test_the_check_catches_a_data_field_rendered_as_markdown(line):
+    assert unsafe_markdown_calls(line, "view.py"), line
+
+
+@pytest.mark.parametrize("line", [
+    'st.markdown(f"Score **{row[\'score\']:.2f}** · {md(row[\'cluster_id\'])}")',
+    'st.caption(f"{shown.height:,} of {md(name)} · {t:%Y-%m-%d}")',
+    'st.markdown("\\n".join(f"- {md(r)}" for r in reasons) or "_none_")',
+    'st.markdown("Status: " + status_badge(s), unsafe_allow_html=True)',
+])
+def test_the_check_accepts_escaped_text(line):
+    assert not unsafe_markdown_calls(line, "view.py"), line
+
+
+# --- the helper ------------------------------------------------------------------------
+def _markdown_to_text(escaped: str) -> str:
+    """What CommonMark shows for an escaped string: backslash escapes and hard breaks undone."""
+    return re.sub(r"\\\n", "\n", re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", escaped)).replace("\u2060", "")
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_md_escapes_every_markdown_construct_and_keeps_the_text(payload):
+    escaped = md(payload)
+    # every ASCII punctuation character is escaped, so none can open a construct
+    bare = re.sub(r"\\[!-/:-@\[-`{-~]", "", escaped.replace("\\\n", "\n"))  # escapes and hard breaks removed
+    assert not re.search(r"[!-/:-@\[-`{-~]", bare)
+    assert "\n\n" not in escaped  # no blank line: no new block
+    for code in re.findall(r":[\w+-]+:|https?://|www\.", payload):  # broken by an invisible word joiner
+        assert code not in escaped.replace("\\", "")
+    assert _markdown_to_text(escaped) == payload.replace("\r\n", "\n").replace("\r", "\n")
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_html_escapes_tags_and_keeps_newlines_inside_the_block(payload):
+    escaped = html(payload)
+    assert "<" not in escaped.replace("<br>", "") and ">" not in escaped.replace("<br>", "")
+    assert "\n" not in escaped and "\r" not in escaped
+    assert ":material/" not in escaped and ":smile:" not in escaped  # Streamlit rewrites these in HTML too
+
+
+def test_autolinks_and_shortcodes_are_broken_by_invisible_joiners():
+    shown = md("http://a.example www.b.example c@d.example :smile:").replace("\\", "")
+    for literal in ("http://", "www.", "@d", ":smile:"):
+        assert literal not in shown
+    assert shown.replace("\u2060", "") == "http://a.example www.b.example c@d.example :smile:"
+    assert md(None) == "" and html(None) == ""
+
+
+def test_highlight_escapes_the_text_and_marks_matched_phrases():
+    out = highlight("<script>Be there</script> on Jan 6\n\n# x", ["Be there", "<script>"])
+    assert out.startswith("<mark>&lt;script&gt;</mark><mark>Be there</mark>") and "<br><br># x" in out
+
+
+def test_html_expr_escapes_a_column_for_plotly_labels():
+    frame = pl.DataFrame({"name": ['<a href="javascript:x">n</a>', None]})
+    got = frame.select(html_expr("name"))[:, 0].to_list()
+    assert got == ["&lt;a href=&quot;javascript:x&quot;&gt;n&lt;/a&gt;", ""]
