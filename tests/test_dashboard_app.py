@@ -333,3 +333,29 @@ def test_a_lake_without_runs_says_what_to_do(tmp_path, monkeypatch):
     lake = Lake(tmp_path / "empty").ensure()
     at = open_app(lake, monkeypatch)
     assert "rallypoint detect" in texts(at.info)[0]
+
+
+# --- search -------------------------------------------------------------------------
+def test_search_finds_a_hashtag_and_a_domain_and_links_accounts_and_clusters(fixture_lake, monkeypatch):
+    at = open_app(fixture_lake.lake, monkeypatch, "search", run=NEW_RUN, query="#stopthesteal")
+    records = frame(at, "text", "hashtags", "account_id")
+    assert len(records) > 0 and all("StopTheSteal" in h for h in records["hashtags"])
+    accounts = frame(at, "account_id", "hits")
+    # paged: the newest 50 first, the next 50 on page 2
+    assert len(records) == 50 and accounts["hits"].sum() == 200
+    at.number_input[0].set_value(2).run()
+    assert set(frame(at, "text", "hashtags", "account_id")["id"]).isdisjoint(records["id"])
+    links = [p.label for p in at.get("page_link")]
+    assert any("hits →" in label for label in links)
+    members = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "members"))
+    expected = members.filter(pl.col("account_id").is_in(accounts["account_id"].to_list()))["cluster_id"].unique()
+    cluster_links = [shown(label) for label in links if label.startswith("Cluster ")]
+    assert len(cluster_links) == min(len(expected), 20) and len(expected) > 0
+    # a domain, accent- and case-insensitive words, and nothing found
+    at.text_input(key="lake_q").input("example.org").run()
+    assert all(any("example.org" in u for u in urls) for urls in frame(at, "text", "urls")["urls"])
+    at.text_input(key="lake_q").input("TODOS A BRASILIA").run()
+    assert all("Brasília" in t for t in frame(at, "text", "urls")["text"])
+    at.text_input(key="lake_q").input("zzznothinglikethis").run()
+    assert "Nothing in the lake matches this query." in texts(at.info)
+    assert not at.exception, [e.value for e in at.exception]

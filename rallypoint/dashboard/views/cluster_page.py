@@ -196,7 +196,7 @@ def _learned_terms(current: Lake, run_id: str, cluster_id: str) -> None:
     st.dataframe(taught.select("term", "language", "statistic", "count", "background_count"), hide_index=True,
                  height=min(36 * (taught.height + 1), 250))
     if message := st.session_state.pop("term_promoted", None):
-        st.success(message)
+        st.success(md(message))
     with st.form("promote_term"):
         a, b, c = st.columns([2, 1, 1])
         term = a.selectbox("Term", taught["term"].to_list(), key="promote_term_choice")
@@ -208,7 +208,7 @@ def _learned_terms(current: Lake, run_id: str, cluster_id: str) -> None:
         try:
             result = add_term(current, term, kind, lang, by=analyst.strip() or None)
         except RallypointError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             st.session_state["term_promoted"] = (f"“{term}” {'added' if result['added'] else 'was already there'}; "
                                                  f"lexicon version {result['version']}.")
