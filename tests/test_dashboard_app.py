@@ -359,3 +359,30 @@ def test_search_finds_a_hashtag_and_a_domain_and_links_accounts_and_clusters(fix
     at.text_input(key="lake_q").input("zzznothinglikethis").run()
     assert "Nothing in the lake matches this query." in texts(at.info)
     assert not at.exception, [e.value for e in at.exception]
+
+
+# --- evidence -----------------------------------------------------------------------
+def test_evidence_is_grouped_by_text_searchable_and_names_accounts_by_handle(fixture_lake, monkeypatch):
+    top = fixture_lake.clusters["mobilization"][0]
+    at = open_app(fixture_lake.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=top, tab="Evidence posts")
+    evidence = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "evidence")).filter(pl.col("cluster_id") == top)
+    signals = evidence.filter(~pl.col("kind").str.starts_with("coaction"))
+    distinct = signals["text"].n_unique()
+    caption = next(c for c in texts(at.caption) if "groups of identical" in c)
+    assert caption.startswith(f"{distinct} groups") and f"of {evidence['id'].n_unique()} evidence posts" in caption
+    groups = next(m.value for m in at.markdown if " posts by " in m.value)
+    assert groups.count("<div") == distinct
+    counts = signals["text"].value_counts()["count"].to_list()
+    assert f"<b>{max(counts)} posts by" in groups
+    # accounts with their handle, each linked to its page
+    names = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "members")).filter(pl.col("cluster_id") == top)
+    assert any(f"{n} ({a})" in shown(groups) for a, n in names.select("account_id", "account_name").iter_rows())
+    links = [shown(p.label) for p in at.get("page_link")]
+    assert any(re.fullmatch(r"@\S+ \(\S+\) →", label) for label in links)
+    # the search keeps the groups whose text holds the words
+    at.text_input(key=f"evidence_search_{NEW_RUN}_{top}").input("buses").run()
+    groups = next(m.value for m in at.markdown if " posts by " in m.value)
+    assert groups.count("<div") == 1 and "Buses" in groups
+    at.text_input(key=f"evidence_search_{NEW_RUN}_{top}").input("no such words").run()
+    assert "No evidence group matches." in " ".join(m.value for m in at.markdown)
+    assert not at.exception, [e.value for e in at.exception]

@@ -21,6 +21,7 @@ from rallypoint.dashboard.data import (
     run_table,
     run_version,
 )
+from rallypoint.dashboard.evidence_groups import group_evidence
 from rallypoint.dashboard.exporting import FORMATS, export_cluster
 from rallypoint.dashboard.highlight import highlight
 from rallypoint.dashboard.network import cluster_edges, layout, network_figure, selected_accounts
@@ -215,7 +216,13 @@ def _learned_terms(current: Lake, run_id: str, cluster_id: str) -> None:
             st.rerun()
 
 
-def _evidence(evidence: pl.DataFrame) -> None:
+#: Evidence groups per page of the evidence tab, and accounts named per group.
+GROUPS_PER_PAGE = 25
+ACCOUNTS_PER_GROUP = 5
+
+
+def _evidence(evidence: pl.DataFrame, members: pl.DataFrame, run_id: str, cluster_id: str) -> None:
+    """The evidence grouped by identical or near-identical text, filtered by kind and words, paged."""
     st.subheader("Evidence posts")
     if evidence.height == 0:
         st.caption("The run recorded no evidence posts for this cluster.")
@@ -227,16 +234,42 @@ def _evidence(evidence: pl.DataFrame) -> None:
         "Kinds", kinds, default=default, key="evidence_kinds",
         format_func=lambda k: f"{k} ({dict(zip(kinds, counts['count'].to_list(), strict=True))[k]})",
     )
-    shown = evidence.filter(pl.col("kind").is_in(chosen)).sort("timestamp").head(200)
-    rows = shown.select("timestamp", "account_id", "kind", "id", "text", "matched").iter_rows()
-    with st.container(height=380):
+    search = st.text_input("Search the evidence texts", key=f"evidence_search_{run_id}_{cluster_id}")
+    groups = group_evidence(evidence.filter(pl.col("kind").is_in(chosen)), search=search.strip() or None)
+    pages = max(1, -(-groups.height // GROUPS_PER_PAGE))
+    number = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1,
+                             key=f"evidence_page_{run_id}_{cluster_id}_{search}_{'|'.join(chosen)}")
+    shown = groups.slice((int(number) - 1) * GROUPS_PER_PAGE, GROUPS_PER_PAGE)
+    names = dict(members.select("account_id", pl.col("account_name").fill_null("")).iter_rows())
+
+    def who(account_ids: list[str]) -> str:
+        named = [f"{names[a]} ({a})" if names.get(a) else a for a in account_ids[:ACCOUNTS_PER_GROUP]]
+        more = len(account_ids) - ACCOUNTS_PER_GROUP
+        return ", ".join(named) + (f" and {more:,} more" if more > 0 else "")
+
+    rows = shown.select("text", "n_posts", "n_accounts", "first_ts", "last_ts", "kinds", "account_ids",
+                        "matched").iter_rows()
+    with st.container(height=420):
         st.markdown("".join(
-            f"<div style='padding:6px 0;border-bottom:1px solid #ddd'><small>{ts:%Y-%m-%d %H:%M} UTC · "
-            f"<b>{html(acc)}</b> · <span style='color:{OKABE_ITO['vermillion']}'>{html(kind)}</span>"
-            f" · record {html(rid)}</small><br>{highlight(text, matched)}</div>"
-            for ts, acc, kind, rid, text, matched in rows
-        ), unsafe_allow_html=True)
-    st.caption(f"{shown.height:,} of {evidence.height:,} evidence records; highlighted: the phrases the lexicons matched.")
+            f"<div style='padding:6px 0;border-bottom:1px solid #ddd'><small><b>{n_posts:,} post"
+            f"{'s' if n_posts != 1 else ''} by {n_accounts:,} account{'s' if n_accounts != 1 else ''}</b> · "
+            f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC · "
+            f"<span style='color:{OKABE_ITO['vermillion']}'>{html(', '.join(kind_list))}</span><br>"
+            f"by {html(who(accounts))}</small><br>{highlight(text, matched)}</div>"
+            for text, n_posts, n_accounts, first, last, kind_list, accounts, matched in rows
+        ) or "<i>No evidence group matches.</i>", unsafe_allow_html=True)
+    st.caption(f"{groups.height:,} groups of identical or near-identical texts ({int(groups['n_posts'].sum()):,} of "
+               f"{evidence['id'].n_unique():,} evidence posts), the most repeated first; highlighted: the phrases "
+               "the lexicons matched.")
+    if shown.height:
+        first_accounts = shown["account_ids"].list.head(ACCOUNTS_PER_GROUP).explode().drop_nulls().unique(
+            maintain_order=True).head(10).to_list()
+        st.markdown("**Open an account of these groups**")
+        cols = st.columns(2)
+        for i, account_id in enumerate(first_accounts):
+            label = f"{names[account_id]} ({account_id})" if names.get(account_id) else account_id
+            cols[i % 2].page_link(navigation.page("account"), label=f"{md(label)} →",
+                                  query_params={"run": run_id, "account": account_id})
 
 
 def _export(current: Lake, run_id: str, cluster_id: str) -> None:
@@ -426,7 +459,8 @@ def render() -> None:
             _timeline(current, row, members["account_id"].to_list())
     with evidence:
         if evidence.open:
-            _evidence(run_table(current, run_id, "evidence").filter(pl.col("cluster_id") == cluster_id))
+            _evidence(run_table(current, run_id, "evidence").filter(pl.col("cluster_id") == cluster_id), members,
+                      run_id, cluster_id)
     with people:
         if people.open:
             _members_and_targets(row, members)
