@@ -386,3 +386,56 @@ def test_evidence_is_grouped_by_text_searchable_and_names_accounts_by_handle(fix
     at.text_input(key=f"evidence_search_{NEW_RUN}_{top}").input("no such words").run()
     assert "No evidence group matches." in " ".join(m.value for m in at.markdown)
     assert not at.exception, [e.value for e in at.exception]
+
+
+# --- why first ----------------------------------------------------------------------
+def card_reason_lines(at: AppTest) -> list[list[str]]:
+    return [m.split("\n") for m in texts(at.markdown) if m.startswith("- **")]
+
+
+def test_a_card_leads_with_its_strongest_harm_reason(fixture_lake, monkeypatch):
+    at = open_app(fixture_lake.lake, monkeypatch)
+    clusters = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters")).sort("score", descending=True)
+    flagged = clusters.filter(pl.col("flagged"))
+    cards = card_reason_lines(at)
+    assert len(cards) == min(flagged.height, 10)
+    for lines, reasons in zip(cards, flagged["reasons"].head(len(cards)).to_list(), strict=True):
+        harm = [r for r in reasons if "escalate (threats" in r]
+        if harm:  # the harm sentence is the last the run wrote, the first the card shows
+            assert lines[0] == f"- **Harm:** {harm[0]}"
+        assert not any(line.startswith("- **Score formula") for line in lines)
+        assert len(lines) <= 3
+    assert any(lines[0].startswith("- **Harm:** ") for lines in cards)
+
+
+def test_the_cluster_page_orders_reasons_and_says_when_a_cluster_is_not_flagged(fixture_lake, monkeypatch):
+    top = fixture_lake.clusters["mobilization"][0]
+    at = open_app(fixture_lake.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=top)
+    why = next(m for m in texts(at.markdown) if m.startswith("1. **"))
+    heads = [re.match(r"\d+\. \*\*([^:]+):\*\*", line).group(1) for line in why.split("\n")]
+    assert heads[0] == "Harm" and heads[-1] == "Score formula" and "Coordination" in heads
+    organic = fixture_lake.clusters["organic"][0]
+    at = open_app(fixture_lake.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=organic)
+    score = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters")).filter(
+        pl.col("cluster_id") == organic)["score"][0]
+    assert [s.value for s in at.subheader][0] == f"Not flagged: why it scored {score:.2f}"
+
+
+def test_an_unknown_run_or_cluster_in_a_link_says_so(fixture_lake, monkeypatch):
+    at = open_app(fixture_lake.lake, monkeypatch, "cluster", run="20990101T000000Z-nosuch", cluster="nope")
+    said = warnings(at)
+    assert any(w.startswith("This lake has no detection run “20990101T000000Z-nosuch”; showing the newest run, "
+                            f"{NEW_RUN}.") for w in said)
+    assert any(w.startswith(f"Run {NEW_RUN} has no cluster “nope”") for w in said)
+
+
+def test_a_run_that_flagged_nothing_says_so(lake_copy, monkeypatch):
+    lake = lake_copy.lake
+    clusters = lake.read_run_table(NEW_RUN, "clusters")
+    none_flagged = clusters.set_column(clusters.schema.get_field_index("flagged"), clusters.schema.field("flagged"),
+                                       pa.array([False] * clusters.num_rows, pa.bool_()))
+    write_parquet_atomic(lake.run_dir(NEW_RUN) / "clusters.parquet", none_flagged)
+    at = open_app(lake, monkeypatch, run=NEW_RUN)
+    assert any(i.startswith(f"This run flagged no cluster: all {clusters.num_rows:,} scored below")
+               for i in texts(at.info))
+    assert "No cluster matches these filters." not in warnings(at)

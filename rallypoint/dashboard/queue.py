@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import polars as pl
 
+from rallypoint.detectors.scoring import order_reasons, reason_category
+
 #: The queue's views: everything by score, or the clusters that are coordinated but carry no
 #: harm evidence (never flagged: coordination alone is not harm), by coordination and inauthenticity.
 VIEWS = {"queue": "Triage queue (by score)", "no_harm": "Coordinated, no harm evidence"}
@@ -147,3 +149,17 @@ def time_span(first_ts: datetime | None, last_ts: datetime | None) -> str:
     days = (last_ts - first_ts).total_seconds() / 86400
     length = f"{days:.1f} days" if days >= 1 else f"{days * 24:.1f} hours"
     return f"{first_ts:%Y-%m-%d %H:%M} → {last_ts:%Y-%m-%d %H:%M} UTC ({length})"
+
+
+#: How each kind of reason is headed (rallypoint.detectors.scoring.REASON_CATEGORIES).
+REASON_LABELS = {"harm": "Harm", "mobilization": "Mobilization", "coordination": "Coordination",
+                 "formula": "Score formula"}
+
+
+def card_reasons(reasons: list[str]) -> list[tuple[str, str]]:
+    """A card's reasons: the strongest of each kind, harm first, then mobilization and coordination
+    (the formulas are on the cluster page), as ``(category, sentence)``."""
+    picked: dict[str, str] = {}
+    for reason in order_reasons(reasons):
+        picked.setdefault(reason_category(reason), reason)
+    return [(c, picked[c]) for c in ("harm", "mobilization", "coordination") if c in picked]

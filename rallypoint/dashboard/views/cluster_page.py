@@ -27,12 +27,13 @@ from rallypoint.dashboard.highlight import highlight
 from rallypoint.dashboard.network import cluster_edges, layout, network_figure, selected_accounts
 from rallypoint.dashboard.network_picture import NetworkPicture, accounts_at, network_picture, with_rings
 from rallypoint.dashboard.palette import OKABE_ITO
-from rallypoint.dashboard.queue import mobilization_summary, time_span
+from rallypoint.dashboard.queue import REASON_LABELS, mobilization_summary, time_span
 from rallypoint.dashboard.safe import html, md
 from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.timeline import timeline_figure
 from rallypoint.dashboard.triage import DECISIONS, Decision, TriageError, TriageStore
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
+from rallypoint.detectors.scoring import order_reasons, reason_category
 from rallypoint.errors import RallypointError
 from rallypoint.lake import Lake
 
@@ -434,8 +435,9 @@ def render() -> None:
     )
     left, right = st.columns([3, 2])
     with left:
-        st.subheader("Why it was flagged")
-        st.markdown("\n".join(f"{i:d}. {md(r)}" for i, r in enumerate(row["reasons"] or [], 1))
+        st.subheader("Why it was flagged" if row["flagged"] else f"Not flagged: why it scored {row['score']:.2f}")
+        st.markdown("\n".join(f"{i:d}. **{REASON_LABELS[reason_category(r)]}:** {md(r)}"
+                               for i, r in enumerate(order_reasons(row["reasons"] or []), 1))
                     or "_no reasons recorded_")
         st.markdown(f"**Mobilization:** {md(mobilization_summary(row['mobilization']))}")
         high_profile = row["high_profile_accounts"] or []
