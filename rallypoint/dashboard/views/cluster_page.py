@@ -22,7 +22,7 @@ from rallypoint.dashboard.data import (
     run_version,
 )
 from rallypoint.dashboard.evidence_groups import group_evidence
-from rallypoint.dashboard.exporting import FORMATS, export_cluster
+from rallypoint.dashboard.exporting import FORMATS, export_case_pack, export_cluster
 from rallypoint.dashboard.highlight import highlight
 from rallypoint.dashboard.network import cluster_edges, layout, network_figure, selected_accounts
 from rallypoint.dashboard.network_picture import NetworkPicture, accounts_at, network_picture, with_rings
@@ -299,6 +299,36 @@ def _export(current: Lake, run_id: str, cluster_id: str) -> None:
                    "the export is recorded in the triage log.")
 
 
+def _case_pack(current: Lake, run_id: str, cluster_id: str) -> None:
+    """The case pack: admins choose plain or pseudonymized accounts, everyone else gets pseudonyms."""
+    st.subheader("Case pack for a policy or legal team")
+    st.caption("One zip: CASE.html (summary, every reason, the evidence grouped, members, network picture, "
+               "timeline, decision history), CASE.pdf where Chromium prints it, and a manifest with their SHA-256.")
+    who = identity()
+    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+    if who.can("export_real"):
+        pseudonymize = c1.radio("Accounts", ["pseudonymized", "plain"], horizontal=True, key="casepack_accounts",
+                                format_func={"pseudonymized": "Pseudonymized (keyed hashes)",
+                                             "plain": "Plain account ids and handles"}.get) == "pseudonymized"
+    else:
+        pseudonymize = True
+        c1.caption(f"As a {md(who.role)} you export pseudonymized accounts only; plain ids need an admin.")
+    if c2.button("Prepare case pack", key="casepack_prepare"):
+        with st.spinner("Writing the case pack…"):
+            try:
+                st.session_state["casepack_ready"] = export_case_pack(current, run_id, cluster_id, pseudonymize, who)
+            except RallypointError as exc:
+                st.error(md(exc))
+    ready = st.session_state.get("casepack_ready")
+    if ready is not None and ready.file_name.startswith(f"{run_id}_{cluster_id}_"):
+        st.download_button(f"Download {md(ready.file_name)} ({len(ready.data):,} bytes)", ready.data,
+                           file_name=ready.file_name, mime=ready.mime, key="casepack_download")
+        files = ", ".join(sorted(ready.manifest.get("sha256", {})))
+        st.caption(f"Holds {md(files)}; " + ("accounts pseudonymized with key id "
+                                             f"{md(ready.manifest.get('key_id'))}" if ready.manifest.get("pseudonymized")
+                                             else "plain account ids") + "; recorded in the triage log as an export.")
+
+
 #: The page's sections below the summary. Only the open one runs and is drawn (lazy tabs bound to
 #: ``?tab=``): a 2,000-member cluster's network, timeline, tables and evidence drawn at once cost
 #: the browser seconds; the network tab alone is interactive in about one.
@@ -468,4 +498,5 @@ def render() -> None:
             _members_and_targets(row, members)
     with export:
         if export.open:
+            _case_pack(current, run_id, cluster_id)
             _export(current, run_id, cluster_id)
