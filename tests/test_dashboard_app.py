@@ -207,13 +207,24 @@ def test_a_decision_needs_a_note_and_is_recorded_as_the_signed_in_analyst(lake_c
     store = TriageStore(lake_copy.lake.triage_path)
     assert not [t for t in at.text_input if t.key == "triage_analyst"]  # no free-text name
     assert "Recorded as analyst-1 (analyst), the signed-in user." in texts(at.caption)
-    at.radio(key="triage_decision").set_value("escalate")
+    form = f"{NEW_RUN}_{cluster}_0"
+    # no decision is chosen for the analyst: a note alone is refused
+    assert at.radio(key=f"triage_decision_{form}").value is None
+    at.text_area(key=f"triage_note_{form}").input("looks bad")
+    at.get("form_submit_button")[0].click().run()
+    assert texts(at.error) == ["Choose a decision first: confirm, dismiss or escalate."]
+    assert store.decisions().height == 0
+    at.text_area(key=f"triage_note_{form}").input("")
+    at.radio(key=f"triage_decision_{form}").set_value("escalate")
     at.get("form_submit_button")[0].click().run()
     assert texts(at.error) == ["A decision needs a note saying why."]
     assert store.decisions().height == 0
-    at.text_area(key="triage_note").input("Buses and a date at the Capitol: hand to the threat team.")
+    at.text_area(key=f"triage_note_{form}").input("Buses and a date at the Capitol: hand to the threat team.")
     at.get("form_submit_button")[0].click().run()
     at.run()
+    # the form starts empty again: no decision chosen, no note left over
+    form = f"{NEW_RUN}_{cluster}_1"
+    assert at.radio(key=f"triage_decision_{form}").value is None and at.text_area(key=f"triage_note_{form}").value == ""
     decided = store.decisions()
     assert decided.select("run_id", "cluster_id", "status", "analyst").rows() == [
         (NEW_RUN, cluster, "escalated", "analyst-1")]
@@ -226,6 +237,12 @@ def test_a_decision_needs_a_note_and_is_recorded_as_the_signed_in_analyst(lake_c
     assert len(history) == 1 and history[0].count("\n") == 0
     assert "**ESCALATED** by analyst-1: Buses and a date at the Capitol: hand to the threat team." in history[0]
     assert store.verify().ok
+    # a note typed but not recorded stays with its cluster, it does not follow the analyst to the next one
+    at.text_area(key=f"triage_note_{form}").input("half-written thought")
+    other = lake_copy.clusters["mobilization"][1]
+    at.query_params["cluster"] = other
+    at.run()
+    assert [t.value for t in at.text_area if t.key.startswith("triage_note_")] == [""]
 
 
 def test_a_decision_on_the_previous_run_carries_over_to_the_queue(lake_copy, monkeypatch):

@@ -153,6 +153,7 @@ def test_every_hostile_payload_is_shown_as_text_and_nothing_leaves_the_app(page,
     # a note and a comment written by a colleague are hostile too
     note = f"Note ![n]({bait.url}/note.png) [re-login]({bait.url}/note-link) <img src={bait.url}/n.png>"
     comment = f"# Heading payload in a comment :red[x] {bait.url}/comment"
+    page.get_by_text("Confirm (coordinated mobilization)").click()  # no decision is preselected
     page.get_by_label("Note: why (required)").fill(note)
     page.get_by_role("button", name="Record decision").click()
     settle(page)

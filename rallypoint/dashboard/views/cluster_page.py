@@ -102,15 +102,20 @@ def _triage(current: Lake, run_id: str, row: dict, member_ids: list[str]) -> Non
     if not who.can("decide"):
         st.info(f"You are signed in as a {md(who.role)}: viewers read; analysts and admins record decisions.")
     else:
+        # widget keys per cluster and per recorded decision: a note never follows the analyst to
+        # another cluster, and both fields start empty again once a decision is recorded
+        form_id = f"{run_id}_{row['cluster_id']}_{st.session_state.get('triage_round', 0)}"
         with st.form("triage_form"):
-            verb = st.radio("Decision", list(DECISIONS), horizontal=True, key="triage_decision",
+            verb = st.radio("Decision", list(DECISIONS), horizontal=True, key=f"triage_decision_{form_id}", index=None,
                             format_func=lambda v: {"confirm": "Confirm (coordinated mobilization)",
                                                    "dismiss": "Dismiss (false positive)",
                                                    "escalate": "Escalate"}[v])
-            note = st.text_area("Note: why (required)", key="triage_note", height=90)
+            note = st.text_area("Note: why (required)", key=f"triage_note_{form_id}", height=90)
             st.caption(f"Recorded as {md(who.name)} ({md(who.role)}), the signed-in user.")
             submitted = st.form_submit_button("Record decision", type="primary")
-        if submitted:
+        if submitted and verb is None:
+            st.error("Choose a decision first: confirm, dismiss or escalate.")
+        elif submitted:
             try:
                 TriageStore(current.triage_path).record(
                     Decision(run_id, row["cluster_id"], verb, note, who.name, tuple(member_ids), who.role)
@@ -119,7 +124,7 @@ def _triage(current: Lake, run_id: str, row: dict, member_ids: list[str]) -> Non
                 st.error(md(exc))
             else:
                 st.session_state["triage_saved"] = f"Recorded: {DECISIONS[verb]} by {who.name}."
-                st.session_state.pop("triage_note", None)
+                st.session_state["triage_round"] = st.session_state.get("triage_round", 0) + 1
                 st.rerun()
     same = (pl.col("run_id") == run_id) & (pl.col("cluster_id") == row["cluster_id"])
     if row.get("carried"):  # the earlier decision this cluster's status comes from
