@@ -317,7 +317,7 @@ def _case_pack(current: Lake, run_id: str, cluster_id: str) -> None:
                                              "plain": "Plain account ids and handles"}.get) == "pseudonymized"
     else:
         pseudonymize = True
-        c1.caption(f"As a {md(who.role)} you export pseudonymized accounts only; plain ids need an admin.")
+        c1.caption(f"Your role ({md(who.role)}) exports pseudonymized accounts only; plain ids need an admin.")
     if c2.button("Prepare case pack", key="casepack_prepare"):
         with st.spinner("Writing the case pack…"):
             try:

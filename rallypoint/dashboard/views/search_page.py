@@ -61,8 +61,10 @@ def render() -> None:
     number = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1,
                              key=f"search_page_{query}")
     shown = records.slice((int(number) - 1) * PAGE_SIZE, PAGE_SIZE)
-    st.dataframe(shown.select("timestamp", "account_id", "account_name", "action", "platform", "text", "hashtags",
-                              "urls", "id", "target_id"),
+    # the text right after who posted it and when, wide: it is what the analyst reads
+    st.dataframe(shown.select("timestamp", "account_name", "text", "action", "platform", "hashtags", "urls",
+                              "account_id", "id", "target_id"),
+                 column_config={"text": st.column_config.TextColumn("text", width="large")},
                  hide_index=True, width="stretch", height=min(36 * (shown.height + 1), 420), key="search_records")
 
     roles = clusters.group_by("account_id").agg(pl.col("cluster_id").unique().sort().alias("clusters"))
