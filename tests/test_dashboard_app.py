@@ -456,3 +456,32 @@ def test_a_run_that_flagged_nothing_says_so(lake_copy, monkeypatch):
     assert any(i.startswith(f"This run flagged no cluster: all {clusters.num_rows:,} scored below")
                for i in texts(at.info))
     assert "No cluster matches these filters." not in warnings(at)
+
+
+def test_members_show_creation_and_top_posts_their_author_time_and_text(lake_copy, monkeypatch):
+    lake = lake_copy.lake
+    top = lake_copy.clusters["mobilization"][0]
+    targets = pl.from_arrow(lake.read_run_table(NEW_RUN, "clusters")).filter(pl.col("cluster_id") == top)["top_targets"]
+    seed = next(t["target"] for t in targets[0] if t["kind"] == "post")
+    # the origin post itself, in the lake (the fixture has only its reposts), written by an outsider
+    one = lake.read_interactions_table().slice(0, 1)
+    for column, value in (("id", seed), ("account_id", "origin-author"), ("account_name", "@origin"),
+                          ("text", "The original call")):
+        one = one.set_column(one.schema.get_field_index(column), column, pa.array([value], pa.string()))
+    write_parquet_atomic(lake.interactions_dir / "date=2021-01-01" / "origin.parquet", one)
+    at = open_app(lake, monkeypatch, "cluster", run=NEW_RUN, cluster=top, tab="Members and shared targets")
+    members = frame(at, "account_id", "account_created_at", "first_ts")
+    assert members["account_created_at"].notna().all()
+    shown_targets = frame(at, "kind", "target", "count", "author", "text")
+    post = shown_targets[shown_targets["target"] == seed].iloc[0]
+    assert (post["author"], post["text"]) == ("@origin (origin-author)", "The original call")
+    assert post["original"] is None or np.isnan(post["original"])  # no address can be built from this id
+    assert shown_targets[shown_targets["kind"] != "post"]["author"].isna().all()
+    # an X post id is a number: its address is given, as text
+    x_post = one.set_column(one.schema.get_field_index("id"), "id", pa.array(["1234567890"], pa.string()))
+    x_post = x_post.set_column(x_post.schema.get_field_index("platform"), "platform", pa.array(["x"], pa.string()))
+    write_parquet_atomic(lake.interactions_dir / "date=2021-01-01" / "x-post.parquet", x_post)
+    from rallypoint.dashboard.views.cluster_page import shared_targets
+    table = shared_targets(lake, {"top_targets": [{"kind": "post", "target": "1234567890", "count": 3},
+                                                  {"kind": "url", "target": "https://a.example/", "count": 2}]})
+    assert table["original"].to_list() == ["https://x.com/i/web/status/1234567890", None]

@@ -18,6 +18,7 @@ from rallypoint.dashboard.data import (
     events,
     interactions_of,
     interactions_version,
+    records_by_id,
     run_table,
     run_version,
 )
@@ -427,21 +428,47 @@ def _timeline(current: Lake, row: dict, member_ids: list[str]) -> None:
     st.plotly_chart(timeline_figure(actions, row["bursts"], date_places), key="timeline_chart")
 
 
-def _members_and_targets(row: dict, members: pl.DataFrame) -> None:
+#: Where a platform's post can be opened from its id alone (others need more than the id).
+POST_ADDRESSES = {"x": "https://x.com/i/web/status/{id}", "twitter": "https://x.com/i/web/status/{id}"}
+
+
+def shared_targets(current: Lake, row: dict) -> pl.DataFrame:
+    """The cluster's top targets, the posts among them with their author, time, text and address."""
+    targets = pl.DataFrame(row["top_targets"] or [], schema={"kind": pl.String, "target": pl.String, "count": pl.Int64})
+    posts = targets.filter(pl.col("kind") == "post")["target"].unique().sort().to_list()
+    found = records_by_id(str(current.root), tuple(posts), interactions_version(current))
+    address = pl.col("platform").replace_strict(POST_ADDRESSES, default=None)
+    found = found.select(
+        pl.col("id").alias("target"),
+        pl.coalesce(pl.col("account_name") + pl.lit(" (") + pl.col("account_id") + pl.lit(")"),
+                    pl.col("account_id")).alias("author"),
+        pl.col("timestamp").alias("posted_at"), "text",
+        # shown as text (never a link drawn from data); only an all-digit id makes an address
+        pl.when(pl.col("id").str.contains(r"^\d+$")).then(address.str.replace("{id}", pl.col("id"), literal=True))
+        .alias("original"),
+    )
+    return (targets.join(found, on="target", how="left").sort("count", descending=True)
+            .select("kind", "count", "target", "author", "posted_at", "text", "original"))
+
+
+def _members_and_targets(current: Lake, row: dict, members: pl.DataFrame) -> None:
     # one above the other, full width: side by side the members table cut off its last columns
     st.subheader("Members")
     roles = members["role"].value_counts().sort("count", descending=True)
     st.caption(" · ".join(f"{md(r)}: {n:,}" for r, n in roles.iter_rows()) + " (by strength, strongest first; "
                "strength = sum of the account's edge weights inside the cluster, degree = its co-action partners)")
     st.dataframe(
-        members.select("account_id", "account_name", "role", "high_profile", "followers", "n_actions",
-                       "degree", "strength", "first_ts"),
+        members.select("account_id", "account_name", "role", "high_profile", "followers", "account_created_at",
+                       "first_ts", "n_actions", "degree", "strength"),
+        column_config={"account_created_at": "created", "first_ts": "first action"},
         hide_index=True, width="stretch", height=300, key="members_table",
     )
     st.subheader("Top shared targets")
-    st.caption("The posts, links, hashtags, mentions, media and texts the members acted on most, with how often.")
-    targets = pl.DataFrame(row["top_targets"] or [], schema={"kind": pl.String, "target": pl.String, "count": pl.Int64})
-    st.dataframe(targets.sort("count", descending=True), hide_index=True, width="stretch", key="targets_table")
+    st.caption("The posts, links, hashtags, mentions, media and texts the members acted on most, with how often; "
+               "a post with its author, time and text when the lake holds it, and its address where the platform's "
+               "id makes one.")
+    st.dataframe(shared_targets(current, row), hide_index=True, width="stretch", key="targets_table",
+                 column_config={"text": st.column_config.TextColumn("text", width="large")})
 
 
 def render() -> None:
@@ -500,7 +527,7 @@ def render() -> None:
                       run_id, cluster_id)
     with people:
         if people.open:
-            _members_and_targets(row, members)
+            _members_and_targets(current, row, members)
     with export:
         if export.open:
             _case_pack(current, run_id, cluster_id)
