@@ -22,7 +22,7 @@ from rallypoint.dashboard import session
 from rallypoint.dashboard.accounts import AccountStore
 from rallypoint.dashboard.data import run_version
 from rallypoint.dashboard.triage import Decision, TriageStore
-from rallypoint.dashboard.views.cluster_page import PICTURE_ABOVE, cluster_picture
+from rallypoint.dashboard.views.cluster_page import COMPONENTS, PICTURE_ABOVE, cluster_picture
 from rallypoint.lake import Lake, write_parquet_atomic
 
 APP = str(Path(rallypoint.dashboard.__file__).with_name("app.py"))
@@ -180,8 +180,9 @@ def test_cluster_page_shows_reasons_evidence_targets_and_members(fixture_lake, m
         assert reason.split(":")[0] in text
     # the score's components, each with its value written beside its bar
     bars = next(m.value for m in at.markdown if "and its components (0–1)" in m.value)
-    for component in ("coordination", "burst", "mobilization", "escalation", "growth"):
-        assert re.search(rf">{component}</td>.*?{row[component + '_score'][0]:.2f}</span>", bars)
+    for component, label in COMPONENTS.items():  # each named for what it measures
+        assert re.search(rf">{label}</td>.*?{row[component][0] or 0.0:.2f}</span>", bars)
+    assert ">threats or stolen-election claims</td>" in bars
     assert [t.label for t in at.tabs] == ["Network", "Activity timeline", "Evidence posts",
                                           "Members and shared targets", "Export"]
     # the sections are lazy tabs bound to ?tab=: only the open one runs

@@ -43,8 +43,17 @@ SIGNAL_KINDS = ("call_to_action", "logistics", "escalation", "delegitimization",
                 "money_link", "logistics_link", "learned_term")
 #: Above this many accounts the network is first drawn as a picture on the server (see ``_network``).
 PICTURE_ABOVE = 500
-COMPONENTS = ("coordination_score", "burst_score", "mobilization_score", "escalation_score", "growth_score",
-              "inauthenticity_score", "structure_score", "link_score")
+#: The score's components, named for what they measure (rallypoint.detectors.scoring.component_scores).
+COMPONENTS = {
+    "coordination_score": "coordination beyond chance",
+    "escalation_score": "threats or stolen-election claims",
+    "mobilization_score": "calls to a date and place",
+    "structure_score": "calls by structure alone",
+    "link_score": "money or logistics links",
+    "inauthenticity_score": "inauthentic accounts",
+    "burst_score": "co-actions in bursts",
+    "growth_score": "newly created accounts",
+}
 
 
 @st.cache_data(max_entries=16, show_spinner="Laying out the network…")
@@ -64,7 +73,7 @@ def _score_bars(row: dict) -> str:
     (seconds of browser CPU without a GPU) on every cluster page, even when the network is a picture.
     """
     rows = "".join(
-        f"<tr><td style='padding:1px 8px 1px 0;border:none'>{c.removesuffix('_score')}</td>"
+        f"<tr><td style='padding:1px 8px 1px 0;border:none;white-space:nowrap'>{COMPONENTS[c]}</td>"
         # a full bar takes 85% of the cell, so the value beside it stays on the same line
         f"<td style='width:100%;padding:1px 0;border:none;white-space:nowrap'><div style='background:{OKABE_ITO['blue']};"
         f"height:14px;width:{85 * min(max(v, 0.0), 1.0):.1f}%;display:inline-block;vertical-align:middle'></div>"
