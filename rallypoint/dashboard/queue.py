@@ -156,10 +156,15 @@ REASON_LABELS = {"harm": "Harm", "mobilization": "Mobilization", "coordination":
                  "formula": "Score formula"}
 
 
-def card_reasons(reasons: list[str]) -> list[tuple[str, str]]:
-    """A card's reasons: the strongest of each kind, harm first, then mobilization and coordination
-    (the formulas are on the cluster page), as ``(category, sentence)``."""
-    picked: dict[str, str] = {}
-    for reason in order_reasons(reasons):
-        picked.setdefault(reason_category(reason), reason)
-    return [(c, picked[c]) for c in ("harm", "mobilization", "coordination") if c in picked]
+def card_reasons(reasons: list[str], n: int = 3) -> list[tuple[str, str]]:
+    """A card's ``n`` reasons as ``(category, sentence)``: the strongest of each kind, harm first, then
+    mobilization and coordination, filled up with the next ones in that order (the formulas stay on
+    the cluster page)."""
+    ordered = [(reason_category(r), r) for r in order_reasons(reasons)]
+    ordered = [(c, r) for c, r in ordered if c != "formula"]
+    leads = {}
+    for category, reason in ordered:
+        leads.setdefault(category, reason)
+    picked = [(c, leads[c]) for c in ("harm", "mobilization", "coordination") if c in leads][:n]
+    rest = [item for item in ordered if item not in picked]
+    return sorted(picked + rest[:n - len(picked)], key=ordered.index)
