@@ -540,9 +540,13 @@ def test_search_finds_a_hashtag_and_a_domain_and_links_their_clusters(page, serv
         box.press("Enter")
         settle(page)
         page.get_by_role("heading", name=re.compile(r"^Accounts \(\d+\)")).wait_for()
+        # the page draws as the script runs: wait for the last section, the clusters, to be drawn
+        page.get_by_role("heading", name=re.compile(r"^Clusters \(\d+\)")).wait_for()
+        settle(page)
         assert page.get_by_text(re.compile(r"^\d[\d,]*\+? records from \d[\d,]* accounts in ")).count() == 1
         assert page.get_by_role("link", name=re.compile(r"hits →$")).count() >= 1
         cluster_link = page.get_by_role("link", name=re.compile(rf"^Cluster {world['top_cluster']}: "))
+        cluster_link.first.wait_for(timeout=30_000)
         assert cluster_link.count() == 1, f"the top cluster is not among the clusters found by {query}"
         shot(page, f"06{'ab'[name == 'domain']}-search-{name}")
     cluster_link.click()
