@@ -21,7 +21,7 @@ def reference_dir() -> Path:
 def neo4j_driver():
     """A driver for the local Neo4j (`make neo4j`). Unreachable is a failure, never a skip."""
     from rallypoint.errors import Neo4jError
-    from rallypoint.graph.neo4j_store import Neo4jSettings, open_driver
+    from rallypoint.neo4j.connection import Neo4jSettings, open_driver
 
     try:
         driver = open_driver()
@@ -57,7 +57,7 @@ def own_neo4j_server(tmp_path_factory):
     import socket
 
     from rallypoint.errors import Neo4jError
-    from rallypoint.graph.neo4j_bulk import LocalServer
+    from rallypoint.neo4j.bulk import LocalServer
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
