@@ -21,8 +21,8 @@ from graph_fixtures import NODE_LABELS, RECORD_RELATIONSHIPS, build_small_lake, 
 
 from rallypoint.cli import main
 from rallypoint.errors import Neo4jError
-from rallypoint.graph import neo4j_bulk
 from rallypoint.lake import Lake, write_parquet_atomic
+from rallypoint.neo4j import bulk as neo4j_bulk
 from rallypoint.neo4j.bulk import LocalServer, bulk_load, write_import_csv
 from rallypoint.neo4j.connection import open_driver
 from rallypoint.neo4j.loaders import load_lake_into_neo4j
