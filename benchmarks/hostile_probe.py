@@ -503,7 +503,7 @@ def neo4j_outage_catch_up(tmp):
     if "Traceback" in err:
         return "traceback"
     code = f"""
-from rallypoint.graph.neo4j_store import open_driver
+from rallypoint.neo4j.connection import open_driver
 with open_driver({NEO4J!r}) as d, d.session() as s:
     n = s.run("MATCH (a:Account) WHERE a.id STARTS WITH $t RETURN count(a) AS n", t={token!r}).single()["n"]
     s.run("MATCH (n) WHERE n.id STARTS WITH $t DETACH DELETE n", t={token!r})

@@ -6,7 +6,7 @@
    (``bench-output/neo4j/server-<route>``, port ``--port``; never the shared `make neo4j`
    server, which the bulk route would restart), one server at a time:
 
-   * ``bulk``: ``rallypoint.graph.neo4j_bulk.bulk_load`` — the import CSV, ``neo4j-admin
+   * ``bulk``: ``rallypoint.neo4j.bulk.bulk_load`` — the import CSV, ``neo4j-admin
      database import full``, the server restart and the uniqueness constraints, all timed;
    * ``incremental``: ``load_lake_into_neo4j`` (``--loader``, default the server-side procedure;
      ``--workers`` sessions), constraints first as always;
@@ -46,15 +46,11 @@ ROUTES = ("bulk", "incremental", "create")
 
 sys.path.insert(0, str(REPO))
 
-from rallypoint.graph.neo4j_bulk import NODE_PROPERTIES, LocalServer, bulk_load, lake_graph  # noqa: E402
-from rallypoint.graph.neo4j_store import (  # noqa: E402
-    NODE_TABLES,
-    RELATIONSHIP_TYPES,
-    _datetime,
-    load_lake_into_neo4j,
-    open_driver,
-)
 from rallypoint.lake import Lake  # noqa: E402
+from rallypoint.neo4j.bulk import NODE_PROPERTIES, LocalServer, bulk_load, lake_graph  # noqa: E402
+from rallypoint.neo4j.connection import open_driver  # noqa: E402
+from rallypoint.neo4j.loaders import load_lake_into_neo4j  # noqa: E402
+from rallypoint.neo4j.model import NODE_TABLES, RELATIONSHIP_TYPES, _datetime  # noqa: E402
 
 LISTS = ("mentions", "urls", "hashtags", "media")
 
@@ -185,7 +181,7 @@ def measure(route: str, lake: Lake, args) -> dict:
 
 def time_expand(lake: Lake, uri: str, samples: int = 5, hops: int = 2, max_nodes: int = 3000) -> dict:
     """Seconds of ``explore.expand`` (the analysts' k-hop context) around random accounts of the lake."""
-    from rallypoint.graph.explore import expand
+    from rallypoint.neo4j.explore import expand
 
     accounts = pl.scan_parquet([str(p) for p in lake.interaction_files()]).select("account_id").unique() \
         .collect().sort("account_id").sample(samples, seed=1)["account_id"].to_list()

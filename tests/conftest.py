@@ -18,10 +18,24 @@ def reference_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def russian_lake(reference_dir: Path, tmp_path_factory) -> Path:
+    """CooRTweet's Russian reference data ingested once through the CLI (``--format coortweet``)."""
+    from click.testing import CliRunner
+
+    from rallypoint.cli import main
+
+    lake = tmp_path_factory.mktemp("russian") / "lake"
+    source = reference_dir / "coortweet" / "russian_coord_tweets.csv.gz"
+    result = CliRunner().invoke(main, ["ingest", str(source), "--lake", str(lake), "--format", "coortweet"])
+    assert result.exit_code == 0, result.output
+    return lake
+
+
+@pytest.fixture(scope="session")
 def neo4j_driver():
     """A driver for the local Neo4j (`make neo4j`). Unreachable is a failure, never a skip."""
     from rallypoint.errors import Neo4jError
-    from rallypoint.graph.neo4j_store import Neo4jSettings, open_driver
+    from rallypoint.neo4j.connection import Neo4jSettings, open_driver
 
     try:
         driver = open_driver()
@@ -57,7 +71,7 @@ def own_neo4j_server(tmp_path_factory):
     import socket
 
     from rallypoint.errors import Neo4jError
-    from rallypoint.graph.neo4j_bulk import LocalServer
+    from rallypoint.neo4j.bulk import LocalServer
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

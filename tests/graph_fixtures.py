@@ -203,7 +203,7 @@ def assert_a_failed_load_rolls_back_its_batch_and_a_rerun_completes(
     raises ``Neo4jError`` matching ``message`` with the first batch committed and the second
     not; after ``restore()`` a rerun of the same load gives exactly the lake's graph."""
     from rallypoint.errors import Neo4jError
-    from rallypoint.graph.neo4j_store import load_lake_into_neo4j
+    from rallypoint.neo4j.loaders import load_lake_into_neo4j
 
     break_second_batch()
     with pytest.raises(Neo4jError, match=message):

@@ -36,7 +36,7 @@ def test_the_queue_view_switches_to_coordinated_clusters_without_harm(world, mon
     lake = Lake(world["lake"])
     run_id = lake.resolve_run("latest")
     clusters = pl.from_arrow(lake.read_run_table(run_id, "clusters"))
-    at = open_app(lake, monkeypatch)
+    at = open_app(lake, monkeypatch, role="viewer")
     at.radio(key="view").set_value("no_harm").run()
     no_harm = clusters.filter(~pl.col("flagged") & (pl.col("harm_score") == 0)).sort(
         ["score", "order_score", "n_accounts"], descending=True)
@@ -50,11 +50,20 @@ def test_a_learned_term_is_promoted_from_its_cluster_page(world, monkeypatch):
     terms = pl.from_arrow(lake.read_run_table(run_id, "terms"))
     assert terms.height > 0
     teacher = terms["clusters"][0][0]
-    at = open_app(lake, monkeypatch, "cluster", run=run_id, cluster=teacher)
+    at = open_app(lake, monkeypatch, "cluster", role="analyst", run=run_id, cluster=teacher)
     at.selectbox(key="promote_term_choice").set_value(terms["term"][0])
-    at.text_input(key="promote_term_analyst").input("Ana")
     at.button[[b.label for b in at.button].index("Promote into the lexicon")].click().run()
     assert not at.exception
     state = promoted.version(lake)
     assert state["version"] == 1 and state["terms"] == {"code_word": [terms["term"][0]]}
     assert any("lexicon version 1" in s.value for s in at.success)
+    history = (promoted.promoted_path(lake).parent / promoted.HISTORY).read_text("utf-8")
+    assert "analyst-1" in history, "the signed-in user is recorded, not a typed name"
+
+
+def test_a_viewer_cannot_promote_a_term(world, monkeypatch):
+    lake = Lake(world["lake"])
+    run_id = lake.resolve_run("latest")
+    teacher = pl.from_arrow(lake.read_run_table(run_id, "terms"))["clusters"][0][0]
+    at = open_app(lake, monkeypatch, "cluster", role="viewer", run=run_id, cluster=teacher)
+    assert "Promote into the lexicon" not in [b.label for b in at.button]

@@ -9,8 +9,10 @@ from graph_fixtures import build_small_lake, delete_token, write_small_run
 
 from rallypoint.cli import main
 from rallypoint.graph.export import WriteQueryRefused, export_subgraph
-from rallypoint.graph.neo4j_store import Neo4jSettings, load_lake_into_neo4j, write_run_to_neo4j
 from rallypoint.graph.subgraph import cluster_subgraph, ego_network
+from rallypoint.neo4j.connection import Neo4jSettings
+from rallypoint.neo4j.loaders import load_lake_into_neo4j
+from rallypoint.neo4j.runs import write_run_to_neo4j
 
 pytestmark = pytest.mark.neo4j
 

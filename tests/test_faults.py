@@ -267,7 +267,7 @@ def test_unreadable_files_and_folders_are_skipped_and_said(tmp_path):
 def test_neo4j_down_during_ingest_then_graph_load_catches_up(tmp_path, neo4j_driver):
     from graph_fixtures import delete_token, expected_graph_counts, graph_counts, new_token
 
-    from rallypoint.graph.neo4j_store import Neo4jSettings
+    from rallypoint.neo4j.connection import Neo4jSettings
 
     token = new_token()
     src = tmp_path / "in"

@@ -7,8 +7,8 @@ import secrets
 
 import pytest
 
-from rallypoint.graph.neo4j_store import Neo4jSettings
 from rallypoint.ingest.pipeline import ingest_sources
+from rallypoint.neo4j.connection import Neo4jSettings
 
 pytestmark = pytest.mark.neo4j
 

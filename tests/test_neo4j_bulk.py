@@ -1,4 +1,4 @@
-"""The bulk route (``rallypoint.graph.neo4j_bulk``) against a real Neo4j server of its own.
+"""The bulk route (``rallypoint.neo4j.bulk``) against a real Neo4j server of its own.
 
 The bulk route stops, replaces and restarts the server's database, so these tests never use the
 shared server (``make neo4j``): they use ``own_neo4j_server`` (conftest.py), a neo4j-local
@@ -21,10 +21,11 @@ from graph_fixtures import NODE_LABELS, RECORD_RELATIONSHIPS, build_small_lake, 
 
 from rallypoint.cli import main
 from rallypoint.errors import Neo4jError
-from rallypoint.graph import neo4j_bulk
-from rallypoint.graph.neo4j_bulk import LocalServer, bulk_load, write_import_csv
-from rallypoint.graph.neo4j_store import load_lake_into_neo4j, open_driver
 from rallypoint.lake import Lake, write_parquet_atomic
+from rallypoint.neo4j import bulk as neo4j_bulk
+from rallypoint.neo4j.bulk import LocalServer, bulk_load, write_import_csv
+from rallypoint.neo4j.connection import open_driver
+from rallypoint.neo4j.loaders import load_lake_into_neo4j
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 

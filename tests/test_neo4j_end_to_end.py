@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from graph_fixtures import delete_token, expected_graph_counts, graph_counts, new_token
 
 from rallypoint.cli import main
-from rallypoint.graph.neo4j_store import Neo4jSettings
 from rallypoint.lake import Lake
+from rallypoint.neo4j.connection import Neo4jSettings
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 

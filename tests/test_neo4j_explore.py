@@ -1,4 +1,4 @@
-"""expand and shortest_connection (rallypoint.graph.explore) against a real server of the session's own.
+"""expand and shortest_connection (rallypoint.neo4j.explore) against a real server of the session's own.
 
 The expected answers come from the records themselves: the property graph they name, built in
 plain Python with networkx, searched breadth-first.
@@ -11,8 +11,10 @@ import pytest
 from graph_fixtures import build_small_lake, write_small_run
 
 from rallypoint.errors import Neo4jError
-from rallypoint.graph.explore import expand, shortest_connection
-from rallypoint.graph.neo4j_store import load_lake_into_neo4j, open_driver, write_run_to_neo4j
+from rallypoint.neo4j.connection import open_driver
+from rallypoint.neo4j.explore import expand, shortest_connection
+from rallypoint.neo4j.loaders import load_lake_into_neo4j
+from rallypoint.neo4j.runs import write_run_to_neo4j
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -20,7 +22,7 @@ TARGETS = {"repost", "reply", "quote", "reaction"}
 
 
 def property_graph(records) -> nx.Graph:
-    """The records' property graph (neo4j_store's model), keyed as explore keys nodes, undirected."""
+    """The records' property graph (rallypoint.neo4j's model), keyed as explore keys nodes, undirected."""
     graph = nx.Graph()
     for r in records.to_pylist():
         post = f"{r['platform']}:{r['id']}"

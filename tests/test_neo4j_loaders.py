@@ -22,8 +22,8 @@ from graph_fixtures import (
 )
 
 from rallypoint.errors import Neo4jError
-from rallypoint.graph.neo4j_store import load_lake_into_neo4j
 from rallypoint.lake import Lake, write_parquet_atomic
+from rallypoint.neo4j.loaders import load_lake_into_neo4j
 
 pytestmark = pytest.mark.neo4j
 
@@ -120,7 +120,7 @@ def test_two_concurrent_procedure_writers_give_the_same_graph(driver, neo4j_worl
 
 
 def test_auto_uses_the_procedure_of_the_local_server_and_falls_back_to_cypher(driver, neo4j_world, monkeypatch):
-    import rallypoint.graph.neo4j_store as store
+    import rallypoint.neo4j.loaders as store
 
     assert load_lake_into_neo4j(neo4j_world.lake.root, None, loader="auto")["loader"] == "procedure"
     monkeypatch.setattr(store, "has_load_procedure", lambda driver, database=None: False)
@@ -133,7 +133,7 @@ def test_auto_uses_the_procedure_of_the_local_server_and_falls_back_to_cypher(dr
 
 def test_a_procedure_failure_in_mid_load_is_one_sentence_and_a_rerun_completes_the_graph(
         driver, neo4j_world, monkeypatch):
-    import rallypoint.graph.neo4j_store as store
+    import rallypoint.neo4j.loaders as store
 
     real = store.procedure_batch
     calls = []

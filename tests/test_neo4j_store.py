@@ -21,11 +21,9 @@ from graph_fixtures import (
 
 from rallypoint.cli import main
 from rallypoint.errors import Neo4jError
-from rallypoint.graph.neo4j_store import (
-    load_lake_into_neo4j,
-    open_driver,
-    write_run_to_neo4j,
-)
+from rallypoint.neo4j.connection import open_driver
+from rallypoint.neo4j.loaders import load_lake_into_neo4j
+from rallypoint.neo4j.runs import write_run_to_neo4j
 
 pytestmark = pytest.mark.neo4j
 
@@ -177,7 +175,7 @@ def test_graph_load_command_loads_the_lake(driver, neo4j_world):
 
 
 def test_a_cypher_failure_in_mid_load_is_one_sentence_and_a_rerun_completes_the_graph(driver, neo4j_world, monkeypatch):
-    import rallypoint.graph.neo4j_store as store
+    import rallypoint.neo4j.loaders as store
 
     real = store.relationship_statements
     calls = []
@@ -195,7 +193,7 @@ def test_a_cypher_failure_in_mid_load_is_one_sentence_and_a_rerun_completes_the_
 
 
 def test_the_default_uri_is_the_local_server_of_neo4j_local_settings(monkeypatch):
-    from rallypoint.graph.neo4j_store import Neo4jSettings
+    from rallypoint.neo4j.connection import Neo4jSettings
 
     monkeypatch.delenv("NEO4J_URI", raising=False)
     monkeypatch.setenv("NEO4J_LOCAL_PORT", "7699")

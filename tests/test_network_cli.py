@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import networkx as nx
 import polars as pl
 import pyarrow.parquet as pq
@@ -15,15 +13,6 @@ from rallypoint.detectors.coaction import CoactionError
 from rallypoint.detectors.coaction.network import NetworkOptions
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def russian_lake(reference_dir: Path, tmp_path_factory) -> Path:
-    lake = tmp_path_factory.mktemp("network") / "lake"
-    source = reference_dir / "coortweet" / "russian_coord_tweets.csv.gz"
-    result = CliRunner().invoke(main, ["ingest", str(source), "--lake", str(lake), "--format", "coortweet"])
-    assert result.exit_code == 0, result.output
-    return lake
 
 
 def test_exact_network_is_the_qut_toolkits_pairs(russian_lake, reference_dir, tmp_path):

@@ -16,15 +16,6 @@ from rallypoint.lake import Lake
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def russian_lake(reference_dir: Path, tmp_path_factory) -> Path:
-    lake = tmp_path_factory.mktemp("russian") / "lake"
-    source = reference_dir / "coortweet" / "russian_coord_tweets.csv.gz"
-    result = CliRunner().invoke(main, ["ingest", str(source), "--lake", str(lake), "--format", "coortweet"])
-    assert result.exit_code == 0, result.output
-    return lake
-
-
 def test_the_lake_read_by_dask_gives_coortweets_network(russian_lake, reference_dir):
     result = build_coaction_edges(
         Lake(russian_lake).read_interactions(), types=["co_repost"], window="60s",

@@ -380,7 +380,7 @@ def detect_run(
         lake.write_run_json(run_id, summary)
 
     if neo4j_uri:
-        from rallypoint.graph.neo4j_store import write_run_to_neo4j
+        from rallypoint.neo4j.runs import write_run_to_neo4j
 
         summary["neo4j"] = write_run_to_neo4j(lake.root, run_id, neo4j_uri)
     top = tables["clusters"].slice(0, 10).select(["cluster_id", "score", "flagged", "n_accounts", "reasons"])

@@ -441,7 +441,7 @@ def cypher_subgraph(cypher: str, neo4j_uri: str | None, *, parameters: dict[str,
                 _graph_objects(value, nodes, relationships)
         return nodes, relationships
 
-    from rallypoint.graph.neo4j_store import open_driver
+    from rallypoint.neo4j.connection import open_driver
 
     with open_driver(neo4j_uri, user, password) as driver, driver.session() as session:
         functions = custom_functions(session)

@@ -319,7 +319,7 @@ def ego_network(lake: str | os.PathLike[str] | Lake | None, account_id: str, *, 
         raise LakeError("An ego network needs at least one hop.")
     graph = nx.Graph(ego=account_id, hops=int(hops))
     if neo4j_uri:
-        from rallypoint.graph.neo4j_store import open_driver
+        from rallypoint.neo4j.connection import open_driver
 
         with open_driver(neo4j_uri, user, password) as driver, driver.session() as session:
             edges, nodes, accounts = _neo4j_interactions(session, {account_id}, hops)

@@ -293,7 +293,7 @@ def _progress(show: bool | None):
 
 
 def _load_neo4j(lake: Lake, uri: str, ingest_id: str) -> dict[str, Any]:
-    from rallypoint.graph.neo4j_store import load_missing_into_neo4j
+    from rallypoint.neo4j.loaders import load_missing_into_neo4j
 
     try:
         return load_missing_into_neo4j(lake, uri)

@@ -214,16 +214,20 @@ def _learned_terms(current: Lake, run_id: str, cluster_id: str) -> None:
                  height=min(36 * (taught.height + 1), 250))
     if message := st.session_state.pop("term_promoted", None):
         st.success(md(message))
+    who = identity()
+    if not who.can("decide"):
+        st.caption("Analysts and admins can promote a term into the lexicon.")
+        return
     with st.form("promote_term"):
-        a, b, c = st.columns([2, 1, 1])
+        a, b = st.columns([2, 1])
         term = a.selectbox("Term", taught["term"].to_list(), key="promote_term_choice")
         kind = b.selectbox("As", KINDS, index=KINDS.index("code_word"), key="promote_term_kind")
-        analyst = c.text_input("Analyst", key="promote_term_analyst")
+        st.caption(f"Recorded in the lexicon's history as {md(who.name)}, the signed-in user.")
         submitted = st.form_submit_button("Promote into the lexicon")
     if submitted:
         lang = taught.filter(pl.col("term") == term)["language"].first()
         try:
-            result = add_term(current, term, kind, lang, by=analyst.strip() or None)
+            result = add_term(current, term, kind, lang, by=who.name)
         except RallypointError as exc:
             st.error(md(exc))
         else:

@@ -1,13 +1,13 @@
 """The bulk route into Neo4j: the lake as the import tool's CSV, ``neo4j-admin database import full``, constraints.
 
-The incremental loader (``neo4j_store.load_lake_into_neo4j``) finds or creates every node in a
+The incremental loader (``loaders.load_lake_into_neo4j``) finds or creates every node in a
 transaction; on an empty database that work is wasted. Neo4j's offline importer writes the store
 files directly (no transactions, no locks, no index maintenance while writing), which is the
 route Neo4j provides for initial loads. This module gives that route the same graph as the
 incremental loader, so either may follow the other:
 
 1. ``write_import_csv`` turns the whole lake into one CSV per node label and per relationship
-   type (``NODE_LABELS``/``RELATIONSHIP_TYPES`` of ``neo4j_store``): distinct nodes with the
+   type (``NODE_LABELS``/``RELATIONSHIP_TYPES`` of ``rallypoint.neo4j.model``): distinct nodes with the
    properties the incremental loader converges on (accounts: the first platform seen and the
    last non-null name, followers and high_profile, false if none; a record post its last
    occurrence's ts, action and channel_id; a target the lake does not hold a stub with its key
@@ -18,7 +18,7 @@ incremental loader, so either may follow the other:
    output goes to the caller (progress) and to a log, and its report file is kept.
 3. ``bulk_load`` stops neo4j-local's server, swaps the staged database in (the previous one is
    kept until the new one has started), starts the server and creates the constraints and
-   indexes (``neo4j_store.ensure_constraints``). A failed import never reaches the swap, so the
+   indexes (``model.ensure_constraints``). A failed import never reaches the swap, so the
    previous database is untouched; a store that does not start is swapped back.
 
 Under docker-compose the image's own ``neo4j-admin`` does step 2 from the ``import.args`` file
@@ -48,19 +48,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rallypoint.errors import Neo4jError
-from rallypoint.graph.neo4j_store import (
+from rallypoint.lake import Lake
+from rallypoint.neo4j.batches import _url_domain
+from rallypoint.neo4j.connection import local_server_uri, open_driver
+from rallypoint.neo4j.loaders import _lake_files
+from rallypoint.neo4j.model import (
     CONSTRAINTS,
     LOAD_COLUMNS,
     NODE_TABLES,
     RELATIONSHIP_TYPES,
     TARGET_RELATIONSHIPS,
-    _lake_files,
-    _url_domain,
     ensure_constraints,
-    local_server_uri,
-    open_driver,
 )
-from rallypoint.lake import Lake
 from rallypoint.schema import LAKE_SCHEMA
 
 __all__ = [

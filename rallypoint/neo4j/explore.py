@@ -6,7 +6,7 @@ is ever part of a query), and return a ``networkx.MultiDiGraph`` keyed like the 
 URL as itself), so the dashboard and the exporters take it as they take an export.
 
 * ``expand(accounts, hops=2)``: a breadth-first search over the interaction relationships the
-  loader writes (``neo4j_store.RELATIONSHIP_TYPES``), in both directions, from the accounts.
+  loader writes (``model.RELATIONSHIP_TYPES``), in both directions, from the accounts.
   One *hop* is one account-to-account step of interaction, which in the property graph is up
   to four relationships (account -> post -> shared post, link, tag or media <- post <- account;
   a mention is two); so ``hops`` account hops search ``4 * hops`` relationship steps. It stops
@@ -29,8 +29,9 @@ import networkx as nx
 
 from rallypoint.errors import Neo4jError
 from rallypoint.graph.export import _graph_objects, _node_attributes, _node_key
-from rallypoint.graph.neo4j_store import RELATIONSHIP_TYPES, open_driver
 from rallypoint.graph.subgraph import readable
+from rallypoint.neo4j.connection import open_driver
+from rallypoint.neo4j.model import RELATIONSHIP_TYPES
 
 __all__ = ["DEFAULT_MAX_NODES", "INTERACTIONS", "expand", "shortest_connection"]
 
@@ -42,7 +43,7 @@ MAX_HOPS = 4
 MAX_PATH_LENGTH = 12
 
 SEED_NODES = "UNWIND $ids AS account_id MATCH (a:Account {id: account_id}) RETURN id(a) AS node"
-# id() is deprecated in Cypher 5 but valid; the sessions below turn its notice off (neo4j_store).
+# id() is deprecated in Cypher 5 but valid; the sessions below turn its notice off (rallypoint.neo4j.connection).
 EXPAND_STEP = f"""
 UNWIND $frontier AS node
 MATCH (n)-[r:{INTERACTIONS}]-(m) WHERE id(n) = node
