@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from rallypoint.detectors.scoring import SIGNAL_REASONS
 from rallypoint.lake import Lake, write_json_atomic, write_parquet_atomic
 from rallypoint.schema import (
     CLUSTERS_SCHEMA,
@@ -180,7 +181,10 @@ def _cluster_rows(rng, cluster_id, kind, platform, lang, place, event, texts, ac
     if mobilizing:
         reasons.insert(0, f"{cta:.0%} of {len(rows_account)} texts call people to {place} on {event};"
                           f" {logi:.0%} give logistics (buses, lodging).")
-        reasons.append(f"{esc:.0%} of texts escalate ('last chance', 'whatever it takes').")
+        # in the scorer's own wording, as a run writes it (the dashboard sorts reasons by that wording)
+        reasons.append(f"{round(esc * len(rows_account))} of {len(rows_account)} posts the cluster pushed (each with its "
+                       f"replies and quotes) {SIGNAL_REASONS['n_escalation'][0]}.")
+    reasons.append(f"Score {min(score, 0.99):.2f} = coordination x harm x (bursts and growth); flagged at 0.3 or more.")
     cluster = {
         "cluster_id": cluster_id, "score": round(min(score, 0.99), 3), "flagged": flagged,
         "n_accounts": n, "n_edges": len(pairs), "first_ts": first, "last_ts": last,

@@ -113,3 +113,18 @@ def test_the_pdf_is_printed_by_chromium_and_listed_in_the_manifest(world, tmp_pa
     assert pdf.read_bytes().startswith(b"%PDF")
     manifest = json.loads(next((tmp_path / "cli").glob("*.manifest.json")).read_text())
     assert manifest["sha256"][pdf.name] == hashlib.sha256(pdf.read_bytes()).hexdigest()
+
+
+def test_a_group_lists_its_accounts_in_posting_order_and_the_phrases_matched():
+    t = pl.datetime(2026, 1, 1, time_zone="UTC")
+    evidence = pl.DataFrame({
+        "id": ["1", "2", "3", "4"], "account_id": ["b", "a", "b", "c"], "timestamp": [1, 2, 3, 4],
+        "kind": ["call_to_action"] * 4, "target": ["x"] * 4,
+        "text": ["Be there!", "be there", "BE THERE", "Other"],
+        "matched": [["Be there"], ["be there"], None, []],
+    }).with_columns(timestamp=t + pl.duration(minutes=pl.col("timestamp")))
+    groups = group_evidence(evidence)
+    assert groups["account_ids"].to_list() == [["b", "a"], ["c"]]
+    assert groups["matched"].to_list() == [["Be there", "be there"], []]
+    assert group_evidence(evidence.drop("matched"))["matched"].to_list() == [[], []]
+    assert group_evidence(evidence, search="nothing").columns == groups.columns

@@ -413,3 +413,20 @@ def test_the_download_is_the_exporters_folder_zipped_pseudonymized_on_request(tm
             export_cluster(fixture.lake, NEW_RUN, cluster, "graphml", False, Identity("vi", role, "password"))
         assert export_cluster(fixture.lake, NEW_RUN, cluster, "csv", True, Identity("vi", role, "password")).data
     assert TriageStore(fixture.lake.triage_path).events(("export",)).height == 4
+
+
+def test_a_card_shows_the_lead_reason_of_each_kind_then_fills_up_to_three():
+    from rallypoint.dashboard.queue import card_reasons
+
+    harm = ["5 of 9 posts the cluster pushed (each with its replies and quotes) escalate (threats, calls to force "
+            "or to storm a place).", "8 of 9 posts the cluster pushed (each with its replies and quotes) claim the "
+            "election was stolen or rigged."]
+    call = "7 of 9 posts the cluster pushed (each with its replies and quotes) call people to act."
+    coordination = ["9 of 9 accounts reposted the same 3 posts.", "4 texts name 2021-01-06 at X."]
+    formula = "Score 0.70 = coordination 1.00 x harm 0.70 x (0.5 + ...); flagged at 0.3 or more."
+    every = [*coordination, call, *harm, formula]
+    assert card_reasons(every) == [("harm", harm[1]), ("mobilization", call), ("coordination", coordination[0])]
+    assert card_reasons([coordination[0], harm[0], harm[1], formula]) == [
+        ("harm", harm[1]), ("harm", harm[0]), ("coordination", coordination[0])]
+    assert card_reasons(["a.", "b.", "c.", "d.", formula]) == [("coordination", r) for r in ("a.", "b.", "c.")]
+    assert card_reasons([formula]) == []

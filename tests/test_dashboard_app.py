@@ -22,7 +22,7 @@ from rallypoint.dashboard import session
 from rallypoint.dashboard.accounts import AccountStore
 from rallypoint.dashboard.data import run_version
 from rallypoint.dashboard.triage import Decision, TriageStore
-from rallypoint.dashboard.views.cluster_page import PICTURE_ABOVE, cluster_picture
+from rallypoint.dashboard.views.cluster_page import COMPONENTS, PICTURE_ABOVE, cluster_picture
 from rallypoint.lake import Lake, write_parquet_atomic
 
 APP = str(Path(rallypoint.dashboard.__file__).with_name("app.py"))
@@ -180,8 +180,9 @@ def test_cluster_page_shows_reasons_evidence_targets_and_members(fixture_lake, m
         assert reason.split(":")[0] in text
     # the score's components, each with its value written beside its bar
     bars = next(m.value for m in at.markdown if "and its components (0–1)" in m.value)
-    for component in ("coordination", "burst", "mobilization", "escalation", "growth"):
-        assert re.search(rf">{component}</td>.*?{row[component + '_score'][0]:.2f}</span>", bars)
+    for component, label in COMPONENTS.items():  # each named for what it measures
+        assert re.search(rf">{label}</td>.*?{row[component][0] or 0.0:.2f}</span>", bars)
+    assert ">threats or stolen-election claims</td>" in bars
     assert [t.label for t in at.tabs] == ["Network", "Activity timeline", "Evidence posts",
                                           "Members and shared targets", "Export"]
     # the sections are lazy tabs bound to ?tab=: only the open one runs
@@ -207,13 +208,24 @@ def test_a_decision_needs_a_note_and_is_recorded_as_the_signed_in_analyst(lake_c
     store = TriageStore(lake_copy.lake.triage_path)
     assert not [t for t in at.text_input if t.key == "triage_analyst"]  # no free-text name
     assert "Recorded as analyst-1 (analyst), the signed-in user." in texts(at.caption)
-    at.radio(key="triage_decision").set_value("escalate")
+    form = f"{NEW_RUN}_{cluster}_0"
+    # no decision is chosen for the analyst: a note alone is refused
+    assert at.radio(key=f"triage_decision_{form}").value is None
+    at.text_area(key=f"triage_note_{form}").input("looks bad")
+    at.get("form_submit_button")[0].click().run()
+    assert texts(at.error) == ["Choose a decision first: confirm, dismiss or escalate."]
+    assert store.decisions().height == 0
+    at.text_area(key=f"triage_note_{form}").input("")
+    at.radio(key=f"triage_decision_{form}").set_value("escalate")
     at.get("form_submit_button")[0].click().run()
     assert texts(at.error) == ["A decision needs a note saying why."]
     assert store.decisions().height == 0
-    at.text_area(key="triage_note").input("Buses and a date at the Capitol: hand to the threat team.")
+    at.text_area(key=f"triage_note_{form}").input("Buses and a date at the Capitol: hand to the threat team.")
     at.get("form_submit_button")[0].click().run()
     at.run()
+    # the form starts empty again: no decision chosen, no note left over
+    form = f"{NEW_RUN}_{cluster}_1"
+    assert at.radio(key=f"triage_decision_{form}").value is None and at.text_area(key=f"triage_note_{form}").value == ""
     decided = store.decisions()
     assert decided.select("run_id", "cluster_id", "status", "analyst").rows() == [
         (NEW_RUN, cluster, "escalated", "analyst-1")]
@@ -226,6 +238,12 @@ def test_a_decision_needs_a_note_and_is_recorded_as_the_signed_in_analyst(lake_c
     assert len(history) == 1 and history[0].count("\n") == 0
     assert "**ESCALATED** by analyst-1: Buses and a date at the Capitol: hand to the threat team." in history[0]
     assert store.verify().ok
+    # a note typed but not recorded stays with its cluster, it does not follow the analyst to the next one
+    at.text_area(key=f"triage_note_{form}").input("half-written thought")
+    other = lake_copy.clusters["mobilization"][1]
+    at.query_params["cluster"] = other
+    at.run()
+    assert [t.value for t in at.text_area if t.key.startswith("triage_note_")] == [""]
 
 
 def test_a_decision_on_the_previous_run_carries_over_to_the_queue(lake_copy, monkeypatch):
@@ -333,3 +351,138 @@ def test_a_lake_without_runs_says_what_to_do(tmp_path, monkeypatch):
     lake = Lake(tmp_path / "empty").ensure()
     at = open_app(lake, monkeypatch)
     assert "rallypoint detect" in texts(at.info)[0]
+
+
+# --- search -------------------------------------------------------------------------
+def test_search_finds_a_hashtag_and_a_domain_and_links_accounts_and_clusters(fixture_lake, monkeypatch):
+    at = open_app(fixture_lake.lake, monkeypatch, "search", run=NEW_RUN, query="#stopthesteal")
+    records = frame(at, "text", "hashtags", "account_id")
+    assert len(records) > 0 and all("StopTheSteal" in h for h in records["hashtags"])
+    accounts = frame(at, "account_id", "hits")
+    # paged: the newest 50 first, the next 50 on page 2
+    assert len(records) == 50 and accounts["hits"].sum() == 200
+    at.number_input[0].set_value(2).run()
+    assert set(frame(at, "text", "hashtags", "account_id")["id"]).isdisjoint(records["id"])
+    links = [p.label for p in at.get("page_link")]
+    assert any("hits →" in label for label in links)
+    members = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "members"))
+    expected = members.filter(pl.col("account_id").is_in(accounts["account_id"].to_list()))["cluster_id"].unique()
+    cluster_links = [shown(label) for label in links if label.startswith("Cluster ")]
+    assert len(cluster_links) == min(len(expected), 20) and len(expected) > 0
+    # a domain, accent- and case-insensitive words, and nothing found
+    at.text_input(key="lake_q").input("example.org").run()
+    assert all(any("example.org" in u for u in urls) for urls in frame(at, "text", "urls")["urls"])
+    at.text_input(key="lake_q").input("TODOS A BRASILIA").run()
+    assert all("Brasília" in t for t in frame(at, "text", "urls")["text"])
+    at.text_input(key="lake_q").input("zzznothinglikethis").run()
+    assert "Nothing in the lake matches this query." in texts(at.info)
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# --- evidence -----------------------------------------------------------------------
+def test_evidence_is_grouped_by_text_searchable_and_names_accounts_by_handle(fixture_lake, monkeypatch):
+    top = fixture_lake.clusters["mobilization"][0]
+    at = open_app(fixture_lake.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=top, tab="Evidence posts")
+    evidence = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "evidence")).filter(pl.col("cluster_id") == top)
+    signals = evidence.filter(~pl.col("kind").str.starts_with("coaction"))
+    distinct = signals["text"].n_unique()
+    caption = next(c for c in texts(at.caption) if "groups of identical" in c)
+    assert caption.startswith(f"{distinct} groups") and f"of {evidence['id'].n_unique()} evidence posts" in caption
+    groups = next(m.value for m in at.markdown if " posts by " in m.value)
+    assert groups.count("<div") == distinct
+    counts = signals["text"].value_counts()["count"].to_list()
+    assert f"<b>{max(counts)} posts by" in groups
+    # accounts with their handle, each linked to its page
+    names = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "members")).filter(pl.col("cluster_id") == top)
+    assert any(f"{n} ({a})" in shown(groups) for a, n in names.select("account_id", "account_name").iter_rows())
+    links = [shown(p.label) for p in at.get("page_link")]
+    assert any(re.fullmatch(r"@\S+ \(\S+\) →", label) for label in links)
+    # the search keeps the groups whose text holds the words
+    at.text_input(key=f"evidence_search_{NEW_RUN}_{top}").input("buses").run()
+    groups = next(m.value for m in at.markdown if " posts by " in m.value)
+    assert groups.count("<div") == 1 and "Buses" in groups
+    at.text_input(key=f"evidence_search_{NEW_RUN}_{top}").input("no such words").run()
+    assert "No evidence group matches." in " ".join(m.value for m in at.markdown)
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# --- why first ----------------------------------------------------------------------
+def card_reason_lines(at: AppTest) -> list[list[str]]:
+    return [m.split("\n") for m in texts(at.markdown) if m.startswith("- **")]
+
+
+def test_a_card_leads_with_its_strongest_harm_reason(fixture_lake, monkeypatch):
+    at = open_app(fixture_lake.lake, monkeypatch)
+    clusters = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters")).sort("score", descending=True)
+    flagged = clusters.filter(pl.col("flagged"))
+    cards = card_reason_lines(at)
+    assert len(cards) == min(flagged.height, 10)
+    for lines, reasons in zip(cards, flagged["reasons"].head(len(cards)).to_list(), strict=True):
+        harm = [r for r in reasons if "escalate (threats" in r]
+        if harm:  # the harm sentence is the last the run wrote, the first the card shows
+            assert lines[0] == f"- **Harm:** {harm[0]}"
+        assert not any(line.startswith("- **Score formula") for line in lines)
+        assert len(lines) <= 3
+    assert any(lines[0].startswith("- **Harm:** ") for lines in cards)
+
+
+def test_the_cluster_page_orders_reasons_and_says_when_a_cluster_is_not_flagged(fixture_lake, monkeypatch):
+    top = fixture_lake.clusters["mobilization"][0]
+    at = open_app(fixture_lake.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=top)
+    why = next(m for m in texts(at.markdown) if m.startswith("1. **"))
+    heads = [re.match(r"\d+\. \*\*([^:]+):\*\*", line).group(1) for line in why.split("\n")]
+    assert heads[0] == "Harm" and heads[-1] == "Score formula" and "Coordination" in heads
+    organic = fixture_lake.clusters["organic"][0]
+    at = open_app(fixture_lake.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=organic)
+    score = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters")).filter(
+        pl.col("cluster_id") == organic)["score"][0]
+    assert [s.value for s in at.subheader][0] == f"Not flagged: why it scored {score:.2f}"
+
+
+def test_an_unknown_run_or_cluster_in_a_link_says_so(fixture_lake, monkeypatch):
+    at = open_app(fixture_lake.lake, monkeypatch, "cluster", run="20990101T000000Z-nosuch", cluster="nope")
+    said = warnings(at)
+    assert any(w.startswith("This lake has no detection run “20990101T000000Z-nosuch”; showing the newest run, "
+                            f"{NEW_RUN}.") for w in said)
+    assert any(w.startswith(f"Run {NEW_RUN} has no cluster “nope”") for w in said)
+
+
+def test_a_run_that_flagged_nothing_says_so(lake_copy, monkeypatch):
+    lake = lake_copy.lake
+    clusters = lake.read_run_table(NEW_RUN, "clusters")
+    none_flagged = clusters.set_column(clusters.schema.get_field_index("flagged"), clusters.schema.field("flagged"),
+                                       pa.array([False] * clusters.num_rows, pa.bool_()))
+    write_parquet_atomic(lake.run_dir(NEW_RUN) / "clusters.parquet", none_flagged)
+    at = open_app(lake, monkeypatch, run=NEW_RUN)
+    assert any(i.startswith(f"This run flagged no cluster: all {clusters.num_rows:,} scored below")
+               for i in texts(at.info))
+    assert "No cluster matches these filters." not in warnings(at)
+
+
+def test_members_show_creation_and_top_posts_their_author_time_and_text(lake_copy, monkeypatch):
+    lake = lake_copy.lake
+    top = lake_copy.clusters["mobilization"][0]
+    targets = pl.from_arrow(lake.read_run_table(NEW_RUN, "clusters")).filter(pl.col("cluster_id") == top)["top_targets"]
+    seed = next(t["target"] for t in targets[0] if t["kind"] == "post")
+    # the origin post itself, in the lake (the fixture has only its reposts), written by an outsider
+    one = lake.read_interactions_table().slice(0, 1)
+    for column, value in (("id", seed), ("account_id", "origin-author"), ("account_name", "@origin"),
+                          ("text", "The original call")):
+        one = one.set_column(one.schema.get_field_index(column), column, pa.array([value], pa.string()))
+    write_parquet_atomic(lake.interactions_dir / "date=2021-01-01" / "origin.parquet", one)
+    at = open_app(lake, monkeypatch, "cluster", run=NEW_RUN, cluster=top, tab="Members and shared targets")
+    members = frame(at, "account_id", "account_created_at", "first_ts")
+    assert members["account_created_at"].notna().all()
+    shown_targets = frame(at, "kind", "target", "count", "author", "text")
+    post = shown_targets[shown_targets["target"] == seed].iloc[0]
+    assert (post["author"], post["text"]) == ("@origin (origin-author)", "The original call")
+    assert post["original"] is None or np.isnan(post["original"])  # no address can be built from this id
+    assert shown_targets[shown_targets["kind"] != "post"]["author"].isna().all()
+    # an X post id is a number: its address is given, as text
+    x_post = one.set_column(one.schema.get_field_index("id"), "id", pa.array(["1234567890"], pa.string()))
+    x_post = x_post.set_column(x_post.schema.get_field_index("platform"), "platform", pa.array(["x"], pa.string()))
+    write_parquet_atomic(lake.interactions_dir / "date=2021-01-01" / "x-post.parquet", x_post)
+    from rallypoint.dashboard.views.cluster_page import shared_targets
+    table = shared_targets(lake, {"top_targets": [{"kind": "post", "target": "1234567890", "count": 3},
+                                                  {"kind": "url", "target": "https://a.example/", "count": 2}]})
+    assert table["original"].to_list() == ["https://x.com/i/web/status/1234567890", None]

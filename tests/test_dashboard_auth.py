@@ -241,3 +241,45 @@ def test_oidc_mode_offers_the_identity_providers_sign_in_and_no_data(lake, monke
     assert texts(at.title) == ["Sign-in required"]
     assert [b.label for b in at.button] == ["Sign in with your organization"]
     assert not at.dataframe and not any("r2-c" in t for t in texts(at.markdown))
+
+
+def test_the_case_pack_is_pseudonymized_for_an_analyst_and_a_choice_for_an_admin(tmp_path, monkeypatch):
+    import io
+    import json
+    import zipfile
+
+    import polars as pl
+
+    fixture = write_fixture_lake(tmp_path / "lake")
+    cluster = fixture.clusters["mobilization"][0]
+    members = pl.from_arrow(fixture.lake.read_run_table(NEW_RUN, "members")).filter(pl.col("cluster_id") == cluster)
+    monkeypatch.setenv("RALLYPOINT_PSEUDONYM_KEY", "a-unit-test-key-of-32-characters")
+
+    def pack(at) -> tuple[str, dict]:
+        at.button(key="casepack_prepare").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        download = at.session_state["casepack_ready"]
+        with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
+            names = archive.namelist()
+            page = archive.read(next(n for n in names if n.endswith(".html"))).decode()
+            manifest = json.loads(archive.read(next(n for n in names if n.endswith("manifest.json"))))
+        assert set(manifest["sha256"]) <= {n.rsplit("/", 1)[-1] for n in names}
+        return page, manifest
+
+    at = open_app(fixture.lake, monkeypatch, "cluster", role="analyst", run=NEW_RUN, cluster=cluster, tab="Export")
+    assert not [r for r in at.radio if r.key == "casepack_accounts"]
+    page, manifest = pack(at)
+    assert manifest["pseudonymized"] is True and not any(a in page for a in members["account_id"])
+    at = open_app(fixture.lake, monkeypatch, "cluster", role="admin", run=NEW_RUN, cluster=cluster, tab="Export")
+    at.radio(key="casepack_accounts").set_value("plain").run()
+    page, manifest = pack(at)
+    assert manifest["pseudonymized"] is False and all(a in page for a in members["account_id"].head(20))
+    assert any(b.label.startswith("Download ") for b in at.get("download_button"))
+    exports = TriageStore(fixture.lake.triage_path).events(("export",))
+    assert exports.select("actor", "actor_role", "subject").rows() == [("analyst-1", "analyst", cluster),
+                                                                      ("admin-1", "admin", cluster)]
+    assert [(json.loads(p)["format"], json.loads(p)["pseudonymized"]) for p in exports["payload"]] == [
+        ("casepack", True), ("casepack", False)]
+    with pytest.raises(RallypointError, match="pseudonymized accounts only"):
+        from rallypoint.dashboard.exporting import export_case_pack
+        export_case_pack(fixture.lake, NEW_RUN, cluster, False, Identity("vi", "viewer", "password"), pdf=False)

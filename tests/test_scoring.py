@@ -202,3 +202,24 @@ def test_order_score_orders_clusters_without_harm_and_never_flags():
     assert scored["score"].to_list() == [0, 0, 0] and not scored["flagged"].any()
     order = scored["order_score"].to_list()
     assert order[0] > order[1] > order[2] > 0
+
+
+def test_reasons_come_harm_first_then_mobilization_coordination_and_the_formulas():
+    row = facts(n_escalation=20, n_delegitimization=190, n_code_word=5)
+    scored = score_clusters(frame(row, facts()))
+    reasons = scored["reasons"][0].to_list()
+    categories = [scoring.reason_category(r) for r in reasons]
+    # grouped in the analyst's order, each category contiguous
+    assert categories == sorted(categories, key=scoring.REASON_CATEGORIES.index)
+    assert set(categories) == set(scoring.REASON_CATEGORIES)
+    # the strongest harm first: 190 posts claiming fraud before 20 escalating and 5 code words
+    assert reasons[0].startswith("190 of 200 posts") and "stolen" in reasons[0]
+    assert reasons[1].startswith("20 of 200") and reasons[2].startswith("5 of 200")
+    assert scoring.reason_category("45 texts name 2021-01-06 at US Capitol.") == "mobilization"
+    assert reasons[-1].startswith("Score ")
+    # the order changes no number: the same sentences, the same scores as built unordered
+    assert sorted(reasons) == sorted(scoring.order_reasons(list(reversed(reasons))))
+    assert scoring.order_reasons(reasons) == reasons
+    # a coordination sentence quoting data stays coordination whatever the data says
+    assert scoring.reason_category("The most co-shared text (claim the election was stolen or rigged) drew 9 "
+                                   "co-actions by members.") == "coordination"

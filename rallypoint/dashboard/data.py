@@ -137,6 +137,19 @@ def interactions_of(root: str, accounts: tuple[str, ...], version: float, limit:
     return frame.head(limit) if limit else frame
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def records_by_id(root: str, ids: tuple[str, ...], version: float) -> pl.DataFrame:
+    """The lake's records with these ``ids`` (a filter pushed down to Parquet): who posted what, when."""
+    del version
+    files = Lake(root).interaction_files()
+    columns = ["id", "platform", "account_id", "account_name", "timestamp", "text"]
+    if not files or not ids:
+        return pl.from_arrow(LAKE_SCHEMA.empty_table().select(columns))
+    dataset = ds.dataset([str(f) for f in files], schema=LAKE_SCHEMA, format="parquet")
+    table = dataset.to_table(columns=columns, filter=pc.field("id").isin(list(ids)))
+    return pl.from_arrow(table).unique("id", keep="first").sort("id")
+
+
 def interactions_version(lake: Lake) -> float:
     files = lake.interaction_files()
     return max((f.stat().st_mtime for f in files), default=0.0) + len(files)

@@ -31,7 +31,9 @@ def text_key(texts: pl.Expr) -> pl.Expr:
 def group_evidence(evidence: pl.DataFrame, *, search: str | None = None) -> pl.DataFrame:
     """One row per group of ``evidence`` (``id``, ``account_id``, ``timestamp``, ``kind``,
     ``target``, ``text``): ``text`` (the group's earliest text), ``n_posts``, ``n_accounts``,
-    ``first_ts``, ``last_ts``, ``kinds`` and ``example_id``, the largest groups first.
+    ``first_ts``, ``last_ts``, ``kinds``, ``example_id``, ``account_ids`` (in the order they
+    first posted) and ``matched`` (the lexicon phrases of every post, when ``evidence`` has
+    them), the largest groups first.
 
     ``search`` keeps the rows whose text or target contains it (case-insensitive, literal).
     """
@@ -44,9 +46,12 @@ def group_evidence(evidence: pl.DataFrame, *, search: str | None = None) -> pl.D
         return pl.DataFrame(schema={"text": pl.String, "n_posts": pl.UInt32, "n_accounts": pl.UInt32,
                                     "first_ts": evidence.schema.get("timestamp", pl.Datetime("us", "UTC")),
                                     "last_ts": evidence.schema.get("timestamp", pl.Datetime("us", "UTC")),
-                                    "kinds": pl.List(pl.String), "example_id": pl.String})
+                                    "kinds": pl.List(pl.String), "example_id": pl.String,
+                                    "account_ids": pl.List(pl.String), "matched": pl.List(pl.String)})
     key = pl.when(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != "")).then(
         pl.lit("t:") + text_key(pl.col("text"))).otherwise(pl.lit("r:") + pl.col("target").cast(pl.String))
+    matched = (pl.col("matched").list.explode(keep_nulls=False, empty_as_null=False).drop_nulls().unique().sort() if "matched" in frame.columns
+               else pl.lit([], dtype=pl.List(pl.String)).first())
     return (
         frame.with_columns(_key=key)
         .sort("timestamp")
@@ -60,9 +65,11 @@ def group_evidence(evidence: pl.DataFrame, *, search: str | None = None) -> pl.D
             last_ts=pl.col("timestamp").max(),
             kinds=pl.col("kind").unique().sort(),
             example_id=pl.col("id").first(),
+            account_ids=pl.col("account_id").unique(maintain_order=True),
+            matched=matched,
         )
         .with_columns(text=pl.coalesce("text", pl.lit("(no text: acted on ") + pl.col("target").cast(pl.String)
                                        + pl.lit(")")))
         .sort(["n_posts", "first_ts"], descending=[True, False])
-        .select("text", "n_posts", "n_accounts", "first_ts", "last_ts", "kinds", "example_id")
+        .select("text", "n_posts", "n_accounts", "first_ts", "last_ts", "kinds", "example_id", "account_ids", "matched")
     )

@@ -9,11 +9,16 @@ whether and with which key id the accounts were pseudonymized).
 Who may export what is decided here, not in the page: real account ids only for a role
 that may (admins), pseudonymized for everyone else; every export is an event in the
 triage log (who, when, which cluster, which format, pseudonymized or not).
+
+:func:`export_case_pack` does the same for the case pack
+(:func:`rallypoint.dashboard.casepack.build_case_pack`): the HTML, the PDF where Chromium
+prints it, and the manifest, zipped; format ``casepack`` in the log.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -41,13 +46,48 @@ class Download:
     manifest: dict
 
 
+def _check(pseudonymize: bool, actor: Identity) -> None:
+    if not pseudonymize and not actor.can("export_real"):
+        raise RallypointError(f"A {actor.role} exports pseudonymized accounts only; real ids need an admin.")
+
+
+def _zip(folder: Path, root: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+            archive.write(f, f.relative_to(root).as_posix())
+    return buffer.getvalue()
+
+
+def _log(lake: Lake, run_id: str, cluster_id: str, fmt: str, pseudonymize: bool, file_name: str,
+         actor: Identity) -> None:
+    TriageStore(lake.triage_path).append_event(
+        "export", cluster_id, actor.name, {"format": fmt, "pseudonymized": bool(pseudonymize), "file": file_name},
+        run_id=run_id, actor_role=actor.role)
+
+
+def export_case_pack(lake: Lake, run_id: str, cluster_id: str, pseudonymize: bool, actor: Identity, *,
+                     pdf: bool = True) -> Download:
+    """The case pack of one cluster for ``actor``, zipped (``CASE.html``, ``CASE.pdf``, the manifest)."""
+    from rallypoint.dashboard.casepack import build_case_pack
+
+    _check(pseudonymize, actor)
+    stem = f"{run_id}_{cluster_id}_casepack{'_pseudonymized' if pseudonymize else ''}"
+    with tempfile.TemporaryDirectory(prefix="rallypoint-casepack-") as tmp:
+        out = Path(tmp) / stem
+        pack = build_case_pack(lake, cluster_id, out, run_id=run_id, pseudonymize=pseudonymize, pdf=pdf)
+        data = _zip(out, Path(tmp))
+        manifest = json.loads(pack.manifest.read_text())
+    _log(lake, run_id, cluster_id, "casepack", pseudonymize, f"{stem}.zip", actor)
+    return Download(data, f"{stem}.zip", "application/zip", manifest)
+
+
 def export_cluster(lake: Lake, run_id: str, cluster_id: str, fmt: str, pseudonymize: bool, actor: Identity,
                    neo4j_uri: str | None = None) -> Download:
     """Export one cluster's subgraph as ``fmt`` for ``actor``; bytes ready for ``st.download_button``."""
     if fmt not in FORMATS:
         raise RallypointError(f"Export format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
-    if not pseudonymize and not actor.can("export_real"):
-        raise RallypointError(f"A {actor.role} exports pseudonymized accounts only; real ids need an admin.")
+    _check(pseudonymize, actor)
     try:
         from rallypoint.graph.export import export_subgraph
     except ImportError as exc:
@@ -57,11 +97,6 @@ def export_cluster(lake: Lake, run_id: str, cluster_id: str, fmt: str, pseudonym
         out = Path(tmp) / stem
         manifest = export_subgraph(lake.root, run_id=run_id, cluster_id=cluster_id, fmt=fmt, out=out,
                                    pseudonymize=pseudonymize, hops=0, cypher=None, neo4j_uri=neo4j_uri)
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for f in sorted(p for p in out.rglob("*") if p.is_file()):
-                archive.write(f, f.relative_to(tmp).as_posix())
-        TriageStore(lake.triage_path).append_event(
-            "export", cluster_id, actor.name, {"format": fmt, "pseudonymized": bool(pseudonymize),
-                                               "file": f"{stem}_{fmt}.zip"}, run_id=run_id, actor_role=actor.role)
-        return Download(buffer.getvalue(), f"{stem}_{fmt}.zip", "application/zip", dict(manifest or {}))
+        data = _zip(out, Path(tmp))
+    _log(lake, run_id, cluster_id, fmt, pseudonymize, f"{stem}_{fmt}.zip", actor)
+    return Download(data, f"{stem}_{fmt}.zip", "application/zip", dict(manifest or {}))

@@ -8,5 +8,5 @@ PAGES: dict[str, Any] = {}
 
 
 def page(name: str) -> Any:
-    """The ``st.Page`` registered as ``name`` (``queue``, ``cluster``, ``account``, ``health``)."""
+    """The ``st.Page`` registered as ``name`` (``queue``, ``cluster``, ``account``, ``search``, ...)."""
     return PAGES[name]

@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import polars as pl
 
+from rallypoint.detectors.scoring import order_reasons, reason_category
+
 #: The queue's views: everything by score, or the clusters that are coordinated but carry no
 #: harm evidence (never flagged: coordination alone is not harm), by coordination and inauthenticity.
 VIEWS = {"queue": "Triage queue (by score)", "no_harm": "Coordinated, no harm evidence"}
@@ -147,3 +149,22 @@ def time_span(first_ts: datetime | None, last_ts: datetime | None) -> str:
     days = (last_ts - first_ts).total_seconds() / 86400
     length = f"{days:.1f} days" if days >= 1 else f"{days * 24:.1f} hours"
     return f"{first_ts:%Y-%m-%d %H:%M} → {last_ts:%Y-%m-%d %H:%M} UTC ({length})"
+
+
+#: How each kind of reason is headed (rallypoint.detectors.scoring.REASON_CATEGORIES).
+REASON_LABELS = {"harm": "Harm", "mobilization": "Mobilization", "coordination": "Coordination",
+                 "formula": "Score formula"}
+
+
+def card_reasons(reasons: list[str], n: int = 3) -> list[tuple[str, str]]:
+    """A card's ``n`` reasons as ``(category, sentence)``: the strongest of each kind, harm first, then
+    mobilization and coordination, filled up with the next ones in that order (the formulas stay on
+    the cluster page)."""
+    ordered = [(reason_category(r), r) for r in order_reasons(reasons)]
+    ordered = [(c, r) for c, r in ordered if c != "formula"]
+    leads = {}
+    for category, reason in ordered:
+        leads.setdefault(category, reason)
+    picked = [(c, leads[c]) for c in ("harm", "mobilization", "coordination") if c in leads][:n]
+    rest = [item for item in ordered if item not in picked]
+    return sorted(picked + rest[:n - len(picked)], key=ordered.index)

@@ -74,6 +74,7 @@ Complexity
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -138,6 +139,28 @@ FACT_COLUMNS: dict[str, str] = {
     "inauthenticity_score": "inauthenticity.cluster_inauthenticity's score and its cues' columns",
     "high_profile_accounts": "list of member ids flagged high_profile",
 }
+
+#: What a reason is evidence of, in the order an analyst reads them: the harm (threats, the
+#: election-fraud narrative), the mobilization (calls, logistics), the coordination, the formulas.
+REASON_CATEGORIES = ("harm", "mobilization", "coordination", "formula")
+#: signal column -> (what the posts do, in the reason's words; the reason's category).
+SIGNAL_REASONS: dict[str, tuple[str, str]] = {
+    "n_escalation": ("escalate (threats, calls to force or to storm a place)", "harm"),
+    "n_delegitimization": ("claim the election was stolen or rigged", "harm"),
+    "n_code_word": ("use code words", "harm"),
+    "n_call_to_action": ("call people to act", "mobilization"),
+    "n_logistics": ("give logistics (travel, lodging, what to bring)", "mobilization"),
+    "n_structural_call": ("are calls by their structure: a date, a time of day and a place or logistics", "mobilization"),
+    "n_money_link": ("carry a money link (crowdfunding, payment)", "mobilization"),
+    "n_logistics_link": ("carry a logistics link (sign-up form, transport, lodging, group invite)", "mobilization"),
+    "n_petition_link": ("carry a petition link", "mobilization"),
+}
+LEARNED_TERMS_WHAT = "use terms"
+#: The formula sentences start with these words.
+FORMULA_PREFIXES = ("Evidence without a lexicon ", "Harm ", "Score ")
+_NAMED_PLACE = re.compile(r"^\d+ texts name ")
+_LEARNED_TERMS = re.compile(rf"^\d+ of \d+ posts the cluster pushed {LEARNED_TERMS_WHAT} ")
+_LEADING_COUNT = re.compile(r"^(\d+) of \d+ ")
 
 #: co-action type -> (verb, noun) for the reasons.
 _VERBS = {
@@ -327,25 +350,14 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
         )
         chance = ""  # say the null-model ratio once, after the main co-action type
     n_threads = row["n_threads"]
-    signals = [
-        ("n_call_to_action", "call people to act"),
-        ("n_logistics", "give logistics (travel, lodging, what to bring)"),
-        ("n_escalation", "escalate (threats, calls to force or to storm a place)"),
-        ("n_delegitimization", "claim the election was stolen or rigged"),
-        ("n_code_word", "use code words"),
-        ("n_structural_call", "are calls by their structure: a date, a time of day and a place or logistics"),
-        ("n_money_link", "carry a money link (crowdfunding, payment)"),
-        ("n_logistics_link", "carry a logistics link (sign-up form, transport, lodging, group invite)"),
-        ("n_petition_link", "carry a petition link"),
-    ]
-    for column, what in signals:
+    for column, (what, _) in SIGNAL_REASONS.items():
         if row.get(column):
             reasons.append(f"{row[column]} of {n_threads} posts the cluster pushed (each with its replies and quotes) {what}.")
     if row.get("n_learned_term"):
         taught = row.get("learned_terms") or []
         shown = ", ".join(f"\"{t['term']}\" ({t['n']}, learned from cluster {(names or {}).get(t['teacher'], t['teacher'])})"
                           for t in taught[:3])
-        reasons.append(f"{row['n_learned_term']} of {n_threads} posts the cluster pushed use terms other flagged "
+        reasons.append(f"{row['n_learned_term']} of {n_threads} posts the cluster pushed {LEARNED_TERMS_WHAT} other flagged "
                        f"clusters pushed far more than the lake: {shown}.")
     named = sorted(row["top_date_places"] or [], key=lambda r: -(r.get("count") or 0))
     if named and (named[0].get("count") or 0) >= 2:
@@ -411,4 +423,33 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
         f"{GROWTH_WEIGHT:g} x growth "
         f"{row['growth_score']:.2f}); flagged at {threshold:g} or more."
     )
-    return reasons
+    return order_reasons(reasons)
+
+
+def reason_category(reason: str) -> str:
+    """The kind of evidence a reason sentence states, one of :data:`REASON_CATEGORIES`.
+
+    The sentences are this module's own: a formula starts with its name, a signal sentence
+    ends with its :data:`SIGNAL_REASONS` wording; everything else is about coordination.
+    """
+    if reason.startswith(FORMULA_PREFIXES):
+        return "formula"
+    body = reason.rstrip(".")
+    for what, category in SIGNAL_REASONS.values():
+        if body.endswith(what):
+            return category
+    if _LEARNED_TERMS.match(reason) or _NAMED_PLACE.match(reason):
+        return "mobilization"
+    return "coordination"
+
+
+def order_reasons(reasons: list[str]) -> list[str]:
+    """``reasons`` harm first, then mobilization, coordination and the formulas; within harm and
+    mobilization the sentence counting more posts first, otherwise in the order given (stable)."""
+    def key(item: tuple[int, str]) -> tuple[int, int, int]:
+        index, reason = item
+        category = reason_category(reason)
+        count = _LEADING_COUNT.match(reason)
+        weight = -int(count.group(1)) if count and category in ("harm", "mobilization") else 0
+        return REASON_CATEGORIES.index(category), weight, index
+    return [reason for _, reason in sorted(enumerate(reasons), key=key)]

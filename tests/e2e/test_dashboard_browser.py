@@ -513,3 +513,107 @@ def test_export_downloads_a_pseudonymized_graphml_file(page, server, world, tmp_
         manifest = json.loads(archive.read(next(n for n in names if n.endswith("manifest.json"))))
     assert graph.number_of_nodes() == len(accounts) and manifest["cluster_id"] == world["top_cluster"]
     assert manifest["pseudonymized"] and not set(graph.nodes) & set(accounts)  # pseudonymized by default
+
+
+def _top_members_hashtag_and_domain(world: dict) -> tuple[str, str]:
+    """The hashtag and the link domain the top cluster's members used most (what an analyst would search)."""
+    import polars as pl
+
+    lake = Lake(world["lake"])
+    members = pl.from_arrow(lake.read_run_table(world["run"], "members")).filter(
+        pl.col("cluster_id") == world["top_cluster"])
+    records = pl.from_arrow(lake.read_interactions_table(columns=["account_id", "hashtags", "urls"])).join(
+        members.select("account_id"), on="account_id", how="semi")
+    tag = records["hashtags"].explode().drop_nulls().value_counts(sort=True)["hashtags"][0]
+    domain = (records["urls"].explode().drop_nulls().str.extract(r"^[a-z]+://(?:www\.)?([^/:?#]+)", 1)
+              .drop_nulls().value_counts(sort=True)["urls"][0])
+    return tag, domain
+
+
+def test_search_finds_a_hashtag_and_a_domain_and_links_their_clusters(page, server, world):
+    tag, domain = _top_members_hashtag_and_domain(world)
+    sign_in(page, server, then="/search")
+    page.get_by_role("heading", name="Search the lake").wait_for()
+    box = page.get_by_label(re.compile("^Search: an account id"))
+    for query, name in ((f"#{tag.upper()}", "hashtag"), (domain, "domain")):  # case does not matter
+        box.fill(query)
+        box.press("Enter")
+        settle(page)
+        page.get_by_role("heading", name=re.compile(r"^Accounts \(\d+\)")).wait_for()
+        # the page draws as the script runs: wait for the last section, the clusters, to be drawn
+        page.get_by_role("heading", name=re.compile(r"^Clusters \(\d+\)")).wait_for()
+        settle(page)
+        assert page.get_by_text(re.compile(r"^\d[\d,]*\+? records from \d[\d,]* accounts in ")).count() == 1
+        assert page.get_by_role("link", name=re.compile(r"hits →$")).count() >= 1
+        cluster_link = page.get_by_role("link", name=re.compile(rf"^Cluster {world['top_cluster']}: "))
+        cluster_link.first.wait_for(timeout=30_000)
+        assert cluster_link.count() == 1, f"the top cluster is not among the clusters found by {query}"
+        shot(page, f"06{'ab'[name == 'domain']}-search-{name}")
+    cluster_link.click()
+    settle(page)
+    page.get_by_role("heading", name=f"Cluster {world['top_cluster']}").wait_for()
+
+
+def test_the_why_comes_first_and_evidence_is_grouped_with_handles(page, server, world):
+    import polars as pl
+
+    from rallypoint.detectors.scoring import order_reasons, reason_category
+
+    lake = Lake(world["lake"])
+    clusters = pl.from_arrow(lake.read_run_table(world["run"], "clusters"))
+    top = clusters.filter(pl.col("cluster_id") == world["top_cluster"]).row(0, named=True)
+    harm = [r for r in order_reasons(top["reasons"]) if reason_category(r) == "harm"]
+    sign_in(page, server, then=f"/?run={world['run']}")
+    page.get_by_role("heading", name="Triage queue").wait_for()
+    reasons = page.locator('[data-testid="stMarkdownContainer"]', has=page.locator("li")).first.inner_text()
+    shot(page, "07a-queue-why-first")
+    if harm:  # the card's first reason is the cluster's strongest harm reason
+        assert reasons.strip().startswith(f"Harm: {harm[0][:40]}"), reasons
+    else:
+        assert reasons.strip().startswith(("Mobilization: ", "Coordination: ")), reasons
+    page.goto(f"{server}/cluster?run={world['run']}&cluster={world['top_cluster']}&tab=Evidence+posts")
+    settle(page)
+    page.get_by_role("heading", name="Why it was flagged").wait_for()
+    page.get_by_text(re.compile(r"^\d[\d,]* groups of identical or near-identical texts")).wait_for()
+    groups = page.locator("div", has_text=re.compile(r"^\d[\d,]* posts? by \d")).first
+    assert groups.count() == 1
+    members = pl.from_arrow(lake.read_run_table(world["run"], "members")).filter(
+        pl.col("cluster_id") == world["top_cluster"])
+    named = [f"{n} ({a})" for a, n in members.select("account_id", "account_name").iter_rows() if n]
+    evidence = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"posts? by \d")).first.inner_text()
+    assert any(n in evidence.replace("\u2060", "") for n in named), "no account shown with its handle"
+    shot(page, "07-cluster-evidence-grouped")
+    unflagged = clusters.filter(~pl.col("flagged")).sort("score", descending=True)
+    if unflagged.height:
+        page.goto(f"{server}/cluster?run={world['run']}&cluster={unflagged['cluster_id'][0]}")
+        settle(page)
+        page.get_by_role("heading", name=re.compile(r"^Not flagged: why it scored ")).wait_for()
+        assert page.get_by_role("heading", name="Why it was flagged").count() == 0
+        shot(page, "07b-cluster-not-flagged")
+    page.goto(f"{server}/cluster?run=20990101T000000Z-nosuch&cluster=nope")
+    settle(page)
+    page.get_by_text(re.compile(r"This lake has no detection run “20990101T000000Z-nosuch”")).wait_for()
+    page.get_by_text(re.compile(r"has no cluster “nope”")).wait_for()
+    shot(page, "07c-cluster-unknown-link")
+
+
+def test_the_case_pack_downloads_pseudonymized_for_an_analyst(page, server, world, tmp_path):
+    sign_in(page, server, then=f"/cluster?run={world['run']}&cluster={world['top_cluster']}&tab=Export")
+    page.get_by_text("exports pseudonymized accounts only; plain ids need an admin").wait_for()
+    page.get_by_role("button", name="Prepare case pack").click()
+    settle(page, timeout=180_000)
+    with page.expect_download() as download:
+        page.get_by_role("button", name=re.compile(r"Download .*casepack_pseudonymized\.zip")).click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    with zipfile.ZipFile(saved) as archive:
+        names = archive.namelist()
+        html_page = archive.read(next(n for n in names if n.endswith(".html"))).decode()
+        manifest = json.loads(archive.read(next(n for n in names if n.endswith("manifest.json"))))
+    lake = Lake(world["lake"])
+    members = lake.read_run_table(world["run"], "members")
+    accounts = [a for a, c in zip(members["account_id"].to_pylist(), members["cluster_id"].to_pylist(), strict=True)
+                if c == world["top_cluster"]]
+    assert manifest["cluster_id"] == world["top_cluster"] and manifest["pseudonymized"]
+    assert accounts and not any(a in html_page for a in accounts)
+    shot(page, "08-cluster-case-pack")

@@ -153,6 +153,7 @@ def test_every_hostile_payload_is_shown_as_text_and_nothing_leaves_the_app(page,
     # a note and a comment written by a colleague are hostile too
     note = f"Note ![n]({bait.url}/note.png) [re-login]({bait.url}/note-link) <img src={bait.url}/n.png>"
     comment = f"# Heading payload in a comment :red[x] {bait.url}/comment"
+    page.get_by_text("Confirm (coordinated mobilization)").click()  # no decision is preselected
     page.get_by_label("Note: why (required)").fill(note)
     page.get_by_role("button", name="Record decision").click()
     settle(page)
@@ -167,7 +168,8 @@ def test_every_hostile_payload_is_shown_as_text_and_nothing_leaves_the_app(page,
     page.get_by_role("tab", name="Evidence posts").click()
     settle(page)
     assert_shown_as_text(page, bait, payloads, "evidence posts")
-    posts = page.locator('[data-testid="stVerticalBlock"]', has_text="record ").last.inner_text()
+    # the evidence grouped by text: each group headed "N posts by M accounts"
+    posts = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"\d+ posts? by \d")).last.inner_text()
     for payload in payloads[1:]:  # each post's text exactly (the HTML the app builds)
         assert payload in posts.replace(WORD_JOINER, ""), payload
     shot(page, "12-hostile-evidence")

@@ -18,20 +18,23 @@ from rallypoint.dashboard.data import (
     events,
     interactions_of,
     interactions_version,
+    records_by_id,
     run_table,
     run_version,
 )
-from rallypoint.dashboard.exporting import FORMATS, export_cluster
+from rallypoint.dashboard.evidence_groups import group_evidence
+from rallypoint.dashboard.exporting import FORMATS, export_case_pack, export_cluster
 from rallypoint.dashboard.highlight import highlight
 from rallypoint.dashboard.network import cluster_edges, layout, network_figure, selected_accounts
 from rallypoint.dashboard.network_picture import NetworkPicture, accounts_at, network_picture, with_rings
 from rallypoint.dashboard.palette import OKABE_ITO
-from rallypoint.dashboard.queue import mobilization_summary, time_span
+from rallypoint.dashboard.queue import REASON_LABELS, mobilization_summary, time_span
 from rallypoint.dashboard.safe import html, md
 from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.timeline import timeline_figure
 from rallypoint.dashboard.triage import DECISIONS, Decision, TriageError, TriageStore
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
+from rallypoint.detectors.scoring import order_reasons, reason_category
 from rallypoint.errors import RallypointError
 from rallypoint.lake import Lake
 
@@ -40,8 +43,17 @@ SIGNAL_KINDS = ("call_to_action", "logistics", "escalation", "delegitimization",
                 "money_link", "logistics_link", "learned_term")
 #: Above this many accounts the network is first drawn as a picture on the server (see ``_network``).
 PICTURE_ABOVE = 500
-COMPONENTS = ("coordination_score", "burst_score", "mobilization_score", "escalation_score", "growth_score",
-              "inauthenticity_score", "structure_score", "link_score")
+#: The score's components, named for what they measure (rallypoint.detectors.scoring.component_scores).
+COMPONENTS = {
+    "coordination_score": "coordination beyond chance",
+    "escalation_score": "threats or stolen-election claims",
+    "mobilization_score": "calls to a date and place",
+    "structure_score": "calls by structure alone",
+    "link_score": "money or logistics links",
+    "inauthenticity_score": "inauthentic accounts",
+    "burst_score": "co-actions in bursts",
+    "growth_score": "newly created accounts",
+}
 
 
 @st.cache_data(max_entries=16, show_spinner="Laying out the network…")
@@ -61,7 +73,7 @@ def _score_bars(row: dict) -> str:
     (seconds of browser CPU without a GPU) on every cluster page, even when the network is a picture.
     """
     rows = "".join(
-        f"<tr><td style='padding:1px 8px 1px 0;border:none'>{c.removesuffix('_score')}</td>"
+        f"<tr><td style='padding:1px 8px 1px 0;border:none;white-space:nowrap'>{COMPONENTS[c]}</td>"
         # a full bar takes 85% of the cell, so the value beside it stays on the same line
         f"<td style='width:100%;padding:1px 0;border:none;white-space:nowrap'><div style='background:{OKABE_ITO['blue']};"
         f"height:14px;width:{85 * min(max(v, 0.0), 1.0):.1f}%;display:inline-block;vertical-align:middle'></div>"
@@ -100,15 +112,20 @@ def _triage(current: Lake, run_id: str, row: dict, member_ids: list[str]) -> Non
     if not who.can("decide"):
         st.info(f"You are signed in as a {md(who.role)}: viewers read; analysts and admins record decisions.")
     else:
+        # widget keys per cluster and per recorded decision: a note never follows the analyst to
+        # another cluster, and both fields start empty again once a decision is recorded
+        form_id = f"{run_id}_{row['cluster_id']}_{st.session_state.get('triage_round', 0)}"
         with st.form("triage_form"):
-            verb = st.radio("Decision", list(DECISIONS), horizontal=True, key="triage_decision",
+            verb = st.radio("Decision", list(DECISIONS), horizontal=True, key=f"triage_decision_{form_id}", index=None,
                             format_func=lambda v: {"confirm": "Confirm (coordinated mobilization)",
                                                    "dismiss": "Dismiss (false positive)",
                                                    "escalate": "Escalate"}[v])
-            note = st.text_area("Note: why (required)", key="triage_note", height=90)
+            note = st.text_area("Note: why (required)", key=f"triage_note_{form_id}", height=90)
             st.caption(f"Recorded as {md(who.name)} ({md(who.role)}), the signed-in user.")
             submitted = st.form_submit_button("Record decision", type="primary")
-        if submitted:
+        if submitted and verb is None:
+            st.error("Choose a decision first: confirm, dismiss or escalate.")
+        elif submitted:
             try:
                 TriageStore(current.triage_path).record(
                     Decision(run_id, row["cluster_id"], verb, note, who.name, tuple(member_ids), who.role)
@@ -117,7 +134,7 @@ def _triage(current: Lake, run_id: str, row: dict, member_ids: list[str]) -> Non
                 st.error(md(exc))
             else:
                 st.session_state["triage_saved"] = f"Recorded: {DECISIONS[verb]} by {who.name}."
-                st.session_state.pop("triage_note", None)
+                st.session_state["triage_round"] = st.session_state.get("triage_round", 0) + 1
                 st.rerun()
     same = (pl.col("run_id") == run_id) & (pl.col("cluster_id") == row["cluster_id"])
     if row.get("carried"):  # the earlier decision this cluster's status comes from
@@ -212,14 +229,20 @@ def _learned_terms(current: Lake, run_id: str, cluster_id: str) -> None:
         try:
             result = add_term(current, term, kind, lang, by=who.name)
         except RallypointError as exc:
-            st.error(md(str(exc)))
+            st.error(md(exc))
         else:
             st.session_state["term_promoted"] = (f"“{term}” {'added' if result['added'] else 'was already there'}; "
                                                  f"lexicon version {result['version']}.")
             st.rerun()
 
 
-def _evidence(evidence: pl.DataFrame) -> None:
+#: Evidence groups per page of the evidence tab, and accounts named per group.
+GROUPS_PER_PAGE = 25
+ACCOUNTS_PER_GROUP = 5
+
+
+def _evidence(evidence: pl.DataFrame, members: pl.DataFrame, run_id: str, cluster_id: str) -> None:
+    """The evidence grouped by identical or near-identical text, filtered by kind and words, paged."""
     st.subheader("Evidence posts")
     if evidence.height == 0:
         st.caption("The run recorded no evidence posts for this cluster.")
@@ -231,16 +254,42 @@ def _evidence(evidence: pl.DataFrame) -> None:
         "Kinds", kinds, default=default, key="evidence_kinds",
         format_func=lambda k: f"{k} ({dict(zip(kinds, counts['count'].to_list(), strict=True))[k]})",
     )
-    shown = evidence.filter(pl.col("kind").is_in(chosen)).sort("timestamp").head(200)
-    rows = shown.select("timestamp", "account_id", "kind", "id", "text", "matched").iter_rows()
-    with st.container(height=380):
+    search = st.text_input("Search the evidence texts", key=f"evidence_search_{run_id}_{cluster_id}")
+    groups = group_evidence(evidence.filter(pl.col("kind").is_in(chosen)), search=search.strip() or None)
+    pages = max(1, -(-groups.height // GROUPS_PER_PAGE))
+    number = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1,
+                             key=f"evidence_page_{run_id}_{cluster_id}_{search}_{'|'.join(chosen)}")
+    shown = groups.slice((int(number) - 1) * GROUPS_PER_PAGE, GROUPS_PER_PAGE)
+    names = dict(members.select("account_id", pl.col("account_name").fill_null("")).iter_rows())
+
+    def who(account_ids: list[str]) -> str:
+        named = [f"{names[a]} ({a})" if names.get(a) else a for a in account_ids[:ACCOUNTS_PER_GROUP]]
+        more = len(account_ids) - ACCOUNTS_PER_GROUP
+        return ", ".join(named) + (f" and {more:,} more" if more > 0 else "")
+
+    rows = shown.select("text", "n_posts", "n_accounts", "first_ts", "last_ts", "kinds", "account_ids",
+                        "matched").iter_rows()
+    with st.container(height=420):
         st.markdown("".join(
-            f"<div style='padding:6px 0;border-bottom:1px solid #ddd'><small>{ts:%Y-%m-%d %H:%M} UTC · "
-            f"<b>{html(acc)}</b> · <span style='color:{OKABE_ITO['vermillion']}'>{html(kind)}</span>"
-            f" · record {html(rid)}</small><br>{highlight(text, matched)}</div>"
-            for ts, acc, kind, rid, text, matched in rows
-        ), unsafe_allow_html=True)
-    st.caption(f"{shown.height:,} of {evidence.height:,} evidence records; highlighted: the phrases the lexicons matched.")
+            f"<div style='padding:6px 0;border-bottom:1px solid #ddd'><small><b>{n_posts:,} post"
+            f"{'s' if n_posts != 1 else ''} by {n_accounts:,} account{'s' if n_accounts != 1 else ''}</b> · "
+            f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC · "
+            f"<span style='color:{OKABE_ITO['vermillion']}'>{html(', '.join(kind_list))}</span><br>"
+            f"by {html(who(accounts))}</small><br>{highlight(text, matched)}</div>"
+            for text, n_posts, n_accounts, first, last, kind_list, accounts, matched in rows
+        ) or "<i>No evidence group matches.</i>", unsafe_allow_html=True)
+    st.caption(f"{groups.height:,} groups of identical or near-identical texts ({int(groups['n_posts'].sum()):,} of "
+               f"{evidence['id'].n_unique():,} evidence posts), the most repeated first; highlighted: the phrases "
+               "the lexicons matched.")
+    if shown.height:
+        first_accounts = shown["account_ids"].list.head(ACCOUNTS_PER_GROUP).explode().drop_nulls().unique(
+            maintain_order=True).head(10).to_list()
+        st.markdown("**Open an account of these groups**")
+        cols = st.columns(2)
+        for i, account_id in enumerate(first_accounts):
+            label = f"{names[account_id]} ({account_id})" if names.get(account_id) else account_id
+            cols[i % 2].page_link(navigation.page("account"), label=f"{md(label)} →",
+                                  query_params={"run": run_id, "account": account_id})
 
 
 def _export(current: Lake, run_id: str, cluster_id: str) -> None:
@@ -267,6 +316,36 @@ def _export(current: Lake, run_id: str, cluster_id: str) -> None:
                    + (f"pseudonymized with key id {md(ready.manifest.get('key_id'))}" if ready.manifest.get("pseudonymized")
                       else "real account ids") + "; the zip holds the same files as rallypoint export and its manifest; "
                    "the export is recorded in the triage log.")
+
+
+def _case_pack(current: Lake, run_id: str, cluster_id: str) -> None:
+    """The case pack: admins choose plain or pseudonymized accounts, everyone else gets pseudonyms."""
+    st.subheader("Case pack for a policy or legal team")
+    st.caption("One zip: CASE.html (summary, every reason, the evidence grouped, members, network picture, "
+               "timeline, decision history), CASE.pdf where Chromium prints it, and a manifest with their SHA-256.")
+    who = identity()
+    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+    if who.can("export_real"):
+        pseudonymize = c1.radio("Accounts", ["pseudonymized", "plain"], horizontal=True, key="casepack_accounts",
+                                format_func={"pseudonymized": "Pseudonymized (keyed hashes)",
+                                             "plain": "Plain account ids and handles"}.get) == "pseudonymized"
+    else:
+        pseudonymize = True
+        c1.caption(f"Your role ({md(who.role)}) exports pseudonymized accounts only; plain ids need an admin.")
+    if c2.button("Prepare case pack", key="casepack_prepare"):
+        with st.spinner("Writing the case pack…"):
+            try:
+                st.session_state["casepack_ready"] = export_case_pack(current, run_id, cluster_id, pseudonymize, who)
+            except RallypointError as exc:
+                st.error(md(exc))
+    ready = st.session_state.get("casepack_ready")
+    if ready is not None and ready.file_name.startswith(f"{run_id}_{cluster_id}_"):
+        st.download_button(f"Download {md(ready.file_name)} ({len(ready.data):,} bytes)", ready.data,
+                           file_name=ready.file_name, mime=ready.mime, key="casepack_download")
+        files = ", ".join(sorted(ready.manifest.get("sha256", {})))
+        st.caption(f"Holds {md(files)}; " + ("accounts pseudonymized with key id "
+                                             f"{md(ready.manifest.get('key_id'))}" if ready.manifest.get("pseudonymized")
+                                             else "plain account ids") + "; recorded in the triage log as an export.")
 
 
 #: The page's sections below the summary. Only the open one runs and is drawn (lazy tabs bound to
@@ -362,21 +441,47 @@ def _timeline(current: Lake, row: dict, member_ids: list[str]) -> None:
     st.plotly_chart(timeline_figure(actions, row["bursts"], date_places), key="timeline_chart")
 
 
-def _members_and_targets(row: dict, members: pl.DataFrame) -> None:
+#: Where a platform's post can be opened from its id alone (others need more than the id).
+POST_ADDRESSES = {"x": "https://x.com/i/web/status/{id}", "twitter": "https://x.com/i/web/status/{id}"}
+
+
+def shared_targets(current: Lake, row: dict) -> pl.DataFrame:
+    """The cluster's top targets, the posts among them with their author, time, text and address."""
+    targets = pl.DataFrame(row["top_targets"] or [], schema={"kind": pl.String, "target": pl.String, "count": pl.Int64})
+    posts = targets.filter(pl.col("kind") == "post")["target"].unique().sort().to_list()
+    found = records_by_id(str(current.root), tuple(posts), interactions_version(current))
+    address = pl.col("platform").replace_strict(POST_ADDRESSES, default=None)
+    found = found.select(
+        pl.col("id").alias("target"),
+        pl.coalesce(pl.col("account_name") + pl.lit(" (") + pl.col("account_id") + pl.lit(")"),
+                    pl.col("account_id")).alias("author"),
+        pl.col("timestamp").alias("posted_at"), "text",
+        # shown as text (never a link drawn from data); only an all-digit id makes an address
+        pl.when(pl.col("id").str.contains(r"^\d+$")).then(address.str.replace("{id}", pl.col("id"), literal=True))
+        .alias("original"),
+    )
+    return (targets.join(found, on="target", how="left").sort("count", descending=True)
+            .select("kind", "count", "target", "author", "posted_at", "text", "original"))
+
+
+def _members_and_targets(current: Lake, row: dict, members: pl.DataFrame) -> None:
     # one above the other, full width: side by side the members table cut off its last columns
     st.subheader("Members")
     roles = members["role"].value_counts().sort("count", descending=True)
     st.caption(" · ".join(f"{md(r)}: {n:,}" for r, n in roles.iter_rows()) + " (by strength, strongest first; "
                "strength = sum of the account's edge weights inside the cluster, degree = its co-action partners)")
     st.dataframe(
-        members.select("account_id", "account_name", "role", "high_profile", "followers", "n_actions",
-                       "degree", "strength", "first_ts"),
+        members.select("account_id", "account_name", "role", "high_profile", "followers", "account_created_at",
+                       "first_ts", "n_actions", "degree", "strength"),
+        column_config={"account_created_at": "created", "first_ts": "first action"},
         hide_index=True, width="stretch", height=300, key="members_table",
     )
     st.subheader("Top shared targets")
-    st.caption("The posts, links, hashtags, mentions, media and texts the members acted on most, with how often.")
-    targets = pl.DataFrame(row["top_targets"] or [], schema={"kind": pl.String, "target": pl.String, "count": pl.Int64})
-    st.dataframe(targets.sort("count", descending=True), hide_index=True, width="stretch", key="targets_table")
+    st.caption("The posts, links, hashtags, mentions, media and texts the members acted on most, with how often; "
+               "a post with its author, time and text when the lake holds it, and its address where the platform's "
+               "id makes one.")
+    st.dataframe(shared_targets(current, row), hide_index=True, width="stretch", key="targets_table",
+                 column_config={"text": st.column_config.TextColumn("text", width="large")})
 
 
 def render() -> None:
@@ -405,8 +510,9 @@ def render() -> None:
     )
     left, right = st.columns([3, 2])
     with left:
-        st.subheader("Why it was flagged")
-        st.markdown("\n".join(f"{i:d}. {md(r)}" for i, r in enumerate(row["reasons"] or [], 1))
+        st.subheader("Why it was flagged" if row["flagged"] else f"Not flagged: why it scored {row['score']:.2f}")
+        st.markdown("\n".join(f"{i:d}. **{REASON_LABELS[reason_category(r)]}:** {md(r)}"
+                               for i, r in enumerate(order_reasons(row["reasons"] or []), 1))
                     or "_no reasons recorded_")
         st.markdown(f"**Mobilization:** {md(mobilization_summary(row['mobilization']))}")
         high_profile = row["high_profile_accounts"] or []
@@ -430,10 +536,12 @@ def render() -> None:
             _timeline(current, row, members["account_id"].to_list())
     with evidence:
         if evidence.open:
-            _evidence(run_table(current, run_id, "evidence").filter(pl.col("cluster_id") == cluster_id))
+            _evidence(run_table(current, run_id, "evidence").filter(pl.col("cluster_id") == cluster_id), members,
+                      run_id, cluster_id)
     with people:
         if people.open:
-            _members_and_targets(row, members)
+            _members_and_targets(current, row, members)
     with export:
         if export.open:
+            _case_pack(current, run_id, cluster_id)
             _export(current, run_id, cluster_id)

@@ -20,6 +20,8 @@ def choose_run(current_lake: Lake) -> str | None:
     if not runs:
         return None
     wanted = st.query_params.get("run")
+    if wanted and wanted not in runs:  # a stale or mistyped link: say so rather than open another run
+        st.warning(f"This lake has no detection run “{md(wanted)}”; showing the newest run, {md(runs[0])}.")
     if wanted not in runs:
         wanted = runs[0]
     run_id = st.sidebar.selectbox(

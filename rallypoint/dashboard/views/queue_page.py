@@ -8,8 +8,10 @@ import streamlit as st
 from rallypoint.dashboard import navigation
 from rallypoint.dashboard.data import clusters_with_status, run_table
 from rallypoint.dashboard.queue import (
+    REASON_LABELS,
     VIEWS,
     QueueFilters,
+    card_reasons,
     filter_options,
     filter_queue,
     mobilization_summary,
@@ -75,8 +77,8 @@ def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> None:
             f"**High-profile members:** {md(', '.join(hp)) if hp else 'none'}  \n"
             f"**Assigned to:** {md(row.get('assignee')) if row.get('assignee') else 'nobody'}"
         )
-        reasons = row["reasons"] or []
-        st.markdown("\n".join(f"- {md(r)}" for r in reasons[:3]) or "_no reasons recorded_")
+        st.markdown("\n".join(f"- **{REASON_LABELS[c]}:** {md(r)}" for c, r in card_reasons(row["reasons"] or []))
+                    or "_no reasons recorded_")
 
 
 def render() -> None:
@@ -110,6 +112,10 @@ def render() -> None:
     size = p1.selectbox("Per page", PAGE_SIZES, key="per_page", **BOUND)
     pages = n_pages(shown.height, size)
     number = p2.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1, key="page", **BOUND)
+    if shown.height == 0 and filters.flagged_only and not clusters["flagged"].any():
+        st.info(f"This run flagged no cluster: all {clusters.height:,} scored below the threshold. "
+                "Untick “Flagged only” to review them.")
+        return
     if shown.height == 0:
         st.warning("No cluster matches these filters.")
         return
