@@ -166,18 +166,15 @@ def search_lake(lake: str | os.PathLike[str] | Lake, query: str, *, run_id: str 
     columns = ", ".join(_RECORD_COLUMNS)
     con = duckdb.connect(config={"threads": max(1, os.cpu_count() or 1)})
     try:
-        hits = con.sql(
-            f"SELECT {columns} FROM read_parquet(?, union_by_name = true) WHERE {where} "
-            f"ORDER BY timestamp DESC, id LIMIT ?",
-            params=[files, *params, limit + 1],
-        ).to_arrow_table()
+        # one scan of the lake: the records and the accounts are both read from what it matched
+        con.execute(f"CREATE TEMP TABLE matched AS SELECT {columns} FROM read_parquet(?, union_by_name = true) "
+                    f"WHERE {where}", [files, *params])
+        hits = con.sql(f"SELECT {columns} FROM matched ORDER BY timestamp DESC, id LIMIT ?",
+                       params=[limit + 1]).to_arrow_table()
         accounts = con.sql(
-            f"SELECT account_id, any_value(account_name) AS account_name, count(*) AS hits, "
-            f"min(timestamp) AS first_ts, max(timestamp) AS last_ts "
-            f"FROM read_parquet(?, union_by_name = true) WHERE {where} "
-            f"GROUP BY account_id ORDER BY hits DESC, account_id LIMIT 1000",
-            params=[files, *params],
-        ).to_arrow_table()
+            "SELECT account_id, any_value(account_name) AS account_name, count(*) AS hits, "
+            "min(timestamp) AS first_ts, max(timestamp) AS last_ts "
+            "FROM matched GROUP BY account_id ORDER BY hits DESC, account_id LIMIT 1000").to_arrow_table()
     except duckdb.Error as exc:
         raise SearchError(f"The lake could not be searched: {str(exc).splitlines()[0]}") from None
     finally:
