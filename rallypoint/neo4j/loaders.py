@@ -112,7 +112,7 @@ def relationship_statements(tables: BatchTables, ids: dict[str, np.ndarray]) -> 
 
 
 # --- the procedure path ---------------------------------------------------------------------
-#: The server-side loader (neo4j-local/src/main/java/org/rallypoint/neo4jlocal/LoadProcedures.java).
+#: How a batch is written: the server-side procedure, Cypher statements, or whichever the server has.
 LOADERS = ("auto", "procedure", "cypher")
 
 

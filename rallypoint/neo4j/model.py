@@ -143,6 +143,7 @@ def ensure_constraints(driver) -> None:
         session.run("CALL db.awaitIndexes(300)").consume()
 
 
+#: The server-side loader (neo4j-local/src/main/java/org/rallypoint/neo4jlocal/LoadProcedures.java).
 LOAD_PROCEDURE = "rallypoint.loadBatch"
 CALL_LOAD_PROCEDURE = f"CALL {LOAD_PROCEDURE}($batch) YIELD nodes, relationships, properties " \
                       "RETURN nodes, relationships, properties"
