@@ -118,15 +118,14 @@ def _replacer(members: pl.DataFrame, pseudonyms) -> Any:
     """A function replacing every member id and name inside free text by its pseudonym."""
     if pseudonyms is None:
         return lambda text: text
+    from rallypoint.graph.pseudonymize import text_replacer
+
     mapping: dict[str, str] = {}
     for account, name in zip(members["account_id"].to_list(), members["account_name"].to_list(), strict=True):
         mapping[account] = pseudonyms(account)
-        if name and len(name) >= 3:
+        if name:
             mapping[name] = pseudonyms(name, "name")
-    if not mapping:
-        return lambda text: text
-    pattern = re.compile("|".join(re.escape(k) for k in sorted(mapping, key=len, reverse=True)))
-    return lambda text: None if text is None else pattern.sub(lambda m: mapping[m.group(0)], str(text))
+    return text_replacer(mapping)
 
 
 def build_case_pack(lake: str | os.PathLike[str] | Lake, cluster_id: str, out: str | os.PathLike[str], *,

@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 
 from rallypoint import __version__
 from rallypoint.errors import Neo4jError, RallypointError
-from rallypoint.graph.pseudonymize import Pseudonymizer
+from rallypoint.graph.pseudonymize import Pseudonymizer, text_replacer
 from rallypoint.graph.subgraph import cluster_subgraph, readable
 from rallypoint.lake import LATEST, Lake, write_json_atomic, write_parquet_atomic
 
@@ -151,20 +151,6 @@ def _typed_timestamps(table: pa.Table) -> pa.Table:
 
 
 # --- pseudonyms -----------------------------------------------------------------------------
-#: Shortest id or name replaced inside free text (reasons): shorter tokens are ordinary words
-#: and numbers ("3 high-profile members"), not names.
-MIN_TEXT_TOKEN = 3
-
-
-def _text_replacer(mapping: dict[str, str]):
-    """A function replacing every whole-token occurrence of a mapping key in a string."""
-    keys = sorted((k for k in mapping if len(k) >= MIN_TEXT_TOKEN), key=len, reverse=True)
-    if not keys:
-        return lambda text: text
-    pattern = re.compile(r"(?<![\w@])@?(" + "|".join(map(re.escape, keys)) + r")(?![\w])")
-    return lambda text: pattern.sub(lambda m: mapping[m.group(1)], text)
-
-
 def pseudonymize_graph(graph: nx.Graph, pseudonyms: Pseudonymizer,
                        known_accounts: dict[str, str | None] | None = None) -> nx.Graph:
     """A copy whose account/post ids and names are keyed pseudonyms (see module docstring).
@@ -199,7 +185,7 @@ def pseudonymize_graph(graph: nx.Graph, pseudonyms: Pseudonymizer,
     for key in ("ego",):
         if key in copy.graph:
             copy.graph[key] = pseudonyms(str(copy.graph[key]), "acct")
-    replace = _text_replacer(_text_mapping(graph, kinds, pseudonyms, known_accounts or {}))
+    replace = text_replacer(_text_mapping(graph, kinds, pseudonyms, known_accounts or {}))
     handled = {*NAME_ATTRIBUTES, "native_id", "label", "labels"}
     for _, data in copy.nodes(data=True):
         _replace_in_attrs(data, replace, handled)

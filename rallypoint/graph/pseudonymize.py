@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 
 from rallypoint.errors import RallypointError
 
@@ -75,3 +76,22 @@ class Pseudonymizer:
 
     def many(self, values: Iterable[str | None], kind: str = "acct") -> list[str | None]:
         return [self(v, kind) for v in values]
+
+
+#: Shortest id or name replaced inside free text (reasons, notes): shorter tokens are ordinary
+#: words and numbers ("3 high-profile members"), not names.
+MIN_TEXT_TOKEN = 3
+
+
+def text_replacer(mapping: dict[str, str]) -> Callable[[str | None], str | None]:
+    """A function replacing every whole-token occurrence (``@`` allowed) of a mapping key in a text.
+
+    Whole tokens only, so an id that happens to be part of a longer number or word is left alone;
+    the longest key wins where keys overlap. ``None`` passes through.
+    """
+    keys = sorted((k for k in mapping if len(k) >= MIN_TEXT_TOKEN), key=len, reverse=True)
+    if not keys:
+        return lambda text: text
+    pattern = re.compile(r"(?<![\w@])@?(" + "|".join(map(re.escape, keys)) + r")(?![\w])")
+    return lambda text: None if text is None else pattern.sub(lambda m: mapping[m.group(1)], str(text))
+
