@@ -13,6 +13,11 @@ then times
 and checks that the two runs' tables (edges, clusters, members, evidence) are identical.
 Each timed step runs in a fresh process so its CPU time and peak memory are its own.
 
+Where the watch cycle spends its time is reported from its ``run.json`` (each stage's wall
+and CPU time): ``coaction_share_*`` is co-action's part of the stages, so one minus it is
+about the least a cycle could cost against a full detect even if every co-action result
+were reused, the other stages (communities, evidence, mobilization, ...) running as they do.
+
     .venv/bin/python benchmarks/watch.py [--records 1000000] [--seed 1] [--horizon 14d]
 
 Not a test: run it by hand; the CPU is shared.
@@ -93,6 +98,18 @@ def identical(lake, run_a: str, run_b: str) -> dict[str, bool]:
     return out
 
 
+def stage_shares(lake, run_id: str) -> dict:
+    """The run's stage wall and CPU times (``run.json``), and co-action's share of each sum."""
+    summary = lake.read_run_json(run_id)
+    out = {}
+    for key in ("timings", "cpu_seconds"):
+        times = summary.get(key, {})
+        total = sum(times.values())
+        out[key] = times
+        out[f"coaction_share_{key}"] = times.get("coaction", 0.0) / total if total else None
+    return out
+
+
 def main() -> None:
     from datetime import timedelta
 
@@ -120,8 +137,13 @@ def main() -> None:
     print(f"  full detect: {full['wall']:.0f} s wall, {full['cpu']:.0f} s CPU", flush=True)
     same = identical(Lake(scratch), watch["run_id"], full["run_id"])
     share = watch["cpu"] / full["cpu"]
+    stages = stage_shares(Lake(scratch), watch["run_id"])
+    for key in ("timings", "cpu_seconds"):
+        if stages[key]:
+            print(f"  watch cycle's stages ({key}): " + ", ".join(f"{k} {v:.1f}s" for k, v in stages[key].items())
+                  + f"; co-action {stages[f'coaction_share_{key}']:.1%} of them", flush=True)
     report = {"records": args.records, "seed": args.seed, "horizon": args.horizon, "day_before": before,
-              "watch": watch, "full": full, "identical": same, "cpu_share": share,
+              "watch": watch, "full": full, "identical": same, "cpu_share": share, "watch_stages": stages,
               "target_share": TARGET_SHARE, "met": share <= TARGET_SHARE and all(same.values())}
     (scratch / "report.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

@@ -266,6 +266,9 @@ def test_run_tables_follow_the_schema_and_run_json_holds_counts_and_timings(worl
     assert counts["clusters"] == pq.read_metadata(run_dir / "clusters.parquet").num_rows
     assert counts["evidence"] == pq.read_metadata(run_dir / "evidence.parquet").num_rows
     assert set(summary["timings"]) >= {"read", "coaction", "communities", "score", "write"}
+    # every stage's CPU time beside its wall time; co-action, the heaviest stage, took some
+    assert set(summary["cpu_seconds"]) == set(summary["timings"])
+    assert summary["cpu_seconds"]["coaction"] > 0
     assert summary["threshold"] == 0.3
     clusters = pl.read_parquet(run_dir / "clusters.parquet")
     assert clusters["score"].is_between(0, 1).all()

@@ -144,6 +144,9 @@ class _Stages:
             console=self.console, disable=not show, transient=False,
         )
         self.timings: dict[str, float] = {}
+        #: the process's CPU seconds (every thread's) while each stage ran: stages on the
+        #: side thread (roles, accounts) overlap evidence, mobilization and bursts, so those overlap too
+        self.cpu: dict[str, float] = {}
         #: the process's peak resident memory (MiB) when each stage ended
         self.peak_mib: dict[str, float] = {}
 
@@ -157,11 +160,12 @@ class _Stages:
     @contextmanager
     def stage(self, name: str, description: str):
         task = self.progress.add_task(description, total=1)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             self.timings[name] = round(time.perf_counter() - start, 3)
+            self.cpu[name] = round(time.process_time() - cpu, 3)
             self.peak_mib[name] = _peak_rss_mib()
             # what the stage freed (the reader's buffers, co-action's strings, ...) is not
             # carried into the next: Arrow's allocator and the C heap keep it otherwise
@@ -375,6 +379,7 @@ def detect_run(
                 },
             }
         summary["timings"] = stages.timings
+        summary["cpu_seconds"] = stages.cpu
         summary["peak_memory_mib"] = stages.peak_mib
         summary["finished"] = datetime.now(UTC).isoformat()
         lake.write_run_json(run_id, summary)
