@@ -545,3 +545,7 @@ def render() -> None:
         if export.open:
             _case_pack(current, run_id, cluster_id)
             _export(current, run_id, cluster_id)
+
+
+if __name__ == "__main__":  # run by st.navigation as a page (navigation.py)
+    render()
