@@ -41,6 +41,8 @@ from rallypoint.schema import EVIDENCE_SCHEMA
 SIGNAL_KINDS: tuple[str, ...] = ("call_to_action", "logistics", "escalation", "delegitimization", "code_word",
                                  "structural_call", "money_link", "logistics_link", "petition_link", "learned_term")
 COACTION_PREFIX = "coaction:"
+#: Co-action types whose target is a post with an author (the author acted first).
+ORIGIN_TYPES = ["co_repost", "co_reply", "co_engage"]
 
 
 def empty_evidence() -> pl.DataFrame:
