@@ -22,12 +22,11 @@ import polars as pl
 
 from rallypoint.detectors.coaction.co_engage import TYPE as ENGAGE_TYPE
 from rallypoint.detectors.evidence import COACTION_PREFIX
+from rallypoint.schema import HARM_EVIDENCE_KINDS
 
 BURST_BIN = "1min"
 #: Clusters without harm evidence whose bursts are still computed (the largest, for display).
 BURST_LARGEST_CLUSTERS = 25
-#: Evidence kinds that make a score non-zero (see scoring): bursts matter only with them.
-HARM_KINDS = ("call_to_action", "escalation", "delegitimization", "structural_call", "money_link", "logistics_link")
 
 BURSTS_FRAME_SCHEMA = {
     "cluster_id": pl.Int64,
@@ -56,7 +55,7 @@ def burst_candidates(evidence: pl.DataFrame, largest: int = BURST_LARGEST_CLUSTE
     per cluster, so clusters without harm evidence beyond the ``largest`` (by
     co-actions, for display) are skipped.
     """
-    harmful = evidence.filter(pl.col("kind").is_in(list(HARM_KINDS)))["cluster_id"].unique().to_list()
+    harmful = evidence.filter(pl.col("kind").is_in(list(HARM_EVIDENCE_KINDS)))["cluster_id"].unique().to_list()
     sizes = (evidence.filter(pl.col("kind").str.starts_with(COACTION_PREFIX)).group_by("cluster_id").len()
              .sort(["len", "cluster_id"], descending=[True, False]).head(largest))
     return set(harmful) | set(sizes["cluster_id"].to_list())

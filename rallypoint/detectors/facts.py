@@ -19,7 +19,8 @@ import polars as pl
 import pyarrow as pa
 
 from rallypoint.detectors import scoring
-from rallypoint.detectors.evidence import SIGNAL_KINDS, evidence_counts
+from rallypoint.detectors.evidence import evidence_counts
+from rallypoint.schema import SIGNAL_EVIDENCE_KINDS
 
 
 def cluster_facts(
@@ -70,7 +71,7 @@ def cluster_facts(
         .join(mobilization, on="cluster_id", how="left")
     )
     zero_fill = ["n_coactions", "n_coactions_in_bursts", "n_internal_edges",
-                 *[f"n_{k}" for k in SIGNAL_KINDS]]
+                 *[f"n_{k}" for k in SIGNAL_EVIDENCE_KINDS]]
     facts = facts.with_columns(
         *[pl.col(c).fill_null(0) for c in zero_fill],
         pl.col("observed_weight").fill_null(0.0),
