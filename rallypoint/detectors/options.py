@@ -14,6 +14,7 @@ window's syntax, the null models) import it when an instance is validated.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
@@ -142,11 +143,13 @@ def _types(types: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...] |
 
 
 def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) or type(value).__name__.startswith(("int", "uint"))
+    """An integer (numpy's too: they register as ``numbers.Integral``), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) or type(value).__name__.startswith("float")
+    """A real number (numpy's too), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 __all__ = ["DEFAULT_THRESHOLD", "OBJECTIVES", "DetectOptions", "DetectParameterError", "option_help"]
