@@ -7,6 +7,7 @@ The public face of the library; the ``rallypoint`` command is a thin layer over 
     rallypoint.simulate_world("world", accounts=2000, days=10, seed=1)
     rallypoint.ingest_sources(["world"], "lake")          # -> IngestSummary
     run = rallypoint.detect("lake")                        # -> DetectResult
+    run = rallypoint.detect("lake", rallypoint.DetectOptions(window="60s", threshold=0.4))
     rallypoint.evaluate("lake", run.run_id, "world/labels.csv")
     rallypoint.export_subgraph("lake", fmt="gexf", out="cluster.gexf")
     rallypoint.search_lake("lake", "#stopthesteal")        # -> SearchResult
@@ -35,6 +36,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "quarantine": ("rallypoint.lakecheck", "quarantine"),
     "IngestSummary": ("rallypoint.ingest.summary", "IngestSummary"),
     "detect": ("rallypoint.detectors.pipeline", "detect_run"),
+    "DetectOptions": ("rallypoint.detectors.options", "DetectOptions"),
+    "DETECT_OBJECTIVES": ("rallypoint.detectors.options", "OBJECTIVES"),
+    "detect_option_help": ("rallypoint.detectors.options", "option_help"),
     "DetectResult": ("rallypoint.detectors.pipeline", "DetectResult"),
     "evaluate": ("rallypoint.detectors.evaluate", "evaluate_run"),
     "render_evaluation": ("rallypoint.detectors.evaluate", "render_evaluation"),

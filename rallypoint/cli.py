@@ -70,8 +70,9 @@ def neo4j_option(func):
 
 
 #: Commands that run detection: they limit malloc's arenas before numpy is imported
-#: (rallypoint.allocator says why); the others leave the allocator as it is.
-DETECTING_COMMANDS = frozenset({"detect", "demo", "watch", "evaluate"})
+#: (rallypoint.allocator says why); the others leave the allocator as it is. ``evaluate``
+#: detects only with ``--lead-time`` (it replays a world through ``watch``).
+DETECTING_COMMANDS = frozenset({"detect", "demo", "watch"})
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -125,37 +126,36 @@ def ingest(sources, lake, fmt, neo4j_uri, scheduler, workers, timezone, earliest
 
 
 # --- detect -----------------------------------------------------------------------
+def detect_option(name: str, *flags: str, **kwargs):
+    """``--name`` with the default and the help of ``DetectOptions.name`` (the one place they live)."""
+    default = getattr(rallypoint.DetectOptions, name)
+    flags = flags or ("--" + name.replace("_", "-"),)
+    return click.option(*flags, name, default=default, show_default=default is not None,
+                        help=rallypoint.detect_option_help(name), **kwargs)
+
+
 @main.command()
 @lake_option
-@click.option("--since", default=None, help="Only interactions at or after this time (ISO 8601).")
-@click.option("--until", default=None, help="Only interactions before this time (ISO 8601).")
-@click.option("--window", default="auto", show_default=True, help="Co-action window: auto or a duration such as 60s.")
-@click.option("--types", default=None, help="Comma list of co-action types (default: all).")
-@click.option("--min-participation", default=2, show_default=True, help="CooRTweet's minimum participation.")
-@click.option("--null", "null_model", default="permutation", show_default=True, help="Null model: permutation, none.")
-@click.option("--significance", default=0.01, show_default=True, help="Keep edges with a null-model p-value at most this.")
-@click.option("--objective", type=click.Choice(["cpm", "modularity", "components"]), default="cpm", show_default=True,
-              help="Community objective (Leiden CPM, Leiden modularity, or connected components).")
-@click.option("--resolution", default=None, type=float, help="Leiden resolution (default: 0.05 for cpm, 1.0 for modularity).")
-@click.option("--threshold", default=0.3, show_default=True, help="Flag clusters scoring at least this (0..1).")
-@click.option("--seed", default=0, show_default=True, help="Random seed (null model, Leiden).")
-@click.option("--pair-budget", default=None, type=int,
-              help="About the most co-share pairs formed at once (default 20 million); beyond it the heaviest "
-                   "targets are sampled by account (docs/coaction.md). More finds more of a huge network and "
-                   "takes more memory.")
-@click.option("--run-id", default=None, help="Name of the run (default: time + random hex).")
+@detect_option("since")
+@detect_option("until")
+@detect_option("window")
+@detect_option("types")
+@detect_option("min_participation")
+@detect_option("null_model", "--null")
+@detect_option("significance")
+@detect_option("objective", type=click.Choice(rallypoint.DETECT_OBJECTIVES))
+@detect_option("resolution", type=float)
+@detect_option("threshold")
+@detect_option("seed")
+@detect_option("pair_budget", type=int)
+@detect_option("run_id")
 @neo4j_option
-@click.option("--scheduler", default=None, help="Dask scheduler address; default: local.")
+@detect_option("scheduler")
 @clear_errors
-def detect(lake, since, until, window, types, min_participation, null_model, significance, objective, resolution,
-           threshold, seed, pair_budget, run_id, neo4j_uri, scheduler) -> None:
+def detect(lake, neo4j_uri, **options) -> None:
     """Find coordinated clusters in the lake and score them; writes a run."""
 
-    result = rallypoint.detect(lake, since=since, until=until, window=window, types=types,
-                        min_participation=min_participation, null_model=null_model,
-                        neo4j_uri=neo4j_uri, scheduler=scheduler, significance=significance,
-                        objective=objective, resolution=resolution, threshold=threshold, seed=seed,
-                        run_id=run_id, **({} if pair_budget is None else {"pair_budget": pair_budget}))
+    result = rallypoint.detect(lake, rallypoint.DetectOptions(neo4j_uri=neo4j_uri, **options))
     click.echo(result.render())
 
 
@@ -198,6 +198,9 @@ def lexicon_add(term, kind, lang, lake) -> None:
 def evaluate(lake, run_id, labels, lead_time, world, step, horizon, rules, keep) -> None:
     """Precision, recall and F1 of a run's flags against labels.csv (or, with --lead-time, alert lead times)."""
     if lead_time:
+        from rallypoint.allocator import limit_arenas
+
+        limit_arenas()  # a detecting command from here on (DETECTING_COMMANDS), before numpy is imported
         report = rallypoint.replay_lead_times(lake, labels, world=world, step=step, horizon=horizon, rules=rules,
                                               keep=keep, say=lambda line: click.echo(line, err=True))
         click.echo(rallypoint.render_lead_times(report))

@@ -190,12 +190,26 @@ EVIDENCE_SCHEMA = pa.schema(
         pa.field("id", pa.string(), nullable=False),  # the record id in the lake
         pa.field("account_id", pa.string(), nullable=False),
         pa.field("timestamp", TIMESTAMP, nullable=False),
-        # coaction:<type>, call_to_action, logistics, escalation, delegitimization, code_word
+        # coaction:<type>, one of SIGNAL_EVIDENCE_KINDS, or an inauthenticity cue
         pa.field("kind", pa.string(), nullable=False),
         pa.field("target", pa.string()),
         pa.field("text", pa.string()),
         pa.field("matched", STRING_LIST),  # phrases the lexicons matched, for highlighting
     ]
+)
+
+#: Evidence kinds of the texts a cluster pushed: mobilization signals
+#: (rallypoint.detectors.mobilization), link purposes (rallypoint.detectors.links) and learned
+#: terms (rallypoint.detectors.terms). The reasons count each per thread (``n_<kind>``); the
+#: dashboard shows them before the co-actions.
+SIGNAL_EVIDENCE_KINDS: tuple[str, ...] = (
+    "call_to_action", "logistics", "escalation", "delegitimization", "code_word", "structural_call",
+    "money_link", "logistics_link", "petition_link", "learned_term",
+)
+#: The signal evidence kinds a score rests on (rallypoint.detectors.scoring): without any of
+#: them a cluster scores 0, so its bursts are computed only for display.
+HARM_EVIDENCE_KINDS: tuple[str, ...] = (
+    "call_to_action", "escalation", "delegitimization", "structural_call", "money_link", "logistics_link",
 )
 
 #: Learned candidate code words (rallypoint.detectors.terms): one row per term.

@@ -52,3 +52,13 @@ def test_importing_the_library_leaves_the_allocator_alone_and_detect_limits_it()
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert shown[0] == "False"
     assert shown[-1] == "True"
+
+
+def test_evaluate_leaves_the_allocator_alone_unless_it_replays_a_world():
+    from rallypoint.cli import DETECTING_COMMANDS
+
+    assert "evaluate" not in DETECTING_COMMANDS  # only `evaluate --lead-time` detects, and limits the arenas itself
+    probe = ("from rallypoint import allocator; from rallypoint.cli import main; "
+             "main(['evaluate', '--help'], standalone_mode=False); print(allocator.arenas_limited())")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert shown[-1] == "False"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from rallypoint.detectors.pipeline import cluster_bursts
+from rallypoint.detectors.cluster_bursts import cluster_bursts
 
 T0 = datetime(2021, 1, 5, 12, tzinfo=UTC)
 

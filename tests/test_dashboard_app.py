@@ -18,7 +18,7 @@ from dashboard_fixtures import NEW_RUN, OLD_RUN, write_fixture_lake
 from streamlit.testing.v1 import AppTest
 
 import rallypoint.dashboard
-from rallypoint.dashboard import session
+from rallypoint.dashboard import navigation, session
 from rallypoint.dashboard.accounts import AccountStore
 from rallypoint.dashboard.data import run_version
 from rallypoint.dashboard.triage import Decision, TriageStore
@@ -68,7 +68,7 @@ def open_app(lake: Lake, monkeypatch, page: str | None = None, role: str | None 
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     if page:
-        at.switch_page(f"screens/{page}.py")
+        at.switch_page(navigation.page(page))
     for k, v in params.items():
         at.query_params[k] = v
     if page or params:

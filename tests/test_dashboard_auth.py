@@ -17,6 +17,7 @@ import pytest
 from dashboard_fixtures import NEW_RUN, write_fixture_lake
 from test_dashboard_app import PASSWORD, open_app, sign_in_as, texts, warnings
 
+from rallypoint.dashboard import navigation
 from rallypoint.dashboard.accounts import AccountStore, AuthSettings, Identity, SignInRefused
 from rallypoint.dashboard.launch import streamlit_command
 from rallypoint.dashboard.triage import TriageStore
@@ -180,7 +181,7 @@ def test_a_viewer_reads_but_cannot_decide_export_real_ids_or_manage_users(lake, 
     at.query_params["tab"] = "Export"
     at.run()
     assert at.checkbox(key="export_pseudo").disabled and at.checkbox(key="export_pseudo").value
-    at.switch_page("screens/team.py").run()
+    at.switch_page(navigation.page("team")).run()
     assert any("only admins manage users" in t for t in texts(at.info)) and not at.get("form_submit_button")
     assert "Signed in as **viewer-1** (viewer)" in texts(at.sidebar.caption)
 

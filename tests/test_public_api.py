@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import rallypoint
 
 
@@ -29,3 +31,11 @@ def test_the_cli_imports_operations_only_through_the_public_face():
     deep = [line.strip() for line in cli.splitlines()
             if line.strip().startswith("from rallypoint.") and "errors" not in line and "allocator" not in line]
     assert deep == [], deep
+
+
+def test_the_public_face_takes_an_options_object_and_changes_to_it():
+    options = rallypoint.DetectOptions(threshold=0.5)
+    assert options.with_changes(seed=3) == rallypoint.DetectOptions(threshold=0.5, seed=3)
+    assert options.with_changes() is options
+    with pytest.raises(rallypoint.RallypointError):
+        options.with_changes(threshold=-1)

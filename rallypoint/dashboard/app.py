@@ -18,13 +18,4 @@ st.set_page_config(page_title="rallypoint — triage", layout="wide", initial_si
 # re-imports this script as __main__, e.g. a spawned Dask worker after AppTest), where nothing is drawn
 if session.require(lake_from_env()) is not None:
     log_state(lake_from_env())
-    navigation.PAGES.update(
-        queue=st.Page("screens/queue.py", title="Triage queue", url_path="queue", default=True),
-        cluster=st.Page("screens/cluster.py", title="Cluster", url_path="cluster"),
-        account=st.Page("screens/account.py", title="Account", url_path="account"),
-        search=st.Page("screens/search.py", title="Search", url_path="search"),
-        health=st.Page("screens/health.py", title="Data health", url_path="health"),
-        alerts=st.Page("screens/alerts.py", title="Alerts", url_path="alerts"),
-        team=st.Page("screens/team.py", title="Team and audit log", url_path="team"),
-    )
-    st.navigation(list(navigation.PAGES.values())).run()
+    st.navigation(navigation.st_pages()).run()

@@ -1,12 +1,47 @@
-"""The app's pages, registered by ``app.py`` each run, so a page can link to another."""
+"""The app's pages: each one a script in ``views/`` that ``st.navigation`` runs, listed once here.
+
+``app.py`` hands :data:`PAGES` to ``st.navigation``; a page links to another with
+``st.page_link(page("cluster"), ...)``, the script's path (Streamlit finds a registered page
+by it). Each ``views/*_page.py`` draws only when Streamlit runs it as a page
+(``__name__ == "__main__"``), so its helpers can be imported without drawing.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-PAGES: dict[str, Any] = {}
+from typing import NamedTuple
 
 
-def page(name: str) -> Any:
-    """The ``st.Page`` registered as ``name`` (``queue``, ``cluster``, ``account``, ``search``, ...)."""
-    return PAGES[name]
+class PageSpec(NamedTuple):
+    """One page: its script (relative to ``app.py``), title and URL path."""
+
+    script: str
+    title: str
+    url_path: str
+
+
+#: name -> page; the first is the default page (the app's root URL).
+PAGES: dict[str, PageSpec] = {
+    "queue": PageSpec("views/queue_page.py", "Triage queue", "queue"),
+    "cluster": PageSpec("views/cluster_page.py", "Cluster", "cluster"),
+    "account": PageSpec("views/account_page.py", "Account", "account"),
+    "search": PageSpec("views/search_page.py", "Search", "search"),
+    "health": PageSpec("views/health_page.py", "Data health", "health"),
+    "alerts": PageSpec("views/alerts_page.py", "Alerts", "alerts"),
+    "team": PageSpec("views/team_page.py", "Team and audit log", "team"),
+}
+
+
+def page(name: str) -> str:
+    """The script of the page called ``name``, as ``st.page_link`` and ``st.switch_page`` take it."""
+    return PAGES[name].script
+
+
+def st_pages() -> list:
+    """:data:`PAGES` as ``st.Page`` objects for ``st.navigation`` (inside a Streamlit run)."""
+    import streamlit as st
+
+    return [st.Page(spec.script, title=spec.title, url_path=spec.url_path, default=i == 0)
+            for i, spec in enumerate(PAGES.values())]
+
+
+__all__ = ["PAGES", "PageSpec", "page", "st_pages"]

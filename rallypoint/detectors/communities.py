@@ -38,12 +38,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rallypoint.detectors.options import DEFAULT_CPM_RESOLUTION, DEFAULT_MODULARITY_RESOLUTION, OBJECTIVES
 from rallypoint.errors import RallypointError
 
-OBJECTIVES = ("cpm", "modularity", "components")
-#: Default CPM resolution on 0..1 weights: the minimum coordinated density of a cluster.
-DEFAULT_CPM_RESOLUTION = 0.05
-DEFAULT_MODULARITY_RESOLUTION = 1.0
 #: A pair ``strength_cap`` times more coordinated than chance gets CPM weight 1.
 DEFAULT_STRENGTH_CAP = 10.0
 MIN_CLUSTER_SIZE = 3

@@ -36,11 +36,11 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-from rallypoint.schema import EVIDENCE_SCHEMA
+from rallypoint.schema import EVIDENCE_SCHEMA, SIGNAL_EVIDENCE_KINDS
 
-SIGNAL_KINDS: tuple[str, ...] = ("call_to_action", "logistics", "escalation", "delegitimization", "code_word",
-                                 "structural_call", "money_link", "logistics_link", "petition_link", "learned_term")
 COACTION_PREFIX = "coaction:"
+#: Co-action types whose target is a post with an author (the author acted first).
+ORIGIN_TYPES = ["co_repost", "co_reply", "co_engage"]
 
 
 def empty_evidence() -> pl.DataFrame:
@@ -100,7 +100,7 @@ def signal_evidence(signals: pl.DataFrame) -> pl.DataFrame:
     """Mobilization evidence rows from per-text signals of the clusters' texts.
 
     ``signals`` has ``cluster_id``, ``id``, ``account_id``, ``timestamp``, ``text``, a
-    boolean column per kind in :data:`SIGNAL_KINDS` and ``matched_<kind>`` (phrases).
+    boolean column per kind in :data:`SIGNAL_EVIDENCE_KINDS` and ``matched_<kind>`` (phrases).
     """
     if signals.height == 0:
         return empty_evidence()
@@ -115,7 +115,7 @@ def signal_evidence(signals: pl.DataFrame) -> pl.DataFrame:
             text=pl.col("text"),
             matched=pl.col(f"matched_{kind}"),
         )
-        for kind in SIGNAL_KINDS
+        for kind in SIGNAL_EVIDENCE_KINDS
         if kind in signals.columns
     ]
     return pl.concat([_cast(p) for p in parts]) if parts else empty_evidence()
@@ -159,7 +159,7 @@ def evidence_counts(evidence: pl.DataFrame) -> pl.DataFrame:
             [
                 pl.col("target").fill_null(pl.col("id")).filter(pl.col("kind") == kind).n_unique()
                 .cast(pl.Int64).alias(f"n_{kind}")
-                for kind in SIGNAL_KINDS
+                for kind in SIGNAL_EVIDENCE_KINDS
             ]
         )
     )

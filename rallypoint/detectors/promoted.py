@@ -24,11 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rallypoint.detectors.mobilization.lexicon import SIGNAL_KINDS, LexiconError, load_lexicons
+from rallypoint.detectors.mobilization.lexicon import LEXICON_KINDS, LexiconError, load_lexicons
 from rallypoint.lake import Lake, write_json_atomic
 
 #: What a promoted term can be: a signal the lexicons list, or a code word.
-KINDS: tuple[str, ...] = (*SIGNAL_KINDS, "code_word")
+KINDS: tuple[str, ...] = (*LEXICON_KINDS, "code_word")
 FILE, HISTORY = "promoted.json", "history.jsonl"
 MAX_TERM = 200
 

@@ -29,8 +29,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rallypoint.detectors.communities import Communities
+from rallypoint.detectors.evidence import ORIGIN_TYPES
 
 BRIDGE_MIN_SHARE = 0.1
 SEEDER_MIN_SHARE = 0.5
@@ -131,3 +133,20 @@ def assign_roles(
         .then(pl.lit(ROLE_SEEDER))
         .otherwise(pl.lit(ROLE_AMPLIFIER))
     ).drop("vertex")
+
+
+def with_origins(actions: pa.Table, records: pa.Table) -> pa.Table:
+    """The co-actions plus the original posts they reposted or replied to, as the authors' own actions.
+
+    An author whose posts the others amplify acted first on them; without these rows
+    the seeder would only be the fastest reposter.
+    """
+    if actions.num_rows == 0:
+        return actions
+    threads = actions.filter(pc.is_in(actions.column("type"), value_set=pa.array(ORIGIN_TYPES)))
+    targets = pc.unique(threads.column("target"))
+    posts = records.select(["id", "account_id", "timestamp"]).filter(pc.is_in(records.column("id"), value_set=targets))
+    kinds = threads.group_by(["target", "type"]).aggregate([]).rename_columns(["id", "type"])
+    origins = posts.join(kinds, keys="id")
+    origins = origins.append_column("target", origins.column("id"))
+    return pa.concat_tables([actions, origins.select(actions.schema.names).cast(actions.schema)])

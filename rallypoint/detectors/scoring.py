@@ -81,7 +81,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-DEFAULT_THRESHOLD = 0.3
+from rallypoint.detectors.options import DEFAULT_THRESHOLD
+
 #: Observed/expected co-shares at which coordination_score reaches 1.
 COORDINATION_SATURATION = 100.0
 CALL_TO_ACTION_SATURATION = 0.2

@@ -38,9 +38,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from rallypoint.detectors.evidence import empty_evidence
 from rallypoint.schema import TERMS_SCHEMA
 
 PRIOR_WEIGHT = 1000.0
@@ -177,4 +179,47 @@ def terms_table(learned: pl.DataFrame, names: dict[int, str]) -> pa.Table:
                     schema=TERMS_SCHEMA)
 
 
-__all__ = ["learn_terms", "ngrams", "term_hits", "terms_table"]
+#: Evidence kind of a text using a term another cluster taught (``rallypoint.detectors.terms``).
+TERM_KIND = "learned_term"
+
+
+def learned_terms(first_pass: pl.DataFrame, signals: pl.DataFrame, records: pa.Table
+                  ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Terms the first pass's flagged mobilization clusters taught, and the other clusters' texts using them."""
+    teaching = first_pass.filter(pl.col("flagged") & ((pl.col("mobilization_score") > 0) | (pl.col("quiet_score") > 0)))
+    teachers = teaching["cluster_id"].to_list()
+    if not teachers or signals.height == 0:
+        empty = learn_terms(signals.head(0), [], pl.DataFrame(schema={"id": pl.String, "text": pl.String}))
+        return empty, term_hits(signals.head(0), empty)
+    langs = signals.select("id", "lang").unique("id")
+    # the background is a sample of rows taken in Arrow (every step-th record, the same ones for
+    # the same lake): converting every text of a 10M-record lake for 50,000 of them cost seconds
+    step = max(1, records.num_rows // (4 * BACKGROUND_TEXTS))
+    background = pl.from_arrow(records.select(["id", "text"]).take(np.arange(0, records.num_rows, step)))
+    learned = learn_terms(signals, teachers, background, langs)
+    return learned, term_hits(signals, learned)
+
+
+def term_evidence(hits: pl.DataFrame) -> pl.DataFrame:
+    """``learned_term`` evidence rows: the text, its thread, the term matched."""
+    if hits.height == 0:
+        return empty_evidence()
+    return hits.select(
+        pl.col("cluster_id").cast(pl.Int64), "id", "account_id", pl.col("timestamp").cast(pl.Datetime("us", "UTC")),
+        kind=pl.lit(TERM_KIND), target=pl.col("thread"), text=pl.col("text"),
+        matched=pl.concat_list([pl.col("term")]))
+
+
+def taught_terms(hits: pl.DataFrame) -> pl.DataFrame:
+    """Per cluster, the learned terms it uses: ``learned_terms`` list of {term, teacher, n} (most used first)."""
+    schema = {"cluster_id": pl.Int64,
+              "learned_terms": pl.List(pl.Struct({"term": pl.String, "teacher": pl.Int64, "n": pl.Int64}))}
+    if hits.height == 0:
+        return pl.DataFrame(schema=schema)
+    return (hits.group_by("cluster_id", "term", "teacher").agg(n=pl.col("thread").n_unique().cast(pl.Int64))
+            .sort(["cluster_id", "n", "term"], descending=[False, True, False])
+            .group_by("cluster_id", maintain_order=True).agg(learned_terms=pl.struct("term", "teacher", "n")))
+
+
+__all__ = ["TERM_KIND", "learn_terms", "learned_terms", "ngrams", "taught_terms", "term_evidence", "term_hits",
+           "terms_table"]

@@ -36,6 +36,7 @@ from typing import Any
 
 import polars as pl
 
+from rallypoint.detectors.options import DetectOptions
 from rallypoint.errors import InputError, RallypointError
 from rallypoint.lake import Lake, write_json_atomic
 from rallypoint.watch.alerts import run_alerts
@@ -72,13 +73,15 @@ class WatchOptions:
     rules: Rules = field(default_factory=load_rules)
     webhook: Webhook | None = None
     tracking: TrackingOptions = field(default_factory=TrackingOptions)
-    detect: dict[str, Any] = field(default_factory=dict)  # further detect_run keyword arguments
+    #: every cycle's detect options (default: detect's own); since, until and the run's name are the cycle's
+    detect: DetectOptions | None = None
 
     @classmethod
     def from_cli(cls, every: str = "15m", horizon: str = "14d", rules: str | Path | None = None,
                  webhook: str | None = None, **detect: Any) -> WatchOptions:
         return cls(horizon=parse_duration(horizon, "horizon"), every=parse_duration(every, "every"),
-                   rules=load_rules(rules), webhook=Webhook(webhook) if webhook else None, detect=detect)
+                   rules=load_rules(rules), webhook=Webhook(webhook) if webhook else None,
+                   detect=DetectOptions(**detect) if detect else None)
 
 
 @dataclass
@@ -158,8 +161,8 @@ class Watcher:
         self.say(f"detecting over {since:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC as run {run_id}")
         from rallypoint.detectors.pipeline import detect_run
 
-        detect_run(self.lake, since=since, until=as_of, run_id=run_id, show_progress=self.show_progress,
-                   **self.options.detect)
+        detect_run(self.lake, self.options.detect, since=since, until=as_of, run_id=run_id,
+                   show_progress=self.show_progress)
         return self._finish(run_id, fingerprint)
 
     def resume(self) -> CycleResult | None:

@@ -1,1 +1,5 @@
-"""The dashboard's pages: each module's ``render()`` draws one page from the library modules."""
+"""The dashboard's pages: each ``*_page.py`` is a script ``st.navigation`` runs (``navigation.PAGES``).
+
+A page draws in ``render()``, called when Streamlit runs the file as a page, so its
+helpers can be imported (tests) without drawing.
+"""

@@ -131,3 +131,7 @@ def render() -> None:
     nodes = ego_nodes(edges, account_id, run_table(current, run_id, "members"))
     positions = layout(nodes["account_id"].to_list(), edges)
     st.plotly_chart(network_figure(nodes, edges, positions, selected={account_id}, height=480), key="ego_chart")
+
+
+if __name__ == "__main__":  # run by st.navigation as a page (navigation.py)
+    render()

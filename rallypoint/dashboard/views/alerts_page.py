@@ -88,3 +88,7 @@ def render() -> None:
                 "the decision is in the triage log and covers the track's earlier alerts too.")
             st.session_state.pop("alert_ack_note", None)
             st.rerun()
+
+
+if __name__ == "__main__":  # run by st.navigation as a page (navigation.py)
+    render()

@@ -37,10 +37,8 @@ from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message,
 from rallypoint.detectors.scoring import order_reasons, reason_category
 from rallypoint.errors import RallypointError
 from rallypoint.lake import Lake
+from rallypoint.schema import SIGNAL_EVIDENCE_KINDS
 
-#: Evidence kinds shown first: the mobilization signals, before plain co-actions.
-SIGNAL_KINDS = ("call_to_action", "logistics", "escalation", "delegitimization", "code_word", "structural_call",
-                "money_link", "logistics_link", "learned_term")
 #: Above this many accounts the network is first drawn as a picture on the server (see ``_network``).
 PICTURE_ABOVE = 500
 #: The score's components, named for what they measure (rallypoint.detectors.scoring.component_scores).
@@ -249,7 +247,7 @@ def _evidence(evidence: pl.DataFrame, members: pl.DataFrame, run_id: str, cluste
         return
     counts = evidence["kind"].value_counts().sort("count", descending=True)
     kinds = counts["kind"].to_list()
-    default = [k for k in kinds if k in SIGNAL_KINDS] or kinds
+    default = [k for k in kinds if k in SIGNAL_EVIDENCE_KINDS] or kinds  # the signals before plain co-actions
     chosen = st.multiselect(
         "Kinds", kinds, default=default, key="evidence_kinds",
         format_func=lambda k: f"{k} ({dict(zip(kinds, counts['count'].to_list(), strict=True))[k]})",
@@ -545,3 +543,7 @@ def render() -> None:
         if export.open:
             _case_pack(current, run_id, cluster_id)
             _export(current, run_id, cluster_id)
+
+
+if __name__ == "__main__":  # run by st.navigation as a page (navigation.py)
+    render()

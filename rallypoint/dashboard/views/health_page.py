@@ -85,3 +85,7 @@ def render() -> None:
     for run in runs[:5]:
         with st.expander(f"run.json of {md(run['run_id'])}"):
             st.json(run, expanded=1)
+
+
+if __name__ == "__main__":  # run by st.navigation as a page (navigation.py)
+    render()

@@ -125,3 +125,7 @@ def render() -> None:
                  .select("account_id", pl.col("account_name").fill_null("")).unique("account_id").iter_rows())
     for i, row in enumerate(page(shown, int(number), size).iter_rows(named=True)):
         _card(offset + i + 1, row, run_id, names)
+
+
+if __name__ == "__main__":  # run by st.navigation as a page (navigation.py)
+    render()

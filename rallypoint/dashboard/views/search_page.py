@@ -89,3 +89,7 @@ def render() -> None:
         for cluster_id, n in by_cluster.head(MAX_LINKS).iter_rows():
             st.page_link(navigation.page("cluster"), label=f"Cluster {md(cluster_id)}: {n:,} of these accounts →",
                          query_params={"run": run_id or "", "cluster": cluster_id})
+
+
+if __name__ == "__main__":  # run by st.navigation as a page (navigation.py)
+    render()

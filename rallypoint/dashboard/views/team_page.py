@@ -76,3 +76,7 @@ def render() -> None:
     kinds = st.multiselect("Kinds", list(EVENT_KINDS), key="audit_kinds")
     recent = events(current, *(kinds or EVENT_KINDS)).sort("seq", descending=True).head(RECENT_EVENTS)
     st.dataframe(recent, hide_index=True, width="stretch", height=360, key="audit_table")
+
+
+if __name__ == "__main__":  # run by st.navigation as a page (navigation.py)
+    render()

@@ -16,13 +16,13 @@ Modules: :mod:`.patterns` (phrase -> regex), :mod:`.lexicon` (loading, merging),
 
 from .dates import DateGrammar
 from .detect import FLAGS, SIGNALS_SCHEMA, SignalInputError, detect_text_signals
-from .lexicon import SIGNAL_KINDS, LexiconError, Lexicons, load_lexicons
+from .lexicon import LEXICON_KINDS, LexiconError, Lexicons, load_lexicons
 from .summary import summarize_by, summarize_signals
 
 __all__ = [
     "FLAGS",
     "SIGNALS_SCHEMA",
-    "SIGNAL_KINDS",
+    "LEXICON_KINDS",
     "DateGrammar",
     "LexiconError",
     "Lexicons",

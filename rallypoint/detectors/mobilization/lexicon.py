@@ -11,7 +11,7 @@ A file may hold any of these top-level keys (see ``rallypoint/detectors/lexicons
 ``lang``, ``about``
     Informative.
 ``signals``
-    ``{kind: [phrase, ...]}`` for the kinds in :data:`SIGNAL_KINDS`.
+    ``{kind: [phrase, ...]}`` for the kinds in :data:`LEXICON_KINDS`.
 ``negation``
     ``{"before": [...], "after": [...]}``: cues that cancel an escalation or
     delegitimization phrase when they stand just before or just after it.
@@ -42,7 +42,7 @@ from rallypoint.errors import RallypointError
 from .patterns import alternation, fold, match_key, phrase_pattern
 
 #: Kinds of phrases a lexicon lists under ``signals``.
-SIGNAL_KINDS: tuple[str, ...] = (
+LEXICON_KINDS: tuple[str, ...] = (
     "call_to_action",  # an explicit call to gather, enough on its own
     "invitation",  # "join us", "venham": a call to action only with a place or a gathering word
     "gathering",  # rally, ato, marcha: the kind of event
@@ -97,7 +97,7 @@ class DateWords:
 class Lexicons:
     """Merged lexicons and the patterns compiled from them."""
 
-    signals: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in SIGNAL_KINDS})
+    signals: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in LEXICON_KINDS})
     negation_before: list[str] = field(default_factory=list)
     negation_after: list[str] = field(default_factory=list)
     dates: DateWords = field(default_factory=DateWords)
@@ -256,7 +256,7 @@ def _check_patterns(checked: list[tuple[str, str]]) -> None:
 def _merge(lex: Lexicons, data: dict[str, Any], label: str, checked: list[tuple[str, str]] | None) -> None:
     for kind, phrases in (data.get("signals") or {}).items():
         if kind not in lex.signals:
-            raise LexiconError(f"The lexicon file {label} names an unknown signal {kind!r}; known: {list(SIGNAL_KINDS)}.")
+            raise LexiconError(f"The lexicon file {label} names an unknown signal {kind!r}; known: {list(LEXICON_KINDS)}.")
         lex.signals[kind].extend(_strings(phrases, f"{label} signals.{kind}", checked))
     negation = data.get("negation") or {}
     lex.negation_before.extend(_strings(negation.get("before", []), f"{label} negation.before", checked))

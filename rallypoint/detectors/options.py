@@ -1,0 +1,155 @@
+"""What a ``detect`` run is asked to do: one options object, validated once.
+
+:class:`DetectOptions` holds every option of a run with its default and its help; the
+``rallypoint detect`` command reads both from here, :func:`rallypoint.detect` validates
+an instance before the lake is read (one sentence, :class:`DetectParameterError` or the
+owning module's error, for the first option that cannot be used), and ``run.json``
+records :meth:`DetectOptions.parameters`.
+
+This module imports nothing heavy: the command reads its defaults before the detecting
+commands set the allocator (``rallypoint.allocator``), which must happen before numpy
+is imported. The checks that need a detector's own vocabulary (co-action types, the
+window's syntax, the null models) import it when an instance is validated.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any
+
+from rallypoint.errors import RallypointError
+
+#: Community objectives (:mod:`rallypoint.detectors.communities`).
+OBJECTIVES = ("cpm", "modularity", "components")
+#: Default CPM resolution on 0..1 weights: the minimum coordinated density of a cluster.
+DEFAULT_CPM_RESOLUTION = 0.05
+DEFAULT_MODULARITY_RESOLUTION = 1.0
+#: Clusters scoring at least this are flagged (:mod:`rallypoint.detectors.scoring`).
+DEFAULT_THRESHOLD = 0.3
+
+
+class DetectParameterError(RallypointError):
+    """A detect option cannot be used."""
+
+
+def _option(default: Any, help: str, *, recorded: bool = True) -> Any:
+    return field(default=default, metadata={"help": help, "recorded": recorded})
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """Every option of one detection run (see each field's ``help``); validated when made."""
+
+    since: str | datetime | None = _option(None, "Only interactions at or after this time (ISO 8601).")
+    until: str | datetime | None = _option(None, "Only interactions before this time (ISO 8601).")
+    window: str = _option("auto", "Co-action window: auto or a duration such as 60s.")
+    types: str | tuple[str, ...] | None = _option(None, "Comma list of co-action types (default: all).")
+    min_participation: int = _option(2, "CooRTweet's minimum participation.")
+    null_model: str = _option("permutation", "Null model: permutation, none.")
+    significance: float = _option(0.01, "Keep edges with a null-model p-value at most this.")
+    objective: str = _option("cpm", "Community objective (Leiden CPM, Leiden modularity, or connected components).")
+    resolution: float | None = _option(
+        None, f"Leiden resolution (default: {DEFAULT_CPM_RESOLUTION:g} for cpm, "
+              f"{DEFAULT_MODULARITY_RESOLUTION:g} for modularity).")
+    pair_budget: int | None = _option(
+        None, "About the most co-share pairs formed at once (default: co-action's, docs/coaction.md); beyond "
+              "it the heaviest targets are sampled by account. More finds more of a huge network and takes "
+              "more memory.")
+    threshold: float = _option(DEFAULT_THRESHOLD, "Flag clusters scoring at least this (0..1).")
+    seed: int = _option(0, "Random seed (null model, Leiden).")
+    scheduler: str | None = _option(None, "Dask scheduler address; default: local.")
+    run_id: str | None = _option(None, "Name of the run (default: time + random hex).", recorded=False)
+    neo4j_uri: str | None = _option(None, "Load the finished run into Neo4j at this Bolt URI.", recorded=False)
+
+    def __post_init__(self) -> None:
+        from rallypoint.lake import check_run_id, parse_time
+
+        since, until = parse_time(self.since, "since"), parse_time(self.until, "until")
+        if since and until and since >= until:
+            raise DetectParameterError(f"--since {self.since} is not before --until {self.until}.")
+        object.__setattr__(self, "since", since)
+        object.__setattr__(self, "until", until)
+        object.__setattr__(self, "types", _types(self.types))
+        if self.run_id is not None:
+            check_run_id(self.run_id)
+        self._check_coaction()
+        if self.objective not in OBJECTIVES:
+            raise DetectParameterError(
+                f"The community objective {self.objective!r} is not one of {', '.join(OBJECTIVES)}.")
+        if self.resolution is not None and not (_number(self.resolution) and self.resolution > 0):
+            raise DetectParameterError(f"The community resolution must be positive, not {self.resolution!r}.")
+        if not (_number(self.threshold) and 0 <= self.threshold <= 1):
+            raise DetectParameterError(f"The score threshold must be between 0 and 1, not {self.threshold!r}.")
+        if not _whole(self.seed):
+            raise DetectParameterError(f"The seed must be a whole number, not {self.seed!r}.")
+
+    def _check_coaction(self) -> None:
+        """The co-action options, with co-action's own vocabulary and messages."""
+        from rallypoint.detectors import null_model
+        from rallypoint.detectors.coaction import COACTION_TYPES, CoactionError, check_pair_budget
+        from rallypoint.detectors.window import parse_window
+
+        unknown = [t for t in self.types or () if t not in COACTION_TYPES]
+        if unknown:
+            raise CoactionError(f"Unknown co-action type(s) {unknown}; known: {', '.join(COACTION_TYPES)}.")
+        parse_window(self.window)
+        if self.null_model not in null_model.NULL_MODELS:
+            raise CoactionError(f"The null model {self.null_model!r} is not one of {', '.join(null_model.NULL_MODELS)}.")
+        if not (_whole(self.min_participation) and self.min_participation >= 1):
+            raise CoactionError(f"min_participation must be a whole number >= 1, not {self.min_participation!r}.")
+        if not (_number(self.significance) and 0 < self.significance <= 1):
+            raise CoactionError(f"significance must be in (0, 1], not {self.significance!r}.")
+        if self.pair_budget is not None:
+            check_pair_budget(self.pair_budget)
+
+    def with_changes(self, **changes: Any) -> DetectOptions:
+        """A copy with ``changes`` (field names), validated again."""
+        return replace(self, **changes) if changes else self
+
+    def parameters(self, **resolved: Any) -> dict[str, Any]:
+        """The recorded options as ``run.json`` keeps them; ``resolved`` gives the values the run
+        settled on for options left to a detector (``resolution``, ``pair_budget``) and the
+        fixed settings recorded beside them (``strength_cap``)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if not f.metadata["recorded"]:
+                continue
+            value = resolved.pop(f.name, getattr(self, f.name))
+            if f.name in ("since", "until"):
+                value = value.isoformat() if value else None
+            elif f.name == "types":
+                value = list(value) if value else None
+            out[f.name] = value
+            if f.name == "resolution" and "strength_cap" in resolved:
+                out["strength_cap"] = resolved.pop("strength_cap")
+        if resolved:
+            raise TypeError(f"Not detect options: {sorted(resolved)}.")
+        return out
+
+
+def option_help(name: str) -> str:
+    """The help of the option ``name`` (the command's ``--help`` shows it)."""
+    return DetectOptions.__dataclass_fields__[name].metadata["help"]
+
+
+def _types(types: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
+    if types is None:
+        return None
+    if isinstance(types, str):
+        types = [t.strip() for t in types.split(",") if t.strip()]
+    return tuple(types) or None
+
+
+def _whole(value: Any) -> bool:
+    """An integer (numpy's too: they register as ``numbers.Integral``), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    """A real number (numpy's too), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+__all__ = ["DEFAULT_THRESHOLD", "OBJECTIVES", "DetectOptions", "DetectParameterError", "option_help"]
