@@ -21,8 +21,9 @@ import rallypoint.dashboard
 from rallypoint.dashboard import session
 from rallypoint.dashboard.accounts import AccountStore
 from rallypoint.dashboard.data import run_version
+from rallypoint.dashboard.network_zoom import WHOLE
 from rallypoint.dashboard.triage import Decision, TriageStore
-from rallypoint.dashboard.views.cluster_page import COMPONENTS, PICTURE_ABOVE, cluster_picture
+from rallypoint.dashboard.views.cluster_page import COMPONENTS, PICTURE_ABOVE, cluster_groups, cluster_picture
 from rallypoint.lake import Lake, write_parquet_atomic
 
 APP = str(Path(rallypoint.dashboard.__file__).with_name("app.py"))
@@ -291,17 +292,29 @@ def test_a_large_network_is_a_picture_whose_clicks_and_boxes_list_accounts(large
     lone = int(gaps.min(axis=1).argmax())  # the account farthest from any other: a click there means it
     shown = picture.width / 2  # as if the page showed it at half size
     x, y = picture.xy[lone] / 2 + 1
-    at.session_state[f"network_picture_{NEW_RUN}_{big}"] = {
+    at.session_state[f"network_picture_{NEW_RUN}_{big}_{WHOLE}"] = {
         "x1": x, "y1": y, "x2": x, "y2": y, "width": shown, "height": picture.height / 2}
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert frame(at, "account_id", "strength", without=("first_ts",))["account_id"].tolist() == [picture.accounts[lone]]
     assert "**Selected accounts (1)**" in [m.value for m in at.markdown]
     # a box around the whole picture selects every member
-    at.session_state[f"network_picture_{NEW_RUN}_{big}"] = {
+    at.session_state[f"network_picture_{NEW_RUN}_{big}_{WHOLE}"] = {
         "x1": 0, "y1": 0, "x2": shown, "y2": picture.height / 2, "width": shown, "height": picture.height / 2}
     at.run()
     assert len(frame(at, "account_id", "strength", without=("first_ts",))) == PICTURE_ABOVE + 20
+    # zoomed to the biggest sub-group, a box around the whole picture selects that group (and what lies in its box)
+    group, _ = cluster_groups(str(large_lake.lake.root), NEW_RUN, big, run_version(large_lake.lake, NEW_RUN))
+    assert group.max() >= 1, "the big cluster has no sub-groups to zoom to"
+    at.selectbox(key=f"zoom_{NEW_RUN}_{big}").set_value(0).run()
+    zoomed = cluster_picture(str(large_lake.lake.root), NEW_RUN, big, run_version(large_lake.lake, NEW_RUN), 0)
+    at.session_state[f"network_picture_{NEW_RUN}_{big}_0"] = {
+        "x1": 0, "y1": 0, "x2": shown, "y2": picture.height / 2, "width": shown, "height": picture.height / 2}
+    at.run()
+    chosen = set(frame(at, "account_id", "strength", without=("first_ts",))["account_id"])
+    members = set(zoomed.accounts[group == 0])
+    assert members <= chosen and len(chosen) < PICTURE_ABOVE + 20
+    at.selectbox(key=f"zoom_{NEW_RUN}_{big}").set_value(WHOLE).run()
     # the interactive figure is one toggle away, and the strongest edges one more
     at.toggle(key=f"interactive_{NEW_RUN}_{big}").set_value(True).run()
     assert len(at.get("plotly_chart")) == 1 and not at.exception
