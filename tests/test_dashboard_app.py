@@ -185,7 +185,7 @@ def test_cluster_page_shows_reasons_evidence_targets_and_members(fixture_lake, m
         assert re.search(rf">{label}</td>.*?{row[component][0] or 0.0:.2f}</span>", bars)
     assert ">threats or stolen-election claims</td>" in bars
     assert [t.label for t in at.tabs] == ["Network", "Activity timeline", "Evidence posts",
-                                          "Members and shared targets", "Export"]
+                                          "Members and shared targets", "Expand", "Export"]
     # the sections are lazy tabs bound to ?tab=: only the open one runs
     assert [s.value for s in at.subheader] == ["Why it was flagged", "Triage", "Network of members"]
     at.query_params["tab"] = "Evidence posts"
@@ -499,3 +499,23 @@ def test_members_show_creation_and_top_posts_their_author_time_and_text(lake_cop
     table = shared_targets(lake, {"top_targets": [{"kind": "post", "target": "1234567890", "count": 3},
                                                   {"kind": "url", "target": "https://a.example/", "count": 2}]})
     assert table["original"].to_list() == ["https://x.com/i/web/status/1234567890", None]
+
+
+# --- expand ---------------------------------------------------------------------------
+def test_expand_shows_the_chosen_accounts_context_with_its_node_count(fixture_lake, monkeypatch):
+    from rallypoint.dashboard.expand import expand_from_lake
+
+    top = fixture_lake.clusters["mobilization"][0]
+    at = open_app(fixture_lake.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=top, tab="Expand")
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Choose accounts and press Expand." in texts(at.caption)
+    seeds = at.multiselect(key=f"expand_seeds_{NEW_RUN}_{top}").value
+    assert seeds  # the strongest members by default
+    next(b for b in at.get("form_submit_button") if b.proto.label == "Expand").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    context = expand_from_lake(fixture_lake.lake, seeds, hops=1)
+    said = next(m.value for m in at.markdown if m.value.startswith("**Expanded: "))
+    assert said.startswith(f"**Expanded: {context.n_nodes:,} nodes**") and "from the lake" in said
+    assert "**Accounts outside this cluster** (" in " ".join(m.value for m in at.markdown)
+    # without Neo4j, the connection between two clusters says what it needs
+    assert any("--neo4j" in c for c in texts(at.caption))

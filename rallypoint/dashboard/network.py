@@ -32,10 +32,10 @@ import polars as pl
 from rallypoint.dashboard.palette import (
     BETWEEN_COLOUR,
     EDGE_TYPE_COLOURS,
+    NODE_COLOURS,
     OKABE_ITO,
     OTHER_COLOUR,
     OTHER_TYPES_COLOUR,
-    ROLE_COLOURS,
     WEIGHT_SHADES,
 )
 from rallypoint.dashboard.safe import html_expr
@@ -248,7 +248,7 @@ def network_figure(
     hover_arr = _hover_text(members)
     fits = (fitting_labels(_label_pixels(positions, *PLOT_PX), plain_labels, size, char_px=7.0, line_px=14,
                            radius_px=size / 2) & ~high_profile) if n else np.zeros(0, dtype=bool)
-    for role in [*ROLE_COLOURS, *sorted(set(roles.tolist()) - set(ROLE_COLOURS))]:
+    for role in [*NODE_COLOURS, *sorted(set(roles.tolist()) - set(NODE_COLOURS))]:
         idx = np.flatnonzero(roles == role)
         if not len(idx):
             continue
@@ -258,7 +258,7 @@ def network_figure(
             # high-profile accounts get their label from the star layer below
             text=np.where(fits[idx], label_arr[idx], "") if labelled else None,
             textposition="middle right", textfont={"size": 11, "color": "#333333"},
-            marker={"size": size[idx], "color": ROLE_COLOURS.get(role, OTHER_COLOUR), "line": {"width": 0.8, "color": "white"}},
+            marker={"size": size[idx], "color": NODE_COLOURS.get(role, OTHER_COLOUR), "line": {"width": 0.8, "color": "white"}},
             customdata=account_arr[idx], hovertext=hover_arr[idx], hoverinfo="text",
             name=f"{role} ({len(idx):,})",
         ))

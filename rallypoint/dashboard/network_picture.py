@@ -38,7 +38,7 @@ from rallypoint.dashboard.network import (
     node_labels,
     node_sizes,
 )
-from rallypoint.dashboard.palette import OKABE_ITO, OTHER_COLOUR, ROLE_COLOURS
+from rallypoint.dashboard.palette import NODE_COLOURS, OKABE_ITO, OTHER_COLOUR
 from rallypoint.dashboard.structure import fitting_labels
 
 #: Picture size in pixels: about the width of the page's main column, so its text is shown near its drawn size.
@@ -108,15 +108,15 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
         handles += [Line2D([], [], color=c, lw=2, label=label) for label, c in drawn.legend]
     size = node_sizes(members)
     roles = members["role"].fill_null("").to_numpy().astype(object)
-    role_order = [r for r in [*ROLE_COLOURS, *sorted(set(roles.tolist()) - set(ROLE_COLOURS))] if (roles == r).any()]
+    role_order = [r for r in [*NODE_COLOURS, *sorted(set(roles.tolist()) - set(NODE_COLOURS))] if (roles == r).any()]
     # the rarer a role, the later it is drawn: a few seeders stay visible on top of many amplifiers
     on_top = {r: rank for rank, r in enumerate(sorted(role_order, key=lambda r: -(roles == r).sum()))}
     for role in role_order:
         idx = np.flatnonzero(roles == role)
         if len(idx):
             ax.scatter(positions[idx, 0], positions[idx, 1], s=_points(size[idx]), zorder=2 + 0.01 * on_top[role],
-                       c=ROLE_COLOURS.get(role, OTHER_COLOUR), edgecolors="white", linewidths=0.6)
-            handles.append(Line2D([], [], ls="", marker="o", ms=8, color=ROLE_COLOURS.get(role, OTHER_COLOUR),
+                       c=NODE_COLOURS.get(role, OTHER_COLOUR), edgecolors="white", linewidths=0.6)
+            handles.append(Line2D([], [], ls="", marker="o", ms=8, color=NODE_COLOURS.get(role, OTHER_COLOUR),
                                   label=f"{role} ({len(idx):,})"))
     high_profile = np.flatnonzero(members["high_profile"].fill_null(False).to_numpy())
     # drawing order, as matplotlib layers it: by role (rarer on top), then by row; stars above all

@@ -54,3 +54,11 @@ EDGE_TYPE_COLOURS: tuple[str, ...] = (OKABE_ITO["orange"], OKABE_ITO["reddish_pu
 OTHER_TYPES_COLOUR = "#777777"
 #: Edges between two sub-groups of a cluster: faint grey, behind the groups.
 BETWEEN_COLOUR = "#B0B0B0"
+#: Accounts of an expanded context, by where they are; and every node colour the network draws.
+CONTEXT_COLOURS: dict[str, str] = {
+    "chosen": OKABE_ITO["vermillion"],
+    "this cluster": OKABE_ITO["blue"],
+    "another cluster": OKABE_ITO["orange"],
+    "in no cluster": "#8C8C8C",
+}
+NODE_COLOURS: dict[str, str] = ROLE_COLOURS | CONTEXT_COLOURS

@@ -35,6 +35,7 @@ from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.structure import sub_groups
 from rallypoint.dashboard.timeline import timeline_figure
 from rallypoint.dashboard.triage import DECISIONS, Decision, TriageError, TriageStore
+from rallypoint.dashboard.views import expand_section
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
 from rallypoint.detectors.scoring import order_reasons, reason_category
 from rallypoint.errors import RallypointError
@@ -353,7 +354,7 @@ def _case_pack(current: Lake, run_id: str, cluster_id: str) -> None:
 #: The page's sections below the summary. Only the open one runs and is drawn (lazy tabs bound to
 #: ``?tab=``): a 2,000-member cluster's network, timeline, tables and evidence drawn at once cost
 #: the browser seconds; the network tab alone is interactive in about one.
-TABS = ("Network", "Activity timeline", "Evidence posts", "Members and shared targets", "Export")
+TABS = ("Network", "Activity timeline", "Evidence posts", "Members and shared targets", "Expand", "Export")
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -416,6 +417,8 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
         clicked = streamlit_image_coordinates(with_rings(picture, picked), key=key, width="stretch",
                                               click_and_drag=True, cursor="crosshair")
         picked = accounts_at(picture, clicked)
+    # the Expand tab starts from the accounts selected here
+    st.session_state[expand_section.PICKED_KEY.format(run_id=run_id, cluster_id=cluster_id)] = picked
     # full-width tables: side by side they cut off their last columns
     if picked:
         st.markdown(f"**Selected accounts ({len(picked):,})**")
@@ -543,7 +546,7 @@ def render() -> None:
     with right:
         _triage(current, run_id, row, members["account_id"].to_list())
 
-    network, timeline, evidence, people, export = st.tabs(list(TABS), key="tab", bind="query-params")
+    network, timeline, evidence, people, context, export = st.tabs(list(TABS), key="tab", bind="query-params")
     with network:
         if network.open:
             st.subheader("Network of members")
@@ -559,6 +562,9 @@ def render() -> None:
     with people:
         if people.open:
             _members_and_targets(current, row, members)
+    with context:
+        if context.open:
+            expand_section.render(current, run_id, cluster_id, members)
     with export:
         if export.open:
             _case_pack(current, run_id, cluster_id)
