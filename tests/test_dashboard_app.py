@@ -519,3 +519,24 @@ def test_expand_shows_the_chosen_accounts_context_with_its_node_count(fixture_la
     assert "**Accounts outside this cluster** (" in " ".join(m.value for m in at.markdown)
     # without Neo4j, the connection between two clusters says what it needs
     assert any("--neo4j" in c for c in texts(at.caption))
+
+
+# --- places and dates -----------------------------------------------------------------
+def test_places_and_dates_page_maps_the_calls_and_links_their_clusters(fixture_lake, monkeypatch):
+    from rallypoint.dashboard.places import called, dates_of, places_of
+
+    at = open_app(fixture_lake.lake, monkeypatch, "places", run=NEW_RUN)
+    assert [t.value for t in at.title] == ["Places and dates"]
+    clusters = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters")).filter(pl.col("flagged"))
+    places, dates = places_of(called(clusters)), dates_of(called(clusters))
+    assert places.height and dates.height, "the fixture's flagged clusters name no place or date"
+    assert [s.value for s in at.subheader] == [f"Map ({places.height:,} places)",
+                                               f"Calendar ({dates.height:,} called days)"]
+    assert len(at.get("plotly_chart")) == 2
+    # the first place's clusters are linked, strongest first
+    top = places.row(0, named=True)
+    links = [shown(m.proto.label) for m in at.get("page_link")]
+    strongest = clusters.filter(pl.col("cluster_id").is_in(top["clusters"])).sort("score", descending=True)
+    assert any(label.startswith(f"Cluster {strongest['cluster_id'][0]}: score") for label in links), links
+    shown_places = frame(at, "place", "n_clusters", "texts")
+    assert shown_places["place"].tolist() == places["place"].to_list()

@@ -23,6 +23,7 @@ if session.require(lake_from_env()) is not None:
         cluster=st.Page("screens/cluster.py", title="Cluster", url_path="cluster"),
         account=st.Page("screens/account.py", title="Account", url_path="account"),
         search=st.Page("screens/search.py", title="Search", url_path="search"),
+        places=st.Page("screens/places.py", title="Places and dates", url_path="places"),
         health=st.Page("screens/health.py", title="Data health", url_path="health"),
         alerts=st.Page("screens/alerts.py", title="Alerts", url_path="alerts"),
         team=st.Page("screens/team.py", title="Team and audit log", url_path="team"),
