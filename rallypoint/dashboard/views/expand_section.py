@@ -36,6 +36,23 @@ def expanded(root: str, seeds: tuple[str, ...], hops: int, max_nodes: int, versi
     return expand_from_lake(Lake(root), list(seeds), hops=hops, max_nodes=max_nodes), None
 
 
+@st.cache_resource(max_entries=4, show_spinner="Drawing the context…")
+def context_drawing(root: str, seeds: tuple[str, ...], hops: int, max_nodes: int, version: float,
+                    neo4j_uri: str | None, run_id: str, cluster_id: str):
+    """The context's accounts and its figure (a PNG above ``PICTURE_ABOVE`` accounts), drawn once per request:
+    laying out thousands of accounts on every rerun of the tab would cost seconds each time."""
+    context, _ = expanded(root, seeds, hops, max_nodes, version, neo4j_uri)
+    current = Lake(root)
+    all_members = run_table(current, run_id, "members")
+    nodes = context_nodes(context, all_members.filter(pl.col("cluster_id") == cluster_id), all_members, cluster_id)
+    if not context.edges.height:
+        return nodes, None
+    positions = layout(nodes["account_id"].to_list(), context.edges)
+    if nodes.height > PICTURE_ABOVE:
+        return nodes, network_picture(nodes, context.edges, positions).png
+    return nodes, network_figure(nodes, context.edges, positions, selected=set(context.seeds), height=520)
+
+
 def context_nodes(context: Context, members: pl.DataFrame, all_members: pl.DataFrame, cluster_id: str
                   ) -> pl.DataFrame:
     """One row per context account in the columns the network figure draws; its ``role`` says where it is:
@@ -90,24 +107,24 @@ def render(current: Lake, run_id: str, cluster_id: str, members: pl.DataFrame) -
         else:
             if failed:
                 st.warning(f"Neo4j could not answer ({md(failed)}); expanded from the lake instead.")
-            _show(context, members, run_table(current, run_id, "members"), run_id, cluster_id)
+            nodes, drawing = context_drawing(str(current.root), *request, interactions_version(current), neo4j_uri,
+                                             run_id, cluster_id)
+            _show(context, nodes, drawing, run_table(current, run_id, "members"), run_id, cluster_id)
     _connection(current, run_id, cluster_id, neo4j_uri)
 
 
-def _show(context: Context, members: pl.DataFrame, all_members: pl.DataFrame, run_id: str, cluster_id: str) -> None:
+def _show(context: Context, nodes: pl.DataFrame, drawing, all_members: pl.DataFrame, run_id: str,
+          cluster_id: str) -> None:
     kinds = ", ".join(f"{n:,} {k}" for k, n in context.kinds.items())
     st.markdown(f"**Expanded: {context.n_nodes:,} nodes** ({md(kinds)}) within {context.hops:d} hop"
                 f"{'s' if context.hops > 1 else ''} of {len(context.seeds):,} account"
                 f"{'s' if len(context.seeds) > 1 else ''}, from {'Neo4j' if context.source == 'neo4j' else 'the lake'}"
                 + (" — stopped at the cap: the accounts sharing most were kept" if context.truncated else ""))
-    nodes = context_nodes(context, members, all_members, cluster_id)
-    if context.edges.height:
-        positions = layout(nodes["account_id"].to_list(), context.edges)
-        if nodes.height > PICTURE_ABOVE:
-            st.image(network_picture(nodes, context.edges, positions).png, width="stretch")
-        else:
-            st.plotly_chart(network_figure(nodes, context.edges, positions, selected=set(context.seeds), height=520),
-                            key=f"expand_chart_{run_id}_{cluster_id}", config={"displaylogo": False, "scrollZoom": True})
+    if isinstance(drawing, bytes):
+        st.image(drawing, width="stretch")
+    elif drawing is not None:
+        st.plotly_chart(drawing, key=f"expand_chart_{run_id}_{cluster_id}",
+                        config={"displaylogo": False, "scrollZoom": True})
     else:
         st.caption("The chosen accounts share no post, link, hashtag or media with any other account.")
     outside = nodes.filter(pl.col("role").is_in(["another cluster", "in no cluster"]))
