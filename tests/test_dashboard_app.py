@@ -530,7 +530,8 @@ def test_places_and_dates_page_maps_the_calls_and_links_their_clusters(fixture_l
     clusters = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters")).filter(pl.col("flagged"))
     places, dates = places_of(called(clusters)), dates_of(called(clusters))
     assert places.height and dates.height, "the fixture's flagged clusters name no place or date"
-    assert [s.value for s in at.subheader] == [f"Map ({places.height:,} places)",
+    located = places["lat"].is_not_null().sum()
+    assert [s.value for s in at.subheader] == [f"Map ({located:,} of {places.height:,} places located)",
                                                f"Calendar ({dates.height:,} called days)"]
     assert len(at.get("plotly_chart")) == 2
     # the first place's clusters are linked, strongest first
@@ -538,5 +539,5 @@ def test_places_and_dates_page_maps_the_calls_and_links_their_clusters(fixture_l
     links = [shown(m.proto.label) for m in at.get("page_link")]
     strongest = clusters.filter(pl.col("cluster_id").is_in(top["clusters"])).sort("score", descending=True)
     assert any(label.startswith(f"Cluster {strongest['cluster_id'][0]}: score") for label in links), links
-    shown_places = frame(at, "place", "n_clusters", "texts")
+    shown_places = frame(at, "place", "clusters", "texts")
     assert shown_places["place"].tolist() == places["place"].to_list()

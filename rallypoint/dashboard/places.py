@@ -148,7 +148,10 @@ def calendar_figure(dates: pl.DataFrame, height: int = 300) -> go.Figure:
     texts = days["texts"].to_numpy().astype(float)
     fig.add_trace(dict(
         type="scatter", x=days["week"].to_list(), y=days["weekday"].to_list(), mode="markers+text",
-        text=[str(d.day) for d in days["day"].to_list()], textfont={"size": 10, "color": "white"},
+        # the day's number in white on dark squares, black on light ones
+        text=[str(d.day) for d in days["day"].to_list()],
+        textfont={"size": 10, "color": np.where(np.log1p(texts) > 0.5 * np.log1p(texts.max()), "white",
+                                                "black").tolist()},
         customdata=days["date"].to_list(), name="called days",
         marker={"symbol": "square", "size": 26, "color": np.log1p(texts), "colorscale": "Oranges", "cmin": 0,
                 "line": {"width": 1, "color": [OKABE_ITO["black"] if f else "white" for f in days["flagged"]]},

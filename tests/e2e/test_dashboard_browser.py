@@ -632,7 +632,7 @@ def test_the_network_names_accounts_and_expand_counts_the_context(page, server, 
     page.get_by_role("heading", name="Network of members").wait_for()
     _network_ready(page, f"network_{run}_{top}")
     # accounts are written by their handles where they fit, not by ids
-    labels = page.locator(f".st-key-network_{run}_{top} text.textpoint").all_inner_texts()
+    labels = page.locator(f".st-key-network_{run}_{top} .textpoint text").all_text_contents()  # SVG: no innerText
     handles = set(members["account_name"].drop_nulls().to_list())
     assert handles & {t.strip() for t in labels}, f"no handle among the network's labels {labels[:10]}"
     assert not set(members["account_id"].to_list()) & {t.strip() for t in labels if t.strip() not in handles}
@@ -665,10 +665,10 @@ def test_places_and_dates_map_and_calendar_link_their_clusters(page, server, wor
     sign_in(page, server, then=f"/places?run={run}")
     page.get_by_role("heading", name="Places and dates").wait_for()
     settle(page)
-    page.get_by_role("heading", name=re.compile(r"^Map \(\d+ places\)")).wait_for()
+    page.get_by_role("heading", name=re.compile(r"^Map \(\d+ of \d+ places located\)")).wait_for()
     assert page.locator('[data-testid="stPlotlyChart"]').count() == 2  # the map and the calendar
     located = places.drop_nulls("lat").row(0, named=True)
-    map_labels = " ".join(page.locator('[data-testid="stPlotlyChart"]').first.locator("text.textpoint").all_inner_texts())
+    map_labels = " ".join(page.locator('[data-testid="stPlotlyChart"]').first.locator(".textpoint text").all_text_contents())
     assert located["place"].split(",")[0] in map_labels
     shot(page, "11-places-and-dates")
     first = places.row(0, named=True)
@@ -687,7 +687,7 @@ def test_a_large_network_zooms_to_a_sub_group(watched_page, big_server, big_lake
     settle(page, timeout=120_000)
     _picture_ready(page, f"network_picture_{run}_{big}_-1")
     shot(page, "12a-large-network-picture")
-    page.get_by_label("Zoom to").click()
+    page.get_by_text("the whole network", exact=True).click()  # opens the "Zoom to" box
     page.get_by_role("option", name=re.compile(r"^sub-group 1 \(")).click()
     settle(page, timeout=120_000)
     _picture_ready(page, f"network_picture_{run}_{big}_0")

@@ -53,7 +53,8 @@ def render() -> None:
                                                                      else "."))
         return
 
-    st.subheader(f"Map ({places.height:,} places)")
+    located = places["lat"].is_not_null().sum()
+    st.subheader(f"Map ({located:,} of {places.height:,} places located)")
     event = st.plotly_chart(map_figure(places), key=f"places_map_{run_id}_{flagged_only}", on_select="rerun",
                             selection_mode=("points", "box"), config={"displaylogo": False, "scrollZoom": True})
     nowhere = places.filter(pl.col("lat").is_null())["place"].to_list()
@@ -61,7 +62,7 @@ def render() -> None:
         st.caption(f"Without coordinates (generic or not in the gazetteer): {md(', '.join(nowhere))}.")
     chosen = _picked(event) or [st.selectbox("Place", places["place"].to_list(), key=f"place_choice_{run_id}")]
     _links(run_id, shown, chosen, places, "place")
-    st.dataframe(places.select("place", "country", "kind", "n_clusters", "texts",
+    st.dataframe(places.select("place", "country", "kind", pl.col("n_clusters").alias("clusters"), "texts",
                                pl.col("dates").list.join(", ").alias("dates"),
                                pl.col("clusters").list.head(10).list.join(", ").alias("clusters (strongest first)")),
                  hide_index=True, width="stretch", height=240, key="places_table")
@@ -74,6 +75,6 @@ def render() -> None:
                             on_select="rerun", selection_mode=("points", "box"), config={"displaylogo": False})
     chosen = _picked(event) or [st.selectbox("Day", dates["date"].to_list(), key=f"date_choice_{run_id}")]
     _links(run_id, shown, chosen, dates, "date")
-    st.dataframe(dates.select("date", "n_clusters", "texts", pl.col("places").list.join(", ").alias("places"),
+    st.dataframe(dates.select("date", pl.col("n_clusters").alias("clusters"), "texts", pl.col("places").list.join(", ").alias("places"),
                               pl.col("clusters").list.head(10).list.join(", ").alias("clusters (strongest first)")),
                  hide_index=True, width="stretch", height=240, key="dates_table")
