@@ -184,10 +184,10 @@ def node_labels(members: pl.DataFrame) -> np.ndarray:
                           .otherwise(pl.col("account_id")))[:, 0].to_numpy().astype(object)
 
 
-def network_title(n_accounts: int, n_edges: int, n_drawn: int) -> str:
-    """The figure's first title line: how many accounts and edges, and which edges are drawn."""
+def network_title(n_accounts: int, n_edges: int, n_drawn: int, edge_noun: str = "co-action edges") -> str:
+    """The figure's first title line: how many accounts and edges (``edge_noun``), and which edges are drawn."""
     note = f" (backbone drawn: {n_drawn:,} edges)" if n_drawn < n_edges else ""
-    return f"{n_accounts:,} accounts, {n_edges:,} co-action edges{note}"
+    return f"{n_accounts:,} accounts, {n_edges:,} {edge_noun}{note}"
 
 
 def _label_pixels(positions: np.ndarray, width: float, height: float) -> np.ndarray:
@@ -208,6 +208,7 @@ def network_figure(
     selected: set[str] | frozenset[str] = frozenset(),
     max_edges: int = MAX_EDGES,
     height: int = 620,
+    edge_noun: str = "co-action edges",
 ) -> go.Figure:
     """The figure: ``members`` (one row per account, in ``positions`` order) and their backbone edges.
 
@@ -281,7 +282,7 @@ def network_figure(
         ))
     fig.update_layout(
         height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="white",
-        title={"text": network_title(n, edges.height, drawn.n_drawn) + drawn.width_note
+        title={"text": network_title(n, edges.height, drawn.n_drawn, edge_noun) + drawn.width_note
                        + f"<br><sup>{NETWORK_KEY}; scroll or drag to zoom, click or lasso accounts to inspect them</sup>",
                "font": {"size": 14}},
         legend={"title": {"text": LEGEND_TITLE}, "itemsizing": "constant"},

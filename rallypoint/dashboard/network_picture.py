@@ -81,7 +81,7 @@ def _points(size_px: np.ndarray) -> np.ndarray:
 
 def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.ndarray,
                     *, max_edges: int = MAX_EDGES, view: tuple[float, float, float, float] | None = None,
-                    view_note: str = "") -> NetworkPicture:
+                    view_note: str = "", edge_noun: str = "co-action edges") -> NetworkPicture:
     """Draw ``members`` (in ``positions`` order) and their backbone's heaviest ``max_edges`` edges as a PNG.
 
     ``view`` (``x0, x1, y0, y1`` in layout coordinates) zooms the picture to that box (accounts
@@ -141,8 +141,10 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
         ax.set_ylim(view[2], view[3])
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.74, 0.86), frameon=False, fontsize=12,
                title=LEGEND_TITLE, title_fontsize=12, alignment="left")
-    fig.suptitle(network_title(n, edges.height, drawn.n_drawn), x=0.01, y=0.985, ha="left", fontsize=12)
-    fig.text(0.01, 0.945, "\n".join(filter(None, (NETWORK_KEY, drawn.width_note.removeprefix(" · "), view_note))),
+    # the view goes on the title's line: a fourth line of the key would run into the drawing
+    fig.suptitle(network_title(n, edges.height, drawn.n_drawn, edge_noun) + (f" · {view_note}" if view_note else ""),
+                 x=0.01, y=0.985, ha="left", fontsize=12)
+    fig.text(0.01, 0.945, "\n".join((NETWORK_KEY, drawn.width_note.removeprefix(" · "))),
              fontsize=9, wrap=True, color="#444444", va="top")
     canvas.draw()
     # display coordinates have their origin at the bottom left; the picture's at the top left

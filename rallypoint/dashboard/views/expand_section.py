@@ -19,6 +19,8 @@ from rallypoint.lake import Lake
 DEFAULT_SEEDS = 5
 #: Above this many accounts the context is drawn as a picture (the interactive figure costs the browser seconds).
 PICTURE_ABOVE = 500
+#: What a context edge is: two accounts that touched the same objects (not a co-action within a window).
+EDGE_NOUN = "pairs sharing a post, link, hashtag, media or mention"
 #: Where a selection made in the network tab is kept for this tab (per run and cluster).
 PICKED_KEY = "picked_{run_id}_{cluster_id}"
 
@@ -49,8 +51,9 @@ def context_drawing(root: str, seeds: tuple[str, ...], hops: int, max_nodes: int
         return nodes, None
     positions = layout(nodes["account_id"].to_list(), context.edges)
     if nodes.height > PICTURE_ABOVE:
-        return nodes, network_picture(nodes, context.edges, positions).png
-    return nodes, network_figure(nodes, context.edges, positions, selected=set(context.seeds), height=520)
+        return nodes, network_picture(nodes, context.edges, positions, edge_noun=EDGE_NOUN).png
+    return nodes, network_figure(nodes, context.edges, positions, selected=set(context.seeds), height=520,
+                                 edge_noun=EDGE_NOUN)
 
 
 def context_nodes(context: Context, members: pl.DataFrame, all_members: pl.DataFrame, cluster_id: str
