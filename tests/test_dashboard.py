@@ -286,7 +286,8 @@ def test_a_click_on_the_picture_picks_the_nearest_account_and_a_box_the_accounts
 def test_a_click_on_overlapping_accounts_picks_the_one_drawn_on_top():
     members, edges, positions = _ring_network(40)
     positions = positions.copy()
-    positions[0] = positions[20] + (positions[21] - positions[20]) * 0.05  # the seeder half over amplifier u20
+    span = positions.max(axis=0) - positions.min(axis=0)
+    positions[0] = positions[20] + span * 0.005  # the seeder half over amplifier u20
     picture = network_picture(members, edges, positions)
     x, y = picture.xy[20]  # the amplifier's centre, nearer to it than to the seeder's, yet under the seeder
     assert np.hypot(*(picture.xy[0] - picture.xy[20])) < picture.radius[0]

@@ -21,8 +21,9 @@ import rallypoint.dashboard
 from rallypoint.dashboard import navigation, session
 from rallypoint.dashboard.accounts import AccountStore
 from rallypoint.dashboard.data import run_version
+from rallypoint.dashboard.network_zoom import WHOLE
 from rallypoint.dashboard.triage import Decision, TriageStore
-from rallypoint.dashboard.views.cluster_page import COMPONENTS, PICTURE_ABOVE, cluster_picture
+from rallypoint.dashboard.views.cluster_page import COMPONENTS, PICTURE_ABOVE, cluster_groups, cluster_picture
 from rallypoint.lake import Lake, write_parquet_atomic
 
 APP = str(Path(rallypoint.dashboard.__file__).with_name("app.py"))
@@ -184,7 +185,7 @@ def test_cluster_page_shows_reasons_evidence_targets_and_members(fixture_lake, m
         assert re.search(rf">{label}</td>.*?{row[component][0] or 0.0:.2f}</span>", bars)
     assert ">threats or stolen-election claims</td>" in bars
     assert [t.label for t in at.tabs] == ["Network", "Activity timeline", "Evidence posts",
-                                          "Members and shared targets", "Export"]
+                                          "Members and shared targets", "Expand", "Export"]
     # the sections are lazy tabs bound to ?tab=: only the open one runs
     assert [s.value for s in at.subheader] == ["Why it was flagged", "Triage", "Network of members"]
     at.query_params["tab"] = "Evidence posts"
@@ -291,17 +292,29 @@ def test_a_large_network_is_a_picture_whose_clicks_and_boxes_list_accounts(large
     lone = int(gaps.min(axis=1).argmax())  # the account farthest from any other: a click there means it
     shown = picture.width / 2  # as if the page showed it at half size
     x, y = picture.xy[lone] / 2 + 1
-    at.session_state[f"network_picture_{NEW_RUN}_{big}"] = {
+    at.session_state[f"network_picture_{NEW_RUN}_{big}_{WHOLE}"] = {
         "x1": x, "y1": y, "x2": x, "y2": y, "width": shown, "height": picture.height / 2}
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert frame(at, "account_id", "strength", without=("first_ts",))["account_id"].tolist() == [picture.accounts[lone]]
     assert "**Selected accounts (1)**" in [m.value for m in at.markdown]
     # a box around the whole picture selects every member
-    at.session_state[f"network_picture_{NEW_RUN}_{big}"] = {
+    at.session_state[f"network_picture_{NEW_RUN}_{big}_{WHOLE}"] = {
         "x1": 0, "y1": 0, "x2": shown, "y2": picture.height / 2, "width": shown, "height": picture.height / 2}
     at.run()
     assert len(frame(at, "account_id", "strength", without=("first_ts",))) == PICTURE_ABOVE + 20
+    # zoomed to the biggest sub-group, a box around the whole picture selects that group (and what lies in its box)
+    group, _ = cluster_groups(str(large_lake.lake.root), NEW_RUN, big, run_version(large_lake.lake, NEW_RUN))
+    assert group.max() >= 1, "the big cluster has no sub-groups to zoom to"
+    at.selectbox(key=f"zoom_{NEW_RUN}_{big}").set_value(0).run()
+    zoomed = cluster_picture(str(large_lake.lake.root), NEW_RUN, big, run_version(large_lake.lake, NEW_RUN), 0)
+    at.session_state[f"network_picture_{NEW_RUN}_{big}_0"] = {
+        "x1": 0, "y1": 0, "x2": shown, "y2": picture.height / 2, "width": shown, "height": picture.height / 2}
+    at.run()
+    chosen = set(frame(at, "account_id", "strength", without=("first_ts",))["account_id"])
+    members = set(zoomed.accounts[group == 0])
+    assert members <= chosen and len(chosen) < PICTURE_ABOVE + 20
+    at.selectbox(key=f"zoom_{NEW_RUN}_{big}").set_value(WHOLE).run()
     # the interactive figure is one toggle away, and the strongest edges one more
     at.toggle(key=f"interactive_{NEW_RUN}_{big}").set_value(True).run()
     assert len(at.get("plotly_chart")) == 1 and not at.exception
@@ -486,3 +499,45 @@ def test_members_show_creation_and_top_posts_their_author_time_and_text(lake_cop
     table = shared_targets(lake, {"top_targets": [{"kind": "post", "target": "1234567890", "count": 3},
                                                   {"kind": "url", "target": "https://a.example/", "count": 2}]})
     assert table["original"].to_list() == ["https://x.com/i/web/status/1234567890", None]
+
+
+# --- expand ---------------------------------------------------------------------------
+def test_expand_shows_the_chosen_accounts_context_with_its_node_count(fixture_lake, monkeypatch):
+    from rallypoint.dashboard.expand import expand_from_lake
+
+    top = fixture_lake.clusters["mobilization"][0]
+    at = open_app(fixture_lake.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=top, tab="Expand")
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Choose accounts and press Expand." in texts(at.caption)
+    seeds = at.multiselect(key=f"expand_seeds_{NEW_RUN}_{top}").value
+    assert seeds  # the strongest members by default
+    next(b for b in at.get("form_submit_button") if b.proto.label == "Expand").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    context = expand_from_lake(fixture_lake.lake, seeds, hops=1)
+    said = next(m.value for m in at.markdown if m.value.startswith("**Expanded: "))
+    assert said.startswith(f"**Expanded: {context.n_nodes:,} nodes**") and "from the lake" in said
+    assert "**Accounts outside this cluster** (" in " ".join(m.value for m in at.markdown)
+    # without Neo4j, the connection between two clusters says what it needs
+    assert any("--neo4j" in c for c in texts(at.caption))
+
+
+# --- places and dates -----------------------------------------------------------------
+def test_places_and_dates_page_maps_the_calls_and_links_their_clusters(fixture_lake, monkeypatch):
+    from rallypoint.dashboard.places import called, dates_of, places_of
+
+    at = open_app(fixture_lake.lake, monkeypatch, "places", run=NEW_RUN)
+    assert [t.value for t in at.title] == ["Places and dates"]
+    clusters = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters")).filter(pl.col("flagged"))
+    places, dates = places_of(called(clusters)), dates_of(called(clusters))
+    assert places.height and dates.height, "the fixture's flagged clusters name no place or date"
+    located = places["lat"].is_not_null().sum()
+    assert [s.value for s in at.subheader] == [f"Map ({located:,} of {places.height:,} places located)",
+                                               f"Calendar ({dates.height:,} called days)"]
+    assert len(at.get("plotly_chart")) == 2
+    # the first place's clusters are linked, strongest first
+    top = places.row(0, named=True)
+    links = [shown(m.proto.label) for m in at.get("page_link")]
+    strongest = clusters.filter(pl.col("cluster_id").is_in(top["clusters"])).sort("score", descending=True)
+    assert any(label.startswith(f"Cluster {strongest['cluster_id'][0]}: score") for label in links), links
+    shown_places = frame(at, "place", "clusters", "texts")
+    assert shown_places["place"].tolist() == places["place"].to_list()

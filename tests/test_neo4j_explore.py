@@ -90,3 +90,17 @@ def test_shortest_connection_is_as_short_as_the_records_allow(explored):
     assert len(ends) == 2 and {ends[0] in members["c1"], ends[1] in members["c1"]} == {True, False}
     assert nx.is_connected(nx.Graph(graph))
     assert graph.number_of_edges() == graph.graph["length"]
+
+
+def test_the_dashboards_expand_reads_the_same_graph_from_neo4j(explored):
+    from rallypoint.dashboard.expand import expand_from_neo4j
+
+    world, _, uri = explored
+    seed = f"{world.token}-acc003"
+    graph = expand([seed], uri, hops=1)
+    context = expand_from_neo4j(uri, [seed], hops=1)
+    accounts = {n for n, d in graph.nodes(data=True) if d["labels"] == "Account"}
+    assert context.source == "neo4j" and context.n_nodes == graph.number_of_nodes()
+    assert set(context.accounts["account_id"]) == accounts and context.kinds["accounts"] == len(accounts)
+    assert dict(zip(context.accounts["account_id"], context.accounts["hop"], strict=True))[seed] == 0
+    assert context.edges.height > 0  # accounts that shared a post, link, hashtag or media with the seed

@@ -25,6 +25,7 @@ PAGES: dict[str, PageSpec] = {
     "cluster": PageSpec("views/cluster_page.py", "Cluster", "cluster"),
     "account": PageSpec("views/account_page.py", "Account", "account"),
     "search": PageSpec("views/search_page.py", "Search", "search"),
+    "places": PageSpec("views/places_page.py", "Places and dates", "places"),
     "health": PageSpec("views/health_page.py", "Data health", "health"),
     "alerts": PageSpec("views/alerts_page.py", "Alerts", "alerts"),
     "team": PageSpec("views/team_page.py", "Team and audit log", "team"),

@@ -1,45 +1,59 @@
 """A cluster's co-action network as an interactive plotly figure.
 
-Nodes are the member accounts, placed by the Fruchterman–Reingold force-directed
-layout (igraph's implementation; Fruchterman & Reingold 1991), weighted so that
-accounts that co-acted more often sit closer. Colour gives the role the detector
-assigned (seeder, amplifier, bridge; Okabe–Ito colours), a star marks a
-high-profile account, and node size grows with the account's strength (the sum of
-its edge weights inside the cluster). Edges are drawn per coordination type in
-three weight bands, thin to thick, named with their weight range in the legend
-(the page lists the heaviest edges with all their numbers beside the figure;
-edges carry no hover points, so a click always lands on an account).
+Nodes are the member accounts, placed group by group
+(:mod:`rallypoint.dashboard.structure`: the cluster's sub-communities laid out apart, each
+by weighted Fruchterman–Reingold on its backbone edges), so a dense cluster shows its
+structure instead of a blob. Colour gives the role the detector assigned (seeder,
+amplifier, bridge; Okabe–Ito colours), a star marks a high-profile account, node size
+grows with the account's strength (the sum of its edge weights inside the cluster), and
+handles are written where they fit. Only the **backbone** is drawn (a maximum spanning
+tree and each account's strongest edges), in three weight bands, thin to thick; edge
+colour is the main coordination type when the drawn edges' types differ, else the weight
+band (the page lists the heaviest edges with all their numbers below the figure; edges
+carry no hover points, so a click always lands on an account).
 
 Each node carries its ``account_id`` as ``customdata``, so
 ``st.plotly_chart(..., on_select="rerun")`` hands clicked or lasso-selected accounts
 back to Python (:func:`selected_accounts`).
 
 Complexity: the layout is ``O(iterations · (V² + E))`` in igraph's C code; drawing is
-``O(V + E)`` with at most
-``max_edges`` edges kept, the heaviest first.
+``O(V + E log E)`` with at most ``max_edges`` backbone edges kept, the heaviest first.
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from typing import Any
 
-import igraph as ig
 import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
-from rallypoint.dashboard.palette import OKABE_ITO, OTHER_COLOUR, ROLE_COLOURS, series_colour
+from rallypoint.dashboard.palette import (
+    BETWEEN_COLOUR,
+    EDGE_TYPE_COLOURS,
+    NODE_COLOURS,
+    OKABE_ITO,
+    OTHER_COLOUR,
+    OTHER_TYPES_COLOUR,
+    WEIGHT_SHADES,
+)
 from rallypoint.dashboard.safe import html_expr
+from rallypoint.dashboard.structure import backbone, fitting_labels, structure, sub_groups
 
 #: Beyond this many edges only the heaviest are drawn (and the figure says so).
 MAX_EDGES = 3000
 #: Line widths of the light, middle and heavy thirds of the edge weights.
 BAND_WIDTHS = (0.6, 1.6, 3.2)
 #: The key to the network's colours and sizes, and its legend's title (the figure and the picture).
-NETWORK_KEY = "colour: role (nodes) and main coordination type (edges); size: strength"
-LEGEND_TITLE = "nodes: role · edges: type"
+NETWORK_KEY = ("nodes: colour = role, size = strength, placed by sub-community; edges: the backbone (a maximum "
+               "spanning tree and each account's strongest), coloured by type where types differ, else by weight")
+LEGEND_TITLE = "nodes: role · edges"
+#: Edges are coloured by type only when the second most common type has at least this share of them
+#: (inside the sub-groups).
+MIN_TYPE_SHARE = 0.1
+#: The plot area the labels are fitted to (pixels; the page column's usual size).
+PLOT_PX = (900.0, 560.0)
 #: Above this many accounts the figure is drawn with WebGL (SVG styles each point in turn: seconds at 2,000).
 WEBGL_ABOVE = 500
 
@@ -55,27 +69,9 @@ def cluster_edges(edges: pl.DataFrame, accounts: pl.Series) -> pl.DataFrame:
 
 
 def layout(accounts: list[str], edges: pl.DataFrame, seed: int = 1) -> np.ndarray:
-    """Node positions (V × 2) for ``accounts`` by weighted Fruchterman–Reingold."""
-    index = {a: i for i, a in enumerate(accounts)}
-    graph = ig.Graph(n=len(accounts))
-    if edges.height:
-        pairs = list(zip(
-            [index[a] for a in edges["account_a"].to_list()],
-            [index[b] for b in edges["account_b"].to_list()],
-            strict=True,
-        ))
-        graph.add_edges(pairs)
-        weights = np.log1p(edges["weight"].to_numpy().astype(float))
-    else:
-        weights = None
-    # igraph draws the random start from Python's RNG: seed it for a stable picture.
-    # (A start passed as ``seed=`` coordinates is much slower in igraph 1.0.)
-    ig.set_random_number_generator(random.Random(seed))
-    try:
-        coords = graph.layout_fruchterman_reingold(weights=weights, niter=300)
-    finally:
-        ig.set_random_number_generator(random)
-    return np.asarray(coords.coords, dtype=float).reshape(len(accounts), 2)
+    """Node positions (V × 2) for ``accounts``: sub-groups laid out apart on their backbone edges
+    (:func:`rallypoint.dashboard.structure.structure`)."""
+    return structure(accounts, edges, seed).positions
 
 
 def _edge_segments(xy: np.ndarray, ia: np.ndarray, ib: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -105,38 +101,73 @@ def _hover_text(members: pl.DataFrame) -> np.ndarray:
 
 @dataclass(frozen=True)
 class DrawnEdges:
-    """The edges a network picture draws: the heaviest ``max_edges``, each with its type and weight band.
+    """The edges a network picture draws: the backbone's heaviest ``max_edges``, each with its colour and band.
 
     ``ia``/``ib`` are the row numbers of the two accounts in ``members``; ``band`` is 0, 1, 2 for
-    the light, middle and heavy third of the drawn weights; ``opacity`` fades edges as they grow many.
+    the light, middle and heavy third of the drawn weights; ``colours`` each edge's colour and
+    ``legend`` the (label, colour) pairs that explain them: by main coordination type when the
+    drawn edges' types differ, else by weight band (a colour for a type nearly every edge has
+    tells nothing); ``between`` marks the edges joining two sub-groups (drawn faint and grey, so
+    they do not hide the groups); ``opacity`` fades edges as they grow many.
     """
 
     ia: np.ndarray
     ib: np.ndarray
-    types: np.ndarray
     band: np.ndarray
-    type_names: list[str]
+    between: np.ndarray
+    colours: np.ndarray
+    legend: list[tuple[str, str]]
     opacity: float
     width_note: str
+    n_drawn: int
+
+
+def edges_by_type(types: np.ndarray) -> bool:
+    """Whether edge colours should be the types: the second most common type holds at least ``MIN_TYPE_SHARE``."""
+    if not len(types):
+        return False
+    counts = np.sort(np.unique(types, return_counts=True)[1])[::-1]
+    return len(counts) > 1 and counts[1] >= MIN_TYPE_SHARE * len(types)
 
 
 def drawn_edges(members: pl.DataFrame, edges: pl.DataFrame, max_edges: int = MAX_EDGES) -> DrawnEdges:
-    """The heaviest ``max_edges`` edges with their ends, type and weight band. ``O(E log E)`` (the sort)."""
-    shown = edges.sort("weight", descending=True).head(max_edges)
+    """The backbone's heaviest ``max_edges`` edges with their ends, colour and weight band. ``O(E log E)``."""
+    accounts = members["account_id"]
+    shown = edges.filter(pl.Series(backbone(accounts.to_list(), edges))) if edges.height else edges
+    shown = shown.sort("weight", descending=True).head(max_edges)
     if not shown.height:
         empty = np.zeros(0, dtype=np.int64)
-        return DrawnEdges(empty, empty, np.zeros(0, dtype=object), empty, [], 0.5, "")
-    accounts = members["account_id"]
+        return DrawnEdges(empty, empty, empty, empty.astype(bool), np.zeros(0, dtype=object), [], 0.5, "", 0)
     ia, ib = _account_index(accounts, shown["account_a"]), _account_index(accounts, shown["account_b"])
+    group = sub_groups(accounts.to_list(), edges)
+    between = group[ia] != group[ib]
     weights = shown["weight"].to_numpy()
     cuts = np.quantile(weights, [1 / 3, 2 / 3]) if len(weights) > 2 else np.array([weights.max()] * 2)
     band = np.searchsorted(cuts, weights, side="left")
-    types = shown["main_type"].to_numpy()
-    bounds = [(weights[band == b].min(), weights[band == b].max()) for b in range(3) if (band == b).any()]
+    types = shown["main_type"].to_numpy().astype(object)
+    bounds = {b: (weights[band == b].min(), weights[band == b].max()) for b in range(3) if (band == b).any()}
+    inside = types[~between]
+    if edges_by_type(inside):
+        names, counts = np.unique(inside, return_counts=True)
+        ranked = names[np.argsort(-counts, kind="stable")].tolist()
+        # the commonest types get a colour of their own (none of the roles' colours), the rest one grey
+        palette = dict(zip(ranked, EDGE_TYPE_COLOURS, strict=False))
+        colours = np.array([palette.get(t, OTHER_TYPES_COLOUR) for t in types], dtype=object)
+        count = dict(zip(names.tolist(), counts.tolist(), strict=True))
+        legend = [(f"{t} ({count[t]:,})", palette[t]) for t in palette]
+        rest = sum(count[t] for t in ranked if t not in palette)
+        legend += [(f"other types ({rest:,})", OTHER_TYPES_COLOUR)] if rest else []
+    else:
+        colours = np.asarray(WEIGHT_SHADES, dtype=object)[band]
+        only = f"{inside[0]} " if len(inside) and len(set(inside.tolist())) == 1 else ""
+        legend = [(f"{only}weight {lo}–{hi} ({int((band[~between] == b).sum()):,})", WEIGHT_SHADES[b])
+                  for b, (lo, hi) in bounds.items() if (band[~between] == b).any()]
+    colours[between] = BETWEEN_COLOUR
+    legend += [(f"between groups ({int(between.sum()):,})", BETWEEN_COLOUR)] if between.any() else []
     # many edges drown the accounts: fade them as their number grows
-    opacity = float(np.clip(0.5 * np.sqrt(400 / len(weights)), 0.12, 0.5))
-    width_note = " · line width: weight " + ", ".join(f"{lo}–{hi}" for lo, hi in bounds)
-    return DrawnEdges(ia, ib, types, band, sorted(set(types.tolist())), opacity, width_note)
+    opacity = float(np.clip(0.7 * np.sqrt(400 / len(weights)), 0.25, 0.7))
+    width_note = " · line width: weight " + ", ".join(f"{lo}–{hi}" for lo, hi in bounds.values())
+    return DrawnEdges(ia, ib, band, between, colours, legend, opacity, width_note, shown.height)
 
 
 def node_sizes(members: pl.DataFrame) -> np.ndarray:
@@ -147,10 +178,26 @@ def node_sizes(members: pl.DataFrame) -> np.ndarray:
     return 7 + 14 * np.sqrt(strength / strength.max())
 
 
-def network_title(n_accounts: int, n_edges: int, max_edges: int = MAX_EDGES) -> str:
-    """The figure's first title line: how many accounts and edges, and how many edges are drawn."""
-    note = f" (heaviest {max_edges:,} of {n_edges:,} edges drawn)" if n_edges > max_edges else ""
-    return f"{n_accounts:,} accounts, {n_edges:,} co-action edges{note}"
+def node_labels(members: pl.DataFrame) -> np.ndarray:
+    """Each member's label: its handle, else its id (as text; plotly callers escape it)."""
+    return members.select(pl.when(pl.col("account_name").fill_null("") != "").then(pl.col("account_name"))
+                          .otherwise(pl.col("account_id")))[:, 0].to_numpy().astype(object)
+
+
+def network_title(n_accounts: int, n_edges: int, n_drawn: int, edge_noun: str = "co-action edges") -> str:
+    """The figure's first title line: how many accounts and edges (``edge_noun``), and which edges are drawn."""
+    note = f" (backbone drawn: {n_drawn:,} edges)" if n_drawn < n_edges else ""
+    return f"{n_accounts:,} accounts, {n_edges:,} {edge_noun}{note}"
+
+
+def _label_pixels(positions: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Where plotly draws ``positions`` in a plot of ``width`` × ``height`` pixels with equal axes (y down)."""
+    low, high = positions.min(axis=0), positions.max(axis=0)
+    span = np.maximum(high - low, 1e-9)
+    scale = min(width / span[0], height / span[1])
+    centre = (low + high) / 2
+    return np.column_stack([width / 2 + (positions[:, 0] - centre[0]) * scale,
+                            height / 2 - (positions[:, 1] - centre[1]) * scale])
 
 
 def network_figure(
@@ -161,52 +208,58 @@ def network_figure(
     selected: set[str] | frozenset[str] = frozenset(),
     max_edges: int = MAX_EDGES,
     height: int = 620,
+    edge_noun: str = "co-action edges",
 ) -> go.Figure:
-    """The figure: ``members`` (one row per account, in ``positions`` order) and their edges.
+    """The figure: ``members`` (one row per account, in ``positions`` order) and their backbone edges.
 
     Above ``WEBGL_ABOVE`` accounts every trace is WebGL (``scattergl``): the browser then
     draws 2,000 accounts and 3,000 edges in a fraction of a second instead of styling
-    thousands of SVG elements one by one. Complexity ``O(V + E log E)`` (the edge sort).
+    thousands of SVG elements one by one. Handles are written beside the accounts where they
+    fit at the figure's first size (zoom in to read the others in their hover labels).
+    Complexity ``O(V + E log E)`` (the edge sort).
     """
     accounts = members["account_id"]
     n = len(accounts)
     kind = "scattergl" if n > WEBGL_ABOVE else "scatter"
     fig = go.Figure(_validate=False)  # inputs are built here, trusted; validation costs seconds at 2,000 nodes
     drawn = drawn_edges(members, edges, max_edges)
-    for t in drawn.type_names:
+    for label, colour in drawn.legend:
         in_legend = True
         for b, width in enumerate(BAND_WIDTHS):
-            mask = (drawn.types == t) & (drawn.band == b)
+            mask = (drawn.colours == colour) & (drawn.band == b)
             if not mask.any():
                 continue
             xs, ys = _edge_segments(positions, drawn.ia[mask], drawn.ib[mask])
+            faint = colour == BETWEEN_COLOUR
             fig.add_trace(dict(type=kind,
                 x=xs, y=ys, mode="lines", hoverinfo="skip",
-                line={"width": width, "color": series_colour(t, drawn.type_names)}, opacity=drawn.opacity,
-                name=f"{t} edges ({int((drawn.types == t).sum()):,})", legendgroup=f"edge-{t}", showlegend=in_legend,
+                line={"width": min(width, 1.0) if faint else width, "color": colour},
+                opacity=drawn.opacity / 2 if faint else drawn.opacity,
+                name=label, legendgroup=f"edge-{label}", showlegend=in_legend,
             ))
             in_legend = False
-    width_note = drawn.width_note
     size = node_sizes(members)
     roles = members["role"].to_numpy()
     high_profile = members["high_profile"].fill_null(False).to_numpy()
     account_arr = accounts.to_numpy().astype(object)
+    plain_labels = node_labels(members)
     # node labels are plotly HTML too: shown escaped
     label_arr = members.select(pl.when(pl.col("account_name").fill_null("") != "").then(html_expr("account_name"))
                                .otherwise(html_expr("account_id")))[:, 0].to_numpy().astype(object)
     hover_arr = _hover_text(members)
-    show_labels = n <= 300
-    for role in [*ROLE_COLOURS, *sorted(set(roles.tolist()) - set(ROLE_COLOURS))]:
+    fits = (fitting_labels(_label_pixels(positions, *PLOT_PX), plain_labels, size, char_px=7.0, line_px=14,
+                           radius_px=size / 2) & ~high_profile) if n else np.zeros(0, dtype=bool)
+    for role in [*NODE_COLOURS, *sorted(set(roles.tolist()) - set(NODE_COLOURS))]:
         idx = np.flatnonzero(roles == role)
         if not len(idx):
             continue
-        labelled = show_labels and role == "seeder"
+        labelled = fits[idx].any()
         fig.add_trace(dict(type=kind,
             x=positions[idx, 0], y=positions[idx, 1], mode="markers+text" if labelled else "markers",
             # high-profile accounts get their label from the star layer below
-            text=np.where(high_profile[idx], "", label_arr[idx]) if labelled else None,
-            textposition="top center", textfont={"size": 11},
-            marker={"size": size[idx], "color": ROLE_COLOURS.get(role, OTHER_COLOUR), "line": {"width": 0.8, "color": "white"}},
+            text=np.where(fits[idx], label_arr[idx], "") if labelled else None,
+            textposition="middle right", textfont={"size": 11, "color": "#333333"},
+            marker={"size": size[idx], "color": NODE_COLOURS.get(role, OTHER_COLOUR), "line": {"width": 0.8, "color": "white"}},
             customdata=account_arr[idx], hovertext=hover_arr[idx], hoverinfo="text",
             name=f"{role} ({len(idx):,})",
         ))
@@ -229,8 +282,8 @@ def network_figure(
         ))
     fig.update_layout(
         height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="white",
-        title={"text": network_title(n, edges.height, max_edges) + width_note
-                       + f"<br><sup>{NETWORK_KEY}; click or lasso accounts to inspect them</sup>",
+        title={"text": network_title(n, edges.height, drawn.n_drawn, edge_noun) + drawn.width_note
+                       + f"<br><sup>{NETWORK_KEY}; scroll or drag to zoom, click or lasso accounts to inspect them</sup>",
                "font": {"size": 14}},
         legend={"title": {"text": LEGEND_TITLE}, "itemsizing": "constant"},
         xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"},

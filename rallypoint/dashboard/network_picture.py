@@ -4,8 +4,8 @@ The interactive plotly figure (:mod:`rallypoint.dashboard.network`) costs the br
 seconds at 2,000 accounts: WebGL runs in a software renderer where there is no GPU,
 and SVG styles every point in turn. A picture is one ``<img>``: the browser decodes
 it in milliseconds. It shows the same things — accounts coloured by role and sized
-by strength, high-profile accounts as named stars, the heaviest edges coloured by
-their main type in three weight bands — and keeps the pixel position of every
+by strength and grouped by sub-community, handles where they fit, high-profile accounts
+as named stars, the backbone's edges in three weight bands — and keeps the pixel position of every
 account, so a click (or a dragged box) on the picture is turned back into accounts
 by :func:`accounts_at`.
 
@@ -35,9 +35,11 @@ from rallypoint.dashboard.network import (
     NETWORK_KEY,
     drawn_edges,
     network_title,
+    node_labels,
     node_sizes,
 )
-from rallypoint.dashboard.palette import OKABE_ITO, OTHER_COLOUR, ROLE_COLOURS, series_colour
+from rallypoint.dashboard.palette import NODE_COLOURS, OKABE_ITO, OTHER_COLOUR
+from rallypoint.dashboard.structure import fitting_labels
 
 #: Picture size in pixels: about the width of the page's main column, so its text is shown near its drawn size.
 WIDTH_PX, HEIGHT_PX, DPI = 1100, 720, 100
@@ -45,6 +47,8 @@ WIDTH_PX, HEIGHT_PX, DPI = 1100, 720, 100
 PICK_RADIUS_PX = 14.0
 #: Colours of the PNG's palette (the picture uses the Okabe–Ito colours and their blends with white).
 PALETTE_COLOURS = 128
+#: Account labels: font size (points) and the box a character and a line take (pixels) when fitting them.
+LABEL_FONT_PT, LABEL_CHAR_PX, LABEL_LINE_PX = 8, 7.6, 13.0
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,14 @@ def _points(size_px: np.ndarray) -> np.ndarray:
 
 
 def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.ndarray,
-                    *, max_edges: int = MAX_EDGES) -> NetworkPicture:
-    """Draw ``members`` (in ``positions`` order) and their heaviest ``max_edges`` edges as a PNG."""
+                    *, max_edges: int = MAX_EDGES, view: tuple[float, float, float, float] | None = None,
+                    view_note: str = "", edge_noun: str = "co-action edges") -> NetworkPicture:
+    """Draw ``members`` (in ``positions`` order) and their backbone's heaviest ``max_edges`` edges as a PNG.
+
+    ``view`` (``x0, x1, y0, y1`` in layout coordinates) zooms the picture to that box (accounts
+    outside it lie outside the picture and cannot be clicked); ``view_note`` then says what is shown.
+    Handles are written beside the accounts where they fit (:func:`~rallypoint.dashboard.structure.fitting_labels`).
+    """
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_axes((0.01, 0.01, 0.72, 0.86))  # the legend gets the right quarter
@@ -87,26 +97,26 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
     drawn = drawn_edges(members, edges, max_edges)
     handles: list[Line2D] = []
     if len(drawn.ia):
-        colours = np.array([series_colour(t, drawn.type_names) for t in drawn.type_names], dtype=object)
-        colour_of = colours[np.searchsorted(np.array(drawn.type_names, dtype=object), drawn.types)]
         segments = np.stack([positions[drawn.ia], positions[drawn.ib]], axis=1)
         widths = np.asarray(BAND_WIDTHS)[drawn.band]
-        ax.add_collection(LineCollection(segments, colors=list(colour_of), linewidths=widths,
-                                         alpha=drawn.opacity, zorder=1))
-        counts = dict(zip(*np.unique(drawn.types, return_counts=True), strict=True))
-        handles += [Line2D([], [], color=c, lw=2, label=f"{t} edges ({counts[t]:,})")
-                    for t, c in zip(drawn.type_names, colours, strict=True)]
+        # edges between sub-groups faint and thin, behind those inside the groups
+        for part, alpha, zorder in ((drawn.between, drawn.opacity / 2, 0.5), (~drawn.between, drawn.opacity, 1)):
+            if part.any():
+                ax.add_collection(LineCollection(segments[part], colors=list(drawn.colours[part]),
+                                                 linewidths=np.minimum(widths[part], 1.0) if zorder < 1 else widths[part],
+                                                 alpha=alpha, zorder=zorder))
+        handles += [Line2D([], [], color=c, lw=2, label=label) for label, c in drawn.legend]
     size = node_sizes(members)
     roles = members["role"].fill_null("").to_numpy().astype(object)
-    role_order = [r for r in [*ROLE_COLOURS, *sorted(set(roles.tolist()) - set(ROLE_COLOURS))] if (roles == r).any()]
+    role_order = [r for r in [*NODE_COLOURS, *sorted(set(roles.tolist()) - set(NODE_COLOURS))] if (roles == r).any()]
     # the rarer a role, the later it is drawn: a few seeders stay visible on top of many amplifiers
     on_top = {r: rank for rank, r in enumerate(sorted(role_order, key=lambda r: -(roles == r).sum()))}
     for role in role_order:
         idx = np.flatnonzero(roles == role)
         if len(idx):
             ax.scatter(positions[idx, 0], positions[idx, 1], s=_points(size[idx]), zorder=2 + 0.01 * on_top[role],
-                       c=ROLE_COLOURS.get(role, OTHER_COLOUR), edgecolors="white", linewidths=0.6)
-            handles.append(Line2D([], [], ls="", marker="o", ms=8, color=ROLE_COLOURS.get(role, OTHER_COLOUR),
+                       c=NODE_COLOURS.get(role, OTHER_COLOUR), edgecolors="white", linewidths=0.6)
+            handles.append(Line2D([], [], ls="", marker="o", ms=8, color=NODE_COLOURS.get(role, OTHER_COLOUR),
                                   label=f"{role} ({len(idx):,})"))
     high_profile = np.flatnonzero(members["high_profile"].fill_null(False).to_numpy())
     # drawing order, as matplotlib layers it: by role (rarer on top), then by row; stars above all
@@ -115,35 +125,56 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
     layer[high_profile] += (len(role_order) + 1) * n
     radius = size / 2
     radius[high_profile] = (size[high_profile] + 12) / 2
+    labels = node_labels(members)
     if len(high_profile):
         ax.scatter(positions[high_profile, 0], positions[high_profile, 1], s=_points(size[high_profile] + 12),
                    marker="*", c=OKABE_ITO["yellow"], edgecolors=OKABE_ITO["black"], linewidths=1.2, zorder=3)
-        names = members["account_name"].fill_null("").to_numpy().astype(object)[high_profile]
-        ids = members["account_id"].to_numpy().astype(object)[high_profile]
-        for (x, y), label in zip(positions[high_profile], np.where(names != "", names, ids), strict=True):
+        for (x, y), label in zip(positions[high_profile], labels[high_profile], strict=True):
             ax.annotate(f"★ {label}", (x, y), parse_math=False, xytext=(0, -14), textcoords="offset points", ha="center",
                         fontsize=12, zorder=4, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
                                                      "alpha": 0.75})
         handles.append(Line2D([], [], ls="", marker="*", ms=13, color=OKABE_ITO["yellow"],
                               markeredgecolor=OKABE_ITO["black"], label=f"high-profile ★ ({len(high_profile)})"))
     ax.autoscale_view()
+    if view is not None:
+        ax.set_xlim(view[0], view[1])
+        ax.set_ylim(view[2], view[3])
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.74, 0.86), frameon=False, fontsize=12,
                title=LEGEND_TITLE, title_fontsize=12, alignment="left")
-    fig.suptitle(network_title(n, edges.height, max_edges) + drawn.width_note, x=0.01, y=0.98, ha="left",
-                 fontsize=13)
-    fig.text(0.01, 0.915, NETWORK_KEY,
-             fontsize=12, color="#444444")
+    # the view goes on the title's line: a fourth line of the key would run into the drawing
+    fig.suptitle(network_title(n, edges.height, drawn.n_drawn, edge_noun) + (f" · {view_note}" if view_note else ""),
+                 x=0.01, y=0.985, ha="left", fontsize=12)
+    fig.text(0.01, 0.945, "\n".join((NETWORK_KEY, drawn.width_note.removeprefix(" · "))),
+             fontsize=9, wrap=True, color="#444444", va="top")
     canvas.draw()
     # display coordinates have their origin at the bottom left; the picture's at the top left
     xy = ax.transData.transform(positions) if n else np.zeros((0, 2))
     xy = np.column_stack([xy[:, 0], HEIGHT_PX - xy[:, 1]])
+    if n:
+        # labels only inside the drawing area (the legend and the title keep their space)
+        area = ax.get_window_extent()
+        fits = fitting_labels(xy - [area.x0, HEIGHT_PX - area.y1], labels, size, char_px=LABEL_CHAR_PX,
+                              line_px=LABEL_LINE_PX, radius_px=radius, bounds=(area.width, area.height))
+        fits[high_profile] = False
+        for i in np.flatnonzero(fits):  # only the labels that fit, a few dozen
+            ax.annotate(str(labels[i]), tuple(positions[i]), parse_math=False, xytext=(radius[i] * 72 / DPI + 2, 0),
+                        textcoords="offset points", va="center", fontsize=LABEL_FONT_PT, color="#222222", zorder=4)
+        canvas.draw()
     # a 128-colour palette PNG: a third of the bytes of full colour (the picture has few colours), so the
     # page receives and decodes it faster; drawn from the canvas already rendered, not rendered again
     buffer = io.BytesIO()
-    Image.fromarray(np.asarray(canvas.buffer_rgba())[:, :, :3]).quantize(PALETTE_COLOURS).save(
+    Image.fromarray(np.asarray(canvas.buffer_rgba())[:, :, :3]).quantize(
+        PALETTE_COLOURS, method=Image.Quantize.FASTOCTREE).save(
         buffer, format="PNG", optimize=True)
     return NetworkPicture(buffer.getvalue(), WIDTH_PX, HEIGHT_PX, xy,
                           members["account_id"].to_numpy().astype(object), radius, layer)
+
+
+def zoom_box(positions: np.ndarray, chosen: np.ndarray, margin: float = 0.08) -> tuple[float, float, float, float]:
+    """The box (``x0, x1, y0, y1``) around the ``chosen`` rows' positions, with a ``margin`` share on each side."""
+    low, high = positions[chosen].min(axis=0), positions[chosen].max(axis=0)
+    pad = np.maximum(high - low, 1.0) * margin
+    return (float(low[0] - pad[0]), float(high[0] + pad[0]), float(low[1] - pad[1]), float(high[1] + pad[1]))
 
 
 def with_rings(picture: NetworkPicture, accounts: list[str]) -> NetworkPicture:

@@ -46,3 +46,19 @@ SERIES_COLOURS: tuple[str, ...] = (
 def series_colour(name: str, names: list[str]) -> str:
     """The colour of series ``name`` among ``names`` (stable for a sorted list)."""
     return SERIES_COLOURS[sorted(names).index(name) % len(SERIES_COLOURS)] if name in names else OTHER_COLOUR
+
+#: Edge weights, light to heavy third: one hue getting darker, ordered for every reader.
+WEIGHT_SHADES: tuple[str, ...] = ("#9ECAE1", "#4292C6", "#08306B")
+#: Edge types, commonest first: none of the roles' colours, so an edge never looks like a role.
+EDGE_TYPE_COLOURS: tuple[str, ...] = (OKABE_ITO["orange"], OKABE_ITO["reddish_purple"], OKABE_ITO["sky_blue"])
+OTHER_TYPES_COLOUR = "#777777"
+#: Edges between two sub-groups of a cluster: faint grey, behind the groups.
+BETWEEN_COLOUR = "#B0B0B0"
+#: Accounts of an expanded context, by where they are; and every node colour the network draws.
+CONTEXT_COLOURS: dict[str, str] = {
+    "chosen": OKABE_ITO["vermillion"],
+    "this cluster": OKABE_ITO["blue"],
+    "another cluster": OKABE_ITO["orange"],
+    "in no cluster": "#8C8C8C",
+}
+NODE_COLOURS: dict[str, str] = ROLE_COLOURS | CONTEXT_COLOURS

@@ -60,15 +60,19 @@ def timeline_figure(actions: pl.DataFrame, bursts: list[dict] | None, date_place
     shown_bursts = [b for b in bursts or [] if b.get("start") is not None and b.get("end") is not None]
     top_level = max((b.get("level") or 1 for b in shown_bursts), default=1)
     n_top = sum((b.get("level") or 1) == top_level for b in shown_bursts)
+    # every burst as one shape of one layout update: plotly's add_vrect copies the layout's shapes on
+    # each call, which grows with the square of a big cluster's hundreds of bursts
+    shapes, notes = [], []
     for burst in shown_bursts:
         level = burst.get("level") or 1
         # deeper bursts are darker; only the deepest are labelled, and only when few (more labels
         # pile up into an unreadable line; the title then gives the count and levels)
-        # (any annotation_* argument, even annotation_text=None, makes plotly write "new text")
-        label = ({"annotation_text": f"burst, level {level}", "annotation_position": "top left",
-                  "annotation_font_size": 11} if level == top_level and n_top <= MAX_BURST_LABELS else {})
-        fig.add_vrect(x0=burst["start"], x1=burst["end"], fillcolor=OKABE_ITO["orange"],
-                      opacity=min(0.18 + 0.1 * (level - 1), 0.45), line_width=0, **label)
+        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": burst["start"], "x1": burst["end"],
+                       "y0": 0, "y1": 1, "fillcolor": OKABE_ITO["orange"], "layer": "below",
+                       "opacity": min(0.18 + 0.1 * (level - 1), 0.45), "line": {"width": 0}})
+        if level == top_level and n_top <= MAX_BURST_LABELS:
+            notes.append({"x": burst["start"], "y": 1, "xref": "x", "yref": "paper", "text": f"burst, level {level}",
+                          "showarrow": False, "xanchor": "left", "yanchor": "top", "font": {"size": 11}})
     levels = sorted({b.get("level") or 1 for b in shown_bursts})
     burst_note = (f"orange: {len(shown_bursts)} burst{'s' if len(shown_bursts) != 1 else ''} (Kleinberg level "
                   f"{levels[0]}{f'–{levels[-1]}' if len(levels) > 1 else ''}; darker = higher)") if shown_bursts else "no bursts"
@@ -80,10 +84,12 @@ def timeline_figure(actions: pl.DataFrame, bursts: list[dict] | None, date_place
                 places_by_day[item["date"]].append(item["place"])
     for day_text, places in places_by_day.items():
         day = _parse_day(day_text)
-        fig.add_vline(x=day, line={"color": OKABE_ITO["vermillion"], "width": 2, "dash": "dash"})
-        fig.add_annotation(x=day, y=1, yref="paper", showarrow=False, xanchor="left", yanchor="top",
-                           text=f"named date {html(day_text)}<br>{'<br>'.join(html(p) for p in places[:2])}",
-                           font={"color": OKABE_ITO["vermillion"], "size": 12}, bgcolor="rgba(255,255,255,0.8)")
+        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": day, "x1": day, "y0": 0, "y1": 1,
+                       "line": {"color": OKABE_ITO["vermillion"], "width": 2, "dash": "dash"}})
+        notes.append({"x": day, "y": 1, "xref": "x", "yref": "paper", "showarrow": False, "xanchor": "left",
+                      "yanchor": "top", "text": f"named date {html(day_text)}<br>{'<br>'.join(html(p) for p in places[:2])}",
+                      "font": {"color": OKABE_ITO["vermillion"], "size": 12}, "bgcolor": "rgba(255,255,255,0.8)"})
+    fig.update_layout(shapes=shapes, annotations=notes)
     fig.update_layout(
         barmode="stack", height=height, margin={"l": 50, "r": 10, "t": 40, "b": 40},
         title={"text": f"Activity of the cluster's accounts ({subtitle}); {burst_note}; dashed: dates the posts name",

@@ -316,7 +316,8 @@ def test_decision_on_the_top_cluster_survives_a_reload(page, server, world):
     assert page.get_by_text(re.compile(rf"DISMISSED by {ANALYST}: ")).count() == 1  # the history names the user
     shot(page, "02-cluster-after-decision")
     # the other sections are lazy tabs: each is drawn when opened, and ?tab= names it
-    for letter, tab in zip("bcde", ("Activity timeline", "Evidence posts", "Members and shared targets", "Export"),
+    for letter, tab in zip("bcdef", ("Activity timeline", "Evidence posts", "Members and shared targets", "Expand",
+                                     "Export"),
                            strict=True):
         page.get_by_role("tab", name=tab).click()
         settle(page)
@@ -393,7 +394,7 @@ def test_large_cluster_is_interactive_and_clicks_select_accounts(watched_page, b
     page = watched_page
     url, server_pid = big_server
     big, run = big_lake["big_cluster"], big_lake["run"]
-    key, picture_key = f"network_{run}_{big}", f"network_picture_{run}_{big}"
+    key, picture_key = f"network_{run}_{big}", f"network_picture_{run}_{big}_-1"
     address = f"{url}/cluster?run={run}&cluster={big}"
     page.goto(address)  # the first view reads, lays out and draws the cluster (cached afterwards)
     settle(page, timeout=120_000)
@@ -617,3 +618,80 @@ def test_the_case_pack_downloads_pseudonymized_for_an_analyst(page, server, worl
     assert manifest["cluster_id"] == world["top_cluster"] and manifest["pseudonymized"]
     assert accounts and not any(a in html_page for a in accounts)
     shot(page, "08-cluster-case-pack")
+
+
+def test_the_network_names_accounts_and_expand_counts_the_context(page, server, world):
+    import polars as pl
+
+    from rallypoint.dashboard.expand import expand_from_lake
+
+    lake = Lake(world["lake"])
+    run, top = world["run"], world["top_cluster"]
+    members = pl.from_arrow(lake.read_run_table(run, "members")).filter(pl.col("cluster_id") == top)
+    sign_in(page, server, then=f"/cluster?run={run}&cluster={top}")
+    page.get_by_role("heading", name="Network of members").wait_for()
+    _network_ready(page, f"network_{run}_{top}")
+    # accounts are written by their handles where they fit, not by ids
+    labels = page.locator(f".st-key-network_{run}_{top} .textpoint text").all_text_contents()  # SVG: no innerText
+    handles = set(members["account_name"].drop_nulls().to_list())
+    assert handles & {t.strip() for t in labels}, f"no handle among the network's labels {labels[:10]}"
+    assert not set(members["account_id"].to_list()) & {t.strip() for t in labels if t.strip() not in handles}
+    shot(page, "09-cluster-network-labelled")
+    # expand the five strongest members: the page states the expanded node count, as the library finds it
+    page.get_by_role("tab", name="Expand").click()
+    settle(page)
+    page.get_by_role("button", name="Expand").click()
+    said = page.get_by_text(re.compile(r"^Expanded: [\d,]+ nodes")).first
+    said.wait_for(timeout=120_000)
+    settle(page, timeout=120_000)
+    seeds = members.sort("strength", descending=True, nulls_last=True)["account_id"].head(5).to_list()
+    context = expand_from_lake(lake, seeds, hops=1)
+    count = int(re.match(r"Expanded: ([\d,]+) nodes", said.inner_text()).group(1).replace(",", ""))
+    assert count == context.n_nodes > len(seeds)
+    assert page.get_by_text(re.compile(r"^Accounts outside this cluster \(")).count() == 1
+    shot(page, "10-cluster-expand")
+
+
+def test_places_and_dates_map_and_calendar_link_their_clusters(page, server, world):
+    import polars as pl
+
+    from rallypoint.dashboard.places import called, places_of
+
+    lake = Lake(world["lake"])
+    run = world["run"]
+    clusters = pl.from_arrow(lake.read_run_table(run, "clusters")).filter(pl.col("flagged"))
+    places = places_of(called(clusters))
+    assert places.height, "the simulated world's flagged clusters name no place"
+    sign_in(page, server, then=f"/places?run={run}")
+    page.get_by_role("heading", name="Places and dates").wait_for()
+    settle(page)
+    page.get_by_role("heading", name=re.compile(r"^Map \(\d+ of \d+ places located\)")).wait_for()
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 2  # the map and the calendar
+    located = places.drop_nulls("lat").row(0, named=True)
+    map_labels = " ".join(page.locator('[data-testid="stPlotlyChart"]').first.locator(".textpoint text").all_text_contents())
+    assert located["place"].split(",")[0] in map_labels
+    shot(page, "11-places-and-dates")
+    first = places.row(0, named=True)
+    link = page.get_by_role("link", name=re.compile(rf"^Cluster {re.escape(first['clusters'][0])}: score"))
+    assert link.count() >= 1
+    link.first.click()
+    settle(page)
+    page.get_by_role("heading", name=f"Cluster {first['clusters'][0]}").wait_for()
+
+
+def test_a_large_network_zooms_to_a_sub_group(watched_page, big_server, big_lake):
+    page = watched_page
+    url, _ = big_server
+    big, run = big_lake["big_cluster"], big_lake["run"]
+    page.goto(f"{url}/cluster?run={run}&cluster={big}")
+    settle(page, timeout=120_000)
+    _picture_ready(page, f"network_picture_{run}_{big}_-1")
+    shot(page, "12a-large-network-picture")
+    box = page.get_by_label("Zoom to")  # a searchable select: type the view's name, Enter picks it
+    box.click()
+    page.keyboard.type("sub-group 1 (")
+    page.keyboard.press("Enter")
+    settle(page, timeout=120_000)
+    _picture_ready(page, f"network_picture_{run}_{big}_0")
+    assert page.locator(f".st-key-network_picture_{run}_{big}_-1").count() == 0
+    shot(page, "12b-large-network-zoomed")

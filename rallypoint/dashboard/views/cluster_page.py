@@ -27,12 +27,15 @@ from rallypoint.dashboard.exporting import FORMATS, export_case_pack, export_clu
 from rallypoint.dashboard.highlight import highlight
 from rallypoint.dashboard.network import cluster_edges, layout, network_figure, selected_accounts
 from rallypoint.dashboard.network_picture import NetworkPicture, accounts_at, network_picture, with_rings
+from rallypoint.dashboard.network_zoom import WHOLE, view_box, views
 from rallypoint.dashboard.palette import OKABE_ITO
 from rallypoint.dashboard.queue import REASON_LABELS, mobilization_summary, time_span
 from rallypoint.dashboard.safe import html, md
 from rallypoint.dashboard.session import identity
+from rallypoint.dashboard.structure import sub_groups
 from rallypoint.dashboard.timeline import timeline_figure
 from rallypoint.dashboard.triage import DECISIONS, Decision, TriageError, TriageStore
+from rallypoint.dashboard.views import expand_section
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
 from rallypoint.detectors.scoring import order_reasons, reason_category
 from rallypoint.errors import RallypointError
@@ -349,7 +352,7 @@ def _case_pack(current: Lake, run_id: str, cluster_id: str) -> None:
 #: The page's sections below the summary. Only the open one runs and is drawn (lazy tabs bound to
 #: ``?tab=``): a 2,000-member cluster's network, timeline, tables and evidence drawn at once cost
 #: the browser seconds; the network tab alone is interactive in about one.
-TABS = ("Network", "Activity timeline", "Evidence posts", "Members and shared targets", "Export")
+TABS = ("Network", "Activity timeline", "Evidence posts", "Members and shared targets", "Expand", "Export")
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -359,11 +362,24 @@ def cluster_figure(root: str, run_id: str, cluster_id: str, version: float) -> g
     return network_figure(members, edges, positions)
 
 
-@st.cache_resource(max_entries=16, show_spinner="Drawing the network…")
-def cluster_picture(root: str, run_id: str, cluster_id: str, version: float) -> NetworkPicture:
-    """The network as a PNG with each account's pixel position, drawn once per run version."""
+@st.cache_data(max_entries=16, show_spinner=False)
+def cluster_groups(root: str, run_id: str, cluster_id: str, version: float) -> tuple[np.ndarray, bool]:
+    """Each member's sub-group (the layout's), and whether the last group holds accounts without an edge."""
+    members, edges, _ = cluster_network(root, run_id, cluster_id, version)
+    accounts = members["account_id"].to_list()
+    group = sub_groups(accounts, edges)
+    linked = pl.concat([edges["account_a"], edges["account_b"]]).unique()
+    return group, bool(len(group)) and not members.filter(pl.Series(group == group.max()))["account_id"].is_in(
+        linked.implode()).any()
+
+
+@st.cache_resource(max_entries=32, show_spinner="Drawing the network…")
+def cluster_picture(root: str, run_id: str, cluster_id: str, version: float, view: int = WHOLE) -> NetworkPicture:
+    """The network (or one sub-group's box of it) as a PNG with each account's pixel position, drawn once."""
     members, edges, positions = cluster_network(root, run_id, cluster_id, version)
-    return network_picture(members, edges, positions)
+    group, isolated = cluster_groups(root, run_id, cluster_id, version)
+    note = "" if view == WHOLE else f"zoomed to {views(group, isolated)[view]}"
+    return network_picture(members, edges, positions, view=view_box(positions, group, view), view_note=note)
 
 
 @st.fragment
@@ -382,20 +398,25 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
     if interactive:
         event = st.plotly_chart(
             cluster_figure(root, run_id, cluster_id, version), key=f"network_{run_id}_{cluster_id}",
-            on_select="rerun", selection_mode=("points", "lasso", "box"), config={"displaylogo": False},
+            on_select="rerun", selection_mode=("points", "lasso", "box"),
+            config={"displaylogo": False, "scrollZoom": True},
         )
         picked = selected_accounts(event)
     else:
         st.caption(f"A picture of the network ({members.height:,} accounts): click an account, or drag a box "
-                   "around several, to list them below. Hover labels, zoom and lasso are in the interactive "
-                   "network (toggle above).")
-        picture = cluster_picture(root, run_id, cluster_id, version)
-        key = f"network_picture_{run_id}_{cluster_id}"
+                   "around several, to list them below; zoom to a sub-group below. Hover labels and free zoom "
+                   "are in the interactive network (toggle above).")
+        offered = views(*cluster_groups(root, run_id, cluster_id, version))
+        view = st.selectbox("Zoom to", list(offered), format_func=offered.get, key=f"zoom_{run_id}_{cluster_id}")
+        picture = cluster_picture(root, run_id, cluster_id, version, view)
+        key = f"network_picture_{run_id}_{cluster_id}_{view}"
         # the selection is the component's last value: ring those accounts in the picture shown
         picked = accounts_at(picture, st.session_state.get(key))
         clicked = streamlit_image_coordinates(with_rings(picture, picked), key=key, width="stretch",
                                               click_and_drag=True, cursor="crosshair")
         picked = accounts_at(picture, clicked)
+    # the Expand tab starts from the accounts selected here
+    st.session_state[expand_section.PICKED_KEY.format(run_id=run_id, cluster_id=cluster_id)] = picked
     # full-width tables: side by side they cut off their last columns
     if picked:
         st.markdown(f"**Selected accounts ({len(picked):,})**")
@@ -523,7 +544,7 @@ def render() -> None:
     with right:
         _triage(current, run_id, row, members["account_id"].to_list())
 
-    network, timeline, evidence, people, export = st.tabs(list(TABS), key="tab", bind="query-params")
+    network, timeline, evidence, people, context, export = st.tabs(list(TABS), key="tab", bind="query-params")
     with network:
         if network.open:
             st.subheader("Network of members")
@@ -539,6 +560,9 @@ def render() -> None:
     with people:
         if people.open:
             _members_and_targets(current, row, members)
+    with context:
+        if context.open:
+            expand_section.render(current, run_id, cluster_id, members)
     with export:
         if export.open:
             _case_pack(current, run_id, cluster_id)

@@ -18,7 +18,8 @@ A file may hold any of these top-level keys (see ``rallypoint/detectors/lexicons
 ``dates``
     Month, weekday and relative-day words and the numeric order (see :mod:`.dates`).
 ``places``
-    ``[{name, aliases, case_sensitive_aliases, country, kind}]`` (the gazetteer).
+    ``[{name, aliases, case_sensitive_aliases, country, kind, lat, lon}]`` (the gazetteer;
+    ``lat``/``lon`` in WGS84 degrees, both or neither).
 ``code_words``
     ``[{phrase, meaning}]``.
 
@@ -74,6 +75,9 @@ class Place:
     case_sensitive_aliases: tuple[str, ...] = ()
     country: str | None = None
     kind: str | None = None
+    #: WGS84 degrees, for the dashboard's map (generic places have none).
+    lat: float | None = None
+    lon: float | None = None
 
 
 @dataclass
@@ -223,6 +227,17 @@ def _compile_error(patterns: list[str]) -> str | None:
     return None
 
 
+def _coordinates(entry: dict, where: str) -> dict[str, float | None]:
+    """A place's ``lat`` and ``lon``: both numbers within range, or both absent."""
+    lat, lon = entry.get("lat"), entry.get("lon")
+    if lat is None and lon is None:
+        return {"lat": None, "lon": None}
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon))
+    if not numbers or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise LexiconError(f"The coordinates of {where} must be 'lat' (-90 to 90) and 'lon' (-180 to 180), both numbers.")
+    return {"lat": float(lat), "lon": float(lon)}
+
+
 def _strings(value: Any, where: str, checked: list[tuple[str, str]] | None) -> list[str]:
     """``value`` as a list of non-empty phrases; each is queued on ``checked`` for :func:`_check_patterns`."""
     if not isinstance(value, list):
@@ -273,6 +288,7 @@ def _merge(lex: Lexicons, data: dict[str, Any], label: str, checked: list[tuple[
                 case_sensitive_aliases=tuple(_strings(entry.get("case_sensitive_aliases", []), where, checked)),
                 country=entry.get("country"),
                 kind=entry.get("kind"),
+                **_coordinates(entry, where),
             )
         )
     for number, entry in enumerate(data.get("code_words") or [], start=1):

@@ -1,0 +1,113 @@
+"""The network picture's structure: backbone, sub-groups, group-in-a-box layout, labels that fit, edge colours."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rallypoint.dashboard.network import drawn_edges, edges_by_type
+from rallypoint.dashboard.network_zoom import WHOLE, view_box, views
+from rallypoint.dashboard.palette import BETWEEN_COLOUR, WEIGHT_SHADES
+from rallypoint.dashboard.structure import backbone, fitting_labels, structure, sub_groups
+
+
+def _edges(pairs: list[tuple[str, str, int]], main_type: str = "co_repost") -> pl.DataFrame:
+    return pl.DataFrame({"account_a": [a for a, _, _ in pairs], "account_b": [b for _, b, _ in pairs],
+                         "weight": [w for _, _, w in pairs], "main_type": [main_type] * len(pairs)},
+                        schema={"account_a": pl.String, "account_b": pl.String, "weight": pl.Int64,
+                                "main_type": pl.String})
+
+
+def _two_cliques(k: int = 12) -> tuple[list[str], pl.DataFrame]:
+    """Two dense groups of ``k`` joined by one light edge, plus an account with no edge."""
+    a, b = [f"a{i}" for i in range(k)], [f"b{i}" for i in range(k)]
+    pairs = [(x, y, 5 + (i * j) % 4) for grp in (a, b) for i, x in enumerate(grp) for j, y in enumerate(grp) if i < j]
+    return [*a, *b, "loner"], _edges([*pairs, ("a0", "b0", 1)])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(3, 25), st.lists(st.tuples(st.integers(0, 24), st.integers(0, 24), st.integers(1, 9)),
+                                    min_size=1, max_size=80))
+def test_the_backbone_keeps_every_component_connected_and_each_accounts_strongest_edge(n, raw):
+    accounts = [f"u{i}" for i in range(n)]
+    seen, pairs = set(), []
+    for x, y, w in raw:
+        x, y = x % n, y % n
+        if x != y and (min(x, y), max(x, y)) not in seen:
+            seen.add((min(x, y), max(x, y)))
+            pairs.append((accounts[min(x, y)], accounts[max(x, y)], w))
+    edges = _edges(pairs)
+    keep = backbone(accounts, edges)
+    full, kept = nx.Graph(), nx.Graph()
+    full.add_nodes_from(accounts)
+    kept.add_nodes_from(accounts)
+    full.add_edges_from((a, b) for a, b, _ in pairs)
+    kept.add_edges_from((a, b) for (a, b, _), k in zip(pairs, keep, strict=True) if k)
+    assert {frozenset(c) for c in nx.connected_components(full)} == {frozenset(c) for c in nx.connected_components(kept)}
+    for account in accounts:  # an account's heaviest edge is always drawn
+        own = [(w, k) for (a, b, w), k in zip(pairs, keep, strict=True) if account in (a, b)]
+        if own:
+            top = max(w for w, _ in own)
+            assert any(k for w, k in own if w == top)
+
+
+def test_two_dense_groups_are_found_and_laid_out_apart():
+    accounts, edges = _two_cliques()
+    group = sub_groups(accounts, edges)
+    assert group[:12].tolist() == [group[0]] * 12 and group[12:24].tolist() == [group[12]] * 12
+    assert group[0] != group[12] and group[24] == group.max()  # the account with no edge comes last
+    laid = structure(accounts, edges)
+    xy = laid.positions
+    centre_a, centre_b = xy[:12].mean(axis=0), xy[12:24].mean(axis=0)
+    spread = max(np.hypot(*(xy[:12] - centre_a).T).max(), np.hypot(*(xy[12:24] - centre_b).T).max())
+    assert np.hypot(*(centre_a - centre_b)) > 2 * spread  # each group in its own disc, apart
+    assert laid.backbone.sum() < edges.height  # not every edge of a clique is drawn
+
+
+def test_edges_between_groups_are_grey_and_one_type_is_coloured_by_weight():
+    accounts, edges = _two_cliques()
+    members = pl.DataFrame({"account_id": accounts})
+    drawn = drawn_edges(members, edges)
+    between = drawn.between
+    assert between.sum() == 1 and (drawn.colours[between] == BETWEEN_COLOUR).all()
+    assert set(drawn.colours[~between]) <= set(WEIGHT_SHADES)  # one type only: colour says weight
+    assert any(label.startswith("co_repost weight") for label, _ in drawn.legend)
+    assert not edges_by_type(np.array(["co_engage"] * 95 + ["co_repost"] * 5, dtype=object))
+    assert edges_by_type(np.array(["co_engage"] * 80 + ["co_repost"] * 20, dtype=object))
+
+
+def test_labels_that_fit_never_overlap_each_other_nor_another_marker():
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 400, size=(300, 2))
+    labels = np.array([f"account_{i}" for i in range(300)], dtype=object)
+    radius = np.full(300, 4.0)
+    shown = fitting_labels(xy, labels, rng.uniform(size=300), char_px=7, line_px=12, radius_px=radius,
+                           bounds=(400, 400))
+    assert 0 < shown.sum() < 300
+    idx = np.flatnonzero(shown)
+    x0, x1 = xy[idx, 0] + 6, xy[idx, 0] + 8 + 7 * np.char.str_len(labels[idx].astype(str))
+    y0, y1 = xy[idx, 1] - 6, xy[idx, 1] + 6
+    overlap = (x0[:, None] < x1[None]) & (x1[:, None] > x0[None]) & (y0[:, None] < y1[None]) & (y1[:, None] > y0[None])
+    np.fill_diagonal(overlap, False)
+    assert not overlap.any()
+    covers = ((xy[None, :, 0] + 4 >= x0[:, None]) & (xy[None, :, 0] - 4 <= x1[:, None])
+              & (xy[None, :, 1] + 4 >= y0[:, None]) & (xy[None, :, 1] - 4 <= y1[:, None]))
+    covers[np.arange(len(idx)), idx] = False
+    assert not covers.any()
+    assert (x1 <= 400).all()
+
+
+def test_zoom_views_name_each_group_and_box_only_its_accounts():
+    accounts, edges = _two_cliques()
+    laid = structure(accounts, edges)
+    offered = views(laid.group, isolated=True)
+    assert offered[WHOLE] == "the whole network" and len(offered) == 4
+    assert offered[int(laid.group.max())].startswith("accounts with no edge drawn here (1)")
+    x0, x1, y0, y1 = view_box(laid.positions, laid.group, 0)
+    inside = ((laid.positions[:, 0] >= x0) & (laid.positions[:, 0] <= x1)
+              & (laid.positions[:, 1] >= y0) & (laid.positions[:, 1] <= y1))
+    assert inside[laid.group == 0].all() and not inside[laid.group == 1].all()
+    assert view_box(laid.positions, laid.group, WHOLE) is None
