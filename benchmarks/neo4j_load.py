@@ -157,7 +157,7 @@ def measure(route: str, lake: Lake, args) -> dict:
         if route == "bulk":
             summary = bulk_load(lake, server=server, echo=(None if args.verbose else lambda line: None))
             result = {k: summary[k] for k in ("records", "seconds", "csv_seconds", "import_seconds", "swap_seconds",
-                                              "constraint_seconds")}
+                                              "stop_seconds", "start_seconds", "constraint_seconds")}
         elif route == "incremental":
             summary = load_lake_into_neo4j(lake.root, server.uri, batch_size=args.batch_size, workers=args.workers,
                                            loader=args.loader)
@@ -239,7 +239,8 @@ def main() -> None:
     if "bulk" in results:
         b = results["bulk"]
         print(f"bulk steps: CSV {b['csv_seconds']:.1f} s, import {b['import_seconds']:.1f} s, "
-              f"swap and restart {b['swap_seconds']:.1f} s, constraints {b['constraint_seconds']:.1f} s")
+              f"swap and restart {b['swap_seconds']:.1f} s (database down {b['stop_seconds']:.1f} s, "
+              f"up {b['start_seconds']:.1f} s), constraints {b['constraint_seconds']:.1f} s")
         e = b["expand"]
         print(f"expand ({e['hops']} hops, at most {e['max_nodes']:,} nodes) on the bulk-loaded graph: median "
               f"{e['median_seconds']:.2f} s over {len(e['seconds'])} accounts ({', '.join(map(str, e['nodes']))} nodes)")
