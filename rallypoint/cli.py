@@ -300,6 +300,44 @@ def graph_constraints(neo4j_uri) -> None:
     click.echo(f"{rallypoint.create_constraints(neo4j_uri)} constraints in place.")
 
 
+views_option = click.option("--views", "views_dirs", multiple=True, type=click.Path(path_type=Path),
+                            envvar="RALLYPOINT_VIEWS", help="A folder of your own views (*.toml), besides the "
+                            "built-in ones (default: $RALLYPOINT_VIEWS).")
+
+
+@graph.command("views")
+@views_option
+@clear_errors
+def graph_views(views_dirs) -> None:
+    """List the saved Cypher views: name, parameters, what each shows."""
+    from rallypoint.neo4j.views import load_views
+
+    views, problems = load_views(views_dirs)
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
+    for view in sorted(views.values(), key=lambda v: v.name):
+        click.echo(f"{view.name}  {view.usage()}\n    {view.description}")
+
+
+@graph.command("view")
+@click.argument("name")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A parameter of the view (repeat).")
+@click.option("--limit", default=1000, show_default=True, help="Rows returned at most.")
+@views_option
+@neo4j_option
+@clear_errors
+def graph_view(name, params, limit, views_dirs, neo4j_uri) -> None:
+    """Run a saved Cypher view, read-only and sealed; print its rows as JSON."""
+    from rallypoint.neo4j.views import ViewError, load_views, parse_params, run_view
+
+    views, problems = load_views(views_dirs)
+    if name not in views:
+        trouble = next((p for p in problems if f"{name!r}" in p), None)
+        raise ViewError(trouble or f"There is no view {name!r}; `rallypoint graph views` lists them.")
+    result = run_view(views[name], parse_params(params), neo4j_uri, limit=limit)
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+
+
 # --- export -----------------------------------------------------------------------
 @main.command()
 @lake_option
