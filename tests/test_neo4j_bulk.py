@@ -110,10 +110,14 @@ def test_bulk_equals_incremental_and_an_incremental_load_after_it_adds_only_what
     reference_ab = checksums(driver)
     assert added_b["nodes_created"] > 0 and added_b["relationships_created"] > 0
 
+    launcher = (server.state / "neo4j.pid").read_text()
     result = CliRunner().invoke(main, ["graph", "load", "--lake", str(lake_a.root), "--neo4j", server.uri,
                                        "--server-state", str(server.state), "--bulk", "--replace", "--yes"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
+    # swapped in by pausing and resuming the running launcher, not by a new JVM
+    assert (server.state / "neo4j.pid").read_text() == launcher and server.running()
+    assert not (server.state / "neo4j.paused").exists() and summary["start_seconds"] > 0
     assert summary["route"] == "bulk" and summary["records"] == len(pq_rows(lake_a))
     assert Path(summary["import_log"]).read_text().count("IMPORT DONE") == 1
     assert Path(summary["import_report"]).exists()
