@@ -40,6 +40,7 @@ import org.neo4j.kernel.internal.GraphDatabaseAPI;
  */
 public final class Launcher {
     private static final String USER = "neo4j";
+    private static final long AVAILABLE_WAIT_MS = 30_000;
 
     public static void main(String[] args) throws Exception {
         if (args.length < 1) {
@@ -109,6 +110,11 @@ public final class Launcher {
                 .setConfig(GraphDatabaseSettings.keep_logical_logs, "false")
                 .setConfig(GraphDatabaseSettings.transaction_timeout, Duration.ofMinutes(30))
                 .build();
+        // A store that cannot be opened leaves the DBMS up with its database failed: not ready.
+        if (!service.database(GraphDatabaseSettings.DEFAULT_DATABASE_NAME).isAvailable(AVAILABLE_WAIT_MS)) {
+            throw new IllegalStateException("the database " + GraphDatabaseSettings.DEFAULT_DATABASE_NAME
+                    + " did not become available (see " + home.resolve("logs/debug.log") + ")");
+        }
         registerProcedures(service);
         setPassword(service, password);
         System.out.println("rallypoint-neo4j ready bolt://" + host + ":" + port + " home=" + home);
