@@ -112,6 +112,7 @@ def test_bulk_equals_incremental_and_an_incremental_load_after_it_adds_only_what
     assert added_b["nodes_created"] > 0 and added_b["relationships_created"] > 0
 
     launcher = (server.state / "neo4j.pid").read_text()
+    assert server.can_pause()
     result = CliRunner().invoke(main, ["graph", "load", "--lake", str(lake_a.root), "--neo4j", server.uri,
                                        "--server-state", str(server.state), "--bulk", "--replace", "--yes"])
     assert result.exit_code == 0, result.output

@@ -328,6 +328,15 @@ class LocalServer:
             return False
         return True
 
+    def can_pause(self) -> bool:
+        """Whether the running launcher watches its toggle file (one started before pausing existed does not)."""
+        try:
+            pid = int((self.state / "neo4j.pid").read_text().strip())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return False
+        return b"-Drallypoint.toggle=" in command
+
     def control(self, action: str) -> None:
         """``start``, ``stop``, ``pause`` or ``resume`` through neo4j.sh; a failure is one Neo4jError sentence."""
         script = self.launcher / "neo4j.sh"
@@ -421,24 +430,26 @@ def _swap_in(server: LocalServer, staging: Path, previous: Path) -> dict[str, fl
     """Put the staged store in place of the live one and serve it; undo if it does not start.
 
     A running launcher is paused (its database shut down, its JVM kept) and resumed on the new
-    store, which spares a JVM's start and warm-up; a stopped one is started. Returns the seconds
-    of taking the database down and of bringing it up.
+    store, which spares a JVM's start and warm-up; one started before pausing existed is stopped
+    and started again, and a stopped one is started. Returns the seconds of taking the database
+    down and of bringing it up.
     """
     live = server.running()
+    pausable = live and server.can_pause()
     started = time.perf_counter()
     if live:
-        server.control("pause")
+        server.control("pause" if pausable else "stop")
     down = time.perf_counter() - started
     shutil.rmtree(previous, ignore_errors=True)
     _move_store(server.home, previous)
     _move_store(staging, server.home)
-    up_action = "resume" if live else "start"
+    up_action = "resume" if pausable else "start"
     started = time.perf_counter()
     try:
         server.control(up_action)
     except Neo4jError as exc:
         try:
-            if not live:
+            if not pausable:
                 server.control("stop")
         finally:
             _move_store(previous, server.home)
