@@ -253,9 +253,10 @@ def graph() -> None:
               help="procedure: the server-side rallypoint.loadBatch (neo4j-local's server; the plugin jar "
                    "elsewhere); cypher: UNWIND statements; auto: the procedure when the server has it.")
 @click.option("--bulk/--incremental", default=None,
-              help="bulk: Neo4j's offline importer into an empty database, then the constraints (restarts "
-                   "neo4j-local's server); incremental: the transactional loader. Default: bulk when the "
-                   "database is empty, the server neo4j-local's and the lake large (docs/neo4j.md).")
+              help="bulk: Neo4j's offline importer into an empty database, then the constraints (pauses "
+                   "neo4j-local's server and resumes it on the new store); incremental: the transactional "
+                   "loader. Default: bulk when the database is empty, the server neo4j-local's and the lake "
+                   "large (docs/neo4j.md).")
 @click.option("--replace", is_flag=True, help="With --bulk: rebuild a database that already holds a graph.")
 @click.option("--yes", is_flag=True, help="Do not ask before --replace deletes the database.")
 @click.option("--server-state", type=click.Path(path_type=Path), default=None, envvar="NEO4J_LOCAL_STATE",
