@@ -311,9 +311,7 @@ views_option = click.option("--views", "views_dirs", multiple=True, type=click.P
 @clear_errors
 def graph_views(views_dirs) -> None:
     """List the saved Cypher views: name, parameters, what each shows."""
-    from rallypoint.neo4j.views import load_views
-
-    views, problems = load_views(views_dirs)
+    views, problems = rallypoint.load_views(views_dirs)
     for problem in problems:
         click.echo(f"warning: {problem}", err=True)
     for view in sorted(views.values(), key=lambda v: v.name):
@@ -329,13 +327,13 @@ def graph_views(views_dirs) -> None:
 @clear_errors
 def graph_view(name, params, limit, views_dirs, neo4j_uri) -> None:
     """Run a saved Cypher view, read-only and sealed; print its rows as JSON."""
-    from rallypoint.neo4j.views import ViewError, load_views, parse_params, run_view
+    from rallypoint.errors import ViewError
 
-    views, problems = load_views(views_dirs)
+    views, problems = rallypoint.load_views(views_dirs)
     if name not in views:
         trouble = next((p for p in problems if f"{name!r}" in p), None)
         raise ViewError(trouble or f"There is no view {name!r}; `rallypoint graph views` lists them.")
-    result = run_view(views[name], parse_params(params), neo4j_uri, limit=limit)
+    result = rallypoint.run_view(views[name], rallypoint.parse_view_params(params), neo4j_uri, limit=limit)
     click.echo(json.dumps(result, indent=2, ensure_ascii=False, default=str))
 
 

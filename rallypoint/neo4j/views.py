@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rallypoint.errors import Neo4jError, RallypointError
+from rallypoint.errors import Neo4jError, ViewError
 
 __all__ = ["BUILTIN_VIEWS", "DEFAULT_ROW_LIMIT", "View", "ViewError", "load_views", "parse_params", "run_view"]
 
@@ -46,10 +46,6 @@ DEFAULT_ROW_LIMIT = 1000
 PARAM_TYPES = {"string": str, "int": int, "float": float, "bool": bool}
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _TRUE, _FALSE = frozenset({"true", "yes", "1"}), frozenset({"false", "no", "0"})
-
-
-class ViewError(RallypointError):
-    """A view that cannot be loaded or run as asked."""
 
 
 @dataclass(frozen=True)
