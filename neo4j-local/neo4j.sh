@@ -4,6 +4,8 @@
 #   bash neo4j-local/neo4j.sh start    build once with Maven, start in the background, return once Bolt answers
 #   bash neo4j-local/neo4j.sh stop     stop it (clean shutdown, then SIGKILL after 60 s)
 #   bash neo4j-local/neo4j.sh status   say whether it runs
+#   bash neo4j-local/neo4j.sh pause    shut the database down, keep the JVM (the bulk route swaps the store)
+#   bash neo4j-local/neo4j.sh resume   start the paused database again on the store then in place
 #
 # Idempotent: `start` reuses a server that already answers on the port. The store, pid file and
 # log live in $NEO4J_LOCAL_STATE (default: <repo>/.neo4j, ignored by git). Authentication is on:
@@ -24,6 +26,8 @@ GC_FLAGS="${NEO4J_LOCAL_GC:--XX:+UseG1GC}"
 PID_FILE="$STATE/neo4j.pid"
 LOG_FILE="$STATE/neo4j.log"
 READY_FILE="$STATE/neo4j.ready"
+PAUSED_FILE="$STATE/neo4j.paused"
+TOGGLE_FILE="$STATE/neo4j.toggle"
 START_TIMEOUT="${NEO4J_LOCAL_START_TIMEOUT:-300}"
 MAIN_CLASS=org.rallypoint.neo4jlocal.Launcher
 
@@ -78,6 +82,10 @@ start() {
         say "something already answers on bolt://$HOST:$PORT; reusing it"
         return 0
     fi
+    if running_pid >/dev/null && [[ -f "$PAUSED_FILE" ]]; then
+        resume
+        return 0
+    fi
     if pid="$(running_pid)"; then
         say "a launcher (pid $pid) is still starting; waiting for it"
     else
@@ -97,11 +105,13 @@ start() {
             "-Djdk.attach.allowAttachSelf=true"
             "-Dfile.encoding=UTF-8"
             "-Drallypoint.ready=$READY_FILE"
+            "-Drallypoint.paused=$PAUSED_FILE"
+            "-Drallypoint.toggle=$TOGGLE_FILE"
             "-Drallypoint.pagecache.mb=$PAGECACHE_MB"
             "-Drallypoint.conf=$CONF"
         )
         echo "=== $(date -u +%FT%TZ) starting on $HOST:$PORT" >> "$LOG_FILE"
-        rm -f "$READY_FILE"
+        rm -f "$READY_FILE" "$PAUSED_FILE" "$TOGGLE_FILE"
         (
             cd "$STATE"
             setsid nohup java "${java_opts[@]}" -cp "$HERE/target/classes:$HERE/target/lib/*" \
@@ -119,11 +129,11 @@ start() {
             rm -f "$PID_FILE"
             exit 1
         fi
-        if (( waited >= START_TIMEOUT )); then
+        if (( waited >= 5 * START_TIMEOUT )); then
             say "Bolt did not answer within $START_TIMEOUT s; see $LOG_FILE"
             exit 1
         fi
-        sleep 1
+        sleep 0.2
         waited=$((waited + 1))
     done
     say "ready on bolt://$HOST:$PORT (user neo4j)"
@@ -139,21 +149,60 @@ stop() {
     kill -TERM "$pid"
     local waited=0
     while kill -0 "$pid" 2>/dev/null; do
-        if (( waited >= 60 )); then
+        if (( waited >= 300 )); then
             say "pid $pid did not stop within 60 s; killing it"
             kill -KILL "$pid" 2>/dev/null || true
             break
         fi
-        sleep 1
+        sleep 0.2
         waited=$((waited + 1))
     done
-    rm -f "$PID_FILE" "$READY_FILE"
+    rm -f "$PID_FILE" "$READY_FILE" "$PAUSED_FILE" "$TOGGLE_FILE"
     say "stopped"
+}
+
+# The launcher toggles when the toggle file appears: serving -> paused -> serving. Its paused file appears once the
+# database is down (after a pause, or after a resume that failed: the file then says why).
+pause() {
+    local pid
+    pid="$(running_pid)" || { say "not running"; exit 1; }
+    [[ -f "$PAUSED_FILE" ]] && { say "already paused"; return 0; }
+    touch "$TOGGLE_FILE"
+    local waited=0
+    until [[ -f "$PAUSED_FILE" ]]; do
+        kill -0 "$pid" 2>/dev/null || { say "the server exited while pausing; see $LOG_FILE"; exit 1; }
+        (( waited >= 5 * START_TIMEOUT )) && { say "the database did not shut down within $START_TIMEOUT s"; exit 1; }
+        sleep 0.2
+        waited=$((waited + 1))
+    done
+    say "paused (pid $pid)"
+}
+
+resume() {
+    local pid
+    pid="$(running_pid)" || { say "not running"; exit 1; }
+    [[ -f "$PAUSED_FILE" ]] || { say "not paused"; exit 1; }
+    rm -f "$PAUSED_FILE"
+    touch "$TOGGLE_FILE"
+    local waited=0
+    until ours_ready; do
+        if [[ -f "$PAUSED_FILE" ]]; then
+            say "the database did not start ($(head -c 300 "$PAUSED_FILE")); see $LOG_FILE"
+            exit 1
+        fi
+        kill -0 "$pid" 2>/dev/null || { say "the server exited while resuming; see $LOG_FILE"; exit 1; }
+        (( waited >= 5 * START_TIMEOUT )) && { say "Bolt did not answer within $START_TIMEOUT s; see $LOG_FILE"; exit 1; }
+        sleep 0.2
+        waited=$((waited + 1))
+    done
+    say "resumed on bolt://$HOST:$PORT"
 }
 
 status() {
     if pid="$(running_pid)" && ours_ready; then
         echo "running (pid $pid) on bolt://$HOST:$PORT"
+    elif pid="$(running_pid)" && [[ -f "$PAUSED_FILE" ]]; then
+        echo "paused (pid $pid): the database is shut down; resume starts it"
     elif bolt_answers; then
         echo "something answers on bolt://$HOST:$PORT (not started by this script)"
     else
@@ -166,5 +215,7 @@ case "${1:-}" in
     start) start ;;
     stop) stop ;;
     status) status ;;
-    *) echo "usage: $0 start|stop|status" >&2; exit 64 ;;
+    pause) pause ;;
+    resume) resume ;;
+    *) echo "usage: $0 start|stop|status|pause|resume" >&2; exit 64 ;;
 esac

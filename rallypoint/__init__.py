@@ -62,6 +62,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "LocalServer": ("rallypoint.neo4j.bulk", "LocalServer"),
     "write_import_csv": ("rallypoint.neo4j.bulk", "write_import_csv"),
     "create_constraints": ("rallypoint.neo4j.bulk", "create_constraints"),
+    "load_views": ("rallypoint.neo4j.views", "load_views"),
+    "run_view": ("rallypoint.neo4j.views", "run_view"),
+    "parse_view_params": ("rallypoint.neo4j.views", "parse_params"),
     "run_dashboard": ("rallypoint.dashboard.launch", "run_dashboard"),
     # the dashboard's accounts and its hash-chained triage log
     "account_store": ("rallypoint.dashboard.accounts", "account_store"),

@@ -256,9 +256,10 @@ def graph() -> None:
               help="procedure: the server-side rallypoint.loadBatch (neo4j-local's server; the plugin jar "
                    "elsewhere); cypher: UNWIND statements; auto: the procedure when the server has it.")
 @click.option("--bulk/--incremental", default=None,
-              help="bulk: Neo4j's offline importer into an empty database, then the constraints (restarts "
-                   "neo4j-local's server); incremental: the transactional loader. Default: bulk when the "
-                   "database is empty, the server neo4j-local's and the lake large (docs/neo4j.md).")
+              help="bulk: Neo4j's offline importer into an empty database, then the constraints (pauses "
+                   "neo4j-local's server and resumes it on the new store); incremental: the transactional "
+                   "loader. Default: bulk when the database is empty, the server neo4j-local's and the lake "
+                   "large (docs/neo4j.md).")
 @click.option("--replace", is_flag=True, help="With --bulk: rebuild a database that already holds a graph.")
 @click.option("--yes", is_flag=True, help="Do not ask before --replace deletes the database.")
 @click.option("--server-state", type=click.Path(path_type=Path), default=None, envvar="NEO4J_LOCAL_STATE",
@@ -301,6 +302,42 @@ def graph_import_csv(lake, out) -> None:
 def graph_constraints(neo4j_uri) -> None:
     """Create the graph's uniqueness constraints and indexes (after a bulk import; idempotent)."""
     click.echo(f"{rallypoint.create_constraints(neo4j_uri)} constraints in place.")
+
+
+views_option = click.option("--views", "views_dirs", multiple=True, type=click.Path(path_type=Path),
+                            envvar="RALLYPOINT_VIEWS", help="A folder of your own views (*.toml), besides the "
+                            "built-in ones (default: $RALLYPOINT_VIEWS).")
+
+
+@graph.command("views")
+@views_option
+@clear_errors
+def graph_views(views_dirs) -> None:
+    """List the saved Cypher views: name, parameters, what each shows."""
+    views, problems = rallypoint.load_views(views_dirs)
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
+    for view in sorted(views.values(), key=lambda v: v.name):
+        click.echo(f"{view.name}  {view.usage()}\n    {view.description}")
+
+
+@graph.command("view")
+@click.argument("name")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A parameter of the view (repeat).")
+@click.option("--limit", default=1000, show_default=True, help="Rows returned at most.")
+@views_option
+@neo4j_option
+@clear_errors
+def graph_view(name, params, limit, views_dirs, neo4j_uri) -> None:
+    """Run a saved Cypher view, read-only and sealed; print its rows as JSON."""
+    from rallypoint.errors import ViewError
+
+    views, problems = rallypoint.load_views(views_dirs)
+    if name not in views:
+        trouble = next((p for p in problems if f"{name!r}" in p), None)
+        raise ViewError(trouble or f"There is no view {name!r}; `rallypoint graph views` lists them.")
+    result = rallypoint.run_view(views[name], rallypoint.parse_view_params(params), neo4j_uri, limit=limit)
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False, default=str))
 
 
 # --- export -----------------------------------------------------------------------

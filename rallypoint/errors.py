@@ -15,3 +15,7 @@ class LakeError(RallypointError):
 
 class Neo4jError(RallypointError):
     """Neo4j could not be reached or refused the request."""
+
+
+class ViewError(RallypointError):
+    """A saved Cypher view that cannot be loaded or run as asked."""

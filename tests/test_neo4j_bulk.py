@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -110,10 +111,15 @@ def test_bulk_equals_incremental_and_an_incremental_load_after_it_adds_only_what
     reference_ab = checksums(driver)
     assert added_b["nodes_created"] > 0 and added_b["relationships_created"] > 0
 
+    launcher = (server.state / "neo4j.pid").read_text()
+    assert server.can_pause()
     result = CliRunner().invoke(main, ["graph", "load", "--lake", str(lake_a.root), "--neo4j", server.uri,
                                        "--server-state", str(server.state), "--bulk", "--replace", "--yes"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
+    # swapped in by pausing and resuming the running launcher, not by a new JVM
+    assert (server.state / "neo4j.pid").read_text() == launcher and server.running()
+    assert not (server.state / "neo4j.paused").exists() and summary["start_seconds"] > 0
     assert summary["route"] == "bulk" and summary["records"] == len(pq_rows(lake_a))
     assert Path(summary["import_log"]).read_text().count("IMPORT DONE") == 1
     assert Path(summary["import_report"]).exists()
@@ -161,6 +167,28 @@ def test_bulk_refuses_a_graph_and_a_failed_import_leaves_the_database_as_it_was(
     assert server.running()
     assert checksums(driver) == before
     assert "IMPORT FAILED" in (server.state / "bulk" / "import.log").read_text()
+
+
+def test_an_imported_store_that_does_not_open_is_swapped_back(server, driver, tmp_path, monkeypatch):
+    lake_a, lake_ab, _, _ = _lakes(tmp_path)
+    _wipe(driver)
+    load_lake_into_neo4j(lake_a.root, server.uri)
+    before = checksums(driver)
+
+    def garbage_store(files, staging, server, **kwargs):  # an "import" whose store files are noise
+        shutil.rmtree(staging, ignore_errors=True)
+        store = staging / "data" / "databases" / "neo4j"
+        store.mkdir(parents=True)
+        for name in ("neostore", "neostore.nodestore.db"):
+            (store / name).write_bytes(os.urandom(100_000))
+        return 0.0
+
+    monkeypatch.setattr(neo4j_bulk, "run_import", garbage_store)
+    with pytest.raises(Neo4jError, match="did not start.*previous one is back in place"):
+        bulk_load(lake_ab, server=server, replace=True, echo=lambda line: None)
+    assert server.running() and (server.state / "neo4j.ready").exists()
+    with open_driver(server.uri) as fresh:
+        assert checksums(fresh) == before
 
 
 def test_the_automatic_choice_takes_bulk_only_for_a_large_load_into_an_empty_database(server, driver, tmp_path,

@@ -95,30 +95,30 @@ def custom_functions(session) -> frozenset[str]:
     return frozenset(r["name"] for r in rows)
 
 
-def sealed_plan(plan, functions: frozenset[str] = frozenset()) -> None:
+def sealed_plan(plan, functions: frozenset[str] = frozenset(), subject: str = "The --cypher query") -> None:
     """Refuse a query plan (from ``EXPLAIN``) that reaches beyond reading the graph.
 
     The check is on the planned operators, never on the query text (which can hide a clause
     in comments, escapes or string building): ``LoadCSV`` (server files and URLs), procedure
     calls outside ``ALLOWED_PROCEDURES``, subqueries in transactions, administration commands,
-    and any plugin function named in an operator's details.
+    and any plugin function named in an operator's details. ``subject`` starts the refusal's sentence.
     """
     for operator, details in _operators(plan):
         if operator in REFUSED_OPERATORS or operator.startswith(REFUSED_OPERATOR_PREFIXES):
             what = "LOAD CSV (server files and URLs)" if operator == "LoadCSV" else f"the {operator} operation"
-            raise SealedQueryRefused(f"The --cypher query is refused: it uses {what}, and export queries may "
+            raise SealedQueryRefused(f"{subject} is refused: it uses {what}, and research queries may "
                                      "only read the graph.")
         if "ProcedureCall" in operator:
             name = re.match(r"\s*([\w.`]+)", details)
             called = name.group(1).replace("`", "") if name else "?"
             if called not in ALLOWED_PROCEDURES:
                 raise SealedQueryRefused(
-                    f"The --cypher query is refused: it calls the procedure {called}, which export queries may not "
+                    f"{subject} is refused: it calls the procedure {called}, which research queries may not "
                     f"call (allowed: {', '.join(sorted(ALLOWED_PROCEDURES))}).")
         for function in functions:
             if re.search(rf"(?<![\w.]){re.escape(function)}\s*\(", details):
                 raise SealedQueryRefused(
-                    f"The --cypher query is refused: it calls the plugin function {function}, which export "
+                    f"{subject} is refused: it calls the plugin function {function}, which research "
                     "queries may not call.")
 
 

@@ -20,6 +20,7 @@ One module a job:
 ``bulk``        the bulk route: neo4j-admin's importer into an empty database, then the constraints
 ``runs``        a detection run's clusters, memberships and coordination edges
 ``explore``     read-only exploration: the k-hop context of accounts, how two clusters connect
+``views``       saved, parameterized Cypher views for researchers, run read-only and sealed
 """
 
 from rallypoint.neo4j.connection import Neo4jSettings, open_driver

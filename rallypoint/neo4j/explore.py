@@ -44,18 +44,23 @@ MAX_PATH_LENGTH = 12
 
 SEED_NODES = "UNWIND $ids AS account_id MATCH (a:Account {id: account_id}) RETURN id(a) AS node"
 # id() is deprecated in Cypher 5 but valid; the sessions below turn its notice off (rallypoint.neo4j.connection).
+# Each statement answers with ONE record of parallel lists (collect()s over the same rows line
+# up): a record per row would cost the driver a message and a decode each, more than the search.
 EXPAND_STEP = f"""
 UNWIND $frontier AS node
 MATCH (n)-[r:{INTERACTIONS}]-(m) WHERE id(n) = node
-RETURN id(r) AS rel, type(r) AS type, id(startNode(r)) AS src, id(endNode(r)) AS dst, id(m) AS other
-LIMIT $limit
+WITH r, m LIMIT $limit
+RETURN collect(id(r)) AS rel, collect(type(r)) AS type, collect(id(startNode(r))) AS src,
+       collect(id(endNode(r))) AS dst, collect(id(m)) AS other
 """
-# Properties travel as key/value pairs and a post's ts as epoch seconds and nanoseconds: the
-# driver's DateTime decoding would cost more than the whole search.
+# Properties travel as key/value pairs and a post's ts as [epoch seconds, nanoseconds] (a list,
+# so that collect() keeps a missing one as [null, null]): the driver's DateTime decoding would
+# cost more than the whole search.
 NODES = """
 MATCH (n) WHERE id(n) IN $nodes
-RETURN id(n) AS node, elementId(n) AS element_id, labels(n) AS labels,
-       [k IN keys(n) WHERE k <> 'ts' | [k, n[k]]] AS props, n.ts.epochSeconds AS ts_s, n.ts.nanosecond AS ts_ns
+RETURN collect(id(n)) AS node, collect(elementId(n)) AS element_id, collect(labels(n)) AS labels,
+       collect([k IN keys(n) WHERE k <> 'ts' | [k, n[k]]]) AS props,
+       collect([n.ts.epochSeconds, n.ts.nanosecond]) AS ts
 """
 
 
@@ -143,34 +148,37 @@ def expand(accounts: Iterable[str], neo4j_uri: str | None = None, *, hops: int =
                 break
             # rows beyond twice the room would mostly name nodes there is no room for
             limit = 2 * room + 100
-            found = tx.run(EXPAND_STEP, frontier=frontier, limit=limit).data()
+            step = tx.run(EXPAND_STEP, frontier=frontier, limit=limit).single(strict=True)
             reached = []
-            for row in found:
-                if row["other"] not in seen:
+            for rel, kind, src, dst, other in zip(step["rel"], step["type"], step["src"], step["dst"],
+                                                  step["other"], strict=True):
+                if other not in seen:
                     if len(seen) >= max_nodes:
                         truncated = True
                         continue
-                    seen.add(row["other"])
-                    reached.append(row["other"])
-                rels[row["rel"]] = row
-            truncated = truncated or len(found) >= limit
+                    seen.add(other)
+                    reached.append(other)
+                rels[rel] = (kind, src, dst)
+            truncated = truncated or len(step["rel"]) >= limit
             frontier = reached
-        return tx.run(NODES, nodes=sorted(seen)).data(), rels, truncated
+        found = tx.run(NODES, nodes=sorted(seen)).single(strict=True)
+        return zip(found["node"], found["element_id"], found["labels"], found["props"], found["ts"],
+                   strict=True), rels, truncated
 
     found, rels, truncated = _read(neo4j_uri, user, password, work, driver)
     graph = nx.MultiDiGraph(hops=hops, max_nodes=max_nodes, truncated=truncated)
     keys = {}
-    for row in found:
-        props = dict(row["props"])
-        if row["ts_s"] is not None:
-            props["ts"] = _timestamp(row["ts_s"], row["ts_ns"])
-        node = _Found(row["labels"], row["element_id"], props)
-        keys[row["node"]] = key = _node_key(node)
+    for node_id, element_id, labels, pairs, (ts_s, ts_ns) in found:
+        props = dict(pairs)
+        if ts_s is not None:
+            props["ts"] = _timestamp(ts_s, ts_ns)
+        node = _Found(labels, element_id, props)
+        keys[node_id] = key = _node_key(node)
         graph.add_node(key, labels=",".join(sorted(node.labels)), **_node_attributes(node),
                        seed="Account" in node.labels and props.get("id") in seeds)
-    for rel, row in rels.items():
-        if row["src"] in keys and row["dst"] in keys:
-            graph.add_edge(keys[row["src"]], keys[row["dst"]], key=str(rel), kind=row["type"])
+    for rel, (kind, src, dst) in rels.items():
+        if src in keys and dst in keys:
+            graph.add_edge(keys[src], keys[dst], key=str(rel), kind=kind)
     return graph
 
 

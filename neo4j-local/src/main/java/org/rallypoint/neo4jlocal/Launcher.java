@@ -29,7 +29,10 @@ import org.neo4j.kernel.internal.GraphDatabaseAPI;
  * so changing the variable and restarting changes it. Bolt opens a moment before the password is
  * set, so the server announces readiness only after that: it prints "rallypoint-neo4j ready" and
  * creates the file named by the system property {@code rallypoint.ready} (if given). It shuts the
- * database down cleanly on SIGTERM. It registers rallypoint's load procedure ({@link LoadProcedures}).
+ * database down cleanly on SIGTERM. The file named by {@code rallypoint.toggle}, when it appears,
+ * pauses it (the database shut down, the JVM kept, the file named by {@code rallypoint.paused}
+ * written) or resumes it on the store then in HOME.
+ * It registers rallypoint's load procedure ({@link LoadProcedures}).
  *
  * <p>Further Neo4j settings are read from the file named by the system property
  * {@code rallypoint.conf} (neo4j.sh passes neo4j-local/neo4j.conf) before the fixed ones above
@@ -37,8 +40,7 @@ import org.neo4j.kernel.internal.GraphDatabaseAPI;
  */
 public final class Launcher {
     private static final String USER = "neo4j";
-
-    private Launcher() {}
+    private static final long AVAILABLE_WAIT_MS = 30_000;
 
     public static void main(String[] args) throws Exception {
         if (args.length < 1) {
@@ -54,14 +56,49 @@ public final class Launcher {
             System.exit(64);
         }
         Files.createDirectories(home);
+        Launcher launcher = new Launcher(home, host, port, password);
+        launcher.open();
 
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            System.out.println("rallypoint-neo4j stopping");
+            launcher.close();
+            stopped.countDown();
+        }, "neo4j-shutdown"));
+        // A request file pauses (the database shut down, the JVM kept) or resumes on whatever
+        // store is then in HOME: the bulk route swaps its imported store in without a new JVM.
+        // A file, not a signal: neo4j.sh starts the JVM under nohup, which leaves SIGHUP ignored.
+        String request = System.getProperty("rallypoint.toggle");
+        if (request != null) {
+            Thread watcher = new Thread(() -> launcher.watch(Path.of(request)), "neo4j-pause-resume");
+            watcher.setDaemon(true);
+            watcher.start();
+        }
+        stopped.await();
+    }
+
+    private final Path home;
+    private final String host;
+    private final int port;
+    private final String password;
+    private DatabaseManagementService service;
+
+    private Launcher(Path home, String host, int port, String password) {
+        this.home = home;
+        this.host = host;
+        this.port = port;
+        this.password = password;
+    }
+
+    /** Builds the DBMS on HOME, registers the procedures, sets the password, announces readiness. */
+    private synchronized void open() throws Exception {
         DatabaseManagementServiceBuilder builder = new DatabaseManagementServiceBuilder(home);
         // Tuning settings (neo4j-local/neo4j.conf): read first, so the fixed settings below win.
         String conf = System.getProperty("rallypoint.conf");
         if (conf != null && !conf.isEmpty()) {
             builder.loadPropertiesFromFile(Path.of(conf));
         }
-        DatabaseManagementService service = builder
+        service = builder
                 .setConfig(BoltConnector.enabled, true)
                 .setConfig(BoltConnector.listen_address, new SocketAddress(host, port))
                 .setConfig(BoltConnector.advertised_address, new SocketAddress(host, port))
@@ -73,22 +110,83 @@ public final class Launcher {
                 .setConfig(GraphDatabaseSettings.keep_logical_logs, "false")
                 .setConfig(GraphDatabaseSettings.transaction_timeout, Duration.ofMinutes(30))
                 .build();
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            System.out.println("rallypoint-neo4j stopping");
-            service.shutdown();
-            stopped.countDown();
-        }, "neo4j-shutdown"));
-
+        // A store that cannot be opened leaves the DBMS up with its database failed: not ready.
+        if (!service.database(GraphDatabaseSettings.DEFAULT_DATABASE_NAME).isAvailable(AVAILABLE_WAIT_MS)) {
+            throw new IllegalStateException("the database " + GraphDatabaseSettings.DEFAULT_DATABASE_NAME
+                    + " did not become available (see " + home.resolve("logs/debug.log") + ")");
+        }
         registerProcedures(service);
         setPassword(service, password);
         System.out.println("rallypoint-neo4j ready bolt://" + host + ":" + port + " home=" + home);
         System.out.flush();
-        String readyFile = System.getProperty("rallypoint.ready");
-        if (readyFile != null) {
-            Files.writeString(Path.of(readyFile), ProcessHandle.current().pid() + "\n");
+        writeState("rallypoint.ready", ProcessHandle.current().pid() + "\n");
+    }
+
+    /** Shuts the DBMS down (idempotent); the JVM stays. */
+    private synchronized void close() {
+        if (service != null) {
+            service.shutdown();
+            service = null;
         }
-        stopped.await();
+    }
+
+    /** Toggles each time ``request`` appears (deleting it), looking every tenth of a second. */
+    private void watch(Path request) {
+        while (true) {
+            try {
+                if (Files.deleteIfExists(request)) {
+                    toggle();
+                }
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                return;
+            } catch (Exception e) {
+                e.printStackTrace(System.out);
+            }
+        }
+    }
+
+    /**
+     * Pause when serving, resume when paused. Either way the file named by {@code rallypoint.paused}
+     * is written once the database is down: after a pause, or after a resume that failed (its
+     * first line then says why), so the caller can put the previous store back and resume again.
+     */
+    private synchronized void toggle() {
+        try {
+            if (service != null) {
+                deleteState("rallypoint.ready");
+                close();
+                System.out.println("rallypoint-neo4j paused");
+                writeState("rallypoint.paused", "paused\n");
+            } else {
+                System.out.println("rallypoint-neo4j resuming");
+                open();
+            }
+        } catch (Throwable e) {
+            e.printStackTrace(System.out);
+            close();
+            String reason = String.valueOf(e.getMessage()).replace('\n', ' ');
+            try {
+                writeState("rallypoint.paused", "failed: " + reason + "\n");
+            } catch (Exception ignored) {
+                // the caller times out instead
+            }
+        }
+        System.out.flush();
+    }
+
+    private static void writeState(String property, String content) throws Exception {
+        String file = System.getProperty(property);
+        if (file != null) {
+            Files.writeString(Path.of(file), content);
+        }
+    }
+
+    private static void deleteState(String property) throws Exception {
+        String file = System.getProperty(property);
+        if (file != null) {
+            Files.deleteIfExists(Path.of(file));
+        }
     }
 
     /**
