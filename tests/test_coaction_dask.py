@@ -83,18 +83,3 @@ def test_dask_plan_on_a_distributed_client(reference_dir):
         distributed = build_coaction_edges(as_dask(table, 4), **kwargs)
     assert distributed.edges.num_rows == 3721
     assert_same(local, distributed)
-
-
-@pytest.mark.slow
-def test_dask_plan_samples_heavy_targets_as_the_local_path_does():
-    """The sample ranks accounts by their ids, not by a partition's codes: the same shares pair."""
-    table = mixed_records()
-    kwargs = {"types": ["co_repost"], "window": "600s", "min_participation": 1, "null_model": "permutation",
-              "significance": 1.0, "max_pairs_per_share": None, "pair_budget": 400}
-    local = build_coaction_edges(table, **kwargs)
-    distributed = build_coaction_edges(as_dask(table, 1), **kwargs)
-    assert local.stats["targets_sampled"] > 0
-    assert local.stats["pairs_formed"] < build_coaction_edges(table, **{**kwargs, "pair_budget": None}).stats[
-        "pairs_formed"]
-    assert distributed.stats["targets_sampled"] == local.stats["targets_sampled"]
-    assert_same(local, distributed)

@@ -318,7 +318,7 @@ def test_an_unfinished_run_is_discarded_and_latest_is_the_committed_one(worlds):
 
 
 @pytest.mark.slow
-def test_a_smaller_pair_budget_samples_heavy_targets_and_is_recorded(worlds):
+def test_a_smaller_pair_budget_spills_partitions_and_finds_the_same(worlds):
     world = worlds[0]
     lake = world["lake"]
     result = CliRunner().invoke(main, ["detect", "--lake", str(lake.root), "--run-id", "small-budget",
@@ -326,8 +326,12 @@ def test_a_smaller_pair_budget_samples_heavy_targets_and_is_recorded(worlds):
     assert result.exit_code == 0, result.output
     run = json.loads((lake.runs_dir / "small-budget" / "run.json").read_text())
     assert run["parameters"]["pair_budget"] == 20000
-    assert run["coaction_stats"]["targets_sampled"] > 0
-    assert run["coaction_stats"]["pairs_formed"] < world["result"].summary["coaction_stats"]["pairs_formed"]
+    stats, before = run["coaction_stats"], world["result"].summary["coaction_stats"]
+    assert stats["partitions"] > before["partitions"] and stats["spilled_rows"] > 0
+    assert stats["pairs_formed"] == before["pairs_formed"]
+    assert stats["edges"] == before["edges"]
+    small, whole = (pl.from_arrow(lake.read_run_table(run, "edges")) for run in ("small-budget", world["run_id"]))
+    assert small.equals(whole)
 
 
 @pytest.mark.slow

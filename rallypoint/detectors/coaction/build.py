@@ -50,7 +50,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from rallypoint.arrays import first_seen_codes, sorted_codes, sorted_unique, stable_argsort, union_codes
+from rallypoint.arrays import first_seen_codes, sorted_codes, sorted_unique, union_codes
 from rallypoint.detectors import null_model as nm
 from rallypoint.detectors.coaction import (
     co_engage,
@@ -62,7 +62,7 @@ from rallypoint.detectors.coaction import (
     co_repost,
     co_text,
 )
-from rallypoint.detectors.coaction.pairs import window_ends
+from rallypoint.detectors.coaction.pairs import target_chances, window_ends
 from rallypoint.detectors.coaction.partition import (
     DEFAULT_PAIR_BUDGET,
     FIGURES,
@@ -70,13 +70,12 @@ from rallypoint.detectors.coaction.partition import (
     SHARE_COLUMNS,
     SHARE_STATS_SCHEMA,
     Coded,
-    account_ranks,
     coact_codes,
     coact_partition,
     coded_pair_actions,
     merge_figures,
     pair_actions,
-    sample_within_budget,
+    partition_bounds,
 )
 from rallypoint.detectors.coaction.reduce import (
     PerType,
@@ -84,10 +83,12 @@ from rallypoint.detectors.coaction.reduce import (
     may_pass,
     pair_runs,
     participating,
+    participation,
     per_type_sums,
 )
 from rallypoint.detectors.coaction.shares import distinct as distinct_events
 from rallypoint.detectors.coaction.shares import schema_of
+from rallypoint.detectors.coaction.spill import PairSpill
 from rallypoint.detectors.memory import release_unused_memory
 from rallypoint.detectors.window import (
     AUTO,
@@ -215,9 +216,11 @@ def build_coaction_edges(
     ``"none"``); ``max_pairs_per_share``: the cap (``None`` disables it);
     ``text_threshold``: Jaccard threshold of ``co_text``; ``seed``: MinHash seed;
     ``null_jitter``: the null model's time scale, in windows (see ``null_model``);
-    ``pair_budget``: about the most pairs formed per partition — beyond it the heaviest
-    targets are sampled, the same accounts on each (``sample_within_budget``;
-    ``stats["targets_sampled"]``), so memory stays bounded; ``on_engage_events``: called
+    ``pair_budget``: about the most pairs formed at once — the targets are cut into
+    partitions of about this many pairs, paired one partition at a time, and the per-pair
+    sums spilled to disk and added up pair by pair (``spill.py``), so memory stays bounded
+    and every pair under the cap is formed (``None``: one partition, in memory;
+    ``stats["partitions"]``); ``on_engage_events``: called
     with ``co_engage``'s events (as ``CoactionResult.engage_events``) and window in seconds
     as soon as both are known, before any pair is formed, so a caller can start work on
     them beside the pairing (``detect`` prepares the attachment's test there).
@@ -267,12 +270,15 @@ def build_coaction_edges(
         on_engage_events(plan.decode_events(engage_events), windows[co_engage.TYPE])
 
     jitter = null_jitter if null_model == "permutation" else None
-    rows, share_stats, figures = plan.coact(shares, window_us, max_pairs_per_share, jitter, pair_budget)
-    stats.update(figures)
-    # with the null model, only the rows of pairs that may pass come back (most candidates
-    # met once and cannot): the rest never become strings or structs
-    significance_or_none = significance if jitter is not None else None
-    per_type, candidates, per_kind = plan.per_type(rows, share_stats, min_participation, significance_or_none)
+    try:
+        rows, share_stats, figures = plan.coact(shares, window_us, max_pairs_per_share, jitter, pair_budget)
+        stats.update(figures)
+        # with the null model, only the rows of pairs that may pass come back (most candidates
+        # met once and cannot): the rest never become strings or structs
+        significance_or_none = significance if jitter is not None else None
+        per_type, candidates, per_kind = plan.per_type(rows, share_stats, min_participation, significance_or_none)
+    finally:
+        plan.close()
     del rows, share_stats
     stats["candidate_edges"] = candidates
     stats["per_type_candidate_edges"] = {type_list[k]: n for k, n in sorted(per_kind.items())}
@@ -415,6 +421,8 @@ class _Plan:
     def decode_events(self, events):
         return events
     def actions(self, shares, kept, window_us, max_pairs_per_share) -> pl.DataFrame: ...
+    def close(self) -> None:
+        """Release what the plan holds outside memory (spilled pairs)."""
 
 
 class _LocalPlan(_Plan):
@@ -532,86 +540,101 @@ class _LocalPlan(_Plan):
         return pl.concat([sorted_target_delays(s.group, s.time, s.group_kind) for s in shares])
 
     def coact(self, shares, window_us, max_pairs_per_share, jitter, pair_budget):
-        """Pairs of each type in turn, each reduced to its per-type candidate rows (``reduce.py``:
-        sums over targets, CooRTweet's step 2) before the next type's are formed.
+        """Pairs of each type, partition by partition, each partition reduced to per (account pair,
+        type) sums and handed to a ``PairSpill`` (``spill.py``) before the next is formed.
 
-        The pair budget bounds the pairs formed over all types: which shares pair is decided
-        once (``sample_within_budget``), from every type's in-window partner counts with the
-        types' targets told apart, as they would be for one partition, and with one ranking
-        of the accounts for every type.
+        A partition is a run of whole targets of one type (the shares are sorted by target:
+        ``partition_bounds`` cuts them where about ``pair_budget`` pairs under the cap have
+        been formed), so a target's pairs, share counts and chance are all in one partition.
+        The spill has one bucket (in memory) when every type's pairs fit the budget, else
+        about one per budget's worth of pairs (on disk). Nothing is sampled.
         """
-        # each type's window ends, found once: for the sample here, then for its pairing
-        ends = [window_ends(s.group, s.time, window_us[s.kind]) for s in shares]
-        partners = [e - np.arange(1, len(e) + 1) for e in ends]
-        # every type's group codes offset into one range (the budget's targets, then E_ab's)
+        # every type's group codes offset into one range (E_ab's)
         self.group_offsets = np.cumsum([0] + [s.n_groups for s in shares])
-        paired, thinned = None, 0
-        if sum(map(len, partners)) and pair_budget is not None:
-            targets = np.concatenate([s.group + offset for s, offset in zip(shares, self.group_offsets, strict=False)])
-
-            def share_ranks() -> np.ndarray:
-                ranks = account_ranks(self.accounts)
-                return np.concatenate([ranks[s.account] for s in shares])
-
-            paired, thinned = sample_within_budget(np.concatenate(partners), targets, share_ranks,
-                                                   max_pairs_per_share, pair_budget)
-            del targets
-        del partners
-        starts = np.cumsum([0] + [len(s) for s in shares])
+        ends = [window_ends(s.group, s.time, window_us[s.kind]) for s in shares]
+        wanted = []
+        for e in ends:
+            partners = e - np.arange(1, len(e) + 1, dtype=np.int64)
+            wanted.append(partners if max_pairs_per_share is None else np.minimum(partners, max_pairs_per_share))
+        total = int(sum(int(w.sum()) for w in wanted))
+        n_buckets = 1 if pair_budget is None or total <= pair_budget else -(-total // pair_budget)
+        first = self.coded[0]
+        self.spill = PairSpill(n_buckets, first.n_accounts, first.n_kinds)
         results = []
-        for k, s in enumerate(shares):
-            sample = None if paired is None else paired[starts[k]:starts[k + 1]]
-            # popped: the pairing drops a type's ends before its share counts (the memory peak)
-            coded = coact_codes(s, window_us, max_pairs_per_share, jitter, pair_budget=None, paired=sample,
-                                ends=ends.pop(0))
-            summed = per_type_sums(coded.pairs, coded.chance)
-            coded.pairs = None
-            rows = participating(summed, coded.share_counts, s.group_kind, s.n_accounts, s.n_kinds,
-                                 self.min_participation)
-            # E_ab sums over the targets where both accounts were sampled (``sample_within_budget``)
-            share_counts = coded.share_counts.filter("sampled").select("group", "account", "n")
-            results.append(_TypePairs(rows, share_counts, coded.chance, coded.in_pair, len(summed),
-                                      coded.figures, sample))
-            del coded, summed, rows, share_counts
-            # a type's pairing frees more than the next type reuses (rallypoint.allocator)
-            release_unused_memory()
+        for s in shares:
+            # popped: a type's ends and counts go before the next type's pairing (the memory peak)
+            type_ends, type_wanted = ends.pop(0), wanted.pop(0)
+            windows = window_us[s.kind]
+            chance = (np.full(s.n_groups, np.nan) if jitter is None else
+                      target_chances(s.group, s.time, np.round(windows * jitter).astype(np.int64), s.n_groups, jitter))
+            bounds = partition_bounds(s.group, type_wanted, pair_budget)
+            del type_wanted, windows
+            in_pair = np.zeros(len(s), dtype=bool)
+            counts, figures = [], []
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+                part = s if (lo, hi) == (0, len(s)) else s.part(lo, hi)
+                coded = coact_codes(part, window_us, max_pairs_per_share, None, ends=type_ends[lo:hi] - lo)
+                self.spill.add(per_type_sums(coded.pairs, chance))
+                in_pair[lo:hi] = coded.in_pair
+                counts.append(coded.share_counts)
+                figures.append(coded.figures)
+                del coded, part
+                # a partition's pairing frees more than the next reuses (rallypoint.allocator)
+                release_unused_memory()
+            del type_ends
+            results.append(_TypePairs(pl.concat(counts), chance, in_pair, merge_figures(figures)))
         figures = merge_figures([r.figures for r in results])
-        figures["targets_sampled"] = thinned
+        figures["spilled_rows"] = self.spill.rows_written
         return results, None, figures
 
     def per_type(self, rows, share_stats, min_participation, significance):
-        """The per-type rows of every type, merged and sorted by (account pair, type); accounts stay codes.
+        """The per-type rows of every type, added up bucket by bucket and sorted by (account pair,
+        type); accounts stay codes.
 
         ``significance``: ``None`` without a null model, else only rows of pairs whose
-        p-value may pass it are returned (and only those get ``E_ab`` computed).
+        p-value may pass it are kept, bucket by bucket (and only those get ``E_ab``).
         """
         first = self.coded[0]
         n_accounts, n_kinds = first.n_accounts, first.n_kinds
         self.type_pairs = rows
-        parts = [r.rows for r in rows]
+        # every type's share counts and chances, with group codes offset into one range
+        share_counts = pl.concat([r.share_counts.with_columns(pl.col("group") + int(offset))
+                                  for r, offset in zip(rows, self.group_offsets, strict=False)])
         for r in rows:
-            r.rows = None  # merged below: one copy is enough
-        per_type = _concat_per_type(parts)
-        starts, _ = pair_runs(per_type, n_kinds)
-        per_kind = np.bincount(per_type.pair_kind % n_kinds, minlength=n_kinds)
-        candidates, per_kind = len(starts), {k: int(n) for k, n in enumerate(per_kind) if n}
+            r.share_counts = None  # concatenated above: one copy is enough
+        group_kind = np.concatenate([s.group_kind for s in self.coded])
+        enough = (participation(share_counts, group_kind, n_accounts, n_kinds, self.min_participation)
+                  if self.min_participation > 1 else None)
+        formed = np.zeros(n_kinds, np.int64)
+        per_kind = np.zeros(n_kinds, np.int64)
+        candidates = 0
+        kept = []
+        for bucket in self.spill.buckets():
+            formed += np.bincount(bucket.pair_kind % n_kinds, minlength=n_kinds)
+            bucket = participating(bucket, enough, n_accounts, n_kinds)
+            candidates += len(pair_runs(bucket, n_kinds)[0])
+            per_kind += np.bincount(bucket.pair_kind % n_kinds, minlength=n_kinds)
+            if significance is not None:
+                # first on a lower bound of E_ab (free): most pairs met once and cannot pass
+                bucket = bucket.take(may_pass(bucket, bucket.met_chance, n_kinds, significance))
+            kept.append(bucket)
+            del bucket
+        # buckets are ranges of keys in order: concatenated, they stay sorted
+        per_type = PerType(*(np.concatenate(columns) for columns in zip(
+            *((p.pair_kind, p.weight, p.n_shared, p.first, p.last, p.met_chance) for p in kept), strict=True)))
+        del kept
+        for kind, r in enumerate(rows):
+            r.formed_pair_types = int(formed[kind])
         expected = None
         if significance is not None:
-            # first on a lower bound of E_ab (free), then on E_ab for the pairs left
-            per_type = per_type.take(may_pass(per_type, per_type.met_chance, n_kinds, significance))
-            # every type's share counts and chances, with group codes offset into one range
-            share_counts = pl.concat([r.share_counts.with_columns(pl.col("group") + int(offset))
-                                      for r, offset in zip(rows, self.group_offsets, strict=False)])
-            for r in rows:
-                r.share_counts = None  # concatenated above: one copy is enough
             chance = np.concatenate([r.chance for r in rows])
-            group_kind = np.concatenate([s.group_kind for s in self.coded])
             release_unused_memory()  # the pairing's memory, before E_ab's
-            expected = expected_weights(per_type, share_counts, chance, group_kind, n_accounts, n_kinds)
+            expected = expected_weights(per_type, share_counts.select("group", "account", "n"), chance, group_kind,
+                                        n_accounts, n_kinds)
             del share_counts
             release_unused_memory()
-            kept = may_pass(per_type, expected, n_kinds, significance)
-            per_type, expected = per_type.take(kept), expected[kept]
+            keep = may_pass(per_type, expected, n_kinds, significance)
+            per_type, expected = per_type.take(keep), expected[keep]
         a, b, kind = first.split_pair_kind(per_type.pair_kind)
         frame = pl.DataFrame(
             {"kind": kind, "account_a": a, "account_b": b, "weight": per_type.weight,
@@ -619,7 +642,12 @@ class _LocalPlan(_Plan):
              "expected_weight": pl.Series(expected, dtype=pl.Float64) if expected is not None
              else pl.repeat(None, len(per_type), dtype=pl.Float64, eager=True)}
         )
-        return frame, candidates, per_kind
+        return frame, candidates, {k: int(n) for k, n in enumerate(per_kind) if n}
+
+    def close(self) -> None:
+        spill = getattr(self, "spill", None)
+        if spill is not None:
+            spill.close()
 
     def decode(self, edges):
         """Account codes -> ids (codes follow string order, so ``account_a < account_b`` and the
@@ -638,38 +666,24 @@ class _LocalPlan(_Plan):
             if kept_here.height == pairs.formed_pair_types and pairs.figures["pairs_capped"] == 0:
                 found.append(s.rows(np.flatnonzero(pairs.in_pair)))
             else:
-                found.append(coded_pair_actions(s, kept_here, window_us, max_pairs_per_share, pairs.paired))
+                found.append(coded_pair_actions(s, kept_here, window_us, max_pairs_per_share))
         return pl.concat(found) if found else pl.DataFrame(schema=SHARE_COLUMNS)
 
 
 @dataclass
 class _TypePairs:
-    """One type's co-action, reduced: its per-type candidate rows and what the later steps need."""
+    """One type's co-action, reduced: what the later steps need of it (its per-pair sums are in
+    the plan's ``PairSpill``)."""
 
-    rows: PerType | None
-    #: ``group`` (this type's codes), ``account``, ``n``: the null model's ``n_at``
+    #: ``group`` (this type's codes), ``account``, ``n``, ``n_in_pair``: the null model's
+    #: ``n_at`` and CooRTweet's participation
     share_counts: pl.DataFrame | None
     chance: np.ndarray
     #: per share of the type's ``Coded``: in at least one co-share pair formed
     in_pair: np.ndarray
-    #: (account pair, type) rows formed, before CooRTweet's step 2
-    formed_pair_types: int
     figures: dict[str, int]
-    #: per share of the type's ``Coded``: whether it could pair (the budget's sample), or ``None``: all
-    paired: np.ndarray | None = None
-
-
-def _concat_per_type(parts: list[PerType]) -> PerType:
-    """Several types' ``PerType`` rows as one, sorted by ``pair_kind`` (keys are distinct).
-    Empties ``parts``."""
-    if len(parts) == 1:
-        return parts.pop()
-    merged = PerType(*(np.concatenate(columns) for columns in zip(
-        *((p.pair_kind, p.weight, p.n_shared, p.first, p.last, p.met_chance) for p in parts), strict=True)))
-    # empties the caller's list: the parts are not held beside the merged rows; each part is
-    # sorted, and a stable sort finds the runs
-    parts.clear()
-    return merged.take(stable_argsort(merged.pair_kind))
+    #: (account pair, type) rows formed, before CooRTweet's step 2 (set by ``per_type``)
+    formed_pair_types: int = 0
 
 
 def _text_copies(texts: pl.DataFrame, engage_kind: int, ids: pl.Series) -> pl.DataFrame:
@@ -778,10 +792,8 @@ class _DaskPlan(_Plan):
         import dask
         import dask.dataframe as dd
 
-        self.pair_budget = pair_budget  # the actions re-draw each partition's sample
-
         parts = [
-            dask.delayed(_partition_coact, nout=3)(part, window_us, max_pairs_per_share, jitter, pair_budget)
+            dask.delayed(_partition_coact, nout=3)(part, window_us, max_pairs_per_share, jitter)
             for part in shares.to_delayed()
         ]
         rows = dd.from_delayed([p[0] for p in parts], meta=_pandas(pl.DataFrame(schema=PAIR_ROW_SCHEMA)))
@@ -808,7 +820,7 @@ class _DaskPlan(_Plan):
     def actions(self, shares, kept, window_us, max_pairs_per_share):
         meta = _pandas(pl.DataFrame(schema=SHARE_COLUMNS))
         found = shares.map_partitions(
-            _partition_actions, _pandas(kept), window_us, max_pairs_per_share, self.pair_budget, meta=meta
+            _partition_actions, _pandas(kept), window_us, max_pairs_per_share, meta=meta
         ).compute()
         return pl.from_pandas(found).cast(SHARE_COLUMNS)
 
@@ -842,14 +854,13 @@ def _partition_delays(frame: pd.DataFrame) -> pd.DataFrame:
     return _pandas(target_delays(_polars(frame)))
 
 
-def _partition_coact(frame: pd.DataFrame, window_us, max_pairs_per_share, jitter, pair_budget):
-    rows, stats, figures = coact_partition(_polars(frame), window_us, max_pairs_per_share, jitter, pair_budget)
+def _partition_coact(frame: pd.DataFrame, window_us, max_pairs_per_share, jitter):
+    rows, stats, figures = coact_partition(_polars(frame), window_us, max_pairs_per_share, jitter)
     return _pandas(rows), _pandas(stats), pd.DataFrame({k: [v] for k, v in figures.items()})
 
 
-def _partition_actions(frame: pd.DataFrame, kept: pd.DataFrame, window_us, max_pairs_per_share,
-                       pair_budget) -> pd.DataFrame:
-    found = pair_actions(_polars(frame), pl.from_pandas(kept), window_us, max_pairs_per_share, pair_budget)
+def _partition_actions(frame: pd.DataFrame, kept: pd.DataFrame, window_us, max_pairs_per_share) -> pd.DataFrame:
+    found = pair_actions(_polars(frame), pl.from_pandas(kept), window_us, max_pairs_per_share)
     return _pandas(found)
 
 
@@ -889,9 +900,6 @@ def _per_type(rows, share_stats, min_participation: int, with_null: bool):
     )
     if not with_null:
         return per_type.assign(expected_weight=np.nan)
-    # E_ab over the targets where both accounts were sampled (``sample_within_budget``)
-    # (per partition: dask-expr fails to push the renames below through a frame-level filter)
-    share_stats = share_stats.map_partitions(_sampled_rows, meta=share_stats._meta)
     left = share_stats[["kind", "target", "account_id", "n", "q"]].rename(
         columns={"account_id": "account_a", "n": "n_a"}
     )
@@ -900,10 +908,6 @@ def _per_type(rows, share_stats, min_participation: int, with_null: bool):
     joined = joined.assign(e=joined["n_a"].astype("float64") * joined["n_b"].astype("float64") * joined["q"])
     expected = joined.groupby(keys)["e"].sum().reset_index().rename(columns={"e": "expected_weight"})
     return per_type.merge(expected, on=keys, how="left")
-
-
-def _sampled_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["sampled"].astype(bool)]
 
 
 # --- output ------------------------------------------------------------------------
