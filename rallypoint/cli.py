@@ -140,9 +140,9 @@ def ingest(sources, lake, fmt, neo4j_uri, scheduler, workers, timezone, earliest
 @click.option("--threshold", default=0.3, show_default=True, help="Flag clusters scoring at least this (0..1).")
 @click.option("--seed", default=0, show_default=True, help="Random seed (null model, Leiden).")
 @click.option("--pair-budget", default=None, type=int,
-              help="About the most co-share pairs formed at once (default 20 million); beyond it the heaviest "
-                   "targets are sampled by account (docs/coaction.md). More finds more of a huge network and "
-                   "takes more memory.")
+              help="About the most co-share pairs formed at once (default 20 million): the targets are paired "
+                   "in partitions of about this many pairs and the sums spilled to disk; nothing is sampled "
+                   "(docs/coaction.md). More takes more memory and writes less to disk.")
 @click.option("--run-id", default=None, help="Name of the run (default: time + random hex).")
 @neo4j_option
 @click.option("--scheduler", default=None, help="Dask scheduler address; default: local.")
@@ -544,7 +544,7 @@ def casepack(lake: Path, run_id: str, cluster_id: str, out: Path, pseudonymize: 
 @click.option("--window", default="60s", show_default=True, help="Co-action window: a duration such as 60s, or auto.")
 @click.option("--min-participation", default=2, show_default=True, help="CooRTweet's minimum participation (1: every pair).")
 @click.option("--null", "null_model", default="none", show_default=True, help="none (every co-share pair) or permutation.")
-@click.option("--exact", is_flag=True, help="No per-share cap and no pair budget: every pair in the window, as the peers.")
+@click.option("--exact", is_flag=True, help="No per-share cap: every pair in the window, as the peers.")
 @click.option("--since", default=None, help="Only interactions at or after this time (ISO 8601).")
 @click.option("--until", default=None, help="Only interactions before this time (ISO 8601).")
 @clear_errors
@@ -555,9 +555,9 @@ def network(lake, out, fmt, types, window, min_participation, null_model, exact,
                              min_participation=min_participation, null_model=null_model, exact=exact,
                              since=since, until=until)
     result = rallypoint.coaction_network(lake, out, options, fmt=fmt)
-    capped = result.stats.get("targets_sampled") or 0
+    capped = result.stats.get("targets_capped") or 0
     click.echo(f"{result.edges.num_rows:,} edges between {result.n_accounts:,} accounts written to {result.path} "
-               f"({result.fmt}, {result.seconds:.1f} s){'' if exact or not capped else f'; {capped:,} heavy targets sampled (use --exact for every pair)'}.")
+               f"({result.fmt}, {result.seconds:.1f} s){'' if exact or not capped else f'; {capped:,} heavy targets capped (use --exact for every pair)'}.")
 
 
 if __name__ == "__main__":

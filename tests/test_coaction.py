@@ -200,7 +200,7 @@ def test_bad_arguments_get_one_clear_sentence(kwargs, fragment):
 
 
 def test_records_of_the_wrong_kind_are_refused():
-    with pytest.raises(CoactionError, match="pyarrow Table or a Dask DataFrame"):
+    with pytest.raises(CoactionError, match="must be a pyarrow Table"):
         build_coaction_edges([{"id": "x"}])
 
 
@@ -218,7 +218,7 @@ def test_actions_without_filtering_equal_the_re_paired_shares():
     import numpy as np
     import polars as pl
 
-    from rallypoint.detectors.coaction.partition import SHARE_COLUMNS, pair_actions
+    from rallypoint.detectors.coaction.partition import SHARE_COLUMNS, Coded, coded_pair_actions
 
     rng = np.random.default_rng(7)
     n = 400
@@ -232,8 +232,11 @@ def test_actions_without_filtering_equal_the_re_paired_shares():
         {"kind": 0, "target": posts, "account_id": accounts, "id": [f"r{k}" for k in range(n)],
          "time": (seconds * 1_000_000).astype(np.int64)}
     ).cast(SHARE_COLUMNS)
-    kept = pl.from_arrow(result.edges.select(["account_a", "account_b"])).with_columns(kind=pl.lit(0, pl.Int32))
-    re_paired = pair_actions(shares, kept, np.array([60_000_000]), None)
+    coded = Coded(shares)
+    edges = pl.from_arrow(result.edges.select(["account_a", "account_b"]))
+    kept = pl.DataFrame({"kind": 0, "account_a": coded.accounts.search_sorted(edges["account_a"]),
+                         "account_b": coded.accounts.search_sorted(edges["account_b"])})
+    re_paired = coded_pair_actions(coded, kept, np.array([60_000_000]), None)
     assert sorted(result.actions["id"].to_pylist()) == sorted(re_paired["id"].to_list())
 
 

@@ -2,12 +2,11 @@
 
 Stages (each timed, each shown as progress on a terminal):
 
-1. **read** — the lake's interactions in ``[since, until)`` through Dask
-   (``Lake.read_interactions``; ``scheduler="tcp://..."`` runs the same graph on a
-   distributed cluster), collected as one Arrow table.
+1. **read** — the lake's interactions in ``[since, until)`` as one Arrow table.
 2. **co-action** — the co-action engineer's ``build_coaction_edges``: account pairs
    that acted on the same targets within the window, tested against a time-shuffling
-   null model (CooRnet / CooRTweet semantics).
+   null model (CooRnet / CooRTweet semantics); with ``scheduler="tcp://..."`` its
+   partitions are paired and reduced on that Dask cluster (``coaction.engine``).
 3. **communities** — Leiden on the weighted co-action graph
    (:mod:`rallypoint.detectors.communities`; Traag et al. 2019), clusters of >= 3.
 4. **roles**, **accounts** — seeder, bridge, amplifier (:mod:`rallypoint.detectors.roles`), and
@@ -70,7 +69,7 @@ from rallypoint.detectors.memory import release_unused_memory
 from rallypoint.detectors.roles import assign_roles
 from rallypoint.detectors.terms import terms_table
 from rallypoint.errors import RallypointError
-from rallypoint.lake import Lake, check_run_id, lake_columns, new_id, parse_time
+from rallypoint.lake import Lake, check_run_id, new_id, parse_time
 from rallypoint.schema import (
     CLUSTERS_SCHEMA,
     EDGES_SCHEMA,
@@ -188,19 +187,10 @@ def _parse_types(types: str | list[str] | tuple[str, ...] | None) -> list[str] |
 def read_records(lake: Lake, since: datetime | None, until: datetime | None, scheduler: str | None,
                  columns: list[str] = READ_COLUMNS, files=None) -> pa.Table:
     """The lake's interactions in range (of ``files``, a snapshot's, when given) as one Arrow
-    table: read by Dask on ``scheduler``'s cluster, else by pyarrow in this process."""
-    if not scheduler:
-        return lake.read_interactions_arrow(columns=columns, since=since, until=until, files=files)
-    from distributed import Client
-
-    ddf = lake.read_interactions(columns=columns, since=since, until=until, files=files)
-    try:
-        client = Client(scheduler, timeout="20s")
-    except OSError as exc:
-        raise RallypointError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}.") from None
-    with client:
-        frame = client.compute(ddf).result()
-    return pa.Table.from_pandas(frame, preserve_index=False).cast(lake_columns(columns))
+    table, read by pyarrow in this process. With a ``scheduler`` too: co-action's pairing,
+    the heavy part, runs on the cluster (``coaction.engine``), and routing the records
+    through the workers and back as pandas would only copy them twice."""
+    return lake.read_interactions_arrow(columns=columns, since=since, until=until, files=files)
 
 
 def detect_run(
@@ -265,7 +255,7 @@ def detect_run(
             coaction = build_coaction_edges(
                 coaction_input.pop(), types=_parse_types(types), window=window, min_participation=min_participation,
                 null_model=null_model, significance=significance, seed=seed, pair_budget=pair_budget,
-                on_engage_events=prepare_attachment,
+                on_engage_events=prepare_attachment, scheduler=scheduler,
             )
             coaction.engage_events = None  # the prepared engagements stand for them
             edges = coaction.edges.select(EDGES_SCHEMA.names).cast(EDGES_SCHEMA)

@@ -21,20 +21,19 @@ Minimum participation (CooRTweet 2.x, ``detect_groups``), applied per co-action 
     image hashes) and then merges the results into one network.
 
 Plan
-    The same partition functions (``partition.py``) run in two drivers. Given a
-    pyarrow Table they run once, in process, on all shares. Given a Dask DataFrame
-    (``Lake.read_interactions``) the work is a Dask plan: share events per input
-    partition, a shuffle on (type, target) so every target's shares sit in one
-    partition, ``coact_partition`` per partition, then groupbys and joins for the
-    participation rule, the per-pair sums and the null model — so it runs on a
-    distributed cluster when a ``distributed.Client`` is active. Only the per-type
-    edge table, (type, account) participation counts and per-target delay figures
-    (for ``window="auto"``) come back to the driver.
+    The share events of every type are built and coded in this process (``_LocalPlan``);
+    each type's targets are then cut into partitions of about ``pair_budget`` pairs,
+    paired and reduced to per-pair sums by ``engine.pair_partition``, and the sums added up
+    by ranges of account pairs (``engine.reduce_bucket``). The runner (``engine.py``) runs
+    those two functions here, the sums spilled to disk when they do not fit
+    (``spill.py``), or as tasks on a ``distributed`` cluster (``scheduler``), the sums
+    kept on the workers; only candidate rows, share counts and figures come back.
 
 Cost
     ``O(n log n)`` for the sort, ``O(n log m + P)`` for the pairs (``P`` pairs formed,
-    at most ``n * max_pairs_per_share``), ``O(P)`` hash aggregation, plus the null
-    model's join. Memory is bounded by the pair chunk size, not by ``P``.
+    at most ``n * max_pairs_per_share``), ``O(R log R)`` to add up the ``R`` per-pair
+    rows, plus the null model's join. Memory is bounded by the pair budget (one
+    partition's rows, one bucket's), not by ``P``.
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import polars as pl
 import pyarrow as pa
 
@@ -62,39 +60,30 @@ from rallypoint.detectors.coaction import (
     co_repost,
     co_text,
 )
+from rallypoint.detectors.coaction.engine import runner_for
 from rallypoint.detectors.coaction.pairs import target_chances, window_ends
 from rallypoint.detectors.coaction.partition import (
     DEFAULT_PAIR_BUDGET,
-    FIGURES,
-    PAIR_ROW_SCHEMA,
     SHARE_COLUMNS,
-    SHARE_STATS_SCHEMA,
     Coded,
-    coact_codes,
-    coact_partition,
     coded_pair_actions,
     merge_figures,
-    pair_actions,
     partition_bounds,
 )
 from rallypoint.detectors.coaction.reduce import (
     PerType,
     expected_weights,
     may_pass,
-    pair_runs,
-    participating,
     participation,
-    per_type_sums,
 )
 from rallypoint.detectors.coaction.shares import distinct as distinct_events
 from rallypoint.detectors.coaction.shares import schema_of
-from rallypoint.detectors.coaction.spill import PairSpill
+from rallypoint.detectors.coaction.spill import BUCKETS_PER_BUDGET
 from rallypoint.detectors.memory import release_unused_memory
 from rallypoint.detectors.window import (
     AUTO,
     parse_window,
     sorted_target_delays,
-    target_delays,
     window_from_delays,
 )
 from rallypoint.errors import RallypointError
@@ -206,8 +195,9 @@ def build_coaction_edges(
     null_jitter: float = nm.DEFAULT_JITTER,
     pair_budget: int = DEFAULT_PAIR_BUDGET,
     on_engage_events: Callable[[pl.DataFrame | CodedEvents, float], None] | None = None,
+    scheduler: str | Any | None = None,
 ) -> CoactionResult:
-    """Build the co-action graph of ``records`` (a pyarrow Table or a Dask DataFrame, LAKE_SCHEMA columns).
+    """Build the co-action graph of ``records`` (a pyarrow Table, LAKE_SCHEMA columns).
 
     ``types``: co-action types (a sequence or a comma list); ``window``: ``"auto"``, a
     duration such as ``"60s"``, or seconds; ``min_participation``: CooRTweet's rule
@@ -223,7 +213,10 @@ def build_coaction_edges(
     ``stats["partitions"]``); ``on_engage_events``: called
     with ``co_engage``'s events (as ``CoactionResult.engage_events``) and window in seconds
     as soon as both are known, before any pair is formed, so a caller can start work on
-    them beside the pairing (``detect`` prepares the attachment's test there).
+    them beside the pairing (``detect`` prepares the attachment's test there);
+    ``scheduler``: a Dask scheduler address (``tcp://...``) or a ``distributed.Client``:
+    the partitions are paired and reduced there as tasks (``engine.OnCluster``), and only
+    the candidate rows, share counts and figures come back; ``None``: in this process.
     """
     started = time.perf_counter()
     type_list = _check_types(types)
@@ -241,17 +234,13 @@ def build_coaction_edges(
     if pair_budget is not None:
         check_pair_budget(pair_budget)
 
-    if isinstance(records, pa.Table):
-        plan: _Plan = _LocalPlan(_complete(records))
-        # the plan holds the table until its share events are coded, then lets it go (a
-        # caller that hands over its only reference frees the records for the pairing)
-        del records
-    elif hasattr(records, "map_partitions") and hasattr(records, "columns"):
-        plan = _DaskPlan(records)
-    else:
-        raise CoactionError(
-            f"Records must be a pyarrow Table or a Dask DataFrame, not {type(records).__name__}."
-        )
+    if not isinstance(records, pa.Table):
+        raise CoactionError(f"Records must be a pyarrow Table, not {type(records).__name__}.")
+    client, own_client = _client(scheduler)
+    plan = _LocalPlan(_complete(records), client)
+    # the plan holds the table until its share events are coded, then lets it go (a
+    # caller that hands over its only reference frees the records for the pairing)
+    del records
 
     shares, engage_events, stats = plan.prepare(type_list, text_threshold, seed, min_participation)
     if parsed_window == AUTO:
@@ -277,8 +266,11 @@ def build_coaction_edges(
         # met once and cannot): the rest never become strings or structs
         significance_or_none = significance if jitter is not None else None
         per_type, candidates, per_kind = plan.per_type(rows, share_stats, min_participation, significance_or_none)
+        stats["spilled_rows"] = plan.spilled_rows
     finally:
         plan.close()
+        if own_client:
+            client.close()
     del rows, share_stats
     stats["candidate_edges"] = candidates
     stats["per_type_candidate_edges"] = {type_list[k]: n for k, n in sorted(per_kind.items())}
@@ -326,6 +318,19 @@ def check_pair_budget(pair_budget: int) -> None:
         raise CoactionError(f"The pair budget must be a whole number of pairs, at least 1, not {pair_budget!r}.")
 
 
+def _client(scheduler: str | Any | None) -> tuple[Any | None, bool]:
+    """``(client, owned)``: a ``distributed.Client`` for ``scheduler`` (an address, connected
+    here and closed by the caller, or a client already made), or ``(None, False)``."""
+    if scheduler is None or not isinstance(scheduler, str):
+        return scheduler, False
+    from distributed import Client
+
+    try:
+        return Client(scheduler, timeout="20s", set_as_default=False), True
+    except OSError as exc:
+        raise CoactionError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}.") from None
+
+
 def _check_types(types: Iterable[str] | str | None) -> list[str]:
     if types is None:
         return list(COACTION_TYPES)
@@ -356,17 +361,6 @@ def _complete(table: pa.Table) -> pa.Table:
     return pa.table(columns)
 
 
-def _type_share_events(table: pa.Table, type_list: Sequence[str]) -> pl.DataFrame:
-    """Share events of every type with ``kind`` (type code) and ``time`` (µs); ``co_text``'s
-    are its per-partition half (``text_events``: their targets are the normalised texts,
-    grouped once every partition's are in)."""
-    frames = []
-    for kind, name in enumerate(type_list):
-        module = co_text.text_events if name == co_text.TYPE else _MODULES[name].share_events
-        frames.append(_share_frame(module(table), table, kind))
-    return pl.concat(frames) if frames else pl.DataFrame(schema=SHARE_COLUMNS)
-
-
 def _share_frame(events: pa.Table, table: pa.Table, kind: int) -> pl.DataFrame:
     """A type module's share events (``events``, from the records ``table``) as ``SHARE_COLUMNS``."""
     return _with_codes(pl.from_arrow(events.cast(schema_of(table))), kind)
@@ -384,62 +378,28 @@ def _with_codes(events: pl.DataFrame, kind: int) -> pl.DataFrame:
     )
 
 
-# --- the two drivers ---------------------------------------------------------------
+# --- the plan ----------------------------------------------------------------------
 
 
-class _Plan:
-    """What a driver provides; every method is one step of ``build_coaction_edges``."""
-
-    def prepare(self, type_list, text_threshold, seed, min_participation):
-        """Share events of every type, with ``co_text`` copies as ``co_engage`` events and
-        CooRTweet's step 1 applied, laid out by target: ``(shares, engage_events, stats)``."""
-        shares = self.share_events(type_list, text_threshold=text_threshold, seed=seed)
-        if co_engage.TYPE in type_list and co_text.TYPE in type_list:
-            # copying a post's text is engaging with it, as reposting it is (co_engage.py)
-            shares = self.with_copies(shares, type_list.index(co_text.TYPE), type_list.index(co_engage.TYPE))
-        engage_events = (self.events_of(shares, type_list.index(co_engage.TYPE))
-                         if co_engage.TYPE in type_list else None)
-        stats: dict[str, Any] = {"share_events": self.count(shares)}
-        if min_participation > 1:
-            # CooRTweet step 1: accounts with too few share events of a type never pair in it
-            shares = self.prefilter(shares, min_participation)
-            stats["share_events_after_prefilter"] = self.count(shares)
-        return self.by_target(shares), engage_events, stats
-
-    def share_events(self, type_list, text_threshold, seed): ...
-    def with_copies(self, shares, text_kind, engage_kind): ...
-    def events_of(self, shares, kind) -> pl.DataFrame: ...
-    def count(self, shares) -> int: ...
-    def prefilter(self, shares, min_participation): ...
-    def by_target(self, shares): ...
-    def delays(self, shares) -> pl.DataFrame: ...
-    def coact(self, shares, window_us, max_pairs_per_share, jitter, pair_budget): ...
-    #: whether ``per_type`` returns rows sorted by (account_a, account_b, kind)
-    pairs_sorted = False
-    def per_type(self, rows, share_stats, min_participation, significance) -> tuple[pl.DataFrame, int, dict]: ...
-    def decode(self, per_type) -> pl.DataFrame: ...
-    def decode_events(self, events):
-        return events
-    def actions(self, shares, kept, window_us, max_pairs_per_share) -> pl.DataFrame: ...
-    def close(self) -> None:
-        """Release what the plan holds outside memory (spilled pairs)."""
-
-
-class _LocalPlan(_Plan):
-    """Everything in this process, one co-action type at a time.
+class _LocalPlan:
+    """Every step of ``build_coaction_edges``, one co-action type at a time.
 
     A type's share events (strings) are built, coded (``Coded``: integer arrays and each
     distinct string once) and dropped before the next type's are built; pairs are formed
-    and reduced to per-type candidate rows one type at a time, so at most one type's
-    strings and one type's pairs are alive at once. Every type codes accounts against
-    the same sorted account ids, so the per-type rows merge into one sorted table.
+    partition by partition and reduced to per-pair sums by the runner (``engine.py``: in
+    this process, or on a cluster's workers). Every type codes accounts against the same
+    sorted account ids, so the per-type rows merge into one sorted table.
     """
 
     #: ``per_type`` rows come sorted by (account_a, account_b, kind) codes
     pairs_sorted = True
+    #: per-pair rows written to disk by the pairing (``spill.PairSpill``)
+    spilled_rows = 0
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, client: Any | None = None) -> None:
         self.table = table
+        #: a ``distributed.Client`` the partitions run on, or ``None``: here (``engine.py``)
+        self.client = client
 
     def prepare(self, type_list, text_threshold, seed, min_participation):
         """One ``Coded`` per type, the ``co_engage`` events (in codes) and the counts.
@@ -541,13 +501,14 @@ class _LocalPlan(_Plan):
 
     def coact(self, shares, window_us, max_pairs_per_share, jitter, pair_budget):
         """Pairs of each type, partition by partition, each partition reduced to per (account pair,
-        type) sums and handed to a ``PairSpill`` (``spill.py``) before the next is formed.
+        type) sums (``engine.pair_partition``) and kept by the runner: in a ``PairSpill`` in
+        this process, on the workers on a cluster.
 
         A partition is a run of whole targets of one type (the shares are sorted by target:
         ``partition_bounds`` cuts them where about ``pair_budget`` pairs under the cap have
         been formed), so a target's pairs, share counts and chance are all in one partition.
-        The spill has one bucket (in memory) when every type's pairs fit the budget, else
-        about one per budget's worth of pairs (on disk). Nothing is sampled.
+        The sums go to one bucket (in memory) when every type's pairs fit the budget, else
+        to ``BUCKETS_PER_BUDGET`` per budget's worth of pairs. Nothing is sampled.
         """
         # every type's group codes offset into one range (E_ab's)
         self.group_offsets = np.cumsum([0] + [s.n_groups for s in shares])
@@ -557,10 +518,10 @@ class _LocalPlan(_Plan):
             partners = e - np.arange(1, len(e) + 1, dtype=np.int64)
             wanted.append(partners if max_pairs_per_share is None else np.minimum(partners, max_pairs_per_share))
         total = int(sum(int(w.sum()) for w in wanted))
-        n_buckets = 1 if pair_budget is None or total <= pair_budget else -(-total // pair_budget)
+        n_buckets = 1 if pair_budget is None or total <= pair_budget else -(-total * BUCKETS_PER_BUDGET // pair_budget)
         first = self.coded[0]
-        self.spill = PairSpill(n_buckets, first.n_accounts, first.n_kinds)
-        results = []
+        self.runner = runner_for(self.client, n_buckets, first.n_accounts, first.n_kinds)
+        per_type = []
         for s in shares:
             # popped: a type's ends and counts go before the next type's pairing (the memory peak)
             type_ends, type_wanted = ends.pop(0), wanted.pop(0)
@@ -569,27 +530,28 @@ class _LocalPlan(_Plan):
                       target_chances(s.group, s.time, np.round(windows * jitter).astype(np.int64), s.n_groups, jitter))
             bounds = partition_bounds(s.group, type_wanted, pair_budget)
             del type_wanted, windows
-            in_pair = np.zeros(len(s), dtype=bool)
-            counts, figures = [], []
+            handles = []
             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-                part = s if (lo, hi) == (0, len(s)) else s.part(lo, hi)
-                coded = coact_codes(part, window_us, max_pairs_per_share, None, ends=type_ends[lo:hi] - lo)
-                self.spill.add(per_type_sums(coded.pairs, chance))
-                in_pair[lo:hi] = coded.in_pair
-                counts.append(coded.share_counts)
-                figures.append(coded.figures)
-                del coded, part
+                handles.append(self.runner.pair(s.part(lo, hi), window_us, max_pairs_per_share, chance,
+                                                type_ends[lo:hi] - lo))
                 # a partition's pairing frees more than the next reuses (rallypoint.allocator)
                 release_unused_memory()
             del type_ends
-            results.append(_TypePairs(pl.concat(counts), chance, in_pair, merge_figures(figures)))
+            per_type.append((chance, bounds, handles))
+        results = []
+        for s, (chance, bounds, handles) in zip(shares, per_type, strict=True):
+            parts = self.runner.gather(handles)
+            in_pair = np.zeros(len(s), dtype=bool)
+            for lo, hi, (_, part_in_pair, _) in zip(bounds[:-1], bounds[1:], parts, strict=True):
+                in_pair[lo:hi] = part_in_pair
+            results.append(_TypePairs(pl.concat([p[0] for p in parts]), chance, in_pair,
+                                      merge_figures([p[2] for p in parts])))
         figures = merge_figures([r.figures for r in results])
-        figures["spilled_rows"] = self.spill.rows_written
         return results, None, figures
 
     def per_type(self, rows, share_stats, min_participation, significance):
-        """The per-type rows of every type, added up bucket by bucket and sorted by (account pair,
-        type); accounts stay codes.
+        """The per-type rows of every type, added up bucket by bucket (``engine.reduce_bucket``)
+        and sorted by (account pair, type); accounts stay codes.
 
         ``significance``: ``None`` without a null model, else only rows of pairs whose
         p-value may pass it are kept, bucket by bucket (and only those get ``E_ab``).
@@ -609,16 +571,13 @@ class _LocalPlan(_Plan):
         per_kind = np.zeros(n_kinds, np.int64)
         candidates = 0
         kept = []
-        for bucket in self.spill.buckets():
-            formed += np.bincount(bucket.pair_kind % n_kinds, minlength=n_kinds)
-            bucket = participating(bucket, enough, n_accounts, n_kinds)
-            candidates += len(pair_runs(bucket, n_kinds)[0])
-            per_kind += np.bincount(bucket.pair_kind % n_kinds, minlength=n_kinds)
-            if significance is not None:
-                # first on a lower bound of E_ab (free): most pairs met once and cannot pass
-                bucket = bucket.take(may_pass(bucket, bucket.met_chance, n_kinds, significance))
-            kept.append(bucket)
+        for bucket in self.runner.buckets(enough, significance):
+            formed += bucket.formed
+            per_kind += bucket.per_kind
+            candidates += bucket.candidates
+            kept.append(bucket.rows)
             del bucket
+        self.spilled_rows = self.runner.spilled_rows
         # buckets are ranges of keys in order: concatenated, they stay sorted
         per_type = PerType(*(np.concatenate(columns) for columns in zip(
             *((p.pair_kind, p.weight, p.n_shared, p.first, p.last, p.met_chance) for p in kept), strict=True)))
@@ -645,9 +604,9 @@ class _LocalPlan(_Plan):
         return frame, candidates, {k: int(n) for k, n in enumerate(per_kind) if n}
 
     def close(self) -> None:
-        spill = getattr(self, "spill", None)
-        if spill is not None:
-            spill.close()
+        runner = getattr(self, "runner", None)
+        if runner is not None:
+            runner.close()
 
     def decode(self, edges):
         """Account codes -> ids (codes follow string order, so ``account_a < account_b`` and the
@@ -729,211 +688,14 @@ def _dense_codes(column: pa.ChunkedArray | pa.Array) -> tuple[pl.Series, pa.Arra
     return distinct, pa.array(codes)
 
 
-class _DaskPlan(_Plan):
-    """A Dask plan partitioned by target: runs wherever Dask runs (a distributed Client if active)."""
-
-    def __init__(self, records) -> None:
-        columns = [c for c in RECORD_COLUMNS if c in records.columns]
-        missing = [c for c in ("id", "account_id", "timestamp", "action") if c not in columns]
-        if missing:
-            raise CoactionError(f"The records lack the column(s) {', '.join(missing)}.")
-        self.records = records[columns]
-
-    def share_events(self, type_list, text_threshold, seed):
-        meta = _pandas(pl.DataFrame(schema=SHARE_COLUMNS))
-        shares = self.records.map_partitions(_partition_share_events, list(type_list), meta=meta)
-        if co_text.TYPE not in type_list:
-            return shares
-        # near-duplicate groups need every distinct text at once: group them on the driver
-        kind = list(type_list).index(co_text.TYPE)
-        texts = shares[shares["kind"] == kind]["target"].dropna().unique().compute()
-        mapping = _pandas(
-            co_text.group_texts(pl.Series("text", texts, dtype=pl.String), text_threshold, seed=seed).rename({"text": "target", "target": "group"})
-        )
-        mapping = mapping.astype({"target": shares["target"].dtype, "group": shares["target"].dtype})
-        is_text = shares["kind"] == kind
-        grouped = shares[is_text].merge(mapping, on="target", how="inner")
-        grouped = grouped.assign(target=grouped["group"])[list(SHARE_COLUMNS)]
-        return shares[~is_text].append(grouped) if hasattr(shares, "append") else _concat(shares[~is_text], grouped)
-
-    def events_of(self, shares, kind):
-        return pl.from_pandas(shares[shares["kind"] == kind][["target", "account_id", "id", "time"]].compute())
-
-    def with_copies(self, shares, text_kind, engage_kind):
-        texts = shares[shares["kind"] == text_kind]
-        first = texts.groupby("target")["time"].min().reset_index().rename(columns={"time": "first_time"})
-        earliest = texts.merge(first, on="target")
-        earliest = earliest[earliest["time"] == earliest["first_time"]]
-        originals = earliest.groupby("target")["id"].min().reset_index().rename(columns={"id": "original"})
-        copies = texts.merge(originals, on="target")
-        copies = copies[copies["id"] != copies["original"]]
-        copies = copies.assign(target=copies["original"], kind=copies["kind"] * 0 + engage_kind)
-        return _concat(shares, copies[list(SHARE_COLUMNS)].astype(shares.dtypes.to_dict()))
-
-    def count(self, shares):
-        return int(shares.shape[0].compute())
-
-    def prefilter(self, shares, min_participation):
-        sizes = shares.groupby(["kind", "account_id"]).size().compute()
-        active = sizes[sizes >= min_participation].reset_index()[["kind", "account_id"]]
-        active = active.astype({c: shares[c].dtype for c in active.columns})
-        return shares.merge(active, on=["kind", "account_id"], how="inner")
-
-    def by_target(self, shares):
-        return shares.shuffle(on=["kind", "target"]).persist()
-
-    def delays(self, shares):
-        meta = _pandas(pl.DataFrame(schema={"kind": pl.Int32, "n": pl.UInt32, "second_delay": pl.Int64,
-                                           "fraction_delay": pl.Int64}))
-        frame = shares.map_partitions(_partition_delays, meta=meta).compute()
-        return pl.from_pandas(frame)
-
-    def coact(self, shares, window_us, max_pairs_per_share, jitter, pair_budget):
-        import dask
-        import dask.dataframe as dd
-
-        parts = [
-            dask.delayed(_partition_coact, nout=3)(part, window_us, max_pairs_per_share, jitter)
-            for part in shares.to_delayed()
-        ]
-        rows = dd.from_delayed([p[0] for p in parts], meta=_pandas(pl.DataFrame(schema=PAIR_ROW_SCHEMA)))
-        stats = dd.from_delayed([p[1] for p in parts], meta=_pandas(pl.DataFrame(schema=SHARE_STATS_SCHEMA)))
-        figures = dd.from_delayed(
-            [p[2] for p in parts], meta=pd.DataFrame({k: pd.Series(dtype="int64") for k in FIGURES})
-        )
-        rows, stats, figures = dask.persist(rows, stats, figures)
-        summed = figures.sum().compute()
-        return rows, stats, {k: int(v) for k, v in summed.items()}
-
-    def per_type(self, rows, share_stats, min_participation, significance):
-        frame = _per_type(rows, share_stats, min_participation, significance is not None).compute()
-        frame = pl.DataFrame(schema=_PER_TYPE_SCHEMA) if len(frame) == 0 else pl.from_pandas(frame).cast(_PER_TYPE_SCHEMA)
-        candidates = frame.select("account_a", "account_b").unique().height
-        per_kind = {int(k): int(n) for k, n in frame.group_by("kind").len().iter_rows()}
-        if significance is not None:
-            frame = _plausible(frame, significance)
-        return frame, candidates, per_kind
-
-    def decode(self, per_type):
-        return per_type
-
-    def actions(self, shares, kept, window_us, max_pairs_per_share):
-        meta = _pandas(pl.DataFrame(schema=SHARE_COLUMNS))
-        found = shares.map_partitions(
-            _partition_actions, _pandas(kept), window_us, max_pairs_per_share, meta=meta
-        ).compute()
-        return pl.from_pandas(found).cast(SHARE_COLUMNS)
-
-
-def _pandas(frame: pl.DataFrame) -> pd.DataFrame:
-    """Polars -> pandas with Arrow-backed columns (what Dask partitions carry), plain Arrow strings."""
-    table = frame.to_arrow()
-    schema = pa.schema(
-        [pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) or pa.types.is_string_view(f.type)
-         else f for f in table.schema]
-    )
-    return table.cast(schema).to_pandas(types_mapper=pd.ArrowDtype)
-
-
-def _polars(frame: pd.DataFrame) -> pl.DataFrame:
-    return pl.from_pandas(frame).cast(SHARE_COLUMNS)
-
-
-def _concat(a, b):
-    import dask.dataframe as dd
-
-    return dd.concat([a, b])
-
-
-def _partition_share_events(frame: pd.DataFrame, type_list: list[str]) -> pd.DataFrame:
-    table = _complete(pa.Table.from_pandas(frame, preserve_index=False))
-    return _pandas(_type_share_events(table, type_list))
-
-
-def _partition_delays(frame: pd.DataFrame) -> pd.DataFrame:
-    return _pandas(target_delays(_polars(frame)))
-
-
-def _partition_coact(frame: pd.DataFrame, window_us, max_pairs_per_share, jitter):
-    rows, stats, figures = coact_partition(_polars(frame), window_us, max_pairs_per_share, jitter)
-    return _pandas(rows), _pandas(stats), pd.DataFrame({k: [v] for k, v in figures.items()})
-
-
-def _partition_actions(frame: pd.DataFrame, kept: pd.DataFrame, window_us, max_pairs_per_share) -> pd.DataFrame:
-    found = pair_actions(_polars(frame), pl.from_pandas(kept), window_us, max_pairs_per_share)
-    return _pandas(found)
-
-
-# --- the reduction on Dask frames (pandas API) -------------------------------------
-
+#: Columns of the per-type rows ``per_type`` hands to ``_edges``.
 _PER_TYPE_SCHEMA = {
     "kind": pl.Int32, "account_a": pl.String, "account_b": pl.String, "weight": pl.Int64,
     "n_shared": pl.Int64, "first": pl.Int64, "last": pl.Int64, "expected_weight": pl.Float64,
 }
 
 
-def _per_type(rows, share_stats, min_participation: int, with_null: bool):
-    """Per (type, account_a, account_b): weight, n_shared, first, last, expected_weight.
-
-    The participation rule (CooRTweet step 2), the per-pair sums and the null model's
-    join of each candidate pair with both accounts' targets, as Dask groupbys and merges.
-    """
-    keys = ["kind", "account_a", "account_b"]
-    if min_participation > 1:
-        # CooRTweet step 2: keep pairs where at least one account participates enough
-        participation = share_stats.groupby(["kind", "account_id"])["n_in_pair"].sum().reset_index()
-        enough = participation[participation["n_in_pair"] >= min_participation][["kind", "account_id"]]
-        enough = enough.assign(ok=True)
-        rows = rows.merge(
-            enough.rename(columns={"account_id": "account_a", "ok": "ok_a"}), on=["kind", "account_a"], how="left"
-        ).merge(
-            enough.rename(columns={"account_id": "account_b", "ok": "ok_b"}), on=["kind", "account_b"], how="left"
-        )
-        rows = rows[rows["ok_a"].fillna(False).astype(bool) | rows["ok_b"].fillna(False).astype(bool)]
-    # persisting at stage boundaries keeps dask-expr from re-planning merges through the
-    # groupby's shuffle (it fails to map partition columns there) and computes each once
-    per_type = (
-        rows.groupby(keys)
-        .agg(weight=("pairs", "sum"), n_shared=("pairs", "count"), first=("first", "min"), last=("last", "max"))
-        .reset_index()
-        .persist()
-    )
-    if not with_null:
-        return per_type.assign(expected_weight=np.nan)
-    left = share_stats[["kind", "target", "account_id", "n", "q"]].rename(
-        columns={"account_id": "account_a", "n": "n_a"}
-    )
-    right = share_stats[["kind", "target", "account_id", "n"]].rename(columns={"account_id": "account_b", "n": "n_b"})
-    joined = per_type[keys].merge(left, on=["kind", "account_a"]).merge(right, on=["kind", "target", "account_b"])
-    joined = joined.assign(e=joined["n_a"].astype("float64") * joined["n_b"].astype("float64") * joined["q"])
-    expected = joined.groupby(keys)["e"].sum().reset_index().rename(columns={"e": "expected_weight"})
-    return per_type.merge(expected, on=keys, how="left")
-
-
 # --- output ------------------------------------------------------------------------
-
-#: ``_plausible`` keeps a little more than ``significance`` allows, so that float
-#: rounding in its sums never drops an edge ``_edges`` (which decides) would keep.
-_PLAUSIBLE_SLACK = 1 + 1e-9
-
-
-def _plausible(per_type: pl.DataFrame, significance: float) -> pl.DataFrame:
-    """The per-type rows of account pairs whose p-value may be ``<= significance``.
-
-    Works on any account keys (codes or ids). A pair that met once has ``p = 1`` (up
-    to rounding), so below ``significance = 0.5`` only pairs with weight >= 2 are tested.
-    ``O(R)`` plus the Poisson tails of the tested pairs.
-    """
-    pairs = per_type.group_by("account_a", "account_b").agg(
-        weight=pl.col("weight").sum(), expected=pl.col("expected_weight").fill_null(0.0).sum()
-    )
-    if significance < 0.5:
-        pairs = pairs.filter(pl.col("weight") >= 2)
-    p_value = nm.poisson_p_values(pairs["weight"].to_numpy(), pairs["expected"].to_numpy())
-    kept = pairs.filter(pl.Series(p_value <= significance * _PLAUSIBLE_SLACK)).select("account_a", "account_b")
-    return per_type.join(kept, on=["account_a", "account_b"], how="semi")
-
-
 
 def _edges(
     per_type: pl.DataFrame,

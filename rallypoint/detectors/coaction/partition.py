@@ -1,22 +1,22 @@
 """The work done on one partition of share events (every share of a target in one partition).
 
-``coact_partition`` turns share events into
-  * ``pair rows``: per (type, target, account_a, account_b) the number of co-share
-    pairs and their first/last times — summed over partitions by a groupby;
-  * ``share stats``: per (type, target, account) the shares ``n``, the shares that
-    are part of a co-share pair ``n_in_pair`` (CooRTweet's participation) and the
-    target's chance ``q`` of the null model — what the null model's join needs;
+``Coded`` holds a type's share events sorted by (target, time) in integer codes;
+``partition_bounds`` cuts them into partitions of whole targets, and ``coact_codes``
+turns one partition (``PartShares``) into
+  * ``pairs``: per (target, account pair, type) the number of co-share pairs and
+    their first/last times, sorted;
+  * ``share_counts``: per (target, account) the shares ``n`` and the shares that are
+    part of a co-share pair ``n_in_pair`` (CooRTweet's participation) — what the null
+    model's ``E_ab`` and the participation rule need;
   * figures: pairs in window, formed, capped, targets capped.
 
-``pair_actions`` re-pairs a partition's shares and keeps those that form a pair of
-a kept edge (the evidence behind edges). Both are pure functions of their partition:
-the local path calls them once on everything, the Dask plan once per partition
-after a shuffle on (type, target).
+``coded_pair_actions`` re-pairs a type's shares and keeps those that form a pair of a
+kept edge (the evidence behind edges). All are pure functions of their inputs:
+``engine.py`` runs them in this process or as tasks on a cluster.
 """
 
 from __future__ import annotations
 
-import copy
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,19 +31,11 @@ from rallypoint.detectors.coaction.pairs import PairChunk, iter_pairs, target_ch
 
 #: Share events as partitions carry them: type code, target, account, record id, time (µs).
 SHARE_COLUMNS = {"kind": pl.Int32, "target": pl.String, "account_id": pl.String, "id": pl.String, "time": pl.Int64}
-PAIR_ROW_SCHEMA = {
-    "kind": pl.Int32, "target": pl.String, "account_a": pl.String, "account_b": pl.String,
-    "pairs": pl.Int64, "first": pl.Int64, "last": pl.Int64,
-}
 #: ``CodedPairs.pairs``: ``pair_kind = (a * n + b) * kinds + kind`` for account codes ``a < b``
 #: (``Coded.split_pair_kind``), the target group, pairs and first/last times; sorted by
 #: (pair_kind, group), so one account pair's rows, and within it one type's, are contiguous.
 CODED_PAIR_SCHEMA = {
     "pair_kind": pl.Int64, "group": pl.Int64, "pairs": pl.Int64, "first": pl.Int64, "last": pl.Int64,
-}
-SHARE_STATS_SCHEMA = {
-    "kind": pl.Int32, "target": pl.String, "account_id": pl.String,
-    "n": pl.Int64, "n_in_pair": pl.Int64, "q": pl.Float64,
 }
 FIGURES = ("pairs_in_window", "pairs_formed", "pairs_capped", "targets_capped", "partitions")
 #: About this many pairs (under the cap) are formed per partition of targets: a partition's
@@ -55,6 +47,25 @@ CHUNK_WORKERS = 2
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+@dataclass
+class PartShares:
+    """One partition of a type's shares as ``coact_codes`` reads them: sorted by (group, time),
+    codes global to the run (``group`` of the type, ``account`` of every type), nothing else,
+    so that a task carries only these arrays."""
+
+    group: np.ndarray
+    account: np.ndarray
+    time: np.ndarray
+    kind: np.ndarray
+    n_accounts: int
+    n_kinds: int
+    n_groups: int
+
+    def __len__(self) -> int:
+        return self.group.size
+
 
 
 class Coded:
@@ -131,13 +142,11 @@ class Coded:
     def __len__(self) -> int:
         return self.group.size
 
-    def part(self, start: int, stop: int) -> Coded:
-        """The shares at sorted positions ``start:stop`` (views, no copy), with the same codes:
-        one partition of the targets when the cuts fall on target boundaries."""
-        view = copy.copy(self)
-        view.group, view.account = self.group[start:stop], self.account[start:stop]
-        view.time, view.kind, view._id = self.time[start:stop], self.kind[start:stop], self._id[start:stop]
-        return view
+    def part(self, start: int, stop: int) -> PartShares:
+        """The arrays of the shares at sorted positions ``start:stop`` (views, no copy), with the
+        same codes: one partition of the targets when the cuts fall on target boundaries."""
+        return PartShares(self.group[start:stop], self.account[start:stop], self.time[start:stop],
+                          self.kind[start:stop], self.n_accounts, self.n_kinds, self.n_groups)
 
     def rows(self, positions: np.ndarray) -> pl.DataFrame:
         """The share rows (``SHARE_COLUMNS``) at ``positions`` of the sorted order."""
@@ -404,86 +413,14 @@ def _reduce_runs(
             np.maximum.reduceat(last[order], starts))
 
 
-def coact_partition(
-    shares: pl.DataFrame,
-    window_us: np.ndarray,
-    max_pairs_per_share: int | None,
-    jitter: float | None,
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
-    """Pair rows, share stats and figures for one partition, with string keys (see the module docstring).
-
-    ``window_us``: the window per type code, in microseconds; ``jitter``: the null
-    model's scale in windows, or ``None`` for no null model (``q`` is then null).
-    What the Dask plan needs, whose partitions have their own codes; ``coact_codes`` is
-    the same work without the strings.
-    """
-    if shares.height == 0:
-        return (
-            pl.DataFrame(schema=PAIR_ROW_SCHEMA),
-            pl.DataFrame(schema=SHARE_STATS_SCHEMA),
-            dict.fromkeys(FIGURES, 0),
-        )
-    s = Coded(shares)
-    coded = coact_codes(s, window_us, max_pairs_per_share, jitter)
-    group = coded.pairs["group"].to_numpy()
-    a, b, kind = s.split_pair_kind(coded.pairs["pair_kind"].to_numpy())
-    # codes -> strings only on the unique rows, by position (tables are indexed by code)
-    rows = pl.DataFrame(
-        {
-            "kind": kind,
-            "target": s.group_target.gather(group),
-            "account_a": s.accounts.gather(a),
-            "account_b": s.accounts.gather(b),
-            "pairs": coded.pairs["pairs"],
-            "first": coded.pairs["first"],
-            "last": coded.pairs["last"],
-        }
-    )
-    counts = coded.share_counts
-    group = counts["group"].to_numpy()
-    stats = counts.select(
-        kind=pl.Series(s.group_kind[group]),
-        target=s.group_target.gather(group),
-        account_id=s.accounts.gather(counts["account"]),
-        n="n",
-        n_in_pair="n_in_pair",
-        q=pl.Series(coded.chance[group]).fill_nan(None),
-    )
-    return rows.cast(PAIR_ROW_SCHEMA), stats.cast(SHARE_STATS_SCHEMA), coded.figures
-
-
-def pair_actions(
-    shares: pl.DataFrame,
-    kept: pl.DataFrame,
-    window_us: np.ndarray,
-    max_pairs_per_share: int | None,
-) -> pl.DataFrame:
-    """The shares of this partition that form a co-share pair of a kept (type, account_a, account_b).
-
-    ``kept``: columns ``kind``, ``account_a``, ``account_b`` as account ids (what the Dask
-    plan has: each partition codes its own accounts). Returns the share columns.
-    ``O(n log n + K)`` for the coding, then ``coded_pair_actions``.
-    """
-    if shares.height == 0:
-        return pl.DataFrame(schema=SHARE_COLUMNS)
-    s = Coded(shares)
-    codes = pl.DataFrame({"account_id": s.accounts, "code": np.arange(s.n_accounts, dtype=np.int64)})
-    # ids -> this partition's codes; pairs with an account absent here drop out (inner joins)
-    kept = (
-        kept.join(codes.rename({"account_id": "account_a", "code": "a"}), on="account_a")
-        .join(codes.rename({"account_id": "account_b", "code": "b"}), on="account_b")
-        .select("kind", account_a="a", account_b="b")
-    )
-    return coded_pair_actions(s, kept, window_us, max_pairs_per_share)
-
-
 def coded_pair_actions(
     s: Coded,
     kept: pl.DataFrame,
     window_us: np.ndarray,
     max_pairs_per_share: int | None,
 ) -> pl.DataFrame:
-    """``pair_actions`` on shares already coded, with ``kept`` in the same account codes
+    """The shares of a kept (type, account pair) that form a co-share pair of it (the evidence
+    behind edges), with ``kept`` in the shares' account codes
     (``kind``, ``account_a``, ``account_b``, ``a < b``): the shares of accounts in a kept
     pair of their type are re-paired (the cap counts among them only) and those in a kept
     pair returned.

@@ -5,8 +5,8 @@ What it computes
     (``reduce.PerType``: weight, targets, first/last, ``met_chance``); one pair's sums are
     spread over every partition where it met. ``PairSpill`` cuts each partial result
     into ``n_buckets`` ranges of the pair's first account and appends every piece to its
-    bucket; ``buckets()`` then yields, bucket after bucket, the bucket's rows added up per
-    (account pair, type) (``reduce.combine``). A pair lies wholly in one bucket and the
+    bucket; ``bucket_pieces()`` then yields, bucket after bucket, the bucket's pieces, to
+    be added up per (account pair, type) (``reduce.combine``, ``engine.reduce_bucket``). A pair lies wholly in one bucket and the
     buckets follow the key order, so their results, one after the other, are the whole
     result, sorted. This is the second hash partitioning of a distributed group-by (by
     the pair, after the one by target), with ranges for hashes so that no sort is needed
@@ -33,9 +33,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from rallypoint.detectors.coaction.reduce import PerType, combine
+from rallypoint.detectors.coaction.reduce import PerType
 
-__all__ = ["PairSpill", "bucket_cuts"]
+__all__ = ["BUCKETS_PER_BUDGET", "PairSpill", "bucket_cuts"]
+
+#: Buckets per budget's worth of pairs: a bucket is added up with about three copies of its
+#: rows alive (the pieces, their concatenation, the sorted copy), so a bucket of a quarter of
+#: a partition's pairs stays under a partition's own peak.
+BUCKETS_PER_BUDGET = 4
 
 #: The columns of a spilled ``PerType`` piece.
 _SCHEMA = pa.schema([("pair_kind", pa.int64()), ("weight", pa.int64()), ("n_shared", pa.int64()),
@@ -62,7 +67,7 @@ class PairSpill:
         self.cuts = bucket_cuts(max(n_buckets, 1), max(n_accounts, 1), n_kinds)
         self.memory: list[list[PerType]] | None = [[]] if self.cuts.size == 0 else None
         self.directory: Path | None = None
-        self.writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
+        self.writers: dict[int, tuple[pa.NativeFile, pa.ipc.RecordBatchFileWriter]] = {}
         self.rows_written = 0
         if self.memory is None:
             self.directory = Path(tempfile.mkdtemp(prefix="rallypoint-pairs-"))
@@ -88,40 +93,43 @@ class PairSpill:
 
     def _writer(self, bucket: int) -> pa.ipc.RecordBatchFileWriter:
         if bucket not in self.writers:
-            self.writers[bucket] = pa.ipc.new_file(str(self._path(bucket)), _SCHEMA)
-        return self.writers[bucket]
+            sink = pa.OSFile(str(self._path(bucket)), "wb")
+            self.writers[bucket] = (sink, pa.ipc.new_file(sink, _SCHEMA))
+        return self.writers[bucket][1]
 
     def _path(self, bucket: int) -> Path:
         assert self.directory is not None
         return self.directory / f"bucket-{bucket:05d}.arrow"
 
-    def buckets(self) -> Iterator[PerType]:
-        """Each bucket's rows added up per (account pair, type), in key order; a bucket's file
-        is deleted once read."""
+    def bucket_pieces(self) -> Iterator[list[PerType]]:
+        """Each bucket's pieces (each sorted by key; ``reduce.combine`` adds them up), bucket
+        after bucket in key order; a bucket's file is deleted once read."""
         if self.memory is not None:
             parts, self.memory = self.memory[0], None
-            yield combine(parts)
+            yield parts
             return
-        for writer in self.writers.values():
-            writer.close()
-        for bucket in range(self.n_buckets):
-            if bucket not in self.writers:
-                continue
+        written = sorted(self.writers)
+        self._close_writers()
+        for bucket in written:
             path = self._path(bucket)
-            with pa.memory_map(str(path)) as source:
+            with pa.OSFile(str(path), "rb") as source:
                 reader = pa.ipc.open_file(source)
-                # one piece per batch (each sorted): copied out of the map, which then closes
-                pieces = [PerType(*(np.array(batch.column(k).to_numpy()) for k in range(len(_SCHEMA))))
+                # one piece per batch (each sorted), read into memory of its own
+                pieces = [PerType(*(batch.column(k).to_numpy() for k in range(len(_SCHEMA))))
                           for batch in (reader.get_batch(i) for i in range(reader.num_record_batches))]
             path.unlink()
-            yield combine(pieces)
+            yield pieces
+
+    def _close_writers(self) -> None:
+        for sink, writer in self.writers.values():
+            with contextlib.suppress(OSError, pa.ArrowInvalid):
+                writer.close()
+            sink.close()
+        self.writers = {}
 
     def close(self) -> None:
         """Delete the spill's files (idempotent; also after an error)."""
-        for writer in self.writers.values():
-            with contextlib.suppress(OSError, pa.ArrowInvalid):
-                writer.close()
-        self.writers = {}
+        self._close_writers()
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
