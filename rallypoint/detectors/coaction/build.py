@@ -72,6 +72,7 @@ from rallypoint.detectors.coaction.partition import (
 )
 from rallypoint.detectors.coaction.reduce import (
     PerType,
+    ShareLookup,
     expected_weights,
     may_pass,
     participation,
@@ -570,30 +571,33 @@ class _LocalPlan:
         formed = np.zeros(n_kinds, np.int64)
         per_kind = np.zeros(n_kinds, np.int64)
         candidates = 0
-        kept = []
+        kept, kept_expected = [], []
+        if significance is not None:
+            # E_ab bucket by bucket, as the buckets come: only each bucket's survivors are held
+            chance = np.concatenate([r.chance for r in rows])
+            lookup = ShareLookup.build(share_counts.select("group", "account", "n"), group_kind, n_accounts, n_kinds)
+        del share_counts
+        release_unused_memory()  # the pairing's memory, before the buckets'
         for bucket in self.runner.buckets(enough, significance):
             formed += bucket.formed
             per_kind += bucket.per_kind
             candidates += bucket.candidates
-            kept.append(bucket.rows)
+            found = bucket.rows
             del bucket
+            if significance is not None:
+                expected = expected_weights(found, lookup, chance, n_accounts, n_kinds)
+                keep = may_pass(found, expected, n_kinds, significance)
+                found = found.take(keep)
+                kept_expected.append(expected[keep])
+            kept.append(found)
         self.spilled_rows = self.runner.spilled_rows
         # buckets are ranges of keys in order: concatenated, they stay sorted
         per_type = PerType(*(np.concatenate(columns) for columns in zip(
             *((p.pair_kind, p.weight, p.n_shared, p.first, p.last, p.met_chance) for p in kept), strict=True)))
-        del kept
+        expected = np.concatenate(kept_expected) if significance is not None else None
+        del kept, kept_expected
         for kind, r in enumerate(rows):
             r.formed_pair_types = int(formed[kind])
-        expected = None
-        if significance is not None:
-            chance = np.concatenate([r.chance for r in rows])
-            release_unused_memory()  # the pairing's memory, before E_ab's
-            expected = expected_weights(per_type, share_counts.select("group", "account", "n"), chance, group_kind,
-                                        n_accounts, n_kinds)
-            del share_counts
-            release_unused_memory()
-            keep = may_pass(per_type, expected, n_kinds, significance)
-            per_type, expected = per_type.take(keep), expected[keep]
         a, b, kind = first.split_pair_kind(per_type.pair_kind)
         frame = pl.DataFrame(
             {"kind": kind, "account_a": a, "account_b": b, "weight": per_type.weight,

@@ -184,34 +184,52 @@ def may_pass(per_type: PerType, expected: np.ndarray, n_kinds: int, significance
     return keep[run]
 
 
+@dataclass
+class ShareLookup:
+    """Share counts sorted by (account, group), what ``expected_weights`` searches: built once,
+    used for every batch of rows. Groups are ordered by type, so each (account, type) is one
+    contiguous block of ``lookup`` — a CSR layout (``degree``, ``block_start``)."""
+
+    lookup: np.ndarray
+    counts: np.ndarray
+    groups: np.ndarray
+    degree: np.ndarray
+    block_start: np.ndarray
+    n_groups: int
+
+    @classmethod
+    def build(cls, share_counts: pl.DataFrame, group_kind: np.ndarray, n_accounts: int, n_kinds: int) -> ShareLookup:
+        """From ``share_counts`` (``group``, ``account``, ``n``); ``group_kind``: the type of
+        each group code. ``O(S log S)``."""
+        n_groups = len(group_kind)
+        lookup = share_counts["account"].to_numpy() * n_groups + share_counts["group"].to_numpy()
+        order = stable_argsort(lookup)
+        lookup = lookup[order]
+        counts = share_counts["n"].to_numpy()[order].astype(np.float64)
+        groups = lookup % n_groups
+        degree = np.bincount(lookup // n_groups * n_kinds + group_kind[groups], minlength=n_accounts * n_kinds)
+        return cls(lookup, counts, groups, degree, np.cumsum(degree) - degree, n_groups)
+
+
 def expected_weights(
     per_type: PerType,
-    share_counts: pl.DataFrame,
+    shares: ShareLookup,
     chance: np.ndarray,
-    group_kind: np.ndarray,
     n_accounts: int,
     n_kinds: int,
     chunk: int = DEFAULT_LOOKUP_CHUNK,
 ) -> np.ndarray:
     """``E_ab = sum_t n_at * n_bt * q_t`` for every row of ``per_type``, over the type's targets.
 
-    ``share_counts``: ``group``, ``account``, ``n``; ``chance``: ``q_t`` by group code;
-    ``group_kind``: the type of each group code. Returns float64 aligned with ``per_type``.
+    ``shares``: the share counts (``ShareLookup``); ``chance``: ``q_t`` by group code.
+    Returns float64 aligned with ``per_type``.
     """
     out = np.zeros(len(per_type))
-    if len(per_type) == 0 or share_counts.height == 0:
+    if len(per_type) == 0 or shares.lookup.size == 0:
         return out
-    n_groups = len(group_kind)
-    # share counts sorted by (account, group): groups are ordered by type, so each
-    # (account, type) is one contiguous block — a CSR layout
-    lookup = share_counts["account"].to_numpy() * n_groups + share_counts["group"].to_numpy()
-    order = stable_argsort(lookup)
-    lookup = lookup[order]
-    counts = share_counts["n"].to_numpy()[order].astype(np.float64)
-    groups = lookup % n_groups
-    block = lookup // n_groups * n_kinds + group_kind[groups]
-    degree = np.bincount(block, minlength=n_accounts * n_kinds)
-    block_start = np.cumsum(degree) - degree
+    lookup, counts, groups, degree, block_start = (shares.lookup, shares.counts, shares.groups, shares.degree,
+                                                   shares.block_start)
+    n_groups = shares.n_groups
 
     pair, kind = np.divmod(per_type.pair_kind, n_kinds)
     a, b = np.divmod(pair, n_accounts)
