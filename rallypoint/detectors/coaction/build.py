@@ -261,13 +261,20 @@ def build_coaction_edges(
 
     jitter = null_jitter if null_model == "permutation" else None
     try:
+        # wall and this process's CPU time of the two halves: what sizing a cluster starts from
+        pairing_started = time.perf_counter(), time.process_time()
         rows, share_stats, figures = plan.coact(shares, window_us, max_pairs_per_share, jitter, pair_budget)
         stats.update(figures)
+        buckets_started = time.perf_counter(), time.process_time()
+        stats["pairing_seconds"] = round(buckets_started[0] - pairing_started[0], 3)
+        stats["pairing_cpu_seconds"] = round(buckets_started[1] - pairing_started[1], 3)
         # with the null model, only the rows of pairs that may pass come back (most candidates
         # met once and cannot): the rest never become strings or structs
         significance_or_none = significance if jitter is not None else None
         per_type, candidates, per_kind = plan.per_type(rows, share_stats, min_participation, significance_or_none)
         stats["spilled_rows"] = plan.spilled_rows
+        stats["buckets_seconds"] = round(time.perf_counter() - buckets_started[0], 3)
+        stats["buckets_cpu_seconds"] = round(time.process_time() - buckets_started[1], 3)
     finally:
         plan.close()
         if own_client:
