@@ -1,7 +1,7 @@
 """Benchmark ``rallypoint detect`` on simulated worlds of 1M and 10M records.
 
-Targets (issue #4-8): 10M records in under 3 minutes with under 8 GiB peak memory on
-the local Dask scheduler of a 2-core machine. For each size the script simulates a
+Targets (issues #4-8, #17): 10M records in under 3 minutes with under 8 GiB peak memory
+in one process on a 2-core machine, with the 1M quality. For each size the script simulates a
 world (heavy-tailed: a few posts reposted ~100k times at 10M), ingests it into a lake
 (both cached under ``bench-output/``), then runs ``detect`` in a fresh process so that
 its peak memory (``ru_maxrss``) is its own, and prints the time per stage, the peak
@@ -98,6 +98,10 @@ def main() -> None:
         print(f"  detect {r['wall']:.1f} s wall, {r['cpu']:.1f} CPU-s, peak {r['peak_gib']:.2f} GiB; "
               f"load average {r['load_before'][0]:.1f} before, {r['load_after'][0]:.1f} after; {stages}")
         print(f"  {r['counts']}")
+        co = r.get("coaction_stats") or {}
+        print("  co-action: " + ", ".join(f"{k} {co[k]:,}" for k in (
+            "share_events", "pairs_in_window", "pairs_formed", "pairs_capped", "partitions", "spilled_rows",
+            "candidate_edges", "edges") if isinstance(co.get(k), int)))
         print("  peak memory after each stage (MiB): " + ", ".join(f"{k} {v:,.0f}" for k, v in r["peak_mib"].items()))
         ev = r["evaluation"]
         print(f"  accounts: {ev['overall']}; by kind: {ev['by_kind']}; organic flagged: "

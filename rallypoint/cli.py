@@ -584,7 +584,7 @@ def casepack(lake: Path, run_id: str, cluster_id: str, out: Path, pseudonymize: 
 @click.option("--window", default="60s", show_default=True, help="Co-action window: a duration such as 60s, or auto.")
 @click.option("--min-participation", default=2, show_default=True, help="CooRTweet's minimum participation (1: every pair).")
 @click.option("--null", "null_model", default="none", show_default=True, help="none (every co-share pair) or permutation.")
-@click.option("--exact", is_flag=True, help="No per-share cap and no pair budget: every pair in the window, as the peers.")
+@click.option("--exact", is_flag=True, help="No per-share cap: every pair in the window, as the peers.")
 @click.option("--since", default=None, help="Only interactions at or after this time (ISO 8601).")
 @click.option("--until", default=None, help="Only interactions before this time (ISO 8601).")
 @clear_errors
@@ -595,9 +595,9 @@ def network(lake, out, fmt, types, window, min_participation, null_model, exact,
                              min_participation=min_participation, null_model=null_model, exact=exact,
                              since=since, until=until)
     result = rallypoint.coaction_network(lake, out, options, fmt=fmt)
-    capped = result.stats.get("targets_sampled") or 0
+    capped = result.stats.get("targets_capped") or 0
     click.echo(f"{result.edges.num_rows:,} edges between {result.n_accounts:,} accounts written to {result.path} "
-               f"({result.fmt}, {result.seconds:.1f} s){'' if exact or not capped else f'; {capped:,} heavy targets sampled (use --exact for every pair)'}.")
+               f"({result.fmt}, {result.seconds:.1f} s){'' if exact or not capped else f'; {capped:,} heavy targets capped (use --exact for every pair)'}.")
 
 
 if __name__ == "__main__":

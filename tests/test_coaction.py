@@ -96,76 +96,59 @@ def test_the_cap_limits_pairs_per_share_and_is_reported():
     assert set(edge_map(capped)) <= set(edge_map(exact))
 
 
-def test_the_pair_budget_samples_the_heavy_target_instead_of_exhausting_memory():
-    burst = reposts(*[(f"u{k:02d}", "viral", k) for k in range(40)])
-    exact = plain(burst, max_pairs_per_share=None)
-    sampled = plain(burst, max_pairs_per_share=None, pair_budget=100)
-    assert sampled.stats["targets_sampled"] == 1
-    assert 0 < sampled.stats["pairs_formed"] < exact.stats["pairs_formed"] == 40 * 39 // 2
-    assert plain(burst, max_pairs_per_share=None).stats["targets_sampled"] == 0
+def test_a_small_pair_budget_partitions_and_spills_but_forms_every_pair():
+    """The budget bounds the pairs formed at once, not the pairs formed: nothing is sampled."""
+    burst = reposts(*[(f"u{k:02d}", "viral", k) for k in range(40)], *[(f"w{k}", f"small{k % 3}", 500 + k)
+                                                                       for k in range(12)])
+    whole = plain(burst, max_pairs_per_share=None)
+    spilled = plain(burst, max_pairs_per_share=None, pair_budget=100)
+    assert spilled.stats["partitions"] >= 2 and spilled.stats["spilled_rows"] > 0
+    assert whole.stats["partitions"] == 1 and whole.stats["spilled_rows"] == 0
+    assert spilled.stats["pairs_formed"] == whole.stats["pairs_formed"] >= 40 * 39 // 2
+    assert spilled.edges.equals(whole.edges)
+    assert spilled.actions.equals(whole.actions)
 
 
-def test_a_sampled_target_keeps_every_pair_among_the_accounts_it_keeps():
-    """The sample is of accounts: the pairs formed are all the pairs of a set of accounts."""
-    burst = reposts(*[(f"u{k:02d}", "viral", k) for k in range(40)])
-    sampled = edge_map(plain(burst, max_pairs_per_share=None, pair_budget=100))
-    kept = {account for pair in sampled for account in pair}
-    assert len(sampled) == len(kept) * (len(kept) - 1) // 2
+@pytest.mark.parametrize("seed", [1, 2])
+def test_partitions_spilled_to_disk_give_the_one_partition_result(seed, tmp_path, monkeypatch):
+    """Several types, CooRTweet's rule and the null model: a pair's sums spread over many
+    partitions and buckets add up to the in-memory result, and the spill leaves no file."""
+    import tempfile
+
+    rng = __import__("numpy").random.default_rng(seed)
+    rows = [{"account_id": f"u{int(a):02d}", "target_id": f"p{int(p)}", "t": float(t),
+             "action": ("repost", "reply")[int(k) % 2]}
+            for k, (a, p, t) in enumerate(zip(rng.integers(0, 40, 900), rng.integers(0, 30, 900),
+                                              rng.uniform(0, 4_000, 900).round(1), strict=True))]
+    cell = [{"account_id": f"c{k}", "target_id": f"p{w}", "t": 5_000.0 + 300 * w + k, "action": "repost"}
+            for w in range(8) for k in range(6)]
+    table = records(rows + cell)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    kw = {"types": ["co_repost", "co_reply", "co_engage"], "window": 120, "min_participation": 2,
+          "null_model": "permutation", "significance": 0.05}
+    whole = build_coaction_edges(table, **kw)
+    spilled = build_coaction_edges(table, pair_budget=50, **kw)
+    assert spilled.stats["partitions"] > 10 and spilled.stats["spilled_rows"] > whole.edges.num_rows
+    assert whole.edges.num_rows > 10
+    assert spilled.edges.equals(whole.edges)
+    assert spilled.actions.equals(whole.actions)
+    for key in ("pairs_formed", "pairs_in_window", "candidate_edges", "per_type_candidate_edges"):
+        assert spilled.stats[key] == whole.stats[key]
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_sampling_keeps_a_pair_on_every_heavy_target_or_on_none():
-    """Thinning each share to its next few sharers would see a pair on a different few posts
-    each time; ranking accounts once sees every repeat of the pairs it keeps."""
-    rows = [(f"u{k:02d}", f"post{p}", 100 * p + (k * 7 + p * 13) % 40) for p in range(6) for k in range(40)]
-    burst = reposts(*rows)
-    exact = edge_map(plain(burst, max_pairs_per_share=None))
-    sampled = edge_map(plain(burst, max_pairs_per_share=None, pair_budget=6 * 120))
-    assert 0 < len(sampled) < len(exact)
-    assert all(edge["weight"] == exact[pair]["weight"] for pair, edge in sampled.items())
-    assert all(edge["n_shared"] == 6 for edge in sampled.values())
-
-
-def test_the_null_model_counts_only_the_targets_a_pair_was_sampled_on():
-    rows = [(f"u{k:02d}", f"post{p}", 100 * p + (k * 7 + p * 13) % 40) for p in range(6) for k in range(40)]
-    small = [(f"u{k:02d}", f"small{p}", 5000 + 100 * p + k) for p in range(3) for k in (0, 1)]
-    burst = reposts(*rows, *small)
-    kw = {"max_pairs_per_share": None, "null_model": "permutation", "significance": 1.0}
-    exact = edge_map(plain(burst, **kw))
-    sampled = edge_map(plain(burst, pair_budget=6 * 120, **kw))
-    # every target is heavy or small alike for all pairs: a pair kept on the heavy posts
-    # expects what it expected unsampled; a pair seen only on the small posts expects less
-    for pair, edge in sampled.items():
-        if edge["n_shared"] >= 6:
-            assert edge["expected_weight"] == pytest.approx(exact[pair]["expected_weight"])
-        else:
-            assert edge["expected_weight"] < exact[pair]["expected_weight"]
-
-
-def test_the_pair_budget_thins_the_viral_target_and_leaves_small_targets_whole():
-    viral = [(f"v{k:03d}", "viral", k) for k in range(60)]
-    small = [(f"u{k:02d}", f"small{k % 4}", 1000 + k) for k in range(32)]  # four posts, eight sharers each
-    burst = reposts(*viral, *small)
-    exact = plain(burst, max_pairs_per_share=None)
-    thinned = plain(burst, max_pairs_per_share=None, pair_budget=200)
-    assert thinned.stats["pairs_formed"] < exact.stats["pairs_formed"]
-    assert thinned.stats["targets_sampled"] == 1
-    small_edges = {pair: e for pair, e in edge_map(exact).items() if pair[0].startswith("u")}
-    assert small_edges and all(edge_map(thinned).get(pair) == e for pair, e in small_edges.items())
-
-
-def test_sample_within_budget_samples_nothing_when_everything_fits():
+def test_partition_bounds_cut_between_targets_only():
     import numpy as np
 
-    from rallypoint.detectors.coaction.partition import sample_within_budget
+    from rallypoint.detectors.coaction.partition import partition_bounds
 
-    partners = np.array([5, 4, 3, 2, 1, 0, 1, 0])
-    groups = np.array([0, 0, 0, 0, 0, 0, 1, 1])
-    ranks = np.linspace(0, 0.99, 8)
-    assert sample_within_budget(partners, groups, lambda: ranks, 3, budget=100) == (None, 0)
-    paired, thinned = sample_within_budget(partners, groups, lambda: ranks, 3, budget=6)
-    assert thinned == 1
-    assert paired[groups == 1].all()  # the small target keeps every share
-    assert not paired[groups == 0].all()
+    group = np.array([0, 0, 0, 1, 1, 2, 3, 3, 3, 3])
+    wanted = np.array([2, 1, 0, 1, 0, 0, 3, 2, 1, 0])
+    assert partition_bounds(group, wanted, None).tolist() == [0, 10]
+    assert partition_bounds(group, wanted, 100).tolist() == [0, 10]
+    bounds = partition_bounds(group, wanted, 3)
+    assert bounds[0] == 0 and bounds[-1] == 10 and len(bounds) > 2
+    assert all(group[b] != group[b - 1] for b in bounds[1:-1])
 
 
 def test_actions_are_the_shares_behind_kept_edges():
@@ -217,7 +200,7 @@ def test_bad_arguments_get_one_clear_sentence(kwargs, fragment):
 
 
 def test_records_of_the_wrong_kind_are_refused():
-    with pytest.raises(CoactionError, match="pyarrow Table or a Dask DataFrame"):
+    with pytest.raises(CoactionError, match="must be a pyarrow Table"):
         build_coaction_edges([{"id": "x"}])
 
 
@@ -235,7 +218,7 @@ def test_actions_without_filtering_equal_the_re_paired_shares():
     import numpy as np
     import polars as pl
 
-    from rallypoint.detectors.coaction.partition import SHARE_COLUMNS, pair_actions
+    from rallypoint.detectors.coaction.partition import SHARE_COLUMNS, Coded, coded_pair_actions
 
     rng = np.random.default_rng(7)
     n = 400
@@ -249,8 +232,11 @@ def test_actions_without_filtering_equal_the_re_paired_shares():
         {"kind": 0, "target": posts, "account_id": accounts, "id": [f"r{k}" for k in range(n)],
          "time": (seconds * 1_000_000).astype(np.int64)}
     ).cast(SHARE_COLUMNS)
-    kept = pl.from_arrow(result.edges.select(["account_a", "account_b"])).with_columns(kind=pl.lit(0, pl.Int32))
-    re_paired = pair_actions(shares, kept, np.array([60_000_000]), None)
+    coded = Coded(shares)
+    edges = pl.from_arrow(result.edges.select(["account_a", "account_b"]))
+    kept = pl.DataFrame({"kind": 0, "account_a": coded.accounts.search_sorted(edges["account_a"]),
+                         "account_b": coded.accounts.search_sorted(edges["account_b"])})
+    re_paired = coded_pair_actions(coded, kept, np.array([60_000_000]), None)
     assert sorted(result.actions["id"].to_pylist()) == sorted(re_paired["id"].to_list())
 
 

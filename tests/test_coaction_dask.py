@@ -1,24 +1,28 @@
-"""The Dask plan gives what the in-process path gives, on local threads and on a distributed client."""
+"""Co-action's partitions as tasks on a ``distributed`` cluster give what the in-process runner gives."""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
-import dask.dataframe as dd
 import numpy as np
-import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
 
-from rallypoint.detectors.coaction import build_coaction_edges
+from rallypoint.detectors.coaction import CoactionError, build_coaction_edges
 from rallypoint.schema import RECORD_SCHEMA
 
 T0 = datetime(2021, 1, 5, tzinfo=UTC)
 CALL = "everyone to the capitol on the sixth bring flags and friends"
+KWARGS = {"types": None, "window": "auto", "min_participation": 2, "null_model": "permutation",
+          "significance": 0.05, "pair_budget": 200}
 
 
-def mixed_records(seed: int = 3) -> pa.Table:
+def mixed_records(seed: int = 3, noise: int = 300) -> pa.Table:
     """A cell that reposts, links, tags, mentions, posts images and near-identical text in sync, plus noise."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -33,7 +37,7 @@ def mixed_records(seed: int = 3) -> pa.Table:
                          "text": f"{CALL} {'!' * k} wave {burst}", "urls": [f"https://ex.org/{burst}"],
                          "hashtags": ["StopTheSteal", f"J{burst}"], "mentions": ["@Official"],
                          "media": [f"img{burst}"]})
-    for k in range(300):
+    for k in range(noise):
         t = T0 + timedelta(seconds=float(rng.uniform(0, 6 * 3_600)))
         rows.append({"id": f"n{k}", "account_id": f"user{k % 90}", "timestamp": t, "action": "repost",
                      "target_id": f"seed{k % 6}"})
@@ -42,59 +46,60 @@ def mixed_records(seed: int = 3) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=RECORD_SCHEMA)
 
 
-def as_dask(table: pa.Table, partitions: int) -> dd.DataFrame:
-    return dd.from_pandas(table.to_pandas(types_mapper=pd.ArrowDtype), npartitions=partitions)
+def assert_same(local, remote):
+    assert pl.from_arrow(local.edges).equals(pl.from_arrow(remote.edges))
+    assert pl.from_arrow(local.actions).equals(pl.from_arrow(remote.actions))
+    assert local.window_seconds == remote.window_seconds
+    for key in ("pairs_in_window", "pairs_formed", "pairs_capped", "targets_capped", "share_events",
+                "partitions", "candidate_edges", "per_type_candidate_edges"):
+        assert local.stats[key] == remote.stats[key]
 
 
-def assert_same(local, distributed):
-    a, b = pl.from_arrow(local.edges), pl.from_arrow(distributed.edges)
-    assert a.select("account_a", "account_b", "weight", "n_shared", "types").equals(
-        b.select("account_a", "account_b", "weight", "n_shared", "types")
-    )
-    for column in ("expected_weight", "p_value", "strength"):
-        x, y = a[column].to_numpy(), b[column].to_numpy()
-        assert np.allclose(x, y, rtol=1e-9, equal_nan=True)
-    assert pl.from_arrow(local.actions).equals(pl.from_arrow(distributed.actions))
-    assert local.window_seconds == pytest.approx(distributed.window_seconds)
-    for key in ("pairs_in_window", "pairs_formed", "pairs_capped", "targets_capped", "share_events"):
-        assert local.stats[key] == distributed.stats[key]
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as made:
+        yield made
 
 
 @pytest.mark.slow
-def test_dask_plan_matches_the_local_path_on_every_type():
+def test_partitions_on_two_worker_processes_match_the_in_process_run(cluster):
     table = mixed_records()
-    kwargs = {"types": None, "window": "auto", "min_participation": 2, "null_model": "permutation"}
-    local = build_coaction_edges(table, **kwargs)
-    distributed = build_coaction_edges(as_dask(table, 3), **kwargs)
-    assert local.edges.num_rows >= 28  # the cell's 8 * 7 / 2 pairs at least
-    assert_same(local, distributed)
+    local = build_coaction_edges(table, **KWARGS)
+    remote = build_coaction_edges(table, scheduler=cluster.scheduler_address, **KWARGS)
+    assert local.stats["partitions"] > 4 and local.edges.num_rows >= 28  # the cell's 8 * 7 / 2 pairs at least
+    assert local.stats["spilled_rows"] > 0 and remote.stats["spilled_rows"] == 0
+    assert_same(local, remote)
 
 
 @pytest.mark.slow
-def test_dask_plan_on_a_distributed_client(reference_dir):
-    from distributed import Client, LocalCluster
-    from test_peers import coortweet_records
+def test_a_worker_killed_mid_run_is_replaced_and_the_run_finishes(cluster):
+    """Dask re-runs a lost worker's tasks elsewhere: the result is the in-process one."""
+    from distributed import Client
 
-    table = coortweet_records(pl.read_csv(reference_dir / "coortweet" / "russian_coord_tweets.csv.gz"))
-    kwargs = {"types": ["co_repost"], "window": "60s", "min_participation": 2, "null_model": "none"}
-    local = build_coaction_edges(table, **kwargs)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster):
-        distributed = build_coaction_edges(as_dask(table, 4), **kwargs)
-    assert distributed.edges.num_rows == 3721
-    assert_same(local, distributed)
+    table = mixed_records(noise=3_000)
+    local = build_coaction_edges(table, **KWARGS)
+    with Client(cluster.scheduler_address, set_as_default=False) as client:
+        killed = []
+
+        def kill_when_busy():
+            for _ in range(400):
+                if any(client.processing().values()):
+                    victim = next(iter(cluster.workers.values()))
+                    os.kill(victim.process.process.pid, signal.SIGKILL)
+                    killed.append(True)
+                    return
+                time.sleep(0.01)
+
+        killer = threading.Thread(target=kill_when_busy)
+        killer.start()
+        remote = build_coaction_edges(table, scheduler=client, **KWARGS)
+        killer.join()
+    assert killed
+    assert_same(local, remote)
 
 
-@pytest.mark.slow
-def test_dask_plan_samples_heavy_targets_as_the_local_path_does():
-    """The sample ranks accounts by their ids, not by a partition's codes: the same shares pair."""
-    table = mixed_records()
-    kwargs = {"types": ["co_repost"], "window": "600s", "min_participation": 1, "null_model": "permutation",
-              "significance": 1.0, "max_pairs_per_share": None, "pair_budget": 400}
-    local = build_coaction_edges(table, **kwargs)
-    distributed = build_coaction_edges(as_dask(table, 1), **kwargs)
-    assert local.stats["targets_sampled"] > 0
-    assert local.stats["pairs_formed"] < build_coaction_edges(table, **{**kwargs, "pair_budget": None}).stats[
-        "pairs_formed"]
-    assert distributed.stats["targets_sampled"] == local.stats["targets_sampled"]
-    assert_same(local, distributed)
+def test_an_unreachable_scheduler_is_one_clear_sentence():
+    with pytest.raises(CoactionError, match="Cannot reach the Dask scheduler"):
+        build_coaction_edges(mixed_records(), scheduler="tcp://127.0.0.1:9", **KWARGS)

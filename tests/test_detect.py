@@ -321,7 +321,7 @@ def test_an_unfinished_run_is_discarded_and_latest_is_the_committed_one(worlds):
 
 
 @pytest.mark.slow
-def test_a_smaller_pair_budget_samples_heavy_targets_and_is_recorded(worlds):
+def test_a_smaller_pair_budget_spills_partitions_and_finds_the_same(worlds):
     world = worlds[0]
     lake = world["lake"]
     result = CliRunner().invoke(main, ["detect", "--lake", str(lake.root), "--run-id", "small-budget",
@@ -329,21 +329,28 @@ def test_a_smaller_pair_budget_samples_heavy_targets_and_is_recorded(worlds):
     assert result.exit_code == 0, result.output
     run = json.loads((lake.runs_dir / "small-budget" / "run.json").read_text())
     assert run["parameters"]["pair_budget"] == 20000
-    assert run["coaction_stats"]["targets_sampled"] > 0
-    assert run["coaction_stats"]["pairs_formed"] < world["result"].summary["coaction_stats"]["pairs_formed"]
+    stats, before = run["coaction_stats"], world["result"].summary["coaction_stats"]
+    assert stats["partitions"] > before["partitions"] and stats["spilled_rows"] > 0
+    assert stats["pairs_formed"] == before["pairs_formed"]
+    assert stats["edges"] == before["edges"]
+    small, whole = (pl.from_arrow(lake.read_run_table(run, "edges")) for run in ("small-budget", world["run_id"]))
+    assert small.equals(whole)
 
 
 @pytest.mark.slow
 def test_a_distributed_scheduler_runs_the_same_detection(worlds):
+    """Co-action's partitions on two worker processes: every run table as in process."""
     from distributed import LocalCluster
 
     world = worlds[0]
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
-        remote = detect_run(world["lake"].root, scheduler=cluster.scheduler_address, show_progress=False)
-    local = pl.from_arrow(world["lake"].read_run_table(world["run_id"], "clusters"))
-    distributed = pl.from_arrow(world["lake"].read_run_table(remote.run_id, "clusters"))
-    assert distributed["score"].to_list() == pytest.approx(local["score"].to_list(), rel=1e-12, abs=1e-15)
-    assert distributed["n_accounts"].to_list() == local["n_accounts"].to_list()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = detect_run(world["lake"].root, scheduler=cluster.scheduler_address, show_progress=False,
+                            pair_budget=20_000)
+    assert remote.summary["coaction_stats"]["partitions"] > world["result"].summary["coaction_stats"]["partitions"]
+    local, distributed = _tables(world), _tables({"lake": world["lake"], "run_id": remote.run_id})
+    for name in RUN_TABLES:
+        keep = [c for c in local[name].columns if c != "run_id"]
+        assert distributed[name].select(keep).equals(local[name].select(keep)), name
     assert remote.summary["parameters"]["scheduler"] == cluster.scheduler_address
 
 

@@ -137,7 +137,7 @@ def test_expected_weights_are_the_sums_over_shared_targets_in_chunks_of_any_size
     cut into chunks (the chunks are filled on two threads)."""
     import polars as pl
 
-    from rallypoint.detectors.coaction.reduce import PerType, expected_weights
+    from rallypoint.detectors.coaction.reduce import PerType, ShareLookup, expected_weights
 
     rng = np.random.default_rng(3)
     n_accounts, n_kinds, n_groups = 30, 2, 40
@@ -150,7 +150,8 @@ def test_expected_weights_are_the_sums_over_shared_targets_in_chunks_of_any_size
     pair_kind = np.sort((a * n_accounts + b) * n_kinds + kind)
     zeros = np.zeros(pair_kind.size)
     rows = PerType(pair_kind, zeros, zeros, zeros, zeros, zeros)
-    got = expected_weights(rows, counts, chance, group_kind, n_accounts, n_kinds, chunk=chunk)
+    lookup = ShareLookup.build(counts, group_kind, n_accounts, n_kinds)
+    got = expected_weights(rows, lookup, chance, n_accounts, n_kinds, chunk=chunk)
     n = np.zeros((n_accounts, n_groups))
     n[counts["account"].to_numpy(), counts["group"].to_numpy()] = counts["n"].to_numpy()
     pair, kind = np.divmod(pair_kind, n_kinds)

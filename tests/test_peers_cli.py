@@ -16,9 +16,9 @@ from rallypoint.lake import Lake
 pytestmark = pytest.mark.slow
 
 
-def test_the_lake_read_by_dask_gives_coortweets_network(russian_lake, reference_dir):
+def test_the_lake_gives_coortweets_network(russian_lake, reference_dir):
     result = build_coaction_edges(
-        Lake(russian_lake).read_interactions(), types=["co_repost"], window="60s",
+        Lake(russian_lake).read_interactions_arrow(), types=["co_repost"], window="60s",
         min_participation=2, null_model="none",
     )
     edges = pl.read_csv(reference_dir / "coortweet" / "russian_tw60_mp2_ew0.5_edges.csv.gz", infer_schema_length=None)

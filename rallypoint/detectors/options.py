@@ -54,12 +54,13 @@ class DetectOptions:
         None, f"Leiden resolution (default: {DEFAULT_CPM_RESOLUTION:g} for cpm, "
               f"{DEFAULT_MODULARITY_RESOLUTION:g} for modularity).")
     pair_budget: int | None = _option(
-        None, "About the most co-share pairs formed at once (default: co-action's, docs/coaction.md); beyond "
-              "it the heaviest targets are sampled by account. More finds more of a huge network and takes "
-              "more memory.")
+        None, "About the most co-share pairs formed at once (default: co-action's, docs/coaction.md): the "
+              "targets are paired in partitions of about this many pairs and the sums spilled to disk; nothing "
+              "is sampled. More takes more memory and writes less to disk.")
     threshold: float = _option(DEFAULT_THRESHOLD, "Flag clusters scoring at least this (0..1).")
     seed: int = _option(0, "Random seed (null model, Leiden).")
-    scheduler: str | None = _option(None, "Dask scheduler address; default: local.")
+    scheduler: str | None = _option(None, "Dask scheduler address (tcp://host:8786): co-action's partitions are paired "
+                                              "there; default: in this process.")
     run_id: str | None = _option(None, "Name of the run (default: time + random hex).", recorded=False)
     neo4j_uri: str | None = _option(None, "Load the finished run into Neo4j at this Bolt URI.", recorded=False)
 

@@ -4,10 +4,11 @@
 :class:`DetectRun` runs its stages in order (each timed, each shown as progress on a
 terminal); each stage calls the module that owns its work:
 
-1. **read**, **coaction** — the lake's interactions in ``[since, until)`` (``read_records``;
-   ``scheduler="tcp://..."`` reads through a distributed cluster), then the co-action
-   engine's ``build_coaction_edges``: account pairs that acted on the same targets within
-   the window, tested against a time-shuffling null model (CooRnet / CooRTweet semantics).
+1. **read**, **coaction** — the lake's interactions in ``[since, until)`` (``read_records``),
+   then the co-action engine's ``build_coaction_edges``: account pairs that acted on the
+   same targets within the window, tested against a time-shuffling null model (CooRnet /
+   CooRTweet semantics); with ``scheduler="tcp://..."`` its partitions are paired and
+   reduced on that Dask cluster (``coaction.engine``).
 2. **communities** — Leiden on the weighted co-action graph (:mod:`.communities`; Traag
    et al. 2019), grown by the group test of :mod:`.attachment`.
 3. **records** — the columns the later stages read, read again once co-action's are gone.
@@ -65,8 +66,7 @@ from rallypoint.detectors.options import DetectOptions, DetectParameterError
 from rallypoint.detectors.roles import assign_roles, with_origins
 from rallypoint.detectors.tables import queue_keys, run_tables
 from rallypoint.detectors.terms import TERM_KIND, learned_terms, taught_terms, term_evidence, terms_table
-from rallypoint.errors import RallypointError
-from rallypoint.lake import Lake, lake_columns, new_id
+from rallypoint.lake import Lake, new_id
 from rallypoint.schema import EDGES_SCHEMA
 
 #: Columns the detectors read from the lake (everything but ``extra``/``urls_original``).
@@ -159,22 +159,13 @@ def _peak_rss_mib() -> float:
     return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
-def read_records(lake: Lake, since: datetime | None, until: datetime | None, scheduler: str | None,
+def read_records(lake: Lake, since: datetime | None, until: datetime | None,
                  columns: list[str] = READ_COLUMNS, files=None) -> pa.Table:
     """The lake's interactions in range (of ``files``, a snapshot's, when given) as one Arrow
-    table: read by Dask on ``scheduler``'s cluster, else by pyarrow in this process."""
-    if not scheduler:
-        return lake.read_interactions_arrow(columns=columns, since=since, until=until, files=files)
-    from distributed import Client
-
-    ddf = lake.read_interactions(columns=columns, since=since, until=until, files=files)
-    try:
-        client = Client(scheduler, timeout="20s")
-    except OSError as exc:
-        raise RallypointError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}.") from None
-    with client:
-        frame = client.compute(ddf).result()
-    return pa.Table.from_pandas(frame, preserve_index=False).cast(lake_columns(columns))
+    table, read by pyarrow in this process. With a Dask scheduler, co-action's pairing, the
+    heavy part, runs on the cluster (``coaction.engine``); routing the records through the
+    workers and back as pandas would only copy them twice."""
+    return lake.read_interactions_arrow(columns=columns, since=since, until=until, files=files)
 
 
 def detect_run(lake: str | Path | Lake, options: DetectOptions | None = None, *, show_progress: bool | None = None,
@@ -234,7 +225,7 @@ class DetectRun:
 
     def read(self, columns: list[str]) -> pa.Table:
         o = self.options
-        return read_records(self.lake, o.since, o.until, o.scheduler, columns=columns, files=self.snapshot.files)
+        return read_records(self.lake, o.since, o.until, columns=columns, files=self.snapshot.files)
 
     # --- the stages, in order -------------------------------------------------------------
 
@@ -260,6 +251,7 @@ class DetectRun:
                 coaction_input.pop(), types=list(o.types) if o.types else None, window=o.window,
                 min_participation=o.min_participation, null_model=o.null_model, significance=o.significance,
                 seed=o.seed, pair_budget=self.pair_budget, on_engage_events=prepare_attachment,
+                scheduler=o.scheduler,
             )
             result.engage_events = None  # the prepared engagements stand for them
             self.coaction_result = result

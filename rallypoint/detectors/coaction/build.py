@@ -21,20 +21,19 @@ Minimum participation (CooRTweet 2.x, ``detect_groups``), applied per co-action 
     image hashes) and then merges the results into one network.
 
 Plan
-    The same partition functions (``partition.py``) run in two drivers. Given a
-    pyarrow Table they run once, in process, on all shares. Given a Dask DataFrame
-    (``Lake.read_interactions``) the work is a Dask plan: share events per input
-    partition, a shuffle on (type, target) so every target's shares sit in one
-    partition, ``coact_partition`` per partition, then groupbys and joins for the
-    participation rule, the per-pair sums and the null model — so it runs on a
-    distributed cluster when a ``distributed.Client`` is active. Only the per-type
-    edge table, (type, account) participation counts and per-target delay figures
-    (for ``window="auto"``) come back to the driver.
+    The share events of every type are built and coded in this process (``_LocalPlan``);
+    each type's targets are then cut into partitions of about ``pair_budget`` pairs,
+    paired and reduced to per-pair sums by ``engine.pair_partition``, and the sums added up
+    by ranges of account pairs (``engine.reduce_bucket``). The runner (``engine.py``) runs
+    those two functions here, the sums spilled to disk when they do not fit
+    (``spill.py``), or as tasks on a ``distributed`` cluster (``scheduler``), the sums
+    kept on the workers; only candidate rows, share counts and figures come back.
 
 Cost
     ``O(n log n)`` for the sort, ``O(n log m + P)`` for the pairs (``P`` pairs formed,
-    at most ``n * max_pairs_per_share``), ``O(P)`` hash aggregation, plus the null
-    model's join. Memory is bounded by the pair chunk size, not by ``P``.
+    at most ``n * max_pairs_per_share``), ``O(R log R)`` to add up the ``R`` per-pair
+    rows, plus the null model's join. Memory is bounded by the pair budget (one
+    partition's rows, one bucket's), not by ``P``.
 """
 
 from __future__ import annotations
@@ -46,11 +45,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from rallypoint.arrays import first_seen_codes, sorted_codes, sorted_unique, stable_argsort, union_codes
+from rallypoint.arrays import first_seen_codes, sorted_codes, sorted_unique, union_codes
 from rallypoint.detectors import null_model as nm
 from rallypoint.detectors.coaction import (
     co_engage,
@@ -62,38 +60,31 @@ from rallypoint.detectors.coaction import (
     co_repost,
     co_text,
 )
-from rallypoint.detectors.coaction.pairs import window_ends
+from rallypoint.detectors.coaction.engine import runner_for
+from rallypoint.detectors.coaction.pairs import target_chances, window_ends
 from rallypoint.detectors.coaction.partition import (
     DEFAULT_PAIR_BUDGET,
-    FIGURES,
-    PAIR_ROW_SCHEMA,
     SHARE_COLUMNS,
-    SHARE_STATS_SCHEMA,
     Coded,
-    account_ranks,
-    coact_codes,
-    coact_partition,
     coded_pair_actions,
     merge_figures,
-    pair_actions,
-    sample_within_budget,
+    partition_bounds,
 )
 from rallypoint.detectors.coaction.reduce import (
     PerType,
+    ShareLookup,
     expected_weights,
     may_pass,
-    pair_runs,
-    participating,
-    per_type_sums,
+    participation,
 )
 from rallypoint.detectors.coaction.shares import distinct as distinct_events
 from rallypoint.detectors.coaction.shares import schema_of
+from rallypoint.detectors.coaction.spill import BUCKETS_PER_BUDGET
 from rallypoint.detectors.memory import release_unused_memory
 from rallypoint.detectors.window import (
     AUTO,
     parse_window,
     sorted_target_delays,
-    target_delays,
     window_from_delays,
 )
 from rallypoint.errors import RallypointError
@@ -205,8 +196,9 @@ def build_coaction_edges(
     null_jitter: float = nm.DEFAULT_JITTER,
     pair_budget: int = DEFAULT_PAIR_BUDGET,
     on_engage_events: Callable[[pl.DataFrame | CodedEvents, float], None] | None = None,
+    scheduler: str | Any | None = None,
 ) -> CoactionResult:
-    """Build the co-action graph of ``records`` (a pyarrow Table or a Dask DataFrame, LAKE_SCHEMA columns).
+    """Build the co-action graph of ``records`` (a pyarrow Table, LAKE_SCHEMA columns).
 
     ``types``: co-action types (a sequence or a comma list); ``window``: ``"auto"``, a
     duration such as ``"60s"``, or seconds; ``min_participation``: CooRTweet's rule
@@ -215,12 +207,17 @@ def build_coaction_edges(
     ``"none"``); ``max_pairs_per_share``: the cap (``None`` disables it);
     ``text_threshold``: Jaccard threshold of ``co_text``; ``seed``: MinHash seed;
     ``null_jitter``: the null model's time scale, in windows (see ``null_model``);
-    ``pair_budget``: about the most pairs formed per partition — beyond it the heaviest
-    targets are sampled, the same accounts on each (``sample_within_budget``;
-    ``stats["targets_sampled"]``), so memory stays bounded; ``on_engage_events``: called
+    ``pair_budget``: about the most pairs formed at once — the targets are cut into
+    partitions of about this many pairs, paired one partition at a time, and the per-pair
+    sums spilled to disk and added up pair by pair (``spill.py``), so memory stays bounded
+    and every pair under the cap is formed (``None``: one partition, in memory;
+    ``stats["partitions"]``); ``on_engage_events``: called
     with ``co_engage``'s events (as ``CoactionResult.engage_events``) and window in seconds
     as soon as both are known, before any pair is formed, so a caller can start work on
-    them beside the pairing (``detect`` prepares the attachment's test there).
+    them beside the pairing (``detect`` prepares the attachment's test there);
+    ``scheduler``: a Dask scheduler address (``tcp://...``) or a ``distributed.Client``:
+    the partitions are paired and reduced there as tasks (``engine.OnCluster``), and only
+    the candidate rows, share counts and figures come back; ``None``: in this process.
     """
     started = time.perf_counter()
     type_list = _check_types(types)
@@ -238,17 +235,13 @@ def build_coaction_edges(
     if pair_budget is not None:
         check_pair_budget(pair_budget)
 
-    if isinstance(records, pa.Table):
-        plan: _Plan = _LocalPlan(_complete(records))
-        # the plan holds the table until its share events are coded, then lets it go (a
-        # caller that hands over its only reference frees the records for the pairing)
-        del records
-    elif hasattr(records, "map_partitions") and hasattr(records, "columns"):
-        plan = _DaskPlan(records)
-    else:
-        raise CoactionError(
-            f"Records must be a pyarrow Table or a Dask DataFrame, not {type(records).__name__}."
-        )
+    if not isinstance(records, pa.Table):
+        raise CoactionError(f"Records must be a pyarrow Table, not {type(records).__name__}.")
+    client, own_client = _client(scheduler)
+    plan = _LocalPlan(_complete(records), client)
+    # the plan holds the table until its share events are coded, then lets it go (a
+    # caller that hands over its only reference frees the records for the pairing)
+    del records
 
     shares, engage_events, stats = plan.prepare(type_list, text_threshold, seed, min_participation)
     if parsed_window == AUTO:
@@ -267,12 +260,25 @@ def build_coaction_edges(
         on_engage_events(plan.decode_events(engage_events), windows[co_engage.TYPE])
 
     jitter = null_jitter if null_model == "permutation" else None
-    rows, share_stats, figures = plan.coact(shares, window_us, max_pairs_per_share, jitter, pair_budget)
-    stats.update(figures)
-    # with the null model, only the rows of pairs that may pass come back (most candidates
-    # met once and cannot): the rest never become strings or structs
-    significance_or_none = significance if jitter is not None else None
-    per_type, candidates, per_kind = plan.per_type(rows, share_stats, min_participation, significance_or_none)
+    try:
+        # wall and this process's CPU time of the two halves: what sizing a cluster starts from
+        pairing_started = time.perf_counter(), time.process_time()
+        rows, share_stats, figures = plan.coact(shares, window_us, max_pairs_per_share, jitter, pair_budget)
+        stats.update(figures)
+        buckets_started = time.perf_counter(), time.process_time()
+        stats["pairing_seconds"] = round(buckets_started[0] - pairing_started[0], 3)
+        stats["pairing_cpu_seconds"] = round(buckets_started[1] - pairing_started[1], 3)
+        # with the null model, only the rows of pairs that may pass come back (most candidates
+        # met once and cannot): the rest never become strings or structs
+        significance_or_none = significance if jitter is not None else None
+        per_type, candidates, per_kind = plan.per_type(rows, share_stats, min_participation, significance_or_none)
+        stats["spilled_rows"] = plan.spilled_rows
+        stats["buckets_seconds"] = round(time.perf_counter() - buckets_started[0], 3)
+        stats["buckets_cpu_seconds"] = round(time.process_time() - buckets_started[1], 3)
+    finally:
+        plan.close()
+        if own_client:
+            client.close()
     del rows, share_stats
     stats["candidate_edges"] = candidates
     stats["per_type_candidate_edges"] = {type_list[k]: n for k, n in sorted(per_kind.items())}
@@ -320,6 +326,19 @@ def check_pair_budget(pair_budget: int) -> None:
         raise CoactionError(f"The pair budget must be a whole number of pairs, at least 1, not {pair_budget!r}.")
 
 
+def _client(scheduler: str | Any | None) -> tuple[Any | None, bool]:
+    """``(client, owned)``: a ``distributed.Client`` for ``scheduler`` (an address, connected
+    here and closed by the caller, or a client already made), or ``(None, False)``."""
+    if scheduler is None or not isinstance(scheduler, str):
+        return scheduler, False
+    from distributed import Client
+
+    try:
+        return Client(scheduler, timeout="20s", set_as_default=False), True
+    except OSError as exc:
+        raise CoactionError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}.") from None
+
+
 def _check_types(types: Iterable[str] | str | None) -> list[str]:
     if types is None:
         return list(COACTION_TYPES)
@@ -350,17 +369,6 @@ def _complete(table: pa.Table) -> pa.Table:
     return pa.table(columns)
 
 
-def _type_share_events(table: pa.Table, type_list: Sequence[str]) -> pl.DataFrame:
-    """Share events of every type with ``kind`` (type code) and ``time`` (µs); ``co_text``'s
-    are its per-partition half (``text_events``: their targets are the normalised texts,
-    grouped once every partition's are in)."""
-    frames = []
-    for kind, name in enumerate(type_list):
-        module = co_text.text_events if name == co_text.TYPE else _MODULES[name].share_events
-        frames.append(_share_frame(module(table), table, kind))
-    return pl.concat(frames) if frames else pl.DataFrame(schema=SHARE_COLUMNS)
-
-
 def _share_frame(events: pa.Table, table: pa.Table, kind: int) -> pl.DataFrame:
     """A type module's share events (``events``, from the records ``table``) as ``SHARE_COLUMNS``."""
     return _with_codes(pl.from_arrow(events.cast(schema_of(table))), kind)
@@ -378,60 +386,28 @@ def _with_codes(events: pl.DataFrame, kind: int) -> pl.DataFrame:
     )
 
 
-# --- the two drivers ---------------------------------------------------------------
+# --- the plan ----------------------------------------------------------------------
 
 
-class _Plan:
-    """What a driver provides; every method is one step of ``build_coaction_edges``."""
-
-    def prepare(self, type_list, text_threshold, seed, min_participation):
-        """Share events of every type, with ``co_text`` copies as ``co_engage`` events and
-        CooRTweet's step 1 applied, laid out by target: ``(shares, engage_events, stats)``."""
-        shares = self.share_events(type_list, text_threshold=text_threshold, seed=seed)
-        if co_engage.TYPE in type_list and co_text.TYPE in type_list:
-            # copying a post's text is engaging with it, as reposting it is (co_engage.py)
-            shares = self.with_copies(shares, type_list.index(co_text.TYPE), type_list.index(co_engage.TYPE))
-        engage_events = (self.events_of(shares, type_list.index(co_engage.TYPE))
-                         if co_engage.TYPE in type_list else None)
-        stats: dict[str, Any] = {"share_events": self.count(shares)}
-        if min_participation > 1:
-            # CooRTweet step 1: accounts with too few share events of a type never pair in it
-            shares = self.prefilter(shares, min_participation)
-            stats["share_events_after_prefilter"] = self.count(shares)
-        return self.by_target(shares), engage_events, stats
-
-    def share_events(self, type_list, text_threshold, seed): ...
-    def with_copies(self, shares, text_kind, engage_kind): ...
-    def events_of(self, shares, kind) -> pl.DataFrame: ...
-    def count(self, shares) -> int: ...
-    def prefilter(self, shares, min_participation): ...
-    def by_target(self, shares): ...
-    def delays(self, shares) -> pl.DataFrame: ...
-    def coact(self, shares, window_us, max_pairs_per_share, jitter, pair_budget): ...
-    #: whether ``per_type`` returns rows sorted by (account_a, account_b, kind)
-    pairs_sorted = False
-    def per_type(self, rows, share_stats, min_participation, significance) -> tuple[pl.DataFrame, int, dict]: ...
-    def decode(self, per_type) -> pl.DataFrame: ...
-    def decode_events(self, events):
-        return events
-    def actions(self, shares, kept, window_us, max_pairs_per_share) -> pl.DataFrame: ...
-
-
-class _LocalPlan(_Plan):
-    """Everything in this process, one co-action type at a time.
+class _LocalPlan:
+    """Every step of ``build_coaction_edges``, one co-action type at a time.
 
     A type's share events (strings) are built, coded (``Coded``: integer arrays and each
     distinct string once) and dropped before the next type's are built; pairs are formed
-    and reduced to per-type candidate rows one type at a time, so at most one type's
-    strings and one type's pairs are alive at once. Every type codes accounts against
-    the same sorted account ids, so the per-type rows merge into one sorted table.
+    partition by partition and reduced to per-pair sums by the runner (``engine.py``: in
+    this process, or on a cluster's workers). Every type codes accounts against the same
+    sorted account ids, so the per-type rows merge into one sorted table.
     """
 
     #: ``per_type`` rows come sorted by (account_a, account_b, kind) codes
     pairs_sorted = True
+    #: per-pair rows written to disk by the pairing (``spill.PairSpill``)
+    spilled_rows = 0
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, client: Any | None = None) -> None:
         self.table = table
+        #: a ``distributed.Client`` the partitions run on, or ``None``: here (``engine.py``)
+        self.client = client
 
     def prepare(self, type_list, text_threshold, seed, min_participation):
         """One ``Coded`` per type, the ``co_engage`` events (in codes) and the counts.
@@ -532,86 +508,103 @@ class _LocalPlan(_Plan):
         return pl.concat([sorted_target_delays(s.group, s.time, s.group_kind) for s in shares])
 
     def coact(self, shares, window_us, max_pairs_per_share, jitter, pair_budget):
-        """Pairs of each type in turn, each reduced to its per-type candidate rows (``reduce.py``:
-        sums over targets, CooRTweet's step 2) before the next type's are formed.
+        """Pairs of each type, partition by partition, each partition reduced to per (account pair,
+        type) sums (``engine.pair_partition``) and kept by the runner: in a ``PairSpill`` in
+        this process, on the workers on a cluster.
 
-        The pair budget bounds the pairs formed over all types: which shares pair is decided
-        once (``sample_within_budget``), from every type's in-window partner counts with the
-        types' targets told apart, as they would be for one partition, and with one ranking
-        of the accounts for every type.
+        A partition is a run of whole targets of one type (the shares are sorted by target:
+        ``partition_bounds`` cuts them where about ``pair_budget`` pairs under the cap have
+        been formed), so a target's pairs, share counts and chance are all in one partition.
+        The sums go to one bucket (in memory) when every type's pairs fit the budget, else
+        to ``BUCKETS_PER_BUDGET`` per budget's worth of pairs. Nothing is sampled.
         """
-        # each type's window ends, found once: for the sample here, then for its pairing
-        ends = [window_ends(s.group, s.time, window_us[s.kind]) for s in shares]
-        partners = [e - np.arange(1, len(e) + 1) for e in ends]
-        # every type's group codes offset into one range (the budget's targets, then E_ab's)
+        # every type's group codes offset into one range (E_ab's)
         self.group_offsets = np.cumsum([0] + [s.n_groups for s in shares])
-        paired, thinned = None, 0
-        if sum(map(len, partners)) and pair_budget is not None:
-            targets = np.concatenate([s.group + offset for s, offset in zip(shares, self.group_offsets, strict=False)])
-
-            def share_ranks() -> np.ndarray:
-                ranks = account_ranks(self.accounts)
-                return np.concatenate([ranks[s.account] for s in shares])
-
-            paired, thinned = sample_within_budget(np.concatenate(partners), targets, share_ranks,
-                                                   max_pairs_per_share, pair_budget)
-            del targets
-        del partners
-        starts = np.cumsum([0] + [len(s) for s in shares])
+        ends = [window_ends(s.group, s.time, window_us[s.kind]) for s in shares]
+        wanted = []
+        for e in ends:
+            partners = e - np.arange(1, len(e) + 1, dtype=np.int64)
+            wanted.append(partners if max_pairs_per_share is None else np.minimum(partners, max_pairs_per_share))
+        total = int(sum(int(w.sum()) for w in wanted))
+        n_buckets = 1 if pair_budget is None or total <= pair_budget else -(-total * BUCKETS_PER_BUDGET // pair_budget)
+        first = self.coded[0]
+        self.runner = runner_for(self.client, n_buckets, first.n_accounts, first.n_kinds)
+        per_type = []
+        for s in shares:
+            # popped: a type's ends and counts go before the next type's pairing (the memory peak)
+            type_ends, type_wanted = ends.pop(0), wanted.pop(0)
+            windows = window_us[s.kind]
+            chance = (np.full(s.n_groups, np.nan) if jitter is None else
+                      target_chances(s.group, s.time, np.round(windows * jitter).astype(np.int64), s.n_groups, jitter))
+            bounds = partition_bounds(s.group, type_wanted, pair_budget)
+            del type_wanted, windows
+            handles = []
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+                handles.append(self.runner.pair(s.part(lo, hi), window_us, max_pairs_per_share, chance,
+                                                type_ends[lo:hi] - lo))
+                # a partition's pairing frees more than the next reuses (rallypoint.allocator)
+                release_unused_memory()
+            del type_ends
+            per_type.append((chance, bounds, handles))
         results = []
-        for k, s in enumerate(shares):
-            sample = None if paired is None else paired[starts[k]:starts[k + 1]]
-            # popped: the pairing drops a type's ends before its share counts (the memory peak)
-            coded = coact_codes(s, window_us, max_pairs_per_share, jitter, pair_budget=None, paired=sample,
-                                ends=ends.pop(0))
-            summed = per_type_sums(coded.pairs, coded.chance)
-            coded.pairs = None
-            rows = participating(summed, coded.share_counts, s.group_kind, s.n_accounts, s.n_kinds,
-                                 self.min_participation)
-            # E_ab sums over the targets where both accounts were sampled (``sample_within_budget``)
-            share_counts = coded.share_counts.filter("sampled").select("group", "account", "n")
-            results.append(_TypePairs(rows, share_counts, coded.chance, coded.in_pair, len(summed),
-                                      coded.figures, sample))
-            del coded, summed, rows, share_counts
-            # a type's pairing frees more than the next type reuses (rallypoint.allocator)
-            release_unused_memory()
+        for s, (chance, bounds, handles) in zip(shares, per_type, strict=True):
+            parts = self.runner.gather(handles)
+            in_pair = np.zeros(len(s), dtype=bool)
+            for lo, hi, (_, part_in_pair, _) in zip(bounds[:-1], bounds[1:], parts, strict=True):
+                in_pair[lo:hi] = part_in_pair
+            results.append(_TypePairs(pl.concat([p[0] for p in parts]), chance, in_pair,
+                                      merge_figures([p[2] for p in parts])))
         figures = merge_figures([r.figures for r in results])
-        figures["targets_sampled"] = thinned
         return results, None, figures
 
     def per_type(self, rows, share_stats, min_participation, significance):
-        """The per-type rows of every type, merged and sorted by (account pair, type); accounts stay codes.
+        """The per-type rows of every type, added up bucket by bucket (``engine.reduce_bucket``)
+        and sorted by (account pair, type); accounts stay codes.
 
         ``significance``: ``None`` without a null model, else only rows of pairs whose
-        p-value may pass it are returned (and only those get ``E_ab`` computed).
+        p-value may pass it are kept, bucket by bucket (and only those get ``E_ab``).
         """
         first = self.coded[0]
         n_accounts, n_kinds = first.n_accounts, first.n_kinds
         self.type_pairs = rows
-        parts = [r.rows for r in rows]
+        # every type's share counts and chances, with group codes offset into one range
+        share_counts = pl.concat([r.share_counts.with_columns(pl.col("group") + int(offset))
+                                  for r, offset in zip(rows, self.group_offsets, strict=False)])
         for r in rows:
-            r.rows = None  # merged below: one copy is enough
-        per_type = _concat_per_type(parts)
-        starts, _ = pair_runs(per_type, n_kinds)
-        per_kind = np.bincount(per_type.pair_kind % n_kinds, minlength=n_kinds)
-        candidates, per_kind = len(starts), {k: int(n) for k, n in enumerate(per_kind) if n}
-        expected = None
+            r.share_counts = None  # concatenated above: one copy is enough
+        group_kind = np.concatenate([s.group_kind for s in self.coded])
+        enough = (participation(share_counts, group_kind, n_accounts, n_kinds, self.min_participation)
+                  if self.min_participation > 1 else None)
+        formed = np.zeros(n_kinds, np.int64)
+        per_kind = np.zeros(n_kinds, np.int64)
+        candidates = 0
+        kept, kept_expected = [], []
         if significance is not None:
-            # first on a lower bound of E_ab (free), then on E_ab for the pairs left
-            per_type = per_type.take(may_pass(per_type, per_type.met_chance, n_kinds, significance))
-            # every type's share counts and chances, with group codes offset into one range
-            share_counts = pl.concat([r.share_counts.with_columns(pl.col("group") + int(offset))
-                                      for r, offset in zip(rows, self.group_offsets, strict=False)])
-            for r in rows:
-                r.share_counts = None  # concatenated above: one copy is enough
+            # E_ab bucket by bucket, as the buckets come: only each bucket's survivors are held
             chance = np.concatenate([r.chance for r in rows])
-            group_kind = np.concatenate([s.group_kind for s in self.coded])
-            release_unused_memory()  # the pairing's memory, before E_ab's
-            expected = expected_weights(per_type, share_counts, chance, group_kind, n_accounts, n_kinds)
-            del share_counts
-            release_unused_memory()
-            kept = may_pass(per_type, expected, n_kinds, significance)
-            per_type, expected = per_type.take(kept), expected[kept]
+            lookup = ShareLookup.build(share_counts.select("group", "account", "n"), group_kind, n_accounts, n_kinds)
+        del share_counts
+        release_unused_memory()  # the pairing's memory, before the buckets'
+        for bucket in self.runner.buckets(enough, significance):
+            formed += bucket.formed
+            per_kind += bucket.per_kind
+            candidates += bucket.candidates
+            found = bucket.rows
+            del bucket
+            if significance is not None:
+                expected = expected_weights(found, lookup, chance, n_accounts, n_kinds)
+                keep = may_pass(found, expected, n_kinds, significance)
+                found = found.take(keep)
+                kept_expected.append(expected[keep])
+            kept.append(found)
+        self.spilled_rows = self.runner.spilled_rows
+        # buckets are ranges of keys in order: concatenated, they stay sorted
+        per_type = PerType(*(np.concatenate(columns) for columns in zip(
+            *((p.pair_kind, p.weight, p.n_shared, p.first, p.last, p.met_chance) for p in kept), strict=True)))
+        expected = np.concatenate(kept_expected) if significance is not None else None
+        del kept, kept_expected
+        for kind, r in enumerate(rows):
+            r.formed_pair_types = int(formed[kind])
         a, b, kind = first.split_pair_kind(per_type.pair_kind)
         frame = pl.DataFrame(
             {"kind": kind, "account_a": a, "account_b": b, "weight": per_type.weight,
@@ -619,7 +612,12 @@ class _LocalPlan(_Plan):
              "expected_weight": pl.Series(expected, dtype=pl.Float64) if expected is not None
              else pl.repeat(None, len(per_type), dtype=pl.Float64, eager=True)}
         )
-        return frame, candidates, per_kind
+        return frame, candidates, {k: int(n) for k, n in enumerate(per_kind) if n}
+
+    def close(self) -> None:
+        runner = getattr(self, "runner", None)
+        if runner is not None:
+            runner.close()
 
     def decode(self, edges):
         """Account codes -> ids (codes follow string order, so ``account_a < account_b`` and the
@@ -638,38 +636,24 @@ class _LocalPlan(_Plan):
             if kept_here.height == pairs.formed_pair_types and pairs.figures["pairs_capped"] == 0:
                 found.append(s.rows(np.flatnonzero(pairs.in_pair)))
             else:
-                found.append(coded_pair_actions(s, kept_here, window_us, max_pairs_per_share, pairs.paired))
+                found.append(coded_pair_actions(s, kept_here, window_us, max_pairs_per_share))
         return pl.concat(found) if found else pl.DataFrame(schema=SHARE_COLUMNS)
 
 
 @dataclass
 class _TypePairs:
-    """One type's co-action, reduced: its per-type candidate rows and what the later steps need."""
+    """One type's co-action, reduced: what the later steps need of it (its per-pair sums are in
+    the plan's ``PairSpill``)."""
 
-    rows: PerType | None
-    #: ``group`` (this type's codes), ``account``, ``n``: the null model's ``n_at``
+    #: ``group`` (this type's codes), ``account``, ``n``, ``n_in_pair``: the null model's
+    #: ``n_at`` and CooRTweet's participation
     share_counts: pl.DataFrame | None
     chance: np.ndarray
     #: per share of the type's ``Coded``: in at least one co-share pair formed
     in_pair: np.ndarray
-    #: (account pair, type) rows formed, before CooRTweet's step 2
-    formed_pair_types: int
     figures: dict[str, int]
-    #: per share of the type's ``Coded``: whether it could pair (the budget's sample), or ``None``: all
-    paired: np.ndarray | None = None
-
-
-def _concat_per_type(parts: list[PerType]) -> PerType:
-    """Several types' ``PerType`` rows as one, sorted by ``pair_kind`` (keys are distinct).
-    Empties ``parts``."""
-    if len(parts) == 1:
-        return parts.pop()
-    merged = PerType(*(np.concatenate(columns) for columns in zip(
-        *((p.pair_kind, p.weight, p.n_shared, p.first, p.last, p.met_chance) for p in parts), strict=True)))
-    # empties the caller's list: the parts are not held beside the merged rows; each part is
-    # sorted, and a stable sort finds the runs
-    parts.clear()
-    return merged.take(stable_argsort(merged.pair_kind))
+    #: (account pair, type) rows formed, before CooRTweet's step 2 (set by ``per_type``)
+    formed_pair_types: int = 0
 
 
 def _text_copies(texts: pl.DataFrame, engage_kind: int, ids: pl.Series) -> pl.DataFrame:
@@ -715,221 +699,14 @@ def _dense_codes(column: pa.ChunkedArray | pa.Array) -> tuple[pl.Series, pa.Arra
     return distinct, pa.array(codes)
 
 
-class _DaskPlan(_Plan):
-    """A Dask plan partitioned by target: runs wherever Dask runs (a distributed Client if active)."""
-
-    def __init__(self, records) -> None:
-        columns = [c for c in RECORD_COLUMNS if c in records.columns]
-        missing = [c for c in ("id", "account_id", "timestamp", "action") if c not in columns]
-        if missing:
-            raise CoactionError(f"The records lack the column(s) {', '.join(missing)}.")
-        self.records = records[columns]
-
-    def share_events(self, type_list, text_threshold, seed):
-        meta = _pandas(pl.DataFrame(schema=SHARE_COLUMNS))
-        shares = self.records.map_partitions(_partition_share_events, list(type_list), meta=meta)
-        if co_text.TYPE not in type_list:
-            return shares
-        # near-duplicate groups need every distinct text at once: group them on the driver
-        kind = list(type_list).index(co_text.TYPE)
-        texts = shares[shares["kind"] == kind]["target"].dropna().unique().compute()
-        mapping = _pandas(
-            co_text.group_texts(pl.Series("text", texts, dtype=pl.String), text_threshold, seed=seed).rename({"text": "target", "target": "group"})
-        )
-        mapping = mapping.astype({"target": shares["target"].dtype, "group": shares["target"].dtype})
-        is_text = shares["kind"] == kind
-        grouped = shares[is_text].merge(mapping, on="target", how="inner")
-        grouped = grouped.assign(target=grouped["group"])[list(SHARE_COLUMNS)]
-        return shares[~is_text].append(grouped) if hasattr(shares, "append") else _concat(shares[~is_text], grouped)
-
-    def events_of(self, shares, kind):
-        return pl.from_pandas(shares[shares["kind"] == kind][["target", "account_id", "id", "time"]].compute())
-
-    def with_copies(self, shares, text_kind, engage_kind):
-        texts = shares[shares["kind"] == text_kind]
-        first = texts.groupby("target")["time"].min().reset_index().rename(columns={"time": "first_time"})
-        earliest = texts.merge(first, on="target")
-        earliest = earliest[earliest["time"] == earliest["first_time"]]
-        originals = earliest.groupby("target")["id"].min().reset_index().rename(columns={"id": "original"})
-        copies = texts.merge(originals, on="target")
-        copies = copies[copies["id"] != copies["original"]]
-        copies = copies.assign(target=copies["original"], kind=copies["kind"] * 0 + engage_kind)
-        return _concat(shares, copies[list(SHARE_COLUMNS)].astype(shares.dtypes.to_dict()))
-
-    def count(self, shares):
-        return int(shares.shape[0].compute())
-
-    def prefilter(self, shares, min_participation):
-        sizes = shares.groupby(["kind", "account_id"]).size().compute()
-        active = sizes[sizes >= min_participation].reset_index()[["kind", "account_id"]]
-        active = active.astype({c: shares[c].dtype for c in active.columns})
-        return shares.merge(active, on=["kind", "account_id"], how="inner")
-
-    def by_target(self, shares):
-        return shares.shuffle(on=["kind", "target"]).persist()
-
-    def delays(self, shares):
-        meta = _pandas(pl.DataFrame(schema={"kind": pl.Int32, "n": pl.UInt32, "second_delay": pl.Int64,
-                                           "fraction_delay": pl.Int64}))
-        frame = shares.map_partitions(_partition_delays, meta=meta).compute()
-        return pl.from_pandas(frame)
-
-    def coact(self, shares, window_us, max_pairs_per_share, jitter, pair_budget):
-        import dask
-        import dask.dataframe as dd
-
-        self.pair_budget = pair_budget  # the actions re-draw each partition's sample
-
-        parts = [
-            dask.delayed(_partition_coact, nout=3)(part, window_us, max_pairs_per_share, jitter, pair_budget)
-            for part in shares.to_delayed()
-        ]
-        rows = dd.from_delayed([p[0] for p in parts], meta=_pandas(pl.DataFrame(schema=PAIR_ROW_SCHEMA)))
-        stats = dd.from_delayed([p[1] for p in parts], meta=_pandas(pl.DataFrame(schema=SHARE_STATS_SCHEMA)))
-        figures = dd.from_delayed(
-            [p[2] for p in parts], meta=pd.DataFrame({k: pd.Series(dtype="int64") for k in FIGURES})
-        )
-        rows, stats, figures = dask.persist(rows, stats, figures)
-        summed = figures.sum().compute()
-        return rows, stats, {k: int(v) for k, v in summed.items()}
-
-    def per_type(self, rows, share_stats, min_participation, significance):
-        frame = _per_type(rows, share_stats, min_participation, significance is not None).compute()
-        frame = pl.DataFrame(schema=_PER_TYPE_SCHEMA) if len(frame) == 0 else pl.from_pandas(frame).cast(_PER_TYPE_SCHEMA)
-        candidates = frame.select("account_a", "account_b").unique().height
-        per_kind = {int(k): int(n) for k, n in frame.group_by("kind").len().iter_rows()}
-        if significance is not None:
-            frame = _plausible(frame, significance)
-        return frame, candidates, per_kind
-
-    def decode(self, per_type):
-        return per_type
-
-    def actions(self, shares, kept, window_us, max_pairs_per_share):
-        meta = _pandas(pl.DataFrame(schema=SHARE_COLUMNS))
-        found = shares.map_partitions(
-            _partition_actions, _pandas(kept), window_us, max_pairs_per_share, self.pair_budget, meta=meta
-        ).compute()
-        return pl.from_pandas(found).cast(SHARE_COLUMNS)
-
-
-def _pandas(frame: pl.DataFrame) -> pd.DataFrame:
-    """Polars -> pandas with Arrow-backed columns (what Dask partitions carry), plain Arrow strings."""
-    table = frame.to_arrow()
-    schema = pa.schema(
-        [pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) or pa.types.is_string_view(f.type)
-         else f for f in table.schema]
-    )
-    return table.cast(schema).to_pandas(types_mapper=pd.ArrowDtype)
-
-
-def _polars(frame: pd.DataFrame) -> pl.DataFrame:
-    return pl.from_pandas(frame).cast(SHARE_COLUMNS)
-
-
-def _concat(a, b):
-    import dask.dataframe as dd
-
-    return dd.concat([a, b])
-
-
-def _partition_share_events(frame: pd.DataFrame, type_list: list[str]) -> pd.DataFrame:
-    table = _complete(pa.Table.from_pandas(frame, preserve_index=False))
-    return _pandas(_type_share_events(table, type_list))
-
-
-def _partition_delays(frame: pd.DataFrame) -> pd.DataFrame:
-    return _pandas(target_delays(_polars(frame)))
-
-
-def _partition_coact(frame: pd.DataFrame, window_us, max_pairs_per_share, jitter, pair_budget):
-    rows, stats, figures = coact_partition(_polars(frame), window_us, max_pairs_per_share, jitter, pair_budget)
-    return _pandas(rows), _pandas(stats), pd.DataFrame({k: [v] for k, v in figures.items()})
-
-
-def _partition_actions(frame: pd.DataFrame, kept: pd.DataFrame, window_us, max_pairs_per_share,
-                       pair_budget) -> pd.DataFrame:
-    found = pair_actions(_polars(frame), pl.from_pandas(kept), window_us, max_pairs_per_share, pair_budget)
-    return _pandas(found)
-
-
-# --- the reduction on Dask frames (pandas API) -------------------------------------
-
+#: Columns of the per-type rows ``per_type`` hands to ``_edges``.
 _PER_TYPE_SCHEMA = {
     "kind": pl.Int32, "account_a": pl.String, "account_b": pl.String, "weight": pl.Int64,
     "n_shared": pl.Int64, "first": pl.Int64, "last": pl.Int64, "expected_weight": pl.Float64,
 }
 
 
-def _per_type(rows, share_stats, min_participation: int, with_null: bool):
-    """Per (type, account_a, account_b): weight, n_shared, first, last, expected_weight.
-
-    The participation rule (CooRTweet step 2), the per-pair sums and the null model's
-    join of each candidate pair with both accounts' targets, as Dask groupbys and merges.
-    """
-    keys = ["kind", "account_a", "account_b"]
-    if min_participation > 1:
-        # CooRTweet step 2: keep pairs where at least one account participates enough
-        participation = share_stats.groupby(["kind", "account_id"])["n_in_pair"].sum().reset_index()
-        enough = participation[participation["n_in_pair"] >= min_participation][["kind", "account_id"]]
-        enough = enough.assign(ok=True)
-        rows = rows.merge(
-            enough.rename(columns={"account_id": "account_a", "ok": "ok_a"}), on=["kind", "account_a"], how="left"
-        ).merge(
-            enough.rename(columns={"account_id": "account_b", "ok": "ok_b"}), on=["kind", "account_b"], how="left"
-        )
-        rows = rows[rows["ok_a"].fillna(False).astype(bool) | rows["ok_b"].fillna(False).astype(bool)]
-    # persisting at stage boundaries keeps dask-expr from re-planning merges through the
-    # groupby's shuffle (it fails to map partition columns there) and computes each once
-    per_type = (
-        rows.groupby(keys)
-        .agg(weight=("pairs", "sum"), n_shared=("pairs", "count"), first=("first", "min"), last=("last", "max"))
-        .reset_index()
-        .persist()
-    )
-    if not with_null:
-        return per_type.assign(expected_weight=np.nan)
-    # E_ab over the targets where both accounts were sampled (``sample_within_budget``)
-    # (per partition: dask-expr fails to push the renames below through a frame-level filter)
-    share_stats = share_stats.map_partitions(_sampled_rows, meta=share_stats._meta)
-    left = share_stats[["kind", "target", "account_id", "n", "q"]].rename(
-        columns={"account_id": "account_a", "n": "n_a"}
-    )
-    right = share_stats[["kind", "target", "account_id", "n"]].rename(columns={"account_id": "account_b", "n": "n_b"})
-    joined = per_type[keys].merge(left, on=["kind", "account_a"]).merge(right, on=["kind", "target", "account_b"])
-    joined = joined.assign(e=joined["n_a"].astype("float64") * joined["n_b"].astype("float64") * joined["q"])
-    expected = joined.groupby(keys)["e"].sum().reset_index().rename(columns={"e": "expected_weight"})
-    return per_type.merge(expected, on=keys, how="left")
-
-
-def _sampled_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["sampled"].astype(bool)]
-
-
 # --- output ------------------------------------------------------------------------
-
-#: ``_plausible`` keeps a little more than ``significance`` allows, so that float
-#: rounding in its sums never drops an edge ``_edges`` (which decides) would keep.
-_PLAUSIBLE_SLACK = 1 + 1e-9
-
-
-def _plausible(per_type: pl.DataFrame, significance: float) -> pl.DataFrame:
-    """The per-type rows of account pairs whose p-value may be ``<= significance``.
-
-    Works on any account keys (codes or ids). A pair that met once has ``p = 1`` (up
-    to rounding), so below ``significance = 0.5`` only pairs with weight >= 2 are tested.
-    ``O(R)`` plus the Poisson tails of the tested pairs.
-    """
-    pairs = per_type.group_by("account_a", "account_b").agg(
-        weight=pl.col("weight").sum(), expected=pl.col("expected_weight").fill_null(0.0).sum()
-    )
-    if significance < 0.5:
-        pairs = pairs.filter(pl.col("weight") >= 2)
-    p_value = nm.poisson_p_values(pairs["weight"].to_numpy(), pairs["expected"].to_numpy())
-    kept = pairs.filter(pl.Series(p_value <= significance * _PLAUSIBLE_SLACK)).select("account_a", "account_b")
-    return per_type.join(kept, on=["account_a", "account_b"], how="semi")
-
-
 
 def _edges(
     per_type: pl.DataFrame,

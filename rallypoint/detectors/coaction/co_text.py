@@ -42,15 +42,13 @@ from rallypoint.detectors.coaction.minhash import (
 from rallypoint.detectors.coaction.shares import (
     AUTHORING_ACTIONS,
     from_column,
-    rows_with_action,
-    schema_of,
 )
 from rallypoint.detectors.memory import release_unused_memory
 
 TYPE = "co_text"
 MIN_WORDS = 5
 __all__ = ["MIN_WORDS", "NUM_PERM", "SHINGLE_WORDS", "TYPE", "group_texts", "near_duplicate_groups",
-           "group_labels", "normalize_text", "share_events", "text_events", "text_groups",
+           "group_labels", "normalize_text", "share_events", "text_groups",
            "text_targets"]
 #: How much of the representative text a target label shows.
 LABEL_CHARS = 100
@@ -63,17 +61,6 @@ def normalize_text(texts: pl.Series) -> pl.Series:
     # equals replacing links by a space, then runs of the others by a space, in one pass.
     # Whitespace is outside [\w@#], so single spaces are left.
     return texts.str.to_lowercase().str.replace_all(r"(?:https?://\S+|[^\w@#])+", " ").str.strip_chars()
-
-
-def text_events(records: pa.Table) -> pa.Table:
-    """Share events whose target is the normalised text (texts of ``MIN_WORDS`` words or more).
-
-    The first, per-partition half of ``share_events``; ``group_texts`` is the global half.
-    """
-    rows = rows_with_action(records, AUTHORING_ACTIONS, "text")
-    if rows.num_rows == 0:
-        return schema_of(records).empty_table()
-    return from_column(rows, _long_enough(rows["text"]).to_arrow())
 
 
 def _long_enough(texts: pa.ChunkedArray | pa.Array) -> pl.Series:

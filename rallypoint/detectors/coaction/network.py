@@ -7,10 +7,11 @@ What it computes
     CooRnet), written as one file. It is the job those tools do, for researchers who bring
     their own community detection or statistics.
 
-    ``exact=True`` lifts the per-share cap and the pair budget, so every pair within the
-    window is formed and the network equals the peers' on any input, heavy tails included;
-    memory then grows with the distinct pairs. The default (``exact=False``) keeps detect's
-    bounds and says in ``stats`` how many targets were capped or sampled.
+    ``exact=True`` lifts the per-share cap, so every pair within the window is formed and
+    the network equals the peers' on any input, heavy tails included; the pairs are formed
+    partition by partition and their sums spilled to disk (``spill.py``), so memory stays
+    bounded by the pair budget, not by the pairs. The default (``exact=False``) keeps
+    detect's cap and says in ``stats`` how many pairs and targets were capped.
 
 Output formats, chosen by ``fmt`` or the file's extension: ``parquet`` (the run's
 ``edges.parquet`` schema: ``account_a < account_b``, ``weight``, ``n_shared``, ``types`` with
@@ -37,7 +38,6 @@ import pyarrow.compute as pc
 from rallypoint.detectors.coaction.build import (
     COACTION_TYPES,
     DEFAULT_MAX_PAIRS_PER_SHARE,
-    DEFAULT_PAIR_BUDGET,
     RECORD_COLUMNS,
     CoactionError,
     build_coaction_edges,
@@ -56,7 +56,7 @@ class NetworkOptions:
     ``types``: co-action types; ``window``: a duration (``"60s"``) or ``"auto"``;
     ``min_participation``: CooRTweet's rule (1 gives the QUT toolkit's pairs);
     ``null_model``: ``"none"`` (every co-share pair, as the peers) or ``"permutation"``
-    (only pairs timing alone does not explain); ``exact``: no cap, no sampling.
+    (only pairs timing alone does not explain); ``exact``: no per-share cap.
     """
 
     types: tuple[str, ...] = ("co_repost",)
@@ -78,10 +78,6 @@ class NetworkOptions:
     @property
     def max_pairs_per_share(self) -> int | None:
         return None if self.exact else DEFAULT_MAX_PAIRS_PER_SHARE
-
-    @property
-    def pair_budget(self) -> int | None:
-        return None if self.exact else DEFAULT_PAIR_BUDGET
 
 
 @dataclass
@@ -124,7 +120,7 @@ def coaction_network(lake: str | os.PathLike[str] | Lake, out: str | os.PathLike
     result = build_coaction_edges(
         records, types=options.types, window=options.window, min_participation=options.min_participation,
         null_model=options.null_model, significance=options.significance,
-        max_pairs_per_share=options.max_pairs_per_share, pair_budget=options.pair_budget,
+        max_pairs_per_share=options.max_pairs_per_share,
     )
     del records
     edges = result.edges

@@ -1,17 +1,18 @@
 """The work done on one partition of share events (every share of a target in one partition).
 
-``coact_partition`` turns share events into
-  * ``pair rows``: per (type, target, account_a, account_b) the number of co-share
-    pairs and their first/last times — summed over partitions by a groupby;
-  * ``share stats``: per (type, target, account) the shares ``n``, the shares that
-    are part of a co-share pair ``n_in_pair`` (CooRTweet's participation) and the
-    target's chance ``q`` of the null model — what the null model's join needs;
+``Coded`` holds a type's share events sorted by (target, time) in integer codes;
+``partition_bounds`` cuts them into partitions of whole targets, and ``coact_codes``
+turns one partition (``PartShares``) into
+  * ``pairs``: per (target, account pair, type) the number of co-share pairs and
+    their first/last times, sorted;
+  * ``share_counts``: per (target, account) the shares ``n`` and the shares that are
+    part of a co-share pair ``n_in_pair`` (CooRTweet's participation) — what the null
+    model's ``E_ab`` and the participation rule need;
   * figures: pairs in window, formed, capped, targets capped.
 
-``pair_actions`` re-pairs a partition's shares and keeps those that form a pair of
-a kept edge (the evidence behind edges). Both are pure functions of their partition:
-the local path calls them once on everything, the Dask plan once per partition
-after a shuffle on (type, target).
+``coded_pair_actions`` re-pairs a type's shares and keeps those that form a pair of a
+kept edge (the evidence behind edges). All are pure functions of their inputs:
+``engine.py`` runs them in this process or as tasks on a cluster.
 """
 
 from __future__ import annotations
@@ -30,24 +31,16 @@ from rallypoint.detectors.coaction.pairs import PairChunk, iter_pairs, target_ch
 
 #: Share events as partitions carry them: type code, target, account, record id, time (µs).
 SHARE_COLUMNS = {"kind": pl.Int32, "target": pl.String, "account_id": pl.String, "id": pl.String, "time": pl.Int64}
-PAIR_ROW_SCHEMA = {
-    "kind": pl.Int32, "target": pl.String, "account_a": pl.String, "account_b": pl.String,
-    "pairs": pl.Int64, "first": pl.Int64, "last": pl.Int64,
-}
 #: ``CodedPairs.pairs``: ``pair_kind = (a * n + b) * kinds + kind`` for account codes ``a < b``
 #: (``Coded.split_pair_kind``), the target group, pairs and first/last times; sorted by
 #: (pair_kind, group), so one account pair's rows, and within it one type's, are contiguous.
 CODED_PAIR_SCHEMA = {
     "pair_kind": pl.Int64, "group": pl.Int64, "pairs": pl.Int64, "first": pl.Int64, "last": pl.Int64,
 }
-SHARE_STATS_SCHEMA = {
-    "kind": pl.Int32, "target": pl.String, "account_id": pl.String,
-    "n": pl.Int64, "n_in_pair": pl.Int64, "q": pl.Float64, "sampled": pl.Boolean,
-}
-FIGURES = ("pairs_in_window", "pairs_formed", "pairs_capped", "targets_capped", "targets_sampled")
-#: About this many pairs are formed per partition: beyond it the heaviest targets are
-#: sampled (``sample_within_budget``; memory grows with the distinct pairs formed, and
-#: 20M pairs stay within a few GB).
+FIGURES = ("pairs_in_window", "pairs_formed", "pairs_capped", "targets_capped", "partitions")
+#: About this many pairs (under the cap) are formed per partition of targets: a partition's
+#: distinct (target, account pair) rows are held at once, so this bounds the pairing's memory
+#: (20M pairs stay within a few GB); more pairs make more partitions, none is left out.
 DEFAULT_PAIR_BUDGET = 20_000_000
 #: Threads reducing pair chunks at once (the machine rallypoint targets has two cores).
 CHUNK_WORKERS = 2
@@ -56,62 +49,23 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def account_ranks(accounts: pl.Series) -> np.ndarray:
-    """A number in ``[0, 1)`` per account id, uniform and fixed: which accounts a thinned target keeps.
+@dataclass
+class PartShares:
+    """One partition of a type's shares as ``coact_codes`` reads them: sorted by (group, time),
+    codes global to the run (``group`` of the type, ``account`` of every type), nothing else,
+    so that a task carries only these arrays."""
 
-    A hash of the id itself, not of a run's codes, so every partition of a Dask plan
-    (each codes its own accounts) ranks an account the same way. polars' hash is stable
-    within one polars version (the run records the versions it ran with).
-    """
-    hashed = accounts.cast(pl.String).hash(_RANK_SEED).to_numpy()
-    return (hashed >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    group: np.ndarray
+    account: np.ndarray
+    time: np.ndarray
+    kind: np.ndarray
+    n_accounts: int
+    n_kinds: int
+    n_groups: int
 
+    def __len__(self) -> int:
+        return self.group.size
 
-def sample_within_budget(partners: np.ndarray, groups: np.ndarray, ranks: Callable[[], np.ndarray],
-                         cap: int | None, budget: int) -> tuple[np.ndarray | None, int]:
-    """Which shares pair when the cap would still form more than ``budget`` pairs: the
-    same accounts on every thinned target (coordinated sampling). Returns ``(paired, thinned)``.
-
-    ``partners[i]``: the in-window partners of share ``i``; ``groups[i]``: its target (a
-    code); ``ranks()[i]``: its account's ``account_ranks`` (called only when the budget
-    bites). ``paired`` is ``None`` when ``sum(min(partners, cap))`` fits the budget;
-    ``thinned`` counts the targets sampled.
-
-    The budget is shared max-min fairly between targets: ``A`` is the largest allowance
-    such that every target, held to ``A`` pairs, fits the budget. A target whose pairs
-    under the cap fit ``A`` keeps every share. On a heavier one, with ``P_t`` in-window
-    pairs, only the accounts ranked below ``r_t = sqrt(A / P_t)`` pair, with each other,
-    which forms about ``A`` pairs (``P_t r_t^2``).
-
-    Why accounts, not pairs per share: thinning each share to its next few sharers picks
-    a different few on every target, so a pair that co-shared ten campaign posts is seen
-    on one or two and looks like chance (the campaigns' own posts, hundreds of reposts
-    within minutes, are thinned so and recall collapses). Ranking accounts
-    once keeps a pair either on every target thinned to a rate above both its ranks or on
-    none of them, so its repeats are seen whole; the null model's ``E_ab`` is summed over
-    the same targets (``share_counts.sampled``), which keeps the test exact for the pairs
-    observed. ``O(n + G log P)`` for ``n`` shares and ``G`` targets.
-    """
-    wanted = np.minimum(partners, cap) if cap else partners
-    if int(wanted.sum()) <= budget:
-        return None, 0
-    need = np.bincount(groups, weights=wanted)
-    lo, hi = 0, int(need.max())
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if np.minimum(need, mid).sum() <= budget:
-            lo = mid
-        else:
-            hi = mid - 1
-    heavy = need > lo
-    in_window = np.bincount(groups, weights=partners)
-    with np.errstate(divide="ignore"):
-        rate = np.where(heavy, np.sqrt(lo / np.maximum(in_window, 1.0)), 1.0)
-    return ranks() < rate[groups], int(heavy.sum())
-
-
-#: ``account_ranks``' hash seed (any fixed value does; it only has to stay the same)
-_RANK_SEED = 0x72616C6C79
 
 
 class Coded:
@@ -188,6 +142,12 @@ class Coded:
     def __len__(self) -> int:
         return self.group.size
 
+    def part(self, start: int, stop: int) -> PartShares:
+        """The arrays of the shares at sorted positions ``start:stop`` (views, no copy), with the
+        same codes: one partition of the targets when the cuts fall on target boundaries."""
+        return PartShares(self.group[start:stop], self.account[start:stop], self.time[start:stop],
+                          self.kind[start:stop], self.n_accounts, self.n_kinds, self.n_groups)
+
     def rows(self, positions: np.ndarray) -> pl.DataFrame:
         """The share rows (``SHARE_COLUMNS``) at ``positions`` of the sorted order."""
         return pl.DataFrame(
@@ -244,8 +204,6 @@ def coact_codes(
     window_us: np.ndarray,
     max_pairs_per_share: int | None,
     jitter: float | None,
-    pair_budget: int | None = DEFAULT_PAIR_BUDGET,
-    paired: np.ndarray | None = None,
     ends: np.ndarray | None = None,
 ) -> CodedPairs:
     """Co-share pairs aggregated per (target, account pair), share counts and ``q_t``, in codes.
@@ -254,30 +212,19 @@ def coact_codes(
     key (account pair, type, target) and reduced to one row per key before the next is
     formed, so memory grows with the distinct (target, account pair) rows, not with the
     pairs formed, and the result comes sorted for ``reduce.py``. ``O(n log m + P log P)``.
-    ``paired``: which shares may pair (``sample_within_budget``, decided by the caller over
-    several types, who then counts ``targets_sampled``), or ``None`` to decide here from
-    ``pair_budget`` (``None``: every share). ``ends``: the shares' ``window_ends`` when the
-    caller has them (the sample needs them first).
+    ``s`` may be one partition of a type's shares (``Coded.part``); ``jitter=None`` leaves
+    ``chance`` NaN (the caller then has the type's, ``pairs.target_chances``). ``ends``:
+    the shares' ``window_ends`` when the caller has them.
     """
     windows = window_us[s.kind]
     if ends is None:
         ends = window_ends(s.group, s.time, windows)
     partners = ends - np.arange(1, len(ends) + 1, dtype=np.int64)
-    thinned = 0
-    if paired is None and len(ends) and pair_budget is not None:
-        paired, thinned = _budget_sample(s, partners, max_pairs_per_share, pair_budget)
-    if paired is None:
-        pair_ends, sampled = ends, None
-    else:
-        # pairs among the sampled shares only: their own window ends, indices mapped back
-        sampled = np.flatnonzero(paired)
-        pair_ends = window_ends(s.group[sampled], s.time[sampled], windows[sampled])
-
     in_pair = np.zeros(len(ends), dtype=bool)
     n_acc, n_kinds = s.n_accounts, s.n_kinds
 
     def reduce_chunk(chunk: PairChunk) -> tuple[int, tuple[np.ndarray, ...]]:
-        i, j = (chunk.first, chunk.second) if sampled is None else (sampled[chunk.first], sampled[chunk.second])
+        i, j = chunk.first, chunk.second
         # different accounts only: an account reposting a post twice is no co-action
         keep = s.account[i] != s.account[j]
         i, j = i[keep], j[keep]
@@ -293,7 +240,7 @@ def coact_codes(
     # GIL, so two cores work at once; at most CHUNK_WORKERS + 1 chunks are alive at a time.
     parts = []
     formed = 0
-    for n_formed, part in _map_ahead(reduce_chunk, iter_pairs(pair_ends, max_pairs_per_share), CHUNK_WORKERS):
+    for n_formed, part in _map_ahead(reduce_chunk, iter_pairs(ends, max_pairs_per_share), CHUNK_WORKERS):
         formed += n_formed
         parts.append(part)
     if parts:
@@ -308,8 +255,8 @@ def coact_codes(
         chance = np.full(s.n_groups, np.nan)
     else:
         chance = target_chances(s.group, s.time, np.round(windows * jitter).astype(np.int64), s.n_groups, jitter)
-    del pair_ends, ends
-    share_counts = _share_counts(s, in_pair, paired)
+    del ends
+    share_counts = _share_counts(s, in_pair)
     capped = (np.maximum(partners - max_pairs_per_share, 0) if max_pairs_per_share is not None
               else np.zeros(len(partners), np.int64))
     figures = {
@@ -317,22 +264,20 @@ def coact_codes(
         "pairs_formed": int(formed),
         "pairs_capped": int(capped.sum()),
         "targets_capped": int(sorted_unique(s.group[capped > 0]).size),
-        "targets_sampled": thinned,
+        "partitions": 1,
     }
     return CodedPairs(pairs.cast(CODED_PAIR_SCHEMA), share_counts, chance, figures, in_pair)
 
 
-def _share_counts(s: Coded, in_pair: np.ndarray, paired: np.ndarray | None) -> pl.DataFrame:
-    """Per (group, account), sorted: ``n`` shares, ``n_in_pair`` of them in a pair, and
-    ``sampled`` (an account's shares of one target are all sampled or none).
+def _share_counts(s: Coded, in_pair: np.ndarray) -> pl.DataFrame:
+    """Per (group, account), sorted: ``n`` shares and ``n_in_pair`` of them in a pair.
 
     One sort of an int64 key and ``bincount``s: a polars group_by of the same rows holds
     its whole hash table at once, gigabytes at scale.
     """
     key = s.group * np.int64(s.n_accounts) + s.account
     if key.size == 0:
-        return pl.DataFrame(schema={"group": pl.Int64, "account": pl.Int64, "n": pl.Int64, "n_in_pair": pl.Int64,
-                                    "sampled": pl.Boolean})
+        return pl.DataFrame(schema={"group": pl.Int64, "account": pl.Int64, "n": pl.Int64, "n_in_pair": pl.Int64})
     # polars' sort on every core, faster than np.unique's single-threaded one
     order = stable_argsort(key)
     key = key[order]
@@ -342,13 +287,27 @@ def _share_counts(s: Coded, in_pair: np.ndarray, paired: np.ndarray | None) -> p
         "group": group, "account": account,
         "n": np.diff(np.r_[starts, key.size]).astype(np.int64),
         "n_in_pair": np.add.reduceat(in_pair[order].astype(np.int64), starts),
-        "sampled": np.ones(starts.size, bool) if paired is None else paired[order][starts],
     })
 
 
-def _budget_sample(s: Coded, partners: np.ndarray, cap: int | None, budget: int) -> tuple[np.ndarray | None, int]:
-    """``sample_within_budget`` for the shares of one ``Coded``."""
-    return sample_within_budget(partners, s.group, lambda: account_ranks(s.accounts)[s.account], cap, budget)
+def partition_bounds(group: np.ndarray, wanted: np.ndarray, pair_budget: int | None) -> np.ndarray:
+    """Positions cutting shares sorted by (group, time) into partitions of whole targets with
+    about ``pair_budget`` pairs each: ``[0, ..., n]``.
+
+    ``wanted[i]``: the pairs share ``i`` forms (its in-window partners under the cap). A cut
+    falls on the first target boundary at or after each multiple of the budget, so a
+    target is never split (its pairs are reduced in one place) and a target heavier than
+    the budget is a partition of its own. ``pair_budget=None``: one partition. ``O(n)``.
+    """
+    n = len(group)
+    total = int(wanted.sum())
+    if pair_budget is None or total <= pair_budget or n == 0:
+        return np.array([0, n], dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    before = np.r_[0, np.cumsum(wanted)][starts]
+    marks = np.arange(1, -(-total // pair_budget), dtype=np.int64) * pair_budget
+    cuts = starts[np.minimum(np.searchsorted(before, marks), starts.size - 1)]
+    return np.unique(np.r_[0, cuts, n]).astype(np.int64)
 
 
 def _map_ahead(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
@@ -454,100 +413,17 @@ def _reduce_runs(
             np.maximum.reduceat(last[order], starts))
 
 
-def coact_partition(
-    shares: pl.DataFrame,
-    window_us: np.ndarray,
-    max_pairs_per_share: int | None,
-    jitter: float | None,
-    pair_budget: int = DEFAULT_PAIR_BUDGET,
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
-    """Pair rows, share stats and figures for one partition, with string keys (see the module docstring).
-
-    ``window_us``: the window per type code, in microseconds; ``jitter``: the null
-    model's scale in windows, or ``None`` for no null model (``q`` is then null);
-    ``pair_budget``: when the cap would still form more pairs than this, the heaviest
-    targets of this partition are sampled (``sample_within_budget``).
-    What the Dask plan needs, whose partitions have their own codes; ``coact_codes`` is
-    the same work without the strings.
-    """
-    if shares.height == 0:
-        return (
-            pl.DataFrame(schema=PAIR_ROW_SCHEMA),
-            pl.DataFrame(schema=SHARE_STATS_SCHEMA),
-            dict.fromkeys(FIGURES, 0),
-        )
-    s = Coded(shares)
-    coded = coact_codes(s, window_us, max_pairs_per_share, jitter, pair_budget)
-    group = coded.pairs["group"].to_numpy()
-    a, b, kind = s.split_pair_kind(coded.pairs["pair_kind"].to_numpy())
-    # codes -> strings only on the unique rows, by position (tables are indexed by code)
-    rows = pl.DataFrame(
-        {
-            "kind": kind,
-            "target": s.group_target.gather(group),
-            "account_a": s.accounts.gather(a),
-            "account_b": s.accounts.gather(b),
-            "pairs": coded.pairs["pairs"],
-            "first": coded.pairs["first"],
-            "last": coded.pairs["last"],
-        }
-    )
-    counts = coded.share_counts
-    group = counts["group"].to_numpy()
-    stats = counts.select(
-        kind=pl.Series(s.group_kind[group]),
-        target=s.group_target.gather(group),
-        account_id=s.accounts.gather(counts["account"]),
-        n="n",
-        n_in_pair="n_in_pair",
-        q=pl.Series(coded.chance[group]).fill_nan(None),
-        sampled="sampled",
-    )
-    return rows.cast(PAIR_ROW_SCHEMA), stats.cast(SHARE_STATS_SCHEMA), coded.figures
-
-
-def pair_actions(
-    shares: pl.DataFrame,
-    kept: pl.DataFrame,
-    window_us: np.ndarray,
-    max_pairs_per_share: int | None,
-    pair_budget: int | None = DEFAULT_PAIR_BUDGET,
-) -> pl.DataFrame:
-    """The shares of this partition that form a co-share pair of a kept (type, account_a, account_b).
-
-    ``kept``: columns ``kind``, ``account_a``, ``account_b`` as account ids (what the Dask
-    plan has: each partition codes its own accounts). Returns the share columns.
-    ``O(n log n + K)`` for the coding, then ``coded_pair_actions``.
-    """
-    if shares.height == 0:
-        return pl.DataFrame(schema=SHARE_COLUMNS)
-    s = Coded(shares)
-    codes = pl.DataFrame({"account_id": s.accounts, "code": np.arange(s.n_accounts, dtype=np.int64)})
-    # ids -> this partition's codes; pairs with an account absent here drop out (inner joins)
-    kept = (
-        kept.join(codes.rename({"account_id": "account_a", "code": "a"}), on="account_a")
-        .join(codes.rename({"account_id": "account_b", "code": "b"}), on="account_b")
-        .select("kind", account_a="a", account_b="b")
-    )
-    paired = None
-    if pair_budget is not None:
-        # the same shares as coact_partition sampled on this partition
-        partners = window_ends(s.group, s.time, window_us[s.kind]) - np.arange(1, len(s) + 1)
-        paired, _ = _budget_sample(s, partners, max_pairs_per_share, pair_budget)
-    return coded_pair_actions(s, kept, window_us, max_pairs_per_share, paired)
-
-
 def coded_pair_actions(
     s: Coded,
     kept: pl.DataFrame,
     window_us: np.ndarray,
     max_pairs_per_share: int | None,
-    paired: np.ndarray | None = None,
 ) -> pl.DataFrame:
-    """``pair_actions`` on shares already coded, with ``kept`` in the same account codes
+    """The shares of a kept (type, account pair) that form a co-share pair of it (the evidence
+    behind edges), with ``kept`` in the shares' account codes
     (``kind``, ``account_a``, ``account_b``, ``a < b``): the shares of accounts in a kept
     pair of their type are re-paired (the cap counts among them only) and those in a kept
-    pair returned; ``paired``: the shares that could pair (``coact_codes``' sample), or all.
+    pair returned.
 
     Kept pairs become int64 keys ``(kind * n + a) * n + b``; each formed pair's key is
     looked up in a hash set of them (``is_in``: a binary search per pair into millions of
@@ -564,7 +440,7 @@ def coded_pair_actions(
     involved[kind * n_acc + b] = True
     del kind, a, b
     involved_share = involved[s.kind * n_acc + s.account]
-    rows = np.flatnonzero(involved_share if paired is None else involved_share & paired)
+    rows = np.flatnonzero(involved_share)
     del involved_share
     group, account, time, share_kind = s.subset(rows)
     hit = np.zeros(rows.size, dtype=bool)

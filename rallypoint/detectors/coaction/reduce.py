@@ -4,6 +4,7 @@ What it computes (the in-process counterpart of ``build._per_type``'s Dask joins
     From ``partition.coact_codes``'s rows per (account pair, type, target), sorted:
       * ``per_type_sums``: per (account pair, type) the ``weight`` (co-share pairs),
         ``n_shared`` (targets), ``first`` and ``last``;
+      * ``combine``: the sums of several partitions of targets, added up per key;
       * ``participating``: CooRTweet's step 2 — a row is kept when at least one of its
         accounts has ``min_participation`` shares of that type in a co-share pair;
       * ``may_pass``: the rows of account pairs that met at least twice over all types
@@ -89,30 +90,67 @@ def per_type_sums(pairs: pl.DataFrame, chance: np.ndarray) -> PerType:
     )
 
 
-def participating(
-    per_type: PerType,
+def combine(parts: list[PerType]) -> PerType:
+    """Partial sums of the same keys (from several partitions of targets, or several types)
+    as one ``PerType``, sorted, one row per ``pair_kind``: weights, targets and ``met_chance``
+    add up (a target lies in one partition), ``first``/``last`` take the min/max.
+
+    Each part is sorted: a stable sort finds the runs. Empties ``parts`` (the caller's
+    list), so they are not held beside the result. ``O(R log R)``.
+    """
+    if len(parts) == 1:
+        return parts.pop()
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return PerType(empty, empty, empty, empty, empty, np.zeros(0))
+    merged = PerType(*(np.concatenate(columns) for columns in zip(
+        *((p.pair_kind, p.weight, p.n_shared, p.first, p.last, p.met_chance) for p in parts), strict=True)))
+    parts.clear()
+    merged = merged.take(stable_argsort(merged.pair_kind))
+    key = merged.pair_kind
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, np.int64)
+    if starts.size == key.size:
+        return merged
+    return PerType(
+        pair_kind=key[starts],
+        weight=np.add.reduceat(merged.weight, starts),
+        n_shared=np.add.reduceat(merged.n_shared, starts),
+        first=np.minimum.reduceat(merged.first, starts),
+        last=np.maximum.reduceat(merged.last, starts),
+        met_chance=np.add.reduceat(merged.met_chance, starts),
+    )
+
+
+def participation(
     share_counts: pl.DataFrame,
     group_kind: np.ndarray,
     n_accounts: int,
     n_kinds: int,
     min_participation: int,
-) -> PerType:
-    """The rows where account ``a`` or ``b`` participates ``min_participation`` times in the type.
+) -> np.ndarray:
+    """Per ``account * n_kinds + kind``: whether the account participates ``min_participation``
+    times in the type (CooRTweet's step 2).
 
     An account participates in a type with the number of its shares of that type that
     are in at least one co-share pair (``share_counts.n_in_pair`` summed over the type's
-    targets). The rule depends on (pair, type) only, so filtering summed rows equals
-    filtering (target, pair) rows first. ``O(R + S)``.
+    targets). ``O(S)``.
     """
-    if min_participation <= 1 or len(per_type) == 0:
-        return per_type
     kind = group_kind[share_counts["group"].to_numpy()]
-    participation = np.bincount(
+    counts = np.bincount(
         share_counts["account"].to_numpy() * n_kinds + kind,
         weights=share_counts["n_in_pair"].to_numpy(),
         minlength=n_accounts * n_kinds,
     )
-    enough = participation >= min_participation
+    return counts >= min_participation
+
+
+def participating(per_type: PerType, enough: np.ndarray | None, n_accounts: int, n_kinds: int) -> PerType:
+    """The rows where account ``a`` or ``b`` participates enough in the type (``enough``:
+    ``participation``'s mask; ``None`` keeps every row). The rule depends on (pair, type)
+    only, so filtering summed rows equals filtering (target, pair) rows first. ``O(R)``.
+    """
+    if enough is None or len(per_type) == 0:
+        return per_type
     pair, kind = np.divmod(per_type.pair_kind, n_kinds)
     a, b = np.divmod(pair, n_accounts)
     return per_type.take(enough[a * n_kinds + kind] | enough[b * n_kinds + kind])
@@ -146,34 +184,52 @@ def may_pass(per_type: PerType, expected: np.ndarray, n_kinds: int, significance
     return keep[run]
 
 
+@dataclass
+class ShareLookup:
+    """Share counts sorted by (account, group), what ``expected_weights`` searches: built once,
+    used for every batch of rows. Groups are ordered by type, so each (account, type) is one
+    contiguous block of ``lookup`` — a CSR layout (``degree``, ``block_start``)."""
+
+    lookup: np.ndarray
+    counts: np.ndarray
+    groups: np.ndarray
+    degree: np.ndarray
+    block_start: np.ndarray
+    n_groups: int
+
+    @classmethod
+    def build(cls, share_counts: pl.DataFrame, group_kind: np.ndarray, n_accounts: int, n_kinds: int) -> ShareLookup:
+        """From ``share_counts`` (``group``, ``account``, ``n``); ``group_kind``: the type of
+        each group code. ``O(S log S)``."""
+        n_groups = len(group_kind)
+        lookup = share_counts["account"].to_numpy() * n_groups + share_counts["group"].to_numpy()
+        order = stable_argsort(lookup)
+        lookup = lookup[order]
+        counts = share_counts["n"].to_numpy()[order].astype(np.float64)
+        groups = lookup % n_groups
+        degree = np.bincount(lookup // n_groups * n_kinds + group_kind[groups], minlength=n_accounts * n_kinds)
+        return cls(lookup, counts, groups, degree, np.cumsum(degree) - degree, n_groups)
+
+
 def expected_weights(
     per_type: PerType,
-    share_counts: pl.DataFrame,
+    shares: ShareLookup,
     chance: np.ndarray,
-    group_kind: np.ndarray,
     n_accounts: int,
     n_kinds: int,
     chunk: int = DEFAULT_LOOKUP_CHUNK,
 ) -> np.ndarray:
     """``E_ab = sum_t n_at * n_bt * q_t`` for every row of ``per_type``, over the type's targets.
 
-    ``share_counts``: ``group``, ``account``, ``n``; ``chance``: ``q_t`` by group code;
-    ``group_kind``: the type of each group code. Returns float64 aligned with ``per_type``.
+    ``shares``: the share counts (``ShareLookup``); ``chance``: ``q_t`` by group code.
+    Returns float64 aligned with ``per_type``.
     """
     out = np.zeros(len(per_type))
-    if len(per_type) == 0 or share_counts.height == 0:
+    if len(per_type) == 0 or shares.lookup.size == 0:
         return out
-    n_groups = len(group_kind)
-    # share counts sorted by (account, group): groups are ordered by type, so each
-    # (account, type) is one contiguous block — a CSR layout
-    lookup = share_counts["account"].to_numpy() * n_groups + share_counts["group"].to_numpy()
-    order = stable_argsort(lookup)
-    lookup = lookup[order]
-    counts = share_counts["n"].to_numpy()[order].astype(np.float64)
-    groups = lookup % n_groups
-    block = lookup // n_groups * n_kinds + group_kind[groups]
-    degree = np.bincount(block, minlength=n_accounts * n_kinds)
-    block_start = np.cumsum(degree) - degree
+    lookup, counts, groups, degree, block_start = (shares.lookup, shares.counts, shares.groups, shares.degree,
+                                                   shares.block_start)
+    n_groups = shares.n_groups
 
     pair, kind = np.divmod(per_type.pair_kind, n_kinds)
     a, b = np.divmod(pair, n_accounts)

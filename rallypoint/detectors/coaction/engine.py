@@ -1,0 +1,164 @@
+"""Where co-action's partitions run: in this process, or as tasks on a Dask ``distributed`` cluster.
+
+What it computes
+    The two per-partition functions of the pairing, the same wherever they run:
+      * ``pair_partition``: one partition of targets (``PartShares``, integer codes) ->
+        its per (account pair, type) sums (``reduce.PerType``), its per (target, account)
+        share counts, which of its shares are in a pair, and its figures;
+      * ``reduce_bucket``: every partition's sums for one range of account pairs -> the
+        range's sums added up, filtered by CooRTweet's participation and, with the null
+        model, by the lower bound of ``E_ab`` (most pairs met once and cannot pass).
+    (``partition.PartShares``: a partition's arrays alone, what a task carries.)
+    ``InProcess`` runs them here and keeps the sums in a ``spill.PairSpill`` (on disk when
+    they do not fit); ``OnCluster`` submits them to a ``distributed.Client``: the sums stay
+    on the workers (spilled by Dask's worker memory manager), are cut into ranges there
+    and reduced there; only the surviving candidate rows, the share counts and the
+    figures come back. A task is a pure function of its inputs, so a worker lost mid-run
+    is replaced by Dask re-running its tasks elsewhere.
+
+Cost
+    That of ``partition.coact_codes`` per partition and ``reduce.combine`` per bucket;
+    on a cluster, plus moving each partition's sums once to the bucket's worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from rallypoint.detectors.coaction.partition import PartShares, coact_codes
+from rallypoint.detectors.coaction.reduce import (
+    PerType,
+    combine,
+    may_pass,
+    pair_runs,
+    participating,
+    per_type_sums,
+)
+from rallypoint.detectors.coaction.spill import PairSpill, bucket_cuts
+
+__all__ = ["BucketResult", "InProcess", "OnCluster", "pair_partition", "reduce_bucket", "runner_for"]
+
+
+@dataclass
+class PartitionResult:
+    sums: PerType
+    share_counts: pl.DataFrame
+    in_pair: np.ndarray
+    figures: dict[str, int]
+
+
+@dataclass
+class BucketResult:
+    """A bucket's candidate rows (after the filters) and what ``build`` counts of it."""
+
+    rows: PerType
+    #: (pair, type) rows per type code before CooRTweet's step 2
+    formed: np.ndarray
+    #: account pairs and (pair, type) rows per type code after it
+    candidates: int
+    per_kind: np.ndarray
+
+
+def pair_partition(part: PartShares, window_us: np.ndarray, max_pairs_per_share: int | None,
+                   chance: np.ndarray, ends: np.ndarray) -> PartitionResult:
+    """Pairs of one partition reduced to per (account pair, type) sums; ``chance``: ``q_t``
+    of the type's groups; ``ends``: the partition's ``window_ends``."""
+    coded = coact_codes(part, window_us, max_pairs_per_share, None, ends=ends)
+    return PartitionResult(per_type_sums(coded.pairs, chance), coded.share_counts, coded.in_pair, coded.figures)
+
+
+def reduce_bucket(pieces: list[PerType], enough: np.ndarray | None, n_accounts: int, n_kinds: int,
+                  significance: float | None) -> BucketResult:
+    """One bucket's pieces added up and filtered (see the module docstring)."""
+    rows = combine(list(pieces))
+    formed = np.bincount(rows.pair_kind % n_kinds, minlength=n_kinds)
+    rows = participating(rows, enough, n_accounts, n_kinds)
+    candidates = len(pair_runs(rows, n_kinds)[0])
+    per_kind = np.bincount(rows.pair_kind % n_kinds, minlength=n_kinds)
+    if significance is not None:
+        rows = rows.take(may_pass(rows, rows.met_chance, n_kinds, significance))
+    return BucketResult(rows, formed, candidates, per_kind)
+
+
+def _small(result: PartitionResult) -> tuple[pl.DataFrame, np.ndarray, dict[str, int]]:
+    return result.share_counts, result.in_pair, result.figures
+
+
+def _piece(result: PartitionResult, cuts: np.ndarray, bucket: int) -> PerType:
+    bounds = np.r_[0, np.searchsorted(result.sums.pair_kind, cuts), len(result.sums)]
+    return result.sums.take(slice(int(bounds[bucket]), int(bounds[bucket + 1])))
+
+
+class InProcess:
+    """Partitions paired here, one at a time; their sums in a ``PairSpill``."""
+
+    def __init__(self, n_buckets: int, n_accounts: int, n_kinds: int) -> None:
+        self.spill = PairSpill(n_buckets, n_accounts, n_kinds)
+        self.n_accounts, self.n_kinds = n_accounts, n_kinds
+
+    def pair(self, part, window_us, max_pairs_per_share, chance, ends) -> tuple[pl.DataFrame, np.ndarray, dict]:
+        result = pair_partition(part, window_us, max_pairs_per_share, chance, ends)
+        self.spill.add(result.sums)
+        return _small(result)
+
+    def gather(self, handles: list) -> list:
+        return handles
+
+    @property
+    def spilled_rows(self) -> int:
+        return self.spill.rows_written
+
+    def buckets(self, enough: np.ndarray | None, significance: float | None) -> Iterator[BucketResult]:
+        for pieces in self.spill.bucket_pieces():
+            yield reduce_bucket(pieces, enough, self.n_accounts, self.n_kinds, significance)
+
+    def close(self) -> None:
+        self.spill.close()
+
+
+class OnCluster:
+    """Partitions and buckets as tasks of a ``distributed.Client``; sums stay on the workers."""
+
+    def __init__(self, client: Any, n_buckets: int, n_accounts: int, n_kinds: int) -> None:
+        self.client = client
+        self.cuts = bucket_cuts(max(n_buckets, 1), max(n_accounts, 1), n_kinds)
+        self.n_accounts, self.n_kinds = n_accounts, n_kinds
+        self.partitions: list = []
+        self.spilled_rows = 0
+
+    def pair(self, part, window_us, max_pairs_per_share, chance, ends):
+        # pure=False: two partitions with equal arrays are still two tasks
+        future = self.client.submit(pair_partition, part, window_us, max_pairs_per_share, chance, ends, pure=False)
+        self.partitions.append(future)
+        return self.client.submit(_small, future, pure=False)
+
+    def gather(self, handles: list) -> list:
+        return self.client.gather(handles)
+
+    def buckets(self, enough: np.ndarray | None, significance: float | None) -> Iterator[BucketResult]:
+        [enough_data] = self.client.scatter([enough], broadcast=True) if enough is not None else [None]
+        tasks = []
+        for bucket in range(self.cuts.size + 1):
+            pieces = [self.client.submit(_piece, p, self.cuts, bucket, pure=False) for p in self.partitions]
+            tasks.append(self.client.submit(reduce_bucket, pieces, enough_data, self.n_accounts, self.n_kinds,
+                                            significance, pure=False))
+        for task in tasks:
+            yield task.result()
+            task.release()
+
+    def close(self) -> None:
+        for future in self.partitions:
+            future.release()
+        self.partitions = []
+
+
+def runner_for(client: Any | None, n_buckets: int, n_accounts: int, n_kinds: int) -> InProcess | OnCluster:
+    """``OnCluster`` on ``client`` (a ``distributed.Client``), else ``InProcess``."""
+    if client is None:
+        return InProcess(n_buckets, n_accounts, n_kinds)
+    return OnCluster(client, n_buckets, n_accounts, n_kinds)
