@@ -61,6 +61,7 @@ def _filters(clusters: pl.DataFrame) -> QueueFilters:
 
 def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> None:
     hp = [f"{a} ({names[a]})" if names.get(a) else a for a in row["high_profile_accounts"] or []]
+    reasons = card_reasons(row["reasons"] or [])
     # three elements a card (its box, its text as escaped HTML, its link): Markdown is parsed in the
     # browser, and a page of 100 cards of escaped Markdown took seconds to parse and draw
     with st.container(border=True):
@@ -74,8 +75,8 @@ def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> None:
             f"<b>High-profile members:</b> {html(', '.join(hp)) if hp else 'none'}<br>"
             f"<b>Assigned to:</b> {html(row.get('assignee')) if row.get('assignee') else 'nobody'}</div>"
             + ("<ul style=\"margin:0.4em 0 0\">" + "".join(
-                f"<li><b>{REASON_LABELS[c]}:</b> {html(r)}</li>" for c, r in card_reasons(row["reasons"] or []))
-               + "</ul>" if row["reasons"] else "<div><i>no reasons recorded</i></div>"),
+                f"<li><b>{REASON_LABELS[c]}:</b> {html(r)}</li>" for c, r in reasons)
+               + "</ul>" if reasons else "<div><i>no reasons recorded</i></div>"),
         )
         st.page_link(navigation.page("cluster"), label="Open cluster →", query_params={"run": run_id, "cluster": row["cluster_id"]})
 
