@@ -17,9 +17,10 @@ cold view that reads, lays out and draws; the next ones warm, from the server's 
   of the 10 largest clusters one after another.
 
 Prints wall seconds per step and the load average; writes them to
-``bench-output/dashboard/results.json``.
+``bench-output/dashboard/results.json`` (``results-STEPS.json`` with ``--only``).
 
     .venv/bin/python benchmarks/dashboard.py [--accounts 20000] [--repeat 3] [--neo4j bolt://127.0.0.1:7687]
+        [--lake LAKE] [--only queue|tabs|expand|memory ...]
 
 Not a test: run it by hand; the CPU is shared, so read the load beside every figure.
 """
@@ -42,6 +43,8 @@ REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench-output" / "dashboard"
 CHROMIUM = "/usr/bin/chromium"
 TARGET_SECONDS = 2.0
+#: The benchmark's steps, in the order they run (``--only`` picks some).
+STEPS = ("queue", "tabs", "expand", "memory")
 SETTLED = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     return app && app.getAttribute('data-test-script-state') === 'notRunning'
@@ -159,7 +162,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="Views of each step (the first is cold).")
     parser.add_argument("--neo4j", default=None, help="Also time expand in this Neo4j (read only).")
     parser.add_argument("--lake", type=Path, default=None, help="Use this lake instead of simulating one.")
+    parser.add_argument("--only", choices=STEPS, action="append", default=None,
+                        help="Run only this step (repeatable); all of them by default.")
     args = parser.parse_args()
+    steps = set(args.only or STEPS)
     lake = args.lake or prepare(args.accounts)
     current = Lake(lake)
     run = current.resolve_run("latest")
@@ -178,14 +184,15 @@ def main() -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         results["rss_start_mib"] = rss_mib(pid)
         queue = f"{url}/?run={run}&flagged_only=false&per_page=100"
-        results["queue_100_cards_s"] = [timed(page, queue) for _ in range(args.repeat)]
-        for tab in tabs:
+        if "queue" in steps:
+            results["queue_100_cards_s"] = [timed(page, queue) for _ in range(args.repeat)]
+        for tab in tabs if "tabs" in steps else ():
             address = f"{url}/cluster?run={run}&cluster={big}&tab={quote(tab)}"
             ready = PICTURE_READY if tab == "Network" and largest["n_accounts"] > 500 else None
             results[f"tab {tab} s"] = [timed(page, address, ready, f"network_picture_{run}_{big}_-1")
                                        for _ in range(args.repeat)]
         expand_s = []
-        for _ in range(args.repeat):
+        for _ in range(args.repeat if "expand" in steps else 0):
             page.goto(f"{url}/cluster?run={run}&cluster={big}&tab=Expand")
             page.wait_for_function(SETTLED, timeout=180_000)
             start = time.perf_counter()
@@ -193,16 +200,18 @@ def main() -> None:
             page.get_by_text("Expanded:").first.wait_for(timeout=180_000)
             page.wait_for_function(SETTLED, timeout=180_000)
             expand_s.append(time.perf_counter() - start)
-        results["expand_lake_5_seeds_1_hop_s"] = expand_s
-        results["expand_said"] = page.get_by_text("Expanded:").first.inner_text()
+        if expand_s:
+            results["expand_lake_5_seeds_1_hop_s"] = expand_s
+            results["expand_said"] = page.get_by_text("Expanded:").first.inner_text()
         rss = []
-        for cluster in clusters["cluster_id"].head(10).to_list():
+        for cluster in clusters["cluster_id"].head(10).to_list() if "memory" in steps else ():
             for tab in ("Network", "Activity timeline"):
                 address = f"{url}/cluster?run={run}&cluster={cluster}&tab={quote(tab)}"
                 big_one = tab == "Network" and clusters.filter(pl.col("cluster_id") == cluster)["n_accounts"][0] > 500
                 timed(page, address, PICTURE_READY if big_one else None, f"network_picture_{run}_{cluster}_-1")
             rss.append(round(rss_mib(pid), 1))
-        results["rss_after_each_of_10_largest_mib"] = rss
+        if rss:
+            results["rss_after_each_of_10_largest_mib"] = rss
         browser.close()
     if args.neo4j:
         try:
@@ -213,7 +222,8 @@ def main() -> None:
         results["expand_neo4j"] = {"note": "no --neo4j given: expand from Neo4j not measured"}
     results["load_after"] = os.getloadavg()
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    name = "results.json" if steps == set(STEPS) else f"results-{'-'.join(sorted(steps))}.json"
+    (OUT / name).write_text(json.dumps(results, indent=2, default=str) + "\n")
     report(results)
 
 
@@ -233,9 +243,11 @@ def report(results: dict) -> None:
             verdict = "ok" if min(warm) < TARGET_SECONDS else "SLOW"
             print(f"{name.removesuffix('_s').removesuffix(' s'):<44}{seconds[0]:>8.2f}"
                   f"{min(warm):>7.2f}–{max(warm):.2f}  {verdict}")
-    print(f"expand said: {results['expand_said']}")
-    print(f"server RSS: {results['rss_start_mib']:.0f} MiB at start; after each of the 10 largest clusters: "
-          f"{results['rss_after_each_of_10_largest_mib']} MiB")
+    if "expand_said" in results:
+        print(f"expand said: {results['expand_said']}")
+    if "rss_after_each_of_10_largest_mib" in results:
+        print(f"server RSS: {results['rss_start_mib']:.0f} MiB at start; after each of the 10 largest clusters: "
+              f"{results['rss_after_each_of_10_largest_mib']} MiB")
     print(f"expand from Neo4j: {results['expand_neo4j']}")
 
 

@@ -8,6 +8,7 @@ key, as the browser would).
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -101,12 +102,40 @@ def warnings(at: AppTest) -> list[str]:
     return [w for w in texts(at.warning) if not w.startswith("Sign-in is off")]
 
 
+class _Shown(HTMLParser):
+    """The text an HTML block shows: tags dropped, entities decoded, a line per ``<br>`` and ``<li>``."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag in ("br", "ul", "li"):
+            self.parts.append("\n- " if tag == "li" else "\n")
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+    def text(self) -> str:
+        return "".join(self.parts).replace("\u2060", "").replace("\xa0", " ")
+
+
+def html_shown(source: str) -> _Shown:
+    parser = _Shown()
+    parser.feed(source)
+    parser.close()
+    return parser
+
+
 def card_titles(at: AppTest) -> list[str]:
-    return [m for m in texts(at.markdown) if m.startswith("**#")]
+    """Each queue card's text as the analyst reads it (a card is one HTML block)."""
+    return [t for t in (html_shown(h.value).text() for h in at.html) if t.startswith("#")]
 
 
 def card_ids(at: AppTest) -> list[str]:
-    return [re.match(r"\*\*#\d+ · (\S+?)\*\*", t).group(1) for t in card_titles(at)]
+    return [re.match(r"#\d+ · (\S+?) — ", t).group(1) for t in card_titles(at)]
 
 
 # --- queue --------------------------------------------------------------------------
@@ -115,7 +144,7 @@ def test_queue_lists_flagged_clusters_by_score_with_their_evidence_summary(fixtu
     clusters = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters"))
     flagged = clusters.filter(pl.col("flagged")).sort("score", descending=True)
     assert card_ids(at) == flagged["cluster_id"].to_list()[:10]
-    text = " ".join(texts(at.markdown))
+    text = " ".join(card_titles(at))
     assert "US Capitol on 2021-01-06" in text and "Praça dos Três Poderes on 2023-01-08" in text
     assert fixture_lake.high_profile_account in text  # high-profile members are named, not hidden
     assert "UNREVIEWED" in text
@@ -165,7 +194,7 @@ def test_queue_pages_through_many_clusters(fixture_lake, monkeypatch):
     at.number_input(key="page").set_value(2).run()
     second = card_ids(at)
     assert len(first) == 10 and second and not set(first) & set(second)
-    assert card_titles(at)[0].startswith("**#11 ")
+    assert card_titles(at)[0].startswith("#11 ")
     at.number_input(key="page").set_value(-(-total // 10)).run()
     assert len(card_ids(at)) == total - 10 * (-(-total // 10) - 1)
 
@@ -421,7 +450,8 @@ def test_evidence_is_grouped_by_text_searchable_and_names_accounts_by_handle(fix
 
 # --- why first ----------------------------------------------------------------------
 def card_reason_lines(at: AppTest) -> list[list[str]]:
-    return [m.split("\n") for m in texts(at.markdown) if m.startswith("- **")]
+    """Each card's reason lines (``Harm: ...``), in order."""
+    return [[line.removeprefix("- ") for line in card.split("\n") if line.startswith("- ")] for card in card_titles(at)]
 
 
 def test_a_card_leads_with_its_strongest_harm_reason(fixture_lake, monkeypatch):
@@ -433,10 +463,10 @@ def test_a_card_leads_with_its_strongest_harm_reason(fixture_lake, monkeypatch):
     for lines, reasons in zip(cards, flagged["reasons"].head(len(cards)).to_list(), strict=True):
         harm = [r for r in reasons if "escalate (threats" in r]
         if harm:  # the harm sentence is the last the run wrote, the first the card shows
-            assert lines[0] == f"- **Harm:** {harm[0]}"
-        assert not any(line.startswith("- **Score formula") for line in lines)
+            assert lines[0] == f"Harm: {harm[0]}"
+        assert not any(line.startswith("Score formula") for line in lines)
         assert len(lines) <= 3
-    assert any(lines[0].startswith("- **Harm:** ") for lines in cards)
+    assert any(lines[0].startswith("Harm: ") for lines in cards)
 
 
 def test_the_cluster_page_orders_reasons_and_says_when_a_cluster_is_not_flagged(fixture_lake, monkeypatch):
@@ -458,6 +488,37 @@ def test_an_unknown_run_or_cluster_in_a_link_says_so(fixture_lake, monkeypatch):
     assert any(w.startswith("This lake has no detection run “20990101T000000Z-nosuch”; showing the newest run, "
                             f"{NEW_RUN}.") for w in said)
     assert any(w.startswith(f"Run {NEW_RUN} has no cluster “nope”") for w in said)
+
+
+HOSTILE_CARD_TEXT = ("<img src=x onerror=alert(1)>", "[link](javascript:alert(1))", "**bold** <b>tag</b> &amp;")
+
+
+def test_a_card_shows_hostile_reasons_and_handles_as_text(lake_copy, monkeypatch):
+    lake = lake_copy.lake
+    clusters = pl.from_arrow(lake.read_run_table(NEW_RUN, "clusters"))
+    top = clusters.filter(pl.col("flagged")).sort("score", descending=True)["cluster_id"][0]
+    hostile = clusters.with_columns(
+        pl.when(pl.col("cluster_id") == top)
+        .then(pl.lit(list(HOSTILE_CARD_TEXT), dtype=pl.List(pl.String))).otherwise(pl.col("reasons")).alias("reasons"),
+        pl.when(pl.col("cluster_id") == top)
+        .then(pl.lit([HOSTILE_CARD_TEXT[0]], dtype=pl.List(pl.String))).otherwise(pl.col("types")).alias("types"))
+    write_parquet_atomic(lake.run_dir(NEW_RUN) / "clusters.parquet", hostile.to_arrow())
+    members = pl.from_arrow(lake.read_run_table(NEW_RUN, "members"))
+    handle = HOSTILE_CARD_TEXT[1]
+    write_parquet_atomic(lake.run_dir(NEW_RUN) / "members.parquet", members.with_columns(
+        pl.when(pl.col("high_profile").fill_null(False)).then(pl.lit(handle)).otherwise(pl.col("account_name"))
+        .alias("account_name")).to_arrow())
+    at = open_app(lake, monkeypatch, run=NEW_RUN)
+    card = next(h.value for h in at.html if f"· {top} —" in html_shown(h.value).text())
+    shown = html_shown(card)
+    for payload in HOSTILE_CARD_TEXT:  # each reason shows exactly its text, as a line of the card
+        assert f"- Reason: {payload}" in shown.text().replace("Harm: ", "Reason: ").replace(
+            "Mobilization: ", "Reason: ").replace("Coordination: ", "Reason: "), payload
+    assert f"({handle})" in " ".join(card_titles(at))  # the high-profile member's handle, as text
+    # the only tags are the card's own: no image, link, script or the payload's <b>
+    assert set(shown.tags) <= {"div", "b", "br", "span", "ul", "li", "i"}
+    assert shown.text().count("tag") >= 1 and "onerror" in shown.text()
+    assert "<img" not in card and "<b>tag" not in card and "javascript" in shown.text()
 
 
 def test_a_run_that_flagged_nothing_says_so(lake_copy, monkeypatch):

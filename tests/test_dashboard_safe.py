@@ -4,8 +4,9 @@ The check reads the views' source (``ast``): every Streamlit call that renders M
 (``st.markdown``, captions, titles, alerts, widget labels and help) may only be given
 text built from constants, numbers formatted with a format spec, and values passed
 through :func:`rallypoint.dashboard.safe.md` / :func:`~rallypoint.dashboard.safe.html`
-(or the few builders that use them). A data field put straight into such a call fails
-the test with its file and line.
+(or the few builders that use them); ``st.html``, which has no Markdown step, only values
+passed through :func:`~rallypoint.dashboard.safe.html`. A data field put straight into such
+a call fails the test with its file and line.
 """
 
 from __future__ import annotations
@@ -48,28 +49,30 @@ FIRST_ARG_NOT_TEXT = {"page_link"}
 TEXT_KEYWORDS = {"label", "body", "help"}
 #: Functions that return escaped text or HTML built only from escaped values and numbers.
 SAFE_FUNCTIONS = {"md", "html", "highlight", "status_badge", "_score_bars", "signed_in_banner"}
+#: ``st.html`` shows its body as HTML with no Markdown step, so only HTML escaping makes data safe there.
+HTML_SAFE_FUNCTIONS = {"html", "status_badge"}
 
 
-def _safe(node: ast.AST) -> bool:
+def _safe(node: ast.AST, functions: set[str] = SAFE_FUNCTIONS) -> bool:
     """Whether ``node`` can only produce escaped or constant text (see the module docstring)."""
     match node:
         case ast.Constant():
             return True
         case ast.JoinedStr(values=values):
-            return all(_safe_part(v) for v in values)
-        case ast.Call(func=ast.Name(id=name)) if name in SAFE_FUNCTIONS:
+            return all(_safe_part(v, functions) for v in values)
+        case ast.Call(func=ast.Name(id=name)) if name in functions:
             return True
         case ast.Call(func=ast.Attribute(attr="join", value=ast.Constant()), args=[arg]):
-            return isinstance(arg, ast.GeneratorExp | ast.ListComp) and _safe(arg.elt) or (
-                isinstance(arg, ast.List | ast.Tuple) and all(_safe(e) for e in arg.elts))
+            return isinstance(arg, ast.GeneratorExp | ast.ListComp) and _safe(arg.elt, functions) or (
+                isinstance(arg, ast.List | ast.Tuple) and all(_safe(e, functions) for e in arg.elts))
         case ast.BinOp(op=ast.Add(), left=left, right=right):
-            return _safe(left) and _safe(right)
+            return _safe(left, functions) and _safe(right, functions)
         case ast.IfExp(body=body, orelse=orelse):
-            return _safe(body) and _safe(orelse)
+            return _safe(body, functions) and _safe(orelse, functions)
         case ast.BoolOp(values=values):
-            return all(_safe(v) for v in values)
+            return all(_safe(v, functions) for v in values)
         case ast.List(elts=elts) | ast.Tuple(elts=elts):
-            return all(_safe(e) for e in elts)
+            return all(_safe(e, functions) for e in elts)
         case ast.Call(func=ast.Name(id="list"), args=[ast.Name(id=name)]) if name.isupper():
             return True  # a module constant (e.g. the tab names)
         case ast.Name(id=name) | ast.Subscript(value=ast.Name(id=name)) if name.isupper():
@@ -77,13 +80,13 @@ def _safe(node: ast.AST) -> bool:
     return False
 
 
-def _safe_part(part: ast.AST) -> bool:
+def _safe_part(part: ast.AST, functions: set[str]) -> bool:
     if isinstance(part, ast.Constant):
         return True
     assert isinstance(part, ast.FormattedValue)
     if part.format_spec is not None and part.conversion == -1:
         return True  # a number or a date with a format spec: a string there would raise
-    return part.conversion == -1 and _safe(part.value)
+    return part.conversion == -1 and _safe(part.value, functions)
 
 
 def unsafe_markdown_calls(source: str, filename: str) -> list[str]:
@@ -96,6 +99,10 @@ def unsafe_markdown_calls(source: str, filename: str) -> list[str]:
         texts = [] if node.func.attr in FIRST_ARG_NOT_TEXT else node.args[:1]
         texts += [k.value for k in node.keywords if k.arg in TEXT_KEYWORDS]
         found += [f"{filename}:{node.lineno}: {node.func.attr}({ast.unparse(t)[:80]})" for t in texts if not _safe(t)]
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "html":
+            found += [f"{filename}:{node.lineno}: html({ast.unparse(t)[:80]})" for t in node.args[:1]
+                      if not _safe(t, HTML_SAFE_FUNCTIONS)]
     return found
 
 
@@ -118,6 +125,8 @@ def test_every_view_renders_data_through_the_escaping_helper():
     'st.page_link(page, label=f"Open account {account} →")',
     'st.selectbox(f"Cluster {name}", ids)',
     'st.markdown("".join(f"<b>{acc}</b>" for acc in accounts), unsafe_allow_html=True)',
+    'st.html(f"<b>{row[\'cluster_id\']}</b>")',
+    'st.html(f"<li>{md(reason)}</li>")',  # Markdown escaping is not HTML escaping
     'c1.checkbox("x", help=f"about {note}")',
     'st.markdown(f"{md(a) if a else b}")',
 ])
@@ -130,6 +139,7 @@ def test_the_check_catches_a_data_field_rendered_as_markdown(line):
     'st.caption(f"{shown.height:,} of {md(name)} · {t:%Y-%m-%d}")',
     'st.markdown("\\n".join(f"- {md(r)}" for r in reasons) or "_none_")',
     'st.markdown("Status: " + status_badge(s), unsafe_allow_html=True)',
+    'st.html(f"<b>#{rank:d} · {html(cid)}</b>" + "".join(f"<li>{LABELS[c]}: {html(r)}</li>" for c, r in rs))',
 ])
 def test_the_check_accepts_escaped_text(line):
     assert not unsafe_markdown_calls(line, "view.py"), line

@@ -19,7 +19,8 @@ Two escapes, for the two places a value can land:
   an escape no longer counts. Prose ("note: ...") keeps its colons as they are; a URL, a
   time or an address copied from the page carries the joiners, and the tables
   (``st.dataframe``) show values exactly.
-- :func:`html` for the HTML the app builds itself (the evidence list, badges): HTML
+- :func:`html` for the HTML the app builds itself (the evidence list, badges, the queue's
+  cards, drawn with ``st.html``): HTML
   escaping, newlines as ``<br>`` so a blank line cannot end the HTML block and drop back
   into Markdown, and the same word joiners (Streamlit rewrites Material-icon shortcodes in
   the whole source before parsing, HTML included). :func:`html_expr` HTML-escapes a whole

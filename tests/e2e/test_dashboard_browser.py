@@ -104,6 +104,8 @@ class CpuClock:
 
 #: The password of the accounts the browser tests create (``add_users``).
 PASSWORD = "a browser test password"
+#: A queue card: one HTML block (``st.html``) with the card's text.
+CARD = '[data-testid="stHtml"]'
 #: The analyst the tests on the simulated world sign in as.
 ANALYST = "browser-analyst"
 
@@ -268,7 +270,7 @@ def test_queue_ranks_flagged_clusters_with_reasons(page, server, world):
     sign_in(page, server)
     page.get_by_role("heading", name="Triage queue").wait_for()
     top = world["top_cluster"]
-    first_card = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"#1 · ")).first
+    first_card = page.locator(CARD, has_text=re.compile(r"#1 · ")).first
     assert top in first_card.inner_text()
     assert page.get_by_text("Mobilization:").count() >= 1
     shot(page, "01-queue")
@@ -291,7 +293,7 @@ def test_queue_filters_live_in_the_url_and_a_shared_link_restores_them(page, ser
     assert page.url == shared
     assert not page.get_by_role("checkbox", name="Flagged only").is_checked()
     assert page.get_by_label("Search id, reason, place or date").input_value() == world["top_cluster"]
-    cards = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"#\d+ · "))
+    cards = page.locator(CARD, has_text=re.compile(r"#\d+ · "))
     assert cards.count() >= 1 and world["top_cluster"] in cards.first.inner_text()
     shot(page, "01b-queue-filtered-from-a-link")
 
@@ -325,7 +327,7 @@ def test_decision_on_the_top_cluster_survives_a_reload(page, server, world):
         shot(page, f"02{letter}-cluster-{tab.split()[0].lower()}")
     page.goto(f"{server}/")
     settle(page)
-    first_card = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"#1 · ")).first
+    first_card = page.locator(CARD, has_text=re.compile(r"#1 · ")).first
     assert top in first_card.inner_text() and "DISMISSED" in first_card.inner_text()
 
 
@@ -566,7 +568,7 @@ def test_the_why_comes_first_and_evidence_is_grouped_with_handles(page, server, 
     harm = [r for r in order_reasons(top["reasons"]) if reason_category(r) == "harm"]
     sign_in(page, server, then=f"/?run={world['run']}")
     page.get_by_role("heading", name="Triage queue").wait_for()
-    reasons = page.locator('[data-testid="stMarkdownContainer"]', has=page.locator("li")).first.inner_text()
+    reasons = page.locator(f"{CARD} ul").first.inner_text()
     shot(page, "07a-queue-why-first")
     if harm:  # the card's first reason is the cluster's strongest harm reason
         assert reasons.strip().startswith(f"Harm: {harm[0][:40]}"), reasons

@@ -25,6 +25,7 @@ from urllib.parse import quote, urlparse
 import pytest
 from dashboard_fixtures import hostile_lake
 from test_dashboard_browser import (  # noqa: F401  (browser is a fixture used by name)
+    CARD,
     PASSWORD,
     add_users,
     browser,
@@ -241,7 +242,7 @@ def test_an_expired_session_stops_the_page_and_sends_a_reload_to_sign_in(page, a
     settle(page)
     page.get_by_role("heading", name="Sign-in required").wait_for()
     assert page.get_by_text("your session has expired").count() == 1
-    assert page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"#1 · ")).count() == 0
+    assert page.locator(CARD, has_text=re.compile(r"#1 · ")).count() == 0
     shot(page, "17-session-expired")
     page.reload()
     page.wait_for_url(re.compile(r"/signin"))
@@ -294,7 +295,7 @@ def test_an_analyst_decides_and_assigns_but_cannot_export_real_ids_or_manage_use
 
 def test_an_admin_manages_users_exports_real_ids_and_reads_the_audit_log(page, app, hostile):
     sign_in(page, app, "adam", then="/?mine=true&flagged_only=false")
-    cards = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"#\d+ · "))
+    cards = page.locator(CARD, has_text=re.compile(r"#\d+ · "))
     text = page.evaluate("document.body.innerText").replace(WORD_JOINER, "")
     assert text.count("Assigned to: adam") == cards.count() and "Assigned to: nobody" not in text
     assert cards.count() >= 1  # the analyst's test (run before this one) assigned a cluster to adam

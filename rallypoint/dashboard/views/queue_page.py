@@ -19,7 +19,7 @@ from rallypoint.dashboard.queue import (
     page,
     time_span,
 )
-from rallypoint.dashboard.safe import md
+from rallypoint.dashboard.safe import html, md
 from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.triage import STATUSES
 from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
@@ -60,25 +60,25 @@ def _filters(clusters: pl.DataFrame) -> QueueFilters:
 
 
 def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> None:
+    hp = [f"{a} ({names[a]})" if names.get(a) else a for a in row["high_profile_accounts"] or []]
+    reasons = card_reasons(row["reasons"] or [])
+    # three elements a card (its box, its text as escaped HTML, its link): Markdown is parsed in the
+    # browser, and a page of 100 cards of escaped Markdown took seconds to parse and draw
     with st.container(border=True):
-        head, link = st.columns([5, 1])
-        hp = [f"{a} ({names[a]})" if names.get(a) else a for a in row["high_profile_accounts"] or []]
-        head.markdown(
-            f"**#{rank:d} · {md(row['cluster_id'])}** — score **{row['score']:.2f}** · "
+        st.html(
+            f"<div><b>#{rank:d} · {html(row['cluster_id'])}</b> — score <b>{row['score']:.2f}</b> · "
             f"{row['n_accounts']:,} accounts · {row['n_edges']:,} edges · "
-            f"{md(', '.join(row['types'] or []) or 'no type')} · {md(', '.join(row['platforms'] or []))} "
-            f"&nbsp; {status_badge(row['status'], row['carried'], row.get('from_run'), row.get('jaccard'))}",
-            unsafe_allow_html=True,
+            f"{html(', '.join(row['types'] or []) or 'no type')} · {html(', '.join(row['platforms'] or []))} "
+            f"&nbsp; {status_badge(row['status'], row['carried'], row.get('from_run'), row.get('jaccard'))}<br>"
+            f"<b>Active:</b> {html(time_span(row['first_ts'], row['last_ts']))}<br>"
+            f"<b>Mobilization:</b> {html(mobilization_summary(row['mobilization']))}<br>"
+            f"<b>High-profile members:</b> {html(', '.join(hp)) if hp else 'none'}<br>"
+            f"<b>Assigned to:</b> {html(row.get('assignee')) if row.get('assignee') else 'nobody'}</div>"
+            + ("<ul style=\"margin:0.4em 0 0\">" + "".join(
+                f"<li><b>{REASON_LABELS[c]}:</b> {html(r)}</li>" for c, r in reasons)
+               + "</ul>" if reasons else "<div><i>no reasons recorded</i></div>"),
         )
-        link.page_link(navigation.page("cluster"), label="Open cluster →", query_params={"run": run_id, "cluster": row["cluster_id"]})
-        head.markdown(
-            f"**Active:** {md(time_span(row['first_ts'], row['last_ts']))}  \n"
-            f"**Mobilization:** {md(mobilization_summary(row['mobilization']))}  \n"
-            f"**High-profile members:** {md(', '.join(hp)) if hp else 'none'}  \n"
-            f"**Assigned to:** {md(row.get('assignee')) if row.get('assignee') else 'nobody'}"
-        )
-        st.markdown("\n".join(f"- **{REASON_LABELS[c]}:** {md(r)}" for c, r in card_reasons(row["reasons"] or []))
-                    or "_no reasons recorded_")
+        st.page_link(navigation.page("cluster"), label="Open cluster →", query_params={"run": run_id, "cluster": row["cluster_id"]})
 
 
 def render() -> None:
