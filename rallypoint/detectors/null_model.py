@@ -48,10 +48,9 @@ Assumptions
     Shares of different targets are independent; a pair's co-shares on one target are
     counted as independent events (the Poisson approximation of a sum of Bernoulli
     trials, conservative when ``q_t`` is large); the cap (``pairs.py``) can only
-    lower ``W_ab``, so capped edges are judged conservatively. When the pair budget
-    samples a heavy target by account (``partition.sample_within_budget``), a pair is
-    observed there only if both its accounts were sampled, and ``E_ab`` sums over
-    exactly those targets: the test is conditional on the sample, not biased by it.
+    lower ``W_ab``, so capped edges are judged conservatively. Nothing is sampled: the
+    pair budget only cuts the pairing into partitions, so ``E_ab`` sums over every target
+    both accounts shared.
 
 Cost
     ``O(n + sum over candidate edges of the targets of the edge's first account)``
