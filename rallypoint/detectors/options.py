@@ -87,23 +87,12 @@ class DetectOptions:
             raise DetectParameterError(f"The seed must be a whole number, not {self.seed!r}.")
 
     def _check_coaction(self) -> None:
-        """The co-action options, with co-action's own vocabulary and messages."""
-        from rallypoint.detectors import null_model
-        from rallypoint.detectors.coaction import COACTION_TYPES, CoactionError, check_pair_budget
-        from rallypoint.detectors.window import parse_window
+        """The co-action options, by co-action's own check (its vocabulary and messages)."""
+        from rallypoint.detectors.coaction import check_options
 
-        unknown = [t for t in self.types or () if t not in COACTION_TYPES]
-        if unknown:
-            raise CoactionError(f"Unknown co-action type(s) {unknown}; known: {', '.join(COACTION_TYPES)}.")
-        parse_window(self.window)
-        if self.null_model not in null_model.NULL_MODELS:
-            raise CoactionError(f"The null model {self.null_model!r} is not one of {', '.join(null_model.NULL_MODELS)}.")
-        if not (_whole(self.min_participation) and self.min_participation >= 1):
-            raise CoactionError(f"min_participation must be a whole number >= 1, not {self.min_participation!r}.")
-        if not (_number(self.significance) and 0 < self.significance <= 1):
-            raise CoactionError(f"significance must be in (0, 1], not {self.significance!r}.")
-        if self.pair_budget is not None:
-            check_pair_budget(self.pair_budget)
+        check_options(types=self.types, window=self.window, null_model=self.null_model,
+                      min_participation=self.min_participation, significance=self.significance,
+                      pair_budget=self.pair_budget)
 
     def with_changes(self, **changes: Any) -> DetectOptions:
         """A copy with ``changes`` (field names), validated again."""

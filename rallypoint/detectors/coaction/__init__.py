@@ -21,6 +21,7 @@ from rallypoint.detectors.coaction.build import (
     CoactionResult,
     CodedEvents,
     build_coaction_edges,
+    check_options,
     check_pair_budget,
 )
 
@@ -33,5 +34,6 @@ __all__ = [
     "CoactionResult",
     "CodedEvents",
     "build_coaction_edges",
+    "check_options",
     "check_pair_budget",
 ]

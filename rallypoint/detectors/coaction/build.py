@@ -38,6 +38,7 @@ Cost
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -220,20 +221,13 @@ def build_coaction_edges(
     the candidate rows, share counts and figures come back; ``None``: in this process.
     """
     started = time.perf_counter()
-    type_list = _check_types(types)
-    parsed_window = parse_window(window)
-    if null_model not in nm.NULL_MODELS:
-        raise CoactionError(f"The null model {null_model!r} is not one of {', '.join(nm.NULL_MODELS)}.")
-    if isinstance(min_participation, bool) or not isinstance(min_participation, int | np.integer) or min_participation < 1:
-        raise CoactionError(f"min_participation must be a whole number >= 1, not {min_participation!r}.")
-    if not 0 < significance <= 1:
-        raise CoactionError(f"significance must be in (0, 1], not {significance!r}.")
+    type_list, parsed_window = check_options(types=types, window=window, null_model=null_model,
+                                             min_participation=min_participation, significance=significance,
+                                             pair_budget=pair_budget)
     if max_pairs_per_share is not None and max_pairs_per_share < 1:
         raise CoactionError(f"max_pairs_per_share must be >= 1 or None, not {max_pairs_per_share!r}.")
     if not null_jitter >= 1:
         raise CoactionError(f"null_jitter must be at least 1 window, not {null_jitter!r}.")
-    if pair_budget is not None:
-        check_pair_budget(pair_budget)
 
     if not isinstance(records, pa.Table):
         raise CoactionError(f"Records must be a pyarrow Table, not {type(records).__name__}.")
@@ -318,6 +312,26 @@ def build_coaction_edges(
 
 
 # --- arguments and inputs ----------------------------------------------------------
+
+
+def check_options(*, types: Iterable[str] | str | None, window: str | float, null_model: str,
+                  min_participation: int, significance: float, pair_budget: int | None
+                  ) -> tuple[list[str], Any]:
+    """Refuse co-action options it cannot use (``CoactionError``, one sentence); returns the
+    chosen types in canonical order and the parsed window. ``detect`` checks its options with
+    it before the lake is read, ``build_coaction_edges`` on every call."""
+    type_list = _check_types(types)
+    parsed_window = parse_window(window)
+    if null_model not in nm.NULL_MODELS:
+        raise CoactionError(f"The null model {null_model!r} is not one of {', '.join(nm.NULL_MODELS)}.")
+    if not (isinstance(min_participation, numbers.Integral) and not isinstance(min_participation, bool)
+            and min_participation >= 1):
+        raise CoactionError(f"min_participation must be a whole number >= 1, not {min_participation!r}.")
+    if not (isinstance(significance, numbers.Real) and not isinstance(significance, bool) and 0 < significance <= 1):
+        raise CoactionError(f"significance must be in (0, 1], not {significance!r}.")
+    if pair_budget is not None:
+        check_pair_budget(pair_budget)
+    return type_list, parsed_window
 
 
 def check_pair_budget(pair_budget: int) -> None:
