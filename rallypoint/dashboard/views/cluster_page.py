@@ -23,7 +23,7 @@ from rallypoint.dashboard.data import (
     run_version,
 )
 from rallypoint.dashboard.evidence_groups import group_evidence
-from rallypoint.dashboard.exporting import FORMATS, export_case_pack, export_cluster
+from rallypoint.dashboard.exporting import FORMATS, Download, export_case_pack, export_cluster
 from rallypoint.dashboard.highlight import highlight
 from rallypoint.dashboard.network import cluster_edges, layout, network_figure, selected_accounts
 from rallypoint.dashboard.network_picture import NetworkPicture, accounts_at, network_picture, with_rings
@@ -308,15 +308,24 @@ def _export(current: Lake, run_id: str, cluster_id: str) -> None:
                                                               pseudonymize or not real_allowed, who)
         except RallypointError as exc:
             st.error(md(exc))
-    ready = st.session_state.get("export_ready")
-    if ready is not None and ready.file_name.startswith(f"{run_id}_{cluster_id}"):
-        st.download_button(f"Download {md(ready.file_name)} ({len(ready.data):,} bytes)", ready.data,
-                           file_name=ready.file_name, mime=ready.mime, key="export_download")
+    ready = _offer_prepared("export_ready", f"{run_id}_{cluster_id}", "export_download")
+    if ready is not None:
         counts = ready.manifest.get("counts", {})
         st.caption(f"{md(counts.get('nodes', '?'))} accounts, {md(counts.get('edges', '?'))} edges; "
                    + (f"pseudonymized with key id {md(ready.manifest.get('key_id'))}" if ready.manifest.get("pseudonymized")
                       else "real account ids") + "; the zip holds the same files as rallypoint export and its manifest; "
                    "the export is recorded in the triage log.")
+
+
+def _offer_prepared(state_key: str, prefix: str, download_key: str) -> Download | None:
+    """The file prepared under ``state_key`` offered for download when it is this cluster's
+    (its name starts with ``prefix``); returns it, or ``None`` when there is none."""
+    ready = st.session_state.get(state_key)
+    if ready is None or not ready.file_name.startswith(prefix):
+        return None
+    st.download_button(f"Download {md(ready.file_name)} ({len(ready.data):,} bytes)", ready.data,
+                       file_name=ready.file_name, mime=ready.mime, key=download_key)
+    return ready
 
 
 def _case_pack(current: Lake, run_id: str, cluster_id: str) -> None:
@@ -339,10 +348,8 @@ def _case_pack(current: Lake, run_id: str, cluster_id: str) -> None:
                 st.session_state["casepack_ready"] = export_case_pack(current, run_id, cluster_id, pseudonymize, who)
             except RallypointError as exc:
                 st.error(md(exc))
-    ready = st.session_state.get("casepack_ready")
-    if ready is not None and ready.file_name.startswith(f"{run_id}_{cluster_id}_"):
-        st.download_button(f"Download {md(ready.file_name)} ({len(ready.data):,} bytes)", ready.data,
-                           file_name=ready.file_name, mime=ready.mime, key="casepack_download")
+    ready = _offer_prepared("casepack_ready", f"{run_id}_{cluster_id}_", "casepack_download")
+    if ready is not None:
         files = ", ".join(sorted(ready.manifest.get("sha256", {})))
         st.caption(f"Holds {md(files)}; " + ("accounts pseudonymized with key id "
                                              f"{md(ready.manifest.get('key_id'))}" if ready.manifest.get("pseudonymized")
