@@ -120,3 +120,51 @@ def test_a_late_campaign_left_no_repeated_coaction_before_its_mark(reports):
         assert met.height > 0, (seed, campaign)  # its calls were answered: the members did meet
         assert met["weight"].max() < 3, (seed, campaign, met.sort("weight").tail(3).to_dicts())
         assert pl.from_arrow(build_coaction_edges(records).edges).filter(among).height == 0, (seed, campaign)
+
+
+def test_closeness_of_the_meetings_would_not_have_found_a_late_campaign(reports):
+    """The idea of docs/watch.md ("Closeness, tested"): a pair's meetings closer in time than
+    chance. Under the jitter null a chance meeting's gap is about uniform on [0, w], so a
+    pair's k gaps give ``p_close = P(Gamma(k) >= -sum ln(gap / w))``, combined with the count
+    test's p by Fisher's method. Up to the mark, no pair of a late campaign's members that
+    met on two different posts passes 0.01; the pairs that met twice on one post met there
+    once, one repost seen by co_repost and co_engage at one gap. If this fails, closeness
+    finds the campaign and is worth building into the pair test."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    import numpy as np
+    import polars as pl
+    from scipy import stats
+
+    from rallypoint.detectors.coaction import RECORD_COLUMNS, build_coaction_edges
+    from rallypoint.detectors.evaluate import read_labels
+    from rallypoint.lake import Lake
+
+    for seed, campaign in sorted(LATE):
+        root = reports[seed]["_root"]
+        world = json.loads((root / "data" / "world.json").read_text())
+        event = next(c["event_date"] for c in world["campaigns"] if c["campaign_id"] == campaign)
+        mark = datetime.fromisoformat(event).replace(tzinfo=UTC) - timedelta(hours=REQUIRED_LEAD_HOURS["stealthy"])
+        members = read_labels(root / "data" / "labels.csv").filter(pl.col("campaign_id") == campaign)["account_id"]
+        records = Lake(root / "lake").read_interactions_arrow(columns=list(RECORD_COLUMNS), until=mark)
+        every = build_coaction_edges(records, null_model="none", min_participation=1)
+        shares = (pl.from_arrow(every.actions).filter(pl.col("account_id").is_in(members.implode()))
+                  .with_columns(t=pl.col("timestamp").dt.epoch("ms") / 1e3))
+        windows = pl.DataFrame({"type": list(every.window_seconds), "w": list(every.window_seconds.values())})
+        meetings = (shares.join(shares, on=["type", "target"], suffix="_b")
+                    .filter(pl.col("account_id") < pl.col("account_id_b"))
+                    .with_columns(gap=(pl.col("t_b") - pl.col("t")).abs()).join(windows, on="type")
+                    .filter(pl.col("gap") <= pl.col("w")))
+        pairs = meetings.group_by(account_a="account_id", account_b="account_id_b").agg(
+            k=pl.len(), posts=pl.col("target").n_unique(), gaps=pl.col("gap").n_unique(),
+            # a gap of 0 s is a gap below the timestamps' 1 s resolution
+            s=((pl.col("gap") + 1) / (pl.col("w") + 1)).log().sum().neg())
+        tested = pl.from_arrow(build_coaction_edges(records, significance=1.0).edges)
+        pairs = pairs.filter(pl.col("k") >= 2).join(
+            tested.select("account_a", "account_b", "p_value"), on=["account_a", "account_b"])
+        assert pairs.height > 0, (seed, campaign)
+        x = pairs["p_value"].to_numpy() * stats.gamma.sf(pairs["s"].to_numpy(), pairs["k"].to_numpy())
+        pairs = pairs.with_columns(p_fisher=x * (1 - np.log(x)))
+        assert pairs.filter(pl.col("posts") >= 2)["p_fisher"].min() > 0.01, (seed, campaign, pairs.to_dicts())
+        assert (pairs.filter(pl.col("posts") == 1)["gaps"] == 1).all(), (seed, campaign, pairs.to_dicts())
