@@ -21,10 +21,12 @@ from streamlit.testing.v1 import AppTest
 import rallypoint.dashboard
 from rallypoint.dashboard import navigation, session
 from rallypoint.dashboard.accounts import AccountStore
+from rallypoint.dashboard.cluster_network import cluster_network, cluster_picture
 from rallypoint.dashboard.data import run_version
+from rallypoint.dashboard.network_picture import PICTURE_ABOVE
 from rallypoint.dashboard.network_zoom import WHOLE
 from rallypoint.dashboard.triage import Decision, TriageStore
-from rallypoint.dashboard.views.cluster_page import COMPONENTS, PICTURE_ABOVE, cluster_groups, cluster_picture
+from rallypoint.dashboard.views.cluster_page import COMPONENTS
 from rallypoint.lake import Lake, write_parquet_atomic
 
 APP = str(Path(rallypoint.dashboard.__file__).with_name("app.py"))
@@ -333,7 +335,7 @@ def test_a_large_network_is_a_picture_whose_clicks_and_boxes_list_accounts(large
     at.run()
     assert len(frame(at, "account_id", "strength", without=("first_ts",))) == PICTURE_ABOVE + 20
     # zoomed to the biggest sub-group, a box around the whole picture selects that group (and what lies in its box)
-    group, _ = cluster_groups(str(large_lake.lake.root), NEW_RUN, big, run_version(large_lake.lake, NEW_RUN))
+    group = cluster_network(str(large_lake.lake.root), NEW_RUN, big, run_version(large_lake.lake, NEW_RUN)).group
     assert group.max() >= 1, "the big cluster has no sub-groups to zoom to"
     at.selectbox(key=f"zoom_{NEW_RUN}_{big}").set_value(0).run()
     zoomed = cluster_picture(str(large_lake.lake.root), NEW_RUN, big, run_version(large_lake.lake, NEW_RUN), 0)

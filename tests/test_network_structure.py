@@ -111,3 +111,12 @@ def test_zoom_views_name_each_group_and_box_only_its_accounts():
               & (laid.positions[:, 1] >= y0) & (laid.positions[:, 1] <= y1))
     assert inside[laid.group == 0].all() and not inside[laid.group == 1].all()
     assert view_box(laid.positions, laid.group, WHOLE) is None
+
+
+def test_a_structure_computed_once_draws_the_same_edges_as_computing_it_again():
+    accounts, edges = _two_cliques()
+    members = pl.DataFrame({"account_id": accounts})
+    again, reused = drawn_edges(members, edges), drawn_edges(members, edges, shape=structure(accounts, edges))
+    for field in ("ia", "ib", "band", "between", "colours"):
+        assert getattr(again, field).tolist() == getattr(reused, field).tolist(), field
+    assert again.legend == reused.legend and again.n_drawn == reused.n_drawn

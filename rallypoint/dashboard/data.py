@@ -1,9 +1,13 @@
 """Reading a lake for the dashboard, cached per run and file version.
 
 Every loader takes the lake root, the run id and a *version* (the newest mtime of
-the files read), so ``st.cache_data`` serves repeated page views from memory and a
+the files read), so Streamlit's caches serve repeated page views from memory and a
 rewritten run or a new triage decision is picked up at once. Tables come back as
-polars DataFrames, read straight from Arrow (no row-wise conversion).
+polars DataFrames, read straight from Arrow (no row-wise conversion). A run's tables are
+held once for every session (``st.cache_resource``: never copied, and never mutated —
+polars operations return new frames), so a page does not unpickle a copy of the run's
+edges on every rerun; the server's warm-up (:mod:`rallypoint.dashboard.warm`) fills the
+same caches before the first page.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ def run_version(lake: Lake, run_id: str) -> float:
     return max((p.stat().st_mtime for p in folder.iterdir()), default=0.0)
 
 
-@st.cache_data(max_entries=32, show_spinner="Reading the run…")
+@st.cache_resource(max_entries=32, show_spinner=False)
 def run_frame(root: str, run_id: str, name: str, version: float) -> pl.DataFrame:
     """One run table (clusters, members, edges, evidence) as a DataFrame."""
     del version  # part of the cache key only

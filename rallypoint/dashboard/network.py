@@ -39,7 +39,7 @@ from rallypoint.dashboard.palette import (
     WEIGHT_SHADES,
 )
 from rallypoint.dashboard.safe import html_expr
-from rallypoint.dashboard.structure import backbone, fitting_labels, structure, sub_groups
+from rallypoint.dashboard.structure import Structure, backbone, fitting_labels, structure, sub_groups
 
 #: Beyond this many edges only the heaviest are drawn (and the figure says so).
 MAX_EDGES = 3000
@@ -130,16 +130,22 @@ def edges_by_type(types: np.ndarray) -> bool:
     return len(counts) > 1 and counts[1] >= MIN_TYPE_SHARE * len(types)
 
 
-def drawn_edges(members: pl.DataFrame, edges: pl.DataFrame, max_edges: int = MAX_EDGES) -> DrawnEdges:
-    """The backbone's heaviest ``max_edges`` edges with their ends, colour and weight band. ``O(E log E)``."""
+def drawn_edges(members: pl.DataFrame, edges: pl.DataFrame, max_edges: int = MAX_EDGES,
+                shape: Structure | None = None) -> DrawnEdges:
+    """The backbone's heaviest ``max_edges`` edges with their ends, colour and weight band. ``O(E log E)``.
+
+    ``shape`` is the structure already computed from these members and edges (its backbone and
+    sub-groups are then reused, not computed again).
+    """
     accounts = members["account_id"]
-    shown = edges.filter(pl.Series(backbone(accounts.to_list(), edges))) if edges.height else edges
+    keep = shape.backbone if shape is not None else backbone(accounts.to_list(), edges) if edges.height else None
+    shown = edges.filter(pl.Series(keep)) if edges.height else edges
     shown = shown.sort("weight", descending=True).head(max_edges)
     if not shown.height:
         empty = np.zeros(0, dtype=np.int64)
         return DrawnEdges(empty, empty, empty, empty.astype(bool), np.zeros(0, dtype=object), [], 0.5, "", 0)
     ia, ib = _account_index(accounts, shown["account_a"]), _account_index(accounts, shown["account_b"])
-    group = sub_groups(accounts.to_list(), edges)
+    group = shape.group if shape is not None else sub_groups(accounts.to_list(), edges)
     between = group[ia] != group[ib]
     weights = shown["weight"].to_numpy()
     cuts = np.quantile(weights, [1 / 3, 2 / 3]) if len(weights) > 2 else np.array([weights.max()] * 2)
@@ -209,8 +215,10 @@ def network_figure(
     max_edges: int = MAX_EDGES,
     height: int = 620,
     edge_noun: str = "co-action edges",
+    shape: Structure | None = None,
 ) -> go.Figure:
-    """The figure: ``members`` (one row per account, in ``positions`` order) and their backbone edges.
+    """The figure: ``members`` (one row per account, in ``positions`` order) and their backbone edges
+    (``shape``: their structure when already computed, see :func:`drawn_edges`).
 
     Above ``WEBGL_ABOVE`` accounts every trace is WebGL (``scattergl``): the browser then
     draws 2,000 accounts and 3,000 edges in a fraction of a second instead of styling
@@ -222,7 +230,7 @@ def network_figure(
     n = len(accounts)
     kind = "scattergl" if n > WEBGL_ABOVE else "scatter"
     fig = go.Figure(_validate=False)  # inputs are built here, trusted; validation costs seconds at 2,000 nodes
-    drawn = drawn_edges(members, edges, max_edges)
+    drawn = drawn_edges(members, edges, max_edges, shape)
     for label, colour in drawn.legend:
         in_legend = True
         for b, width in enumerate(BAND_WIDTHS):

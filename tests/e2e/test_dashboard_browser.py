@@ -364,8 +364,8 @@ def _record_timings(name: str, figures: dict) -> None:
 def _lone_account(big_lake: dict):
     """The big cluster's picture as the server draws it, and the account farthest from any other in it
     (so a click on it can only mean that account) with its pixel position."""
+    from rallypoint.dashboard.cluster_network import cluster_picture
     from rallypoint.dashboard.data import run_version
-    from rallypoint.dashboard.views.cluster_page import cluster_picture
 
     lake = Lake(big_lake["lake"])
     run, big = big_lake["run"], big_lake["big_cluster"]
