@@ -28,7 +28,7 @@ import polars as pl
 import streamlit as st
 
 from rallypoint.dashboard.data import run_table
-from rallypoint.dashboard.network import cluster_edges, network_figure
+from rallypoint.dashboard.network import cluster_edges, edgeless, network_figure
 from rallypoint.dashboard.network_picture import NetworkPicture, network_picture
 from rallypoint.dashboard.network_zoom import WHOLE, view_box, views
 from rallypoint.dashboard.structure import Structure, structure
@@ -79,9 +79,8 @@ def cluster_network(root: str, run_id: str, cluster_id: str, version: float) -> 
     members = members.sort("strength", descending=True, nulls_last=True)
     edges = cluster_edges(run_table(current, run_id, "edges"), members["account_id"])
     shape = structure(members["account_id"].to_list(), edges)
-    linked = pl.concat([edges["account_a"], edges["account_b"]]).unique()
-    last = members.filter(pl.Series(shape.group == shape.group.max())) if members.height else members
-    isolated = bool(last.height) and not last["account_id"].is_in(linked.implode()).any()
+    alone, _ = edgeless(members, edges)
+    isolated = bool(members.height) and bool(alone[shape.group == shape.group.max()].all())
     return ClusterNetwork(members, edges, shape, isolated)
 
 

@@ -176,6 +176,18 @@ def drawn_edges(members: pl.DataFrame, edges: pl.DataFrame, max_edges: int = MAX
     return DrawnEdges(ia, ib, band, between, colours, legend, opacity, width_note, shown.height)
 
 
+def edgeless(members: pl.DataFrame, edges: pl.DataFrame) -> tuple[np.ndarray, str]:
+    """Which members have no edge to another member here, and the words that name them on the picture.
+
+    The layout puts them in one disc of their own (:func:`rallypoint.dashboard.structure.sub_groups`):
+    without a word it reads as a group like the others. The words are empty when fewer than two.
+    """
+    linked = pl.concat([edges["account_a"], edges["account_b"]]).unique().implode() if edges.height else []
+    alone = (~members["account_id"].is_in(linked)).to_numpy() if edges.height else np.ones(members.height, dtype=bool)
+    count = int(alone.sum())
+    return alone, (f"{count:,} accounts with no edge to another member" if count > 1 else "")
+
+
 def node_sizes(members: pl.DataFrame) -> np.ndarray:
     """Marker diameter in pixels per member: 7 to 21, growing with the square root of its strength."""
     strength = members["strength"].fill_null(0).to_numpy().astype(float)
@@ -288,10 +300,16 @@ def network_figure(
             customdata=account_arr[idx], hovertext=hover_arr[idx], hoverinfo="text",
             name=f"{label}{' ★' if label == 'high-profile' else ''} ({len(idx)})",
         ))
+    alone, note = edgeless(members, edges)
+    if note:
+        fig.add_annotation(x=float(positions[alone, 0].mean()), y=float(positions[alone, 1].max()), text=note,
+                           showarrow=False, yshift=14, font={"size": 11, "color": "#444444"})
     fig.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="white",
+        height=height, margin={"l": 10, "r": 10, "t": 70, "b": 10}, plot_bgcolor="white",
+        # the key on two lines: on one it ran past the right edge of the page's column
         title={"text": network_title(n, edges.height, drawn.n_drawn, edge_noun) + drawn.width_note
-                       + f"<br><sup>{NETWORK_KEY}; scroll or drag to zoom, click or lasso accounts to inspect them</sup>",
+                       + f"<br><sup>{NETWORK_KEY.replace('; edges:', ';<br>edges:')}; scroll or drag to zoom, "
+                         "click or lasso accounts to inspect them</sup>",
                "font": {"size": 14}},
         legend={"title": {"text": LEGEND_TITLE}, "itemsizing": "constant"},
         xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"},

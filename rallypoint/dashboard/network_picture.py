@@ -36,6 +36,7 @@ from rallypoint.dashboard.network import (
     MAX_EDGES,
     NETWORK_KEY,
     drawn_edges,
+    edgeless,
     network_title,
     node_labels,
     node_sizes,
@@ -141,6 +142,12 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
                                                      "alpha": 0.75})
         handles.append(Line2D([], [], ls="", marker="*", ms=13, color=OKABE_ITO["yellow"],
                               markeredgecolor=OKABE_ITO["black"], label=f"high-profile ★ ({len(high_profile)})"))
+    alone, note = edgeless(members, edges)
+    if note:  # the disc of members without an edge, named above it
+        ax.annotate(note, (float(positions[alone, 0].mean()), float(positions[alone, 1].max())), parse_math=False,
+                    xytext=(0, 6), textcoords="offset points", ha="center", va="bottom", fontsize=10,
+                    color="#444444", zorder=4, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                                                     "alpha": 0.8})
     ax.autoscale_view()
     if view is not None:
         ax.set_xlim(view[0], view[1])
