@@ -604,3 +604,15 @@ def test_places_and_dates_page_maps_the_calls_and_links_their_clusters(fixture_l
     assert any(label.startswith(f"Cluster {strongest['cluster_id'][0]}: score") for label in links), links
     shown_places = frame(at, "place", "clusters", "texts")
     assert shown_places["place"].tolist() == places["place"].to_list()
+
+
+def test_accounts_outside_the_cluster_are_named_by_their_handle_in_the_lake(fixture_lake):
+    from rallypoint.dashboard.data import account_names, interactions_version
+
+    lake = fixture_lake.lake
+    records = pl.concat([pl.read_parquet(f, columns=["account_id", "account_name"]) for f in lake.interaction_files()])
+    named = records.filter(pl.col("account_name").is_not_null() & (pl.col("account_name") != "")).unique("account_id")
+    chosen = named.head(3)
+    found = account_names(str(lake.root), (*chosen["account_id"].to_list(), "no-such-account"),
+                          interactions_version(lake))
+    assert found == dict(chosen.iter_rows())  # each with its handle; an unknown id is left out, not invented

@@ -154,6 +154,21 @@ def records_by_id(root: str, ids: tuple[str, ...], version: float) -> pl.DataFra
     return pl.from_arrow(table).unique("id", keep="first").sort("id")
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def account_names(root: str, accounts: tuple[str, ...], version: float) -> dict[str, str]:
+    """The handle the lake's records give each of ``accounts`` (a filter pushed down to Parquet);
+    accounts without a named record are left out."""
+    del version
+    files = Lake(root).interaction_files()
+    if not files or not accounts:
+        return {}
+    dataset = ds.dataset([str(f) for f in files], schema=LAKE_SCHEMA, format="parquet")
+    table = dataset.to_table(columns=["account_id", "account_name"],
+                             filter=pc.field("account_id").isin(list(accounts)) & pc.field("account_name").is_valid())
+    named = pl.from_arrow(table).filter(pl.col("account_name") != "").unique("account_id", keep="first")
+    return dict(named.iter_rows())
+
+
 def interactions_version(lake: Lake) -> float:
     files = lake.interaction_files()
     return max((f.stat().st_mtime for f in files), default=0.0) + len(files)

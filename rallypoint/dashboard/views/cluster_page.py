@@ -18,6 +18,7 @@ from rallypoint.dashboard.cluster_network import (
     strongest_edges,
 )
 from rallypoint.dashboard.data import (
+    account_names,
     clusters_with_status,
     decisions,
     events,
@@ -233,7 +234,7 @@ GROUPS_PER_PAGE = 25
 ACCOUNTS_PER_GROUP = 5
 
 
-def _evidence(evidence: pl.DataFrame, members: pl.DataFrame, run_id: str, cluster_id: str) -> None:
+def _evidence(current: Lake, evidence: pl.DataFrame, members: pl.DataFrame, run_id: str, cluster_id: str) -> None:
     """The evidence grouped by identical or near-identical text, filtered by kind and words, paged."""
     st.subheader("Evidence posts")
     if evidence.height == 0:
@@ -253,6 +254,10 @@ def _evidence(evidence: pl.DataFrame, members: pl.DataFrame, run_id: str, cluste
                              key=f"evidence_page_{run_id}_{cluster_id}_{search}_{'|'.join(chosen)}")
     shown = groups.slice((int(number) - 1) * GROUPS_PER_PAGE, GROUPS_PER_PAGE)
     names = dict(members.select("account_id", pl.col("account_name").fill_null("")).iter_rows())
+    # the posts a cluster pushed are often by accounts outside it: their handles come from the lake
+    shown_accounts = shown["account_ids"].list.head(ACCOUNTS_PER_GROUP).explode().drop_nulls().unique().sort()
+    outside = tuple(a for a in shown_accounts.to_list() if not names.get(a))
+    names |= account_names(str(current.root), outside, interactions_version(current))
 
     def who(account_ids: list[str]) -> str:
         named = [f"{names[a]} ({a})" if names.get(a) else a for a in account_ids[:ACCOUNTS_PER_GROUP]]
@@ -518,7 +523,7 @@ def render() -> None:
             _timeline(current, row, members["account_id"].to_list())
     with evidence:
         if evidence.open:
-            _evidence(run_table(current, run_id, "evidence").filter(pl.col("cluster_id") == cluster_id), members,
+            _evidence(current, run_table(current, run_id, "evidence").filter(pl.col("cluster_id") == cluster_id), members,
                       run_id, cluster_id)
     with people:
         if people.open:
