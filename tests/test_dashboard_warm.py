@@ -7,7 +7,7 @@ import pytest
 from dashboard_fixtures import NEW_RUN, OLD_RUN, write_fixture_lake
 
 from rallypoint.dashboard import cluster_network as networks
-from rallypoint.dashboard import warm
+from rallypoint.dashboard import data, warm
 from rallypoint.dashboard.data import run_version
 from rallypoint.dashboard.network_picture import PICTURE_ABOVE
 from rallypoint.dashboard.structure import structure
@@ -47,6 +47,11 @@ def test_the_warmed_networks_are_the_ones_the_page_reads_without_laying_them_out
         if n_accounts > PICTURE_ABOVE:
             assert networks.cluster_picture(root, NEW_RUN, cluster_id, version).accounts.size == n_accounts
     assert laid_out == []  # every one came from the caches the warm-up filled
+    # and so did the largest clusters' actions, as the timeline tab asks for them
+    monkeypatch.setattr(data.ds, "dataset", lambda *a, **k: pytest.fail("the lake was scanned again"))
+    members = networks.cluster_network(root, NEW_RUN, by_size[0][0], version).members["account_id"]
+    actions = data.interactions_of(root, tuple(members.to_list()), data.interactions_version(lake))
+    assert actions.height and set(actions["account_id"]) <= set(members)
     smallest = by_size[-1][0]  # beyond the warmed ones: laid out on its first view
     networks.cluster_network(root, NEW_RUN, smallest, version)
     assert len(laid_out) == 1

@@ -13,8 +13,9 @@ background thread as soon as the server runs, while the analyst is still signing
 2. read the newest run's tables and the triage log into the caches the pages read
    (:mod:`rallypoint.dashboard.data`);
 3. lay out and draw the networks of the run's :data:`WARM_NETWORKS` largest clusters
-   (:mod:`rallypoint.dashboard.cluster_network`; the cost of a network grows with its size, and
-   the small ones take a fraction of a second on their first view anyway).
+   (:mod:`rallypoint.dashboard.cluster_network`) and read their members' actions for the
+   timeline tab: the cost of both grows with a cluster's size, and the small ones take a
+   fraction of a second on their first view anyway.
 
 When an analyst opens another run, :func:`warm_run` does steps 2 and 3 for it in the background
 (once per run version; only in a server whose warm-up was started, not in tests or scripts). Everything goes through the same cached functions the pages call, so the
@@ -111,8 +112,15 @@ def _warm_up(root: str) -> None:
 
 
 def _warm_run(root: str, run_id: str) -> None:
-    from rallypoint.dashboard.cluster_network import cluster_figure, cluster_picture
-    from rallypoint.dashboard.data import chain_state, clusters_with_status, run_table, run_version
+    from rallypoint.dashboard.cluster_network import cluster_figure, cluster_network, cluster_picture
+    from rallypoint.dashboard.data import (
+        chain_state,
+        clusters_with_status,
+        interactions_of,
+        interactions_version,
+        run_table,
+        run_version,
+    )
     from rallypoint.dashboard.network_picture import PICTURE_ABOVE
     from rallypoint.lake import Lake
 
@@ -127,5 +135,8 @@ def _warm_run(root: str, run_id: str) -> None:
         for cluster_id, n_accounts in largest.select("cluster_id", pl.col("n_accounts")).iter_rows():
             draw = cluster_picture if n_accounts > PICTURE_ABOVE else cluster_figure
             draw(root, run_id, cluster_id, version)
+            # the members' actions, as the timeline tab asks for them (same accounts, same order)
+            members = cluster_network(root, run_id, cluster_id, version).members["account_id"]
+            interactions_of(root, tuple(members.to_list()), interactions_version(current))
     except Exception:
         _LOG.exception("rallypoint: warming run %s failed; its pages will compute what they need", run_id)
