@@ -110,12 +110,12 @@ def dashboard(lake: Path, *options: str, wait_warm: bool = True, timings: dict |
                     break
             except OSError:
                 time.sleep(0.25)
-        timings["server_answers_s"] = round(time.perf_counter() - start, 2)
+        timings["server_answered_after_seconds"] = round(time.perf_counter() - start, 2)
         healthy = time.perf_counter()
         while wait_warm and WARM_LINE not in log.read_text() and time.perf_counter() - healthy < 300:
             time.sleep(0.1)
         if wait_warm:
-            timings["warm_up_after_answer_s"] = round(time.perf_counter() - healthy, 2)
+            timings["warm_up_seconds"] = round(time.perf_counter() - healthy, 2)
             timings["warm_up_said"] = next((line for line in log.read_text().splitlines() if WARM_LINE in line), None)
         yield url, proc.pid
     finally:
@@ -263,11 +263,11 @@ def pq_rows(path: Path) -> int:
 
 
 def report(results: dict) -> None:
-    if "server_answers_s" in results:
-        warm = (f"; its warm-up ended {results['warm_up_after_answer_s']:.1f} s later, before the first view "
+    if "server_answered_after_seconds" in results:
+        warm = (f"; its warm-up ended {results['warm_up_seconds']:.1f} s later, before the first view "
                 f"({results['warm_up_said']})" if results.get("waited_for_warm_up")
                 else "; the first view was opened at once, during its warm-up")
-        print(f"\nthe server answered {results['server_answers_s']:.1f} s after its start{warm}")
+        print(f"\nthe server answered {results['server_answered_after_seconds']:.1f} s after its start{warm}")
     print(f"\nload average before {results['load_before'][0]:.1f}, after {results['load_after'][0]:.1f} "
           f"({os.cpu_count()} CPUs); target {TARGET_SECONDS} s; cold = first view, warm = the others")
     print(f"{'step':<44}{'cold s':>8}{'warm s':>14}")

@@ -126,7 +126,9 @@ def chain_state(lake: Lake) -> ChainState:
     return chain_state_of(str(lake.root), store.mtime())
 
 
-@st.cache_data(max_entries=32, show_spinner="Reading the accounts' actions…")
+# no spinner of its own: the warm-up calls it outside any page (a spinner there only logs warnings);
+# the timeline tab shows one around it
+@st.cache_data(max_entries=32, show_spinner=False)
 def interactions_of(root: str, accounts: tuple[str, ...], version: float, limit: int | None = None) -> pl.DataFrame:
     """The lake's records of ``accounts`` (pushed down to Parquet as a filter)."""
     del version

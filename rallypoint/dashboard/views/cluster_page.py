@@ -420,7 +420,8 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
 
 def _timeline(current: Lake, row: dict, member_ids: list[str]) -> None:
     mobilization = row["mobilization"] or {}
-    actions = interactions_of(str(current.root), tuple(member_ids), interactions_version(current))
+    with st.spinner("Reading the accounts' actions…"):  # shown only if it takes a while (not from the cache)
+        actions = interactions_of(str(current.root), tuple(member_ids), interactions_version(current))
     if row["first_ts"] is not None:
         pad = np.timedelta64(2, "D")
         actions = actions.filter(pl.col("timestamp").is_between(row["first_ts"] - pad, row["last_ts"] + pad))
