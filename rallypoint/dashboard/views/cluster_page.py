@@ -402,7 +402,9 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
                 "account_id", "account_name", "role", "high_profile", "followers", "n_actions", "degree", "strength"),
             hide_index=True, key="network_selected", width="stretch",
         )
-        st.page_link(navigation.page("account"), label=f"Open account {md(picked[0])} →",
+        name = members.filter(pl.col("account_id") == picked[0])["account_name"].first()
+        st.page_link(navigation.page("account"),
+                     label=f"Open account {md(f'{name} ({picked[0]})' if name else picked[0])} →",
                      query_params={"run": run_id, "account": picked[0]})
     else:
         st.caption("Click a node, or lasso several (toolbar), to see the accounts here." if interactive
