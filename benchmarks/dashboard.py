@@ -16,11 +16,16 @@ cold view that reads, lays out and draws; the next ones warm, from the server's 
 * the server's resident memory (its process tree) after opening the network and the timeline
   of the 10 largest clusters one after another.
 
-Prints wall seconds per step and the load average; writes them to
-``bench-output/dashboard/results.json`` (``results-STEPS.json`` with ``--only``).
+The first view comes once the server has printed that its warm-up is done
+(:mod:`rallypoint.dashboard.warm`: imports, the newest run's tables, its largest networks),
+as an analyst signing in gives it the time to; ``--no-wait-warm`` opens it as soon as the
+server answers instead. Prints wall seconds per step, the server's start and warm-up times
+and the load average; writes them to ``bench-output/dashboard/results.json``
+(``results-STEPS.json`` with ``--only``, ``-no-wait`` with ``--no-wait-warm``; the server's
+output in ``server.log``).
 
     .venv/bin/python benchmarks/dashboard.py [--accounts 20000] [--repeat 3] [--neo4j bolt://127.0.0.1:7687]
-        [--lake LAKE] [--only queue|tabs|expand|memory ...]
+        [--lake LAKE] [--only queue|tabs|expand|memory ...] [--no-wait-warm]
 
 Not a test: run it by hand; the CPU is shared, so read the load beside every figure.
 """
@@ -80,20 +85,38 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+#: The line the server prints once its warm-up is done (rallypoint.dashboard.warm).
+WARM_LINE = "rallypoint dashboard warm:"
+
+
 @contextlib.contextmanager
-def dashboard(lake: Path, *options: str):
+def dashboard(lake: Path, *options: str, wait_warm: bool = True, timings: dict | None = None):
+    """Serve ``lake`` (``--no-auth``); yield its address and process id once it answers and, with
+    ``wait_warm``, once its warm-up is done (as an analyst signing in gives it time to).
+    ``timings`` gets the seconds to the health check's answer and from it to the warm-up's end."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rallypoint.cli", "dashboard", "--lake", str(lake), "--port",
-                             str(port), "--no-auth", *options], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                            cwd=REPO)
+    OUT.mkdir(parents=True, exist_ok=True)
+    log = OUT / "server.log"
+    start = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "rallypoint.cli", "dashboard", "--lake", str(lake), "--port",
+                                 str(port), "--no-auth", *options], stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
     url = f"http://127.0.0.1:{port}"
+    timings = {} if timings is None else timings
     try:
-        for _ in range(180):
+        for _ in range(360):
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
                     break
             except OSError:
-                time.sleep(0.5)
+                time.sleep(0.25)
+        timings["server_answered_after_seconds"] = round(time.perf_counter() - start, 2)
+        healthy = time.perf_counter()
+        while wait_warm and WARM_LINE not in log.read_text() and time.perf_counter() - healthy < 300:
+            time.sleep(0.1)
+        if wait_warm:
+            timings["warm_up_seconds"] = round(time.perf_counter() - healthy, 2)
+            timings["warm_up_said"] = next((line for line in log.read_text().splitlines() if WARM_LINE in line), None)
         yield url, proc.pid
     finally:
         proc.terminate()
@@ -164,6 +187,8 @@ def main() -> None:
     parser.add_argument("--lake", type=Path, default=None, help="Use this lake instead of simulating one.")
     parser.add_argument("--only", choices=STEPS, action="append", default=None,
                         help="Run only this step (repeatable); all of them by default.")
+    parser.add_argument("--no-wait-warm", dest="wait_warm", action="store_false",
+                        help="Open the first page as soon as the server answers, during its warm-up.")
     args = parser.parse_args()
     steps = set(args.only or STEPS)
     lake = args.lake or prepare(args.accounts)
@@ -179,7 +204,10 @@ def main() -> None:
                      "load_before": os.getloadavg(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     big = largest["cluster_id"]
     tabs = ("Network", "Activity timeline", "Evidence posts", "Members and shared targets", "Expand", "Export")
-    with dashboard(lake) as (url, pid), sync_playwright() as pw:
+    results["waited_for_warm_up"] = args.wait_warm
+    server: dict = {}
+    with dashboard(lake, wait_warm=args.wait_warm, timings=server) as (url, pid), sync_playwright() as pw:
+        results.update(server)
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         results["rss_start_mib"] = rss_mib(pid)
@@ -222,7 +250,8 @@ def main() -> None:
         results["expand_neo4j"] = {"note": "no --neo4j given: expand from Neo4j not measured"}
     results["load_after"] = os.getloadavg()
     OUT.mkdir(parents=True, exist_ok=True)
-    name = "results.json" if steps == set(STEPS) else f"results-{'-'.join(sorted(steps))}.json"
+    stem = "results" if steps == set(STEPS) else f"results-{'-'.join(sorted(steps))}"
+    name = f"{stem}{'' if args.wait_warm else '-no-wait'}.json"
     (OUT / name).write_text(json.dumps(results, indent=2, default=str) + "\n")
     report(results)
 
@@ -234,6 +263,11 @@ def pq_rows(path: Path) -> int:
 
 
 def report(results: dict) -> None:
+    if "server_answered_after_seconds" in results:
+        warm = (f"; its warm-up ended {results['warm_up_seconds']:.1f} s later, before the first view "
+                f"({results['warm_up_said']})" if results.get("waited_for_warm_up")
+                else "; the first view was opened at once, during its warm-up")
+        print(f"\nthe server answered {results['server_answered_after_seconds']:.1f} s after its start{warm}")
     print(f"\nload average before {results['load_before'][0]:.1f}, after {results['load_after'][0]:.1f} "
           f"({os.cpu_count()} CPUs); target {TARGET_SECONDS} s; cold = first view, warm = the others")
     print(f"{'step':<44}{'cold s':>8}{'warm s':>14}")

@@ -339,6 +339,8 @@ def test_timeline_draws_one_line_per_named_date_and_labels_only_the_deepest_burs
     assert sum("burst" in t for t in labels) == 2 and all("level 2" in t for t in labels if "burst" in t)
     assert len(labels) == 2 + 2  # two burst labels, two named days: no stray "new text"
     assert any("Capitol" in t and "Ellipse" in t for t in labels)
+    # the two named days' labels sit one below the other, so they cannot overprint
+    assert len({a.y for a in fig.layout.annotations if "named date" in (a.text or "")}) == 2
     assert "4 bursts (Kleinberg level 1–2" in fig.layout.title.text
     many = [{"start": t0 + timedelta(hours=h), "end": t0 + timedelta(hours=h + 1), "level": 1} for h in range(0, 40, 4)]
     crowded = timeline_figure(actions, many, [])

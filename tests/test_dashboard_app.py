@@ -21,10 +21,12 @@ from streamlit.testing.v1 import AppTest
 import rallypoint.dashboard
 from rallypoint.dashboard import navigation, session
 from rallypoint.dashboard.accounts import AccountStore
+from rallypoint.dashboard.cluster_network import cluster_network, cluster_picture
 from rallypoint.dashboard.data import run_version
+from rallypoint.dashboard.network_picture import PICTURE_ABOVE
 from rallypoint.dashboard.network_zoom import WHOLE
 from rallypoint.dashboard.triage import Decision, TriageStore
-from rallypoint.dashboard.views.cluster_page import COMPONENTS, PICTURE_ABOVE, cluster_groups, cluster_picture
+from rallypoint.dashboard.views.cluster_page import COMPONENTS
 from rallypoint.lake import Lake, write_parquet_atomic
 
 APP = str(Path(rallypoint.dashboard.__file__).with_name("app.py"))
@@ -333,7 +335,7 @@ def test_a_large_network_is_a_picture_whose_clicks_and_boxes_list_accounts(large
     at.run()
     assert len(frame(at, "account_id", "strength", without=("first_ts",))) == PICTURE_ABOVE + 20
     # zoomed to the biggest sub-group, a box around the whole picture selects that group (and what lies in its box)
-    group, _ = cluster_groups(str(large_lake.lake.root), NEW_RUN, big, run_version(large_lake.lake, NEW_RUN))
+    group = cluster_network(str(large_lake.lake.root), NEW_RUN, big, run_version(large_lake.lake, NEW_RUN)).group
     assert group.max() >= 1, "the big cluster has no sub-groups to zoom to"
     at.selectbox(key=f"zoom_{NEW_RUN}_{big}").set_value(0).run()
     zoomed = cluster_picture(str(large_lake.lake.root), NEW_RUN, big, run_version(large_lake.lake, NEW_RUN), 0)
@@ -602,3 +604,15 @@ def test_places_and_dates_page_maps_the_calls_and_links_their_clusters(fixture_l
     assert any(label.startswith(f"Cluster {strongest['cluster_id'][0]}: score") for label in links), links
     shown_places = frame(at, "place", "clusters", "texts")
     assert shown_places["place"].tolist() == places["place"].to_list()
+
+
+def test_accounts_outside_the_cluster_are_named_by_their_handle_in_the_lake(fixture_lake):
+    from rallypoint.dashboard.data import account_names, interactions_version
+
+    lake = fixture_lake.lake
+    records = pl.concat([pl.read_parquet(f, columns=["account_id", "account_name"]) for f in lake.interaction_files()])
+    named = records.filter(pl.col("account_name").is_not_null() & (pl.col("account_name") != "")).unique("account_id")
+    chosen = named.head(3)
+    found = account_names(str(lake.root), (*chosen["account_id"].to_list(), "no-such-account"),
+                          interactions_version(lake))
+    assert found == dict(chosen.iter_rows())  # each with its handle; an unknown id is left out, not invented

@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rallypoint.dashboard.network import drawn_edges, edges_by_type
+from rallypoint.dashboard.network import drawn_edges, edgeless, edges_by_type
 from rallypoint.dashboard.network_zoom import WHOLE, view_box, views
 from rallypoint.dashboard.palette import BETWEEN_COLOUR, WEIGHT_SHADES
 from rallypoint.dashboard.structure import backbone, fitting_labels, structure, sub_groups
@@ -105,9 +105,27 @@ def test_zoom_views_name_each_group_and_box_only_its_accounts():
     laid = structure(accounts, edges)
     offered = views(laid.group, isolated=True)
     assert offered[WHOLE] == "the whole network" and len(offered) == 4
-    assert offered[int(laid.group.max())].startswith("accounts with no edge drawn here (1)")
+    assert offered[int(laid.group.max())].startswith("accounts with no edge to another member (1)")
     x0, x1, y0, y1 = view_box(laid.positions, laid.group, 0)
     inside = ((laid.positions[:, 0] >= x0) & (laid.positions[:, 0] <= x1)
               & (laid.positions[:, 1] >= y0) & (laid.positions[:, 1] <= y1))
     assert inside[laid.group == 0].all() and not inside[laid.group == 1].all()
     assert view_box(laid.positions, laid.group, WHOLE) is None
+
+
+def test_a_structure_computed_once_draws_the_same_edges_as_computing_it_again():
+    accounts, edges = _two_cliques()
+    members = pl.DataFrame({"account_id": accounts})
+    again, reused = drawn_edges(members, edges), drawn_edges(members, edges, shape=structure(accounts, edges))
+    for field in ("ia", "ib", "band", "between", "colours"):
+        assert getattr(again, field).tolist() == getattr(reused, field).tolist(), field
+    assert again.legend == reused.legend and again.n_drawn == reused.n_drawn
+
+
+def test_members_without_an_edge_are_named_on_the_picture_when_they_form_a_disc():
+    accounts, edges = _two_cliques()
+    one_alone, note = edgeless(pl.DataFrame({"account_id": accounts}), edges)
+    assert one_alone.tolist() == [False] * 24 + [True] and note == ""  # one account is no disc
+    members = pl.DataFrame({"account_id": [*accounts, "loner2", "loner3"]})
+    alone, note = edgeless(members, edges)
+    assert alone.sum() == 3 and alone[-3:].all() and note == "3 accounts with no edge to another member"

@@ -1,9 +1,13 @@
 """Reading a lake for the dashboard, cached per run and file version.
 
 Every loader takes the lake root, the run id and a *version* (the newest mtime of
-the files read), so ``st.cache_data`` serves repeated page views from memory and a
+the files read), so Streamlit's caches serve repeated page views from memory and a
 rewritten run or a new triage decision is picked up at once. Tables come back as
-polars DataFrames, read straight from Arrow (no row-wise conversion).
+polars DataFrames, read straight from Arrow (no row-wise conversion). A run's tables are
+held once for every session (``st.cache_resource``: never copied, and never mutated —
+polars operations return new frames), so a page does not unpickle a copy of the run's
+edges on every rerun; the server's warm-up (:mod:`rallypoint.dashboard.warm`) fills the
+same caches before the first page.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ def run_version(lake: Lake, run_id: str) -> float:
     return max((p.stat().st_mtime for p in folder.iterdir()), default=0.0)
 
 
-@st.cache_data(max_entries=32, show_spinner="Reading the run…")
+@st.cache_resource(max_entries=32, show_spinner=False)
 def run_frame(root: str, run_id: str, name: str, version: float) -> pl.DataFrame:
     """One run table (clusters, members, edges, evidence) as a DataFrame."""
     del version  # part of the cache key only
@@ -122,7 +126,9 @@ def chain_state(lake: Lake) -> ChainState:
     return chain_state_of(str(lake.root), store.mtime())
 
 
-@st.cache_data(max_entries=32, show_spinner="Reading the accounts' actions…")
+# no spinner of its own: the warm-up calls it outside any page (a spinner there only logs warnings);
+# the timeline tab shows one around it
+@st.cache_data(max_entries=32, show_spinner=False)
 def interactions_of(root: str, accounts: tuple[str, ...], version: float, limit: int | None = None) -> pl.DataFrame:
     """The lake's records of ``accounts`` (pushed down to Parquet as a filter)."""
     del version
@@ -148,6 +154,21 @@ def records_by_id(root: str, ids: tuple[str, ...], version: float) -> pl.DataFra
     dataset = ds.dataset([str(f) for f in files], schema=LAKE_SCHEMA, format="parquet")
     table = dataset.to_table(columns=columns, filter=pc.field("id").isin(list(ids)))
     return pl.from_arrow(table).unique("id", keep="first").sort("id")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def account_names(root: str, accounts: tuple[str, ...], version: float) -> dict[str, str]:
+    """The handle the lake's records give each of ``accounts`` (a filter pushed down to Parquet);
+    accounts without a named record are left out."""
+    del version
+    files = Lake(root).interaction_files()
+    if not files or not accounts:
+        return {}
+    dataset = ds.dataset([str(f) for f in files], schema=LAKE_SCHEMA, format="parquet")
+    table = dataset.to_table(columns=["account_id", "account_name"],
+                             filter=pc.field("account_id").isin(list(accounts)) & pc.field("account_name").is_valid())
+    named = pl.from_arrow(table).filter(pl.col("account_name") != "").unique("account_id", keep="first")
+    return dict(named.iter_rows())
 
 
 def interactions_version(lake: Lake) -> float:

@@ -39,7 +39,7 @@ from rallypoint.dashboard.palette import (
     WEIGHT_SHADES,
 )
 from rallypoint.dashboard.safe import html_expr
-from rallypoint.dashboard.structure import backbone, fitting_labels, structure, sub_groups
+from rallypoint.dashboard.structure import Structure, backbone, fitting_labels, structure, sub_groups
 
 #: Beyond this many edges only the heaviest are drawn (and the figure says so).
 MAX_EDGES = 3000
@@ -130,16 +130,22 @@ def edges_by_type(types: np.ndarray) -> bool:
     return len(counts) > 1 and counts[1] >= MIN_TYPE_SHARE * len(types)
 
 
-def drawn_edges(members: pl.DataFrame, edges: pl.DataFrame, max_edges: int = MAX_EDGES) -> DrawnEdges:
-    """The backbone's heaviest ``max_edges`` edges with their ends, colour and weight band. ``O(E log E)``."""
+def drawn_edges(members: pl.DataFrame, edges: pl.DataFrame, max_edges: int = MAX_EDGES,
+                shape: Structure | None = None) -> DrawnEdges:
+    """The backbone's heaviest ``max_edges`` edges with their ends, colour and weight band. ``O(E log E)``.
+
+    ``shape`` is the structure already computed from these members and edges (its backbone and
+    sub-groups are then reused, not computed again).
+    """
     accounts = members["account_id"]
-    shown = edges.filter(pl.Series(backbone(accounts.to_list(), edges))) if edges.height else edges
+    keep = shape.backbone if shape is not None else backbone(accounts.to_list(), edges) if edges.height else None
+    shown = edges.filter(pl.Series(keep)) if edges.height else edges
     shown = shown.sort("weight", descending=True).head(max_edges)
     if not shown.height:
         empty = np.zeros(0, dtype=np.int64)
         return DrawnEdges(empty, empty, empty, empty.astype(bool), np.zeros(0, dtype=object), [], 0.5, "", 0)
     ia, ib = _account_index(accounts, shown["account_a"]), _account_index(accounts, shown["account_b"])
-    group = sub_groups(accounts.to_list(), edges)
+    group = shape.group if shape is not None else sub_groups(accounts.to_list(), edges)
     between = group[ia] != group[ib]
     weights = shown["weight"].to_numpy()
     cuts = np.quantile(weights, [1 / 3, 2 / 3]) if len(weights) > 2 else np.array([weights.max()] * 2)
@@ -168,6 +174,18 @@ def drawn_edges(members: pl.DataFrame, edges: pl.DataFrame, max_edges: int = MAX
     opacity = float(np.clip(0.7 * np.sqrt(400 / len(weights)), 0.25, 0.7))
     width_note = " · line width: weight " + ", ".join(f"{lo}–{hi}" for lo, hi in bounds.values())
     return DrawnEdges(ia, ib, band, between, colours, legend, opacity, width_note, shown.height)
+
+
+def edgeless(members: pl.DataFrame, edges: pl.DataFrame) -> tuple[np.ndarray, str]:
+    """Which members have no edge to another member here, and the words that name them on the picture.
+
+    The layout puts them in one disc of their own (:func:`rallypoint.dashboard.structure.sub_groups`):
+    without a word it reads as a group like the others. The words are empty when fewer than two.
+    """
+    linked = pl.concat([edges["account_a"], edges["account_b"]]).unique().implode() if edges.height else []
+    alone = (~members["account_id"].is_in(linked)).to_numpy() if edges.height else np.ones(members.height, dtype=bool)
+    count = int(alone.sum())
+    return alone, (f"{count:,} accounts with no edge to another member" if count > 1 else "")
 
 
 def node_sizes(members: pl.DataFrame) -> np.ndarray:
@@ -209,8 +227,10 @@ def network_figure(
     max_edges: int = MAX_EDGES,
     height: int = 620,
     edge_noun: str = "co-action edges",
+    shape: Structure | None = None,
 ) -> go.Figure:
-    """The figure: ``members`` (one row per account, in ``positions`` order) and their backbone edges.
+    """The figure: ``members`` (one row per account, in ``positions`` order) and their backbone edges
+    (``shape``: their structure when already computed, see :func:`drawn_edges`).
 
     Above ``WEBGL_ABOVE`` accounts every trace is WebGL (``scattergl``): the browser then
     draws 2,000 accounts and 3,000 edges in a fraction of a second instead of styling
@@ -222,7 +242,7 @@ def network_figure(
     n = len(accounts)
     kind = "scattergl" if n > WEBGL_ABOVE else "scatter"
     fig = go.Figure(_validate=False)  # inputs are built here, trusted; validation costs seconds at 2,000 nodes
-    drawn = drawn_edges(members, edges, max_edges)
+    drawn = drawn_edges(members, edges, max_edges, shape)
     for label, colour in drawn.legend:
         in_legend = True
         for b, width in enumerate(BAND_WIDTHS):
@@ -280,10 +300,16 @@ def network_figure(
             customdata=account_arr[idx], hovertext=hover_arr[idx], hoverinfo="text",
             name=f"{label}{' ★' if label == 'high-profile' else ''} ({len(idx)})",
         ))
+    alone, note = edgeless(members, edges)
+    if note:
+        fig.add_annotation(x=float(positions[alone, 0].mean()), y=float(positions[alone, 1].max()), text=note,
+                           showarrow=False, yshift=14, font={"size": 11, "color": "#444444"})
     fig.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="white",
+        height=height, margin={"l": 10, "r": 10, "t": 70, "b": 10}, plot_bgcolor="white",
+        # the key on two lines: on one it ran past the right edge of the page's column
         title={"text": network_title(n, edges.height, drawn.n_drawn, edge_noun) + drawn.width_note
-                       + f"<br><sup>{NETWORK_KEY}; scroll or drag to zoom, click or lasso accounts to inspect them</sup>",
+                       + f"<br><sup>{NETWORK_KEY.replace('; edges:', ';<br>edges:')}; scroll or drag to zoom, "
+                         "click or lasso accounts to inspect them</sup>",
                "font": {"size": 14}},
         legend={"title": {"text": LEGEND_TITLE}, "itemsizing": "constant"},
         xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"},

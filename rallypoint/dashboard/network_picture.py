@@ -10,9 +10,11 @@ account, so a click (or a dragged box) on the picture is turned back into accoun
 by :func:`accounts_at`.
 
 Drawn with matplotlib's Agg backend through its object API (no pyplot state, safe
-for Streamlit's threads). Complexity: ``O(V + E)`` drawing plus PNG encoding of the
-fixed-size picture; about 0.6 CPU s for 2,000 accounts and 3,000 edges, done once
-per run and cluster (the page caches it).
+for Streamlit's threads), in one rendering: the pixel positions of the accounts (needed to
+fit the labels) come from the axes' transform once the equal aspect is applied, not from a
+first drawing. Complexity: ``O(V + E)`` drawing plus PNG encoding of the fixed-size
+picture, done once per run, cluster and zoom view (:mod:`rallypoint.dashboard.cluster_network`
+caches it).
 """
 
 from __future__ import annotations
@@ -34,13 +36,16 @@ from rallypoint.dashboard.network import (
     MAX_EDGES,
     NETWORK_KEY,
     drawn_edges,
+    edgeless,
     network_title,
     node_labels,
     node_sizes,
 )
 from rallypoint.dashboard.palette import NODE_COLOURS, OKABE_ITO, OTHER_COLOUR
-from rallypoint.dashboard.structure import fitting_labels
+from rallypoint.dashboard.structure import Structure, fitting_labels
 
+#: Above this many accounts a network is first drawn as a picture (the interactive figure costs the browser seconds).
+PICTURE_ABOVE = 500
 #: Picture size in pixels: about the width of the page's main column, so its text is shown near its drawn size.
 WIDTH_PX, HEIGHT_PX, DPI = 1100, 720, 100
 #: A click this close (in picture pixels) to an account's centre picks it; further away picks nothing.
@@ -81,11 +86,13 @@ def _points(size_px: np.ndarray) -> np.ndarray:
 
 def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.ndarray,
                     *, max_edges: int = MAX_EDGES, view: tuple[float, float, float, float] | None = None,
-                    view_note: str = "", edge_noun: str = "co-action edges") -> NetworkPicture:
+                    view_note: str = "", edge_noun: str = "co-action edges",
+                    shape: Structure | None = None) -> NetworkPicture:
     """Draw ``members`` (in ``positions`` order) and their backbone's heaviest ``max_edges`` edges as a PNG.
 
     ``view`` (``x0, x1, y0, y1`` in layout coordinates) zooms the picture to that box (accounts
     outside it lie outside the picture and cannot be clicked); ``view_note`` then says what is shown.
+    ``shape`` is the members' structure when already computed (its backbone and sub-groups are reused).
     Handles are written beside the accounts where they fit (:func:`~rallypoint.dashboard.structure.fitting_labels`).
     """
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
@@ -94,7 +101,7 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
     ax.set_axis_off()
     ax.set_aspect("equal", adjustable="datalim")
     n = members.height
-    drawn = drawn_edges(members, edges, max_edges)
+    drawn = drawn_edges(members, edges, max_edges, shape)
     handles: list[Line2D] = []
     if len(drawn.ia):
         segments = np.stack([positions[drawn.ia], positions[drawn.ib]], axis=1)
@@ -135,6 +142,12 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
                                                      "alpha": 0.75})
         handles.append(Line2D([], [], ls="", marker="*", ms=13, color=OKABE_ITO["yellow"],
                               markeredgecolor=OKABE_ITO["black"], label=f"high-profile ★ ({len(high_profile)})"))
+    alone, note = edgeless(members, edges)
+    if note:  # the disc of members without an edge, named above it
+        ax.annotate(note, (float(positions[alone, 0].mean()), float(positions[alone, 1].max())), parse_math=False,
+                    xytext=(0, 6), textcoords="offset points", ha="center", va="bottom", fontsize=10,
+                    color="#444444", zorder=4, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                                                     "alpha": 0.8})
     ax.autoscale_view()
     if view is not None:
         ax.set_xlim(view[0], view[1])
@@ -146,7 +159,9 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
                  x=0.01, y=0.985, ha="left", fontsize=12)
     fig.text(0.01, 0.945, "\n".join((NETWORK_KEY, drawn.width_note.removeprefix(" · "))),
              fontsize=9, wrap=True, color="#444444", va="top")
-    canvas.draw()
+    # the limits as drawing will set them (equal aspect), so the pixel positions are known before
+    # the one drawing, which then includes the labels that fit
+    ax.apply_aspect()
     # display coordinates have their origin at the bottom left; the picture's at the top left
     xy = ax.transData.transform(positions) if n else np.zeros((0, 2))
     xy = np.column_stack([xy[:, 0], HEIGHT_PX - xy[:, 1]])
@@ -159,13 +174,13 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
         for i in np.flatnonzero(fits):  # only the labels that fit, a few dozen
             ax.annotate(str(labels[i]), tuple(positions[i]), parse_math=False, xytext=(radius[i] * 72 / DPI + 2, 0),
                         textcoords="offset points", va="center", fontsize=LABEL_FONT_PT, color="#222222", zorder=4)
-        canvas.draw()
+    canvas.draw()
     # a 128-colour palette PNG: a third of the bytes of full colour (the picture has few colours), so the
-    # page receives and decodes it faster; drawn from the canvas already rendered, not rendered again
+    # page receives and decodes it faster; drawn from the canvas already rendered, not rendered again.
+    # zlib's default level: the exhaustive one ("optimize") took several times as long for a few % fewer bytes
     buffer = io.BytesIO()
     Image.fromarray(np.asarray(canvas.buffer_rgba())[:, :, :3]).quantize(
-        PALETTE_COLOURS, method=Image.Quantize.FASTOCTREE).save(
-        buffer, format="PNG", optimize=True)
+        PALETTE_COLOURS, method=Image.Quantize.FASTOCTREE).save(buffer, format="PNG", compress_level=6)
     return NetworkPicture(buffer.getvalue(), WIDTH_PX, HEIGHT_PX, xy,
                           members["account_id"].to_numpy().astype(object), radius, layer)
 

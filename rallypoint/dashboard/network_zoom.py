@@ -32,7 +32,7 @@ def views(group: np.ndarray, isolated: bool) -> dict[int, str]:
     last = len(sizes) - 1
     shown = [g for g in range(len(sizes)) if sizes[g] > 1 or (isolated and g == last)][:MAX_VIEWS]
     return {WHOLE: "the whole network"} | {
-        int(g): (f"accounts with no edge drawn here ({sizes[g]:,})" if isolated and g == last
+        int(g): (f"accounts with no edge to another member ({sizes[g]:,})" if isolated and g == last
                  else f"sub-group {g + 1} ({sizes[g]:,} accounts)")
         for g in shown
     }

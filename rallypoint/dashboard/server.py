@@ -13,11 +13,15 @@ below and serves ``app.py`` through it. In front of every route:
 request comes from this origin, signs in through :class:`~rallypoint.dashboard.accounts.AccountStore`
 (rate-limited, Argon2) and sets the session cookie (HttpOnly, SameSite=Lax, Secure when
 served over HTTPS). ``/signout`` ends the session and clears the cookie.
+
+Once the server runs, :mod:`rallypoint.dashboard.warm` prepares the first pages in a background
+thread (imports, the newest run's tables, its largest networks); sign-in never waits for it.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import asynccontextmanager
 from html import escape
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -29,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from rallypoint.dashboard import warm
 from rallypoint.dashboard.accounts import AccountStore, SignInRefused
 from rallypoint.dashboard.env import LAKE_ENV
 from rallypoint.dashboard.headers import SecurityHeaders
@@ -145,8 +150,16 @@ async def signout(request: Request) -> Response:
     return response
 
 
+@asynccontextmanager
+async def _lifespan(_app):
+    """Once Streamlit's runtime (and its caches) runs: warm the dashboard in the background (``warm.py``)."""
+    warm.start(os.environ[LAKE_ENV])
+    yield
+
+
 app = st.App(
     str(Path(__file__).with_name("app.py")),
+    lifespan=_lifespan,
     routes=[Route("/signin", signin, methods=["GET", "POST"]), Route("/signout", signout, methods=["GET", "POST"])],
     middleware=[Middleware(SecurityHeaders), Middleware(SignInGate)],
 )

@@ -39,6 +39,8 @@ def activity_counts(actions: pl.DataFrame, every: str) -> pl.DataFrame:
 
 #: Beyond this many bursts of the deepest level none is labelled (the title counts them).
 MAX_BURST_LABELS = 3
+#: Named days' labels take this many rows, this share of the plot's height apart, top down.
+DATE_LABEL_ROWS, DATE_LABEL_STEP = 3, 0.16
 
 
 def timeline_figure(actions: pl.DataFrame, bursts: list[dict] | None, date_places: list[dict] | None,
@@ -82,11 +84,13 @@ def timeline_figure(actions: pl.DataFrame, bursts: list[dict] | None, date_place
             places_by_day.setdefault(item["date"], [])
             if item.get("place") and item["place"] not in places_by_day[item["date"]]:
                 places_by_day[item["date"]].append(item["place"])
-    for day_text, places in places_by_day.items():
+    for i, (day_text, places) in enumerate(sorted(places_by_day.items())):
         day = _parse_day(day_text)
         shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": day, "x1": day, "y0": 0, "y1": 1,
                        "line": {"color": OKABE_ITO["vermillion"], "width": 2, "dash": "dash"}})
-        notes.append({"x": day, "y": 1, "xref": "x", "yref": "paper", "showarrow": False, "xanchor": "left",
+        # consecutive days one below the other: side by side, two days apart, their labels overprint
+        notes.append({"x": day, "y": 1 - DATE_LABEL_STEP * (i % DATE_LABEL_ROWS), "xref": "x", "yref": "paper",
+                      "showarrow": False, "xanchor": "left",
                       "yanchor": "top", "text": f"named date {html(day_text)}<br>{'<br>'.join(html(p) for p in places[:2])}",
                       "font": {"color": OKABE_ITO["vermillion"], "size": 12}, "bgcolor": "rgba(255,255,255,0.8)"})
     fig.update_layout(shapes=shapes, annotations=notes)

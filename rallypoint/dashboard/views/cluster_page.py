@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from rallypoint.dashboard import navigation
 from rallypoint.dashboard.accounts import AccountStore
+from rallypoint.dashboard.cluster_network import (
+    cluster_figure,
+    cluster_network,
+    cluster_picture,
+    strongest_edges,
+)
 from rallypoint.dashboard.data import (
+    account_names,
     clusters_with_status,
     decisions,
     events,
@@ -25,14 +31,12 @@ from rallypoint.dashboard.data import (
 from rallypoint.dashboard.evidence_groups import group_evidence
 from rallypoint.dashboard.exporting import FORMATS, Download, export_case_pack, export_cluster
 from rallypoint.dashboard.highlight import highlight
-from rallypoint.dashboard.network import cluster_edges, layout, network_figure, selected_accounts
-from rallypoint.dashboard.network_picture import NetworkPicture, accounts_at, network_picture, with_rings
-from rallypoint.dashboard.network_zoom import WHOLE, view_box, views
+from rallypoint.dashboard.network import selected_accounts
+from rallypoint.dashboard.network_picture import PICTURE_ABOVE, accounts_at, with_rings
 from rallypoint.dashboard.palette import OKABE_ITO
 from rallypoint.dashboard.queue import REASON_LABELS, mobilization_summary, time_span
 from rallypoint.dashboard.safe import html, md
 from rallypoint.dashboard.session import identity
-from rallypoint.dashboard.structure import sub_groups
 from rallypoint.dashboard.timeline import timeline_figure
 from rallypoint.dashboard.triage import DECISIONS, Decision, TriageError, TriageStore
 from rallypoint.dashboard.views import expand_section
@@ -42,8 +46,6 @@ from rallypoint.errors import RallypointError
 from rallypoint.lake import Lake
 from rallypoint.schema import SIGNAL_EVIDENCE_KINDS
 
-#: Above this many accounts the network is first drawn as a picture on the server (see ``_network``).
-PICTURE_ABOVE = 500
 #: The score's components, named for what they measure (rallypoint.detectors.scoring.component_scores).
 COMPONENTS = {
     "coordination_score": "coordination beyond chance",
@@ -55,16 +57,6 @@ COMPONENTS = {
     "burst_score": "co-actions in bursts",
     "growth_score": "newly created accounts",
 }
-
-
-@st.cache_data(max_entries=16, show_spinner="Laying out the network…")
-def cluster_network(root: str, run_id: str, cluster_id: str, version: float):
-    """The cluster's members, its internal edges and their layout, cached per run version."""
-    current = Lake(root)
-    members = run_table(current, run_id, "members").filter(pl.col("cluster_id") == cluster_id)
-    members = members.sort("strength", descending=True, nulls_last=True)
-    edges = cluster_edges(run_table(current, run_id, "edges"), members["account_id"])
-    return members, edges, layout(members["account_id"].to_list(), edges)
 
 
 def _score_bars(row: dict) -> str:
@@ -242,7 +234,7 @@ GROUPS_PER_PAGE = 25
 ACCOUNTS_PER_GROUP = 5
 
 
-def _evidence(evidence: pl.DataFrame, members: pl.DataFrame, run_id: str, cluster_id: str) -> None:
+def _evidence(current: Lake, evidence: pl.DataFrame, members: pl.DataFrame, run_id: str, cluster_id: str) -> None:
     """The evidence grouped by identical or near-identical text, filtered by kind and words, paged."""
     st.subheader("Evidence posts")
     if evidence.height == 0:
@@ -262,6 +254,10 @@ def _evidence(evidence: pl.DataFrame, members: pl.DataFrame, run_id: str, cluste
                              key=f"evidence_page_{run_id}_{cluster_id}_{search}_{'|'.join(chosen)}")
     shown = groups.slice((int(number) - 1) * GROUPS_PER_PAGE, GROUPS_PER_PAGE)
     names = dict(members.select("account_id", pl.col("account_name").fill_null("")).iter_rows())
+    # the posts a cluster pushed are often by accounts outside it: their handles come from the lake
+    shown_accounts = shown["account_ids"].list.head(ACCOUNTS_PER_GROUP).explode().drop_nulls().unique().sort()
+    outside = tuple(a for a in shown_accounts.to_list() if not names.get(a))
+    names |= account_names(str(current.root), outside, interactions_version(current))
 
     def who(account_ids: list[str]) -> str:
         named = [f"{names[a]} ({a})" if names.get(a) else a for a in account_ids[:ACCOUNTS_PER_GROUP]]
@@ -362,33 +358,6 @@ def _case_pack(current: Lake, run_id: str, cluster_id: str) -> None:
 TABS = ("Network", "Activity timeline", "Evidence posts", "Members and shared targets", "Expand", "Export")
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def cluster_figure(root: str, run_id: str, cluster_id: str, version: float) -> go.Figure:
-    """The network figure, built once per run version (shared between sessions, never mutated)."""
-    members, edges, positions = cluster_network(root, run_id, cluster_id, version)
-    return network_figure(members, edges, positions)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def cluster_groups(root: str, run_id: str, cluster_id: str, version: float) -> tuple[np.ndarray, bool]:
-    """Each member's sub-group (the layout's), and whether the last group holds accounts without an edge."""
-    members, edges, _ = cluster_network(root, run_id, cluster_id, version)
-    accounts = members["account_id"].to_list()
-    group = sub_groups(accounts, edges)
-    linked = pl.concat([edges["account_a"], edges["account_b"]]).unique()
-    return group, bool(len(group)) and not members.filter(pl.Series(group == group.max()))["account_id"].is_in(
-        linked.implode()).any()
-
-
-@st.cache_resource(max_entries=32, show_spinner="Drawing the network…")
-def cluster_picture(root: str, run_id: str, cluster_id: str, version: float, view: int = WHOLE) -> NetworkPicture:
-    """The network (or one sub-group's box of it) as a PNG with each account's pixel position, drawn once."""
-    members, edges, positions = cluster_network(root, run_id, cluster_id, version)
-    group, isolated = cluster_groups(root, run_id, cluster_id, version)
-    note = "" if view == WHOLE else f"zoomed to {views(group, isolated)[view]}"
-    return network_picture(members, edges, positions, view=view_box(positions, group, view), view_note=note)
-
-
 @st.fragment
 def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
     """The network and the accounts clicked in it; a click reruns only this fragment.
@@ -397,7 +366,8 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
     (clicks and dragged boxes mapped back to accounts): the interactive figure costs the browser
     seconds there, the picture milliseconds. The toggle brings the interactive figure.
     """
-    members, edges, _ = cluster_network(root, run_id, cluster_id, version)
+    network = cluster_network(root, run_id, cluster_id, version)
+    members = network.members
     interactive = members.height <= PICTURE_ABOVE or st.toggle(
         "Interactive network (hover labels, zoom, lasso)", key=f"interactive_{run_id}_{cluster_id}",
         help=f"Above {PICTURE_ABOVE:,} accounts the network is first shown as a picture: the interactive "
@@ -413,7 +383,7 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
         st.caption(f"A picture of the network ({members.height:,} accounts): click an account, or drag a box "
                    "around several, to list them below; zoom to a sub-group below. Hover labels and free zoom "
                    "are in the interactive network (toggle above).")
-        offered = views(*cluster_groups(root, run_id, cluster_id, version))
+        offered = network.views()
         view = st.selectbox("Zoom to", list(offered), format_func=offered.get, key=f"zoom_{run_id}_{cluster_id}")
         picture = cluster_picture(root, run_id, cluster_id, version, view)
         key = f"network_picture_{run_id}_{cluster_id}_{view}"
@@ -432,7 +402,9 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
                 "account_id", "account_name", "role", "high_profile", "followers", "n_actions", "degree", "strength"),
             hide_index=True, key="network_selected", width="stretch",
         )
-        st.page_link(navigation.page("account"), label=f"Open account {md(picked[0])} →",
+        name = members.filter(pl.col("account_id") == picked[0])["account_name"].first()
+        st.page_link(navigation.page("account"),
+                     label=f"Open account {md(f'{name} ({picked[0]})' if name else picked[0])} →",
                      query_params={"run": run_id, "account": picked[0]})
     else:
         st.caption("Click a node, or lasso several (toolbar), to see the accounts here." if interactive
@@ -448,18 +420,10 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
         )
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def strongest_edges(root: str, run_id: str, cluster_id: str, version: float, n: int = 200) -> pl.DataFrame:
-    """The ``n`` heaviest edges of the cluster, as the table beside the network shows them."""
-    _, edges, _ = cluster_network(root, run_id, cluster_id, version)
-    return edges.sort("weight", descending=True).head(n).select(
-        "account_a", "account_b", pl.col("weight").alias("co-shares"), pl.col("n_shared").alias("distinct targets"),
-        pl.col("type_list").alias("types"), pl.col("strength").round(1).alias("observed/expected"))
-
-
 def _timeline(current: Lake, row: dict, member_ids: list[str]) -> None:
     mobilization = row["mobilization"] or {}
-    actions = interactions_of(str(current.root), tuple(member_ids), interactions_version(current))
+    with st.spinner("Reading the accounts' actions…"):  # shown only if it takes a while (not from the cache)
+        actions = interactions_of(str(current.root), tuple(member_ids), interactions_version(current))
     if row["first_ts"] is not None:
         pad = np.timedelta64(2, "D")
         actions = actions.filter(pl.col("timestamp").is_between(row["first_ts"] - pad, row["last_ts"] + pad))
@@ -525,7 +489,7 @@ def render() -> None:
         return
     row = clusters.filter(pl.col("cluster_id") == cluster_id).row(0, named=True)
     root, version = str(current.root), run_version(current, run_id)
-    members, _, _ = cluster_network(root, run_id, cluster_id, version)
+    members = cluster_network(root, run_id, cluster_id, version).members
     st.title(f"Cluster {md(cluster_id)}")
     st.markdown(
         f"Score **{row['score']:.2f}** ({'flagged' if row['flagged'] else 'not flagged'}) · "
@@ -562,7 +526,7 @@ def render() -> None:
             _timeline(current, row, members["account_id"].to_list())
     with evidence:
         if evidence.open:
-            _evidence(run_table(current, run_id, "evidence").filter(pl.col("cluster_id") == cluster_id), members,
+            _evidence(current, run_table(current, run_id, "evidence").filter(pl.col("cluster_id") == cluster_id), members,
                       run_id, cluster_id)
     with people:
         if people.open:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rallypoint.dashboard import warm
 from rallypoint.dashboard.data import chain_state, lake_from_env
 from rallypoint.dashboard.palette import STATUS_COLOURS
 from rallypoint.dashboard.safe import html, md
@@ -30,6 +31,7 @@ def choose_run(current_lake: Lake) -> str | None:
     )
     if st.query_params.get("run") != run_id:
         st.query_params["run"] = run_id
+    warm.warm_run(str(current_lake.root), run_id)  # its biggest networks, in the background, once per version
     return run_id
 
 

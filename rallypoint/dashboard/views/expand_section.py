@@ -10,15 +10,13 @@ from rallypoint.dashboard import navigation
 from rallypoint.dashboard.data import interactions_version, neo4j_uri_from_env, run_table
 from rallypoint.dashboard.expand import DEFAULT_MAX_NODES, Context, expand_from_lake, expand_from_neo4j
 from rallypoint.dashboard.network import layout, network_figure
-from rallypoint.dashboard.network_picture import network_picture
+from rallypoint.dashboard.network_picture import PICTURE_ABOVE, network_picture
 from rallypoint.dashboard.safe import md
 from rallypoint.errors import RallypointError
 from rallypoint.lake import Lake
 
 #: Seeds offered by default when nothing is selected in the network: the strongest members.
 DEFAULT_SEEDS = 5
-#: Above this many accounts the context is drawn as a picture (the interactive figure costs the browser seconds).
-PICTURE_ABOVE = 500
 #: What a context edge is: two accounts that touched the same objects (not a co-action within a window).
 EDGE_NOUN = "pairs sharing a post, link, hashtag, media or mention"
 #: Where a selection made in the network tab is kept for this tab (per run and cluster).
