@@ -273,3 +273,18 @@ def test_the_import_csv_and_constraints_commands(server, tmp_path):
     assert made.exit_code == 0 and "6 constraints" in made.stdout
     unreachable = runner.invoke(main, ["graph", "constraints", "--neo4j", "bolt://127.0.0.1:1"])
     assert unreachable.exit_code == 2 and "Cannot reach Neo4j" in unreachable.stderr
+
+
+def test_the_import_csv_written_in_small_batches_is_the_one_written_at_once(tmp_path):
+    """Batches that split the files (and a file) give the same node files, byte for byte, and relationships."""
+    _, lake_ab, _, _ = _lakes(tmp_path)
+    whole = write_import_csv(lake_ab, tmp_path / "whole")
+    assert len(lake_ab.interaction_files()) > 1 and whole.records > 37
+    batched = write_import_csv(lake_ab, tmp_path / "batched", batch_records=37)
+    assert batched.counts == whole.counts and batched.multiline == whole.multiline
+    for label, (_, data) in whole.nodes.items():
+        assert batched.nodes[label][1].read_bytes() == data.read_bytes(), label
+    for rel, (_, data) in whole.relationships.items():
+        lines = data.read_text().splitlines()
+        assert len(lines) == len(set(lines)) == whole.counts[rel]
+        assert sorted(batched.relationships[rel][1].read_text().splitlines()) == sorted(lines), rel
