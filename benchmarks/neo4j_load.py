@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import sys
@@ -159,6 +160,8 @@ def measure(route: str, lake: Lake, args) -> dict:
             summary = bulk_load(lake, server=server, echo=(None if args.verbose else lambda line: None))
             result = {k: summary[k] for k in ("records", "seconds", "csv_seconds", "import_seconds", "swap_seconds",
                                               "stop_seconds", "start_seconds", "constraint_seconds")}
+            # the CSV writer runs in this process: its peak memory is this process's so far
+            result["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         elif route == "incremental":
             summary = load_lake_into_neo4j(lake.root, server.uri, batch_size=args.batch_size, workers=args.workers,
                                            loader=args.loader)
@@ -250,7 +253,8 @@ def main() -> None:
         b = results["bulk"]
         print(f"bulk steps: CSV {b['csv_seconds']:.1f} s, import {b['import_seconds']:.1f} s, "
               f"swap and restart {b['swap_seconds']:.1f} s (database down {b['stop_seconds']:.1f} s, "
-              f"up {b['start_seconds']:.1f} s), constraints {b['constraint_seconds']:.1f} s")
+              f"up {b['start_seconds']:.1f} s), constraints {b['constraint_seconds']:.1f} s; "
+              f"peak memory of this process (the CSV writer's) {b['peak_rss_gib']:.2f} GiB")
         e = b["expand"]
         print(f"expand ({e['hops']} hops, at most {e['max_nodes']:,} nodes) on the bulk-loaded graph: median "
               f"{e['median_seconds']:.2f} s over {len(e['seconds'])} accounts ({', '.join(map(str, e['nodes']))} nodes)")

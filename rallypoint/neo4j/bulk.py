@@ -126,7 +126,7 @@ def lake_records(lake: Lake, files: Iterable[str | os.PathLike[str]] | None = No
 
 
 def _batches(paths: list[Path], batch_records: int) -> Iterator[pl.DataFrame]:
-    """The load columns of every file, in file order, about ``batch_records`` records at a time.
+    """The load columns of every file, in file order, at most ``batch_records`` records at a time.
 
     Rows are numbered by ``_order`` across batches (the incremental loader's order); a column a
     file lacks is read as nulls. Always yields at least one (possibly empty) batch.
@@ -145,13 +145,13 @@ def _batches(paths: list[Path], batch_records: int) -> Iterator[pl.DataFrame]:
         parquet = pq.ParquetFile(path)
         present = [c for c in LOAD_COLUMNS if c in parquet.schema_arrow.names]
         for batch in parquet.iter_batches(batch_size=batch_records, columns=present):
+            if pending and held + batch.num_rows > batch_records:
+                yield flush()
             table = pa.Table.from_batches([batch])
             for missing in (c for c in LOAD_COLUMNS if c not in present):
                 table = table.append_column(missing, pa.nulls(len(table), LAKE_SCHEMA.field(missing).type))
             pending.append(pl.from_arrow(table.select(LOAD_COLUMNS)))
             held += len(table)
-            if held >= batch_records:
-                yield flush()
     if pending or not offset:
         pending = pending or [pl.from_arrow(LAKE_SCHEMA.empty_table().select(LOAD_COLUMNS))]
         yield flush()
@@ -208,13 +208,13 @@ class _Graph:
         self._single = single
         del df, single
 
-        accounts = _accounts(pl.concat(parts.pop("accounts"))).with_columns(pl.col("high_profile").fill_null(False))
-        records = pl.concat(parts.pop("records")).unique(["platform", "id"], keep="last", maintain_order=True)
-        stubs = (pl.concat(parts.pop("stubs")).unique(maintain_order=True)
+        accounts = _accounts(pl.concat(parts.pop("accounts"), rechunk=False)).with_columns(pl.col("high_profile").fill_null(False))
+        records = _last_occurrences(parts.pop("records"))
+        stubs = (pl.concat(parts.pop("stubs"), rechunk=False).unique(maintain_order=True)
                  .join(records.select("platform", "id"), on=["platform", "id"], how="anti"))
-        posts = pl.concat([records, stubs], how="diagonal_relaxed")
+        posts = pl.concat([records, stubs], how="diagonal_relaxed", rechunk=False)
         del records, stubs
-        urls, hashtags, media = (pl.concat(parts.pop(c)).unique(maintain_order=True)
+        urls, hashtags, media = (pl.concat(parts.pop(c), rechunk=False).unique(maintain_order=True)
                                  for c in ("urls", "hashtags", "media"))
         urls = urls.with_columns(domain=pl.from_arrow(_url_domain(urls["url"].to_arrow())))
         return {label: table.with_row_index("_node") for label, table in
@@ -249,7 +249,24 @@ class _Graph:
                                 on="value"))
                 parts[rel].append(linked.select(src="p", dst="n"))
         self._single = None
-        return {rel: pl.concat(tables).unique() for rel, tables in parts.items()}
+        return {rel: pl.concat(tables, rechunk=False).unique() for rel, tables in parts.items()}
+
+
+def _last_occurrences(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The rows of ``parts`` (in order) that are the last of their (platform, id), in order.
+
+    ``unique(keep="last", maintain_order=True)`` over the parts, without a copy of all of them
+    at once: one pass over the keys marks the rows kept, then each part is filtered alone.
+    """
+    keys = pl.concat([part.select("platform", "id") for part in parts], rechunk=False)
+    last = keys.select(pl.struct("platform", "id").is_last_distinct()).to_series()
+    del keys
+    kept, offset = [], 0
+    while parts:
+        part = parts.pop(0)
+        kept.append(part.filter(last.slice(offset, len(part))))
+        offset += len(part)
+    return pl.concat(kept, rechunk=False)
 
 
 def _accounts(named: pl.DataFrame) -> pl.DataFrame:
