@@ -92,6 +92,9 @@ LAUNCHER_DIR = REPO / "neo4j-local"
 #: The database the importer writes (Community has one user database).
 DATABASE = "neo4j"
 ADMIN_MAIN_CLASS = "org.neo4j.cli.AdminTool"
+#: The importer's JVM heap (``NEO4J_IMPORT_HEAP`` overrides): its id maps and caches are off-heap,
+#: but below 2g its own estimate warns and it spends its CPU collecting garbage.
+IMPORT_HEAP = "2g"
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 #: Each node label's CSV columns after the id: (property, import type); the type is the header's.
@@ -488,7 +491,7 @@ def run_import(files: ImportFiles, staging: Path, server: LocalServer, *, log: P
     java = shutil.which("java")
     if java is None:
         raise Neo4jError("The bulk route needs Java 17+ (apt-get install openjdk-17-jre-headless).")
-    command = [java, f"-Xmx{heap or os.environ.get('NEO4J_IMPORT_HEAP', '1g')}", "-Dfile.encoding=UTF-8",
+    command = [java, f"-Xmx{heap or os.environ.get('NEO4J_IMPORT_HEAP', IMPORT_HEAP)}", "-Dfile.encoding=UTF-8",
                "-cp", server.classpath(), ADMIN_MAIN_CLASS, "database", "import", "full", DATABASE,
                *import_arguments(files, report_file=report)]
     env = {**os.environ, "NEO4J_HOME": str(staging), "NEO4J_CONF": str(staging / "conf")}
