@@ -493,7 +493,8 @@ def run_import(files: ImportFiles, staging: Path, server: LocalServer, *, log: P
         raise Neo4jError("The bulk route needs Java 17+ (apt-get install openjdk-17-jre-headless).")
     heap = heap or os.environ.get("NEO4J_IMPORT_HEAP", IMPORT_HEAP)
     # a batch job: the throughput collector, and the whole heap from the start (no resizing)
-    command = [java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseParallelGC", "-Dfile.encoding=UTF-8", "-cp", server.classpath(), ADMIN_MAIN_CLASS, "database", "import", "full", DATABASE,
+    command = [java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseParallelGC", "-Dfile.encoding=UTF-8",
+               "-cp", server.classpath(), ADMIN_MAIN_CLASS, "database", "import", "full", DATABASE,
                *import_arguments(files, report_file=report)]
     env = {**os.environ, "NEO4J_HOME": str(staging), "NEO4J_CONF": str(staging / "conf")}
     started = time.perf_counter()
