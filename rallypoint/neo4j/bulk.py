@@ -259,11 +259,19 @@ def _last_occurrences(parts: list[pl.DataFrame]) -> pl.DataFrame:
     """The rows of ``parts`` (in order) that are the last of their (platform, id), in order.
 
     ``unique(keep="last", maintain_order=True)`` over the parts, without a copy of all of them
-    at once: one pass over the keys marks the rows kept, then each part is filtered alone.
+    at once: the rows kept are marked first, then each part is filtered alone. A row whose key's
+    64-bit hash occurs once is its key's only row; only rows sharing a hash (repeated keys and
+    true collisions) are compared by their keys, so the hash table over every row holds integers.
     """
     keys = pl.concat([part.select("platform", "id") for part in parts], rechunk=False)
-    last = keys.select(pl.struct("platform", "id").is_last_distinct()).to_series()
-    del keys
+    hashes = keys.select(pl.struct("platform", "id").hash(seed=0)).to_series()
+    shared = hashes.is_duplicated()
+    del hashes
+    last = ~shared
+    rows = shared.arg_true()
+    if len(rows):
+        last = last.scatter(rows, keys[rows].select(pl.struct("platform", "id").is_last_distinct()).to_series())
+    del keys, shared
     kept, offset = [], 0
     while parts:
         part = parts.pop(0)
