@@ -273,3 +273,37 @@ def test_the_import_csv_and_constraints_commands(server, tmp_path):
     assert made.exit_code == 0 and "6 constraints" in made.stdout
     unreachable = runner.invoke(main, ["graph", "constraints", "--neo4j", "bolt://127.0.0.1:1"])
     assert unreachable.exit_code == 2 and "Cannot reach Neo4j" in unreachable.stderr
+
+
+def test_the_import_csv_written_in_small_batches_is_the_one_written_at_once(tmp_path):
+    """Batches that split the files (and a file) give the same node files, byte for byte, and relationships."""
+    _, lake_ab, _, _ = _lakes(tmp_path)
+    whole = write_import_csv(lake_ab, tmp_path / "whole")
+    assert len(lake_ab.interaction_files()) > 1 and whole.records > 37
+    batched = write_import_csv(lake_ab, tmp_path / "batched", batch_records=37)
+    assert batched.counts == whole.counts and batched.multiline == whole.multiline
+    for label, (_, data) in whole.nodes.items():
+        assert batched.nodes[label][1].read_bytes() == data.read_bytes(), label
+    for rel, (_, data) in whole.relationships.items():
+        lines = data.read_text().splitlines()
+        assert len(lines) == len(set(lines)) == whole.counts[rel]
+        assert sorted(batched.relationships[rel][1].read_text().splitlines()) == sorted(lines), rel
+
+
+def test_a_post_in_two_batches_keeps_its_last_occurrence(tmp_path):
+    """A record read again in a later file (a re-export) is one Post with the later values, batched or not."""
+    world = build_small_lake(tmp_path / "world", n_records=120)
+    lake = Lake(tmp_path / "twice").ensure()
+    records = world.records
+    again = records.slice(0, 10)
+    again = again.set_column(again.schema.get_field_index("channel_id"), "channel_id",
+                             pa.array([f"again-{i}" for i in range(10)], pa.string()))
+    write_parquet_atomic(lake.interactions_dir / "date=2021-01-04" / "part-0.parquet", records)
+    write_parquet_atomic(lake.interactions_dir / "date=2021-01-05" / "part-0.parquet", again)
+    for batch_records in (None, 50):
+        files = write_import_csv(lake, tmp_path / f"csv-{batch_records}", batch_records=batch_records)
+        posts = files.nodes["Post"][1].read_text().splitlines()
+        assert files.counts["Post"] == len(posts) == len(set(line.split(",")[2] for line in posts))
+        for i, post_id in enumerate(again["id"].to_pylist()):
+            (line,) = [p for p in posts if p.split(",")[2] == f'"{post_id}"']
+            assert line.endswith(f',"again-{i}"'), line

@@ -25,8 +25,10 @@ Under docker-compose the image's own ``neo4j-admin`` does step 2 from the ``impo
 that ``write_import_csv`` leaves beside the CSV (docs/neo4j.md, "Bulk load").
 
 Complexity: hash group-bys and joins over the lake's columns (polars, multi-threaded), O(records
-+ list elements) time and memory (the whole lake is read at once); the importer is O(nodes +
-relationships) with an id map of O(nodes).
++ list elements) time. The lake is read ``BATCH_RECORDS`` records at a time, twice (node tables,
+then relationships): memory is O(nodes + relationships) for the keys, ids and pairs, plus one
+batch, never the whole lake's records. The importer is O(nodes + relationships) with an id map
+of O(nodes).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,7 @@ from rallypoint.neo4j.model import (
 from rallypoint.schema import LAKE_SCHEMA
 
 __all__ = [
+    "BATCH_RECORDS",
     "BULK_AUTO_RECORDS",
     "ImportFiles",
     "LocalServer",
@@ -80,12 +83,18 @@ __all__ = [
 #: when the database is empty and the server is neo4j-local's: below it the importer's fixed
 #: costs (JVM start, id mapping, server restart) outweigh what it saves.
 BULK_AUTO_RECORDS = 500_000
+#: Records the CSV writer reads from the lake at a time: its memory is then the graph's keys
+#: and one batch, not every record of the lake at once.
+BATCH_RECORDS = 1_000_000
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCHER_DIR = REPO / "neo4j-local"
 #: The database the importer writes (Community has one user database).
 DATABASE = "neo4j"
 ADMIN_MAIN_CLASS = "org.neo4j.cli.AdminTool"
+#: The importer's JVM heap (``NEO4J_IMPORT_HEAP`` overrides): its id maps and caches are off-heap,
+#: but below 2g its own estimate warns and it spends its CPU collecting garbage.
+IMPORT_HEAP = "2g"
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 #: Each node label's CSV columns after the id: (property, import type); the type is the header's.
@@ -119,19 +128,36 @@ def lake_records(lake: Lake, files: Iterable[str | os.PathLike[str]] | None = No
     return sum(pq.ParquetFile(p).metadata.num_rows for p in _lake_files(lake, files))
 
 
-def _read_lake(paths: list[Path]) -> pl.DataFrame:
-    """The load columns of every file, in file order, numbered by ``_order`` (the incremental loader's order)."""
-    frames = []
+def _batches(paths: list[Path], batch_records: int) -> Iterator[pl.DataFrame]:
+    """The load columns of every file, in file order, at most ``batch_records`` records at a time.
+
+    Rows are numbered by ``_order`` across batches (the incremental loader's order); a column a
+    file lacks is read as nulls. Always yields at least one (possibly empty) batch.
+    """
+    pending: list[pl.DataFrame] = []
+    held = offset = 0
+
+    def flush() -> pl.DataFrame:
+        nonlocal pending, held, offset
+        frame = pl.concat(pending, how="vertical_relaxed").with_row_index("_order", offset=offset)
+        offset += held
+        pending, held = [], 0
+        return frame
+
     for path in paths:
         parquet = pq.ParquetFile(path)
         present = [c for c in LOAD_COLUMNS if c in parquet.schema_arrow.names]
-        table = parquet.read(columns=present)
-        for missing in (c for c in LOAD_COLUMNS if c not in present):
-            table = table.append_column(missing, pa.nulls(len(table), LAKE_SCHEMA.field(missing).type))
-        frames.append(pl.from_arrow(table.select(LOAD_COLUMNS)))
-    if not frames:
-        frames.append(pl.from_arrow(LAKE_SCHEMA.empty_table().select(LOAD_COLUMNS)))
-    return pl.concat(frames, how="vertical_relaxed").with_row_index("_order")
+        for batch in parquet.iter_batches(batch_size=batch_records, columns=present):
+            if pending and held + batch.num_rows > batch_records:
+                yield flush()
+            table = pa.Table.from_batches([batch])
+            for missing in (c for c in LOAD_COLUMNS if c not in present):
+                table = table.append_column(missing, pa.nulls(len(table), LAKE_SCHEMA.field(missing).type))
+            pending.append(pl.from_arrow(table.select(LOAD_COLUMNS)))
+            held += len(table)
+    if pending or not offset:
+        pending = pending or [pl.from_arrow(LAKE_SCHEMA.empty_table().select(LOAD_COLUMNS))]
+        yield flush()
 
 
 def _exploded(df: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -140,73 +166,143 @@ def _exploded(df: pl.DataFrame, column: str) -> pl.DataFrame:
             .explode("value").filter(pl.col("value").is_not_null() & (pl.col("value") != "")))
 
 
+class _Graph:
+    """The lake's graph built batch by batch: node tables from the first pass, relationships from the second.
+
+    Every node table is a distinct-key reduction that can be taken per batch and again over
+    the batches' results (first/last non-null value, last occurrence, first appearance), so
+    memory holds the graph's keys and the current batch, never every record at once.
+    """
+
+    def __init__(self, paths: list[Path], batch_records: int) -> None:
+        self.paths, self.batch_records = paths, batch_records
+        self.records = 0
+        self._single: pl.DataFrame | None = None  # a lake that fits in one batch is read once
+        self.nodes = self._node_tables()
+
+    def _read(self) -> Iterator[pl.DataFrame]:
+        if self._single is not None:
+            yield self._single
+            return
+        yield from _batches(self.paths, self.batch_records)
+
+    def _node_tables(self) -> dict[str, pl.DataFrame]:
+        parts: dict[str, list[pl.DataFrame]] = {k: [] for k in ("accounts", "records", "stubs", "urls", "hashtags",
+                                                                 "media")}
+        single = None
+        for i, df in enumerate(self._read()):
+            single = df if i == 0 else None
+            self.records += len(df)
+            authors = df.select(pl.col("account_id").alias("id"), "platform", pl.col("account_name").alias("name"),
+                                "high_profile", "followers", "_order")
+            named = pl.concat([
+                df.filter(pl.col("target_account_id").is_not_null())
+                .select(pl.col("target_account_id").alias("id"), "platform", "_order"),
+                _exploded(df, "mentions").select(pl.col("value").alias("id"), "platform", "_order"),
+            ])
+            parts["accounts"].append(_accounts(pl.concat([authors, named], how="diagonal_relaxed").sort("_order")))
+            parts["records"].append(
+                df.select("platform", "id", pl.col("timestamp").alias("ts"), "action", "channel_id")
+                .unique(["platform", "id"], keep="last", maintain_order=True))
+            parts["stubs"].append(df.filter(pl.col("target_id").is_not_null())
+                                  .select("platform", pl.col("target_id").alias("id")).unique(maintain_order=True))
+            for column, key in (("urls", "url"), ("hashtags", "tag"), ("media", "hash")):
+                parts[column].append(_exploded(df, column).select(pl.col("value").alias(key)).unique(maintain_order=True))
+        self._single = single
+        del df, single
+
+        accounts = _accounts(pl.concat(parts.pop("accounts"), rechunk=False)).with_columns(pl.col("high_profile").fill_null(False))
+        records = _last_occurrences(parts.pop("records"))
+        stubs = (pl.concat(parts.pop("stubs"), rechunk=False).unique(maintain_order=True)
+                 .join(records.select("platform", "id"), on=["platform", "id"], how="anti"))
+        posts = pl.concat([records, stubs], how="diagonal_relaxed", rechunk=False)
+        del records, stubs
+        urls, hashtags, media = (pl.concat(parts.pop(c), rechunk=False).unique(maintain_order=True)
+                                 for c in ("urls", "hashtags", "media"))
+        urls = urls.with_columns(domain=pl.from_arrow(_url_domain(urls["url"].to_arrow())))
+        return {label: table.with_row_index("_node") for label, table in
+                (("Account", accounts), ("Post", posts), ("Url", urls), ("Hashtag", hashtags), ("Media", media))}
+
+    def keys_only(self) -> None:
+        """Drop the node properties (once written): the relationships need only keys and ids."""
+        keys = {"Account": ["id"], "Post": ["platform", "id"], "Url": ["url"], "Hashtag": ["tag"], "Media": ["hash"]}
+        self.nodes = {label: table.select("_node", *keys[label]) for label, table in self.nodes.items()}
+
+    def relationships(self) -> dict[str, pl.DataFrame]:
+        """Distinct (``src``, ``dst``) ``_node`` pairs per relationship type, from a second pass over the lake."""
+        post_ids = self.nodes["Post"].select("platform", "id", "_node")
+        account_ids = self.nodes["Account"].select("id", "_node")
+        parts: dict[str, list[pl.DataFrame]] = {rel: [] for rel, _, _ in RELATIONSHIP_TYPES}
+        for df in self._read():
+            rows = (df.select("platform", "id", "account_id", "action", "target_id", "target_account_id")
+                    .join(post_ids.rename({"_node": "p"}), on=["platform", "id"])
+                    .join(account_ids.rename({"id": "account_id", "_node": "a"}), on="account_id"))
+            targeted = rows.filter(pl.col("target_id").is_not_null()).join(
+                post_ids.rename({"id": "target_id", "_node": "t"}), on=["platform", "target_id"])
+            parts["POSTED"].append(rows.select(src="a", dst="p"))
+            parts["POSTED"].append(targeted.join(account_ids.rename({"id": "target_account_id", "_node": "ta"}),
+                                                 on="target_account_id").select(src="ta", dst="t"))
+            for action, rel in TARGET_RELATIONSHIPS.items():
+                parts[rel].append(targeted.filter(pl.col("action") == action).select(src="p", dst="t"))
+            for column, rel, label, key in (("urls", "LINKS_TO", "Url", "url"), ("hashtags", "TAGGED", "Hashtag", "tag"),
+                                            ("mentions", "MENTIONS", "Account", "id"),
+                                            ("media", "ATTACHES", "Media", "hash")):
+                linked = (_exploded(df, column).join(post_ids.rename({"_node": "p"}), on=["platform", "id"])
+                          .join(self.nodes[label].select(pl.col(key).alias("value"), pl.col("_node").alias("n")),
+                                on="value"))
+                parts[rel].append(linked.select(src="p", dst="n"))
+        self._single = None
+        return {rel: pl.concat(tables, rechunk=False).unique() for rel, tables in parts.items()}
+
+
+def _last_occurrences(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The rows of ``parts`` (in order) that are the last of their (platform, id), in order.
+
+    ``unique(keep="last", maintain_order=True)`` over the parts, without a copy of all of them
+    at once: the rows kept are marked first, then each part is filtered alone. A row whose key's
+    64-bit hash occurs once is its key's only row; only rows sharing a hash (repeated keys and
+    true collisions) are compared by their keys, so the hash table over every row holds integers.
+    """
+    keys = pl.concat([part.select("platform", "id") for part in parts], rechunk=False)
+    hashes = keys.select(pl.struct("platform", "id").hash(seed=0)).to_series()
+    shared = hashes.is_duplicated()
+    del hashes
+    last = ~shared
+    rows = shared.arg_true()
+    if len(rows):
+        last = last.scatter(rows, keys[rows].select(pl.struct("platform", "id").is_last_distinct()).to_series())
+    del keys, shared
+    kept, offset = [], 0
+    while parts:
+        part = parts.pop(0)
+        kept.append(part.filter(last.slice(offset, len(part))))
+        offset += len(part)
+    return pl.concat(kept, rechunk=False)
+
+
+def _accounts(named: pl.DataFrame) -> pl.DataFrame:
+    """One row per account id in order of first appearance: first platform, last name/high_profile/followers."""
+    return (named.group_by("id", maintain_order=True)
+            .agg(pl.col("platform").drop_nulls().first(), pl.col("name").drop_nulls().last(),
+                 pl.col("high_profile").drop_nulls().last(), pl.col("followers").drop_nulls().last()))
+
+
 def lake_graph(
     lake_path: str | os.PathLike[str] | Lake, files: Iterable[str | os.PathLike[str]] | None = None,
+    *, batch_records: int | None = None,
 ) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame], int]:
     """The graph of the lake (or of ``files``) as the incremental loader leaves it, in tables.
 
     Returns the node tables by label (``_node``, the label's integer id from 0, then its
     properties ``NODE_PROPERTIES``; ``ts`` a timestamp), the relationship tables by type
-    (distinct ``src``, ``dst`` pairs of ``_node`` ids) and the number of records read.
+    (distinct ``src``, ``dst`` pairs of ``_node`` ids) and the number of records read. The lake
+    is read ``batch_records`` records at a time (default ``BATCH_RECORDS``).
     """
     lake = lake_path if isinstance(lake_path, Lake) else Lake(lake_path)
-    df = _read_lake(_lake_files(lake, files))
-    nodes, relationships = _graph_tables(df)
-    return ({label: table.select("_node", *(name for name, _ in NODE_PROPERTIES[label]))
-             for label, table in nodes.items()}, relationships, len(df))
-
-
-def _graph_tables(df: pl.DataFrame) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
-    """The records as node tables (``_node`` then the label's properties) and relationship pair tables."""
-    authors = df.select(pl.col("account_id").alias("id"), "platform", pl.col("account_name").alias("name"),
-                        "high_profile", "followers", "_order")
-    mentions = _exploded(df, "mentions")
-    named = pl.concat([
-        df.filter(pl.col("target_account_id").is_not_null())
-        .select(pl.col("target_account_id").alias("id"), "platform", "_order"),
-        mentions.select(pl.col("value").alias("id"), "platform", "_order"),
-    ])
-    accounts = (pl.concat([authors, named], how="diagonal_relaxed").sort("_order")
-                .group_by("id", maintain_order=True)
-                .agg(pl.col("platform").drop_nulls().first(), pl.col("name").drop_nulls().last(),
-                     pl.col("high_profile").drop_nulls().last(), pl.col("followers").drop_nulls().last())
-                .with_columns(pl.col("high_profile").fill_null(False)))
-
-    records = (df.select("platform", "id", pl.col("timestamp").alias("ts"), "action", "channel_id")
-               .unique(["platform", "id"], keep="last", maintain_order=True))
-    stubs = (df.filter(pl.col("target_id").is_not_null())
-             .select("platform", pl.col("target_id").alias("id")).unique(maintain_order=True)
-             .join(records, on=["platform", "id"], how="anti"))
-    posts = pl.concat([records, stubs], how="diagonal_relaxed")
-
-    urls = _exploded(df, "urls").select(pl.col("value").alias("url")).unique(maintain_order=True)
-    urls = urls.with_columns(domain=pl.from_arrow(_url_domain(urls["url"].to_arrow())))
-    hashtags = _exploded(df, "hashtags").select(pl.col("value").alias("tag")).unique(maintain_order=True)
-    media = _exploded(df, "media").select(pl.col("value").alias("hash")).unique(maintain_order=True)
-
-    nodes = {label: table.with_row_index("_node") for label, table in
-             (("Account", accounts), ("Post", posts), ("Url", urls), ("Hashtag", hashtags), ("Media", media))}
-    post_ids = nodes["Post"].select("platform", "id", "_node")
-    account_ids = nodes["Account"].select("id", "_node")
-
-    rows = (df.select("platform", "id", "account_id", "action", "target_id", "target_account_id")
-            .join(post_ids.rename({"_node": "p"}), on=["platform", "id"])
-            .join(account_ids.rename({"id": "account_id", "_node": "a"}), on="account_id"))
-    targeted = rows.filter(pl.col("target_id").is_not_null()).join(
-        post_ids.rename({"id": "target_id", "_node": "t"}), on=["platform", "target_id"])
-    parts: dict[str, list[pl.DataFrame]] = {rel: [] for rel, _, _ in RELATIONSHIP_TYPES}
-    parts["POSTED"].append(rows.select(src="a", dst="p"))
-    parts["POSTED"].append(targeted.join(account_ids.rename({"id": "target_account_id", "_node": "ta"}),
-                                         on="target_account_id").select(src="ta", dst="t"))
-    for action, rel in TARGET_RELATIONSHIPS.items():
-        parts[rel].append(targeted.filter(pl.col("action") == action).select(src="p", dst="t"))
-    for column, rel, label, key in (("urls", "LINKS_TO", "Url", "url"), ("hashtags", "TAGGED", "Hashtag", "tag"),
-                                    ("mentions", "MENTIONS", "Account", "id"), ("media", "ATTACHES", "Media", "hash")):
-        linked = (_exploded(df, column).join(post_ids.rename({"_node": "p"}), on=["platform", "id"])
-                  .join(nodes[label].select(pl.col(key).alias("value"), pl.col("_node").alias("n")), on="value"))
-        parts[rel].append(linked.select(src="p", dst="n"))
-    relationships = {rel: pl.concat(tables).unique() for rel, tables in parts.items()}
-    return nodes, relationships
+    graph = _Graph(_lake_files(lake, files), batch_records or BATCH_RECORDS)
+    nodes = {label: table.select("_node", *(name for name, _ in NODE_PROPERTIES[label]))
+             for label, table in graph.nodes.items()}
+    return nodes, graph.relationships(), graph.records
 
 
 def _header(columns: list[str]) -> str:
@@ -218,6 +314,7 @@ def write_import_csv(
     out_dir: str | os.PathLike[str],
     *,
     files: Iterable[str | os.PathLike[str]] | None = None,
+    batch_records: int | None = None,
 ) -> ImportFiles:
     """Write the lake's graph (or that of ``files``) as the importer's CSV into ``out_dir``.
 
@@ -225,30 +322,41 @@ def write_import_csv(
     and ``<TYPE>.csv`` (types without relationships are left out), ``import.args``, the
     importer's options with paths relative to ``out_dir`` (``import_arguments``; the database
     name goes before ``@import.args``), and ``counts.json``. Returns the files and their row
-    counts. Existing files of the same names are replaced.
+    counts. Existing files of the same names are replaced. The lake is read ``batch_records``
+    records at a time (default ``BATCH_RECORDS``), twice (nodes, then relationships) unless it
+    fits in one batch; the node files are written before the relationships are built.
     """
     started = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    nodes, relationships, records = lake_graph(lake_path, files)
+    lake = lake_path if isinstance(lake_path, Lake) else Lake(lake_path)
+    graph = _Graph(_lake_files(lake, files), batch_records or BATCH_RECORDS)
     node_files: dict[str, tuple[Path, Path]] = {}
     rel_files: dict[str, tuple[Path, Path]] = {}
     counts: dict[str, int] = {}
     multiline = False
-    for label, table in nodes.items():
+    for label, table in graph.nodes.items():
         props = NODE_PROPERTIES[label]
-        if "ts" in table.columns:
-            table = table.with_columns(pl.col("ts").dt.convert_time_zone("UTC").dt.strftime(TIMESTAMP_FORMAT))
         strings = [name for name, kind in props if kind == "string"]
         multiline = multiline or bool(table.select(
             pl.any_horizontal(pl.col(c).str.contains(r"[\r\n]").any() for c in strings)).item())
         header, data = out / f"{label}.header.csv", out / f"{label}.csv"
         header.write_text(_header([f":ID({label})", *(f"{name}:{kind}" for name, kind in props)]))
-        table.write_csv(data, include_header=False, quote_style="non_numeric", null_value="")
+        with open(data, "wb") as sink:  # in slices: the formatted text of 10M posts is not held at once
+            for offset in range(0, max(len(table), 1), BATCH_RECORDS):
+                chunk = table.slice(offset, BATCH_RECORDS).select("_node", *(name for name, _ in props))
+                if "ts" in chunk.columns:
+                    chunk = chunk.with_columns(
+                        pl.col("ts").dt.convert_time_zone("UTC").dt.strftime(TIMESTAMP_FORMAT))
+                chunk.write_csv(sink, include_header=False, quote_style="non_numeric", null_value="")
         node_files[label] = (header, data)
         counts[label] = len(table)
+    graph.keys_only()
+    relationships = graph.relationships()
+    records = graph.records
+    del graph
     for rel, start, end in RELATIONSHIP_TYPES:
-        table = relationships[rel]
+        table = relationships.pop(rel)
         counts[rel] = len(table)
         if not len(table):
             continue
@@ -391,7 +499,9 @@ def run_import(files: ImportFiles, staging: Path, server: LocalServer, *, log: P
     java = shutil.which("java")
     if java is None:
         raise Neo4jError("The bulk route needs Java 17+ (apt-get install openjdk-17-jre-headless).")
-    command = [java, f"-Xmx{heap or os.environ.get('NEO4J_IMPORT_HEAP', '1g')}", "-Dfile.encoding=UTF-8",
+    heap = heap or os.environ.get("NEO4J_IMPORT_HEAP", IMPORT_HEAP)
+    # a batch job: the throughput collector, and the whole heap from the start (no resizing)
+    command = [java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseParallelGC", "-Dfile.encoding=UTF-8",
                "-cp", server.classpath(), ADMIN_MAIN_CLASS, "database", "import", "full", DATABASE,
                *import_arguments(files, report_file=report)]
     env = {**os.environ, "NEO4J_HOME": str(staging), "NEO4J_CONF": str(staging / "conf")}
