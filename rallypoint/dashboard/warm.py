@@ -1,10 +1,10 @@
 """Warm the dashboard before the first analyst arrives: its code, the newest run's tables, its biggest networks.
 
 The first page after the server starts used to pay for everything at once: importing the
-pages' libraries (plotly, igraph, matplotlib, pyarrow's datasets: about a second of CPU),
-reading the run's tables, and — on a large cluster's Network tab — laying out and drawing
-its network (one to two seconds more at 1,500 accounts). :func:`start` does that work in a
-background thread as soon as the server runs, while the analyst is still signing in:
+pages' libraries (plotly, igraph, matplotlib, pyarrow's datasets), reading the run's
+tables, and — on a large cluster's Network tab — laying out and drawing its network, which
+grows with the cluster's size. :func:`start` does that work in a background thread as soon
+as the server runs, while the analyst is still signing in:
 
 1. import the dashboard's modules and, through them, the libraries the pages use (a page that
    starts meanwhile waits for the same import, never repeats it). The page scripts themselves
@@ -14,13 +14,14 @@ background thread as soon as the server runs, while the analyst is still signing
    (:mod:`rallypoint.dashboard.data`);
 3. lay out and draw the networks of the run's :data:`WARM_NETWORKS` largest clusters
    (:mod:`rallypoint.dashboard.cluster_network`) and read their members' actions for the
-   timeline tab: the cost of both grows with a cluster's size, and the small ones take a
-   fraction of a second on their first view anyway.
+   timeline tab: the cost of both grows with a cluster's size, and the small ones are quick
+   on their first view anyway.
 
 When an analyst opens another run, :func:`warm_run` does steps 2 and 3 for it in the background
-(once per run version; only in a server whose warm-up was started, not in tests or scripts). Everything goes through the same cached functions the pages call, so the
-work is done once whoever asks first; nothing here draws, and a failure is logged, never shown
-(the page then computes what it needs itself, and says so if it cannot).
+(once per run version; only in a server whose warm-up was started, not in tests or
+scripts). Everything goes through the same cached functions the pages call, so the work is
+done once whoever asks first; nothing here draws, and a failure is logged, never shown (the
+page then computes what it needs itself, and says so if it cannot).
 
 Complexity: step 3 is ``WARM_NETWORKS`` layouts and pictures; memory stays within the caches'
 bounds (:data:`rallypoint.dashboard.cluster_network.MAX_NETWORKS` and ``MAX_PICTURES``).
