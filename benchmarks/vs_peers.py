@@ -35,6 +35,7 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from rich.console import Console
 
-from rallypoint.detectors.coaction import build_coaction_edges
+from rallypoint.detectors.coaction.build import CoactionResult
+from rallypoint.detectors.coaction.network import NetworkOptions, network_edges
 from rallypoint.schema import TIMESTAMP
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,17 +66,45 @@ def install_toolkit() -> Path:
     return cli
 
 
-def make_input(rows: int, posts: int, accounts: int, seed: int, path: Path) -> dict:
-    """The viral-tailed repost input, as the toolkit's CSV; returns its figures."""
+@dataclass(frozen=True)
+class Preset:
+    """An input: ``posts`` with Zipf(1) popularity, reposts after an exponential delay of
+    mean ``mean_delay`` seconds by ``accounts`` accounts; ``one_repost``: an account reposts
+    a post at most once (as on X, where a repost is a toggle), so the toolkit's directed
+    weights and rallypoint's co-share counts must be equal pair by pair."""
+
+    posts: int
+    accounts: int
+    mean_delay: float
+    one_repost: bool
+
+
+PRESETS = {
+    # 8.7M co-share pairs within 60 s; the figures of RESULTS.md since 28 Nov
+    "viral": Preset(posts=50_000, accounts=200_000, mean_delay=12 * 3_600, one_repost=False),
+    # issue #17's heavy tail: the top post reposted ~82k times, ~92M co-share pairs within 60 s
+    "heavy": Preset(posts=100_000, accounts=200_000, mean_delay=3_600, one_repost=True),
+}
+
+
+def make_input(rows: int, preset: Preset, seed: int, path: Path) -> dict:
+    """The heavy-tailed repost input, as the toolkit's CSV; returns its figures."""
     rng = np.random.default_rng(seed)
+    posts, accounts = preset.posts, preset.accounts
     cells, cell_size, cell_posts = 50, 10, 20
     planted = cells * cell_size * cell_posts
     organic = rows - planted
     popularity = 1.0 / np.arange(1, posts + 1)
     post = rng.choice(posts, size=organic, p=popularity / popularity.sum())
     created = rng.uniform(0, 7 * 86_400, posts)
-    when = created[post] + rng.exponential(12 * 3_600, organic)
+    when = created[post] + rng.exponential(preset.mean_delay, organic)
     who = rng.integers(0, accounts, organic)
+    while preset.one_repost:
+        # a second repost of the same post by the same account gets another account
+        again = ~pl.DataFrame({"who": who, "post": post}).select(pl.struct("who", "post").is_first_distinct()).to_series()
+        if not again.any():
+            break
+        who[again.to_numpy()] = rng.integers(0, accounts, int(again.sum()))
     # planted cells: 10 accounts repost 20 fresh posts each within 30 s
     cell = np.repeat(np.arange(cells), cell_size * cell_posts)
     member = np.tile(np.repeat(np.arange(cell_size), cell_posts), cells)
@@ -88,7 +118,14 @@ def make_input(rows: int, posts: int, accounts: int, seed: int, path: Path) -> d
             "repost_id": np.concatenate([post, cell_post_id]),
             "timestamp": np.concatenate([when, cell_time]).astype(np.int64) + 1_600_000_000,
         }
-    ).select(
+    )
+    figures = {"rows": rows, **asdict(preset), "seed": seed,
+               "posts_reposted": int(frame["repost_id"].n_unique()),
+               "max_reposts_per_post": int(frame.group_by("repost_id").len()["len"].max()),
+               "accounts_active": int(frame["user_id"].n_unique()),
+               "co_share_pairs_60s": co_share_pairs(frame, 60) if preset.one_repost else None,
+               "planted_pairs": cells * cell_size * (cell_size - 1) // 2}
+    frame.select(
         pl.col("message_id").cast(pl.String),
         pl.format("u{}", "user_id").alias("user_id"),
         pl.format("u{}", "user_id").alias("username"),
@@ -97,11 +134,18 @@ def make_input(rows: int, posts: int, accounts: int, seed: int, path: Path) -> d
         pl.lit("").alias("message"),
         "timestamp",
         pl.lit("").alias("urls"),
-    )
-    frame.write_csv(path)
-    counts = frame.group_by("repost_id").len()["len"]
-    return {"rows": rows, "posts": int(counts.len()), "max_reposts_per_post": int(counts.max()),
-            "accounts": int(frame["user_id"].n_unique()), "planted_pairs": cells * cell_size * (cell_size - 1) // 2}
+    ).write_csv(path)
+    return figures
+
+
+def co_share_pairs(frame: pl.DataFrame, window: int) -> int:
+    """Unordered pairs of reposts of the same post by two accounts at most ``window`` s apart
+    (the toolkit's ``between t - window and t + window``), counted by binary search; on a
+    one-repost input, where two reposts of a post are always by two accounts."""
+    ordered = frame.sort("repost_id", "timestamp")
+    key = ordered["repost_id"].to_numpy().astype(np.int64) << 40 | ordered["timestamp"].to_numpy()
+    reach = np.searchsorted(key, key + window, side="right") - np.arange(len(key)) - 1
+    return int(reach.sum())
 
 
 def cpu_seconds(who: int) -> float:
@@ -109,9 +153,16 @@ def cpu_seconds(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_toolkit(cli: Path, csv_path: Path) -> tuple[float, float, pl.DataFrame]:
-    db = OUT / "vs_peers_qut.db"
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def run_toolkit(cli: Path, csv_path: Path, stem: str, figures: dict) -> dict:
+    """The toolkit's run on ``csv_path``, recorded in ``{stem}_qut.json`` as soon as it ends
+    (its database ``{stem}_qut.db`` is kept for the comparison and for ``--reuse-qut``)."""
+    db = OUT / f"{stem}_qut.db"
     db.unlink(missing_ok=True)
+    before = load_average()
     started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_CHILDREN)
     with console.status("QUT toolkit: preprocess"):
         subprocess.run([str(cli), str(db), "preprocess", "--format", "csv", str(csv_path)], check=True,
@@ -119,32 +170,81 @@ def run_toolkit(cli: Path, csv_path: Path) -> tuple[float, float, pl.DataFrame]:
     with console.status("QUT toolkit: compute co_retweet (time window 60)"):
         subprocess.run([str(cli), str(db), "compute", "co_retweet", "--time_window", "60", "--min_edge_weight", "1"],
                        check=True, stdout=subprocess.DEVNULL)
-    seconds, cpu = time.perf_counter() - started, cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
-    return seconds, cpu, toolkit_pairs(db)
+    run = {
+        "input": figures,
+        "qut_seconds": round(time.perf_counter() - started, 2),
+        "qut_cpu_seconds": round(cpu_seconds(resource.RUSAGE_CHILDREN) - cpu, 2),
+        # the largest resident set of any one of its processes
+        "qut_peak_rss_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2),
+        "qut_load_average": {"before": before, "after": load_average()},
+        "qut_ended": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    (OUT / f"{stem}_qut.json").write_text(json.dumps(run, indent=2))
+    return run
+
+
+def reused_toolkit_run(stem: str, figures: dict) -> dict:
+    """The last toolkit run on an input with ``figures``, as ``run_toolkit`` recorded it."""
+    record, db = OUT / f"{stem}_qut.json", OUT / f"{stem}_qut.db"
+    last = json.loads(record.read_text()) if record.exists() else {}
+    if last.get("input") != figures or not db.exists():
+        sys.exit(f"--reuse-qut: no toolkit run on this input in bench-output/{record.name}; run without it once")
+    return last
 
 
 def toolkit_pairs(db: Path) -> pl.DataFrame:
-    """The toolkit's undirected co_retweet pairs (self-pairs dropped), read from its SQLite database
-    (its own CSV export fails in 1.5.2: output_gephi_csv and n_messages)."""
-    import sqlite3
+    """The toolkit's co_retweet network as undirected pairs of account numbers (``u{n}``),
+    ``account_a < account_b``, with its two directed weights (``weight_min``, ``weight_max``)
+    and how many directions it gave (``directions``). Self-pairs dropped. Exported with the
+    sqlite3 shell as CSV: its own CSV export fails in 1.5.2 (output_gephi_csv and n_messages),
+    and a hundred million rows through Python's sqlite3 cursor take minutes."""
+    export = db.with_suffix(".csv")
+    query = ("select cast(substr(user_1, 2) as integer), cast(substr(user_2, 2) as integer), weight "
+             "from co_retweet_network where user_1 != user_2")
+    try:
+        with export.open("wb") as out:
+            subprocess.run(["sqlite3", "-csv", "-noheader", str(db), query], check=True, stdout=out)
+        directed = pl.read_csv(export, has_header=False, new_columns=["user_1", "user_2", "weight"],
+                               schema_overrides=[pl.Int32, pl.Int32, pl.Int32])
+    except FileNotFoundError:
+        sys.exit("reading the toolkit's network needs the sqlite3 command-line shell (apt-get install sqlite3)")
+    finally:
+        export.unlink(missing_ok=True)
+    return (
+        directed.lazy()
+        .select(account_a=pl.min_horizontal("user_1", "user_2"), account_b=pl.max_horizontal("user_1", "user_2"),
+                weight="weight")
+        .group_by("account_a", "account_b")
+        .agg(weight_min=pl.col("weight").min(), weight_max=pl.col("weight").max(), directions=pl.len())
+        .collect()
+    )
 
-    with sqlite3.connect(db) as connection:
-        rows = connection.execute(
-            "select min(user_1, user_2), max(user_1, user_2) from co_retweet_network where user_1 != user_2"
-        )
-        chunks: list[pl.DataFrame] = []
-        while batch := rows.fetchmany(1_000_000):
-            chunks.append(pl.DataFrame(batch, schema=["account_a", "account_b"], orient="row"))
-    return (pl.concat(chunks) if chunks else pl.DataFrame(schema={"account_a": pl.String, "account_b": pl.String})).unique()
+
+def account_numbers(edges: pa.Table) -> pl.DataFrame:
+    """rallypoint's edges as ``toolkit_pairs`` numbers them, with ``weight`` and ``n_shared``."""
+    number = [pl.col(c).str.slice(1).cast(pl.Int32) for c in ("account_a", "account_b")]
+    return pl.from_arrow(edges.select(["account_a", "account_b", "weight", "n_shared"])).select(
+        account_a=pl.min_horizontal(number), account_b=pl.max_horizontal(number),
+        weight=pl.col("weight").cast(pl.Int32), n_shared=pl.col("n_shared").cast(pl.Int32))
 
 
-def reused_toolkit_run(figures: dict) -> tuple[float, float, pl.DataFrame]:
-    """The last toolkit run's seconds, CPU seconds and pairs, if it ran on an input with ``figures``."""
-    report, db = OUT / "vs_peers.json", OUT / "vs_peers_qut.db"
-    last = json.loads(report.read_text()) if report.exists() else {}
-    if last.get("input") != figures or not db.exists() or "qut_cpu_seconds" not in last:
-        sys.exit("--reuse-qut: no toolkit run on this input in bench-output/vs_peers.json; run without it once")
-    return last["qut_seconds"], last["qut_cpu_seconds"], toolkit_pairs(db)
+def compare(ours: pl.DataFrame, qut: pl.DataFrame, one_repost: bool) -> dict:
+    """Pairs in one network only and, on a one-repost input, pairs whose counts differ: there a
+    pair's co-share count (``weight``), its distinct posts (``n_shared``) and the toolkit's
+    weight each way (the sharer's messages with a co-share) are the same number."""
+    keys = ["account_a", "account_b"]
+    figures = {"pairs": ours.height, "qut_pairs": qut.height,
+               "only_rallypoint": ours.join(qut, on=keys, how="anti").height,
+               "only_qut": qut.join(ours, on=keys, how="anti").height}
+    if one_repost:
+        both = ours.join(qut, on=keys, how="inner")
+        figures["count_mismatches"] = both.filter(
+            (pl.col("weight") != pl.col("n_shared")) | (pl.col("weight") != pl.col("weight_min"))
+            | (pl.col("weight") != pl.col("weight_max")) | (pl.col("directions") != 2)).height
+        figures["co_share_pairs_in_edges"] = int(both["weight"].sum())
+    figures["same_pairs"] = figures["only_rallypoint"] == figures["only_qut"] == 0
+    figures["same_counts"] = figures.get("count_mismatches") == 0 if one_repost else None
+    return figures
 
 
 def read_records(csv_path: Path) -> pa.Table:
@@ -168,46 +268,51 @@ def read_records(csv_path: Path) -> pa.Table:
     )
 
 
-def run_rallypoint(csv_path: Path, **kwargs) -> tuple[float, float, object]:
+def run_rallypoint(csv_path: Path, options: NetworkOptions) -> tuple[float, float, CoactionResult]:
+    """``rallypoint network``'s edges for ``options``, from the CSV read with pyarrow."""
     started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_SELF)
-    with console.status(f"rallypoint: co_repost {kwargs}"):
-        result = build_coaction_edges(read_records(csv_path), types=["co_repost"], **kwargs)
+    with console.status(f"rallypoint: {options}"):
+        result = network_edges(read_records(csv_path), options)
     return time.perf_counter() - started, cpu_seconds(resource.RUSAGE_SELF) - cpu, result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="viral")
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--posts", type=int, default=50_000)
-    parser.add_argument("--accounts", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--reuse-qut", action="store_true",
-                        help="report the toolkit's last run on the same input instead of running it again")
+    reuse = parser.add_mutually_exclusive_group()
+    reuse.add_argument("--reuse-qut", action="store_true",
+                       help="report the toolkit's last run on the same input instead of running it again")
+    reuse.add_argument("--qut-only", action="store_true", help="run the toolkit, record it, and stop")
     args = parser.parse_args()
+    preset, stem = PRESETS[args.preset], f"vs_peers_{args.preset}"
     OUT.mkdir(exist_ok=True)
     cli = install_toolkit()
-    csv_path = OUT / f"vs_peers_input_{args.rows}_{args.seed}.csv"
+    csv_path = OUT / f"{stem}_input_{args.rows}_{args.seed}.csv"
     with console.status(f"building the {args.rows:,}-row input"):
-        figures = make_input(args.rows, args.posts, args.accounts, args.seed, csv_path)
+        figures = make_input(args.rows, preset, args.seed, csv_path)
     console.print(f"input: {figures}")
+    qut = reused_toolkit_run(stem, figures) if args.reuse_qut else run_toolkit(cli, csv_path, stem, figures)
+    console.print(f"QUT toolkit: {qut['qut_seconds']:.1f} s, {qut['qut_cpu_seconds']:.1f} CPU-s")
+    if args.qut_only:
+        return
 
-    ours_seconds, ours_cpu, ours = run_rallypoint(
-        csv_path, window=60, min_participation=1, null_model="none", max_pairs_per_share=None
-    )
-    our_pairs = pl.from_arrow(ours.edges.select(["account_a", "account_b"]))
-    console.print(f"rallypoint: {ours_seconds:.1f} s, {our_pairs.height:,} pairs, {ours.stats['pairs_formed']:,} co-share pairs")
+    before = load_average()
+    exact = NetworkOptions(window="60s", min_participation=1, null_model="none", exact=True)
+    ours_seconds, ours_cpu, ours = run_rallypoint(csv_path, exact)
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    after = load_average()
+    our_pairs, co_share_pairs = account_numbers(ours.edges), ours.stats["pairs_formed"]
+    del ours
+    console.print(f"rallypoint: {ours_seconds:.1f} s, {our_pairs.height:,} pairs, {co_share_pairs:,} co-share pairs")
+    # compared as columns (a hundred million pairs as Python tuples would take tens of gigabytes)
+    same = compare(our_pairs, toolkit_pairs(OUT / f"{stem}_qut.db"), preset.one_repost)
+    del our_pairs
 
-    qut_seconds, qut_cpu, qut_pairs = reused_toolkit_run(figures) if args.reuse_qut else run_toolkit(cli, csv_path)
-    console.print(f"QUT toolkit: {qut_seconds:.1f} s, {qut_pairs.height:,} pairs")
-    # compared as columns (8 million pairs as Python tuples would take gigabytes)
-    only_ours = our_pairs.join(qut_pairs, on=["account_a", "account_b"], how="anti").height
-    only_qut = qut_pairs.join(our_pairs, on=["account_a", "account_b"], how="anti").height
-    n_pairs, co_share_pairs = our_pairs.height, ours.stats["pairs_formed"]
-    del ours, our_pairs, qut_pairs
-
-    production_seconds, production_cpu, production = run_rallypoint(csv_path, window="auto", min_participation=2,
-                                                    null_model="permutation")
-    base = args.accounts  # planted cell members are numbered after the organic accounts
+    production_seconds, production_cpu, production = run_rallypoint(
+        csv_path, NetworkOptions(window="auto", min_participation=2, null_model="permutation"))
+    base = preset.accounts  # planted cell members are numbered after the organic accounts
     planted = pl.DataFrame(
         [(f"u{base + 10 * c + i}", f"u{base + 10 * c + j}") for c in range(50) for i in range(10) for j in range(i + 1, 10)],
         schema=["account_a", "account_b"], orient="row",
@@ -215,24 +320,23 @@ def main() -> None:
     kept = pl.from_arrow(production.edges.select(["account_a", "account_b"]))
     planted_kept = planted.join(kept, on=["account_a", "account_b"], how="semi").height
     report = {
+        "preset": args.preset,
         "input": figures,
-        # the machine may be shared: the 1/5/15-minute load average when the runs ended
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "qut_seconds": round(qut_seconds, 2),
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                 text=True).stdout.strip(),
+        **{k: v for k, v in qut.items() if k != "input"},
+        "qut_reused": bool(args.reuse_qut),
         "rallypoint_seconds": round(ours_seconds, 2),
-        "speedup": round(qut_seconds / ours_seconds, 1),
         # CPU seconds (user + system) tell the same story on a shared machine, where wall time
         # depends on the load of other processes
-        "qut_cpu_seconds": round(qut_cpu, 2),
-        "qut_reused": bool(args.reuse_qut),
         "rallypoint_cpu_seconds": round(ours_cpu, 2),
-        "cpu_speedup": round(qut_cpu / max(ours_cpu, 1e-9), 1),
-        "same_pairs": only_ours == only_qut == 0,
-        "pairs": n_pairs,
-        "only_rallypoint": only_ours,
-        "only_qut": only_qut,
+        "rallypoint_peak_rss_gb": round(peak_gb, 2),
+        "rallypoint_load_average": {"before": before, "after": after},
+        "speedup": round(qut["qut_seconds"] / ours_seconds, 1),
+        "cpu_speedup": round(qut["qut_cpu_seconds"] / max(ours_cpu, 1e-9), 1),
+        **same,
         "co_share_pairs": co_share_pairs,
-        "cap": "disabled for the exact comparison",
+        "exact": "rallypoint network --exact --window 60s --min-participation 1 --null-model none",
         "production": {
             "seconds": round(production_seconds, 2),
             "cpu_seconds": round(production_cpu, 2),
@@ -243,10 +347,10 @@ def main() -> None:
             "planted_pairs": planted.height,
         },
     }
-    (OUT / "vs_peers.json").write_text(json.dumps(report, indent=2))
+    (OUT / f"{stem}.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
-    if not report["same_pairs"]:
-        sys.exit("rallypoint and the QUT toolkit disagree on the account pairs")
+    if not report["same_pairs"] or report["same_counts"] is False:
+        sys.exit("rallypoint and the QUT toolkit disagree on the account pairs or their counts")
 
 
 if __name__ == "__main__":
