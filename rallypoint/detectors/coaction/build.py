@@ -72,7 +72,6 @@ from rallypoint.detectors.coaction.partition import (
     partition_bounds,
 )
 from rallypoint.detectors.coaction.reduce import (
-    PerType,
     ShareLookup,
     expected_weights,
     may_pass,
@@ -612,19 +611,25 @@ class _LocalPlan:
                 kept_expected.append(expected[keep])
             kept.append(found)
         self.spilled_rows = self.runner.spilled_rows
-        # buckets are ranges of keys in order: concatenated, they stay sorted
-        per_type = PerType(*(np.concatenate(columns) for columns in zip(
-            *((p.pair_kind, p.weight, p.n_shared, p.first, p.last, p.met_chance) for p in kept), strict=True)))
         expected = np.concatenate(kept_expected) if significance is not None else None
-        del kept, kept_expected
+        del kept_expected
         for kind, r in enumerate(rows):
             r.formed_pair_types = int(formed[kind])
-        a, b, kind = first.split_pair_kind(per_type.pair_kind)
+        # buckets are ranges of keys in order: concatenated, they stay sorted. Column by column,
+        # each bucket's column let go once copied: the rows are held about once, not twice
+        # (``met_chance`` has served: the bucket filter used it)
+        columns = {}
+        for name in ("pair_kind", "weight", "n_shared", "first", "last"):
+            columns[name] = np.concatenate([getattr(p, name) for p in kept]) if kept else np.zeros(0, np.int64)
+            for p in kept:
+                setattr(p, name, None)
+        del kept
+        a, b, kind = first.split_pair_kind(columns.pop("pair_kind"))
+        n_rows = len(a)
         frame = pl.DataFrame(
-            {"kind": kind, "account_a": a, "account_b": b, "weight": per_type.weight,
-             "n_shared": per_type.n_shared, "first": per_type.first, "last": per_type.last,
+            {"kind": kind, "account_a": a, "account_b": b, **columns,
              "expected_weight": pl.Series(expected, dtype=pl.Float64) if expected is not None
-             else pl.repeat(None, len(per_type), dtype=pl.Float64, eager=True)}
+             else pl.repeat(None, n_rows, dtype=pl.Float64, eager=True)}
         )
         return frame, candidates, {k: int(n) for k, n in enumerate(per_kind) if n}
 
@@ -798,7 +803,6 @@ def _edge_table(edges: pl.DataFrame | None, type_list: Sequence[str], accounts: 
     if edges is None:
         return EDGES_SCHEMA.empty_table()
     n = edges.height
-    ids = accounts.to_arrow().cast(pa.string())
     columns: dict[str, pa.Array] = {}
     for spec in EDGES_SCHEMA:
         if spec.name == "types":
@@ -806,7 +810,8 @@ def _edge_table(edges: pl.DataFrame | None, type_list: Sequence[str], accounts: 
         column = edges.get_column(spec.name)
         edges = edges.drop(spec.name)
         if spec.name in ("account_a", "account_b"):
-            columns[spec.name] = ids.take(column.to_arrow())
+            # polars' gather, then one copy into Arrow's layout: Arrow's take cost twice the CPU
+            columns[spec.name] = accounts.gather(column).to_arrow().cast(spec.type)
         elif column.null_count() == n:
             columns[spec.name] = pa.nulls(n, spec.type)
         else:
