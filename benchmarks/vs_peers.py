@@ -1,29 +1,39 @@
-"""rallypoint's co_repost against the QUT coordination-network-toolkit's co_retweet, on a viral-tailed input.
+"""rallypoint's exact co-action network against the QUT coordination-network-toolkit's co_retweet.
 
 What it does
     1. Installs the toolkit (PyPI ``coordination_network_toolkit``) into its own venv
        under ``bench-output/qut-venv`` (once).
-    2. Builds ROWS repost rows (default 1,000,000): POSTS original posts with Zipf(1)
-       popularity (the top post gets ~90k reposts, the heavy tail), created uniformly
-       over a week, each repost after an exponential delay (mean 12 h) by one of
-       ACCOUNTS accounts; plus planted cells (10 accounts reposting 20 posts within
-       30 s). Written once as the toolkit's CSV.
+    2. Builds ROWS repost rows (default 1,000,000) of a ``--preset``, deterministically
+       (``--seed``): original posts with Zipf(1) popularity, created uniformly over a week,
+       each repost after an exponential delay by one of 200,000 accounts; plus planted
+       cells (10 accounts reposting 20 posts within 30 s). Written as the toolkit's CSV.
+         * ``viral`` (default): 50,000 posts, mean delay 12 h; top post ~87k reposts,
+           8.7M co-share pairs within 60 s.
+         * ``heavy``: issue #17's heavy tail: 100,000 posts, mean delay 1 h, an account
+           reposts a post at most once; top post 81,864 reposts, 92,025,175 co-share
+           pairs within 60 s (counted by the generator and printed).
     3. Times the toolkit: ``preprocess`` then ``compute co_retweet --time_window 60
-       --min_edge_weight 1``, and exports its edges.
-    4. Times rallypoint: reading the same CSV with pyarrow and ``build_coaction_edges``
-       (co_repost, 60 s, min participation 1, no null model) with the cap disabled
-       (``max_pairs_per_share=None``), so both tools enumerate exactly.
-    5. Checks both give the same undirected account pairs (self-pairs dropped) and
-       prints both wall times and the ratio (target >= 10x, aim 50x). Also times the
-       production setting (auto window, min participation 2, permutation null model)
-       for information. Results go to ``bench-output/vs_peers.json``.
+       --min_edge_weight 1``; records its times as soon as it ends.
+    4. Times rallypoint's exact path, the library call of ``rallypoint network --exact
+       --window 60s --min-participation 1 --null none`` (``network_edges``) on the same
+       CSV read with pyarrow: no cap, no sampling, partitioned and spilled.
+    5. Checks both give the same undirected account pairs (self-pairs dropped) and, on
+       the one-repost ``heavy`` input, the same counts pair by pair (there the toolkit's
+       directed weights, both ways, equal rallypoint's co-share pairs and distinct posts);
+       prints wall and CPU times and their ratios (target >= 10x, aim 50x), rallypoint's
+       peak RSS and the load average around each run. Also times the production setting
+       (auto window, min participation 2, permutation null model, the cap) for
+       information. Results go to ``bench-output/vs_peers_{preset}.json``.
 
-``--reuse-qut`` skips step 3 when ``bench-output/vs_peers.json`` holds a toolkit run on
-the same input (same figures): its wall and CPU seconds are reported again (marked
-``qut_reused``) and its pairs are read from ``bench-output/vs_peers_qut.db``, so a change
-to rallypoint is measured in seconds instead of the toolkit's minutes.
+``--qut-only`` runs steps 1-3 and stops; ``--reuse-qut`` skips step 3 when
+``bench-output/vs_peers_{preset}_qut.json`` holds a toolkit run on the same input (same
+figures) and reports its times again (marked ``qut_reused``), its pairs read from
+``vs_peers_{preset}_qut.db``: a change to rallypoint is measured without the toolkit's
+minutes (an hour on ``heavy``). Other ``--rows``/``--seed`` keep files of their own.
 
-Run: ``make bench`` or ``.venv/bin/python benchmarks/vs_peers.py [--rows N] [--reuse-qut]``.
+Run: ``make bench`` or ``.venv/bin/python benchmarks/vs_peers.py [--preset heavy] [--rows N]
+[--qut-only | --reuse-qut]``; the ``heavy`` preset under ``flock /tmp/rallypoint-heavy.lock``
+on a shared machine (rallypoint's exact run holds its ~90M edges: gigabytes).
 """
 
 from __future__ import annotations
@@ -286,10 +296,12 @@ def main() -> None:
                        help="report the toolkit's last run on the same input instead of running it again")
     reuse.add_argument("--qut-only", action="store_true", help="run the toolkit, record it, and stop")
     args = parser.parse_args()
-    preset, stem = PRESETS[args.preset], f"vs_peers_{args.preset}"
+    preset = PRESETS[args.preset]
+    # other sizes and seeds keep their own files: a small check never replaces the main run's
+    stem = f"vs_peers_{args.preset}" + ("" if (args.rows, args.seed) == (1_000_000, 0) else f"_{args.rows}_{args.seed}")
     OUT.mkdir(exist_ok=True)
     cli = install_toolkit()
-    csv_path = OUT / f"{stem}_input_{args.rows}_{args.seed}.csv"
+    csv_path = OUT / f"{stem}_input.csv"
     with console.status(f"building the {args.rows:,}-row input"):
         figures = make_input(args.rows, preset, args.seed, csv_path)
     console.print(f"input: {figures}")
