@@ -25,7 +25,9 @@ What it does
        (auto window, min participation 2, permutation null model, the cap) for
        information. Results go to ``bench-output/vs_peers_{preset}.json``.
 
-``--qut-only`` runs steps 1-3 and stops; ``--reuse-qut`` skips step 3 when
+``--qut-only`` runs steps 1-3 and stops, ``--rallypoint-only`` step 4 (its figures and pairs
+kept in ``vs_peers_{preset}_rallypoint.json`` and ``_rallypoint_pairs.parquet``, which
+``--reuse-rallypoint`` compares later): the two sides may run apart. ``--reuse-qut`` skips step 3 when
 ``bench-output/vs_peers_{preset}_qut.json`` holds a toolkit run on the same input (same
 figures) and reports its times again (marked ``qut_reused``), its pairs read from
 ``vs_peers_{preset}_qut.db``: a change to rallypoint is measured without the toolkit's
@@ -286,41 +288,29 @@ def run_rallypoint(csv_path: Path, options: NetworkOptions) -> tuple[float, floa
     return time.perf_counter() - started, cpu_seconds(resource.RUSAGE_SELF) - cpu, result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="viral")
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=0)
-    reuse = parser.add_mutually_exclusive_group()
-    reuse.add_argument("--reuse-qut", action="store_true",
-                       help="report the toolkit's last run on the same input instead of running it again")
-    reuse.add_argument("--qut-only", action="store_true", help="run the toolkit, record it, and stop")
-    args = parser.parse_args()
-    preset = PRESETS[args.preset]
-    # other sizes and seeds keep their own files: a small check never replaces the main run's
-    stem = f"vs_peers_{args.preset}" + ("" if (args.rows, args.seed) == (1_000_000, 0) else f"_{args.rows}_{args.seed}")
-    OUT.mkdir(exist_ok=True)
-    cli = install_toolkit()
-    csv_path = OUT / f"{stem}_input.csv"
-    with console.status(f"building the {args.rows:,}-row input"):
-        figures = make_input(args.rows, preset, args.seed, csv_path)
-    console.print(f"input: {figures}")
-    qut = reused_toolkit_run(stem, figures) if args.reuse_qut else run_toolkit(cli, csv_path, stem, figures)
-    console.print(f"QUT toolkit: {qut['qut_seconds']:.1f} s, {qut['qut_cpu_seconds']:.1f} CPU-s")
-    if args.qut_only:
-        return
-
+def rallypoint_side(csv_path: Path, preset: Preset) -> tuple[dict, pl.DataFrame]:
+    """rallypoint's exact run (times, peak RSS, load) and its pairs; then the production
+    setting's, for information."""
     before = load_average()
     exact = NetworkOptions(window="60s", min_participation=1, null_model="none", exact=True)
-    ours_seconds, ours_cpu, ours = run_rallypoint(csv_path, exact)
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    after = load_average()
-    our_pairs, co_share_pairs = account_numbers(ours.edges), ours.stats["pairs_formed"]
+    seconds, cpu, ours = run_rallypoint(csv_path, exact)
+    figures = {
+        "rallypoint_seconds": round(seconds, 2),
+        # CPU seconds (user + system) tell the same story on a shared machine, where wall time
+        # depends on the load of other processes
+        "rallypoint_cpu_seconds": round(cpu, 2),
+        "rallypoint_peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "rallypoint_load_average": {"before": before, "after": load_average()},
+        "rallypoint_ended": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "co_share_pairs": ours.stats["pairs_formed"],
+        "partitions": ours.stats["partitions"],
+        "spilled_rows": ours.stats["spilled_rows"],
+        "exact": "rallypoint network --exact --window 60s --min-participation 1 --null-model none",
+    }
+    our_pairs = account_numbers(ours.edges)
     del ours
-    console.print(f"rallypoint: {ours_seconds:.1f} s, {our_pairs.height:,} pairs, {co_share_pairs:,} co-share pairs")
-    # compared as columns (a hundred million pairs as Python tuples would take tens of gigabytes)
-    same = compare(our_pairs, toolkit_pairs(OUT / f"{stem}_qut.db"), preset.one_repost)
-    del our_pairs
+    console.print(f"rallypoint: {seconds:.1f} s, {cpu:.1f} CPU-s, {our_pairs.height:,} pairs, "
+                  f"{figures['co_share_pairs']:,} co-share pairs")
 
     production_seconds, production_cpu, production = run_rallypoint(
         csv_path, NetworkOptions(window="auto", min_participation=2, null_model="permutation"))
@@ -330,34 +320,84 @@ def main() -> None:
         schema=["account_a", "account_b"], orient="row",
     )
     kept = pl.from_arrow(production.edges.select(["account_a", "account_b"]))
-    planted_kept = planted.join(kept, on=["account_a", "account_b"], how="semi").height
+    figures["production"] = {
+        "seconds": round(production_seconds, 2),
+        "cpu_seconds": round(production_cpu, 2),
+        "window_seconds": production.window_seconds,
+        "edges_kept": production.edges.num_rows,
+        "candidate_edges": production.stats["candidate_edges"],
+        "planted_pairs_kept": planted.join(kept, on=["account_a", "account_b"], how="semi").height,
+        "planted_pairs": planted.height,
+    }
+    return figures, our_pairs
+
+
+def reused_rallypoint_run(stem: str, figures: dict) -> tuple[dict, pl.DataFrame]:
+    """The last ``--rallypoint-only`` run on an input with ``figures``: its figures and pairs."""
+    record, pairs = OUT / f"{stem}_rallypoint.json", OUT / f"{stem}_rallypoint_pairs.parquet"
+    last = json.loads(record.read_text()) if record.exists() else {}
+    if last.get("input") != figures or not pairs.exists():
+        sys.exit(f"--reuse-rallypoint: no rallypoint run on this input in bench-output/{record.name}")
+    return {k: v for k, v in last.items() if k != "input"}, pl.read_parquet(pairs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="viral")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    qut_side = parser.add_mutually_exclusive_group()
+    qut_side.add_argument("--reuse-qut", action="store_true",
+                          help="report the toolkit's last run on the same input instead of running it again")
+    qut_side.add_argument("--qut-only", action="store_true", help="run the toolkit, record it, and stop")
+    ours_side = parser.add_mutually_exclusive_group()
+    ours_side.add_argument("--reuse-rallypoint", action="store_true",
+                           help="compare the last --rallypoint-only run on the same input instead of running it")
+    ours_side.add_argument("--rallypoint-only", action="store_true",
+                           help="run rallypoint, record its figures and pairs, and stop")
+    args = parser.parse_args()
+    if args.qut_only and (args.rallypoint_only or args.reuse_rallypoint):
+        parser.error("--qut-only runs the toolkit alone")
+    preset = PRESETS[args.preset]
+    # other sizes and seeds keep their own files: a small check never replaces the main run's
+    stem = f"vs_peers_{args.preset}" + ("" if (args.rows, args.seed) == (1_000_000, 0) else f"_{args.rows}_{args.seed}")
+    OUT.mkdir(exist_ok=True)
+    csv_path = OUT / f"{stem}_input.csv"
+    with console.status(f"building the {args.rows:,}-row input"):
+        figures = make_input(args.rows, preset, args.seed, csv_path)
+    console.print(f"input: {figures}")
+    if not args.rallypoint_only:
+        qut = reused_toolkit_run(stem, figures) if args.reuse_qut else run_toolkit(install_toolkit(), csv_path, stem,
+                                                                                   figures)
+        console.print(f"QUT toolkit: {qut['qut_seconds']:.1f} s, {qut['qut_cpu_seconds']:.1f} CPU-s")
+        if args.qut_only:
+            return
+
+    if args.reuse_rallypoint:
+        ours, our_pairs = reused_rallypoint_run(stem, figures)
+    else:
+        ours, our_pairs = rallypoint_side(csv_path, preset)
+        ours["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                        text=True).stdout.strip()
+        (OUT / f"{stem}_rallypoint.json").write_text(json.dumps({"input": figures, **ours}, indent=2))
+        our_pairs.write_parquet(OUT / f"{stem}_rallypoint_pairs.parquet")
+    if args.rallypoint_only:
+        print(json.dumps(ours, indent=2))
+        return
+
+    # compared as columns (a hundred million pairs as Python tuples would take tens of gigabytes)
+    same = compare(our_pairs, toolkit_pairs(OUT / f"{stem}_qut.db"), preset.one_repost)
+    del our_pairs
     report = {
         "preset": args.preset,
         "input": figures,
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                 text=True).stdout.strip(),
         **{k: v for k, v in qut.items() if k != "input"},
         "qut_reused": bool(args.reuse_qut),
-        "rallypoint_seconds": round(ours_seconds, 2),
-        # CPU seconds (user + system) tell the same story on a shared machine, where wall time
-        # depends on the load of other processes
-        "rallypoint_cpu_seconds": round(ours_cpu, 2),
-        "rallypoint_peak_rss_gb": round(peak_gb, 2),
-        "rallypoint_load_average": {"before": before, "after": after},
-        "speedup": round(qut["qut_seconds"] / ours_seconds, 1),
-        "cpu_speedup": round(qut["qut_cpu_seconds"] / max(ours_cpu, 1e-9), 1),
+        **ours,
+        "rallypoint_reused": bool(args.reuse_rallypoint),
+        "speedup": round(qut["qut_seconds"] / ours["rallypoint_seconds"], 1),
+        "cpu_speedup": round(qut["qut_cpu_seconds"] / max(ours["rallypoint_cpu_seconds"], 1e-9), 1),
         **same,
-        "co_share_pairs": co_share_pairs,
-        "exact": "rallypoint network --exact --window 60s --min-participation 1 --null-model none",
-        "production": {
-            "seconds": round(production_seconds, 2),
-            "cpu_seconds": round(production_cpu, 2),
-            "window_seconds": production.window_seconds,
-            "edges_kept": production.edges.num_rows,
-            "candidate_edges": production.stats["candidate_edges"],
-            "planted_pairs_kept": planted_kept,
-            "planted_pairs": planted.height,
-        },
     }
     (OUT / f"{stem}.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
