@@ -204,32 +204,56 @@ def reused_toolkit_run(stem: str, figures: dict) -> dict:
     return last
 
 
-def toolkit_pairs(db: Path) -> pl.DataFrame:
-    """The toolkit's co_retweet network as undirected pairs of account numbers (``u{n}``),
-    ``account_a < account_b``, with its two directed weights (``weight_min``, ``weight_max``)
-    and how many directions it gave (``directions``). Self-pairs dropped. Exported with the
-    sqlite3 shell as CSV: its own CSV export fails in 1.5.2 (output_gephi_csv and n_messages),
-    and a hundred million rows through Python's sqlite3 cursor take minutes."""
-    export = db.with_suffix(".csv")
+def toolkit_export(db: Path) -> Path:
+    """The toolkit's co_retweet network as Parquet of undirected rows of account numbers
+    (``u{n}``): ``account_a < account_b``, ``weight`` (one row per direction). Self-pairs
+    dropped. Exported with the sqlite3 shell as CSV, then streamed to Parquet: its own CSV
+    export fails in 1.5.2 (output_gephi_csv and n_messages), and a hundred million rows
+    through Python's sqlite3 cursor take minutes."""
+    export, out = db.with_suffix(".csv"), db.with_suffix(".parquet")
     query = ("select cast(substr(user_1, 2) as integer), cast(substr(user_2, 2) as integer), weight "
              "from co_retweet_network where user_1 != user_2")
     try:
-        with export.open("wb") as out:
-            subprocess.run(["sqlite3", "-csv", "-noheader", str(db), query], check=True, stdout=out)
-        directed = pl.read_csv(export, has_header=False, new_columns=["user_1", "user_2", "weight"],
-                               schema_overrides=[pl.Int32, pl.Int32, pl.Int32])
+        with export.open("wb") as sink:
+            subprocess.run(["sqlite3", "-csv", "-noheader", str(db), query], check=True, stdout=sink)
+        (pl.scan_csv(export, has_header=False, new_columns=["user_1", "user_2", "weight"],
+                     schema_overrides=[pl.Int32, pl.Int32, pl.Int32])
+         .select(account_a=pl.min_horizontal("user_1", "user_2"), account_b=pl.max_horizontal("user_1", "user_2"),
+                 weight="weight")
+         .sink_parquet(out))
     except FileNotFoundError:
         sys.exit("reading the toolkit's network needs the sqlite3 command-line shell (apt-get install sqlite3)")
     finally:
         export.unlink(missing_ok=True)
+    return out
+
+
+def toolkit_pairs(export: Path, lo: int, hi: int) -> pl.DataFrame:
+    """``toolkit_export``'s pairs with ``lo <= account_a < hi``, one row per pair: its two
+    directed weights (``weight_min``, ``weight_max``) and how many directions it gave."""
     return (
-        directed.lazy()
-        .select(account_a=pl.min_horizontal("user_1", "user_2"), account_b=pl.max_horizontal("user_1", "user_2"),
-                weight="weight")
+        pl.scan_parquet(export).filter(pl.col("account_a").is_between(lo, hi, closed="left"))
         .group_by("account_a", "account_b")
         .agg(weight_min=pl.col("weight").min(), weight_max=pl.col("weight").max(), directions=pl.len())
         .collect()
     )
+
+
+def compare_all(ours: pl.DataFrame, export: Path, one_repost: bool, n_accounts: int, ranges: int = 16) -> dict:
+    """``compare`` range by range of ``account_a`` (the toolkit's hundred million directed rows
+    are never grouped at once), the figures added up."""
+    cuts = np.linspace(0, n_accounts, ranges + 1).astype(np.int64)
+    cuts[-1] = np.iinfo(np.int32).max  # the last range is open: no pair is left out
+    total: dict = {}
+    for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+        part = compare(ours.filter(pl.col("account_a").is_between(int(lo), int(hi), closed="left")),
+                       toolkit_pairs(export, int(lo), int(hi)), one_repost)
+        for key, value in part.items():
+            if isinstance(value, bool) or value is None:
+                total[key] = value if key not in total else (None if value is None else total[key] and value)
+            else:
+                total[key] = total.get(key, 0) + value
+    return total
 
 
 def account_numbers(edges: pa.Table) -> pl.DataFrame:
@@ -386,8 +410,11 @@ def main() -> None:
         return
 
     # compared as columns (a hundred million pairs as Python tuples would take tens of gigabytes)
-    same = compare(our_pairs, toolkit_pairs(OUT / f"{stem}_qut.db"), preset.one_repost)
+    export = toolkit_export(OUT / f"{stem}_qut.db")
+    base = preset.accounts + 500  # planted cell members are numbered after the organic accounts
+    same = compare_all(our_pairs, export, preset.one_repost, base)
     del our_pairs
+    export.unlink()
     report = {
         "preset": args.preset,
         "input": figures,
