@@ -266,6 +266,46 @@ def test_pairs_reduced_in_many_small_chunks_on_threads_equal_one_chunk(monkeypat
     assert chunked.actions.equals(whole.actions)
 
 
+def test_a_giant_target_merged_slice_by_slice_and_spilled_equals_one_merge(monkeypatch):
+    # a target heavier than the pair budget is one partition; its chunks are merged in slices
+    # of the key handed to the spill one by one: edges, null-model figures and actions must not
+    # change, with repeated reposts (an account sharing the giant post twice) included
+    import functools
+
+    import numpy as np
+
+    from rallypoint.detectors.coaction import partition
+
+    rng = np.random.default_rng(11)
+    giant = [(f"u{a:03d}", "giant", float(t)) for a, t in zip(rng.integers(0, 120, 700), rng.uniform(0, 900, 700),
+                                                              strict=True)]
+    table = pa.concat_tables([_random_reposts(4), reposts(*giant)])
+    for kw in ({}, {"null_model": "permutation", "min_participation": 2}):
+        whole = plain(table, max_pairs_per_share=None, pair_budget=None, **kw)
+        monkeypatch.setattr(partition, "iter_pairs", functools.partial(partition.iter_pairs, chunk_pairs=50))
+        monkeypatch.setattr(partition, "MERGE_SLICE_ROWS", 40)
+        sliced = plain(table, max_pairs_per_share=None, pair_budget=2_000, **kw)
+        monkeypatch.undo()
+        assert sliced.stats["spilled_rows"] > 0 and whole.stats["pairs_formed"] > 10 * 2_000
+        assert sliced.edges.num_rows > 1_000
+        assert sliced.edges.equals(whole.edges)
+        assert sliced.actions.equals(whole.actions)
+
+
+def test_one_type_edges_carry_their_own_figures_as_their_one_type():
+    result = plain(_random_reposts(6))
+    edges = result.edges
+    assert edges.schema.equals(EDGES_SCHEMA) and edges.num_rows > 100
+    for edge in edges.to_pylist():
+        assert edge["types"] == [{"type": "co_repost", "weight": edge["weight"], "n_shared": edge["n_shared"],
+                                  "first_ts": edge["first_ts"], "last_ts": edge["last_ts"]}]
+    # the struct's figures are the edge's columns, not copies of them
+    assert edges["types"].num_chunks == edges["weight"].num_chunks == 1
+    items = edges["types"].chunk(0).values
+    for name in ("weight", "n_shared", "first_ts", "last_ts"):
+        assert items.field(name).buffers()[1].address == edges[name].chunk(0).buffers()[1].address
+
+
 def test_edges_come_sorted_by_account_pair_for_one_type_and_several():
     table = _random_reposts(5)
     reply_rows = records([{"account_id": f"u{k % 9:02d}", "target_id": f"p{k % 4}", "t": k * 7.0,

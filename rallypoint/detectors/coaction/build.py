@@ -72,7 +72,6 @@ from rallypoint.detectors.coaction.partition import (
     partition_bounds,
 )
 from rallypoint.detectors.coaction.reduce import (
-    PerType,
     ShareLookup,
     expected_weights,
     may_pass,
@@ -89,7 +88,7 @@ from rallypoint.detectors.window import (
     window_from_delays,
 )
 from rallypoint.errors import RallypointError
-from rallypoint.schema import EDGES_SCHEMA, TIMESTAMP
+from rallypoint.schema import EDGE_TYPE_STRUCT, EDGES_SCHEMA, TIMESTAMP
 
 #: Every co-action type, in the order they are reported.
 COACTION_TYPES: tuple[str, ...] = (
@@ -283,7 +282,7 @@ def build_coaction_edges(
     edge_rows = _edges(per_type, type_list, null_model, significance, pairs_sorted=plan.pairs_sorted)
     kept = _kept_type_pairs(per_type, edge_rows, filtered=null_model != "none")
     del per_type
-    edges = _edge_table(None if edge_rows is None else plan.decode(edge_rows))
+    edges = _edge_table(edge_rows, type_list, plan.accounts)
     del edge_rows
     actions = plan.actions(shares, kept, window_us, max_pairs_per_share)
     actions = actions.with_columns(
@@ -612,19 +611,25 @@ class _LocalPlan:
                 kept_expected.append(expected[keep])
             kept.append(found)
         self.spilled_rows = self.runner.spilled_rows
-        # buckets are ranges of keys in order: concatenated, they stay sorted
-        per_type = PerType(*(np.concatenate(columns) for columns in zip(
-            *((p.pair_kind, p.weight, p.n_shared, p.first, p.last, p.met_chance) for p in kept), strict=True)))
         expected = np.concatenate(kept_expected) if significance is not None else None
-        del kept, kept_expected
+        del kept_expected
         for kind, r in enumerate(rows):
             r.formed_pair_types = int(formed[kind])
-        a, b, kind = first.split_pair_kind(per_type.pair_kind)
+        # buckets are ranges of keys in order: concatenated, they stay sorted. Column by column,
+        # each bucket's column let go once copied: the rows are held about once, not twice
+        # (``met_chance`` has served: the bucket filter used it)
+        columns = {}
+        for name in ("pair_kind", "weight", "n_shared", "first", "last"):
+            columns[name] = np.concatenate([getattr(p, name) for p in kept]) if kept else np.zeros(0, np.int64)
+            for p in kept:
+                setattr(p, name, None)
+        del kept
+        a, b, kind = first.split_pair_kind(columns.pop("pair_kind"))
+        n_rows = len(a)
         frame = pl.DataFrame(
-            {"kind": kind, "account_a": a, "account_b": b, "weight": per_type.weight,
-             "n_shared": per_type.n_shared, "first": per_type.first, "last": per_type.last,
+            {"kind": kind, "account_a": a, "account_b": b, **columns,
              "expected_weight": pl.Series(expected, dtype=pl.Float64) if expected is not None
-             else pl.repeat(None, len(per_type), dtype=pl.Float64, eager=True)}
+             else pl.repeat(None, n_rows, dtype=pl.Float64, eager=True)}
         )
         return frame, candidates, {k: int(n) for k, n in enumerate(per_kind) if n}
 
@@ -632,13 +637,6 @@ class _LocalPlan:
         runner = getattr(self, "runner", None)
         if runner is not None:
             runner.close()
-
-    def decode(self, edges):
-        """Account codes -> ids (codes follow string order, so ``account_a < account_b`` and the
-        edges' order by codes hold for the ids too)."""
-        return edges.with_columns(
-            account_a=self.accounts.gather(edges["account_a"]), account_b=self.accounts.gather(edges["account_b"])
-        )
 
     def actions(self, shares, kept, window_us, max_pairs_per_share):
         """The shares behind ``kept`` (codes), type by type. When every (pair, type) formed of a
@@ -730,7 +728,8 @@ def _edges(
     pairs_sorted: bool = False,
 ) -> pl.DataFrame | None:
     """Per-type rows -> one row per kept account pair (EDGES_SCHEMA columns), sorted by
-    (account_a, account_b); ``None`` when there are none.
+    (account_a, account_b); ``None`` when there are none. With one type, ``kind`` (its
+    code) instead of ``types``: ``_edge_table`` builds the one-item lists.
 
     Works on any account keys: codes (the local plan, decoded after) or ids.
     ``pairs_sorted``: ``per_type`` comes sorted by (account_a, account_b, kind), so a
@@ -739,20 +738,19 @@ def _edges(
     if per_type.height == 0:
         return None
     rows = per_type.with_columns(
-        type=_type_names(per_type["kind"], type_list),
         first_ts=pl.from_epoch("first", time_unit="us").dt.replace_time_zone("UTC"),
         last_ts=pl.from_epoch("last", time_unit="us").dt.replace_time_zone("UTC"),
     )
-    type_struct = pl.struct("type", "weight", "n_shared", "first_ts", "last_ts")
     single_type = per_type["kind"].n_unique() == 1
     if single_type:
         # one type: every account pair has one row already
         edges = rows.select(
-            "account_a", "account_b", "weight", "n_shared", "first_ts", "last_ts",
-            types=pl.concat_list(type_struct),
+            "account_a", "account_b", "weight", "n_shared", "first_ts", "last_ts", "kind",
             expected_weight=pl.col("expected_weight").fill_null(0.0),
         )
     else:
+        rows = rows.with_columns(type=_type_names(rows["kind"], type_list))
+        type_struct = pl.struct("type", "weight", "n_shared", "first_ts", "last_ts")
         # group_by keeps each group's rows in frame order, so types come sorted by kind
         edges = (
             rows.sort("kind")
@@ -784,7 +782,7 @@ def _edges(
         ).filter(pl.col("p_value") <= significance)
     if not (single_type and pairs_sorted):
         edges = edges.sort("account_a", "account_b")
-    return edges.select(EDGES_SCHEMA.names)
+    return edges.select([n if n != "types" or not single_type else "kind" for n in EDGES_SCHEMA.names])
 
 
 def _type_names(kind: pl.Series, type_list: Sequence[str]) -> pl.Series:
@@ -793,11 +791,40 @@ def _type_names(kind: pl.Series, type_list: Sequence[str]) -> pl.Series:
     return pl.Series(list(type_list), dtype=pl.String).gather(kind)
 
 
-def _edge_table(edges: pl.DataFrame | None) -> pa.Table:
-    """``_edges``' rows, with account ids, as an EDGES_SCHEMA table."""
+def _edge_table(edges: pl.DataFrame | None, type_list: Sequence[str], accounts: pl.Series) -> pa.Table:
+    """``_edges``' rows as an EDGES_SCHEMA table, account codes replaced by ``accounts``' ids
+    (codes follow string order, so ``account_a < account_b`` and the rows' order hold for
+    the ids too).
+
+    Built column by column in Arrow, each polars column let go once converted. One-type rows
+    (``kind``) get one-item ``types`` lists whose struct holds the edge's own columns: the
+    same buffers, not copies, which on a hundred million edges is gigabytes.
+    """
     if edges is None:
         return EDGES_SCHEMA.empty_table()
-    return edges.to_arrow().cast(EDGES_SCHEMA)
+    n = edges.height
+    columns: dict[str, pa.Array] = {}
+    for spec in EDGES_SCHEMA:
+        if spec.name == "types":
+            continue
+        column = edges.get_column(spec.name)
+        edges = edges.drop(spec.name)
+        if spec.name in ("account_a", "account_b"):
+            # polars' gather, then one copy into Arrow's layout: Arrow's take cost twice the CPU
+            columns[spec.name] = accounts.gather(column).to_arrow().cast(spec.type)
+        elif column.null_count() == n:
+            columns[spec.name] = pa.nulls(n, spec.type)
+        else:
+            columns[spec.name] = column.to_arrow().cast(spec.type)
+        del column
+    if "kind" in edges.columns:
+        names = pa.array(list(type_list), pa.string()).take(edges["kind"].to_arrow())
+        items = pa.StructArray.from_arrays(
+            [names, *(columns[f.name] for f in EDGE_TYPE_STRUCT if f.name != "type")], fields=list(EDGE_TYPE_STRUCT))
+        columns["types"] = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), items)
+    else:
+        columns["types"] = edges["types"].to_arrow().cast(EDGES_SCHEMA.field("types").type)
+    return pa.table([columns[name] for name in EDGES_SCHEMA.names], schema=EDGES_SCHEMA)
 
 
 def _kept_type_pairs(per_type: pl.DataFrame, edges: pl.DataFrame | None, filtered: bool) -> pl.DataFrame:

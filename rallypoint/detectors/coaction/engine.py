@@ -23,7 +23,7 @@ Cost
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,10 +65,14 @@ class BucketResult:
 
 
 def pair_partition(part: PartShares, window_us: np.ndarray, max_pairs_per_share: int | None,
-                   chance: np.ndarray, ends: np.ndarray) -> PartitionResult:
+                   chance: np.ndarray, ends: np.ndarray,
+                   sink: Callable[[PerType], None] | None = None) -> PartitionResult:
     """Pairs of one partition reduced to per (account pair, type) sums; ``chance``: ``q_t``
-    of the type's groups; ``ends``: the partition's ``window_ends``."""
-    coded = coact_codes(part, window_us, max_pairs_per_share, None, ends=ends)
+    of the type's groups; ``ends``: the partition's ``window_ends``. ``sink``: called with
+    the sums slice by slice (in key order) as they are reduced, the result's ``sums`` then
+    empty: a giant target's sums are handed on before the next slice is merged."""
+    coded = coact_codes(part, window_us, max_pairs_per_share, None, ends=ends,
+                        sink=None if sink is None else lambda rows: sink(per_type_sums(rows, chance)))
     return PartitionResult(per_type_sums(coded.pairs, chance), coded.share_counts, coded.in_pair, coded.figures)
 
 
@@ -102,9 +106,7 @@ class InProcess:
         self.n_accounts, self.n_kinds = n_accounts, n_kinds
 
     def pair(self, part, window_us, max_pairs_per_share, chance, ends) -> tuple[pl.DataFrame, np.ndarray, dict]:
-        result = pair_partition(part, window_us, max_pairs_per_share, chance, ends)
-        self.spill.add(result.sums)
-        return _small(result)
+        return _small(pair_partition(part, window_us, max_pairs_per_share, chance, ends, sink=self.spill.add))
 
     def gather(self, handles: list) -> list:
         return handles

@@ -40,11 +40,12 @@ from rallypoint.detectors.coaction.build import (
     DEFAULT_MAX_PAIRS_PER_SHARE,
     RECORD_COLUMNS,
     CoactionError,
+    CoactionResult,
     build_coaction_edges,
 )
 from rallypoint.lake import Lake, parse_time, write_parquet_atomic
 
-__all__ = ["NETWORK_FORMATS", "NetworkOptions", "NetworkResult", "coaction_network"]
+__all__ = ["NETWORK_FORMATS", "NetworkOptions", "NetworkResult", "coaction_network", "network_edges"]
 
 NETWORK_FORMATS = ("parquet", "csv", "graphml", "gexf")
 
@@ -117,16 +118,21 @@ def coaction_network(lake: str | os.PathLike[str] | Lake, out: str | os.PathLike
     lake = (lake if isinstance(lake, Lake) else Lake(lake)).require()
     started = time.perf_counter()
     records = lake.read_interactions_arrow(columns=list(RECORD_COLUMNS), since=options.since, until=options.until)
-    result = build_coaction_edges(
-        records, types=options.types, window=options.window, min_participation=options.min_participation,
-        null_model=options.null_model, significance=options.significance,
-        max_pairs_per_share=options.max_pairs_per_share,
-    )
+    result = network_edges(records, options)
     del records
     edges = result.edges
     _write(edges, out, chosen)
     return NetworkResult(edges, out, chosen, options, {k: float(v) for k, v in result.window_seconds.items()},
                          dict(result.stats), time.perf_counter() - started)
+
+
+def network_edges(records: pa.Table, options: NetworkOptions) -> CoactionResult:
+    """The co-action edges of ``records`` (``RECORD_COLUMNS``) with ``options``, unwritten."""
+    return build_coaction_edges(
+        records, types=options.types, window=options.window, min_participation=options.min_participation,
+        null_model=options.null_model, significance=options.significance,
+        max_pairs_per_share=options.max_pairs_per_share,
+    )
 
 
 def _write(edges: pa.Table, out: Path, fmt: str) -> None:

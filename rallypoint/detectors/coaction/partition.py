@@ -44,6 +44,10 @@ FIGURES = ("pairs_in_window", "pairs_formed", "pairs_capped", "targets_capped", 
 DEFAULT_PAIR_BUDGET = 20_000_000
 #: Threads reducing pair chunks at once (the machine rallypoint targets has two cores).
 CHUNK_WORKERS = 2
+#: About this many reduced rows per slice when a partition's chunks are merged: a slice is
+#: merged with about three copies of its rows alive, so a giant target (tens of millions of
+#: pairs in one partition) is merged, and with a ``sink`` handed on, a slice at a time.
+MERGE_SLICE_ROWS = 4_000_000
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -205,6 +209,7 @@ def coact_codes(
     max_pairs_per_share: int | None,
     jitter: float | None,
     ends: np.ndarray | None = None,
+    sink: Callable[[pl.DataFrame], None] | None = None,
 ) -> CodedPairs:
     """Co-share pairs aggregated per (target, account pair), share counts and ``q_t``, in codes.
 
@@ -214,7 +219,10 @@ def coact_codes(
     pairs formed, and the result comes sorted for ``reduce.py``. ``O(n log m + P log P)``.
     ``s`` may be one partition of a type's shares (``Coded.part``); ``jitter=None`` leaves
     ``chance`` NaN (the caller then has the type's, ``pairs.target_chances``). ``ends``:
-    the shares' ``window_ends`` when the caller has them.
+    the shares' ``window_ends`` when the caller has them. ``sink``: called with the
+    reduced rows slice by slice (consecutive ranges of the key, in order, about
+    ``MERGE_SLICE_ROWS`` each) instead of returning them whole (``pairs`` is then empty),
+    so a giant target's rows are never all merged at once.
     """
     windows = window_us[s.kind]
     if ends is None:
@@ -243,13 +251,17 @@ def coact_codes(
     for n_formed, part in _map_ahead(reduce_chunk, iter_pairs(ends, max_pairs_per_share), CHUNK_WORKERS):
         formed += n_formed
         parts.append(part)
-    if parts:
-        pair_kind, group, count, first, last = _merge_parts(parts, s.n_groups, CHUNK_WORKERS)
-        del parts
-        pairs = pl.DataFrame({"pair_kind": pair_kind, "group": group, "pairs": count, "first": first, "last": last})
-        del pair_kind, group, count, first, last
-    else:
-        pairs = pl.DataFrame(schema=CODED_PAIR_SCHEMA)
+    slices = []
+    for merged in _merge_parts(parts, s.n_groups, CHUNK_WORKERS):
+        rows = pl.DataFrame(dict(zip(CODED_PAIR_SCHEMA, merged, strict=True)))
+        del merged
+        if sink is None:
+            slices.append(rows)
+        else:
+            sink(rows.cast(CODED_PAIR_SCHEMA))
+        del rows
+    pairs = pl.concat(slices) if slices else pl.DataFrame(schema=CODED_PAIR_SCHEMA)
+    del slices
 
     if jitter is None:
         chance = np.full(s.n_groups, np.nan)
@@ -323,23 +335,28 @@ def _map_ahead(function: Callable[[T], R], items: Iterable[T], workers: int) -> 
             yield pending.popleft().result()
 
 
-def _merge_parts(
-    parts: list[tuple[np.ndarray, ...]], n_groups: int, workers: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Merge reduced chunks (each sorted by (pair_kind, group)) into one reduced, sorted result.
-    Empties ``parts`` once they are merged (the caller's list), so they are not held
-    beside the result.
+def _merge_parts(parts: list[tuple[np.ndarray, ...]], n_groups: int, workers: int) -> Iterator[tuple[np.ndarray, ...]]:
+    """Merge reduced chunks (each sorted by (pair_kind, group)) into one reduced result, yielded
+    as slices: consecutive ranges of the key, in order, each reduced and sorted. Empties
+    ``parts`` (the caller's list) once every slice is merged, so they are not held beside
+    what the caller keeps.
 
     A target that straddles chunks leaves rows of one key in two of them, so the chunks are
-    merged and summed once more. The key range is cut at quantiles of ``pair_kind`` into
-    ``workers`` slices; a key lies wholly in one slice, so each slice is merged on its own
-    thread (``_reduce_runs``: a stable sort finds the chunks' sorted runs) and the slices,
-    in order, concatenate to the sorted whole.
+    merged and summed once more. The key range is cut at quantiles of ``pair_kind`` into at
+    least ``workers`` slices of about ``MERGE_SLICE_ROWS`` rows; a key lies wholly in one
+    slice, so each slice is merged on its own (``_reduce_runs``: a stable sort finds the
+    chunks' sorted runs), ``workers`` at a time on threads, and the slices, in order, are
+    the sorted whole.
     """
+    if not parts:
+        return
     largest = max(parts, key=lambda part: part[0].size)[0]
     if largest.size == 0:
-        return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
-    cuts = np.unique(np.quantile(largest, np.arange(1, workers) / workers, method="lower").astype(np.int64))
+        yield tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+        parts.clear()
+        return
+    n_slices = max(workers, -(-sum(part[0].size for part in parts) // MERGE_SLICE_ROWS))
+    cuts = np.unique(np.quantile(largest, np.arange(1, n_slices) / n_slices, method="lower").astype(np.int64))
     bounds = [np.searchsorted(part[0], cuts) for part in parts]
 
     def merge_slice(k: int) -> tuple[np.ndarray, ...]:
@@ -349,13 +366,11 @@ def _merge_parts(
             hi = bound[k] if k < len(bound) else part[0].size
             pieces.append([column[lo:hi] for column in part])
         merged = [np.concatenate(column) for column in zip(*pieces, strict=True)]
+        del pieces
         return _reduce_runs(*merged, n_groups)
 
-    with ThreadPoolExecutor(workers) as pool:
-        slices = list(pool.map(merge_slice, range(cuts.size + 1)))
-    # the chunks are merged into the slices: free them before the slices are joined
+    yield from _map_ahead(merge_slice, range(cuts.size + 1), workers)
     parts.clear()
-    return tuple(np.concatenate(column) for column in zip(*slices, strict=True))
 
 
 def _reduce_chunk(

@@ -106,7 +106,9 @@ def combine(parts: list[PerType]) -> PerType:
     merged = PerType(*(np.concatenate(columns) for columns in zip(
         *((p.pair_kind, p.weight, p.n_shared, p.first, p.last, p.met_chance) for p in parts), strict=True)))
     parts.clear()
-    merged = merged.take(stable_argsort(merged.pair_kind))
+    # one partition's slices (``engine.pair_partition``'s sink) come as consecutive key ranges
+    if merged.pair_kind.size and not (merged.pair_kind[1:] >= merged.pair_kind[:-1]).all():
+        merged = merged.take(stable_argsort(merged.pair_kind))
     key = merged.pair_kind
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, np.int64)
     if starts.size == key.size:
