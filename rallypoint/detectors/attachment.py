@@ -13,7 +13,13 @@ What it computes
     replying to the same post within the window ``w``):
 
     * ``W_aC`` — the account's meetings with the cluster: pairs (its action, a member's
-      action) on the same post at most ``w`` apart;
+      action) on the same post at most ``w`` apart, the heaviest post counting no more
+      meetings than the second heaviest. A cluster's members act together, so an action
+      that falls in one of its bursts meets every member of the burst at once: one event,
+      which would otherwise pass for as many independent meetings (a follower reposting a
+      large network's call at its peak, and one member anywhere else). Capped so, the
+      evidence must recur on a second post; a peripheral member who met a few members on
+      each of two calls keeps it;
     * ``E_aC = sum_t n_at * n_Ct * q_t`` over the posts both acted on — the pair model's
       expectation summed over the members (``n_Ct``: the members' actions on post ``t``;
       ``q_t``: the chance that two of the post's actions fall within ``w``, from the
@@ -207,7 +213,11 @@ def _test_round(actions: _Engagements, community_of: np.ndarray, window_us: int,
         .group_by(pair=met_by)
         .agg(expected_weight=(pl.col("n_a") * pl.col("n_c") * pl.col("q")).sum())
     )
-    tests = observed.with_columns(pair=met_by).join(expected, on="pair").drop("pair")
+    # the heaviest post counts no more meetings than the second heaviest: an outsider that
+    # caught one burst of the cluster met all its members at once, and that is one event
+    tests = observed.with_columns(
+        pair=met_by, weight=pl.col("weight") - pl.col("heaviest") + pl.col("second_heaviest"),
+    ).join(expected, on="pair").drop("pair", "heaviest", "second_heaviest")
     p = nm.poisson_p_values(tests["weight"].to_numpy(), tests["expected_weight"].to_numpy())
     tests = tests.with_columns(p_value=pl.Series(p, dtype=pl.Float64))
     passed = tests.filter(pl.Series(benjamini_hochberg(p, significance)))
@@ -381,7 +391,8 @@ class _Codes:
 def meeting_counts(outsiders: pl.DataFrame, members: pl.DataFrame | _MemberIndex, window_us: int,
                    batch_rows: int = MEETING_BATCH_ROWS, fold_rows: int = MEETING_BATCH_ROWS) -> pl.DataFrame:
     """``W_aC`` and the posts met per (outsider, community) with a meeting: ``account_id``,
-    ``community``, ``weight``, ``n_targets`` (``_meeting_rows``' meetings, counted batch by
+    ``community``, ``weight``, ``n_targets``, and the meetings on its two heaviest posts,
+    ``heaviest`` and ``second_heaviest`` (``_meeting_rows``' meetings, counted batch by
     batch), sorted by account and community.
 
     A post lies in one batch, so distinct posts add up. The batches' sums are folded
@@ -402,19 +413,21 @@ def meeting_counts(outsiders: pl.DataFrame, members: pl.DataFrame | _MemberIndex
         if pending > max(folded, fold_rows):
             parts = [_summed_counts(parts)]
             folded, pending = parts[0][0].size, 0
-    pair, weight, n_targets = _summed_counts(parts)
+    pair, weight, n_targets, first, second = _summed_counts(parts)
     account, community = np.divmod(pair, n_communities)
-    return pl.DataFrame({"account_id": account, "community": community, "weight": weight, "n_targets": n_targets},
+    return pl.DataFrame({"account_id": account, "community": community, "weight": weight, "n_targets": n_targets,
+                         "heaviest": first, "second_heaviest": second},
                         schema={"account_id": pl.Int64, "community": pl.Int64, "weight": pl.Int64,
-                                "n_targets": pl.Int64})
+                                "n_targets": pl.Int64, "heaviest": pl.Int64, "second_heaviest": pl.Int64})
 
 
-def _count_meetings(pair: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _count_meetings(pair: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, ...]:
     """Meetings (one row each, keyed by (account, community) ``pair``) -> per pair, sorted:
-    the pair, its meetings and its distinct posts. One sort of an int64 (pair, post) key
-    when it fits, so both counts are runs of the sorted keys."""
+    the pair, its meetings, its distinct posts, and the meetings on its heaviest post and
+    on its second heaviest (0 with one post). One sort of an int64 (pair, post) key when it
+    fits, so every count is a run of the sorted keys."""
     if pair.size == 0:
-        return pair, pair, pair
+        return pair, pair, pair, pair, pair
     n_targets = int(target.max()) + 1
     if (int(pair.max()) + 1) * n_targets < 2**63:
         pair, target = np.divmod(np.sort(pair * n_targets + target), n_targets)
@@ -424,20 +437,36 @@ def _count_meetings(pair: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, n
     new_pair = np.r_[True, pair[1:] != pair[:-1]]
     new_post = new_pair | np.r_[True, target[1:] != target[:-1]]
     starts = np.flatnonzero(new_pair)
-    return pair[starts], np.diff(np.r_[starts, pair.size]), np.add.reduceat(new_post.astype(np.int64), starts)
+    post_starts = np.flatnonzero(new_post)
+    return (pair[starts], np.diff(np.r_[starts, pair.size]), np.add.reduceat(new_post.astype(np.int64), starts),
+            *_top_two(pair[post_starts], np.diff(np.r_[post_starts, pair.size])))
 
 
-def _summed_counts(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``_count_meetings``' results of several batches as one: counts of equal pairs summed."""
-    pair, weight, n_targets = (np.concatenate(column) for column in zip(*parts, strict=True))
+def _top_two(pair: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per run of equal (sorted) ``pair``: the largest ``weight`` and the second largest (0 for a
+    run of one row)."""
+    order = np.lexsort((-weight, pair))
+    pair, weight = pair[order], weight[order]
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    has_second = np.r_[starts[1:], pair.size] - starts > 1
+    second = np.zeros(starts.size, dtype=weight.dtype)
+    second[has_second] = weight[starts[has_second] + 1]
+    return weight[starts], second
+
+
+def _summed_counts(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """``_count_meetings``' results of several batches as one: counts of equal pairs summed,
+    the two heaviest posts of all kept (a post lies in one batch)."""
+    pair, weight, n_targets, first, second = (np.concatenate(column) for column in zip(*parts, strict=True))
     if pair.size == 0:
-        return pair, weight, n_targets
+        return pair, weight, n_targets, first, second
     # each part is sorted: numpy's stable sort (timsort) merges the runs, where polars' sort
     # (``stable_argsort``) would sort from scratch
     order = np.argsort(pair, kind="stable")
     pair = pair[order]
     starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
-    return pair[starts], np.add.reduceat(weight[order], starts), np.add.reduceat(n_targets[order], starts)
+    return (pair[starts], np.add.reduceat(weight[order], starts), np.add.reduceat(n_targets[order], starts),
+            *_top_two(np.r_[pair, pair], np.r_[first[order], second[order]]))
 
 
 class _MemberIndex:
