@@ -82,10 +82,34 @@ def test_an_account_that_met_the_cluster_on_two_calls_is_attached():
     row = result.attached.row(0, named=True)
     assert row["account_id"] == "peripheral" and row["n_targets"] == 2
     assert row["weight"] == 6  # three core members near it on each of the two calls
-    assert row["p_value"] < 1e-4
+    # the larger p of the two tests: each call's burst covers 32 minutes of a 15-minute
+    # window's reach, on posts whose pairs meet with chance 1/30, and both were reached
+    assert row["p_value"] == pytest.approx(_two_posts_p(2 * (1 / 30) * (30 + 2) / 30))
+    assert row["p_value"] < 0.01
     # its meetings are co-action actions, so the evidence table holds them
     assert {"p1", "p4"} <= set(result.actions["id"].to_list())
     assert set(result.actions["type"].unique()) == {"co_engage"}
+
+
+def _two_posts_p(expected: float) -> float:
+    """P(X >= 2) for X ~ Poisson(expected)."""
+    return float(1 - np.exp(-expected) * (1 + expected))
+
+
+def test_a_burst_of_thirty_members_is_reached_as_often_as_a_burst_of_three():
+    # thirty members answer six calls within two minutes each; a follower reposts calls 1
+    # and 4 during their bursts: sixty meetings, but two bursts reached, each as likely as
+    # the three-member network's (its time within a window of a two-minute burst)
+    crowd = [f"m{j}" for j in range(30)]
+    rows: list[tuple[str, str, str, str | None, float]] = []
+    for k in range(6):
+        rows.append((f"call{k}", "author", "post", None, k * 24 * 60.0))
+        rows += [(f"c{k}-{j}", account, "repost", f"call{k}", k * 24 * 60.0 + 0.5 + j / 15)
+                 for j, account in enumerate(crowd)]
+    rows += [("f1", "follower", "repost", "call1", 24 * 60 + 5), ("f4", "follower", "repost", "call4", 4 * 24 * 60 + 5)]
+    row = attach(_records(rows)).attached.row(0, named=True)
+    assert row["account_id"] == "follower" and row["weight"] == 60 and row["n_targets"] == 2
+    assert row["p_value"] == pytest.approx(_two_posts_p(2 * (1 / 30) * (30 + 29 / 15) / 30))
 
 
 def test_one_call_is_never_enough_however_many_members_were_near():
@@ -153,6 +177,18 @@ def test_a_member_without_engagements_lends_its_cluster_to_no_one_else():
     found = members(attach_accounts(seeds, events, window_seconds=900.0))
     assert set(found) == {*CORE, "peripheral"}
     assert found["peripheral"] == found["core1"]
+
+
+def test_each_cluster_is_its_own_family():
+    from rallypoint.detectors.attachment import benjamini_hochberg_by
+
+    # the same p-value passes among a few candidates and fails among many weaker ones
+    p = np.array([0.004, 0.004, *([0.5] * 20)])
+    family = np.array([0, 1, *([1] * 20)])
+    assert benjamini_hochberg_by(family, p, 0.01).tolist() == [True] + [False] * 21
+    assert benjamini_hochberg_by(np.zeros(3, np.int64), np.array([0.001, 0.2, 0.004]), 0.01).tolist() == [
+        True, False, True]
+    assert benjamini_hochberg_by(np.zeros(0, np.int64), np.zeros(0), 0.01).size == 0
 
 
 def test_benjamini_hochberg_rejects_the_step_up_set():
