@@ -82,16 +82,62 @@ def test_an_account_that_met_the_cluster_on_two_calls_is_attached():
     row = result.attached.row(0, named=True)
     assert row["account_id"] == "peripheral" and row["n_targets"] == 2
     assert row["weight"] == 6  # three core members near it on each of the two calls
-    assert row["p_value"] < 1e-4
+    # the larger p of the two tests: each call's burst covers 32 minutes of a 15-minute
+    # window's reach, on posts whose pairs meet with chance 1/30, and both were reached
+    assert row["p_value"] == pytest.approx(_two_posts_p(2 * (1 / 30) * (30 + 2) / 30))
+    assert row["p_value"] < 0.01
     # its meetings are co-action actions, so the evidence table holds them
     assert {"p1", "p4"} <= set(result.actions["id"].to_list())
     assert set(result.actions["type"].unique()) == {"co_engage"}
+
+
+def _two_posts_p(expected: float) -> float:
+    """P(X >= 2) for X ~ Poisson(expected)."""
+    return float(1 - np.exp(-expected) * (1 + expected))
+
+
+def test_a_burst_of_thirty_members_is_reached_as_often_as_a_burst_of_three():
+    # thirty members answer six calls within two minutes each; a follower reposts calls 1
+    # and 4 during their bursts: sixty meetings, but two bursts reached, each as likely as
+    # the three-member network's (its time within a window of a two-minute burst)
+    crowd = [f"m{j}" for j in range(30)]
+    rows: list[tuple[str, str, str, str | None, float]] = []
+    for k in range(6):
+        rows.append((f"call{k}", "author", "post", None, k * 24 * 60.0))
+        rows += [(f"c{k}-{j}", account, "repost", f"call{k}", k * 24 * 60.0 + 0.5 + j / 15)
+                 for j, account in enumerate(crowd)]
+    rows += [("f1", "follower", "repost", "call1", 24 * 60 + 5), ("f4", "follower", "repost", "call4", 4 * 24 * 60 + 5)]
+    row = attach(_records(rows)).attached.row(0, named=True)
+    assert row["account_id"] == "follower" and row["weight"] == 60 and row["n_targets"] == 2
+    assert row["p_value"] == pytest.approx(_two_posts_p(2 * (1 / 30) * (30 + 29 / 15) / 30))
 
 
 def test_one_call_is_never_enough_however_many_members_were_near():
     follower = [("f1", "follower", "repost", "call2", 2 * 24 * 60 + 1)]
     result = attach(world(follower))
     assert "follower" not in members(result)
+
+
+def test_one_burst_of_many_members_is_one_event():
+    # thirty members answer six calls within two minutes each; a follower reposts call 1
+    # during its burst (thirty meetings at once) and, on a post shared all day, meets one
+    # member by chance: the burst counts no more than that single meeting
+    crowd = [f"m{j}" for j in range(30)]
+    rows: list[tuple[str, str, str, str | None, float]] = []
+    for k in range(6):
+        rows.append((f"call{k}", "author", "post", None, k * 24 * 60.0))
+        rows += [(f"c{k}-{j}", account, "repost", f"call{k}", k * 24 * 60.0 + 0.5 + j / 15)
+                 for j, account in enumerate(crowd)]
+    rows.append(("daily", "news", "post", None, 0.0))
+    rows += [(f"d{i}", f"reader{i}", "repost", "daily", 20.0 * i) for i in range(60)]
+    rows += [("dm", "m0", "repost", "daily", 600.0), ("fd", "follower", "repost", "daily", 602.0),
+             ("f1", "follower", "repost", "call1", 24 * 60 + 5)]
+    result = attach(_records(rows))
+    found = members(result)
+    assert set(crowd) <= set(found) and "follower" not in found
+    # a second burst is a second event: the follower then met the network twice
+    result = attach(_records([*rows, ("f4", "follower", "repost", "call4", 4 * 24 * 60 + 5)]))
+    assert members(result)["follower"] == members(result)["m0"]
 
 
 def test_answering_hours_later_is_no_meeting():
@@ -133,6 +179,18 @@ def test_a_member_without_engagements_lends_its_cluster_to_no_one_else():
     assert found["peripheral"] == found["core1"]
 
 
+def test_each_cluster_is_its_own_family():
+    from rallypoint.detectors.attachment import benjamini_hochberg_by
+
+    # the same p-value passes among a few candidates and fails among many weaker ones
+    p = np.array([0.004, 0.004, *([0.5] * 20)])
+    family = np.array([0, 1, *([1] * 20)])
+    assert benjamini_hochberg_by(family, p, 0.01).tolist() == [True] + [False] * 21
+    assert benjamini_hochberg_by(np.zeros(3, np.int64), np.array([0.001, 0.2, 0.004]), 0.01).tolist() == [
+        True, False, True]
+    assert benjamini_hochberg_by(np.zeros(0, np.int64), np.zeros(0), 0.01).size == 0
+
+
 def test_benjamini_hochberg_rejects_the_step_up_set():
     p = np.array([0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216])
     # the classic example: at 0.05, p(k) <= 0.05 k / 10 holds last at k = 2
@@ -163,6 +221,18 @@ def _actions(seed: int, n: int, accounts: int, posts: int, seconds: int) -> tupl
     is_member = events["account_id"] < accounts // 5
     members = events.filter(is_member).with_columns(community=pl.col("account_id") % 3)
     return events.filter(~is_member), members
+
+
+def _per_pair(meetings, pair: list[str]):
+    """Meetings per pair as the definition reads: their count, distinct posts and the
+    meetings on the two heaviest posts (0 for the second with one post)."""
+    import polars as pl
+
+    per_post = meetings.group_by(*pair, "target").agg(n=pl.len().cast(pl.Int64))
+    return per_post.group_by(pair).agg(
+        weight=pl.col("n").sum(), n_targets=pl.len().cast(pl.Int64),
+        heaviest=pl.col("n").max(),
+        second_heaviest=pl.col("n").sort(descending=True).get(1, null_on_oob=True).fill_null(0))
 
 
 def _joined_meetings(outsiders, members, window_us):
@@ -196,16 +266,14 @@ def test_meetings_are_the_pairs_within_the_window_in_any_batching(batch_rows):
 
 
 def test_meeting_counts_folded_over_small_batches_are_the_meetings_counted():
-    import polars as pl
 
     from rallypoint.detectors.attachment import meeting_counts
 
     outsiders, members = _actions(9, 4000, 400, 60, 2000)
-    formed = _joined_meetings(outsiders, members, 60_000_000).group_by("account_id", "community").agg(
-        weight=pl.len().cast(pl.Int64), n_targets=pl.col("target").n_unique().cast(pl.Int64))
+    formed = _per_pair(_joined_meetings(outsiders, members, 60_000_000), ["account_id", "community"])
     # small batches, folded after every few
     counted = meeting_counts(outsiders, members, 60_000_000, batch_rows=200, fold_rows=50)
-    assert formed.height > 500
+    assert formed.height > 500 and (formed["second_heaviest"] > 0).any() and (formed["heaviest"] > 1).any()
     key = ["account_id", "community"]
     assert counted.sort(key).equals(formed.sort(key).select(counted.columns))
     assert meeting_counts(outsiders.clear(), members, 60_000_000).height == 0
@@ -213,8 +281,8 @@ def test_meeting_counts_folded_over_small_batches_are_the_meetings_counted():
 
 @pytest.mark.parametrize("scale", [1, 2**40])
 def test_meetings_are_counted_per_pair_whether_or_not_one_int64_key_fits(scale):
-    """Meetings and distinct posts per (account, community) pair: one sorted int64 key when
-    (pair, post) fits, a two-column sort when it would overflow."""
+    """Meetings, distinct posts and the two heaviest posts per (account, community) pair: one
+    sorted int64 key when (pair, post) fits, a two-column sort when it would overflow."""
     import polars as pl
 
     from rallypoint.detectors.attachment import _count_meetings
@@ -222,10 +290,11 @@ def test_meetings_are_counted_per_pair_whether_or_not_one_int64_key_fits(scale):
     rng = np.random.default_rng(4)
     pair = rng.integers(0, 50, 5000) * scale
     target = rng.integers(0, 30, 5000) * scale
-    got_pair, weight, n_targets = _count_meetings(pair, target)
-    expected = pl.DataFrame({"pair": pair, "target": target}).group_by("pair").agg(
-        weight=pl.len().cast(pl.Int64), n_targets=pl.col("target").n_unique().cast(pl.Int64)).sort("pair")
+    got_pair, weight, n_targets, heaviest, second = _count_meetings(pair, target)
+    expected = _per_pair(pl.DataFrame({"pair": pair, "target": target}), ["pair"]).sort("pair")
     assert (int(pair.max()) + 1) * (int(target.max()) + 1) >= 2**63 or scale == 1
     assert got_pair.tolist() == expected["pair"].to_list()
     assert weight.tolist() == expected["weight"].to_list()
     assert n_targets.tolist() == expected["n_targets"].to_list()
+    assert heaviest.tolist() == expected["heaviest"].to_list()
+    assert second.tolist() == expected["second_heaviest"].to_list()

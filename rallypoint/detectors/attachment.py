@@ -13,18 +13,34 @@ What it computes
     replying to the same post within the window ``w``):
 
     * ``W_aC`` — the account's meetings with the cluster: pairs (its action, a member's
-      action) on the same post at most ``w`` apart;
+      action) on the same post at most ``w`` apart, the heaviest post counting no more
+      meetings than the second heaviest. A cluster's members act together, so an action
+      that falls in one of its bursts meets every member of the burst at once: one event,
+      which would otherwise pass for as many independent meetings (a follower reposting a
+      large network's call at its peak, and one member anywhere else). Capped so, the
+      evidence must recur on a second post; a peripheral member who met a few members on
+      each of two calls keeps it;
     * ``E_aC = sum_t n_at * n_Ct * q_t`` over the posts both acted on — the pair model's
       expectation summed over the members (``n_Ct``: the members' actions on post ``t``;
       ``q_t``: the chance that two of the post's actions fall within ``w``, from the
       post's own spread at the jitter scale, exactly as ``null_model.target_chance``);
-    * ``p = P(X >= W_aC | X >= 1)``, ``X ~ Poisson(E_aC)`` (``null_model.poisson_p_values``).
+    * ``p = P(X >= W_aC | X >= 1)``, ``X ~ Poisson(E_aC)`` (``null_model.poisson_p_values``);
+    * and, counting posts instead of meetings, ``K_aC`` the posts on which the account met
+      the cluster against ``F_aC = sum_t min(1, n_at * r_Ct)``, where ``r_Ct``
+      (:func:`cluster_reach`) is the chance that an action on post ``t`` at a random time
+      falls within ``w`` of some member's action: ``q_t`` times the time the members'
+      windows cover, in windows. A burst is reached or not, whatever its size:
+      ``p_K = P(Y >= K_aC)``, ``Y ~ Poisson(F_aC)`` (``null_model.poisson_tail``).
 
     An account is attached to the cluster when it met the cluster on at least
     ``min_targets`` distinct posts (one post is one event, however many members were
     near: an ordinary follower reposting a call a minute after the network is not a
-    member) and ``p`` passes the Benjamini–Hochberg procedure at ``significance`` over
-    all (account, cluster) tests of the round. An account that passes for several
+    member), ``p`` passes the Benjamini–Hochberg procedure at ``significance`` over all
+    (account, cluster) tests of the round, and ``p_K`` passes it among the accounts
+    tested against the same cluster: a loud network's calls are reposted by thousands of
+    ordinary accounts, and some of them catch two of its bursts by chance; a small
+    network's few candidates are judged among themselves. Both must pass (the attached
+    row's ``p_value`` is the larger). An account that passes for several
     clusters joins the one with the smallest ``p``. Rounds repeat (a grown cluster can
     attach more) until nothing changes or ``rounds`` is reached. Seeds may be pairs:
     two accounts with a significant edge are a cluster to test against. Then the seeds
@@ -119,6 +135,44 @@ def benjamini_hochberg(p_values: np.ndarray, level: float) -> np.ndarray:
     return keep
 
 
+def cluster_reach(members: pl.DataFrame, q: np.ndarray, window_us: int) -> pl.DataFrame:
+    """``community``, ``target``, ``reach``: per cluster and post, the chance that an action on
+    the post at a random time falls within ``window_us`` of at least one member's action.
+
+    The members' windows ``[t - w, t + w]`` on the post cover ``L`` microseconds (their
+    union: ``2w`` plus each gap between neighbouring times up to ``2w``); one pair of the
+    post's actions meets with chance ``q_t`` (``null_model.target_chance``), which is ``2w``
+    of the post's spread, so the union is reached with chance ``q_t * L / 2w`` (at most 1).
+    Members acting together cover one window between them: a burst is reached once or not
+    at all, however many accounts it holds. ``members``: ``community``, ``target`` (post
+    codes indexing ``q``), ``time`` (µs). ``O(m log m)`` for ``m`` member actions.
+    """
+    if members.height == 0:
+        return pl.DataFrame(schema={"community": pl.Int64, "target": pl.Int64, "reach": pl.Float64})
+    ordered = members.select("community", "target", "time").sort("community", "target", "time")
+    community, target, time = (ordered[name].to_numpy() for name in ("community", "target", "time"))
+    span = 2.0 * window_us
+    starts = _run_starts(community, target)
+    # each action adds its window up to the next action of the same (cluster, post)
+    step = np.full(time.size, span)
+    step[:-1] = np.where(starts[1:], span, np.minimum(np.diff(time), span))
+    first = np.flatnonzero(starts)
+    covered = np.add.reduceat(step, first)
+    return pl.DataFrame({"community": community[first], "target": target[first],
+                         "reach": np.minimum(1.0, q[target[first]] * covered / span)})
+
+
+def benjamini_hochberg_by(family: np.ndarray, p_values: np.ndarray, level: float) -> np.ndarray:
+    """:func:`benjamini_hochberg` within each ``family`` (equal values) of the p-values."""
+    keep = np.zeros(len(p_values), dtype=bool)
+    order = np.argsort(family, kind="stable")
+    starts = np.flatnonzero(_run_starts(family[order]))
+    for start, stop in zip(starts, [*starts[1:], order.size][: starts.size], strict=True):
+        rows = order[start:stop]
+        keep[rows] = benjamini_hochberg(p_values[rows], level)
+    return keep
+
+
 @dataclass(frozen=True)
 class _Engagements:
     """The co-engagement actions the group test runs on, as numpy columns of integer codes
@@ -199,18 +253,31 @@ def _test_round(actions: _Engagements, community_of: np.ndarray, window_us: int,
     n_at = n_at.with_columns(q=pl.Series(actions.q[n_at["target"].to_numpy()]))
     n_ct = members.join(n_at.select("target").unique(), on="target", how="semi").group_by(
         key=post_of).agg(n_c=pl.len())
+    reach = cluster_reach(members.join(n_at.select("target").unique(), on="target", how="semi"),
+                          actions.q, window_us).select(key=post_of, reach="reach")
     expected = (
         observed.select("account_id", "community")
         .join(n_at, on="account_id")
         .with_columns(key=post_of)
         .join(n_ct, on="key")
+        .join(reach, on="key")
         .group_by(pair=met_by)
-        .agg(expected_weight=(pl.col("n_a") * pl.col("n_c") * pl.col("q")).sum())
+        .agg(expected_weight=(pl.col("n_a") * pl.col("n_c") * pl.col("q")).sum(),
+             expected_targets=(pl.col("n_a") * pl.col("reach")).clip(upper_bound=1.0).sum())
     )
-    tests = observed.with_columns(pair=met_by).join(expected, on="pair").drop("pair")
+    # the heaviest post counts no more meetings than the second heaviest: an outsider that
+    # caught one burst of the cluster met all its members at once, and that is one event
+    tests = observed.with_columns(
+        pair=met_by, weight=pl.col("weight") - pl.col("heaviest") + pl.col("second_heaviest"),
+    ).join(expected, on="pair").drop("pair", "heaviest", "second_heaviest")
     p = nm.poisson_p_values(tests["weight"].to_numpy(), tests["expected_weight"].to_numpy())
-    tests = tests.with_columns(p_value=pl.Series(p, dtype=pl.Float64))
-    passed = tests.filter(pl.Series(benjamini_hochberg(p, significance)))
+    # and the posts reached must be unlikely among the accounts tested against the same
+    # cluster: bursts are reached or not, so an account that caught two of a loud
+    # network's bursts is one of the thousands of its reposters who could have
+    p_posts = nm.poisson_tail(tests["n_targets"].to_numpy(), tests["expected_targets"].to_numpy())
+    tests = tests.with_columns(p_value=pl.Series(np.maximum(p, p_posts), dtype=pl.Float64)).drop("expected_targets")
+    passed = tests.filter(pl.Series(benjamini_hochberg(p, significance)
+                                    & benjamini_hochberg_by(tests["community"].to_numpy(), p_posts, significance)))
     best = passed.sort("p_value", "community", "account_id").unique("account_id", keep="first", maintain_order=True)
     # the meetings behind the tests that passed, formed again for those accounts only, with
     # the cluster each joins
@@ -381,7 +448,8 @@ class _Codes:
 def meeting_counts(outsiders: pl.DataFrame, members: pl.DataFrame | _MemberIndex, window_us: int,
                    batch_rows: int = MEETING_BATCH_ROWS, fold_rows: int = MEETING_BATCH_ROWS) -> pl.DataFrame:
     """``W_aC`` and the posts met per (outsider, community) with a meeting: ``account_id``,
-    ``community``, ``weight``, ``n_targets`` (``_meeting_rows``' meetings, counted batch by
+    ``community``, ``weight``, ``n_targets``, and the meetings on its two heaviest posts,
+    ``heaviest`` and ``second_heaviest`` (``_meeting_rows``' meetings, counted batch by
     batch), sorted by account and community.
 
     A post lies in one batch, so distinct posts add up. The batches' sums are folded
@@ -402,19 +470,21 @@ def meeting_counts(outsiders: pl.DataFrame, members: pl.DataFrame | _MemberIndex
         if pending > max(folded, fold_rows):
             parts = [_summed_counts(parts)]
             folded, pending = parts[0][0].size, 0
-    pair, weight, n_targets = _summed_counts(parts)
+    pair, weight, n_targets, first, second = _summed_counts(parts)
     account, community = np.divmod(pair, n_communities)
-    return pl.DataFrame({"account_id": account, "community": community, "weight": weight, "n_targets": n_targets},
+    return pl.DataFrame({"account_id": account, "community": community, "weight": weight, "n_targets": n_targets,
+                         "heaviest": first, "second_heaviest": second},
                         schema={"account_id": pl.Int64, "community": pl.Int64, "weight": pl.Int64,
-                                "n_targets": pl.Int64})
+                                "n_targets": pl.Int64, "heaviest": pl.Int64, "second_heaviest": pl.Int64})
 
 
-def _count_meetings(pair: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _count_meetings(pair: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, ...]:
     """Meetings (one row each, keyed by (account, community) ``pair``) -> per pair, sorted:
-    the pair, its meetings and its distinct posts. One sort of an int64 (pair, post) key
-    when it fits, so both counts are runs of the sorted keys."""
+    the pair, its meetings, its distinct posts, and the meetings on its heaviest post and
+    on its second heaviest (0 with one post). One sort of an int64 (pair, post) key when it
+    fits, so every count is a run of the sorted keys."""
     if pair.size == 0:
-        return pair, pair, pair
+        return pair, pair, pair, pair, pair
     n_targets = int(target.max()) + 1
     if (int(pair.max()) + 1) * n_targets < 2**63:
         pair, target = np.divmod(np.sort(pair * n_targets + target), n_targets)
@@ -424,20 +494,36 @@ def _count_meetings(pair: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, n
     new_pair = np.r_[True, pair[1:] != pair[:-1]]
     new_post = new_pair | np.r_[True, target[1:] != target[:-1]]
     starts = np.flatnonzero(new_pair)
-    return pair[starts], np.diff(np.r_[starts, pair.size]), np.add.reduceat(new_post.astype(np.int64), starts)
+    post_starts = np.flatnonzero(new_post)
+    return (pair[starts], np.diff(np.r_[starts, pair.size]), np.add.reduceat(new_post.astype(np.int64), starts),
+            *_top_two(pair[post_starts], np.diff(np.r_[post_starts, pair.size])))
 
 
-def _summed_counts(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``_count_meetings``' results of several batches as one: counts of equal pairs summed."""
-    pair, weight, n_targets = (np.concatenate(column) for column in zip(*parts, strict=True))
+def _top_two(pair: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per run of equal (sorted) ``pair``: the largest ``weight`` and the second largest (0 for a
+    run of one row)."""
+    order = np.lexsort((-weight, pair))
+    pair, weight = pair[order], weight[order]
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    has_second = np.r_[starts[1:], pair.size] - starts > 1
+    second = np.zeros(starts.size, dtype=weight.dtype)
+    second[has_second] = weight[starts[has_second] + 1]
+    return weight[starts], second
+
+
+def _summed_counts(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """``_count_meetings``' results of several batches as one: counts of equal pairs summed,
+    the two heaviest posts of all kept (a post lies in one batch)."""
+    pair, weight, n_targets, first, second = (np.concatenate(column) for column in zip(*parts, strict=True))
     if pair.size == 0:
-        return pair, weight, n_targets
+        return pair, weight, n_targets, first, second
     # each part is sorted: numpy's stable sort (timsort) merges the runs, where polars' sort
     # (``stable_argsort``) would sort from scratch
     order = np.argsort(pair, kind="stable")
     pair = pair[order]
     starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
-    return pair[starts], np.add.reduceat(weight[order], starts), np.add.reduceat(n_targets[order], starts)
+    return (pair[starts], np.add.reduceat(weight[order], starts), np.add.reduceat(n_targets[order], starts),
+            *_top_two(np.r_[pair, pair], np.r_[first[order], second[order]]))
 
 
 class _MemberIndex:

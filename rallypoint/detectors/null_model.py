@@ -113,6 +113,13 @@ def expected_pairs(
     return pl.Series("expected_weight", out)
 
 
+def poisson_tail(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """``P(X >= observed)`` for ``X ~ Poisson(expected)``; 1 when nothing was observed."""
+    observed = np.asarray(observed, dtype=np.float64)
+    expected = np.maximum(np.asarray(expected, dtype=np.float64), 1e-300)
+    return np.where(observed > 0, stats.poisson.sf(observed - 1, expected), 1.0)
+
+
 def poisson_p_values(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """``P(X >= observed | X >= 1)`` for ``X ~ Poisson(expected)``; 1 when nothing was observed.
 
