@@ -96,16 +96,20 @@ def _two_posts_p(expected: float) -> float:
     return float(1 - np.exp(-expected) * (1 + expected))
 
 
+def _thirty_members_answer_six_calls() -> list[tuple[str, str, str, str | None, float]]:
+    """Six calls a day apart, each reposted by the same thirty members within two minutes."""
+    rows: list[tuple[str, str, str, str | None, float]] = []
+    for k in range(6):
+        rows.append((f"call{k}", "author", "post", None, k * 24 * 60.0))
+        rows += [(f"c{k}-{j}", f"m{j}", "repost", f"call{k}", k * 24 * 60.0 + 0.5 + j / 15) for j in range(30)]
+    return rows
+
+
 def test_a_burst_of_thirty_members_is_reached_as_often_as_a_burst_of_three():
     # thirty members answer six calls within two minutes each; a follower reposts calls 1
     # and 4 during their bursts: sixty meetings, but two bursts reached, each as likely as
     # the three-member network's (its time within a window of a two-minute burst)
-    crowd = [f"m{j}" for j in range(30)]
-    rows: list[tuple[str, str, str, str | None, float]] = []
-    for k in range(6):
-        rows.append((f"call{k}", "author", "post", None, k * 24 * 60.0))
-        rows += [(f"c{k}-{j}", account, "repost", f"call{k}", k * 24 * 60.0 + 0.5 + j / 15)
-                 for j, account in enumerate(crowd)]
+    rows = _thirty_members_answer_six_calls()
     rows += [("f1", "follower", "repost", "call1", 24 * 60 + 5), ("f4", "follower", "repost", "call4", 4 * 24 * 60 + 5)]
     row = attach(_records(rows)).attached.row(0, named=True)
     assert row["account_id"] == "follower" and row["weight"] == 60 and row["n_targets"] == 2
@@ -122,19 +126,14 @@ def test_one_burst_of_many_members_is_one_event():
     # thirty members answer six calls within two minutes each; a follower reposts call 1
     # during its burst (thirty meetings at once) and, on a post shared all day, meets one
     # member by chance: the burst counts no more than that single meeting
-    crowd = [f"m{j}" for j in range(30)]
-    rows: list[tuple[str, str, str, str | None, float]] = []
-    for k in range(6):
-        rows.append((f"call{k}", "author", "post", None, k * 24 * 60.0))
-        rows += [(f"c{k}-{j}", account, "repost", f"call{k}", k * 24 * 60.0 + 0.5 + j / 15)
-                 for j, account in enumerate(crowd)]
+    rows = _thirty_members_answer_six_calls()
     rows.append(("daily", "news", "post", None, 0.0))
     rows += [(f"d{i}", f"reader{i}", "repost", "daily", 20.0 * i) for i in range(60)]
     rows += [("dm", "m0", "repost", "daily", 600.0), ("fd", "follower", "repost", "daily", 602.0),
              ("f1", "follower", "repost", "call1", 24 * 60 + 5)]
     result = attach(_records(rows))
     found = members(result)
-    assert set(crowd) <= set(found) and "follower" not in found
+    assert {f"m{j}" for j in range(30)} <= set(found) and "follower" not in found
     # a second burst is a second event: the follower then met the network twice
     result = attach(_records([*rows, ("f4", "follower", "repost", "call4", 4 * 24 * 60 + 5)]))
     assert members(result)["follower"] == members(result)["m0"]

@@ -92,19 +92,15 @@ def test_the_command_prints_the_lead_times(reports, tmp_path):
     assert not (root / "lake" / "alerts.jsonl").exists()  # the replay leaves the world's lake alone
 
 
-def test_a_late_campaign_left_no_repeated_coaction_before_its_mark(reports):
-    """Why a campaign in LATE is late, checked on its own data up to its mark (24 hours
-    before its event day): its members did meet, but no pair of them met three times, what
-    the pair test needs on posts answered within the jitter scale (there ``q_t`` is
-    1/jitter, so two meetings give p >= 0.033, above 0.01), and no pair of them passes
-    detect's pair test, which leaves the group test (attachment.py) no seed to grow.
-    If this fails, the data held the campaign and the detector lost it."""
+def _late_campaigns_until_their_marks(reports):
+    """Each LATE campaign's seed, id, member ids and the world's records up to its mark
+    (``REQUIRED_LEAD_HOURS["stealthy"]`` before its event day)."""
     import json
     from datetime import UTC, datetime, timedelta
 
     import polars as pl
 
-    from rallypoint.detectors.coaction import RECORD_COLUMNS, build_coaction_edges
+    from rallypoint.detectors.coaction import RECORD_COLUMNS
     from rallypoint.detectors.evaluate import read_labels
     from rallypoint.lake import Lake
 
@@ -114,8 +110,23 @@ def test_a_late_campaign_left_no_repeated_coaction_before_its_mark(reports):
         event = next(c["event_date"] for c in world["campaigns"] if c["campaign_id"] == campaign)
         mark = datetime.fromisoformat(event).replace(tzinfo=UTC) - timedelta(hours=REQUIRED_LEAD_HOURS["stealthy"])
         members = read_labels(root / "data" / "labels.csv").filter(pl.col("campaign_id") == campaign)["account_id"]
+        yield seed, campaign, members, Lake(root / "lake").read_interactions_arrow(columns=list(RECORD_COLUMNS),
+                                                                                  until=mark)
+
+
+def test_a_late_campaign_left_no_repeated_coaction_before_its_mark(reports):
+    """Why a campaign in LATE is late, checked on its own data up to its mark (24 hours
+    before its event day): its members did meet, but no pair of them met three times, what
+    the pair test needs on posts answered within the jitter scale (there ``q_t`` is
+    1/jitter, so two meetings give p >= 0.033, above 0.01), and no pair of them passes
+    detect's pair test, which leaves the group test (attachment.py) no seed to grow.
+    If this fails, the data held the campaign and the detector lost it."""
+    import polars as pl
+
+    from rallypoint.detectors.coaction import build_coaction_edges
+
+    for seed, campaign, members, records in _late_campaigns_until_their_marks(reports):
         among = pl.col("account_a").is_in(members.implode()) & pl.col("account_b").is_in(members.implode())
-        records = Lake(root / "lake").read_interactions_arrow(columns=list(RECORD_COLUMNS), until=mark)
         met = pl.from_arrow(build_coaction_edges(records, null_model="none", min_participation=1).edges).filter(among)
         assert met.height > 0, (seed, campaign)  # its calls were answered: the members did meet
         assert met["weight"].max() < 3, (seed, campaign, met.sort("weight").tail(3).to_dicts())
@@ -130,24 +141,13 @@ def test_closeness_of_the_meetings_would_not_have_found_a_late_campaign(reports)
     met on two different posts passes 0.01; the pairs that met twice on one post met there
     once, one repost seen by co_repost and co_engage at one gap. If this fails, closeness
     finds the campaign and is worth building into the pair test."""
-    import json
-    from datetime import UTC, datetime, timedelta
-
     import numpy as np
     import polars as pl
     from scipy import stats
 
-    from rallypoint.detectors.coaction import RECORD_COLUMNS, build_coaction_edges
-    from rallypoint.detectors.evaluate import read_labels
-    from rallypoint.lake import Lake
+    from rallypoint.detectors.coaction import build_coaction_edges
 
-    for seed, campaign in sorted(LATE):
-        root = reports[seed]["_root"]
-        world = json.loads((root / "data" / "world.json").read_text())
-        event = next(c["event_date"] for c in world["campaigns"] if c["campaign_id"] == campaign)
-        mark = datetime.fromisoformat(event).replace(tzinfo=UTC) - timedelta(hours=REQUIRED_LEAD_HOURS["stealthy"])
-        members = read_labels(root / "data" / "labels.csv").filter(pl.col("campaign_id") == campaign)["account_id"]
-        records = Lake(root / "lake").read_interactions_arrow(columns=list(RECORD_COLUMNS), until=mark)
+    for seed, campaign, members, records in _late_campaigns_until_their_marks(reports):
         every = build_coaction_edges(records, null_model="none", min_participation=1)
         shares = (pl.from_arrow(every.actions).filter(pl.col("account_id").is_in(members.implode()))
                   .with_columns(t=pl.col("timestamp").dt.epoch("ms") / 1e3))
