@@ -163,13 +163,19 @@ def cluster_reach(members: pl.DataFrame, q: np.ndarray, window_us: int) -> pl.Da
 
 
 def benjamini_hochberg_by(family: np.ndarray, p_values: np.ndarray, level: float) -> np.ndarray:
-    """:func:`benjamini_hochberg` within each ``family`` (equal values) of the p-values."""
+    """:func:`benjamini_hochberg` within each ``family`` (equal values) of the p-values, all
+    families at once: one sort by (family, p), each row's rank and family size from the runs."""
     keep = np.zeros(len(p_values), dtype=bool)
-    order = np.argsort(family, kind="stable")
+    if keep.size == 0:
+        return keep
+    order = np.lexsort((p_values, family))
     starts = np.flatnonzero(_run_starts(family[order]))
-    for start, stop in zip(starts, [*starts[1:], order.size][: starts.size], strict=True):
-        rows = order[start:stop]
-        keep[rows] = benjamini_hochberg(p_values[rows], level)
+    sizes = np.diff(np.r_[starts, order.size])
+    rank = np.arange(order.size) - np.repeat(starts, sizes) + 1
+    passing = p_values[order] <= level * rank / np.repeat(sizes, sizes)
+    # a family keeps every p-value up to its largest passing rank (the step-up rule)
+    last = np.maximum.reduceat(np.where(passing, rank, 0), starts)
+    keep[order] = rank <= np.repeat(last, sizes)
     return keep
 
 
@@ -251,10 +257,9 @@ def _test_round(actions: _Engagements, community_of: np.ndarray, window_us: int,
         key=pl.col("account_id") * n_posts + pl.col("target")).agg(n_a=pl.len()).select(
         account_id=pl.col("key") // n_posts, target=pl.col("key") % n_posts, n_a="n_a")
     n_at = n_at.with_columns(q=pl.Series(actions.q[n_at["target"].to_numpy()]))
-    n_ct = members.join(n_at.select("target").unique(), on="target", how="semi").group_by(
-        key=post_of).agg(n_c=pl.len())
-    reach = cluster_reach(members.join(n_at.select("target").unique(), on="target", how="semi"),
-                          actions.q, window_us).select(key=post_of, reach="reach")
+    members_there = members.join(n_at.select("target").unique(), on="target", how="semi")
+    n_ct = members_there.group_by(key=post_of).agg(n_c=pl.len())
+    reach = cluster_reach(members_there, actions.q, window_us).select(key=post_of, reach="reach")
     expected = (
         observed.select("account_id", "community")
         .join(n_at, on="account_id")
@@ -504,7 +509,7 @@ def _top_two(pair: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarr
     run of one row)."""
     order = np.lexsort((-weight, pair))
     pair, weight = pair[order], weight[order]
-    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    starts = np.flatnonzero(_run_starts(pair))
     has_second = np.r_[starts[1:], pair.size] - starts > 1
     second = np.zeros(starts.size, dtype=weight.dtype)
     second[has_second] = weight[starts[has_second] + 1]
