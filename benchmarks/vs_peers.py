@@ -64,6 +64,9 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench-output"
 VENV = OUT / "qut-venv"
 console = Console(stderr=True)
+#: Planted cells: CELLS groups of CELL_SIZE accounts, numbered after the organic accounts,
+#: each member reposting the cell's CELL_POSTS fresh posts within 30 s.
+CELLS, CELL_SIZE, CELL_POSTS = 50, 10, 20
 
 
 def install_toolkit() -> Path:
@@ -103,7 +106,7 @@ def make_input(rows: int, preset: Preset, seed: int, path: Path) -> dict:
     """The heavy-tailed repost input, as the toolkit's CSV; returns its figures."""
     rng = np.random.default_rng(seed)
     posts, accounts = preset.posts, preset.accounts
-    cells, cell_size, cell_posts = 50, 10, 20
+    cells, cell_size, cell_posts = CELLS, CELL_SIZE, CELL_POSTS
     planted = cells * cell_size * cell_posts
     organic = rows - planted
     popularity = 1.0 / np.arange(1, posts + 1)
@@ -195,13 +198,18 @@ def run_toolkit(cli: Path, csv_path: Path, stem: str, figures: dict) -> dict:
     return run
 
 
+def reused_run(flag: str, record: Path, kept: Path, figures: dict) -> dict:
+    """The run recorded in ``record`` (its ``kept`` file beside it) when it was on an input with
+    ``figures``; otherwise the benchmark stops with one sentence naming ``flag``."""
+    last = json.loads(record.read_text()) if record.exists() else {}
+    if last.get("input") != figures or not kept.exists():
+        sys.exit(f"{flag}: no run on this input in bench-output/{record.name}; run without {flag} once")
+    return last
+
+
 def reused_toolkit_run(stem: str, figures: dict) -> dict:
     """The last toolkit run on an input with ``figures``, as ``run_toolkit`` recorded it."""
-    record, db = OUT / f"{stem}_qut.json", OUT / f"{stem}_qut.db"
-    last = json.loads(record.read_text()) if record.exists() else {}
-    if last.get("input") != figures or not db.exists():
-        sys.exit(f"--reuse-qut: no toolkit run on this input in bench-output/{record.name}; run without it once")
-    return last
+    return reused_run("--reuse-qut", OUT / f"{stem}_qut.json", OUT / f"{stem}_qut.db", figures)
 
 
 def toolkit_export(db: Path) -> Path:
@@ -340,7 +348,8 @@ def rallypoint_side(csv_path: Path, preset: Preset) -> tuple[dict, pl.DataFrame]
         csv_path, NetworkOptions(window="auto", min_participation=2, null_model="permutation"))
     base = preset.accounts  # planted cell members are numbered after the organic accounts
     planted = pl.DataFrame(
-        [(f"u{base + 10 * c + i}", f"u{base + 10 * c + j}") for c in range(50) for i in range(10) for j in range(i + 1, 10)],
+        [(f"u{base + CELL_SIZE * c + i}", f"u{base + CELL_SIZE * c + j}")
+         for c in range(CELLS) for i in range(CELL_SIZE) for j in range(i + 1, CELL_SIZE)],
         schema=["account_a", "account_b"], orient="row",
     )
     kept = pl.from_arrow(production.edges.select(["account_a", "account_b"]))
@@ -358,10 +367,8 @@ def rallypoint_side(csv_path: Path, preset: Preset) -> tuple[dict, pl.DataFrame]
 
 def reused_rallypoint_run(stem: str, figures: dict) -> tuple[dict, pl.DataFrame]:
     """The last ``--rallypoint-only`` run on an input with ``figures``: its figures and pairs."""
-    record, pairs = OUT / f"{stem}_rallypoint.json", OUT / f"{stem}_rallypoint_pairs.parquet"
-    last = json.loads(record.read_text()) if record.exists() else {}
-    if last.get("input") != figures or not pairs.exists():
-        sys.exit(f"--reuse-rallypoint: no rallypoint run on this input in bench-output/{record.name}")
+    pairs = OUT / f"{stem}_rallypoint_pairs.parquet"
+    last = reused_run("--reuse-rallypoint", OUT / f"{stem}_rallypoint.json", pairs, figures)
     return {k: v for k, v in last.items() if k != "input"}, pl.read_parquet(pairs)
 
 
@@ -411,8 +418,8 @@ def main() -> None:
 
     # compared as columns (a hundred million pairs as Python tuples would take tens of gigabytes)
     export = toolkit_export(OUT / f"{stem}_qut.db")
-    base = preset.accounts + 500  # planted cell members are numbered after the organic accounts
-    same = compare_all(our_pairs, export, preset.one_repost, base)
+    n_accounts = preset.accounts + CELLS * CELL_SIZE  # the planted cells' members come last
+    same = compare_all(our_pairs, export, preset.one_repost, n_accounts)
     del our_pairs
     export.unlink()
     report = {
