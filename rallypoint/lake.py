@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rallypoint.errors import LakeError
-from rallypoint.schema import LAKE_SCHEMA, RUN_TABLES
+from rallypoint.schema import LAKE_SCHEMA, RUN_TABLES, utc_datetime
 
 LATEST = "latest"
 #: A run id is a name: letters, digits, '.', '_' and '-', starting with a letter or digit.
@@ -435,10 +435,9 @@ def parse_time(value: str | datetime | None, name: str) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return utc_datetime(value)
     except ValueError:
         raise LakeError(f"--{name} {value!r} is not an ISO 8601 time such as 2021-01-06T00:00Z.") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def lake_columns(columns: list[str] | None) -> pa.Schema:

@@ -9,6 +9,8 @@ exporter and the dashboard. ``../shared/SPEC.md`` is the prose version of this f
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pyarrow as pa
 
 #: Actions an interaction record may carry.
@@ -17,6 +19,16 @@ ACTIONS: tuple[str, ...] = ("post", "repost", "reply", "quote", "reaction")
 TARGETED_ACTIONS: frozenset[str] = frozenset({"repost", "reply", "quote", "reaction"})
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def utc_datetime(value: str | datetime) -> datetime:
+    """An ISO 8601 time (``Z`` allowed) as an aware datetime, in UTC when it names no zone.
+
+    Raises :class:`ValueError` for text that is not ISO 8601; callers word the error for their user.
+    """
+    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
 STRING_LIST = pa.list_(pa.string())
 
 #: Fields a record must have (``target_id`` too when the action is targeted).

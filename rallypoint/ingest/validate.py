@@ -55,6 +55,7 @@ from rallypoint.schema import (
     REQUIRED_FIELDS,
     TARGETED_ACTIONS,
     TIMESTAMP,
+    utc_datetime,
 )
 
 CANONICAL_NAMES = frozenset(RECORD_SCHEMA.names)
@@ -110,12 +111,10 @@ class RecordRules:
 
 
 def _aware(value: datetime | str, name: str) -> datetime:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise InputError(f"The {name} plausible time {value!r} is not an ISO 8601 date.") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        return utc_datetime(value)
+    except ValueError:
+        raise InputError(f"The {name} plausible time {value!r} is not an ISO 8601 date.") from None
 
 
 @dataclass
