@@ -524,7 +524,7 @@ def test_a_card_shows_hostile_reasons_and_handles_as_text(lake_copy, monkeypatch
     for payload in HOSTILE_CARD_TEXT:  # each reason shows exactly its text, as a line of the card
         assert f"- Reason: {payload}" in shown.text().replace("Harm: ", "Reason: ").replace(
             "Mobilization: ", "Reason: ").replace("Coordination: ", "Reason: "), payload
-    assert f"({handle})" in " ".join(card_titles(at))  # the high-profile member's handle, as text
+    assert f"{handle} (" in " ".join(card_titles(at))  # the high-profile member's handle first, as text
     # the only tags are the card's own: no image, script or the payload's <b>; one link, the app's own
     assert set(shown.tags) <= {"div", "b", "br", "span", "ul", "li", "i", "p", "a"}
     assert shown.links == [f"cluster?{urlencode({'run': NEW_RUN, 'cluster': top})}"]

@@ -451,7 +451,7 @@ def shared_targets(current: Lake, row: dict) -> pl.DataFrame:
         .alias("original"),
     )
     return (targets.join(found, on="target", how="left").sort("count", descending=True)
-            .select("kind", "count", "target", "author", "posted_at", "text", "original"))
+            .select("kind", "count", "text", "author", "posted_at", "target", "original"))  # the text first: read before ids
 
 
 def _members_and_targets(current: Lake, row: dict, members: pl.DataFrame) -> None:
@@ -508,7 +508,7 @@ def render() -> None:
         high_profile = row["high_profile_accounts"] or []
         names = dict(members.filter(pl.col("account_id").is_in(high_profile))  # only their rows, not all members
                      .select("account_id", "account_name").iter_rows())
-        hp = [f"{a} ({names[a]})" if names.get(a) else a for a in high_profile]
+        hp = [f"{names[a]} ({a})" if names.get(a) else a for a in high_profile]  # handle first, as elsewhere
         st.markdown(f"**High-profile members** (scored by the same rules): {md(', '.join(hp)) or 'none'}")
         st.markdown(_score_bars(row), unsafe_allow_html=True)
         _learned_terms(current, run_id, cluster_id)

@@ -64,7 +64,7 @@ CARD_STYLE = "border:1px solid rgba(49,51,63,0.2);border-radius:0.5rem;padding:c
 
 
 def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> None:
-    hp = [f"{a} ({names[a]})" if names.get(a) else a for a in row["high_profile_accounts"] or []]
+    hp = [f"{names[a]} ({a})" if names.get(a) else a for a in row["high_profile_accounts"] or []]
     reasons = card_reasons(row["reasons"] or [])
     # one element a card: its box, text and link in one HTML block (every value through safe.html).
     # Markdown is parsed in the browser, and each bordered container and page link is a component
