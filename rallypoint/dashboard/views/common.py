@@ -12,7 +12,8 @@ from rallypoint.lake import Lake
 
 #: How the tables head the lake's columns (``column_config``): words an analyst reads, not field names.
 COLUMN_LABELS = {"account_id": "account id", "account_name": "handle", "n_actions": "actions",
-                 "target_id": "target id", "account_created_at": "created", "background_count": "in the lake"}
+                 "n_accounts": "accounts", "run_id": "run", "cluster_id": "cluster", "target_id": "target id",
+                 "account_created_at": "created", "background_count": "in the lake"}
 
 
 def lake() -> Lake:
