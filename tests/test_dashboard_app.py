@@ -439,7 +439,7 @@ def test_evidence_is_grouped_by_text_searchable_and_names_accounts_by_handle(fix
     signals = evidence.filter(~pl.col("kind").str.starts_with("coaction"))
     distinct = signals["text"].n_unique()
     caption = next(c for c in texts(at.caption) if "groups of identical" in c)
-    assert caption.startswith(f"{distinct} groups") and f"of {evidence['id'].n_unique()} evidence posts" in caption
+    assert caption.startswith(f"{distinct} groups") and f"of the cluster's {evidence['id'].n_unique()} evidence posts" in caption
     groups = next(m.value for m in at.markdown if " posts by " in m.value)
     assert groups.count("<div") == distinct
     counts = signals["text"].value_counts()["count"].to_list()

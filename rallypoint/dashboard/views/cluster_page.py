@@ -275,9 +275,9 @@ def _evidence(current: Lake, evidence: pl.DataFrame, members: pl.DataFrame, run_
             f"by {html(who(accounts))}</small><br>{highlight(text, matched)}</div>"
             for text, n_posts, n_accounts, first, last, kind_list, accounts, matched in rows
         ) or "<i>No evidence group matches.</i>", unsafe_allow_html=True)
-    st.caption(f"{groups.height:,} groups of identical or near-identical texts ({int(groups['n_posts'].sum()):,} of "
-               f"{evidence['id'].n_unique():,} evidence posts), the most repeated first; highlighted: the phrases "
-               "the lexicons matched.")
+    st.caption(f"{groups.height:,} groups of identical or near-identical texts: {int(groups['n_posts'].sum()):,} of the "
+               f"cluster's {evidence['id'].n_unique():,} evidence posts, of the kinds chosen above; the most repeated "
+               "first; highlighted: the phrases the lexicons matched.")
     if shown.height:
         first_accounts = shown["account_ids"].list.head(ACCOUNTS_PER_GROUP).explode().drop_nulls().unique(
             maintain_order=True).head(10).to_list()
