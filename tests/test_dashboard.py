@@ -323,6 +323,11 @@ def test_timeline_counts_every_action_and_shows_bursts_and_named_dates():
     shapes = fig.layout.shapes
     assert any(s.type == "rect" for s in shapes) and any(s.type == "line" for s in shapes)
     assert any("US Capitol" in a.text for a in fig.layout.annotations)
+    # a place named inside another is not repeated under it, whichever comes first
+    for named in (["Congreso de la Nación, Buenos Aires", "Buenos Aires"], ["Buenos Aires", "Congreso, Buenos Aires"]):
+        fig = timeline_figure(actions, [], [{"date": "2023-01-07", "place": p} for p in named])
+        label = next(a.text for a in fig.layout.annotations if "named date" in a.text)
+        assert label.count("Buenos Aires") == 1 and "Congreso" in label
 
 
 def test_timeline_draws_one_line_per_named_date_and_labels_only_the_deepest_bursts():

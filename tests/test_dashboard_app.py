@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlencode
 
 import numpy as np
 import polars as pl
@@ -105,16 +106,20 @@ def warnings(at: AppTest) -> list[str]:
 
 
 class _Shown(HTMLParser):
-    """The text an HTML block shows: tags dropped, entities decoded, a line per ``<br>`` and ``<li>``."""
+    """The text an HTML block shows: tags dropped, entities decoded, a line per ``<br>``, ``<li>`` and ``<p>``;
+    the links' addresses in :attr:`links`."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.tags: list[str] = []
+        self.links: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
-        if tag in ("br", "ul", "li"):
+        if tag == "a":
+            self.links.append(dict(attrs)["href"])
+        if tag in ("br", "ul", "li", "p"):
             self.parts.append("\n- " if tag == "li" else "\n")
 
     def handle_data(self, data):
@@ -150,6 +155,9 @@ def test_queue_lists_flagged_clusters_by_score_with_their_evidence_summary(fixtu
     assert "US Capitol on 2021-01-06" in text and "Praça dos Três Poderes on 2023-01-08" in text
     assert fixture_lake.high_profile_account in text  # high-profile members are named, not hidden
     assert "UNREVIEWED" in text
+    # each card links to its cluster's page, with the run (a plain link: it opens in a new tab too)
+    links = [shown.links for shown in map(html_shown, (h.value for h in at.html)) if shown.text().startswith("#")]
+    assert links == [[f"cluster?{urlencode({'run': NEW_RUN, 'cluster': c})}"] for c in card_ids(at)]
 
 
 def test_queue_filters_narrow_the_list(fixture_lake, monkeypatch):
@@ -431,7 +439,7 @@ def test_evidence_is_grouped_by_text_searchable_and_names_accounts_by_handle(fix
     signals = evidence.filter(~pl.col("kind").str.starts_with("coaction"))
     distinct = signals["text"].n_unique()
     caption = next(c for c in texts(at.caption) if "groups of identical" in c)
-    assert caption.startswith(f"{distinct} groups") and f"of {evidence['id'].n_unique()} evidence posts" in caption
+    assert caption.startswith(f"{distinct} groups") and f"of the cluster's {evidence['id'].n_unique()} evidence posts" in caption
     groups = next(m.value for m in at.markdown if " posts by " in m.value)
     assert groups.count("<div") == distinct
     counts = signals["text"].value_counts()["count"].to_list()
@@ -516,9 +524,10 @@ def test_a_card_shows_hostile_reasons_and_handles_as_text(lake_copy, monkeypatch
     for payload in HOSTILE_CARD_TEXT:  # each reason shows exactly its text, as a line of the card
         assert f"- Reason: {payload}" in shown.text().replace("Harm: ", "Reason: ").replace(
             "Mobilization: ", "Reason: ").replace("Coordination: ", "Reason: "), payload
-    assert f"({handle})" in " ".join(card_titles(at))  # the high-profile member's handle, as text
-    # the only tags are the card's own: no image, link, script or the payload's <b>
-    assert set(shown.tags) <= {"div", "b", "br", "span", "ul", "li", "i"}
+    assert f"{handle} (" in " ".join(card_titles(at))  # the high-profile member's handle first, as text
+    # the only tags are the card's own: no image, script or the payload's <b>; one link, the app's own
+    assert set(shown.tags) <= {"div", "b", "br", "span", "ul", "li", "i", "p", "a"}
+    assert shown.links == [f"cluster?{urlencode({'run': NEW_RUN, 'cluster': top})}"]
     assert shown.text().count("tag") >= 1 and "onerror" in shown.text()
     assert "<img" not in card and "<b>tag" not in card and "javascript" in shown.text()
 

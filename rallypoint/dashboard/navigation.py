@@ -2,13 +2,15 @@
 
 ``app.py`` hands :data:`PAGES` to ``st.navigation``; a page links to another with
 ``st.page_link(page("cluster"), ...)``, the script's path (Streamlit finds a registered page
-by it). Each ``views/*_page.py`` draws only when Streamlit runs it as a page
-(``__name__ == "__main__"``), so its helpers can be imported without drawing.
+by it), or inside its own HTML with :func:`address`. Each ``views/*_page.py`` draws only when
+Streamlit runs it as a page (``__name__ == "__main__"``), so its helpers can be imported without
+drawing.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
+from urllib.parse import urlencode
 
 
 class PageSpec(NamedTuple):
@@ -37,6 +39,13 @@ def page(name: str) -> str:
     return PAGES[name].script
 
 
+def address(name: str, **query: str) -> str:
+    """The page called ``name`` as a link's address, relative to the app's root (so it holds behind
+    a proxy's path prefix), its query encoded: for links drawn inside HTML, where ``st.page_link``
+    cannot go. Following one loads the page anew (a new session), as opening it in a new tab does."""
+    return f"{PAGES[name].url_path}?{urlencode(query)}" if query else PAGES[name].url_path
+
+
 def st_pages() -> list:
     """:data:`PAGES` as ``st.Page`` objects for ``st.navigation`` (inside a Streamlit run)."""
     import streamlit as st
@@ -45,4 +54,4 @@ def st_pages() -> list:
             for i, spec in enumerate(PAGES.values())]
 
 
-__all__ = ["PAGES", "PageSpec", "page", "st_pages"]
+__all__ = ["PAGES", "PageSpec", "address", "page", "st_pages"]

@@ -82,8 +82,11 @@ def timeline_figure(actions: pl.DataFrame, bursts: list[dict] | None, date_place
     for item in date_places or []:
         if _parse_day(item.get("date")) is not None:
             places_by_day.setdefault(item["date"], [])
-            if item.get("place") and item["place"] not in places_by_day[item["date"]]:
-                places_by_day[item["date"]].append(item["place"])
+            # a place already named inside another ("Buenos Aires" in "Congreso de la Nación, Buenos Aires")
+            # adds nothing to the label but a repeated word
+            named = places_by_day[item["date"]]
+            if item.get("place") and not any(item["place"] in other for other in named):
+                named[:] = [other for other in named if other not in item["place"]] + [item["place"]]
     for i, (day_text, places) in enumerate(sorted(places_by_day.items())):
         day = _parse_day(day_text)
         shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": day, "x1": day, "y0": 0, "y1": 1,

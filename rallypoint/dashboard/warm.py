@@ -15,7 +15,12 @@ as the server runs, while the analyst is still signing in:
 3. lay out and draw the networks of the run's :data:`WARM_NETWORKS` largest clusters
    (:mod:`rallypoint.dashboard.cluster_network`) and read their members' actions for the
    timeline tab: the cost of both grows with a cluster's size, and the small ones are quick
-   on their first view anyway.
+   on their first view anyway;
+4. take what it built out of the garbage collector's rounds (:func:`gc.freeze`): Streamlit
+   collects every generation after each script run (``runner.postScriptGC``), and walking the
+   imported modules and cached tables each time held the GIL for a noticeable part of every
+   page, the first included; and fill :mod:`inspect`'s map of modules to files, which Streamlit's
+   first element of a process builds (``inspect.stack()``, to tell whether it runs in a REPL).
 
 When an analyst opens another run, :func:`warm_run` does steps 2 and 3 for it in the background
 (once per run version; only in a server whose warm-up was started, not in tests or
@@ -29,7 +34,9 @@ bounds (:data:`rallypoint.dashboard.cluster_network.MAX_NETWORKS` and ``MAX_PICT
 
 from __future__ import annotations
 
+import gc
 import importlib
+import inspect
 import logging
 import pkgutil
 import sys
@@ -107,6 +114,7 @@ def _warm_up(root: str) -> None:
     except Exception:  # a warm-up that fails costs the first page its time, nothing else
         _LOG.exception("rallypoint: warming the dashboard failed; pages will compute what they need")
         return
+    inspect.stack()  # step 4: inspect's module-to-file map, built once for every module imported so far
     # the server's own output, as its start line is (the benchmark waits for it)
     print(f"rallypoint dashboard warm: imports {imported - started:.1f} s, the newest run's tables and largest "
           f"networks {time.perf_counter() - imported:.1f} s", file=sys.stderr, flush=True)
@@ -139,5 +147,6 @@ def _warm_run(root: str, run_id: str) -> None:
             # the members' actions, as the timeline tab asks for them (same accounts, same order)
             members = cluster_network(root, run_id, cluster_id, version).members["account_id"]
             interactions_of(root, tuple(members.to_list()), interactions_version(current))
+        gc.freeze()  # step 4: what lives as long as the caches is not walked after every script run
     except Exception:
         _LOG.exception("rallypoint: warming run %s failed; its pages will compute what they need", run_id)

@@ -407,7 +407,7 @@ def test_large_cluster_is_interactive_and_clicks_select_accounts(watched_page, b
     settle(page, timeout=120_000)
     _picture_ready(page, picture_key)
     clock = CpuClock(server_pid)
-    # what an analyst does: click the cluster in the queue (in-app navigation, no page reload)
+    # what an analyst does: click the cluster's link in the queue (a plain link: the page loads anew)
     queue = f"{url}/?run={run}&flagged_only=false&q={big}"
     from_queue = []
     for _ in range(3):  # the machine is shared: several runs show the spread
@@ -467,7 +467,7 @@ def test_large_cluster_is_interactive_and_clicks_select_accounts(watched_page, b
     node_click = clock.read()
     _record_timings("cluster_2000_members", {
         "what": "a 2,000-member cluster page with its data cached, until the network (a picture drawn on the "
-                "server) is shown and clickable: after a click on the cluster in the queue (in-app navigation) "
+                "server) is shown and clickable: after a click on the cluster's link in the queue "
                 "and after a full reload (and, for comparison, a reload with the Export tab open); a click on the picture until its account is listed; the toggle to the "
                 "interactive plotly figure until it is drawn; a node click in it until its account is listed "
                 "(wall and CPU seconds)",

@@ -22,7 +22,7 @@ from rallypoint.dashboard.network import layout, network_figure
 from rallypoint.dashboard.safe import md
 from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.triage import TriageStore
-from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message
+from rallypoint.dashboard.views.common import COLUMN_LABELS, choose_run, lake, no_runs_message
 from rallypoint.lake import Lake
 
 
@@ -90,7 +90,8 @@ def render() -> None:
         st.caption("This account is in no cluster of any run; its actions and ego-network follow.")
     ids = matches["account_id"].to_list()
     names = dict(matches.iter_rows())
-    account_id = st.selectbox("Account", ids, format_func=lambda a: f"{a} {names.get(a) or ''}", key="account_pick")
+    account_id = st.selectbox("Account", ids, key="account_pick",
+                              format_func=lambda a: f"{names[a]} ({a})" if names.get(a) else a)
     if st.query_params.get("account") != account_id:
         st.query_params["account"] = account_id
     _log_view(current, run_id, account_id)
@@ -98,7 +99,7 @@ def render() -> None:
     st.subheader("Clusters across runs")
     clusters = clusters_of_account(current, account_id)
     if clusters.height:
-        st.dataframe(clusters, hide_index=True, width="stretch", key="account_clusters")
+        st.dataframe(clusters, hide_index=True, width="stretch", key="account_clusters", column_config=COLUMN_LABELS)
     else:
         st.caption("This account is in no cluster of any run.")
     for run, cluster in clusters.select("run_id", "cluster_id").head(5).iter_rows():
@@ -109,7 +110,7 @@ def render() -> None:
     actions = interactions_of(str(current.root), (account_id,), interactions_version(current), limit=500)
     st.caption(f"{actions.height:,} most recent actions in the lake (up to 500).")
     st.dataframe(actions.select("timestamp", "action", "platform", "target_id", "text", "hashtags", "urls"),
-                 hide_index=True, width="stretch", height=260, key="account_actions")
+                 hide_index=True, width="stretch", height=260, key="account_actions", column_config=COLUMN_LABELS)
 
     st.subheader(f"Ego-network in run {md(run_id)}")
     st.caption("Co-action edges of this account and among its neighbours; colour = role in the run's clusters"

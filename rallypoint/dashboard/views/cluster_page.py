@@ -40,7 +40,7 @@ from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.timeline import timeline_figure
 from rallypoint.dashboard.triage import DECISIONS, Decision, TriageError, TriageStore
 from rallypoint.dashboard.views import expand_section
-from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
+from rallypoint.dashboard.views.common import COLUMN_LABELS, choose_run, lake, no_runs_message, status_badge
 from rallypoint.detectors.scoring import order_reasons, reason_category
 from rallypoint.errors import RallypointError
 from rallypoint.lake import Lake
@@ -204,7 +204,7 @@ def _learned_terms(current: Lake, run_id: str, cluster_id: str) -> None:
         return
     st.markdown("**Learned terms** (pushed far more than the lake; promote one to match it in every later run)")
     st.dataframe(taught.select("term", "language", "statistic", "count", "background_count"), hide_index=True,
-                 height=min(36 * (taught.height + 1), 250))
+                 height=min(36 * (taught.height + 1), 250), column_config=COLUMN_LABELS)
     if message := st.session_state.pop("term_promoted", None):
         st.success(md(message))
     who = identity()
@@ -275,9 +275,9 @@ def _evidence(current: Lake, evidence: pl.DataFrame, members: pl.DataFrame, run_
             f"by {html(who(accounts))}</small><br>{highlight(text, matched)}</div>"
             for text, n_posts, n_accounts, first, last, kind_list, accounts, matched in rows
         ) or "<i>No evidence group matches.</i>", unsafe_allow_html=True)
-    st.caption(f"{groups.height:,} groups of identical or near-identical texts ({int(groups['n_posts'].sum()):,} of "
-               f"{evidence['id'].n_unique():,} evidence posts), the most repeated first; highlighted: the phrases "
-               "the lexicons matched.")
+    st.caption(f"{groups.height:,} groups of identical or near-identical texts: {int(groups['n_posts'].sum()):,} of the "
+               f"cluster's {evidence['id'].n_unique():,} evidence posts, of the kinds chosen above; the most repeated "
+               "first; highlighted: the phrases the lexicons matched.")
     if shown.height:
         first_accounts = shown["account_ids"].list.head(ACCOUNTS_PER_GROUP).explode().drop_nulls().unique(
             maintain_order=True).head(10).to_list()
@@ -400,7 +400,7 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
         st.dataframe(
             members.filter(pl.col("account_id").is_in(picked)).select(
                 "account_id", "account_name", "role", "high_profile", "followers", "n_actions", "degree", "strength"),
-            hide_index=True, key="network_selected", width="stretch",
+            hide_index=True, key="network_selected", width="stretch", column_config=COLUMN_LABELS,
         )
         name = members.filter(pl.col("account_id") == picked[0])["account_name"].first()
         st.page_link(navigation.page("account"),
@@ -451,7 +451,7 @@ def shared_targets(current: Lake, row: dict) -> pl.DataFrame:
         .alias("original"),
     )
     return (targets.join(found, on="target", how="left").sort("count", descending=True)
-            .select("kind", "count", "target", "author", "posted_at", "text", "original"))
+            .select("kind", "count", "text", "author", "posted_at", "target", "original"))  # the text first: read before ids
 
 
 def _members_and_targets(current: Lake, row: dict, members: pl.DataFrame) -> None:
@@ -463,7 +463,7 @@ def _members_and_targets(current: Lake, row: dict, members: pl.DataFrame) -> Non
     st.dataframe(
         members.select("account_id", "account_name", "role", "high_profile", "followers", "account_created_at",
                        "first_ts", "n_actions", "degree", "strength"),
-        column_config={"account_created_at": "created", "first_ts": "first action"},
+        column_config=COLUMN_LABELS | {"first_ts": "first action"},
         hide_index=True, width="stretch", height=300, key="members_table",
     )
     st.subheader("Top shared targets")
@@ -508,7 +508,7 @@ def render() -> None:
         high_profile = row["high_profile_accounts"] or []
         names = dict(members.filter(pl.col("account_id").is_in(high_profile))  # only their rows, not all members
                      .select("account_id", "account_name").iter_rows())
-        hp = [f"{a} ({names[a]})" if names.get(a) else a for a in high_profile]
+        hp = [f"{names[a]} ({a})" if names.get(a) else a for a in high_profile]  # handle first, as elsewhere
         st.markdown(f"**High-profile members** (scored by the same rules): {md(', '.join(hp)) or 'none'}")
         st.markdown(_score_bars(row), unsafe_allow_html=True)
         _learned_terms(current, run_id, cluster_id)

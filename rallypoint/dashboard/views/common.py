@@ -10,6 +10,11 @@ from rallypoint.dashboard.palette import STATUS_COLOURS
 from rallypoint.dashboard.safe import html, md
 from rallypoint.lake import Lake
 
+#: How the tables head the lake's columns (``column_config``): words an analyst reads, not field names.
+COLUMN_LABELS = {"account_id": "account id", "account_name": "handle", "n_actions": "actions",
+                 "n_accounts": "accounts", "run_id": "run", "cluster_id": "cluster", "target_id": "target id",
+                 "account_created_at": "created", "background_count": "in the lake"}
+
 
 def lake() -> Lake:
     return lake_from_env()

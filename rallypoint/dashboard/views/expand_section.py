@@ -12,6 +12,7 @@ from rallypoint.dashboard.expand import DEFAULT_MAX_NODES, Context, expand_from_
 from rallypoint.dashboard.network import layout, network_figure
 from rallypoint.dashboard.network_picture import PICTURE_ABOVE, network_picture
 from rallypoint.dashboard.safe import md
+from rallypoint.dashboard.views.common import COLUMN_LABELS
 from rallypoint.errors import RallypointError
 from rallypoint.lake import Lake
 
@@ -135,11 +136,13 @@ def _show(context: Context, nodes: pl.DataFrame, drawing, all_members: pl.DataFr
     st.dataframe(outside.join(clusters, on="account_id", how="left").select(
         "account_id", "account_name", "role", "clusters", "hop", pl.col("shared").alias("objects shared"))
         .sort("objects shared", descending=True).head(500), hide_index=True, width="stretch", height=260,
-        key=f"expand_outside_{run_id}_{cluster_id}")
-    first = outside.sort("shared", descending=True)["account_id"].head(1).to_list()
+        column_config=COLUMN_LABELS, key=f"expand_outside_{run_id}_{cluster_id}")
+    first = outside.sort("shared", descending=True).select("account_id", "account_name").head(1).rows()
     if first:
-        st.page_link(navigation.page("account"), label=f"Open account {md(first[0])} →",
-                     query_params={"run": run_id, "account": first[0]})
+        account_id, name = first[0]
+        label = f"{name} ({account_id})" if name else account_id  # the handle first, as everywhere
+        st.page_link(navigation.page("account"), label=f"Open account {md(label)} →",
+                     query_params={"run": run_id, "account": account_id})
 
 
 def _connection(current: Lake, run_id: str, cluster_id: str, neo4j_uri: str | None) -> None:

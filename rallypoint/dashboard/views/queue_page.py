@@ -59,26 +59,31 @@ def _filters(clusters: pl.DataFrame) -> QueueFilters:
                         langs=tuple(langs), search=search, assignee=identity().name if mine else None)
 
 
+#: A card's box, as Streamlit draws a bordered container (the card is one HTML block, not a container).
+CARD_STYLE = "border:1px solid rgba(49,51,63,0.2);border-radius:0.5rem;padding:calc(1em - 1px)"
+
+
 def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> None:
-    hp = [f"{a} ({names[a]})" if names.get(a) else a for a in row["high_profile_accounts"] or []]
+    hp = [f"{names[a]} ({a})" if names.get(a) else a for a in row["high_profile_accounts"] or []]
     reasons = card_reasons(row["reasons"] or [])
-    # three elements a card (its box, its text as escaped HTML, its link): Markdown is parsed in the
-    # browser, and a page of 100 cards of escaped Markdown took seconds to parse and draw
-    with st.container(border=True):
-        st.html(
-            f"<div><b>#{rank:d} · {html(row['cluster_id'])}</b> — score <b>{row['score']:.2f}</b> · "
-            f"{row['n_accounts']:,} accounts · {row['n_edges']:,} edges · "
-            f"{html(', '.join(row['types'] or []) or 'no type')} · {html(', '.join(row['platforms'] or []))} "
-            f"&nbsp; {status_badge(row['status'], row['carried'], row.get('from_run'), row.get('jaccard'))}<br>"
-            f"<b>Active:</b> {html(time_span(row['first_ts'], row['last_ts']))}<br>"
-            f"<b>Mobilization:</b> {html(mobilization_summary(row['mobilization']))}<br>"
-            f"<b>High-profile members:</b> {html(', '.join(hp)) if hp else 'none'}<br>"
-            f"<b>Assigned to:</b> {html(row.get('assignee')) if row.get('assignee') else 'nobody'}</div>"
-            + ("<ul style=\"margin:0.4em 0 0\">" + "".join(
-                f"<li><b>{REASON_LABELS[c]}:</b> {html(r)}</li>" for c, r in reasons)
-               + "</ul>" if reasons else "<div><i>no reasons recorded</i></div>"),
-        )
-        st.page_link(navigation.page("cluster"), label="Open cluster →", query_params={"run": run_id, "cluster": row["cluster_id"]})
+    # one element a card: its box, text and link in one HTML block (every value through safe.html).
+    # Markdown is parsed in the browser, and each bordered container and page link is a component
+    # of its own: 100 cards of those were most of the browser's work on the queue
+    link = navigation.address("cluster", run=run_id, cluster=row["cluster_id"])
+    st.html(
+        f'<div style="{CARD_STYLE}"><div><b>#{rank:d} · {html(row["cluster_id"])}</b> — score <b>{row["score"]:.2f}</b> · '
+        f"{row['n_accounts']:,} accounts · {row['n_edges']:,} edges · "
+        f"{html(', '.join(row['types'] or []) or 'no type')} · {html(', '.join(row['platforms'] or []))} "
+        f"&nbsp; {status_badge(row['status'], row['carried'], row.get('from_run'), row.get('jaccard'))}<br>"
+        f"<b>Active:</b> {html(time_span(row['first_ts'], row['last_ts']))}<br>"
+        f"<b>Mobilization:</b> {html(mobilization_summary(row['mobilization']))}<br>"
+        f"<b>High-profile members:</b> {html(', '.join(hp)) if hp else 'none'}<br>"
+        f"<b>Assigned to:</b> {html(row.get('assignee')) if row.get('assignee') else 'nobody'}</div>"
+        + ("<ul style=\"margin:0.4em 0 0\">" + "".join(
+            f"<li><b>{REASON_LABELS[c]}:</b> {html(r)}</li>" for c, r in reasons)
+           + "</ul>" if reasons else "<div><i>no reasons recorded</i></div>")
+        + f'<p style="margin:0.4em 0 0"><a href="{html(link)}" target="_self">Open cluster →</a></p></div>'
+    )
 
 
 def render() -> None:

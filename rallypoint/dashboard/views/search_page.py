@@ -13,7 +13,7 @@ import streamlit as st
 from rallypoint.dashboard import navigation
 from rallypoint.dashboard.data import interactions_version
 from rallypoint.dashboard.safe import md
-from rallypoint.dashboard.views.common import choose_run, lake
+from rallypoint.dashboard.views.common import COLUMN_LABELS, choose_run, lake
 from rallypoint.errors import RallypointError
 from rallypoint.lake_search import search_lake
 
@@ -64,7 +64,7 @@ def render() -> None:
     # the text right after who posted it and when, wide: it is what the analyst reads
     st.dataframe(shown.select("timestamp", "account_name", "text", "action", "platform", "hashtags", "urls",
                               "account_id", "id", "target_id"),
-                 column_config={"text": st.column_config.TextColumn("text", width="large")},
+                 column_config=COLUMN_LABELS | {"text": st.column_config.TextColumn("text", width="large")},
                  hide_index=True, width="stretch", height=min(36 * (shown.height + 1), 420), key="search_records")
 
     roles = clusters.group_by("account_id").agg(pl.col("cluster_id").unique().sort().alias("clusters"))
@@ -73,6 +73,7 @@ def render() -> None:
     with left:
         st.subheader(f"Accounts ({accounts.height:,})")
         st.dataframe(accounts.select("account_id", "account_name", "hits", "first_ts", "last_ts", "clusters"),
+                     column_config=COLUMN_LABELS | {"first_ts": "first hit", "last_ts": "last hit"},
                      hide_index=True, width="stretch", height=min(36 * (accounts.height + 1), 300),
                      key="search_accounts")
         for account_id, name, hits in accounts.select("account_id", "account_name", "hits").head(MAX_LINKS).iter_rows():
