@@ -46,6 +46,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rallypoint.errors import LakeError
 from rallypoint.lake import Lake, write_parquet_atomic
 
 __all__ = ["INDEX_VERSION", "ROW_GROUP", "TouchIndex", "ensure", "index_dir", "touches"]
@@ -166,9 +167,19 @@ def ensure(lake: Lake | str | os.PathLike[str]) -> TouchIndex:
     pairs = [_pair(lake, s) for s in sources]
     with _build_lock:  # a warm-up and a page asking at once build each file once
         for pair in pairs:
-            stamp = _stamp(pair.source)
-            if not _current(pair, stamp):
+            try:
+                stamp = _stamp(pair.source)
+            except (OSError, pa.ArrowException) as exc:
+                raise lake.damaged_file_error([pair.source], exc) from None
+            if _current(pair, stamp):
+                continue
+            try:
                 _build(pair, stamp)
+            except PermissionError:
+                raise LakeError(f"The lake at {lake.root} cannot be written, and an expand needs its touch "
+                                f"index ({index_dir(lake)}): open it where it can be written.") from None
+            except (OSError, pa.ArrowException, pl.exceptions.PolarsError) as exc:
+                raise lake.damaged_file_error([pair.source], exc) from None
         _prune(lake, pairs)
     return TouchIndex(tuple(pairs))
 
@@ -216,8 +227,8 @@ def _lookup(paths: list[Path], column: str, values: Iterable[str], columns: list
     slices = []
     for path in paths if wanted else ():
         footer = _footer(path)
-        if footer is None:
-            continue
+        if footer is None:  # ensure() has just built it: it went missing or was damaged since
+            raise _damaged(path)
         at, start, runs = footer.schema.names.index(column), 0, []
         for g in range(footer.num_row_groups):
             group = footer.row_group(g)
@@ -230,8 +241,18 @@ def _lookup(paths: list[Path], column: str, values: Iterable[str], columns: list
         slices += [pl.scan_parquet(path).select(columns).slice(offset, length) for offset, length in runs]
     if not slices:
         return pl.DataFrame(schema=schema)
-    return (pl.concat(slices).filter(pl.col(column).is_in(pl.Series(wanted, dtype=pl.String).implode()))
-            .collect().cast(schema))
+    try:
+        return (pl.concat(slices).filter(pl.col(column).is_in(pl.Series(wanted, dtype=pl.String).implode()))
+                .collect().cast(schema))
+    except (OSError, pl.exceptions.PolarsError):
+        raise _damaged(paths[0]) from None
+
+
+def _damaged(path: Path) -> LakeError:
+    """A damaged index as one sentence: it is derived, so deleting it is the remedy."""
+    root = next((p for p in path.parents if p.name == "index"), path.parent)
+    return LakeError(f"The lake's touch index could not be read ({path.name}); it is derived from the lake's "
+                     f"records: delete {root} and it is built again on the next expand.")
 
 
 def _may_hold(chunk: pq.ColumnChunkMetaData, wanted: list[str]) -> bool:

@@ -139,3 +139,32 @@ def test_fit_takes_the_longest_prefix_that_fits(world):
         fitting = int((counts <= cap).sum())
         assert cut == (counts[-1] > cap)
         assert taken.height == (grown.height if not cut else max(0, fitting - 1))
+
+
+def test_a_damaged_index_says_so_in_one_sentence_and_is_rebuilt_once_deleted(world):
+    from rallypoint.errors import LakeError
+
+    index = touch_index.ensure(world.lake)
+    before = index.by_keys([f"{world.token}-acc003"])
+    damaged = index.pairs[0].keys
+    damaged.write_bytes(damaged.read_bytes()[:-40] + b"\0" * 40)  # the footer torn: the file is rebuilt
+    assert ordered(touch_index.ensure(world.lake).by_keys([f"{world.token}-acc003"])).equals(ordered(before))
+    touch_index._footers.clear()
+    data = bytearray(damaged.read_bytes())
+    footer = int.from_bytes(data[-8:-4], "little") + 8
+    data[4:-footer] = b"\xff" * (len(data) - footer - 4)  # pages garbled, footer intact: the lookup fails
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(LakeError, match="touch index could not be read.*delete .*index") as caught:
+        touch_index.ensure(world.lake).by_keys([f"{world.token}-acc003"])
+    assert "\n" not in str(caught.value)
+    shutil.rmtree(world.lake.root / "index")
+    assert ordered(touch_index.ensure(world.lake).by_keys([f"{world.token}-acc003"])).equals(ordered(before))
+
+
+def test_the_dashboard_warm_up_brings_the_index_up_to_date(world):
+    from rallypoint.dashboard import warm
+
+    assert not (world.lake.root / "index").exists()
+    warm._warm_up(str(world.lake.root))
+    pairs = [touch_index._pair(world.lake, source) for source in world.lake.interaction_files()]
+    assert pairs and all(path.exists() for pair in pairs for path in pair.files)

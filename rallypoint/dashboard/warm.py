@@ -15,7 +15,9 @@ as the server runs, while the analyst is still signing in:
 3. lay out and draw the networks of the run's :data:`WARM_NETWORKS` largest clusters
    (:mod:`rallypoint.dashboard.cluster_network`) and read their members' actions for the
    timeline tab: the cost of both grows with a cluster's size, and the small ones are quick
-   on their first view anyway.
+   on their first view anyway;
+4. bring the lake's touch index up to date (:mod:`rallypoint.touch_index`), which the Expand
+   tab reads: the partitions of ingests since the last start are indexed before anyone expands.
 
 When an analyst opens another run, :func:`warm_run` does steps 2 and 3 for it in the background
 (once per run version; only in a server whose warm-up was started, not in tests or
@@ -94,6 +96,8 @@ def dashboard_modules() -> list[str]:
 
 
 def _warm_up(root: str) -> None:
+    from rallypoint import touch_index
+
     started = time.perf_counter()
     try:
         for name in dashboard_modules():
@@ -104,6 +108,7 @@ def _warm_up(root: str) -> None:
         runs = Lake(root).run_ids()
         if runs:
             warm_run(root, runs[-1], background=False)
+        touch_index.ensure(root)
     except Exception:  # a warm-up that fails costs the first page its time, nothing else
         _LOG.exception("rallypoint: warming the dashboard failed; pages will compute what they need")
         return
