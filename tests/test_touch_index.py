@@ -106,7 +106,10 @@ def test_the_index_follows_the_lake_partitions(world, tmp_path):
 @pytest.mark.parametrize("cap", [100_000, 60, 12])
 def test_expand_from_the_index_equals_the_scan_route(world, monkeypatch, hops, cap):
     seeds = [f"{world.token}-acc{i:03d}" for i in (3, 17, 40)]
-    indexed = expand.expand_from_lake(world.lake, seeds, hops=hops, max_nodes=cap)
+    with monkeypatch.context() as small_steps:  # candidates' touches read a few at a time, the scan's all at once
+        small_steps.setattr(expand, "FIRST_PREFIX", 2)
+        small_steps.setattr(expand, "PREFIX_GROWTH", 2)
+        indexed = expand.expand_from_lake(world.lake, seeds, hops=hops, max_nodes=cap)
     monkeypatch.setattr(touch_index, "ensure", ScanIndex)
     scanned = expand.expand_from_lake(world.lake, seeds, hops=hops, max_nodes=cap)
     assert indexed.accounts.height > len(seeds) or cap < 100_000
@@ -117,7 +120,7 @@ def test_expand_from_the_index_equals_the_scan_route(world, monkeypatch, hops, c
     assert indexed.truncated == (cap < 100_000) and indexed.n_nodes <= cap
 
 
-def test_fit_takes_the_longest_prefix_that_fits(world):
+def test_fit_takes_the_longest_prefix_that_fits(world, monkeypatch):
     """The one-pass count against the definition: the node count of every prefix, computed one by one."""
     index = touch_index.ensure(world.lake)
     found = pl.DataFrame({"account_id": [f"{world.token}-acc003"], "hop": [0]})
@@ -134,11 +137,19 @@ def test_fit_takes_the_longest_prefix_that_fits(world):
 
     counts = np.array([nodes(k) for k in range(grown.height + 1)])
     assert grown.height > 3 and (np.diff(counts) >= 1).all()
-    for cap in sorted({1, int(counts[0]), int(counts[2]), int(counts[-1]) - 1, int(counts[-1])}):
-        taken, cut = expand._fit(found, touched, around, grown, cap)
-        fitting = int((counts <= cap).sum())
-        assert cut == (counts[-1] > cap)
-        assert taken.height == (grown.height if not cut else max(0, fitting - 1))
+    def around_of(first):
+        return around.join(first, on="account_id", how="semi")
+
+    assert grown.height > 3 * 2
+    for first in (2, 3):  # the prefixes read grow until one overflows: with 2, 8, 32… and 3, 9, 27…
+        monkeypatch.setattr(expand, "FIRST_PREFIX", first)
+        monkeypatch.setattr(expand, "PREFIX_GROWTH", first)
+        for cap in sorted({1, int(counts[0]), int(counts[2]), int(counts[5]), int(counts[-1]) - 1, int(counts[-1])}):
+            taken, touches, cut = expand._fit(found, touched, grown, around_of, cap)
+            fitting = int((counts <= cap).sum())
+            assert cut == (counts[-1] > cap)
+            assert taken.equals(grown.head(grown.height if not cut else max(0, fitting - 1)))
+            assert ordered(touches).equals(ordered(around_of(taken.select("account_id"))))
 
 
 def test_a_damaged_index_says_so_in_one_sentence_and_is_rebuilt_once_deleted(world):

@@ -40,6 +40,7 @@ touches on the object key, bounded by the cap.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import networkx as nx
@@ -103,16 +104,18 @@ def expand_from_lake(lake: Lake | str, seeds: list[str], *, hops: int = DEFAULT_
         around = index.by_keys(keys["key"])
         # a prefix of k candidates brings at least k nodes: those past the cap's room can never fit
         grown = _candidates(around, found, keys).head(max(0, max_nodes - found.height) + 1)
-        if hop < hops and grown.height:
+        if hop < hops:
             # every object of the candidates will be the next frontier: count them all against the cap
-            around = index.by_authors(grown["account_id"])
-        around = around.join(grown.select("account_id"), on="account_id", how="semi")
-        grown, cut = _fit(found, touched, around, grown, max_nodes)
+            def around_of(first: pl.DataFrame) -> pl.DataFrame:
+                return index.by_authors(first["account_id"]).join(first, on="account_id", how="semi")
+        else:
+            def around_of(first: pl.DataFrame, around: pl.DataFrame = around) -> pl.DataFrame:
+                return around.join(first, on="account_id", how="semi")
+        grown, frontier, cut = _fit(found, touched, grown, around_of, max_nodes)
         truncated = truncated or cut
         if not grown.height:
             break
         found = pl.concat([found, grown.select("account_id", pl.lit(hop, dtype=pl.Int64).alias("hop"))])
-        frontier = around.join(grown.select("account_id"), on="account_id", how="semi")
         touched = pl.concat([touched, frontier]).unique()
         if cut:
             break
@@ -137,26 +140,46 @@ def _candidates(touches: pl.DataFrame, found: pl.DataFrame, keys: pl.DataFrame) 
             .sort(["shared", "account_id"], descending=[True, False]))
 
 
-def _fit(found: pl.DataFrame, touched: pl.DataFrame, around: pl.DataFrame, grown: pl.DataFrame, max_nodes: int
-         ) -> tuple[pl.DataFrame, bool]:
-    """The longest strongest-first prefix of ``grown`` whose accounts and joining objects fit in ``max_nodes``.
+#: The first prefix of candidates whose touches ``_fit`` reads, and how much each next one grows.
+FIRST_PREFIX, PREFIX_GROWTH = 64, 4
 
-    Each candidate is ranked by its place in ``grown`` (1, 2, …; the found accounts 0): an object joins the
-    context once its second account is in, so a prefix of ``k`` candidates holds ``found + k`` accounts and the
-    objects whose second-lowest rank is at most ``k``. One pass counts that for every ``k``; the node count only
-    grows with ``k``, so the prefixes that fit are the first ones.
+
+def _fit(found: pl.DataFrame, touched: pl.DataFrame, grown: pl.DataFrame,
+         around_of: Callable[[pl.DataFrame], pl.DataFrame], max_nodes: int
+         ) -> tuple[pl.DataFrame, pl.DataFrame, bool]:
+    """The longest strongest-first prefix of ``grown`` whose accounts and joining objects fit in ``max_nodes``,
+    its accounts' touches (``around_of(prefix)`` gives a prefix's), and whether some candidates were left out.
+
+    The node count of a prefix depends on its own touches only, and only grows with its length: prefixes of
+    ``FIRST_PREFIX``, then ``PREFIX_GROWTH`` times longer, are read until one overflows the cap (or all fit),
+    so an expand that fits few of many candidates reads few touches. Within a prefix, each candidate is ranked
+    by its place (1, 2, …; the found accounts 0): an object joins the context once its second account is in,
+    so ``k`` candidates hold ``found + k`` accounts and the objects whose second-lowest rank is at most ``k``.
     """
-    ranked = grown.select("account_id", pl.int_range(1, grown.height + 1, dtype=pl.Int64).alias("rank"))
+    length = FIRST_PREFIX
+    while True:
+        first = grown.head(length).select("account_id")
+        around = around_of(first)
+        nodes = _prefix_nodes(found, touched, first, around)
+        if nodes[-1] > max_nodes:
+            taken = first.head(max(0, int((nodes <= max_nodes).sum()) - 1))
+            return grown.head(taken.height), around.join(taken, on="account_id", how="semi"), True
+        if first.height == grown.height:
+            return grown, around, False
+        length *= PREFIX_GROWTH
+
+
+def _prefix_nodes(found: pl.DataFrame, touched: pl.DataFrame, first: pl.DataFrame, around: pl.DataFrame
+                  ) -> np.ndarray:
+    """The node count of every prefix ``0..len(first)`` of the candidates ``first`` (see ``_fit``)."""
+    ranked = first.with_columns(pl.int_range(1, first.height + 1, dtype=pl.Int64).alias("rank"))
     ranks = pl.concat([touched.select("account_id", "key", "kind", pl.lit(0, dtype=pl.Int64).alias("rank")),
                        around.join(ranked, on="account_id").select("account_id", "key", "kind", "rank")])
     second = (ranks.filter(pl.col("kind") != "account").unique(["account_id", "key", "kind"])
               .group_by("key", "kind").agg(pl.len().alias("accounts"), pl.col("rank").bottom_k(2).max().alias("second"))
               .filter(pl.col("accounts") >= 2)["second"].sort().to_numpy())
-    prefix = np.arange(grown.height + 1)
-    nodes = found.height + prefix + np.searchsorted(second, prefix, side="right")
-    if nodes[-1] <= max_nodes:
-        return grown, False
-    return grown.head(max(0, int((nodes <= max_nodes).sum()) - 1)), True
+    prefix = np.arange(first.height + 1)
+    return found.height + prefix + np.searchsorted(second, prefix, side="right")
 
 
 def _joining(touches: pl.DataFrame) -> pl.DataFrame:
