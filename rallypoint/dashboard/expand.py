@@ -226,13 +226,18 @@ def project(touches: pl.DataFrame) -> pl.DataFrame:
         return empty
     pairs = (narrow.join(narrow.select(pl.col("account_id").alias("other"), "key"), on="key")
              .filter(pl.col("account_id") < pl.col("other"))
-             .group_by("account_id", "other", "kind").agg(pl.len().alias("n")))
-    return (pairs.sort(["n", "kind"], descending=[True, False])
-            .group_by("account_id", "other", maintain_order=True).agg(
-                pl.col("n").sum().alias("weight"),
-                pl.col("kind").first().replace_strict(KIND_LABELS).alias("main_type"),
-                (pl.col("kind").replace_strict(KIND_LABELS) + pl.lit(" ") + pl.col("n").cast(pl.String))
-                .str.join(", ").alias("type_list"))
+             .group_by("account_id", "other", "kind").agg(pl.len().alias("n"))
+             .with_columns(pl.len().over("account_id", "other").alias("kinds"),
+                           (pl.col("kind").replace_strict(KIND_LABELS)).alias("main_type"))
+             .with_columns((pl.col("main_type") + pl.lit(" ") + pl.col("n").cast(pl.String)).alias("type_list")))
+    # most pairs share one kind of object: only the others are grouped (the strongest kind first)
+    single = pairs.filter(pl.col("kinds") == 1).select("account_id", "other", pl.col("n").alias("weight"),
+                                                       "main_type", "type_list")
+    several = (pairs.filter(pl.col("kinds") > 1).sort(["n", "kind"], descending=[True, False])
+               .group_by("account_id", "other", maintain_order=True)
+               .agg(pl.col("n").sum().alias("weight"), pl.col("main_type").first(), "type_list")
+               .with_columns(pl.col("type_list").list.join(", ")))
+    return (pl.concat([single, several])
             .select(pl.col("account_id").alias("account_a"), pl.col("other").alias("account_b"),
                     pl.col("weight").cast(pl.Int64), pl.col("weight").cast(pl.Int64).alias("n_shared"),
                     "main_type", "type_list")
