@@ -117,8 +117,10 @@ def _pair(lake: Lake, source: Path) -> _Pair:
 
 def _stamp(source: Path) -> bytes:
     """What the index files of ``source`` must record to be current: the version, name, size and rows."""
-    rows = pq.read_metadata(source).num_rows
-    return f"{INDEX_VERSION}:{source.parent.name}/{source.name}:{source.stat().st_size}:{rows}".encode()
+    footer = _footer(source)
+    if footer is None:
+        raise OSError(f"{source} has no readable Parquet footer")
+    return f"{INDEX_VERSION}:{source.parent.name}/{source.name}:{source.stat().st_size}:{footer.num_rows}".encode()
 
 
 _footers: dict[tuple[str, int, int], pq.FileMetaData] = {}
