@@ -31,7 +31,8 @@ Cap
     ``max_nodes`` bounds the result (a hashtag used by half the platform would bring in half
     the platform): accounts are added hop by hop, those sharing most objects with the
     frontier first, as many as keep the accounts and their joining objects within the cap
-    (a binary search over that order); ``truncated`` says when some were left out.
+    (every prefix's node count in one pass, over prefixes read a growing few at a time, see
+    ``_fit``); ``truncated`` says when some were left out.
 
 Complexity: from the lake, per hop, the touches of the frontier's objects and of the candidates
 (the row groups holding them), not the lake's size; the projection is a self-join of the
