@@ -9,6 +9,7 @@ Layout (SPEC.md)::
     LAKE/runs/RUN_ID/{edges,clusters,members,evidence}.parquet
     LAKE/triage.sqlite                             dashboard accounts and the hash-chained triage log
     LAKE/neo4j.json                                which interaction files each Neo4j holds
+    LAKE/index/touches/v1/date=YYYY-MM-DD/*.parquet derived: the touch index (rallypoint.touch_index)
 
 Every file becomes visible by an atomic rename of a finished temporary file, so a
 reader never sees half a file, and a killed writer leaves only ``_tmp`` debris that

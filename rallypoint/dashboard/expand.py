@@ -22,27 +22,33 @@ What it computes
 Sources
     With a Neo4j server configured the search runs there (read transactions only, through
     ``explore.expand``) and its graph is turned into the same touches; otherwise — or when
-    Neo4j cannot answer — it runs on the lake's Parquet partitions with polars: per hop, the
-    frontier's objects (a filter pushed down to Parquet), then every record that touched one
-    of them (one scan of the columns needed, joined on the object key).
+    Neo4j cannot answer — it runs on the lake's touch index (:mod:`rallypoint.touch_index`,
+    built for new partitions first): per hop, the frontier's objects (what the frontier's
+    records touched, looked up by author), then every touch of one of them (looked up by
+    object key). Each lookup reads only the index's row groups that may hold what it asks for.
 
 Cap
     ``max_nodes`` bounds the result (a hashtag used by half the platform would bring in half
     the platform): accounts are added hop by hop, those sharing most objects with the
     frontier first, as many as keep the accounts and their joining objects within the cap
-    (a binary search over that order); ``truncated`` says when some were left out.
+    (every prefix's node count in one pass, over prefixes read a growing few at a time, see
+    ``_fit``); ``truncated`` says when some were left out.
 
-Complexity: from the lake ``O(hops · n)`` in the records scanned (columnar); the projection
-is a self-join of the touches on the object key, bounded by the cap.
+Complexity: from the lake, per hop, the touches of the frontier's objects and of the candidates
+(the row groups holding them), not the lake's size; the projection is a self-join of the
+touches on the object key, bounded by the cap.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
 import polars as pl
 
+from rallypoint import touch_index
 from rallypoint.lake import Lake
 
 __all__ = ["DEFAULT_HOPS", "DEFAULT_MAX_NODES", "Context", "expand_from_lake", "expand_from_neo4j",
@@ -82,75 +88,40 @@ class Context:
         return self.accounts.height
 
 
-def _touch_frame(records: pl.LazyFrame) -> pl.LazyFrame:
-    """(account_id, key, kind) for every object a record touches, keyed as ``explore`` keys nodes."""
-    post = pl.col("platform") + pl.lit(":")
-    parts = [
-        records.select("account_id", (post + pl.col("id")).alias("key"), pl.lit("post").alias("kind")),
-        records.filter(pl.col("target_id").is_not_null()).select(
-            "account_id", (post + pl.col("target_id")).alias("key"), pl.lit("post").alias("kind")),
-        # the target's author wrote that post: the property graph's POSTED to the target stub
-        records.filter(pl.col("target_account_id").is_not_null() & pl.col("target_id").is_not_null()).select(
-            pl.col("target_account_id").alias("account_id"), (post + pl.col("target_id")).alias("key"),
-            pl.lit("post").alias("kind")),
-        records.select("account_id", pl.col("urls").alias("key"), pl.lit("url").alias("kind")).explode("key"),
-        records.select("account_id", pl.col("hashtags").alias("key"), pl.lit("hashtag").alias("kind")).explode("key")
-        .with_columns((pl.lit("#") + pl.col("key").str.to_lowercase()).alias("key")),
-        records.select("account_id", pl.col("media").alias("key"), pl.lit("media").alias("kind")).explode("key")
-        .with_columns((pl.lit("media:") + pl.col("key")).alias("key")),
-        # a mention joins two accounts directly: the mentioned account is the object, and touches itself
-        records.select("account_id", pl.col("mentions").alias("key"), pl.lit("account").alias("kind")).explode("key"),
-        records.select(pl.col("account_id"), pl.col("account_id").alias("key"), pl.lit("account").alias("kind")),
-        records.select(pl.col("mentions").alias("account_id"), pl.col("mentions").alias("key"),
-                       pl.lit("account").alias("kind")).explode("account_id", "key"),
-    ]
-    return pl.concat(parts).drop_nulls().filter(pl.col("key") != "").unique()
-
-
-def _scan(lake: Lake) -> pl.LazyFrame:
-    files = [str(p) for p in lake.interaction_files()]
-    columns = ["id", "platform", "account_id", "account_name", "target_id", "target_account_id", "urls", "hashtags",
-               "mentions", "media"]
-    if not files:
-        return pl.LazyFrame(schema={c: (pl.List(pl.String) if c in ("urls", "hashtags", "mentions", "media")
-                                        else pl.String) for c in columns})
-    return pl.scan_parquet(files).select(columns)
-
-
 def expand_from_lake(lake: Lake | str, seeds: list[str], *, hops: int = DEFAULT_HOPS,
                      max_nodes: int = DEFAULT_MAX_NODES) -> Context:
-    """The seeds' context from the lake's records (see the module docstring)."""
+    """The seeds' context from the lake's touch index (see the module docstring)."""
     lake = lake if isinstance(lake, Lake) else Lake(lake)
     _check(seeds, hops, max_nodes)
-    scan = _scan(lake)
+    index = touch_index.ensure(lake)
     found = pl.DataFrame({"account_id": sorted(set(seeds)), "hop": [0] * len(set(seeds))},
                          schema={"account_id": pl.String, "hop": pl.Int64})
-    mine = _touch_frame(scan.filter(pl.col("account_id").is_in(found["account_id"].implode()))).collect()
-    mine = mine.join(found.select("account_id"), on="account_id", how="semi")
+    mine = index.by_authors(found["account_id"]).join(found.select("account_id"), on="account_id", how="semi")
     found = found.join(mine.select("account_id").unique(), on="account_id", how="semi")  # seeds the lake knows
     touched, frontier, truncated = mine, mine, False
     for hop in range(1, hops + 1):
         # the frontier's objects (its accounts among them: who mentions one touches it)
         keys = frontier.select("key").unique()
-        around = _touch_frame(scan).join(keys.lazy(), on="key", how="semi").collect() if keys.height else mine.clear()
-        grown = _candidates(around, found, keys)
-        if hop < hops and grown.height:
+        around = index.by_keys(keys["key"])
+        # a prefix of k candidates brings at least k nodes: those past the cap's room can never fit
+        grown = _candidates(around, found, keys).head(max(0, max_nodes - found.height) + 1)
+        if hop < hops:
             # every object of the candidates will be the next frontier: count them all against the cap
-            around = _touch_frame(scan.filter(pl.col("account_id").is_in(grown["account_id"].implode()))).collect()
-        around = around.join(grown.select("account_id"), on="account_id", how="semi")
-        grown, cut = _fit(found, touched, around, grown, max_nodes)
+            def around_of(first: pl.DataFrame) -> pl.DataFrame:
+                return index.by_authors(first["account_id"]).join(first, on="account_id", how="semi")
+        else:
+            def around_of(first: pl.DataFrame, around: pl.DataFrame = around) -> pl.DataFrame:
+                return around.join(first, on="account_id", how="semi")
+        grown, frontier, cut = _fit(found, touched, grown, around_of, max_nodes)
         truncated = truncated or cut
         if not grown.height:
             break
         found = pl.concat([found, grown.select("account_id", pl.lit(hop, dtype=pl.Int64).alias("hop"))])
-        frontier = around.join(grown.select("account_id"), on="account_id", how="semi")
         touched = pl.concat([touched, frontier]).unique()
         if cut:
             break
     touched = touched.join(found.select("account_id"), on="account_id", how="semi")
-    names = (scan.filter(pl.col("account_id").is_in(found["account_id"].implode()))
-             .select("account_id", "account_name").drop_nulls().unique("account_id").collect())
-    found = found.join(names, on="account_id", how="left")
+    found = found.join(index.names(found["account_id"]), on="account_id", how="left")
     joining = _joining(touched)
     kinds = {"accounts": found.height} | {PLURALS[k]: n for k, n in joining.group_by("kind").len()
                                           .sort("len", descending=True).iter_rows() if k != "account"}
@@ -170,24 +141,46 @@ def _candidates(touches: pl.DataFrame, found: pl.DataFrame, keys: pl.DataFrame) 
             .sort(["shared", "account_id"], descending=[True, False]))
 
 
-def _fit(found: pl.DataFrame, touched: pl.DataFrame, around: pl.DataFrame, grown: pl.DataFrame, max_nodes: int
-         ) -> tuple[pl.DataFrame, bool]:
-    """The longest strongest-first prefix of ``grown`` whose accounts and joining objects fit in ``max_nodes``.
+#: The first prefix of candidates whose touches ``_fit`` reads, and how much each next one grows.
+FIRST_PREFIX, PREFIX_GROWTH = 64, 4
 
-    A binary search over the prefix length: the node count only grows with it.
+
+def _fit(found: pl.DataFrame, touched: pl.DataFrame, grown: pl.DataFrame,
+         around_of: Callable[[pl.DataFrame], pl.DataFrame], max_nodes: int
+         ) -> tuple[pl.DataFrame, pl.DataFrame, bool]:
+    """The longest strongest-first prefix of ``grown`` whose accounts and joining objects fit in ``max_nodes``,
+    its accounts' touches (``around_of(prefix)`` gives a prefix's), and whether some candidates were left out.
+
+    The node count of a prefix depends on its own touches only, and only grows with its length: prefixes of
+    ``FIRST_PREFIX``, then ``PREFIX_GROWTH`` times longer, are read until one overflows the cap (or all fit),
+    so an expand that fits few of many candidates reads few touches. Within a prefix, each candidate is ranked
+    by its place (1, 2, …; the found accounts 0): an object joins the context once its second account is in,
+    so ``k`` candidates hold ``found + k`` accounts and the objects whose second-lowest rank is at most ``k``.
     """
-    def nodes(k: int) -> int:
-        taken = grown.head(k).select("account_id")
-        more = pl.concat([found.select("account_id"), taken])
-        return _node_count(more, _joining(pl.concat([touched, around.join(taken, on="account_id", how="semi")])))
+    length = FIRST_PREFIX
+    while True:
+        first = grown.head(length).select("account_id")
+        around = around_of(first)
+        nodes = _prefix_nodes(found, touched, first, around)
+        if nodes[-1] > max_nodes:
+            taken = first.head(max(0, int((nodes <= max_nodes).sum()) - 1))
+            return grown.head(taken.height), around.join(taken, on="account_id", how="semi"), True
+        if first.height == grown.height:
+            return grown, around, False
+        length *= PREFIX_GROWTH
 
-    if nodes(grown.height) <= max_nodes:
-        return grown, False
-    low, high = 0, grown.height  # nodes(low) fits (or low is 0), nodes(high) does not
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (middle, high) if nodes(middle) <= max_nodes else (low, middle)
-    return grown.head(low), True
+
+def _prefix_nodes(found: pl.DataFrame, touched: pl.DataFrame, first: pl.DataFrame, around: pl.DataFrame
+                  ) -> np.ndarray:
+    """The node count of every prefix ``0..len(first)`` of the candidates ``first`` (see ``_fit``)."""
+    ranked = first.with_columns(pl.int_range(1, first.height + 1, dtype=pl.Int64).alias("rank"))
+    ranks = pl.concat([touched.select("account_id", "key", "kind", pl.lit(0, dtype=pl.Int64).alias("rank")),
+                       around.join(ranked, on="account_id").select("account_id", "key", "kind", "rank")])
+    second = (ranks.filter(pl.col("kind") != "account").unique(["account_id", "key", "kind"])
+              .group_by("key", "kind").agg(pl.len().alias("accounts"), pl.col("rank").bottom_k(2).max().alias("second"))
+              .filter(pl.col("accounts") >= 2)["second"].sort().to_numpy())
+    prefix = np.arange(first.height + 1)
+    return found.height + prefix + np.searchsorted(second, prefix, side="right")
 
 
 def _joining(touches: pl.DataFrame) -> pl.DataFrame:
@@ -234,13 +227,18 @@ def project(touches: pl.DataFrame) -> pl.DataFrame:
         return empty
     pairs = (narrow.join(narrow.select(pl.col("account_id").alias("other"), "key"), on="key")
              .filter(pl.col("account_id") < pl.col("other"))
-             .group_by("account_id", "other", "kind").agg(pl.len().alias("n")))
-    return (pairs.sort(["n", "kind"], descending=[True, False])
-            .group_by("account_id", "other", maintain_order=True).agg(
-                pl.col("n").sum().alias("weight"),
-                pl.col("kind").first().replace_strict(KIND_LABELS).alias("main_type"),
-                (pl.col("kind").replace_strict(KIND_LABELS) + pl.lit(" ") + pl.col("n").cast(pl.String))
-                .str.join(", ").alias("type_list"))
+             .group_by("account_id", "other", "kind").agg(pl.len().alias("n"))
+             .with_columns(pl.len().over("account_id", "other").alias("kinds"),
+                           (pl.col("kind").replace_strict(KIND_LABELS)).alias("main_type"))
+             .with_columns((pl.col("main_type") + pl.lit(" ") + pl.col("n").cast(pl.String)).alias("type_list")))
+    # most pairs share one kind of object: only the others are grouped (the strongest kind first)
+    single = pairs.filter(pl.col("kinds") == 1).select("account_id", "other", pl.col("n").alias("weight"),
+                                                       "main_type", "type_list")
+    several = (pairs.filter(pl.col("kinds") > 1).sort(["n", "kind"], descending=[True, False])
+               .group_by("account_id", "other", maintain_order=True)
+               .agg(pl.col("n").sum().alias("weight"), pl.col("main_type").first(), "type_list")
+               .with_columns(pl.col("type_list").list.join(", ")))
+    return (pl.concat([single, several])
             .select(pl.col("account_id").alias("account_a"), pl.col("other").alias("account_b"),
                     pl.col("weight").cast(pl.Int64), pl.col("weight").cast(pl.Int64).alias("n_shared"),
                     "main_type", "type_list")

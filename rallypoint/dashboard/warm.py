@@ -16,7 +16,9 @@ as the server runs, while the analyst is still signing in:
    (:mod:`rallypoint.dashboard.cluster_network`) and read their members' actions for the
    timeline tab: the cost of both grows with a cluster's size, and the small ones are quick
    on their first view anyway;
-4. take what it built out of the garbage collector's rounds (:func:`gc.freeze`): Streamlit
+4. bring the lake's touch index up to date (:mod:`rallypoint.touch_index`), which the Expand
+   tab reads: the partitions of ingests since the last start are indexed before anyone expands;
+5. take what it built out of the garbage collector's rounds (:func:`gc.freeze`): Streamlit
    collects every generation after each script run (``runner.postScriptGC``), and walking the
    imported modules and cached tables each time held the GIL for a noticeable part of every
    page, the first included; and fill :mod:`inspect`'s map of modules to files, which Streamlit's
@@ -101,6 +103,8 @@ def dashboard_modules() -> list[str]:
 
 
 def _warm_up(root: str) -> None:
+    from rallypoint import touch_index
+
     started = time.perf_counter()
     try:
         for name in dashboard_modules():
@@ -111,10 +115,11 @@ def _warm_up(root: str) -> None:
         runs = Lake(root).run_ids()
         if runs:
             warm_run(root, runs[-1], background=False)
+        touch_index.ensure(root)
     except Exception:  # a warm-up that fails costs the first page its time, nothing else
         _LOG.exception("rallypoint: warming the dashboard failed; pages will compute what they need")
         return
-    inspect.stack()  # step 4: inspect's module-to-file map, built once for every module imported so far
+    inspect.stack()  # step 5: inspect's module-to-file map, built once for every module imported so far
     # the server's own output, as its start line is (the benchmark waits for it)
     print(f"rallypoint dashboard warm: imports {imported - started:.1f} s, the newest run's tables and largest "
           f"networks {time.perf_counter() - imported:.1f} s", file=sys.stderr, flush=True)
@@ -147,6 +152,6 @@ def _warm_run(root: str, run_id: str) -> None:
             # the members' actions, as the timeline tab asks for them (same accounts, same order)
             members = cluster_network(root, run_id, cluster_id, version).members["account_id"]
             interactions_of(root, tuple(members.to_list()), interactions_version(current))
-        gc.freeze()  # step 4: what lives as long as the caches is not walked after every script run
+        gc.freeze()  # step 5: what lives as long as the caches is not walked after every script run
     except Exception:
         _LOG.exception("rallypoint: warming run %s failed; its pages will compute what they need", run_id)
