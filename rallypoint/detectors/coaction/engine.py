@@ -89,13 +89,25 @@ def reduce_bucket(pieces: list[PerType], enough: np.ndarray | None, n_accounts: 
     return BucketResult(rows, formed, candidates, per_kind)
 
 
+def _pair_sums(part: PartShares, window_us: np.ndarray, max_pairs_per_share: int | None, chance: np.ndarray,
+               ends: np.ndarray) -> PartitionResult:
+    """``pair_partition`` on a worker: its sums taken slice by slice and put together once
+    (the slices are consecutive key ranges), not merged whole as frames and then summed."""
+    slices: list[PerType] = []
+    result = pair_partition(part, window_us, max_pairs_per_share, chance, ends, sink=slices.append)
+    result.sums = combine(slices)
+    return result
+
+
 def _small(result: PartitionResult) -> tuple[pl.DataFrame, np.ndarray, dict[str, int]]:
     return result.share_counts, result.in_pair, result.figures
 
 
 def _piece(result: PartitionResult, cuts: np.ndarray, bucket: int) -> PerType:
     bounds = np.r_[0, np.searchsorted(result.sums.pair_kind, cuts), len(result.sums)]
-    return result.sums.take(slice(int(bounds[bucket]), int(bounds[bucket + 1])))
+    rows = np.arange(int(bounds[bucket]), int(bounds[bucket + 1]))
+    # positions, not a slice: a copy, so a piece held by the worker does not keep the whole sums alive
+    return result.sums.take(rows)
 
 
 class InProcess:
@@ -130,13 +142,18 @@ class OnCluster:
         self.client = client
         self.cuts = bucket_cuts(max(n_buckets, 1), max(n_accounts, 1), n_kinds)
         self.n_accounts, self.n_kinds = n_accounts, n_kinds
-        self.partitions: list = []
+        #: per partition, its sums' piece for each bucket (futures)
+        self.pieces: list[list] = []
         self.spilled_rows = 0
 
     def pair(self, part, window_us, max_pairs_per_share, chance, ends):
         # pure=False: two partitions with equal arrays are still two tasks
-        future = self.client.submit(pair_partition, part, window_us, max_pairs_per_share, chance, ends, pure=False)
-        self.partitions.append(future)
+        future = self.client.submit(_pair_sums, part, window_us, max_pairs_per_share, chance, ends, pure=False)
+        # cut into the buckets' pieces as soon as the sums exist, where they are still in memory;
+        # the whole sums are then released (no name keeps ``future``): cut later, every spilled
+        # partition would be read back once per bucket
+        self.pieces.append([self.client.submit(_piece, future, self.cuts, bucket, pure=False)
+                            for bucket in range(self.cuts.size + 1)])
         return self.client.submit(_small, future, pure=False)
 
     def gather(self, handles: list) -> list:
@@ -144,19 +161,20 @@ class OnCluster:
 
     def buckets(self, enough: np.ndarray | None, significance: float | None) -> Iterator[BucketResult]:
         [enough_data] = self.client.scatter([enough], broadcast=True) if enough is not None else [None]
-        tasks = []
-        for bucket in range(self.cuts.size + 1):
-            pieces = [self.client.submit(_piece, p, self.cuts, bucket, pure=False) for p in self.partitions]
-            tasks.append(self.client.submit(reduce_bucket, pieces, enough_data, self.n_accounts, self.n_kinds,
-                                            significance, pure=False))
+        tasks = [self.client.submit(reduce_bucket, [pieces[bucket] for pieces in self.pieces], enough_data,
+                                    self.n_accounts, self.n_kinds, significance, pure=False)
+                 for bucket in range(self.cuts.size + 1)]
+        # the bucket tasks hold their pieces now: each piece goes once its bucket is reduced
+        self.pieces = []
         for task in tasks:
             yield task.result()
             task.release()
 
     def close(self) -> None:
-        for future in self.partitions:
-            future.release()
-        self.partitions = []
+        for pieces in self.pieces:
+            for future in pieces:
+                future.release()
+        self.pieces = []
 
 
 def runner_for(client: Any | None, n_buckets: int, n_accounts: int, n_kinds: int) -> InProcess | OnCluster:
