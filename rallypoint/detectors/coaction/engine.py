@@ -23,6 +23,7 @@ Cost
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,9 @@ from rallypoint.detectors.coaction.reduce import (
     per_type_sums,
 )
 from rallypoint.detectors.coaction.spill import PairSpill, bucket_cuts
+
+#: Bucket tasks given to each worker at once (one running, one fetching its pieces).
+BUCKETS_IN_FLIGHT_PER_WORKER = 2
 
 __all__ = ["BucketResult", "InProcess", "OnCluster", "pair_partition", "reduce_bucket", "runner_for"]
 
@@ -97,6 +101,10 @@ def _pair_sums(part: PartShares, window_us: np.ndarray, max_pairs_per_share: int
     result = pair_partition(part, window_us, max_pairs_per_share, chance, ends, sink=slices.append)
     result.sums = combine(slices)
     return result
+
+
+def _value(value: Any) -> Any:
+    return value
 
 
 def _small(result: PartitionResult) -> tuple[pl.DataFrame, np.ndarray, dict[str, int]]:
@@ -160,20 +168,32 @@ class OnCluster:
         return self.client.gather(handles)
 
     def buckets(self, enough: np.ndarray | None, significance: float | None) -> Iterator[BucketResult]:
-        [enough_data] = self.client.scatter([enough], broadcast=True) if enough is not None else [None]
-        tasks = [self.client.submit(reduce_bucket, [pieces[bucket] for pieces in self.pieces], enough_data,
-                                    self.n_accounts, self.n_kinds, significance, pure=False)
-                 for bucket in range(self.cuts.size + 1)]
-        # the bucket tasks hold their pieces now: each piece goes once its bucket is reduced
-        self.pieces = []
-        for task in tasks:
-            yield task.result()
+        # a task, not scattered data: Dask computes it again when the worker holding it is lost
+        enough_task = None if enough is None else self.client.submit(_value, enough, pure=False)
+        # a few buckets at a time: a worker given every bucket at once fetches their pieces ahead
+        # of running them, past its memory limit, and the nanny restarts it
+        limit = BUCKETS_IN_FLIGHT_PER_WORKER * max(len(self.client.scheduler_info()["workers"]), 1)
+        waiting, in_flight = deque(range(self.cuts.size + 1)), deque()
+        while waiting or in_flight:
+            while waiting and len(in_flight) < limit:
+                bucket = waiting.popleft()
+                in_flight.append(self.client.submit(reduce_bucket, [pieces[bucket] for pieces in self.pieces],
+                                                    enough_task, self.n_accounts, self.n_kinds, significance,
+                                                    pure=False))
+                # the bucket's task holds its pieces now: each goes once the bucket is reduced
+                for pieces in self.pieces:
+                    pieces[bucket] = None
+            task = in_flight.popleft()
+            result = task.result()
             task.release()
+            yield result
+        self.pieces = []
 
     def close(self) -> None:
         for pieces in self.pieces:
             for future in pieces:
-                future.release()
+                if future is not None:
+                    future.release()
         self.pieces = []
 
 
