@@ -121,12 +121,12 @@ def run_detect(lake: Path, labels: Path, cluster: dict | None = None) -> dict:
     """``detect`` (and the evaluation) in a fresh process; on a LocalCluster with ``cluster``."""
     done = subprocess.run([sys.executable, "-c", _CHILD, str(lake), str(labels), json.dumps(cluster)], cwd=REPO,
                           capture_output=True, text=True)
+    # Dask's warnings (workers paused, spilling, restarted by the nanny) for the record, a failed run's too
+    (lake.parent / f"detect-{'cluster' if cluster else 'in-process'}.log").write_text(done.stderr)
     if done.returncode != 0:
         how = f"killed by signal {-done.returncode}" if done.returncode < 0 else f"exit {done.returncode}"
         raise SystemExit(f"detect failed on {lake} ({how}; a SIGKILL is usually the OOM killer):\n"
                          f"{done.stderr[-3000:]}")
-    # Dask's warnings (workers paused, spilling, restarted by the nanny) for the record
-    (lake.parent / f"detect-{'cluster' if cluster else 'in-process'}.log").write_text(done.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
