@@ -103,3 +103,25 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_finishes(cluster):
 def test_an_unreachable_scheduler_is_one_clear_sentence():
     with pytest.raises(CoactionError, match="Cannot reach the Dask scheduler"):
         build_coaction_edges(mixed_records(), scheduler="tcp://127.0.0.1:9", **KWARGS)
+
+
+def test_a_cluster_that_fails_a_task_is_one_clear_sentence():
+    """A task Dask gives up on (its workers died too often) is the command's one sentence."""
+    from types import SimpleNamespace
+
+    from distributed import KilledWorker
+
+    class FailingClient:
+        def submit(self, function, *args, **kwargs):
+            raise KilledWorker(f"{function.__name__}-1", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
+
+    with pytest.raises(CoactionError, match=r"^Co-action failed on the Dask cluster \(KilledWorker"):
+        build_coaction_edges(mixed_records(), scheduler=FailingClient(), **KWARGS)
+
+    # an error that is not the cluster's is not hidden behind that sentence
+    class BrokenClient:
+        def submit(self, function, *args, **kwargs):
+            raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):
+        build_coaction_edges(mixed_records(), scheduler=BrokenClient(), **KWARGS)

@@ -268,6 +268,13 @@ def build_coaction_edges(
         stats["spilled_rows"] = plan.spilled_rows
         stats["buckets_seconds"] = round(time.perf_counter() - buckets_started[0], 3)
         stats["buckets_cpu_seconds"] = round(time.process_time() - buckets_started[1], 3)
+    except Exception as exc:
+        if client is not None and isinstance(exc, _cluster_failures()):
+            # a task retried past Dask's limit, or lost with every worker that held it
+            detail = str(exc).splitlines()[0][:300] if str(exc) else ""
+            raise CoactionError(f"Co-action failed on the Dask cluster ({type(exc).__name__}: {detail}); "
+                                "a worker may have run out of memory.") from None
+        raise
     finally:
         plan.close()
         if own_client:
@@ -350,6 +357,16 @@ def _client(scheduler: str | Any | None) -> tuple[Any | None, bool]:
         return Client(scheduler, timeout="20s", set_as_default=False), True
     except OSError as exc:
         raise CoactionError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}.") from None
+
+
+def _cluster_failures() -> tuple[type[Exception], ...]:
+    """What a ``distributed`` client raises when the cluster, not the input, fails a task."""
+    from concurrent.futures import CancelledError
+
+    from distributed import KilledWorker
+    from distributed.comm.core import CommClosedError
+
+    return KilledWorker, CancelledError, CommClosedError
 
 
 def _check_types(types: Iterable[str] | str | None) -> list[str]:

@@ -23,6 +23,7 @@ Cost
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,9 @@ from rallypoint.detectors.coaction.reduce import (
     per_type_sums,
 )
 from rallypoint.detectors.coaction.spill import PairSpill, bucket_cuts
+
+#: Bucket tasks given to each worker at once (one running, one fetching its pieces).
+BUCKETS_IN_FLIGHT_PER_WORKER = 2
 
 __all__ = ["BucketResult", "InProcess", "OnCluster", "pair_partition", "reduce_bucket", "runner_for"]
 
@@ -89,13 +93,29 @@ def reduce_bucket(pieces: list[PerType], enough: np.ndarray | None, n_accounts: 
     return BucketResult(rows, formed, candidates, per_kind)
 
 
+def _pair_sums(part: PartShares, window_us: np.ndarray, max_pairs_per_share: int | None, chance: np.ndarray,
+               ends: np.ndarray) -> PartitionResult:
+    """``pair_partition`` on a worker: its sums taken slice by slice and put together once
+    (the slices are consecutive key ranges), not merged whole as frames and then summed."""
+    slices: list[PerType] = []
+    result = pair_partition(part, window_us, max_pairs_per_share, chance, ends, sink=slices.append)
+    result.sums = combine(slices)
+    return result
+
+
+def _value(value: Any) -> Any:
+    return value
+
+
 def _small(result: PartitionResult) -> tuple[pl.DataFrame, np.ndarray, dict[str, int]]:
     return result.share_counts, result.in_pair, result.figures
 
 
 def _piece(result: PartitionResult, cuts: np.ndarray, bucket: int) -> PerType:
     bounds = np.r_[0, np.searchsorted(result.sums.pair_kind, cuts), len(result.sums)]
-    return result.sums.take(slice(int(bounds[bucket]), int(bounds[bucket + 1])))
+    rows = np.arange(int(bounds[bucket]), int(bounds[bucket + 1]))
+    # positions, not a slice: a copy, so a piece held by the worker does not keep the whole sums alive
+    return result.sums.take(rows)
 
 
 class InProcess:
@@ -130,33 +150,51 @@ class OnCluster:
         self.client = client
         self.cuts = bucket_cuts(max(n_buckets, 1), max(n_accounts, 1), n_kinds)
         self.n_accounts, self.n_kinds = n_accounts, n_kinds
-        self.partitions: list = []
+        #: per partition, its sums' piece for each bucket (futures)
+        self.pieces: list[list] = []
         self.spilled_rows = 0
 
     def pair(self, part, window_us, max_pairs_per_share, chance, ends):
         # pure=False: two partitions with equal arrays are still two tasks
-        future = self.client.submit(pair_partition, part, window_us, max_pairs_per_share, chance, ends, pure=False)
-        self.partitions.append(future)
+        future = self.client.submit(_pair_sums, part, window_us, max_pairs_per_share, chance, ends, pure=False)
+        # cut into the buckets' pieces as soon as the sums exist, where they are still in memory;
+        # the whole sums are then released (no name keeps ``future``): cut later, every spilled
+        # partition would be read back once per bucket
+        self.pieces.append([self.client.submit(_piece, future, self.cuts, bucket, pure=False)
+                            for bucket in range(self.cuts.size + 1)])
         return self.client.submit(_small, future, pure=False)
 
     def gather(self, handles: list) -> list:
         return self.client.gather(handles)
 
     def buckets(self, enough: np.ndarray | None, significance: float | None) -> Iterator[BucketResult]:
-        [enough_data] = self.client.scatter([enough], broadcast=True) if enough is not None else [None]
-        tasks = []
-        for bucket in range(self.cuts.size + 1):
-            pieces = [self.client.submit(_piece, p, self.cuts, bucket, pure=False) for p in self.partitions]
-            tasks.append(self.client.submit(reduce_bucket, pieces, enough_data, self.n_accounts, self.n_kinds,
-                                            significance, pure=False))
-        for task in tasks:
-            yield task.result()
+        # a task, not scattered data: Dask computes it again when the worker holding it is lost
+        enough_task = None if enough is None else self.client.submit(_value, enough, pure=False)
+        # a few buckets at a time: a worker given every bucket at once fetches their pieces ahead
+        # of running them, past its memory limit, and the nanny restarts it
+        limit = BUCKETS_IN_FLIGHT_PER_WORKER * max(len(self.client.scheduler_info()["workers"]), 1)
+        waiting, in_flight = deque(range(self.cuts.size + 1)), deque()
+        while waiting or in_flight:
+            while waiting and len(in_flight) < limit:
+                bucket = waiting.popleft()
+                in_flight.append(self.client.submit(reduce_bucket, [pieces[bucket] for pieces in self.pieces],
+                                                    enough_task, self.n_accounts, self.n_kinds, significance,
+                                                    pure=False))
+                # the bucket's task holds its pieces now: each goes once the bucket is reduced
+                for pieces in self.pieces:
+                    pieces[bucket] = None
+            task = in_flight.popleft()
+            result = task.result()
             task.release()
+            yield result
+        self.pieces = []
 
     def close(self) -> None:
-        for future in self.partitions:
-            future.release()
-        self.partitions = []
+        for pieces in self.pieces:
+            for future in pieces:
+                if future is not None:
+                    future.release()
+        self.pieces = []
 
 
 def runner_for(client: Any | None, n_buckets: int, n_accounts: int, n_kinds: int) -> InProcess | OnCluster:
