@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -97,9 +98,29 @@ def test_the_import_csv_holds_the_graph_the_records_name(tmp_path):
         == expected_graph_counts(records)
     assert files.multiline  # a name holds a line break
     args = (tmp_path / "csv" / "import.args").read_text().splitlines()
-    assert "--multiline-fields=true" in args and "--id-type=integer" in args
+    assert "--multiline-fields=true" in args and "--id-type=actual" in args
     assert all(Path(tmp_path / "csv" / part).exists() for a in args if a.startswith("--nodes=")
                for part in a.split("=", 2)[2].split(","))
+
+
+def test_the_import_ids_are_store_ids_distinct_across_labels_and_every_end_in_its_label(tmp_path):
+    """``--id-type=actual``: the labels' ids laid end to end from 0, each relationship end in its label's range."""
+    _, lake_ab, _, _ = _lakes(tmp_path)
+    files = write_import_csv(lake_ab, tmp_path / "csv")
+    ranges, ids = {}, []
+    for label, (_, data) in files.nodes.items():
+        first = [] if not files.counts[label] else (  # names hold quoted line breaks: a CSV reader, not lines
+            pl.read_csv(data, has_header=False, infer_schema=False)[:, 0].cast(pl.Int64).to_list())
+        assert first == list(range(len(ids), len(ids) + files.counts[label])), label
+        ranges[label] = range(len(ids), len(ids) + len(first))
+        ids += first
+    assert sorted(ids) == list(range(sum(files.counts[label] for label in files.nodes)))
+    ends = {rel: (start, end) for rel, start, end in neo4j_bulk.RELATIONSHIP_TYPES}
+    for rel, (_, data) in files.relationships.items():
+        start, end = ends[rel]
+        pairs = [tuple(map(int, line.split(","))) for line in data.read_text().splitlines()]
+        assert len(pairs) == files.counts[rel] > 0, rel
+        assert all(a in ranges[start] and b in ranges[end] for a, b in pairs), rel
 
 
 def test_bulk_equals_incremental_and_an_incremental_load_after_it_adds_only_what_is_new(server, driver, tmp_path):

@@ -11,9 +11,11 @@ incremental loader, so either may follow the other:
    properties the incremental loader converges on (accounts: the first platform seen and the
    last non-null name, followers and high_profile, false if none; a record post its last
    occurrence's ts, action and channel_id; a target the lake does not hold a stub with its key
-   only; URLs with their domain) and distinct relationships. Each label is an id space of
-   integers (row numbers, not stored), so keys never need escaping in ids. Header and data are
-   separate files; strings are quoted and nulls left empty, so an empty string stays one.
+   only; URLs with their domain) and distinct relationships. A node's id is its store id
+   (``--id-type=actual``): the labels' row numbers laid end to end (``node_offsets``), not
+   stored as properties, so keys never need escaping in ids and the importer keeps no id map
+   (no sort of the ids, no lookup per relationship end). Header and data are separate files;
+   strings are quoted and nulls left empty, so an empty string stays one.
 2. ``run_import`` runs the importer into a *staging* directory, never into the live store; its
    output goes to the caller (progress) and to a log, and its report file is kept.
 3. ``bulk_load`` pauses neo4j-local's server (its database shut down, its JVM kept), swaps the
@@ -74,6 +76,7 @@ __all__ = [
     "import_arguments",
     "lake_graph",
     "lake_records",
+    "node_offsets",
     "prefer_bulk",
     "run_import",
     "write_import_csv",
@@ -309,6 +312,19 @@ def _header(columns: list[str]) -> str:
     return ",".join(columns) + "\n"
 
 
+def node_offsets(counts: dict[str, int]) -> dict[str, int]:
+    """Each label's first store id: the labels' rows (``counts``) laid end to end in ``NODE_TABLES`` order.
+
+    The importer's ``--id-type=actual`` takes a node's id as its place in the store, so ids
+    must be distinct across labels; contiguous ones leave no holes in the node store.
+    """
+    offsets, start = {}, 0
+    for label in NODE_TABLES:
+        offsets[label] = start
+        start += counts.get(label, 0)
+    return offsets
+
+
 def write_import_csv(
     lake_path: str | os.PathLike[str] | Lake,
     out_dir: str | os.PathLike[str],
@@ -335,16 +351,18 @@ def write_import_csv(
     rel_files: dict[str, tuple[Path, Path]] = {}
     counts: dict[str, int] = {}
     multiline = False
+    offsets = node_offsets({label: len(table) for label, table in graph.nodes.items()})
     for label, table in graph.nodes.items():
         props = NODE_PROPERTIES[label]
         strings = [name for name, kind in props if kind == "string"]
         multiline = multiline or bool(table.select(
             pl.any_horizontal(pl.col(c).str.contains(r"[\r\n]").any() for c in strings)).item())
         header, data = out / f"{label}.header.csv", out / f"{label}.csv"
-        header.write_text(_header([f":ID({label})", *(f"{name}:{kind}" for name, kind in props)]))
+        header.write_text(_header([":ID", *(f"{name}:{kind}" for name, kind in props)]))
         with open(data, "wb") as sink:  # in slices: the formatted text of 10M posts is not held at once
             for offset in range(0, max(len(table), 1), BATCH_RECORDS):
-                chunk = table.slice(offset, BATCH_RECORDS).select("_node", *(name for name, _ in props))
+                chunk = table.slice(offset, BATCH_RECORDS).select(pl.col("_node") + offsets[label],
+                                                                   *(name for name, _ in props))
                 if "ts" in chunk.columns:
                     chunk = chunk.with_columns(
                         pl.col("ts").dt.convert_time_zone("UTC").dt.strftime(TIMESTAMP_FORMAT))
@@ -361,8 +379,8 @@ def write_import_csv(
         if not len(table):
             continue
         header, data = out / f"{rel}.header.csv", out / f"{rel}.csv"
-        header.write_text(_header([f":START_ID({start})", f":END_ID({end})"]))
-        table.write_csv(data, include_header=False)
+        header.write_text(_header([":START_ID", ":END_ID"]))
+        table.select(pl.col("src") + offsets[start], pl.col("dst") + offsets[end]).write_csv(data, include_header=False)
         rel_files[rel] = (header, data)
     files_ = ImportFiles(directory=out, nodes=node_files, relationships=rel_files, counts=counts,
                          multiline=multiline, records=records, seconds=round(time.perf_counter() - started, 3))
@@ -385,7 +403,7 @@ def import_arguments(files: ImportFiles, *, relative: bool = False, report_file:
     def name(path: Path) -> str:
         return path.name if relative else str(path)
 
-    args = ["--id-type=integer", f"--multiline-fields={str(files.multiline).lower()}",
+    args = ["--id-type=actual", f"--multiline-fields={str(files.multiline).lower()}",
             "--bad-tolerance=0", "--skip-bad-relationships=false", "--skip-duplicate-nodes=false"]
     args += [f"--nodes={label}={name(h)},{name(d)}" for label, (h, d) in files.nodes.items()]
     args += [f"--relationships={rel}={name(h)},{name(d)}" for rel, (h, d) in files.relationships.items()]
