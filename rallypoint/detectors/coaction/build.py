@@ -589,7 +589,8 @@ class _LocalPlan:
         if significance is not None:
             # E_ab bucket by bucket, as the buckets come: only each bucket's survivors are held
             chance = np.concatenate([r.chance for r in rows])
-            lookup = ShareLookup.build(share_counts.select("group", "account", "n"), group_kind, n_accounts, n_kinds)
+            lookup = ShareLookup.build(share_counts.select("group", "account", "n"), group_kind, n_accounts, n_kinds,
+                                         chance)
         del share_counts
         release_unused_memory()  # the pairing's memory, before the buckets'
         for bucket in self.runner.buckets(enough, significance):
