@@ -161,6 +161,31 @@ def test_expected_weights_are_the_sums_over_shared_targets_in_chunks_of_any_size
     np.testing.assert_allclose(got, expected)
 
 
+def test_expected_weights_leave_out_targets_chance_cannot_pair_without_changing_a_bit():
+    """A lookup without the targets of ``q_t = 0`` (their terms are zero) walks fewer entries and
+    gives the same ``E_ab``, bit for bit."""
+    import polars as pl
+
+    from rallypoint.detectors.coaction.reduce import PerType, ShareLookup, expected_weights
+
+    rng = np.random.default_rng(5)
+    n_accounts, n_kinds, n_groups = 40, 2, 60
+    group_kind = np.repeat([0, 1], n_groups // 2)
+    counts = pl.DataFrame({"group": rng.integers(0, n_groups, 900), "account": rng.integers(0, n_accounts, 900)}
+                          ).group_by("group", "account").agg(n=pl.len().cast(pl.Int64))
+    chance = np.where(rng.random(n_groups) < 0.4, 0.0, rng.uniform(0.01, 0.5, n_groups))
+    a, b = np.triu_indices(n_accounts, 1)
+    pair_kind = np.sort((a * n_accounts + b) * n_kinds + rng.integers(0, n_kinds, a.size))
+    zeros = np.zeros(pair_kind.size)
+    rows = PerType(pair_kind, zeros, zeros, zeros, zeros, zeros)
+    every = ShareLookup.build(counts, group_kind, n_accounts, n_kinds)
+    chanced = ShareLookup.build(counts, group_kind, n_accounts, n_kinds, chance)
+    assert chanced.lookup.size < every.lookup.size
+    got = expected_weights(rows, chanced, chance, n_accounts, n_kinds)
+    assert np.count_nonzero(got) > 100
+    assert np.array_equal(got, expected_weights(rows, every, chance, n_accounts, n_kinds))
+
+
 @pytest.mark.xfail(strict=True, raises=AssertionError,
                    reason="one act seen by several co-action types counts as several meetings")
 def test_one_reply_each_is_one_meeting_whatever_the_types_that_see_it():

@@ -49,7 +49,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from rallypoint.arrays import first_seen_codes, sorted_codes, sorted_unique, union_codes
+from rallypoint.arrays import first_seen_codes, run_sums, sorted_codes, sorted_unique, union_codes
 from rallypoint.detectors import null_model as nm
 from rallypoint.detectors.coaction import (
     co_engage,
@@ -285,12 +285,8 @@ def build_coaction_edges(
 
     # edges are formed and filtered on the plan's account keys (codes in process), and the
     # kept (type, pair) rows go to the actions step in those keys: no string -> code round trip
-    per_type = per_type.cast({k: v for k, v in _PER_TYPE_SCHEMA.items() if not k.startswith("account")})
-    edge_rows = _edges(per_type, type_list, null_model, significance, pairs_sorted=plan.pairs_sorted)
-    kept = _kept_type_pairs(per_type, edge_rows, filtered=null_model != "none")
+    edges, kept = _edge_table(per_type, type_list, null_model, significance, plan.accounts)
     del per_type
-    edges = _edge_table(edge_rows, type_list, plan.accounts)
-    del edge_rows
     actions = plan.actions(shares, kept, window_us, max_pairs_per_share)
     actions = actions.with_columns(
         type=_type_names(actions["kind"], type_list),
@@ -429,8 +425,6 @@ class _LocalPlan:
     sorted account ids, so the per-type rows merge into one sorted table.
     """
 
-    #: ``per_type`` rows come sorted by (account_a, account_b, kind) codes
-    pairs_sorted = True
     #: per-pair rows written to disk by the pairing (``spill.PairSpill``)
     spilled_rows = 0
 
@@ -612,7 +606,8 @@ class _LocalPlan:
         if significance is not None:
             # E_ab bucket by bucket, as the buckets come: only each bucket's survivors are held
             chance = np.concatenate([r.chance for r in rows])
-            lookup = ShareLookup.build(share_counts.select("group", "account", "n"), group_kind, n_accounts, n_kinds)
+            lookup = ShareLookup.build(share_counts.select("group", "account", "n"), group_kind, n_accounts, n_kinds,
+                                         chance)
         del share_counts
         release_unused_memory()  # the pairing's memory, before the buckets'
         for bucket in self.runner.buckets(enough, significance):
@@ -728,131 +723,73 @@ def _dense_codes(column: pa.ChunkedArray | pa.Array) -> tuple[pl.Series, pa.Arra
     return distinct, pa.array(codes)
 
 
-#: Columns of the per-type rows ``per_type`` hands to ``_edges``.
-_PER_TYPE_SCHEMA = {
-    "kind": pl.Int32, "account_a": pl.String, "account_b": pl.String, "weight": pl.Int64,
-    "n_shared": pl.Int64, "first": pl.Int64, "last": pl.Int64, "expected_weight": pl.Float64,
-}
-
-
 # --- output ------------------------------------------------------------------------
 
-def _edges(
-    per_type: pl.DataFrame,
-    type_list: Sequence[str],
-    null_model: str,
-    significance: float,
-    pairs_sorted: bool = False,
-) -> pl.DataFrame | None:
-    """Per-type rows -> one row per kept account pair (EDGES_SCHEMA columns), sorted by
-    (account_a, account_b); ``None`` when there are none. With one type, ``kind`` (its
-    code) instead of ``types``: ``_edge_table`` builds the one-item lists.
+def _edge_table(per_type: pl.DataFrame, type_list: Sequence[str], null_model: str, significance: float,
+                accounts: pl.Series) -> tuple[pa.Table, pl.DataFrame]:
+    """Per-type rows -> ``(edges, kept)``: one EDGES_SCHEMA row per kept account pair, account
+    codes replaced by ``accounts``' ids, and the (``kind``, ``account_a``, ``account_b``) codes
+    of every kept edge's per-type rows (what the actions step re-pairs).
 
-    Works on any account keys: codes (the local plan, decoded after) or ids.
-    ``pairs_sorted``: ``per_type`` comes sorted by (account_a, account_b, kind), so a
-    single type's rows need no sort. ``O(R log R)``.
+    ``per_type``: ``kind``, ``account_a``, ``account_b`` (codes), ``weight``, ``n_shared``,
+    ``first``, ``last`` (µs), ``expected_weight``, sorted by (account_a, account_b, kind), so
+    an account pair's types are one contiguous run: its sums are taken over the runs (the
+    expected weights as a group-by sums floats, ``arrays.run_sums``) and its ``types`` list is
+    its kept rows as they lie (list offsets over their columns): no group-by, no hash table.
+    Codes follow string order, so the rows' order holds for the ids too. ``O(R)``.
     """
+    kept_columns = ("kind", "account_a", "account_b")
     if per_type.height == 0:
-        return None
-    rows = per_type.with_columns(
-        first_ts=pl.from_epoch("first", time_unit="us").dt.replace_time_zone("UTC"),
-        last_ts=pl.from_epoch("last", time_unit="us").dt.replace_time_zone("UTC"),
-    )
-    single_type = per_type["kind"].n_unique() == 1
-    if single_type:
-        # one type: every account pair has one row already
-        edges = rows.select(
-            "account_a", "account_b", "weight", "n_shared", "first_ts", "last_ts", "kind",
-            expected_weight=pl.col("expected_weight").fill_null(0.0),
-        )
-    else:
-        rows = rows.with_columns(type=_type_names(rows["kind"], type_list))
-        type_struct = pl.struct("type", "weight", "n_shared", "first_ts", "last_ts")
-        # group_by keeps each group's rows in frame order, so types come sorted by kind
-        edges = (
-            rows.sort("kind")
-            .group_by("account_a", "account_b")
-            .agg(
-                types=type_struct,
-                weight_total=pl.col("weight").sum(),
-                n_shared_total=pl.col("n_shared").sum(),
-                first_ts=pl.col("first_ts").min(),
-                last_ts=pl.col("last_ts").max(),
-                expected_weight=pl.col("expected_weight").fill_null(0.0).sum(),
-            )
-            .rename({"weight_total": "weight", "n_shared_total": "n_shared"})
-        )
-    weight = edges["weight"].to_numpy().astype(np.float64)
+        return EDGES_SCHEMA.empty_table(), per_type.select(kept_columns)
+    a, b = per_type["account_a"].to_numpy(), per_type["account_b"].to_numpy()
+    new = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]
+    starts = np.flatnonzero(new)
+    weight = np.add.reduceat(per_type["weight"].to_numpy(), starts)
     if null_model == "none":
-        edges = edges.with_columns(
-            expected_weight=pl.lit(None, dtype=pl.Float64),
-            p_value=pl.lit(None, dtype=pl.Float64),
-            strength=pl.Series(weight),
-        )
+        expected = p_value = None
+        strength = weight.astype(np.float64)
+        keep = np.ones(starts.size, bool)
     else:
-        expected = edges["expected_weight"].to_numpy()
+        expected = run_sums(per_type["expected_weight"].fill_null(0.0).to_numpy(), starts)
+        p_value = nm.poisson_p_values(weight, expected)
         with np.errstate(divide="ignore"):
             strength = np.where(expected > 0, weight / np.maximum(expected, 1e-300), np.inf)
-        edges = edges.with_columns(
-            p_value=pl.Series(nm.poisson_p_values(weight, expected)),
-            strength=pl.Series(strength),
-        ).filter(pl.col("p_value") <= significance)
-    if not (single_type and pairs_sorted):
-        edges = edges.sort("account_a", "account_b")
-    return edges.select([n if n != "types" or not single_type else "kind" for n in EDGES_SCHEMA.names])
+        keep = p_value <= significance
+    keep_row = keep[np.cumsum(new) - 1]
+    rows = per_type.filter(pl.Series(keep_row)) if not keep_row.all() else per_type
+    kept = rows.select(kept_columns)
+    lengths = np.diff(np.r_[starts, new.size])[keep]
+    kept_starts = starts[keep]
+
+    def pairwise(values: np.ndarray | None, kind: pa.DataType) -> pa.Array:
+        return pa.nulls(int(keep.sum()), kind) if values is None else pa.array(values[keep], kind)
+
+    columns = {
+        "account_a": accounts.gather(a[kept_starts]).to_arrow().cast(pa.string()),
+        "account_b": accounts.gather(b[kept_starts]).to_arrow().cast(pa.string()),
+        "weight": pa.array(weight[keep], pa.int64()),
+        "n_shared": pa.array(np.add.reduceat(per_type["n_shared"].to_numpy(), starts)[keep], pa.int64()),
+        "first_ts": pa.array(np.minimum.reduceat(per_type["first"].to_numpy(), starts)[keep]).cast(TIMESTAMP),
+        "last_ts": pa.array(np.maximum.reduceat(per_type["last"].to_numpy(), starts)[keep]).cast(TIMESTAMP),
+        "expected_weight": pairwise(expected, pa.float64()),
+        "p_value": pairwise(p_value, pa.float64()),
+        "strength": pairwise(strength, pa.float64()),
+    }
+    names = pa.array(list(type_list), pa.string()).take(rows["kind"].to_arrow())
+    if new.all():
+        # every pair has one type: its item is the edge's own columns, the same buffers, not
+        # copies, which on a hundred million edges is gigabytes
+        fields = [columns[f.name] for f in EDGE_TYPE_STRUCT if f.name != "type"]
+    else:
+        fields = [rows["weight"].to_arrow().cast(pa.int64()), rows["n_shared"].to_arrow().cast(pa.int64()),
+                  rows["first"].to_arrow().cast(pa.int64()).cast(TIMESTAMP),
+                  rows["last"].to_arrow().cast(pa.int64()).cast(TIMESTAMP)]
+    items = pa.StructArray.from_arrays([names, *fields], fields=list(EDGE_TYPE_STRUCT))
+    columns["types"] = pa.ListArray.from_arrays(pa.array(np.r_[0, np.cumsum(lengths)].astype(np.int32)), items)
+    return pa.table([columns[name] for name in EDGES_SCHEMA.names], schema=EDGES_SCHEMA), kept
 
 
 def _type_names(kind: pl.Series, type_list: Sequence[str]) -> pl.Series:
     """Type codes -> names, gathered in polars (a numpy object array of millions of names
     cost about a second per 10M rows in Python strings)."""
     return pl.Series(list(type_list), dtype=pl.String).gather(kind)
-
-
-def _edge_table(edges: pl.DataFrame | None, type_list: Sequence[str], accounts: pl.Series) -> pa.Table:
-    """``_edges``' rows as an EDGES_SCHEMA table, account codes replaced by ``accounts``' ids
-    (codes follow string order, so ``account_a < account_b`` and the rows' order hold for
-    the ids too).
-
-    Built column by column in Arrow, each polars column let go once converted. One-type rows
-    (``kind``) get one-item ``types`` lists whose struct holds the edge's own columns: the
-    same buffers, not copies, which on a hundred million edges is gigabytes.
-    """
-    if edges is None:
-        return EDGES_SCHEMA.empty_table()
-    n = edges.height
-    columns: dict[str, pa.Array] = {}
-    for spec in EDGES_SCHEMA:
-        if spec.name == "types":
-            continue
-        column = edges.get_column(spec.name)
-        edges = edges.drop(spec.name)
-        if spec.name in ("account_a", "account_b"):
-            # polars' gather, then one copy into Arrow's layout: Arrow's take cost twice the CPU
-            columns[spec.name] = accounts.gather(column).to_arrow().cast(spec.type)
-        elif column.null_count() == n:
-            columns[spec.name] = pa.nulls(n, spec.type)
-        else:
-            columns[spec.name] = column.to_arrow().cast(spec.type)
-        del column
-    if "kind" in edges.columns:
-        names = pa.array(list(type_list), pa.string()).take(edges["kind"].to_arrow())
-        items = pa.StructArray.from_arrays(
-            [names, *(columns[f.name] for f in EDGE_TYPE_STRUCT if f.name != "type")], fields=list(EDGE_TYPE_STRUCT))
-        columns["types"] = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), items)
-    else:
-        columns["types"] = edges["types"].to_arrow().cast(EDGES_SCHEMA.field("types").type)
-    return pa.table([columns[name] for name in EDGES_SCHEMA.names], schema=EDGES_SCHEMA)
-
-
-def _kept_type_pairs(per_type: pl.DataFrame, edges: pl.DataFrame | None, filtered: bool) -> pl.DataFrame:
-    """(kind, account_a, account_b) of every kept edge and type, in the keys of ``per_type``.
-
-    An edge's types are all its per-type rows, so these are the rows of ``per_type`` whose
-    account pair is an edge; ``filtered=False`` (no null model) keeps every row. ``O(R)``.
-    """
-    kept = per_type.select("kind", "account_a", "account_b")
-    if edges is None:
-        return kept.clear()
-    if filtered:
-        kept = kept.join(edges.select("account_a", "account_b"), on=["account_a", "account_b"], how="semi")
-    return kept

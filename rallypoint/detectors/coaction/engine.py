@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,8 +137,19 @@ class InProcess:
         return self.spill.rows_written
 
     def buckets(self, enough: np.ndarray | None, significance: float | None) -> Iterator[BucketResult]:
-        for pieces in self.spill.bucket_pieces():
-            yield reduce_bucket(pieces, enough, self.n_accounts, self.n_kinds, significance)
+        """The buckets' results in order; the next bucket is read and reduced on a thread while
+        the caller works on the current one (its ``E_ab`` and p-values), so both cores stay busy
+        and at most two buckets are alive."""
+        with ThreadPoolExecutor(1) as pool:
+            pending: Future[BucketResult] | None = None
+            for pieces in self.spill.bucket_pieces():
+                future = pool.submit(reduce_bucket, pieces, enough, self.n_accounts, self.n_kinds, significance)
+                del pieces
+                if pending is not None:
+                    yield pending.result()
+                pending = future
+            if pending is not None:
+                yield pending.result()
 
     def close(self) -> None:
         self.spill.close()

@@ -200,10 +200,15 @@ class ShareLookup:
     n_groups: int
 
     @classmethod
-    def build(cls, share_counts: pl.DataFrame, group_kind: np.ndarray, n_accounts: int, n_kinds: int) -> ShareLookup:
+    def build(cls, share_counts: pl.DataFrame, group_kind: np.ndarray, n_accounts: int, n_kinds: int,
+              chance: np.ndarray | None = None) -> ShareLookup:
         """From ``share_counts`` (``group``, ``account``, ``n``); ``group_kind``: the type of
-        each group code. ``O(S log S)``."""
+        each group code. With ``chance`` (``q_t`` by group code) the targets of ``q_t = 0`` are
+        left out: their terms of ``E_ab`` are zero, and most of them (a target one account
+        shared) would only lengthen every walk. ``O(S log S)``."""
         n_groups = len(group_kind)
+        if chance is not None:
+            share_counts = share_counts.filter(pl.Series(chance[share_counts["group"].to_numpy()] > 0))
         lookup = share_counts["account"].to_numpy() * n_groups + share_counts["group"].to_numpy()
         order = stable_argsort(lookup)
         lookup = lookup[order]
