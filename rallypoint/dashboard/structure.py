@@ -50,19 +50,33 @@ class Structure:
     backbone: np.ndarray
 
 
-def _graph(accounts: list[str], edges: pl.DataFrame) -> tuple[ig.Graph, np.ndarray]:
+@dataclass(frozen=True)
+class _Built:
+    """The accounts' igraph graph, built once per structure: the edges' log weights and their end rows."""
+
+    graph: ig.Graph
+    weights: np.ndarray
+    ends: np.ndarray
+
+
+def _graph(accounts: list[str], edges: pl.DataFrame) -> _Built:
     index = pl.DataFrame({"account": accounts, "i": np.arange(len(accounts), dtype=np.int64)})
-    ends = [
+    ends = np.column_stack([
         pl.DataFrame({"account": edges[col]}).join(index, on="account", how="left", maintain_order="left")["i"]
         .to_numpy()
         for col in ("account_a", "account_b")
-    ]
-    graph = ig.Graph(n=len(accounts), edges=np.column_stack(ends).tolist() if edges.height else [])
-    return graph, np.log1p(edges["weight"].to_numpy().astype(float)) if edges.height else np.zeros(0)
+    ]) if edges.height else np.zeros((0, 2), dtype=np.int64)
+    graph = ig.Graph(n=len(accounts), edges=ends.tolist())
+    weights = np.log1p(edges["weight"].to_numpy().astype(float)) if edges.height else np.zeros(0)
+    return _Built(graph, weights, ends)
 
 
 def backbone(accounts: list[str], edges: pl.DataFrame, per_account: int = PER_ACCOUNT) -> np.ndarray:
     """A boolean per row of ``edges``: in the maximum spanning forest or among an end's strongest edges."""
+    return _backbone(_graph(accounts, edges), edges, per_account)
+
+
+def _backbone(built: _Built, edges: pl.DataFrame, per_account: int = PER_ACCOUNT) -> np.ndarray:
     if not edges.height:
         return np.zeros(0, dtype=bool)
     rows = edges.select("account_a", "account_b", "weight").with_row_index("edge")
@@ -71,8 +85,7 @@ def backbone(accounts: list[str], edges: pl.DataFrame, per_account: int = PER_AC
     strongest = (ends.sort(["weight", "edge"], descending=[True, False])
                  .with_columns(pl.int_range(pl.len()).over("account").alias("rank"))
                  .filter(pl.col("rank") < per_account)["edge"].to_numpy())
-    graph, weights = _graph(accounts, edges)
-    tree = graph.spanning_tree(weights=-weights, return_tree=False)
+    tree = built.graph.spanning_tree(weights=-built.weights, return_tree=False)
     keep = np.zeros(edges.height, dtype=bool)
     keep[strongest] = True
     keep[np.asarray(tree, dtype=np.int64)] = True
@@ -87,7 +100,11 @@ def sub_groups(accounts: list[str], edges: pl.DataFrame, seed: int = 1) -> np.nd
     """
     if not accounts:
         return np.zeros(0, dtype=np.int64)
-    graph, weights = _graph(accounts, edges)
+    return _sub_groups(_graph(accounts, edges), seed)
+
+
+def _sub_groups(built: _Built, seed: int) -> np.ndarray:
+    graph, weights = built.graph, built.weights
     ig.set_random_number_generator(random.Random(seed))
     try:
         found = graph.community_leiden(objective_function="modularity", weights=weights if len(weights) else None,
@@ -105,15 +122,15 @@ def sub_groups(accounts: list[str], edges: pl.DataFrame, seed: int = 1) -> np.nd
     return rank[membership]
 
 
-def _group_layout(graph: ig.Graph, weights: np.ndarray, members: np.ndarray, edge_rows: np.ndarray) -> np.ndarray:
+def _group_layout(built: _Built, members: np.ndarray, edge_rows: np.ndarray) -> np.ndarray:
     """One group's positions, centred, inside a disc of radius ``sqrt(size)``."""
     n = len(members)
     if n == 1:
         return np.zeros((1, 2))
-    local = np.full(graph.vcount(), -1, dtype=np.int64)
+    local = np.full(built.graph.vcount(), -1, dtype=np.int64)
     local[members] = np.arange(n)
-    sub = ig.Graph(n=n, edges=local[np.asarray(graph.get_edgelist(), dtype=np.int64)[edge_rows]].tolist())
-    xy = np.asarray(sub.layout_fruchterman_reingold(weights=weights[edge_rows] if len(edge_rows) else None,
+    sub = ig.Graph(n=n, edges=local[built.ends[edge_rows]].tolist())
+    xy = np.asarray(sub.layout_fruchterman_reingold(weights=built.weights[edge_rows] if len(edge_rows) else None,
                                                     niter=300).coords, dtype=float).reshape(n, 2)
     xy -= xy.mean(axis=0)
     reach = np.hypot(xy[:, 0], xy[:, 1]).max()
@@ -142,13 +159,13 @@ def _pack(radii: np.ndarray, steps: int = 300) -> np.ndarray:
 def structure(accounts: list[str], edges: pl.DataFrame, seed: int = 1) -> Structure:
     """The cluster's sub-groups, backbone and group-in-a-box layout (see the module docstring)."""
     n = len(accounts)
-    keep = backbone(accounts, edges)
-    group = sub_groups(accounts, edges, seed)
     positions = np.zeros((n, 2))
     if not n:
-        return Structure(positions, group, keep)
-    graph, weights = _graph(accounts, edges)
-    ends = np.asarray(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+        return Structure(positions, np.zeros(0, dtype=np.int64), backbone(accounts, edges))
+    built = _graph(accounts, edges)
+    keep = _backbone(built, edges)
+    group = _sub_groups(built, seed)
+    ends = built.ends
     within = keep & (group[ends[:, 0]] == group[ends[:, 1]]) if len(ends) else keep
     sizes = np.bincount(group)
     centres = _pack(np.sqrt(sizes))
@@ -158,7 +175,7 @@ def structure(accounts: list[str], edges: pl.DataFrame, seed: int = 1) -> Struct
         for g in range(len(sizes)):  # one force layout per sub-group (groups, not rows)
             members = np.flatnonzero(group == g)
             rows = np.flatnonzero(within & (group[ends[:, 0]] == g)) if len(ends) else np.zeros(0, dtype=np.int64)
-            positions[members] = _group_layout(graph, weights, members, rows) + centres[g]
+            positions[members] = _group_layout(built, members, rows) + centres[g]
     finally:
         ig.set_random_number_generator(random)
     return Structure(positions, group, keep)
