@@ -26,6 +26,8 @@ import pyarrow.parquet as pq
 RUN_OWN_KEYS = ("run_id", "started", "finished", "timings", "peak_memory_mib")
 #: Keys at any depth of run.json that hold a duration (``coaction_stats.seconds``).
 TIMING_KEYS = ("seconds",)
+#: Rows of a nested column turned into Python objects at a time.
+SLICE_ROWS = 100_000
 
 
 def without_timings(value):
@@ -43,8 +45,11 @@ def column_differences(a: pl.Series, b: pl.Series) -> int:
         same = (a.is_null() & b.is_null()) | (a.is_nan() & b.is_nan()).fill_null(False) | (a == b).fill_null(False)
         return int((~same).sum())
     if a.dtype.is_nested() or a.dtype == pl.Object:
-        # nested values (lists of structs) compared whole, row by row; NaN inside them is rare
-        return sum(x != y for x, y in zip(a.to_list(), b.to_list(), strict=True))
+        # nested values (lists of structs) compared whole, row by row, a slice at a time: a 10M
+        # run's columns as Python objects do not fit in memory at once; NaN inside them is rare
+        return sum(x != y for start in range(0, len(a), SLICE_ROWS)
+                   for x, y in zip(a.slice(start, SLICE_ROWS).to_list(), b.slice(start, SLICE_ROWS).to_list(),
+                                   strict=True))
     same = (a.is_null() & b.is_null()) | (a == b).fill_null(False)
     return int((~same).sum())
 
