@@ -126,8 +126,9 @@ def poisson_p_values(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
     Conditional on one meeting, because a pair only becomes a candidate edge by meeting
     at least once: a single meeting is never evidence by itself, repeated ones are.
     """
+    expected = np.maximum(np.asarray(expected, dtype=np.float64), 1e-300)
     tail = poisson_tail(observed, expected)
-    at_least_one = -np.expm1(-np.maximum(np.asarray(expected, dtype=np.float64), 1e-300))
+    at_least_one = -np.expm1(-expected)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(at_least_one > 0, tail / at_least_one, 1.0)
     return np.where(np.asarray(observed) > 0, np.clip(p, 0.0, 1.0), 1.0)
