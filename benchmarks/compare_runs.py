@@ -23,9 +23,16 @@ import polars as pl
 import pyarrow.parquet as pq
 
 #: run.json keys that name or time the run, not what it found.
-RUN_OWN_KEYS = ("run_id", "started", "finished", "timings", "peak_memory_mib")
-#: Keys at any depth of run.json that hold a duration (``coaction_stats.seconds``).
-TIMING_KEYS = ("seconds",)
+RUN_OWN_KEYS = ("run_id", "started", "finished", "timings", "cpu_seconds", "peak_memory_mib")
+#: Keys at any depth of run.json that hold a duration (``coaction_stats.seconds``);
+#: ``window_seconds`` is a parameter, so durations are named here one by one.
+TIMING_KEYS = (
+    "seconds",
+    "pairing_seconds",
+    "pairing_cpu_seconds",
+    "buckets_seconds",
+    "buckets_cpu_seconds",
+)
 #: Rows of a nested column turned into Python objects at a time.
 SLICE_ROWS = 100_000
 
