@@ -171,16 +171,27 @@ class CodedEvents:
 
 @dataclass
 class CoactionResult:
-    """Edges (``EDGES_SCHEMA``), the actions behind them, the windows used and run figures."""
+    """Edges (``EDGES_SCHEMA``), the actions behind them, the windows used and run figures.
+
+    ``actions_frame``: the actions as polars holds them (``ACTIONS_SCHEMA``'s columns, sorted by
+    timestamp, id, type, target); ``actions``: the same as an Arrow table of ``ACTIONS_SCHEMA``,
+    converted on each access. ``detect`` reads the frame: the Arrow copy materialises every
+    string of millions of actions again.
+    """
 
     edges: pa.Table
-    actions: pa.Table
+    actions_frame: pl.DataFrame
     window_seconds: dict[str, float]
     stats: dict[str, Any] = field(default_factory=dict)
     #: every ``co_engage`` share event (``target``, ``account_id``, ``id``, ``time`` µs), copies
     #: included, before any filter — what ``detectors.attachment`` tests accounts on; in
     #: process as ``CodedEvents`` (``.decoded()`` gives the strings)
     engage_events: pl.DataFrame | CodedEvents | None = None
+
+    @property
+    def actions(self) -> pa.Table:
+        """``actions_frame`` as an Arrow table of ``ACTIONS_SCHEMA``."""
+        return self.actions_frame.to_arrow().cast(ACTIONS_SCHEMA)
 
 
 def build_coaction_edges(
@@ -288,8 +299,8 @@ def build_coaction_edges(
     edges, kept = _edge_table(per_type, type_list, null_model, significance, plan.accounts)
     del per_type
     actions = plan.actions(shares, kept, window_us, max_pairs_per_share)
-    actions = actions.with_columns(
-        type=_type_names(actions["kind"], type_list),
+    actions = actions.select(
+        type=_type_names(actions["kind"], type_list), target="target", account_id="account_id", id="id",
         timestamp=pl.from_epoch("time", time_unit="us").dt.replace_time_zone("UTC"),
     ).sort("timestamp", "id", "type", "target")
     stats.update(
@@ -306,7 +317,7 @@ def build_coaction_edges(
     )
     return CoactionResult(
         edges=edges,
-        actions=actions.select(ACTIONS_SCHEMA.names).to_arrow().cast(ACTIONS_SCHEMA),
+        actions_frame=actions,
         window_seconds=windows,
         engage_events=None if engage_events is None else plan.decode_events(engage_events),
         stats=stats,
