@@ -208,6 +208,7 @@ def build_coaction_edges(
     pair_budget: int = DEFAULT_PAIR_BUDGET,
     on_engage_events: Callable[[pl.DataFrame | CodedEvents, float], None] | None = None,
     scheduler: str | Any | None = None,
+    edge_sink: Callable[[pa.Table], None] | None = None,
 ) -> CoactionResult:
     """Build the co-action graph of ``records`` (a pyarrow Table, LAKE_SCHEMA columns).
 
@@ -228,7 +229,12 @@ def build_coaction_edges(
     them beside the pairing (``detect`` prepares the attachment's test there);
     ``scheduler``: a Dask scheduler address (``tcp://...``) or a ``distributed.Client``:
     the partitions are paired and reduced there as tasks (``engine.OnCluster``), and only
-    the candidate rows, share counts and figures come back; ``None``: in this process.
+    the candidate rows, share counts and figures come back; ``None``: in this process;
+    ``edge_sink``: called with the edges as they are formed, a bucket of account pairs at a
+    time (``EDGES_SCHEMA`` tables, in the order of the whole table), none of them held: the
+    result's ``edges`` and ``actions_frame`` are then empty and ``stats`` counts the
+    ``edges`` and the ``edge_accounts`` (what ``rallypoint network`` writes, without the
+    memory a hundred million edges take).
     """
     started = time.perf_counter()
     type_list, parsed_window = check_options(types=types, window=window, null_model=null_model,
@@ -275,7 +281,10 @@ def build_coaction_edges(
         # with the null model, only the rows of pairs that may pass come back (most candidates
         # met once and cannot): the rest never become strings or structs
         significance_or_none = significance if jitter is not None else None
-        per_type, candidates, per_kind = plan.per_type(rows, share_stats, min_participation, significance_or_none)
+        streamed = None if edge_sink is None else _EdgeStream(edge_sink, type_list, null_model, significance,
+                                                              plan.accounts)
+        per_type, candidates, per_kind = plan.per_type(rows, share_stats, min_participation, significance_or_none,
+                                                       sink=streamed)
         stats["spilled_rows"] = plan.spilled_rows
         stats["buckets_seconds"] = round(time.perf_counter() - buckets_started[0], 3)
         stats["buckets_cpu_seconds"] = round(time.process_time() - buckets_started[1], 3)
@@ -298,14 +307,18 @@ def build_coaction_edges(
     # kept (type, pair) rows go to the actions step in those keys: no string -> code round trip
     edges, kept = _edge_table(per_type, type_list, null_model, significance, plan.accounts)
     del per_type
-    actions = plan.actions(shares, kept, window_us, max_pairs_per_share)
+    if streamed is not None:
+        # the network alone: no actions behind the edges
+        stats["edge_accounts"] = int(streamed.accounts_seen.sum())
+    actions = plan.actions(shares, kept, window_us, max_pairs_per_share) if streamed is None else pl.DataFrame(
+        schema=SHARE_COLUMNS)
     actions = actions.select(
         type=_type_names(actions["kind"], type_list), target="target", account_id="account_id", id="id",
         timestamp=pl.from_epoch("time", time_unit="us").dt.replace_time_zone("UTC"),
     ).sort("timestamp", "id", "type", "target")
     stats.update(
         {
-            "edges": edges.num_rows,
+            "edges": edges.num_rows if streamed is None else streamed.n_edges,
             "actions": actions.height,
             "null_model": null_model,
             "null_jitter": jitter,
@@ -592,12 +605,14 @@ class _LocalPlan:
         figures = merge_figures([r.figures for r in results])
         return results, None, figures
 
-    def per_type(self, rows, share_stats, min_participation, significance):
+    def per_type(self, rows, share_stats, min_participation, significance, sink=None):
         """The per-type rows of every type, added up bucket by bucket (``engine.reduce_bucket``)
         and sorted by (account pair, type); accounts stay codes.
 
         ``significance``: ``None`` without a null model, else only rows of pairs whose
         p-value may pass it are kept, bucket by bucket (and only those get ``E_ab``).
+        ``sink``: called with each bucket's rows (a frame as returned, in key order) instead of
+        holding them; the frame returned is then empty.
         """
         first = self.coded[0]
         n_accounts, n_kinds = first.n_accounts, first.n_kinds
@@ -633,11 +648,21 @@ class _LocalPlan:
                 found = found.take(keep)
                 kept_expected.append(expected[keep])
             kept.append(found)
+            if sink is not None:
+                sink(self._rows_frame(kept, kept_expected if significance is not None else None))
+                kept, kept_expected = [], []
         self.spilled_rows = self.runner.spilled_rows
-        expected = np.concatenate(kept_expected) if significance is not None else None
-        del kept_expected
         for kind, r in enumerate(rows):
             r.formed_pair_types = int(formed[kind])
+        return (self._rows_frame(kept, kept_expected if significance is not None else None), candidates,
+                {k: int(n) for k, n in enumerate(per_kind) if n})
+
+    def _rows_frame(self, kept: list, kept_expected: list | None) -> pl.DataFrame:
+        """Buckets' kept rows (emptied as they are copied) as one frame: ``kind``, ``account_a``,
+        ``account_b`` (codes), the sums and ``expected_weight`` (null without the null model)."""
+        expected = np.concatenate(kept_expected) if kept_expected else None
+        if kept_expected is not None:
+            kept_expected.clear()
         # buckets are ranges of keys in order: concatenated, they stay sorted. Column by column,
         # each bucket's column let go once copied: the rows are held about once, not twice
         # (``met_chance`` has served: the bucket filter used it)
@@ -646,15 +671,14 @@ class _LocalPlan:
             columns[name] = np.concatenate([getattr(p, name) for p in kept]) if kept else np.zeros(0, np.int64)
             for p in kept:
                 setattr(p, name, None)
-        del kept
-        a, b, kind = first.split_pair_kind(columns.pop("pair_kind"))
+        kept.clear()
+        a, b, kind = self.coded[0].split_pair_kind(columns.pop("pair_kind"))
         n_rows = len(a)
-        frame = pl.DataFrame(
+        return pl.DataFrame(
             {"kind": kind, "account_a": a, "account_b": b, **columns,
              "expected_weight": pl.Series(expected, dtype=pl.Float64) if expected is not None
              else pl.repeat(None, n_rows, dtype=pl.Float64, eager=True)}
         )
-        return frame, candidates, {k: int(n) for k, n in enumerate(per_kind) if n}
 
     def close(self) -> None:
         runner = getattr(self, "runner", None)
@@ -735,6 +759,26 @@ def _dense_codes(column: pa.ChunkedArray | pa.Array) -> tuple[pl.Series, pa.Arra
 
 
 # --- output ------------------------------------------------------------------------
+
+class _EdgeStream:
+    """A bucket's per-type rows -> its edges (``_edge_table``) -> ``sink``: a pair's rows are all
+    in one bucket and the buckets come in key order, so the tables handed on, one after the
+    other, are the whole edge table. Counts the edges and marks the accounts in them."""
+
+    def __init__(self, sink: Callable[[pa.Table], None], type_list: Sequence[str], null_model: str,
+                 significance: float, accounts: pl.Series) -> None:
+        self.sink, self.type_list, self.null_model, self.significance = sink, type_list, null_model, significance
+        self.accounts = accounts
+        self.n_edges = 0
+        self.accounts_seen = np.zeros(len(accounts), dtype=bool)
+
+    def __call__(self, per_type: pl.DataFrame) -> None:
+        edges, kept = _edge_table(per_type, self.type_list, self.null_model, self.significance, self.accounts)
+        if edges.num_rows:
+            self.accounts_seen[kept["account_a"].to_numpy()] = True
+            self.accounts_seen[kept["account_b"].to_numpy()] = True
+            self.n_edges += edges.num_rows
+            self.sink(edges)
 
 def _edge_table(per_type: pl.DataFrame, type_list: Sequence[str], null_model: str, significance: float,
                 accounts: pl.Series) -> tuple[pa.Table, pl.DataFrame]:
