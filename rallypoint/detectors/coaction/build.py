@@ -760,10 +760,16 @@ def _dense_codes(column: pa.ChunkedArray | pa.Array) -> tuple[pl.Series, pa.Arra
 
 # --- output ------------------------------------------------------------------------
 
+#: Per-type rows turned into edges at a time when they are streamed (``edge_sink``): an edge
+#: as Arrow (two account ids, its per-type list) takes several times its numbers' bytes.
+EDGE_SLICE_ROWS = 1_000_000
+
+
 class _EdgeStream:
-    """A bucket's per-type rows -> its edges (``_edge_table``) -> ``sink``: a pair's rows are all
-    in one bucket and the buckets come in key order, so the tables handed on, one after the
-    other, are the whole edge table. Counts the edges and marks the accounts in them."""
+    """A bucket's per-type rows -> its edges (``_edge_table``), a slice of whole account pairs at a
+    time -> ``sink``: a pair's rows are all in one bucket and the buckets come in key order, so
+    the tables handed on, one after the other, are the whole edge table. Counts the edges and
+    marks the accounts in them."""
 
     def __init__(self, sink: Callable[[pa.Table], None], type_list: Sequence[str], null_model: str,
                  significance: float, accounts: pl.Series) -> None:
@@ -773,12 +779,27 @@ class _EdgeStream:
         self.accounts_seen = np.zeros(len(accounts), dtype=bool)
 
     def __call__(self, per_type: pl.DataFrame) -> None:
-        edges, kept = _edge_table(per_type, self.type_list, self.null_model, self.significance, self.accounts)
-        if edges.num_rows:
-            self.accounts_seen[kept["account_a"].to_numpy()] = True
-            self.accounts_seen[kept["account_b"].to_numpy()] = True
-            self.n_edges += edges.num_rows
-            self.sink(edges)
+        for lo, hi in _pair_slices(per_type, EDGE_SLICE_ROWS):
+            edges, kept = _edge_table(per_type.slice(lo, hi - lo), self.type_list, self.null_model,
+                                      self.significance, self.accounts)
+            if edges.num_rows:
+                self.accounts_seen[kept["account_a"].to_numpy()] = True
+                self.accounts_seen[kept["account_b"].to_numpy()] = True
+                self.n_edges += edges.num_rows
+                self.sink(edges)
+
+
+def _pair_slices(per_type: pl.DataFrame, rows: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` row ranges of about ``rows`` rows each, cut only where the account pair
+    changes (``per_type`` sorted by account pair), covering every row."""
+    n = per_type.height
+    if n <= rows:
+        return [(0, n)] if n else []
+    a, b = per_type["account_a"].to_numpy(), per_type["account_b"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])])
+    cuts = np.unique(starts[np.minimum(np.searchsorted(starts, np.arange(rows, n, rows)), starts.size - 1)])
+    bounds = np.r_[0, cuts[cuts > 0], n]
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
 
 def _edge_table(per_type: pl.DataFrame, type_list: Sequence[str], null_model: str, significance: float,
                 accounts: pl.Series) -> tuple[pa.Table, pl.DataFrame]:
