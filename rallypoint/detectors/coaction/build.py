@@ -304,14 +304,20 @@ def build_coaction_edges(
     stats["per_type_candidate_edges"] = {type_list[k]: n for k, n in sorted(per_kind.items())}
 
     # edges are formed and filtered on the plan's account keys (codes in process), and the
-    # kept (type, pair) rows go to the actions step in those keys: no string -> code round trip
-    edges, kept = _edge_table(per_type, type_list, null_model, significance, plan.accounts)
-    del per_type
-    if streamed is not None:
+    # kept (type, pair) rows go to the actions step in those keys: no string -> code round trip.
+    # The actions come first: the share events go before the edges' strings are made
+    kept, runs = _kept_pair_rows(per_type, null_model, significance)
+    if streamed is None:
+        actions = plan.actions(shares, kept, window_us, max_pairs_per_share)
+    else:
         # the network alone: no actions behind the edges
         stats["edge_accounts"] = int(streamed.accounts_seen.sum())
-    actions = plan.actions(shares, kept, window_us, max_pairs_per_share) if streamed is None else pl.DataFrame(
-        schema=SHARE_COLUMNS)
+        actions = pl.DataFrame(schema=SHARE_COLUMNS)
+    del kept
+    shares = plan.coded = plan.type_pairs = None
+    release_unused_memory()
+    edges, _ = _edge_table(per_type, type_list, null_model, significance, plan.accounts, runs)
+    del per_type, runs
     actions = actions.select(
         type=_type_names(actions["kind"], type_list), target="target", account_id="account_id", id="id",
         timestamp=pl.from_epoch("time", time_unit="us").dt.replace_time_zone("UTC"),
@@ -801,8 +807,57 @@ def _pair_slices(per_type: pl.DataFrame, rows: int) -> list[tuple[int, int]]:
     bounds = np.r_[0, cuts[cuts > 0], n]
     return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
 
+@dataclass
+class _PairRuns:
+    """The account pairs of sorted per-type rows (``_edge_table``'s input) and which are kept:
+    ``new`` marks a pair's first row, ``starts`` its position; the pair's summed ``weight``,
+    ``expected`` weight, ``p_value`` and ``strength`` (None without the null model, but
+    ``strength``); ``keep``: the pairs that pass. ``O(R)``."""
+
+    new: np.ndarray
+    starts: np.ndarray
+    weight: np.ndarray
+    expected: np.ndarray | None
+    p_value: np.ndarray | None
+    strength: np.ndarray
+    keep: np.ndarray
+
+    @classmethod
+    def of(cls, per_type: pl.DataFrame, null_model: str, significance: float) -> _PairRuns:
+        a, b = per_type["account_a"].to_numpy(), per_type["account_b"].to_numpy()
+        new = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]
+        starts = np.flatnonzero(new)
+        weight = np.add.reduceat(per_type["weight"].to_numpy(), starts)
+        if null_model == "none":
+            return cls(new, starts, weight, None, None, weight.astype(np.float64), np.ones(starts.size, bool))
+        expected = run_sums(per_type["expected_weight"].fill_null(0.0).to_numpy(), starts)
+        p_value = nm.poisson_p_values(weight, expected)
+        with np.errstate(divide="ignore"):
+            strength = np.where(expected > 0, weight / np.maximum(expected, 1e-300), np.inf)
+        return cls(new, starts, weight, expected, p_value, strength, p_value <= significance)
+
+    def kept_rows(self) -> np.ndarray:
+        """Per row: whether its pair is kept."""
+        return self.keep[np.cumsum(self.new) - 1]
+
+
+def _kept_pair_rows(per_type: pl.DataFrame, null_model: str, significance: float
+                    ) -> tuple[pl.DataFrame, _PairRuns | None]:
+    """The (``kind``, ``account_a``, ``account_b``) codes of the kept edges' per-type rows (what
+    the actions step re-pairs), and the pairs' runs for ``_edge_table``."""
+    if per_type.height == 0:
+        return per_type.select(_KEPT_COLUMNS), None
+    runs = _PairRuns.of(per_type, null_model, significance)
+    keep_row = runs.kept_rows()
+    rows = per_type.filter(pl.Series(keep_row)) if not keep_row.all() else per_type
+    return rows.select(_KEPT_COLUMNS), runs
+
+
+_KEPT_COLUMNS = ("kind", "account_a", "account_b")
+
+
 def _edge_table(per_type: pl.DataFrame, type_list: Sequence[str], null_model: str, significance: float,
-                accounts: pl.Series) -> tuple[pa.Table, pl.DataFrame]:
+                accounts: pl.Series, runs: _PairRuns | None = None) -> tuple[pa.Table, pl.DataFrame]:
     """Per-type rows -> ``(edges, kept)``: one EDGES_SCHEMA row per kept account pair, account
     codes replaced by ``accounts``' ids, and the (``kind``, ``account_a``, ``account_b``) codes
     of every kept edge's per-type rows (what the actions step re-pairs).
@@ -812,28 +867,18 @@ def _edge_table(per_type: pl.DataFrame, type_list: Sequence[str], null_model: st
     an account pair's types are one contiguous run: its sums are taken over the runs (the
     expected weights as a group-by sums floats, ``arrays.run_sums``) and its ``types`` list is
     its kept rows as they lie (list offsets over their columns): no group-by, no hash table.
-    Codes follow string order, so the rows' order holds for the ids too. ``O(R)``.
+    Codes follow string order, so the rows' order holds for the ids too. ``O(R)``. ``runs``:
+    ``_kept_pair_rows``' for the same rows, when it ran first.
     """
-    kept_columns = ("kind", "account_a", "account_b")
     if per_type.height == 0:
-        return EDGES_SCHEMA.empty_table(), per_type.select(kept_columns)
+        return EDGES_SCHEMA.empty_table(), per_type.select(_KEPT_COLUMNS)
+    runs = runs or _PairRuns.of(per_type, null_model, significance)
+    new, starts, weight, keep = runs.new, runs.starts, runs.weight, runs.keep
+    expected, p_value, strength = runs.expected, runs.p_value, runs.strength
     a, b = per_type["account_a"].to_numpy(), per_type["account_b"].to_numpy()
-    new = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]
-    starts = np.flatnonzero(new)
-    weight = np.add.reduceat(per_type["weight"].to_numpy(), starts)
-    if null_model == "none":
-        expected = p_value = None
-        strength = weight.astype(np.float64)
-        keep = np.ones(starts.size, bool)
-    else:
-        expected = run_sums(per_type["expected_weight"].fill_null(0.0).to_numpy(), starts)
-        p_value = nm.poisson_p_values(weight, expected)
-        with np.errstate(divide="ignore"):
-            strength = np.where(expected > 0, weight / np.maximum(expected, 1e-300), np.inf)
-        keep = p_value <= significance
-    keep_row = keep[np.cumsum(new) - 1]
+    keep_row = runs.kept_rows()
     rows = per_type.filter(pl.Series(keep_row)) if not keep_row.all() else per_type
-    kept = rows.select(kept_columns)
+    kept = rows.select(_KEPT_COLUMNS)
     lengths = np.diff(np.r_[starts, new.size])[keep]
     kept_starts = starts[keep]
 
