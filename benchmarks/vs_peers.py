@@ -15,8 +15,9 @@ What it does
     3. Times the toolkit: ``preprocess`` then ``compute co_retweet --time_window 60
        --min_edge_weight 1``; records its times as soon as it ends.
     4. Times rallypoint's exact path, the library call of ``rallypoint network --exact
-       --window 60s --min-participation 1 --null none`` (``network_edges``) on the same
-       CSV read with pyarrow: no cap, no sampling, partitioned and spilled.
+       --window 60s --min-participation 1 --null none`` (``write_network``) on the same
+       CSV read with pyarrow: no cap, no sampling, partitioned and spilled, the edges
+       written to Parquet as they are formed and read back for the comparison.
     5. Checks both give the same undirected account pairs (self-pairs dropped) and, on
        the one-repost ``heavy`` input, the same counts pair by pair (there the toolkit's
        directed weights, both ways, equal rallypoint's co-share pairs and distinct posts);
@@ -35,7 +36,8 @@ minutes (an hour on ``heavy``). Other ``--rows``/``--seed`` keep files of their 
 
 Run: ``make bench`` or ``.venv/bin/python benchmarks/vs_peers.py [--preset heavy] [--rows N]
 [--qut-only | --reuse-qut]``; the ``heavy`` preset under ``flock /tmp/rallypoint-heavy.lock``
-on a shared machine (rallypoint's exact run holds its ~90M edges: gigabytes).
+on a shared machine (the toolkit's database and the comparison of ~90M pairs take gigabytes;
+rallypoint's exact run writes its edges as they are formed, as ``rallypoint network`` does).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ import pyarrow.csv as pacsv
 from rich.console import Console
 
 from rallypoint.detectors.coaction.build import CoactionResult
-from rallypoint.detectors.coaction.network import NetworkOptions, network_edges
+from rallypoint.detectors.coaction.network import NetworkOptions, NetworkResult, network_edges, write_network
 from rallypoint.schema import TIMESTAMP
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -264,12 +266,14 @@ def compare_all(ours: pl.DataFrame, export: Path, one_repost: bool, n_accounts: 
     return total
 
 
-def account_numbers(edges: pa.Table) -> pl.DataFrame:
-    """rallypoint's edges as ``toolkit_pairs`` numbers them, with ``weight`` and ``n_shared``."""
+def account_numbers(edges: pa.Table | Path) -> pl.DataFrame:
+    """rallypoint's edges (a table, or the Parquet file ``rallypoint network`` wrote) as
+    ``toolkit_pairs`` numbers them, with ``weight`` and ``n_shared``."""
     number = [pl.col(c).str.slice(1).cast(pl.Int32) for c in ("account_a", "account_b")]
-    return pl.from_arrow(edges.select(["account_a", "account_b", "weight", "n_shared"])).select(
+    frame = pl.scan_parquet(edges) if isinstance(edges, Path) else pl.from_arrow(edges).lazy()
+    return frame.select(
         account_a=pl.min_horizontal(number), account_b=pl.max_horizontal(number),
-        weight=pl.col("weight").cast(pl.Int32), n_shared=pl.col("n_shared").cast(pl.Int32))
+        weight=pl.col("weight").cast(pl.Int32), n_shared=pl.col("n_shared").cast(pl.Int32)).collect()
 
 
 def compare(ours: pl.DataFrame, qut: pl.DataFrame, one_repost: bool) -> dict:
@@ -312,11 +316,14 @@ def read_records(csv_path: Path) -> pa.Table:
     )
 
 
-def run_rallypoint(csv_path: Path, options: NetworkOptions) -> tuple[float, float, CoactionResult]:
-    """``rallypoint network``'s edges for ``options``, from the CSV read with pyarrow."""
+def run_rallypoint(csv_path: Path, options: NetworkOptions, out: Path | None = None
+                   ) -> tuple[float, float, CoactionResult | NetworkResult]:
+    """``rallypoint network``'s edges for ``options``, from the CSV read with pyarrow: written to
+    ``out`` as they are formed (what the command does), or held (``out`` None)."""
     started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_SELF)
     with console.status(f"rallypoint: {options}"):
-        result = network_edges(read_records(csv_path), options)
+        result = network_edges(read_records(csv_path), options) if out is None else write_network(
+            [read_records(csv_path)], out, options)
     return time.perf_counter() - started, cpu_seconds(resource.RUSAGE_SELF) - cpu, result
 
 
@@ -325,7 +332,8 @@ def rallypoint_side(csv_path: Path, preset: Preset) -> tuple[dict, pl.DataFrame]
     setting's, for information."""
     before = load_average()
     exact = NetworkOptions(window="60s", min_participation=1, null_model="none", exact=True)
-    seconds, cpu, ours = run_rallypoint(csv_path, exact)
+    network = csv_path.with_name(f"{csv_path.stem}_network.parquet")
+    seconds, cpu, ours = run_rallypoint(csv_path, exact, network)
     figures = {
         "rallypoint_seconds": round(seconds, 2),
         # CPU seconds (user + system) tell the same story on a shared machine, where wall time
@@ -339,7 +347,8 @@ def rallypoint_side(csv_path: Path, preset: Preset) -> tuple[dict, pl.DataFrame]
         "spilled_rows": ours.stats["spilled_rows"],
         "exact": "rallypoint network --exact --window 60s --min-participation 1 --null-model none",
     }
-    our_pairs = account_numbers(ours.edges)
+    our_pairs = account_numbers(network)
+    network.unlink()
     del ours
     console.print(f"rallypoint: {seconds:.1f} s, {cpu:.1f} CPU-s, {our_pairs.height:,} pairs, "
                   f"{figures['co_share_pairs']:,} co-share pairs")

@@ -596,7 +596,7 @@ def network(lake, out, fmt, types, window, min_participation, null_model, exact,
                              since=since, until=until)
     result = rallypoint.coaction_network(lake, out, options, fmt=fmt)
     capped = result.stats.get("targets_capped") or 0
-    click.echo(f"{result.edges.num_rows:,} edges between {result.n_accounts:,} accounts written to {result.path} "
+    click.echo(f"{result.n_edges:,} edges between {result.n_accounts:,} accounts written to {result.path} "
                f"({result.fmt}, {result.seconds:.1f} s){'' if exact or not capped else f'; {capped:,} heavy targets capped (use --exact for every pair)'}.")
 
 

@@ -30,6 +30,8 @@ import re
 import secrets
 import shutil
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,10 +101,28 @@ def write_parquet_atomic(path: Path, table: pa.Table, **kwargs: Any) -> None:
     """Write a Parquet file (zstd) under a temporary name, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    kwargs.setdefault("compression", "zstd")
-    kwargs = {**PAGE_CHECKSUMS, **kwargs}
-    pq.write_table(table, tmp, **kwargs)
+    pq.write_table(table, tmp, **_parquet_options(kwargs))
     os.replace(tmp, path)
+
+
+@contextmanager
+def parquet_writer_atomic(path: Path, schema: pa.Schema, **kwargs: Any) -> Iterator[pq.ParquetWriter]:
+    """``write_parquet_atomic`` a table at a time: a ``ParquetWriter`` on a temporary name whose
+    tables become row groups, renamed into place when the block ends; removed if it fails, so
+    no half-written file is ever at ``path``. Holds one table at a time, not the file's rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with pq.ParquetWriter(tmp, schema, **_parquet_options(kwargs)) as writer:
+            yield writer
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _parquet_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The lake's Parquet settings (zstd, page checksums) under the caller's."""
+    return {"compression": "zstd", **PAGE_CHECKSUMS, **kwargs}
 
 
 @dataclass(frozen=True)

@@ -135,6 +135,18 @@ def test_partitions_spilled_to_disk_give_the_one_partition_result(seed, tmp_path
     for key in ("pairs_formed", "pairs_in_window", "candidate_edges", "per_type_candidate_edges"):
         assert spilled.stats[key] == whole.stats[key]
     assert list(tmp_path.iterdir()) == []
+    # handed on bucket by bucket (several buckets here) and slice by slice, the edges are the
+    # whole table's, in order
+    from rallypoint.detectors.coaction import build
+
+    monkeypatch.setattr(build, "EDGE_SLICE_ROWS", 7)
+    streamed = []
+    sunk = build_coaction_edges(table, pair_budget=50, edge_sink=streamed.append, **kw)
+    assert len(streamed) > 1 and sunk.edges.num_rows == 0 and sunk.actions.num_rows == 0
+    assert pa.concat_tables(streamed).equals(whole.edges)
+    assert sunk.stats["edges"] == whole.edges.num_rows
+    accounts = set(whole.edges["account_a"].to_pylist()) | set(whole.edges["account_b"].to_pylist())
+    assert sunk.stats["edge_accounts"] == len(accounts)
 
 
 def test_partition_bounds_cut_between_targets_only():

@@ -11,7 +11,8 @@ terminal); each stage calls the module that owns its work:
    reduced on that Dask cluster (``coaction.engine``).
 2. **communities** — Leiden on the weighted co-action graph (:mod:`.communities`; Traag
    et al. 2019), grown by the group test of :mod:`.attachment`.
-3. **records** — the columns the later stages read, read again once co-action's are gone.
+3. **edges**, **records** — the edges table written (only its weights stay in memory), then
+   the columns the later stages read, read again once co-action's are gone.
 4. **roles**, **accounts** — seeder, bridge, amplifier (:mod:`.roles`) and each member's
    facts (:mod:`.members`); beside stages 5-7, which need only the membership.
 5. **evidence** — co-action evidence rows per cluster (:mod:`.evidence`).
@@ -21,7 +22,7 @@ terminal); each stage calls the module that owns its work:
 9. **score** — every number the score reads (:mod:`.facts`) and a first pass (:mod:`.scoring`).
 10. **terms** — code words the first pass's flagged clusters taught (:mod:`.terms`) and the
     second pass: score, ``flagged``, ``order_score`` and reasons.
-11. **write** — edges, clusters, members, evidence, terms (:mod:`.tables`), each atomically,
+11. **write** — clusters, members, evidence, terms (:mod:`.tables`), each atomically,
     then ``run.json`` last: a run without ``run.json`` is unfinished and the next run discards it.
 
 With ``neo4j_uri`` the committed run is then loaded into Neo4j.
@@ -52,7 +53,6 @@ from rallypoint.allocator import keeping_freed_memory
 from rallypoint.detectors import promoted, scoring
 from rallypoint.detectors.attachment import attach_accounts, prepare_engagements
 from rallypoint.detectors.cluster_bursts import burst_candidates, cluster_bursts
-from rallypoint.detectors.coaction import ACTIONS_SCHEMA
 from rallypoint.detectors.coaction.co_engage import TYPE as ENGAGE_TYPE
 from rallypoint.detectors.coaction.partition import DEFAULT_PAIR_BUDGET
 from rallypoint.detectors.communities import DEFAULT_STRENGTH_CAP, MIN_CLUSTER_SIZE, find_communities
@@ -205,6 +205,7 @@ class DetectRun:
             self.executor = run.enter_context(ThreadPoolExecutor(2, thread_name_prefix="detect"))
             self.coaction()
             self.communities()
+            self.write_edges()
             self.read_later_records()
             self.describe_clusters()
             self.inauthenticity()
@@ -253,10 +254,13 @@ class DetectRun:
                 seed=o.seed, pair_budget=self.pair_budget, on_engage_events=prepare_attachment,
                 scheduler=o.scheduler,
             )
-            result.engage_events = None  # the prepared engagements stand for them
-            self.coaction_result = result
+            # of the result the run keeps its parts, not the result: the actions are let go once
+            # the evidence and roles have them, the edges' strings once the edges are written
+            self.coaction_stats = result.stats
+            self.actions = result.actions_frame
             self.edges = result.edges.select(EDGES_SCHEMA.names).cast(EDGES_SCHEMA)
             self.window_seconds = {k: float(v) for k, v in result.window_seconds.items()}
+            del result
 
     @property
     def pair_budget(self) -> int:
@@ -271,7 +275,7 @@ class DetectRun:
             communities = find_communities(self.edges, objective=o.objective, resolution=o.resolution, seed=o.seed,
                                            min_size=2 if engage_window else MIN_CLUSTER_SIZE)
             self.attached = 0
-            actions = pl.from_arrow(self.coaction_result.actions)
+            actions, self.actions = self.actions, None
             if engage_window:
                 attachment = attach_accounts(communities, self.prepared.pop().result(), engage_window,
                                              significance=o.significance)
@@ -282,6 +286,14 @@ class DetectRun:
             self.actions = actions
             self.membership = pl.from_arrow(communities.members()).select(
                 "account_id", cluster_id=pl.col("community"))
+
+    def write_edges(self) -> None:
+        """edges: the edges table written now, and of it only the numbers the roles and the score
+        read kept: its account ids and per-type lists are most of the run's resident memory."""
+        with self.stages.stage("edges", f"writing the edges ({self.edges.num_rows:,})"):
+            self.lake.write_run_table(self.run_id, "edges", self.edges)
+            self.n_edges = self.edges.num_rows
+            self.edges = self.edges.select(["weight", "expected_weight"])
 
     def read_later_records(self) -> None:
         with self.stages.stage("records", "reading the records for the evidence"):
@@ -300,13 +312,13 @@ class DetectRun:
             self.bursts = cluster_bursts(evidence, only=burst_candidates(evidence))
         self.evidence = evidence
         self.roles, self.accounts = roles_and_accounts.result()
+        self.actions = None  # the evidence and the roles have what they need of them
 
     def roles_and_accounts(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """roles + accounts: per member, its role and what it is (platform, name, followers, first action...)."""
         with self.stages.stage("roles", "roles"):
             weight = self.edges.column("weight").to_numpy().astype(np.float64)
-            roles = assign_roles(self.found, weight,
-                                 with_origins(self.actions.to_arrow().cast(ACTIONS_SCHEMA), self.records))
+            roles = assign_roles(self.found, weight, with_origins(self.actions, self.records))
         with self.stages.stage("accounts", "member accounts"):
             accounts = account_facts(member_records(self.records, self.membership), self.membership)
         return roles, accounts
@@ -341,14 +353,13 @@ class DetectRun:
     def write(self) -> None:
         """The run tables, each atomically, then ``run.json``, which commits the run."""
         with self.stages.stage("write", "writing the run"):
-            tables = run_tables(self.scored, self.roles, self.accounts, self.evidence, self.found, self.edges,
-                                self.records)
+            tables = run_tables(self.scored, self.roles, self.accounts, self.evidence)
             tables["terms"] = terms_table(self.learned, self.keys)
             self.tables = tables
-            # Parquet encodes and compresses without the GIL: the evidence and the edges (most
-            # of the bytes) are written at once (run.json, written last, commits the run)
+            # Parquet encodes and compresses without the GIL: the tables are written two at once
+            # (the edges were written after the communities; run.json, written last, commits the run)
             list(self.executor.map(lambda name: self.lake.write_run_table(self.run_id, name, tables[name]),
-                                   ("evidence", "edges", "members", "clusters", "terms")))
+                                   ("evidence", "members", "clusters", "terms")))
             self.summary = self.run_json()
         self.summary["timings"] = self.stages.timings
         self.summary["cpu_seconds"] = self.stages.cpu
@@ -372,14 +383,14 @@ class DetectRun:
             "snapshot": self.snapshot.as_json(lake.root),
             "counts": {
                 "records": self.records.num_rows,
-                "edges": self.edges.num_rows,
+                "edges": self.n_edges,
                 "clusters": tables["clusters"].num_rows,
                 "flagged": int(pc_sum(tables["clusters"].column("flagged"))),
                 "members": tables["members"].num_rows,
                 "evidence": tables["evidence"].num_rows,
                 "terms": tables["terms"].num_rows,
             },
-            "coaction_stats": _jsonable(getattr(self.coaction_result, "stats", {})),
+            "coaction_stats": _jsonable(self.coaction_stats),
             # accounts joined to a cluster by the group test (attachment.py), not by an edge
             "attached_accounts": self.attached,
             "versions": _versions(),

@@ -70,19 +70,20 @@ def member_link_counts(communities: Communities, weight: np.ndarray) -> pl.DataF
     )
 
 
-def first_actor_counts(members: pl.DataFrame, actions: pa.Table) -> pl.DataFrame:
+def first_actor_counts(members: pl.DataFrame, actions: pa.Table | pl.DataFrame) -> pl.DataFrame:
     """Per member: targets co-shared with its community (``n_targets``) and how often it acted first.
 
     ``actions`` has ``type``, ``target``, ``account_id``, ``timestamp`` (the co-share
     actions of the run). Only targets that two or more members of the same community
     acted on count.
     """
-    if actions.num_rows == 0 or members.height == 0:
+    acts = actions if isinstance(actions, pl.DataFrame) else pl.from_arrow(actions)
+    if acts.height == 0 or members.height == 0:
         return members.select("account_id").with_columns(
             n_targets=pl.lit(0, pl.Int64), n_first=pl.lit(0, pl.Int64)
         )
     acts = (
-        pl.from_arrow(actions.select(["type", "target", "account_id", "timestamp"]))
+        acts.select("type", "target", "account_id", "timestamp")
         .join(members.select("account_id", "community"), on="account_id", how="inner")
         .sort("timestamp", "account_id")
     )
@@ -111,7 +112,7 @@ def first_actor_counts(members: pl.DataFrame, actions: pa.Table) -> pl.DataFrame
 def assign_roles(
     communities: Communities,
     weight: np.ndarray,
-    actions: pa.Table,
+    actions: pa.Table | pl.DataFrame,
     bridge_min_share: float = BRIDGE_MIN_SHARE,
     seeder_min_share: float = SEEDER_MIN_SHARE,
     seeder_min_first: int = SEEDER_MIN_FIRST,
@@ -135,18 +136,20 @@ def assign_roles(
     ).drop("vertex")
 
 
-def with_origins(actions: pa.Table, records: pa.Table) -> pa.Table:
+def with_origins(actions: pl.DataFrame, records: pa.Table) -> pl.DataFrame:
     """The co-actions plus the original posts they reposted or replied to, as the authors' own actions.
 
     An author whose posts the others amplify acted first on them; without these rows
-    the seeder would only be the fastest reposter.
+    the seeder would only be the fastest reposter. ``actions``: ``type``, ``target``,
+    ``account_id``, ``id``, ``timestamp``; ``records``: ``id``, ``account_id``, ``timestamp``
+    at least. The posts are picked from the records in Arrow and only they become polars
+    rows: the records' ids are millions of strings.
     """
-    if actions.num_rows == 0:
+    if actions.height == 0:
         return actions
-    threads = actions.filter(pc.is_in(actions.column("type"), value_set=pa.array(ORIGIN_TYPES)))
-    targets = pc.unique(threads.column("target"))
-    posts = records.select(["id", "account_id", "timestamp"]).filter(pc.is_in(records.column("id"), value_set=targets))
-    kinds = threads.group_by(["target", "type"]).aggregate([]).rename_columns(["id", "type"])
-    origins = posts.join(kinds, keys="id")
-    origins = origins.append_column("target", origins.column("id"))
-    return pa.concat_tables([actions, origins.select(actions.schema.names).cast(actions.schema)])
+    kinds = actions.filter(pl.col("type").is_in(ORIGIN_TYPES)).select(id="target", type="type").unique()
+    targets = kinds["id"].unique().to_arrow().cast(pa.string())
+    posts = pl.from_arrow(records.select(["id", "account_id", "timestamp"])
+                          .filter(pc.is_in(records.column("id"), value_set=targets)))
+    origins = posts.join(kinds, on="id").with_columns(target=pl.col("id"))
+    return pl.concat([actions, origins.select(actions.columns).cast(actions.schema)])

@@ -1,4 +1,4 @@
-"""A run's tables: clusters named in the triage queue's order, members, evidence, edges.
+"""A run's tables: clusters named in the triage queue's order, members, evidence.
 
 What it computes
     Cluster numbers become names ``c0001``.. by score, then (no harm evidence) by
@@ -25,9 +25,10 @@ TARGET_KIND = {"co_repost": "post", "co_link": "url", "co_hashtags": "hashtags",
                "co_media": "media", "co_reply": "reply", "co_text": "text", "co_engage": "post"}
 
 
-def run_tables(scored: pl.DataFrame, roles: pl.DataFrame, accounts: pl.DataFrame, evidence: pl.DataFrame,
-               communities, edges: pa.Table, records: pa.Table) -> dict[str, pa.Table]:
-    """The four run tables, with cluster ids ``c0001``.. in the triage queue's order (:func:`queue_keys`)."""
+def run_tables(scored: pl.DataFrame, roles: pl.DataFrame, accounts: pl.DataFrame,
+               evidence: pl.DataFrame) -> dict[str, pa.Table]:
+    """The clusters, members and evidence tables, with cluster ids ``c0001``.. in the triage
+    queue's order (:func:`queue_keys`); the edges are written as co-action made them."""
     # clusters without harm evidence (score 0) follow by coordination and inauthenticity
     names = queue_keys(scored)
     ranked = scored.sort(["score", "order_score", "n_accounts", "cluster_id"],
@@ -71,7 +72,6 @@ def run_tables(scored: pl.DataFrame, roles: pl.DataFrame, accounts: pl.DataFrame
     members = member_facts.with_columns(pl.col("strength").cast(pl.Float64)).sort(
         ["cluster_id", "strength", "account_id"], descending=[False, True, False])
     return {
-        "edges": edges,
         "clusters": _to_schema(clusters, CLUSTERS_SCHEMA),
         "members": _to_schema(members, MEMBERS_SCHEMA),
         "evidence": _to_schema(ev, EVIDENCE_SCHEMA),

@@ -171,16 +171,27 @@ class CodedEvents:
 
 @dataclass
 class CoactionResult:
-    """Edges (``EDGES_SCHEMA``), the actions behind them, the windows used and run figures."""
+    """Edges (``EDGES_SCHEMA``), the actions behind them, the windows used and run figures.
+
+    ``actions_frame``: the actions as polars holds them (``ACTIONS_SCHEMA``'s columns, sorted by
+    timestamp, id, type, target); ``actions``: the same as an Arrow table of ``ACTIONS_SCHEMA``,
+    converted on each access. ``detect`` reads the frame: the Arrow copy materialises every
+    string of millions of actions again.
+    """
 
     edges: pa.Table
-    actions: pa.Table
+    actions_frame: pl.DataFrame
     window_seconds: dict[str, float]
     stats: dict[str, Any] = field(default_factory=dict)
     #: every ``co_engage`` share event (``target``, ``account_id``, ``id``, ``time`` µs), copies
     #: included, before any filter — what ``detectors.attachment`` tests accounts on; in
     #: process as ``CodedEvents`` (``.decoded()`` gives the strings)
     engage_events: pl.DataFrame | CodedEvents | None = None
+
+    @property
+    def actions(self) -> pa.Table:
+        """``actions_frame`` as an Arrow table of ``ACTIONS_SCHEMA``."""
+        return self.actions_frame.to_arrow().cast(ACTIONS_SCHEMA)
 
 
 def build_coaction_edges(
@@ -197,6 +208,7 @@ def build_coaction_edges(
     pair_budget: int = DEFAULT_PAIR_BUDGET,
     on_engage_events: Callable[[pl.DataFrame | CodedEvents, float], None] | None = None,
     scheduler: str | Any | None = None,
+    edge_sink: Callable[[pa.Table], None] | None = None,
 ) -> CoactionResult:
     """Build the co-action graph of ``records`` (a pyarrow Table, LAKE_SCHEMA columns).
 
@@ -217,7 +229,12 @@ def build_coaction_edges(
     them beside the pairing (``detect`` prepares the attachment's test there);
     ``scheduler``: a Dask scheduler address (``tcp://...``) or a ``distributed.Client``:
     the partitions are paired and reduced there as tasks (``engine.OnCluster``), and only
-    the candidate rows, share counts and figures come back; ``None``: in this process.
+    the candidate rows, share counts and figures come back; ``None``: in this process;
+    ``edge_sink``: called with the edges as they are formed, a bucket of account pairs at a
+    time (``EDGES_SCHEMA`` tables, in the order of the whole table), none of them held: the
+    result's ``edges`` and ``actions_frame`` are then empty and ``stats`` counts the
+    ``edges`` and the ``edge_accounts`` (what ``rallypoint network`` writes, without the
+    memory a hundred million edges take).
     """
     started = time.perf_counter()
     type_list, parsed_window = check_options(types=types, window=window, null_model=null_model,
@@ -264,7 +281,10 @@ def build_coaction_edges(
         # with the null model, only the rows of pairs that may pass come back (most candidates
         # met once and cannot): the rest never become strings or structs
         significance_or_none = significance if jitter is not None else None
-        per_type, candidates, per_kind = plan.per_type(rows, share_stats, min_participation, significance_or_none)
+        streamed = None if edge_sink is None else _EdgeStream(edge_sink, type_list, null_model, significance,
+                                                              plan.accounts)
+        per_type, candidates, per_kind = plan.per_type(rows, share_stats, min_participation, significance_or_none,
+                                                       sink=streamed)
         stats["spilled_rows"] = plan.spilled_rows
         stats["buckets_seconds"] = round(time.perf_counter() - buckets_started[0], 3)
         stats["buckets_cpu_seconds"] = round(time.process_time() - buckets_started[1], 3)
@@ -284,17 +304,27 @@ def build_coaction_edges(
     stats["per_type_candidate_edges"] = {type_list[k]: n for k, n in sorted(per_kind.items())}
 
     # edges are formed and filtered on the plan's account keys (codes in process), and the
-    # kept (type, pair) rows go to the actions step in those keys: no string -> code round trip
-    edges, kept = _edge_table(per_type, type_list, null_model, significance, plan.accounts)
-    del per_type
-    actions = plan.actions(shares, kept, window_us, max_pairs_per_share)
-    actions = actions.with_columns(
-        type=_type_names(actions["kind"], type_list),
+    # kept (type, pair) rows go to the actions step in those keys: no string -> code round trip.
+    # The actions come first: the share events go before the edges' strings are made
+    kept, runs = _kept_pair_rows(per_type, null_model, significance)
+    if streamed is None:
+        actions = plan.actions(shares, kept, window_us, max_pairs_per_share)
+    else:
+        # the network alone: no actions behind the edges
+        stats["edge_accounts"] = int(streamed.accounts_seen.sum())
+        actions = pl.DataFrame(schema=SHARE_COLUMNS)
+    del kept
+    shares = plan.coded = plan.type_pairs = None
+    release_unused_memory()
+    edges, _ = _edge_table(per_type, type_list, null_model, significance, plan.accounts, runs)
+    del per_type, runs
+    actions = actions.select(
+        type=_type_names(actions["kind"], type_list), target="target", account_id="account_id", id="id",
         timestamp=pl.from_epoch("time", time_unit="us").dt.replace_time_zone("UTC"),
     ).sort("timestamp", "id", "type", "target")
     stats.update(
         {
-            "edges": edges.num_rows,
+            "edges": edges.num_rows if streamed is None else streamed.n_edges,
             "actions": actions.height,
             "null_model": null_model,
             "null_jitter": jitter,
@@ -306,7 +336,7 @@ def build_coaction_edges(
     )
     return CoactionResult(
         edges=edges,
-        actions=actions.select(ACTIONS_SCHEMA.names).to_arrow().cast(ACTIONS_SCHEMA),
+        actions_frame=actions,
         window_seconds=windows,
         engage_events=None if engage_events is None else plan.decode_events(engage_events),
         stats=stats,
@@ -581,12 +611,14 @@ class _LocalPlan:
         figures = merge_figures([r.figures for r in results])
         return results, None, figures
 
-    def per_type(self, rows, share_stats, min_participation, significance):
+    def per_type(self, rows, share_stats, min_participation, significance, sink=None):
         """The per-type rows of every type, added up bucket by bucket (``engine.reduce_bucket``)
         and sorted by (account pair, type); accounts stay codes.
 
         ``significance``: ``None`` without a null model, else only rows of pairs whose
         p-value may pass it are kept, bucket by bucket (and only those get ``E_ab``).
+        ``sink``: called with each bucket's rows (a frame as returned, in key order) instead of
+        holding them; the frame returned is then empty.
         """
         first = self.coded[0]
         n_accounts, n_kinds = first.n_accounts, first.n_kinds
@@ -622,11 +654,21 @@ class _LocalPlan:
                 found = found.take(keep)
                 kept_expected.append(expected[keep])
             kept.append(found)
+            if sink is not None:
+                sink(self._rows_frame(kept, kept_expected if significance is not None else None))
+                kept, kept_expected = [], []
         self.spilled_rows = self.runner.spilled_rows
-        expected = np.concatenate(kept_expected) if significance is not None else None
-        del kept_expected
         for kind, r in enumerate(rows):
             r.formed_pair_types = int(formed[kind])
+        return (self._rows_frame(kept, kept_expected if significance is not None else None), candidates,
+                {k: int(n) for k, n in enumerate(per_kind) if n})
+
+    def _rows_frame(self, kept: list, kept_expected: list | None) -> pl.DataFrame:
+        """Buckets' kept rows (emptied as they are copied) as one frame: ``kind``, ``account_a``,
+        ``account_b`` (codes), the sums and ``expected_weight`` (null without the null model)."""
+        expected = np.concatenate(kept_expected) if kept_expected else None
+        if kept_expected is not None:
+            kept_expected.clear()
         # buckets are ranges of keys in order: concatenated, they stay sorted. Column by column,
         # each bucket's column let go once copied: the rows are held about once, not twice
         # (``met_chance`` has served: the bucket filter used it)
@@ -635,15 +677,14 @@ class _LocalPlan:
             columns[name] = np.concatenate([getattr(p, name) for p in kept]) if kept else np.zeros(0, np.int64)
             for p in kept:
                 setattr(p, name, None)
-        del kept
-        a, b, kind = first.split_pair_kind(columns.pop("pair_kind"))
+        kept.clear()
+        a, b, kind = self.coded[0].split_pair_kind(columns.pop("pair_kind"))
         n_rows = len(a)
-        frame = pl.DataFrame(
+        return pl.DataFrame(
             {"kind": kind, "account_a": a, "account_b": b, **columns,
              "expected_weight": pl.Series(expected, dtype=pl.Float64) if expected is not None
              else pl.repeat(None, n_rows, dtype=pl.Float64, eager=True)}
         )
-        return frame, candidates, {k: int(n) for k, n in enumerate(per_kind) if n}
 
     def close(self) -> None:
         runner = getattr(self, "runner", None)
@@ -725,8 +766,98 @@ def _dense_codes(column: pa.ChunkedArray | pa.Array) -> tuple[pl.Series, pa.Arra
 
 # --- output ------------------------------------------------------------------------
 
+#: Per-type rows turned into edges at a time when they are streamed (``edge_sink``): an edge
+#: as Arrow (two account ids, its per-type list) takes several times its numbers' bytes.
+EDGE_SLICE_ROWS = 1_000_000
+
+
+class _EdgeStream:
+    """A bucket's per-type rows -> its edges (``_edge_table``), a slice of whole account pairs at a
+    time -> ``sink``: a pair's rows are all in one bucket and the buckets come in key order, so
+    the tables handed on, one after the other, are the whole edge table. Counts the edges and
+    marks the accounts in them."""
+
+    def __init__(self, sink: Callable[[pa.Table], None], type_list: Sequence[str], null_model: str,
+                 significance: float, accounts: pl.Series) -> None:
+        self.sink, self.type_list, self.null_model, self.significance = sink, type_list, null_model, significance
+        self.accounts = accounts
+        self.n_edges = 0
+        self.accounts_seen = np.zeros(len(accounts), dtype=bool)
+
+    def __call__(self, per_type: pl.DataFrame) -> None:
+        for lo, hi in _pair_slices(per_type, EDGE_SLICE_ROWS):
+            edges, kept = _edge_table(per_type.slice(lo, hi - lo), self.type_list, self.null_model,
+                                      self.significance, self.accounts)
+            if edges.num_rows:
+                self.accounts_seen[kept["account_a"].to_numpy()] = True
+                self.accounts_seen[kept["account_b"].to_numpy()] = True
+                self.n_edges += edges.num_rows
+                self.sink(edges)
+
+
+def _pair_slices(per_type: pl.DataFrame, rows: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` row ranges of about ``rows`` rows each, cut only where the account pair
+    changes (``per_type`` sorted by account pair), covering every row."""
+    n = per_type.height
+    if n <= rows:
+        return [(0, n)] if n else []
+    a, b = per_type["account_a"].to_numpy(), per_type["account_b"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])])
+    cuts = np.unique(starts[np.minimum(np.searchsorted(starts, np.arange(rows, n, rows)), starts.size - 1)])
+    bounds = np.r_[0, cuts[cuts > 0], n]
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+
+@dataclass
+class _PairRuns:
+    """The account pairs of sorted per-type rows (``_edge_table``'s input) and which are kept:
+    ``new`` marks a pair's first row, ``starts`` its position; the pair's summed ``weight``,
+    ``expected`` weight, ``p_value`` and ``strength`` (None without the null model, but
+    ``strength``); ``keep``: the pairs that pass. ``O(R)``."""
+
+    new: np.ndarray
+    starts: np.ndarray
+    weight: np.ndarray
+    expected: np.ndarray | None
+    p_value: np.ndarray | None
+    strength: np.ndarray
+    keep: np.ndarray
+
+    @classmethod
+    def of(cls, per_type: pl.DataFrame, null_model: str, significance: float) -> _PairRuns:
+        a, b = per_type["account_a"].to_numpy(), per_type["account_b"].to_numpy()
+        new = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]
+        starts = np.flatnonzero(new)
+        weight = np.add.reduceat(per_type["weight"].to_numpy(), starts)
+        if null_model == "none":
+            return cls(new, starts, weight, None, None, weight.astype(np.float64), np.ones(starts.size, bool))
+        expected = run_sums(per_type["expected_weight"].fill_null(0.0).to_numpy(), starts)
+        p_value = nm.poisson_p_values(weight, expected)
+        with np.errstate(divide="ignore"):
+            strength = np.where(expected > 0, weight / np.maximum(expected, 1e-300), np.inf)
+        return cls(new, starts, weight, expected, p_value, strength, p_value <= significance)
+
+    def kept_rows(self) -> np.ndarray:
+        """Per row: whether its pair is kept."""
+        return self.keep[np.cumsum(self.new) - 1]
+
+
+def _kept_pair_rows(per_type: pl.DataFrame, null_model: str, significance: float
+                    ) -> tuple[pl.DataFrame, _PairRuns | None]:
+    """The (``kind``, ``account_a``, ``account_b``) codes of the kept edges' per-type rows (what
+    the actions step re-pairs), and the pairs' runs for ``_edge_table``."""
+    if per_type.height == 0:
+        return per_type.select(_KEPT_COLUMNS), None
+    runs = _PairRuns.of(per_type, null_model, significance)
+    keep_row = runs.kept_rows()
+    rows = per_type.filter(pl.Series(keep_row)) if not keep_row.all() else per_type
+    return rows.select(_KEPT_COLUMNS), runs
+
+
+_KEPT_COLUMNS = ("kind", "account_a", "account_b")
+
+
 def _edge_table(per_type: pl.DataFrame, type_list: Sequence[str], null_model: str, significance: float,
-                accounts: pl.Series) -> tuple[pa.Table, pl.DataFrame]:
+                accounts: pl.Series, runs: _PairRuns | None = None) -> tuple[pa.Table, pl.DataFrame]:
     """Per-type rows -> ``(edges, kept)``: one EDGES_SCHEMA row per kept account pair, account
     codes replaced by ``accounts``' ids, and the (``kind``, ``account_a``, ``account_b``) codes
     of every kept edge's per-type rows (what the actions step re-pairs).
@@ -736,28 +867,18 @@ def _edge_table(per_type: pl.DataFrame, type_list: Sequence[str], null_model: st
     an account pair's types are one contiguous run: its sums are taken over the runs (the
     expected weights as a group-by sums floats, ``arrays.run_sums``) and its ``types`` list is
     its kept rows as they lie (list offsets over their columns): no group-by, no hash table.
-    Codes follow string order, so the rows' order holds for the ids too. ``O(R)``.
+    Codes follow string order, so the rows' order holds for the ids too. ``O(R)``. ``runs``:
+    ``_kept_pair_rows``' for the same rows, when it ran first.
     """
-    kept_columns = ("kind", "account_a", "account_b")
     if per_type.height == 0:
-        return EDGES_SCHEMA.empty_table(), per_type.select(kept_columns)
+        return EDGES_SCHEMA.empty_table(), per_type.select(_KEPT_COLUMNS)
+    runs = runs or _PairRuns.of(per_type, null_model, significance)
+    new, starts, weight, keep = runs.new, runs.starts, runs.weight, runs.keep
+    expected, p_value, strength = runs.expected, runs.p_value, runs.strength
     a, b = per_type["account_a"].to_numpy(), per_type["account_b"].to_numpy()
-    new = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]
-    starts = np.flatnonzero(new)
-    weight = np.add.reduceat(per_type["weight"].to_numpy(), starts)
-    if null_model == "none":
-        expected = p_value = None
-        strength = weight.astype(np.float64)
-        keep = np.ones(starts.size, bool)
-    else:
-        expected = run_sums(per_type["expected_weight"].fill_null(0.0).to_numpy(), starts)
-        p_value = nm.poisson_p_values(weight, expected)
-        with np.errstate(divide="ignore"):
-            strength = np.where(expected > 0, weight / np.maximum(expected, 1e-300), np.inf)
-        keep = p_value <= significance
-    keep_row = keep[np.cumsum(new) - 1]
+    keep_row = runs.kept_rows()
     rows = per_type.filter(pl.Series(keep_row)) if not keep_row.all() else per_type
-    kept = rows.select(kept_columns)
+    kept = rows.select(_KEPT_COLUMNS)
     lengths = np.diff(np.r_[starts, new.size])[keep]
     kept_starts = starts[keep]
 

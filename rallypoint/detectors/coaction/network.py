@@ -5,7 +5,9 @@ What it computes
     acting on the same target within the window, counted as co-share pairs the way
     CooRTweet and the QUT coordination-network-toolkit count them — Pacheco et al. 2021;
     CooRnet), written as one file. It is the job those tools do, for researchers who bring
-    their own community detection or statistics.
+    their own community detection or statistics. The edges are written as they are formed,
+    a bucket of account pairs at a time (Parquet row groups, CSV lines): the file, not the
+    process, holds the network (the graph formats are built whole by networkx).
 
     ``exact=True`` lifts the per-share cap, so every pair within the window is formed and
     the network equals the peers' on any input, heavy tails included; the pairs are formed
@@ -20,20 +22,22 @@ per-type figures, ``first_ts``, ``last_ts``, and with the null model ``expected_
 and ``gexf`` (accounts as nodes, the csv's columns as edge attributes).
 
 Complexity: that of :func:`build_coaction_edges` — ``O(n log n)`` for ``n`` share events
-plus the pairs formed — and ``O(E)`` to write.
+plus the pairs formed — and ``O(E)`` to write; memory that of one bucket's edges, not ``E``.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from rallypoint.detectors.coaction.build import (
     COACTION_TYPES,
@@ -43,9 +47,10 @@ from rallypoint.detectors.coaction.build import (
     CoactionResult,
     build_coaction_edges,
 )
-from rallypoint.lake import Lake, parse_time, write_parquet_atomic
+from rallypoint.lake import Lake, parquet_writer_atomic, parse_time
+from rallypoint.schema import EDGES_SCHEMA
 
-__all__ = ["NETWORK_FORMATS", "NetworkOptions", "NetworkResult", "coaction_network", "network_edges"]
+__all__ = ["NETWORK_FORMATS", "NetworkOptions", "NetworkResult", "coaction_network", "network_edges", "write_network"]
 
 NETWORK_FORMATS = ("parquet", "csv", "graphml", "gexf")
 
@@ -83,22 +88,17 @@ class NetworkOptions:
 
 @dataclass
 class NetworkResult:
-    """The edges written, where, and how they were built."""
+    """What was written, where, and how the edges were built (they are in the file, not here)."""
 
-    edges: pa.Table
     path: Path
     fmt: str
     options: NetworkOptions
     window_seconds: dict[str, float]
+    n_edges: int
+    #: accounts in at least one edge
+    n_accounts: int
     stats: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
-
-    @property
-    def n_accounts(self) -> int:
-        if self.edges.num_rows == 0:
-            return 0
-        return len(pc.unique(pa.concat_arrays([self.edges["account_a"].combine_chunks(),
-                                               self.edges["account_b"].combine_chunks()])))
 
 
 def _format_of(out: Path, fmt: str | None) -> str:
@@ -118,49 +118,84 @@ def coaction_network(lake: str | os.PathLike[str] | Lake, out: str | os.PathLike
     lake = (lake if isinstance(lake, Lake) else Lake(lake)).require()
     started = time.perf_counter()
     records = lake.read_interactions_arrow(columns=list(RECORD_COLUMNS), since=options.since, until=options.until)
-    result = network_edges(records, options)
-    del records
-    edges = result.edges
-    _write(edges, out, chosen)
-    return NetworkResult(edges, out, chosen, options, {k: float(v) for k, v in result.window_seconds.items()},
-                         dict(result.stats), time.perf_counter() - started)
+    # handed over in a list: co-action lets the records go once coded (no name here keeps them)
+    result = write_network([records], out, options, fmt=chosen)
+    result.seconds = time.perf_counter() - started
+    return result
 
 
-def network_edges(records: pa.Table, options: NetworkOptions) -> CoactionResult:
-    """The co-action edges of ``records`` (``RECORD_COLUMNS``) with ``options``, unwritten."""
+def write_network(records: pa.Table | list[pa.Table], out: str | os.PathLike[str],
+                  options: NetworkOptions | None = None, *, fmt: str | None = None) -> NetworkResult:
+    """The co-action edges of ``records`` (``RECORD_COLUMNS``; or a one-item list holding them,
+    which is emptied so that the records can go once coded) written to ``out`` as they are
+    formed, atomically: a failed run leaves no file there."""
+    options = options or NetworkOptions()
+    out = Path(out)
+    chosen = _format_of(out, fmt)
+    started = time.perf_counter()
+    if isinstance(records, list):
+        records = records.pop()
+    with _edge_writer(out, chosen) as sink:
+        result = network_edges(records, options, edge_sink=sink)
+    return NetworkResult(out, chosen, options, {k: float(v) for k, v in result.window_seconds.items()},
+                         result.stats["edges"], result.stats["edge_accounts"], dict(result.stats),
+                         time.perf_counter() - started)
+
+
+def network_edges(records: pa.Table, options: NetworkOptions,
+                  edge_sink: Callable[[pa.Table], None] | None = None) -> CoactionResult:
+    """The co-action edges of ``records`` (``RECORD_COLUMNS``) with ``options``, unwritten (or
+    handed to ``edge_sink`` as they are formed: ``build_coaction_edges``)."""
     return build_coaction_edges(
         records, types=options.types, window=options.window, min_participation=options.min_participation,
         null_model=options.null_model, significance=options.significance,
-        max_pairs_per_share=options.max_pairs_per_share,
+        max_pairs_per_share=options.max_pairs_per_share, edge_sink=edge_sink,
     )
 
 
-def _write(edges: pa.Table, out: Path, fmt: str) -> None:
-    """Write ``edges`` whole to a temporary file beside ``out``, then rename it."""
-    out.parent.mkdir(parents=True, exist_ok=True)
+@contextmanager
+def _edge_writer(out: Path, fmt: str) -> Iterator[Callable[[pa.Table], None]]:
+    """A sink for edge tables (``EDGES_SCHEMA``) writing ``out`` in ``fmt``: a temporary file
+    beside it, renamed into place when the block ends, removed if it fails."""
     if fmt == "parquet":
-        write_parquet_atomic(out, edges)
+        with parquet_writer_atomic(out, EDGES_SCHEMA) as writer:
+            yield writer.write_table
         return
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    # flat formats carry each edge's types as one "co_repost|co_link" string
-    import polars as pl
-
-    flat = pl.from_arrow(edges).with_columns(
-        types=pl.col("types").list.eval(pl.element().struct.field("type")).list.join("|"))
     try:
         if fmt == "csv":
-            flat.write_csv(tmp)
+            with tmp.open("wb") as file:
+                header = [True]
+
+                def write_csv(edges: pa.Table) -> None:
+                    _flat(edges).write_csv(file, include_header=header.pop() if header else False)
+
+                yield write_csv
+                if header:  # no edge: the header alone
+                    _flat(EDGES_SCHEMA.empty_table()).write_csv(file)
         else:
             import networkx as nx
 
             graph = nx.Graph()
-            stamps = [c for c in ("first_ts", "last_ts") if c in flat.columns]
-            flat = flat.with_columns(pl.col(stamps).dt.to_string("%Y-%m-%dT%H:%M:%S%.6f%z"))
-            attributes = [c for c in flat.columns if c not in ("account_a", "account_b")]
-            graph.add_edges_from(
-                (a, b, {k: v for k, v in zip(attributes, rest, strict=True) if v is not None})
-                for a, b, *rest in flat.select("account_a", "account_b", *attributes).iter_rows())
+
+            def add_edges(edges: pa.Table) -> None:
+                flat = _flat(edges)
+                stamps = [c for c in ("first_ts", "last_ts") if c in flat.columns]
+                flat = flat.with_columns(pl.col(stamps).dt.to_string("%Y-%m-%dT%H:%M:%S%.6f%z"))
+                attributes = [c for c in flat.columns if c not in ("account_a", "account_b")]
+                graph.add_edges_from(
+                    (a, b, {k: v for k, v in zip(attributes, rest, strict=True) if v is not None})
+                    for a, b, *rest in flat.select("account_a", "account_b", *attributes).iter_rows())
+
+            yield add_edges
             (nx.write_graphml if fmt == "graphml" else nx.write_gexf)(graph, tmp)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _flat(edges: pa.Table) -> pl.DataFrame:
+    """Edges for the flat formats: each edge's types as one "co_repost|co_link" string."""
+    return pl.from_arrow(edges).with_columns(
+        types=pl.col("types").list.eval(pl.element().struct.field("type")).list.join("|"))
