@@ -233,15 +233,16 @@ class _Graph:
 
     def relationships(self) -> dict[str, pl.DataFrame]:
         """Distinct (``src``, ``dst``) ``_node`` pairs per relationship type, from a second pass over the lake."""
-        post_ids = self.nodes["Post"].select("platform", "id", "_node")
+        post_node = _PostNodes(self.nodes["Post"])
         account_ids = self.nodes["Account"].select("id", "_node")
         parts: dict[str, list[pl.DataFrame]] = {rel: [] for rel, _, _ in RELATIONSHIP_TYPES}
         for df in self._read():
-            rows = (df.select("platform", "id", "account_id", "action", "target_id", "target_account_id")
-                    .join(post_ids.rename({"_node": "p"}), on=["platform", "id"])
-                    .join(account_ids.rename({"id": "account_id", "_node": "a"}), on="account_id"))
-            targeted = rows.filter(pl.col("target_id").is_not_null()).join(
-                post_ids.rename({"id": "target_id", "_node": "t"}), on=["platform", "target_id"])
+            keyed = df.with_columns(p=post_node.find(df, "id"))
+            rows = keyed.select("p", "account_id").join(account_ids.rename({"id": "account_id", "_node": "a"}),
+                                                        on="account_id")
+            targeted = keyed.filter(pl.col("target_id").is_not_null()).select(
+                "p", "action", "target_account_id", "platform", "target_id")
+            targeted = targeted.with_columns(t=post_node.find(targeted, "target_id"))
             parts["POSTED"].append(rows.select(src="a", dst="p"))
             parts["POSTED"].append(targeted.join(account_ids.rename({"id": "target_account_id", "_node": "ta"}),
                                                  on="target_account_id").select(src="ta", dst="t"))
@@ -250,12 +251,39 @@ class _Graph:
             for column, rel, label, key in (("urls", "LINKS_TO", "Url", "url"), ("hashtags", "TAGGED", "Hashtag", "tag"),
                                             ("mentions", "MENTIONS", "Account", "id"),
                                             ("media", "ATTACHES", "Media", "hash")):
-                linked = (_exploded(df, column).join(post_ids.rename({"_node": "p"}), on=["platform", "id"])
+                linked = (keyed.select("p", pl.col(column).alias("value")).explode("value")
+                          .filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
                           .join(self.nodes[label].select(pl.col(key).alias("value"), pl.col("_node").alias("n")),
                                 on="value"))
                 parts[rel].append(linked.select(src="p", dst="n"))
         self._single = None
         return {rel: pl.concat(tables, rechunk=False).unique() for rel, tables in parts.items()}
+
+
+class _PostNodes:
+    """The ``_node`` of a post key, found by binary search over the posts' sorted 64-bit key hashes.
+
+    A join against every post's (platform, id) strings would hash all of them again for every
+    batch; the hashes are taken and sorted once instead. Exact for keys that are posts (every
+    record and every target is): the seed is chosen so that no two posts share a hash, so a
+    key's hash names its post alone. O(P log P) once, O(k log P) per lookup of k keys.
+    """
+
+    def __init__(self, posts: pl.DataFrame) -> None:
+        for seed in range(2**16):
+            table = posts.select(h=_key_hash(pl.col("platform"), pl.col("id"), seed), n="_node").sort("h")
+            if table["h"].n_unique() == len(table):
+                break
+        self.seed, self.hashes, self.nodes = seed, table["h"], table["n"]
+
+    def find(self, frame: pl.DataFrame, id_column: str) -> pl.Series:
+        """The ``_node`` of each row's (platform, ``id_column``) post in ``frame``."""
+        hashes = frame.select(_key_hash(pl.col("platform"), pl.col(id_column), self.seed)).to_series()
+        return self.nodes.gather(self.hashes.search_sorted(hashes))
+
+
+def _key_hash(platform: pl.Expr, post_id: pl.Expr, seed: int) -> pl.Expr:
+    return pl.struct(platform.alias("platform"), post_id.alias("id")).hash(seed=seed)
 
 
 def _last_occurrences(parts: list[pl.DataFrame]) -> pl.DataFrame:
@@ -267,7 +295,7 @@ def _last_occurrences(parts: list[pl.DataFrame]) -> pl.DataFrame:
     true collisions) are compared by their keys, so the hash table over every row holds integers.
     """
     keys = pl.concat([part.select("platform", "id") for part in parts], rechunk=False)
-    hashes = keys.select(pl.struct("platform", "id").hash(seed=0)).to_series()
+    hashes = keys.select(_key_hash(pl.col("platform"), pl.col("id"), 0)).to_series()
     shared = hashes.is_duplicated()
     del hashes
     last = ~shared
