@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -257,7 +258,7 @@ class _Graph:
                                 on="value"))
                 parts[rel].append(linked.select(src="p", dst="n"))
         self._single = None
-        return {rel: pl.concat(tables, rechunk=False).unique() for rel, tables in parts.items()}
+        return {rel: _distinct_pairs(pl.concat(tables, rechunk=False)) for rel, tables in parts.items()}
 
 
 class _PostNodes:
@@ -274,12 +275,23 @@ class _PostNodes:
             table = posts.select(h=_key_hash(pl.col("platform"), pl.col("id"), seed), n="_node").sort("h")
             if table["h"].n_unique() == len(table):
                 break
-        self.seed, self.hashes, self.nodes = seed, table["h"], table["n"]
+        self.seed, self.hashes, self.nodes = seed, table["h"].to_numpy(), table["n"].to_numpy()
 
     def find(self, frame: pl.DataFrame, id_column: str) -> pl.Series:
         """The ``_node`` of each row's (platform, ``id_column``) post in ``frame``."""
-        hashes = frame.select(_key_hash(pl.col("platform"), pl.col(id_column), self.seed)).to_series()
-        return self.nodes.gather(self.hashes.search_sorted(hashes))
+        hashes = frame.select(_key_hash(pl.col("platform"), pl.col(id_column), self.seed)).to_series().to_numpy()
+        # searched in sorted order: neighbouring keys then share the search's last steps in cache
+        order = np.argsort(hashes)
+        found = np.empty(len(hashes), dtype=self.nodes.dtype)
+        found[order] = self.nodes[np.searchsorted(self.hashes, hashes[order])]
+        return pl.Series(found)
+
+
+def _distinct_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
+    """The distinct (``src``, ``dst``) rows of ``pairs``, sorted: both ids packed in one 64-bit integer to hash."""
+    packed = pairs.select(pl.col("src").cast(pl.UInt64) * 2**32 + pl.col("dst").cast(pl.UInt64)).to_series()
+    packed = packed.unique().sort()
+    return pl.DataFrame({"src": (packed // 2**32).cast(pl.UInt32), "dst": (packed % 2**32).cast(pl.UInt32)})
 
 
 def _key_hash(platform: pl.Expr, post_id: pl.Expr, seed: int) -> pl.Expr:
