@@ -49,7 +49,6 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rallypoint.errors import Neo4jError
@@ -148,20 +147,28 @@ def _batches(paths: list[Path], batch_records: int) -> Iterator[pl.DataFrame]:
         pending, held = [], 0
         return frame
 
+    dtypes = _load_schema()
     for path in paths:
         parquet = pq.ParquetFile(path)
-        present = [c for c in LOAD_COLUMNS if c in parquet.schema_arrow.names]
-        for batch in parquet.iter_batches(batch_size=batch_records, columns=present):
-            if pending and held + batch.num_rows > batch_records:
+        present = set(parquet.schema_arrow.names)
+        # polars' own reader: no conversion of every string and list from Arrow's layout to its own
+        scan = pl.scan_parquet(path).select(pl.col(c) if c in present else pl.lit(None, dtypes[c]).alias(c)
+                                            for c in LOAD_COLUMNS)
+        rows = parquet.metadata.num_rows
+        for start in range(0, rows, batch_records):
+            size = min(batch_records, rows - start)
+            if pending and held + size > batch_records:
                 yield flush()
-            table = pa.Table.from_batches([batch])
-            for missing in (c for c in LOAD_COLUMNS if c not in present):
-                table = table.append_column(missing, pa.nulls(len(table), LAKE_SCHEMA.field(missing).type))
-            pending.append(pl.from_arrow(table.select(LOAD_COLUMNS)))
-            held += len(table)
+            pending.append(scan.slice(start, size).collect())
+            held += size
     if pending or not offset:
-        pending = pending or [pl.from_arrow(LAKE_SCHEMA.empty_table().select(LOAD_COLUMNS))]
+        pending = pending or [pl.DataFrame(schema=_load_schema())]
         yield flush()
+
+
+def _load_schema() -> pl.Schema:
+    """The polars types of the lake's ``LOAD_COLUMNS``."""
+    return pl.from_arrow(LAKE_SCHEMA.empty_table().select(LOAD_COLUMNS)).schema
 
 
 def _exploded(df: pl.DataFrame, column: str) -> pl.DataFrame:
