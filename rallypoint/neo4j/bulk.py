@@ -27,10 +27,11 @@ Under docker-compose the image's own ``neo4j-admin`` does step 2 from the ``impo
 that ``write_import_csv`` leaves beside the CSV (docs/neo4j.md, "Bulk load").
 
 Complexity: hash group-bys and joins over the lake's columns (polars, multi-threaded), O(records
-+ list elements) time. The lake is read ``BATCH_RECORDS`` records at a time, twice (node tables,
-then relationships): memory is O(nodes + relationships) for the keys, ids and pairs, plus one
-batch, never the whole lake's records. The importer is O(nodes + relationships) with an id map
-of O(nodes).
++ list elements) time, plus O(records log posts) for finding each record's and target's post id
+by binary search over the posts' sorted key hashes. The lake is read ``BATCH_RECORDS`` records at
+a time, twice (node tables, then relationships): memory is O(nodes + relationships) for the keys,
+ids and pairs, plus one batch, never the whole lake's records. The importer is O(nodes +
+relationships) and keeps no id map (the ids are store ids).
 """
 
 from __future__ import annotations
