@@ -328,3 +328,22 @@ def test_a_post_in_two_batches_keeps_its_last_occurrence(tmp_path):
         for i, post_id in enumerate(again["id"].to_pylist()):
             (line,) = [p for p in posts if p.split(",")[2] == f'"{post_id}"']
             assert line.endswith(f',"again-{i}"'), line
+
+
+def test_post_ids_are_found_when_the_first_hash_seed_collides(tmp_path, monkeypatch):
+    """A seed whose 64-bit key hashes collide among posts is passed over: the relationships do not change."""
+    _, lake_ab, _, _ = _lakes(tmp_path)
+    _, expected, _ = neo4j_bulk.lake_graph(lake_ab, batch_records=37)
+    real = neo4j_bulk._key_hash
+    seeds = []
+
+    def weak_first_seed(platform, post_id, seed):
+        seeds.append(seed)
+        return post_id.str.len_bytes().cast(pl.UInt64) if seed == 0 else real(platform, post_id, seed)
+
+    monkeypatch.setattr(neo4j_bulk, "_key_hash", weak_first_seed)
+    _, relationships, _ = neo4j_bulk.lake_graph(lake_ab, batch_records=37)
+    assert 0 in seeds and 1 in seeds  # the weak seed was tried, and left for the next one
+    assert relationships.keys() == expected.keys()
+    for rel, table in expected.items():
+        assert len(table) and relationships[rel].sort(["src", "dst"]).equals(table.sort(["src", "dst"])), rel

@@ -27,10 +27,11 @@ Under docker-compose the image's own ``neo4j-admin`` does step 2 from the ``impo
 that ``write_import_csv`` leaves beside the CSV (docs/neo4j.md, "Bulk load").
 
 Complexity: hash group-bys and joins over the lake's columns (polars, multi-threaded), O(records
-+ list elements) time. The lake is read ``BATCH_RECORDS`` records at a time, twice (node tables,
-then relationships): memory is O(nodes + relationships) for the keys, ids and pairs, plus one
-batch, never the whole lake's records. The importer is O(nodes + relationships) with an id map
-of O(nodes).
++ list elements) time, plus O(records log posts) for finding each record's and target's post id
+by binary search over the posts' sorted key hashes. The lake is read ``BATCH_RECORDS`` records at
+a time, twice (node tables, then relationships): memory is O(nodes + relationships) for the keys,
+ids and pairs, plus one batch, never the whole lake's records. The importer is O(nodes +
+relationships) and keeps no id map (the ids are store ids).
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rallypoint.errors import Neo4jError
@@ -147,20 +148,28 @@ def _batches(paths: list[Path], batch_records: int) -> Iterator[pl.DataFrame]:
         pending, held = [], 0
         return frame
 
+    dtypes = _load_schema()
     for path in paths:
         parquet = pq.ParquetFile(path)
-        present = [c for c in LOAD_COLUMNS if c in parquet.schema_arrow.names]
-        for batch in parquet.iter_batches(batch_size=batch_records, columns=present):
-            if pending and held + batch.num_rows > batch_records:
+        present = set(parquet.schema_arrow.names)
+        # polars' own reader: no conversion of every string and list from Arrow's layout to its own
+        scan = pl.scan_parquet(path).select(pl.col(c) if c in present else pl.lit(None, dtypes[c]).alias(c)
+                                            for c in LOAD_COLUMNS)
+        rows = parquet.metadata.num_rows
+        for start in range(0, rows, batch_records):
+            size = min(batch_records, rows - start)
+            if pending and held + size > batch_records:
                 yield flush()
-            table = pa.Table.from_batches([batch])
-            for missing in (c for c in LOAD_COLUMNS if c not in present):
-                table = table.append_column(missing, pa.nulls(len(table), LAKE_SCHEMA.field(missing).type))
-            pending.append(pl.from_arrow(table.select(LOAD_COLUMNS)))
-            held += len(table)
+            pending.append(scan.slice(start, size).collect())
+            held += size
     if pending or not offset:
-        pending = pending or [pl.from_arrow(LAKE_SCHEMA.empty_table().select(LOAD_COLUMNS))]
+        pending = pending or [pl.DataFrame(schema=_load_schema())]
         yield flush()
+
+
+def _load_schema() -> pl.Schema:
+    """The polars types of the lake's ``LOAD_COLUMNS``."""
+    return pl.from_arrow(LAKE_SCHEMA.empty_table().select(LOAD_COLUMNS)).schema
 
 
 def _exploded(df: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -233,15 +242,16 @@ class _Graph:
 
     def relationships(self) -> dict[str, pl.DataFrame]:
         """Distinct (``src``, ``dst``) ``_node`` pairs per relationship type, from a second pass over the lake."""
-        post_ids = self.nodes["Post"].select("platform", "id", "_node")
+        post_node = _PostNodes(self.nodes["Post"])
         account_ids = self.nodes["Account"].select("id", "_node")
         parts: dict[str, list[pl.DataFrame]] = {rel: [] for rel, _, _ in RELATIONSHIP_TYPES}
         for df in self._read():
-            rows = (df.select("platform", "id", "account_id", "action", "target_id", "target_account_id")
-                    .join(post_ids.rename({"_node": "p"}), on=["platform", "id"])
-                    .join(account_ids.rename({"id": "account_id", "_node": "a"}), on="account_id"))
-            targeted = rows.filter(pl.col("target_id").is_not_null()).join(
-                post_ids.rename({"id": "target_id", "_node": "t"}), on=["platform", "target_id"])
+            keyed = df.with_columns(p=post_node.find(df, "id"))
+            rows = keyed.select("p", "account_id").join(account_ids.rename({"id": "account_id", "_node": "a"}),
+                                                        on="account_id")
+            targeted = keyed.filter(pl.col("target_id").is_not_null()).select(
+                "p", "action", "target_account_id", "platform", "target_id")
+            targeted = targeted.with_columns(t=post_node.find(targeted, "target_id"))
             parts["POSTED"].append(rows.select(src="a", dst="p"))
             parts["POSTED"].append(targeted.join(account_ids.rename({"id": "target_account_id", "_node": "ta"}),
                                                  on="target_account_id").select(src="ta", dst="t"))
@@ -250,12 +260,50 @@ class _Graph:
             for column, rel, label, key in (("urls", "LINKS_TO", "Url", "url"), ("hashtags", "TAGGED", "Hashtag", "tag"),
                                             ("mentions", "MENTIONS", "Account", "id"),
                                             ("media", "ATTACHES", "Media", "hash")):
-                linked = (_exploded(df, column).join(post_ids.rename({"_node": "p"}), on=["platform", "id"])
+                linked = (keyed.select("p", pl.col(column).alias("value")).explode("value")
+                          .filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
                           .join(self.nodes[label].select(pl.col(key).alias("value"), pl.col("_node").alias("n")),
                                 on="value"))
                 parts[rel].append(linked.select(src="p", dst="n"))
         self._single = None
-        return {rel: pl.concat(tables, rechunk=False).unique() for rel, tables in parts.items()}
+        return {rel: _distinct_pairs(pl.concat(tables, rechunk=False)) for rel, tables in parts.items()}
+
+
+class _PostNodes:
+    """The ``_node`` of a post key, found by binary search over the posts' sorted 64-bit key hashes.
+
+    A join against every post's (platform, id) strings would hash all of them again for every
+    batch; the hashes are taken and sorted once instead. Exact for keys that are posts (every
+    record and every target is): the seed is chosen so that no two posts share a hash, so a
+    key's hash names its post alone. O(P log P) once, O(k log P) per lookup of k keys.
+    """
+
+    def __init__(self, posts: pl.DataFrame) -> None:
+        for seed in range(2**16):
+            table = posts.select(h=_key_hash(pl.col("platform"), pl.col("id"), seed), n="_node").sort("h")
+            if table["h"].n_unique() == len(table):
+                break
+        self.seed, self.hashes, self.nodes = seed, table["h"].to_numpy(), table["n"].to_numpy()
+
+    def find(self, frame: pl.DataFrame, id_column: str) -> pl.Series:
+        """The ``_node`` of each row's (platform, ``id_column``) post in ``frame``."""
+        hashes = frame.select(_key_hash(pl.col("platform"), pl.col(id_column), self.seed)).to_series().to_numpy()
+        # searched in sorted order: neighbouring keys then share the search's last steps in cache
+        order = np.argsort(hashes)
+        found = np.empty(len(hashes), dtype=self.nodes.dtype)
+        found[order] = self.nodes[np.searchsorted(self.hashes, hashes[order])]
+        return pl.Series(found)
+
+
+def _distinct_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
+    """The distinct (``src``, ``dst``) rows of ``pairs``, sorted: both ids packed in one 64-bit integer to hash."""
+    packed = pairs.select(pl.col("src").cast(pl.UInt64) * 2**32 + pl.col("dst").cast(pl.UInt64)).to_series()
+    packed = packed.unique().sort()
+    return pl.DataFrame({"src": (packed // 2**32).cast(pl.UInt32), "dst": (packed % 2**32).cast(pl.UInt32)})
+
+
+def _key_hash(platform: pl.Expr, post_id: pl.Expr, seed: int) -> pl.Expr:
+    return pl.struct(platform.alias("platform"), post_id.alias("id")).hash(seed=seed)
 
 
 def _last_occurrences(parts: list[pl.DataFrame]) -> pl.DataFrame:
@@ -267,7 +315,7 @@ def _last_occurrences(parts: list[pl.DataFrame]) -> pl.DataFrame:
     true collisions) are compared by their keys, so the hash table over every row holds integers.
     """
     keys = pl.concat([part.select("platform", "id") for part in parts], rechunk=False)
-    hashes = keys.select(pl.struct("platform", "id").hash(seed=0)).to_series()
+    hashes = keys.select(_key_hash(pl.col("platform"), pl.col("id"), 0)).to_series()
     shared = hashes.is_duplicated()
     del hashes
     last = ~shared
