@@ -136,9 +136,14 @@ def html_shown(source: str) -> _Shown:
     return parser
 
 
+def card_sources(at: AppTest) -> list[str]:
+    """Each queue card's HTML (a page of cards is one HTML block, a card one ``<article>`` in it)."""
+    return [part for h in at.html for part in re.split(r"(?=<article )", h.value) if part.startswith("<article ")]
+
+
 def card_titles(at: AppTest) -> list[str]:
-    """Each queue card's text as the analyst reads it (a card is one HTML block)."""
-    return [t for t in (html_shown(h.value).text() for h in at.html) if t.startswith("#")]
+    """Each queue card's text as the analyst reads it."""
+    return [html_shown(card).text() for card in card_sources(at)]
 
 
 def card_ids(at: AppTest) -> list[str]:
@@ -156,7 +161,7 @@ def test_queue_lists_flagged_clusters_by_score_with_their_evidence_summary(fixtu
     assert fixture_lake.high_profile_account in text  # high-profile members are named, not hidden
     assert "UNREVIEWED" in text
     # each card links to its cluster's page, with the run (a plain link: it opens in a new tab too)
-    links = [shown.links for shown in map(html_shown, (h.value for h in at.html)) if shown.text().startswith("#")]
+    links = [html_shown(card).links for card in card_sources(at)]
     assert links == [[f"cluster?{urlencode({'run': NEW_RUN, 'cluster': c})}"] for c in card_ids(at)]
 
 
@@ -519,14 +524,14 @@ def test_a_card_shows_hostile_reasons_and_handles_as_text(lake_copy, monkeypatch
         pl.when(pl.col("high_profile").fill_null(False)).then(pl.lit(handle)).otherwise(pl.col("account_name"))
         .alias("account_name")).to_arrow())
     at = open_app(lake, monkeypatch, run=NEW_RUN)
-    card = next(h.value for h in at.html if f"· {top} —" in html_shown(h.value).text())
+    card = next(card for card in card_sources(at) if f"· {top} —" in html_shown(card).text())
     shown = html_shown(card)
     for payload in HOSTILE_CARD_TEXT:  # each reason shows exactly its text, as a line of the card
         assert f"- Reason: {payload}" in shown.text().replace("Harm: ", "Reason: ").replace(
             "Mobilization: ", "Reason: ").replace("Coordination: ", "Reason: "), payload
     assert f"{handle} (" in " ".join(card_titles(at))  # the high-profile member's handle first, as text
     # the only tags are the card's own: no image, script or the payload's <b>; one link, the app's own
-    assert set(shown.tags) <= {"div", "b", "br", "span", "ul", "li", "i", "p", "a"}
+    assert set(shown.tags) <= {"article", "div", "b", "br", "span", "ul", "li", "i", "p", "a"}
     assert shown.links == [f"cluster?{urlencode({'run': NEW_RUN, 'cluster': top})}"]
     assert shown.text().count("tag") >= 1 and "onerror" in shown.text()
     assert "<img" not in card and "<b>tag" not in card and "javascript" in shown.text()

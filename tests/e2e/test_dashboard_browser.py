@@ -104,8 +104,8 @@ class CpuClock:
 
 #: The password of the accounts the browser tests create (``add_users``).
 PASSWORD = "a browser test password"
-#: A queue card: one HTML block (``st.html``) with the card's text.
-CARD = '[data-testid="stHtml"]'
+#: A queue card: an ``<article>`` in the page's HTML block of cards (``st.html``).
+CARD = '[data-testid="stHtml"] article.rp-card'
 #: The analyst the tests on the simulated world sign in as.
 ANALYST = "browser-analyst"
 
