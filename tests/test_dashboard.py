@@ -266,6 +266,37 @@ def test_network_picture_places_every_account_where_it_is_drawn():
     assert drawn_as == expected
 
 
+def test_the_pictures_legend_fits_inside_it_and_beside_the_drawing():
+    import io
+
+    from PIL import Image
+
+    members, edges, positions = _ring_network(40)
+    long_role = "amplifier of a long-named kind the legend must still show whole"
+    members = members.with_columns(pl.col("role").replace({"amplifier": long_role}))
+    for view in (None, (*np.sort(positions[:2, 0]), *np.sort(positions[:2, 1]))):
+        picture = network_picture(members, edges, positions, view=view)
+        image = np.asarray(Image.open(io.BytesIO(picture.png)).convert("RGB"), dtype=float)
+        # the legend's frame: the columns holding a long vertical run of its light grey edge
+        grey = (np.abs(image - _rgb("#cccccc")).sum(axis=2) < 30).sum(axis=0)
+        frame = np.flatnonzero(grey > 60)
+        assert len(frame) >= 2, "no legend frame found"
+        left, right = frame.min(), frame.max()
+        assert right < picture.width - 2  # not cut at the picture's edge
+        assert (image[:, -2:] > 245).all()  # nothing drawn in the last columns
+        x0, y0, x1, y1 = picture.area
+        assert x1 < left  # the drawing ends before the legend
+        shown = (picture.xy[:, 0] >= x0) & (picture.xy[:, 0] <= x1) & (picture.xy[:, 1] >= y0) & (picture.xy[:, 1] <= y1)
+        assert shown.any()
+        hidden = np.flatnonzero(~shown)
+        if view is not None:  # accounts clipped off the zoomed drawing cannot be picked, even under the legend
+            assert len(hidden)
+            for i in hidden:
+                x, y = picture.xy[i]
+                click = {"x1": x, "y1": y, "width": picture.width, "height": picture.height}
+                assert picture.accounts[i] not in accounts_at(picture, click)
+
+
 def test_a_click_on_the_picture_picks_the_nearest_account_and_a_box_the_accounts_inside():
     members, edges, positions = _ring_network(40)
     picture = network_picture(members, edges, positions)
