@@ -235,7 +235,7 @@ def test_cluster_page_shows_reasons_evidence_targets_and_members(fixture_lake, m
     at.query_params["tab"] = "Evidence posts"
     at.run()
     assert "Network of members" not in [s.value for s in at.subheader]
-    assert "<mark>" in " ".join(texts(at.markdown))  # matched phrases are highlighted
+    assert "<mark>" in " ".join(h.value for h in at.html)  # matched phrases are highlighted
     at.query_params["tab"] = "Members and shared targets"
     at.run()
     members = frame(at, "account_id", "role", "first_ts")
@@ -444,22 +444,23 @@ def test_evidence_is_grouped_by_text_searchable_and_names_accounts_by_handle(fix
     signals = evidence.filter(~pl.col("kind").str.starts_with("coaction"))
     distinct = signals["text"].n_unique()
     caption = next(c for c in texts(at.caption) if "groups of identical" in c)
-    assert caption.startswith(f"{distinct} groups") and f"of the cluster's {evidence['id'].n_unique()} evidence posts" in caption
-    groups = next(m.value for m in at.markdown if " posts by " in m.value)
-    assert groups.count("<div") == distinct
+    assert caption.startswith(f"Groups 1–{min(distinct, 10)} of {distinct} groups")
+    assert f"of the cluster's {evidence['id'].n_unique()} evidence posts" in caption
+    groups = next(h.value for h in at.html if " posts by " in h.value)
+    assert groups.count("<div") == min(distinct, 10)  # the page's groups, each in full
     counts = signals["text"].value_counts()["count"].to_list()
     assert f"<b>{max(counts)} posts by" in groups
     # accounts with their handle, each linked to its page
     names = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "members")).filter(pl.col("cluster_id") == top)
-    assert any(f"{n} ({a})" in shown(groups) for a, n in names.select("account_id", "account_name").iter_rows())
+    assert any(f"{n} ({a})" in html_shown(groups).text() for a, n in names.select("account_id", "account_name").iter_rows())
     links = [shown(p.label) for p in at.get("page_link")]
     assert any(re.fullmatch(r"@\S+ \(\S+\) →", label) for label in links)
     # the search keeps the groups whose text holds the words
     at.text_input(key=f"evidence_search_{NEW_RUN}_{top}").input("buses").run()
-    groups = next(m.value for m in at.markdown if " posts by " in m.value)
+    groups = next(h.value for h in at.html if " posts by " in h.value)
     assert groups.count("<div") == 1 and "Buses" in groups
     at.text_input(key=f"evidence_search_{NEW_RUN}_{top}").input("no such words").run()
-    assert "No evidence group matches." in " ".join(m.value for m in at.markdown)
+    assert "No evidence group matches these kinds and words." in " ".join(h.value for h in at.html)
     assert not at.exception, [e.value for e in at.exception]
 
 

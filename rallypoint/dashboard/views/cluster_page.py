@@ -229,8 +229,8 @@ def _learned_terms(current: Lake, run_id: str, cluster_id: str) -> None:
             st.rerun()
 
 
-#: Evidence groups per page of the evidence tab, and accounts named per group.
-GROUPS_PER_PAGE = 25
+#: Evidence groups per page of the evidence tab (all shown, no scroll box), and accounts named per group.
+GROUPS_PER_PAGE = 10
 ACCOUNTS_PER_GROUP = 5
 
 
@@ -266,18 +266,21 @@ def _evidence(current: Lake, evidence: pl.DataFrame, members: pl.DataFrame, run_
 
     rows = shown.select("text", "n_posts", "n_accounts", "first_ts", "last_ts", "kinds", "account_ids",
                         "matched").iter_rows()
-    with st.container(height=420):
-        st.markdown("".join(
-            f"<div style='padding:6px 0;border-bottom:1px solid #ddd'><small><b>{n_posts:,} post"
-            f"{'s' if n_posts != 1 else ''} by {n_accounts:,} account{'s' if n_accounts != 1 else ''}</b> · "
-            f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC · "
-            f"<span style='color:{OKABE_ITO['vermillion']}'>{html(', '.join(kind_list))}</span><br>"
-            f"by {html(who(accounts))}</small><br>{highlight(text, matched)}</div>"
-            for text, n_posts, n_accounts, first, last, kind_list, accounts, matched in rows
-        ) or "<i>No evidence group matches.</i>", unsafe_allow_html=True)
-    st.caption(f"{groups.height:,} groups of identical or near-identical texts: {int(groups['n_posts'].sum()):,} of the "
-               f"cluster's {evidence['id'].n_unique():,} evidence posts, of the kinds chosen above; the most repeated "
-               "first; highlighted: the phrases the lexicons matched.")
+    st.caption(f"Groups {min((int(number) - 1) * GROUPS_PER_PAGE + 1, groups.height):,}–"  # "0–0 of 0" when none
+               f"{min(int(number) * GROUPS_PER_PAGE, groups.height):,} of {groups.height:,} groups of identical or "
+               f"near-identical texts: {int(groups['n_posts'].sum()):,} of the cluster's "
+               f"{evidence['id'].n_unique():,} evidence posts, of the kinds chosen above; the most repeated first; "
+               "highlighted: the phrases the lexicons matched.")
+    # every group of the page in full, as one HTML block (no Markdown step: the texts are the accounts'):
+    # a scroll box of fixed height showed about three groups at a time
+    st.html("".join(
+        f"<div style='padding:6px 0;border-bottom:1px solid #ddd'><small><b>{n_posts:,} post"
+        f"{'s' if n_posts != 1 else ''} by {n_accounts:,} account{'s' if n_accounts != 1 else ''}</b> · "
+        f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC · "
+        f"<span style='color:{OKABE_ITO['vermillion']}'>{html(', '.join(kind_list))}</span><br>"
+        f"by {html(who(accounts))}</small><br>{highlight(text, matched)}</div>"
+        for text, n_posts, n_accounts, first, last, kind_list, accounts, matched in rows
+    ) or "<i>No evidence group matches these kinds and words.</i>")
     if shown.height:
         first_accounts = shown["account_ids"].list.head(ACCOUNTS_PER_GROUP).explode().drop_nulls().unique(
             maintain_order=True).head(10).to_list()
