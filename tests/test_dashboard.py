@@ -384,6 +384,34 @@ def test_timeline_draws_one_line_per_named_date_and_labels_only_the_deepest_burs
     assert "10 bursts (Kleinberg level 1;" in crowded.layout.title.text
 
 
+def test_the_timeline_picture_draws_the_bars_bursts_and_named_days_of_the_figure():
+    import io
+
+    from PIL import Image
+
+    from rallypoint.dashboard.timeline import PICTURE_HEIGHT_PX, PICTURE_WIDTH_PX, timeline_picture
+
+    t0 = datetime(2021, 1, 4, tzinfo=UTC)
+    actions = pl.DataFrame({"timestamp": [t0 + timedelta(hours=i // 3) for i in range(144)], "action": ["post"] * 144})
+    burst = {"start": t0 + timedelta(hours=10), "end": t0 + timedelta(hours=20), "level": 2}
+    days = [{"date": "2021-01-05", "place": "Capitol"}]
+
+    def colour_share(png: bytes, hex_colour: str) -> float:
+        image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float)
+        assert image.shape == (PICTURE_HEIGHT_PX, PICTURE_WIDTH_PX, 3)
+        return float((np.abs(image - _rgb(hex_colour)).sum(axis=2) < 40).mean())
+
+    from rallypoint.dashboard.palette import series_colour
+
+    full = timeline_picture(actions, [burst], days)
+    bare = timeline_picture(actions, [], [])
+    empty = timeline_picture(actions.clear(), [], [])
+    bars = series_colour("post", ["post"])
+    assert colour_share(full, bars) > 0.02 and colour_share(empty, bars) == 0  # the bars, in the action's colour
+    # the named day's dashed line and label in vermillion; none without one
+    assert colour_share(full, OKABE_ITO["vermillion"]) > 0.0004 and colour_share(bare, OKABE_ITO["vermillion"]) == 0
+
+
 def test_ego_network_holds_the_accounts_edges_and_those_among_its_neighbours():
     edges = cluster_edges(_edges([("me", "a", 3), ("me", "b", 2), ("a", "b", 1), ("b", "far", 9), ("far", "x", 1)]),
                           pl.Series(["me", "a", "b", "far", "x"]))

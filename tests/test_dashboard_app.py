@@ -243,7 +243,11 @@ def test_cluster_page_shows_reasons_evidence_targets_and_members(fixture_lake, m
     assert len(frame(at, "kind", "target", "count")) == len(row["top_targets"][0])
     at.query_params["tab"] = "Activity timeline"
     at.run()
-    assert "Activity timeline" in [s.value for s in at.subheader] and len(at.get("plotly_chart")) == 1
+    # a picture first (no plotly in the browser), the interactive chart one toggle away
+    assert "Activity timeline" in [s.value for s in at.subheader] and not at.get("plotly_chart")
+    assert len(at.get("image")) == 1
+    at.toggle(key="timeline_interactive").set_value(True).run()
+    assert len(at.get("plotly_chart")) == 1 and not at.get("image")
     assert not at.exception, [e.value for e in at.exception]
 
 

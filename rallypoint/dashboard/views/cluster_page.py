@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import polars as pl
 import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
@@ -17,12 +16,12 @@ from rallypoint.dashboard.cluster_network import (
     cluster_picture,
     strongest_edges,
 )
+from rallypoint.dashboard.cluster_timeline import cluster_timeline_picture, timeline_inputs
 from rallypoint.dashboard.data import (
     account_names,
     clusters_with_status,
     decisions,
     events,
-    interactions_of,
     interactions_version,
     records_by_id,
     run_table,
@@ -423,15 +422,20 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
         )
 
 
-def _timeline(current: Lake, row: dict, member_ids: list[str]) -> None:
-    mobilization = row["mobilization"] or {}
+def _timeline(current: Lake, run_id: str, row: dict, member_ids: list[str], version: float) -> None:
+    # a picture first: the interactive chart loads plotly's JavaScript, about a second of a browser's first view
+    interactive = st.toggle("Interactive timeline (hover labels, zoom)", key="timeline_interactive",
+                            help="Draws the same chart with plotly in the browser: hover a bar for its count, "
+                                 "drag to zoom into a day.")
+    root, members = str(current.root), tuple(member_ids)
     with st.spinner("Reading the accounts' actions…"):  # shown only if it takes a while (not from the cache)
-        actions = interactions_of(str(current.root), tuple(member_ids), interactions_version(current))
-    if row["first_ts"] is not None:
-        pad = np.timedelta64(2, "D")
-        actions = actions.filter(pl.col("timestamp").is_between(row["first_ts"] - pad, row["last_ts"] + pad))
-    date_places = mobilization.get("top_date_places") or [{"date": d, "place": ""} for d in mobilization.get("dates") or []]
-    st.plotly_chart(timeline_figure(actions, row["bursts"], date_places), key="timeline_chart")
+        if interactive:
+            figure = timeline_figure(*timeline_inputs(root, row, members, interactions_version(current)))
+            st.plotly_chart(figure, key="timeline_chart")
+            return
+        picture = cluster_timeline_picture(root, run_id, row["cluster_id"], members, version,
+                                           interactions_version(current))
+    st.image(picture, width="stretch")
 
 
 #: Where a platform's post can be opened from its id alone (others need more than the id).
@@ -526,7 +530,7 @@ def render() -> None:
     with timeline:
         if timeline.open:
             st.subheader("Activity timeline")
-            _timeline(current, row, members["account_id"].to_list())
+            _timeline(current, run_id, row, members["account_id"].to_list(), version)
     with evidence:
         if evidence.open:
             _evidence(current, run_table(current, run_id, "evidence").filter(pl.col("cluster_id") == cluster_id), members,
