@@ -408,6 +408,9 @@ def test_the_timeline_picture_draws_the_bars_bursts_and_named_days_of_the_figure
     empty = timeline_picture(actions.clear(), [], [])
     bars = series_colour("post", ["post"])
     assert colour_share(full, bars) > 0.02 and colour_share(empty, bars) == 0  # the bars, in the action's colour
+    # two actions a day apart are two thin bars, not one count held across the empty bins between them
+    apart = pl.DataFrame({"timestamp": [t0, t0 + timedelta(hours=30)], "action": ["post", "post"]})
+    assert 0 < colour_share(timeline_picture(apart, [], []), bars) < 0.01
     # the named day's dashed line and label in vermillion; none without one
     assert colour_share(full, OKABE_ITO["vermillion"]) > 0.0004 and colour_share(bare, OKABE_ITO["vermillion"]) == 0
 

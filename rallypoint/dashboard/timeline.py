@@ -55,6 +55,7 @@ class TimelineParts:
     """What both drawings of a timeline show: the counts, the bursts and the named days, with their words."""
 
     counts: pl.DataFrame  # bin, action, n
+    every: str  # the bins' width, a polars duration ("1h")
     kinds: list[str]
     subtitle: str
     bursts: list[dict]  # with a start and an end
@@ -76,6 +77,7 @@ def timeline_parts(actions: pl.DataFrame, bursts: list[dict] | None, date_places
         counts = activity_counts(actions, every)
         subtitle = f"actions per {every} bin"
     else:
+        every = "1h"
         counts = pl.DataFrame(schema={"bin": pl.Datetime("us", "UTC"), "action": pl.String, "n": pl.UInt32})
         subtitle = "no actions of these accounts in the lake"
     shown_bursts = [b for b in bursts or [] if b.get("start") is not None and b.get("end") is not None]
@@ -93,7 +95,7 @@ def timeline_parts(actions: pl.DataFrame, bursts: list[dict] | None, date_places
             named = places_by_day[item["date"]]
             if item.get("place") and not any(item["place"] in other for other in named):
                 named[:] = [other for other in named if other not in item["place"]] + [item["place"]]
-    return TimelineParts(counts, sorted(counts["action"].unique().to_list()), subtitle, shown_bursts, top_level,
+    return TimelineParts(counts, every, sorted(counts["action"].unique().to_list()), subtitle, shown_bursts, top_level,
                          n_top <= MAX_BURST_LABELS, burst_note, dict(sorted(places_by_day.items())))
 
 
@@ -158,7 +160,10 @@ def timeline_picture(actions: pl.DataFrame, bursts: list[dict] | None, date_plac
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_axes((0.06, 0.13, 0.80, 0.72))
     if parts.counts.height:
-        wide = parts.counts.pivot(on="action", index="bin", values="n").sort("bin").fill_null(0)
+        wide = parts.counts.pivot(on="action", index="bin", values="n")
+        # every bin of the span, the empty ones at 0: a step would otherwise hold a count across a gap
+        every_bin = pl.datetime_range(wide["bin"].min(), wide["bin"].max(), parts.every, eager=True).alias("bin")
+        wide = every_bin.to_frame().join(wide, on="bin", how="left").fill_null(0)
         # each kind one stepped band (one polygon), not a bar per bin: matplotlib adds bars one patch at a time
         starts = date2num(wide["bin"].dt.replace_time_zone(None).to_numpy())
         step = float(np.diff(starts).min()) if len(starts) > 1 else 1 / 24
