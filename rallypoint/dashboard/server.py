@@ -37,7 +37,6 @@ from rallypoint.dashboard import warm
 from rallypoint.dashboard.accounts import AccountStore, SignInRefused
 from rallypoint.dashboard.env import LAKE_ENV
 from rallypoint.dashboard.headers import SecurityHeaders
-from rallypoint.dashboard.preload import PreloadChunks
 from rallypoint.dashboard.safe import html
 from rallypoint.dashboard.session import COOKIE, settings
 
@@ -162,5 +161,5 @@ app = st.App(
     str(Path(__file__).with_name("app.py")),
     lifespan=_lifespan,
     routes=[Route("/signin", signin, methods=["GET", "POST"]), Route("/signout", signout, methods=["GET", "POST"])],
-    middleware=[Middleware(SecurityHeaders), Middleware(SignInGate), Middleware(PreloadChunks)],
+    middleware=[Middleware(SecurityHeaders), Middleware(SignInGate)],
 )
