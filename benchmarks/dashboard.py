@@ -9,7 +9,7 @@ cold view that reads, lays out and draws; the next ones warm, from the server's 
 
 * the queue, unfiltered, 100 cards a page, until every card is drawn;
 * each tab of the largest cluster, by its address, until it is drawn (the network until its
-  picture is loaded and listening for clicks);
+  picture is loaded and listening for clicks, the timeline until its picture is loaded);
 * the Expand tab's expand of the five strongest members (1 hop, from the lake) until the
   node count is shown; and, with ``--neo4j URI``, ``expand_from_neo4j`` on five accounts of the
   graph already loaded there (read only; the graph's size is printed; without one it says so);
@@ -54,7 +54,8 @@ SETTLED = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     return app && app.getAttribute('data-test-script-state') === 'notRunning'
         && document.querySelectorAll('[data-testid="stSkeleton"], [data-testid="stAppSkeleton"]').length === 0
-        && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg')); }"""
+        && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg'))
+        && [...document.querySelectorAll('[data-testid="stImage"] img')].every(i => i.complete && i.naturalWidth > 0); }"""
 PICTURE_READY = """key => { const frame = document.querySelector(`.st-key-${key} iframe`);
     const img = frame && frame.contentDocument && frame.contentDocument.getElementById('image');
     return !!(img && img.complete && img.naturalWidth > 0 && img.onmousedown); }"""

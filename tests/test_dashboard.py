@@ -266,6 +266,37 @@ def test_network_picture_places_every_account_where_it_is_drawn():
     assert drawn_as == expected
 
 
+def test_the_pictures_legend_fits_inside_it_and_beside_the_drawing():
+    import io
+
+    from PIL import Image
+
+    members, edges, positions = _ring_network(40)
+    long_role = "amplifier of a long-named kind the legend must still show whole"
+    members = members.with_columns(pl.col("role").replace({"amplifier": long_role}))
+    for view in (None, (*np.sort(positions[:2, 0]), *np.sort(positions[:2, 1]))):
+        picture = network_picture(members, edges, positions, view=view)
+        image = np.asarray(Image.open(io.BytesIO(picture.png)).convert("RGB"), dtype=float)
+        # the legend's frame: the columns holding a long vertical run of its light grey edge
+        grey = (np.abs(image - _rgb("#cccccc")).sum(axis=2) < 30).sum(axis=0)
+        frame = np.flatnonzero(grey > 60)
+        assert len(frame) >= 2, "no legend frame found"
+        left, right = frame.min(), frame.max()
+        assert right < picture.width - 2  # not cut at the picture's edge
+        assert (image[:, -2:] > 245).all()  # nothing drawn in the last columns
+        x0, y0, x1, y1 = picture.area
+        assert x1 < left  # the drawing ends before the legend
+        shown = (picture.xy[:, 0] >= x0) & (picture.xy[:, 0] <= x1) & (picture.xy[:, 1] >= y0) & (picture.xy[:, 1] <= y1)
+        assert shown.any()
+        hidden = np.flatnonzero(~shown)
+        if view is not None:  # accounts clipped off the zoomed drawing cannot be picked, even under the legend
+            assert len(hidden)
+            for i in hidden:
+                x, y = picture.xy[i]
+                click = {"x1": x, "y1": y, "width": picture.width, "height": picture.height}
+                assert picture.accounts[i] not in accounts_at(picture, click)
+
+
 def test_a_click_on_the_picture_picks_the_nearest_account_and_a_box_the_accounts_inside():
     members, edges, positions = _ring_network(40)
     picture = network_picture(members, edges, positions)
@@ -351,6 +382,37 @@ def test_timeline_draws_one_line_per_named_date_and_labels_only_the_deepest_burs
     crowded = timeline_figure(actions, many, [])
     assert not crowded.layout.annotations  # ten labels would overlap: none at all
     assert "10 bursts (Kleinberg level 1;" in crowded.layout.title.text
+
+
+def test_the_timeline_picture_draws_the_bars_bursts_and_named_days_of_the_figure():
+    import io
+
+    from PIL import Image
+
+    from rallypoint.dashboard.timeline import PICTURE_HEIGHT_PX, PICTURE_WIDTH_PX, timeline_picture
+
+    t0 = datetime(2021, 1, 4, tzinfo=UTC)
+    actions = pl.DataFrame({"timestamp": [t0 + timedelta(hours=i // 3) for i in range(144)], "action": ["post"] * 144})
+    burst = {"start": t0 + timedelta(hours=10), "end": t0 + timedelta(hours=20), "level": 2}
+    days = [{"date": "2021-01-05", "place": "Capitol"}]
+
+    def colour_share(png: bytes, hex_colour: str) -> float:
+        image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float)
+        assert image.shape == (PICTURE_HEIGHT_PX, PICTURE_WIDTH_PX, 3)
+        return float((np.abs(image - _rgb(hex_colour)).sum(axis=2) < 40).mean())
+
+    from rallypoint.dashboard.palette import series_colour
+
+    full = timeline_picture(actions, [burst], days)
+    bare = timeline_picture(actions, [], [])
+    empty = timeline_picture(actions.clear(), [], [])
+    bars = series_colour("post", ["post"])
+    assert colour_share(full, bars) > 0.02 and colour_share(empty, bars) == 0  # the bars, in the action's colour
+    # two actions a day apart are two thin bars, not one count held across the empty bins between them
+    apart = pl.DataFrame({"timestamp": [t0, t0 + timedelta(hours=30)], "action": ["post", "post"]})
+    assert 0 < colour_share(timeline_picture(apart, [], []), bars) < 0.01
+    # the named day's dashed line and label in vermillion; none without one
+    assert colour_share(full, OKABE_ITO["vermillion"]) > 0.0004 and colour_share(bare, OKABE_ITO["vermillion"]) == 0
 
 
 def test_ego_network_holds_the_accounts_edges_and_those_among_its_neighbours():

@@ -136,9 +136,14 @@ def html_shown(source: str) -> _Shown:
     return parser
 
 
+def card_sources(at: AppTest) -> list[str]:
+    """Each queue card's HTML (a page of cards is one HTML block, a card one ``<article>`` in it)."""
+    return [part for h in at.html for part in re.split(r"(?=<article )", h.value) if part.startswith("<article ")]
+
+
 def card_titles(at: AppTest) -> list[str]:
-    """Each queue card's text as the analyst reads it (a card is one HTML block)."""
-    return [t for t in (html_shown(h.value).text() for h in at.html) if t.startswith("#")]
+    """Each queue card's text as the analyst reads it."""
+    return [html_shown(card).text() for card in card_sources(at)]
 
 
 def card_ids(at: AppTest) -> list[str]:
@@ -156,7 +161,7 @@ def test_queue_lists_flagged_clusters_by_score_with_their_evidence_summary(fixtu
     assert fixture_lake.high_profile_account in text  # high-profile members are named, not hidden
     assert "UNREVIEWED" in text
     # each card links to its cluster's page, with the run (a plain link: it opens in a new tab too)
-    links = [shown.links for shown in map(html_shown, (h.value for h in at.html)) if shown.text().startswith("#")]
+    links = [html_shown(card).links for card in card_sources(at)]
     assert links == [[f"cluster?{urlencode({'run': NEW_RUN, 'cluster': c})}"] for c in card_ids(at)]
 
 
@@ -230,7 +235,7 @@ def test_cluster_page_shows_reasons_evidence_targets_and_members(fixture_lake, m
     at.query_params["tab"] = "Evidence posts"
     at.run()
     assert "Network of members" not in [s.value for s in at.subheader]
-    assert "<mark>" in " ".join(texts(at.markdown))  # matched phrases are highlighted
+    assert "<mark>" in " ".join(h.value for h in at.html)  # matched phrases are highlighted
     at.query_params["tab"] = "Members and shared targets"
     at.run()
     members = frame(at, "account_id", "role", "first_ts")
@@ -238,7 +243,11 @@ def test_cluster_page_shows_reasons_evidence_targets_and_members(fixture_lake, m
     assert len(frame(at, "kind", "target", "count")) == len(row["top_targets"][0])
     at.query_params["tab"] = "Activity timeline"
     at.run()
-    assert "Activity timeline" in [s.value for s in at.subheader] and len(at.get("plotly_chart")) == 1
+    # a picture first (no plotly in the browser), the interactive chart one toggle away
+    assert "Activity timeline" in [s.value for s in at.subheader] and not at.get("plotly_chart")
+    assert len(at.get("image")) == 1
+    at.toggle(key="timeline_interactive").set_value(True).run()
+    assert len(at.get("plotly_chart")) == 1 and not at.get("image")
     assert not at.exception, [e.value for e in at.exception]
 
 
@@ -439,22 +448,23 @@ def test_evidence_is_grouped_by_text_searchable_and_names_accounts_by_handle(fix
     signals = evidence.filter(~pl.col("kind").str.starts_with("coaction"))
     distinct = signals["text"].n_unique()
     caption = next(c for c in texts(at.caption) if "groups of identical" in c)
-    assert caption.startswith(f"{distinct} groups") and f"of the cluster's {evidence['id'].n_unique()} evidence posts" in caption
-    groups = next(m.value for m in at.markdown if " posts by " in m.value)
-    assert groups.count("<div") == distinct
+    assert caption.startswith(f"Groups 1–{min(distinct, 10)} of {distinct} groups")
+    assert f"of the cluster's {evidence['id'].n_unique()} evidence posts" in caption
+    groups = next(h.value for h in at.html if " posts by " in h.value)
+    assert groups.count("<div") == min(distinct, 10)  # the page's groups, each in full
     counts = signals["text"].value_counts()["count"].to_list()
     assert f"<b>{max(counts)} posts by" in groups
     # accounts with their handle, each linked to its page
     names = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "members")).filter(pl.col("cluster_id") == top)
-    assert any(f"{n} ({a})" in shown(groups) for a, n in names.select("account_id", "account_name").iter_rows())
+    assert any(f"{n} ({a})" in html_shown(groups).text() for a, n in names.select("account_id", "account_name").iter_rows())
     links = [shown(p.label) for p in at.get("page_link")]
     assert any(re.fullmatch(r"@\S+ \(\S+\) →", label) for label in links)
     # the search keeps the groups whose text holds the words
     at.text_input(key=f"evidence_search_{NEW_RUN}_{top}").input("buses").run()
-    groups = next(m.value for m in at.markdown if " posts by " in m.value)
+    groups = next(h.value for h in at.html if " posts by " in h.value)
     assert groups.count("<div") == 1 and "Buses" in groups
     at.text_input(key=f"evidence_search_{NEW_RUN}_{top}").input("no such words").run()
-    assert "No evidence group matches." in " ".join(m.value for m in at.markdown)
+    assert "No evidence group matches these kinds and words." in " ".join(h.value for h in at.html)
     assert not at.exception, [e.value for e in at.exception]
 
 
@@ -519,14 +529,14 @@ def test_a_card_shows_hostile_reasons_and_handles_as_text(lake_copy, monkeypatch
         pl.when(pl.col("high_profile").fill_null(False)).then(pl.lit(handle)).otherwise(pl.col("account_name"))
         .alias("account_name")).to_arrow())
     at = open_app(lake, monkeypatch, run=NEW_RUN)
-    card = next(h.value for h in at.html if f"· {top} —" in html_shown(h.value).text())
+    card = next(card for card in card_sources(at) if f"· {top} —" in html_shown(card).text())
     shown = html_shown(card)
     for payload in HOSTILE_CARD_TEXT:  # each reason shows exactly its text, as a line of the card
         assert f"- Reason: {payload}" in shown.text().replace("Harm: ", "Reason: ").replace(
             "Mobilization: ", "Reason: ").replace("Coordination: ", "Reason: "), payload
     assert f"{handle} (" in " ".join(card_titles(at))  # the high-profile member's handle first, as text
     # the only tags are the card's own: no image, script or the payload's <b>; one link, the app's own
-    assert set(shown.tags) <= {"div", "b", "br", "span", "ul", "li", "i", "p", "a"}
+    assert set(shown.tags) <= {"article", "div", "b", "br", "span", "ul", "li", "i", "p", "a"}
     assert shown.links == [f"cluster?{urlencode({'run': NEW_RUN, 'cluster': top})}"]
     assert shown.text().count("tag") >= 1 and "onerror" in shown.text()
     assert "<img" not in card and "<b>tag" not in card and "javascript" in shown.text()

@@ -49,8 +49,12 @@ FIRST_ARG_NOT_TEXT = {"page_link"}
 TEXT_KEYWORDS = {"label", "body", "help"}
 #: Functions that return escaped text or HTML built only from escaped values and numbers.
 SAFE_FUNCTIONS = {"md", "html", "highlight", "status_badge", "_score_bars", "signed_in_banner"}
-#: ``st.html`` shows its body as HTML with no Markdown step, so only HTML escaping makes data safe there.
-HTML_SAFE_FUNCTIONS = {"html", "status_badge"}
+#: ``st.html`` shows its body as HTML with no Markdown step, so only HTML escaping makes data safe there
+#: (``highlight`` escapes through ``html`` and adds only ``<mark>`` tags).
+HTML_SAFE_FUNCTIONS = {"html", "status_badge", "highlight"}
+#: The views' own functions that build HTML for ``st.html``: each of their ``return`` values is checked as
+#: ``st.html``'s body is, and a call to them then counts as escaped.
+HTML_BUILDERS = {"_card"}
 
 
 def _safe(node: ast.AST, functions: set[str] = SAFE_FUNCTIONS) -> bool:
@@ -102,7 +106,11 @@ def unsafe_markdown_calls(source: str, filename: str) -> list[str]:
     for node in ast.walk(ast.parse(source, filename)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "html":
             found += [f"{filename}:{node.lineno}: html({ast.unparse(t)[:80]})" for t in node.args[:1]
-                      if not _safe(t, HTML_SAFE_FUNCTIONS)]
+                      if not _safe(t, HTML_SAFE_FUNCTIONS | HTML_BUILDERS)]
+        if isinstance(node, ast.FunctionDef) and node.name in HTML_BUILDERS:
+            found += [f"{filename}:{r.lineno}: {node.name} returns {ast.unparse(r.value)[:80]}"
+                      for r in ast.walk(node) if isinstance(r, ast.Return)
+                      and (r.value is None or not _safe(r.value, HTML_SAFE_FUNCTIONS))]
     return found
 
 
@@ -143,6 +151,13 @@ def test_the_check_catches_a_data_field_rendered_as_markdown(line):
 ])
 def test_the_check_accepts_escaped_text(line):
     assert not unsafe_markdown_calls(line, "view.py"), line
+
+
+def test_the_check_follows_a_views_html_builder_into_what_it_returns():
+    escaped = 'def _card(row):\n    return f"<article>{html(row[\'id\'])}</article>"\nst.html("".join(_card(r) for r in rows))'
+    assert not unsafe_markdown_calls(escaped, "view.py")
+    raw = escaped.replace("{html(row[\'id\'])}", "{row[\'id\']}")
+    assert unsafe_markdown_calls(raw, "view.py") == ["view.py:2: _card returns f\"<article>{row['id']}</article>\""]
 
 
 # --- the helper ------------------------------------------------------------------------

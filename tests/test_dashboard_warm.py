@@ -9,7 +9,7 @@ import pytest
 from dashboard_fixtures import NEW_RUN, OLD_RUN, write_fixture_lake
 
 from rallypoint.dashboard import cluster_network as networks
-from rallypoint.dashboard import data, warm
+from rallypoint.dashboard import cluster_timeline, data, warm
 from rallypoint.dashboard.data import run_version
 from rallypoint.dashboard.network_picture import PICTURE_ABOVE
 from rallypoint.dashboard.structure import structure
@@ -58,6 +58,13 @@ def test_the_warmed_networks_are_the_ones_the_page_reads_without_laying_them_out
     members = networks.cluster_network(root, NEW_RUN, by_size[0][0], version).members["account_id"]
     actions = data.interactions_of(root, tuple(members.to_list()), data.interactions_version(lake))
     assert actions.height and set(actions["account_id"]) <= set(members)
+    # and the timeline tab's picture of each (drawn again it would fail here)
+    monkeypatch.setattr(cluster_timeline, "timeline_picture", lambda *a: pytest.fail("the timeline was drawn again"))
+    for cluster_id, _ in by_size[: warm.WARM_NETWORKS]:
+        ids = networks.cluster_network(root, NEW_RUN, cluster_id, version).members["account_id"]
+        png = cluster_timeline.cluster_timeline_picture(root, NEW_RUN, cluster_id, tuple(ids.to_list()), version,
+                                                        data.interactions_version(lake))
+        assert png.startswith(b"\x89PNG")
     smallest = by_size[-1][0]  # beyond the warmed ones: laid out on its first view
     networks.cluster_network(root, NEW_RUN, smallest, version)
     assert len(laid_out) == 1

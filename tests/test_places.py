@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import polars as pl
 import pytest
 
 from rallypoint.dashboard.places import (
+    basemap_outlines,
     calendar_figure,
     called,
     dates_of,
@@ -90,12 +92,43 @@ def test_places_and_dates_sum_the_clusters_calls_strongest_cluster_first():
 def test_the_map_draws_located_places_escaped_and_the_calendar_each_day():
     calls = called(_clusters())
     fig = map_figure(places_of(calls))
-    drawn = [p for t in fig.data for p in t.customdata]
+    basemap, marked = fig.data[:2], fig.data[2:]
+    assert all(t.mode == "lines" and t.hoverinfo == "skip" for t in basemap)  # under the places, never selected
+    drawn = [p for t in marked for p in t.customdata]
     assert sorted(drawn) == ["Congresso Nacional, Brasília", "US Capitol, Washington DC", "Washington DC"]
-    labels = [x for t in fig.data for x in t.text if x]
+    labels = [x for t in marked for x in t.text if x]
     assert "US Capitol (+1 nearby)" in labels and "Congresso Nacional" in labels  # one label per city
-    assert not any("<img" in (h or "") for t in fig.data for h in t.hovertext)
+    assert not any("<img" in (h or "") for t in marked for h in t.hovertext)
     calendar = calendar_figure(dates_of(calls))
     assert list(calendar.data[0].customdata) == ["2023-01-06", "2023-01-08"]
     assert list(calendar.data[0].y) == [5, 7]  # Friday and Sunday
     assert "&lt;img" in " ".join(calendar.data[0].hovertext)  # the hostile place is text, escaped
+
+
+def _polygons(xs: list, ys: list) -> list[np.ndarray]:
+    """The polygons of a basemap outline (``None`` between them)."""
+    polygons, current = [], []
+    for x, y in zip(xs, ys, strict=True):
+        if x is None:
+            polygons.append(np.array(current))
+            current = []
+        else:
+            current.append((x, y))
+    return polygons
+
+
+def test_the_basemap_is_the_shipped_coastlines_and_borders():
+    from matplotlib.path import Path
+
+    (land_x, land_y), (border_x, border_y) = basemap_outlines()
+    assert len(land_x) > 5_000 and len(border_x) > 5_000
+    lons = np.array([x for x in land_x + border_x if x is not None])
+    lats = np.array([y for y in land_y + border_y if y is not None])
+    assert (np.abs(lons) <= 180).all() and (np.abs(lats) <= 90).all()
+    land = [Path(p) for p in _polygons(land_x, land_y) if len(p) > 2]
+
+    def on_land(lon: float, lat: float) -> bool:
+        return any(path.contains_point((lon, lat)) for path in land)
+
+    assert on_land(-47.9, -15.8) and on_land(-77.0, 38.9) and on_land(2.35, 48.85)  # Brasília, Washington, Paris
+    assert not on_land(-30.0, 0.0) and not on_land(-150.0, 30.0)  # the Atlantic, the Pacific

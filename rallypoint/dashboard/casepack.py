@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import io
 import json
 import os
 import re
@@ -75,37 +74,6 @@ def _png_tag(png: bytes, alt: str) -> str:
     return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}" style="max-width:100%">'
 
 
-def _timeline_png(actions: pl.DataFrame, bursts: list[dict], dates: list[str]) -> bytes:
-    """Actions per bin with the bursts shaded and the named dates marked (matplotlib, no pyplot state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from rallypoint.dashboard.timeline import activity_counts, bin_width
-
-    fig = Figure(figsize=(11, 3.2), dpi=100)
-    canvas = FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    if actions.height:
-        every = bin_width(actions["timestamp"].min(), actions["timestamp"].max())
-        counts = activity_counts(actions, every).group_by("bin").agg(pl.col("n").sum()).sort("bin")
-        ax.fill_between(counts["bin"].to_list(), counts["n"].to_list(), step="post", color="#0072B2", alpha=0.8)
-        ax.set_title(f"Actions of the cluster's accounts per {every} (orange: bursts; red: named dates)", fontsize=10)
-    for burst in bursts:
-        if burst.get("start") is not None and burst.get("end") is not None:
-            ax.axvspan(burst["start"], burst["end"], color="#E69F00", alpha=0.3, linewidth=0)
-    for day in dates:
-        try:
-            ax.axvline(datetime.fromisoformat(day).replace(tzinfo=UTC), color="#D55E00", linestyle="--")
-        except ValueError:
-            continue
-    ax.set_xlabel("time (UTC)")
-    ax.set_ylabel("actions")
-    fig.autofmt_xdate()
-    buffer = io.BytesIO()
-    canvas.print_png(buffer)
-    return buffer.getvalue()
-
-
 def _pseudonymizer(pseudonymize: bool, key: str | bytes | None):
     if not pseudonymize:
         return None
@@ -146,6 +114,7 @@ def build_case_pack(lake: str | os.PathLike[str] | Lake, cluster_id: str, out: s
     from rallypoint.dashboard.evidence_groups import group_evidence
     from rallypoint.dashboard.network import cluster_edges, layout
     from rallypoint.dashboard.network_picture import network_picture
+    from rallypoint.dashboard.timeline import timeline_picture
     from rallypoint.dashboard.triage import TriageStore
 
     lake = (lake if isinstance(lake, Lake) else Lake(lake)).require()
@@ -164,7 +133,8 @@ def build_case_pack(lake: str | os.PathLike[str] | Lake, cluster_id: str, out: s
     picture = network_picture(members, edges, layout(members["account_id"].to_list(), edges)).png
     actions = evidence.unique("id").select("timestamp", action=pl.lit("evidence post"))
     mobilization = row.get("mobilization") or {}
-    timeline = _timeline_png(actions, row.get("bursts") or [], mobilization.get("dates") or [])
+    timeline = timeline_picture(actions, row.get("bursts") or [], mobilization.get("top_date_places")
+                                or [{"date": d, "place": ""} for d in mobilization.get("dates") or []])
     groups = group_evidence(evidence)
     store = TriageStore(lake.triage_path)
     decisions = store.decisions(cluster_id=cluster_id).filter(pl.col("run_id") == run)

@@ -166,14 +166,19 @@ def drawn_edges(members: pl.DataFrame, edges: pl.DataFrame, max_edges: int = MAX
     else:
         colours = np.asarray(WEIGHT_SHADES, dtype=object)[band]
         only = f"{inside[0]} " if len(inside) and len(set(inside.tolist())) == 1 else ""
-        legend = [(f"{only}weight {lo}–{hi} ({int((band[~between] == b).sum()):,})", WEIGHT_SHADES[b])
+        legend = [(f"{only}weight {_span(lo, hi)} ({int((band[~between] == b).sum()):,})", WEIGHT_SHADES[b])
                   for b, (lo, hi) in bounds.items() if (band[~between] == b).any()]
     colours[between] = BETWEEN_COLOUR
     legend += [(f"between groups ({int(between.sum()):,})", BETWEEN_COLOUR)] if between.any() else []
     # many edges drown the accounts: fade them as their number grows
     opacity = float(np.clip(0.7 * np.sqrt(400 / len(weights)), 0.25, 0.7))
-    width_note = " · line width: weight " + ", ".join(f"{lo}–{hi}" for lo, hi in bounds.values())
+    width_note = " · line width: weight " + ", ".join(_span(lo, hi) for lo, hi in bounds.values())
     return DrawnEdges(ia, ib, band, between, colours, legend, opacity, width_note, shown.height)
+
+
+def _span(lo, hi) -> str:
+    """A band of weights as read: ``2–25``, or ``5`` when it holds one weight (not ``5–5``)."""
+    return f"{lo}" if lo == hi else f"{lo}–{hi}"
 
 
 def edgeless(members: pl.DataFrame, edges: pl.DataFrame) -> tuple[np.ndarray, str]:

@@ -62,7 +62,9 @@ class NetworkPicture:
 
     ``xy`` is ``V × 2`` pixel positions (x right, y down, origin top left) in the
     order of the members the picture was drawn from; ``accounts`` the ids in that order;
-    ``radius`` each marker's radius in pixels and ``layer`` its drawing order (higher is on top).
+    ``radius`` each marker's radius in pixels and ``layer`` its drawing order (higher is on top);
+    ``area`` the drawing's box in pixels (``x0, y0, x1, y1``): a zoomed picture clips the accounts
+    outside it, which are then neither seen nor picked.
     """
 
     png: bytes
@@ -72,6 +74,7 @@ class NetworkPicture:
     accounts: np.ndarray
     radius: np.ndarray
     layer: np.ndarray
+    area: tuple[float, float, float, float] = (0.0, 0.0, float("inf"), float("inf"))
 
     def save(self, buffer: io.BytesIO, **_: object) -> None:
         """Write the PNG to ``buffer``: the image component encodes any object with a ``save``;
@@ -97,7 +100,7 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
     """
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     canvas = FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.01, 0.01, 0.72, 0.86))  # the legend gets the right quarter
+    ax = fig.add_axes((0.01, 0.01, 0.72, 0.86))  # narrowed to the legend's left once the legend is measured
     ax.set_axis_off()
     ax.set_aspect("equal", adjustable="datalim")
     n = members.height
@@ -152,8 +155,13 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
     if view is not None:
         ax.set_xlim(view[0], view[1])
         ax.set_ylim(view[2], view[3])
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.74, 0.86), frameon=False, fontsize=12,
-               title=LEGEND_TITLE, title_fontsize=12, alignment="left")
+    # the legend at the right edge, as wide as its longest label, and the drawing ends before it: a fixed
+    # split cut long labels ("co_engage weight 34–39 (1,086)") at the picture's edge or ran them into the nodes
+    legend = fig.legend(handles=handles, loc="upper right", bbox_to_anchor=(0.995, 0.86), frameon=True,
+                        fontsize=11, title=LEGEND_TITLE, title_fontsize=11, alignment="left",
+                        facecolor="white", edgecolor="#cccccc", framealpha=1.0)
+    legend_left = legend.get_window_extent(canvas.get_renderer()).x0 / WIDTH_PX
+    ax.set_position((0.01, 0.01, max(legend_left - 0.025, 0.4), 0.86))
     # the view goes on the title's line: a fourth line of the key would run into the drawing
     fig.suptitle(network_title(n, edges.height, drawn.n_drawn, edge_noun) + (f" · {view_note}" if view_note else ""),
                  x=0.01, y=0.985, ha="left", fontsize=12)
@@ -165,9 +173,9 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
     # display coordinates have their origin at the bottom left; the picture's at the top left
     xy = ax.transData.transform(positions) if n else np.zeros((0, 2))
     xy = np.column_stack([xy[:, 0], HEIGHT_PX - xy[:, 1]])
+    area = ax.get_window_extent()
     if n:
         # labels only inside the drawing area (the legend and the title keep their space)
-        area = ax.get_window_extent()
         fits = fitting_labels(xy - [area.x0, HEIGHT_PX - area.y1], labels, size, char_px=LABEL_CHAR_PX,
                               line_px=LABEL_LINE_PX, radius_px=radius, bounds=(area.width, area.height))
         fits[high_profile] = False
@@ -182,7 +190,8 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
     Image.fromarray(np.asarray(canvas.buffer_rgba())[:, :, :3]).quantize(
         PALETTE_COLOURS, method=Image.Quantize.FASTOCTREE).save(buffer, format="PNG", compress_level=6)
     return NetworkPicture(buffer.getvalue(), WIDTH_PX, HEIGHT_PX, xy,
-                          members["account_id"].to_numpy().astype(object), radius, layer)
+                          members["account_id"].to_numpy().astype(object), radius, layer,
+                          (float(area.x0), float(HEIGHT_PX - area.y1), float(area.x1), float(HEIGHT_PX - area.y0)))
 
 
 def zoom_box(positions: np.ndarray, chosen: np.ndarray, margin: float = 0.08) -> tuple[float, float, float, float]:
@@ -237,11 +246,13 @@ def accounts_at(picture: NetworkPicture, event: dict | None) -> list[str]:
         return []
     (x1, x2), (y1, y2) = sorted((x1 * scale, x2 * scale)), sorted((y1 * scale, y2 * scale))
     xs, ys = picture.xy[:, 0], picture.xy[:, 1]
+    ax0, ay0, ax1, ay1 = picture.area
+    shown = (xs >= ax0) & (xs <= ax1) & (ys >= ay0) & (ys <= ay1)  # not clipped off a zoomed picture
     if x2 - x1 > 6 or y2 - y1 > 6:  # a dragged box
-        inside = (xs >= x1) & (xs <= x2) & (ys >= y1) & (ys <= y2)
+        inside = shown & (xs >= x1) & (xs <= x2) & (ys >= y1) & (ys <= y2)
         return picture.accounts[inside].tolist()
-    distance = np.hypot(xs - x1, ys - y1)
-    if not len(distance):
+    distance = np.where(shown, np.hypot(xs - x1, ys - y1), np.inf)
+    if not len(distance) or not shown.any():
         return []
     under = distance <= picture.radius
     if under.any():  # the click is on a marker: the one drawn on top is the one seen

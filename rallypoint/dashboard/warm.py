@@ -13,9 +13,9 @@ as the server runs, while the analyst is still signing in:
 2. read the newest run's tables and the triage log into the caches the pages read
    (:mod:`rallypoint.dashboard.data`);
 3. lay out and draw the networks of the run's :data:`WARM_NETWORKS` largest clusters
-   (:mod:`rallypoint.dashboard.cluster_network`) and read their members' actions for the
-   timeline tab: the cost of both grows with a cluster's size, and the small ones are quick
-   on their first view anyway;
+   (:mod:`rallypoint.dashboard.cluster_network`), read their members' actions and draw their
+   timeline pictures (:mod:`rallypoint.dashboard.cluster_timeline`): the cost of both grows
+   with a cluster's size, and the small ones are quick on their first view anyway;
 4. bring the lake's touch index up to date (:mod:`rallypoint.touch_index`), which the Expand
    tab reads: the partitions of ingests since the last start are indexed before anyone expands;
 5. take what it built out of the garbage collector's rounds (:func:`gc.freeze`): Streamlit
@@ -127,10 +127,10 @@ def _warm_up(root: str) -> None:
 
 def _warm_run(root: str, run_id: str) -> None:
     from rallypoint.dashboard.cluster_network import cluster_figure, cluster_network, cluster_picture
+    from rallypoint.dashboard.cluster_timeline import cluster_timeline_picture
     from rallypoint.dashboard.data import (
         chain_state,
         clusters_with_status,
-        interactions_of,
         interactions_version,
         run_table,
         run_version,
@@ -149,9 +149,10 @@ def _warm_run(root: str, run_id: str) -> None:
         for cluster_id, n_accounts in largest.select("cluster_id", pl.col("n_accounts")).iter_rows():
             draw = cluster_picture if n_accounts > PICTURE_ABOVE else cluster_figure
             draw(root, run_id, cluster_id, version)
-            # the members' actions, as the timeline tab asks for them (same accounts, same order)
+            # the timeline tab's picture, from the members' actions as the tab asks for them (same accounts, same order)
             members = cluster_network(root, run_id, cluster_id, version).members["account_id"]
-            interactions_of(root, tuple(members.to_list()), interactions_version(current))
+            cluster_timeline_picture(root, run_id, cluster_id, tuple(members.to_list()), version,
+                                     interactions_version(current))
         gc.freeze()  # step 5: what lives as long as the caches is not walked after every script run
     except Exception:
         _LOG.exception("rallypoint: warming run %s failed; its pages will compute what they need", run_id)

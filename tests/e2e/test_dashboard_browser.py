@@ -104,8 +104,8 @@ class CpuClock:
 
 #: The password of the accounts the browser tests create (``add_users``).
 PASSWORD = "a browser test password"
-#: A queue card: one HTML block (``st.html``) with the card's text.
-CARD = '[data-testid="stHtml"]'
+#: A queue card: an ``<article>`` in the page's HTML block of cards (``st.html``).
+CARD = '[data-testid="stHtml"] article.rp-card'
 #: The analyst the tests on the simulated world sign in as.
 ANALYST = "browser-analyst"
 
@@ -582,14 +582,19 @@ def test_the_why_comes_first_and_evidence_is_grouped_with_handles(page, server, 
     page.goto(f"{server}/cluster?run={world['run']}&cluster={world['top_cluster']}&tab=Evidence+posts")
     settle(page)
     page.get_by_role("heading", name="Why it was flagged").wait_for()
-    page.get_by_text(re.compile(r"^\d[\d,]* groups of identical or near-identical texts")).wait_for()
+    caption = page.get_by_text(re.compile(r"^Groups \d[\d,]*–\d[\d,]* of \d[\d,]* groups of identical or near-identical texts"))
+    caption.wait_for()
+    first, last, total = map(int, re.match(r"Groups (\d+)–(\d+) of (\d+)", caption.inner_text().replace(",", "")).groups())
     groups = page.locator("div", has_text=re.compile(r"^\d[\d,]* posts? by \d")).first
     assert groups.count() == 1
     members = pl.from_arrow(lake.read_run_table(world["run"], "members")).filter(
         pl.col("cluster_id") == world["top_cluster"])
     named = [f"{n} ({a})" for a, n in members.select("account_id", "account_name").iter_rows() if n]
-    evidence = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"posts? by \d")).first.inner_text()
+    evidence = page.locator('[data-testid="stHtml"]', has_text=re.compile(r"posts? by \d")).first.inner_text()
     assert any(n in evidence.replace("\u2060", "") for n in named), "no account shown with its handle"
+    # the page's groups are all there, each in full (not three at a time in a scroll box)
+    assert first == 1 and last == min(total, 10)
+    assert len(re.findall(r"\d[\d,]* posts? by \d[\d,]* accounts?", evidence)) == last
     shot(page, "07-cluster-evidence-grouped")
     unflagged = clusters.filter(~pl.col("flagged")).sort("score", descending=True)
     if unflagged.height:

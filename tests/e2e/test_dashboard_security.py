@@ -170,7 +170,7 @@ def test_every_hostile_payload_is_shown_as_text_and_nothing_leaves_the_app(page,
     settle(page)
     assert_shown_as_text(page, bait, payloads, "evidence posts")
     # the evidence grouped by text: each group headed "N posts by M accounts"
-    posts = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"\d+ posts? by \d")).last.inner_text()
+    posts = page.locator('[data-testid="stHtml"]', has_text=re.compile(r"\d+ posts? by \d")).last.inner_text()
     for payload in payloads[1:]:  # each post's text exactly (the HTML the app builds)
         assert payload in posts.replace(WORD_JOINER, ""), payload
     shot(page, "12-hostile-evidence")

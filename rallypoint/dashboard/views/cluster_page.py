@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import polars as pl
 import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
@@ -17,12 +16,12 @@ from rallypoint.dashboard.cluster_network import (
     cluster_picture,
     strongest_edges,
 )
+from rallypoint.dashboard.cluster_timeline import cluster_timeline_picture, timeline_inputs
 from rallypoint.dashboard.data import (
     account_names,
     clusters_with_status,
     decisions,
     events,
-    interactions_of,
     interactions_version,
     records_by_id,
     run_table,
@@ -229,8 +228,8 @@ def _learned_terms(current: Lake, run_id: str, cluster_id: str) -> None:
             st.rerun()
 
 
-#: Evidence groups per page of the evidence tab, and accounts named per group.
-GROUPS_PER_PAGE = 25
+#: Evidence groups per page of the evidence tab (all shown, no scroll box), and accounts named per group.
+GROUPS_PER_PAGE = 10
 ACCOUNTS_PER_GROUP = 5
 
 
@@ -266,18 +265,21 @@ def _evidence(current: Lake, evidence: pl.DataFrame, members: pl.DataFrame, run_
 
     rows = shown.select("text", "n_posts", "n_accounts", "first_ts", "last_ts", "kinds", "account_ids",
                         "matched").iter_rows()
-    with st.container(height=420):
-        st.markdown("".join(
-            f"<div style='padding:6px 0;border-bottom:1px solid #ddd'><small><b>{n_posts:,} post"
-            f"{'s' if n_posts != 1 else ''} by {n_accounts:,} account{'s' if n_accounts != 1 else ''}</b> · "
-            f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC · "
-            f"<span style='color:{OKABE_ITO['vermillion']}'>{html(', '.join(kind_list))}</span><br>"
-            f"by {html(who(accounts))}</small><br>{highlight(text, matched)}</div>"
-            for text, n_posts, n_accounts, first, last, kind_list, accounts, matched in rows
-        ) or "<i>No evidence group matches.</i>", unsafe_allow_html=True)
-    st.caption(f"{groups.height:,} groups of identical or near-identical texts: {int(groups['n_posts'].sum()):,} of the "
-               f"cluster's {evidence['id'].n_unique():,} evidence posts, of the kinds chosen above; the most repeated "
-               "first; highlighted: the phrases the lexicons matched.")
+    st.caption(f"Groups {min((int(number) - 1) * GROUPS_PER_PAGE + 1, groups.height):,}–"  # "0–0 of 0" when none
+               f"{min(int(number) * GROUPS_PER_PAGE, groups.height):,} of {groups.height:,} groups of identical or "
+               f"near-identical texts: {int(groups['n_posts'].sum()):,} of the cluster's "
+               f"{evidence['id'].n_unique():,} evidence posts, of the kinds chosen above; the most repeated first; "
+               "highlighted: the phrases the lexicons matched.")
+    # every group of the page in full, as one HTML block (no Markdown step: the texts are the accounts'):
+    # a scroll box of fixed height showed about three groups at a time
+    st.html("".join(
+        f"<div style='padding:6px 0;border-bottom:1px solid #ddd'><small><b>{n_posts:,} post"
+        f"{'s' if n_posts != 1 else ''} by {n_accounts:,} account{'s' if n_accounts != 1 else ''}</b> · "
+        f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC · "
+        f"<span style='color:{OKABE_ITO['vermillion']}'>{html(', '.join(kind_list))}</span><br>"
+        f"by {html(who(accounts))}</small><br>{highlight(text, matched)}</div>"
+        for text, n_posts, n_accounts, first, last, kind_list, accounts, matched in rows
+    ) or "<i>No evidence group matches these kinds and words.</i>")
     if shown.height:
         first_accounts = shown["account_ids"].list.head(ACCOUNTS_PER_GROUP).explode().drop_nulls().unique(
             maintain_order=True).head(10).to_list()
@@ -420,15 +422,20 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
         )
 
 
-def _timeline(current: Lake, row: dict, member_ids: list[str]) -> None:
-    mobilization = row["mobilization"] or {}
+def _timeline(current: Lake, run_id: str, row: dict, member_ids: list[str], version: float) -> None:
+    # a picture first: the interactive chart loads plotly's JavaScript, about a second of a browser's first view
+    interactive = st.toggle("Interactive timeline (hover labels, zoom)", key="timeline_interactive",
+                            help="Draws the same chart with plotly in the browser: hover a bar for its count, "
+                                 "drag to zoom into a day.")
+    root, members = str(current.root), tuple(member_ids)
     with st.spinner("Reading the accounts' actions…"):  # shown only if it takes a while (not from the cache)
-        actions = interactions_of(str(current.root), tuple(member_ids), interactions_version(current))
-    if row["first_ts"] is not None:
-        pad = np.timedelta64(2, "D")
-        actions = actions.filter(pl.col("timestamp").is_between(row["first_ts"] - pad, row["last_ts"] + pad))
-    date_places = mobilization.get("top_date_places") or [{"date": d, "place": ""} for d in mobilization.get("dates") or []]
-    st.plotly_chart(timeline_figure(actions, row["bursts"], date_places), key="timeline_chart")
+        if interactive:
+            figure = timeline_figure(*timeline_inputs(root, row, members, interactions_version(current)))
+            st.plotly_chart(figure, key="timeline_chart")
+            return
+        picture = cluster_timeline_picture(root, run_id, row["cluster_id"], members, version,
+                                           interactions_version(current))
+    st.image(picture, width="stretch")
 
 
 #: Where a platform's post can be opened from its id alone (others need more than the id).
@@ -523,7 +530,7 @@ def render() -> None:
     with timeline:
         if timeline.open:
             st.subheader("Activity timeline")
-            _timeline(current, row, members["account_id"].to_list())
+            _timeline(current, run_id, row, members["account_id"].to_list(), version)
     with evidence:
         if evidence.open:
             _evidence(current, run_table(current, run_id, "evidence").filter(pl.col("cluster_id") == cluster_id), members,

@@ -65,7 +65,7 @@ def render() -> None:
     st.dataframe(places.select("place", "country", "kind", pl.col("n_clusters").alias("clusters"), "texts",
                                pl.col("dates").list.join(", ").alias("dates"),
                                pl.col("clusters").list.head(10).list.join(", ").alias("clusters (strongest first)")),
-                 hide_index=True, width="stretch", height=240, key="places_table")
+                 hide_index=True, width="stretch", height="auto", key="places_table")
 
     st.subheader(f"Calendar ({dates.height:,} called days)")
     if not dates.height:
@@ -77,7 +77,7 @@ def render() -> None:
     _links(run_id, shown, chosen, dates, "date")
     st.dataframe(dates.select("date", pl.col("n_clusters").alias("clusters"), "texts", pl.col("places").list.join(", ").alias("places"),
                               pl.col("clusters").list.head(10).list.join(", ").alias("clusters (strongest first)")),
-                 hide_index=True, width="stretch", height=240, key="dates_table")
+                 hide_index=True, width="stretch", height="auto", key="dates_table")
 
 
 if __name__ == "__main__":  # run by st.navigation as a page (navigation.py)

@@ -59,20 +59,18 @@ def _filters(clusters: pl.DataFrame) -> QueueFilters:
                         langs=tuple(langs), search=search, assignee=identity().name if mine else None)
 
 
-#: A card's box, as Streamlit draws a bordered container (the card is one HTML block, not a container).
-CARD_STYLE = "border:1px solid rgba(49,51,63,0.2);border-radius:0.5rem;padding:calc(1em - 1px)"
+#: A card's box, as Streamlit draws a bordered container (the card is HTML, not a container).
+CARD_STYLE = "border:1px solid rgba(49,51,63,0.2);border-radius:0.5rem;padding:calc(1em - 1px);margin:0 0 1rem"
 
 
-def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> None:
+def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> str:
+    """One card as an ``<article>``: its box, text and link (every value through ``safe.html``)."""
     hp = [f"{names[a]} ({a})" if names.get(a) else a for a in row["high_profile_accounts"] or []]
     reasons = card_reasons(row["reasons"] or [])
-    # one element a card: its box, text and link in one HTML block (every value through safe.html).
-    # Markdown is parsed in the browser, and each bordered container and page link is a component
-    # of its own: 100 cards of those were most of the browser's work on the queue
     link = navigation.address("cluster", run=run_id, cluster=row["cluster_id"])
-    st.html(
-        f'<div style="{CARD_STYLE}"><div><b>#{rank:d} · {html(row["cluster_id"])}</b> — score <b>{row["score"]:.2f}</b> · '
-        f"{row['n_accounts']:,} accounts · {row['n_edges']:,} edges · "
+    return (
+        f'<article class="rp-card" style="{CARD_STYLE}"><div><b>#{rank:d} · {html(row["cluster_id"])}</b> — '
+        f"score <b>{row['score']:.2f}</b> · {row['n_accounts']:,} accounts · {row['n_edges']:,} edges · "
         f"{html(', '.join(row['types'] or []) or 'no type')} · {html(', '.join(row['platforms'] or []))} "
         f"&nbsp; {status_badge(row['status'], row['carried'], row.get('from_run'), row.get('jaccard'))}<br>"
         f"<b>Active:</b> {html(time_span(row['first_ts'], row['last_ts']))}<br>"
@@ -82,7 +80,7 @@ def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> None:
         + ("<ul style=\"margin:0.4em 0 0\">" + "".join(
             f"<li><b>{REASON_LABELS[c]}:</b> {html(r)}</li>" for c, r in reasons)
            + "</ul>" if reasons else "<div><i>no reasons recorded</i></div>")
-        + f'<p style="margin:0.4em 0 0"><a href="{html(link)}" target="_self">Open cluster →</a></p></div>'
+        + f'<p style="margin:0.4em 0 0"><a href="{html(link)}" target="_self">Open cluster →</a></p></article>'
     )
 
 
@@ -128,8 +126,11 @@ def render() -> None:
     # high-profile members are named with their handle, as on the cluster page (a few rows only)
     names = dict(run_table(current, run_id, "members").filter(pl.col("high_profile").fill_null(False))
                  .select("account_id", pl.col("account_name").fill_null("")).unique("account_id").iter_rows())
-    for i, row in enumerate(page(shown, int(number), size).iter_rows(named=True)):
-        _card(offset + i + 1, row, run_id, names)
+    # the page's cards in one HTML block: Markdown is parsed in the browser, and each element (a bordered
+    # container, a page link, an HTML block) is a component of its own: 100 cards of those were most of
+    # the browser's work on the queue
+    st.html("".join(_card(offset + i + 1, row, run_id, names)
+                    for i, row in enumerate(page(shown, int(number), size).iter_rows(named=True))))
 
 
 if __name__ == "__main__":  # run by st.navigation as a page (navigation.py)
