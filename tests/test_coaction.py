@@ -271,7 +271,7 @@ def test_pairs_reduced_in_many_small_chunks_on_threads_equal_one_chunk(monkeypat
 
     table = _random_reposts(3)
     whole = plain(table, max_pairs_per_share=None)
-    monkeypatch.setattr(partition, "iter_pairs", functools.partial(partition.iter_pairs, chunk_pairs=7))
+    monkeypatch.setattr(partition, "iter_pair_runs", functools.partial(partition.iter_pair_runs, chunk_pairs=7))
     chunked = plain(table, max_pairs_per_share=None)
     assert whole.stats["pairs_formed"] > 300  # dozens of chunks of 7
     assert chunked.edges.equals(whole.edges)
@@ -294,7 +294,7 @@ def test_a_giant_target_merged_slice_by_slice_and_spilled_equals_one_merge(monke
     table = pa.concat_tables([_random_reposts(4), reposts(*giant)])
     for kw in ({}, {"null_model": "permutation", "min_participation": 2}):
         whole = plain(table, max_pairs_per_share=None, pair_budget=None, **kw)
-        monkeypatch.setattr(partition, "iter_pairs", functools.partial(partition.iter_pairs, chunk_pairs=50))
+        monkeypatch.setattr(partition, "iter_pair_runs", functools.partial(partition.iter_pair_runs, chunk_pairs=50))
         monkeypatch.setattr(partition, "MERGE_SLICE_ROWS", 40)
         sliced = plain(table, max_pairs_per_share=None, pair_budget=2_000, **kw)
         monkeypatch.undo()

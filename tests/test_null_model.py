@@ -142,7 +142,10 @@ def test_expected_weights_are_the_sums_over_shared_targets_in_chunks_of_any_size
     rng = np.random.default_rng(3)
     n_accounts, n_kinds, n_groups = 30, 2, 40
     group_kind = np.repeat([0, 1], n_groups // 2)
-    counts = pl.DataFrame({"group": rng.integers(0, n_groups, 600), "account": rng.integers(0, n_accounts, 600)}).group_by(
+    # account 0 shares every target and account 1 only two: blocks of very different lengths
+    group = np.r_[rng.integers(0, n_groups, 600), np.arange(n_groups), [3, n_groups - 2]]
+    account = np.r_[rng.integers(2, n_accounts, 600), np.zeros(n_groups, np.int64), [1, 1]]
+    counts = pl.DataFrame({"group": group, "account": account}).group_by(
         "group", "account").agg(n=pl.len().cast(pl.Int64))
     chance = rng.uniform(0.01, 0.5, n_groups)
     a, b = np.triu_indices(n_accounts, 1)
@@ -159,6 +162,15 @@ def test_expected_weights_are_the_sums_over_shared_targets_in_chunks_of_any_size
     expected = [np.sum(n[x] * n[y] * chance * (group_kind == k)) for x, y, k in zip(a, b, kind, strict=True)]
     assert np.count_nonzero(expected) > 100
     np.testing.assert_allclose(got, expected)
+    # bit for bit the terms (n_at * n_bt) * q_t added from 0.0 in ascending target order, the
+    # order the edges' expected weights and p-values have always been computed in
+    ordered = []
+    for x, y, k in zip(a, b, kind, strict=True):
+        total = 0.0
+        for g in np.flatnonzero((n[x] > 0) & (n[y] > 0) & (group_kind == k)):
+            total += n[x, g] * n[y, g] * chance[g]
+        ordered.append(total)
+    assert np.array_equal(got, ordered)
 
 
 def test_expected_weights_leave_out_targets_chance_cannot_pair_without_changing_a_bit():
@@ -180,7 +192,7 @@ def test_expected_weights_leave_out_targets_chance_cannot_pair_without_changing_
     rows = PerType(pair_kind, zeros, zeros, zeros, zeros, zeros)
     every = ShareLookup.build(counts, group_kind, n_accounts, n_kinds)
     chanced = ShareLookup.build(counts, group_kind, n_accounts, n_kinds, chance)
-    assert chanced.lookup.size < every.lookup.size
+    assert chanced.groups.size < every.groups.size
     got = expected_weights(rows, chanced, chance, n_accounts, n_kinds)
     assert np.count_nonzero(got) > 100
     assert np.array_equal(got, expected_weights(rows, every, chance, n_accounts, n_kinds))

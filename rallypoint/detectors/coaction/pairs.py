@@ -100,15 +100,15 @@ class PairChunk:
     second: np.ndarray
 
 
-def iter_pairs(
+def iter_pair_runs(
     ends: np.ndarray,
     max_pairs_per_share: int | None,
     chunk_pairs: int = DEFAULT_CHUNK_PAIRS,
-) -> Iterator[PairChunk]:
-    """Yield every in-window pair ``(i, j)``, ``i < j < ends[i]``, at most ``max_pairs_per_share`` per ``i``.
-
-    Pairs come in chunks of about ``chunk_pairs`` (a single share never splits across
-    chunks), so memory stays bounded whatever the data.
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The pairs ``iter_pairs`` yields, not formed: ``(shares, partners)`` per chunk, share
+    ``shares[k]`` paired with the next ``partners[k]`` shares (for a kernel that forms and
+    uses the pairs in one pass). Chunks of about ``chunk_pairs`` pairs; a single share
+    never splits across chunks.
     """
     n = len(ends)
     partners = ends - np.arange(1, n + 1, dtype=np.int64)
@@ -124,14 +124,26 @@ def iter_pairs(
         base = cumulative[start - 1] if start else 0
         stop = int(np.searchsorted(cumulative, base + chunk_pairs, side="right"))
         stop = max(stop, start + 1)
-        idx = with_partners[start:stop]
-        cnt = counts[start:stop]
+        yield with_partners[start:stop], counts[start:stop]
+        start = stop
+
+
+def iter_pairs(
+    ends: np.ndarray,
+    max_pairs_per_share: int | None,
+    chunk_pairs: int = DEFAULT_CHUNK_PAIRS,
+) -> Iterator[PairChunk]:
+    """Yield every in-window pair ``(i, j)``, ``i < j < ends[i]``, at most ``max_pairs_per_share`` per ``i``.
+
+    Pairs come in chunks of about ``chunk_pairs`` (a single share never splits across
+    chunks), so memory stays bounded whatever the data.
+    """
+    for idx, cnt in iter_pair_runs(ends, max_pairs_per_share, chunk_pairs):
         first = np.repeat(idx, cnt)
         # offsets 1..cnt within each share's run of partners
         run_starts = np.repeat(np.cumsum(cnt) - cnt, cnt)
         offsets = np.arange(first.size, dtype=np.int64) - run_starts + 1
         yield PairChunk(first=first, second=first + offsets)
-        start = stop
 
 
 def group_pair_counts(groups: np.ndarray, ends: np.ndarray, n_groups: int) -> np.ndarray:

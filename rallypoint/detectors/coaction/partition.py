@@ -23,11 +23,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numba
 import numpy as np
 import polars as pl
 
 from rallypoint.arrays import sorted_codes, sorted_unique, stable_argsort
-from rallypoint.detectors.coaction.pairs import PairChunk, iter_pairs, target_chances, window_ends
+from rallypoint.detectors.coaction.pairs import iter_pair_runs, iter_pairs, target_chances, window_ends
 
 #: Share events as partitions carry them: type code, target, account, record id, time (µs).
 SHARE_COLUMNS = {"kind": pl.Int32, "target": pl.String, "account_id": pl.String, "id": pl.String, "time": pl.Int64}
@@ -213,7 +214,7 @@ def coact_codes(
 ) -> CodedPairs:
     """Co-share pairs aggregated per (target, account pair), share counts and ``q_t``, in codes.
 
-    Pairs are formed in chunks (``pairs.iter_pairs``); each chunk is sorted on one int64
+    Pairs are formed in chunks (``pairs.iter_pair_runs``, ``_pair_rows``); each chunk is sorted on one int64
     key (account pair, type, target) and reduced to one row per key before the next is
     formed, so memory grows with the distinct (target, account pair) rows, not with the
     pairs formed, and the result comes sorted for ``reduce.py``. ``O(n log m + P log P)``.
@@ -231,24 +232,16 @@ def coact_codes(
     in_pair = np.zeros(len(ends), dtype=bool)
     n_acc, n_kinds = s.n_accounts, s.n_kinds
 
-    def reduce_chunk(chunk: PairChunk) -> tuple[int, tuple[np.ndarray, ...]]:
-        i, j = chunk.first, chunk.second
-        # different accounts only: an account reposting a post twice is no co-action
-        keep = s.account[i] != s.account[j]
-        i, j = i[keep], j[keep]
-        # two workers may mark the same share: both write True, so the race is harmless
-        in_pair[i] = True
-        in_pair[j] = True
-        acc_i, acc_j = s.account[i], s.account[j]
-        pair_kind = (np.minimum(acc_i, acc_j) * n_acc + np.maximum(acc_i, acc_j)) * n_kinds + s.kind[i]
-        del acc_i, acc_j, keep
-        return i.size, _reduce_chunk(pair_kind, s.group[i], s.time[i], s.time[j], s.n_groups)
+    def reduce_chunk(run: tuple[np.ndarray, np.ndarray]) -> tuple[int, tuple[np.ndarray, ...]]:
+        pair_kind, group, first, last = _pair_rows(*run, s.account, s.kind, s.group, s.time, n_acc, n_kinds,
+                                                   in_pair)
+        return pair_kind.size, _reduce_chunk(pair_kind, group, first, last, s.n_groups)
 
     # Chunks are reduced by CHUNK_WORKERS threads: the sorts and numpy passes release the
     # GIL, so two cores work at once; at most CHUNK_WORKERS + 1 chunks are alive at a time.
     parts = []
     formed = 0
-    for n_formed, part in _map_ahead(reduce_chunk, iter_pairs(ends, max_pairs_per_share), CHUNK_WORKERS):
+    for n_formed, part in _map_ahead(reduce_chunk, iter_pair_runs(ends, max_pairs_per_share), CHUNK_WORKERS):
         formed += n_formed
         parts.append(part)
     slices = []
@@ -279,6 +272,43 @@ def coact_codes(
         "partitions": 1,
     }
     return CodedPairs(pairs.cast(CODED_PAIR_SCHEMA), share_counts, chance, figures, in_pair)
+
+
+@numba.njit(nogil=True, cache=True)
+def _pair_rows(shares: np.ndarray, partners: np.ndarray, account: np.ndarray, kind: np.ndarray, group: np.ndarray,
+               time: np.ndarray, n_accounts: int, n_kinds: int,
+               in_pair: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One chunk's co-share pairs (``pairs.iter_pair_runs``: share ``shares[k]`` with its next
+    ``partners[k]`` shares) of two different accounts, formed in one pass: per pair its
+    ``pair_kind = (min * n + max) * kinds + kind`` of the two account codes, the target
+    group and the two times; marks both shares in ``in_pair`` (two threads may mark the same
+    share: both write True). The pairs the numpy passes of ``pairs.iter_pairs`` give, in
+    the same order, without their ten temporary arrays.
+    """
+    total = 0
+    for k in range(partners.size):
+        total += partners[k]
+    pair_kind = np.empty(total, np.int64)
+    groups = np.empty(total, np.int64)
+    first = np.empty(total, np.int64)
+    last = np.empty(total, np.int64)
+    n = 0
+    for k in range(shares.size):
+        i = shares[k]
+        a = np.int64(account[i])
+        for j in range(i + 1, i + 1 + partners[k]):
+            b = np.int64(account[j])
+            # different accounts only: an account reposting a post twice is no co-action
+            if a == b:
+                continue
+            in_pair[i] = True
+            in_pair[j] = True
+            pair_kind[n] = (min(a, b) * n_accounts + max(a, b)) * n_kinds + kind[i]
+            groups[n] = group[i]
+            first[n] = time[i]
+            last[n] = time[j]
+            n += 1
+    return pair_kind[:n], groups[:n], first[:n], last[:n]
 
 
 def _share_counts(s: Coded, in_pair: np.ndarray) -> pl.DataFrame:

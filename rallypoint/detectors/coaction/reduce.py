@@ -15,16 +15,16 @@ What it computes (the in-process counterpart of ``build._per_type``'s Dask joins
 How
     Every key is an int64 built from dense codes, and the rows come sorted by
     (account pair, type, target), so every sum is a ``reduceat`` over contiguous runs
-    and every filter an array gather; no hash table, no string. ``E_ab`` walks the
-    targets of the pair's less active account (a CSR layout of the share counts by
-    (account, type)) and finds the other account's count by binary search on sorted
-    ``account * n_groups + group`` keys, in chunks of at most ``chunk`` looked-up
-    entries so memory stays bounded.
+    and every filter an array gather; no hash table, no string. ``E_ab`` intersects, per
+    row, the two accounts' blocks of share counts of the type (a CSR layout of the share
+    counts by (account, type), each block sorted by target) in a compiled kernel (numba):
+    each target of the smaller block is found in the larger by galloping search, so that
+    a row costs its smaller block's length times a small logarithm.
 
 Cost
-    ``O(R)`` for sums and filters over ``R`` rows; ``O(L log S)`` for ``E_ab`` with
-    ``L = sum over tested pairs of min(targets of a, targets of b)`` and ``S``
-    share-count rows.
+    ``O(R)`` for sums and filters over ``R`` rows; ``O(L log(l / s))`` for ``E_ab`` with
+    ``L = sum over tested pairs of min(targets of a, targets of b)`` and ``l / s`` the
+    ratio of the larger block to the smaller.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import polars as pl
 
@@ -40,7 +41,7 @@ from rallypoint.detectors import null_model as nm
 
 #: ``may_pass`` keeps a little more than ``significance`` allows (float rounding).
 SLACK = 1 + 1e-9
-#: Entries looked up per chunk by ``expected_weights`` (about ten int64/float64 arrays of this length).
+#: Entries of the smaller blocks walked per task of ``expected_weights``.
 DEFAULT_LOOKUP_CHUNK = 4_000_000
 #: Threads filling ``expected_weights``' chunks (the machine rallypoint targets has two cores).
 LOOKUP_WORKERS = 2
@@ -188,16 +189,15 @@ def may_pass(per_type: PerType, expected: np.ndarray, n_kinds: int, significance
 
 @dataclass
 class ShareLookup:
-    """Share counts sorted by (account, group), what ``expected_weights`` searches: built once,
+    """Share counts sorted by (account, group), what ``expected_weights`` walks: built once,
     used for every batch of rows. Groups are ordered by type, so each (account, type) is one
-    contiguous block of ``lookup`` — a CSR layout (``degree``, ``block_start``)."""
+    contiguous block of ``groups`` (sorted within it) — a CSR layout (``degree``,
+    ``block_start``)."""
 
-    lookup: np.ndarray
-    counts: np.ndarray
     groups: np.ndarray
+    counts: np.ndarray
     degree: np.ndarray
     block_start: np.ndarray
-    n_groups: int
 
     @classmethod
     def build(cls, share_counts: pl.DataFrame, group_kind: np.ndarray, n_accounts: int, n_kinds: int,
@@ -209,13 +209,53 @@ class ShareLookup:
         n_groups = len(group_kind)
         if chance is not None:
             share_counts = share_counts.filter(pl.Series(chance[share_counts["group"].to_numpy()] > 0))
-        lookup = share_counts["account"].to_numpy() * n_groups + share_counts["group"].to_numpy()
-        order = stable_argsort(lookup)
-        lookup = lookup[order]
+        key = share_counts["account"].to_numpy() * n_groups + share_counts["group"].to_numpy()
+        order = stable_argsort(key)
+        key = key[order]
         counts = share_counts["n"].to_numpy()[order].astype(np.float64)
-        groups = lookup % n_groups
-        degree = np.bincount(lookup // n_groups * n_kinds + group_kind[groups], minlength=n_accounts * n_kinds)
-        return cls(lookup, counts, groups, degree, np.cumsum(degree) - degree, n_groups)
+        account, groups = np.divmod(key, n_groups)
+        del key
+        degree = np.bincount(account * n_kinds + group_kind[groups], minlength=n_accounts * n_kinds)
+        return cls(groups, counts, degree, np.cumsum(degree) - degree)
+
+
+@numba.njit(nogil=True, cache=True)
+def _intersection_sums(small_start: np.ndarray, small_len: np.ndarray, large_start: np.ndarray,
+                       large_len: np.ndarray, groups: np.ndarray, counts: np.ndarray, chance: np.ndarray,
+                       out: np.ndarray) -> None:
+    """``out[r] = sum over groups g in both blocks of row r: (n_small,g * n_large,g) * q_g``, the
+    terms added in ascending ``g`` from 0.0 (the order and rounding of a ``bincount``).
+
+    Both blocks are sorted by group: each of the small block's groups is found in the rest
+    of the large block by an exponential then a binary search (galloping), so a row costs
+    ``O(s log(l / s))`` for blocks of ``s <= l`` entries.
+    """
+    for r in range(small_start.size):
+        i, i_end = small_start[r], small_start[r] + small_len[r]
+        j, j_end = large_start[r], large_start[r] + large_len[r]
+        total = 0.0
+        while i < i_end and j < j_end:
+            g = groups[i]
+            if groups[j] < g:
+                lo, step = j, 1
+                while j + step < j_end and groups[j + step] < g:
+                    lo = j + step
+                    step <<= 1
+                lo, hi = lo + 1, min(j + step, j_end)
+                while lo < hi:
+                    mid = (lo + hi) >> 1
+                    if groups[mid] < g:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                j = lo
+                if j == j_end:
+                    break
+            if groups[j] == g:
+                total += counts[i] * counts[j] * chance[g]
+                j += 1
+            i += 1
+        out[r] = total
 
 
 def expected_weights(
@@ -229,54 +269,38 @@ def expected_weights(
     """``E_ab = sum_t n_at * n_bt * q_t`` for every row of ``per_type``, over the type's targets.
 
     ``shares``: the share counts (``ShareLookup``); ``chance``: ``q_t`` by group code.
-    Returns float64 aligned with ``per_type``.
+    Returns float64 aligned with ``per_type``. The rows are cut into runs of about ``chunk``
+    entries of their smaller blocks, filled by a compiled kernel (``_intersection_sums``)
+    on ``LOOKUP_WORKERS`` threads.
     """
     out = np.zeros(len(per_type))
-    if len(per_type) == 0 or shares.lookup.size == 0:
+    if len(per_type) == 0 or shares.groups.size == 0:
         return out
-    lookup, counts, groups, degree, block_start = (shares.lookup, shares.counts, shares.groups, shares.degree,
-                                                   shares.block_start)
-    n_groups = shares.n_groups
-
+    degree, block_start = shares.degree, shares.block_start
     pair, kind = np.divmod(per_type.pair_kind, n_kinds)
     a, b = np.divmod(pair, n_accounts)
     block_a, block_b = a * n_kinds + kind, b * n_kinds + kind
+    del pair, kind, a, b
     a_smaller = degree[block_a] <= degree[block_b]
     small_block = np.where(a_smaller, block_a, block_b)
-    large = np.where(a_smaller, b, a)
-    del pair, kind, a, b, block_a, block_b, a_smaller
-    # rows taken in order of the account looked up: its entries of the lookup stay in cache
-    # from one row to the next (random rows cost a cache miss a search step)
-    by_large = stable_argsort(large)
-    small_block, large = small_block[by_large], large[by_large]
-    walk = degree[small_block]
-    ends = np.cumsum(walk)
-    # rows cut into chunks of about ``chunk`` walked entries, each filled on its own
-    cuts = [0]
-    while cuts[-1] < len(walk):
-        base = ends[cuts[-1] - 1] if cuts[-1] else 0
-        cuts.append(max(int(np.searchsorted(ends, base + chunk, side="right")), cuts[-1] + 1))
+    large_block = np.where(a_smaller, block_b, block_a)
+    del block_a, block_b, a_smaller
+    # rows taken in order of the larger block: it stays in cache from one row to the next
+    by_large = stable_argsort(large_block)
+    small_block, large_block = small_block[by_large], large_block[by_large]
+    small_len, large_len = degree[small_block], degree[large_block]
+    small_start, large_start = block_start[small_block], block_start[large_block]
+    del small_block, large_block
+    ends = np.cumsum(small_len)
+    cuts = np.unique(np.r_[0, np.searchsorted(ends, np.arange(chunk, int(ends[-1]), chunk)), len(ends)])
+    sums = np.empty(len(per_type))
 
     def fill(start: int, stop: int) -> None:
-        steps = walk[start:stop]
-        row = np.repeat(np.arange(stop - start), steps)
-        # entry = block start of the smaller account + offset 0..steps-1 within it
-        offset = np.arange(row.size) - np.repeat(np.cumsum(steps) - steps, steps)
-        entry = block_start[small_block[start:stop]][row] + offset
-        target = groups[entry]
-        wanted = large[start:stop][row] * n_groups + target
-        # the chunk's rows are sorted by the account looked up, so its keys lie in one slice of
-        # the lookup: the searches run there, on a slice that stays in cache
-        lo = int(np.searchsorted(lookup, large[start] * n_groups))
-        hi = int(np.searchsorted(lookup, (large[stop - 1] + 1) * n_groups))
-        found = np.minimum(lo + np.searchsorted(lookup[lo:hi], wanted), lookup.size - 1)
-        # the terms of the targets both accounts share only (a small share of the entries
-        # walked): gathering every entry's counts and chance would dominate the step
-        hit = np.flatnonzero(lookup[found] == wanted)
-        terms = counts[entry[hit]] * counts[found[hit]] * chance[target[hit]]
-        out[by_large[start:stop]] = np.bincount(row[hit], weights=terms, minlength=stop - start)
+        _intersection_sums(small_start[start:stop], small_len[start:stop], large_start[start:stop],
+                           large_len[start:stop], shares.groups, shares.counts, chance, sums[start:stop])
 
-    # two threads: the searches and gathers release the GIL, and chunks write disjoint rows
+    # the kernel releases the GIL, and runs write disjoint rows
     with ThreadPoolExecutor(LOOKUP_WORKERS) as pool:
         list(pool.map(fill, cuts[:-1], cuts[1:]))
+    out[by_large] = sums
     return out
