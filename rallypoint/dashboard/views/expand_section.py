@@ -9,9 +9,10 @@ import streamlit as st
 from rallypoint.dashboard import navigation
 from rallypoint.dashboard.data import interactions_version, neo4j_uri_from_env, run_table
 from rallypoint.dashboard.expand import DEFAULT_MAX_NODES, Context, expand_from_lake, expand_from_neo4j
-from rallypoint.dashboard.network import layout, network_figure
+from rallypoint.dashboard.network import network_figure
 from rallypoint.dashboard.network_picture import PICTURE_ABOVE, network_picture
 from rallypoint.dashboard.safe import md
+from rallypoint.dashboard.structure import structure
 from rallypoint.dashboard.views.common import COLUMN_LABELS
 from rallypoint.errors import RallypointError
 from rallypoint.lake import Lake
@@ -48,11 +49,13 @@ def context_drawing(root: str, seeds: tuple[str, ...], hops: int, max_nodes: int
     nodes = context_nodes(context, all_members.filter(pl.col("cluster_id") == cluster_id), all_members, cluster_id)
     if not context.edges.height:
         return nodes, None
-    positions = layout(nodes["account_id"].to_list(), context.edges)
+    # one structure (backbone, sub-groups, layout) for the drawing: computing it again inside the drawing
+    # would repeat the Leiden and spanning-tree passes on the context's graph
+    shape = structure(nodes["account_id"].to_list(), context.edges)
     if nodes.height > PICTURE_ABOVE:
-        return nodes, network_picture(nodes, context.edges, positions, edge_noun=EDGE_NOUN).png
-    return nodes, network_figure(nodes, context.edges, positions, selected=set(context.seeds), height=520,
-                                 edge_noun=EDGE_NOUN)
+        return nodes, network_picture(nodes, context.edges, shape.positions, edge_noun=EDGE_NOUN, shape=shape).png
+    return nodes, network_figure(nodes, context.edges, shape.positions, selected=set(context.seeds), height=520,
+                                 edge_noun=EDGE_NOUN, shape=shape)
 
 
 def context_nodes(context: Context, members: pl.DataFrame, all_members: pl.DataFrame, cluster_id: str
