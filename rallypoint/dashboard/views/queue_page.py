@@ -51,9 +51,9 @@ def _filters(clusters: pl.DataFrame) -> QueueFilters:
         search = c2.text_input("Search id, reason, place or date", key="q", **BOUND)
         mine = c2.checkbox("My queue: assigned to me", key="mine", **BOUND)
         statuses = c3.multiselect("Triage status", list(STATUSES), key="status", **BOUND)
-        more = c3.toggle("More filters: active dates, coordination type, platform, language", key="more_filters",
+        more = c3.toggle("More filters: dates, type, platform, language", key="more_filters",
                          value=any(name in st.query_params for name in MORE_FILTERS),
-                         help="Hiding them clears them.")
+                         help="Active between two days, coordination type, platform, language. Hiding them clears them.")
         since = until = None
         types = platforms = langs = []
         if more:
