@@ -170,6 +170,8 @@ def test_queue_filters_narrow_the_list(fixture_lake, monkeypatch):
     clusters = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters"))
     at.checkbox(key="flagged_only").uncheck().run()
     assert at.metric[0].value == f"{clusters.height:,}"  # organic and filler clusters appear too
+    assert "platform" not in {m.key for m in at.multiselect}
+    at.toggle(key="more_filters").set_value(True).run()  # the rarer filters are behind the toggle
     at.multiselect(key="platform").select("telegram").run()
     telegram = clusters.filter(pl.col("platforms").list.contains("telegram"))
     assert at.metric[0].value == f"{telegram.height:,}" and telegram.height > 0
@@ -197,8 +199,40 @@ def test_a_filtered_queue_url_reopens_with_the_same_filters(fixture_lake, monkey
     assert not at.exception, [e.value for e in at.exception]
     assert at.checkbox(key="flagged_only").value is False and at.slider(key="min_score").value == 0.3
     assert at.multiselect(key="platform").value == ["telegram"] and at.selectbox(key="per_page").value == 25
+    assert at.toggle(key="more_filters").value is True  # the link's platform opened the rarer filters
     assert at.metric[0].value == f"{expected.height:,}"
     assert sorted(card_ids(at)) == sorted(expected["cluster_id"])
+
+
+def test_hiding_the_rarer_filters_clears_them(fixture_lake, monkeypatch):
+    clusters = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters"))
+    monkeypatch.setenv("RALLYPOINT_LAKE", str(fixture_lake.lake.root))
+    at = AppTest.from_file(APP, default_timeout=120)
+    for name, value in {"run": NEW_RUN, "flagged_only": "false", "platform": "telegram"}.items():
+        at.query_params[name] = value  # a shared link, as the session's first page
+    at.run()
+    telegram = clusters.filter(pl.col("platforms").list.contains("telegram")).height
+    assert at.metric[0].value == f"{telegram:,}" and telegram < clusters.height
+    shown_with = len(at.main.children)
+    at.toggle(key="more_filters").set_value(False).run()
+    assert "platform" not in {m.key for m in at.multiselect} and "platform" not in at.query_params
+    assert at.metric[0].value == f"{clusters.height:,}"  # nothing hidden still filters
+    assert len(at.main.children) <= shown_with
+
+
+def test_a_new_triage_record_refreshes_the_cached_statuses(lake_copy, monkeypatch):
+    from rallypoint.dashboard.data import clusters_with_status
+
+    lake = lake_copy.lake
+    first = clusters_with_status(lake, NEW_RUN)
+    assert clusters_with_status(lake, NEW_RUN) is first  # one frame per run and log version, not per render
+    cluster = first.sort("score", descending=True)["cluster_id"][0]
+    assert first.filter(pl.col("cluster_id") == cluster)["status"][0] == "unreviewed"
+    TriageStore(lake.triage_path).record(Decision(NEW_RUN, cluster, "escalate", "calls to storm", "ana"))
+    after = clusters_with_status(lake, NEW_RUN)
+    assert after.filter(pl.col("cluster_id") == cluster)["status"][0] == "escalated"
+    TriageStore(lake.triage_path).record(Decision(NEW_RUN, cluster, "dismiss", "a parody account", "ana"))
+    assert clusters_with_status(lake, NEW_RUN).filter(pl.col("cluster_id") == cluster)["status"][0] == "dismissed"
 
 
 def test_queue_pages_through_many_clusters(fixture_lake, monkeypatch):

@@ -13,6 +13,7 @@ from rallypoint.dashboard import cluster_timeline, data, warm
 from rallypoint.dashboard.data import run_version
 from rallypoint.dashboard.network_picture import PICTURE_ABOVE
 from rallypoint.dashboard.structure import structure
+from rallypoint.dashboard.views import expand_section
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,15 @@ def test_the_warmed_networks_are_the_ones_the_page_reads_without_laying_them_out
         png = cluster_timeline.cluster_timeline_picture(root, NEW_RUN, cluster_id, tuple(ids.to_list()), version,
                                                         data.interactions_version(lake))
         assert png.startswith(b"\x89PNG")
+    # and the Expand tab's default request of the largest ones: expanded or laid out again it would fail here
+    monkeypatch.setattr(expand_section, "expand_from_lake", lambda *a, **k: pytest.fail("expanded again"))
+    monkeypatch.setattr(expand_section, "structure", lambda *a, **k: pytest.fail("the context was laid out again"))
+    for cluster_id, _ in by_size[: warm.WARM_EXPANDS]:
+        members = networks.cluster_network(root, NEW_RUN, cluster_id, version).members
+        expand_section.prepare_default(root, NEW_RUN, cluster_id, members)
+    with pytest.raises(pytest.fail.Exception, match="expanded again"):
+        expand_section.prepare_default(root, NEW_RUN, by_size[warm.WARM_EXPANDS][0], networks.cluster_network(
+            root, NEW_RUN, by_size[warm.WARM_EXPANDS][0], version).members)
     smallest = by_size[-1][0]  # beyond the warmed ones: laid out on its first view
     networks.cluster_network(root, NEW_RUN, smallest, version)
     assert len(laid_out) == 1

@@ -129,3 +129,53 @@ def test_members_without_an_edge_are_named_on_the_picture_when_they_form_a_disc(
     members = pl.DataFrame({"account_id": [*accounts, "loner2", "loner3"]})
     alone, note = edgeless(members, edges)
     assert alone.sum() == 3 and alone[-3:].all() and note == "3 accounts with no edge to another member"
+
+
+def _planted(n: int = 300, groups: int = 6, seed: int = 4) -> tuple[list[str], pl.DataFrame]:
+    """``n`` accounts in ``groups`` planted groups: dense inside, sparse and light between, integer weights."""
+    rng = np.random.default_rng(seed)
+    label = np.arange(n) % groups
+    i, j = np.triu_indices(n, 1)
+    same = label[i] == label[j]
+    keep = rng.random(len(i)) < np.where(same, 0.3, 0.01)
+    weight = np.where(same, rng.integers(2, 9, len(i)), 1)[keep]
+    accounts = [f"u{k:03d}" for k in range(n)]
+    return accounts, _edges([(accounts[a], accounts[b], int(w)) for a, b, w in zip(i[keep], j[keep], weight,
+                                                                                      strict=True)])
+
+
+def test_a_300_account_cluster_gets_the_sub_groups_of_an_unbounded_leiden(monkeypatch):
+    import random
+
+    import igraph as ig
+
+    from rallypoint.dashboard import structure as module
+
+    accounts, edges = _planted()
+    group = sub_groups(accounts, edges, seed=3)
+    # the same Leiden left to run until a pass changes nothing (igraph's n_iterations=-1), same seed
+    built = module._graph(accounts, edges)
+    ig.set_random_number_generator(random.Random(3))
+    try:
+        free = built.graph.community_leiden(objective_function="modularity", weights=built.weights,
+                                            n_iterations=-1).membership
+    finally:
+        ig.set_random_number_generator(random)
+    assert len(set(group.tolist())) == 6
+    pairs = np.triu_indices(len(accounts), 1)
+    together, free_together = group[pairs[0]] == group[pairs[1]], np.equal(*np.asarray(free)[np.asarray(pairs)])
+    assert (together == free_together).all()
+    shape = structure(accounts, edges, seed=3)
+    assert np.isfinite(shape.positions).all() and (shape.group == group).all()
+    # and the passes are bounded: a Leiden that never settles stops at LEIDEN_ITERATIONS
+    passes = []
+    original = ig.Graph.community_leiden
+
+    def restless(self, *args, **kwargs):
+        passes.append(kwargs["n_iterations"])
+        found = original(self, *args, **kwargs)
+        return ig.VertexClustering(self, [(m + len(passes)) % 7 for m in found.membership])
+
+    monkeypatch.setattr(ig.Graph, "community_leiden", restless)
+    assert len(sub_groups(accounts, edges)) == len(accounts)
+    assert passes == [1] * module.LEIDEN_ITERATIONS

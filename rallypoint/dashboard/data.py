@@ -55,7 +55,7 @@ def run_table(lake: Lake, run_id: str, name: str) -> pl.DataFrame:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def decisions_frame(root: str, version: int) -> pl.DataFrame:
+def decisions_frame(root: str, version: tuple[int, ...]) -> pl.DataFrame:
     del version
     return TriageStore(Lake(root).triage_path).decisions()
 
@@ -63,7 +63,7 @@ def decisions_frame(root: str, version: int) -> pl.DataFrame:
 def decisions(lake: Lake) -> pl.DataFrame:
     """Every triage decision in the lake (all runs), oldest first."""
     store = TriageStore(lake.triage_path)
-    return decisions_frame(str(lake.root), store.mtime())
+    return decisions_frame(str(lake.root), store.version())
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -76,15 +76,31 @@ def tracks_frame(root: str, version: float) -> pl.DataFrame:
 
 def tracks(lake: Lake) -> pl.DataFrame:
     """Which track each watched run's cluster is on (empty without ``rallypoint watch``)."""
+    return tracks_frame(str(lake.root), _tracks_version(lake))
+
+
+def _tracks_version(lake: Lake) -> float:
     from rallypoint.watch.tracks import TRACKS_FILE
 
     path = Path(lake.root) / TRACKS_FILE
-    return tracks_frame(str(lake.root), path.stat().st_mtime if path.exists() else 0.0)
+    return path.stat().st_mtime if path.exists() else 0.0
 
 
 def clusters_with_status(lake: Lake, run_id: str) -> pl.DataFrame:
     """The run's clusters with their triage status (own, carried over by overlap or along a track)
-    and current assignee."""
+    and current assignee, computed once per version of the run, the triage log and the tracks."""
+    return statuses_frame(str(lake.root), run_id, run_version(lake, run_id), TriageStore(lake.triage_path).version(),
+                          _tracks_version(lake))
+
+
+# a resource, not data: the frame is shared, never copied (every page of the run reads it, the queue on
+# each rerun) and never mutated; any new triage event or track changes the key
+@st.cache_resource(max_entries=8, show_spinner=False)
+def statuses_frame(root: str, run_id: str, run_version: float, triage_version: tuple[int, ...],
+                   tracks_version: float) -> pl.DataFrame:
+    """:func:`clusters_with_status`, cached (the versions are part of the key only)."""
+    del run_version, triage_version, tracks_version
+    lake = Lake(root)
     clusters = run_table(lake, run_id, "clusters")
     members = run_table(lake, run_id, "members")
     assigned = assignments(lake).filter(pl.col("run_id") == run_id).drop("run_id")
@@ -93,7 +109,7 @@ def clusters_with_status(lake: Lake, run_id: str) -> pl.DataFrame:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def events_frame(root: str, kinds: tuple[str, ...], version: int) -> pl.DataFrame:
+def events_frame(root: str, kinds: tuple[str, ...], version: tuple[int, ...]) -> pl.DataFrame:
     del version
     return TriageStore(Lake(root).triage_path).events(kinds)
 
@@ -101,7 +117,7 @@ def events_frame(root: str, kinds: tuple[str, ...], version: int) -> pl.DataFram
 def events(lake: Lake, *kinds: str) -> pl.DataFrame:
     """The triage log's events of these kinds (all runs), oldest first."""
     store = TriageStore(lake.triage_path)
-    return events_frame(str(lake.root), kinds, store.mtime())
+    return events_frame(str(lake.root), kinds, store.version())
 
 
 def assignments(lake: Lake) -> pl.DataFrame:
@@ -115,7 +131,7 @@ def assignments(lake: Lake) -> pl.DataFrame:
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def chain_state_of(root: str, version: int) -> ChainState:
+def chain_state_of(root: str, version: tuple[int, ...]) -> ChainState:
     del version
     return TriageStore(Lake(root).triage_path).verify()
 
@@ -123,7 +139,7 @@ def chain_state_of(root: str, version: int) -> ChainState:
 def chain_state(lake: Lake) -> ChainState:
     """The triage log's hash chain checked (once per change of the log)."""
     store = TriageStore(lake.triage_path)
-    return chain_state_of(str(lake.root), store.mtime())
+    return chain_state_of(str(lake.root), store.version())
 
 
 # no spinner of its own: the warm-up calls it outside any page (a spinner there only logs warnings);

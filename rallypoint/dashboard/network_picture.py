@@ -44,8 +44,10 @@ from rallypoint.dashboard.network import (
 from rallypoint.dashboard.palette import NODE_COLOURS, OKABE_ITO, OTHER_COLOUR
 from rallypoint.dashboard.structure import Structure, fitting_labels
 
-#: Above this many accounts a network is first drawn as a picture (the interactive figure costs the browser seconds).
-PICTURE_ABOVE = 500
+#: Above this many accounts a network is first drawn as a picture: the interactive figure costs the browser
+#: seconds (plotly's bundle on a first view, then thousands of SVG elements), and the largest clusters of a run
+#: are often a few hundred accounts.
+PICTURE_ABOVE = 200
 #: Picture size in pixels: about the width of the page's main column, so its text is shown near its drawn size.
 WIDTH_PX, HEIGHT_PX, DPI = 1100, 720, 100
 #: A click this close (in picture pixels) to an account's centre picks it; further away picks nothing.

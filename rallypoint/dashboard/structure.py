@@ -12,7 +12,9 @@ This module finds what to draw instead:
   ``O(E log E)`` (a sort, and Kruskal's spanning tree in igraph's C code).
 * **Sub-groups** (:func:`sub_groups`): Leiden communities maximizing modularity on the weighted
   edges (Traag, Waltman & van Eck 2019), i.e. the cluster's own internal structure. ``O(E)``
-  per Leiden pass.
+  per Leiden pass; passes are repeated until one changes nothing, at most
+  :data:`LEIDEN_ITERATIONS` of them (a page waits for this, and "until nothing changes" has no
+  bound of its own).
 * **Layout** (:func:`structure`): "group-in-a-box" — each sub-group laid out on its own
   backbone edges by weighted Fruchterman–Reingold (1991), scaled to a disc whose area grows
   with its size, and the discs pushed apart until they do not overlap (a few hundred
@@ -32,12 +34,15 @@ import igraph as ig
 import numpy as np
 import polars as pl
 
-__all__ = ["PER_ACCOUNT", "Structure", "backbone", "fitting_labels", "structure", "sub_groups"]
+__all__ = ["LEIDEN_ITERATIONS", "PER_ACCOUNT", "Structure", "backbone", "fitting_labels", "structure", "sub_groups"]
 
 #: Strongest edges kept per account in the backbone (on top of the maximum spanning forest).
 PER_ACCOUNT = 2
 #: Space between two sub-groups' discs, as a share of the unit disc of one account.
 GAP = 0.6
+#: Most Leiden passes for the sub-groups: enough for the partitions seen to settle (benchmarks/RESULTS.md),
+#: few enough to bound what a page waits for.
+LEIDEN_ITERATIONS = 20
 
 
 @dataclass(frozen=True)
@@ -107,11 +112,18 @@ def _sub_groups(built: _Built, seed: int) -> np.ndarray:
     graph, weights = built.graph, built.weights
     ig.set_random_number_generator(random.Random(seed))
     try:
-        found = graph.community_leiden(objective_function="modularity", weights=weights if len(weights) else None,
-                                       n_iterations=-1)
+        # one pass at a time from the last partition: the same passes as n_iterations=-1 (same random draws,
+        # same result when it stops by itself), but at most LEIDEN_ITERATIONS of them
+        membership = None
+        for _ in range(LEIDEN_ITERATIONS):
+            passed = graph.community_leiden(objective_function="modularity", weights=weights if len(weights) else None,
+                                            n_iterations=1, initial_membership=membership).membership
+            if passed == membership:
+                break
+            membership = passed
     finally:
         ig.set_random_number_generator(random)
-    membership = np.asarray(found.membership, dtype=np.int64)
+    membership = np.asarray(membership, dtype=np.int64)
     isolated = np.asarray(graph.degree()) == 0
     membership[isolated] = membership.max() + 1
     sizes = np.bincount(membership).astype(float)

@@ -173,10 +173,11 @@ class TriageStore:
         con.execute("PRAGMA journal_mode=WAL")  # readers never block the analyst who writes
         return con
 
-    def mtime(self) -> float:
-        """Changes whenever an event is added (the WAL file or the database)."""
+    def version(self) -> tuple[int, ...]:
+        """Changes whenever an event is added: the database's and its WAL file's times and sizes (two
+        appends within one tick of the file system's clock still differ in size)."""
         wal = self.path.with_name(self.path.name + "-wal")
-        return max(p.stat().st_mtime_ns for p in (self.path, wal) if p.exists())
+        return tuple(n for p in (self.path, wal) if p.exists() for n in (p.stat().st_mtime_ns, p.stat().st_size))
 
     # --- appending ------------------------------------------------------------------
     def append_event(self, kind: str, subject: str | None, actor: str, payload: dict | None = None, *,

@@ -15,7 +15,10 @@ as the server runs, while the analyst is still signing in:
 3. lay out and draw the networks of the run's :data:`WARM_NETWORKS` largest clusters
    (:mod:`rallypoint.dashboard.cluster_network`), read their members' actions and draw their
    timeline pictures (:mod:`rallypoint.dashboard.cluster_timeline`): the cost of both grows
-   with a cluster's size, and the small ones are quick on their first view anyway;
+   with a cluster's size, and the small ones are quick on their first view anyway; and expand
+   and draw the Expand tab's default request (its strongest members, one hop) of the
+   :data:`WARM_EXPANDS` largest (:func:`rallypoint.dashboard.views.expand_section.prepare_default`):
+   a context of thousands of accounts to read, lay out and draw on the first press;
 4. bring the lake's touch index up to date (:mod:`rallypoint.touch_index`), which the Expand
    tab reads: the partitions of ingests since the last start are indexed before anyone expands;
 5. take what it built out of the garbage collector's rounds (:func:`gc.freeze`): Streamlit
@@ -45,12 +48,12 @@ import sys
 import threading
 import time
 
-import polars as pl
-
-__all__ = ["WARM_NETWORKS", "start", "warm_run"]
+__all__ = ["WARM_EXPANDS", "WARM_NETWORKS", "start", "warm_run"]
 
 #: How many of a run's largest clusters get their network laid out and drawn ahead of time.
 WARM_NETWORKS = 6
+#: How many of a run's largest clusters get their Expand tab's default request expanded and drawn.
+WARM_EXPANDS = 3
 #: Modules of the dashboard that Streamlit runs as scripts, never imported here (see step 1).
 SCRIPTS = ("app", "server")
 
@@ -136,6 +139,7 @@ def _warm_run(root: str, run_id: str) -> None:
         run_version,
     )
     from rallypoint.dashboard.network_picture import PICTURE_ABOVE
+    from rallypoint.dashboard.views.expand_section import prepare_default
     from rallypoint.lake import Lake
 
     try:
@@ -146,13 +150,15 @@ def _warm_run(root: str, run_id: str) -> None:
         for name in ("edges", "evidence"):
             run_table(current, run_id, name)
         largest = clusters.sort("n_accounts", descending=True).head(WARM_NETWORKS)
-        for cluster_id, n_accounts in largest.select("cluster_id", pl.col("n_accounts")).iter_rows():
+        for rank, (cluster_id, n_accounts) in enumerate(largest.select("cluster_id", "n_accounts").iter_rows()):
             draw = cluster_picture if n_accounts > PICTURE_ABOVE else cluster_figure
             draw(root, run_id, cluster_id, version)
             # the timeline tab's picture, from the members' actions as the tab asks for them (same accounts, same order)
-            members = cluster_network(root, run_id, cluster_id, version).members["account_id"]
-            cluster_timeline_picture(root, run_id, cluster_id, tuple(members.to_list()), version,
+            members = cluster_network(root, run_id, cluster_id, version).members
+            cluster_timeline_picture(root, run_id, cluster_id, tuple(members["account_id"].to_list()), version,
                                      interactions_version(current))
+            if rank < WARM_EXPANDS:
+                prepare_default(root, run_id, cluster_id, members)
         gc.freeze()  # step 5: what lives as long as the caches is not walked after every script run
     except Exception:
         _LOG.exception("rallypoint: warming run %s failed; its pages will compute what they need", run_id)

@@ -8,10 +8,17 @@ import streamlit as st
 
 from rallypoint.dashboard import navigation
 from rallypoint.dashboard.data import interactions_version, neo4j_uri_from_env, run_table
-from rallypoint.dashboard.expand import DEFAULT_MAX_NODES, Context, expand_from_lake, expand_from_neo4j
-from rallypoint.dashboard.network import layout, network_figure
+from rallypoint.dashboard.expand import (
+    DEFAULT_HOPS,
+    DEFAULT_MAX_NODES,
+    Context,
+    expand_from_lake,
+    expand_from_neo4j,
+)
+from rallypoint.dashboard.network import network_figure
 from rallypoint.dashboard.network_picture import PICTURE_ABOVE, network_picture
 from rallypoint.dashboard.safe import md
+from rallypoint.dashboard.structure import structure
 from rallypoint.dashboard.views.common import COLUMN_LABELS
 from rallypoint.errors import RallypointError
 from rallypoint.lake import Lake
@@ -48,11 +55,13 @@ def context_drawing(root: str, seeds: tuple[str, ...], hops: int, max_nodes: int
     nodes = context_nodes(context, all_members.filter(pl.col("cluster_id") == cluster_id), all_members, cluster_id)
     if not context.edges.height:
         return nodes, None
-    positions = layout(nodes["account_id"].to_list(), context.edges)
+    # one structure (backbone, sub-groups, layout) for the drawing: computing it again inside the drawing
+    # would repeat the Leiden and spanning-tree passes on the context's graph
+    shape = structure(nodes["account_id"].to_list(), context.edges)
     if nodes.height > PICTURE_ABOVE:
-        return nodes, network_picture(nodes, context.edges, positions, edge_noun=EDGE_NOUN).png
-    return nodes, network_figure(nodes, context.edges, positions, selected=set(context.seeds), height=520,
-                                 edge_noun=EDGE_NOUN)
+        return nodes, network_picture(nodes, context.edges, shape.positions, edge_noun=EDGE_NOUN, shape=shape).png
+    return nodes, network_figure(nodes, context.edges, shape.positions, selected=set(context.seeds), height=520,
+                                 edge_noun=EDGE_NOUN, shape=shape)
 
 
 def context_nodes(context: Context, members: pl.DataFrame, all_members: pl.DataFrame, cluster_id: str
@@ -72,6 +81,20 @@ def context_nodes(context: Context, members: pl.DataFrame, all_members: pl.DataF
         pl.col("strength").fill_null(0.0), pl.col("degree").fill_null(0)))
 
 
+def strongest_first(members: pl.DataFrame) -> pl.DataFrame:
+    """The members by strength, ties by id: the seeds offered first, the same on every page and in the warm-up."""
+    return members.sort(["strength", "account_id"], descending=[True, False], nulls_last=True)
+
+
+def prepare_default(root: str, run_id: str, cluster_id: str, members: pl.DataFrame) -> None:
+    """Expand and draw the tab's default request (the strongest members, one hop, the default cap) into the
+    caches the tab reads, as a press of Expand with nothing selected would: for the server's warm-up."""
+    current = Lake(root)
+    seeds = tuple(sorted(strongest_first(members)["account_id"].head(DEFAULT_SEEDS).to_list()))
+    context_drawing(root, seeds, DEFAULT_HOPS, DEFAULT_MAX_NODES, interactions_version(current),
+                    neo4j_uri_from_env(), run_id, cluster_id)
+
+
 def render(current: Lake, run_id: str, cluster_id: str, members: pl.DataFrame) -> None:
     """The Expand tab: choose accounts and hops, expand, draw the context, list who is outside."""
     neo4j_uri = neo4j_uri_from_env()
@@ -81,7 +104,7 @@ def render(current: Lake, run_id: str, cluster_id: str, members: pl.DataFrame) -
                + (f"; from Neo4j at {md(neo4j_uri)} (read only)." if neo4j_uri else
                   "; from the lake (start the dashboard with --neo4j to search the graph database)."))
     picked = st.session_state.get(PICKED_KEY.format(run_id=run_id, cluster_id=cluster_id)) or []
-    strongest = members.sort("strength", descending=True, nulls_last=True)
+    strongest = strongest_first(members)
     names = dict(strongest.select("account_id", pl.col("account_name").fill_null("")).iter_rows())
     default = [a for a in picked if a in names] or strongest["account_id"].head(DEFAULT_SEEDS).to_list()
     with st.form(f"expand_{run_id}_{cluster_id}", border=False):
@@ -89,7 +112,7 @@ def render(current: Lake, run_id: str, cluster_id: str, members: pl.DataFrame) -
                                strongest["account_id"].to_list(), default=default, key=f"expand_seeds_{run_id}_{cluster_id}",
                                format_func=lambda a: f"{names[a]} ({a})" if names.get(a) else a)
         c1, c2, c3 = st.columns([1, 1, 1], vertical_alignment="bottom")
-        hops = c1.radio("Hops", [1, 2], horizontal=True, key=f"expand_hops_{run_id}_{cluster_id}")
+        hops = c1.radio("Hops", [1, 2], index=DEFAULT_HOPS - 1, horizontal=True, key=f"expand_hops_{run_id}_{cluster_id}")
         cap = c2.number_input("At most this many nodes", 100, 10_000, DEFAULT_MAX_NODES, step=500,
                               key=f"expand_cap_{run_id}_{cluster_id}")
         asked = c3.form_submit_button("Expand", type="primary")

@@ -33,27 +33,41 @@ PAGE_SIZES = (10, 25, 50, 100)
 BOUND = {"bind": "query-params"}
 
 
+#: The rarer filters, behind "More filters" (their widgets' keys, which are also their URL parameters):
+#: each widget is an element the browser loads code for and draws, so the first view shows only the common
+#: ones. A link that sets one of them opens the toggle, so a shared filtered queue filters as it did.
+MORE_FILTERS = ("active", "type", "platform", "lang")
+
+
 def _filters(clusters: pl.DataFrame) -> QueueFilters:
-    options = filter_options(clusters)
-    first, last = clusters["first_ts"].min(), clusters["last_ts"].max()
     with st.container(border=True):
         view = st.radio("View", list(VIEWS), format_func=VIEWS.get, horizontal=True, key="view", **BOUND,
                         help="Coordinated, no harm evidence: clusters never flagged (coordination alone is not "
                              "harm), ordered by coordination strength and inauthenticity.")
-        c1, c2, c3, c4 = st.columns([1.2, 1.4, 1, 1])
+        c1, c2, c3 = st.columns([1.2, 1.4, 2])
         min_score = c1.slider("Minimum score", 0.0, 1.0, 0.0, 0.05, key="min_score", **BOUND)
         flagged_only = c1.checkbox("Flagged only", value=True, key="flagged_only", **BOUND,
                                    help="Clusters at or above the run's threshold.")
-        dates = c2.date_input("Active between (UTC)", value=(first.date(), last.date()) if first else (),
-                              key="active", help="Clusters whose activity overlaps these days.", **BOUND)
         search = c2.text_input("Search id, reason, place or date", key="q", **BOUND)
-        types = c3.multiselect("Coordination type", options["types"], key="type", **BOUND)
+        mine = c2.checkbox("My queue: assigned to me", key="mine", **BOUND)
         statuses = c3.multiselect("Triage status", list(STATUSES), key="status", **BOUND)
-        platforms = c4.multiselect("Platform", options["platforms"], key="platform", **BOUND)
-        langs = c4.multiselect("Language", options["langs"], key="lang", **BOUND)
-        mine = c1.checkbox("My queue: assigned to me", key="mine", **BOUND)
+        more = c3.toggle("More filters: dates, type, platform, language", key="more_filters",
+                         value=any(name in st.query_params for name in MORE_FILTERS),
+                         help="Active between two days, coordination type, platform, language. Hiding them clears them.")
+        since = until = None
+        types = platforms = langs = []
+        if more:
+            options = filter_options(clusters)
+            first, last = clusters["first_ts"].min(), clusters["last_ts"].max()
+            d1, d2, d3, d4 = st.columns([1.4, 1, 1, 1])
+            dates = d1.date_input("Active between (UTC)", value=(first.date(), last.date()) if first else (),
+                                  key="active", help="Clusters whose activity overlaps these days.", **BOUND)
+            if isinstance(dates, tuple | list) and len(dates) == 2:
+                since, until = dates
+            types = d2.multiselect("Coordination type", options["types"], key="type", **BOUND)
+            platforms = d3.multiselect("Platform", options["platforms"], key="platform", **BOUND)
+            langs = d4.multiselect("Language", options["langs"], key="lang", **BOUND)
         st.caption("The filters are in the page's address: copy it to share this filtered queue.")
-    since, until = (dates[0], dates[1]) if isinstance(dates, tuple | list) and len(dates) == 2 else (None, None)
     return QueueFilters(view=view, flagged_only=flagged_only, min_score=min_score, since=since, until=until,
                         types=tuple(types), statuses=tuple(statuses), platforms=tuple(platforms),
                         langs=tuple(langs), search=search, assignee=identity().name if mine else None)
