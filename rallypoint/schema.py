@@ -140,6 +140,8 @@ MOBILIZATION_STRUCT = pa.struct(
         pa.field("escalation_share", pa.float64()),
         pa.field("delegitimization_share", pa.float64()),
         pa.field("code_word_share", pa.float64()),
+        # dated invitations a pledge of the cluster answered ("I'll be there"), among the calls
+        pa.field("answered_calls", pa.int64()),
         pa.field("dates", STRING_LIST),
         pa.field("places", STRING_LIST),
         pa.field("top_date_places", pa.list_(DATE_PLACE_STRUCT)),
