@@ -17,12 +17,16 @@ from rallypoint.detectors.options import DetectOptions, DetectParameterError
 from rallypoint.schema import EDGES_SCHEMA
 
 
-def edges(rows: list[tuple[str, str, int, float]]) -> pa.Table:
-    """EDGES_SCHEMA rows from (a, b, weight, p_value); strength 30 (CPM weight 1)."""
+def edges(rows: list[tuple[str, str, int, float]], types: tuple[str, ...] = ("co_engage",)) -> pa.Table:
+    """EDGES_SCHEMA rows from (a, b, weight, p_value): ``weight`` meetings on as many posts in each
+    of ``types``; strength 30 (CPM weight 1)."""
     n = len(rows)
+    per_type = [[{"type": t, "weight": r[2], "n_shared": r[2], "first_ts": None, "last_ts": None} for t in types]
+                for r in rows]
     return pa.table({
-        "account_a": [r[0] for r in rows], "account_b": [r[1] for r in rows], "weight": [r[2] for r in rows],
-        "n_shared": [r[2] for r in rows], "types": pa.nulls(n, EDGES_SCHEMA.field("types").type),
+        "account_a": [r[0] for r in rows], "account_b": [r[1] for r in rows],
+        "weight": [r[2] * len(types) for r in rows], "n_shared": [r[2] * len(types) for r in rows],
+        "types": pa.array(per_type, EDGES_SCHEMA.field("types").type),
         "first_ts": pa.nulls(n, EDGES_SCHEMA.field("first_ts").type),
         "last_ts": pa.nulls(n, EDGES_SCHEMA.field("last_ts").type),
         "expected_weight": [0.07] * n, "p_value": [r[3] for r in rows], "strength": [30.0] * n,
@@ -59,6 +63,18 @@ def test_left_out_accounts_are_grouped_and_clusters_stay_as_they_were():
     ids = graph.accounts.to_pylist()
     for row, edge in enumerate(result.edges.to_pylist()):
         assert {ids[graph.source[row]], ids[graph.target[row]]} == {edge["account_a"], edge["account_b"]}
+
+
+def test_one_act_seen_by_two_types_is_no_loose_pair():
+    """One repost each is a co_repost and a co_engage meeting: weight 2 on one act, p about 0.02."""
+    strict = edges([("a", "b", 3, 0.001), ("a", "c", 3, 0.001), ("b", "c", 4, 0.0005)])
+    once = edges([("x", "y", 1, 0.02), ("x", "z", 1, 0.02), ("y", "z", 1, 0.02)], types=("co_repost", "co_engage"))
+    twice = edges([("x", "y", 2, 0.03), ("x", "z", 2, 0.03), ("y", "z", 2, 0.03)], types=("co_repost", "co_engage"))
+    actions = pl.DataFrame(schema={"type": pl.String, "target": pl.String, "account_id": pl.String,
+                                   "id": pl.String, "timestamp": pl.Int64})
+    found = find_communities(strict)
+    assert group_loose_pairs(found, strict, once, actions).grouped == 0
+    assert group_loose_pairs(found, strict, twice, actions).grouped == 3
 
 
 def test_nothing_loose_changes_nothing():

@@ -9,7 +9,8 @@ What it computes
     Such *loose* pairs (``significance < p_value <= LOOSE_SIGNIFICANCE``) are kept aside
     by co-action and used **after** the communities, and only among the accounts left out
     of every cluster: Leiden (CPM, the run's resolution) on the graph of their loose and
-    significant edges, groups of at least ``min_size`` accounts kept. Clusters found by
+    significant edges (a loose pair must have met on two different posts within one
+    co-action type: :func:`repeated`), groups of at least ``min_size`` accounts kept. Clusters found by
     significant edges are never changed; a loose group is a cluster like any other, scored
     by the same formula, so coordination alone (chance pairs of ordinary accounts, a
     fandom's slow replies) still scores 0 without harm evidence.
@@ -60,6 +61,18 @@ class LooseGroups:
     grouped: int
 
 
+def repeated(loose_edges: pa.Table) -> pa.Table:
+    """The loose edges whose pair met on two different posts within one co-action type.
+
+    The pair test adds meetings over types, so one repost (a ``co_repost`` and a
+    ``co_engage`` meeting) weighs 2 and can reach p 0.02 on one act each
+    (docs/watch.md, "One act, several meetings"): a loose pair must have met twice.
+    """
+    most = pl.from_arrow(loose_edges.select(["types"]))["types"].list.eval(
+        pl.element().struct.field("n_shared")).list.max().fill_null(0)
+    return loose_edges.filter(pa.array((most >= 2).to_numpy()))
+
+
 def group_loose_pairs(communities: Communities, edges: pa.Table, loose_edges: pa.Table,
                       loose_actions: pl.DataFrame, *, resolution: float | None = None, seed: int = 0,
                       min_size: int = MIN_CLUSTER_SIZE) -> LooseGroups:
@@ -80,7 +93,8 @@ def group_loose_pairs(communities: Communities, edges: pa.Table, loose_edges: pa
                        pc.invert(pc.is_in(table.column("account_b"), value_set=clustered)))
         return table.filter(mask)
 
-    outside = pa.concat_tables([left_out(edges), left_out(loose_edges.cast(edges.schema))])
+    loose_edges = repeated(loose_edges.cast(edges.schema))
+    outside = pa.concat_tables([left_out(edges), left_out(loose_edges)])
     found = find_communities(outside, objective="cpm", resolution=resolution, seed=seed, min_size=min_size)
     groups = pl.from_arrow(found.members()).select(
         "account_id", group=pl.col("community") + communities.n_communities)
@@ -92,7 +106,7 @@ def group_loose_pairs(communities: Communities, edges: pa.Table, loose_edges: pa
     inside = (ends.join(groups.rename({"account_id": "account_a", "group": "ga"}), on="account_a")
               .join(groups.rename({"account_id": "account_b", "group": "gb"}), on="account_b")
               .filter(pl.col("ga") == pl.col("gb"))["_row"].sort())
-    run_edges = pa.concat_tables([edges, loose_edges.cast(edges.schema).take(inside.to_arrow())])
+    run_edges = pa.concat_tables([edges, loose_edges.take(inside.to_arrow())])
 
     # every account keeps its cluster: the graph is rebuilt on the run's edges and the accounts
     # without an edge (joined by the group test) appended, membership carried by account id
@@ -119,4 +133,4 @@ def group_loose_pairs(communities: Communities, edges: pa.Table, loose_edges: pa
     return LooseGroups(combined, run_edges, grouped_actions, groups.height)
 
 
-__all__ = ["LOOSE_SIGNIFICANCE", "LooseGroups", "group_loose_pairs"]
+__all__ = ["LOOSE_SIGNIFICANCE", "LooseGroups", "group_loose_pairs", "repeated"]
