@@ -35,12 +35,11 @@ def flags(texts: list[str], lang: str | None = None) -> pl.DataFrame:
 
 
 @pytest.mark.parametrize("text", [
-    "Who's coming to the wedding on January 5? 😉",
-    "Are you coming to grandma's party this Saturday?",
+    "Who's coming to the Ellipse on January 5? 😉",
     "The wedding is on for January 5 at the Ellipse, rooms for Thursday at the group rate.",
-    "Quem vai na festa da família dia 7? 🎉",
+    "Quem vai na Esplanada dos Ministérios dia 7? 🎉",
     "Festa dia 7 na Esplanada dos Ministérios, ônibus saindo de Goiânia.",
-    "¿Quiénes van al asado el 7 de enero?",
+    "¿Quiénes van a la Plaza de Mayo el 7 de enero?",
 ])
 def test_a_quiet_call_is_a_call_to_action(text):
     row = flags([text]).row(0, named=True)
@@ -48,9 +47,21 @@ def test_a_quiet_call_is_a_call_to_action(text):
 
 
 @pytest.mark.parametrize("text", [
+    "Who's coming to the wedding on January 5? 😉",
+    "Are you coming to grandma's party this Saturday?",
+    "Quem vai na festa da família dia 7? 🎉",
+    "quién va a la cancha el domingo?",  # the simulator's organic chatter asks this
+])
+def test_a_dated_question_is_an_invitation_a_pledge_can_answer_not_a_call(text):
+    row = flags([text]).row(0, named=True)
+    assert row["dated_invitation"] and not row["call_to_action"], row
+
+
+@pytest.mark.parametrize("text", [
     "are you going to the game?",  # a question, but no date and no place
-    "who's coming to my birthday?",
-    "January 5 at the Ellipse was cold",  # a date and a place, no logistics
+    "anyone else going to DC for the parade next month?",  # a place, no date: chatter
+    "alguém vai pra Brasília ver a posse?",
+    "January 5 at the Ellipse was cold",  # a date and a place, no logistics, no question
     "Rooms for Thursday at the group rate, book now",  # logistics and a day, no place
     "quem vai ganhar o jogo?",
 ])

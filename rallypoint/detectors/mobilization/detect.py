@@ -7,11 +7,12 @@ What it computes, for every text (row of the input, same order):
     invitation ("join us", "venham", "únete") together with a place from the gazetteer, a
     word for a gathering (rally, ato, marcha) or a code word (which names the event). Announcing a lawful march is a call to
     action; reporting that people marched is not (no invitation); "see you at the stadium
-    this Saturday" is not (no gathering, no gazetteer place). Two calls need none of the
-    loud words: a date, a gazetteer place and logistics in one text ("the wedding is
-    on for 5 January at the Ellipse, rooms for Thursday at the group rate"), and an
-    invitation question naming a date or a place ("who's coming to the wedding on 5
-    January?", "quem vai na festa dia 7?").
+    this Saturday" is not (no gathering, no gazetteer place). A call needs none of the
+    loud words when a date and a gazetteer place come with logistics ("the wedding is on
+    for 5 January at the Ellipse, rooms for Thursday at the group rate") or with an
+    invitation question ("who's coming to the Ellipse on 5 January?"). A question with a
+    date alone ("who's coming to the wedding on the 5th?", "quién va a la cancha el
+    domingo?") is a dated invitation: a call once a pledge answers it (:mod:`.pledges`).
 ``dated_invitation``
     A text that invites (a call to action, an invitation or an invitation question) and
     names a date: what a pledge answers (:mod:`.pledges`).
@@ -203,9 +204,9 @@ def detect_text_signals(table: pa.Table, lexicons: Lexicons | None = None, *, ti
     # a code word names the event, so it counts as a gathering word
     has_date = pl.col("dates").list.len() > 0
     call = (has["call_to_action"] | (has["invitation"] & (has["places"] | has["gathering"] | has["code_word"]))
-            # quiet calls: where, when and how without a loud word, or a question asking who comes
-            | (has_date & has["places"] & has["logistics"])
-            | (has["invitation_question"] & (has_date | has["places"])))
+            # quiet calls: where and when with how, or with a question asking who comes ("anyone
+            # going to DC?" and "who's going to the stadium on Sunday?" are chatter)
+            | (has_date & has["places"] & (has["logistics"] | has["invitation_question"])))
     flags = hits.select(
         "_row",
         "id",
