@@ -35,11 +35,9 @@ def flags(texts: list[str], lang: str | None = None) -> pl.DataFrame:
 
 
 @pytest.mark.parametrize("text", [
-    "Who's coming to the Ellipse on January 5? 😉",
     "The wedding is on for January 5 at the Ellipse, rooms for Thursday at the group rate.",
-    "Quem vai na Esplanada dos Ministérios dia 7? 🎉",
     "Festa dia 7 na Esplanada dos Ministérios, ônibus saindo de Goiânia.",
-    "¿Quiénes van a la Plaza de Mayo el 7 de enero?",
+    "El asado es el 7 de enero en la Plaza de Mayo, hay hospedaje para los del interior.",
 ])
 def test_a_quiet_call_is_a_call_to_action(text):
     row = flags([text]).row(0, named=True)
@@ -50,7 +48,9 @@ def test_a_quiet_call_is_a_call_to_action(text):
     "Who's coming to the wedding on January 5? 😉",
     "Are you coming to grandma's party this Saturday?",
     "Quem vai na festa da família dia 7? 🎉",
-    "quién va a la cancha el domingo?",  # the simulator's organic chatter asks this
+    "quién va a la cancha el domingo?",  # the simulator's organic chatter asks these
+    "alguien va al Congreso a ver la sesión?, 22/10",  # a date and a place, and still chatter
+    "¿Quiénes van a la Plaza de Mayo el 7 de enero?",
 ])
 def test_a_dated_question_is_an_invitation_a_pledge_can_answer_not_a_call(text):
     row = flags([text]).row(0, named=True)

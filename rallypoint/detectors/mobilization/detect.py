@@ -9,10 +9,10 @@ What it computes, for every text (row of the input, same order):
     action; reporting that people marched is not (no invitation); "see you at the stadium
     this Saturday" is not (no gathering, no gazetteer place). A call needs none of the
     loud words when a date and a gazetteer place come with logistics ("the wedding is on
-    for 5 January at the Ellipse, rooms for Thursday at the group rate") or with an
-    invitation question ("who's coming to the Ellipse on 5 January?"). A question with a
-    date alone ("who's coming to the wedding on the 5th?", "quién va a la cancha el
-    domingo?") is a dated invitation: a call once a pledge answers it (:mod:`.pledges`).
+    for 5 January at the Ellipse, rooms for Thursday at the group rate"). An invitation
+    question with a date ("who's coming to the wedding on the 5th?", "quem vai na festa dia
+    7?") is a dated invitation, and a call once a pledge answers it (:mod:`.pledges`): alone
+    it is what ordinary accounts ask too ("alguien va al Congreso a ver la sesión? 22/10").
 ``dated_invitation``
     A text that invites (a call to action, an invitation or an invitation question) and
     names a date: what a pledge answers (:mod:`.pledges`).
@@ -204,9 +204,9 @@ def detect_text_signals(table: pa.Table, lexicons: Lexicons | None = None, *, ti
     # a code word names the event, so it counts as a gathering word
     has_date = pl.col("dates").list.len() > 0
     call = (has["call_to_action"] | (has["invitation"] & (has["places"] | has["gathering"] | has["code_word"]))
-            # quiet calls: where and when with how, or with a question asking who comes ("anyone
-            # going to DC?" and "who's going to the stadium on Sunday?" are chatter)
-            | (has_date & has["places"] & (has["logistics"] | has["invitation_question"])))
+            # a quiet call: where and when with how; a question asking who comes is chatter as
+            # often ("alguien va al Congreso a ver la sesión? 22/10") until a pledge answers it
+            | (has_date & has["places"] & has["logistics"]))
     flags = hits.select(
         "_row",
         "id",
