@@ -18,8 +18,8 @@ What it computes
     accounts of the cluster wrote it (a term pushed, not one person's habit), it has no
     digit (dates and times are signals of their own) and its first and last words have
     at least :data:`MIN_WORD` letters (function words are no code words), and not every
-    word is one the lexicons' invitation questions and pledges are made of ("quem",
-    "coming", "there": the commonest words of a language, read there already). At most
+    word is one the built-in lexicons' phrases are made of ("quem", "ônibus", "coming":
+    the lexicons read them already, and a food bank's volunteers write them too). At most
     :data:`TOP_TERMS` per cluster, highest ``z`` first. Its ``language`` is the most
     common ``lang`` of the texts that use it.
 
@@ -62,10 +62,10 @@ MOBILIZING = ("call_to_action", "structural_call", "logistics", "code_word", "mo
 _URL = r"(?:https?://|www\.)\S+|[@#]\w+"
 
 
-def common_words() -> frozenset[str]:
-    """The words (folded) of the built-in lexicons' ``invitation_question`` and ``pledge`` phrases."""
+def lexicon_words() -> frozenset[str]:
+    """The words (folded) the built-in lexicons' signal phrases are made of."""
     lex = load_lexicons()
-    return frozenset(word for kind in ("invitation_question", "pledge") for phrase in lex.signals[kind]
+    return frozenset(word for phrases in lex.signals.values() for phrase in phrases
                      for word in re.findall(r"[a-z]+", fold(phrase)) if len(word) >= MIN_WORD)
 
 
@@ -132,7 +132,7 @@ def learn_terms(signals: pl.DataFrame, teachers: list[int], background: pl.DataF
     grams = ngrams(texts.select("cluster_id", "id", "account_id", "text"), ["cluster_id", "id", "account_id"])
     per = grams.group_by("cluster_id", "term").agg(y=pl.len().cast(pl.Int64),
                                                    n_accounts=pl.col("account_id").n_unique())
-    common = pl.Series(sorted(common_words()), dtype=pl.String).implode()
+    common = pl.Series(sorted(lexicon_words()), dtype=pl.String).implode()
     all_common = pl.col("term").str.split(" ").list.eval(fold_expr(pl.element()).is_in(common)).list.all()
     per = per.filter((pl.col("n_accounts") >= MIN_ACCOUNTS) & ~all_common)
     totals = texts.group_by("cluster_id").agg(n=_n_tokens(pl.col("text")).sum())
