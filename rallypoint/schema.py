@@ -104,6 +104,7 @@ EDGES_SCHEMA = pa.schema(
         pa.field("first_ts", TIMESTAMP),
         pa.field("last_ts", TIMESTAMP),
         pa.field("expected_weight", pa.float64()),  # what chance gives (null model)
+        # above the run's significance: a loose edge, inside a loose group (detectors/loose.py)
         pa.field("p_value", pa.float64()),
         pa.field("strength", pa.float64()),  # observed / expected, or weight with --null none
     ]
@@ -140,6 +141,8 @@ MOBILIZATION_STRUCT = pa.struct(
         pa.field("escalation_share", pa.float64()),
         pa.field("delegitimization_share", pa.float64()),
         pa.field("code_word_share", pa.float64()),
+        # dated invitations a pledge of the cluster answered ("I'll be there"), among the calls
+        pa.field("answered_calls", pa.int64()),
         pa.field("dates", STRING_LIST),
         pa.field("places", STRING_LIST),
         pa.field("top_date_places", pa.list_(DATE_PLACE_STRUCT)),

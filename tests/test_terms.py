@@ -115,3 +115,17 @@ def test_a_promoted_code_word_is_matched_by_the_next_run_and_recorded_in_run_jso
     evidence = pl.from_arrow(lake.read_run_table(result.run_id, "evidence"))
     words = evidence.filter(pl.col("kind") == "code_word")
     assert words.height > 0 and all(m.lower() == "lovely sunset" for ms in words["matched"] for m in ms)
+
+
+def test_the_words_the_lexicons_read_are_not_learned():
+    """"Quem vai na festa da Selma? Ônibus saindo às 7h" answered "conta comigo" is a call:
+    "festa" may be learned; "quem", "ônibus" and "conta comigo" are the lexicons' own words,
+    which every Portuguese speaker writes (a food bank asks "quem vai? o ônibus sai às 7h")."""
+    rows = [(1, f"a{i % 6}", f"Quem vai na festa {['azul', 'verde', 'rosa'][i % 3]} amanhã? Ônibus saindo cedo. "
+                             "Conta comigo", True) for i in range(30)]
+    frame = signals(rows)
+    background = pl.DataFrame({"id": [f"b{i}" for i in range(2000)],
+                               "text": ["um dia comum no trabalho", "quem sabe amanhã chove"] * 1000})
+    learned = set(learn_terms(frame, [1], pl.concat([background, frame.select("id", "text")]))["term"])
+    assert "festa" in learned
+    assert not learned & {"quem", "conta", "comigo", "conta comigo", "ônibus", "ônibus saindo"}

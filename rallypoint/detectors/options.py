@@ -49,6 +49,9 @@ class DetectOptions:
     min_participation: int = _option(2, "CooRTweet's minimum participation.")
     null_model: str = _option("permutation", "Null model: permutation, none.")
     significance: float = _option(0.01, "Keep edges with a null-model p-value at most this.")
+    loose_groups: bool = _option(
+        True, "After the communities, group the accounts no cluster holds by their loose pairs (null-model "
+              "p-value above the significance, at most the loose level of rallypoint.detectors.loose).")
     objective: str = _option("cpm", "Community objective (Leiden CPM, Leiden modularity, or connected components).")
     resolution: float | None = _option(
         None, f"Leiden resolution (default: {DEFAULT_CPM_RESOLUTION:g} for cpm, "
@@ -76,6 +79,8 @@ class DetectOptions:
         if self.run_id is not None:
             check_run_id(self.run_id)
         self._check_coaction()
+        if not isinstance(self.loose_groups, bool):
+            raise DetectParameterError(f"loose_groups must be true or false, not {self.loose_groups!r}.")
         if self.objective not in OBJECTIVES:
             raise DetectParameterError(
                 f"The community objective {self.objective!r} is not one of {', '.join(OBJECTIVES)}.")

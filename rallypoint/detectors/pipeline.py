@@ -10,7 +10,8 @@ terminal); each stage calls the module that owns its work:
    CooRTweet semantics); with ``scheduler="tcp://..."`` its partitions are paired and
    reduced on that Dask cluster (``coaction.engine``).
 2. **communities** — Leiden on the weighted co-action graph (:mod:`.communities`; Traag
-   et al. 2019), grown by the group test of :mod:`.attachment`.
+   et al. 2019), grown by the group test of :mod:`.attachment`; then the accounts left
+   out of every cluster grouped by their loose pairs (:mod:`.loose`, ``loose_groups``).
 3. **edges**, **records** — the edges table written (only its weights stay in memory), then
    the columns the later stages read, read again once co-action's are gone.
 4. **roles**, **accounts** — seeder, bridge, amplifier (:mod:`.roles`) and each member's
@@ -59,6 +60,7 @@ from rallypoint.detectors.communities import DEFAULT_STRENGTH_CAP, MIN_CLUSTER_S
 from rallypoint.detectors.evidence import coaction_evidence, evidence_counts, signal_evidence
 from rallypoint.detectors.facts import cluster_facts
 from rallypoint.detectors.inauthenticity import cluster_inauthenticity
+from rallypoint.detectors.loose import LOOSE_SIGNIFICANCE, group_loose_pairs
 from rallypoint.detectors.members import ACCOUNT_FACT_COLUMNS, account_facts, member_records
 from rallypoint.detectors.memory import release_unused_memory
 from rallypoint.detectors.mobilization.clusters import TEXT_COLUMNS, cluster_mobilization, coordinated_texts
@@ -253,14 +255,22 @@ class DetectRun:
                 min_participation=o.min_participation, null_model=o.null_model, significance=o.significance,
                 seed=o.seed, pair_budget=self.pair_budget, on_engage_events=prepare_attachment,
                 scheduler=o.scheduler,
+                loose_significance=LOOSE_SIGNIFICANCE if self.loose else None,
             )
             # of the result the run keeps its parts, not the result: the actions are let go once
             # the evidence and roles have them, the edges' strings once the edges are written
             self.coaction_stats = result.stats
             self.actions = result.actions_frame
             self.edges = result.edges.select(EDGES_SCHEMA.names).cast(EDGES_SCHEMA)
+            self.loose_edges, self.loose_actions = result.loose_edges, result.loose_actions_frame
             self.window_seconds = {k: float(v) for k, v in result.window_seconds.items()}
             del result
+
+    @property
+    def loose(self) -> bool:
+        """Whether loose pairs are grouped (they need the null model's p-values)."""
+        return self.options.loose_groups and self.options.null_model != "none" and \
+            self.options.significance < LOOSE_SIGNIFICANCE
 
     @property
     def pair_budget(self) -> int:
@@ -282,6 +292,14 @@ class DetectRun:
                 communities, self.attached = attachment.communities, attachment.attached.height
                 actions = pl.concat([actions, attachment.actions]).unique(
                     ["type", "target", "id"], keep="first").sort("timestamp", "id", "type", "target")
+            self.grouped = 0
+            if self.loose_edges is not None:
+                loose = group_loose_pairs(communities, self.edges, self.loose_edges, self.loose_actions,
+                                          resolution=o.resolution, seed=o.seed)
+                communities, self.edges, self.grouped = loose.communities, loose.edges, loose.grouped
+                actions = pl.concat([actions, loose.actions]).unique(
+                    ["type", "target", "id"], keep="first").sort("timestamp", "id", "type", "target")
+            self.loose_edges = self.loose_actions = None
             self.found = communities
             self.actions = actions
             self.membership = pl.from_arrow(communities.members()).select(
@@ -393,6 +411,8 @@ class DetectRun:
             "coaction_stats": _jsonable(self.coaction_stats),
             # accounts joined to a cluster by the group test (attachment.py), not by an edge
             "attached_accounts": self.attached,
+            # accounts outside every cluster grouped by their loose pairs (loose.py)
+            "loose_grouped_accounts": self.grouped,
             "versions": _versions(),
             # the lake's promoted terms this run knew (rallypoint lexicon add)
             "lexicon": promoted.version(lake),

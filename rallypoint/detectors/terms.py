@@ -17,7 +17,9 @@ What it computes
     difference. A term is kept when ``z_w >= Z_MIN``, at least :data:`MIN_ACCOUNTS`
     accounts of the cluster wrote it (a term pushed, not one person's habit), it has no
     digit (dates and times are signals of their own) and its first and last words have
-    at least :data:`MIN_WORD` letters (function words are no code words). At most
+    at least :data:`MIN_WORD` letters (function words are no code words), and not every
+    word is one the built-in lexicons' phrases are made of ("quem", "ônibus", "coming":
+    the lexicons read them already, and a food bank's volunteers write them too). At most
     :data:`TOP_TERMS` per cluster, highest ``z`` first. Its ``language`` is the most
     common ``lang`` of the texts that use it.
 
@@ -37,12 +39,15 @@ Complexity
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from rallypoint.detectors.evidence import empty_evidence
+from rallypoint.detectors.mobilization import load_lexicons
+from rallypoint.detectors.mobilization.patterns import fold, fold_expr
 from rallypoint.schema import TERMS_SCHEMA
 
 PRIOR_WEIGHT = 1000.0
@@ -55,6 +60,13 @@ BACKGROUND_TEXTS = 50_000
 #: What makes a pushed text a mobilizing one (signal columns of the pipeline's text signals).
 MOBILIZING = ("call_to_action", "structural_call", "logistics", "code_word", "money_link", "logistics_link")
 _URL = r"(?:https?://|www\.)\S+|[@#]\w+"
+
+
+def lexicon_words() -> frozenset[str]:
+    """The words (folded) the built-in lexicons' signal phrases are made of."""
+    lex = load_lexicons()
+    return frozenset(word for phrases in lex.signals.values() for phrase in phrases
+                     for word in re.findall(r"[a-z]+", fold(phrase)) if len(word) >= MIN_WORD)
 
 
 def _tokens(text: pl.Expr) -> pl.Expr:
@@ -120,7 +132,9 @@ def learn_terms(signals: pl.DataFrame, teachers: list[int], background: pl.DataF
     grams = ngrams(texts.select("cluster_id", "id", "account_id", "text"), ["cluster_id", "id", "account_id"])
     per = grams.group_by("cluster_id", "term").agg(y=pl.len().cast(pl.Int64),
                                                    n_accounts=pl.col("account_id").n_unique())
-    per = per.filter(pl.col("n_accounts") >= MIN_ACCOUNTS)
+    common = pl.Series(sorted(lexicon_words()), dtype=pl.String).implode()
+    all_common = pl.col("term").str.split(" ").list.eval(fold_expr(pl.element()).is_in(common)).list.all()
+    per = per.filter((pl.col("n_accounts") >= MIN_ACCOUNTS) & ~all_common)
     totals = texts.group_by("cluster_id").agg(n=_n_tokens(pl.col("text")).sum())
     words = per["term"].str.split(" ").list.first().unique().to_list()
     counts = (ngrams(_containing(sample, words).select("text"), []).join(per.select("term").unique(), on="term")

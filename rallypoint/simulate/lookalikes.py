@@ -15,6 +15,9 @@ news outlets and page networks) and must not be flagged:
   protest (place, date, logistics) shared organically at slow, diverse times.
 * :class:`Politicians` -- high-profile accounts posting about the election and
   being reposted organically; they belong to no campaign.
+* :class:`VolunteerDays` -- a food bank inviting its volunteers to dated volunteer days
+  with a bus ("who's coming?") and a different handful of them pledging each time
+  ("I'll be there", "conta comigo"): the answered calls of a stealthy campaign, lawful.
 * :class:`LiveEvents` -- a TV show or a match: many people post the same hashtag
   within two or three hours and repost each other's lines within minutes (a burst
   of co-hashtag activity with no mobilization).
@@ -461,3 +464,50 @@ class LiveEvents:
 
     def manifest(self, ctx: WorldContext) -> list[dict]:
         return list(self.summary)
+
+
+class VolunteerDays:
+    """A food bank's dated volunteer days with a bus, each answered by a few of its volunteers."""
+
+    name = "volunteer_days"
+    DAYS_PER_LANG = 5
+
+    def __init__(self, ctx: WorldContext, book: AccountBook, rng: np.random.Generator) -> None:
+        self.langs = list(phrases.VOLUNTEERS)
+        orgs = [phrases.VOLUNTEERS[lang]["org"] for lang in self.langs]
+        self.org_idx = book.add(names=[handle for _, handle in orgs], platform="x",
+                                lang=np.asarray(self.langs, dtype=object),
+                                created_at=old_creation_times(rng, len(orgs), ctx.start, 0.0),
+                                followers=rng.integers(2_000, 20_000, len(orgs)), weight=1.0)
+        self.volunteers = [ctx.organic.sample(rng, max(8, int(round(25 * ctx.member_scale))), "x", lang)
+                           for lang in self.langs]
+        self.summary: list[dict] = []
+
+    def batches(self, ctx: WorldContext) -> Iterator[Batch]:
+        rng = ctx.rng_for(self.name)
+        for i, lang in enumerate(self.langs):
+            bank, volunteers = phrases.VOLUNTEERS[lang], self.volunteers[i]
+            ts = np.sort(diurnal_times(rng, self.DAYS_PER_LANG, ctx.start, ctx.days, UTC_OFFSET[lang]))
+            day = ts + rng.integers(2, 6, len(ts)) * DAY  # the volunteer day, a few days after its invitation
+            texts = [fill(pick(rng, bank["invite"]), date=date_phrase(rng, lang, int(t), int(d)), origin=bank["origin"])
+                     for t, d in zip(ts, day, strict=True)]
+            posts = originals(ctx.ids, accounts_idx=np.full(len(ts), self.org_idx[i]), ts=ts, text=texts)
+            # a committed third answers most invitations, the rest now and then
+            join_p = np.where(np.arange(len(volunteers)) < len(volunteers) // 3, 0.8, 0.3)
+            which, pos = np.nonzero(rng.random((len(ts), len(volunteers))) < join_p)
+            actors = volunteers[pos]
+            actions = mixed_actions(rng, len(actors), {REPLY: 0.6, REPOST: 0.4})
+            replies = responses(ctx.ids, target_numbers=posts.number, target_accounts=posts.account,
+                                target_ts=posts.ts, which=which, actors=actors,
+                                delays=lognormal_delays(rng, len(actors), 40 * 60, 1.0, 60, 12 * HOUR),
+                                actions=actions, end=ctx.end, accounts=ctx.accounts,
+                                text=[pick(rng, bank["pledge"]) if a == REPLY else None for a in actions])
+            yield posts
+            yield replies
+            self.summary.append({"account": int(self.org_idx[i]), "organization": bank["org"][0], "lang": lang,
+                                 "volunteer_days": [_iso_day(int(d)) for d in day], "answers": len(replies),
+                                 "volunteers": [int(v) for v in volunteers]})
+
+    def manifest(self, ctx: WorldContext) -> list[dict]:
+        return [{**_with_ids(ctx, {k: v for k, v in s.items() if k != "volunteers"}),
+                 "volunteer_account_ids": [ctx.accounts.ids[v] for v in s["volunteers"]]} for s in self.summary]

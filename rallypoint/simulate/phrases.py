@@ -292,12 +292,13 @@ IDOL = {
     "name": "LUMI", "handle": "lumi_official",
     "songs": ["Neon Heart", "Gravity", "Paper Moon", "Sugar Rush"],
     "posts": ["New single '{song}' out now 💜", "thank you for 10M streams of {song}!!", "see you in {city} on the {day}th 💜",
+              "who's coming to {city} on the {day}th?? 💜",
               "rehearsal day, can't wait for {city}", "behind the scenes of the {song} video 🎥", "love you all, goodnight 🌙",
               "surprise: acoustic {song} tonight at 8"],
     "cities": ["São Paulo", "Mexico City", "Los Angeles", "Buenos Aires"],
     "fan": ["QUEEN 😭💜", "streaming {song} all day", "she ate and left no crumbs", "{tag} let's gooo", "MÃE 😭💜",
             "que hino {song}", "LUMI YOU'RE SO PRETTY", "crying in the club rn", "mi reina 😭", "stream {song} or else",
-            "I'll be there!! 💜", "lumi never misses", "not me refreshing every 5 seconds", "{tag} {tag}"],
+            "I'll be there!! 💜", "count me in 💜", "estarei lá!! 💜", "ahí estaré 😭", "lumi never misses", "not me refreshing every 5 seconds", "{tag} {tag}"],
     "hashtags": ["LUMI", "LumiComeback", "NeonHeart", "LumiTour"],
 }
 PROTEST = {
@@ -415,6 +416,19 @@ CHARITY = {
                "Thank you all! We're at 70% of the goal for the new kennels {link}"],
     "share": ["Donated, please share 🐶", "Great cause, chipped in", "Please help them out {link}",
               "Just gave what I could {link}", "Sharing for the pups"],
+}
+#: A food bank's volunteer days: dated invitations with the bus, answered by pledges.
+VOLUNTEERS = {
+    "en": {"org": ("Eastside Food Bank", "EastsideFoodBank"), "origin": "the church lot",
+           "invite": ["Volunteer day {date}! The bus leaves {origin} at 8am, who's coming?",
+                      "Packing day {date}: bus seats available from {origin}, rides for Saturday too. Who's in?",
+                      "We need hands {date}, 9am. Carpool from {origin}. Are you coming?"],
+           "pledge": ["I'll be there!", "Count me in", "See you there 🙌", "I'm in, bringing my son",
+                      "Booked my seat on the bus", "Can't this time, next one!"]},
+    "pt": {"org": ("Banco de Alimentos Zona Sul", "bancoalimentos_zs"), "origin": "a paróquia",
+           "invite": ["Mutirão {date}! O ônibus sai d{origin} às 7h, quem vai?",
+                      "Dia de montar cestas {date}, carona saindo d{origin}. Quem topa?"],
+           "pledge": ["Estarei lá!", "Conta comigo", "Tô dentro 🙌", "Vou com minha filha", "Dessa vez não consigo"]},
 }
 NEWCOMERS = {
     "hashtag": "NewHere",

@@ -40,6 +40,7 @@ from rallypoint.simulate.lookalikes import (
     NewsDesk,
     Politicians,
     ViralPosts,
+    VolunteerDays,
 )
 from rallypoint.simulate.organic import OrganicPopulation
 from rallypoint.simulate.quiet import CharityDrive, NewcomerWave, SupportersClub
@@ -73,6 +74,8 @@ class World:
         self.newcomers = NewcomerWave(ctx, book, ctx.rng_for("plan", "newcomers"))
         self.supporters = SupportersClub(ctx, book, ctx.rng_for("plan", "supporters"))
         self.campaigns = [plan_campaign(ctx, book, spec) for spec in specs]
+        # planned after the campaigns, so that adding it left their accounts as they were
+        self.volunteers = VolunteerDays(ctx, book, ctx.rng_for("plan", "volunteers"))
         ctx.accounts = book.freeze(ctx.rng_for("plan", "account-ids"))
         ctx.organic.finish(ctx.accounts)
         self.ctx = ctx
@@ -84,7 +87,7 @@ class World:
         ctx = self.ctx
         ctx.chunk_rows = chunk_rows
         groups = [self.viral, self.news, self.fandom, self.protests, self.politicians, self.live, self.charity,
-                  self.newcomers, self.supporters]
+                  self.newcomers, self.supporters, self.volunteers]
         sources = [g.batches(ctx) for g in groups] + [c.batches(ctx) for c in self.campaigns]
         for source in sources:
             for batch in source:
@@ -126,6 +129,7 @@ class World:
                 "charity_drives": self.charity.manifest(ctx),
                 "newcomer_waves": self.newcomers.manifest(ctx),
                 "supporters_clubs": self.supporters.manifest(ctx),
+                "volunteer_days": self.volunteers.manifest(ctx),
             },
         }
 

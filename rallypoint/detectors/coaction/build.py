@@ -187,6 +187,10 @@ class CoactionResult:
     #: included, before any filter — what ``detectors.attachment`` tests accounts on; in
     #: process as ``CodedEvents`` (``.decoded()`` gives the strings)
     engage_events: pl.DataFrame | CodedEvents | None = None
+    #: with ``loose_significance``: the pairs that failed ``significance`` but pass the looser
+    #: level (``EDGES_SCHEMA``, ``p_value > significance``) and the actions behind them alone
+    loose_edges: pa.Table | None = None
+    loose_actions_frame: pl.DataFrame | None = None
 
     @property
     def actions(self) -> pa.Table:
@@ -209,6 +213,7 @@ def build_coaction_edges(
     on_engage_events: Callable[[pl.DataFrame | CodedEvents, float], None] | None = None,
     scheduler: str | Any | None = None,
     edge_sink: Callable[[pa.Table], None] | None = None,
+    loose_significance: float | None = None,
 ) -> CoactionResult:
     """Build the co-action graph of ``records`` (a pyarrow Table, LAKE_SCHEMA columns).
 
@@ -234,7 +239,11 @@ def build_coaction_edges(
     time (``EDGES_SCHEMA`` tables, in the order of the whole table), none of them held: the
     result's ``edges`` and ``actions_frame`` are then empty and ``stats`` counts the
     ``edges`` and the ``edge_accounts`` (what ``rallypoint network`` writes, without the
-    memory a hundred million edges take).
+    memory a hundred million edges take);
+    ``loose_significance``: with the null model, pairs with ``significance < p_value <=
+    loose_significance`` are kept aside as the result's ``loose_edges`` and
+    ``loose_actions_frame`` (``detect`` groups them among the accounts no cluster holds,
+    :mod:`rallypoint.detectors.loose`); the edges and actions are those of ``significance``.
     """
     started = time.perf_counter()
     type_list, parsed_window = check_options(types=types, window=window, null_model=null_model,
@@ -242,6 +251,9 @@ def build_coaction_edges(
                                              pair_budget=pair_budget)
     if max_pairs_per_share is not None and max_pairs_per_share < 1:
         raise CoactionError(f"max_pairs_per_share must be >= 1 or None, not {max_pairs_per_share!r}.")
+    if loose_significance is not None and not (isinstance(loose_significance, numbers.Real)
+                                               and significance < loose_significance <= 1):
+        raise CoactionError(f"loose_significance must be in (significance, 1], not {loose_significance!r}.")
     if not null_jitter >= 1:
         raise CoactionError(f"null_jitter must be at least 1 window, not {null_jitter!r}.")
 
@@ -280,7 +292,8 @@ def build_coaction_edges(
         stats["pairing_cpu_seconds"] = round(buckets_started[1] - pairing_started[1], 3)
         # with the null model, only the rows of pairs that may pass come back (most candidates
         # met once and cannot): the rest never become strings or structs
-        significance_or_none = significance if jitter is not None else None
+        loose = loose_significance if jitter is not None and edge_sink is None else None
+        significance_or_none = (loose or significance) if jitter is not None else None
         streamed = None if edge_sink is None else _EdgeStream(edge_sink, type_list, null_model, significance,
                                                               plan.accounts)
         per_type, candidates, per_kind = plan.per_type(rows, share_stats, min_participation, significance_or_none,
@@ -307,8 +320,15 @@ def build_coaction_edges(
     # kept (type, pair) rows go to the actions step in those keys: no string -> code round trip.
     # The actions come first: the share events go before the edges' strings are made
     kept, runs = _kept_pair_rows(per_type, null_model, significance)
+    loose_runs = loose_actions = None
+    if loose is not None and runs is not None:
+        loose_runs = _PairRuns.of(per_type, null_model, loose)
+        loose_runs.keep &= ~runs.keep
+        loose_rows = per_type.filter(pl.Series(loose_runs.kept_rows())).select(_KEPT_COLUMNS)
     if streamed is None:
         actions = plan.actions(shares, kept, window_us, max_pairs_per_share)
+        if loose_runs is not None:
+            loose_actions = plan.actions(shares, loose_rows, window_us, max_pairs_per_share)
     else:
         # the network alone: no actions behind the edges
         stats["edge_accounts"] = int(streamed.accounts_seen.sum())
@@ -317,11 +337,20 @@ def build_coaction_edges(
     shares = plan.coded = plan.type_pairs = None
     release_unused_memory()
     edges, _ = _edge_table(per_type, type_list, null_model, significance, plan.accounts, runs)
-    del per_type, runs
-    actions = actions.select(
-        type=_type_names(actions["kind"], type_list), target="target", account_id="account_id", id="id",
-        timestamp=pl.from_epoch("time", time_unit="us").dt.replace_time_zone("UTC"),
-    ).sort("timestamp", "id", "type", "target")
+    loose_edges = (None if loose_runs is None else
+                   _edge_table(per_type, type_list, null_model, loose, plan.accounts, loose_runs)[0])
+    del per_type, runs, loose_runs
+
+    def named(actions: pl.DataFrame) -> pl.DataFrame:
+        return actions.select(
+            type=_type_names(actions["kind"], type_list), target="target", account_id="account_id", id="id",
+            timestamp=pl.from_epoch("time", time_unit="us").dt.replace_time_zone("UTC"),
+        ).sort("timestamp", "id", "type", "target")
+
+    actions = named(actions)
+    loose_actions = None if loose_actions is None else named(loose_actions)
+    if loose_edges is not None:
+        stats["loose_edges"] = loose_edges.num_rows
     stats.update(
         {
             "edges": edges.num_rows if streamed is None else streamed.n_edges,
@@ -340,6 +369,8 @@ def build_coaction_edges(
         window_seconds=windows,
         engage_events=None if engage_events is None else plan.decode_events(engage_events),
         stats=stats,
+        loose_edges=loose_edges,
+        loose_actions_frame=loose_actions,
     )
 
 

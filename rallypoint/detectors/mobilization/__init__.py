@@ -17,6 +17,7 @@ Modules: :mod:`.patterns` (phrase -> regex), :mod:`.lexicon` (loading, merging),
 from .dates import DateGrammar
 from .detect import FLAGS, SIGNALS_SCHEMA, SignalInputError, detect_text_signals
 from .lexicon import LEXICON_KINDS, LexiconError, Lexicons, load_lexicons
+from .pledges import answered_calls
 from .summary import summarize_by, summarize_signals
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "LexiconError",
     "Lexicons",
     "SignalInputError",
+    "answered_calls",
     "detect_text_signals",
     "load_lexicons",
     "summarize_by",

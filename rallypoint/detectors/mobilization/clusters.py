@@ -4,7 +4,8 @@ What it computes
     :func:`coordinated_texts`: per cluster, the texts it pushed (its members' co-action
     records and the posts they reposted or replied to), each read with its thread;
     :func:`cluster_mobilization`: each distinct text scanned once for signals (lexicons,
-    link categories, structural calls) and summarized per cluster into the
+    link categories, structural calls), calls its members pledged to marked
+    (:mod:`.pledges`), and summarized per cluster into the
     ``mobilization`` struct, with the per-text flags the evidence rows come from.
 
 Complexity
@@ -72,6 +73,7 @@ def cluster_mobilization(texts: pl.DataFrame, lexicon_paths: list[Path] | tuple[
         "text", "timestamp")
     signals = texts.select("cluster_id", "id", "account_id", "timestamp", "text", "lang", "thread").join(
         flags, on="id", how="left")
+    signals = mob.answered_calls(signals, "cluster_id")
     struct_type = pl.from_arrow(pa.array([], MOBILIZATION_STRUCT)).dtype
     summary = mob.summarize_by(signals, "cluster_id")
     frame = summary.select(

@@ -7,7 +7,18 @@ What it computes, for every text (row of the input, same order):
     invitation ("join us", "venham", "únete") together with a place from the gazetteer, a
     word for a gathering (rally, ato, marcha) or a code word (which names the event). Announcing a lawful march is a call to
     action; reporting that people marched is not (no invitation); "see you at the stadium
-    this Saturday" is not (no gathering, no gazetteer place).
+    this Saturday" is not (no gathering, no gazetteer place). A call needs none of the
+    loud words when a date and a gazetteer place come with logistics ("the wedding is on
+    for 5 January at the Ellipse, rooms for Thursday at the group rate"). An invitation
+    question with a date ("who's coming to the wedding on the 5th?", "quem vai na festa dia
+    7?") is a dated invitation, and a call once a pledge answers it (:mod:`.pledges`): alone
+    it is what ordinary accounts ask too ("alguien va al Congreso a ver la sesión? 22/10").
+``dated_invitation``
+    A text that invites (a call to action, an invitation or an invitation question) and
+    names a date: what a pledge answers (:mod:`.pledges`).
+``pledge``
+    A promise to attend ("I'll be there", "conta comigo", "cuenten conmigo"): alone it is
+    nothing, a fan says it too; as a reply to a dated invitation it answers a call.
 ``logistics``
     Organising the trip or paying for it: buses, caravans, carpools, lodging, pick-up
     points, money collection (pix keys, vaquinha, colecta, crowdfunding links).
@@ -52,7 +63,8 @@ from .lexicon import Lexicons, load_lexicons
 from .patterns import fold_expr
 
 #: The signals a text is flagged with (the evidence kinds, plus ``peaceful``).
-FLAGS: tuple[str, ...] = ("call_to_action", "logistics", "escalation", "delegitimization", "code_word", "peaceful")
+FLAGS: tuple[str, ...] = ("call_to_action", "logistics", "escalation", "delegitimization", "code_word", "peaceful",
+                          "dated_invitation", "pledge")
 MATCHED_KINDS: tuple[str, ...] = ("call_to_action", "logistics", "escalation", "delegitimization", "code_word")
 _STRINGS = pa.list_(pa.string())
 
@@ -67,7 +79,8 @@ SIGNALS_SCHEMA = pa.schema(
     ]
 )
 _NEGATABLE = ("escalation", "delegitimization")
-_SCANNED = ("call_to_action", "invitation", "gathering", "logistics", "escalation", "delegitimization", "peaceful")
+_SCANNED = ("call_to_action", "invitation", "gathering", "logistics", "escalation", "delegitimization", "peaceful",
+            "invitation_question", "pledge")
 
 
 class SignalInputError(RallypointError):
@@ -189,7 +202,11 @@ def detect_text_signals(table: pa.Table, lexicons: Lexicons | None = None, *, ti
 
     has = {kind: pl.col(kind).list.len() > 0 for kind in (*compiled.signal, "places")}
     # a code word names the event, so it counts as a gathering word
-    call = has["call_to_action"] | (has["invitation"] & (has["places"] | has["gathering"] | has["code_word"]))
+    has_date = pl.col("dates").list.len() > 0
+    call = (has["call_to_action"] | (has["invitation"] & (has["places"] | has["gathering"] | has["code_word"]))
+            # a quiet call: where and when with how; a question asking who comes is chatter as
+            # often ("alguien va al Congreso a ver la sesión? 22/10") until a pledge answers it
+            | (has_date & has["places"] & has["logistics"]))
     flags = hits.select(
         "_row",
         "id",
@@ -199,6 +216,8 @@ def detect_text_signals(table: pa.Table, lexicons: Lexicons | None = None, *, ti
         delegitimization=has["delegitimization"],
         code_word=has["code_word"],
         peaceful=has["peaceful"],
+        dated_invitation=has_date & (call | has["invitation"] | has["invitation_question"]),
+        pledge=has["pledge"],
         dates=pl.col("dates"),
         places=pl.col("places"),
     )
@@ -208,12 +227,13 @@ def detect_text_signals(table: pa.Table, lexicons: Lexicons | None = None, *, ti
 
 
 _MATCH_PARTS: dict[str, tuple[str, ...]] = {
-    "call_to_action": ("call_to_action", "invitation", "gathering", "_place_text", "_date_text"),
+    "call_to_action": ("call_to_action", "invitation", "invitation_question", "gathering", "_place_text", "_date_text"),
     "logistics": ("logistics",),
     "escalation": ("escalation",),
     "delegitimization": ("delegitimization",),
     "code_word": ("code_word",),
     "peaceful": ("peaceful",),
+    "pledge": ("pledge",),
     "where_when": ("_place_text", "_date_text"),  # in ``matched`` even without a call to action
 }
 

@@ -51,6 +51,8 @@ LEXICON_KINDS: tuple[str, ...] = (
     "escalation",
     "delegitimization",
     "peaceful",  # "peacefully", "permit": marks a lawful announcement (reported, not scored against)
+    "invitation_question",  # "who's coming ...?", "quem vai ...?": a call when it names a date or a place
+    "pledge",  # "I'll be there", "conta comigo": an answer promising to attend
 )
 BUILTIN_FILES: tuple[str, ...] = ("en.json", "pt.json", "es.json", "gazetteer.json", "code_words.json")
 _TOP_KEYS = {"lang", "about", "signals", "negation", "dates", "places", "code_words"}

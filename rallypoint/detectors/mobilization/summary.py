@@ -7,6 +7,8 @@ One job: from per-text signals (:func:`~.detect.detect_text_signals`) compute wh
   escalation, delegitimization, code word);
 * ``n_threads``: the posts those texts belong to (a ``thread`` column: a reply or a
   quote belongs to the post it answers), or ``n_texts`` without that column;
+* ``answered_calls``: the dated invitations a pledge of the group answered
+  (:mod:`.pledges`; counted among the calls to action);
 * ``dates`` and ``places``: every date and place the texts name, most often named first;
 * ``top_date_places``: how many texts that *call people out* (call to action or code
   word) name each (date, place) pair — the "where and when" of a mobilization. A text
@@ -24,6 +26,7 @@ import polars as pl
 import pyarrow as pa
 
 from .detect import SIGNALS_SCHEMA
+from .pledges import answered_calls
 
 TOP_PAIRS = 10
 _SHARES = {
@@ -36,7 +39,7 @@ _SHARES = {
 
 
 #: the ``mobilization`` struct's fields, in ``MOBILIZATION_STRUCT``'s order
-FIELDS = ("n_texts", "n_threads", *_SHARES, "dates", "places", "top_date_places")
+FIELDS = ("n_texts", "n_threads", *_SHARES, "answered_calls", "dates", "places", "top_date_places")
 
 
 def summarize_signals(signals: pa.Table | pl.DataFrame) -> dict[str, Any]:
@@ -45,9 +48,9 @@ def summarize_signals(signals: pa.Table | pl.DataFrame) -> dict[str, Any]:
     assert isinstance(frame, pl.DataFrame)
     summary = summarize_by(frame.with_columns(_all=pl.lit(0)), "_all")
     if summary.height == 0:
-        return {"n_texts": 0, "n_threads": 0, **dict.fromkeys(_SHARES, 0.0),
+        return {"n_texts": 0, "n_threads": 0, **dict.fromkeys(_SHARES, 0.0), "answered_calls": 0,
                 "dates": [], "places": [], "top_date_places": []}
-    return {name: summary[name][0] if name in ("n_texts", "n_threads", *_SHARES) else summary[name].to_list()[0]
+    return {name: summary[name][0] if name in ("n_texts", "n_threads", *_SHARES, "answered_calls") else summary[name].to_list()[0]
             for name in FIELDS}
 
 
@@ -63,11 +66,15 @@ def summarize_by(signals: pl.DataFrame, by: str) -> pl.DataFrame:
         from .detect import SignalInputError
 
         raise SignalInputError(f"summarize_signals needs the output of detect_text_signals; missing {', '.join(missing)}.")
+    if "thread" in signals.columns and "answered_call" not in signals.columns and "pledge" in signals.columns:
+        signals = answered_calls(signals, by)
+    answered = pl.col("answered_call").sum() if "answered_call" in signals.columns else pl.lit(0)
     threads = pl.col("thread").n_unique() if "thread" in signals.columns else pl.len()
     summary = signals.group_by(by, maintain_order=True).agg(
         n_texts=pl.len().cast(pl.Int64),
         n_threads=threads.cast(pl.Int64),
         **{share: pl.col(flag).fill_null(False).mean().cast(pl.Float64) for share, flag in _SHARES.items()},
+        answered_calls=answered.cast(pl.Int64),
     )
     for column in ("dates", "places"):
         summary = summary.join(_ranked(signals, by, column), on=by, how="left", maintain_order="left")
