@@ -25,8 +25,11 @@ MAX_LINKS = 20
 
 
 #: The accounts table's link column: the account's page (the address is the app's, the id an encoded value in it).
-ACCOUNT_LINK = st.column_config.LinkColumn("account page", display_text="open →", width="small",
+ACCOUNT_LINK = st.column_config.LinkColumn("page", display_text="open →", width="small",
                                            help="The account's page: its clusters across runs, actions and ego-network.")
+
+#: The handle column at a set width, so the link beside it sits where a reader (or a test) expects it.
+HANDLE = st.column_config.TextColumn("handle", width="medium")
 
 
 def account_rows(accounts: pl.DataFrame, clusters: pl.DataFrame, run_id: str | None) -> pl.DataFrame:
@@ -88,7 +91,8 @@ def render() -> None:
     with left:
         st.subheader(f"Accounts ({accounts.height:,})")
         st.dataframe(account_rows(accounts, clusters, run_id),
-                     column_config=COLUMN_LABELS | {"first_ts": "first hit", "last_ts": "last hit", "page": ACCOUNT_LINK},
+                     column_config=COLUMN_LABELS | {"first_ts": "first hit", "last_ts": "last hit", "page": ACCOUNT_LINK,
+                                                    "account_name": HANDLE},
                      hide_index=True, width="stretch", height=min(36 * (accounts.height + 1), 400),
                      key="search_accounts")
     with right:
