@@ -205,7 +205,7 @@ EVIDENCE_SCHEMA = pa.schema(
         pa.field("id", pa.string(), nullable=False),  # the record id in the lake
         pa.field("account_id", pa.string(), nullable=False),
         pa.field("timestamp", TIMESTAMP, nullable=False),
-        # coaction:<type>, one of SIGNAL_EVIDENCE_KINDS, or an inauthenticity cue
+        # coaction:<type>, one of SIGNAL_EVIDENCE_KINDS, or of INAUTHENTICITY_EVIDENCE_KINDS
         pa.field("kind", pa.string(), nullable=False),
         pa.field("target", pa.string()),
         pa.field("text", pa.string()),
@@ -213,14 +213,30 @@ EVIDENCE_SCHEMA = pa.schema(
     ]
 )
 
-#: Evidence kinds of the texts a cluster pushed: mobilization signals
-#: (rallypoint.detectors.mobilization), link purposes (rallypoint.detectors.links) and learned
-#: terms (rallypoint.detectors.terms). The reasons count each per thread (``n_<kind>``); the
-#: dashboard shows them before the co-actions.
-SIGNAL_EVIDENCE_KINDS: tuple[str, ...] = (
-    "call_to_action", "logistics", "escalation", "delegitimization", "code_word", "structural_call",
-    "money_link", "logistics_link", "petition_link", "learned_term",
-)
+#: Evidence kinds of the texts a cluster pushed, each with the words an analyst reads for it:
+#: mobilization signals (rallypoint.detectors.mobilization), link purposes
+#: (rallypoint.detectors.links) and learned terms (rallypoint.detectors.terms). The reasons count
+#: each per thread (``n_<kind>``); the dashboard shows them before the co-actions.
+SIGNAL_EVIDENCE_KINDS: dict[str, str] = {
+    "call_to_action": "call to action",
+    "logistics": "logistics",
+    "escalation": "escalation (threats, force)",
+    "delegitimization": "stolen-election claim",
+    "code_word": "code word",
+    "structural_call": "call by its structure (date, time, place)",
+    "money_link": "money link",
+    "logistics_link": "logistics link",
+    "petition_link": "petition link",
+    "learned_term": "learned term",
+}
+#: Evidence kinds of the inauthenticity cues a member shows (rallypoint.detectors.inauthenticity),
+#: each with the words an analyst reads for it.
+INAUTHENTICITY_EVIDENCE_KINDS: dict[str, str] = {
+    "created_in_burst": "account created in a burst with other members",
+    "young_account": "young account",
+    "no_everyday_life": "no everyday life (only this cluster's co-actions)",
+    "regular_rhythm": "acts on a regular schedule",
+}
 #: The signal evidence kinds a score rests on (rallypoint.detectors.scoring): without any of
 #: them a cluster scores 0, so its bursts are computed only for display.
 HARM_EVIDENCE_KINDS: tuple[str, ...] = (

@@ -26,8 +26,11 @@ from rallypoint.dashboard.cluster_network import cluster_network, cluster_pictur
 from rallypoint.dashboard.data import run_version
 from rallypoint.dashboard.network_picture import PICTURE_ABOVE
 from rallypoint.dashboard.network_zoom import WHOLE
+from rallypoint.dashboard.queue import REASON_LABELS
 from rallypoint.dashboard.triage import Decision, TriageStore
 from rallypoint.dashboard.views.cluster_page import COMPONENTS
+from rallypoint.detectors.evidence import kind_label
+from rallypoint.detectors.scoring import reason_category
 from rallypoint.lake import Lake, write_parquet_atomic
 
 APP = str(Path(rallypoint.dashboard.__file__).with_name("app.py"))
@@ -82,11 +85,10 @@ def open_app(lake: Lake, monkeypatch, page: str | None = None, role: str | None 
     return at
 
 
-def frame(at: AppTest, *columns: str, without: tuple[str, ...] = ()):
+def frame(at: AppTest, *columns: str):
     """The first table on the page with these columns (AppTest does not expose a table's key)."""
     for d in at.dataframe:
-        have = set(d.value.columns)
-        if set(columns) <= have and not set(without) & have:
+        if set(columns) <= set(d.value.columns):
             return d.value
     raise AssertionError(f"no table with columns {columns} among {[list(d.value.columns) for d in at.dataframe]}")
 
@@ -354,7 +356,7 @@ def test_selecting_nodes_in_the_network_shows_those_accounts(fixture_lake, monke
     }
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert sorted(frame(at, "account_id", "strength", without=("first_ts",))["account_id"]) == sorted(picked)
+    assert sorted(frame(at, "account_id", "strength")["account_id"]) == sorted(picked)  # the network tab: no members table
 
 
 @pytest.fixture(scope="module")
@@ -378,13 +380,13 @@ def test_a_large_network_is_a_picture_whose_clicks_and_boxes_list_accounts(large
         "x1": x, "y1": y, "x2": x, "y2": y, "width": shown, "height": picture.height / 2}
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert frame(at, "account_id", "strength", without=("first_ts",))["account_id"].tolist() == [picture.accounts[lone]]
+    assert frame(at, "account_id", "strength")["account_id"].tolist() == [picture.accounts[lone]]
     assert "**Selected accounts (1)**" in [m.value for m in at.markdown]
     # a box around the whole picture selects every member
     at.session_state[f"network_picture_{NEW_RUN}_{big}_{WHOLE}"] = {
         "x1": 0, "y1": 0, "x2": shown, "y2": picture.height / 2, "width": shown, "height": picture.height / 2}
     at.run()
-    assert len(frame(at, "account_id", "strength", without=("first_ts",))) == PICTURE_ABOVE + 20
+    assert len(frame(at, "account_id", "strength")) == PICTURE_ABOVE + 20
     # zoomed to the biggest sub-group, a box around the whole picture selects that group (and what lies in its box)
     group = cluster_network(str(large_lake.lake.root), NEW_RUN, big, run_version(large_lake.lake, NEW_RUN)).group
     assert group.max() >= 1, "the big cluster has no sub-groups to zoom to"
@@ -393,7 +395,7 @@ def test_a_large_network_is_a_picture_whose_clicks_and_boxes_list_accounts(large
     at.session_state[f"network_picture_{NEW_RUN}_{big}_0"] = {
         "x1": 0, "y1": 0, "x2": shown, "y2": picture.height / 2, "width": shown, "height": picture.height / 2}
     at.run()
-    chosen = set(frame(at, "account_id", "strength", without=("first_ts",))["account_id"])
+    chosen = set(frame(at, "account_id", "strength")["account_id"])
     members = set(zoomed.accounts[group == 0])
     assert members <= chosen and len(chosen) < PICTURE_ABOVE + 20
     at.selectbox(key=f"zoom_{NEW_RUN}_{big}").set_value(WHOLE).run()
@@ -458,9 +460,18 @@ def test_search_finds_a_hashtag_and_a_domain_and_links_accounts_and_clusters(fix
     assert len(records) == 50 and accounts["hits"].sum() == 200
     at.number_input[0].set_value(2).run()
     assert set(frame(at, "text", "hashtags", "account_id")["id"]).isdisjoint(records["id"])
+    # each account once, its handle first, linked to its page; "in no cluster" rather than a blank
+    table = frame(at, "account_id", "hits", "page")
+    assert list(table.columns)[:2] == ["account_name", "page"] and list(table.columns)[-1] == "account_id"
+    assert table["account_id"].is_unique and table["hits"].sum() == 200
+    assert all(page == f"account?{urlencode({'run': NEW_RUN, 'account': a})}".replace("+", "%20")
+               for page, a in zip(table["page"], table["account_id"], strict=True))
     links = [p.label for p in at.get("page_link")]
-    assert any("hits →" in label for label in links)
+    assert not any("hits →" in label for label in links)  # listed once: in the table, not again as links
     members = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "members"))
+    in_run = set(members["account_id"].to_list())
+    for account, held in zip(table["account_id"], table["clusters"], strict=True):
+        assert (held == "in no cluster") == (account not in in_run), (account, held)
     expected = members.filter(pl.col("account_id").is_in(accounts["account_id"].to_list()))["cluster_id"].unique()
     cluster_links = [shown(label) for label in links if label.startswith("Cluster ")]
     assert len(cluster_links) == min(len(expected), 20) and len(expected) > 0
@@ -488,6 +499,13 @@ def test_evidence_is_grouped_by_text_searchable_and_names_accounts_by_handle(fix
     assert groups.count("<div") == min(distinct, 10)  # the page's groups, each in full
     counts = signals["text"].value_counts()["count"].to_list()
     assert f"<b>{max(counts)} posts by" in groups
+    # the kinds in words, not their field names
+    kinds = set(signals["kind"].to_list())
+    assert kinds and all(kind_label(k) in groups for k in kinds)
+    assert not [k for k in kinds if "_" in k and k in groups]
+    offered = at.multiselect(key="evidence_kinds").options  # as shown: "call to action (12)"
+    assert all(any(o.startswith(f"{kind_label(k)} (") for o in offered) for k in kinds)
+    assert not [o for o in offered if "_" in o]
     # accounts with their handle, each linked to its page
     names = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "members")).filter(pl.col("cluster_id") == top)
     assert any(f"{n} ({a})" in html_shown(groups).text() for a, n in names.select("account_id", "account_name").iter_rows())
@@ -526,9 +544,23 @@ def test_a_card_leads_with_its_strongest_harm_reason(fixture_lake, monkeypatch):
 def test_the_cluster_page_orders_reasons_and_says_when_a_cluster_is_not_flagged(fixture_lake, monkeypatch):
     top = fixture_lake.clusters["mobilization"][0]
     at = open_app(fixture_lake.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=top)
-    why = next(m for m in texts(at.markdown) if m.startswith("1. **"))
-    heads = [re.match(r"\d+\. \*\*([^:]+):\*\*", line).group(1) for line in why.split("\n")]
-    assert heads[0] == "Harm" and heads[-1] == "Score formula" and "Coordination" in heads
+    reasons = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters")).filter(
+        pl.col("cluster_id") == top)["reasons"][0].to_list()
+    # the why first: the strongest reason of each kind, in the order harm, mobilization, coordination, score
+    leads = next(m for m in texts(at.markdown) if m.startswith("- **"))
+    heads = [re.match(r"- \*\*([^:]+):\*\* (.*)", line).groups() for line in leads.split("\n")]
+    kinds = ["Harm", "Mobilization", "Coordination", "Score formula"]
+    present = {REASON_LABELS[reason_category(r)] for r in reasons}
+    assert [h for h, _ in heads] == [k for k in kinds if k in present] and {"Harm", "Coordination"} <= present
+    assert heads[-1][1].startswith("Score ")  # the score's own formula, not one of its parts
+    # the others folded below, numbered, harm first; together, every reason once
+    folded = next(e for e in at.expander if e.label.startswith("The other "))
+    others = next(m for m in texts(folded.markdown) if m.startswith("1. **"))
+    other_heads = [re.match(r"\d+\. \*\*([^:]+):\*\*", line).group(1) for line in others.split("\n")]
+    assert folded.label.startswith(f"The other {len(other_heads)} reasons")
+    assert other_heads == sorted(other_heads, key=kinds.index)
+    said = [re.sub(r"^(- |\d+\. )\*\*[^:]+:\*\* ", "", line) for line in [*leads.split("\n"), *others.split("\n")]]
+    assert sorted(said) == sorted(reasons)
     organic = fixture_lake.clusters["organic"][0]
     at = open_app(fixture_lake.lake, monkeypatch, "cluster", run=NEW_RUN, cluster=organic)
     score = pl.from_arrow(fixture_lake.lake.read_run_table(NEW_RUN, "clusters")).filter(
@@ -602,6 +634,9 @@ def test_members_show_creation_and_top_posts_their_author_time_and_text(lake_cop
     at = open_app(lake, monkeypatch, "cluster", run=NEW_RUN, cluster=top, tab="Members and shared targets")
     members = frame(at, "account_id", "account_created_at", "first_ts")
     assert members["account_created_at"].notna().all()
+    # the handle first, then what tells a new or bought account, the id last
+    assert list(members.columns)[:4] == ["account_name", "account_created_at", "followers", "first_ts"]
+    assert list(members.columns)[-1] == "account_id"
     shown_targets = frame(at, "kind", "target", "count", "author", "text")
     post = shown_targets[shown_targets["target"] == seed].iloc[0]
     assert (post["author"], post["text"]) == ("@origin (origin-author)", "The original call")

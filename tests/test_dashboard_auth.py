@@ -264,7 +264,11 @@ def test_the_case_pack_is_pseudonymized_for_an_analyst_and_a_choice_for_an_admin
             names = archive.namelist()
             page = archive.read(next(n for n in names if n.endswith(".html"))).decode()
             manifest = json.loads(archive.read(next(n for n in names if n.endswith("manifest.json"))))
-        assert set(manifest["sha256"]) <= {n.rsplit("/", 1)[-1] for n in names}
+        files = {n.rsplit("/", 1)[-1] for n in names}
+        assert set(manifest["sha256"]) <= files
+        # the caption names the files the zip holds
+        caption = next(re.sub(r"\\(.)", r"\1", c.value) for c in at.caption if c.value.startswith("One zip: "))
+        assert files and all(f in caption for f in files), (files, caption)
         return page, manifest
 
     at = open_app(fixture.lake, monkeypatch, "cluster", role="analyst", run=NEW_RUN, cluster=cluster, tab="Export")

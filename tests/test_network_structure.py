@@ -179,3 +179,41 @@ def test_a_300_account_cluster_gets_the_sub_groups_of_an_unbounded_leiden(monkey
     monkeypatch.setattr(ig.Graph, "community_leiden", restless)
     assert len(sub_groups(accounts, edges)) == len(accounts)
     assert passes == [1] * module.LEIDEN_ITERATIONS
+
+
+def _column_of_accounts(n: int, weakest: int) -> tuple[pl.DataFrame, np.ndarray]:
+    """``n`` accounts one above the other, closer than a label's height once drawn, all of one strength
+    but ``weakest``: only every other label can be written, and ``weakest`` is not among them unless chosen."""
+    members = pl.DataFrame({"account_id": [f"u{i}" for i in range(n)], "account_name": [f"handle_{i}" for i in range(n)],
+                            "role": ["amplifier"] * n, "high_profile": [False] * n,
+                            "strength": [9.9 if i == weakest else 10.0 for i in range(n)],
+                            "n_actions": [1] * n, "degree": [0] * n})
+    return members, np.column_stack([np.zeros(n), 10.0 * np.arange(n)])
+
+
+def _written_labels(figure) -> dict[str, str]:
+    """account id -> the label the figure writes beside it."""
+    return {a: t for trace in figure.data if trace["mode"] == "markers+text" and trace["text"] is not None
+            for a, t in zip(trace["customdata"], trace["text"], strict=True) if t}
+
+
+def test_the_figure_writes_labels_only_where_they_fit_at_its_size_and_the_chosen_accounts_first():
+    from rallypoint.dashboard.network import MARGIN, PLOT_WIDTH_PX, label_pixels, network_figure
+
+    members, positions = _column_of_accounts(30, weakest=15)
+    no_edges = _edges([])
+    height = 520
+    plain = network_figure(members, no_edges, positions, height=height)
+    layout = plain.layout
+    ranges = (list(layout.xaxis.range), list(layout.yaxis.range))
+    assert ranges[0][0] < 0 < ranges[0][1] and ranges[1][0] < 0 and ranges[1][1] > positions[:, 1].max()
+    written = _written_labels(plain)
+    assert 5 < len(written) < 30 and "u15" not in written
+    # the labels written do not overlap at the size the figure is drawn (a line of text is 15 px there)
+    xy = label_pixels(positions, ranges, PLOT_WIDTH_PX, height - MARGIN["t"] - MARGIN["b"])
+    rows = np.sort(xy[[int(a[1:]) for a in written], 1])
+    assert (np.diff(rows) >= 15).all()
+    assert ((xy[:, 1] >= 0) & (xy[:, 1] <= height - MARGIN["t"] - MARGIN["b"])).all()
+    # the account the analyst chose is named, before stronger ones
+    chosen = _written_labels(network_figure(members, no_edges, positions, height=height, selected={"u15"}))
+    assert chosen["u15"] == "handle_15" and "u14" not in chosen and "u16" not in chosen

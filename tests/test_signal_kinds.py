@@ -53,8 +53,9 @@ def test_the_dashboard_shows_detects_kinds_first_and_keeps_no_copy_of_them():
     copies = []
     for path in sorted(DASHBOARD.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Tuple | ast.List | ast.Set):
-                strings = {e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+            if isinstance(node, ast.Tuple | ast.List | ast.Set | ast.Dict):
+                elements = node.keys if isinstance(node, ast.Dict) else node.elts  # a dict of labels is a copy too
+                strings = {e.value for e in elements if isinstance(e, ast.Constant) and isinstance(e.value, str)}
                 if len(strings & known) >= 3:
                     copies.append(f"{path.relative_to(DASHBOARD)}:{node.lineno}")
     assert copies == [], f"a retyped list of evidence kinds: {copies}"
@@ -64,3 +65,17 @@ def test_the_lexicons_phrase_kinds_are_their_own_list():
     # invitation, gathering and peaceful are phrase kinds, never evidence of their own
     assert {"invitation", "gathering", "peaceful"} <= set(LEXICON_KINDS)
     assert not {"invitation", "gathering", "peaceful"} & set(SIGNAL_EVIDENCE_KINDS)
+
+
+def test_every_evidence_kind_detect_writes_has_words_an_analyst_reads():
+    from rallypoint.detectors.coaction import COACTION_TYPES
+    from rallypoint.detectors.evidence import COACTION_PREFIX, KIND_LABELS, kind_label
+    from rallypoint.schema import INAUTHENTICITY_EVIDENCE_KINDS
+
+    written = [*SIGNAL_EVIDENCE_KINDS, *INAUTHENTICITY_EVIDENCE_KINDS, *(COACTION_PREFIX + t for t in COACTION_TYPES)]
+    assert set(written) == set(KIND_LABELS)
+    labels = [kind_label(k) for k in written]
+    assert all("_" not in label for label in labels), labels  # words, not field names
+    assert len(set(labels)) == len(labels)  # no two kinds read the same
+    assert kind_label("coaction:co_repost") == "co-action: reposted the same post"
+    assert kind_label("a_kind_of_a_newer_run") == "a_kind_of_a_newer_run"  # shown as it is, not dropped

@@ -5,8 +5,8 @@ What it holds
     members), every reason in the run's order, the evidence grouped by text
     (:mod:`rallypoint.dashboard.evidence_groups`), the members, the network picture and the
     activity timeline as embedded PNGs, and the triage decisions recorded on it. Written as
-    ``CASE.html`` (and ``CASE.pdf`` where headless Chromium is installed), with
-    ``CASE.manifest.json`` giving each file's SHA-256, the run, the cluster, the time and the
+    ``case-<cluster>.html`` (and ``case-<cluster>.pdf`` where headless Chromium is installed), with
+    ``case-<cluster>.manifest.json`` giving each file's SHA-256 (:func:`file_stem`), the run, the cluster, the time and the
     rallypoint version, so a recipient can check that nothing was changed.
 
 Hostile data
@@ -39,7 +39,7 @@ from rallypoint import __version__
 from rallypoint.errors import RallypointError
 from rallypoint.lake import LATEST, Lake
 
-__all__ = ["CasePack", "CasePackError", "build_case_pack"]
+__all__ = ["CasePack", "CasePackError", "build_case_pack", "file_stem"]
 
 #: Evidence groups and members listed in the pack at most (the manifest says when more exist).
 MAX_GROUPS = 200
@@ -96,6 +96,12 @@ def _replacer(members: pl.DataFrame, pseudonyms) -> Any:
     return text_replacer(mapping)
 
 
+def file_stem(cluster_id: str) -> str:
+    """The name the pack's files share (``case-c0001``: ``.html``, ``.pdf``, ``.manifest.json``), the
+    cluster id with every character but letters, digits, ``_``, ``.`` and ``-`` made ``_``."""
+    return f"case-{re.sub(r'[^A-Za-z0-9_.-]', '_', cluster_id)}"
+
+
 def build_case_pack(lake: str | os.PathLike[str] | Lake, cluster_id: str, out: str | os.PathLike[str], *,
                     run_id: str = LATEST, pseudonymize: bool = False, key: str | bytes | None = None,
                     pdf: bool = True) -> CasePack:
@@ -116,6 +122,7 @@ def build_case_pack(lake: str | os.PathLike[str] | Lake, cluster_id: str, out: s
     from rallypoint.dashboard.network_picture import network_picture
     from rallypoint.dashboard.timeline import timeline_picture
     from rallypoint.dashboard.triage import TriageStore
+    from rallypoint.detectors.evidence import kind_label
 
     lake = (lake if isinstance(lake, Lake) else Lake(lake)).require()
     run = lake.resolve_run(run_id)
@@ -167,7 +174,7 @@ def build_case_pack(lake: str | os.PathLike[str] | Lake, cluster_id: str, out: s
         f"<h2>Evidence, grouped by text ({groups.height} groups, {evidence['id'].n_unique()} posts)</h2>",
         "<table><tr><th>posts</th><th>accounts</th><th>first</th><th>last</th><th>kinds</th><th>text</th></tr>",
         *(f"<tr><td>{g['n_posts']}</td><td>{g['n_accounts']}</td><td>{_e(_time(g['first_ts']))}</td>"
-          f"<td>{_e(_time(g['last_ts']))}</td><td>{_e(', '.join(g['kinds']))}</td><td>{_e(scrub(g['text']))}</td></tr>"
+          f"<td>{_e(_time(g['last_ts']))}</td><td>{_e(', '.join(map(kind_label, g['kinds'])))}</td><td>{_e(scrub(g['text']))}</td></tr>"
           for g in groups.head(MAX_GROUPS).iter_rows(named=True)),
         "</table>",
         f"<h2>Members ({members.height})</h2>",
@@ -191,7 +198,7 @@ def build_case_pack(lake: str | os.PathLike[str] | Lake, cluster_id: str, out: s
     folder = Path(out)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        stem = f"case-{re.sub(r'[^A-Za-z0-9_.-]', '_', cluster_id)}"
+        stem = file_stem(cluster_id)
         html_path = folder / f"{stem}.html"
         _write_atomic(html_path, page.encode("utf-8"))
         pdf_path = _print_pdf(html_path, folder / f"{stem}.pdf") if pdf else None

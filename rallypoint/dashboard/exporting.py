@@ -68,7 +68,7 @@ def _log(lake: Lake, run_id: str, cluster_id: str, fmt: str, pseudonymize: bool,
 
 def export_case_pack(lake: Lake, run_id: str, cluster_id: str, pseudonymize: bool, actor: Identity, *,
                      pdf: bool = True) -> Download:
-    """The case pack of one cluster for ``actor``, zipped (``CASE.html``, ``CASE.pdf``, the manifest)."""
+    """The case pack of one cluster for ``actor``, zipped (``case-<cluster>.html``, ``.pdf``, ``.manifest.json``)."""
     from rallypoint.dashboard.casepack import build_case_pack
 
     _check(pseudonymize, actor)

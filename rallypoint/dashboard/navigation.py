@@ -2,15 +2,19 @@
 
 ``app.py`` hands :data:`PAGES` to ``st.navigation``; a page links to another with
 ``st.page_link(page("cluster"), ...)``, the script's path (Streamlit finds a registered page
-by it), or inside its own HTML with :func:`address`. Each ``views/*_page.py`` draws only when
+by it), inside its own HTML with :func:`address`, or in a table's link column with
+:func:`address_expr` (one address per row, built by polars). Each ``views/*_page.py`` draws only when
 Streamlit runs it as a page (``__name__ == "__main__"``), so its helpers can be imported without
 drawing.
 """
 
 from __future__ import annotations
 
+import string
 from typing import NamedTuple
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
+
+import polars as pl
 
 
 class PageSpec(NamedTuple):
@@ -46,6 +50,33 @@ def address(name: str, **query: str) -> str:
     return f"{PAGES[name].url_path}?{urlencode(query)}" if query else PAGES[name].url_path
 
 
+#: The ASCII characters a query value must not carry raw: all but letters, digits and ``-._~``
+#: (RFC 3986's unreserved), ``%`` first so the escapes made after it are not escaped again.
+_UNRESERVED = set(string.ascii_letters + string.digits + "-._~")
+_ESCAPED = "%" + "".join(chr(c) for c in range(128) if chr(c) not in _UNRESERVED | {"%"})
+
+
+def quote_expr(values: pl.Expr) -> pl.Expr:
+    """A string column percent-encoded as a URL's query value, as a polars expression: every ASCII
+    character but letters, digits and ``-._~`` escaped, as :func:`urllib.parse.quote` with ``safe=""``
+    does them (other characters stay; the browser encodes them as UTF-8). One literal replacement per
+    escaped character (62), each a pass over the column: ``O(62 · n)`` for ``n`` characters."""
+    for char in _ESCAPED:
+        values = values.str.replace_all(char, quote(char, safe=""), literal=True)
+    return values
+
+
+def address_expr(name: str, **query: str | pl.Expr) -> pl.Expr:
+    """:func:`address` for every row: the page called ``name`` with ``query``, each value a string
+    or a string expression (an id column), encoded. For ``st.column_config.LinkColumn``: the address
+    is the app's own page; a value from the data is only ever an encoded query value in it."""
+    parts: list[pl.Expr] = []
+    for i, (key, value) in enumerate(query.items()):
+        encoded = quote_expr(pl.lit(value) if isinstance(value, str) else value.cast(pl.String))
+        parts += [pl.lit(("?" if i == 0 else "&") + quote(key, safe="") + "="), encoded]
+    return pl.concat_str([pl.lit(PAGES[name].url_path), *parts])
+
+
 def st_pages() -> list:
     """:data:`PAGES` as ``st.Page`` objects for ``st.navigation`` (inside a Streamlit run)."""
     import streamlit as st
@@ -54,4 +85,4 @@ def st_pages() -> list:
             for i, spec in enumerate(PAGES.values())]
 
 
-__all__ = ["PAGES", "PageSpec", "address", "page", "st_pages"]
+__all__ = ["PAGES", "PageSpec", "address", "address_expr", "page", "quote_expr", "st_pages"]

@@ -52,8 +52,13 @@ LEGEND_TITLE = "nodes: role · edges"
 #: Edges are coloured by type only when the second most common type has at least this share of them
 #: (inside the sub-groups).
 MIN_TYPE_SHARE = 0.1
-#: The plot area the labels are fitted to (pixels; the page column's usual size).
-PLOT_PX = (900.0, 560.0)
+#: The plot area's width the labels are fitted to (pixels): the page column's usual width less the
+#: legend's (the figure's height less its margins gives the other side).
+PLOT_WIDTH_PX = 700.0
+#: The figure's margins (pixels): the title's lines above, little elsewhere.
+MARGIN = {"l": 10, "r": 10, "t": 70, "b": 10}
+#: The share of the drawing's span left free on each side of the accounts (room for markers and labels).
+PAD = 0.04
 #: Above this many accounts the figure is drawn with WebGL (SVG styles each point in turn: seconds at 2,000).
 WEBGL_ABOVE = 500
 
@@ -213,14 +218,22 @@ def network_title(n_accounts: int, n_edges: int, n_drawn: int, edge_noun: str = 
     return f"{n_accounts:,} accounts, {n_edges:,} {edge_noun}{note}"
 
 
-def _label_pixels(positions: np.ndarray, width: float, height: float) -> np.ndarray:
-    """Where plotly draws ``positions`` in a plot of ``width`` × ``height`` pixels with equal axes (y down)."""
+def axis_ranges(positions: np.ndarray) -> tuple[list[float], list[float]]:
+    """The x and y ranges the figure shows: the accounts' box, ``PAD`` of its larger side added around.
+    Set, not left to plotly's autorange, so where each account lands in pixels is known when labels are fitted."""
     low, high = positions.min(axis=0), positions.max(axis=0)
-    span = np.maximum(high - low, 1e-9)
-    scale = min(width / span[0], height / span[1])
-    centre = (low + high) / 2
-    return np.column_stack([width / 2 + (positions[:, 0] - centre[0]) * scale,
-                            height / 2 - (positions[:, 1] - centre[1]) * scale])
+    pad = PAD * float(max(np.max(high - low), 1e-9))
+    return [float(low[0] - pad), float(high[0] + pad)], [float(low[1] - pad), float(high[1] + pad)]
+
+
+def label_pixels(positions: np.ndarray, ranges: tuple[list[float], list[float]], width: float,
+                 height: float) -> np.ndarray:
+    """Where plotly draws ``positions`` in a plot of ``width`` × ``height`` pixels showing ``ranges`` with
+    equal axes (y down): the tighter side sets the scale, the other's range grows about its centre."""
+    (x0, x1), (y0, y1) = ranges
+    scale = min(width / max(x1 - x0, 1e-9), height / max(y1 - y0, 1e-9))
+    return np.column_stack([width / 2 + (positions[:, 0] - (x0 + x1) / 2) * scale,
+                            height / 2 - (positions[:, 1] - (y0 + y1) / 2) * scale])
 
 
 def network_figure(
@@ -272,8 +285,13 @@ def network_figure(
     label_arr = members.select(pl.when(pl.col("account_name").fill_null("") != "").then(html_expr("account_name"))
                                .otherwise(html_expr("account_id")))[:, 0].to_numpy().astype(object)
     hover_arr = _hover_text(members)
-    fits = (fitting_labels(_label_pixels(positions, *PLOT_PX), plain_labels, size, char_px=7.0, line_px=14,
-                           radius_px=size / 2) & ~high_profile) if n else np.zeros(0, dtype=bool)
+    ranges = axis_ranges(positions) if n else ([0.0, 1.0], [0.0, 1.0])
+    plot_px = (PLOT_WIDTH_PX, float(height - MARGIN["t"] - MARGIN["b"]))
+    # the chosen accounts are named before the strongest others: they are what the analyst asked about
+    chosen = np.isin(account_arr, list(selected))
+    fits = (fitting_labels(label_pixels(positions, ranges, *plot_px), plain_labels, size + 1000.0 * chosen,
+                           char_px=7.0, line_px=16, radius_px=size / 2, bounds=plot_px) & ~high_profile
+            if n else np.zeros(0, dtype=bool))
     for role in [*NODE_COLOURS, *sorted(set(roles.tolist()) - set(NODE_COLOURS))]:
         idx = np.flatnonzero(roles == role)
         if not len(idx):
@@ -310,14 +328,14 @@ def network_figure(
         fig.add_annotation(x=float(positions[alone, 0].mean()), y=float(positions[alone, 1].max()), text=note,
                            showarrow=False, yshift=14, font={"size": 11, "color": "#444444"})
     fig.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 70, "b": 10}, plot_bgcolor="white",
+        height=height, margin=MARGIN, plot_bgcolor="white",
         # the key on two lines: on one it ran past the right edge of the page's column
         title={"text": network_title(n, edges.height, drawn.n_drawn, edge_noun) + drawn.width_note
                        + f"<br><sup>{NETWORK_KEY.replace('; edges:', ';<br>edges:')}; scroll or drag to zoom, "
                          "click or lasso accounts to inspect them</sup>",
                "font": {"size": 14}},
         legend={"title": {"text": LEGEND_TITLE}, "itemsizing": "constant"},
-        xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"},
+        xaxis={"visible": False, "range": ranges[0]}, yaxis={"visible": False, "scaleanchor": "x", "range": ranges[1]},
         hoverlabel={"bgcolor": "white"}, clickmode="event+select",
     )
     return fig

@@ -36,9 +36,18 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-from rallypoint.schema import EVIDENCE_SCHEMA, SIGNAL_EVIDENCE_KINDS
+from rallypoint.detectors.scoring import COACTION_VERBS
+from rallypoint.schema import EVIDENCE_SCHEMA, INAUTHENTICITY_EVIDENCE_KINDS, SIGNAL_EVIDENCE_KINDS
 
 COACTION_PREFIX = "coaction:"
+#: Every evidence kind with the words an analyst reads for it, taken from where each kind is
+#: defined: the signals and the inauthenticity cues (rallypoint.schema), the co-action types
+#: (the reasons' verbs and nouns, rallypoint.detectors.scoring).
+KIND_LABELS: dict[str, str] = {
+    **SIGNAL_EVIDENCE_KINDS,
+    **INAUTHENTICITY_EVIDENCE_KINDS,
+    **{COACTION_PREFIX + t: f"co-action: {verb} the same {noun}" for t, (verb, noun) in COACTION_VERBS.items()},
+}
 #: Co-action types whose target is a post with an author (the author acted first).
 ORIGIN_TYPES = ["co_repost", "co_reply", "co_engage"]
 
@@ -164,3 +173,8 @@ def evidence_counts(evidence: pl.DataFrame) -> pl.DataFrame:
         )
     )
     return coaction.join(signals, on="cluster_id", how="full", coalesce=True)
+
+
+def kind_label(kind: str) -> str:
+    """The words for an evidence ``kind`` (:data:`KIND_LABELS`); a kind without them as it is."""
+    return KIND_LABELS.get(kind, kind)

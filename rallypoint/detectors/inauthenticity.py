@@ -53,6 +53,8 @@ import polars as pl
 import pyarrow as pa
 from scipy.stats import binom
 
+from rallypoint.schema import INAUTHENTICITY_EVIDENCE_KINDS
+
 BURST_DAYS = 7
 YOUNG_DAYS = 30
 INSIDE_SHARE = 2 / 3
@@ -60,7 +62,8 @@ REGULAR_CV = 0.5
 MIN_GAPS = 5
 SIGNIFICANCE = 1e-3
 BACKGROUND_ROWS = 500_000
-KINDS = ("created_in_burst", "young_account", "no_everyday_life", "regular_rhythm")
+KINDS = INAUTHENTICITY_EVIDENCE_KINDS
+_IN_BURST, _YOUNG, _NO_LIFE, _REGULAR = KINDS
 _DAY_US = 86_400 * 1_000_000
 
 #: Per-cluster columns :func:`cluster_inauthenticity` returns (besides ``cluster_id``).
@@ -164,9 +167,9 @@ def cluster_inauthenticity(records: pa.Table, members: pl.DataFrame, evidence: p
     in_burst = (people.join(window_lo, on="cluster_id", how="inner")
                 .filter(pl.col("created").is_between(pl.col("_lo"), pl.col("_lo") + BURST_DAYS * _DAY_US,
                                                      closed="left"))
-                .drop("_lo").with_columns(kind=pl.lit(KINDS[0])))
+                .drop("_lo").with_columns(kind=pl.lit(_IN_BURST)))
     cues = [people.filter(pl.col(col)).with_columns(kind=pl.lit(kind))
-            for col, kind in (("young", KINDS[1]), ("no_life", KINDS[2]), ("regular", KINDS[3]))]
+            for col, kind in (("young", _YOUNG), ("no_life", _NO_LIFE), ("regular", _REGULAR))]
     return frame, _evidence_rows(pl.concat([in_burst, *cues], how="diagonal_relaxed"))
 
 
@@ -238,10 +241,10 @@ def _evidence_rows(cues: pl.DataFrame) -> pl.DataFrame:
     created = pl.from_epoch(pl.col("created"), time_unit="us").dt.strftime("%Y-%m-%d")
     age_days = ((pl.col("first") - pl.col("created")) / _DAY_US).round(0).cast(pl.Int64)
     text = (
-        pl.when(pl.col("kind") == KINDS[0]).then(pl.format("created {} with other members of the cluster", created))
-        .when(pl.col("kind") == KINDS[1]).then(pl.format("created {}, {} days before its first action in the run",
+        pl.when(pl.col("kind") == _IN_BURST).then(pl.format("created {} with other members of the cluster", created))
+        .when(pl.col("kind") == _YOUNG).then(pl.format("created {}, {} days before its first action in the run",
                                                          created, age_days))
-        .when(pl.col("kind") == KINDS[2]).then(pl.format("{} of its {} actions are this cluster's co-actions",
+        .when(pl.col("kind") == _NO_LIFE).then(pl.format("{} of its {} actions are this cluster's co-actions",
                                                          pl.col("n_inside"), pl.col("n_actions")))
         .otherwise(pl.format("{} gaps between its actions, coefficient of variation {}", pl.col("n_gaps"),
                              pl.col("cv").round(2)))

@@ -163,8 +163,8 @@ _NAMED_PLACE = re.compile(r"^\d+ texts name ")
 _LEARNED_TERMS = re.compile(rf"^\d+ of \d+ posts the cluster pushed {LEARNED_TERMS_WHAT} ")
 _LEADING_COUNT = re.compile(r"^(\d+) of \d+ ")
 
-#: co-action type -> (verb, noun) for the reasons.
-_VERBS = {
+#: co-action type -> (verb, noun) for the reasons and the evidence's labels.
+COACTION_VERBS = {
     "co_repost": ("reposted", "post"),
     "co_link": ("shared", "link"),
     "co_text": ("posted", "near-identical text"),
@@ -342,7 +342,7 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
     )
     # ties in a fixed order (by type), so the same run gives the same sentences
     for entry in sorted(row["coaction"] or [], key=lambda e: (-e["n_actions"], e["type"])):
-        verb, noun = _VERBS.get(entry["type"], (f"co-acted ({entry['type']}) on", "target"))
+        verb, noun = COACTION_VERBS.get(entry["type"], (f"co-acted ({entry['type']}) on", "target"))
         nouns = noun if entry["n_targets"] == 1 else f"{noun}s"
         window = window_seconds.get(entry["type"])
         within = f" within {window:g} s of another member" if window else ""
@@ -381,7 +381,7 @@ def cluster_reasons(row: dict[str, Any], threshold: float, window_seconds: dict[
             f"({_fmt_time(row['main_burst_start'])} to {_fmt_time(row['main_burst_end'])}){apart}."
         )
     if row.get("top_target") and row.get("top_target_count"):
-        _, noun = _VERBS.get(row["top_target_type"], ("", "target"))
+        _, noun = COACTION_VERBS.get(row["top_target_type"], ("", "target"))
         burst = (
             f", {row['top_target_in_bursts']} of them in bursts, the main one from "
             f"{_fmt_time(row['top_target_burst_start'])} to {_fmt_time(row['top_target_burst_end'])}"

@@ -25,7 +25,7 @@ import time
 import urllib.request
 import zipfile
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import networkx as nx
 import numpy as np
@@ -538,6 +538,34 @@ def _top_members_hashtag_and_domain(world: dict) -> tuple[str, str]:
     return tag, domain
 
 
+#: The search page's accounts table (the second table: the records come first).
+ACCOUNTS_TABLE = '[data-testid="stDataFrame"] >> nth=1'
+
+
+def _open_first_account_link(pg):
+    """Click the first account's link ("open →", right of the handle column, 200 px wide) in the search
+    page's accounts table (a canvas: its cells are not elements) and return the page it opens."""
+    grid = pg.locator(ACCOUNTS_TABLE)
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    x, y = box["x"] + 200 + 25, box["y"] + 35 + 17  # the header row is 35 px high, a row 35 px
+    pg.mouse.move(x, y)
+    pg.wait_for_timeout(300)
+    with pg.context.expect_page(timeout=30_000) as opened:
+        pg.mouse.click(x, y)
+    account = opened.value
+    account.wait_for_load_state()
+    settle(account)
+    return account
+
+
+def _searched_accounts(world: dict, query: str) -> set[str]:
+    """The accounts the lake search finds for ``query`` (the library, not the page)."""
+    from rallypoint.lake_search import search_lake
+
+    return set(search_lake(world["lake"], query, run_id=world["run"]).accounts["account_id"].to_pylist())
+
+
 def test_search_finds_a_hashtag_and_a_domain_and_links_their_clusters(page, server, world):
     tag, domain = _top_members_hashtag_and_domain(world)
     sign_in(page, server, then="/search")
@@ -552,11 +580,17 @@ def test_search_finds_a_hashtag_and_a_domain_and_links_their_clusters(page, serv
         page.get_by_role("heading", name=re.compile(r"^Clusters \(\d+\)")).wait_for()
         settle(page)
         assert page.get_by_text(re.compile(r"^\d[\d,]*\+? records from \d[\d,]* accounts in ")).count() == 1
-        assert page.get_by_role("link", name=re.compile(r"hits →$")).count() >= 1
         cluster_link = page.get_by_role("link", name=re.compile(rf"^Cluster {world['top_cluster']}: "))
         cluster_link.first.wait_for(timeout=30_000)
         assert cluster_link.count() == 1, f"the top cluster is not among the clusters found by {query}"
+        # the accounts are listed once, in a table whose link column opens an account's page
+        assert page.get_by_role("link", name=re.compile(r"hits →$")).count() == 0
         shot(page, f"06{'ab'[name == 'domain']}-search-{name}")
+        account = _open_first_account_link(page)
+        account.get_by_role("heading", name="Clusters across runs").wait_for()
+        opened = parse_qs(urlparse(account.url).query)
+        assert opened["run"] == [world["run"]] and opened["account"][0] in _searched_accounts(world, query)
+        account.close()
     cluster_link.click()
     settle(page)
     page.get_by_role("heading", name=f"Cluster {world['top_cluster']}").wait_for()
@@ -582,6 +616,16 @@ def test_the_why_comes_first_and_evidence_is_grouped_with_handles(page, server, 
     page.goto(f"{server}/cluster?run={world['run']}&cluster={world['top_cluster']}&tab=Evidence+posts")
     settle(page)
     page.get_by_role("heading", name="Why it was flagged").wait_for()
+    # the page's why: the strongest reason of each kind, harm first; the others folded below
+    why = page.locator('[data-testid="stMarkdownContainer"] ul',
+                       has_text=re.compile(r"(Harm|Mobilization|Coordination|Score formula): ")).first
+    lines = [line.replace("\u2060", "") for line in why.inner_text().split("\n") if line.strip()]
+    heads = [line.split(":")[0] for line in lines]
+    assert heads == [h for h in ("Harm", "Mobilization", "Coordination", "Score formula") if h in heads], heads
+    if harm:
+        assert lines[0].startswith(f"Harm: {harm[0][:40]}"), lines
+    folded = page.get_by_text(re.compile(r"^The other (\d+) reasons"))
+    assert int(re.match(r"The other (\d+)", folded.inner_text()).group(1)) == len(top["reasons"]) - len(lines)
     caption = page.get_by_text(re.compile(r"^Groups \d[\d,]*–\d[\d,]* of \d[\d,]* groups of identical or near-identical texts"))
     caption.wait_for()
     first, last, total = map(int, re.match(r"Groups (\d+)–(\d+) of (\d+)", caption.inner_text().replace(",", "")).groups())
@@ -629,6 +673,10 @@ def test_the_case_pack_downloads_pseudonymized_for_an_analyst(page, server, worl
                 if c == world["top_cluster"]]
     assert manifest["cluster_id"] == world["top_cluster"] and manifest["pseudonymized"]
     assert accounts and not any(a in html_page for a in accounts)
+    # the caption names the files the zip holds
+    caption = page.get_by_text(re.compile(r"^One zip: ")).inner_text().replace("\u2060", "")
+    files = {n.rsplit("/", 1)[-1] for n in names}
+    assert files and all(f in caption for f in files), (files, caption)
     shot(page, "08-cluster-case-pack")
 
 

@@ -150,6 +150,9 @@ def test_every_hostile_payload_is_shown_as_text_and_nothing_leaves_the_app(page,
     page.goto(f"{app}/cluster?cluster={quote(cluster, safe='')}")
     settle(page)
     page.get_by_role("heading", name=re.compile(r"^Cluster c1!")).wait_for()  # word joiners inside
+    # the strongest reason of each kind is shown, the others folded: unfold them to read every payload
+    page.get_by_text(re.compile(r"^The other \d+ reasons")).click()
+    settle(page)
     assert_shown_as_text(page, bait, [cluster, *payloads], "cluster page")
     # a note and a comment written by a colleague are hostile too
     note = f"Note ![n]({bait.url}/note.png) [re-login]({bait.url}/note-link) <img src={bait.url}/n.png>"

@@ -10,6 +10,7 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 
 from rallypoint.dashboard import navigation
 from rallypoint.dashboard.accounts import AccountStore
+from rallypoint.dashboard.casepack import file_stem
 from rallypoint.dashboard.cluster_network import (
     cluster_figure,
     cluster_network,
@@ -40,7 +41,8 @@ from rallypoint.dashboard.timeline import timeline_figure
 from rallypoint.dashboard.triage import DECISIONS, Decision, TriageError, TriageStore
 from rallypoint.dashboard.views import expand_section
 from rallypoint.dashboard.views.common import COLUMN_LABELS, choose_run, lake, no_runs_message, status_badge
-from rallypoint.detectors.scoring import order_reasons, reason_category
+from rallypoint.detectors.evidence import kind_label
+from rallypoint.detectors.scoring import REASON_CATEGORIES, order_reasons, reason_category
 from rallypoint.errors import RallypointError
 from rallypoint.lake import Lake
 from rallypoint.schema import SIGNAL_EVIDENCE_KINDS
@@ -74,6 +76,35 @@ def _score_bars(row: dict) -> str:
     )
     return (f"<div style='font-size:0.9em'><b>Score {row['score']:.2f} and its components (0–1)</b>"
             f"<table style='width:100%;border:none;margin-top:4px'>{rows}</table></div>")
+
+
+def lead_reasons(reasons: list[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """``reasons`` as ``(category, sentence)``, split into the leads and the others.
+
+    The leads are the strongest reason of each kind, in the order harm, mobilization,
+    coordination, score formula (:func:`rallypoint.detectors.scoring.order_reasons` puts the
+    strongest of each kind first); for the formulas, the score's own, which the scorer writes
+    last, since it combines the others. The others keep that order.
+    """
+    ordered = [(reason_category(r), r) for r in order_reasons(reasons)]
+    lead: dict[str, int] = {}  # category -> position in ordered
+    for i, (category, _) in enumerate(ordered):
+        if category == "formula" or category not in lead:
+            lead[category] = i
+    chosen = [lead[c] for c in REASON_CATEGORIES if c in lead]
+    return [ordered[i] for i in chosen], [item for i, item in enumerate(ordered) if i not in chosen]
+
+
+def _reasons(reasons: list[str]) -> None:
+    """The why first: the strongest reason of each kind, the others folded below them."""
+    leads, others = lead_reasons(reasons)
+    if not leads:
+        st.markdown("_no reasons recorded_")
+        return
+    st.markdown("\n".join(f"- **{REASON_LABELS[c]}:** {md(r)}" for c, r in leads))
+    if others:
+        with st.expander(f"The other {len(others):,} reasons (harm, mobilization, coordination, score formulas)"):
+            st.markdown("\n".join(f"{i:d}. **{REASON_LABELS[c]}:** {md(r)}" for i, (c, r) in enumerate(others, 1)))
 
 
 def _pick_cluster(clusters: pl.DataFrame, run_id: str) -> str | None:
@@ -244,7 +275,7 @@ def _evidence(current: Lake, evidence: pl.DataFrame, members: pl.DataFrame, run_
     default = [k for k in kinds if k in SIGNAL_EVIDENCE_KINDS] or kinds  # the signals before plain co-actions
     chosen = st.multiselect(
         "Kinds", kinds, default=default, key="evidence_kinds",
-        format_func=lambda k: f"{k} ({dict(zip(kinds, counts['count'].to_list(), strict=True))[k]})",
+        format_func=lambda k: f"{kind_label(k)} ({dict(zip(kinds, counts['count'].to_list(), strict=True))[k]})",
     )
     search = st.text_input("Search the evidence texts", key=f"evidence_search_{run_id}_{cluster_id}")
     groups = group_evidence(evidence.filter(pl.col("kind").is_in(chosen)), search=search.strip() or None)
@@ -276,7 +307,7 @@ def _evidence(current: Lake, evidence: pl.DataFrame, members: pl.DataFrame, run_
         f"<div style='padding:6px 0;border-bottom:1px solid #ddd'><small><b>{n_posts:,} post"
         f"{'s' if n_posts != 1 else ''} by {n_accounts:,} account{'s' if n_accounts != 1 else ''}</b> · "
         f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC · "
-        f"<span style='color:{OKABE_ITO['vermillion']}'>{html(', '.join(kind_list))}</span><br>"
+        f"<span style='color:{OKABE_ITO['vermillion']}'>{html(', '.join(map(kind_label, kind_list)))}</span><br>"
         f"by {html(who(accounts))}</small><br>{highlight(text, matched)}</div>"
         for text, n_posts, n_accounts, first, last, kind_list, accounts, matched in rows
     ) or "<i>No evidence group matches these kinds and words.</i>")
@@ -329,8 +360,10 @@ def _offer_prepared(state_key: str, prefix: str, download_key: str) -> Download 
 def _case_pack(current: Lake, run_id: str, cluster_id: str) -> None:
     """The case pack: admins choose plain or pseudonymized accounts, everyone else gets pseudonyms."""
     st.subheader("Case pack for a policy or legal team")
-    st.caption("One zip: CASE.html (summary, every reason, the evidence grouped, members, network picture, "
-               "timeline, decision history), CASE.pdf where Chromium prints it, and a manifest with their SHA-256.")
+    stem = file_stem(cluster_id)  # the names the files in the zip have
+    st.caption(f"One zip: {md(stem + '.html')} (summary, every reason, the evidence grouped, members, network "
+               f"picture, timeline, decision history), {md(stem + '.pdf')} where Chromium prints it, and "
+               f"{md(stem + '.manifest.json')} with their SHA-256.")
     who = identity()
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
     if who.can("export_real"):
@@ -400,9 +433,8 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
     if picked:
         st.markdown(f"**Selected accounts ({len(picked):,})**")
         st.dataframe(
-            members.filter(pl.col("account_id").is_in(picked)).select(
-                "account_id", "account_name", "role", "high_profile", "followers", "n_actions", "degree", "strength"),
-            hide_index=True, key="network_selected", width="stretch", column_config=COLUMN_LABELS,
+            members.filter(pl.col("account_id").is_in(picked)).select(*MEMBER_COLUMNS),
+            hide_index=True, key="network_selected", width="stretch", column_config=MEMBER_LABELS,
         )
         name = members.filter(pl.col("account_id") == picked[0])["account_name"].first()
         st.page_link(navigation.page("account"),
@@ -461,6 +493,13 @@ def shared_targets(current: Lake, row: dict) -> pl.DataFrame:
             .select("kind", "count", "text", "author", "posted_at", "target", "original"))  # the text first: read before ids
 
 
+#: The members tables' columns: the handle first (what an analyst reads), then what tells a new or
+#: bought account (creation date, followers, first action), the role and numbers, the id last.
+MEMBER_COLUMNS = ("account_name", "account_created_at", "followers", "first_ts", "role", "high_profile", "n_actions",
+                  "degree", "strength", "account_id")
+MEMBER_LABELS = COLUMN_LABELS | {"first_ts": "first action", "high_profile": "high-profile"}
+
+
 def _members_and_targets(current: Lake, row: dict, members: pl.DataFrame) -> None:
     # one above the other, full width: side by side the members table cut off its last columns
     st.subheader("Members")
@@ -468,9 +507,8 @@ def _members_and_targets(current: Lake, row: dict, members: pl.DataFrame) -> Non
     st.caption(" · ".join(f"{md(r)}: {n:,}" for r, n in roles.iter_rows()) + " (by strength, strongest first; "
                "strength = sum of the account's edge weights inside the cluster, degree = its co-action partners)")
     st.dataframe(
-        members.select("account_id", "account_name", "role", "high_profile", "followers", "account_created_at",
-                       "first_ts", "n_actions", "degree", "strength"),
-        column_config=COLUMN_LABELS | {"first_ts": "first action"},
+        members.select(*MEMBER_COLUMNS),
+        column_config=MEMBER_LABELS,
         hide_index=True, width="stretch", height=300, key="members_table",
     )
     st.subheader("Top shared targets")
@@ -508,9 +546,7 @@ def render() -> None:
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Why it was flagged" if row["flagged"] else f"Not flagged: why it scored {row['score']:.2f}")
-        st.markdown("\n".join(f"{i:d}. **{REASON_LABELS[reason_category(r)]}:** {md(r)}"
-                               for i, r in enumerate(order_reasons(row["reasons"] or []), 1))
-                    or "_no reasons recorded_")
+        _reasons(row["reasons"] or [])
         st.markdown(f"**Mobilization:** {md(mobilization_summary(row['mobilization']))}")
         high_profile = row["high_profile_accounts"] or []
         names = dict(members.filter(pl.col("account_id").is_in(high_profile))  # only their rows, not all members

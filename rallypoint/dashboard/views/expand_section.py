@@ -157,7 +157,8 @@ def _show(context: Context, nodes: pl.DataFrame, drawing, all_members: pl.DataFr
     clusters = all_members.select("account_id", "cluster_id").group_by("account_id").agg(
         pl.col("cluster_id").unique().sort().str.join(", ").alias("clusters"))
     st.dataframe(outside.join(clusters, on="account_id", how="left").select(
-        "account_id", "account_name", "role", "clusters", "hop", pl.col("shared").alias("objects shared"))
+        "account_name", "role", pl.col("clusters").fill_null("none"), "hop", pl.col("shared").alias("objects shared"),
+        "account_id")
         .sort("objects shared", descending=True).head(500), hide_index=True, width="stretch", height=260,
         column_config=COLUMN_LABELS, key=f"expand_outside_{run_id}_{cluster_id}")
     first = outside.sort("shared", descending=True).select("account_id", "account_name").head(1).rows()

@@ -1,8 +1,9 @@
 """Lake-wide search: records, the accounts behind them and their clusters, linked to their pages.
 
 The engine is :func:`rallypoint.lake_search.search_lake` (DuckDB over the Parquet partitions);
-this page only asks and draws. Texts are shown in a table (values exactly, never Markdown),
-and every link label goes through :func:`rallypoint.dashboard.safe.md`.
+this page only asks and draws. Texts are shown in tables (values exactly, never Markdown): the
+accounts once each, with a link column to their pages; every link label goes through
+:func:`rallypoint.dashboard.safe.md`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,29 @@ from rallypoint.dashboard.views.common import COLUMN_LABELS, choose_run, lake
 from rallypoint.errors import RallypointError
 from rallypoint.lake_search import search_lake
 
-#: Records fetched per search (newest first), rows per page, and links drawn per list.
+#: Records fetched per search (newest first), rows per page, and cluster links drawn.
 LIMIT = 1000
 PAGE_SIZE = 50
 MAX_LINKS = 20
+
+
+#: The accounts table's link column: the account's page (the address is the app's, the id an encoded value in it).
+ACCOUNT_LINK = st.column_config.LinkColumn("page", display_text="open →", width="small",
+                                           help="The account's page: its clusters across runs, actions and ego-network.")
+
+#: The handle column at a set width, so the link beside it sits where a reader (or a test) expects it.
+HANDLE = st.column_config.TextColumn("handle", width="medium")
+
+
+def account_rows(accounts: pl.DataFrame, clusters: pl.DataFrame, run_id: str | None) -> pl.DataFrame:
+    """One row per account found, in the order found (most hits first): its handle, the address of its
+    page, hits, the clusters of ``run_id`` that hold it ("in no cluster" when none), first and last hit,
+    and its id (last: the handle is what an analyst reads; the link beside it, not cut off by a half-width table)."""
+    held = clusters.group_by("account_id").agg(pl.col("cluster_id").unique().sort().str.join(", ").alias("clusters"))
+    return (accounts.join(held, on="account_id", how="left", maintain_order="left")
+            .select("account_name",
+                    navigation.address_expr("account", run=run_id or "", account=pl.col("account_id")).alias("page"),
+                    "hits", pl.col("clusters").fill_null("in no cluster"), "first_ts", "last_ts", "account_id"))
 
 
 @st.cache_data(max_entries=16, show_spinner="Searching the lake…")
@@ -67,18 +87,14 @@ def render() -> None:
                  column_config=COLUMN_LABELS | {"text": st.column_config.TextColumn("text", width="large")},
                  hide_index=True, width="stretch", height=min(36 * (shown.height + 1), 420), key="search_records")
 
-    roles = clusters.group_by("account_id").agg(pl.col("cluster_id").unique().sort().alias("clusters"))
-    accounts = accounts.join(roles, on="account_id", how="left")
     left, right = st.columns(2)
     with left:
         st.subheader(f"Accounts ({accounts.height:,})")
-        st.dataframe(accounts.select("account_id", "account_name", "hits", "first_ts", "last_ts", "clusters"),
-                     column_config=COLUMN_LABELS | {"first_ts": "first hit", "last_ts": "last hit"},
-                     hide_index=True, width="stretch", height=min(36 * (accounts.height + 1), 300),
+        st.dataframe(account_rows(accounts, clusters, run_id),
+                     column_config=COLUMN_LABELS | {"first_ts": "first hit", "last_ts": "last hit", "page": ACCOUNT_LINK,
+                                                    "account_name": HANDLE},
+                     hide_index=True, width="stretch", height=min(36 * (accounts.height + 1), 400),
                      key="search_accounts")
-        for account_id, name, hits in accounts.select("account_id", "account_name", "hits").head(MAX_LINKS).iter_rows():
-            st.page_link(navigation.page("account"), label=f"{md(name or account_id)} ({md(account_id)}): {hits:,} hits →",
-                         query_params={"run": run_id or "", "account": account_id})
     with right:
         by_cluster = (clusters.group_by("cluster_id").agg(pl.len().alias("accounts"))
                       .sort(["accounts", "cluster_id"], descending=[True, False]))
