@@ -469,10 +469,11 @@ def coded_pair_actions(
     pair of their type are re-paired (the cap counts among them only) and those in a kept
     pair returned.
 
-    The kept pairs become, per (type, first account), the sorted list of its kept partners (a
-    CSR layout); a compiled kernel (``_kept_pair_hits``, on ``CHUNK_WORKERS`` threads) walks
-    every in-window pair of the re-paired shares once and looks its second account up in
-    its first account's list by binary search: no pair is written out, sorted or hashed.
+    The kept pairs become, per (type, account), the sorted list of its kept partners (a CSR
+    layout, each pair in both accounts' lists); a compiled kernel (``_kept_pair_hits``, on
+    ``CHUNK_WORKERS`` threads) walks every in-window pair of the re-paired shares once and
+    looks the later share's account up in the earlier share's account's list by binary
+    search: no pair is written out, sorted or hashed.
     ``O(n log n + K log K + P log k)`` for ``P`` pairs walked, ``K`` kept pairs and lists of
     at most ``k`` partners.
     """
@@ -482,15 +483,17 @@ def coded_pair_actions(
     kind = kept["kind"].to_numpy().astype(np.int64)
     a, b = kept["account_a"].to_numpy().astype(np.int64), kept["account_b"].to_numpy().astype(np.int64)
     n_blocks = (int(max(kind.max(), s.kind.max())) + 1) * n_acc
-    keys = np.sort((kind * n_acc + a) * n_acc + b)
+    # both directions: a share's own account's list is searched for every partner it meets,
+    # so one list stays in cache through a share's whole window
+    keys = pl.Series(np.r_[(kind * n_acc + a) * n_acc + b, (kind * n_acc + b) * n_acc + a]).sort().to_numpy()
+    del kind, a, b
     block, partners = np.divmod(keys, n_acc)
-    block_start = np.r_[0, np.cumsum(np.bincount(block, minlength=n_blocks))]
-    involved = np.zeros(n_blocks, dtype=bool)
-    involved[kind * n_acc + a] = True
-    involved[kind * n_acc + b] = True
-    del kind, a, b, keys, block
-    rows = np.flatnonzero(involved[s.kind * n_acc + s.account])
-    del involved
+    del keys
+    counts = np.bincount(block, minlength=n_blocks)
+    del block
+    block_start = np.r_[0, np.cumsum(counts)]
+    rows = np.flatnonzero(counts[s.kind * n_acc + s.account] > 0)
+    del counts
     if rows.size == 0:
         return pl.DataFrame(schema=SHARE_COLUMNS)
     group, account, time, share_kind = s.subset(rows)
@@ -512,24 +515,24 @@ def coded_pair_actions(
 def _kept_pair_hits(first: int, last: int, ends: np.ndarray, account: np.ndarray, kind: np.ndarray,
                     block_start: np.ndarray, partners: np.ndarray, n_accounts: int, hit: np.ndarray) -> None:
     """Marks in ``hit`` both shares of every pair ``(i, j)``, ``first <= i < last``,
-    ``i < j < ends[i]``, of two accounts ``lo < hi`` whose kept partners (``partners`` of
-    block ``kind * n_accounts + lo``, sorted, from ``block_start``) include ``hi``."""
+    ``i < j < ends[i]``, whose accounts differ and are kept partners: ``account[j]`` is in the
+    sorted ``partners`` of block ``kind[i] * n_accounts + account[i]`` (from ``block_start``)."""
     for i in range(first, last):
         a = account[i]
+        block = kind[i] * n_accounts + a
+        lo_i, hi_i = block_start[block], block_start[block + 1]
         for j in range(i + 1, ends[i]):
             b = account[j]
             if a == b:
                 continue
-            lo, hi = min(a, b), max(a, b)
-            block = kind[i] * n_accounts + lo
-            left, right = block_start[block], block_start[block + 1]
+            left, right = lo_i, hi_i
             while left < right:
                 mid = (left + right) >> 1
-                if partners[mid] < hi:
+                if partners[mid] < b:
                     left = mid + 1
                 else:
                     right = mid
-            if left < block_start[block + 1] and partners[left] == hi:
+            if left < hi_i and partners[left] == b:
                 hit[i] = True
                 hit[j] = True
 
