@@ -252,6 +252,50 @@ def test_actions_without_filtering_equal_the_re_paired_shares():
     assert sorted(result.actions["id"].to_pylist()) == sorted(re_paired["id"].to_list())
 
 
+@pytest.mark.parametrize("cap", [None, 1, 3])
+def test_re_paired_actions_equal_a_plain_double_loop(cap):
+    # coded_pair_actions looks each pair's second account up in its first account's kept
+    # partners (compiled, two threads): the shares it returns must be those a plain double
+    # loop over the involved shares finds, with the cap counted among those shares
+    import numpy as np
+    import polars as pl
+
+    from rallypoint.detectors.coaction.partition import SHARE_COLUMNS, Coded, coded_pair_actions
+
+    rng = np.random.default_rng(17)
+    n, n_accounts = 3_000, 60
+    shares = pl.DataFrame({
+        "kind": rng.integers(0, 2, n), "target": [f"p{t}" for t in rng.integers(0, 40, n)],
+        "account_id": [f"u{a:02d}" for a in rng.integers(0, n_accounts, n)], "id": [f"r{k}" for k in range(n)],
+        "time": rng.integers(0, 600, n) * 1_000_000,
+    }).cast(SHARE_COLUMNS)
+    coded = Coded(shares)
+    window_us = np.array([30_000_000, 90_000_000])
+    a, b = np.triu_indices(n_accounts, 1)
+    chosen = rng.random(a.size) < 0.05
+    kept = pl.DataFrame({"kind": rng.integers(0, 2, int(chosen.sum())), "account_a": a[chosen],
+                         "account_b": b[chosen]})
+    got = coded_pair_actions(coded, kept, window_us, cap)
+
+    kept_set = set(zip(kept["kind"].to_list(), kept["account_a"].to_list(), kept["account_b"].to_list(), strict=True))
+    involved = {(k, x) for k, p, q in kept_set for x in (p, q)}
+    # the involved shares in Coded's order: (type, target, time, account, row)
+    order = [i for i in range(len(coded)) if (int(coded.kind[i]), int(coded.account[i])) in involved]
+    expected = set()
+    for pos, i in enumerate(order):
+        for partners, j in enumerate(order[pos + 1:]):
+            if coded.group[j] != coded.group[i] or coded.time[j] - coded.time[i] > window_us[coded.kind[i]]:
+                break
+            if cap is not None and partners == cap:
+                break
+            lo, hi = sorted((int(coded.account[i]), int(coded.account[j])))
+            if lo != hi and (int(coded.kind[i]), lo, hi) in kept_set:
+                expected.update((i, j))
+    want = coded.rows(np.array(sorted(expected), dtype=np.int64))
+    assert want.height > 100
+    assert got.sort("id").equals(want.sort("id"))
+
+
 def _random_reposts(seed: int, n: int = 600, n_accounts: int = 50, n_posts: int = 15) -> pa.Table:
     import numpy as np
 

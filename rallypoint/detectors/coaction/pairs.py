@@ -14,9 +14,9 @@ How (no quadratic blow-up)
     window are the contiguous run ``i+1 .. end_i - 1``. ``window_ends`` finds every
     ``end_i`` with one binary search of all shares at once (``O(n log n)``), which
     also gives the exact number of in-window pairs of every group without forming them
-    (the null model needs it). ``iter_pairs`` then
-    materialises the pairs in bounded chunks: share ``i`` is paired with at most its
-    next ``max_pairs_per_share`` sharers (the cap). Work and memory are
+    (the null model needs it). ``iter_pair_runs`` then
+    cuts the pairs into bounded chunks of runs, formed by the caller's compiled kernel:
+    share ``i`` is paired with at most its next ``max_pairs_per_share`` sharers (the cap). Work and memory are
     ``O(n log n + P)`` with ``P <= n * max_pairs_per_share`` the pairs formed, instead
     of ``O(sum over groups of size^2)``.
 
@@ -31,7 +31,6 @@ The cap
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -92,23 +91,16 @@ def _bisected_window_ends(groups: np.ndarray, times: np.ndarray, widths: np.ndar
     return lo
 
 
-@dataclass(frozen=True)
-class PairChunk:
-    """Co-share pairs as indices into the sorted shares; ``first`` is the earlier share."""
-
-    first: np.ndarray
-    second: np.ndarray
-
-
 def iter_pair_runs(
     ends: np.ndarray,
     max_pairs_per_share: int | None,
     chunk_pairs: int = DEFAULT_CHUNK_PAIRS,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The pairs ``iter_pairs`` yields, not formed: ``(shares, partners)`` per chunk, share
-    ``shares[k]`` paired with the next ``partners[k]`` shares (for a kernel that forms and
-    uses the pairs in one pass). Chunks of about ``chunk_pairs`` pairs; a single share
-    never splits across chunks.
+    """Every in-window pair ``(i, j)``, ``i < j < ends[i]``, at most ``max_pairs_per_share`` per
+    ``i``, not formed: ``(shares, partners)`` per chunk, share ``shares[k]`` paired with the
+    next ``partners[k]`` shares (for a kernel that forms and uses the pairs in one pass).
+    Chunks of about ``chunk_pairs`` pairs, so memory stays bounded whatever the data; a
+    single share never splits across chunks.
     """
     n = len(ends)
     partners = ends - np.arange(1, n + 1, dtype=np.int64)
@@ -126,24 +118,6 @@ def iter_pair_runs(
         stop = max(stop, start + 1)
         yield with_partners[start:stop], counts[start:stop]
         start = stop
-
-
-def iter_pairs(
-    ends: np.ndarray,
-    max_pairs_per_share: int | None,
-    chunk_pairs: int = DEFAULT_CHUNK_PAIRS,
-) -> Iterator[PairChunk]:
-    """Yield every in-window pair ``(i, j)``, ``i < j < ends[i]``, at most ``max_pairs_per_share`` per ``i``.
-
-    Pairs come in chunks of about ``chunk_pairs`` (a single share never splits across
-    chunks), so memory stays bounded whatever the data.
-    """
-    for idx, cnt in iter_pair_runs(ends, max_pairs_per_share, chunk_pairs):
-        first = np.repeat(idx, cnt)
-        # offsets 1..cnt within each share's run of partners
-        run_starts = np.repeat(np.cumsum(cnt) - cnt, cnt)
-        offsets = np.arange(first.size, dtype=np.int64) - run_starts + 1
-        yield PairChunk(first=first, second=first + offsets)
 
 
 def group_pair_counts(groups: np.ndarray, ends: np.ndarray, n_groups: int) -> np.ndarray:

@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from rallypoint.arrays import sorted_codes, sorted_unique, stable_argsort
-from rallypoint.detectors.coaction.pairs import iter_pair_runs, iter_pairs, target_chances, window_ends
+from rallypoint.detectors.coaction.pairs import iter_pair_runs, target_chances, window_ends
 
 #: Share events as partitions carry them: type code, target, account, record id, time (µs).
 SHARE_COLUMNS = {"kind": pl.Int32, "target": pl.String, "account_id": pl.String, "id": pl.String, "time": pl.Int64}
@@ -282,8 +282,7 @@ def _pair_rows(shares: np.ndarray, partners: np.ndarray, account: np.ndarray, ki
     ``partners[k]`` shares) of two different accounts, formed in one pass: per pair its
     ``pair_kind = (min * n + max) * kinds + kind`` of the two account codes, the target
     group and the two times; marks both shares in ``in_pair`` (two threads may mark the same
-    share: both write True). The pairs the numpy passes of ``pairs.iter_pairs`` give, in
-    the same order, without their ten temporary arrays.
+    share: both write True). Each pair is written once, in the order of the runs.
     """
     total = 0
     for k in range(partners.size):
@@ -470,49 +469,72 @@ def coded_pair_actions(
     pair of their type are re-paired (the cap counts among them only) and those in a kept
     pair returned.
 
-    Kept pairs become int64 keys ``(kind * n + a) * n + b``, sorted once; each chunk of formed
-    pairs is sorted by key and looked up in them by one merge-like ``searchsorted`` (sorted
-    needles: each search starts where the last ended, so it stays in cache), instead of a
-    hash set of the kept keys built again for every chunk. ``O(n + P log C + K log K)`` for
-    chunks of ``C`` pairs.
+    The kept pairs become, per (type, account), the sorted list of its kept partners (a CSR
+    layout, each pair in both accounts' lists); a compiled kernel (``_kept_pair_hits``, on
+    ``CHUNK_WORKERS`` threads) walks every in-window pair of the re-paired shares once and
+    looks the later share's account up in the earlier share's account's list by binary
+    search: no pair is written out, sorted or hashed.
+    ``O(n log n + K log K + P log k)`` for ``P`` pairs walked, ``K`` kept pairs and lists of
+    at most ``k`` partners.
     """
     n_acc = s.n_accounts
     if kept.height == 0 or s.group.size == 0:
         return pl.DataFrame(schema=SHARE_COLUMNS)
     kind = kept["kind"].to_numpy().astype(np.int64)
     a, b = kept["account_a"].to_numpy().astype(np.int64), kept["account_b"].to_numpy().astype(np.int64)
-    kept_keys = np.sort((kind * n_acc + a) * n_acc + b)
-    involved = np.zeros((int(max(kind.max(), s.kind.max())) + 1) * n_acc, dtype=bool)
-    involved[kind * n_acc + a] = True
-    involved[kind * n_acc + b] = True
+    n_blocks = (int(max(kind.max(), s.kind.max())) + 1) * n_acc
+    # both directions: a share's own account's list is searched for every partner it meets,
+    # so one list stays in cache through a share's whole window
+    keys = pl.Series(np.r_[(kind * n_acc + a) * n_acc + b, (kind * n_acc + b) * n_acc + a]).sort().to_numpy()
     del kind, a, b
-    involved_share = involved[s.kind * n_acc + s.account]
-    rows = np.flatnonzero(involved_share)
-    del involved_share
+    block, partners = np.divmod(keys, n_acc)
+    del keys
+    counts = np.bincount(block, minlength=n_blocks)
+    del block
+    block_start = np.r_[0, np.cumsum(counts)]
+    rows = np.flatnonzero(counts[s.kind * n_acc + s.account] > 0)
+    del counts
+    if rows.size == 0:
+        return pl.DataFrame(schema=SHARE_COLUMNS)
     group, account, time, share_kind = s.subset(rows)
-    hit = np.zeros(rows.size, dtype=bool)
     ends = window_ends(group, time, window_us[share_kind])
-    for chunk in iter_pairs(ends, max_pairs_per_share):
-        i, j = chunk.first, chunk.second
-        lo, hi = np.minimum(account[i], account[j]), np.maximum(account[i], account[j])
-        keys = (share_kind[i] * n_acc + lo) * n_acc + hi
-        match = _sorted_member(keys, kept_keys) & (lo != hi)
-        hit[i[match]] = True
-        hit[j[match]] = True
+    if max_pairs_per_share is not None:
+        np.minimum(ends, np.arange(1, ends.size + 1) + max_pairs_per_share, out=ends)
+    share_kind = share_kind.astype(np.int64)
+    hit = np.zeros(rows.size, dtype=bool)
+    # ranges of shares with about as many pairs each; two may mark a share: both write True
+    walked = np.cumsum(ends - np.arange(1, ends.size + 1))
+    cuts = np.r_[0, np.searchsorted(walked, walked[-1] * np.arange(1, CHUNK_WORKERS) / CHUNK_WORKERS), ends.size]
+    with ThreadPoolExecutor(CHUNK_WORKERS) as pool:
+        list(pool.map(lambda lo, hi: _kept_pair_hits(lo, hi, ends, account, share_kind, block_start, partners,
+                                                     n_acc, hit), cuts[:-1], cuts[1:]))
     return s.rows(rows[hit])
 
 
-def _sorted_member(keys: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """Whether each of ``keys`` is in ``sorted_set`` (sorted int64): the keys sorted (polars,
-    every core), then searched in order. ``O(k log k + k log s)``."""
-    if sorted_set.size == 0 or keys.size == 0:
-        return np.zeros(keys.size, bool)
-    order = pl.Series(keys).arg_sort().to_numpy()
-    ordered = keys[order]
-    found = np.minimum(np.searchsorted(sorted_set, ordered), sorted_set.size - 1)
-    member = np.empty(keys.size, bool)
-    member[order] = sorted_set[found] == ordered
-    return member
+@numba.njit(nogil=True, cache=True)
+def _kept_pair_hits(first: int, last: int, ends: np.ndarray, account: np.ndarray, kind: np.ndarray,
+                    block_start: np.ndarray, partners: np.ndarray, n_accounts: int, hit: np.ndarray) -> None:
+    """Marks in ``hit`` both shares of every pair ``(i, j)``, ``first <= i < last``,
+    ``i < j < ends[i]``, whose accounts differ and are kept partners: ``account[j]`` is in the
+    sorted ``partners`` of block ``kind[i] * n_accounts + account[i]`` (from ``block_start``)."""
+    for i in range(first, last):
+        a = account[i]
+        block = kind[i] * n_accounts + a
+        lo_i, hi_i = block_start[block], block_start[block + 1]
+        for j in range(i + 1, ends[i]):
+            b = account[j]
+            if a == b:
+                continue
+            left, right = lo_i, hi_i
+            while left < right:
+                mid = (left + right) >> 1
+                if partners[mid] < b:
+                    left = mid + 1
+                else:
+                    right = mid
+            if left < hi_i and partners[left] == b:
+                hit[i] = True
+                hit[j] = True
 
 
 def merge_figures(figures: list[dict[str, Any]]) -> dict[str, int]:

@@ -18,19 +18,22 @@ How
     and every filter an array gather; no hash table, no string. ``E_ab`` intersects, per
     row, the two accounts' blocks of share counts of the type (a CSR layout of the share
     counts by (account, type), each block sorted by target) in a compiled kernel (numba):
-    each target of the smaller block is found in the larger by galloping search, so that
-    a row costs its smaller block's length times a small logarithm.
+    rows grouped by their larger block, that block is written once into a per-thread map
+    (target -> entry) and each target of the smaller block looked up there, so that a row
+    costs its smaller block's length.
 
 Cost
-    ``O(R)`` for sums and filters over ``R`` rows; ``O(L log(l / s))`` for ``E_ab`` with
-    ``L = sum over tested pairs of min(targets of a, targets of b)`` and ``l / s`` the
-    ratio of the larger block to the smaller.
+    ``O(R)`` for sums and filters over ``R`` rows; ``O(L + D)`` for ``E_ab`` with
+    ``L = sum over tested pairs of min(targets of a, targets of b)`` and ``D`` the entries of
+    the distinct larger blocks (at most ``L`` again, per chunk of rows), plus a map of the
+    targets per thread.
 """
 
 from __future__ import annotations
 
+import queue
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
@@ -192,12 +195,24 @@ class ShareLookup:
     """Share counts sorted by (account, group), what ``expected_weights`` walks: built once,
     used for every batch of rows. Groups are ordered by type, so each (account, type) is one
     contiguous block of ``groups`` (sorted within it) — a CSR layout (``degree``,
-    ``block_start``)."""
+    ``block_start``); ``n_groups``: the group codes' range."""
 
     groups: np.ndarray
     counts: np.ndarray
     degree: np.ndarray
     block_start: np.ndarray
+    n_groups: int
+    #: ``LOOKUP_WORKERS`` group -> entry maps (``_mapped_sums``), all -1 between uses: made on
+    #: the first bucket and reused by every later one instead of fresh zeroed pages each time
+    slots: queue.SimpleQueue | None = field(default=None, init=False, repr=False)
+
+    def slot_maps(self) -> queue.SimpleQueue:
+        """The maps, made once."""
+        if self.slots is None:
+            self.slots = queue.SimpleQueue()
+            for _ in range(LOOKUP_WORKERS):
+                self.slots.put(np.full(self.n_groups, -1, np.int32 if self.groups.size < 2**31 else np.int64))
+        return self.slots
 
     @classmethod
     def build(cls, share_counts: pl.DataFrame, group_kind: np.ndarray, n_accounts: int, n_kinds: int,
@@ -216,46 +231,39 @@ class ShareLookup:
         account, groups = np.divmod(key, n_groups)
         del key
         degree = np.bincount(account * n_kinds + group_kind[groups], minlength=n_accounts * n_kinds)
-        return cls(groups, counts, degree, np.cumsum(degree) - degree)
+        return cls(groups, counts, degree, np.cumsum(degree) - degree, n_groups)
 
 
 @numba.njit(nogil=True, cache=True)
-def _intersection_sums(small_start: np.ndarray, small_len: np.ndarray, large_start: np.ndarray,
-                       large_len: np.ndarray, groups: np.ndarray, counts: np.ndarray, chance: np.ndarray,
-                       out: np.ndarray) -> None:
+def _mapped_sums(small_start: np.ndarray, small_len: np.ndarray, large_start: np.ndarray, large_len: np.ndarray,
+                 groups: np.ndarray, counts: np.ndarray, chance: np.ndarray, slot: np.ndarray,
+                 out: np.ndarray) -> None:
     """``out[r] = sum over groups g in both blocks of row r: (n_small,g * n_large,g) * q_g``, the
     terms added in ascending ``g`` from 0.0 (the order and rounding of a ``bincount``).
 
-    Both blocks are sorted by group: each of the small block's groups is found in the rest
-    of the large block by an exponential then a binary search (galloping), so a row costs
-    ``O(s log(l / s))`` for blocks of ``s <= l`` entries.
+    Rows come grouped by their large block: each large block is written once into ``slot``
+    (group code -> its entry, ``-1`` elsewhere; all ``-1`` on entry and on return), and each
+    row walks its small block (sorted by group, hence the order of the terms) looking every
+    group up there: ``O(s)`` per row for a small block of ``s`` entries, plus each distinct
+    large block once.
     """
+    held_start, held_len = 0, 0
     for r in range(small_start.size):
-        i, i_end = small_start[r], small_start[r] + small_len[r]
-        j, j_end = large_start[r], large_start[r] + large_len[r]
+        if large_start[r] != held_start or large_len[r] != held_len:
+            for j in range(held_start, held_start + held_len):
+                slot[groups[j]] = -1
+            held_start, held_len = large_start[r], large_len[r]
+            for j in range(held_start, held_start + held_len):
+                slot[groups[j]] = j
         total = 0.0
-        while i < i_end and j < j_end:
+        for i in range(small_start[r], small_start[r] + small_len[r]):
             g = groups[i]
-            if groups[j] < g:
-                lo, step = j, 1
-                while j + step < j_end and groups[j + step] < g:
-                    lo = j + step
-                    step <<= 1
-                lo, hi = lo + 1, min(j + step, j_end)
-                while lo < hi:
-                    mid = (lo + hi) >> 1
-                    if groups[mid] < g:
-                        lo = mid + 1
-                    else:
-                        hi = mid
-                j = lo
-                if j == j_end:
-                    break
-            if groups[j] == g:
+            j = slot[g]
+            if j >= 0:
                 total += counts[i] * counts[j] * chance[g]
-                j += 1
-            i += 1
         out[r] = total
+    for j in range(held_start, held_start + held_len):
+        slot[groups[j]] = -1
 
 
 def expected_weights(
@@ -270,8 +278,8 @@ def expected_weights(
 
     ``shares``: the share counts (``ShareLookup``); ``chance``: ``q_t`` by group code.
     Returns float64 aligned with ``per_type``. The rows are cut into runs of about ``chunk``
-    entries of their smaller blocks, filled by a compiled kernel (``_intersection_sums``)
-    on ``LOOKUP_WORKERS`` threads.
+    entries of their smaller blocks, filled by a compiled kernel (``_mapped_sums``)
+    on ``LOOKUP_WORKERS`` threads, each with its own group -> entry map.
     """
     out = np.zeros(len(per_type))
     if len(per_type) == 0 or shares.groups.size == 0:
@@ -294,10 +302,13 @@ def expected_weights(
     ends = np.cumsum(small_len)
     cuts = np.unique(np.r_[0, np.searchsorted(ends, np.arange(chunk, int(ends[-1]), chunk)), len(ends)])
     sums = np.empty(len(per_type))
+    slots = shares.slot_maps()
 
     def fill(start: int, stop: int) -> None:
-        _intersection_sums(small_start[start:stop], small_len[start:stop], large_start[start:stop],
-                           large_len[start:stop], shares.groups, shares.counts, chance, sums[start:stop])
+        slot = slots.get()
+        _mapped_sums(small_start[start:stop], small_len[start:stop], large_start[start:stop], large_len[start:stop],
+                     shares.groups, shares.counts, chance, slot, sums[start:stop])
+        slots.put(slot)
 
     # the kernel releases the GIL, and runs write disjoint rows
     with ThreadPoolExecutor(LOOKUP_WORKERS) as pool:
