@@ -51,7 +51,7 @@ import pyarrow as pa
 from rallypoint import __version__
 from rallypoint.allocator import keeping_freed_memory
 from rallypoint.detectors import promoted, scoring
-from rallypoint.detectors.attachment import attach_accounts, prepare_engagements
+from rallypoint.detectors.attachment import attach_accounts, merge_meetings, prepare_engagements
 from rallypoint.detectors.cluster_bursts import burst_candidates, cluster_bursts
 from rallypoint.detectors.coaction.co_engage import TYPE as ENGAGE_TYPE
 from rallypoint.detectors.coaction.partition import DEFAULT_PAIR_BUDGET
@@ -275,15 +275,12 @@ class DetectRun:
             communities = find_communities(self.edges, objective=o.objective, resolution=o.resolution, seed=o.seed,
                                            min_size=2 if engage_window else MIN_CLUSTER_SIZE)
             self.attached = 0
-            actions, self.actions = self.actions, None
             if engage_window:
                 attachment = attach_accounts(communities, self.prepared.pop().result(), engage_window,
                                              significance=o.significance)
                 communities, self.attached = attachment.communities, attachment.attached.height
-                actions = pl.concat([actions, attachment.actions]).unique(
-                    ["type", "target", "id"], keep="first").sort("timestamp", "id", "type", "target")
+                self.actions = merge_meetings(self.actions, attachment.actions)
             self.found = communities
-            self.actions = actions
             self.membership = pl.from_arrow(communities.members()).select(
                 "account_id", cluster_id=pl.col("community"))
 
