@@ -320,12 +320,16 @@ def _concat_unique_sort(actions: pl.DataFrame, meetings: pl.DataFrame) -> pl.Dat
 
 @pytest.mark.parametrize("seed", range(40))
 def test_meetings_merged_into_sorted_actions_are_the_concat_unique_sort(seed):
-    """Meetings repeated among themselves, repeating actions (the same key at the same time or,
-    an id shared by two platforms, at another), at the actions' times or not, or none at all:
-    merged, they are the frame the concat, unique and sort gave, row for row."""
+    """Actions repeated at their own time (neighbours once sorted); meetings repeated among
+    themselves, repeating actions (the same key at the same time or at another), at the
+    actions' times or not, or none at all: merged, they are the frame the concat, unique
+    and sort gave, row for row."""
     rng = np.random.default_rng(seed)
     actions = _random_actions(rng, int(rng.integers(0, 80)), ["co_engage", "co_repost", "co_link"], 50, 10)
-    actions = actions.unique(["type", "target", "id"], keep="first").sort(*ACTION_ORDER)
+    actions = actions.unique(["type", "target", "id"], keep="first")
+    if seed % 4 < 2:
+        actions = pl.concat([actions, actions.sample(fraction=0.2, seed=seed)])
+    actions = actions.sort(*ACTION_ORDER)
     meetings = _random_actions(rng, int(rng.integers(0, 40)), ["co_engage"], 50, 12)
     if seed % 2 and actions.height:
         # copies of actions, some at their own time, some moved to another
@@ -336,7 +340,7 @@ def test_meetings_merged_into_sorted_actions_are_the_concat_unique_sort(seed):
     merged = merge_meetings(actions, meetings)
     assert merged.schema == actions.schema
     assert merged.equals(expected)
-    assert merged.height >= actions.height
+    assert merged.select("type", "target", "id").is_unique().all()
 
 
 def test_merging_no_meetings_or_into_no_actions():
@@ -346,3 +350,19 @@ def test_merging_no_meetings_or_into_no_actions():
     assert merge_meetings(actions, meetings.clear()).equals(actions)
     assert merge_meetings(actions.clear(), meetings).equals(_concat_unique_sort(actions.clear(), meetings))
     assert merge_meetings(actions, actions).equals(actions)  # every meeting known already
+    # without meetings, the repeats still go
+    repeated = pl.concat([actions, actions.head(4)]).sort(*ACTION_ORDER)
+    assert merge_meetings(repeated, meetings.clear()).equals(actions)
+
+
+def test_an_action_key_at_two_times_is_kept_at_both():
+    """An id two platforms both use, acting on the same target at two times: two actions,
+    which the concat/unique/sort cut to the first (the one difference from it)."""
+    rng = np.random.default_rng(5)
+    one = _random_actions(rng, 1, ["co_engage"], 1, 1)
+    actions = pl.concat([one, one.with_columns(pl.col("timestamp") + pl.duration(seconds=9),
+                                               account_id=pl.lit("another"))]).sort(*ACTION_ORDER)
+    meetings = _random_actions(rng, 5, ["co_engage"], 100, 30)
+    merged = merge_meetings(actions, meetings)
+    assert merged.filter(pl.col("id") == one["id"][0], pl.col("target") == one["target"][0]).equals(actions)
+    assert merged.height == _concat_unique_sort(actions, meetings).height + 1
