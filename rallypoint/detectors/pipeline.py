@@ -9,12 +9,14 @@ terminal); each stage calls the module that owns its work:
    same targets within the window, tested against a time-shuffling null model (CooRnet /
    CooRTweet semantics); with ``scheduler="tcp://..."`` its partitions are paired and
    reduced on that Dask cluster (``coaction.engine``).
-2. **communities** — Leiden on the weighted co-action graph (:mod:`.communities`; Traag
-   et al. 2019), grown by the group test of :mod:`.attachment`.
-3. **edges**, **records** — the edges table written (only its weights stay in memory), then
-   the columns the later stages read, read again once co-action's are gone.
-4. **roles**, **accounts** — seeder, bridge, amplifier (:mod:`.roles`) and each member's
-   facts (:mod:`.members`); beside stages 5-7, which need only the membership.
+2. **edges** — the edges table written; only the columns Leiden, the roles and the score
+   read stay in memory.
+3. **communities** — Leiden on the weighted co-action graph (:mod:`.communities`; Traag
+   et al. 2019), grown by the group test of :mod:`.attachment`; then only the edges'
+   weights stay.
+4. **records**, **roles**, **accounts** — the columns the later stages read, read again
+   once co-action's are gone; seeder, bridge, amplifier (:mod:`.roles`) and each member's
+   facts (:mod:`.members`), beside stages 5-7, which need only the membership.
 5. **evidence** — co-action evidence rows per cluster (:mod:`.evidence`).
 6. **mobilization** — signals in the texts each cluster pushed (:mod:`.mobilization.clusters`).
 7. **bursts** — Kleinberg bursts and synchrony per cluster (:mod:`.cluster_bursts`).
@@ -204,8 +206,8 @@ class DetectRun:
             run.enter_context(keeping_freed_memory())
             self.executor = run.enter_context(ThreadPoolExecutor(2, thread_name_prefix="detect"))
             self.coaction()
-            self.communities()
             self.write_edges()
+            self.communities()
             self.read_later_records()
             self.describe_clusters()
             self.inauthenticity()
@@ -266,14 +268,25 @@ class DetectRun:
     def pair_budget(self) -> int:
         return DEFAULT_PAIR_BUDGET if self.options.pair_budget is None else self.options.pair_budget
 
+    def write_edges(self) -> None:
+        """edges: the edges table written before the communities are found, and of it only what
+        Leiden, the roles and the score read kept: its per-type lists and times would otherwise
+        be held through Leiden and the group test, the run's peak."""
+        with self.stages.stage("edges", f"writing the edges ({self.edges.num_rows:,})"):
+            self.lake.write_run_table(self.run_id, "edges", self.edges)
+            self.n_edges = self.edges.num_rows
+            self.edges = self.edges.select(["account_a", "account_b", "weight", "strength", "expected_weight"])
+
     def communities(self) -> None:
         """Leiden communities, grown by the attachment's group test when co-engagement ran."""
         o = self.options
-        with self.stages.stage("communities", f"communities ({self.edges.num_rows:,} edges)"):
+        with self.stages.stage("communities", f"communities ({self.n_edges:,} edges)"):
             engage_window = self.window_seconds.get(ENGAGE_TYPE)
             # with co-engagement, pairs are seeds too: the group test can grow them to clusters
             communities = find_communities(self.edges, objective=o.objective, resolution=o.resolution, seed=o.seed,
                                            min_size=2 if engage_window else MIN_CLUSTER_SIZE)
+            # the graph has the accounts: the roles and the score read only the weights
+            self.edges = self.edges.select(["weight", "expected_weight"])
             self.attached = 0
             if engage_window:
                 attachment = attach_accounts(communities, self.prepared.pop().result(), engage_window,
@@ -283,14 +296,6 @@ class DetectRun:
             self.found = communities
             self.membership = pl.from_arrow(communities.members()).select(
                 "account_id", cluster_id=pl.col("community"))
-
-    def write_edges(self) -> None:
-        """edges: the edges table written now, and of it only the numbers the roles and the score
-        read kept: its account ids and per-type lists are most of the run's resident memory."""
-        with self.stages.stage("edges", f"writing the edges ({self.edges.num_rows:,})"):
-            self.lake.write_run_table(self.run_id, "edges", self.edges)
-            self.n_edges = self.edges.num_rows
-            self.edges = self.edges.select(["weight", "expected_weight"])
 
     def read_later_records(self) -> None:
         with self.stages.stage("records", "reading the records for the evidence"):
