@@ -30,7 +30,7 @@ import re
 import secrets
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -374,6 +374,16 @@ class Lake:
         path = self.runs_dir / check_run_id(run_id) / f"{name}.parquet"
         write_parquet_atomic(path, table.select(RUN_TABLES[name].names).cast(RUN_TABLES[name]))
         return path
+
+    @contextmanager
+    def run_table_writer(self, run_id: str, name: str) -> Iterator[Callable[[pa.Table], None]]:
+        """``write_run_table`` a part at a time: each call of the function it gives writes a table,
+        cast to the schema, as the file's next row groups; the file is renamed into place when
+        the block ends and never appears if it fails."""
+        schema = RUN_TABLES[name]
+        path = self.runs_dir / check_run_id(run_id) / f"{name}.parquet"
+        with parquet_writer_atomic(path, schema) as writer:
+            yield lambda table: writer.write_table(table.select(schema.names).cast(schema))
 
     def write_run_json(self, run_id: str, payload: dict[str, Any]) -> Path:
         """Commit a run: until run.json exists, the run is not listed."""

@@ -17,9 +17,10 @@ from rallypoint.detectors.attachment import (
     attach_accounts,
     benjamini_hochberg,
     engagement_events,
+    merge_meetings,
     prepare_engagements,
 )
-from rallypoint.detectors.coaction import build_coaction_edges
+from rallypoint.detectors.coaction import ACTION_ORDER, build_coaction_edges
 from rallypoint.detectors.communities import find_communities
 from rallypoint.schema import TIMESTAMP
 
@@ -297,3 +298,71 @@ def test_meetings_are_counted_per_pair_whether_or_not_one_int64_key_fits(scale):
     assert n_targets.tolist() == expected["n_targets"].to_list()
     assert heaviest.tolist() == expected["heaviest"].to_list()
     assert second.tolist() == expected["second_heaviest"].to_list()
+
+
+def _random_actions(rng: np.random.Generator, n: int, types: list[str], ids: int, times: int) -> pl.DataFrame:
+    """``n`` random actions (``ACTIONS_SCHEMA`` columns) over few ids, targets and whole seconds,
+    so keys and times repeat: many actions share a time, and some a key."""
+    return pl.DataFrame({
+        "type": rng.choice(types, n).tolist(),
+        "target": [f"t{x}" for x in rng.integers(0, 12, n)],
+        "account_id": [f"a{x}" for x in rng.integers(0, 30, n)],
+        "id": [f"r{x}" for x in rng.integers(0, ids, n)],
+        "timestamp": pl.Series(rng.integers(0, times, n) * 1_000_000).cast(pl.Datetime("us", "UTC")),
+    }, schema={"type": pl.String, "target": pl.String, "account_id": pl.String, "id": pl.String,
+               "timestamp": pl.Datetime("us", "UTC")})
+
+
+def _concat_unique_sort(actions: pl.DataFrame, meetings: pl.DataFrame) -> pl.DataFrame:
+    """What merge_meetings replaces: the actions with the meetings they lack, sorted."""
+    return pl.concat([actions, meetings]).unique(["type", "target", "id"], keep="first").sort(*ACTION_ORDER)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_meetings_merged_into_sorted_actions_are_the_concat_unique_sort(seed):
+    """Actions repeated at their own time (neighbours once sorted); meetings repeated among
+    themselves, repeating actions (the same key at the same time or at another), at the
+    actions' times or not, or none at all: merged, they are the frame the concat, unique
+    and sort gave, row for row."""
+    rng = np.random.default_rng(seed)
+    actions = _random_actions(rng, int(rng.integers(0, 80)), ["co_engage", "co_repost", "co_link"], 50, 10)
+    actions = actions.unique(["type", "target", "id"], keep="first")
+    if seed % 4 < 2:
+        actions = pl.concat([actions, actions.sample(fraction=0.2, seed=seed)])
+    actions = actions.sort(*ACTION_ORDER)
+    meetings = _random_actions(rng, int(rng.integers(0, 40)), ["co_engage"], 50, 12)
+    if seed % 2 and actions.height:
+        # copies of actions, some at their own time, some moved to another
+        copied = actions.sample(min(actions.height, 6), seed=seed)
+        moved = copied.head(2).with_columns(pl.col("timestamp") + pl.duration(seconds=3))
+        meetings = pl.concat([meetings, copied, moved]).sample(fraction=1.0, shuffle=True, seed=seed)
+    expected = _concat_unique_sort(actions, meetings)
+    merged = merge_meetings(actions, meetings)
+    assert merged.schema == actions.schema
+    assert merged.equals(expected)
+    assert merged.select("type", "target", "id").is_unique().all()
+
+
+def test_merging_no_meetings_or_into_no_actions():
+    rng = np.random.default_rng(3)
+    actions = _random_actions(rng, 30, ["co_engage"], 100, 5).unique(["type", "target", "id"]).sort(*ACTION_ORDER)
+    meetings = _random_actions(rng, 25, ["co_engage"], 100, 5)
+    assert merge_meetings(actions, meetings.clear()).equals(actions)
+    assert merge_meetings(actions.clear(), meetings).equals(_concat_unique_sort(actions.clear(), meetings))
+    assert merge_meetings(actions, actions).equals(actions)  # every meeting known already
+    # without meetings, the repeats still go
+    repeated = pl.concat([actions, actions.head(4)]).sort(*ACTION_ORDER)
+    assert merge_meetings(repeated, meetings.clear()).equals(actions)
+
+
+def test_an_action_key_at_two_times_is_kept_at_both():
+    """An id two platforms both use, acting on the same target at two times: two actions,
+    which the concat/unique/sort cut to the first (the one difference from it)."""
+    rng = np.random.default_rng(5)
+    one = _random_actions(rng, 1, ["co_engage"], 1, 1)
+    actions = pl.concat([one, one.with_columns(pl.col("timestamp") + pl.duration(seconds=9),
+                                               account_id=pl.lit("another"))]).sort(*ACTION_ORDER)
+    meetings = _random_actions(rng, 5, ["co_engage"], 100, 30)
+    merged = merge_meetings(actions, meetings)
+    assert merged.filter(pl.col("id") == one["id"][0], pl.col("target") == one["target"][0]).equals(actions)
+    assert merged.height == _concat_unique_sort(actions, meetings).height + 1

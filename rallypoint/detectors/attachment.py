@@ -83,7 +83,7 @@ import pyarrow as pa
 
 from rallypoint.arrays import sorted_codes, sorted_unique, stable_argsort
 from rallypoint.detectors import null_model as nm
-from rallypoint.detectors.coaction import ACTIONS_SCHEMA, CodedEvents, co_engage
+from rallypoint.detectors.coaction import ACTION_ORDER, ACTIONS_SCHEMA, CodedEvents, co_engage
 from rallypoint.detectors.coaction.pairs import target_chances
 from rallypoint.detectors.communities import MIN_CLUSTER_SIZE, AccountGraph, Communities, keep_large
 
@@ -105,6 +105,8 @@ ATTACHED_SCHEMA = {
     "round": pl.Int64,
 }
 _ACTION_COLUMNS = pl.from_arrow(ACTIONS_SCHEMA.empty_table()).schema
+#: What names one action: a record acting on a target as one co-action type.
+_ACTION_KEY = ["type", "target", "id"]
 
 
 @dataclass(frozen=True)
@@ -645,6 +647,79 @@ def _with_accounts(graph: AccountGraph, new_accounts: list[str]) -> AccountGraph
     extended.add_vertices(len(new_accounts))
     accounts = pa.concat_arrays([graph.accounts.cast(pa.string()), pa.array(new_accounts, pa.string())])
     return AccountGraph(graph=extended, accounts=accounts, source=graph.source, target=graph.target)
+
+
+def merge_meetings(actions: pl.DataFrame, meetings: pl.DataFrame) -> pl.DataFrame:
+    """``actions`` with the ``meetings`` (:attr:`Attachment.actions`) they do not hold yet, each
+    (type, target, id) once, in ``ACTION_ORDER``.
+
+    ``actions``: co-action's (``ACTIONS_SCHEMA`` columns, no nulls), sorted by ``ACTION_ORDER``;
+    a key repeated there is a record's action repeated at its own time (a reply that also
+    copies its post's text is a ``co_engage`` event twice), so its rows are neighbours.
+    ``meetings``: the same columns, in any order, repeats allowed. The result is
+    ``pl.concat([actions, meetings]).unique(["type", "target", "id"], keep="first")
+    .sort(*ACTION_ORDER)`` row for row, without that chain's copies of the actions (a hash
+    table of every key, the distinct rows, the sorted rows: at 10M records the run's peak):
+    the meetings are made distinct and sorted among themselves, each one's place among the
+    sorted actions found, and the two merged by one gather that leaves the repeats out. (A
+    key shared by actions at two different times, an id two platforms both use, is kept at
+    both: the chain kept only the first.)
+
+    A meeting's place: a binary search of its time among the actions' times, then, among the
+    actions at that very time (a handful), a sort of those with the meetings. ``O(n + m log
+    m + m log n)`` for ``n`` actions and ``m`` meetings; besides the result, a few integer
+    arrays of ``n + m`` rows and the actions' times.
+    """
+    time = actions["timestamp"].dt.epoch("us").to_numpy()
+    repeated = _repeated_rows(actions, time)
+    meetings = meetings.unique(_ACTION_KEY, keep="first", maintain_order=True)
+    # the actions that may be a meeting already are found by a scan of the ids, then the
+    # meetings matched against those few: a join would hash the key of every action
+    known = actions.filter(pl.col("id").is_in(meetings["id"].unique().implode()))
+    meetings = meetings.join(known.select(_ACTION_KEY), on=_ACTION_KEY, how="anti").sort(*ACTION_ORDER)
+    if meetings.height == 0 and repeated.size == 0:
+        return actions
+    place = _meeting_places(actions, time, meetings) if meetings.height else np.zeros(0, dtype=np.int64)
+    n = actions.height + meetings.height
+    is_meeting = np.zeros(n, dtype=bool)
+    is_meeting[place + np.arange(meetings.height)] = True
+    take = np.empty(n, dtype=np.int64)
+    take[~is_meeting] = np.arange(actions.height)
+    take[is_meeting] = np.arange(actions.height, n)
+    # a repeated action's row in the merged order: its own row plus the meetings placed before it
+    take = np.delete(take, repeated + np.searchsorted(place, repeated, "right"))
+    return pl.concat([actions, meetings.select(actions.columns)], rechunk=False).gather(take)
+
+
+def _repeated_rows(actions: pl.DataFrame, time: np.ndarray) -> np.ndarray:
+    """The rows of the sorted ``actions`` equal to the row before in every ``ACTION_ORDER``
+    column (``time``: their timestamps in µs): the strings are compared only where the time
+    repeats, a string column shifted whole would be a copy of it."""
+    rows = np.flatnonzero(time[1:] == time[:-1]) + 1
+    for key in (key for key in ACTION_ORDER if key != "timestamp"):
+        column = actions[key]
+        rows = rows[(column.gather(rows) == column.gather(rows - 1)).to_numpy()]
+    return rows
+
+
+def _meeting_places(actions: pl.DataFrame, time: np.ndarray, meetings: pl.DataFrame) -> np.ndarray:
+    """For each of the sorted ``meetings`` (none equal to an action), how many of the sorted
+    ``actions`` (``time``: their timestamps in µs) come before it in ``ACTION_ORDER`` (non-decreasing)."""
+    met_time = meetings["timestamp"].dt.epoch("us").to_numpy()
+    lo = np.searchsorted(time, met_time, "left")
+    # the actions at a meeting's time, once per distinct time: ranges [lo, hi) of the sorted actions
+    first = np.r_[True, met_time[1:] != met_time[:-1]]
+    start = lo[first]
+    count = np.searchsorted(time, met_time[first], "right") - start
+    rows = np.repeat(start, count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
+    same_time = actions[rows].select(ACTION_ORDER).with_columns(meeting=pl.lit(False))
+    both = pl.concat([same_time, meetings.select(ACTION_ORDER).with_columns(meeting=pl.lit(True))])
+    # no action equals a meeting in ACTION_ORDER (the key is part of it), so the order is total
+    meeting = both.sort(*ACTION_ORDER)["meeting"].to_numpy()
+    # the actions at the same time that come first: those ahead of it in ``both`` (all of the
+    # earlier times' too) less those at earlier times
+    ahead = np.cumsum(~meeting)[meeting]
+    return lo + ahead - np.searchsorted(time[rows], met_time, "left")
 
 
 def _meeting_actions(met: pl.DataFrame | None) -> pl.DataFrame:

@@ -53,8 +53,11 @@ class LooseGroups:
 
     #: the clusters found before, numbered as before, then the loose groups
     communities: Communities
-    #: the run's edges: the significant ones, then the loose edges inside a loose group
+    #: the run's edges (the columns ``edges`` had, and the accounts): the significant ones,
+    #: then the loose edges inside a loose group, in the order of the communities' graph
     edges: pa.Table
+    #: the loose edges inside a loose group, every column co-action gave them
+    grouped_edges: pa.Table
     #: the loose actions of the grouped accounts (co-action's actions behind their loose pairs)
     actions: pl.DataFrame
     #: accounts in a loose group
@@ -79,34 +82,41 @@ def group_loose_pairs(communities: Communities, edges: pa.Table, loose_edges: pa
     """Group the accounts outside ``communities`` by their loose (and significant) edges.
 
     ``edges``: the run's significant edges, the table ``communities`` was found on (its
-    graph's first accounts); ``loose_edges``: co-action's loose pairs (``EDGES_SCHEMA``);
+    graph's first accounts), at least ``weight`` and ``strength``; its account ids are
+    taken from the graph when it does not hold them; ``loose_edges``: co-action's loose pairs (``EDGES_SCHEMA``);
     ``loose_actions``: the actions behind them; ``resolution``, ``seed``: Leiden CPM's, as
     the run's; ``min_size``: the smallest group kept.
     """
     graph = communities.graph
+    if "account_a" not in edges.column_names:
+        ends = graph.accounts.take(pa.array(np.concatenate([graph.source, graph.target])))
+        edges = edges.append_column("account_a", ends.slice(0, edges.num_rows)).append_column(
+            "account_b", ends.slice(edges.num_rows))
     clustered = graph.accounts.filter(pa.array(communities.membership >= 0))
+    none = loose_edges.slice(0, 0)
     if loose_edges.num_rows == 0:
-        return LooseGroups(communities, edges, loose_actions.clear(), 0)
+        return LooseGroups(communities, edges, none, loose_actions.clear(), 0)
 
     def left_out(table: pa.Table) -> pa.Table:
         mask = pc.and_(pc.invert(pc.is_in(table.column("account_a"), value_set=clustered)),
                        pc.invert(pc.is_in(table.column("account_b"), value_set=clustered)))
         return table.filter(mask)
 
-    loose_edges = repeated(loose_edges.cast(edges.schema))
-    outside = pa.concat_tables([left_out(edges), left_out(loose_edges)])
+    loose_edges = repeated(loose_edges)
+    loose_run_edges = loose_edges.select(edges.column_names).cast(edges.schema)
+    outside = pa.concat_tables([left_out(edges), left_out(loose_run_edges)])
     found = find_communities(outside, objective="cpm", resolution=resolution, seed=seed, min_size=min_size)
     groups = pl.from_arrow(found.members()).select(
         "account_id", group=pl.col("community") + communities.n_communities)
     if groups.height == 0:
-        return LooseGroups(communities, edges, loose_actions.clear(), 0)
+        return LooseGroups(communities, edges, none, loose_actions.clear(), 0)
 
     # the loose edges inside a group join the run's edges, after the significant ones
     ends = pl.from_arrow(loose_edges.select(["account_a", "account_b"])).with_row_index("_row")
     inside = (ends.join(groups.rename({"account_id": "account_a", "group": "ga"}), on="account_a")
               .join(groups.rename({"account_id": "account_b", "group": "gb"}), on="account_b")
               .filter(pl.col("ga") == pl.col("gb"))["_row"].sort())
-    run_edges = pa.concat_tables([edges, loose_edges.take(inside.to_arrow())])
+    run_edges = pa.concat_tables([edges, loose_run_edges.take(inside.to_arrow())])
 
     # every account keeps its cluster: the graph is rebuilt on the run's edges and the accounts
     # without an edge (joined by the group test) appended, membership carried by account id
@@ -130,7 +140,7 @@ def group_loose_pairs(communities: Communities, edges: pa.Table, loose_edges: pa
         membership=membership, objective=communities.objective, resolution=communities.resolution,
         quality=communities.quality)
     grouped_actions = loose_actions.filter(pl.col("account_id").is_in(groups["account_id"].implode()))
-    return LooseGroups(combined, run_edges, grouped_actions, groups.height)
+    return LooseGroups(combined, run_edges, loose_edges.take(inside.to_arrow()), grouped_actions, groups.height)
 
 
 __all__ = ["LOOSE_SIGNIFICANCE", "LooseGroups", "group_loose_pairs", "repeated"]

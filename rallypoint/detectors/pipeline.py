@@ -9,13 +9,15 @@ terminal); each stage calls the module that owns its work:
    same targets within the window, tested against a time-shuffling null model (CooRnet /
    CooRTweet semantics); with ``scheduler="tcp://..."`` its partitions are paired and
    reduced on that Dask cluster (``coaction.engine``).
-2. **communities** — Leiden on the weighted co-action graph (:mod:`.communities`; Traag
+2. **edges** — the edges table written; only the columns Leiden, the roles and the score
+   read stay in memory.
+3. **communities** — Leiden on the weighted co-action graph (:mod:`.communities`; Traag
    et al. 2019), grown by the group test of :mod:`.attachment`; then the accounts left
-   out of every cluster grouped by their loose pairs (:mod:`.loose`, ``loose_groups``).
-3. **edges**, **records** — the edges table written (only its weights stay in memory), then
-   the columns the later stages read, read again once co-action's are gone.
-4. **roles**, **accounts** — seeder, bridge, amplifier (:mod:`.roles`) and each member's
-   facts (:mod:`.members`); beside stages 5-7, which need only the membership.
+   out of every cluster grouped by their loose pairs (:mod:`.loose`, ``loose_groups``),
+   whose edges complete the edges table; then only the edges' weights stay.
+4. **records**, **roles**, **accounts** — the columns the later stages read, read again
+   once co-action's are gone; seeder, bridge, amplifier (:mod:`.roles`) and each member's
+   facts (:mod:`.members`), beside stages 5-7, which need only the membership.
 5. **evidence** — co-action evidence rows per cluster (:mod:`.evidence`).
 6. **mobilization** — signals in the texts each cluster pushed (:mod:`.mobilization.clusters`).
 7. **bursts** — Kleinberg bursts and synchrony per cluster (:mod:`.cluster_bursts`).
@@ -52,7 +54,7 @@ import pyarrow as pa
 from rallypoint import __version__
 from rallypoint.allocator import keeping_freed_memory
 from rallypoint.detectors import promoted, scoring
-from rallypoint.detectors.attachment import attach_accounts, prepare_engagements
+from rallypoint.detectors.attachment import attach_accounts, merge_meetings, prepare_engagements
 from rallypoint.detectors.cluster_bursts import burst_candidates, cluster_bursts
 from rallypoint.detectors.coaction.co_engage import TYPE as ENGAGE_TYPE
 from rallypoint.detectors.coaction.partition import DEFAULT_PAIR_BUDGET
@@ -205,9 +207,12 @@ class DetectRun:
             # numpy's large temporaries reuse freed memory instead of fresh pages (rallypoint.allocator)
             run.enter_context(keeping_freed_memory())
             self.executor = run.enter_context(ThreadPoolExecutor(2, thread_name_prefix="detect"))
+            # the edges file stays open from the edges stage to the loose groups' edges; a failed
+            # run leaves no edges file behind
+            self.edges_file = run.enter_context(ExitStack())
             self.coaction()
-            self.communities()
             self.write_edges()
+            self.communities()
             self.read_later_records()
             self.describe_clusters()
             self.inauthenticity()
@@ -276,42 +281,49 @@ class DetectRun:
     def pair_budget(self) -> int:
         return DEFAULT_PAIR_BUDGET if self.options.pair_budget is None else self.options.pair_budget
 
+    def write_edges(self) -> None:
+        """edges: the edges table written before the communities are found, and of it only what
+        Leiden, the roles and the score read kept: its per-type lists and times would otherwise
+        be held through Leiden and the group test, the run's peak. The file is committed once
+        the loose groups' edges follow (:meth:`communities`)."""
+        with self.stages.stage("edges", f"writing the edges ({self.edges.num_rows:,})"):
+            self.write_edges_part = self.edges_file.enter_context(self.lake.run_table_writer(self.run_id, "edges"))
+            self.write_edges_part(self.edges)
+            self.n_edges = self.edges.num_rows
+            self.edges = self.edges.select(["account_a", "account_b", "weight", "strength", "expected_weight"])
+
     def communities(self) -> None:
         """Leiden communities, grown by the attachment's group test when co-engagement ran."""
         o = self.options
-        with self.stages.stage("communities", f"communities ({self.edges.num_rows:,} edges)"):
+        with self.stages.stage("communities", f"communities ({self.n_edges:,} edges)"):
             engage_window = self.window_seconds.get(ENGAGE_TYPE)
             # with co-engagement, pairs are seeds too: the group test can grow them to clusters
             communities = find_communities(self.edges, objective=o.objective, resolution=o.resolution, seed=o.seed,
                                            min_size=2 if engage_window else MIN_CLUSTER_SIZE)
+            # the graph has the accounts: the roles and the score read only the weights (and the
+            # loose groups the strengths)
+            self.edges = self.edges.select(["weight", "strength", "expected_weight"]
+                                           if self.loose_edges is not None else ["weight", "expected_weight"])
             self.attached = 0
-            actions, self.actions = self.actions, None
             if engage_window:
                 attachment = attach_accounts(communities, self.prepared.pop().result(), engage_window,
                                              significance=o.significance)
                 communities, self.attached = attachment.communities, attachment.attached.height
-                actions = pl.concat([actions, attachment.actions]).unique(
-                    ["type", "target", "id"], keep="first").sort("timestamp", "id", "type", "target")
+                self.actions = merge_meetings(self.actions, attachment.actions)
             self.grouped = 0
             if self.loose_edges is not None:
                 loose = group_loose_pairs(communities, self.edges, self.loose_edges, self.loose_actions,
                                           resolution=o.resolution, seed=o.seed)
-                communities, self.edges, self.grouped = loose.communities, loose.edges, loose.grouped
-                actions = pl.concat([actions, loose.actions]).unique(
-                    ["type", "target", "id"], keep="first").sort("timestamp", "id", "type", "target")
+                communities, self.grouped = loose.communities, loose.grouped
+                self.edges = loose.edges.select(["weight", "expected_weight"])
+                self.write_edges_part(loose.grouped_edges)
+                self.n_edges += loose.grouped_edges.num_rows
+                self.actions = merge_meetings(self.actions, loose.actions)
             self.loose_edges = self.loose_actions = None
+            self.edges_file.close()
             self.found = communities
-            self.actions = actions
             self.membership = pl.from_arrow(communities.members()).select(
                 "account_id", cluster_id=pl.col("community"))
-
-    def write_edges(self) -> None:
-        """edges: the edges table written now, and of it only the numbers the roles and the score
-        read kept: its account ids and per-type lists are most of the run's resident memory."""
-        with self.stages.stage("edges", f"writing the edges ({self.edges.num_rows:,})"):
-            self.lake.write_run_table(self.run_id, "edges", self.edges)
-            self.n_edges = self.edges.num_rows
-            self.edges = self.edges.select(["weight", "expected_weight"])
 
     def read_later_records(self) -> None:
         with self.stages.stage("records", "reading the records for the evidence"):

@@ -13,6 +13,7 @@ quadratic blow-up; ``build`` aggregates them into the coordination graph
 """
 
 from rallypoint.detectors.coaction.build import (
+    ACTION_ORDER,
     ACTIONS_SCHEMA,
     COACTION_TYPES,
     DEFAULT_MAX_PAIRS_PER_SHARE,
@@ -26,6 +27,7 @@ from rallypoint.detectors.coaction.build import (
 )
 
 __all__ = [
+    "ACTION_ORDER",
     "ACTIONS_SCHEMA",
     "COACTION_TYPES",
     "DEFAULT_MAX_PAIRS_PER_SHARE",

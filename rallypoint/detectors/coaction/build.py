@@ -135,6 +135,9 @@ ACTIONS_SCHEMA = pa.schema(
         pa.field("timestamp", TIMESTAMP),
     ]
 )
+#: The order of ``CoactionResult.actions_frame`` (and of every table made from it): by time,
+#: then record, type and target, so a record's actions are neighbours.
+ACTION_ORDER: tuple[str, ...] = ("timestamp", "id", "type", "target")
 #: The record columns the detectors read.
 RECORD_COLUMNS: tuple[str, ...] = (
     "id", "account_id", "timestamp", "action", "target_id", "text",
@@ -174,7 +177,7 @@ class CoactionResult:
     """Edges (``EDGES_SCHEMA``), the actions behind them, the windows used and run figures.
 
     ``actions_frame``: the actions as polars holds them (``ACTIONS_SCHEMA``'s columns, sorted by
-    timestamp, id, type, target); ``actions``: the same as an Arrow table of ``ACTIONS_SCHEMA``,
+    ``ACTION_ORDER``); ``actions``: the same as an Arrow table of ``ACTIONS_SCHEMA``,
     converted on each access. ``detect`` reads the frame: the Arrow copy materialises every
     string of millions of actions again.
     """
@@ -345,7 +348,7 @@ def build_coaction_edges(
         return actions.select(
             type=_type_names(actions["kind"], type_list), target="target", account_id="account_id", id="id",
             timestamp=pl.from_epoch("time", time_unit="us").dt.replace_time_zone("UTC"),
-        ).sort("timestamp", "id", "type", "target")
+        ).sort(*ACTION_ORDER)
 
     actions = named(actions)
     loose_actions = None if loose_actions is None else named(loose_actions)
