@@ -326,7 +326,10 @@ def build_coaction_edges(
     loose_runs = loose_actions = None
     if loose is not None and runs is not None:
         loose_runs = _PairRuns.of(per_type, null_model, loose)
-        loose_runs.keep &= ~runs.keep
+        # only the pairs the loose groups can use (loose.repeated: met on two different posts
+        # within one type); the rest would be held through the communities for nothing
+        met_twice = np.maximum.reduceat(per_type["n_shared"].to_numpy(), loose_runs.starts) >= 2
+        loose_runs.keep &= ~runs.keep & met_twice
         loose_rows = per_type.filter(pl.Series(loose_runs.kept_rows())).select(_KEPT_COLUMNS)
     if streamed is None:
         actions = plan.actions(shares, kept, window_us, max_pairs_per_share)
