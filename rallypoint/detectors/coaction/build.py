@@ -42,7 +42,7 @@ import numbers
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -325,11 +325,11 @@ def build_coaction_edges(
     kept, runs = _kept_pair_rows(per_type, null_model, significance)
     loose_runs = loose_actions = None
     if loose is not None and runs is not None:
-        loose_runs = _PairRuns.of(per_type, null_model, loose)
-        # only the pairs the loose groups can use (loose.repeated: met on two different posts
-        # within one type); the rest would be held through the communities for nothing
-        met_twice = np.maximum.reduceat(per_type["n_shared"].to_numpy(), loose_runs.starts) >= 2
-        loose_runs.keep &= ~runs.keep & met_twice
+        # the same pairs and p-values, another choice: only the pairs the loose groups can use
+        # (loose.repeated: met on two different posts within one type)
+        met_twice = np.maximum.reduceat(per_type["n_shared"].to_numpy(), runs.starts) >= 2
+        loose_runs = replace(runs, keep=(runs.p_value <= loose) & ~runs.keep & met_twice)
+        del met_twice
         loose_rows = per_type.filter(pl.Series(loose_runs.kept_rows())).select(_KEPT_COLUMNS)
     if streamed is None:
         actions = plan.actions(shares, kept, window_us, max_pairs_per_share)
@@ -875,7 +875,7 @@ class _PairRuns:
 
     def kept_rows(self) -> np.ndarray:
         """Per row: whether its pair is kept."""
-        return self.keep[np.cumsum(self.new) - 1]
+        return np.repeat(self.keep, np.diff(np.r_[self.starts, self.new.size]))
 
 
 def _kept_pair_rows(per_type: pl.DataFrame, null_model: str, significance: float
