@@ -296,11 +296,11 @@ def build_coaction_edges(
         # with the null model, only the rows of pairs that may pass come back (most candidates
         # met once and cannot): the rest never become strings or structs
         loose = loose_significance if jitter is not None and edge_sink is None else None
-        significance_or_none = (loose or significance) if jitter is not None else None
+        significance_or_none = significance if jitter is not None else None
         streamed = None if edge_sink is None else _EdgeStream(edge_sink, type_list, null_model, significance,
                                                               plan.accounts)
         per_type, candidates, per_kind = plan.per_type(rows, share_stats, min_participation, significance_or_none,
-                                                       sink=streamed)
+                                                       loose, sink=streamed)
         stats["spilled_rows"] = plan.spilled_rows
         stats["buckets_seconds"] = round(time.perf_counter() - buckets_started[0], 3)
         stats["buckets_cpu_seconds"] = round(time.process_time() - buckets_started[1], 3)
@@ -648,12 +648,13 @@ class _LocalPlan:
         figures = merge_figures([r.figures for r in results])
         return results, None, figures
 
-    def per_type(self, rows, share_stats, min_participation, significance, sink=None):
+    def per_type(self, rows, share_stats, min_participation, significance, loose=None, sink=None):
         """The per-type rows of every type, added up bucket by bucket (``engine.reduce_bucket``)
         and sorted by (account pair, type); accounts stay codes.
 
         ``significance``: ``None`` without a null model, else only rows of pairs whose
-        p-value may pass it are kept, bucket by bucket (and only those get ``E_ab``).
+        p-value may pass it are kept, bucket by bucket (and only those get ``E_ab``), and with
+        ``loose`` the pairs the loose groups can use (``reduce.may_pass``).
         ``sink``: called with each bucket's rows (a frame as returned, in key order) instead of
         holding them; the frame returned is then empty.
         """
@@ -679,7 +680,7 @@ class _LocalPlan:
                                          chance)
         del share_counts
         release_unused_memory()  # the pairing's memory, before the buckets'
-        for bucket in self.runner.buckets(enough, significance):
+        for bucket in self.runner.buckets(enough, significance, loose):
             formed += bucket.formed
             per_kind += bucket.per_kind
             candidates += bucket.candidates
@@ -687,7 +688,7 @@ class _LocalPlan:
             del bucket
             if significance is not None:
                 expected = expected_weights(found, lookup, chance, n_accounts, n_kinds)
-                keep = may_pass(found, expected, n_kinds, significance)
+                keep = may_pass(found, expected, n_kinds, significance, loose)
                 found = found.take(keep)
                 kept_expected.append(expected[keep])
             kept.append(found)

@@ -82,7 +82,7 @@ def pair_partition(part: PartShares, window_us: np.ndarray, max_pairs_per_share:
 
 
 def reduce_bucket(pieces: list[PerType], enough: np.ndarray | None, n_accounts: int, n_kinds: int,
-                  significance: float | None) -> BucketResult:
+                  significance: float | None, loose: float | None = None) -> BucketResult:
     """One bucket's pieces added up and filtered (see the module docstring)."""
     rows = combine(list(pieces))
     formed = np.bincount(rows.pair_kind % n_kinds, minlength=n_kinds)
@@ -90,7 +90,7 @@ def reduce_bucket(pieces: list[PerType], enough: np.ndarray | None, n_accounts: 
     candidates = len(pair_runs(rows, n_kinds)[0])
     per_kind = np.bincount(rows.pair_kind % n_kinds, minlength=n_kinds)
     if significance is not None:
-        rows = rows.take(may_pass(rows, rows.met_chance, n_kinds, significance))
+        rows = rows.take(may_pass(rows, rows.met_chance, n_kinds, significance, loose))
     return BucketResult(rows, formed, candidates, per_kind)
 
 
@@ -136,14 +136,16 @@ class InProcess:
     def spilled_rows(self) -> int:
         return self.spill.rows_written
 
-    def buckets(self, enough: np.ndarray | None, significance: float | None) -> Iterator[BucketResult]:
+    def buckets(self, enough: np.ndarray | None, significance: float | None,
+                loose: float | None = None) -> Iterator[BucketResult]:
         """The buckets' results in order; the next bucket is read and reduced on a thread while
         the caller works on the current one (its ``E_ab`` and p-values), so both cores stay busy
         and at most two buckets are alive."""
         with ThreadPoolExecutor(1) as pool:
             pending: Future[BucketResult] | None = None
             for pieces in self.spill.bucket_pieces():
-                future = pool.submit(reduce_bucket, pieces, enough, self.n_accounts, self.n_kinds, significance)
+                future = pool.submit(reduce_bucket, pieces, enough, self.n_accounts, self.n_kinds, significance,
+                                     loose)
                 del pieces
                 if pending is not None:
                     yield pending.result()
@@ -179,7 +181,8 @@ class OnCluster:
     def gather(self, handles: list) -> list:
         return self.client.gather(handles)
 
-    def buckets(self, enough: np.ndarray | None, significance: float | None) -> Iterator[BucketResult]:
+    def buckets(self, enough: np.ndarray | None, significance: float | None,
+                loose: float | None = None) -> Iterator[BucketResult]:
         # a task, not scattered data: Dask computes it again when the worker holding it is lost
         enough_task = None if enough is None else self.client.submit(_value, enough, pure=False)
         # a few buckets at a time: a worker given every bucket at once fetches their pieces ahead
@@ -190,7 +193,7 @@ class OnCluster:
             while waiting and len(in_flight) < limit:
                 bucket = waiting.popleft()
                 in_flight.append(self.client.submit(reduce_bucket, [pieces[bucket] for pieces in self.pieces],
-                                                    enough_task, self.n_accounts, self.n_kinds, significance,
+                                                    enough_task, self.n_accounts, self.n_kinds, significance, loose,
                                                     pure=False))
                 # the bucket's task holds its pieces now: each goes once the bucket is reduced
                 for pieces in self.pieces:

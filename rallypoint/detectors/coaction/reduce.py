@@ -170,8 +170,11 @@ def pair_runs(per_type: PerType, n_kinds: int) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(new), np.cumsum(new) - 1
 
 
-def may_pass(per_type: PerType, expected: np.ndarray, n_kinds: int, significance: float) -> np.ndarray:
-    """Rows of account pairs whose p-value, with their ``expected`` summed over types, is ``<= significance``.
+def may_pass(per_type: PerType, expected: np.ndarray, n_kinds: int, significance: float,
+             loose: float | None = None) -> np.ndarray:
+    """Rows of account pairs whose p-value, with their ``expected`` summed over types, is ``<= significance``
+    (or ``<= loose`` for a pair that met on two different targets within one type: what the loose
+    groups can use, :mod:`rallypoint.detectors.loose`).
 
     The p-value grows with the expected weight, so given a lower bound of ``E_ab``
     (``met_chance``) this keeps every pair that may pass and drops pairs that cannot.
@@ -186,7 +189,11 @@ def may_pass(per_type: PerType, expected: np.ndarray, n_kinds: int, significance
     tested = weight >= 2 if significance < 0.5 else np.ones(weight.size, bool)
     keep = np.zeros(weight.size, bool)
     expected_sum = np.add.reduceat(expected, starts)[tested]
-    keep[tested] = nm.poisson_p_values(weight[tested], expected_sum) <= significance * SLACK
+    p_value = nm.poisson_p_values(weight[tested], expected_sum)
+    keep[tested] = p_value <= significance * SLACK
+    if loose is not None:
+        twice = np.maximum.reduceat(per_type.n_shared, starts)[tested] >= 2
+        keep[tested] |= twice & (p_value <= loose * SLACK)
     return keep[run]
 
 
