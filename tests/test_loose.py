@@ -15,6 +15,7 @@ from rallypoint.detectors.communities import find_communities
 from rallypoint.detectors.loose import LOOSE_SIGNIFICANCE, group_loose_pairs
 from rallypoint.detectors.options import DetectOptions, DetectParameterError
 from rallypoint.schema import EDGES_SCHEMA
+from rallypoint.watch.watcher import WatchOptions
 
 
 def edges(rows: list[tuple[str, str, int, float]], types: tuple[str, ...] = ("co_engage",)) -> pa.Table:
@@ -125,7 +126,10 @@ def test_coaction_keeps_loose_pairs_aside_without_changing_its_edges():
 
 
 def test_the_option_is_checked_and_recorded():
-    assert DetectOptions().loose_groups is True and DetectOptions().significance < LOOSE_SIGNIFICANCE
+    assert DetectOptions().loose_groups is False and DetectOptions().significance < LOOSE_SIGNIFICANCE
+    # early warning groups them: watch's cycles detect with them unless told otherwise
+    assert WatchOptions().detect.loose_groups is True
+    assert WatchOptions.from_cli(loose_groups=False).detect.loose_groups is False
     assert DetectOptions(loose_groups=False).parameters()["loose_groups"] is False
     with pytest.raises(DetectParameterError, match="loose_groups"):
         DetectOptions(loose_groups="yes")

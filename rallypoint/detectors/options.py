@@ -50,8 +50,9 @@ class DetectOptions:
     null_model: str = _option("permutation", "Null model: permutation, none.")
     significance: float = _option(0.01, "Keep edges with a null-model p-value at most this.")
     loose_groups: bool = _option(
-        True, "After the communities, group the accounts no cluster holds by their loose pairs (null-model "
-              "p-value above the significance, at most the loose level of rallypoint.detectors.loose).")
+        False, "After the communities, group the accounts no cluster holds by their loose pairs (null-model "
+              "p-value above the significance, at most the loose level of rallypoint.detectors.loose); watch does "
+              "by default.")
     objective: str = _option("cpm", "Community objective (Leiden CPM, Leiden modularity, or connected components).")
     resolution: float | None = _option(
         None, f"Leiden resolution (default: {DEFAULT_CPM_RESOLUTION:g} for cpm, "

@@ -73,15 +73,16 @@ class WatchOptions:
     rules: Rules = field(default_factory=load_rules)
     webhook: Webhook | None = None
     tracking: TrackingOptions = field(default_factory=TrackingOptions)
-    #: every cycle's detect options (default: detect's own); since, until and the run's name are the cycle's
-    detect: DetectOptions | None = None
+    #: every cycle's detect options (default: detect's own, with the loose groups, which early
+    #: warning needs and a batch run may spare); since, until and the run's name are the cycle's
+    detect: DetectOptions = field(default_factory=lambda: DetectOptions(loose_groups=True))
 
     @classmethod
     def from_cli(cls, every: str = "15m", horizon: str = "14d", rules: str | Path | None = None,
                  webhook: str | None = None, **detect: Any) -> WatchOptions:
         return cls(horizon=parse_duration(horizon, "horizon"), every=parse_duration(every, "every"),
                    rules=load_rules(rules), webhook=Webhook(webhook) if webhook else None,
-                   detect=DetectOptions(**detect) if detect else None)
+                   detect=DetectOptions(**{"loose_groups": True, **detect}))
 
 
 @dataclass
