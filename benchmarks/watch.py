@@ -110,6 +110,15 @@ def stage_shares(lake, run_id: str) -> dict:
     return out
 
 
+def scratch_lake(records: int, seed: int, name: str) -> Path:
+    """A new lake of its own for a benchmark's runs, reading the cached world's interactions."""
+    source = prepare(records, seed)
+    scratch = OUT / f"{records}-{seed}" / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}"
+    scratch.mkdir(parents=True)
+    (scratch / "interactions").symlink_to(source.joinpath("interactions").resolve(), target_is_directory=True)
+    return scratch
+
+
 def main() -> None:
     from datetime import timedelta
 
@@ -120,11 +129,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--horizon", default="14d")
     args = parser.parse_args()
-    source = prepare(args.records, args.seed)
-
-    scratch = OUT / f"{args.records}-{args.seed}" / f"watch-{time.strftime('%Y%m%dT%H%M%S')}"
-    scratch.mkdir(parents=True)
-    (scratch / "interactions").symlink_to(source.joinpath("interactions").resolve(), target_is_directory=True)
+    scratch = scratch_lake(args.records, args.seed, "watch")
     days = sorted({p.parent.name.removeprefix("date=") for p in Lake(scratch).interaction_files()})
     from datetime import UTC, datetime
 

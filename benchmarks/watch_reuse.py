@@ -45,7 +45,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,8 +52,7 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from watch import OUT as WATCH_OUT  # noqa: E402
-from watch import TARGET_SHARE, _child, identical, prepare  # noqa: E402
+from watch import TARGET_SHARE, _child, identical, scratch_lake  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench-output" / "watch_reuse"
@@ -307,10 +305,7 @@ def main() -> None:
     args = parser.parse_args()
     from rallypoint.lake import Lake
 
-    source = prepare(args.records, args.seed)
-    scratch = WATCH_OUT / f"{args.records}-{args.seed}" / f"reuse-{args.horizon}-{time.strftime('%Y%m%dT%H%M%S')}"
-    scratch.mkdir(parents=True)
-    (scratch / "interactions").symlink_to(source.joinpath("interactions").resolve(), target_is_directory=True)
+    scratch = scratch_lake(args.records, args.seed, f"reuse-{args.horizon}")
     last = max(p.parent.name.removeprefix("date=") for p in Lake(scratch).interaction_files())
     end = datetime.strptime(last, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
     load = os.getloadavg()
