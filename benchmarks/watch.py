@@ -8,7 +8,7 @@ lets a watcher (in a scratch lake on the same interactions) run the day before t
 then times
 
 * **watch**: the cycle that sees the last day (detect over the horizon, tracks, alerts);
-* **full**: ``detect_run`` over the same ``[end - horizon, end)``;
+* **full**: ``detect_run`` over the same ``[end - horizon, end)``, with the watcher's detect options;
 
 and checks that the two runs' tables (edges, clusters, members, evidence) are identical.
 Each timed step runs in a fresh process so its CPU time and peak memory are its own.
@@ -43,15 +43,16 @@ step, lake, moment, horizon = sys.argv[1:5]
 moment = datetime.fromisoformat(moment)
 load_before = os.getloadavg()
 start = time.perf_counter()
+from rallypoint.watch.watcher import Watcher, WatchOptions, parse_duration
+options = WatchOptions.from_cli(horizon=horizon)
 if step == "full":
     from rallypoint.detectors.pipeline import detect_run
-    from rallypoint.watch.watcher import parse_duration
-    run_id = detect_run(lake, since=moment - parse_duration(horizon, "horizon"), until=moment,
+    # the watcher's own detect options (with the loose groups), so the tables can be the same
+    run_id = detect_run(lake, options.detect, since=moment - parse_duration(horizon, "horizon"), until=moment,
                         show_progress=False).run_id
     alerts = None
 else:
-    from rallypoint.watch.watcher import Watcher, WatchOptions
-    result = Watcher(lake, WatchOptions.from_cli(horizon=horizon)).cycle(as_of=moment)
+    result = Watcher(lake, options).cycle(as_of=moment)
     run_id, alerts = result.run_id, len(result.alerts)
 wall = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_SELF)

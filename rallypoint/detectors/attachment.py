@@ -659,7 +659,7 @@ def merge_meetings(actions: pl.DataFrame, meetings: pl.DataFrame) -> pl.DataFram
     ``meetings``: the same columns, in any order, repeats allowed. The result is
     ``pl.concat([actions, meetings]).unique(["type", "target", "id"], keep="first")
     .sort(*ACTION_ORDER)`` row for row, without that chain's copies of the actions (a hash
-    table of every key, the distinct rows, the sorted rows: at 10M records the run's peak):
+    table of every key, the distinct rows, the sorted rows, which held the run's peak):
     the meetings are made distinct and sorted among themselves, each one's place among the
     sorted actions found, and the two merged by one gather that leaves the repeats out. (A
     key shared by actions at two different times, an id two platforms both use, is kept at
