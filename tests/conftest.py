@@ -32,6 +32,28 @@ def russian_lake(reference_dir: Path, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def local_cluster():
+    """A ``distributed.LocalCluster`` of two worker processes, shared by every test that needs one.
+
+    Its start is tried three times: a worker process that dies before it connects to its nanny
+    (one CI run in three, never reproduced alone) is the machine's doing, not the code's under test.
+    """
+    from distributed import LocalCluster
+
+    failures = []
+    for _ in range(3):
+        try:
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        except (RuntimeError, TimeoutError) as exc:
+            failures.append(f"{type(exc).__name__}: {exc}")
+            continue
+        with cluster:
+            yield cluster
+        return
+    pytest.fail(f"no LocalCluster of two worker processes in three tries: {failures}")
+
+
+@pytest.fixture(scope="session")
 def neo4j_driver():
     """A driver for the local Neo4j (`make neo4j`). Unreachable is a failure, never a skip."""
     from rallypoint.errors import Neo4jError

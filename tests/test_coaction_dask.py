@@ -55,38 +55,30 @@ def assert_same(local, remote):
         assert local.stats[key] == remote.stats[key]
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as made:
-        yield made
-
-
 @pytest.mark.slow
-def test_partitions_on_two_worker_processes_match_the_in_process_run(cluster):
+def test_partitions_on_two_worker_processes_match_the_in_process_run(local_cluster):
     table = mixed_records()
     local = build_coaction_edges(table, **KWARGS)
-    remote = build_coaction_edges(table, scheduler=cluster.scheduler_address, **KWARGS)
+    remote = build_coaction_edges(table, scheduler=local_cluster.scheduler_address, **KWARGS)
     assert local.stats["partitions"] > 4 and local.edges.num_rows >= 28  # the cell's 8 * 7 / 2 pairs at least
     assert local.stats["spilled_rows"] > 0 and remote.stats["spilled_rows"] == 0
     assert_same(local, remote)
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_run_is_replaced_and_the_run_finishes(cluster):
+def test_a_worker_killed_mid_run_is_replaced_and_the_run_finishes(local_cluster):
     """Dask re-runs a lost worker's tasks elsewhere: the result is the in-process one."""
     from distributed import Client
 
     table = mixed_records(noise=3_000)
     local = build_coaction_edges(table, **KWARGS)
-    with Client(cluster.scheduler_address, set_as_default=False) as client:
+    with Client(local_cluster.scheduler_address, set_as_default=False) as client:
         killed = []
 
         def kill_when_busy():
             for _ in range(400):
                 if any(client.processing().values()):
-                    victim = next(iter(cluster.workers.values()))
+                    victim = next(iter(local_cluster.workers.values()))
                     os.kill(victim.process.process.pid, signal.SIGKILL)
                     killed.append(True)
                     return
@@ -96,6 +88,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_finishes(cluster):
         killer.start()
         remote = build_coaction_edges(table, scheduler=client, **KWARGS)
         killer.join()
+        client.wait_for_workers(2, timeout=120)  # its nanny restarts it: the shared cluster is whole again
     assert killed
     assert_same(local, remote)
 

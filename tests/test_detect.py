@@ -338,20 +338,17 @@ def test_a_smaller_pair_budget_spills_partitions_and_finds_the_same(worlds):
 
 
 @pytest.mark.slow
-def test_a_distributed_scheduler_runs_the_same_detection(worlds):
+def test_a_distributed_scheduler_runs_the_same_detection(worlds, local_cluster):
     """Co-action's partitions on two worker processes: every run table as in process."""
-    from distributed import LocalCluster
-
     world = worlds[0]
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        remote = detect_run(world["lake"].root, scheduler=cluster.scheduler_address, show_progress=False,
-                            pair_budget=20_000)
+    remote = detect_run(world["lake"].root, scheduler=local_cluster.scheduler_address, show_progress=False,
+                        pair_budget=20_000)
     assert remote.summary["coaction_stats"]["partitions"] > world["result"].summary["coaction_stats"]["partitions"]
     local, distributed = _tables(world), _tables({"lake": world["lake"], "run_id": remote.run_id})
     for name in RUN_TABLES:
         keep = [c for c in local[name].columns if c != "run_id"]
         assert distributed[name].select(keep).equals(local[name].select(keep)), name
-    assert remote.summary["parameters"]["scheduler"] == cluster.scheduler_address
+    assert remote.summary["parameters"]["scheduler"] == local_cluster.scheduler_address
 
 
 def test_detect_on_a_missing_lake_is_one_clear_sentence(tmp_path):

@@ -209,15 +209,12 @@ def test_kill_9_mid_ingest_then_rerun_gives_the_lake_of_one_clean_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_dask_cluster_of_processes_gives_the_same_lake(tmp_path):
-    from distributed import LocalCluster
-
+def test_a_dask_cluster_of_processes_gives_the_same_lake(tmp_path, local_cluster):
     source = write_canonical_jsonl(tmp_path / "a.jsonl", 20_000, duplicate_every=7)
     gz = tmp_path / "b.jsonl.gz"
     gz.write_bytes(gzip.compress(write_canonical_jsonl(tmp_path / "b.jsonl", 3_000, seed=5).read_bytes()))
     sources = [source, gz, FIXTURES / "x_v1.jsonl", FIXTURES / "telegram_result.json"]
     ingest_sources(sources, tmp_path / "threads")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        summary = ingest_sources(sources, tmp_path / "procs", scheduler=cluster.scheduler_address)
+    summary = ingest_sources(sources, tmp_path / "procs", scheduler=local_cluster.scheduler_address)
     assert summary.rejected_by_reason == {"unparseable timestamp": 1, "timestamp without a time zone": 1}
     assert lake_rows(tmp_path / "procs").equals(lake_rows(tmp_path / "threads"))
