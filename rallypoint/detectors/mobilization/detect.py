@@ -51,7 +51,6 @@ How
 from __future__ import annotations
 
 import re
-import unicodedata
 
 import polars as pl
 import pyarrow as pa
@@ -60,7 +59,7 @@ from rallypoint.errors import RallypointError
 
 from .dates import URL_PATTERN, DateGrammar
 from .lexicon import Lexicons, load_lexicons
-from .patterns import fold_expr
+from .patterns import INVISIBLE_CLASS, fold_expr, written_span
 
 #: The signals a text is flagged with (the evidence kinds, plus ``peaceful``).
 FLAGS: tuple[str, ...] = ("call_to_action", "logistics", "escalation", "delegitimization", "code_word", "peaceful",
@@ -125,23 +124,6 @@ def _not_negated(folded: str, regex: re.Pattern[str], compiled: _Compiled) -> li
             continue
         kept.append(match.group(0))
     return kept
-
-
-def _as_written(original: str, folded: str, phrases: list[str]) -> list[str]:
-    """The folded ``phrases`` as they are written in ``original`` (same spans; folding keeps length)."""
-    original = unicodedata.normalize("NFC", original)
-    same_length = len(original) == len(folded)
-    out, position = [], 0
-    for phrase in phrases:
-        at = folded.find(phrase, position)
-        if at < 0:
-            at = folded.find(phrase)
-        if at < 0 or not same_length:
-            out.append(phrase)
-            continue
-        out.append(original[at : at + len(phrase)])
-        position = at + len(phrase)
-    return out
 
 
 def detect_text_signals(table: pa.Table, lexicons: Lexicons | None = None, *, timezone: str = "UTC") -> pa.Table:
@@ -242,8 +224,9 @@ def _matched_as_written(hits: pl.DataFrame, is_call: pl.Series) -> pl.DataFrame:
     """``matched`` and ``matched_<kind>`` in the original spelling, columnar.
 
     Folding keeps every character in place (after NFC), so a phrase found at offset ``i``
-    of the folded text is the slice at ``i`` of the original; where the lengths differ
-    (rare lower-casing that adds characters) the folded phrase is kept.
+    of the folded text is the slice at ``i`` of the original, longer by the invisible
+    characters folding took out of its words; where the lengths differ (rare lower-casing
+    that adds characters) the folded phrase is kept.
     """
     kinds = list(_MATCH_PARTS)
     per_kind = hits.select(
@@ -260,17 +243,26 @@ def _matched_as_written(hits: pl.DataFrame, is_call: pl.Series) -> pl.DataFrame:
         ]
     ).drop_nulls("phrase")
     texts = hits.select("_row", "_folded", _nfc=pl.col("text").str.normalize("NFC"))
-    written = (
+    located = (
         long.with_row_index("_order")
         .join(texts, on="_row", how="left")
         .with_columns(_at=pl.col("_folded").str.find(pl.col("phrase"), literal=True))
-        .with_columns(
-            phrase=pl.when(
-                pl.col("_at").is_not_null() & (pl.col("_nfc").str.len_chars() == pl.col("_folded").str.len_chars())
-            )
-            .then(pl.col("_nfc").str.slice(pl.col("_at"), pl.col("phrase").str.len_chars()))
-            .otherwise(pl.col("phrase"))
-        )
+        .with_columns(_at=pl.when(pl.col("_nfc").str.len_chars() == pl.col("_folded").str.len_chars())
+                      .then(pl.col("_at")))
+    )
+    # a phrase's span also holds the invisible characters folding took out of its words
+    invisible = pl.col("_nfc").str.contains(INVISIBLE_CLASS) & pl.col("_at").is_not_null()
+    sliced = located.filter(~invisible).with_columns(
+        phrase=pl.when(pl.col("_at").is_not_null())
+        .then(pl.col("_nfc").str.slice(pl.col("_at"), pl.col("phrase").str.len_chars()))
+        .otherwise(pl.col("phrase"))
+    )
+    walked = located.filter(invisible)
+    walked = walked.with_columns(phrase=pl.Series(
+        [written_span(text, at, len(phrase)) for text, at, phrase in walked.select("_nfc", "_at", "phrase").iter_rows()],
+        dtype=pl.String))
+    written = (
+        pl.concat([sliced, walked])
         .sort("_order")
         .group_by("_row", "kind", maintain_order=True)
         .agg("phrase")

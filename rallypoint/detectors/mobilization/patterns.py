@@ -21,11 +21,22 @@ per-row follow-up alike. Rules, outside escapes:
 Case-sensitive aliases (acronyms such as ``DC`` or ``STF``) are not folded; they are
 matched against the original text.
 
+Folding also undoes the ways accounts write a word so that a filter misses it and a reader
+does not (:func:`unmask`): styled letters (fullwidth, mathematical bold or script, circled)
+become their plain letters; inside a word that mixes scripts, Cyrillic and Greek look-alikes
+(``mаrch`` with a Cyrillic ``а``) become the Latin letters they imitate, as Unicode's
+confusable-detection guidance (UTS #39, mixed-script confusables) suggests; inside a word,
+digits and symbols standing for letters (``m@rch``, ``r4lly``, ``st0p the st3al``) become those
+letters; invisible characters inside a word (zero-width spaces and joiners, soft hyphens) are
+taken out and the word's end is padded with spaces, so every later character keeps its place.
+A word wholly in another script, a number, a time or an ordinal ("1st", "10am") is left alone.
+
 Cost: linear in the phrase or text length.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import polars as pl
@@ -52,20 +63,118 @@ def _accent_table() -> dict[str, str]:
     return table
 
 
+def _styled_table() -> dict[str, str]:
+    """Styled letter (fullwidth, mathematical, circled, small capital ...) -> its plain lower-case
+    letter, and fullwidth or mathematical digits -> digits; the ordinal marks (ª, º) stay."""
+    table = {}
+    for code in range(0x80, 0x20000):
+        ch = chr(code)
+        plain = unicodedata.normalize("NFKC", ch).lower()
+        if len(plain) != 1 or not plain.isascii() or not plain.isalnum() or ch in ACCENTS or ch in "ªº":
+            continue
+        name = unicodedata.name(ch, "")
+        if plain.isalpha() or name.startswith(("FULLWIDTH", "MATHEMATICAL")):
+            table[ch] = plain
+    return table
+
+
 ACCENTS: dict[str, str] = _accent_table()
-_FOLD = str.maketrans(ACCENTS)
+STYLED: dict[str, str] = _styled_table()
+_FOLD = str.maketrans(ACCENTS | STYLED)
+
+#: Lower-case Cyrillic and Greek letters drawn like a Latin one: replaced only inside a word
+#: that also has Latin letters, so Russian or Greek words stay what they are.
+LOOKALIKES: dict[str, str] = dict(zip("асеорхуіјѕԁһԛԝӏѵαορνικυχεϲϳ", "aceopxyijsdhqwlvaopvikuxecj", strict=True))
+#: Digits and symbols written for letters inside a word.
+LEET: dict[str, str] = {"@": "a", "4": "a", "3": "e", "1": "i", "0": "o", "$": "s", "5": "s", "7": "t"}
+#: Characters that draw nothing (Unicode category Cf: zero-width space and joiners, soft
+#: hyphen, direction marks, byte-order mark): inside a word they split it for a regex only.
+INVISIBLE: frozenset[str] = frozenset(chr(c) for c in range(0x80, 0x110000) if unicodedata.category(chr(c)) == "Cf")
+
+
+def _char_class(chars) -> str:
+    """A regex class of ``chars`` written literally (none of them is special in a class), which
+    Python's ``re`` and Rust's ``regex`` read alike."""
+    return "[" + "".join(sorted(chars)) + "]"
+
+
+_MASK = _char_class(set(LOOKALIKES) | INVISIBLE)
+INVISIBLE_CLASS = _char_class(INVISIBLE)
+_SYMBOL = _char_class(LEET)
+_WORD_CHAR = f"(?:[a-z0-9@$]|{_MASK})"
+#: Rows that may hold a masked word (a cheap test run over the whole column first): a word with
+#: a Latin letter and a look-alike or invisible character, a symbol between letters, a leading $.
+_MASKED = (f"[a-z]{_WORD_CHAR}*{_MASK}|{_MASK}{_WORD_CHAR}*[a-z]|[a-z]{_SYMBOL}{{1,2}}[a-z]"
+           f"|(?:^|[^a-z0-9@$])\\$[a-z]")
+#: A word that may be masked, or a link (matched first so that its letters are left alone).
+_WORD = re.compile(f"(?:https?://|www\\.)\\S+|{_WORD_CHAR}+")
+
+
+def _unmask_word(word: str, domain_follows: bool) -> str:
+    letters = sum(ch.isascii() and ch.isalpha() for ch in word)
+    if not letters:
+        return word
+    chars = [LOOKALIKES.get(ch, ch) for ch in word]
+    if word[0] == "$" and len(word) > 1 and chars[1].isalpha():
+        chars[0] = "s"
+    i = 1
+    while i < len(chars) - 1:
+        run = 1 if chars[i] in LEET else 0
+        if run and chars[i + 1] in LEET and i + 2 < len(chars):
+            run = 2
+        ends = chars[i - 1].isascii() and chars[i - 1].isalpha() and chars[i + run].isascii() and chars[i + run].isalpha()
+        if run and ends and not (domain_follows and "@" in chars[i : i + run]):
+            chars[i : i + run] = [LEET[ch] for ch in chars[i : i + run]]
+        i += max(run, 1)
+    kept = [ch for ch in chars if ch not in INVISIBLE]
+    return "".join(kept) + " " * (len(chars) - len(kept))
+
+
+def unmask(folded: str) -> str:
+    """``folded`` (lower case, accents off) with its masked words written plainly (see the
+    module docstring); the same length: invisible characters taken out of a word are made up
+    by spaces at the word's end. O(len(text))."""
+    def plain(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if word.startswith(("http", "www.")) or not any(ch.isascii() and ch.isalpha() for ch in word):
+            return word
+        rest = folded[match.end() : match.end() + 2]
+        return _unmask_word(word, len(rest) == 2 and rest[0] == "." and rest[1].isalpha())
+
+    return _WORD.sub(plain, folded)
+
+
+def written_span(original: str, start: int, length: int) -> str:
+    """The span of ``original`` (NFC) that folded into ``length`` characters at ``start``: those
+    characters and the invisible ones among them, which folding took out of their words."""
+    end, seen = start, 0
+    while seen < length and end < len(original):
+        seen += original[end] not in INVISIBLE
+        end += 1
+    return original[start:end]
+
+
+def _unmask_series(folded: pl.Series) -> pl.Series:
+    """:func:`unmask` on the rows of ``folded`` that may hold a masked word, the others as they are."""
+    rows = folded.str.contains(_MASKED).fill_null(False).arg_true()
+    if rows.len() == 0:
+        return folded
+    return folded.scatter(rows, pl.Series([unmask(text) for text in folded.gather(rows)], dtype=pl.String))
 
 
 def fold(text: str) -> str:
-    """Python twin of :func:`fold_expr`: lower case, accents off, other non-ASCII -> space."""
-    folded = unicodedata.normalize("NFC", text).lower().translate(_FOLD)
+    """Python twin of :func:`fold_expr`: lower case, accents and styles off, masked words
+    unmasked, other non-ASCII -> space."""
+    folded = unmask(unicodedata.normalize("NFC", text).lower().translate(_FOLD))
     return "".join(ch if ch.isascii() else " " for ch in folded)
 
 
 def fold_expr(text: pl.Expr) -> pl.Expr:
-    """The folded text column (see the module docstring), vectorised."""
+    """The folded text column (see the module docstring), vectorised but for the rows that
+    may hold a masked word."""
     lowered = text.str.normalize("NFC").str.to_lowercase()
-    return lowered.str.replace_many(list(ACCENTS), list(ACCENTS.values())).str.replace_all(r"[^\x00-\x7F]", " ")
+    plain = lowered.str.replace_many(list(ACCENTS | STYLED), list((ACCENTS | STYLED).values()))
+    return plain.map_batches(_unmask_series, return_dtype=pl.String).str.replace_all(r"[^\x00-\x7F]", " ")
 
 
 def match_key(text: str) -> str:
