@@ -10,7 +10,8 @@ news outlets and page networks) and must not be flagged:
   news-aggregator bots re-sharing every outlet post within seconds (benign
   automation: tight timing, no mobilization).
 * :class:`Fandom` -- fans reposting their idol within minutes, with fan text and
-  the same hashtags, including a concert announced with a city and a day.
+  the same hashtags, including a concert announced with a city and a day; fans style and
+  leet-spell their words (``st4n``, mathematical bold) as often as a stealthy campaign masks its.
 * :class:`LawfulProtests` -- an organization announcing a permitted, peaceful
   protest (place, date, logistics) shared organically at slow, diverse times.
 * :class:`Politicians` -- high-profile accounts posting about the election and
@@ -40,7 +41,7 @@ from rallypoint.simulate.cascade import mixed_actions, originals, responses
 from rallypoint.simulate.context import WorldContext
 from rallypoint.simulate.events import POST, QUOTE, REPLY, REPOST, Batch, record_ids
 from rallypoint.simulate.organic import media_hashes
-from rallypoint.simulate.texts import date_phrase, fill, pick, place_name, random_slug
+from rallypoint.simulate.texts import MASKED_SHARE, date_phrase, fill, masked, pick, place_name, random_slug
 from rallypoint.simulate.timing import DAY, HOUR, UTC_OFFSET, diurnal_times, lognormal_delays
 
 VIRAL_TEXT = {
@@ -266,8 +267,8 @@ class Fandom:
         n_posts = ctx.per_day(self.POSTS_PER_DAY)
         ts = np.sort(diurnal_times(rng, n_posts, ctx.start, ctx.days, -5))
         concert_day = datetime.fromtimestamp(ctx.end - DAY, UTC).day
-        texts = [fill(pick(rng, idol["posts"]), song=pick(rng, idol["songs"]), city=pick(rng, idol["cities"]),
-                      day=str(concert_day)) for _ in range(n_posts)]
+        texts = [masked(fill(pick(rng, idol["posts"]), song=pick(rng, idol["songs"]), city=pick(rng, idol["cities"]),
+                             day=str(concert_day)), MASKED_SHARE) for _ in range(n_posts)]
         posts = originals(ctx.ids, accounts_idx=np.full(n_posts, self.idol), ts=ts, text=texts,
                           hashtags=_lists([[pick(rng, idol["hashtags"])] for _ in range(n_posts)]),
                           media=_lists([[h] if rng.random() < 0.5 else None for h in media_hashes(rng, n_posts)]))
@@ -301,8 +302,10 @@ class Fandom:
 
 
 def _fan_text(rng: np.random.Generator) -> str:
+    """A fan's line; fans style and leet-spell their words as often as a stealthy campaign masks its."""
     idol = phrases.IDOL
-    return fill(pick(rng, idol["fan"]), song=pick(rng, idol["songs"]), tag="#" + pick(rng, idol["hashtags"]))
+    text = fill(pick(rng, idol["fan"]), song=pick(rng, idol["songs"]), tag="#" + pick(rng, idol["hashtags"]))
+    return masked(text, MASKED_SHARE)
 
 
 class LawfulProtests:

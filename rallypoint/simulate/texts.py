@@ -12,12 +12,15 @@
   caller raises as the date approaches. :func:`near_duplicate` makes the slightly
   edited copies members post within seconds of each other.
 * :func:`typo` adds human noise (swapped, dropped or doubled letters, lost accents,
-  shouting).
+  shouting); :func:`masked` writes a few words the ways accounts dodge word filters.
 """
 
 from __future__ import annotations
 
+import random
+import re
 import unicodedata
+import zlib
 from datetime import UTC, datetime
 
 import numpy as np
@@ -55,6 +58,51 @@ def typo(rng: np.random.Generator, text: str) -> str:
     if kind == 4:
         return text[:i] + text[i] + text[i:]
     return text.lower()
+
+
+_LEET = {"a": "4", "e": "3", "o": "0", "i": "1", "s": "5", "t": "7"}
+_CYRILLIC = {"a": "\u0430", "e": "\u0435", "o": "\u043e", "p": "\u0440", "c": "\u0441", "x": "\u0445", "y": "\u0443"}
+_BOLD = {c: chr(0x1D41A + i) for i, c in enumerate("abcdefghijklmnopqrstuvwxyz")} | {
+    c: chr(0x1D400 + i) for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ")}
+
+
+def _masked_word(chooser: random.Random, word: str) -> str:
+    style = chooser.randrange(4)
+    if style == 0:  # letters as digits, now and then the first or the last one too
+        spots = [i for i, c in enumerate(word) if c.lower() in _LEET]
+        inner = [i for i in spots if 0 < i < len(word) - 1]
+        chosen = chooser.sample(inner or spots, min(len(inner or spots), chooser.randrange(1, 3))) if spots else []
+        if chooser.random() < 0.25 and spots:
+            chosen.append(chooser.choice([spots[0], spots[-1]]))
+        return "".join(_LEET[c.lower()] if i in chosen else c for i, c in enumerate(word))
+    if style == 1:  # a Cyrillic letter drawn like the Latin one
+        spots = [i for i, c in enumerate(word) if c in _CYRILLIC]
+        if not spots:
+            return word
+        at = chooser.choice(spots)
+        return word[:at] + _CYRILLIC[word[at]] + word[at + 1:]
+    if style == 2:  # a zero-width space or a soft hyphen inside
+        at = chooser.randrange(1, len(word))
+        return word[:at] + chooser.choice(["\u200b", "\u00ad", "\u200d"]) + word[at:]
+    return "".join(_BOLD.get(c, c) for c in word)  # mathematical bold
+
+
+def masked(text: str, share: float) -> str:
+    """``text``, or for ``share`` of texts one or two of its words of four letters or more written
+    the ways accounts dodge word filters: letters as digits (``r4lly``), a Cyrillic look-alike
+    letter, a zero-width character inside, or mathematical bold. Chosen from the text's own hash,
+    so a world's random streams are not touched (a world with masking differs only in those words).
+    """
+    chooser = random.Random(zlib.crc32(text.encode()))
+    if chooser.random() >= share:
+        return text
+    links = [m.span() for m in re.finditer(r"(?:https?://|www\.)\S+", text)]
+    words = [m for m in re.finditer(r"[A-Za-z]{4,}", text) if not any(a <= m.start() < b for a, b in links)]
+    if not words:
+        return text
+    for match in sorted(chooser.sample(words, min(len(words), chooser.randrange(1, 3))), key=lambda m: -m.start()):
+        text = text[:match.start()] + _masked_word(chooser, match.group(0)) + text[match.end():]
+    return text
 
 
 _TAILS = {
@@ -164,6 +212,10 @@ _FRAUD_ENDINGS = {"en": [".", "!", "!!", ". Period."], "pt": [".", "!", "!!", ".
                   "es": [".", "!", "!!", ". Punto."]}
 
 
+#: The share of a stealthy campaign's texts, and of fans' texts, with masked words.
+MASKED_SHARE = 0.35
+
+
 class CampaignVoice:
     """The recurring words, links and keys of one mobilization campaign."""
 
@@ -226,14 +278,16 @@ class CampaignVoice:
             text += " " + "".join(pick(rng, b["emojis"]) for _ in range(int(rng.integers(1, 4))))
         if rng.random() < 0.15:
             text = typo(rng, text)
-        return _fill(text, slots)
+        text = _fill(text, slots)
+        return masked(text, MASKED_SHARE) if self.stealthy else text
 
     def support(self, rng: np.random.Generator, post_ts: int, event_ts: int) -> str:
         """A member's short reply or quote: I'm coming, the bus is full, ..."""
         text = pick(rng, self.bank["support"])
         if rng.random() < 0.3:
             text += " " + pick(rng, self.bank["emojis"])
-        return _fill(text, self._slots(rng, post_ts, event_ts))
+        text = _fill(text, self._slots(rng, post_ts, event_ts))
+        return masked(text, MASKED_SHARE) if self.stealthy else text
 
     def raid_reply(self, rng: np.random.Generator) -> str:
         """A reply flooding a prominent post: a fraud claim, sometimes with the campaign's tag."""
