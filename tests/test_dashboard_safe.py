@@ -203,3 +203,12 @@ def test_html_expr_escapes_a_column_for_plotly_labels():
     frame = pl.DataFrame({"name": ['<a href="javascript:x">n</a>', None]})
     got = frame.select(html_expr("name"))[:, 0].to_list()
     assert got == ["&lt;a href=&quot;javascript:x&quot;&gt;n&lt;/a&gt;", ""]
+
+
+def test_invisible_characters_from_the_data_are_shown_by_their_code_points():
+    """A zero-width space splitting a word past a filter, a right-to-left override turning a name
+    around: the analyst sees that they are there (tables still show values exactly)."""
+    assert _markdown_to_text(md("ma\u200brch")) == "ma[U+200B]rch"
+    assert html("\u202egpj.exe") == "[U+202E]gpj.exe"
+    assert "\u200b" not in highlight("T@ke to the str\u200beets", ["str\u200beets"])
+    assert "<mark>str[U+200B]eets</mark>" in highlight("T@ke to the str\u200beets", ["str\u200beets"])

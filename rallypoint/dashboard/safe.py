@@ -26,6 +26,12 @@ Two escapes, for the two places a value can land:
   the whole source before parsing, HTML included). :func:`html_expr` HTML-escapes a whole
   column, for plotly's labels (which take a subset of HTML, links included).
 
+Both also *reveal* the invisible characters a value carries (Unicode category Cf: zero-width
+spaces and joiners, soft hyphens, the right-to-left override that shows ``gpj.exe`` as
+``exe.jpg``): each is shown as its code point, ``[U+200B]``, because accounts use them to split a
+word past a filter or to make a handle look like another, and an analyst must see that they are
+there. The tables (``st.dataframe``) show values exactly, invisible characters included.
+
 Views never put a data value into Markdown or HTML except through these two, and
 ``tests/test_dashboard_safe.py`` reads the views' source to hold them to it. The app draws
 no link taken from data (a post's URLs are shown as text).
@@ -41,6 +47,8 @@ import string
 
 import polars as pl
 
+from rallypoint.detectors.mobilization.patterns import INVISIBLE
+
 __all__ = ["html", "html_expr", "md"]
 
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
@@ -53,8 +61,13 @@ _WORD_JOINER = "\u2060"
 _HTML_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;"))
 
 
+#: Each invisible character (Unicode Cf) -> its code point, shown; the word joiners this module
+#: adds itself come after.
+_REVEAL = {ord(ch): f"[U+{ord(ch):04X}]" for ch in INVISIBLE}
+
+
 def _as_text(value: object) -> str:
-    return "" if value is None else str(value)
+    return "" if value is None else str(value).translate(_REVEAL)
 
 
 def md(value: object) -> str:

@@ -89,7 +89,8 @@ LOOKALIKES: dict[str, str] = dict(zip("асеорхуіјѕԁһԛԝӏѵαορν�
 LEET: dict[str, str] = {"@": "a", "4": "a", "3": "e", "1": "i", "0": "o", "$": "s", "5": "s", "7": "t"}
 #: Characters that draw nothing (Unicode category Cf: zero-width space and joiners, soft
 #: hyphen, direction marks, byte-order mark): inside a word they split it for a regex only.
-INVISIBLE: frozenset[str] = frozenset(chr(c) for c in range(0x80, 0x110000) if unicodedata.category(chr(c)) == "Cf")
+INVISIBLE: frozenset[str] = frozenset(chr(c) for c in (*range(0x80, 0x20000), *range(0xE0000, 0xE0080))
+                                      if unicodedata.category(chr(c)) == "Cf")  # planes 0, 1 and the tags
 
 
 def _char_class(chars) -> str:
