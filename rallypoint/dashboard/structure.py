@@ -211,15 +211,12 @@ def chosen_label_boxes(xy: np.ndarray, labels: np.ndarray, *, char_px: float, li
     x1, y1``) and whether it is left of its marker. ``O(k² · len(SHIFTS))`` for ``k`` labels.
     """
     k = len(labels)
-    lengths = np.char.str_len(labels.astype(str)).astype(float) * char_px
+    widths = np.char.str_len(labels.astype(str)).astype(float) * char_px
     radius = np.broadcast_to(np.asarray(radius_px, dtype=float), (k,))
     boxes, left = np.zeros((k, 4)), np.zeros(k, dtype=bool)
     marks = np.column_stack([xy - radius[:, None], xy + radius[:, None]])
     for i in range(k):  # few labels, each placed against those before it: sequential by nature
-        x, y, r = xy[i, 0], xy[i, 1], radius[i]
-        tries = [(on_left, (x - r - 4 - lengths[i], y + dy * line_px - line_px / 2, x - r - 2,
-                            y + dy * line_px + line_px / 2) if on_left else
-                  (x + r + 2, y + dy * line_px - line_px / 2, x + r + 4 + lengths[i], y + dy * line_px + line_px / 2))
+        tries = [(on_left, _beside(xy[i], radius[i], widths[i], line_px, dy, on_left))
                  for dy in SHIFTS for on_left in (False, True)]
         inside = [t for t in tries if bounds is None or (t[1][0] >= 0 and t[1][1] >= 0 and t[1][2] <= bounds[0]
                                                            and t[1][3] <= bounds[1])]
@@ -228,6 +225,15 @@ def chosen_label_boxes(xy: np.ndarray, labels: np.ndarray, *, char_px: float, li
                                           & (others[:, 1] < t[1][3]) & (others[:, 3] > t[1][1])).any()]
         left[i], boxes[i] = (free or inside or tries)[0]
     return boxes, left
+
+
+def _beside(xy: np.ndarray, radius: float, width: float, line_px: float, lines_down: int,
+            on_left: bool) -> tuple[float, float, float, float]:
+    """The box (``x0, y0, x1, y1``) of a label ``width`` wide, right (or left) of a marker of ``radius``
+    at ``xy``, ``lines_down`` lines below the marker's own line (negative: above)."""
+    top = xy[1] + (lines_down - 0.5) * line_px
+    x0 = xy[0] - radius - 4 - width if on_left else xy[0] + radius + 2
+    return (x0, top, x0 + width + 2, top + line_px)
 
 
 def fitting_labels(xy: np.ndarray, labels: np.ndarray, priority: np.ndarray, *, char_px: float, line_px: float,
