@@ -6,7 +6,7 @@ queries are taken from the lake itself (a hashtag, a handle, a domain, a link, w
 and without accents, an account id), so every one has hits. Prints wall seconds per query,
 cold (first) and warm (best of three), with the hit counts and the machine's load.
 
-    .venv/bin/python benchmarks/search.py [--records 1000000]
+    .venv/bin/python benchmarks/search.py [--records 1000000] [--lake LAKE]
 
 Not a test: run it by hand or with ``make bench``; the CPU is shared.
 """
@@ -50,8 +50,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--lake", type=Path, default=None,
+                        help="Search this lake (e.g. the dashboard benchmark's 20k world) instead of the detect one.")
     args = parser.parse_args()
-    lake, _ = prepare(args.records, args.seed)
+    lake = args.lake or prepare(args.records, args.seed)[0]
     print(f"== search on {lake} (load average {os.getloadavg()[0]:.1f})")
     worst = 0.0
     for form, query in sample_queries(lake).items():

@@ -7,6 +7,7 @@ key, as the browser would).
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -27,6 +28,7 @@ from rallypoint.dashboard.data import run_version
 from rallypoint.dashboard.network_picture import PICTURE_ABOVE
 from rallypoint.dashboard.network_zoom import WHOLE
 from rallypoint.dashboard.queue import REASON_LABELS
+from rallypoint.dashboard.safe import html
 from rallypoint.dashboard.triage import Decision, TriageStore
 from rallypoint.dashboard.views.cluster_page import COMPONENTS
 from rallypoint.detectors.evidence import kind_label
@@ -668,6 +670,11 @@ def test_expand_shows_the_chosen_accounts_context_with_its_node_count(fixture_la
     said = next(m.value for m in at.markdown if m.value.startswith("**Expanded: "))
     assert said.startswith(f"**Expanded: {context.n_nodes:,} nodes**") and "from the lake" in said
     assert "**Accounts outside this cluster** (" in " ".join(m.value for m in at.markdown)
+    # every chosen account is named on the drawing, by its handle, in bold
+    (chart,) = at.get("plotly_chart")
+    named = {note["text"] for note in json.loads(chart.proto.spec)["layout"]["annotations"]}
+    handles = dict(context.accounts.select("account_id", "account_name").iter_rows())
+    assert {f"<b>{html(handles[a] or a)}</b>" for a in seeds} <= named
     # without Neo4j, the connection between two clusters says what it needs
     assert any("--neo4j" in c for c in texts(at.caption))
 

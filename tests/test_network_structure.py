@@ -5,6 +5,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -192,9 +193,13 @@ def _column_of_accounts(n: int, weakest: int) -> tuple[pl.DataFrame, np.ndarray]
 
 
 def _written_labels(figure) -> dict[str, str]:
-    """account id -> the label the figure writes beside it."""
-    return {a: t for trace in figure.data if trace["mode"] == "markers+text" and trace["text"] is not None
-            for a, t in zip(trace["customdata"], trace["text"], strict=True) if t}
+    """account id -> the label the figure writes beside it (the chosen accounts' labels are annotations at
+    their account's position, read back through the chosen accounts' trace)."""
+    written = {a: t for trace in figure.data if trace["mode"] == "markers+text" and trace["text"] is not None
+               for a, t in zip(trace["customdata"], trace["text"], strict=True) if t}
+    at = {(x, y): a for trace in figure.data if trace["customdata"] is not None
+          for a, x, y in zip(trace["customdata"], trace["x"], trace["y"], strict=True)}
+    return written | {at[(note.x, note.y)]: note.text for note in figure.layout.annotations if (note.x, note.y) in at}
 
 
 def test_the_figure_writes_labels_only_where_they_fit_at_its_size_and_the_chosen_accounts_first():
@@ -216,4 +221,101 @@ def test_the_figure_writes_labels_only_where_they_fit_at_its_size_and_the_chosen
     assert ((xy[:, 1] >= 0) & (xy[:, 1] <= height - MARGIN["t"] - MARGIN["b"])).all()
     # the account the analyst chose is named, before stronger ones
     chosen = _written_labels(network_figure(members, no_edges, positions, height=height, selected={"u15"}))
-    assert chosen["u15"] == "handle_15" and "u14" not in chosen and "u16" not in chosen
+    assert chosen["u15"] == "<b>handle_15</b>" and "u14" not in chosen and "u16" not in chosen
+    # two chosen neighbours, closer than a line: both named, one moved off the other's line
+    both = network_figure(members, no_edges, positions, height=height, selected={"u15", "u16"})
+    assert {"u15", "u16"} <= set(_written_labels(both))
+    (a, b) = [(note.xanchor, xy[int(note.text[10:-4]), 1] - note.yshift) for note in both.layout.annotations]
+    assert a[0] != b[0] or abs(a[1] - b[1]) >= 16  # on either side, or a line apart
+
+
+def _planted_members(n: int, loners: int = 0) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray]:
+    """The planted groups' accounts as members (strength = weighted degree, handles ``handle_i``), plus
+    ``loners`` accounts without an edge, their edges and their structure's positions."""
+    accounts, edges = _planted(n)
+    accounts = [*accounts, *(f"z{k:03d}" for k in range(loners))]
+    strength = pl.concat([edges.select(pl.col("account_a").alias("account_id"), "weight"),
+                          edges.select(pl.col("account_b").alias("account_id"), "weight")]).group_by(
+        "account_id").agg(pl.col("weight").sum().cast(pl.Float64).alias("strength"))
+    members = pl.DataFrame({"account_id": accounts}).join(strength, on="account_id", how="left").with_columns(
+        pl.format("handle_{}", pl.col("account_id")).alias("account_name"), pl.lit("amplifier").alias("role"),
+        pl.lit(False).alias("high_profile"), pl.lit(1).alias("n_actions"), pl.lit(1).alias("degree"),
+        pl.col("strength").fill_null(0.0))
+    return members, edges, structure(accounts, edges).positions
+
+
+@pytest.fixture
+def drawn_figures(monkeypatch):
+    """The matplotlib figures ``network_picture`` draws, kept to read their texts and legend back."""
+    import rallypoint.dashboard.network_picture as module
+
+    made = []
+
+    class Kept(module.Figure):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(module, "Figure", Kept)
+    return made
+
+
+def test_a_large_pictures_chosen_accounts_are_named_apart_and_drawn_on_top(drawn_figures):
+    from rallypoint.dashboard.network import MAX_LABEL_CHARS
+    from rallypoint.dashboard.network_picture import HEIGHT_PX, accounts_at, network_picture
+
+    members, edges, positions = _planted_members(600)
+    # the weakest accounts, whose labels the strong ones' crowd away, and one in each neighbour's way
+    chosen = members.sort("strength")["account_id"].head(6).to_list()
+    near = np.argsort(np.hypot(*(positions - positions[int(chosen[0][1:])]).T))[1]
+    chosen.append(members["account_id"][int(near)])
+    hostile = "$x^2$ <b>bold</b> [link](http://e.x) " * 3  # shown as its text, cut
+    members = members.with_columns(pl.when(pl.col("account_id") == chosen[0]).then(pl.lit(hostile))
+                                   .otherwise(pl.col("account_name")).alias("account_name"))
+    names = [hostile[:MAX_LABEL_CHARS - 1] + "…", *(f"handle_{a}" for a in chosen[1:])]
+    network_picture(members, edges, positions)
+    assert not {t.get_text() for t in drawn_figures[-1].axes[0].texts} & set(names)  # unchosen, they go unnamed
+    picture = network_picture(members, edges, positions, selected=chosen)
+    figure = drawn_figures[-1]
+    renderer = figure.canvas.get_renderer()
+    texts = {t.get_text(): t for t in figure.axes[0].texts}
+    assert set(names) <= set(texts)
+    boxes = [texts[name].get_window_extent(renderer) for name in names]
+    for i, box in enumerate(boxes):
+        assert texts[names[i]].get_fontweight() == "bold"
+        assert not any(box.overlaps(other) for other in boxes[i + 1:]), names[i]
+        x, y = picture.xy[int(chosen[i][1:])]
+        y = HEIGHT_PX - y  # the boxes are in display coordinates, y up
+        # beside its account: next to it, within the few lines a label may move
+        assert min(abs(box.x0 - x), abs(box.x1 - x)) < 25 and box.y0 - 60 < y < box.y1 + 60
+    rows = np.isin(picture.accounts, chosen)
+    assert picture.layer[rows].min() > picture.layer[~rows].max()  # on top of every other account
+    for i in np.flatnonzero(rows):
+        x, y = picture.xy[i]
+        assert accounts_at(picture, {"x1": x, "y1": y, "width": picture.width}) == [picture.accounts[i]]
+
+
+def test_the_note_on_accounts_without_an_edge_is_in_the_legend_and_a_ring_marks_them(drawn_figures):
+    from rallypoint.dashboard.network import edgeless_ring, network_figure
+    from rallypoint.dashboard.network_picture import network_picture
+
+    members, edges, positions = _planted_members(300, loners=40)
+    alone, note = edgeless(members, edges)
+    assert note == "40 accounts with no edge to another member"
+    x, y, r = edgeless_ring(positions, alone)
+    distance = np.hypot(positions[:, 0] - x, positions[:, 1] - y)
+    assert (distance[alone] < r).all() and (distance[~alone] > r).all()  # round them, over no other account
+    picture = network_picture(members, edges, positions)
+    figure = drawn_figures[-1]
+    assert not [t for t in figure.axes[0].texts if "no edge" in t.get_text()]
+    named = [t for t in figure.legends[0].get_texts() if "no edge" in t.get_text()]
+    assert len(named) == 1 and "40 accounts" in named[0].get_text()
+    # the words lie right of every account, outside the drawing
+    assert named[0].get_window_extent(figure.canvas.get_renderer()).x0 > (picture.xy[:, 0] + picture.radius).max()
+    interactive = network_figure(members, edges, positions)
+    assert not [a for a in interactive.layout.annotations if "no edge" in a.text]
+    assert [t.name for t in interactive.data if t.name and note in t.name]
+    (ring,) = [s for s in interactive.layout.shapes if s.type == "circle"]
+    assert np.allclose([(ring.x0 + ring.x1) / 2, (ring.y0 + ring.y1) / 2, (ring.x1 - ring.x0) / 2], [x, y, r])
+    (x0, x1), (y0, y1) = interactive.layout.xaxis.range, interactive.layout.yaxis.range
+    assert x0 < ring.x0 and ring.x1 < x1 and y0 < ring.y0 and ring.y1 < y1  # the whole ring is shown

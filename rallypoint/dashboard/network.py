@@ -38,8 +38,16 @@ from rallypoint.dashboard.palette import (
     OTHER_TYPES_COLOUR,
     WEIGHT_SHADES,
 )
-from rallypoint.dashboard.safe import html_expr
-from rallypoint.dashboard.structure import Structure, backbone, fitting_labels, structure, sub_groups
+from rallypoint.dashboard.safe import html, html_expr
+from rallypoint.dashboard.structure import (
+    GAP,
+    Structure,
+    backbone,
+    chosen_label_boxes,
+    fitting_labels,
+    structure,
+    sub_groups,
+)
 
 #: Beyond this many edges only the heaviest are drawn (and the figure says so).
 MAX_EDGES = 3000
@@ -61,6 +69,13 @@ MARGIN = {"l": 10, "r": 10, "t": 70, "b": 10}
 PAD = 0.04
 #: Above this many accounts the figure is drawn with WebGL (SVG styles each point in turn: seconds at 2,000).
 WEBGL_ABOVE = 500
+#: A label longer than this is cut (with "…"): a chosen account is always named, and a crafted
+#: handle of thousands of characters would otherwise cover the drawing.
+MAX_LABEL_CHARS = 32
+#: The box a character of a chosen account's label (bold, 12 px) takes when placing it (pixels).
+CHOSEN_CHAR_PX = 7.6
+#: The dashed ring around the accounts without an edge (their disc), in both drawings.
+RING_COLOUR = "#444444"
 
 
 def cluster_edges(edges: pl.DataFrame, accounts: pl.Series) -> pl.DataFrame:
@@ -198,6 +213,18 @@ def edgeless(members: pl.DataFrame, edges: pl.DataFrame) -> tuple[np.ndarray, st
     return alone, (f"{count:,} accounts with no edge to another member" if count > 1 else "")
 
 
+def edgeless_ring(positions: np.ndarray, alone: np.ndarray) -> tuple[float, float, float]:
+    """The circle (``x, y, radius`` in layout units) drawn dashed round the members without an edge.
+
+    It passes half the gap the layout leaves between discs outside their farthest account, so it
+    covers none of the other discs' accounts: the words naming it go in the legend, where they
+    cannot lie over the drawing (as words placed above the disc did).
+    """
+    ring = positions[alone]
+    centre = ring.mean(axis=0)  # the layout centres each disc on its accounts' mean
+    return float(centre[0]), float(centre[1]), float(np.hypot(*(ring - centre).T).max() + GAP / 2)
+
+
 def node_sizes(members: pl.DataFrame) -> np.ndarray:
     """Marker diameter in pixels per member: 7 to 21, growing with the square root of its strength."""
     strength = members["strength"].fill_null(0).to_numpy().astype(float)
@@ -207,9 +234,12 @@ def node_sizes(members: pl.DataFrame) -> np.ndarray:
 
 
 def node_labels(members: pl.DataFrame) -> np.ndarray:
-    """Each member's label: its handle, else its id (as text; plotly callers escape it)."""
-    return members.select(pl.when(pl.col("account_name").fill_null("") != "").then(pl.col("account_name"))
-                          .otherwise(pl.col("account_id")))[:, 0].to_numpy().astype(object)
+    """Each member's label: its handle, else its id, cut at ``MAX_LABEL_CHARS`` (as text; plotly callers escape it)."""
+    label = (pl.when(pl.col("account_name").fill_null("") != "").then(pl.col("account_name"))
+             .otherwise(pl.col("account_id")).cast(pl.String))
+    return members.select(pl.when(label.str.len_chars() > MAX_LABEL_CHARS)
+                          .then(label.str.slice(0, MAX_LABEL_CHARS - 1) + "…").otherwise(label)
+                          )[:, 0].to_numpy().astype(object)
 
 
 def network_title(n_accounts: int, n_edges: int, n_drawn: int, edge_noun: str = "co-action edges") -> str:
@@ -253,7 +283,8 @@ def network_figure(
     Above ``WEBGL_ABOVE`` accounts every trace is WebGL (``scattergl``): the browser then
     draws 2,000 accounts and 3,000 edges in a fraction of a second instead of styling
     thousands of SVG elements one by one. Handles are written beside the accounts where they
-    fit at the figure's first size (zoom in to read the others in their hover labels).
+    fit at the figure's first size (zoom in to read the others in their hover labels); the
+    ``selected`` accounts are always named, in bold, and drawn last (on top) with a black outline.
     Complexity ``O(V + E log E)`` (the edge sort).
     """
     accounts = members["account_id"]
@@ -282,16 +313,23 @@ def network_figure(
     account_arr = accounts.to_numpy().astype(object)
     plain_labels = node_labels(members)
     # node labels are plotly HTML too: shown escaped
-    label_arr = members.select(pl.when(pl.col("account_name").fill_null("") != "").then(html_expr("account_name"))
-                               .otherwise(html_expr("account_id")))[:, 0].to_numpy().astype(object)
+    label_arr = pl.DataFrame({"label": plain_labels.tolist()}, schema={"label": pl.String}).select(
+        html_expr("label"))[:, 0].to_numpy().astype(object)
     hover_arr = _hover_text(members)
-    ranges = axis_ranges(positions) if n else ([0.0, 1.0], [0.0, 1.0])
+    alone, note = edgeless(members, edges)
+    ring = edgeless_ring(positions, alone) if note else None
+    # the ring's box is shown too: it passes outside its accounts
+    ranges = (axis_ranges(positions if ring is None else np.vstack([positions, [ring[0] - ring[2], ring[1] - ring[2]],
+                                                                    [ring[0] + ring[2], ring[1] + ring[2]]]))
+              if n else ([0.0, 1.0], [0.0, 1.0]))
     plot_px = (PLOT_WIDTH_PX, float(height - MARGIN["t"] - MARGIN["b"]))
-    # the chosen accounts are named before the strongest others: they are what the analyst asked about
+    pixels = label_pixels(positions, ranges, *plot_px)
+    # the chosen accounts are always named, first: they are what the analyst asked about
     chosen = np.isin(account_arr, list(selected))
-    fits = (fitting_labels(label_pixels(positions, ranges, *plot_px), plain_labels, size + 1000.0 * chosen,
-                           char_px=7.0, line_px=16, radius_px=size / 2, bounds=plot_px) & ~high_profile
-            if n else np.zeros(0, dtype=bool))
+    boxes, left = chosen_label_boxes(pixels[chosen], plain_labels[chosen], char_px=CHOSEN_CHAR_PX, line_px=16,
+                                     radius_px=size[chosen] / 2 + 2, bounds=plot_px)
+    fits = (fitting_labels(pixels, plain_labels, size, char_px=7.0, line_px=16, radius_px=size / 2, bounds=plot_px,
+                           taken=boxes) & ~high_profile & ~chosen if n else np.zeros(0, dtype=bool))
     for role in [*NODE_COLOURS, *sorted(set(roles.tolist()) - set(NODE_COLOURS))]:
         idx = np.flatnonzero(roles == role)
         if not len(idx):
@@ -306,27 +344,40 @@ def network_figure(
             customdata=account_arr[idx], hovertext=hover_arr[idx], hoverinfo="text",
             name=f"{role} ({len(idx):,})",
         ))
-    marked = [
-        (np.flatnonzero(high_profile), "high-profile", {"symbol": "star", "color": OKABE_ITO["yellow"],
-                                                         "line": {"width": 1.5, "color": OKABE_ITO["black"]}}, 10),
-        (np.flatnonzero(np.isin(account_arr, list(selected))), "selected", {
-            "symbol": "circle-open", "color": OKABE_ITO["black"], "line": {"width": 3}}, 8),
-    ]
-    for idx, label, style, grow in marked:
-        if not len(idx):
-            continue
+    idx = np.flatnonzero(high_profile)
+    if len(idx):
         fig.add_trace(dict(type=kind,
-            x=positions[idx, 0], y=positions[idx, 1], mode="markers+text" if label == "high-profile" else "markers",
-            text=np.char.add("★ ", label_arr[idx].astype(str)).astype(object),
+            x=positions[idx, 0], y=positions[idx, 1], mode="markers+text",
+            # a chosen high-profile account is named once, by the chosen accounts' layer
+            text=np.where(chosen[idx], "", np.char.add("★ ", label_arr[idx].astype(str))).astype(object),
             textposition="bottom center", textfont={"size": 12, "color": OKABE_ITO["black"]},
-            marker={"size": size[idx] + grow, **style},
+            marker={"size": size[idx] + 10, "symbol": "star", "color": OKABE_ITO["yellow"],
+                    "line": {"width": 1.5, "color": OKABE_ITO["black"]}},
             customdata=account_arr[idx], hovertext=hover_arr[idx], hoverinfo="text",
-            name=f"{label}{' ★' if label == 'high-profile' else ''} ({len(idx)})",
+            name=f"high-profile ★ ({len(idx)})",
         ))
-    alone, note = edgeless(members, edges)
-    if note:
-        fig.add_annotation(x=float(positions[alone, 0].mean()), y=float(positions[alone, 1].max()), text=note,
-                           showarrow=False, yshift=14, font={"size": 11, "color": "#444444"})
+    idx = np.flatnonzero(chosen)
+    if len(idx):  # last, so on top of every other account; their labels are annotations, above every trace
+        fig.add_trace(dict(type=kind,
+            x=positions[idx, 0], y=positions[idx, 1], mode="markers",
+            marker={"size": size[idx] + 4, "color": [NODE_COLOURS.get(r, OTHER_COLOUR) for r in roles[idx]],
+                    "line": {"width": 3, "color": OKABE_ITO["black"]}},
+            customdata=account_arr[idx], hovertext=hover_arr[idx], hoverinfo="text",
+            name=f"selected, named ({len(idx)})",
+        ))
+        for i, box, on_left in zip(idx, boxes, left, strict=True):
+            # plotly's shifts are pixels, y up; the boxes' are y down
+            fig.add_annotation(x=float(positions[i, 0]), y=float(positions[i, 1]), text=f"<b>{html(plain_labels[i])}</b>",
+                               showarrow=False, xanchor="right" if on_left else "left",
+                               xshift=float((box[2] if on_left else box[0]) - pixels[i, 0]),
+                               yshift=float(pixels[i, 1] - (box[1] + box[3]) / 2),
+                               font={"size": 12, "color": OKABE_ITO["black"]}, bgcolor="rgba(255,255,255,0.85)")
+    if ring is not None:  # a dashed ring round their disc, named in the legend: words on the drawing lay over accounts
+        x, y, r = ring
+        fig.add_shape(type="circle", xref="x", yref="y", x0=x - r, x1=x + r, y0=y - r, y1=y + r, layer="below",
+                      line={"color": RING_COLOUR, "width": 1.5, "dash": "dash"})
+        fig.add_trace(dict(type=kind, x=[None], y=[None], mode="markers", hoverinfo="skip", name=f"dashed ring: {note}",
+                           marker={"size": 14, "symbol": "circle-open", "color": RING_COLOUR}))
     fig.update_layout(
         height=height, margin=MARGIN, plot_bgcolor="white",
         # the key on two lines: on one it ran past the right edge of the page's column

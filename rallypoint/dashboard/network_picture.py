@@ -20,6 +20,8 @@ caches it).
 from __future__ import annotations
 
 import io
+import textwrap
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -28,6 +30,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Circle
 from PIL import Image
 
 from rallypoint.dashboard.network import (
@@ -35,14 +38,16 @@ from rallypoint.dashboard.network import (
     LEGEND_TITLE,
     MAX_EDGES,
     NETWORK_KEY,
+    RING_COLOUR,
     drawn_edges,
     edgeless,
+    edgeless_ring,
     network_title,
     node_labels,
     node_sizes,
 )
 from rallypoint.dashboard.palette import NODE_COLOURS, OKABE_ITO, OTHER_COLOUR
-from rallypoint.dashboard.structure import Structure, fitting_labels
+from rallypoint.dashboard.structure import Structure, chosen_label_boxes, fitting_labels
 
 #: Above this many accounts a network is first drawn as a picture: the interactive figure costs the browser
 #: seconds (plotly's bundle on a first view, then thousands of SVG elements), and the largest clusters of a run
@@ -56,6 +61,10 @@ PICK_RADIUS_PX = 14.0
 PALETTE_COLOURS = 128
 #: Account labels: font size (points) and the box a character and a line take (pixels) when fitting them.
 LABEL_FONT_PT, LABEL_CHAR_PX, LABEL_LINE_PX = 8, 7.6, 13.0
+#: How much wider (pixels) a chosen account's marker is drawn than its size says, to stand out.
+CHOSEN_GROW_PX = 6
+#: The box a character of a chosen account's label (bold, a point larger) takes when placing it (pixels).
+CHOSEN_CHAR_PX = 8.6
 
 
 @dataclass(frozen=True)
@@ -92,13 +101,15 @@ def _points(size_px: np.ndarray) -> np.ndarray:
 def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.ndarray,
                     *, max_edges: int = MAX_EDGES, view: tuple[float, float, float, float] | None = None,
                     view_note: str = "", edge_noun: str = "co-action edges",
-                    shape: Structure | None = None) -> NetworkPicture:
+                    shape: Structure | None = None, selected: Collection[str] = ()) -> NetworkPicture:
     """Draw ``members`` (in ``positions`` order) and their backbone's heaviest ``max_edges`` edges as a PNG.
 
     ``view`` (``x0, x1, y0, y1`` in layout coordinates) zooms the picture to that box (accounts
     outside it lie outside the picture and cannot be clicked); ``view_note`` then says what is shown.
     ``shape`` is the members' structure when already computed (its backbone and sub-groups are reused).
-    Handles are written beside the accounts where they fit (:func:`~rallypoint.dashboard.structure.fitting_labels`).
+    Handles are written beside the accounts where they fit (:func:`~rallypoint.dashboard.structure.fitting_labels`);
+    the ``selected`` accounts (an expand's seeds) are always named, in bold on white, and drawn on
+    top of everything with a black outline, whatever the picture's size.
     """
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     canvas = FigureCanvasAgg(fig)
@@ -131,28 +142,41 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
             handles.append(Line2D([], [], ls="", marker="o", ms=8, color=NODE_COLOURS.get(role, OTHER_COLOUR),
                                   label=f"{role} ({len(idx):,})"))
     high_profile = np.flatnonzero(members["high_profile"].fill_null(False).to_numpy())
-    # drawing order, as matplotlib layers it: by role (rarer on top), then by row; stars above all
+    chosen = np.isin(members["account_id"].to_numpy().astype(object), np.asarray(list(selected), dtype=object))
+    # drawing order, as matplotlib layers it: by role (rarer on top), then by row; stars above those,
+    # the chosen accounts above all
     role_layer = pl.Series(roles.tolist(), dtype=pl.String).replace_strict(on_top, return_dtype=pl.Int64).to_numpy()
     layer = role_layer * n + np.arange(n)
     layer[high_profile] += (len(role_order) + 1) * n
+    layer[chosen] += (len(role_order) + 2) * n
     radius = size / 2
     radius[high_profile] = (size[high_profile] + 12) / 2
+    radius[chosen] = (size[chosen] + CHOSEN_GROW_PX) / 2
     labels = node_labels(members)
+    if chosen.any():
+        ax.scatter(positions[chosen, 0], positions[chosen, 1], s=_points(size[chosen] + CHOSEN_GROW_PX), zorder=5,
+                   c=[NODE_COLOURS.get(r, OTHER_COLOUR) for r in roles[chosen]], edgecolors=OKABE_ITO["black"],
+                   linewidths=2.2)
+        handles.append(Line2D([], [], ls="", marker="o", ms=10, color="white", markeredgecolor=OKABE_ITO["black"],
+                              markeredgewidth=2.2, label=f"selected, named ({int(chosen.sum()):,})"))
     if len(high_profile):
         ax.scatter(positions[high_profile, 0], positions[high_profile, 1], s=_points(size[high_profile] + 12),
                    marker="*", c=OKABE_ITO["yellow"], edgecolors=OKABE_ITO["black"], linewidths=1.2, zorder=3)
-        for (x, y), label in zip(positions[high_profile], labels[high_profile], strict=True):
+        # a chosen high-profile account is named once, with the chosen ones
+        for (x, y), label in zip(positions[high_profile[~chosen[high_profile]]],
+                                 labels[high_profile[~chosen[high_profile]]], strict=True):
             ax.annotate(f"★ {label}", (x, y), parse_math=False, xytext=(0, -14), textcoords="offset points", ha="center",
                         fontsize=12, zorder=4, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
                                                      "alpha": 0.75})
         handles.append(Line2D([], [], ls="", marker="*", ms=13, color=OKABE_ITO["yellow"],
                               markeredgecolor=OKABE_ITO["black"], label=f"high-profile ★ ({len(high_profile)})"))
     alone, note = edgeless(members, edges)
-    if note:  # the disc of members without an edge, named above it
-        ax.annotate(note, (float(positions[alone, 0].mean()), float(positions[alone, 1].max())), parse_math=False,
-                    xytext=(0, 6), textcoords="offset points", ha="center", va="bottom", fontsize=10,
-                    color="#444444", zorder=4, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
-                                                     "alpha": 0.8})
+    if note:  # a dashed ring round their disc, named in the legend: words on the drawing lay over accounts
+        x, y, r = edgeless_ring(positions, alone)
+        ax.add_patch(Circle((x, y), r, fill=False, ls="--", lw=1.6, ec=RING_COLOUR, zorder=0.4))
+        # on two lines: one long line widened the legend and narrowed the drawing
+        handles.append(Line2D([], [], ls="", marker="o", ms=12, mfc="none", mec=RING_COLOUR, mew=1.6,
+                              label=textwrap.fill(f"dashed ring: {note}", 28)))
     ax.autoscale_view()
     if view is not None:
         ax.set_xlim(view[0], view[1])
@@ -178,12 +202,26 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
     area = ax.get_window_extent()
     if n:
         # labels only inside the drawing area (the legend and the title keep their space)
-        fits = fitting_labels(xy - [area.x0, HEIGHT_PX - area.y1], labels, size, char_px=LABEL_CHAR_PX,
-                              line_px=LABEL_LINE_PX, radius_px=radius, bounds=(area.width, area.height))
+        in_area = xy - [area.x0, HEIGHT_PX - area.y1]
+        boxes, left = chosen_label_boxes(in_area[chosen], labels[chosen], char_px=CHOSEN_CHAR_PX,
+                                         line_px=LABEL_LINE_PX + 2, radius_px=radius[chosen] + 1,
+                                         bounds=(area.width, area.height))
+        fits = fitting_labels(in_area, labels, size, char_px=LABEL_CHAR_PX, line_px=LABEL_LINE_PX,
+                              radius_px=radius, bounds=(area.width, area.height), taken=boxes)
         fits[high_profile] = False
+        fits[chosen] = False
         for i in np.flatnonzero(fits):  # only the labels that fit, a few dozen
             ax.annotate(str(labels[i]), tuple(positions[i]), parse_math=False, xytext=(radius[i] * 72 / DPI + 2, 0),
                         textcoords="offset points", va="center", fontsize=LABEL_FONT_PT, color="#222222", zorder=4)
+        for i, box, on_left in zip(np.flatnonzero(chosen), boxes, left, strict=True):  # on top of everything
+            shift = ((box[2] if on_left else box[0]) - in_area[i, 0], in_area[i, 1] - (box[1] + box[3]) / 2)
+            ax.annotate(str(labels[i]), tuple(positions[i]), parse_math=False, fontsize=LABEL_FONT_PT + 1,
+                        xytext=(shift[0] * 72 / DPI, shift[1] * 72 / DPI), textcoords="offset points",
+                        ha="right" if on_left else "left", va="center", fontweight="bold", color=OKABE_ITO["black"],
+                        zorder=6, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+                        # a label moved off its marker's line keeps a thin line to it
+                        arrowprops={"arrowstyle": "-", "lw": 0.8, "color": OKABE_ITO["black"],
+                                    "shrinkA": 0, "shrinkB": radius[i] * 72 / DPI} if abs(shift[1]) > 1 else None)
     canvas.draw()
     # a 128-colour palette PNG: a third of the bytes of full colour (the picture has few colours), so the
     # page receives and decodes it faster; drawn from the canvas already rendered, not rendered again.

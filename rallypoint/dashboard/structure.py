@@ -22,7 +22,9 @@ This module finds what to draw instead:
   groups then run between discs, so bridges between sub-groups are visible.
 * **Labels that fit** (:func:`fitting_labels`): strongest accounts first, a handle is shown when
   its box covers no other label and no other account's centre. ``O(L · (L + V))`` for the
-  ``L ≤ max_labels`` candidates, vectorized over ``V``.
+  ``L ≤ max_labels`` candidates, vectorized over ``V``. The accounts the analyst chose are always
+  labelled, first, each moved beside or a few lines off its marker until it covers no other
+  (:func:`chosen_label_boxes`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ import igraph as ig
 import numpy as np
 import polars as pl
 
-__all__ = ["LEIDEN_ITERATIONS", "PER_ACCOUNT", "Structure", "backbone", "fitting_labels", "structure", "sub_groups"]
+__all__ = ["LEIDEN_ITERATIONS", "PER_ACCOUNT", "SHIFTS", "Structure", "backbone", "chosen_label_boxes", "fitting_labels",
+           "structure", "sub_groups"]
 
 #: Strongest edges kept per account in the backbone (on top of the maximum spanning forest).
 PER_ACCOUNT = 2
@@ -43,6 +46,8 @@ GAP = 0.6
 #: Most Leiden passes for the sub-groups: enough for the partitions seen to settle (benchmarks/RESULTS.md),
 #: few enough to bound what a page waits for.
 LEIDEN_ITERATIONS = 20
+#: Lines a chosen account's label may move up (negative) or down when its own line is taken, nearest first.
+SHIFTS = (0, -1, 1, -2, 2, -3, 3)
 
 
 @dataclass(frozen=True)
@@ -193,15 +198,54 @@ def structure(accounts: list[str], edges: pl.DataFrame, seed: int = 1) -> Struct
     return Structure(positions, group, keep)
 
 
+def chosen_label_boxes(xy: np.ndarray, labels: np.ndarray, *, char_px: float, line_px: float,
+                       radius_px: np.ndarray | float = 0.0,
+                       bounds: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Where the chosen accounts' labels go: every one written, none over another nor over a chosen marker.
+
+    Each label is tried right of its marker, then left of it, on its marker's line, then one line
+    up, one down, two up… (``SHIFTS``); the first place inside ``bounds`` (width, height) that
+    covers no label placed before and no other chosen marker is taken, else the first inside
+    ``bounds``, else right on its line: a chosen account is named whatever it covers. ``xy`` are
+    the chosen accounts' pixel positions (y down). Returns each label's box (``k × 4``: ``x0, y0,
+    x1, y1``) and whether it is left of its marker. ``O(k² · len(SHIFTS))`` for ``k`` labels.
+    """
+    k = len(labels)
+    widths = np.char.str_len(labels.astype(str)).astype(float) * char_px
+    radius = np.broadcast_to(np.asarray(radius_px, dtype=float), (k,))
+    boxes, left = np.zeros((k, 4)), np.zeros(k, dtype=bool)
+    marks = np.column_stack([xy - radius[:, None], xy + radius[:, None]])
+    for i in range(k):  # few labels, each placed against those before it: sequential by nature
+        tries = [(on_left, _beside(xy[i], radius[i], widths[i], line_px, dy, on_left))
+                 for dy in SHIFTS for on_left in (False, True)]
+        inside = [t for t in tries if bounds is None or (t[1][0] >= 0 and t[1][1] >= 0 and t[1][2] <= bounds[0]
+                                                           and t[1][3] <= bounds[1])]
+        others = np.r_[boxes[:i], np.delete(marks, i, axis=0)]
+        free = [t for t in inside if not ((others[:, 0] < t[1][2]) & (others[:, 2] > t[1][0])
+                                          & (others[:, 1] < t[1][3]) & (others[:, 3] > t[1][1])).any()]
+        left[i], boxes[i] = (free or inside or tries)[0]
+    return boxes, left
+
+
+def _beside(xy: np.ndarray, radius: float, width: float, line_px: float, lines_down: int,
+            on_left: bool) -> tuple[float, float, float, float]:
+    """The box (``x0, y0, x1, y1``) of a label ``width`` wide, right (or left) of a marker of ``radius``
+    at ``xy``, ``lines_down`` lines below the marker's own line (negative: above)."""
+    top = xy[1] + (lines_down - 0.5) * line_px
+    x0 = xy[0] - radius - 4 - width if on_left else xy[0] + radius + 2
+    return (x0, top, x0 + width + 2, top + line_px)
+
+
 def fitting_labels(xy: np.ndarray, labels: np.ndarray, priority: np.ndarray, *, char_px: float, line_px: float,
                    radius_px: np.ndarray | float = 0.0, max_labels: int = 400,
-                   bounds: tuple[float, float] | None = None) -> np.ndarray:
+                   bounds: tuple[float, float] | None = None, taken: np.ndarray | None = None) -> np.ndarray:
     """Which accounts get their label: boxes right of the marker, strongest first, none covering another.
 
     ``xy`` are pixel positions (y down), ``labels`` the texts, ``priority`` higher first, ``radius_px``
     the markers' radii; a label's box is ``len · char_px`` wide and ``line_px`` high, starting just
-    right of its own marker. A box may not overlap a box already placed or another account's
-    marker, nor (with ``bounds`` = width, height) leave the picture. Returns a boolean mask over the accounts.
+    right of its own marker. A box may not overlap a box already placed, one of the boxes ``taken``
+    (``m × 4``: ``x0, y0, x1, y1``, the chosen accounts' labels) or another account's marker, nor
+    (with ``bounds`` = width, height) leave the picture. Returns a boolean mask over the accounts.
     """
     n = len(labels)
     shown = np.zeros(n, dtype=bool)
@@ -211,11 +255,14 @@ def fitting_labels(xy: np.ndarray, labels: np.ndarray, priority: np.ndarray, *, 
     offset = np.broadcast_to(np.asarray(radius_px, dtype=float), (n,))
     x0, x1 = xy[:, 0] + offset + 2, xy[:, 0] + offset + 4 + lengths * char_px
     y0, y1 = xy[:, 1] - line_px / 2, xy[:, 1] + line_px / 2
+    taken = np.zeros((0, 4)) if taken is None else np.asarray(taken, dtype=float).reshape(-1, 4)
     placed: list[int] = []
     for i in np.argsort(-priority, kind="stable")[:max_labels]:  # a greedy choice is sequential by nature
         if not lengths[i]:
             continue
         if bounds is not None and (x0[i] < 0 or y0[i] < 0 or x1[i] > bounds[0] or y1[i] > bounds[1]):
+            continue
+        if ((taken[:, 0] < x1[i]) & (taken[:, 2] > x0[i]) & (taken[:, 1] < y1[i]) & (taken[:, 3] > y0[i])).any():
             continue
         others = np.ones(n, dtype=bool)
         others[i] = False

@@ -709,6 +709,10 @@ def test_the_network_names_accounts_and_expand_counts_the_context(page, server, 
     count = int(re.match(r"Expanded: ([\d,]+) nodes", said.inner_text()).group(1).replace(",", ""))
     assert count == context.n_nodes > len(seeds)
     assert page.get_by_text(re.compile(r"^Accounts outside this cluster \(")).count() == 1
+    # every chosen account is named on the drawing, by its handle
+    named = page.locator(f".st-key-expand_chart_{run}_{top} .annotation-text").all_text_contents()
+    handles = dict(members.select("account_id", pl.col("account_name").fill_null("")).iter_rows())
+    assert {handles[a] or a for a in seeds} <= {t.strip() for t in named}, named
     shot(page, "10-cluster-expand")
 
 

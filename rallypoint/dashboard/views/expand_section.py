@@ -59,7 +59,8 @@ def context_drawing(root: str, seeds: tuple[str, ...], hops: int, max_nodes: int
     # would repeat the Leiden and spanning-tree passes on the context's graph
     shape = structure(nodes["account_id"].to_list(), context.edges)
     if nodes.height > PICTURE_ABOVE:
-        return nodes, network_picture(nodes, context.edges, shape.positions, edge_noun=EDGE_NOUN, shape=shape).png
+        return nodes, network_picture(nodes, context.edges, shape.positions, edge_noun=EDGE_NOUN, shape=shape,
+                                      selected=context.seeds).png
     return nodes, network_figure(nodes, context.edges, shape.positions, selected=set(context.seeds), height=520,
                                  edge_noun=EDGE_NOUN, shape=shape)
 
