@@ -4,6 +4,7 @@ and the Neo4j graph's conversion to the same touches."""
 from __future__ import annotations
 
 import networkx as nx
+import polars as pl
 import pytest
 from graph_fixtures import build_small_lake
 
@@ -94,3 +95,26 @@ def test_neo4j_graph_becomes_the_same_touches():
     assert pairs[("c", "d")] == (1, "shared link")
     assert pairs[("a", "d")][1] == "mention"
     assert ("a", "c") not in pairs
+
+
+def test_an_account_without_an_edge_shares_only_objects_too_wide_to_draw_as_pairs(tmp_path):
+    """What the Expand picture says of the accounts in its ring (``expand_section.ALONE_NOUN``), on a
+    world where some objects are shared by more accounts than are drawn as pairs."""
+    from rallypoint.dashboard.expand import MAX_PAIRS_PER_OBJECT
+    from rallypoint.dashboard.network import edgeless
+    from rallypoint.dashboard.views.expand_section import ALONE_NOUN
+
+    crowd = build_small_lake(tmp_path / "lake", n_accounts=150, n_records=600, seed=5)
+    touched = objects_of(crowd.records)
+    context = expand_from_lake(crowd.lake, [f"{crowd.token}-acc003"], hops=1, max_nodes=100_000)
+    accounts = set(context.accounts["account_id"])
+    alone, words = edgeless(context.accounts, context.edges, ALONE_NOUN)
+    assert 0 < alone.sum() < len(accounts)
+    hop = dict(zip(context.accounts["account_id"], context.accounts["hop"], strict=True))
+    # the objects that join the context: those of the accounts before its last hop
+    inner = set().union(*(touched[a] for a in accounts if hop[a] < 1)) - set(touched)
+    for account in context.accounts.filter(pl.Series(alone))["account_id"]:
+        for key in (touched[account] & inner) - {account}:
+            sharers = sum(key in touched[other] for other in accounts)
+            assert sharers == 1 or sharers > MAX_PAIRS_PER_OBJECT, (account, key, sharers)
+    assert words.endswith(f"more than {MAX_PAIRS_PER_OBJECT} sharers (drawn as no pair)")

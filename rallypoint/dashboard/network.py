@@ -201,8 +201,13 @@ def _span(lo, hi) -> str:
     return f"{lo}" if lo == hi else f"{lo}–{hi}"
 
 
-def edgeless(members: pl.DataFrame, edges: pl.DataFrame) -> tuple[np.ndarray, str]:
-    """Which members have no edge to another member here, and the words that name them on the picture.
+#: What the accounts without an edge are called on a cluster's picture.
+ALONE_NOUN = "accounts with no edge to another member"
+
+
+def edgeless(members: pl.DataFrame, edges: pl.DataFrame, alone_noun: str = ALONE_NOUN) -> tuple[np.ndarray, str]:
+    """Which members have no edge to another member here, and the words that name them on the picture
+    (``alone_noun`` after their count: what their being alone means in this drawing).
 
     The layout puts them in one disc of their own (:func:`rallypoint.dashboard.structure.sub_groups`):
     without a word it reads as a group like the others. The words are empty when fewer than two.
@@ -210,7 +215,7 @@ def edgeless(members: pl.DataFrame, edges: pl.DataFrame) -> tuple[np.ndarray, st
     linked = pl.concat([edges["account_a"], edges["account_b"]]).unique().implode() if edges.height else []
     alone = (~members["account_id"].is_in(linked)).to_numpy() if edges.height else np.ones(members.height, dtype=bool)
     count = int(alone.sum())
-    return alone, (f"{count:,} accounts with no edge to another member" if count > 1 else "")
+    return alone, (f"{count:,} {alone_noun}" if count > 1 else "")
 
 
 def edgeless_ring(positions: np.ndarray, alone: np.ndarray) -> tuple[float, float, float]:
@@ -275,6 +280,7 @@ def network_figure(
     max_edges: int = MAX_EDGES,
     height: int = 620,
     edge_noun: str = "co-action edges",
+    alone_noun: str = ALONE_NOUN,
     shape: Structure | None = None,
 ) -> go.Figure:
     """The figure: ``members`` (one row per account, in ``positions`` order) and their backbone edges
@@ -316,7 +322,7 @@ def network_figure(
     label_arr = pl.DataFrame({"label": plain_labels.tolist()}, schema={"label": pl.String}).select(
         html_expr("label"))[:, 0].to_numpy().astype(object)
     hover_arr = _hover_text(members)
-    alone, note = edgeless(members, edges)
+    alone, note = edgeless(members, edges, alone_noun)
     ring = edgeless_ring(positions, alone) if note else None
     # the ring's box is shown too: it passes outside its accounts
     ranges = (axis_ranges(positions if ring is None else np.vstack([positions, [ring[0] - ring[2], ring[1] - ring[2]],

@@ -34,6 +34,7 @@ from matplotlib.patches import Circle
 from PIL import Image
 
 from rallypoint.dashboard.network import (
+    ALONE_NOUN,
     BAND_WIDTHS,
     LEGEND_TITLE,
     MAX_EDGES,
@@ -100,7 +101,7 @@ def _points(size_px: np.ndarray) -> np.ndarray:
 
 def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.ndarray,
                     *, max_edges: int = MAX_EDGES, view: tuple[float, float, float, float] | None = None,
-                    view_note: str = "", edge_noun: str = "co-action edges",
+                    view_note: str = "", edge_noun: str = "co-action edges", alone_noun: str = ALONE_NOUN,
                     shape: Structure | None = None, selected: Collection[str] = ()) -> NetworkPicture:
     """Draw ``members`` (in ``positions`` order) and their backbone's heaviest ``max_edges`` edges as a PNG.
 
@@ -170,7 +171,7 @@ def network_picture(members: pl.DataFrame, edges: pl.DataFrame, positions: np.nd
                                                      "alpha": 0.75})
         handles.append(Line2D([], [], ls="", marker="*", ms=13, color=OKABE_ITO["yellow"],
                               markeredgecolor=OKABE_ITO["black"], label=f"high-profile ★ ({len(high_profile)})"))
-    alone, note = edgeless(members, edges)
+    alone, note = edgeless(members, edges, alone_noun)
     if note:  # a dashed ring round their disc, named in the legend: words on the drawing lay over accounts
         x, y, r = edgeless_ring(positions, alone)
         ax.add_patch(Circle((x, y), r, fill=False, ls="--", lw=1.6, ec=RING_COLOUR, zorder=0.4))

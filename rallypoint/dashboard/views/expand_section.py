@@ -11,6 +11,7 @@ from rallypoint.dashboard.data import interactions_version, neo4j_uri_from_env, 
 from rallypoint.dashboard.expand import (
     DEFAULT_HOPS,
     DEFAULT_MAX_NODES,
+    MAX_PAIRS_PER_OBJECT,
     Context,
     expand_from_lake,
     expand_from_neo4j,
@@ -27,6 +28,9 @@ from rallypoint.lake import Lake
 DEFAULT_SEEDS = 5
 #: What a context edge is: two accounts that touched the same objects (not a co-action within a window).
 EDGE_NOUN = "pairs sharing a post, link, hashtag, media or mention"
+#: A context account without an edge came in through an object too widely shared to draw as pairs.
+ALONE_NOUN = (f"accounts joined only through a post, link, hashtag or media with more than "
+              f"{MAX_PAIRS_PER_OBJECT} sharers (drawn as no pair)")
 #: Where a selection made in the network tab is kept for this tab (per run and cluster).
 PICKED_KEY = "picked_{run_id}_{cluster_id}"
 
@@ -59,10 +63,11 @@ def context_drawing(root: str, seeds: tuple[str, ...], hops: int, max_nodes: int
     # would repeat the Leiden and spanning-tree passes on the context's graph
     shape = structure(nodes["account_id"].to_list(), context.edges)
     if nodes.height > PICTURE_ABOVE:
-        return nodes, network_picture(nodes, context.edges, shape.positions, edge_noun=EDGE_NOUN, shape=shape,
+        return nodes, network_picture(nodes, context.edges, shape.positions, edge_noun=EDGE_NOUN,
+                                      alone_noun=ALONE_NOUN, shape=shape,
                                       selected=context.seeds).png
     return nodes, network_figure(nodes, context.edges, shape.positions, selected=set(context.seeds), height=520,
-                                 edge_noun=EDGE_NOUN, shape=shape)
+                                 edge_noun=EDGE_NOUN, alone_noun=ALONE_NOUN, shape=shape)
 
 
 def context_nodes(context: Context, members: pl.DataFrame, all_members: pl.DataFrame, cluster_id: str
