@@ -9,9 +9,10 @@ What it computes
     Such *loose* pairs (``significance < p_value <= LOOSE_SIGNIFICANCE``) are kept aside
     by co-action and used **after** the communities, and only among the accounts left out
     of every cluster: Leiden (CPM, the run's resolution) on the graph of their loose and
-    significant edges (a loose pair must have met on two different posts within one
-    co-action type: :func:`repeated`), groups of at least ``min_size`` accounts kept. Clusters found by
-    significant edges are never changed; a loose group is a cluster like any other, scored
+    significant edges (a loose pair has met on two different posts within one co-action
+    type: co-action keeps no other, ``coaction.reduce.met_on_two_targets``), groups of at
+    least ``min_size`` accounts kept. Clusters found by significant edges are never
+    changed; a loose group is a cluster like any other, scored
     by the same formula, so coordination alone (chance pairs of ordinary accounts, a
     fandom's slow replies) still scores 0 without harm evidence.
 
@@ -64,18 +65,6 @@ class LooseGroups:
     grouped: int
 
 
-def repeated(loose_edges: pa.Table) -> pa.Table:
-    """The loose edges whose pair met on two different posts within one co-action type.
-
-    The pair test adds meetings over types, so one repost (a ``co_repost`` and a
-    ``co_engage`` meeting) weighs 2 and can reach p 0.02 on one act each
-    (docs/watch.md, "One act, several meetings"): a loose pair must have met twice.
-    """
-    most = pl.from_arrow(loose_edges.select(["types"]))["types"].list.eval(
-        pl.element().struct.field("n_shared")).list.max().fill_null(0)
-    return loose_edges.filter(pa.array((most >= 2).to_numpy()))
-
-
 def group_loose_pairs(communities: Communities, edges: pa.Table, loose_edges: pa.Table,
                       loose_actions: pl.DataFrame, *, resolution: float | None = None, seed: int = 0,
                       min_size: int = MIN_CLUSTER_SIZE) -> LooseGroups:
@@ -83,7 +72,9 @@ def group_loose_pairs(communities: Communities, edges: pa.Table, loose_edges: pa
 
     ``edges``: the run's significant edges, the table ``communities`` was found on (its
     graph's first accounts), at least ``weight`` and ``strength``; its account ids are
-    taken from the graph when it does not hold them; ``loose_edges``: co-action's loose pairs (``EDGES_SCHEMA``);
+    taken from the graph when it does not hold them; ``loose_edges``: co-action's loose pairs
+    (``EDGES_SCHEMA``), taken as they are: every one met on two different posts within one
+    type (``build_coaction_edges`` keeps no other);
     ``loose_actions``: the actions behind them; ``resolution``, ``seed``: Leiden CPM's, as
     the run's; ``min_size``: the smallest group kept.
     """
@@ -102,7 +93,6 @@ def group_loose_pairs(communities: Communities, edges: pa.Table, loose_edges: pa
                        pc.invert(pc.is_in(table.column("account_b"), value_set=clustered)))
         return table.filter(mask)
 
-    loose_edges = repeated(loose_edges)
     loose_run_edges = loose_edges.select(edges.column_names).cast(edges.schema)
     outside = pa.concat_tables([left_out(edges), left_out(loose_run_edges)])
     found = find_communities(outside, objective="cpm", resolution=resolution, seed=seed, min_size=min_size)
@@ -143,4 +133,4 @@ def group_loose_pairs(communities: Communities, edges: pa.Table, loose_edges: pa
     return LooseGroups(combined, run_edges, loose_edges.take(inside.to_arrow()), grouped_actions, groups.height)
 
 
-__all__ = ["LOOSE_SIGNIFICANCE", "LooseGroups", "group_loose_pairs", "repeated"]
+__all__ = ["LOOSE_SIGNIFICANCE", "LooseGroups", "group_loose_pairs"]
