@@ -120,16 +120,21 @@ def scratch_lake(records: int, seed: int, name: str) -> Path:
     return scratch
 
 
+def world_parser(description: str) -> argparse.ArgumentParser:
+    """The options of the watch benchmarks' world: its size, its seed and the detect horizon."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--horizon", default="14d")
+    return parser
+
+
 def main() -> None:
     from datetime import timedelta
 
     from rallypoint.lake import Lake
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--horizon", default="14d")
-    args = parser.parse_args()
+    args = world_parser(__doc__.splitlines()[0]).parse_args()
     scratch = scratch_lake(args.records, args.seed, "watch")
     days = sorted({p.parent.name.removeprefix("date=") for p in Lake(scratch).interaction_files()})
     from datetime import UTC, datetime

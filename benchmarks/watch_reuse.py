@@ -40,7 +40,6 @@ hand, niced; the CPU is shared.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -52,7 +51,7 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from watch import TARGET_SHARE, _child, identical, scratch_lake  # noqa: E402
+from watch import TARGET_SHARE, _child, identical, scratch_lake, world_parser  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench-output" / "watch_reuse"
@@ -298,11 +297,7 @@ def render(report: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--horizon", default="14d")
-    args = parser.parse_args()
+    args = world_parser(__doc__.splitlines()[0]).parse_args()
     from rallypoint.lake import Lake
 
     scratch = scratch_lake(args.records, args.seed, f"reuse-{args.horizon}")

@@ -9,11 +9,12 @@ What it computes
     Such *loose* pairs (``significance < p_value <= LOOSE_SIGNIFICANCE``) are kept aside
     by co-action and used **after** the communities, and only among the accounts left out
     of every cluster: Leiden (CPM, the run's resolution) on the graph of their loose and
-    significant edges (a loose pair must have met on two different posts within one
-    co-action type: :func:`repeated`), groups of at least ``min_size`` accounts kept. Clusters found by
-    significant edges are never changed; a loose group is a cluster like any other, scored
-    by the same formula, so coordination alone (chance pairs of ordinary accounts, a
-    fandom's slow replies) still scores 0 without harm evidence.
+    significant edges (a loose pair has met on two different posts within one co-action
+    type: co-action keeps no other, ``coaction.reduce.met_on_two_targets``), groups of at
+    least ``min_size`` accounts kept. Clusters found by significant edges are never
+    changed; a loose group is a cluster like any other, scored by the same formula, so
+    coordination alone (chance pairs of ordinary accounts, a fandom's slow replies) still
+    scores 0 without harm evidence.
 
     A loose group's own edges are written with the run's edges; a loose edge is one whose
     ``p_value`` is above the run's ``significance``.
@@ -22,8 +23,9 @@ Parameters
     See :func:`group_loose_pairs`.
 
 Complexity
-    ``O(E + L)`` to select the left-out accounts' edges and rebuild the graph, plus Leiden
-    on the loose graph (roughly linear per iteration).
+    ``O(E + L)`` to select the left-out accounts' edges (the significant ones by vertex
+    number, only theirs named) and to extend the graph by the groups' accounts and edges,
+    plus Leiden on the left-out accounts' graph (roughly linear per iteration).
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ import pyarrow.compute as pc
 
 from rallypoint.detectors.communities import (
     MIN_CLUSTER_SIZE,
+    AccountGraph,
     Communities,
-    build_account_graph,
+    cpm_weights,
     find_communities,
 )
 
@@ -53,8 +56,8 @@ class LooseGroups:
 
     #: the clusters found before, numbered as before, then the loose groups
     communities: Communities
-    #: the run's edges (the columns ``edges`` had, and the accounts): the significant ones,
-    #: then the loose edges inside a loose group, in the order of the communities' graph
+    #: the run's edges (the columns ``edges`` had): the significant ones, then the loose edges
+    #: inside a loose group, in the order of the communities' graph
     edges: pa.Table
     #: the loose edges inside a loose group, every column co-action gave them
     grouped_edges: pa.Table
@@ -64,48 +67,25 @@ class LooseGroups:
     grouped: int
 
 
-def repeated(loose_edges: pa.Table) -> pa.Table:
-    """The loose edges whose pair met on two different posts within one co-action type.
-
-    The pair test adds meetings over types, so one repost (a ``co_repost`` and a
-    ``co_engage`` meeting) weighs 2 and can reach p 0.02 on one act each
-    (docs/watch.md, "One act, several meetings"): a loose pair must have met twice.
-    """
-    most = pl.from_arrow(loose_edges.select(["types"]))["types"].list.eval(
-        pl.element().struct.field("n_shared")).list.max().fill_null(0)
-    return loose_edges.filter(pa.array((most >= 2).to_numpy()))
-
-
 def group_loose_pairs(communities: Communities, edges: pa.Table, loose_edges: pa.Table,
                       loose_actions: pl.DataFrame, *, resolution: float | None = None, seed: int = 0,
                       min_size: int = MIN_CLUSTER_SIZE) -> LooseGroups:
     """Group the accounts outside ``communities`` by their loose (and significant) edges.
 
-    ``edges``: the run's significant edges, the table ``communities`` was found on (its
-    graph's first accounts), at least ``weight`` and ``strength``; its account ids are
-    taken from the graph when it does not hold them; ``loose_edges``: co-action's loose pairs (``EDGES_SCHEMA``);
+    ``communities``: the run's, consumed (its graph is extended in place for the result's);
+    ``edges``: the run's significant edges, row for row the edges of ``communities``' graph,
+    at least ``weight`` and ``strength`` (the accounts are the graph's); ``loose_edges``:
+    co-action's loose pairs (``EDGES_SCHEMA``), taken as they are: every one met on two
+    different posts within one type (``build_coaction_edges`` keeps no other);
     ``loose_actions``: the actions behind them; ``resolution``, ``seed``: Leiden CPM's, as
     the run's; ``min_size``: the smallest group kept.
     """
-    graph = communities.graph
-    if "account_a" not in edges.column_names:
-        ends = graph.accounts.take(pa.array(np.concatenate([graph.source, graph.target])))
-        edges = edges.append_column("account_a", ends.slice(0, edges.num_rows)).append_column(
-            "account_b", ends.slice(edges.num_rows))
-    clustered = graph.accounts.filter(pa.array(communities.membership >= 0))
     none = loose_edges.slice(0, 0)
     if loose_edges.num_rows == 0:
         return LooseGroups(communities, edges, none, loose_actions.clear(), 0)
-
-    def left_out(table: pa.Table) -> pa.Table:
-        mask = pc.and_(pc.invert(pc.is_in(table.column("account_a"), value_set=clustered)),
-                       pc.invert(pc.is_in(table.column("account_b"), value_set=clustered)))
-        return table.filter(mask)
-
-    loose_edges = repeated(loose_edges)
-    loose_run_edges = loose_edges.select(edges.column_names).cast(edges.schema)
-    outside = pa.concat_tables([left_out(edges), left_out(loose_run_edges)])
+    outside = _left_out_edges(communities, edges, loose_edges)
     found = find_communities(outside, objective="cpm", resolution=resolution, seed=seed, min_size=min_size)
+    del outside
     groups = pl.from_arrow(found.members()).select(
         "account_id", group=pl.col("community") + communities.n_communities)
     if groups.height == 0:
@@ -116,31 +96,67 @@ def group_loose_pairs(communities: Communities, edges: pa.Table, loose_edges: pa
     inside = (ends.join(groups.rename({"account_id": "account_a", "group": "ga"}), on="account_a")
               .join(groups.rename({"account_id": "account_b", "group": "gb"}), on="account_b")
               .filter(pl.col("ga") == pl.col("gb"))["_row"].sort())
-    run_edges = pa.concat_tables([edges, loose_run_edges.take(inside.to_arrow())])
+    grouped_edges = loose_edges.take(inside.to_arrow())
+    run_edges = pa.concat_tables([edges, grouped_edges.select(edges.column_names).cast(edges.schema)])
+    grouped_actions = loose_actions.filter(pl.col("account_id").is_in(groups["account_id"].implode()))
+    return LooseGroups(_with_groups(communities, groups, grouped_edges), run_edges, grouped_edges, grouped_actions,
+                       groups.height)
 
-    # every account keeps its cluster: the graph is rebuilt on the run's edges and the accounts
-    # without an edge (joined by the group test) appended, membership carried by account id
-    rebuilt = build_account_graph(run_edges)
-    before = pl.DataFrame({"account_id": pl.Series(graph.accounts.cast(pa.string())),
-                           "cluster": communities.membership})
-    known = pl.concat([before.filter(pl.col("cluster") >= 0),
-                       groups.select("account_id", cluster="group")])
-    vertices = pl.Series("account_id", rebuilt.accounts.cast(pa.string()))
-    extra = before.filter(~pl.col("account_id").is_in(vertices.implode()))["account_id"]
-    accounts = pl.concat([vertices, extra])
-    membership = (pl.DataFrame({"account_id": accounts}).join(known, on="account_id", how="left",
-                                                               maintain_order="left")["cluster"]
-                  .fill_null(-1).to_numpy().astype(np.int64))
-    igraph = rebuilt.graph
-    if extra.len():
-        igraph.add_vertices(extra.len())
-    combined = Communities(
-        graph=type(rebuilt)(graph=igraph, accounts=accounts.to_arrow().cast(pa.string()),
-                            source=rebuilt.source, target=rebuilt.target),
+
+def _left_out_edges(communities: Communities, edges: pa.Table, loose_edges: pa.Table) -> pa.Table:
+    """The significant, then the loose edges with both accounts in no cluster: ``account_a``,
+    ``account_b``, ``weight``, ``strength``, each part in its table's order. The significant
+    ones are chosen on the graph's vertex numbers, and only theirs named. ``O(E + L)``."""
+    graph = communities.graph
+    left = communities.membership < 0
+    rows = np.flatnonzero(left[graph.source] & left[graph.target])
+    accounts = graph.accounts.cast(pa.string())
+    significant = pa.table({
+        "account_a": accounts.take(pa.array(graph.source[rows])),
+        "account_b": accounts.take(pa.array(graph.target[rows])),
+        "weight": edges.column("weight").take(pa.array(rows)),
+        "strength": edges.column("strength").take(pa.array(rows)),
+    })
+    clustered = accounts.filter(pa.array(~left))
+    mask = pc.and_(pc.invert(pc.is_in(loose_edges.column("account_a"), value_set=clustered)),
+                   pc.invert(pc.is_in(loose_edges.column("account_b"), value_set=clustered)))
+    loose = loose_edges.select(significant.column_names).filter(mask).cast(significant.schema)
+    return pa.concat_tables([significant, loose])
+
+
+def _with_groups(communities: Communities, groups: pl.DataFrame, grouped_edges: pa.Table) -> Communities:
+    """``communities`` with the loose ``groups`` (``account_id``, ``group``) added: the grouped
+    accounts that are no vertex yet appended as vertices, ``grouped_edges`` after the graph's
+    edges (as the run's edges hold them), each with the CPM weight the grouping read.
+
+    The igraph graph is extended in place rather than copied or rebuilt from every edge's
+    account ids: ``communities`` is the result's to use from then on. ``O(V + E)`` in array
+    copies, ``O(G)`` lookups for the ``G`` grouped accounts and their edges.
+    """
+    graph = communities.graph
+    vertices = pl.DataFrame({"account_id": pl.Series(graph.accounts.cast(pa.string()))}).with_row_index("vertex")
+    vertex = groups.join(vertices, on="account_id", how="left", maintain_order="left")["vertex"]
+    new = vertex.is_null().to_numpy()
+    vertex = vertex.fill_null(0).cast(pl.Int64).to_numpy(writable=True)
+    vertex[new] = graph.n_accounts + np.arange(int(new.sum()))
+    membership = np.concatenate([communities.membership, np.full(int(new.sum()), -1, np.int64)])
+    membership[vertex] = groups["group"].to_numpy()
+    accounts = pa.concat_arrays([graph.accounts.cast(pa.string()),
+                                 groups["account_id"].filter(pl.Series(new)).to_arrow().cast(pa.string())])
+
+    def codes(column: str) -> np.ndarray:
+        return (pl.from_arrow(grouped_edges.column(column)).cast(pl.String)
+                .replace_strict(groups["account_id"], pl.Series(vertex), return_dtype=pl.Int64).to_numpy())
+
+    source, target = codes("account_a"), codes("account_b")
+    igraph = graph.graph
+    igraph.add_vertices(int(new.sum()))
+    igraph.add_edges(np.column_stack([source, target]), attributes={"weight": cpm_weights(grouped_edges).tolist()})
+    return Communities(
+        graph=AccountGraph(graph=igraph, accounts=accounts, source=np.concatenate([graph.source, source]),
+                           target=np.concatenate([graph.target, target])),
         membership=membership, objective=communities.objective, resolution=communities.resolution,
         quality=communities.quality)
-    grouped_actions = loose_actions.filter(pl.col("account_id").is_in(groups["account_id"].implode()))
-    return LooseGroups(combined, run_edges, loose_edges.take(inside.to_arrow()), grouped_actions, groups.height)
 
 
-__all__ = ["LOOSE_SIGNIFICANCE", "LooseGroups", "group_loose_pairs", "repeated"]
+__all__ = ["LOOSE_SIGNIFICANCE", "LooseGroups", "group_loose_pairs"]

@@ -75,6 +75,7 @@ from rallypoint.detectors.coaction.reduce import (
     ShareLookup,
     expected_weights,
     may_pass,
+    met_on_two_targets,
     participation,
 )
 from rallypoint.detectors.coaction.shares import distinct as distinct_events
@@ -325,11 +326,11 @@ def build_coaction_edges(
     kept, runs = _kept_pair_rows(per_type, null_model, significance)
     loose_runs = loose_actions = None
     if loose is not None and runs is not None:
-        # the same pairs and p-values, another choice: only the pairs the loose groups can use
-        # (loose.repeated: met on two different posts within one type)
-        met_twice = np.maximum.reduceat(per_type["n_shared"].to_numpy(), runs.starts) >= 2
-        loose_runs = replace(runs, keep=(runs.p_value <= loose) & ~runs.keep & met_twice)
-        del met_twice
+        # the same pairs and p-values, another choice: only the pairs the loose groups can use.
+        # (may_pass's rule again: its rows also hold pairs kept for ``significance`` widened by SLACK)
+        twice = met_on_two_targets(per_type["n_shared"].to_numpy(), runs.starts)
+        loose_runs = replace(runs, keep=(runs.p_value <= loose) & ~runs.keep & twice)
+        del twice
         loose_rows = per_type.filter(pl.Series(loose_runs.kept_rows())).select(_KEPT_COLUMNS)
     if streamed is None:
         actions = plan.actions(shares, kept, window_us, max_pairs_per_share)

@@ -9,6 +9,8 @@ What it computes (the in-process counterpart of ``build._per_type``'s Dask joins
         accounts has ``min_participation`` shares of that type in a co-share pair;
       * ``may_pass``: the rows of account pairs that met at least twice over all types
         (a pair that met once has the null model's p-value 1: it can never pass);
+      * ``met_on_two_targets``: the pairs that met on two different targets within one
+        type, the rule every loose pair meets (:mod:`rallypoint.detectors.loose`);
       * ``expected_weights``: the null model's ``E_ab = sum_t n_at * n_bt * q_t`` over
         the targets of that type both accounts shared (``null_model``).
 
@@ -170,11 +172,23 @@ def pair_runs(per_type: PerType, n_kinds: int) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(new), np.cumsum(new) - 1
 
 
+def met_on_two_targets(n_shared: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per account pair: whether it met on two different targets within one co-action type, the
+    rule a loose pair must meet (:mod:`rallypoint.detectors.loose`). ``O(R)``.
+
+    ``n_shared``: per (account pair, type) row, sorted by pair; ``starts``: where each pair's
+    run of rows starts (``pair_runs``), not empty. The pair test adds meetings over types, so
+    one act seen by two types (a repost is a ``co_repost`` and a ``co_engage`` meeting) weighs
+    2 and can reach p 0.02 alone (docs/watch.md, "Quiet calls, pledges and loose groups").
+    """
+    return np.maximum.reduceat(n_shared, starts) >= 2
+
+
 def may_pass(per_type: PerType, expected: np.ndarray, n_kinds: int, significance: float,
              loose: float | None = None) -> np.ndarray:
     """Rows of account pairs whose p-value, with their ``expected`` summed over types, is ``<= significance``
-    (or ``<= loose`` for a pair that met on two different targets within one type: what the loose
-    groups can use, :mod:`rallypoint.detectors.loose`).
+    (or ``<= loose`` for a pair that ``met_on_two_targets``: what the loose groups can use,
+    :mod:`rallypoint.detectors.loose`).
 
     The p-value grows with the expected weight, so given a lower bound of ``E_ab``
     (``met_chance``) this keeps every pair that may pass and drops pairs that cannot.
@@ -192,7 +206,7 @@ def may_pass(per_type: PerType, expected: np.ndarray, n_kinds: int, significance
     p_value = nm.poisson_p_values(weight[tested], expected_sum)
     keep[tested] = p_value <= significance * SLACK
     if loose is not None:
-        twice = np.maximum.reduceat(per_type.n_shared, starts)[tested] >= 2
+        twice = met_on_two_targets(per_type.n_shared, starts)[tested]
         keep[tested] |= twice & (p_value <= loose * SLACK)
     return keep[run]
 
