@@ -143,6 +143,7 @@ def detect_option(name: str, *flags: str, **kwargs):
 @detect_option("min_participation")
 @detect_option("null_model", "--null")
 @detect_option("significance")
+@detect_option("text_threshold")
 @detect_option("loose_groups", "--loose-groups/--no-loose-groups")
 @detect_option("objective", type=click.Choice(rallypoint.DETECT_OBJECTIVES))
 @detect_option("resolution", type=float)

@@ -44,6 +44,33 @@ def test_co_text_pairs_near_duplicates_and_not_different_texts():
     assert set(pairs(table, "co_text", text_threshold=0.95)) == {("a", "b")}
 
 
+def test_co_text_at_0_7_takes_a_copy_of_a_call_with_one_edit_for_a_copy():
+    """A member's copy of a 21-word call with one filler word dropped, or one typo, is the
+    same text at ``text_threshold`` 0.7; at the default 0.8 neither is, their word 3-gram
+    Jaccard with the call being below it. A different call of the same template stays apart."""
+    from rallypoint.detectors.coaction.co_text import SHINGLE_WORDS
+
+    call = ("Stolen election! Everyone to the Esplanada on the 7th of January, buses leave Curitiba "
+            "at ten, it is our last chance")
+    dropped, typo = call.replace(" January,", ""), call.replace("ten", "tne")
+    other = call.replace("Esplanada", "Avenida Paulista").replace("7th", "9th").replace("Curitiba", "Santos")
+
+    def jaccard(x: str, y: str) -> float:
+        grams = [{tuple(w[i:i + SHINGLE_WORDS]) for i in range(len(w) - SHINGLE_WORDS + 1)}
+                 for w in (normalize_text_one(t).split() for t in (x, y))]
+        return len(grams[0] & grams[1]) / len(grams[0] | grams[1])
+
+    assert 0.7 < jaccard(call, typo) < jaccard(call, dropped) < 0.8
+    table = posts(
+        {"account_id": "a", "text": call, "t": 0},
+        {"account_id": "b", "text": dropped, "t": 20},
+        {"account_id": "c", "text": typo, "t": 30},
+        {"account_id": "d", "text": other, "t": 40},
+    )
+    assert set(pairs(table, "co_text", text_threshold=0.7)) == {("a", "b"), ("a", "c"), ("b", "c")}
+    assert pairs(table, "co_text") == {}
+
+
 def test_co_text_ignores_short_texts():
     table = posts({"account_id": "a", "text": "yes!", "t": 0}, {"account_id": "b", "text": "Yes", "t": 1})
     assert pairs(table, "co_text") == {}

@@ -19,7 +19,8 @@ def test_the_commands_defaults_and_help_are_the_options():
     params = {p.name: p for p in detect_command.params if isinstance(p, click.Option)}
     fields = DetectOptions.__dataclass_fields__
     shared = set(params) & set(fields)
-    assert shared >= {"since", "window", "types", "min_participation", "null_model", "significance", "objective",
+    assert shared >= {"since", "window", "types", "min_participation", "null_model", "significance", "text_threshold",
+                      "objective",
                       "resolution", "pair_budget", "threshold", "seed", "scheduler", "run_id"}
     for name in shared:
         assert params[name].default == fields[name].default, name
@@ -39,7 +40,7 @@ def test_run_json_parameters_are_the_options_with_what_the_run_settled_on():
     assert options.types == ("co_repost", "co_link")
     params = options.parameters(resolution=0.05, strength_cap=10.0, pair_budget=7)
     assert list(params) == ["since", "until", "window", "types", "min_participation", "null_model", "significance",
-                            "loose_groups", "objective", "resolution", "strength_cap", "pair_budget", "threshold", "seed", "scheduler"]
+                            "text_threshold", "loose_groups", "objective", "resolution", "strength_cap", "pair_budget", "threshold", "seed", "scheduler"]
     assert params["since"] == "2021-01-02T00:00:00+00:00" and params["until"] is None
     assert params["types"] == ["co_repost", "co_link"] and params["threshold"] == 0.4 and params["pair_budget"] == 7
     assert "run_id" not in params and "neo4j_uri" not in params
@@ -50,7 +51,7 @@ def test_run_json_parameters_are_the_options_with_what_the_run_settled_on():
 @pytest.mark.parametrize("changes", [
     {"threshold": 1.5}, {"threshold": True}, {"objective": "louvain"}, {"resolution": 0}, {"seed": 0.5},
     {"types": "co_nope"}, {"window": "soon"}, {"null_model": "bogus"}, {"min_participation": 0},
-    {"significance": 0}, {"pair_budget": 0}, {"run_id": "../up"}, {"since": "yesterday"},
+    {"significance": 0}, {"text_threshold": 0}, {"text_threshold": 1.5}, {"pair_budget": 0}, {"run_id": "../up"}, {"since": "yesterday"},
     {"since": "2021-01-05", "until": "2021-01-01"},
 ])
 def test_an_option_that_cannot_be_used_is_one_sentence_before_the_lake_is_read(tmp_path, changes):

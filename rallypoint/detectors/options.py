@@ -28,6 +28,11 @@ DEFAULT_CPM_RESOLUTION = 0.05
 DEFAULT_MODULARITY_RESOLUTION = 1.0
 #: Clusters scoring at least this are flagged (:mod:`rallypoint.detectors.scoring`).
 DEFAULT_THRESHOLD = 0.3
+#: Word 3-gram Jaccard at which ``co_text`` takes two texts for copies. One edit inside an
+#: ``n``-word text leaves ``(n - 5) / n`` or ``(n - 5) / (n + 1)``, so 0.8 misses one-edit
+#: copies of texts under 25-29 words; 0.7 finds them but also more ordinary look-alikes
+#: (docs/coaction.md, "co_text's threshold").
+DEFAULT_TEXT_THRESHOLD = 0.8
 
 
 class DetectParameterError(RallypointError):
@@ -49,6 +54,9 @@ class DetectOptions:
     min_participation: int = _option(2, "CooRTweet's minimum participation.")
     null_model: str = _option("permutation", "Null model: permutation, none.")
     significance: float = _option(0.01, "Keep edges with a null-model p-value at most this.")
+    text_threshold: float = _option(
+        DEFAULT_TEXT_THRESHOLD, "co_text: texts whose word 3-gram Jaccard similarity is at least this (0..1] are "
+                                "copies of each other.")
     loose_groups: bool = _option(
         False, "After the communities, group the accounts no cluster holds by their loose pairs (null-model "
               "p-value above the significance, at most the loose level of rallypoint.detectors.loose); watch does "
@@ -98,7 +106,7 @@ class DetectOptions:
 
         check_options(types=self.types, window=self.window, null_model=self.null_model,
                       min_participation=self.min_participation, significance=self.significance,
-                      pair_budget=self.pair_budget)
+                      pair_budget=self.pair_budget, text_threshold=self.text_threshold)
 
     def with_changes(self, **changes: Any) -> DetectOptions:
         """A copy with ``changes`` (field names), validated again."""
@@ -148,4 +156,4 @@ def _number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-__all__ = ["DEFAULT_THRESHOLD", "OBJECTIVES", "DetectOptions", "DetectParameterError", "option_help"]
+__all__ = ["DEFAULT_TEXT_THRESHOLD", "DEFAULT_THRESHOLD", "OBJECTIVES", "DetectOptions", "DetectParameterError", "option_help"]

@@ -258,7 +258,7 @@ class DetectRun:
             result = build_coaction_edges(
                 coaction_input.pop(), types=list(o.types) if o.types else None, window=o.window,
                 min_participation=o.min_participation, null_model=o.null_model, significance=o.significance,
-                seed=o.seed, pair_budget=self.pair_budget, on_engage_events=prepare_attachment,
+                text_threshold=o.text_threshold, seed=o.seed, pair_budget=self.pair_budget, on_engage_events=prepare_attachment,
                 scheduler=o.scheduler,
                 loose_significance=LOOSE_SIGNIFICANCE if self.loose else None,
             )

@@ -82,6 +82,7 @@ from rallypoint.detectors.coaction.shares import distinct as distinct_events
 from rallypoint.detectors.coaction.shares import schema_of
 from rallypoint.detectors.coaction.spill import BUCKETS_PER_BUDGET
 from rallypoint.detectors.memory import release_unused_memory
+from rallypoint.detectors.options import DEFAULT_TEXT_THRESHOLD
 from rallypoint.detectors.window import (
     AUTO,
     parse_window,
@@ -210,7 +211,7 @@ def build_coaction_edges(
     null_model: str = "permutation",
     significance: float = 0.01,
     max_pairs_per_share: int | None = DEFAULT_MAX_PAIRS_PER_SHARE,
-    text_threshold: float = 0.8,
+    text_threshold: float = DEFAULT_TEXT_THRESHOLD,
     seed: int = 0,
     null_jitter: float = nm.DEFAULT_JITTER,
     pair_budget: int = DEFAULT_PAIR_BUDGET,
@@ -252,7 +253,7 @@ def build_coaction_edges(
     started = time.perf_counter()
     type_list, parsed_window = check_options(types=types, window=window, null_model=null_model,
                                              min_participation=min_participation, significance=significance,
-                                             pair_budget=pair_budget)
+                                             pair_budget=pair_budget, text_threshold=text_threshold)
     if max_pairs_per_share is not None and max_pairs_per_share < 1:
         raise CoactionError(f"max_pairs_per_share must be >= 1 or None, not {max_pairs_per_share!r}.")
     if loose_significance is not None and not (isinstance(loose_significance, numbers.Real)
@@ -385,8 +386,8 @@ def build_coaction_edges(
 
 
 def check_options(*, types: Iterable[str] | str | None, window: str | float, null_model: str,
-                  min_participation: int, significance: float, pair_budget: int | None
-                  ) -> tuple[list[str], Any]:
+                  min_participation: int, significance: float, pair_budget: int | None,
+                  text_threshold: float = DEFAULT_TEXT_THRESHOLD) -> tuple[list[str], Any]:
     """Refuse co-action options it cannot use (``CoactionError``, one sentence); returns the
     chosen types in canonical order and the parsed window. ``detect`` checks its options with
     it before the lake is read, ``build_coaction_edges`` on every call."""
@@ -399,6 +400,9 @@ def check_options(*, types: Iterable[str] | str | None, window: str | float, nul
         raise CoactionError(f"min_participation must be a whole number >= 1, not {min_participation!r}.")
     if not (isinstance(significance, numbers.Real) and not isinstance(significance, bool) and 0 < significance <= 1):
         raise CoactionError(f"significance must be in (0, 1], not {significance!r}.")
+    if not (isinstance(text_threshold, numbers.Real) and not isinstance(text_threshold, bool)
+            and 0 < text_threshold <= 1):
+        raise CoactionError(f"text_threshold must be in (0, 1], not {text_threshold!r}.")
     if pair_budget is not None:
         check_pair_budget(pair_budget)
     return type_list, parsed_window

@@ -12,7 +12,7 @@ What it computes
     so the same window/pair machinery applies.
 
 Parameters
-    ``threshold`` (Jaccard, default 0.8), ``num_perm`` (MinHash permutations, 128),
+    ``threshold`` (Jaccard, default ``options.DEFAULT_TEXT_THRESHOLD``), ``num_perm`` (MinHash permutations, 128),
     ``seed`` (MinHash seed; results are deterministic for a seed).
 
 Cost
@@ -44,11 +44,12 @@ from rallypoint.detectors.coaction.shares import (
     from_column,
 )
 from rallypoint.detectors.memory import release_unused_memory
+from rallypoint.detectors.options import DEFAULT_TEXT_THRESHOLD
 
 TYPE = "co_text"
 MIN_WORDS = 5
-__all__ = ["MIN_WORDS", "NUM_PERM", "SHINGLE_WORDS", "TYPE", "group_texts", "near_duplicate_groups",
-           "group_labels", "normalize_text", "share_events", "text_groups",
+__all__ = ["MIN_WORDS", "NUM_PERM", "SHINGLE_WORDS", "TYPE", "group_texts",
+           "near_duplicate_groups", "group_labels", "normalize_text", "share_events", "text_groups",
            "text_targets"]
 #: How much of the representative text a target label shows.
 LABEL_CHARS = 100
@@ -69,7 +70,8 @@ def _long_enough(texts: pa.ChunkedArray | pa.Array) -> pl.Series:
     return pl.select(pl.when(normalized.str.count_matches(" ") >= MIN_WORDS - 1).then(normalized)).to_series()
 
 
-def text_targets(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_perm: int = NUM_PERM) -> pa.Array:
+def text_targets(records: pa.Table, threshold: float = DEFAULT_TEXT_THRESHOLD, seed: int = 0,
+                 num_perm: int = NUM_PERM) -> pa.Array:
     """Each record's target: the label of its text's near-duplicate group, or null (not
     authored, or no text of ``MIN_WORDS`` words) (``text_groups``, as strings)."""
     code, labels = text_groups(records, threshold, seed, num_perm)
@@ -78,7 +80,7 @@ def text_targets(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_p
     return targets.scatter(np.flatnonzero(has_group), labels.gather(code[has_group])).to_arrow()
 
 
-def text_groups(records: pa.Table, threshold: float = 0.8, seed: int = 0,
+def text_groups(records: pa.Table, threshold: float = DEFAULT_TEXT_THRESHOLD, seed: int = 0,
                 num_perm: int = NUM_PERM) -> tuple[np.ndarray, pl.Series]:
     """``(code, labels)``: ``labels`` the target labels of the records' near-duplicate groups,
     sorted and distinct; ``code`` per record its group's position among them, or -1 (not
@@ -111,7 +113,8 @@ def text_groups(records: pa.Table, threshold: float = 0.8, seed: int = 0,
     return code, labels.gather(order)
 
 
-def share_events(records: pa.Table, threshold: float = 0.8, seed: int = 0, num_perm: int = NUM_PERM) -> pa.Table:
+def share_events(records: pa.Table, threshold: float = DEFAULT_TEXT_THRESHOLD, seed: int = 0,
+                 num_perm: int = NUM_PERM) -> pa.Table:
     """One share event per authored record whose text has a near-duplicate group
     (``text_targets``)."""
     return from_column(records, text_targets(records, threshold, seed, num_perm))
