@@ -38,6 +38,7 @@ bench: $(STAMP) neo4j
 	$(PY) benchmarks/detect.py
 	$(PY) benchmarks/vs_peers.py
 	$(PY) benchmarks/search.py
+	$(PY) benchmarks/fold.py
 	$(PY) benchmarks/neo4j_load.py
 
 neo4j:

@@ -90,7 +90,8 @@ def test_organic_leet_and_styled_text_is_no_call(text):
 
 
 _ALPHABET = st.sampled_from(list("abcdemnorstz019@$4357 .-_/:#!") + list(LOOKALIKES) + sorted(INVISIBLE)[:12]
-                            + ["à", "Ç", "É", "ｍ", "\U0001d41a", "🇧", "👩", "м", "л", "\u0301"])
+                            + ["à", "Ç", "É", "ｍ", "\U0001d41a", "🇧", "👩", "м", "л", "\u0301"]
+                            + ["https://", "HTTP://", "www.", "t.co/", "\x1c", "\u2003"])
 
 
 @settings(max_examples=300, deadline=None)
