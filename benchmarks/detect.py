@@ -17,7 +17,8 @@ of N worker processes (one thread each, MEM memory limit each, spilling to a fol
 the lake) started by the detecting process, and prints both times, the driver's and each
 worker's peak memory, the spill folder's largest size, and whether every run table is
 identical to the in-process run's (``compare_runs.py``). The in-process run is a fresh one
-unless ``--in-process-run RUN_ID`` names one already in the lake (same code, same lake).
+unless ``--in-process-run RUN_ID`` names one already in the lake (same code, same lake);
+``--cluster-only`` skips it, for sizes one process cannot hold (30M).
 
 Not a test: run it by hand or with ``make bench``; the CPU is shared.
 """
@@ -43,7 +44,7 @@ from rallypoint.allocator import limit_arenas
 limit_arenas()  # before numpy, as the detect command does
 from rallypoint.detectors.pipeline import detect_run
 from rallypoint.detectors.evaluate import evaluate_run
-lake, labels, cluster = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+lake, labels, cluster, options = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
 
 def usage():
     u = resource.getrusage(resource.RUSAGE_SELF)
@@ -74,7 +75,7 @@ if cluster:
     spill_peak, spill_done = [0], threading.Event()
     threading.Thread(target=watch_spill, args=(cluster["spill"], spill_peak, spill_done), daemon=True).start()
 start = time.perf_counter()
-result = detect_run(lake, show_progress=False, scheduler=local.scheduler_address if cluster else None)
+result = detect_run(lake, show_progress=False, scheduler=local.scheduler_address if cluster else None, **options)
 wall = time.perf_counter() - start
 cpu, _ = usage()
 if cluster:
@@ -117,9 +118,14 @@ def prepare(n_records: int, seed: int) -> tuple[Path, Path]:
     return lake, data / "labels.csv"
 
 
+#: detect options the benchmark runs with (``--pair-budget``), beside their defaults
+OPTIONS: dict = {}
+
+
 def run_detect(lake: Path, labels: Path, cluster: dict | None = None) -> dict:
     """``detect`` (and the evaluation) in a fresh process; on a LocalCluster with ``cluster``."""
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(lake), str(labels), json.dumps(cluster)], cwd=REPO,
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(lake), str(labels), json.dumps(cluster),
+                           json.dumps(OPTIONS)], cwd=REPO,
                           capture_output=True, text=True)
     # Dask's warnings (workers paused, spilling, restarted by the nanny) for the record, a failed run's too
     (lake.parent / f"detect-{'cluster' if cluster else 'in-process'}.log").write_text(done.stderr)
@@ -168,12 +174,14 @@ def report(r: dict) -> None:
         print(f"    {c}")
 
 
-def on_cluster(n: int, lake: Path, labels: Path, spec: tuple[int, str], reuse: str | None) -> dict:
-    """The in-process run and the LocalCluster run of one lake: both times, memory, identical tables."""
+def on_cluster(n: int, lake: Path, labels: Path, spec: tuple[int, str], reuse: str | None,
+               compare: bool = True) -> dict:
+    """The in-process run and the LocalCluster run of one lake: both times, memory, identical
+    tables; without ``compare``, the LocalCluster run alone."""
     from compare_runs import compare_runs
 
-    local = in_process_run(lake, labels, reuse)
-    if reuse is None:
+    local = in_process_run(lake, labels, reuse) if compare else None
+    if compare and reuse is None:
         report(local)
     workers, memory = spec
     spill = lake.parent / "cluster-spill"
@@ -190,6 +198,8 @@ def on_cluster(n: int, lake: Path, labels: Path, spec: tuple[int, str], reuse: s
           f"workers' peaks " + ", ".join(f"{v:.2f}" for v in w["peak_gib"].values()) + " GiB (largest ended "
           f"{w['largest_ended_gib']:.2f}), their CPU " + ", ".join(f"{v:.1f}" for v in w["cpu"].values()) +
           f" s; spill folder at most {w['spill_peak_gib']:.2f} GiB")
+    if local is None:
+        return {"cluster": r}
     earlier = f" (run {local['run_id']} of {local['earlier']})" if reuse else ""
     print(f"  times: in process {local['wall']:.1f} s wall, {local['cpu']:.1f} CPU-s{earlier}; on the cluster "
           f"{r['wall']:.1f} s wall, {r['cpu'] + sum(w['cpu'].values()):.1f} CPU-s (driver and workers)")
@@ -210,14 +220,22 @@ def main() -> None:
                         help="Also run on a LocalCluster of N workers of MEM each (e.g. 2x6GiB) and compare.")
     parser.add_argument("--in-process-run", metavar="RUN_ID",
                         help="With --cluster: compare with this earlier in-process run of the lake instead of a fresh one.")
+    parser.add_argument("--pair-budget", type=int, metavar="PAIRS",
+                        help="detect's --pair-budget (smaller partitions: smaller tasks on the workers).")
+    parser.add_argument("--cluster-only", action="store_true",
+                        help="With --cluster: no in-process run to compare with (sizes one process cannot hold).")
     args = parser.parse_args()
+    if (args.cluster_only or args.in_process_run) and not args.cluster:
+        parser.error("--cluster-only and --in-process-run go with --cluster")
+    if args.pair_budget is not None:
+        OPTIONS["pair_budget"] = args.pair_budget
     sizes = [int(s) for s in args.sizes.split(",")]
     results = {}
     for n in sizes:
         print(f"== {n:,} records", flush=True)
         lake, labels = prepare(n, args.seed)
         if args.cluster:
-            results[n] = on_cluster(n, lake, labels, args.cluster, args.in_process_run)
+            results[n] = on_cluster(n, lake, labels, args.cluster, args.in_process_run, not args.cluster_only)
             continue
         r = run_detect(lake, labels)
         results[n] = r

@@ -118,3 +118,23 @@ def test_a_cluster_that_fails_a_task_is_one_clear_sentence():
 
     with pytest.raises(ValueError, match="a bug"):
         build_coaction_edges(mixed_records(), scheduler=BrokenClient(), **KWARGS)
+
+
+def test_dask_reckons_a_partitions_results_by_their_arrays():
+    """A worker spills by the sizes Dask reckons: a partition's sums held as a few bytes would
+    never be spilled, and the nanny would restart the worker at its memory limit instead."""
+    from dask.sizeof import sizeof
+
+    from rallypoint.detectors.coaction.engine import BucketResult, PartitionResult
+    from rallypoint.detectors.coaction.partition import PartShares
+    from rallypoint.detectors.coaction.reduce import PerType
+
+    n = 100_000
+    sums = PerType(*(np.zeros(n, dtype=np.int64) for _ in range(6)))
+    assert sizeof(sums) >= 6 * 8 * n
+    counts = pl.DataFrame({"group": np.zeros(n, dtype=np.int64), "account": np.zeros(n, dtype=np.int64)})
+    result = PartitionResult(sums, counts, np.zeros(n, dtype=bool), {"pairs": 1})
+    assert sizeof(result) >= 6 * 8 * n + 2 * 8 * n + n
+    assert sizeof(BucketResult(sums, np.zeros(3, dtype=np.int64), 1, np.zeros(3, dtype=np.int64))) >= 6 * 8 * n
+    part = PartShares(*(np.zeros(n, dtype=np.int64) for _ in range(4)), n_accounts=1, n_kinds=1, n_groups=1)
+    assert sizeof(part) >= 4 * 8 * n

@@ -11,7 +11,7 @@ What it computes
     (``partition.PartShares``: a partition's arrays alone, what a task carries.)
     ``InProcess`` runs them here and keeps the sums in a ``spill.PairSpill`` (on disk when
     they do not fit); ``OnCluster`` submits them to a ``distributed.Client``: the sums stay
-    on the workers (spilled by Dask's worker memory manager), are cut into ranges there
+    on the workers (spilled by Dask's worker memory manager, which is told their sizes), are cut into ranges there
     and reduced there; only the surviving candidate rows, the share counts and the
     figures come back. A task is a pure function of its inputs, so a worker lost mid-run
     is replaced by Dask re-running its tasks elsewhere.
@@ -26,11 +26,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 import polars as pl
+from dask.sizeof import sizeof
 
 from rallypoint.detectors.coaction.partition import PartShares, coact_codes
 from rallypoint.detectors.coaction.reduce import (
@@ -67,6 +68,21 @@ class BucketResult:
     #: account pairs and (pair, type) rows per type code after it
     candidates: int
     per_kind: np.ndarray
+
+
+# A worker spills its results by the size Dask reckons for them; a dataclass of arrays would be
+# reckoned a few bytes, never spilled, and the nanny would restart the worker at its limit.
+@sizeof.register(PartShares)
+@sizeof.register(PerType)
+@sizeof.register(PartitionResult)
+@sizeof.register(BucketResult)
+def _sizeof_fields(value: Any) -> int:
+    return sum(sizeof(getattr(value, f.name)) for f in fields(value))
+
+
+@sizeof.register(pl.DataFrame)
+def _sizeof_frame(frame: pl.DataFrame) -> int:
+    return frame.estimated_size()
 
 
 def pair_partition(part: PartShares, window_us: np.ndarray, max_pairs_per_share: int | None,
