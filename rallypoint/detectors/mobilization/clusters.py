@@ -44,15 +44,16 @@ def coordinated_texts(records: pa.Table, evidence: pl.DataFrame, membership: pl.
     ``thread`` (the post a reply or quote answers; a post's own id otherwise).
     """
     coactions = evidence.filter(pl.col("kind").str.starts_with(COACTION_PREFIX))
+    originals = coactions.filter(pl.col("kind").is_in([COACTION_PREFIX + t for t in ORIGIN_TYPES]))
+    ids = pl.concat([coactions["id"], originals["target"]]).unique().to_arrow()
+    found = pl.from_arrow(records.select(TEXT_COLUMNS).filter(pc.is_in(records.column("id"), value_set=ids)))
     originals = outside_posts_met_once(
-        records, coactions.filter(pl.col("kind").is_in([COACTION_PREFIX + t for t in ORIGIN_TYPES])),
+        originals, found.select("id", "account_id"),
         coactions.select("account_id", "cluster_id") if membership is None else membership)
     wanted = pl.concat([coactions.select("cluster_id", "id"),
                         originals.select("cluster_id", id=pl.col("target"))]).unique()
-    ids = wanted["id"].unique().to_arrow()
-    found = records.select(TEXT_COLUMNS).filter(pc.is_in(records.column("id"), value_set=ids))
     # a post with links and no text is read too: money and logistics travel as bare links
-    texts = pl.from_arrow(found).filter(
+    texts = found.filter(
         (pl.col("text").str.len_chars() > 0) | (pl.col("urls").list.len() > 0)).unique("id", keep="first")
     # a reply or a quote is read with the post it answers: "I'll be there" under a call is
     # the call's thread, not a second, empty text that dilutes it
@@ -62,14 +63,13 @@ def coordinated_texts(records: pa.Table, evidence: pl.DataFrame, membership: pl.
     return wanted.join(texts, on="id", how="inner").sort("cluster_id", "timestamp", "id")
 
 
-def outside_posts_met_once(records: pa.Table, originals: pl.DataFrame, membership: pl.DataFrame) -> pl.DataFrame:
+def outside_posts_met_once(originals: pl.DataFrame, records: pl.DataFrame, membership: pl.DataFrame) -> pl.DataFrame:
     """``originals`` (co-action rows on posts) without the rows on posts that a non-member wrote
-    and the members met on only once: fewer than :data:`MIN_OUTSIDE_ROWS` rows in every type."""
+    and the members met on only once: fewer than :data:`MIN_OUTSIDE_ROWS` rows in every type.
+    ``records`` (``id``, ``account_id``) holds the posts' authors; a post not in it is kept."""
     if originals.height == 0:
         return originals
-    targets = originals["target"].unique().to_arrow()
-    found = records.select(["id", "account_id"]).filter(pc.is_in(records.column("id"), value_set=targets))
-    authors = pl.from_arrow(found).unique("id", keep="first").rename({"id": "target", "account_id": "author"})
+    authors = records.unique("id", keep="first").select(target="id", author="account_id")
     members = membership.select("cluster_id", author="account_id").unique().with_columns(own=pl.lit(True))
     posts = (
         originals.group_by("cluster_id", "kind", "target").agg(rows=pl.len())
@@ -77,8 +77,8 @@ def outside_posts_met_once(records: pa.Table, originals: pl.DataFrame, membershi
         .join(authors, on="target", how="left")
         .join(members, on=["cluster_id", "author"], how="left")
         # two members' actions within the window are one meeting, what chance gives: the
-        # pair test never counts one, and the post is the campaign's that wrote it, not theirs
-        .filter(pl.col("own").fill_null(False) | (pl.col("rows") >= MIN_OUTSIDE_ROWS))
+        # pair test never counts one, and the post is its author's evidence, not theirs
+        .filter(pl.col("own").fill_null(False) | pl.col("author").is_null() | (pl.col("rows") >= MIN_OUTSIDE_ROWS))
     )
     return originals.join(posts.select("cluster_id", "target"), on=["cluster_id", "target"], how="semi")
 
