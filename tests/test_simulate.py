@@ -402,3 +402,27 @@ def test_lookalikes_with_links_logistics_or_young_accounts_are_unlabelled(world)
         assert (_created(records, accounts) < datetime(2022, 6, 1, tzinfo=UTC)).mean() > 0.8
     posts = records.filter(pl.col("account_id") == club["account_id"])
     assert posts["text"].str.to_lowercase().str.contains("coach", literal=True).all()
+
+
+def test_chain_messages_are_copies_by_ordinary_accounts_once_each(world):
+    """The look-alike of a campaign's copies of its call: one notice with a date and a place per
+    language, copied with an edit or two by unlabelled accounts, one copy each, some within
+    minutes of another; ``co_text`` at 0.7 (``--text-threshold``, which matches copies with one
+    edit) takes most copies of a notice for one text."""
+    from rallypoint.detectors.coaction.co_text import text_groups
+
+    records, table = world["records"], world["table"]
+    labelled = {r["account_id"] for r in world["labels"]}
+    chains = world["manifest"]["lookalikes"]["chain_messages"]
+    assert {c["lang"] for c in chains} == {"en", "pt", "es"}
+    code, _ = text_groups(table, threshold=0.7)
+    for chain in chains:
+        copiers = chain["copier_account_ids"]
+        assert chain["copies"] == len(copiers) == len(set(copiers)) >= 12 and not set(copiers) & labelled
+        rows = (records.with_columns(group=pl.Series(code))
+                .filter(pl.col("account_id").is_in(copiers) & (pl.col("action") == "post")))
+        copies = rows.filter(pl.col("group") == pl.col("group").filter(pl.col("group") >= 0).mode().first())
+        assert copies.height >= 0.8 * len(copiers), chain["lang"]
+        assert copies["text"].n_unique() > 1  # edited, not identical
+        gaps = copies["timestamp"].sort().diff().drop_nulls()
+        assert (gaps <= timedelta(minutes=15)).sum() >= 3 and gaps.max() > timedelta(hours=1)

@@ -109,12 +109,14 @@ def test_a_promoted_code_word_is_matched_by_the_next_run_and_recorded_in_run_jso
     from rallypoint.detectors.pipeline import detect_run
 
     lake = small_lake(tmp_path / "lake")
-    promoted.add_term(lake, "lovely sunset", "code_word")
+    # a phrase of the ring's calls: the organic posts' words ("lovely sunset") reach no cluster's
+    # pushed texts, as no cluster met on one of them more than once
+    promoted.add_term(lake, "bring your gear", "code_word")
     result = detect_run(lake.root, show_progress=False)
-    assert lake.read_run_json(result.run_id)["lexicon"]["terms"] == {"code_word": ["lovely sunset"]}
+    assert lake.read_run_json(result.run_id)["lexicon"]["terms"] == {"code_word": ["bring your gear"]}
     evidence = pl.from_arrow(lake.read_run_table(result.run_id, "evidence"))
     words = evidence.filter(pl.col("kind") == "code_word")
-    assert words.height > 0 and all(m.lower() == "lovely sunset" for ms in words["matched"] for m in ms)
+    assert words.height > 0 and all(m.lower() == "bring your gear" for ms in words["matched"] for m in ms)
 
 
 def test_the_words_the_lexicons_read_are_not_learned():

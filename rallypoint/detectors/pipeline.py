@@ -335,7 +335,7 @@ class DetectRun:
         with self.stages.stage("evidence", "co-action evidence"):
             evidence = coaction_evidence(self.actions, self.membership, self.window_seconds)
         with self.stages.stage("mobilization", "mobilization signals"):
-            self.mobilization, self.signals = cluster_mobilization(coordinated_texts(self.records, evidence),
+            self.mobilization, self.signals = cluster_mobilization(coordinated_texts(self.records, evidence, self.membership),
                                                                    promoted.promoted_paths(self.lake))
             evidence = pl.concat([evidence, signal_evidence(self.signals)])
         with self.stages.stage("bursts", "bursts and synchrony"):

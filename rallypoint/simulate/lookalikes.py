@@ -19,6 +19,10 @@ news outlets and page networks) and must not be flagged:
 * :class:`VolunteerDays` -- a food bank inviting its volunteers to dated volunteer days
   with a bus ("who's coming?") and a different handful of them pledging each time
   ("I'll be there", "conta comigo"): the answered calls of a stealthy campaign, lawful.
+* :class:`ChainMessages` -- a civic notice with a date and a place (a water cut, a closed
+  bridge) that ordinary accounts copy and paste with a small edit or two, one copy each,
+  hours apart and now and then within minutes of a friend's: near-duplicate texts that
+  ``co_text`` groups as it groups a campaign's copies of its call, with no coordination.
 * :class:`LiveEvents` -- a TV show or a match: many people post the same hashtag
   within two or three hours and repost each other's lines within minutes (a burst
   of co-hashtag activity with no mobilization).
@@ -41,7 +45,16 @@ from rallypoint.simulate.cascade import mixed_actions, originals, responses
 from rallypoint.simulate.context import WorldContext
 from rallypoint.simulate.events import POST, QUOTE, REPLY, REPOST, Batch, record_ids
 from rallypoint.simulate.organic import media_hashes
-from rallypoint.simulate.texts import MASKED_SHARE, date_phrase, fill, masked, pick, place_name, random_slug
+from rallypoint.simulate.texts import (
+    MASKED_SHARE,
+    date_phrase,
+    fill,
+    masked,
+    near_duplicate,
+    pick,
+    place_name,
+    random_slug,
+)
 from rallypoint.simulate.timing import DAY, HOUR, UTC_OFFSET, diurnal_times, lognormal_delays
 
 VIRAL_TEXT = {
@@ -514,3 +527,43 @@ class VolunteerDays:
     def manifest(self, ctx: WorldContext) -> list[dict]:
         return [{**_with_ids(ctx, {k: v for k, v in s.items() if k != "volunteers"}),
                  "volunteer_account_ids": [ctx.accounts.ids[v] for v in s["volunteers"]]} for s in self.summary]
+
+
+class ChainMessages:
+    """Civic notices that ordinary accounts copy and paste, each with an edit or two, once each."""
+
+    name = "chain_messages"
+    #: copies of each notice in a 5,000-account world
+    COPIES = 60
+    #: copies made within minutes of another copy (a friend's, seen in a group chat)
+    NEAR_SHARE = 0.3
+
+    def __init__(self, ctx: WorldContext, book: AccountBook, rng: np.random.Generator) -> None:
+        self.langs = list(phrases.CHAINS)
+        n = max(12, int(round(self.COPIES * ctx.member_scale)))
+        self.copiers = [ctx.organic.sample(rng, n, "x", lang) for lang in self.langs]
+        self.summary: list[dict] = []
+
+    def batches(self, ctx: WorldContext) -> Iterator[Batch]:
+        rng = ctx.rng_for(self.name)
+        for lang, copiers in zip(self.langs, self.copiers, strict=True):
+            first = int(diurnal_times(rng, 1, ctx.start, max(1, ctx.days - 3), UTC_OFFSET[lang])[0])
+            day = first + int(rng.integers(2, 4)) * DAY
+            notice = fill(pick(rng, phrases.CHAINS[lang]), date=date_phrase(rng, lang, first, day),
+                          place=pick(rng, phrases.CHAIN_PLACES[lang]))
+            delays = lognormal_delays(rng, len(copiers), 3 * HOUR, 1.2, 60, 2 * DAY)
+            near = rng.random(len(copiers)) < self.NEAR_SHARE
+            # a near copy follows another copy by a minute or two, as a friend's forward does
+            delays[near] = rng.choice(delays[~near], int(near.sum())) + lognormal_delays(rng, int(near.sum()), 90,
+                                                                                          0.8, 10, 900)
+            ts = first + delays
+            alive = (ts < ctx.end) & (ctx.accounts.created_at[copiers] < ts)
+            texts = [near_duplicate(rng, notice, lang) for _ in range(int(alive.sum()))]
+            yield originals(ctx.ids, accounts_idx=copiers[alive], ts=ts[alive], text=texts,
+                            lang=[lang] * int(alive.sum()))
+            self.summary.append({"lang": lang, "notice": notice, "first": _iso(first), "copies": int(alive.sum()),
+                                 "copiers": [int(a) for a in copiers[alive]]})
+
+    def manifest(self, ctx: WorldContext) -> list[dict]:
+        return [{**{k: v for k, v in s.items() if k != "copiers"},
+                 "copier_account_ids": [ctx.accounts.ids[a] for a in s["copiers"]]} for s in self.summary]

@@ -430,6 +430,23 @@ VOLUNTEERS = {
                       "Dia de montar cestas {date}, carona saindo d{origin}. Quem topa?"],
            "pledge": ["Estarei lá!", "Conta comigo", "Tô dentro 🙌", "Vou com minha filha", "Dessa vez não consigo"]},
 }
+#: Chain messages people copy and paste to each other: a civic notice with a date and a place.
+CHAINS = {
+    "en": ["PLEASE SHARE: the water will be cut {date} from 8am to 6pm in the whole {place} area, fill your "
+           "tanks the night before and tell your neighbours, the elderly too",
+           "Pass it on: the bridge road into {place} is closed {date} for repairs, buses will take the long way "
+           "round so leave early and warn everyone you know"],
+    "pt": ["ATENÇÃO, REPASSEM: {date} vai faltar água das 8h às 18h em toda a região de {place}, encham as "
+           "caixas na véspera e avisem os vizinhos, principalmente os idosos",
+           "Repassem: a ponte de {place} fica fechada {date} para obras, os ônibus vão pelo desvio então saiam "
+           "mais cedo e avisem todo mundo"],
+    "es": ["ATENCIÓN, DIFUNDIR: {date} cortan el agua de 8 a 18 h en toda la zona de {place}, llenen los "
+           "tanques la noche anterior y avisen a los vecinos, sobre todo a los mayores",
+           "Difundan: el puente de entrada a {place} está cerrado {date} por obras, los colectivos dan la vuelta "
+           "larga así que salgan temprano y avisen a todos"],
+}
+CHAIN_PLACES = {"en": ["Springfield", "Riverside", "Columbus"], "pt": ["Curitiba", "Campinas", "Niterói"],
+                "es": ["Rosario", "Córdoba", "La Plata"]}
 NEWCOMERS = {
     "hashtag": "NewHere",
     "intro": ["Hi all, just moved over here! Into hiking and bad puns #NewHere",

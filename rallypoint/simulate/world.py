@@ -34,6 +34,7 @@ from rallypoint.simulate.campaigns import parse_mix, plan_campaign
 from rallypoint.simulate.context import WorldContext
 from rallypoint.simulate.events import Batch, batch_frame, split_batch
 from rallypoint.simulate.lookalikes import (
+    ChainMessages,
     Fandom,
     LawfulProtests,
     LiveEvents,
@@ -76,6 +77,7 @@ class World:
         self.campaigns = [plan_campaign(ctx, book, spec) for spec in specs]
         # planned after the campaigns, so that adding it left their accounts as they were
         self.volunteers = VolunteerDays(ctx, book, ctx.rng_for("plan", "volunteers"))
+        self.chains = ChainMessages(ctx, book, ctx.rng_for("plan", "chains"))
         ctx.accounts = book.freeze(ctx.rng_for("plan", "account-ids"))
         ctx.organic.finish(ctx.accounts)
         self.ctx = ctx
@@ -87,7 +89,7 @@ class World:
         ctx = self.ctx
         ctx.chunk_rows = chunk_rows
         groups = [self.viral, self.news, self.fandom, self.protests, self.politicians, self.live, self.charity,
-                  self.newcomers, self.supporters, self.volunteers]
+                  self.newcomers, self.supporters, self.volunteers, self.chains]
         sources = [g.batches(ctx) for g in groups] + [c.batches(ctx) for c in self.campaigns]
         for source in sources:
             for batch in source:
@@ -130,6 +132,7 @@ class World:
                 "newcomer_waves": self.newcomers.manifest(ctx),
                 "supporters_clubs": self.supporters.manifest(ctx),
                 "volunteer_days": self.volunteers.manifest(ctx),
+                "chain_messages": self.chains.manifest(ctx),
             },
         }
 
