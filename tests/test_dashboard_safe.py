@@ -212,3 +212,6 @@ def test_invisible_characters_from_the_data_are_shown_by_their_code_points():
     assert html("\u202egpj.exe") == "[U+202E]gpj.exe"
     assert "\u200b" not in highlight("T@ke to the str\u200beets", ["str\u200beets"])
     assert "<mark>str[U+200B]eets</mark>" in highlight("T@ke to the str\u200beets", ["str\u200beets"])
+    # plotly's labels and hover texts (a column at a time) show them alike
+    assert pl.DataFrame({"name": ["ma\u200brch", "\u202egpj.exe"]}).select(html_expr("name"))[:, 0].to_list() == [
+        "ma[U+200B]rch", "[U+202E]gpj.exe"]

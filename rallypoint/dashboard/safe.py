@@ -26,7 +26,7 @@ Two escapes, for the two places a value can land:
   the whole source before parsing, HTML included). :func:`html_expr` HTML-escapes a whole
   column, for plotly's labels (which take a subset of HTML, links included).
 
-Both also *reveal* the invisible characters a value carries (Unicode category Cf: zero-width
+All three also *reveal* the invisible characters a value carries (Unicode category Cf: zero-width
 spaces and joiners, soft hyphens, the right-to-left override that shows ``gpj.exe`` as
 ``exe.jpg``): each is shown as its code point, ``[U+200B]``, because accounts use them to split a
 word past a filter or to make a handle look like another, and an analyst must see that they are
@@ -83,11 +83,11 @@ def html(value: object) -> str:
     return _NEWLINES.sub("<br>", _html.escape(_BREAK_AFTER.sub(_WORD_JOINER, _as_text(value)), quote=True))
 
 
-
 def html_expr(column: str | pl.Expr) -> pl.Expr:
-    """A string column HTML-escaped, as a polars expression (plotly's hover and node labels are HTML)."""
+    """A string column HTML-escaped, its invisible characters shown as :func:`html` shows them, as a
+    polars expression (plotly's hover and node labels are HTML)."""
     expr = pl.col(column) if isinstance(column, str) else column
-    expr = expr.cast(pl.String).fill_null("")
+    expr = expr.cast(pl.String).fill_null("").str.replace_many([chr(c) for c in _REVEAL], list(_REVEAL.values()))
     for char, entity in _HTML_ENTITIES:
         expr = expr.str.replace_all(char, entity, literal=True)
     return expr
