@@ -398,11 +398,9 @@ def check_options(*, types: Iterable[str] | str | None, window: str | float, nul
     if not (isinstance(min_participation, numbers.Integral) and not isinstance(min_participation, bool)
             and min_participation >= 1):
         raise CoactionError(f"min_participation must be a whole number >= 1, not {min_participation!r}.")
-    if not (isinstance(significance, numbers.Real) and not isinstance(significance, bool) and 0 < significance <= 1):
-        raise CoactionError(f"significance must be in (0, 1], not {significance!r}.")
-    if not (isinstance(text_threshold, numbers.Real) and not isinstance(text_threshold, bool)
-            and 0 < text_threshold <= 1):
-        raise CoactionError(f"text_threshold must be in (0, 1], not {text_threshold!r}.")
+    for name, value in (("significance", significance), ("text_threshold", text_threshold)):
+        if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < value <= 1):
+            raise CoactionError(f"{name} must be in (0, 1], not {value!r}.")
     if pair_budget is not None:
         check_pair_budget(pair_budget)
     return type_list, parsed_window

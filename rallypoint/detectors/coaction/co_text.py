@@ -48,8 +48,8 @@ from rallypoint.detectors.options import DEFAULT_TEXT_THRESHOLD
 
 TYPE = "co_text"
 MIN_WORDS = 5
-__all__ = ["MIN_WORDS", "NUM_PERM", "SHINGLE_WORDS", "TYPE", "group_texts",
-           "near_duplicate_groups", "group_labels", "normalize_text", "share_events", "text_groups",
+__all__ = ["MIN_WORDS", "NUM_PERM", "SHINGLE_WORDS", "TYPE", "group_texts", "near_duplicate_groups",
+           "group_labels", "normalize_text", "share_events", "text_groups",
            "text_targets"]
 #: How much of the representative text a target label shows.
 LABEL_CHARS = 100

@@ -11,9 +11,9 @@ What it computes
     (``partition.PartShares``: a partition's arrays alone, what a task carries.)
     ``InProcess`` runs them here and keeps the sums in a ``spill.PairSpill`` (on disk when
     they do not fit); ``OnCluster`` submits them to a ``distributed.Client``: the sums stay
-    on the workers (spilled by Dask's worker memory manager, which is told their sizes), are cut into ranges there
-    and reduced there; only the surviving candidate rows, the share counts and the
-    figures come back. A task is a pure function of its inputs, so a worker lost mid-run
+    on the workers (spilled by Dask's worker memory manager, which is told their sizes), are
+    cut into ranges there and reduced there; only the surviving candidate rows, the share
+    counts and the figures come back. A task is a pure function of its inputs, so a worker lost mid-run
     is replaced by Dask re-running its tasks elsewhere.
 
 Cost
