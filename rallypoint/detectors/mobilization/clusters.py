@@ -47,7 +47,7 @@ def coordinated_texts(records: pa.Table, evidence: pl.DataFrame, membership: pl.
     originals = coactions.filter(pl.col("kind").is_in([COACTION_PREFIX + t for t in ORIGIN_TYPES]))
     ids = pl.concat([coactions["id"], originals["target"]]).unique().to_arrow()
     found = pl.from_arrow(records.select(TEXT_COLUMNS).filter(pc.is_in(records.column("id"), value_set=ids)))
-    originals = outside_posts_met_once(
+    originals = without_outside_posts_met_once(
         originals, found.select("id", "account_id"),
         coactions.select("account_id", "cluster_id") if membership is None else membership)
     wanted = pl.concat([coactions.select("cluster_id", "id"),
@@ -63,7 +63,7 @@ def coordinated_texts(records: pa.Table, evidence: pl.DataFrame, membership: pl.
     return wanted.join(texts, on="id", how="inner").sort("cluster_id", "timestamp", "id")
 
 
-def outside_posts_met_once(originals: pl.DataFrame, records: pl.DataFrame, membership: pl.DataFrame) -> pl.DataFrame:
+def without_outside_posts_met_once(originals: pl.DataFrame, records: pl.DataFrame, membership: pl.DataFrame) -> pl.DataFrame:
     """``originals`` (co-action rows on posts) without the rows on posts that a non-member wrote
     and the members met on only once: fewer than :data:`MIN_OUTSIDE_ROWS` rows in every type.
     ``records`` (``id``, ``account_id``) holds the posts' authors; a post not in it is kept."""
@@ -111,4 +111,4 @@ def cluster_mobilization(texts: pl.DataFrame, lexicon_paths: list[Path] | tuple[
     return frame, signals
 
 
-__all__ = ["MIN_OUTSIDE_ROWS", "TEXT_COLUMNS", "cluster_mobilization", "coordinated_texts", "outside_posts_met_once"]
+__all__ = ["MIN_OUTSIDE_ROWS", "TEXT_COLUMNS", "cluster_mobilization", "coordinated_texts", "without_outside_posts_met_once"]
