@@ -163,6 +163,17 @@ def test_partition_bounds_cut_between_targets_only():
     assert all(group[b] != group[b - 1] for b in bounds[1:-1])
 
 
+def test_targets_with_one_sharer_each_are_cut_into_partitions_too():
+    import numpy as np
+
+    from rallypoint.detectors.coaction.partition import partition_bounds
+
+    # a million targets shared once: no pair, but a million share events to hold
+    group = np.arange(1_000_000)
+    bounds = partition_bounds(group, np.zeros(group.size, np.int64), 100_000)
+    assert np.diff(bounds).max() <= 100_000 and bounds[-1] == group.size
+
+
 def test_actions_are_the_shares_behind_kept_edges():
     rows = reposts(("u1", "p", 0), ("u2", "p", 30), ("u3", "p", 5000))
     result = plain(rows)

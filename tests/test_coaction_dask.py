@@ -105,6 +105,9 @@ def test_a_cluster_that_fails_a_task_is_one_clear_sentence():
     from distributed import KilledWorker
 
     class FailingClient:
+        def scheduler_info(self):
+            return {"workers": {}}
+
         def submit(self, function, *args, **kwargs):
             raise KilledWorker(f"{function.__name__}-1", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
 
@@ -112,12 +115,27 @@ def test_a_cluster_that_fails_a_task_is_one_clear_sentence():
         build_coaction_edges(mixed_records(), scheduler=FailingClient(), **KWARGS)
 
     # an error that is not the cluster's is not hidden behind that sentence
-    class BrokenClient:
+    class BrokenClient(FailingClient):
         def submit(self, function, *args, **kwargs):
             raise ValueError("a bug")
 
     with pytest.raises(ValueError, match="a bug"):
         build_coaction_edges(mixed_records(), scheduler=BrokenClient(), **KWARGS)
+
+
+@pytest.mark.slow
+def test_a_partition_fits_a_quarter_of_the_smallest_worker(local_cluster):
+    from distributed import Client
+
+    from rallypoint.detectors.coaction.engine import TASK_BYTES_PER_PAIR, partition_budget
+
+    with Client(local_cluster.scheduler_address, set_as_default=False) as client:
+        limit = min(w["memory_limit"] for w in client.scheduler_info()["workers"].values())
+        fits = int(limit / 4 / TASK_BYTES_PER_PAIR)
+        assert partition_budget(client, None) == fits
+        assert partition_budget(client, 10**15) == fits
+        assert partition_budget(client, 1_000) == 1_000
+    assert partition_budget(None, 10**15) == 10**15
 
 
 def test_dask_reckons_a_partitions_results_by_their_arrays():

@@ -61,7 +61,7 @@ from rallypoint.detectors.coaction import (
     co_repost,
     co_text,
 )
-from rallypoint.detectors.coaction.engine import runner_for
+from rallypoint.detectors.coaction.engine import partition_budget, runner_for
 from rallypoint.detectors.coaction.pairs import target_chances, window_ends
 from rallypoint.detectors.coaction.partition import (
     DEFAULT_PAIR_BUDGET,
@@ -607,8 +607,8 @@ class _LocalPlan:
         this process, on the workers on a cluster.
 
         A partition is a run of whole targets of one type (the shares are sorted by target:
-        ``partition_bounds`` cuts them where about ``pair_budget`` pairs under the cap have
-        been formed), so a target's pairs, share counts and chance are all in one partition.
+        ``partition_bounds`` cuts them where about ``pair_budget`` pairs under the cap and
+        shares have been counted), so a target's pairs, share counts and chance are all in one partition.
         The sums go to one bucket (in memory) when every type's pairs fit the budget, else
         to ``BUCKETS_PER_BUDGET`` per budget's worth of pairs. Nothing is sampled.
         """
@@ -620,6 +620,7 @@ class _LocalPlan:
             partners = e - np.arange(1, len(e) + 1, dtype=np.int64)
             wanted.append(partners if max_pairs_per_share is None else np.minimum(partners, max_pairs_per_share))
         total = int(sum(int(w.sum()) for w in wanted))
+        pair_budget = partition_budget(self.client, pair_budget)
         n_buckets = 1 if pair_budget is None or total <= pair_budget else -(-total * BUCKETS_PER_BUDGET // pair_budget)
         first = self.coded[0]
         self.runner = runner_for(self.client, n_buckets, first.n_accounts, first.n_kinds)
@@ -649,6 +650,7 @@ class _LocalPlan:
             results.append(_TypePairs(pl.concat([p[0] for p in parts]), chance, in_pair,
                                       merge_figures([p[2] for p in parts])))
         figures = merge_figures([r.figures for r in results])
+        figures["partition_budget"] = pair_budget
         return results, None, figures
 
     def per_type(self, rows, share_stats, min_participation, significance, loose=None, sink=None):

@@ -46,8 +46,15 @@ from rallypoint.detectors.coaction.spill import PairSpill, bucket_cuts
 
 #: Bucket tasks given to each worker at once (one running, one fetching its pieces).
 BUCKETS_IN_FLIGHT_PER_WORKER = 2
+#: A pairing task's memory per pair formed or share event in its partition (its chunks, their
+#: merge, its sums and codes; benchmarks/RESULTS.md, "A partition's memory").
+TASK_BYTES_PER_PAIR = 125
+#: The part of a worker's memory limit one pairing task may take: Dask keeps up to 60 % of it
+#: for held results before it spills, and the nanny restarts a worker at 95 %.
+TASK_SHARE_OF_WORKER = 0.25
 
-__all__ = ["BucketResult", "InProcess", "OnCluster", "pair_partition", "reduce_bucket", "runner_for"]
+__all__ = ["BucketResult", "InProcess", "OnCluster", "pair_partition", "partition_budget", "reduce_bucket",
+           "runner_for"]
 
 
 @dataclass
@@ -226,6 +233,19 @@ class OnCluster:
                 if future is not None:
                     future.release()
         self.pieces = []
+
+
+def partition_budget(client: Any | None, pair_budget: int | None) -> int | None:
+    """The pairs (and shares) per partition: ``pair_budget`` in this process; on a cluster, at
+    most what fits ``TASK_SHARE_OF_WORKER`` of the smallest worker's memory limit, so that a
+    partition's task never takes a worker past its limit whatever the budget asked."""
+    if client is None:
+        return pair_budget
+    limits = [w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()]
+    if not limits or min(limits) <= 0:
+        return pair_budget
+    fits = max(int(min(limits) * TASK_SHARE_OF_WORKER / TASK_BYTES_PER_PAIR), 1)
+    return fits if pair_budget is None else min(pair_budget, fits)
 
 
 def runner_for(client: Any | None, n_buckets: int, n_accounts: int, n_kinds: int) -> InProcess | OnCluster:

@@ -332,20 +332,26 @@ def _share_counts(s: Coded, in_pair: np.ndarray) -> pl.DataFrame:
 
 
 def partition_bounds(group: np.ndarray, wanted: np.ndarray, pair_budget: int | None) -> np.ndarray:
-    """Positions cutting shares sorted by (group, time) into partitions of whole targets with
-    about ``pair_budget`` pairs each: ``[0, ..., n]``.
+    """Positions cutting shares sorted by (group, time) into partitions of whole targets of
+    about ``pair_budget`` pairs and shares each: ``[0, ..., n]``.
 
-    ``wanted[i]``: the pairs share ``i`` forms (its in-window partners under the cap). A cut
-    falls on the first target boundary at or after each multiple of the budget, so a
-    target is never split (its pairs are reduced in one place) and a target heavier than
-    the budget is a partition of its own. ``pair_budget=None``: one partition. ``O(n)``.
+    ``wanted[i]``: the pairs share ``i`` forms (its in-window partners under the cap). A share
+    counts as one more: pairing holds about as much per share event (its codes, window end,
+    counts) as per pair formed, so a run of targets with one sharer each, which forms no pair,
+    still has a bounded partition. A cut falls on the first target boundary at or after each
+    multiple of the budget, so a target is never split (its pairs are reduced in one place)
+    and a target heavier than the budget is a partition of its own. ``pair_budget=None``: one
+    partition. ``O(n)``.
     """
     n = len(group)
-    total = int(wanted.sum())
-    if pair_budget is None or total <= pair_budget or n == 0:
+    if pair_budget is None or n == 0:
+        return np.array([0, n], dtype=np.int64)
+    cost = np.cumsum(wanted + 1)
+    total = int(cost[-1])
+    if total <= pair_budget:
         return np.array([0, n], dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    before = np.r_[0, np.cumsum(wanted)][starts]
+    before = np.r_[0, cost][starts]
     marks = np.arange(1, -(-total // pair_budget), dtype=np.int64) * pair_budget
     cuts = starts[np.minimum(np.searchsorted(before, marks), starts.size - 1)]
     return np.unique(np.r_[0, cuts, n]).astype(np.int64)
