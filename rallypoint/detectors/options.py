@@ -102,11 +102,18 @@ class DetectOptions:
 
     def _check_coaction(self) -> None:
         """The co-action options, by co-action's own check (its vocabulary and messages)."""
-        from rallypoint.detectors.coaction import check_options
+        self.coaction()
 
-        check_options(types=self.types, window=self.window, null_model=self.null_model,
-                      min_participation=self.min_participation, significance=self.significance,
-                      pair_budget=self.pair_budget, text_threshold=self.text_threshold)
+    def coaction(self, **run: Any) -> Any:
+        """The run's :class:`rallypoint.detectors.coaction.CoactionOptions` (validated when
+        made), with ``run``'s settings that are the run's, not the user's (``loose_significance``)."""
+        from rallypoint.detectors.coaction import DEFAULT_PAIR_BUDGET, CoactionOptions
+
+        return CoactionOptions(types=self.types, window=self.window, min_participation=self.min_participation,
+                               null_model=self.null_model, significance=self.significance,
+                               text_threshold=self.text_threshold, seed=self.seed,
+                               pair_budget=DEFAULT_PAIR_BUDGET if self.pair_budget is None else self.pair_budget,
+                               **run)
 
     def with_changes(self, **changes: Any) -> DetectOptions:
         """A copy with ``changes`` (field names), validated again."""

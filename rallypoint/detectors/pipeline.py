@@ -57,7 +57,7 @@ from rallypoint.detectors import promoted, scoring
 from rallypoint.detectors.attachment import attach_accounts, merge_meetings, prepare_engagements
 from rallypoint.detectors.cluster_bursts import burst_candidates, cluster_bursts
 from rallypoint.detectors.coaction.co_engage import TYPE as ENGAGE_TYPE
-from rallypoint.detectors.coaction.partition import DEFAULT_PAIR_BUDGET
+from rallypoint.detectors.coaction.options import DEFAULT_PAIR_BUDGET
 from rallypoint.detectors.communities import DEFAULT_STRENGTH_CAP, MIN_CLUSTER_SIZE, find_communities
 from rallypoint.detectors.evidence import coaction_evidence, evidence_counts, signal_evidence
 from rallypoint.detectors.facts import cluster_facts
@@ -256,11 +256,8 @@ class DetectRun:
 
         with self.stages.stage("coaction", f"co-action edges ({n_records:,} records)"):
             result = build_coaction_edges(
-                coaction_input.pop(), types=list(o.types) if o.types else None, window=o.window,
-                min_participation=o.min_participation, null_model=o.null_model, significance=o.significance,
-                text_threshold=o.text_threshold, seed=o.seed, pair_budget=self.pair_budget, on_engage_events=prepare_attachment,
-                scheduler=o.scheduler,
-                loose_significance=LOOSE_SIGNIFICANCE if self.loose else None,
+                coaction_input.pop(), o.coaction(loose_significance=LOOSE_SIGNIFICANCE if self.loose else None),
+                scheduler=o.scheduler, on_engage_events=prepare_attachment,
             )
             # of the result the run keeps its parts, not the result: the actions are let go once
             # the evidence and roles have them, the edges' strings once the edges are written

@@ -7,23 +7,25 @@ quadratic blow-up; ``build`` aggregates them into the coordination graph
 (``EDGES_SCHEMA``) with CooRTweet's minimum participation and the null model of
 ``rallypoint.detectors.null_model``.
 
-    from rallypoint.detectors.coaction import build_coaction_edges, COACTION_TYPES
-    result = build_coaction_edges(records, types=("co_repost",), window="60s")
+    from rallypoint.detectors.coaction import CoactionOptions, build_coaction_edges
+    result = build_coaction_edges(records, CoactionOptions(types=("co_repost",), window="60s"))
     result.edges, result.actions, result.window_seconds, result.stats
 """
 
 from rallypoint.detectors.coaction.build import (
     ACTION_ORDER,
     ACTIONS_SCHEMA,
-    COACTION_TYPES,
-    DEFAULT_MAX_PAIRS_PER_SHARE,
     RECORD_COLUMNS,
-    CoactionError,
     CoactionResult,
     CodedEvents,
     build_coaction_edges,
-    check_options,
-    check_pair_budget,
+)
+from rallypoint.detectors.coaction.options import (
+    COACTION_TYPES,
+    DEFAULT_MAX_PAIRS_PER_SHARE,
+    DEFAULT_PAIR_BUDGET,
+    CoactionError,
+    CoactionOptions,
 )
 
 __all__ = [
@@ -31,11 +33,11 @@ __all__ = [
     "ACTIONS_SCHEMA",
     "COACTION_TYPES",
     "DEFAULT_MAX_PAIRS_PER_SHARE",
+    "DEFAULT_PAIR_BUDGET",
     "RECORD_COLUMNS",
     "CoactionError",
+    "CoactionOptions",
     "CoactionResult",
     "CodedEvents",
     "build_coaction_edges",
-    "check_options",
-    "check_pair_budget",
 ]

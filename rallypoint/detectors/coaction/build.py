@@ -38,9 +38,8 @@ Cost
 
 from __future__ import annotations
 
-import numbers
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -62,9 +61,12 @@ from rallypoint.detectors.coaction import (
     co_text,
 )
 from rallypoint.detectors.coaction.engine import partition_budget, runner_for
+from rallypoint.detectors.coaction.options import (
+    CoactionError,
+    CoactionOptions,
+)
 from rallypoint.detectors.coaction.pairs import target_chances, window_ends
 from rallypoint.detectors.coaction.partition import (
-    DEFAULT_PAIR_BUDGET,
     SHARE_COLUMNS,
     Coded,
     coded_pair_actions,
@@ -82,27 +84,13 @@ from rallypoint.detectors.coaction.shares import distinct as distinct_events
 from rallypoint.detectors.coaction.shares import schema_of
 from rallypoint.detectors.coaction.spill import BUCKETS_PER_BUDGET
 from rallypoint.detectors.memory import release_unused_memory
-from rallypoint.detectors.options import DEFAULT_TEXT_THRESHOLD
 from rallypoint.detectors.window import (
     AUTO,
-    parse_window,
     sorted_target_delays,
     window_from_delays,
 )
-from rallypoint.errors import RallypointError
 from rallypoint.schema import EDGE_TYPE_STRUCT, EDGES_SCHEMA, TIMESTAMP
 
-#: Every co-action type, in the order they are reported.
-COACTION_TYPES: tuple[str, ...] = (
-    "co_repost",
-    "co_link",
-    "co_text",
-    "co_reply",
-    "co_mention",
-    "co_hashtags",
-    "co_media",
-    "co_engage",
-)
 _MODULES = {
     m.TYPE: m for m in (co_repost, co_link, co_text, co_reply, co_mention, co_hashtags, co_media, co_engage)
 }
@@ -120,13 +108,6 @@ ENGAGE_WINDOW_SECONDS = 900.0
 #: Types that are answers to a post, taking minutes: the post itself, or its flyer. Links and
 #: texts are not: popular news URLs and common headlines would meet at that scale by habit.
 CONVERSATION_TYPES = ("co_engage", "co_media")
-#: Default cap: a share is paired with at most this many later shares of the same target
-#: inside one window. It bites only on targets shared more than this many times within
-#: one window (a post reposted by hundreds of accounts in a minute). Memory grows with the
-#: distinct pairs formed, at most rows * cap: a cap of 1,000 on a viral-tailed input with a
-#: wide auto window exhausts the machine's memory.
-DEFAULT_MAX_PAIRS_PER_SHARE = 100
-
 #: Columns of ``CoactionResult.actions``.
 ACTIONS_SCHEMA = pa.schema(
     [
@@ -146,10 +127,6 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "urls", "hashtags", "mentions", "media",
 )
 _LIST_COLUMNS = ("urls", "hashtags", "mentions", "media")
-
-
-class CoactionError(RallypointError):
-    """Bad arguments to the co-action detectors."""
 
 
 @dataclass
@@ -205,62 +182,45 @@ class CoactionResult:
 
 def build_coaction_edges(
     records,
-    types: Iterable[str] | str | None = COACTION_TYPES,
-    window: str | int | float = "auto",
-    min_participation: int = 2,
-    null_model: str = "permutation",
-    significance: float = 0.01,
-    max_pairs_per_share: int | None = DEFAULT_MAX_PAIRS_PER_SHARE,
-    text_threshold: float = DEFAULT_TEXT_THRESHOLD,
-    seed: int = 0,
-    null_jitter: float = nm.DEFAULT_JITTER,
-    pair_budget: int = DEFAULT_PAIR_BUDGET,
-    on_engage_events: Callable[[pl.DataFrame | CodedEvents, float], None] | None = None,
+    options: CoactionOptions | None = None,
+    *,
     scheduler: str | Any | None = None,
+    on_engage_events: Callable[[pl.DataFrame | CodedEvents, float], None] | None = None,
     edge_sink: Callable[[pa.Table], None] | None = None,
-    loose_significance: float | None = None,
+    **settings: Any,
 ) -> CoactionResult:
     """Build the co-action graph of ``records`` (a pyarrow Table, LAKE_SCHEMA columns).
 
-    ``types``: co-action types (a sequence or a comma list); ``window``: ``"auto"``, a
-    duration such as ``"60s"``, or seconds; ``min_participation``: CooRTweet's rule
-    (1 keeps every pair); ``null_model``: ``"permutation"`` or ``"none"``;
-    ``significance``: edges are kept when ``p_value <= significance`` (ignored with
-    ``"none"``); ``max_pairs_per_share``: the cap (``None`` disables it);
-    ``text_threshold``: Jaccard threshold of ``co_text``; ``seed``: MinHash seed;
-    ``null_jitter``: the null model's time scale, in windows (see ``null_model``);
-    ``pair_budget``: about the most pairs formed at once — the targets are cut into
-    partitions of about this many pairs, paired one partition at a time, and the per-pair
-    sums spilled to disk and added up pair by pair (``spill.py``), so memory stays bounded
-    and every pair under the cap is formed (``None``: one partition, in memory;
-    ``stats["partitions"]``); ``on_engage_events``: called
-    with ``co_engage``'s events (as ``CoactionResult.engage_events``) and window in seconds
-    as soon as both are known, before any pair is formed, so a caller can start work on
-    them beside the pairing (``detect`` prepares the attachment's test there);
+    ``options``: what to build (:class:`CoactionOptions`), or its fields as keywords
+    (``settings``), not both. ``pair_budget`` cuts the targets into partitions of about
+    that many pairs and share events, paired one partition at a time, the per-pair sums
+    spilled to disk and added up pair by pair (``spill.py``), so memory stays bounded and
+    every pair under the cap is formed (``stats["partitions"]``). ``loose_significance``'s
+    pairs come back as the result's ``loose_edges`` and ``loose_actions_frame`` (``detect``
+    groups them among the accounts no cluster holds, :mod:`rallypoint.detectors.loose`);
+    the edges and actions are those of ``significance``.
+
+    Where and how it runs, beside what it builds:
     ``scheduler``: a Dask scheduler address (``tcp://...``) or a ``distributed.Client``:
     the partitions are paired and reduced there as tasks (``engine.OnCluster``), and only
     the candidate rows, share counts and figures come back; ``None``: in this process;
+    ``on_engage_events``: called with ``co_engage``'s events (as
+    ``CoactionResult.engage_events``) and window in seconds as soon as both are known,
+    before any pair is formed, so a caller can start work on them beside the pairing
+    (``detect`` prepares the attachment's test there);
     ``edge_sink``: called with the edges as they are formed, a bucket of account pairs at a
     time (``EDGES_SCHEMA`` tables, in the order of the whole table), none of them held: the
     result's ``edges`` and ``actions_frame`` are then empty and ``stats`` counts the
     ``edges`` and the ``edge_accounts`` (what ``rallypoint network`` writes, without the
-    memory a hundred million edges take);
-    ``loose_significance``: with the null model, pairs with ``significance < p_value <=
-    loose_significance`` are kept aside as the result's ``loose_edges`` and
-    ``loose_actions_frame`` (``detect`` groups them among the accounts no cluster holds,
-    :mod:`rallypoint.detectors.loose`); the edges and actions are those of ``significance``.
+    memory a hundred million edges take).
     """
+    if options is None:
+        options = CoactionOptions(**settings)
+    elif settings:
+        raise CoactionError("Give co-action's settings as one CoactionOptions or as keywords, not both.")
     started = time.perf_counter()
-    type_list, parsed_window = check_options(types=types, window=window, null_model=null_model,
-                                             min_participation=min_participation, significance=significance,
-                                             pair_budget=pair_budget, text_threshold=text_threshold)
-    if max_pairs_per_share is not None and max_pairs_per_share < 1:
-        raise CoactionError(f"max_pairs_per_share must be >= 1 or None, not {max_pairs_per_share!r}.")
-    if loose_significance is not None and not (isinstance(loose_significance, numbers.Real)
-                                               and significance < loose_significance <= 1):
-        raise CoactionError(f"loose_significance must be in (significance, 1], not {loose_significance!r}.")
-    if not null_jitter >= 1:
-        raise CoactionError(f"null_jitter must be at least 1 window, not {null_jitter!r}.")
+    o = options
+    type_list, parsed_window = list(o.types), o.window_seconds
 
     if not isinstance(records, pa.Table):
         raise CoactionError(f"Records must be a pyarrow Table, not {type(records).__name__}.")
@@ -270,7 +230,7 @@ def build_coaction_edges(
     # caller that hands over its only reference frees the records for the pairing)
     del records
 
-    shares, engage_events, stats = plan.prepare(type_list, text_threshold, seed, min_participation)
+    shares, engage_events, stats = plan.prepare(type_list, o.text_threshold, o.seed, o.min_participation)
     if parsed_window == AUTO:
         delays = plan.delays(shares)
         windows = {
@@ -286,22 +246,22 @@ def build_coaction_edges(
     if on_engage_events is not None and engage_events is not None:
         on_engage_events(plan.decode_events(engage_events), windows[co_engage.TYPE])
 
-    jitter = null_jitter if null_model == "permutation" else None
+    jitter = o.jitter
     try:
         # wall and this process's CPU time of the two halves: what sizing a cluster starts from
         pairing_started = time.perf_counter(), time.process_time()
-        rows, share_stats, figures = plan.coact(shares, window_us, max_pairs_per_share, jitter, pair_budget)
+        rows, share_stats, figures = plan.coact(shares, window_us, o.max_pairs_per_share, jitter, o.pair_budget)
         stats.update(figures)
         buckets_started = time.perf_counter(), time.process_time()
         stats["pairing_seconds"] = round(buckets_started[0] - pairing_started[0], 3)
         stats["pairing_cpu_seconds"] = round(buckets_started[1] - pairing_started[1], 3)
         # with the null model, only the rows of pairs that may pass come back (most candidates
         # met once and cannot): the rest never become strings or structs
-        loose = loose_significance if jitter is not None and edge_sink is None else None
-        significance_or_none = significance if jitter is not None else None
-        streamed = None if edge_sink is None else _EdgeStream(edge_sink, type_list, null_model, significance,
+        loose = o.loose_significance if jitter is not None and edge_sink is None else None
+        significance_or_none = o.significance if jitter is not None else None
+        streamed = None if edge_sink is None else _EdgeStream(edge_sink, type_list, o.null_model, o.significance,
                                                               plan.accounts)
-        per_type, candidates, per_kind = plan.per_type(rows, share_stats, min_participation, significance_or_none,
+        per_type, candidates, per_kind = plan.per_type(rows, share_stats, o.min_participation, significance_or_none,
                                                        loose, sink=streamed)
         stats["spilled_rows"] = plan.spilled_rows
         stats["buckets_seconds"] = round(time.perf_counter() - buckets_started[0], 3)
@@ -324,7 +284,7 @@ def build_coaction_edges(
     # edges are formed and filtered on the plan's account keys (codes in process), and the
     # kept (type, pair) rows go to the actions step in those keys: no string -> code round trip.
     # The actions come first: the share events go before the edges' strings are made
-    kept, runs = _kept_pair_rows(per_type, null_model, significance)
+    kept, runs = _kept_pair_rows(per_type, o.null_model, o.significance)
     loose_runs = loose_actions = None
     if loose is not None and runs is not None:
         # the same pairs and p-values, another choice: only the pairs the loose groups can use.
@@ -334,9 +294,9 @@ def build_coaction_edges(
         del twice
         loose_rows = per_type.filter(pl.Series(loose_runs.kept_rows())).select(_KEPT_COLUMNS)
     if streamed is None:
-        actions = plan.actions(shares, kept, window_us, max_pairs_per_share)
+        actions = plan.actions(shares, kept, window_us, o.max_pairs_per_share)
         if loose_runs is not None:
-            loose_actions = plan.actions(shares, loose_rows, window_us, max_pairs_per_share)
+            loose_actions = plan.actions(shares, loose_rows, window_us, o.max_pairs_per_share)
     else:
         # the network alone: no actions behind the edges
         stats["edge_accounts"] = int(streamed.accounts_seen.sum())
@@ -344,9 +304,9 @@ def build_coaction_edges(
     del kept
     shares = plan.coded = plan.type_pairs = None
     release_unused_memory()
-    edges, _ = _edge_table(per_type, type_list, null_model, significance, plan.accounts, runs)
+    edges, _ = _edge_table(per_type, type_list, o.null_model, o.significance, plan.accounts, runs)
     loose_edges = (None if loose_runs is None else
-                   _edge_table(per_type, type_list, null_model, loose, plan.accounts, loose_runs)[0])
+                   _edge_table(per_type, type_list, o.null_model, loose, plan.accounts, loose_runs)[0])
     del per_type, runs, loose_runs
 
     def named(actions: pl.DataFrame) -> pl.DataFrame:
@@ -363,11 +323,11 @@ def build_coaction_edges(
         {
             "edges": edges.num_rows if streamed is None else streamed.n_edges,
             "actions": actions.height,
-            "null_model": null_model,
+            "null_model": o.null_model,
             "null_jitter": jitter,
-            "significance": significance if jitter is not None else None,
-            "max_pairs_per_share": max_pairs_per_share,
-            "min_participation": min_participation,
+            "significance": o.significance if jitter is not None else None,
+            "max_pairs_per_share": o.max_pairs_per_share,
+            "min_participation": o.min_participation,
             "seconds": round(time.perf_counter() - started, 3),
         }
     )
@@ -383,33 +343,6 @@ def build_coaction_edges(
 
 
 # --- arguments and inputs ----------------------------------------------------------
-
-
-def check_options(*, types: Iterable[str] | str | None, window: str | float, null_model: str,
-                  min_participation: int, significance: float, pair_budget: int | None,
-                  text_threshold: float = DEFAULT_TEXT_THRESHOLD) -> tuple[list[str], Any]:
-    """Refuse co-action options it cannot use (``CoactionError``, one sentence); returns the
-    chosen types in canonical order and the parsed window. ``detect`` checks its options with
-    it before the lake is read, ``build_coaction_edges`` on every call."""
-    type_list = _check_types(types)
-    parsed_window = parse_window(window)
-    if null_model not in nm.NULL_MODELS:
-        raise CoactionError(f"The null model {null_model!r} is not one of {', '.join(nm.NULL_MODELS)}.")
-    if not (isinstance(min_participation, numbers.Integral) and not isinstance(min_participation, bool)
-            and min_participation >= 1):
-        raise CoactionError(f"min_participation must be a whole number >= 1, not {min_participation!r}.")
-    for name, value in (("significance", significance), ("text_threshold", text_threshold)):
-        if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < value <= 1):
-            raise CoactionError(f"{name} must be in (0, 1], not {value!r}.")
-    if pair_budget is not None:
-        check_pair_budget(pair_budget)
-    return type_list, parsed_window
-
-
-def check_pair_budget(pair_budget: int) -> None:
-    """Refuse a pair budget that is not a whole number of pairs, at least 1 (``CoactionError``)."""
-    if isinstance(pair_budget, bool) or not isinstance(pair_budget, int | np.integer) or pair_budget < 1:
-        raise CoactionError(f"The pair budget must be a whole number of pairs, at least 1, not {pair_budget!r}.")
 
 
 def _client(scheduler: str | Any | None) -> tuple[Any | None, bool]:
@@ -433,20 +366,6 @@ def _cluster_failures() -> tuple[type[Exception], ...]:
     from distributed.comm.core import CommClosedError
 
     return KilledWorker, CancelledError, CommClosedError
-
-
-def _check_types(types: Iterable[str] | str | None) -> list[str]:
-    if types is None:
-        return list(COACTION_TYPES)
-    if isinstance(types, str):
-        types = [t.strip() for t in types.split(",") if t.strip()]
-    chosen = list(dict.fromkeys(types))
-    unknown = [t for t in chosen if t not in _MODULES]
-    if unknown or not chosen:
-        raise CoactionError(
-            f"Unknown co-action type {', '.join(unknown) or '(none given)'}; choose from {', '.join(COACTION_TYPES)}."
-        )
-    return [t for t in COACTION_TYPES if t in chosen]
 
 
 def _complete(table: pa.Table) -> pa.Table:

@@ -39,14 +39,8 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from rallypoint.detectors.coaction.build import (
-    COACTION_TYPES,
-    DEFAULT_MAX_PAIRS_PER_SHARE,
-    RECORD_COLUMNS,
-    CoactionError,
-    CoactionResult,
-    build_coaction_edges,
-)
+from rallypoint.detectors.coaction.build import RECORD_COLUMNS, CoactionResult, build_coaction_edges
+from rallypoint.detectors.coaction.options import DEFAULT_MAX_PAIRS_PER_SHARE, CoactionError, CoactionOptions
 from rallypoint.lake import Lake, parquet_writer_atomic, parse_time
 from rallypoint.schema import EDGES_SCHEMA
 
@@ -77,13 +71,13 @@ class NetworkOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "since", parse_time(self.since, "since"))
         object.__setattr__(self, "until", parse_time(self.until, "until"))
-        unknown = [t for t in self.types if t not in COACTION_TYPES]
-        if not self.types or unknown:
-            raise CoactionError(f"Unknown co-action type(s) {unknown or '(none)'}; known: {', '.join(COACTION_TYPES)}.")
+        self.coaction()
 
-    @property
-    def max_pairs_per_share(self) -> int | None:
-        return None if self.exact else DEFAULT_MAX_PAIRS_PER_SHARE
+    def coaction(self) -> CoactionOptions:
+        """The co-action build these options ask for (validated when made)."""
+        return CoactionOptions(types=self.types, window=self.window, min_participation=self.min_participation,
+                               null_model=self.null_model, significance=self.significance,
+                               max_pairs_per_share=None if self.exact else DEFAULT_MAX_PAIRS_PER_SHARE)
 
 
 @dataclass
@@ -146,11 +140,7 @@ def network_edges(records: pa.Table, options: NetworkOptions,
                   edge_sink: Callable[[pa.Table], None] | None = None) -> CoactionResult:
     """The co-action edges of ``records`` (``RECORD_COLUMNS``) with ``options``, unwritten (or
     handed to ``edge_sink`` as they are formed: ``build_coaction_edges``)."""
-    return build_coaction_edges(
-        records, types=options.types, window=options.window, min_participation=options.min_participation,
-        null_model=options.null_model, significance=options.significance,
-        max_pairs_per_share=options.max_pairs_per_share, edge_sink=edge_sink,
-    )
+    return build_coaction_edges(records, options.coaction(), edge_sink=edge_sink)
 
 
 @contextmanager

@@ -39,10 +39,6 @@ CODED_PAIR_SCHEMA = {
     "pair_kind": pl.Int64, "group": pl.Int64, "pairs": pl.Int64, "first": pl.Int64, "last": pl.Int64,
 }
 FIGURES = ("pairs_in_window", "pairs_formed", "pairs_capped", "targets_capped", "partitions")
-#: About this many pairs (under the cap) are formed per partition of targets: a partition's
-#: distinct (target, account pair) rows are held at once, so this bounds the pairing's memory
-#: (20M pairs stay within a few GB); more pairs make more partitions, none is left out.
-DEFAULT_PAIR_BUDGET = 20_000_000
 #: Threads reducing pair chunks at once (the machine rallypoint targets has two cores).
 CHUNK_WORKERS = 2
 #: About this many reduced rows per slice when a partition's chunks are merged: a slice is
