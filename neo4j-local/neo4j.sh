@@ -7,7 +7,8 @@
 #   bash neo4j-local/neo4j.sh pause    shut the database down, keep the JVM (the bulk route swaps the store)
 #   bash neo4j-local/neo4j.sh resume   start the paused database again on the store then in place
 #
-# Idempotent: `start` reuses a server that already answers on the port. The store, pid file and
+# Idempotent: `start` reuses a server that already answers on the port if it is a Neo4j that
+# takes $NEO4J_PASSWORD (checked with the project's venv), and refuses anything else. The store, pid file and
 # log live in $NEO4J_LOCAL_STATE (default: <repo>/.neo4j, ignored by git). Authentication is on:
 # user neo4j, password $NEO4J_PASSWORD, default "rallypoint-dev" (the same default as the Python
 # code and the tests; docs/neo4j.md). The server outlives the shell that started it (setsid, nohup).
@@ -40,6 +41,19 @@ bolt_answers() {
 # Ours is ready once the launcher has set the password and written the ready file.
 ours_ready() {
     [[ -f "$READY_FILE" ]] && bolt_answers
+}
+
+# A server this script did not start is used only if it is a Neo4j that takes our password: a
+# stranger on the port (another program, another project's Neo4j) must not receive the tests' writes.
+foreign_neo4j_takes_password() {
+    local python="$REPO/.venv/bin/python"
+    [[ -x "$python" ]] || return 1
+    "$python" - "bolt://$HOST:$PORT" >/dev/null 2>&1 <<'PY'
+import os, sys
+from neo4j import GraphDatabase
+with GraphDatabase.driver(sys.argv[1], auth=("neo4j", os.environ["NEO4J_PASSWORD"]), connection_timeout=10) as driver:
+    driver.verify_connectivity()
+PY
 }
 
 running_pid() {
@@ -79,8 +93,13 @@ start() {
         return 0
     fi
     if ! running_pid >/dev/null && bolt_answers; then
-        say "something already answers on bolt://$HOST:$PORT; reusing it"
-        return 0
+        if foreign_neo4j_takes_password; then
+            say "a Neo4j not started by this script answers on bolt://$HOST:$PORT and takes the password; using it"
+            return 0
+        fi
+        say "something on bolt://$HOST:$PORT is not a Neo4j this script can log in to (NEO4J_PASSWORD);" \
+            "stop it, or set NEO4J_LOCAL_PORT to a free port."
+        exit 1
     fi
     if running_pid >/dev/null && [[ -f "$PAUSED_FILE" ]]; then
         resume
