@@ -383,3 +383,34 @@ def test_edges_come_sorted_by_account_pair_for_one_type_and_several():
         assert len(keys) > 20
         assert keys == sorted(keys)
         assert all(a < b for a, b in keys)
+
+
+def test_a_partition_paired_in_slices_keeps_disjoint_pairs_that_make_the_whole():
+    import numpy as np
+    import polars as pl
+
+    from rallypoint.detectors.coaction.pairs import window_ends
+    from rallypoint.detectors.coaction.partition import PartShares, coact_codes
+
+    rng = np.random.default_rng(3)
+    n = 3_000  # one target shared by hundreds of accounts within minutes
+    time = np.sort(rng.integers(0, 600_000_000, n))
+    group = np.zeros(n, np.int64)
+    account = rng.integers(0, 400, n)
+    kind = np.zeros(n, np.int64)
+    window = np.array([60_000_000])
+    ends = window_ends(group, time, window[kind])
+
+    def pairs(k: int, slices: int):
+        part = PartShares(group, account, time, kind, 400, 1, 1, k, slices)
+        return coact_codes(part, window, 100, None, ends=ends)
+
+    whole = pairs(0, 1)
+    sliced = [pairs(k, 3) for k in range(3)]
+    keys = [set(r.pairs["pair_kind"].to_list()) for r in sliced]
+    assert all(keys) and not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
+    assert pl.concat([r.pairs for r in sliced]).sort("pair_kind", "group").equals(whole.pairs)
+    assert np.array_equal(np.logical_or.reduce([r.in_pair for r in sliced]), whole.in_pair)
+    assert all(r.share_counts is None for r in sliced)
+    assert sum(r.figures["pairs_formed"] for r in sliced) == whole.figures["pairs_formed"]
+    assert [r.figures["pairs_in_window"] for r in sliced] == [whole.figures["pairs_in_window"], 0, 0]

@@ -70,7 +70,9 @@ from rallypoint.detectors.coaction.partition import (
     SHARE_COLUMNS,
     Coded,
     coded_pair_actions,
+    count_shares,
     merge_figures,
+    pair_slices,
     partition_bounds,
 )
 from rallypoint.detectors.coaction.reduce import (
@@ -527,9 +529,12 @@ class _LocalPlan:
 
         A partition is a run of whole targets of one type (the shares are sorted by target:
         ``partition_bounds`` cuts them where about ``pair_budget`` pairs under the cap and
-        shares have been counted), so a target's pairs, share counts and chance are all in one partition.
-        The sums go to one bucket (in memory) when every type's pairs fit the budget, else
-        to ``BUCKETS_PER_BUDGET`` per budget's worth of pairs. Nothing is sampled.
+        shares have been counted), so a target's share counts and chance are made in one
+        partition. A partition heavier than the budget is paired by ``pair_slices`` tasks, each
+        keeping the pairs of a disjoint part of the account pairs, so a pair's sums over the
+        targets are still made in one place. The sums go to one bucket (in memory) when every
+        type's pairs fit the budget, else to ``BUCKETS_PER_BUDGET`` per budget's worth of
+        pairs. Nothing is sampled.
         """
         # every type's group codes offset into one range (E_ab's)
         self.group_offsets = np.cumsum([0] + [s.n_groups for s in shares])
@@ -551,23 +556,33 @@ class _LocalPlan:
             chance = (np.full(s.n_groups, np.nan) if jitter is None else
                       target_chances(s.group, s.time, np.round(windows * jitter).astype(np.int64), s.n_groups, jitter))
             bounds = partition_bounds(s.group, type_wanted, pair_budget)
+            # a partition heavier than the budget (a target with hundreds of thousands of sharers)
+            # is paired by several tasks, each keeping a disjoint part of the account pairs
+            slices = [pair_slices(type_wanted[lo:hi], pair_budget)
+                      for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
             del type_wanted, windows
             handles = []
-            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-                handles.append(self.runner.pair(s.part(lo, hi), window_us, max_pairs_per_share, chance,
-                                                type_ends[lo:hi] - lo))
-                # a partition's pairing frees more than the next reuses (rallypoint.allocator)
-                release_unused_memory()
+            for lo, hi, n_slices in zip(bounds[:-1], bounds[1:], slices, strict=True):
+                for k in range(n_slices):
+                    handles.append(self.runner.pair(s.part(lo, hi, k, n_slices), window_us, max_pairs_per_share,
+                                                    chance, type_ends[lo:hi] - lo))
+                    # a partition's pairing frees more than the next reuses (rallypoint.allocator)
+                    release_unused_memory()
             del type_ends
-            per_type.append((chance, bounds, handles))
+            per_type.append((chance, bounds, slices, handles))
         results = []
-        for s, (chance, bounds, handles) in zip(shares, per_type, strict=True):
-            parts = self.runner.gather(handles)
+        for s, (chance, bounds, slices, handles) in zip(shares, per_type, strict=True):
+            parts = iter(self.runner.gather(handles))
             in_pair = np.zeros(len(s), dtype=bool)
-            for lo, hi, (_, part_in_pair, _) in zip(bounds[:-1], bounds[1:], parts, strict=True):
-                in_pair[lo:hi] = part_in_pair
-            results.append(_TypePairs(pl.concat([p[0] for p in parts]), chance, in_pair,
-                                      merge_figures([p[2] for p in parts])))
+            counts, figures = [], []
+            for lo, hi, n_slices in zip(bounds[:-1], bounds[1:], slices, strict=True):
+                for _ in range(n_slices):
+                    part_counts, part_in_pair, part_figures = next(parts)
+                    in_pair[lo:hi] |= part_in_pair
+                    figures.append(part_figures)
+                # a sliced partition's shares are counted once its slices' pairs are all marked
+                counts.append(part_counts if n_slices == 1 else count_shares(s.part(lo, hi), in_pair[lo:hi]))
+            results.append(_TypePairs(pl.concat(counts), chance, in_pair, merge_figures(figures)))
         figures = merge_figures([r.figures for r in results])
         figures["partition_budget"] = pair_budget
         return results, None, figures

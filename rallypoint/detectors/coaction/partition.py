@@ -1,8 +1,9 @@
 """The work done on one partition of share events (every share of a target in one partition).
 
 ``Coded`` holds a type's share events sorted by (target, time) in integer codes;
-``partition_bounds`` cuts them into partitions of whole targets, and ``coact_codes``
-turns one partition (``PartShares``) into
+``partition_bounds`` cuts them into partitions of whole targets (``pair_slices``: into
+how many tasks one partition heavier than the budget is paired, each keeping a disjoint
+part of the account pairs), and ``coact_codes`` turns one partition (``PartShares``) into
   * ``pairs``: per (target, account pair, type) the number of co-share pairs and
     their first/last times, sorted;
   * ``share_counts``: per (target, account) the shares ``n`` and the shares that are
@@ -54,7 +55,11 @@ R = TypeVar("R")
 class PartShares:
     """One partition of a type's shares as ``coact_codes`` reads them: sorted by (group, time),
     codes global to the run (``group`` of the type, ``account`` of every type), nothing else,
-    so that a task carries only these arrays."""
+    so that a task carries only these arrays.
+
+    ``pair_slice`` of ``pair_slices``: only the pairs of accounts ``a, b`` with ``(a + b) %
+    pair_slices == pair_slice`` are kept (``pair_slices`` tasks of one partition keep disjoint
+    account pairs, so every per-pair sum is still made in one place)."""
 
     group: np.ndarray
     account: np.ndarray
@@ -63,6 +68,8 @@ class PartShares:
     n_accounts: int
     n_kinds: int
     n_groups: int
+    pair_slice: int = 0
+    pair_slices: int = 1
 
     def __len__(self) -> int:
         return self.group.size
@@ -143,11 +150,13 @@ class Coded:
     def __len__(self) -> int:
         return self.group.size
 
-    def part(self, start: int, stop: int) -> PartShares:
+    def part(self, start: int, stop: int, pair_slice: int = 0, pair_slices: int = 1) -> PartShares:
         """The arrays of the shares at sorted positions ``start:stop`` (views, no copy), with the
-        same codes: one partition of the targets when the cuts fall on target boundaries."""
+        same codes: one partition of the targets when the cuts fall on target boundaries
+        (``pair_slice`` of ``pair_slices``: see ``PartShares``)."""
         return PartShares(self.group[start:stop], self.account[start:stop], self.time[start:stop],
-                          self.kind[start:stop], self.n_accounts, self.n_kinds, self.n_groups)
+                          self.kind[start:stop], self.n_accounts, self.n_kinds, self.n_groups, pair_slice,
+                          pair_slices)
 
     def rows(self, positions: np.ndarray) -> pl.DataFrame:
         """The share rows (``SHARE_COLUMNS``) at ``positions`` of the sorted order."""
@@ -188,13 +197,15 @@ class CodedPairs:
     ``a``, ``b``, ``pairs`` (co-share pairs), ``first``, ``last`` (µs);
     ``share_counts``: one row per (group, account): ``group``, ``account``, ``n`` (shares),
     ``n_in_pair`` (shares in at least one co-share pair: CooRTweet's participation);
+    ``None`` for one slice of a partition paired in several (``PartShares``): the caller
+    counts them once the slices' ``in_pair`` are joined (``count_shares``);
     ``chance``: the null model's ``q_t`` per group code (NaN without a null model);
     ``figures``: ``FIGURES``; ``in_pair``: per share row of the ``Coded`` (its order),
-    whether it is in at least one co-share pair formed.
+    whether it is in at least one co-share pair formed (of the slice's pairs).
     """
 
     pairs: pl.DataFrame
-    share_counts: pl.DataFrame
+    share_counts: pl.DataFrame | None
     chance: np.ndarray
     figures: dict[str, int]
     in_pair: np.ndarray
@@ -227,10 +238,11 @@ def coact_codes(
     partners = ends - np.arange(1, len(ends) + 1, dtype=np.int64)
     in_pair = np.zeros(len(ends), dtype=bool)
     n_acc, n_kinds = s.n_accounts, s.n_kinds
+    pair_slice, pair_slices = getattr(s, "pair_slice", 0), getattr(s, "pair_slices", 1)
 
     def reduce_chunk(run: tuple[np.ndarray, np.ndarray]) -> tuple[int, tuple[np.ndarray, ...]]:
         pair_kind, group, first, last = _pair_rows(*run, s.account, s.kind, s.group, s.time, n_acc, n_kinds,
-                                                   in_pair)
+                                                   in_pair, pair_slice, pair_slices)
         return pair_kind.size, _reduce_chunk(pair_kind, group, first, last, s.n_groups)
 
     # Chunks are reduced by CHUNK_WORKERS threads: the sorts and numpy passes release the
@@ -257,28 +269,32 @@ def coact_codes(
     else:
         chance = target_chances(s.group, s.time, np.round(windows * jitter).astype(np.int64), s.n_groups, jitter)
     del ends
-    share_counts = _share_counts(s, in_pair)
+    # one slice of several knows only its own pairs: the caller counts the shares over the slices
+    share_counts = count_shares(s, in_pair) if pair_slices == 1 else None
     capped = (np.maximum(partners - max_pairs_per_share, 0) if max_pairs_per_share is not None
               else np.zeros(len(partners), np.int64))
+    # the partition's own figures are counted by its first slice alone
+    whole = pair_slice == 0
     figures = {
-        "pairs_in_window": int(partners.sum()),
+        "pairs_in_window": int(partners.sum()) if whole else 0,
         "pairs_formed": int(formed),
-        "pairs_capped": int(capped.sum()),
-        "targets_capped": int(sorted_unique(s.group[capped > 0]).size),
-        "partitions": 1,
+        "pairs_capped": int(capped.sum()) if whole else 0,
+        "targets_capped": int(sorted_unique(s.group[capped > 0]).size) if whole else 0,
+        "partitions": int(whole),
     }
     return CodedPairs(pairs.cast(CODED_PAIR_SCHEMA), share_counts, chance, figures, in_pair)
 
 
 @numba.njit(nogil=True, cache=True)
 def _pair_rows(shares: np.ndarray, partners: np.ndarray, account: np.ndarray, kind: np.ndarray, group: np.ndarray,
-               time: np.ndarray, n_accounts: int, n_kinds: int,
-               in_pair: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+               time: np.ndarray, n_accounts: int, n_kinds: int, in_pair: np.ndarray, pair_slice: int = 0,
+               pair_slices: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One chunk's co-share pairs (``pairs.iter_pair_runs``: share ``shares[k]`` with its next
     ``partners[k]`` shares) of two different accounts, formed in one pass: per pair its
     ``pair_kind = (min * n + max) * kinds + kind`` of the two account codes, the target
     group and the two times; marks both shares in ``in_pair`` (two threads may mark the same
-    share: both write True). Each pair is written once, in the order of the runs.
+    share: both write True). Each pair is written once, in the order of the runs. Only the
+    pairs with ``(a + b) % pair_slices == pair_slice`` are kept (``PartShares``).
     """
     total = 0
     for k in range(partners.size):
@@ -294,7 +310,7 @@ def _pair_rows(shares: np.ndarray, partners: np.ndarray, account: np.ndarray, ki
         for j in range(i + 1, i + 1 + partners[k]):
             b = np.int64(account[j])
             # different accounts only: an account reposting a post twice is no co-action
-            if a == b:
+            if a == b or (a + b) % pair_slices != pair_slice:
                 continue
             in_pair[i] = True
             in_pair[j] = True
@@ -306,7 +322,7 @@ def _pair_rows(shares: np.ndarray, partners: np.ndarray, account: np.ndarray, ki
     return pair_kind[:n], groups[:n], first[:n], last[:n]
 
 
-def _share_counts(s: Coded, in_pair: np.ndarray) -> pl.DataFrame:
+def count_shares(s: Coded, in_pair: np.ndarray) -> pl.DataFrame:
     """Per (group, account), sorted: ``n`` shares and ``n_in_pair`` of them in a pair.
 
     One sort of an int64 key and ``bincount``s: a polars group_by of the same rows holds
@@ -335,8 +351,9 @@ def partition_bounds(group: np.ndarray, wanted: np.ndarray, pair_budget: int | N
     counts as one more: pairing holds about as much per share event (its codes, window end,
     counts) as per pair formed, so a run of targets with one sharer each, which forms no pair,
     still has a bounded partition. A cut falls on the first target boundary at or after each
-    multiple of the budget, so a target is never split (its pairs are reduced in one place)
-    and a target heavier than the budget is a partition of its own. ``pair_budget=None``: one
+    multiple of the budget, so a target is never split across partitions (its share counts
+    and chance are made in one place); a partition holding a target heavier than the budget
+    is heavier too, and is paired in slices (``pair_slices``). ``pair_budget=None``: one
     partition. ``O(n)``.
     """
     n = len(group)
@@ -351,6 +368,19 @@ def partition_bounds(group: np.ndarray, wanted: np.ndarray, pair_budget: int | N
     marks = np.arange(1, -(-total // pair_budget), dtype=np.int64) * pair_budget
     cuts = starts[np.minimum(np.searchsorted(before, marks), starts.size - 1)]
     return np.unique(np.r_[0, cuts, n]).astype(np.int64)
+
+
+def pair_slices(wanted: np.ndarray, pair_budget: int | None) -> int:
+    """Into how many tasks one partition's pairing is cut (``PartShares.pair_slice``) so each
+    keeps about ``pair_budget`` pairs: 1 unless the partition, with its shares (``wanted``:
+    the pairs each forms), is heavier than the budget, as a target with hundreds of
+    thousands of sharers is. Each task forms every pair again and keeps its part, so the
+    pairing's memory is bounded at the cost of forming a giant target's pairs more than once.
+    """
+    if pair_budget is None:
+        return 1
+    cost = int(wanted.sum()) + wanted.size
+    return max(1, -(-cost // pair_budget))
 
 
 def _map_ahead(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
