@@ -106,7 +106,7 @@ def test_a_small_pair_budget_partitions_and_spills_but_forms_every_pair():
     assert whole.stats["partitions"] == 1 and whole.stats["spilled_rows"] == 0
     assert spilled.stats["pairs_formed"] == whole.stats["pairs_formed"] >= 40 * 39 // 2
     assert spilled.edges.equals(whole.edges)
-    assert spilled.actions.equals(whole.actions)
+    assert spilled.actions_table().equals(whole.actions_table())
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -131,7 +131,7 @@ def test_partitions_spilled_to_disk_give_the_one_partition_result(seed, tmp_path
     assert spilled.stats["partitions"] > 10 and spilled.stats["spilled_rows"] > whole.edges.num_rows
     assert whole.edges.num_rows > 10
     assert spilled.edges.equals(whole.edges)
-    assert spilled.actions.equals(whole.actions)
+    assert spilled.actions_table().equals(whole.actions_table())
     for key in ("pairs_formed", "pairs_in_window", "candidate_edges", "per_type_candidate_edges"):
         assert spilled.stats[key] == whole.stats[key]
     assert list(tmp_path.iterdir()) == []
@@ -142,7 +142,7 @@ def test_partitions_spilled_to_disk_give_the_one_partition_result(seed, tmp_path
     monkeypatch.setattr(build, "EDGE_SLICE_ROWS", 7)
     streamed = []
     sunk = build_coaction_edges(table, pair_budget=50, edge_sink=streamed.append, **kw)
-    assert len(streamed) > 1 and sunk.edges.num_rows == 0 and sunk.actions.num_rows == 0
+    assert len(streamed) > 1 and sunk.edges.num_rows == 0 and sunk.actions_table().num_rows == 0
     assert pa.concat_tables(streamed).equals(whole.edges)
     assert sunk.stats["edges"] == whole.edges.num_rows
     accounts = set(whole.edges["account_a"].to_pylist()) | set(whole.edges["account_b"].to_pylist())
@@ -177,9 +177,9 @@ def test_targets_with_one_sharer_each_are_cut_into_partitions_too():
 def test_actions_are_the_shares_behind_kept_edges():
     rows = reposts(("u1", "p", 0), ("u2", "p", 30), ("u3", "p", 5000))
     result = plain(rows)
-    assert sorted(result.actions["account_id"].to_pylist()) == ["u1", "u2"]
-    assert set(result.actions["type"].to_pylist()) == {"co_repost"}
-    assert set(result.actions["target"].to_pylist()) == {"p"}
+    assert sorted(result.actions_table()["account_id"].to_pylist()) == ["u1", "u2"]
+    assert set(result.actions_table()["type"].to_pylist()) == {"co_repost"}
+    assert set(result.actions_table()["target"].to_pylist()) == {"p"}
 
 
 def test_types_are_combined_per_account_pair():
@@ -260,7 +260,7 @@ def test_actions_without_filtering_equal_the_re_paired_shares():
     kept = pl.DataFrame({"kind": 0, "account_a": coded.accounts.search_sorted(edges["account_a"]),
                          "account_b": coded.accounts.search_sorted(edges["account_b"])})
     re_paired = coded_pair_actions(coded, kept, np.array([60_000_000]), None)
-    assert sorted(result.actions["id"].to_pylist()) == sorted(re_paired["id"].to_list())
+    assert sorted(result.actions_table()["id"].to_pylist()) == sorted(re_paired["id"].to_list())
 
 
 @pytest.mark.parametrize("cap", [None, 1, 3])
@@ -330,7 +330,7 @@ def test_pairs_reduced_in_many_small_chunks_on_threads_equal_one_chunk(monkeypat
     chunked = plain(table, max_pairs_per_share=None)
     assert whole.stats["pairs_formed"] > 300  # dozens of chunks of 7
     assert chunked.edges.equals(whole.edges)
-    assert chunked.actions.equals(whole.actions)
+    assert chunked.actions_table().equals(whole.actions_table())
 
 
 def test_a_giant_target_merged_slice_by_slice_and_spilled_equals_one_merge(monkeypatch):
@@ -356,7 +356,7 @@ def test_a_giant_target_merged_slice_by_slice_and_spilled_equals_one_merge(monke
         assert sliced.stats["spilled_rows"] > 0 and whole.stats["pairs_formed"] > 10 * 2_000
         assert sliced.edges.num_rows > 1_000
         assert sliced.edges.equals(whole.edges)
-        assert sliced.actions.equals(whole.actions)
+        assert sliced.actions_table().equals(whole.actions_table())
 
 
 def test_one_type_edges_carry_their_own_figures_as_their_one_type():

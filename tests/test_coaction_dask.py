@@ -48,7 +48,7 @@ def mixed_records(seed: int = 3, noise: int = 300) -> pa.Table:
 
 def assert_same(local, remote):
     assert pl.from_arrow(local.edges).equals(pl.from_arrow(remote.edges))
-    assert pl.from_arrow(local.actions).equals(pl.from_arrow(remote.actions))
+    assert pl.from_arrow(local.actions_table()).equals(pl.from_arrow(remote.actions_table()))
     assert local.window_seconds == remote.window_seconds
     for key in ("pairs_in_window", "pairs_formed", "pairs_capped", "targets_capped", "share_events",
                 "partitions", "candidate_edges", "per_type_candidate_edges"):

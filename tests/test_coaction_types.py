@@ -217,7 +217,7 @@ def test_co_link_counts_each_url_of_a_post():
     result = build_coaction_edges(table, types=["co_link"], window=60, min_participation=1, null_model="none")
     edge = result.edges.to_pylist()[0]
     assert (edge["weight"], edge["n_shared"]) == (2, 2)
-    assert sorted(result.actions["target"].to_pylist()) == sorted(["https://fund.example/x", "https://t.me/+abc"] * 2)
+    assert sorted(result.actions_table()["target"].to_pylist()) == sorted(["https://fund.example/x", "https://t.me/+abc"] * 2)
 
 
 def test_minhash_groups_find_most_true_near_duplicates_and_few_false_ones():

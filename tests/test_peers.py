@@ -104,7 +104,7 @@ def test_coortweet_co_share_pairs_match_detect_groups(russian, reference_dir):
     assert int(pa.compute.sum(result.edges["weight"]).as_py()) == groups.height == 3791
     # and the actions behind the edges are exactly the shares that appear in those pairs
     shares = set(groups["content_id"].to_list()) | set(groups["content_id_y"].to_list())
-    assert set(result.actions["id"].to_pylist()) == shares
+    assert set(result.actions_table()["id"].to_pylist()) == shares
 
 
 def german_records(frame: pl.DataFrame) -> pa.Table:

@@ -154,7 +154,7 @@ def test_closeness_of_the_meetings_would_not_have_found_a_late_campaign(reports)
 
     for seed, campaign, members, records in _late_campaigns_until_their_marks(reports):
         every = build_coaction_edges(records, null_model="none", min_participation=1)
-        shares = (pl.from_arrow(every.actions).filter(pl.col("account_id").is_in(members.implode()))
+        shares = (pl.from_arrow(every.actions_table()).filter(pl.col("account_id").is_in(members.implode()))
                   .with_columns(t=pl.col("timestamp").dt.epoch("ms") / 1e3))
         windows = pl.DataFrame({"type": list(every.window_seconds), "w": list(every.window_seconds.values())})
         meetings = (shares.join(shares, on=["type", "target"], suffix="_b")

@@ -9,7 +9,7 @@ quadratic blow-up; ``build`` aggregates them into the coordination graph
 
     from rallypoint.detectors.coaction import CoactionOptions, build_coaction_edges
     result = build_coaction_edges(records, CoactionOptions(types=("co_repost",), window="60s"))
-    result.edges, result.actions, result.window_seconds, result.stats
+    result.edges, result.actions_frame, result.window_seconds, result.stats
 """
 
 from rallypoint.detectors.coaction.build import (

@@ -110,7 +110,7 @@ ENGAGE_WINDOW_SECONDS = 900.0
 #: Types that are answers to a post, taking minutes: the post itself, or its flyer. Links and
 #: texts are not: popular news URLs and common headlines would meet at that scale by habit.
 CONVERSATION_TYPES = ("co_engage", "co_media")
-#: Columns of ``CoactionResult.actions``.
+#: Columns of ``CoactionResult.actions_table()``.
 ACTIONS_SCHEMA = pa.schema(
     [
         pa.field("type", pa.string()),
@@ -158,9 +158,9 @@ class CoactionResult:
     """Edges (``EDGES_SCHEMA``), the actions behind them, the windows used and run figures.
 
     ``actions_frame``: the actions as polars holds them (``ACTIONS_SCHEMA``'s columns, sorted by
-    ``ACTION_ORDER``); ``actions``: the same as an Arrow table of ``ACTIONS_SCHEMA``,
-    converted on each access. ``detect`` reads the frame: the Arrow copy materialises every
-    string of millions of actions again.
+    ``ACTION_ORDER``); ``actions_table()`` makes the same as an Arrow table of
+    ``ACTIONS_SCHEMA``. ``detect`` reads the frame: the Arrow copy materialises every string
+    of millions of actions again.
     """
 
     edges: pa.Table
@@ -176,9 +176,8 @@ class CoactionResult:
     loose_edges: pa.Table | None = None
     loose_actions_frame: pl.DataFrame | None = None
 
-    @property
-    def actions(self) -> pa.Table:
-        """``actions_frame`` as an Arrow table of ``ACTIONS_SCHEMA``."""
+    def actions_table(self) -> pa.Table:
+        """``actions_frame`` as an Arrow table of ``ACTIONS_SCHEMA`` (a copy, made on each call)."""
         return self.actions_frame.to_arrow().cast(ACTIONS_SCHEMA)
 
 
