@@ -46,6 +46,10 @@ from rallypoint.detectors.coaction.spill import PairSpill, bucket_cuts
 
 #: Bucket tasks given to each worker at once (one running, one fetching its pieces).
 BUCKETS_IN_FLIGHT_PER_WORKER = 2
+#: Pairing tasks not yet finished, per worker: a submitted task's shares wait in the scheduler
+#: (in the driver's process on a LocalCluster) until a worker runs it, so submitting every
+#: partition at once would hold a copy of all the share events there.
+PAIRS_IN_FLIGHT_PER_WORKER = 2
 #: A pairing task's memory per pair formed or share event in its partition (its chunks, their
 #: merge, its sums and codes; benchmarks/RESULTS.md, "A partition's memory").
 TASK_BYTES_PER_PAIR = 125
@@ -190,8 +194,15 @@ class OnCluster:
         #: per partition, its sums' piece for each bucket (futures)
         self.pieces: list[list] = []
         self.spilled_rows = 0
+        #: pairing tasks submitted and not known to be finished (their small results' futures)
+        self.pairing: list = []
 
     def pair(self, part, window_us, max_pairs_per_share, chance, ends):
+        limit = PAIRS_IN_FLIGHT_PER_WORKER * max(len(self.client.scheduler_info()["workers"]), 1)
+        self.pairing = [f for f in self.pairing if not f.done()]
+        while len(self.pairing) >= limit:
+            # waits for the oldest to finish without fetching its result (a failure is raised by gather)
+            self.pairing.pop(0).exception()
         # pure=False: two partitions with equal arrays are still two tasks
         future = self.client.submit(_pair_sums, part, window_us, max_pairs_per_share, chance, ends, pure=False)
         # cut into the buckets' pieces as soon as the sums exist, where they are still in memory;
@@ -199,7 +210,9 @@ class OnCluster:
         # partition would be read back once per bucket
         self.pieces.append([self.client.submit(_piece, future, self.cuts, bucket, pure=False)
                             for bucket in range(self.cuts.size + 1)])
-        return self.client.submit(_small, future, pure=False)
+        small = self.client.submit(_small, future, pure=False)
+        self.pairing.append(small)
+        return small
 
     def gather(self, handles: list) -> list:
         return self.client.gather(handles)
