@@ -130,7 +130,7 @@ def test_a_partition_fits_a_quarter_of_the_smallest_worker(local_cluster):
     from rallypoint.detectors.coaction.engine import TASK_BYTES_PER_PAIR, partition_budget
 
     with Client(local_cluster.scheduler_address, set_as_default=False) as client:
-        limit = min(w["memory_limit"] for w in client.scheduler_info()["workers"].values())
+        limit = min(w["memory_limit"] / w["nthreads"] for w in client.scheduler_info()["workers"].values())
         fits = int(limit / 4 / TASK_BYTES_PER_PAIR)
         assert partition_budget(client, None) == fits
         assert partition_budget(client, 10**15) == fits

@@ -46,10 +46,10 @@ from rallypoint.detectors.coaction.spill import PairSpill, bucket_cuts
 
 #: Bucket tasks given to each worker at once (one running, one fetching its pieces).
 BUCKETS_IN_FLIGHT_PER_WORKER = 2
-#: Pairing tasks not yet finished, per worker: a submitted task's shares wait in the scheduler
+#: Pairing tasks not yet finished, per worker thread: a submitted task's shares wait in the scheduler
 #: (in the driver's process on a LocalCluster) until a worker runs it, so submitting every
 #: partition at once would hold a copy of all the share events there.
-PAIRS_IN_FLIGHT_PER_WORKER = 2
+PAIRS_IN_FLIGHT_PER_THREAD = 2
 #: A pairing task's memory per pair formed or share event in its partition (its chunks, their
 #: merge, its sums and codes; benchmarks/RESULTS.md, "A partition's memory").
 TASK_BYTES_PER_PAIR = 125
@@ -198,7 +198,8 @@ class OnCluster:
         self.pairing: list = []
 
     def pair(self, part, window_us, max_pairs_per_share, chance, ends):
-        limit = PAIRS_IN_FLIGHT_PER_WORKER * max(len(self.client.scheduler_info()["workers"]), 1)
+        threads = sum(w.get("nthreads") or 1 for w in self.client.scheduler_info()["workers"].values())
+        limit = PAIRS_IN_FLIGHT_PER_THREAD * max(threads, 1)
         self.pairing = [f for f in self.pairing if not f.done()]
         while len(self.pairing) >= limit:
             # waits for the oldest to finish without fetching its result (a failure is raised by gather)
@@ -250,14 +251,16 @@ class OnCluster:
 
 def partition_budget(client: Any | None, pair_budget: int | None) -> int | None:
     """The pairs (and shares) per partition: ``pair_budget`` in this process; on a cluster, at
-    most what fits ``TASK_SHARE_OF_WORKER`` of the smallest worker's memory limit, so that a
-    partition's task never takes a worker past its limit whatever the budget asked."""
+    most what fits ``TASK_SHARE_OF_WORKER`` of the smallest worker's memory limit per thread
+    (a worker runs a task on each), so that its pairing tasks never take a worker past its
+    limit whatever the budget asked."""
     if client is None:
         return pair_budget
-    limits = [w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()]
-    if not limits or min(limits) <= 0:
+    per_thread = [(w.get("memory_limit") or 0) / max(w.get("nthreads") or 1, 1)
+                  for w in client.scheduler_info()["workers"].values()]
+    if not per_thread or min(per_thread) <= 0:
         return pair_budget
-    fits = max(int(min(limits) * TASK_SHARE_OF_WORKER / TASK_BYTES_PER_PAIR), 1)
+    fits = max(int(min(per_thread) * TASK_SHARE_OF_WORKER / TASK_BYTES_PER_PAIR), 1)
     return fits if pair_budget is None else min(pair_budget, fits)
 
 
