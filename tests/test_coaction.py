@@ -161,6 +161,9 @@ def test_partition_bounds_cut_between_targets_only():
     bounds = partition_bounds(group, wanted, 3)
     assert bounds[0] == 0 and bounds[-1] == 10 and len(bounds) > 2
     assert all(group[b] != group[b - 1] for b in bounds[1:-1])
+    # a target costs its pairs and its shares (6, 3, 1, 10): as many as fit in order, and the
+    # one heavier than the budget alone
+    assert partition_bounds(group, wanted, 6).tolist() == [0, 3, 6, 10]
 
 
 def test_targets_with_one_sharer_each_are_cut_into_partitions_too():

@@ -344,30 +344,38 @@ def count_shares(s: Coded, in_pair: np.ndarray) -> pl.DataFrame:
 
 
 def partition_bounds(group: np.ndarray, wanted: np.ndarray, pair_budget: int | None) -> np.ndarray:
-    """Positions cutting shares sorted by (group, time) into partitions of whole targets of
-    about ``pair_budget`` pairs and shares each: ``[0, ..., n]``.
+    """Positions cutting shares sorted by (group, time) into partitions of whole targets of at
+    most ``pair_budget`` pairs and shares each: ``[0, ..., n]``.
 
     ``wanted[i]``: the pairs share ``i`` forms (its in-window partners under the cap). A share
     counts as one more: pairing holds about as much per share event (its codes, window end,
     counts) as per pair formed, so a run of targets with one sharer each, which forms no pair,
-    still has a bounded partition. A cut falls on the first target boundary at or after each
-    multiple of the budget, so a target is never split across partitions (its share counts
-    and chance are made in one place); a partition holding a target heavier than the budget
-    is heavier too, and is paired in slices (``pair_slices``). ``pair_budget=None``: one
-    partition. ``O(n)``.
+    still has a bounded partition. Targets are taken in order while they fit the budget, so a
+    target is never split across partitions (its share counts and chance are made in one
+    place) and a target heavier than the budget is a partition of its own, paired in slices
+    (``pair_slices``). ``pair_budget=None``: one partition. ``O(n)``.
     """
     n = len(group)
     if pair_budget is None or n == 0:
         return np.array([0, n], dtype=np.int64)
-    cost = np.cumsum(wanted + 1)
-    total = int(cost[-1])
-    if total <= pair_budget:
-        return np.array([0, n], dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    before = np.r_[0, cost][starts]
-    marks = np.arange(1, -(-total // pair_budget), dtype=np.int64) * pair_budget
-    cuts = starts[np.minimum(np.searchsorted(before, marks), starts.size - 1)]
-    return np.unique(np.r_[0, cuts, n]).astype(np.int64)
+    target_cost = np.add.reduceat(wanted + 1, starts)
+    return np.r_[starts[_fitting_cuts(target_cost, pair_budget)], n].astype(np.int64)
+
+
+@numba.njit(cache=True)
+def _fitting_cuts(cost: np.ndarray, budget: int) -> np.ndarray:
+    """Indices of the items starting each run of consecutive items whose costs add up to at most
+    ``budget`` (an item over it alone), taken greedily in order; the first is 0."""
+    cuts = np.empty(cost.size, np.int64)
+    n_cuts, total = 0, 0
+    for i in range(cost.size):
+        if i == 0 or (total > 0 and total + cost[i] > budget):
+            cuts[n_cuts] = i
+            n_cuts += 1
+            total = 0
+        total += cost[i]
+    return cuts[:n_cuts]
 
 
 def pair_slices(wanted: np.ndarray, pair_budget: int | None) -> int:
