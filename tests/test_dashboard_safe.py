@@ -20,7 +20,7 @@ import pytest
 
 import rallypoint.dashboard
 from rallypoint.dashboard.highlight import highlight
-from rallypoint.dashboard.safe import html, html_expr, md
+from rallypoint.dashboard.safe import html, html_expr, md, text_expr
 
 DASHBOARD = Path(rallypoint.dashboard.__file__).parent
 #: Payloads an account under investigation could write into a post, a name or an id.
@@ -215,3 +215,6 @@ def test_invisible_characters_from_the_data_are_shown_by_their_code_points():
     # plotly's labels and hover texts (a column at a time) show them alike
     assert pl.DataFrame({"name": ["ma\u200brch", "\u202egpj.exe"]}).select(html_expr("name"))[:, 0].to_list() == [
         "ma[U+200B]rch", "[U+202E]gpj.exe"]
+    # and a drawing's plain-text labels alike, revealed but not escaped
+    assert pl.DataFrame({"name": ["<b>\u200b</b>", None]}).select(text_expr("name"))[:, 0].to_list() == [
+        "<b>[U+200B]</b>", ""]

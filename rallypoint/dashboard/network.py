@@ -38,7 +38,7 @@ from rallypoint.dashboard.palette import (
     OTHER_TYPES_COLOUR,
     WEIGHT_SHADES,
 )
-from rallypoint.dashboard.safe import html, html_expr
+from rallypoint.dashboard.safe import html, html_expr, text_expr
 from rallypoint.dashboard.structure import (
     GAP,
     Structure,
@@ -239,9 +239,14 @@ def node_sizes(members: pl.DataFrame) -> np.ndarray:
 
 
 def node_labels(members: pl.DataFrame) -> np.ndarray:
-    """Each member's label: its handle, else its id, cut at ``MAX_LABEL_CHARS`` (as text; plotly callers escape it)."""
-    label = (pl.when(pl.col("account_name").fill_null("") != "").then(pl.col("account_name"))
-             .otherwise(pl.col("account_id")).cast(pl.String))
+    """Each member's label as drawn: its handle, else its id, its invisible characters revealed
+    (:func:`~rallypoint.dashboard.safe.text_expr`), cut at ``MAX_LABEL_CHARS`` (as text; plotly callers escape it).
+
+    Revealed before it is measured or cut: an invisible character is drawn as ``[U+200B]``, eight
+    characters wide, so a handle of them measured unrevealed would be placed over its neighbours.
+    """
+    label = text_expr(pl.when(pl.col("account_name").fill_null("") != "").then(pl.col("account_name"))
+                      .otherwise(pl.col("account_id")))
     return members.select(pl.when(label.str.len_chars() > MAX_LABEL_CHARS)
                           .then(label.str.slice(0, MAX_LABEL_CHARS - 1) + "…").otherwise(label)
                           )[:, 0].to_numpy().astype(object)

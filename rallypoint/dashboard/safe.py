@@ -26,7 +26,10 @@ Two escapes, for the two places a value can land:
   the whole source before parsing, HTML included). :func:`html_expr` HTML-escapes a whole
   column, for plotly's labels (which take a subset of HTML, links included).
 
-All three also *reveal* the invisible characters a value carries (Unicode category Cf: zero-width
+:func:`text_expr` is the column as shown, revealed but not escaped: for the network picture's
+labels (matplotlib draws plain text) and for measuring a label at the length it is drawn.
+
+All of them *reveal* the invisible characters a value carries (Unicode category Cf: zero-width
 spaces and joiners, soft hyphens, the right-to-left override that shows ``gpj.exe`` as
 ``exe.jpg``): each is shown as its code point, ``[U+200B]``, because accounts use them to split a
 word past a filter or to make a handle look like another, and an analyst must see that they are
@@ -49,7 +52,7 @@ import polars as pl
 
 from rallypoint.detectors.mobilization.patterns import INVISIBLE
 
-__all__ = ["html", "html_expr", "md"]
+__all__ = ["html", "html_expr", "md", "text_expr"]
 
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
 #: Where text-level rewriting (done after parsing, where escapes no longer count) could still
@@ -83,11 +86,17 @@ def html(value: object) -> str:
     return _NEWLINES.sub("<br>", _html.escape(_BREAK_AFTER.sub(_WORD_JOINER, _as_text(value)), quote=True))
 
 
+def text_expr(column: str | pl.Expr) -> pl.Expr:
+    """A string column as the dashboard shows it, unescaped: its invisible characters revealed as
+    :func:`html` reveals them, as a polars expression (a drawing's labels, measured as they are drawn)."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    return expr.cast(pl.String).fill_null("").str.replace_many([chr(c) for c in _REVEAL], list(_REVEAL.values()))
+
+
 def html_expr(column: str | pl.Expr) -> pl.Expr:
     """A string column HTML-escaped, its invisible characters shown as :func:`html` shows them, as a
     polars expression (plotly's hover and node labels are HTML)."""
-    expr = pl.col(column) if isinstance(column, str) else column
-    expr = expr.cast(pl.String).fill_null("").str.replace_many([chr(c) for c in _REVEAL], list(_REVEAL.values()))
+    expr = text_expr(column)
     for char, entity in _HTML_ENTITIES:
         expr = expr.str.replace_all(char, entity, literal=True)
     return expr
