@@ -22,7 +22,7 @@ from rallypoint.dashboard.queue import (
 from rallypoint.dashboard.safe import attr, html, md
 from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.triage import STATUSES
-from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
+from rallypoint.dashboard.views.common import account_label, choose_run, lake, no_runs_message, status_badge
 
 PAGE_SIZES = (10, 25, 50, 100)
 
@@ -80,7 +80,7 @@ CARD_STYLE = "border:1px solid rgba(49,51,63,0.2);border-radius:0.5rem;padding:c
 def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> str:
     """One card as an ``<article>``: its box, text and link (its text through ``safe.html``, its address
     through ``safe.attr``)."""
-    hp = [f"{names[a]} ({a})" if names.get(a) else a for a in row["high_profile_accounts"] or []]
+    hp = [account_label(a, names.get(a)) for a in row["high_profile_accounts"] or []]
     reasons = card_reasons(row["reasons"] or [])
     link = navigation.address("cluster", run=run_id, cluster=row["cluster_id"])
     return (
