@@ -211,6 +211,10 @@ def edgeless(members: pl.DataFrame, edges: pl.DataFrame, alone_noun: str = ALONE
 
     The layout puts them in one disc of their own (:func:`rallypoint.dashboard.structure.sub_groups`):
     without a word it reads as a group like the others. The words are empty when fewer than two.
+
+    ``O(V + E)`` in polars, computed by each drawing rather than handed down with its ``shape``: it is
+    a small part of the drawing it annotates, and a page draws each picture once
+    (:mod:`rallypoint.dashboard.cluster_network` caches them).
     """
     linked = pl.concat([edges["account_a"], edges["account_b"]]).unique().implode() if edges.height else []
     alone = (~members["account_id"].is_in(linked)).to_numpy() if edges.height else np.ones(members.height, dtype=bool)
