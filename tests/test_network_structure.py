@@ -247,6 +247,8 @@ def test_a_handle_of_invisible_characters_is_measured_as_drawn(drawn_figures):
                             "role": ["amplifier"] * n, "high_profile": [False] * n, "strength": [10.0] * n,
                             "n_actions": [1] * n, "degree": [0] * n})
     assert node_labels(members)[4] == revealed
+    # one line, as it is fitted: a line break in a handle is not a taller label
+    assert node_labels(members.with_columns(account_name=pl.lit("two\r\nlines\nhere")))[0] == "two lines here"
     # cut as drawn too: forty of them are not 320 characters across the drawing
     assert node_labels(members.with_columns(account_name=pl.lit("\u200b" * 40)))[0] == (
         "[U+200B]" * 4)[:MAX_LABEL_CHARS - 1] + "…"

@@ -244,13 +244,16 @@ def node_sizes(members: pl.DataFrame) -> np.ndarray:
 
 def node_labels(members: pl.DataFrame) -> np.ndarray:
     """Each member's label as drawn: its handle, else its id, its invisible characters revealed
-    (:func:`~rallypoint.dashboard.safe.text_expr`), cut at ``MAX_LABEL_CHARS`` (as text; plotly callers escape it).
+    (:func:`~rallypoint.dashboard.safe.text_expr`), on one line, cut at ``MAX_LABEL_CHARS`` (as text;
+    plotly callers escape it).
 
     Revealed before it is measured or cut: an invisible character is drawn as ``[U+200B]``, eight
     characters wide, so a handle of them measured unrevealed would be placed over its neighbours.
+    Its line breaks become spaces: the labels are fitted one line high, and both drawings would
+    break a label at them.
     """
     label = text_expr(pl.when(pl.col("account_name").fill_null("") != "").then(pl.col("account_name"))
-                      .otherwise(pl.col("account_id")))
+                      .otherwise(pl.col("account_id"))).str.replace_all(r"[\r\n]+", " ")
     return members.select(pl.when(label.str.len_chars() > MAX_LABEL_CHARS)
                           .then(label.str.slice(0, MAX_LABEL_CHARS - 1) + "…").otherwise(label)
                           )[:, 0].to_numpy().astype(object)
