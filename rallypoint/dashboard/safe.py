@@ -26,7 +26,7 @@ Two escapes, for the two places a value can land:
   the whole source before parsing, HTML included). :func:`html_expr` HTML-escapes a whole
   column, for plotly's labels (which take a subset of HTML, links included).
 
-And for where no Streamlit reads the HTML, or no text lands:
+And for HTML no Streamlit reads, for an address in an attribute, and for plain text:
 
 - :func:`html_file` for an HTML file the app writes (the case pack): :func:`html` without the
   word joiners, which only Streamlit's rewriting needs, so a URL copied out of the file is the
@@ -37,16 +37,16 @@ And for where no Streamlit reads the HTML, or no text lands:
 - :func:`text_expr`, a column as shown, revealed but not escaped: for the network picture's
   labels (matplotlib draws plain text) and for measuring a label at the length it is drawn.
 
-All but :func:`attr` *reveal* the invisible characters a value carries (Unicode category Cf: zero-width
-spaces and joiners, soft hyphens, the right-to-left override that shows ``gpj.exe`` as
+All but :func:`attr` *reveal* the invisible characters a value carries (Unicode category Cf:
+zero-width spaces and joiners, soft hyphens, the right-to-left override that shows ``gpj.exe`` as
 ``exe.jpg``): each is shown as its code point, ``[U+200B]``, because accounts use them to split a
 word past a filter or to make a handle look like another, and an analyst must see that they are
 there. The tables (``st.dataframe``) show values exactly, invisible characters included.
 
 Views never put a data value into Markdown or HTML except through :func:`md` and :func:`html`
 (and an address into an attribute through :func:`attr`), and ``tests/test_dashboard_safe.py``
-reads the views' source to hold them to it. The app draws
-no link taken from data (a post's URLs are shown as text).
+reads the views' source to hold them to it. The app draws no link taken from data (a post's
+URLs are shown as text).
 
 Complexity: one regular-expression pass over the value, ``O(len(value))``.
 """
