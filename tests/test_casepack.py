@@ -57,12 +57,13 @@ def test_hostile_text_is_escaped_and_names_are_pseudonymized(world, tmp_path, mo
     members = pl.from_arrow(lake.read_run_table(run, "members")).filter(pl.col("cluster_id") == row["cluster_id"])
     evidence = pl.from_arrow(lake.read_run_table(run, "evidence"))
     evidence = evidence.with_columns(text=pl.when(pl.col("cluster_id") == row["cluster_id"])
-                                     .then(pl.lit(HOSTILE)).otherwise(pl.col("text")))
+                                     .then(pl.lit(HOSTILE + " \u202egpj.exe")).otherwise(pl.col("text")))
     lake.write_run_table(run, "evidence", evidence.to_arrow())
     pack = build_case_pack(lake, row["cluster_id"], tmp_path / "plain", pdf=False)
     page = pack.html.read_text()
     assert "<script>" not in page and "<img src=http" not in page
-    assert html_escaped(HOSTILE) in page
+    assert html_escaped(HOSTILE) in page  # its URLs as they are: no word joiners, which only Streamlit needs
+    assert "[U+202E]gpj.exe" in page and "\u202e" not in page  # invisible characters shown, as the dashboard does
     monkeypatch.setenv("RALLYPOINT_PSEUDONYM_KEY", "a-key-long-enough-for-the-test-1234")
     hidden = build_case_pack(lake, row["cluster_id"], tmp_path / "pseudo", pseudonymize=True, pdf=False)
     text = hidden.html.read_text()

@@ -5,8 +5,9 @@ The check reads the views' source (``ast``): every Streamlit call that renders M
 text built from constants, numbers formatted with a format spec, and values passed
 through :func:`rallypoint.dashboard.safe.md` / :func:`~rallypoint.dashboard.safe.html`
 (or the few builders that use them); ``st.html``, which has no Markdown step, only values
-passed through :func:`~rallypoint.dashboard.safe.html`. A data field put straight into such
-a call fails the test with its file and line.
+passed through :func:`~rallypoint.dashboard.safe.html`, and in an attribute (``href="..."``)
+only addresses passed through :func:`~rallypoint.dashboard.safe.attr`. A data field put straight
+into such a call fails the test with its file and line.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import polars as pl
 import pytest
 
 import rallypoint.dashboard
+from rallypoint.dashboard import navigation
 from rallypoint.dashboard.highlight import highlight
-from rallypoint.dashboard.safe import html, html_expr, md
+from rallypoint.dashboard.safe import attr, html, html_expr, html_file, md, text_expr
 
 DASHBOARD = Path(rallypoint.dashboard.__file__).parent
 #: Payloads an account under investigation could write into a post, a name or an id.
@@ -55,6 +57,8 @@ HTML_SAFE_FUNCTIONS = {"html", "status_badge", "highlight"}
 #: The views' own functions that build HTML for ``st.html``: each of their ``return`` values is checked as
 #: ``st.html``'s body is, and a call to them then counts as escaped.
 HTML_BUILDERS = {"_card"}
+#: A constant that ends where an attribute's quoted value starts (``href="``).
+ATTRIBUTE_START = re.compile(r"""=\s*["']$""")
 
 
 def _safe(node: ast.AST, functions: set[str] = SAFE_FUNCTIONS) -> bool:
@@ -63,7 +67,8 @@ def _safe(node: ast.AST, functions: set[str] = SAFE_FUNCTIONS) -> bool:
         case ast.Constant():
             return True
         case ast.JoinedStr(values=values):
-            return all(_safe_part(v, functions) for v in values)
+            return all(_safe_part(v, functions, _opens_attribute(before))
+                       for before, v in zip([None, *values[:-1]], values, strict=True))
         case ast.Call(func=ast.Name(id=name)) if name in functions:
             return True
         case ast.Call(func=ast.Attribute(attr="join", value=ast.Constant()), args=[arg]):
@@ -84,12 +89,20 @@ def _safe(node: ast.AST, functions: set[str] = SAFE_FUNCTIONS) -> bool:
     return False
 
 
-def _safe_part(part: ast.AST, functions: set[str]) -> bool:
+def _opens_attribute(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and bool(ATTRIBUTE_START.search(node.value))
+
+
+def _safe_part(part: ast.AST, functions: set[str], in_attribute: bool = False) -> bool:
     if isinstance(part, ast.Constant):
         return True
     assert isinstance(part, ast.FormattedValue)
     if part.format_spec is not None and part.conversion == -1:
         return True  # a number or a date with a format spec: a string there would raise
+    if in_attribute:  # an address through attr (text escaping would change it), or a module constant
+        return part.conversion == -1 and (isinstance(part.value, ast.Call) and isinstance(part.value.func, ast.Name)
+                                          and part.value.func.id == "attr"
+                                          or isinstance(part.value, ast.Name) and part.value.id.isupper())
     return part.conversion == -1 and _safe(part.value, functions)
 
 
@@ -137,6 +150,9 @@ def test_every_view_renders_data_through_the_escaping_helper():
     'st.html(f"<li>{md(reason)}</li>")',  # Markdown escaping is not HTML escaping
     'c1.checkbox("x", help=f"about {note}")',
     'st.markdown(f"{md(a) if a else b}")',
+    'st.html(f\'<a href="{html(link)}">open</a>\')',  # text escaping in an address adds joiners to it
+    'st.html(f"<b>{attr(name)}</b>")',  # attribute escaping in text reveals nothing
+    'st.html(f"<p>{html_file(text)}</p>")',  # no word joiners: Streamlit rewrites shortcodes in st.html
 ])
 def test_the_check_catches_a_data_field_rendered_as_markdown(line):
     assert unsafe_markdown_calls(line, "view.py"), line
@@ -148,6 +164,7 @@ def test_the_check_catches_a_data_field_rendered_as_markdown(line):
     'st.markdown("\\n".join(f"- {md(r)}" for r in reasons) or "_none_")',
     'st.markdown("Status: " + status_badge(s), unsafe_allow_html=True)',
     'st.html(f"<b>#{rank:d} · {html(cid)}</b>" + "".join(f"<li>{LABELS[c]}: {html(r)}</li>" for c, r in rs))',
+    'st.html(f\'<a href="{attr(link)}" style="{CARD_STYLE}">{html(name)}</a>\')',
 ])
 def test_the_check_accepts_escaped_text(line):
     assert not unsafe_markdown_calls(line, "view.py"), line
@@ -215,3 +232,22 @@ def test_invisible_characters_from_the_data_are_shown_by_their_code_points():
     # plotly's labels and hover texts (a column at a time) show them alike
     assert pl.DataFrame({"name": ["ma\u200brch", "\u202egpj.exe"]}).select(html_expr("name"))[:, 0].to_list() == [
         "ma[U+200B]rch", "[U+202E]gpj.exe"]
+    # and a drawing's plain-text labels alike, revealed but not escaped
+    assert pl.DataFrame({"name": ["<b>\u200b</b>", None]}).select(text_expr("name"))[:, 0].to_list() == [
+        "<b>[U+200B]</b>", ""]
+
+
+def test_an_address_in_an_attribute_is_escaped_exactly():
+    """A run id may hold ``www.`` (``[A-Za-z0-9._-]``): the word joiner html() puts into text there would
+    make the queue card's link open another run."""
+    link = navigation.address("cluster", run="www.run-1", cluster="c0001")
+    assert attr(link) == "cluster?run=www.run-1&amp;cluster=c0001"
+    assert "\u2060" in html(link)
+    assert attr('"><script>') == "&quot;&gt;&lt;script&gt;" and attr(None) == ""
+
+
+@pytest.mark.parametrize("payload", [*PAYLOADS, "\u202egpj.exe ma\u200brch"])
+def test_an_html_file_gets_the_apps_html_without_its_joiners(payload):
+    """The case pack is read by no Streamlit: escaped and revealed alike, a URL in it left as it is."""
+    assert html_file(payload) == html(payload).replace("\u2060", "")
+    assert "\u2060" not in html_file(payload) and "\u200b" not in html_file(payload)

@@ -229,6 +229,41 @@ def test_the_figure_writes_labels_only_where_they_fit_at_its_size_and_the_chosen
     assert a[0] != b[0] or abs(a[1] - b[1]) >= 16  # on either side, or a line apart
 
 
+
+#: A handle of zero-width characters: three characters long, but drawn as their code points.
+INVISIBLE_HANDLE = "\u200b\u200c\u2060"
+
+
+def test_a_handle_of_invisible_characters_is_measured_as_drawn(drawn_figures):
+    """Drawn as ``[U+200B][U+200C][U+2060]``, it is measured at those 24 characters, not at its 3: in a row
+    of accounts where a 3-character handle fits between two neighbours, it does not, and is not written."""
+    from rallypoint.dashboard.network import MAX_LABEL_CHARS, network_figure, node_labels
+    from rallypoint.dashboard.network_picture import network_picture
+
+    revealed = "[U+200B][U+200C][U+2060]"
+    n = 10
+    members = pl.DataFrame({"account_id": [f"u{i}" for i in range(n)],
+                            "account_name": [INVISIBLE_HANDLE if i == 4 else f"h{i:02d}" for i in range(n)],
+                            "role": ["amplifier"] * n, "high_profile": [False] * n, "strength": [10.0] * n,
+                            "n_actions": [1] * n, "degree": [0] * n})
+    assert node_labels(members)[4] == revealed
+    # one line, as it is fitted: a line break in a handle is not a taller label
+    assert node_labels(members.with_columns(account_name=pl.lit("two\r\nlines\nhere")))[0] == "two lines here"
+    # cut as drawn too: forty of them are not 320 characters across the drawing
+    assert node_labels(members.with_columns(account_name=pl.lit("\u200b" * 40)))[0] == (
+        "[U+200B]" * 4)[:MAX_LABEL_CHARS - 1] + "…"
+    # in a row, about 70 px apart when drawn; joined in a chain, so no ring round them widens the drawing
+    positions = np.column_stack([np.arange(n, dtype=float), np.zeros(n)])
+    chain = _edges([(f"u{i}", f"u{i + 1}", 1) for i in range(n - 1)])
+    written = _written_labels(network_figure(members, chain, positions, height=300))
+    assert written["u3"] == "h03" and written["u5"] == "h05"  # three characters fit before the next account
+    assert "u4" not in written  # twenty-four do not
+    assert _written_labels(network_figure(members, chain, positions, height=300, selected={"u4"}))["u4"] == (
+        f"<b>{revealed}</b>")
+    network_picture(members, chain, positions, selected=["u4"])  # the picture draws it as the figure does
+    assert revealed in {t.get_text() for t in drawn_figures[-1].axes[0].texts}
+
+
 def _planted_members(n: int, loners: int = 0) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray]:
     """The planted groups' accounts as members (strength = weighted degree, handles ``handle_i``), plus
     ``loners`` accounts without an edge, their edges and their structure's positions."""

@@ -10,7 +10,8 @@ What it holds
     rallypoint version, so a recipient can check that nothing was changed.
 
 Hostile data
-    Every text, name and id is written through ``html.escape``; the page carries a
+    Every text, name and id is written through :func:`rallypoint.dashboard.safe.html_file`
+    (escaped, its invisible characters shown by code point as the dashboard shows them); the page carries a
     Content-Security-Policy that allows no script and no request, and images are ``data:`` URIs,
     so opening the pack reaches no server. With ``pseudonymize=True`` account ids and names are
     replaced by keyed pseudonyms (``rallypoint.graph.pseudonymize``) everywhere: members,
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 import os
 import re
@@ -36,6 +36,7 @@ from typing import Any
 import polars as pl
 
 from rallypoint import __version__
+from rallypoint.dashboard.safe import attr, html_file
 from rallypoint.errors import RallypointError
 from rallypoint.lake import LATEST, Lake
 
@@ -62,16 +63,12 @@ class CasePack:
     sha256: dict[str, str]
 
 
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
 def _time(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _png_tag(png: bytes, alt: str) -> str:
-    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}" style="max-width:100%">'
+    return f'<img alt="{attr(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}" style="max-width:100%">'
 
 
 def _pseudonymizer(pseudonymize: bool, key: str | bytes | None):
@@ -147,51 +144,51 @@ def build_case_pack(lake: str | os.PathLike[str] | Lake, cluster_id: str, out: s
     decisions = store.decisions(cluster_id=cluster_id).filter(pl.col("run_id") == run)
 
     def account(value: str | None) -> str:
-        return _e(pseudonyms(value) if pseudonyms is not None and value is not None else value)
+        return html_file(pseudonyms(value) if pseudonyms is not None and value is not None else value)
 
     def name(value: str | None) -> str:
-        return _e(pseudonyms(value, "name") if pseudonyms is not None and value else value)
+        return html_file(pseudonyms(value, "name") if pseudonyms is not None and value else value)
 
     parts = [
-        f"<h1>Case pack: cluster {_e(cluster_id)}</h1>",
-        f"<p>Run {_e(run)} · generated {_e(_time(datetime.now(UTC)))} · rallypoint {_e(__version__)}"
+        f"<h1>Case pack: cluster {html_file(cluster_id)}</h1>",
+        f"<p>Run {html_file(run)} · generated {html_file(_time(datetime.now(UTC)))} · rallypoint {html_file(__version__)}"
         f"{' · pseudonymized' if pseudonyms is not None else ''}</p>",
         "<h2>Summary</h2><table>",
-        *(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in [
-            ("flagged", _e("yes" if row["flagged"] else "no")),
-            ("score", _e(f"{row['score']:.2f}")),
-            ("accounts", _e(row["n_accounts"])), ("edges", _e(row["n_edges"])),
-            ("active", _e(f"{_time(row['first_ts'])} to {_time(row['last_ts'])}")),
-            ("coordination types", _e(", ".join(row.get("types") or []))),
-            ("dates named", _e(", ".join(mobilization.get("dates") or []) or "none")),
-            ("places named", _e(", ".join(mobilization.get("places") or []) or "none")),
+        *(f"<tr><th>{html_file(k)}</th><td>{v}</td></tr>" for k, v in [
+            ("flagged", html_file("yes" if row["flagged"] else "no")),
+            ("score", html_file(f"{row['score']:.2f}")),
+            ("accounts", html_file(row["n_accounts"])), ("edges", html_file(row["n_edges"])),
+            ("active", html_file(f"{_time(row['first_ts'])} to {_time(row['last_ts'])}")),
+            ("coordination types", html_file(", ".join(row.get("types") or []))),
+            ("dates named", html_file(", ".join(mobilization.get("dates") or []) or "none")),
+            ("places named", html_file(", ".join(mobilization.get("places") or []) or "none")),
             ("high-profile members", ", ".join(account(a) for a in row.get("high_profile_accounts") or []) or "none"),
         ]),
         "</table>",
-        "<h2>Reasons</h2><ol>", *(f"<li>{_e(scrub(r))}</li>" for r in row.get("reasons") or []), "</ol>",
+        "<h2>Reasons</h2><ol>", *(f"<li>{html_file(scrub(r))}</li>" for r in row.get("reasons") or []), "</ol>",
         "<h2>Network</h2>", _png_tag(picture, "network of the cluster's accounts"),
         "<h2>Timeline</h2>", _png_tag(timeline, "activity timeline"),
         f"<h2>Evidence, grouped by text ({groups.height} groups, {evidence['id'].n_unique()} posts)</h2>",
         "<table><tr><th>posts</th><th>accounts</th><th>first</th><th>last</th><th>kinds</th><th>text</th></tr>",
-        *(f"<tr><td>{g['n_posts']}</td><td>{g['n_accounts']}</td><td>{_e(_time(g['first_ts']))}</td>"
-          f"<td>{_e(_time(g['last_ts']))}</td><td>{_e(', '.join(map(kind_label, g['kinds'])))}</td><td>{_e(scrub(g['text']))}</td></tr>"
+        *(f"<tr><td>{g['n_posts']}</td><td>{g['n_accounts']}</td><td>{html_file(_time(g['first_ts']))}</td>"
+          f"<td>{html_file(_time(g['last_ts']))}</td><td>{html_file(', '.join(map(kind_label, g['kinds'])))}</td><td>{html_file(scrub(g['text']))}</td></tr>"
           for g in groups.head(MAX_GROUPS).iter_rows(named=True)),
         "</table>",
         f"<h2>Members ({members.height})</h2>",
         "<table><tr><th>account</th><th>name</th><th>role</th><th>created</th><th>followers</th><th>first action</th></tr>",
-        *(f"<tr><td>{account(m['account_id'])}</td><td>{name(m['account_name'])}</td><td>{_e(m['role'])}</td>"
-          f"<td>{_e(_time(m['account_created_at']))}</td><td>{_e(m['followers'])}</td><td>{_e(_time(m['first_ts']))}</td></tr>"
+        *(f"<tr><td>{account(m['account_id'])}</td><td>{name(m['account_name'])}</td><td>{html_file(m['role'])}</td>"
+          f"<td>{html_file(_time(m['account_created_at']))}</td><td>{html_file(m['followers'])}</td><td>{html_file(_time(m['first_ts']))}</td></tr>"
           for m in members.head(MAX_MEMBERS).iter_rows(named=True)),
         "</table>",
         "<h2>Decisions</h2>",
         ("<p>No decision recorded on this cluster in this run.</p>" if decisions.height == 0 else
          "<table><tr><th>when</th><th>who</th><th>decision</th><th>note</th></tr>" + "".join(
-             f"<tr><td>{_e(_time(d['decided_at']))}</td><td>{_e(d['analyst'])}</td><td>{_e(d['decision'])}</td>"
-             f"<td>{_e(scrub(d['note']))}</td></tr>" for d in decisions.iter_rows(named=True)) + "</table>"),
+             f"<tr><td>{html_file(_time(d['decided_at']))}</td><td>{html_file(d['analyst'])}</td><td>{html_file(d['decision'])}</td>"
+             f"<td>{html_file(scrub(d['note']))}</td></tr>" for d in decisions.iter_rows(named=True)) + "</table>"),
     ]
     page = ("<!doctype html><html><head><meta charset='utf-8'>"
             f"<meta http-equiv='Content-Security-Policy' content=\"{_CSP}\">"
-            f"<title>Case pack {_e(cluster_id)}</title><style>body{{font-family:sans-serif;margin:2em;max-width:70em}}"
+            f"<title>Case pack {html_file(cluster_id)}</title><style>body{{font-family:sans-serif;margin:2em;max-width:70em}}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top;"
             "text-align:left;font-size:90%}</style></head><body>" + "\n".join(parts) + "</body></html>")
 

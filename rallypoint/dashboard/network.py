@@ -38,7 +38,7 @@ from rallypoint.dashboard.palette import (
     OTHER_TYPES_COLOUR,
     WEIGHT_SHADES,
 )
-from rallypoint.dashboard.safe import html, html_expr
+from rallypoint.dashboard.safe import html, html_expr, text_expr
 from rallypoint.dashboard.structure import (
     GAP,
     Structure,
@@ -211,6 +211,10 @@ def edgeless(members: pl.DataFrame, edges: pl.DataFrame, alone_noun: str = ALONE
 
     The layout puts them in one disc of their own (:func:`rallypoint.dashboard.structure.sub_groups`):
     without a word it reads as a group like the others. The words are empty when fewer than two.
+
+    ``O(V + E)`` in polars, computed by each drawing rather than handed down with its ``shape``: it is
+    a small part of the drawing it annotates, and a page draws each picture once
+    (:mod:`rallypoint.dashboard.cluster_network` caches them).
     """
     linked = pl.concat([edges["account_a"], edges["account_b"]]).unique().implode() if edges.height else []
     alone = (~members["account_id"].is_in(linked)).to_numpy() if edges.height else np.ones(members.height, dtype=bool)
@@ -239,9 +243,17 @@ def node_sizes(members: pl.DataFrame) -> np.ndarray:
 
 
 def node_labels(members: pl.DataFrame) -> np.ndarray:
-    """Each member's label: its handle, else its id, cut at ``MAX_LABEL_CHARS`` (as text; plotly callers escape it)."""
-    label = (pl.when(pl.col("account_name").fill_null("") != "").then(pl.col("account_name"))
-             .otherwise(pl.col("account_id")).cast(pl.String))
+    """Each member's label as drawn: its handle, else its id, its invisible characters revealed
+    (:func:`~rallypoint.dashboard.safe.text_expr`), on one line, cut at ``MAX_LABEL_CHARS`` (as text;
+    plotly callers escape it).
+
+    Revealed before it is measured or cut: an invisible character is drawn as ``[U+200B]``, eight
+    characters wide, so a handle of them measured unrevealed would be placed over its neighbours.
+    Its line breaks become spaces: the labels are fitted one line high, and both drawings would
+    break a label at them.
+    """
+    label = text_expr(pl.when(pl.col("account_name").fill_null("") != "").then(pl.col("account_name"))
+                      .otherwise(pl.col("account_id"))).str.replace_all(r"[\r\n]+", " ")
     return members.select(pl.when(label.str.len_chars() > MAX_LABEL_CHARS)
                           .then(label.str.slice(0, MAX_LABEL_CHARS - 1) + "…").otherwise(label)
                           )[:, 0].to_numpy().astype(object)

@@ -26,15 +26,27 @@ Two escapes, for the two places a value can land:
   the whole source before parsing, HTML included). :func:`html_expr` HTML-escapes a whole
   column, for plotly's labels (which take a subset of HTML, links included).
 
-All three also *reveal* the invisible characters a value carries (Unicode category Cf: zero-width
-spaces and joiners, soft hyphens, the right-to-left override that shows ``gpj.exe`` as
+And for HTML no Streamlit reads, for an address in an attribute, and for plain text:
+
+- :func:`html_file` for an HTML file the app writes (the case pack): :func:`html` without the
+  word joiners, which only Streamlit's rewriting needs, so a URL copied out of the file is the
+  URL in the data.
+- :func:`attr` for an attribute value the app built itself (a link's address, whose values from
+  the data :mod:`rallypoint.dashboard.navigation` percent-encodes): HTML-escaped and nothing
+  else, since a joiner or a revealed code point would change the address.
+- :func:`text_expr`, a column as shown, revealed but not escaped: for the network picture's
+  labels (matplotlib draws plain text) and for measuring a label at the length it is drawn.
+
+All but :func:`attr` *reveal* the invisible characters a value carries (Unicode category Cf:
+zero-width spaces and joiners, soft hyphens, the right-to-left override that shows ``gpj.exe`` as
 ``exe.jpg``): each is shown as its code point, ``[U+200B]``, because accounts use them to split a
 word past a filter or to make a handle look like another, and an analyst must see that they are
 there. The tables (``st.dataframe``) show values exactly, invisible characters included.
 
-Views never put a data value into Markdown or HTML except through these two, and
-``tests/test_dashboard_safe.py`` reads the views' source to hold them to it. The app draws
-no link taken from data (a post's URLs are shown as text).
+Views never put a data value into Markdown or HTML except through :func:`md` and :func:`html`
+(and an address into an attribute through :func:`attr`), and ``tests/test_dashboard_safe.py``
+reads the views' source to hold them to it. The app draws no link taken from data (a post's
+URLs are shown as text).
 
 Complexity: one regular-expression pass over the value, ``O(len(value))``.
 """
@@ -49,7 +61,7 @@ import polars as pl
 
 from rallypoint.detectors.mobilization.patterns import INVISIBLE
 
-__all__ = ["html", "html_expr", "md"]
+__all__ = ["attr", "html", "html_expr", "html_file", "md", "text_expr"]
 
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
 #: Where text-level rewriting (done after parsing, where escapes no longer count) could still
@@ -80,14 +92,34 @@ def md(value: object) -> str:
 def html(value: object) -> str:
     """``value`` as HTML text (escaped, newlines as ``<br>``, the same word joiners as :func:`md`)."""
     # Streamlit rewrites Material-icon shortcodes in the whole source, HTML included
-    return _NEWLINES.sub("<br>", _html.escape(_BREAK_AFTER.sub(_WORD_JOINER, _as_text(value)), quote=True))
+    return _html_text(_BREAK_AFTER.sub(_WORD_JOINER, _as_text(value)))
+
+
+def html_file(value: object) -> str:
+    """``value`` as text in an HTML file the app writes: :func:`html` without the word joiners."""
+    return _html_text(_as_text(value))
+
+
+def _html_text(text: str) -> str:
+    return _NEWLINES.sub("<br>", _html.escape(text, quote=True))
+
+
+def attr(value: object) -> str:
+    """``value``, an address the app built, as an HTML attribute value: escaped exactly, nothing added."""
+    return _html.escape("" if value is None else str(value), quote=True)
+
+
+def text_expr(column: str | pl.Expr) -> pl.Expr:
+    """A string column as the dashboard shows it, unescaped: its invisible characters revealed as
+    :func:`html` reveals them, as a polars expression (a drawing's labels, measured as they are drawn)."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    return expr.cast(pl.String).fill_null("").str.replace_many([chr(c) for c in _REVEAL], list(_REVEAL.values()))
 
 
 def html_expr(column: str | pl.Expr) -> pl.Expr:
     """A string column HTML-escaped, its invisible characters shown as :func:`html` shows them, as a
     polars expression (plotly's hover and node labels are HTML)."""
-    expr = pl.col(column) if isinstance(column, str) else column
-    expr = expr.cast(pl.String).fill_null("").str.replace_many([chr(c) for c in _REVEAL], list(_REVEAL.values()))
+    expr = text_expr(column)
     for char, entity in _HTML_ENTITIES:
         expr = expr.str.replace_all(char, entity, literal=True)
     return expr

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from contextlib import asynccontextmanager
-from html import escape
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -37,7 +36,7 @@ from rallypoint.dashboard import warm
 from rallypoint.dashboard.accounts import AccountStore, SignInRefused
 from rallypoint.dashboard.env import LAKE_ENV
 from rallypoint.dashboard.headers import SecurityHeaders
-from rallypoint.dashboard.safe import html
+from rallypoint.dashboard.safe import attr, html
 from rallypoint.dashboard.session import COOKIE, settings
 
 __all__ = ["SignInGate", "app"]
@@ -112,8 +111,7 @@ font-size:1em;background:#0072B2;color:#fff;border:0;border-radius:6px}}
 
 def _page(message: str = "", next_path: str = "/", status: int = 200) -> HTMLResponse:
     shown = f'<p class="error" role="alert">{html(message)}</p>' if message else ""
-    # an attribute value: escaped exactly (no word joiners, which would change the address)
-    return HTMLResponse(_PAGE.format(message=shown, next=escape(_local_next(next_path), quote=True)), status_code=status,
+    return HTMLResponse(_PAGE.format(message=shown, next=attr(_local_next(next_path))), status_code=status,
                         headers={"Cache-Control": "no-store"})
 
 

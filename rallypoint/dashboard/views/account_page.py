@@ -22,7 +22,7 @@ from rallypoint.dashboard.network import layout, network_figure
 from rallypoint.dashboard.safe import md
 from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.triage import TriageStore
-from rallypoint.dashboard.views.common import COLUMN_LABELS, choose_run, lake, no_runs_message
+from rallypoint.dashboard.views.common import COLUMN_LABELS, account_label, choose_run, lake, no_runs_message
 from rallypoint.lake import Lake
 
 
@@ -91,7 +91,7 @@ def render() -> None:
     ids = matches["account_id"].to_list()
     names = dict(matches.iter_rows())
     account_id = st.selectbox("Account", ids, key="account_pick",
-                              format_func=lambda a: f"{names[a]} ({a})" if names.get(a) else a)
+                              format_func=lambda a: account_label(a, names.get(a)))
     if st.query_params.get("account") != account_id:
         st.query_params["account"] = account_id
     _log_view(current, run_id, account_id)

@@ -40,7 +40,14 @@ from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.timeline import timeline_figure
 from rallypoint.dashboard.triage import DECISIONS, Decision, TriageError, TriageStore
 from rallypoint.dashboard.views import expand_section
-from rallypoint.dashboard.views.common import COLUMN_LABELS, choose_run, lake, no_runs_message, status_badge
+from rallypoint.dashboard.views.common import (
+    COLUMN_LABELS,
+    account_label,
+    choose_run,
+    lake,
+    no_runs_message,
+    status_badge,
+)
 from rallypoint.detectors.evidence import kind_label
 from rallypoint.detectors.scoring import REASON_CATEGORIES, order_reasons, reason_category
 from rallypoint.errors import RallypointError
@@ -290,7 +297,7 @@ def _evidence(current: Lake, evidence: pl.DataFrame, members: pl.DataFrame, run_
     names |= account_names(str(current.root), outside, interactions_version(current))
 
     def who(account_ids: list[str]) -> str:
-        named = [f"{names[a]} ({a})" if names.get(a) else a for a in account_ids[:ACCOUNTS_PER_GROUP]]
+        named = [account_label(a, names.get(a)) for a in account_ids[:ACCOUNTS_PER_GROUP]]
         more = len(account_ids) - ACCOUNTS_PER_GROUP
         return ", ".join(named) + (f" and {more:,} more" if more > 0 else "")
 
@@ -317,7 +324,7 @@ def _evidence(current: Lake, evidence: pl.DataFrame, members: pl.DataFrame, run_
         st.markdown("**Open an account of these groups**")
         cols = st.columns(2)
         for i, account_id in enumerate(first_accounts):
-            label = f"{names[account_id]} ({account_id})" if names.get(account_id) else account_id
+            label = account_label(account_id, names.get(account_id))
             cols[i % 2].page_link(navigation.page("account"), label=f"{md(label)} →",
                                   query_params={"run": run_id, "account": account_id})
 
@@ -438,7 +445,7 @@ def _network(root: str, run_id: str, cluster_id: str, version: float) -> None:
         )
         name = members.filter(pl.col("account_id") == picked[0])["account_name"].first()
         st.page_link(navigation.page("account"),
-                     label=f"Open account {md(f'{name} ({picked[0]})' if name else picked[0])} →",
+                     label=f"Open account {md(account_label(picked[0], name))} →",
                      query_params={"run": run_id, "account": picked[0]})
     else:
         st.caption("Click a node, or lasso several (toolbar), to see the accounts here." if interactive
@@ -551,7 +558,7 @@ def render() -> None:
         high_profile = row["high_profile_accounts"] or []
         names = dict(members.filter(pl.col("account_id").is_in(high_profile))  # only their rows, not all members
                      .select("account_id", "account_name").iter_rows())
-        hp = [f"{names[a]} ({a})" if names.get(a) else a for a in high_profile]  # handle first, as elsewhere
+        hp = [account_label(a, names.get(a)) for a in high_profile]
         st.markdown(f"**High-profile members** (scored by the same rules): {md(', '.join(hp)) or 'none'}")
         st.markdown(_score_bars(row), unsafe_allow_html=True)
         _learned_terms(current, run_id, cluster_id)

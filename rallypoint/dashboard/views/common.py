@@ -1,4 +1,4 @@
-"""Pieces every page shares: the lake, the run chooser, status badges."""
+"""Pieces every page shares: the lake, the run chooser, how an account is named, status badges."""
 
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ def choose_run(current_lake: Lake) -> str | None:
         st.query_params["run"] = run_id
     warm.warm_run(str(current_lake.root), run_id)  # its biggest networks, in the background, once per version
     return run_id
+
+
+def account_label(account_id: str, name: str | None) -> str:
+    """An account as every page names it: ``handle (id)``, or the id alone when it has no handle.
+    Text, not escaped: the caller passes it through ``md`` or ``html`` for where it lands."""
+    return f"{name} ({account_id})" if name else account_id
 
 
 def status_badge(status: str, carried: bool = False, from_run: str | None = None, jaccard: float | None = None) -> str:

@@ -20,7 +20,7 @@ from rallypoint.dashboard.network import network_figure
 from rallypoint.dashboard.network_picture import PICTURE_ABOVE, network_picture
 from rallypoint.dashboard.safe import md
 from rallypoint.dashboard.structure import structure
-from rallypoint.dashboard.views.common import COLUMN_LABELS
+from rallypoint.dashboard.views.common import COLUMN_LABELS, account_label
 from rallypoint.errors import RallypointError
 from rallypoint.lake import Lake
 
@@ -116,7 +116,7 @@ def render(current: Lake, run_id: str, cluster_id: str, members: pl.DataFrame) -
     with st.form(f"expand_{run_id}_{cluster_id}", border=False):
         seeds = st.multiselect("Accounts (those selected in the network, else the strongest members)",
                                strongest["account_id"].to_list(), default=default, key=f"expand_seeds_{run_id}_{cluster_id}",
-                               format_func=lambda a: f"{names[a]} ({a})" if names.get(a) else a)
+                               format_func=lambda a: account_label(a, names.get(a)))
         c1, c2, c3 = st.columns([1, 1, 1], vertical_alignment="bottom")
         hops = c1.radio("Hops", [1, 2], index=DEFAULT_HOPS - 1, horizontal=True, key=f"expand_hops_{run_id}_{cluster_id}")
         cap = c2.number_input("At most this many nodes", 100, 10_000, DEFAULT_MAX_NODES, step=500,
@@ -170,8 +170,7 @@ def _show(context: Context, nodes: pl.DataFrame, drawing, all_members: pl.DataFr
     first = outside.sort("shared", descending=True).select("account_id", "account_name").head(1).rows()
     if first:
         account_id, name = first[0]
-        label = f"{name} ({account_id})" if name else account_id  # the handle first, as everywhere
-        st.page_link(navigation.page("account"), label=f"Open account {md(label)} →",
+        st.page_link(navigation.page("account"), label=f"Open account {md(account_label(account_id, name))} →",
                      query_params={"run": run_id, "account": account_id})
 
 

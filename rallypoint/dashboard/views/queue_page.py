@@ -19,10 +19,10 @@ from rallypoint.dashboard.queue import (
     page,
     time_span,
 )
-from rallypoint.dashboard.safe import html, md
+from rallypoint.dashboard.safe import attr, html, md
 from rallypoint.dashboard.session import identity
 from rallypoint.dashboard.triage import STATUSES
-from rallypoint.dashboard.views.common import choose_run, lake, no_runs_message, status_badge
+from rallypoint.dashboard.views.common import account_label, choose_run, lake, no_runs_message, status_badge
 
 PAGE_SIZES = (10, 25, 50, 100)
 
@@ -78,8 +78,9 @@ CARD_STYLE = "border:1px solid rgba(49,51,63,0.2);border-radius:0.5rem;padding:c
 
 
 def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> str:
-    """One card as an ``<article>``: its box, text and link (every value through ``safe.html``)."""
-    hp = [f"{names[a]} ({a})" if names.get(a) else a for a in row["high_profile_accounts"] or []]
+    """One card as an ``<article>``: its box, text and link (its text through ``safe.html``, its address
+    through ``safe.attr``)."""
+    hp = [account_label(a, names.get(a)) for a in row["high_profile_accounts"] or []]
     reasons = card_reasons(row["reasons"] or [])
     link = navigation.address("cluster", run=run_id, cluster=row["cluster_id"])
     return (
@@ -94,7 +95,7 @@ def _card(rank: int, row: dict, run_id: str, names: dict[str, str]) -> str:
         + ("<ul style=\"margin:0.4em 0 0\">" + "".join(
             f"<li><b>{REASON_LABELS[c]}:</b> {html(r)}</li>" for c, r in reasons)
            + "</ul>" if reasons else "<div><i>no reasons recorded</i></div>")
-        + f'<p style="margin:0.4em 0 0"><a href="{html(link)}" target="_self">Open cluster →</a></p></article>'
+        + f'<p style="margin:0.4em 0 0"><a href="{attr(link)}" target="_self">Open cluster →</a></p></article>'
     )
 
 
