@@ -57,7 +57,6 @@ from rallypoint.detectors import promoted, scoring
 from rallypoint.detectors.attachment import attach_accounts, merge_meetings, prepare_engagements
 from rallypoint.detectors.cluster_bursts import burst_candidates, cluster_bursts
 from rallypoint.detectors.coaction.co_engage import TYPE as ENGAGE_TYPE
-from rallypoint.detectors.coaction.options import DEFAULT_PAIR_BUDGET
 from rallypoint.detectors.communities import DEFAULT_STRENGTH_CAP, MIN_CLUSTER_SIZE, find_communities
 from rallypoint.detectors.evidence import coaction_evidence, evidence_counts, signal_evidence
 from rallypoint.detectors.facts import cluster_facts
@@ -274,10 +273,6 @@ class DetectRun:
         return self.options.loose_groups and self.options.null_model != "none" and \
             self.options.significance < LOOSE_SIGNIFICANCE
 
-    @property
-    def pair_budget(self) -> int:
-        return DEFAULT_PAIR_BUDGET if self.options.pair_budget is None else self.options.pair_budget
-
     def write_edges(self) -> None:
         """edges: the edges table written before the communities are found, and of it only what
         Leiden, the roles and the score read kept: its per-type lists and times would otherwise
@@ -403,7 +398,7 @@ class DetectRun:
             "started": self.started.isoformat(),
             "finished": None,
             "parameters": self.options.parameters(resolution=self.found.resolution, strength_cap=DEFAULT_STRENGTH_CAP,
-                                                  pair_budget=self.pair_budget),
+                                                  pair_budget=self.options.coaction().pair_budget),
             "threshold": self.options.threshold,
             "window_seconds": self.window_seconds,
             "input": _input_range(self.records),

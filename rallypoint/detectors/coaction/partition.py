@@ -147,6 +147,10 @@ class Coded:
         self.n_accounts = len(accounts)
         self.n_kinds = n_kinds or (int(self.group_kind.max()) + 1 if self.n_groups else 1)
 
+    #: a whole type is paired as one slice (``PartShares``)
+    pair_slice = 0
+    pair_slices = 1
+
     def __len__(self) -> int:
         return self.group.size
 
@@ -238,7 +242,7 @@ def coact_codes(
     partners = ends - np.arange(1, len(ends) + 1, dtype=np.int64)
     in_pair = np.zeros(len(ends), dtype=bool)
     n_acc, n_kinds = s.n_accounts, s.n_kinds
-    pair_slice, pair_slices = getattr(s, "pair_slice", 0), getattr(s, "pair_slices", 1)
+    pair_slice, pair_slices = s.pair_slice, s.pair_slices
 
     def reduce_chunk(run: tuple[np.ndarray, np.ndarray]) -> tuple[int, tuple[np.ndarray, ...]]:
         pair_kind, group, first, last = _pair_rows(*run, s.account, s.kind, s.group, s.time, n_acc, n_kinds,
@@ -359,8 +363,13 @@ def partition_bounds(group: np.ndarray, wanted: np.ndarray, pair_budget: int | N
     if pair_budget is None or n == 0:
         return np.array([0, n], dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    target_cost = np.add.reduceat(wanted + 1, starts)
+    target_cost = np.add.reduceat(_costs(wanted), starts)
     return np.r_[starts[_fitting_cuts(target_cost, pair_budget)], n].astype(np.int64)
+
+
+def _costs(wanted: np.ndarray) -> np.ndarray:
+    """What each share weighs in a partition: the pairs it forms and itself."""
+    return wanted + 1
 
 
 @numba.njit(cache=True)
@@ -387,7 +396,7 @@ def pair_slices(wanted: np.ndarray, pair_budget: int | None) -> int:
     """
     if pair_budget is None:
         return 1
-    cost = int(wanted.sum()) + wanted.size
+    cost = int(_costs(wanted).sum())
     return max(1, -(-cost // pair_budget))
 
 
