@@ -39,6 +39,7 @@ bench: $(STAMP) neo4j
 	$(PY) benchmarks/vs_peers.py
 	$(PY) benchmarks/search.py
 	$(PY) benchmarks/fold.py
+	$(PY) benchmarks/partition_memory.py
 	$(PY) benchmarks/neo4j_load.py
 
 neo4j:
