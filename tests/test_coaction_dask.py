@@ -143,9 +143,9 @@ def test_dask_reckons_a_partitions_results_by_their_arrays():
     never be spilled, and the nanny would restart the worker at its memory limit instead."""
     from dask.sizeof import sizeof
 
-    from rallypoint.detectors.coaction.engine import BucketResult, PartitionResult
+    from rallypoint.detectors.coaction.engine import PartitionResult
     from rallypoint.detectors.coaction.partition import PartShares
-    from rallypoint.detectors.coaction.reduce import PerType
+    from rallypoint.detectors.coaction.reduce import Candidates, PerType
 
     n = 100_000
     sums = PerType(*(np.zeros(n, dtype=np.int64) for _ in range(6)))
@@ -153,6 +153,6 @@ def test_dask_reckons_a_partitions_results_by_their_arrays():
     counts = pl.DataFrame({"group": np.zeros(n, dtype=np.int64), "account": np.zeros(n, dtype=np.int64)})
     result = PartitionResult(sums, counts, np.zeros(n, dtype=bool), {"pairs": 1})
     assert sizeof(result) >= 6 * 8 * n + 2 * 8 * n + n
-    assert sizeof(BucketResult(sums, np.zeros(3, dtype=np.int64), 1, np.zeros(3, dtype=np.int64))) >= 6 * 8 * n
+    assert sizeof(Candidates(sums, np.zeros(3, dtype=np.int64), 1, np.zeros(3, dtype=np.int64))) >= 6 * 8 * n
     part = PartShares(*(np.zeros(n, dtype=np.int64) for _ in range(4)), n_accounts=1, n_kinds=1, n_groups=1)
     assert sizeof(part) >= 4 * 8 * n

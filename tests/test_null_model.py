@@ -198,6 +198,104 @@ def test_expected_weights_leave_out_targets_chance_cannot_pair_without_changing_
     assert np.array_equal(got, expected_weights(rows, every, chance, n_accounts, n_kinds))
 
 
+@pytest.mark.parametrize("level", [0.01, 0.05 * (1 + 1e-9), 0.5])
+def test_critical_expected_is_where_the_p_value_crosses_the_level(level):
+    """``E <= critical_expected(w)`` exactly when ``poisson_p_values(w, E) <= level``: the
+    filters compare expected weights with it instead of evaluating a tail per pair."""
+    weights = np.r_[np.arange(0, 300), [4095, 4096, 4097, 10_000, 123_456]]
+    critical = nm.critical_expected(weights, level)
+    assert (critical[weights <= 1] == -1).all()
+    solvable = weights >= 2
+    w, e = weights[solvable], critical[solvable]
+    assert (nm.poisson_p_values(w, e) <= level).all()
+    assert (nm.poisson_p_values(w, e * (1 + 1e-12)) > level).all()
+    rng = np.random.default_rng(2)
+    observed = rng.integers(0, 50, 200_000)
+    expected = np.exp(rng.uniform(np.log(1e-6), np.log(100), observed.size))
+    assert np.array_equal(expected <= nm.critical_expected(observed, level),
+                          nm.poisson_p_values(observed, expected) <= level)
+    assert np.isinf(nm.critical_expected(weights, 1.0)).all()
+
+
+def _pieces(rng, n_accounts, n_kinds, n_pieces):
+    """Random partial sums: each piece sorted by key, keys repeated across pieces."""
+    from rallypoint.detectors.coaction.reduce import PerType
+
+    a, b = np.triu_indices(n_accounts, 1)
+    keys = ((a * n_accounts + b)[:, None] * n_kinds + np.arange(n_kinds)).ravel()
+    pieces = []
+    for _ in range(n_pieces):
+        key = np.sort(rng.choice(keys, rng.integers(1, keys.size // 3), replace=False))
+        first = rng.integers(0, 10**6, key.size)
+        pieces.append(PerType(key, rng.integers(1, 4, key.size), rng.integers(1, 3, key.size), first,
+                              first + rng.integers(0, 10**5, key.size), rng.uniform(0, 0.02, key.size)))
+    return pieces
+
+
+@pytest.mark.parametrize("loose", [None, 0.05])
+def test_reduce_pieces_is_the_sum_then_the_participation_then_the_bound(loose):
+    """One compiled pass over the merged pieces gives what a group-by, CooRTweet's participation
+    filter and ``may_pass`` on ``met_chance`` give one after the other."""
+    import polars as pl
+
+    from rallypoint.detectors.coaction.reduce import PerType, may_pass, reduce_pieces
+
+    rng = np.random.default_rng(8)
+    n_accounts, n_kinds = 40, 3
+    pieces = _pieces(rng, n_accounts, n_kinds, 5)
+    enough = rng.random(n_accounts * n_kinds) < 0.5
+    frame = pl.concat([pl.DataFrame({"pair_kind": p.pair_kind, "weight": p.weight, "n_shared": p.n_shared,
+                                     "first": p.first, "last": p.last, "met_chance": p.met_chance}) for p in pieces])
+    summed = frame.group_by("pair_kind").agg(pl.col("weight", "n_shared", "met_chance").sum(),
+                                             pl.col("first").min(), pl.col("last").max()).sort("pair_kind")
+    pair, kind = np.divmod(summed["pair_kind"].to_numpy(), n_kinds)
+    a, b = np.divmod(pair, n_accounts)
+    summed = summed.filter(pl.Series(enough[a * n_kinds + kind] | enough[b * n_kinds + kind]))
+    rows = PerType(*(summed[c].to_numpy() for c in ("pair_kind", "weight", "n_shared", "first", "last",
+                                                      "met_chance")))
+    want = rows.take(may_pass(rows, rows.met_chance, n_kinds, 0.01, loose))
+    got = reduce_pieces(pieces, enough, n_accounts, n_kinds, 0.01, loose)
+    assert not pieces  # emptied: the caller's pieces are not held beside the result
+    assert 0 < len(got.rows) < len(rows)
+    for column in ("pair_kind", "weight", "n_shared", "first", "last"):
+        assert np.array_equal(getattr(got.rows, column), getattr(want, column)), column
+    np.testing.assert_allclose(got.rows.met_chance, want.met_chance)
+    assert got.formed.sum() == frame["pair_kind"].n_unique()
+    assert np.array_equal(got.per_kind, np.bincount(rows.pair_kind % n_kinds, minlength=n_kinds))
+    assert got.candidates == np.unique(rows.pair_kind // n_kinds).size
+    every = reduce_pieces(_pieces(np.random.default_rng(8), n_accounts, n_kinds, 5), None, n_accounts, n_kinds,
+                          None)
+    assert len(every.rows) == len(frame["pair_kind"].unique())
+
+
+def test_a_row_past_its_limit_stops_and_the_others_keep_every_bit():
+    """``expected_weights`` with a limit per row: a row whose sum passes it holds a partial sum
+    above it; every other row is the full sum, bit for bit."""
+    import polars as pl
+
+    from rallypoint.detectors.coaction.reduce import PerType, ShareLookup, expected_weights
+
+    rng = np.random.default_rng(6)
+    n_accounts, n_kinds, n_groups = 40, 2, 80
+    group_kind = np.repeat([0, 1], n_groups // 2)
+    counts = pl.DataFrame({"group": rng.integers(0, n_groups, 2000), "account": rng.integers(0, n_accounts, 2000)}
+                          ).group_by("group", "account").agg(n=pl.len().cast(pl.Int64))
+    chance = rng.uniform(0.01, 0.3, n_groups)
+    a, b = np.triu_indices(n_accounts, 1)
+    pair_kind = np.sort((a * n_accounts + b) * n_kinds + rng.integers(0, n_kinds, a.size))
+    zeros = np.zeros(pair_kind.size)
+    rows = PerType(pair_kind, zeros, zeros, zeros, zeros, zeros)
+    lookup = ShareLookup.build(counts, group_kind, n_accounts, n_kinds)
+    full = expected_weights(rows, lookup, chance, n_accounts, n_kinds)
+    limit = np.median(full) * rng.uniform(0.5, 1.5, full.size)
+    got = expected_weights(rows, lookup, chance, n_accounts, n_kinds, limit=limit)
+    within = full <= limit
+    assert 0 < within.sum() < full.size
+    assert np.array_equal(got[within], full[within])
+    assert (got[~within] > limit[~within]).all() and (got[~within] <= full[~within]).all()
+    assert (got[~within] < full[~within]).any()
+
+
 @pytest.mark.xfail(strict=True, raises=AssertionError,
                    reason="one act seen by several co-action types counts as several meetings")
 def test_one_reply_each_is_one_meeting_whatever_the_types_that_see_it():

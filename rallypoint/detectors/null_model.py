@@ -63,6 +63,8 @@ that chance co-shares do not repeat (Giglietto et al. 2020).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import polars as pl
 from scipy import stats
@@ -132,3 +134,55 @@ def poisson_p_values(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(at_least_one > 0, tail / at_least_one, 1.0)
     return np.where(np.asarray(observed) > 0, np.clip(p, 0.0, 1.0), 1.0)
+
+
+
+#: Weights below this get their ``E*`` from a table made once per level (``critical_expected``).
+CRITICAL_TABLE_WEIGHTS = 4096
+
+
+def critical_expected(observed: np.ndarray, level: float) -> np.ndarray:
+    """Per ``observed`` weight ``w``: the largest ``E`` with ``poisson_p_values(w, E) <= level``.
+
+    The conditional tail ``P(X >= w | X >= 1)`` grows with ``E`` (a zero-truncated Poisson
+    is stochastically increasing in its mean), so ``p <= level`` exactly when ``E <= E*(w)``:
+    a filter over many pairs compares each expected weight with its weight's ``E*`` instead
+    of evaluating a tail per pair. ``E*`` is found by bisection to about ``1e-15`` relative,
+    once per level for the weights under ``CRITICAL_TABLE_WEIGHTS`` and once per distinct
+    larger weight; ``-1`` where no ``E`` passes (``w <= 1`` and ``level < 1``), ``inf`` where
+    every ``E`` does (``level >= 1``). ``O(n)`` plus the distinct large weights' bisections.
+    """
+    observed = np.asarray(observed)
+    if level >= 1:
+        return np.full(observed.shape, np.inf)
+    table = _critical_table(float(level))
+    large = observed >= table.size
+    out = table[np.where(large, 0, observed)]
+    if large.any():
+        weights, where = np.unique(observed[large], return_inverse=True)
+        out[large] = _bisect_critical(weights.astype(np.float64), level)[where]
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _critical_table(level: float) -> np.ndarray:
+    table = np.full(CRITICAL_TABLE_WEIGHTS, -1.0)
+    table[2:] = _bisect_critical(np.arange(2, CRITICAL_TABLE_WEIGHTS, dtype=np.float64), level)
+    table.flags.writeable = False
+    return table
+
+
+def _bisect_critical(weights: np.ndarray, level: float) -> np.ndarray:
+    """``E*`` for weights of at least 2 and ``level < 1``, by bisection on ``log E``."""
+    low = np.full(weights.size, 1e-300)  # p(w, 1e-300) is 0 for w >= 2
+    high = weights.copy()
+    while (over := poisson_p_values(weights, high) <= level).any():
+        high[over] *= 2.0
+    for _ in range(200):
+        middle = np.sqrt(low * high)
+        passes = poisson_p_values(weights, middle) <= level
+        low = np.where(passes, middle, low)
+        high = np.where(passes, high, middle)
+        if (high / low - 1.0 < 1e-15).all():
+            break
+    return low

@@ -77,6 +77,7 @@ from rallypoint.detectors.coaction.partition import (
 )
 from rallypoint.detectors.coaction.reduce import (
     ShareLookup,
+    expected_limits,
     expected_weights,
     may_pass,
     met_on_two_targets,
@@ -625,7 +626,8 @@ class _LocalPlan:
             found = bucket.rows
             del bucket
             if significance is not None:
-                expected = expected_weights(found, lookup, chance, n_accounts, n_kinds)
+                expected = expected_weights(found, lookup, chance, n_accounts, n_kinds,
+                                            limit=expected_limits(found, n_kinds, significance, loose))
                 keep = may_pass(found, expected, n_kinds, significance, loose)
                 found = found.take(keep)
                 kept_expected.append(expected[keep])

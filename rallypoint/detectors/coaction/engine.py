@@ -17,7 +17,7 @@ What it computes
     is replaced by Dask re-running its tasks elsewhere.
 
 Cost
-    That of ``partition.coact_codes`` per partition and ``reduce.combine`` per bucket;
+    That of ``partition.coact_codes`` per partition and ``reduce.reduce_pieces`` per bucket;
     on a cluster, plus moving each partition's sums once to the bucket's worker.
 """
 
@@ -35,12 +35,11 @@ from dask.sizeof import sizeof
 
 from rallypoint.detectors.coaction.partition import PartShares, coact_codes
 from rallypoint.detectors.coaction.reduce import (
+    Candidates,
     PerType,
-    combine,
-    may_pass,
-    pair_runs,
-    participating,
+    concatenate,
     per_type_sums,
+    reduce_pieces,
 )
 from rallypoint.detectors.coaction.spill import PairSpill, bucket_cuts
 
@@ -57,7 +56,7 @@ TASK_BYTES_PER_PAIR = 125
 #: for held results before it spills, and the nanny restarts a worker at 95 %.
 TASK_SHARE_OF_WORKER = 0.25
 
-__all__ = ["BucketResult", "InProcess", "OnCluster", "pair_partition", "partition_budget", "reduce_bucket",
+__all__ = ["InProcess", "OnCluster", "pair_partition", "partition_budget", "reduce_bucket",
            "runner_for"]
 
 
@@ -69,24 +68,12 @@ class PartitionResult:
     figures: dict[str, int]
 
 
-@dataclass
-class BucketResult:
-    """A bucket's candidate rows (after the filters) and what ``build`` counts of it."""
-
-    rows: PerType
-    #: (pair, type) rows per type code before CooRTweet's step 2
-    formed: np.ndarray
-    #: account pairs and (pair, type) rows per type code after it
-    candidates: int
-    per_kind: np.ndarray
-
-
 # A worker spills its results by the size Dask reckons for them; a dataclass of arrays would be
 # reckoned a few bytes, never spilled, and the nanny would restart the worker at its limit.
 @sizeof.register(PartShares)
 @sizeof.register(PerType)
 @sizeof.register(PartitionResult)
-@sizeof.register(BucketResult)
+@sizeof.register(Candidates)
 def _sizeof_fields(value: Any) -> int:
     return sum(sizeof(getattr(value, f.name)) for f in fields(value))
 
@@ -109,16 +96,9 @@ def pair_partition(part: PartShares, window_us: np.ndarray, max_pairs_per_share:
 
 
 def reduce_bucket(pieces: list[PerType], enough: np.ndarray | None, n_accounts: int, n_kinds: int,
-                  significance: float | None, loose: float | None = None) -> BucketResult:
+                  significance: float | None, loose: float | None = None) -> Candidates:
     """One bucket's pieces added up and filtered (see the module docstring)."""
-    rows = combine(list(pieces))
-    formed = np.bincount(rows.pair_kind % n_kinds, minlength=n_kinds)
-    rows = participating(rows, enough, n_accounts, n_kinds)
-    candidates = len(pair_runs(rows, n_kinds)[0])
-    per_kind = np.bincount(rows.pair_kind % n_kinds, minlength=n_kinds)
-    if significance is not None:
-        rows = rows.take(may_pass(rows, rows.met_chance, n_kinds, significance, loose))
-    return BucketResult(rows, formed, candidates, per_kind)
+    return reduce_pieces(list(pieces), enough, n_accounts, n_kinds, significance, loose)
 
 
 def _pair_sums(part: PartShares, window_us: np.ndarray, max_pairs_per_share: int | None, chance: np.ndarray,
@@ -127,7 +107,7 @@ def _pair_sums(part: PartShares, window_us: np.ndarray, max_pairs_per_share: int
     (the slices are consecutive key ranges), not merged whole as frames and then summed."""
     slices: list[PerType] = []
     result = pair_partition(part, window_us, max_pairs_per_share, chance, ends, sink=slices.append)
-    result.sums = combine(slices)
+    result.sums = concatenate(slices)
     return result
 
 
@@ -164,12 +144,12 @@ class InProcess:
         return self.spill.rows_written
 
     def buckets(self, enough: np.ndarray | None, significance: float | None,
-                loose: float | None = None) -> Iterator[BucketResult]:
+                loose: float | None = None) -> Iterator[Candidates]:
         """The buckets' results in order; the next bucket is read and reduced on a thread while
         the caller works on the current one (its ``E_ab`` and p-values), so both cores stay busy
         and at most two buckets are alive."""
         with ThreadPoolExecutor(1) as pool:
-            pending: Future[BucketResult] | None = None
+            pending: Future[Candidates] | None = None
             for pieces in self.spill.bucket_pieces():
                 future = pool.submit(reduce_bucket, pieces, enough, self.n_accounts, self.n_kinds, significance,
                                      loose)
@@ -219,7 +199,7 @@ class OnCluster:
         return self.client.gather(handles)
 
     def buckets(self, enough: np.ndarray | None, significance: float | None,
-                loose: float | None = None) -> Iterator[BucketResult]:
+                loose: float | None = None) -> Iterator[Candidates]:
         # a task, not scattered data: Dask computes it again when the worker holding it is lost
         enough_task = None if enough is None else self.client.submit(_value, enough, pure=False)
         # a few buckets at a time: a worker given every bucket at once fetches their pieces ahead

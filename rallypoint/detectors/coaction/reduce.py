@@ -4,9 +4,10 @@ What it computes (the in-process counterpart of ``build._per_type``'s Dask joins
     From ``partition.coact_codes``'s rows per (account pair, type, target), sorted:
       * ``per_type_sums``: per (account pair, type) the ``weight`` (co-share pairs),
         ``n_shared`` (targets), ``first`` and ``last``;
-      * ``combine``: the sums of several partitions of targets, added up per key;
-      * ``participating``: CooRTweet's step 2 — a row is kept when at least one of its
-        accounts has ``min_participation`` shares of that type in a co-share pair;
+      * ``reduce_pieces``: the sums of several partitions of targets, added up per key and
+        filtered by CooRTweet's step 2 (a row is kept when at least one of its accounts
+        has ``min_participation`` shares of that type in a co-share pair, ``participation``)
+        and by ``may_pass``'s rule on the lower bound of ``E_ab``, in one compiled pass;
       * ``may_pass``: the rows of account pairs that met at least twice over all types
         (a pair that met once has the null model's p-value 1: it can never pass);
       * ``met_on_two_targets``: the pairs that met on two different targets within one
@@ -16,13 +17,16 @@ What it computes (the in-process counterpart of ``build._per_type``'s Dask joins
 
 How
     Every key is an int64 built from dense codes, and the rows come sorted by
-    (account pair, type, target), so every sum is a ``reduceat`` over contiguous runs
-    and every filter an array gather; no hash table, no string. ``E_ab`` intersects, per
-    row, the two accounts' blocks of share counts of the type (a CSR layout of the share
-    counts by (account, type), each block sorted by target) in a compiled kernel (numba):
-    rows grouped by their larger block, that block is written once into a per-thread map
-    (target -> entry) and each target of the smaller block looked up there, so that a row
-    costs its smaller block's length.
+    (account pair, type, target), so every sum is over contiguous runs (a ``reduceat``, or
+    one compiled pass where several sums and filters follow each other) and every filter an
+    array gather; no hash table, no string. A p-value filter compares each pair's expected
+    weight with the largest one its weight passes at (``null_model.critical_expected``).
+    ``E_ab`` intersects, per row, the two accounts' blocks of share counts of the type (a
+    CSR layout of the share counts by (account, type), each block sorted by target) in a
+    compiled kernel (numba): rows grouped by their larger block, that block is written once
+    into a per-thread bitmap and map (target -> entry) and each target of the smaller block
+    tested there, so that a row costs its smaller block's length; a row whose sum already
+    rules its pair out stops early.
 
 Cost
     ``O(R)`` for sums and filters over ``R`` rows; ``O(L + D)`` for ``E_ab`` with
@@ -81,8 +85,7 @@ def per_type_sums(pairs: pl.DataFrame, chance: np.ndarray) -> PerType:
     """
     pair_kind = pairs["pair_kind"].to_numpy()
     if pair_kind.size == 0:
-        empty = np.zeros(0, np.int64)
-        return PerType(empty, empty, empty, empty, empty, np.zeros(0))
+        return _empty()
     starts = np.flatnonzero(np.r_[True, pair_kind[1:] != pair_kind[:-1]])
     return PerType(
         pair_kind=pair_kind[starts],
@@ -96,37 +99,129 @@ def per_type_sums(pairs: pl.DataFrame, chance: np.ndarray) -> PerType:
     )
 
 
-def combine(parts: list[PerType]) -> PerType:
-    """Partial sums of the same keys (from several partitions of targets, or several types)
-    as one ``PerType``, sorted, one row per ``pair_kind``: weights, targets and ``met_chance``
-    add up (a target lies in one partition), ``first``/``last`` take the min/max.
-
-    Each part is sorted: a stable sort finds the runs. Empties ``parts`` (the caller's
-    list), so they are not held beside the result. ``O(R log R)``.
-    """
+def concatenate(parts: list[PerType]) -> PerType:
+    """Sums of consecutive, disjoint key ranges (a partition's slices, in order) as one
+    ``PerType``. Empties ``parts`` (the caller's list), so they are not held beside it."""
     if len(parts) == 1:
         return parts.pop()
     if not parts:
-        empty = np.zeros(0, np.int64)
-        return PerType(empty, empty, empty, empty, empty, np.zeros(0))
+        return _empty()
     merged = PerType(*(np.concatenate(columns) for columns in zip(
         *((p.pair_kind, p.weight, p.n_shared, p.first, p.last, p.met_chance) for p in parts), strict=True)))
     parts.clear()
-    # one partition's slices (``engine.pair_partition``'s sink) come as consecutive key ranges
-    if merged.pair_kind.size and not (merged.pair_kind[1:] >= merged.pair_kind[:-1]).all():
-        merged = merged.take(stable_argsort(merged.pair_kind))
+    return merged
+
+
+def _empty() -> PerType:
+    empty = np.zeros(0, np.int64)
+    return PerType(empty, empty, empty, empty, empty, np.zeros(0))
+
+
+@dataclass
+class Candidates:
+    """``reduce_pieces``' result: the rows that may pass, and what was counted on the way."""
+
+    rows: PerType
+    #: (pair, type) rows per type code before CooRTweet's step 2
+    formed: np.ndarray
+    #: account pairs, and (pair, type) rows per type code, after it
+    candidates: int
+    per_kind: np.ndarray
+
+
+def reduce_pieces(parts: list[PerType], enough: np.ndarray | None, n_accounts: int, n_kinds: int,
+                  significance: float | None, loose: float | None = None) -> Candidates:
+    """Partial sums of the same keys (several partitions' pieces of one range of account
+    pairs, each sorted) added up per (account pair, type), filtered by CooRTweet's
+    participation (``enough``: ``participation``'s mask, ``None`` keeps every row) and, with
+    ``significance``, by the lower bound of ``E_ab`` (``may_pass`` on ``met_chance``).
+
+    One stable sort of the keys (skipped when the pieces are consecutive key ranges), then
+    one compiled pass (``_sum_runs``) that adds up each key's rows, applies the
+    participation rule and adds up each account pair's weight and ``met_chance``, instead of
+    a numpy pass and a gather per step. Empties ``parts``. ``O(R log R)`` for ``R`` rows.
+    """
+    merged = concatenate(parts)
     key = merged.pair_kind
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, np.int64)
-    if starts.size == key.size:
-        return merged
-    return PerType(
-        pair_kind=key[starts],
-        weight=np.add.reduceat(merged.weight, starts),
-        n_shared=np.add.reduceat(merged.n_shared, starts),
-        first=np.minimum.reduceat(merged.first, starts),
-        last=np.maximum.reduceat(merged.last, starts),
-        met_chance=np.add.reduceat(merged.met_chance, starts),
-    )
+    # already sorted (one piece, or consecutive key ranges): the kernel reads the rows in place
+    in_order = key.size == 0 or bool((key[1:] >= key[:-1]).all())
+    order = np.zeros(0, np.int64) if in_order else stable_argsort(key)
+    use_enough = enough is not None
+    enough = enough if use_enough else np.zeros(0, bool)
+    out = PerType(*(np.empty(key.size, np.int64) for _ in range(5)), np.empty(key.size))
+    row_pair = np.empty(key.size, np.int64)
+    pair_weight = np.empty(key.size, np.int64)
+    pair_chance = np.empty(key.size)
+    pair_twice = np.empty(key.size, np.bool_)
+    formed = np.zeros(n_kinds, np.int64)
+    per_kind = np.zeros(n_kinds, np.int64)
+    n_rows, n_pairs = _sum_runs(order, merged.pair_kind, merged.weight, merged.n_shared, merged.first, merged.last,
+                                merged.met_chance, enough, use_enough, n_accounts, n_kinds,
+                                out.pair_kind, out.weight, out.n_shared, out.first, out.last, out.met_chance,
+                                row_pair, pair_weight, pair_chance, pair_twice, formed, per_kind)
+    del merged, key, order
+    if significance is None:
+        rows = out.take(np.arange(n_rows))
+    else:
+        weight, chance = pair_weight[:n_pairs], pair_chance[:n_pairs]
+        # a pair that met once has p = 1 (up to rounding): below 0.5 only pairs that met twice are tested
+        tested = weight >= 2 if significance < 0.5 else np.ones(n_pairs, bool)
+        keep = tested & (chance <= nm.critical_expected(weight, significance * SLACK))
+        if loose is not None:
+            keep |= tested & pair_twice[:n_pairs] & (chance <= nm.critical_expected(weight, loose * SLACK))
+        rows = out.take(np.flatnonzero(keep[row_pair[:n_rows]]))
+    return Candidates(rows, formed, n_pairs, per_kind)
+
+
+@numba.njit(nogil=True, cache=True)
+def _sum_runs(order, pair_kind, weight, n_shared, first, last, met_chance, enough, use_enough, n_accounts, n_kinds,
+              out_pair_kind, out_weight, out_n_shared, out_first, out_last, out_met_chance,
+              row_pair, pair_weight, pair_chance, pair_twice, formed, per_kind):
+    """``reduce_pieces``' pass: rows taken in ``order`` (or in place when it is empty), each run
+    of equal keys summed into one row (weights, targets and chances added, first/last the
+    min/max) in the order the rows come; a row is written out when ``a`` or ``b`` participates
+    enough in its type; each written account pair's weight, ``met_chance`` and whether it met
+    on two targets in a type are added up. Returns (rows written, account pairs written)."""
+    n = pair_kind.size
+    in_place = order.size == 0
+    n_rows, n_pairs = 0, 0
+    held_pair = -1
+    i = 0
+    while i < n:
+        at = i if in_place else order[i]
+        key = pair_kind[at]
+        w, ns, f, la, mc = weight[at], n_shared[at], first[at], last[at], 0.0 + met_chance[at]
+        i += 1
+        while i < n:
+            at = i if in_place else order[i]
+            if pair_kind[at] != key:
+                break
+            w += weight[at]
+            ns += n_shared[at]
+            f = min(f, first[at])
+            la = max(la, last[at])
+            mc += met_chance[at]
+            i += 1
+        kind = key % n_kinds
+        formed[kind] += 1
+        pair = key // n_kinds
+        if use_enough:
+            a, b = pair // n_accounts, pair % n_accounts
+            if not (enough[a * n_kinds + kind] or enough[b * n_kinds + kind]):
+                continue
+        per_kind[kind] += 1
+        out_pair_kind[n_rows], out_weight[n_rows], out_n_shared[n_rows] = key, w, ns
+        out_first[n_rows], out_last[n_rows], out_met_chance[n_rows] = f, la, mc
+        if pair != held_pair:
+            held_pair = pair
+            pair_weight[n_pairs], pair_chance[n_pairs], pair_twice[n_pairs] = 0, 0.0, False
+            n_pairs += 1
+        pair_weight[n_pairs - 1] += w
+        pair_chance[n_pairs - 1] += mc
+        pair_twice[n_pairs - 1] |= ns >= 2
+        row_pair[n_rows] = n_pairs - 1
+        n_rows += 1
+    return n_rows, n_pairs
 
 
 def participation(
@@ -150,18 +245,6 @@ def participation(
         minlength=n_accounts * n_kinds,
     )
     return counts >= min_participation
-
-
-def participating(per_type: PerType, enough: np.ndarray | None, n_accounts: int, n_kinds: int) -> PerType:
-    """The rows where account ``a`` or ``b`` participates enough in the type (``enough``:
-    ``participation``'s mask; ``None`` keeps every row). The rule depends on (pair, type)
-    only, so filtering summed rows equals filtering (target, pair) rows first. ``O(R)``.
-    """
-    if enough is None or len(per_type) == 0:
-        return per_type
-    pair, kind = np.divmod(per_type.pair_kind, n_kinds)
-    a, b = np.divmod(pair, n_accounts)
-    return per_type.take(enough[a * n_kinds + kind] | enough[b * n_kinds + kind])
 
 
 def pair_runs(per_type: PerType, n_kinds: int) -> tuple[np.ndarray, np.ndarray]:
@@ -203,12 +286,24 @@ def may_pass(per_type: PerType, expected: np.ndarray, n_kinds: int, significance
     tested = weight >= 2 if significance < 0.5 else np.ones(weight.size, bool)
     keep = np.zeros(weight.size, bool)
     expected_sum = np.add.reduceat(expected, starts)[tested]
-    p_value = nm.poisson_p_values(weight[tested], expected_sum)
-    keep[tested] = p_value <= significance * SLACK
+    weight = weight[tested]
+    # p <= level exactly when E <= E*(w): a comparison per pair, not a Poisson tail
+    keep[tested] = expected_sum <= nm.critical_expected(weight, significance * SLACK)
     if loose is not None:
         twice = met_on_two_targets(per_type.n_shared, starts)[tested]
-        keep[tested] |= twice & (p_value <= loose * SLACK)
+        keep[tested] |= twice & (expected_sum <= nm.critical_expected(weight, loose * SLACK))
     return keep[run]
+
+
+def expected_limits(per_type: PerType, n_kinds: int, significance: float, loose: float | None = None) -> np.ndarray:
+    """Per row: the largest ``E_ab`` its account pair can have and still pass ``may_pass``
+    (``null_model.critical_expected`` at the looser level); ``-1`` where no ``E_ab`` passes."""
+    if len(per_type) == 0:
+        return np.zeros(0)
+    starts, run = pair_runs(per_type, n_kinds)
+    weight = np.add.reduceat(per_type.weight, starts)
+    level = significance if loose is None else max(significance, loose)
+    return nm.critical_expected(weight, level * SLACK)[run]
 
 
 @dataclass
@@ -223,8 +318,9 @@ class ShareLookup:
     degree: np.ndarray
     block_start: np.ndarray
     n_groups: int
-    #: ``LOOKUP_WORKERS`` group -> entry maps (``_mapped_sums``), all -1 between uses: made on
-    #: the first bucket and reused by every later one instead of fresh zeroed pages each time
+    #: ``LOOKUP_WORKERS`` pairs of a group -> entry map and a bitmap of the groups it holds
+    #: (``_mapped_sums``; the bitmap all 0 between uses, the map read only where a bit is set):
+    #: made on the first bucket and reused by every later one instead of fresh zeroed pages each time
     slots: queue.SimpleQueue | None = field(default=None, init=False, repr=False)
 
     def slot_maps(self) -> queue.SimpleQueue:
@@ -232,7 +328,8 @@ class ShareLookup:
         if self.slots is None:
             self.slots = queue.SimpleQueue()
             for _ in range(LOOKUP_WORKERS):
-                self.slots.put(np.full(self.n_groups, -1, np.int32 if self.groups.size < 2**31 else np.int64))
+                self.slots.put((np.zeros(self.n_groups, np.int32 if self.groups.size < 2**31 else np.int64),
+                                np.zeros(self.n_groups // 64 + 1, np.uint64)))
         return self.slots
 
     @classmethod
@@ -257,34 +354,41 @@ class ShareLookup:
 
 @numba.njit(nogil=True, cache=True)
 def _mapped_sums(small_start: np.ndarray, small_len: np.ndarray, large_start: np.ndarray, large_len: np.ndarray,
-                 groups: np.ndarray, counts: np.ndarray, chance: np.ndarray, slot: np.ndarray,
-                 out: np.ndarray) -> None:
+                 groups: np.ndarray, counts: np.ndarray, chance: np.ndarray, slot: np.ndarray, held: np.ndarray,
+                 limit: np.ndarray, out: np.ndarray) -> None:
     """``out[r] = sum over groups g in both blocks of row r: (n_small,g * n_large,g) * q_g``, the
     terms added in ascending ``g`` from 0.0 (the order and rounding of a ``bincount``).
 
     Rows come grouped by their large block: each large block is written once into ``slot``
-    (group code -> its entry, ``-1`` elsewhere; all ``-1`` on entry and on return), and each
-    row walks its small block (sorted by group, hence the order of the terms) looking every
-    group up there: ``O(s)`` per row for a small block of ``s`` entries, plus each distinct
-    large block once.
+    (group code -> its entry) and ``held`` (a bit per group code, all 0 on entry and on
+    return), and each row walks its small block (sorted by group, hence the order of the
+    terms) testing every group's bit, reading ``slot`` on a hit only: most groups miss, and
+    the bitmap stays in cache where the map would not. ``O(s)`` per row for a small block of
+    ``s`` entries, plus each distinct large block once. A row stops adding once its sum
+    passes ``limit[r]`` (terms are never negative, so it can only grow): ``out[r]`` is then a
+    partial sum above the limit.
     """
+    one = np.uint64(1)
     held_start, held_len = 0, 0
     for r in range(small_start.size):
         if large_start[r] != held_start or large_len[r] != held_len:
             for j in range(held_start, held_start + held_len):
-                slot[groups[j]] = -1
+                held[groups[j] >> 6] = 0
             held_start, held_len = large_start[r], large_len[r]
             for j in range(held_start, held_start + held_len):
-                slot[groups[j]] = j
+                g = groups[j]
+                slot[g] = j
+                held[g >> 6] |= one << np.uint64(g & 63)
         total = 0.0
         for i in range(small_start[r], small_start[r] + small_len[r]):
             g = groups[i]
-            j = slot[g]
-            if j >= 0:
-                total += counts[i] * counts[j] * chance[g]
+            if held[g >> 6] & (one << np.uint64(g & 63)):
+                total += counts[i] * counts[slot[g]] * chance[g]
+                if total > limit[r]:
+                    break
         out[r] = total
     for j in range(held_start, held_start + held_len):
-        slot[groups[j]] = -1
+        held[groups[j] >> 6] = 0
 
 
 def expected_weights(
@@ -294,11 +398,14 @@ def expected_weights(
     n_accounts: int,
     n_kinds: int,
     chunk: int = DEFAULT_LOOKUP_CHUNK,
+    limit: np.ndarray | None = None,
 ) -> np.ndarray:
     """``E_ab = sum_t n_at * n_bt * q_t`` for every row of ``per_type``, over the type's targets.
 
     ``shares``: the share counts (``ShareLookup``); ``chance``: ``q_t`` by group code.
-    Returns float64 aligned with ``per_type``. The rows are cut into runs of about ``chunk``
+    ``limit``: per row, a value past which its exact sum is not needed (its pair fails
+    whatever its other rows add, ``expected_limits``): the row stops there and holds a
+    partial sum above it. Returns float64 aligned with ``per_type``. The rows are cut into runs of about ``chunk``
     entries of their smaller blocks, filled by a compiled kernel (``_mapped_sums``)
     on ``LOOKUP_WORKERS`` threads, each with its own group -> entry map.
     """
@@ -317,6 +424,7 @@ def expected_weights(
     # rows taken in order of the larger block: it stays in cache from one row to the next
     by_large = stable_argsort(large_block)
     small_block, large_block = small_block[by_large], large_block[by_large]
+    limit = np.full(len(per_type), np.inf) if limit is None else limit[by_large]
     small_len, large_len = degree[small_block], degree[large_block]
     small_start, large_start = block_start[small_block], block_start[large_block]
     del small_block, large_block
@@ -326,10 +434,10 @@ def expected_weights(
     slots = shares.slot_maps()
 
     def fill(start: int, stop: int) -> None:
-        slot = slots.get()
+        slot, held = slots.get()
         _mapped_sums(small_start[start:stop], small_len[start:stop], large_start[start:stop], large_len[start:stop],
-                     shares.groups, shares.counts, chance, slot, sums[start:stop])
-        slots.put(slot)
+                     shares.groups, shares.counts, chance, slot, held, limit[start:stop], sums[start:stop])
+        slots.put((slot, held))
 
     # the kernel releases the GIL, and runs write disjoint rows
     with ThreadPoolExecutor(LOOKUP_WORKERS) as pool:

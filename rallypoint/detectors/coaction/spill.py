@@ -6,7 +6,7 @@ What it computes
     spread over every partition where it met. ``PairSpill`` cuts each partial result
     into ``n_buckets`` ranges of the pair's first account and appends every piece to its
     bucket; ``bucket_pieces()`` then yields, bucket after bucket, the bucket's pieces, to
-    be added up per (account pair, type) (``reduce.combine``, ``engine.reduce_bucket``). A pair lies wholly in one bucket and the
+    be added up per (account pair, type) (``reduce.reduce_pieces``, ``engine.reduce_bucket``). A pair lies wholly in one bucket and the
     buckets follow the key order, so their results, one after the other, are the whole
     result, sorted. This is the second hash partitioning of a distributed group-by (by
     the pair, after the one by target), with ranges for hashes so that no sort is needed
@@ -102,7 +102,7 @@ class PairSpill:
         return self.directory / f"bucket-{bucket:05d}.arrow"
 
     def bucket_pieces(self) -> Iterator[list[PerType]]:
-        """Each bucket's pieces (each sorted by key; ``reduce.combine`` adds them up), bucket
+        """Each bucket's pieces (each sorted by key; ``reduce.reduce_pieces`` adds them up), bucket
         after bucket in key order; a bucket's file is deleted once read."""
         if self.memory is not None:
             parts, self.memory = self.memory[0], None
