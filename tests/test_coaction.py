@@ -417,3 +417,39 @@ def test_a_partition_paired_in_slices_keeps_disjoint_pairs_that_make_the_whole()
     assert all(r.share_counts is None for r in sliced)
     assert sum(r.figures["pairs_formed"] for r in sliced) == whole.figures["pairs_formed"]
     assert [r.figures["pairs_in_window"] for r in sliced] == [whole.figures["pairs_in_window"], 0, 0]
+
+
+@pytest.mark.parametrize("n_groups", [50, 2**40])  # the second overflows the one-key sort
+def test_pair_rows_reduce_to_a_row_per_key_and_then_per_pair_as_a_group_by_would(n_groups):
+    """The compiled passes over sorted pair rows give what a group-by gives: one row per
+    (pair_kind, group) with its pairs counted, then one per pair_kind over its targets."""
+    import numpy as np
+    import polars as pl
+
+    from rallypoint.detectors.coaction.partition import _reduce_chunk, _reduce_runs
+    from rallypoint.detectors.coaction.reduce import per_type_sums
+
+    rng = np.random.default_rng(4)
+    n = 20_000
+    pair_kind = rng.integers(0, 300, n) * (2**20 if n_groups > 2**32 else 1)
+    group = rng.integers(0, 50, n)
+    first = rng.integers(0, 10**9, n)
+    last = first + rng.integers(0, 10**6, n)
+    rows = pl.DataFrame({"pair_kind": pair_kind, "group": group, "first": first, "last": last})
+    want = rows.group_by("pair_kind", "group").agg(pairs=pl.len().cast(pl.Int64), first=pl.col("first").min(),
+                                                   last=pl.col("last").max()).sort("pair_kind", "group")
+    got = _reduce_chunk(pair_kind, group, first, last, n_groups)
+    assert [list(c) for c in got] == [want[c].to_list() for c in ("pair_kind", "group", "pairs", "first", "last")]
+    # chunks merged: counts add up, first/last are the min/max over the chunks
+    halves = [_reduce_chunk(*(c[part] for c in (pair_kind, group, first, last)), n_groups)
+              for part in (slice(0, n // 2), slice(n // 2, n))]
+    merged = _reduce_runs(*(np.concatenate(c) for c in zip(*halves, strict=True)), n_groups)
+    assert [list(c) for c in merged] == [list(c) for c in got]
+    chance = rng.uniform(0, 0.1, 50)
+    sums = per_type_sums(want, chance)
+    by_pair = want.with_columns(q=pl.Series(chance[want["group"].to_numpy()])).group_by("pair_kind").agg(
+        weight=pl.col("pairs").sum(), n_shared=pl.len().cast(pl.Int64), first=pl.col("first").min(),
+        last=pl.col("last").max(), met_chance=pl.col("q").sum()).sort("pair_kind")
+    for column in ("pair_kind", "weight", "n_shared", "first", "last"):
+        assert getattr(sums, column).tolist() == by_pair[column].to_list(), column
+    np.testing.assert_allclose(sums.met_chance, by_pair["met_chance"].to_numpy())

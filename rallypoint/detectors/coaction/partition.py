@@ -458,8 +458,9 @@ def _reduce_chunk(
     (pair_kind, group), sorted, with their pair counts and first/last.
 
     A polars sort, which uses every core (numpy's argsort uses one and took about twice as
-    long on 8.7M keys). Equal keys may come in any order, so a key's ``first`` is the
-    minimum of its rows. Falls back to ``_reduce_runs`` when the int64 key would overflow.
+    long on 8.7M keys), then one compiled pass over the sorted keys (``_key_runs``). Equal
+    keys may come in any order, so a key's ``first`` is the minimum of its rows. Falls back
+    to ``_reduce_runs`` when the int64 key would overflow.
     """
     if pair_kind.size == 0 or int(pair_kind.max()) >= (2**63 - 1) // max(n_groups, 1):
         return _reduce_runs(pair_kind, group, np.ones(pair_kind.size, np.int64), first, last, n_groups)
@@ -467,12 +468,28 @@ def _reduce_chunk(
     key = rows["key"].to_numpy()
     first, last = rows["first"].to_numpy(), rows["last"].to_numpy()
     del rows
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    pair_kind, group = np.divmod(key[starts], n_groups)
-    if starts.size == key.size:
-        return pair_kind, group, np.ones(key.size, np.int64), first, last
-    count = np.diff(np.r_[starts, key.size])
-    return pair_kind, group, count, np.minimum.reduceat(first, starts), np.maximum.reduceat(last, starts)
+    out = tuple(np.empty(key.size, np.int64) for _ in range(5))
+    n = _key_runs(key, n_groups, first, last, *out)
+    return tuple(column[:n] for column in out)
+
+
+@numba.njit(nogil=True, cache=True)
+def _key_runs(key, n_groups, first, last, out_pair_kind, out_group, out_count, out_first, out_last):
+    """``_reduce_chunk``'s pass over sorted ``key = pair_kind * n_groups + group``: one row per
+    run of equal keys, its length and its rows' min ``first`` and max ``last``. Returns the rows."""
+    n = 0
+    i = 0
+    while i < key.size:
+        k, f, la, start = key[i], first[i], last[i], i
+        i += 1
+        while i < key.size and key[i] == k:
+            f = min(f, first[i])
+            la = max(la, last[i])
+            i += 1
+        out_pair_kind[n], out_group[n] = k // n_groups, k % n_groups
+        out_count[n], out_first[n], out_last[n] = i - start, f, la
+        n += 1
+    return n
 
 
 def _reduce_runs(
@@ -480,30 +497,44 @@ def _reduce_runs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Rows sorted by (pair_kind, group), one per distinct key, with summed counts and first/last.
 
-    One int64 sort key ``pair_kind * n_groups + group`` when it fits (split back by
-    division, not gathered), else a two-key sort. A stable numpy sort: it merges the
-    already sorted chunks (``_merge_parts``) by finding their runs, and is
-    ``_reduce_chunk``'s fallback when the key would overflow int64.
+    A stable sort on one int64 key ``pair_kind * n_groups + group`` when it fits, else on
+    the two keys; it merges the already sorted chunks (``_merge_parts``) by finding their
+    runs, and is ``_reduce_chunk``'s fallback when the key would overflow int64. Then one
+    compiled pass (``_ordered_runs``) reads the rows in that order and sums each run.
     """
     if pair_kind.size == 0:
         return pair_kind, group, count, first, last
     if int(pair_kind.max()) < (2**63 - 1) // max(n_groups, 1):
-        key = pair_kind * n_groups + group
-        order = stable_argsort(key)
-        key = key[order]
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        pair_kind, group = np.divmod(key[starts], n_groups)
-        del key
+        order = stable_argsort(pair_kind * n_groups + group)
     else:
         order = np.lexsort((group, pair_kind))
-        pair_kind, group = pair_kind[order], group[order]
-        starts = np.flatnonzero(np.r_[True, (pair_kind[1:] != pair_kind[:-1]) | (group[1:] != group[:-1])])
-        pair_kind, group = pair_kind[starts], group[starts]
-    if starts.size == order.size:
-        # every key distinct: nothing to sum (reduceat over singletons costs as much as a sort)
-        return pair_kind, group, count[order], first[order], last[order]
-    return (pair_kind, group, np.add.reduceat(count[order], starts), np.minimum.reduceat(first[order], starts),
-            np.maximum.reduceat(last[order], starts))
+    out = tuple(np.empty(order.size, np.int64) for _ in range(5))
+    n = _ordered_runs(order, pair_kind, group, count, first, last, *out)
+    return tuple(column[:n] for column in out)
+
+
+@numba.njit(nogil=True, cache=True)
+def _ordered_runs(order, pair_kind, group, count, first, last,
+                  out_pair_kind, out_group, out_count, out_first, out_last):
+    """``_reduce_runs``' pass: the rows taken in ``order``, one row per run of equal
+    (pair_kind, group) with its counts summed and min ``first``, max ``last``. Returns the rows."""
+    n = 0
+    i = 0
+    while i < order.size:
+        at = order[i]
+        p, g, c, f, la = pair_kind[at], group[at], count[at], first[at], last[at]
+        i += 1
+        while i < order.size:
+            at = order[i]
+            if pair_kind[at] != p or group[at] != g:
+                break
+            c += count[at]
+            f = min(f, first[at])
+            la = max(la, last[at])
+            i += 1
+        out_pair_kind[n], out_group[n], out_count[n], out_first[n], out_last[n] = p, g, c, f, la
+        n += 1
+    return n
 
 
 def coded_pair_actions(

@@ -79,24 +79,42 @@ class PerType:
 
 
 def per_type_sums(pairs: pl.DataFrame, chance: np.ndarray) -> PerType:
-    """Sum ``coact_codes``'s (pair_kind, group) rows over targets: one row per pair_kind. ``O(R)``.
+    """Sum ``coact_codes``'s (pair_kind, group) rows over targets: one row per pair_kind, in
+    one compiled pass (``_target_sums``). ``O(R)``.
 
-    ``chance``: ``q_t`` by group code (for ``met_chance``).
+    ``chance``: ``q_t`` by group code (for ``met_chance``; NaN throughout without a null model).
     """
     pair_kind = pairs["pair_kind"].to_numpy()
-    if pair_kind.size == 0:
-        return _empty()
-    starts = np.flatnonzero(np.r_[True, pair_kind[1:] != pair_kind[:-1]])
-    return PerType(
-        pair_kind=pair_kind[starts],
-        weight=np.add.reduceat(pairs["pairs"].to_numpy(), starts),
-        n_shared=np.diff(np.r_[starts, pair_kind.size]),
-        first=np.minimum.reduceat(pairs["first"].to_numpy(), starts),
-        last=np.maximum.reduceat(pairs["last"].to_numpy(), starts),
-        # without a null model every chance is NaN and nothing reads met_chance
-        met_chance=(np.add.reduceat(chance[pairs["group"].to_numpy()], starts) if not np.isnan(chance).all()
-                    else np.full(starts.size, np.nan)),
-    )
+    out = PerType(*(np.empty(pair_kind.size, np.int64) for _ in range(5)), np.empty(pair_kind.size))
+    n = _target_sums(pair_kind, pairs["group"].to_numpy(), pairs["pairs"].to_numpy(), pairs["first"].to_numpy(),
+                     pairs["last"].to_numpy(), chance, out.pair_kind, out.weight, out.n_shared, out.first, out.last,
+                     out.met_chance)
+    return PerType(*(column[:n] for column in (out.pair_kind, out.weight, out.n_shared, out.first, out.last,
+                                                out.met_chance)))
+
+
+@numba.njit(nogil=True, cache=True)
+def _target_sums(pair_kind, group, count, first, last, chance,
+                 out_pair_kind, out_weight, out_n_shared, out_first, out_last, out_met_chance):
+    """``per_type_sums``' pass over rows sorted by pair_kind: per run, the counts summed, the
+    rows (targets) counted, min ``first``, max ``last`` and the targets' ``q_t`` added in
+    order. Returns the rows written."""
+    n = 0
+    i = 0
+    while i < pair_kind.size:
+        p, start = pair_kind[i], i
+        w, f, la, mc = count[i], first[i], last[i], 0.0 + chance[group[i]]
+        i += 1
+        while i < pair_kind.size and pair_kind[i] == p:
+            w += count[i]
+            f = min(f, first[i])
+            la = max(la, last[i])
+            mc += chance[group[i]]
+            i += 1
+        out_pair_kind[n], out_weight[n], out_n_shared[n] = p, w, i - start
+        out_first[n], out_last[n], out_met_chance[n] = f, la, mc
+        n += 1
+    return n
 
 
 def concatenate(parts: list[PerType]) -> PerType:
