@@ -112,9 +112,12 @@ class PairSpill:
         self._close_writers()
         for bucket in written:
             path = self._path(bucket)
-            with pa.OSFile(str(path), "rb") as source:
+            # mapped, not read: a read copies every page out of the page cache, which cost here
+            # several times what mapping it does (benchmarks/RESULTS.md); the pieces' arrays keep
+            # the mapping alive after the file is closed and deleted, until they are added up
+            with pa.memory_map(str(path), "r") as source:
                 reader = pa.ipc.open_file(source)
-                # one piece per batch (each sorted), read into memory of its own
+                # one piece per batch (each sorted)
                 pieces = [PerType(*(batch.column(k).to_numpy() for k in range(len(_SCHEMA))))
                           for batch in (reader.get_batch(i) for i in range(reader.num_record_batches))]
             path.unlink()
