@@ -136,7 +136,6 @@ def poisson_p_values(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(observed) > 0, np.clip(p, 0.0, 1.0), 1.0)
 
 
-
 #: Weights below this get their ``E*`` from a table made once per level (``critical_expected``).
 CRITICAL_TABLE_WEIGHTS = 4096
 

@@ -181,12 +181,8 @@ def reduce_pieces(parts: list[PerType], enough: np.ndarray | None, n_accounts: i
     if significance is None:
         rows = out.take(np.arange(n_rows))
     else:
-        weight, chance = pair_weight[:n_pairs], pair_chance[:n_pairs]
-        # a pair that met once has p = 1 (up to rounding): below 0.5 only pairs that met twice are tested
-        tested = weight >= 2 if significance < 0.5 else np.ones(n_pairs, bool)
-        keep = tested & (chance <= nm.critical_expected(weight, significance * SLACK))
-        if loose is not None:
-            keep |= tested & pair_twice[:n_pairs] & (chance <= nm.critical_expected(weight, loose * SLACK))
+        keep = _pairs_passing(pair_weight[:n_pairs], pair_chance[:n_pairs], pair_twice[:n_pairs], significance,
+                              loose)
         rows = out.take(np.flatnonzero(keep[row_pair[:n_rows]]))
     return Candidates(rows, formed, n_pairs, per_kind)
 
@@ -300,17 +296,22 @@ def may_pass(per_type: PerType, expected: np.ndarray, n_kinds: int, significance
     if len(per_type) == 0:
         return np.zeros(0, bool)
     starts, run = pair_runs(per_type, n_kinds)
-    weight = np.add.reduceat(per_type.weight, starts)
+    twice = None if loose is None else met_on_two_targets(per_type.n_shared, starts)
+    return _pairs_passing(np.add.reduceat(per_type.weight, starts), np.add.reduceat(expected, starts), twice,
+                          significance, loose)[run]
+
+
+def _pairs_passing(weight: np.ndarray, expected: np.ndarray, twice: np.ndarray | None, significance: float,
+                   loose: float | None) -> np.ndarray:
+    """``may_pass``'s rule per account pair, from its weight, expected weight and (with
+    ``loose``) whether it met on two targets in a type."""
+    # a pair that met once has p = 1 (up to rounding): below 0.5 only pairs that met twice are tested
     tested = weight >= 2 if significance < 0.5 else np.ones(weight.size, bool)
-    keep = np.zeros(weight.size, bool)
-    expected_sum = np.add.reduceat(expected, starts)[tested]
-    weight = weight[tested]
     # p <= level exactly when E <= E*(w): a comparison per pair, not a Poisson tail
-    keep[tested] = expected_sum <= nm.critical_expected(weight, significance * SLACK)
+    keep = tested & (expected <= nm.critical_expected(weight, significance * SLACK))
     if loose is not None:
-        twice = met_on_two_targets(per_type.n_shared, starts)[tested]
-        keep[tested] |= twice & (expected_sum <= nm.critical_expected(weight, loose * SLACK))
-    return keep[run]
+        keep |= tested & twice & (expected <= nm.critical_expected(weight, loose * SLACK))
+    return keep
 
 
 def expected_limits(per_type: PerType, n_kinds: int, significance: float, loose: float | None = None) -> np.ndarray:
@@ -423,9 +424,9 @@ def expected_weights(
     ``shares``: the share counts (``ShareLookup``); ``chance``: ``q_t`` by group code.
     ``limit``: per row, a value past which its exact sum is not needed (its pair fails
     whatever its other rows add, ``expected_limits``): the row stops there and holds a
-    partial sum above it. Returns float64 aligned with ``per_type``. The rows are cut into runs of about ``chunk``
-    entries of their smaller blocks, filled by a compiled kernel (``_mapped_sums``)
-    on ``LOOKUP_WORKERS`` threads, each with its own group -> entry map.
+    partial sum above it. Returns float64 aligned with ``per_type``. The rows are cut into
+    runs of about ``chunk`` entries of their smaller blocks, filled by a compiled kernel
+    (``_mapped_sums``) on ``LOOKUP_WORKERS`` threads, each with its own bitmap and map.
     """
     out = np.zeros(len(per_type))
     if len(per_type) == 0 or shares.groups.size == 0:
