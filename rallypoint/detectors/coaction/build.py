@@ -566,8 +566,6 @@ class _LocalPlan:
                 for k in range(n_slices):
                     handles.append(self.runner.pair(s.part(lo, hi, k, n_slices), window_us, max_pairs_per_share,
                                                     chance, type_ends[lo:hi] - lo))
-                    # a partition's pairing frees more than the next reuses (rallypoint.allocator)
-                    release_unused_memory()
             del type_ends
             per_type.append((chance, bounds, slices, handles))
         results = []
