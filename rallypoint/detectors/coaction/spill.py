@@ -13,10 +13,19 @@ What it computes
     across buckets.
 
 Where the buckets live
-    With one bucket, in memory (small inputs: nothing is written). With more, each is an
-    Arrow IPC file in a temporary directory the spill creates (under ``TMPDIR``) and
-    deletes on ``close()``; only one bucket is read back at a time, so memory is bounded
-    by the largest bucket, not by the pairs.
+    With one bucket, in memory (small inputs: nothing is written). With more, each is a file
+    in a temporary directory the spill creates (under ``TMPDIR``) and deletes on ``close()``;
+    only one bucket is read back at a time, so memory is bounded by the largest bucket, not
+    by the pairs. A piece is its six columns one after the other, each padded to
+    ``ALIGNMENT`` bytes, at an offset the spill keeps; its rows and dtypes are the spill's.
+
+Why direct I/O
+    The files are written and read with ``O_DIRECT`` where the file system takes it (else
+    through the page cache, the same layout): written once and read once, they gain nothing
+    from the page cache, and on a virtual machine whose host takes back the guest's free
+    memory every page of cache is a page the host must supply again, which cost more system
+    time than the writes themselves (benchmarks/RESULTS.md). A bucket is read into one
+    array of the process's heap, which the next bucket's reuses.
 
 Cost
     ``O(R)`` written and read for ``R`` partial rows, ``O((R/B) log(R/B))`` per bucket.
@@ -24,27 +33,30 @@ Cost
 
 from __future__ import annotations
 
-import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from rallypoint.detectors.coaction.reduce import PerType
 
-__all__ = ["BUCKETS_PER_BUDGET", "PairSpill", "bucket_cuts"]
+__all__ = ["ALIGNMENT", "BUCKETS_PER_BUDGET", "PairSpill", "bucket_cuts"]
 
 #: Buckets per budget's worth of pairs: a bucket is added up with about three copies of its
 #: rows alive (the pieces, their concatenation, the sorted copy), so a bucket of a quarter of
 #: a partition's pairs stays under a partition's own peak.
 BUCKETS_PER_BUDGET = 4
 
-#: The columns of a spilled ``PerType`` piece.
-_SCHEMA = pa.schema([("pair_kind", pa.int64()), ("weight", pa.int64()), ("n_shared", pa.int64()),
-                     ("first", pa.int64()), ("last", pa.int64()), ("met_chance", pa.float64())])
+#: Offsets, lengths and buffer addresses of direct I/O are multiples of this (a page, and a
+#: multiple of every block device's logical block size).
+ALIGNMENT = 4096
+#: The dtypes of a spilled ``PerType`` piece's columns, in ``PerType``'s order; 8 bytes each.
+_DTYPES = (np.int64, np.int64, np.int64, np.int64, np.int64, np.float64)
+#: Bytes read per system call (Linux moves at most about 2 GiB per call).
+_READ_CHUNK = 1 << 30
 
 
 def bucket_cuts(n_buckets: int, n_accounts: int, n_kinds: int) -> np.ndarray:
@@ -67,7 +79,8 @@ class PairSpill:
         self.cuts = bucket_cuts(max(n_buckets, 1), max(n_accounts, 1), n_kinds)
         self.memory: list[list[PerType]] | None = [[]] if self.cuts.size == 0 else None
         self.directory: Path | None = None
-        self.writers: dict[int, tuple[pa.NativeFile, pa.ipc.RecordBatchFileWriter]] = {}
+        #: per bucket written: its file's descriptor, its length and its pieces' (offset, rows)
+        self.files: dict[int, tuple[int, list[int], list[tuple[int, int]]]] = {}
         self.rows_written = 0
         if self.memory is None:
             self.directory = Path(tempfile.mkdtemp(prefix="rallypoint-pairs-"))
@@ -84,22 +97,33 @@ class PairSpill:
             self.memory[0].append(part)
             return
         bounds = np.r_[0, np.searchsorted(part.pair_kind, self.cuts), len(part)]
-        for bucket, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        columns = (part.pair_kind, part.weight, part.n_shared, part.first, part.last, part.met_chance)
+        for bucket, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
             if hi > lo:
-                self._writer(bucket).write_batch(pa.record_batch(
-                    [part.pair_kind[lo:hi], part.weight[lo:hi], part.n_shared[lo:hi], part.first[lo:hi],
-                     part.last[lo:hi], part.met_chance[lo:hi]], schema=_SCHEMA))
-                self.rows_written += int(hi - lo)
+                self._append(bucket, [column[lo:hi] for column in columns])
+                self.rows_written += hi - lo
 
-    def _writer(self, bucket: int) -> pa.ipc.RecordBatchFileWriter:
-        if bucket not in self.writers:
-            sink = pa.OSFile(str(self._path(bucket)), "wb")
-            self.writers[bucket] = (sink, pa.ipc.new_file(sink, _SCHEMA))
-        return self.writers[bucket][1]
+    def _append(self, bucket: int, columns: list[np.ndarray]) -> None:
+        fd, length, pieces = self._file(bucket)
+        rows = columns[0].size
+        block = _padded(rows * 8)
+        staged = _aligned(block * len(columns))
+        for k, column in enumerate(columns):
+            staged[k * block:k * block + rows * 8] = column.view(np.uint8)
+        written = 0
+        while written < staged.size:
+            written += os.pwrite(fd, staged[written:], length[0] + written)
+        pieces.append((length[0], rows))
+        length[0] += staged.size
+
+    def _file(self, bucket: int) -> tuple[int, list[int], list[tuple[int, int]]]:
+        if bucket not in self.files:
+            self.files[bucket] = (_open_direct(self._path(bucket)), [0], [])
+        return self.files[bucket]
 
     def _path(self, bucket: int) -> Path:
         assert self.directory is not None
-        return self.directory / f"bucket-{bucket:05d}.arrow"
+        return self.directory / f"bucket-{bucket:05d}.pairs"
 
     def bucket_pieces(self) -> Iterator[list[PerType]]:
         """Each bucket's pieces (each sorted by key; ``reduce.reduce_pieces`` adds them up), bucket
@@ -108,31 +132,55 @@ class PairSpill:
             parts, self.memory = self.memory[0], None
             yield parts
             return
-        written = sorted(self.writers)
-        self._close_writers()
-        for bucket in written:
-            path = self._path(bucket)
-            # mapped, not read: a read copies every page out of the page cache, which cost here
-            # several times what mapping it does (benchmarks/RESULTS.md); the pieces' arrays keep
-            # the mapping alive after the file is closed and deleted, until they are added up
-            with pa.memory_map(str(path), "r") as source:
-                reader = pa.ipc.open_file(source)
-                # one piece per batch (each sorted)
-                pieces = [PerType(*(batch.column(k).to_numpy() for k in range(len(_SCHEMA))))
-                          for batch in (reader.get_batch(i) for i in range(reader.num_record_batches))]
-            path.unlink()
-            yield pieces
-
-    def _close_writers(self) -> None:
-        for sink, writer in self.writers.values():
-            with contextlib.suppress(OSError, pa.ArrowInvalid):
-                writer.close()
-            sink.close()
-        self.writers = {}
+        for bucket in sorted(self.files):
+            fd, length, pieces = self.files.pop(bucket)
+            try:
+                data = _aligned(length[0])
+                for offset in range(0, length[0], _READ_CHUNK):
+                    end = min(offset + _READ_CHUNK, length[0])
+                    while offset < end:
+                        offset += os.preadv(fd, [data[offset:end]], offset) or _short_read(self._path(bucket))
+            finally:
+                os.close(fd)
+            self._path(bucket).unlink()
+            # views of ``data``: it lives until the bucket's pieces are added up
+            yield [PerType(*(np.frombuffer(data, dtype, rows, offset + k * _padded(rows * 8))
+                             for k, dtype in enumerate(_DTYPES)))
+                   for offset, rows in pieces]
 
     def close(self) -> None:
         """Delete the spill's files (idempotent; also after an error)."""
-        self._close_writers()
+        for fd, _, _ in self.files.values():
+            os.close(fd)
+        self.files = {}
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
+
+
+def _padded(n_bytes: int) -> int:
+    return -(-n_bytes // ALIGNMENT) * ALIGNMENT
+
+
+def _aligned(n_bytes: int) -> np.ndarray:
+    """``n_bytes`` (a multiple of ``ALIGNMENT``) of the heap at an address direct I/O takes."""
+    raw = np.empty(n_bytes + ALIGNMENT, np.uint8)
+    skip = -raw.ctypes.data % ALIGNMENT
+    return raw[skip:skip + n_bytes]
+
+
+def _open_direct(path: Path) -> int:
+    """A new file for reading and writing, with ``O_DIRECT`` where the system and the file
+    system take it (tmpfs does not, nor macOS): else through the page cache."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL
+    direct = getattr(os, "O_DIRECT", 0)
+    if direct:
+        try:
+            return os.open(path, flags | direct, 0o600)
+        except OSError:
+            path.unlink(missing_ok=True)
+    return os.open(path, flags, 0o600)
+
+
+def _short_read(path: Path) -> int:
+    raise OSError(f"The spill file {path} ended early: was it truncated or deleted while the run read it?")
