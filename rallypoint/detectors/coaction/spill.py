@@ -136,10 +136,10 @@ class PairSpill:
             fd, length, pieces = self.files.pop(bucket)
             try:
                 data = _aligned(length[0])
-                for offset in range(0, length[0], _READ_CHUNK):
-                    end = min(offset + _READ_CHUNK, length[0])
-                    while offset < end:
-                        offset += os.preadv(fd, [data[offset:end]], offset) or _short_read(self._path(bucket))
+                os.lseek(fd, 0, os.SEEK_SET)
+                read = 0
+                while read < length[0]:
+                    read += os.readv(fd, [data[read:read + _READ_CHUNK]]) or _short_read(self._path(bucket))
             finally:
                 os.close(fd)
             self._path(bucket).unlink()
