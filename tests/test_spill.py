@@ -18,10 +18,6 @@ def _part(rng: np.random.Generator, rows: int, key_range: int) -> PerType:
     return PerType(keys, *(rng.integers(0, 2**40, rows) for _ in range(4)), rng.random(rows))
 
 
-def _columns(part: PerType) -> tuple[np.ndarray, ...]:
-    return part.pair_kind, part.weight, part.n_shared, part.first, part.last, part.met_chance
-
-
 @pytest.mark.parametrize("direct", [True, False])
 def test_every_piece_comes_back_in_its_bucket_in_key_order(direct, tmp_path, monkeypatch):
     """Pieces of odd sizes (none a multiple of the alignment), several per bucket, read back
@@ -42,10 +38,10 @@ def test_every_piece_comes_back_in_its_bucket_in_key_order(direct, tmp_path, mon
     buckets = list(spill.bucket_pieces())
     spill.close()
     assert list(tmp_path.iterdir()) == []
-    read = [np.concatenate([c[k] for pieces in buckets for c in map(_columns, pieces)]) for k in range(6)]
+    read = [np.concatenate([c[k] for pieces in buckets for c in (p.columns() for p in pieces)]) for k in range(6)]
     order = np.argsort(read[0], kind="stable")
     for k, column in enumerate(read):
-        assert np.array_equal(column[order], np.concatenate([_columns(p)[k] for p in parts])[
+        assert np.array_equal(column[order], np.concatenate([p.columns()[k] for p in parts])[
             np.argsort(np.concatenate([p.pair_kind for p in parts]), kind="stable")])
     highest = [max(p.pair_kind.max() for p in pieces) for pieces in buckets]
     lowest = [min(p.pair_kind.min() for p in pieces) for pieces in buckets]
@@ -73,5 +69,5 @@ def test_a_file_system_without_direct_io_is_written_through_the_page_cache(tmp_p
     pieces = [piece for bucket in spill.bucket_pieces() for piece in bucket]
     spill.close()
     assert opened and not opened[-1] & getattr(os, "O_DIRECT", 0)
-    for k, column in enumerate(_columns(part)):
-        assert np.array_equal(np.concatenate([_columns(p)[k] for p in pieces]), column)
+    for k, column in enumerate(part.columns()):
+        assert np.array_equal(np.concatenate([p.columns()[k] for p in pieces]), column)

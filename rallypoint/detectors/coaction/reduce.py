@@ -69,10 +69,13 @@ class PerType:
     #: accounts shared each such target at least once, so ``n_at * n_bt >= 1`` there)
     met_chance: np.ndarray
 
+    def columns(self) -> tuple[np.ndarray, ...]:
+        """The arrays in field order (the order ``PerType(*columns)`` takes them back)."""
+        return self.pair_kind, self.weight, self.n_shared, self.first, self.last, self.met_chance
+
     def take(self, rows: np.ndarray) -> PerType:
         """The rows ``rows`` (a boolean mask or sorted positions), still sorted."""
-        columns = (self.pair_kind, self.weight, self.n_shared, self.first, self.last, self.met_chance)
-        return PerType(*(column[rows] for column in columns))
+        return PerType(*(column[rows] for column in self.columns()))
 
     def __len__(self) -> int:
         return len(self.pair_kind)
@@ -124,8 +127,7 @@ def concatenate(parts: list[PerType]) -> PerType:
         return parts.pop()
     if not parts:
         return _empty()
-    merged = PerType(*(np.concatenate(columns) for columns in zip(
-        *((p.pair_kind, p.weight, p.n_shared, p.first, p.last, p.met_chance) for p in parts), strict=True)))
+    merged = PerType(*(np.concatenate(columns) for columns in zip(*(p.columns() for p in parts), strict=True)))
     parts.clear()
     return merged
 

@@ -37,6 +37,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,8 +54,10 @@ BUCKETS_PER_BUDGET = 4
 #: Offsets, lengths and buffer addresses of direct I/O are multiples of this (a page, and a
 #: multiple of every block device's logical block size).
 ALIGNMENT = 4096
-#: The dtypes of a spilled ``PerType`` piece's columns, in ``PerType``'s order; 8 bytes each.
+#: The dtypes of a spilled ``PerType`` piece's columns, in ``PerType``'s order.
 _DTYPES = (np.int64, np.int64, np.int64, np.int64, np.int64, np.float64)
+#: Bytes per value of every column.
+_ITEM = 8
 #: Bytes read per system call (Linux moves at most about 2 GiB per call).
 _READ_CHUNK = 1 << 30
 
@@ -79,8 +82,7 @@ class PairSpill:
         self.cuts = bucket_cuts(max(n_buckets, 1), max(n_accounts, 1), n_kinds)
         self.memory: list[list[PerType]] | None = [[]] if self.cuts.size == 0 else None
         self.directory: Path | None = None
-        #: per bucket written: its file's descriptor, its length and its pieces' (offset, rows)
-        self.files: dict[int, tuple[int, list[int], list[tuple[int, int]]]] = {}
+        self.files: dict[int, _BucketFile] = {}
         self.rows_written = 0
         if self.memory is None:
             self.directory = Path(tempfile.mkdtemp(prefix="rallypoint-pairs-"))
@@ -97,29 +99,13 @@ class PairSpill:
             self.memory[0].append(part)
             return
         bounds = np.r_[0, np.searchsorted(part.pair_kind, self.cuts), len(part)]
-        columns = (part.pair_kind, part.weight, part.n_shared, part.first, part.last, part.met_chance)
+        columns = part.columns()
         for bucket, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
             if hi > lo:
-                self._append(bucket, [column[lo:hi] for column in columns])
+                if bucket not in self.files:
+                    self.files[bucket] = _BucketFile(_open_direct(self._path(bucket)))
+                self.files[bucket].append([column[lo:hi] for column in columns])
                 self.rows_written += hi - lo
-
-    def _append(self, bucket: int, columns: list[np.ndarray]) -> None:
-        fd, length, pieces = self._file(bucket)
-        rows = columns[0].size
-        block = _padded(rows * 8)
-        staged = _aligned(block * len(columns))
-        for k, column in enumerate(columns):
-            staged[k * block:k * block + rows * 8] = column.view(np.uint8)
-        written = 0
-        while written < staged.size:
-            written += os.pwrite(fd, staged[written:], length[0] + written)
-        pieces.append((length[0], rows))
-        length[0] += staged.size
-
-    def _file(self, bucket: int) -> tuple[int, list[int], list[tuple[int, int]]]:
-        if bucket not in self.files:
-            self.files[bucket] = (_open_direct(self._path(bucket)), [0], [])
-        return self.files[bucket]
 
     def _path(self, bucket: int) -> Path:
         assert self.directory is not None
@@ -133,29 +119,56 @@ class PairSpill:
             yield parts
             return
         for bucket in sorted(self.files):
-            fd, length, pieces = self.files.pop(bucket)
+            file = self.files.pop(bucket)
             try:
-                data = _aligned(length[0])
-                os.lseek(fd, 0, os.SEEK_SET)
-                read = 0
-                while read < length[0]:
-                    read += os.readv(fd, [data[read:read + _READ_CHUNK]]) or _short_read(self._path(bucket))
+                data = file.read(self._path(bucket))
             finally:
-                os.close(fd)
+                os.close(file.fd)
             self._path(bucket).unlink()
             # views of ``data``: it lives until the bucket's pieces are added up
-            yield [PerType(*(np.frombuffer(data, dtype, rows, offset + k * _padded(rows * 8))
+            yield [PerType(*(np.frombuffer(data, dtype, rows, offset + k * _padded(rows * _ITEM))
                              for k, dtype in enumerate(_DTYPES)))
-                   for offset, rows in pieces]
+                   for offset, rows in file.pieces]
 
     def close(self) -> None:
         """Delete the spill's files (idempotent; also after an error)."""
-        for fd, _, _ in self.files.values():
-            os.close(fd)
+        for file in self.files.values():
+            os.close(file.fd)
         self.files = {}
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
+
+
+@dataclass
+class _BucketFile:
+    """One bucket's file: its descriptor, its length and its pieces' (offset, rows)."""
+
+    fd: int
+    length: int = 0
+    pieces: list[tuple[int, int]] = field(default_factory=list)
+
+    def append(self, columns: list[np.ndarray]) -> None:
+        """A piece's columns, each padded to ``ALIGNMENT``, written at the file's end."""
+        rows = columns[0].size
+        block = _padded(rows * _ITEM)
+        staged = _aligned(block * len(columns))
+        for k, column in enumerate(columns):
+            staged[k * block:k * block + rows * _ITEM] = column.view(np.uint8)
+        written = 0
+        while written < staged.size:
+            written += os.pwrite(self.fd, staged[written:], self.length + written)
+        self.pieces.append((self.length, rows))
+        self.length += staged.size
+
+    def read(self, path: Path) -> np.ndarray:
+        """The whole file, in one aligned array."""
+        data = _aligned(self.length)
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        read = 0
+        while read < self.length:
+            read += os.readv(self.fd, [data[read:read + _READ_CHUNK]]) or _short_read(path)
+        return data
 
 
 def _padded(n_bytes: int) -> int:
