@@ -77,8 +77,12 @@ def first_seen_codes(strings: pl.Series, dtype: type = np.int32) -> tuple[pl.Ser
     """(the distinct strings in order of first appearance, each string's position among them).
 
     Equal strings (and nulls) get equal codes; one hash pass, no sort: for strings whose
-    order nothing reads (record ids, whose sort would be the costliest step).
+    order nothing reads (record ids, whose sort would be the costliest step). Strings all
+    distinct (a lake's record ids, as a rule) are their own first appearances: counting the
+    distinct ones costs a fraction of building the dictionary.
     """
+    if strings.n_unique() == strings.len():
+        return strings, np.arange(strings.len(), dtype=dtype)
     encoded = pc.dictionary_encode(strings.to_arrow(), null_encoding="encode")
     distinct = pl.from_arrow(encoded.dictionary).cast(pl.String)
     return distinct.alias(strings.name), encoded.indices.to_numpy(zero_copy_only=False).astype(dtype, copy=False)

@@ -25,6 +25,14 @@ def test_first_seen_codes_number_strings_as_they_come_and_decode_to_them():
     assert codes.dtype == np.int32
 
 
+def test_first_seen_codes_of_distinct_strings_are_their_positions():
+    strings = pl.Series("s", ["z", None, "a", "é", "y"], dtype=pl.String)
+    distinct, codes = first_seen_codes(strings)
+    assert distinct.to_list() == strings.to_list()
+    assert codes.tolist() == [0, 1, 2, 3, 4] and codes.dtype == np.int32
+    assert first_seen_codes(strings, np.int64)[1].dtype == np.int64
+
+
 def test_stable_argsort_orders_like_numpys_stable_sort_with_ties_in_input_order():
     from rallypoint.arrays import stable_argsort
 
