@@ -64,6 +64,23 @@ def watch_spill(root, peak, done):
     while not done.wait(2.0):
         peak[0] = max(peak[0], folder_bytes(root))
 
+def apart_rss():
+    # resident bytes of this process and of the processes it runs calls in (rallypoint.apart)
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = int(open("/proc/self/statm").read().split()[1])
+    for task in os.listdir("/proc/self/task"):
+        for pid in open(f"/proc/self/task/{task}/children").read().split():
+            try:
+                if b"rallypoint.apart" in open(f"/proc/{pid}/cmdline", "rb").read():
+                    total += int(open(f"/proc/{pid}/statm").read().split()[1])
+            except OSError:
+                pass
+    return total * page
+
+def watch_memory(peak, done):
+    while not done.wait(0.2):
+        peak[0] = max(peak[0], apart_rss())
+
 load_before = os.getloadavg()
 workers = {}
 if cluster:
@@ -74,17 +91,26 @@ if cluster:
     client = Client(local)
     spill_peak, spill_done = [0], threading.Event()
     threading.Thread(target=watch_spill, args=(cluster["spill"], spill_peak, spill_done), daemon=True).start()
+# the partition may run in a process of its own (rallypoint.apart) beside this one: the two
+# processes' memory together, sampled, is the run's
+together, memory_done = [0], threading.Event()
+threading.Thread(target=watch_memory, args=(together, memory_done), daemon=True).start()
 start = time.perf_counter()
 result = detect_run(lake, show_progress=False, scheduler=local.scheduler_address if cluster else None, **options)
 wall = time.perf_counter() - start
+memory_done.set()
 cpu, _ = usage()
+partition = result.summary["partition"]
+# a partition run apart: its CPU too (the cluster's workers are children as well, counted apart)
+cpu += partition["cpu_seconds"] if partition["process"] == "separate" else 0.0
 if cluster:
     spill_done.set()
     workers = {"peak_gib": client.run(lambda: usage()[1]), "cpu": client.run(lambda: usage()[0]),
                "spill_peak_gib": max(spill_peak[0], folder_bytes(cluster["spill"])) / 2**30}
     client.close()
     local.close()
-    # every worker process the run had, a restarted one too (the largest that ended)
+    # every worker process the run had, a restarted one too (the largest that ended); a partition run
+    # apart is a child too, and Linux starts its figure from this process's peak when it started
     workers["largest_ended_gib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
 load_after = os.getloadavg()
 report = evaluate_run(lake, result.run_id, labels)
@@ -93,7 +119,8 @@ print(json.dumps({"run_id": result.run_id, "workers": workers,
                   "wall": wall, "cpu": cpu, "load_before": load_before, "load_after": load_after,
                   "coaction_stats": result.summary.get("coaction_stats"), "timings": result.summary["timings"], "counts": result.summary["counts"],
                   "peak_mib": result.summary["peak_memory_mib"],
-                  "peak_gib": peak_kib / 2**20, "evaluation": {"overall": report["overall"],
+                  "peak_gib": max(peak_kib / 2**20, together[0] / 2**30), "peak_self_gib": peak_kib / 2**20,
+                  "partition": partition, "evaluation": {"overall": report["overall"],
                   "by_kind": report["by_kind"], "organic_accounts_flagged": report["organic_accounts_flagged"],
                   "campaigns": [{k: c[k] for k in ("campaign_id", "kind", "accounts", "flagged", "recall", "rank")}
                                 for c in report["campaigns"]]}}))
@@ -159,9 +186,15 @@ def in_process_run(lake: Path, labels: Path, run_id: str | None) -> dict:
 def report(r: dict) -> None:
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in r["timings"].items())
     # CPU time (detect and evaluation) says more than wall time on a shared machine
-    print(f"  detect {r['wall']:.1f} s wall, {r['cpu']:.1f} CPU-s, peak {r['peak_gib']:.2f} GiB; "
+    apart = r.get("partition", {}).get("process") == "separate"
+    together = f" (this process {r['peak_self_gib']:.2f}, with the partition's beside it)" if apart else ""
+    print(f"  detect {r['wall']:.1f} s wall, {r['cpu']:.1f} CPU-s, peak {r['peak_gib']:.2f} GiB{together}; "
           f"load average {r['load_before'][0]:.1f} before, {r['load_after'][0]:.1f} after; {stages}")
     print(f"  {r['counts']}")
+    if apart:
+        part = r["partition"]
+        print(f"  partition in a process of its own: {part['seconds']:.1f} s, {part['cpu_seconds']:.1f} CPU-s, "
+              f"its peak {part['peak_memory_mib'] / 1024:.2f} GiB")
     co = r.get("coaction_stats") or {}
     print("  co-action: " + ", ".join(f"{k} {co[k]:,}" for k in (
         "share_events", "pairs_in_window", "pairs_formed", "pairs_capped", "partitions", "spilled_rows",
@@ -195,7 +228,7 @@ def on_cluster(n: int, lake: Path, labels: Path, spec: tuple[int, str], reuse: s
     report(r)
     w = r["workers"]
     print(f"  driver peak {r['peak_gib']:.2f} GiB (with the scheduler and the nannies), {r['cpu']:.1f} CPU-s; "
-          f"workers' peaks " + ", ".join(f"{v:.2f}" for v in w["peak_gib"].values()) + " GiB (largest ended "
+          f"workers' peaks " + ", ".join(f"{v:.2f}" for v in w["peak_gib"].values()) + " GiB (largest child that ended, a partition run apart included: "
           f"{w['largest_ended_gib']:.2f}), their CPU " + ", ".join(f"{v:.1f}" for v in w["cpu"].values()) +
           f" s; spill folder at most {w['spill_peak_gib']:.2f} GiB")
     if local is None:

@@ -351,6 +351,23 @@ def test_a_distributed_scheduler_runs_the_same_detection(worlds, local_cluster):
     assert remote.summary["parameters"]["scheduler"] == local_cluster.scheduler_address
 
 
+def test_the_partition_in_a_process_of_its_own_gives_the_same_run(worlds, monkeypatch):
+    """Leiden handed to a child process (as a large graph's is) while the edges are written:
+    every run table as when it runs in the detecting process."""
+    from rallypoint.detectors import pipeline
+
+    world = worlds[1]
+    assert world["result"].summary["partition"]["process"] == "this"
+    monkeypatch.setattr(pipeline, "PARTITION_APART_EDGES", 1)
+    apart = detect_run(world["lake"].root, show_progress=False)
+    assert apart.summary["partition"]["process"] == "separate"
+    assert apart.summary["partition"]["peak_memory_mib"] > 0
+    here, there = _tables(world), _tables({"lake": world["lake"], "run_id": apart.run_id})
+    for name in RUN_TABLES:
+        keep = [c for c in here[name].columns if c != "run_id"]
+        assert there[name].select(keep).equals(here[name].select(keep)), name
+
+
 def test_detect_on_a_missing_lake_is_one_clear_sentence(tmp_path):
     result = CliRunner().invoke(main, ["detect", "--lake", str(tmp_path / "nowhere")])
     assert result.exit_code == 2

@@ -643,10 +643,8 @@ def _with_accounts(graph: AccountGraph, new_accounts: list[str]) -> AccountGraph
     """The account graph with ``new_accounts`` appended as vertices without edges."""
     if not new_accounts:
         return graph
-    extended = graph.graph.copy()
-    extended.add_vertices(len(new_accounts))
     accounts = pa.concat_arrays([graph.accounts.cast(pa.string()), pa.array(new_accounts, pa.string())])
-    return AccountGraph(graph=extended, accounts=accounts, source=graph.source, target=graph.target)
+    return AccountGraph(accounts=accounts, source=graph.source, target=graph.target)
 
 
 def merge_meetings(actions: pl.DataFrame, meetings: pl.DataFrame) -> pl.DataFrame:

@@ -31,6 +31,8 @@ Complexity
 from __future__ import annotations
 
 import random
+import time
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
 import igraph as ig
@@ -38,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rallypoint.detectors.memory import peak_rss_mib
 from rallypoint.detectors.options import DEFAULT_CPM_RESOLUTION, DEFAULT_MODULARITY_RESOLUTION, OBJECTIVES
 from rallypoint.errors import RallypointError
 
@@ -54,13 +57,14 @@ class CommunityError(RallypointError):
 
 @dataclass(frozen=True)
 class AccountGraph:
-    """The co-action graph with accounts numbered 0..n-1.
+    """The co-action graph with accounts numbered 0..n-1, as arrays.
 
     ``accounts[i]`` is the account id of vertex ``i``; ``source``/``target`` index
-    ``accounts`` row by row in the edge table.
+    ``accounts`` row by row in the edge table. No igraph object is kept: Leiden reads one
+    built from these arrays, and what comes after (the attachment, the loose groups, the
+    roles) reads only the arrays.
     """
 
-    graph: ig.Graph
     accounts: pa.Array
     source: np.ndarray
     target: np.ndarray
@@ -99,25 +103,16 @@ class Communities:
         )
 
 
-def build_account_graph(edges: pa.Table, weights: np.ndarray | None = None) -> AccountGraph:
-    """An undirected igraph graph of the edge table, accounts numbered by dictionary encoding.
-
-    ``weights`` (one per edge row) are stored as the edge attribute ``weight``; by
-    default the table's ``weight`` column (co-share pairs).
-    """
+def build_account_graph(edges: pa.Table) -> AccountGraph:
+    """The edge table's accounts numbered by dictionary encoding (first appearance in
+    ``account_a``, then ``account_b``), and each edge row's two vertices."""
     n_edges = edges.num_rows
     both = pa.concat_arrays(
         [edges.column("account_a").combine_chunks(), edges.column("account_b").combine_chunks()]
     ).cast(pa.string())
     encoded = pc.dictionary_encode(both)
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    source, target = codes[:n_edges], codes[n_edges:]
-    graph = ig.Graph(n=len(encoded.dictionary), directed=False)
-    graph.add_edges(np.column_stack([source, target]))
-    if weights is None:
-        weights = edges.column("weight").to_numpy().astype(np.float64)
-    graph.es["weight"] = np.asarray(weights, dtype=np.float64)
-    return AccountGraph(graph=graph, accounts=encoded.dictionary, source=source, target=target)
+    return AccountGraph(accounts=encoded.dictionary, source=codes[:n_edges], target=codes[n_edges:])
 
 
 def cpm_weights(edges: pa.Table, strength_cap: float = DEFAULT_STRENGTH_CAP) -> np.ndarray:
@@ -130,6 +125,111 @@ def cpm_weights(edges: pa.Table, strength_cap: float = DEFAULT_STRENGTH_CAP) -> 
     fallback = edges.column("weight").to_numpy().astype(np.float64)
     strength = np.where(np.isnan(strength), fallback, strength)
     return np.clip(strength / strength_cap, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """What :func:`partition_graph` found, and what it cost where it ran."""
+
+    #: community label per vertex (igraph's numbering, before ``keep_large``)
+    membership: np.ndarray
+    quality: float | None
+    seconds: float
+    cpu_seconds: float
+    #: the peak resident memory of the process it ran in (MiB)
+    peak_mib: float
+
+
+def partition_graph(n_vertices: int, source: np.ndarray, target: np.ndarray, weights: np.ndarray,
+                    objective: str, resolution: float | None, seed: int, n_iterations: int) -> Partition:
+    """Build the igraph graph of the edge arrays and partition it (Leiden, or components).
+
+    A function of arrays alone, so it runs in this process or in another
+    (:func:`start_communities`): igraph holds the GIL through Leiden, so a run that has other
+    work to do meanwhile hands it to a process. ``O(E)`` per Leiden iteration.
+    """
+    started, cpu = time.perf_counter(), time.process_time()
+    graph = ig.Graph(n=n_vertices, directed=False)
+    graph.add_edges(np.column_stack([source, target]))
+    quality: float | None = None
+    if graph.vcount() == 0:
+        raw = np.zeros(0, dtype=np.int64)
+    elif objective == "components":
+        raw = np.asarray(graph.connected_components().membership, dtype=np.int64)
+    else:
+        # igraph's Leiden uses igraph's global RNG: seed it for reproducible runs.
+        ig.set_random_number_generator(random.Random(seed))
+        try:
+            # the weights as an array, not an edge attribute: igraph keeps attributes as Python
+            # floats, several times their size
+            partition = graph.community_leiden(
+                objective_function="CPM" if objective == "cpm" else "modularity",
+                weights=np.asarray(weights, dtype=np.float64),
+                resolution=resolution,
+                n_iterations=n_iterations,
+            )
+        finally:
+            ig.set_random_number_generator(random)
+        raw = np.asarray(partition.membership, dtype=np.int64)
+        quality = float(partition.quality)
+    return Partition(raw, quality, time.perf_counter() - started, time.process_time() - cpu, peak_rss_mib())
+
+
+@dataclass
+class PendingCommunities:
+    """Communities being found (:func:`start_communities`); :meth:`result` waits for them."""
+
+    graph: AccountGraph
+    partition: Future
+    objective: str
+    resolution: float | None
+    min_size: int
+    #: the partition, with what it cost where it ran (set by :meth:`result`)
+    found: Partition | None = None
+
+    def result(self) -> Communities:
+        self.found = found = self.partition.result()
+        return Communities(graph=self.graph, membership=keep_large(found.membership, self.min_size),
+                           objective=self.objective, resolution=self.resolution, quality=found.quality)
+
+
+def start_communities(
+    edges: pa.Table,
+    objective: str = "cpm",
+    resolution: float | None = None,
+    min_size: int = MIN_CLUSTER_SIZE,
+    seed: int = 0,
+    n_iterations: int = DEFAULT_LEIDEN_ITERATIONS,
+    strength_cap: float = DEFAULT_STRENGTH_CAP,
+    executor: Executor | None = None,
+) -> PendingCommunities:
+    """:func:`find_communities`, with the partition (:func:`partition_graph`) submitted to
+    ``executor`` (a process pool) instead of run here; the accounts are numbered and the
+    weights made here first. The caller works on meanwhile and takes the result with
+    ``.result()``; the edge table is not needed after this returns."""
+    if objective not in OBJECTIVES:
+        raise CommunityError(
+            f"The community objective {objective!r} is not one of {', '.join(OBJECTIVES)}."
+        )
+    if resolution is not None and resolution <= 0:
+        raise CommunityError(f"The community resolution must be positive, not {resolution}.")
+    if objective == "cpm":
+        weights = cpm_weights(edges, strength_cap)
+        resolution = DEFAULT_CPM_RESOLUTION if resolution is None else resolution
+    else:
+        weights = edges.column("weight").to_numpy().astype(np.float64)
+        if objective == "modularity":
+            resolution = DEFAULT_MODULARITY_RESOLUTION if resolution is None else resolution
+        else:
+            resolution = None
+    graph = build_account_graph(edges)
+    arguments = (graph.n_accounts, graph.source, graph.target, weights, objective, resolution, seed, n_iterations)
+    if executor is None:
+        partition: Future = Future()
+        partition.set_result(partition_graph(*arguments))
+    else:
+        partition = executor.submit(partition_graph, *arguments)
+    return PendingCommunities(graph, partition, objective, resolution, min_size)
 
 
 def find_communities(
@@ -154,49 +254,7 @@ def find_communities(
     n_iterations : Leiden iterations (default 2); negative iterates until the partition is stable.
     strength_cap : CPM weights are ``min(1, strength / strength_cap)``.
     """
-    if objective not in OBJECTIVES:
-        raise CommunityError(
-            f"The community objective {objective!r} is not one of {', '.join(OBJECTIVES)}."
-        )
-    if resolution is not None and resolution <= 0:
-        raise CommunityError(f"The community resolution must be positive, not {resolution}.")
-    if objective == "cpm":
-        weights = cpm_weights(edges, strength_cap)
-        resolution = DEFAULT_CPM_RESOLUTION if resolution is None else resolution
-    else:
-        weights = None
-        if objective == "modularity":
-            resolution = DEFAULT_MODULARITY_RESOLUTION if resolution is None else resolution
-        else:
-            resolution = None
-    account_graph = build_account_graph(edges, weights)
-    graph = account_graph.graph
-    quality: float | None = None
-    if graph.vcount() == 0:
-        raw = np.zeros(0, dtype=np.int64)
-    elif objective == "components":
-        raw = np.asarray(graph.connected_components().membership, dtype=np.int64)
-    else:
-        # igraph's Leiden uses igraph's global RNG: seed it for reproducible runs.
-        ig.set_random_number_generator(random.Random(seed))
-        try:
-            partition = graph.community_leiden(
-                objective_function="CPM" if objective == "cpm" else "modularity",
-                weights="weight",
-                resolution=resolution,
-                n_iterations=n_iterations,
-            )
-        finally:
-            ig.set_random_number_generator(random)
-        raw = np.asarray(partition.membership, dtype=np.int64)
-        quality = float(partition.quality)
-    return Communities(
-        graph=account_graph,
-        membership=keep_large(raw, min_size),
-        objective=objective,
-        resolution=resolution,
-        quality=quality,
-    )
+    return start_communities(edges, objective, resolution, min_size, seed, n_iterations, strength_cap).result()
 
 
 def keep_large(membership: np.ndarray, min_size: int) -> np.ndarray:

@@ -41,7 +41,6 @@ from rallypoint.detectors.communities import (
     MIN_CLUSTER_SIZE,
     AccountGraph,
     Communities,
-    cpm_weights,
     find_communities,
 )
 
@@ -126,12 +125,9 @@ def _left_out_edges(communities: Communities, edges: pa.Table, loose_edges: pa.T
 
 def _with_groups(communities: Communities, groups: pl.DataFrame, grouped_edges: pa.Table) -> Communities:
     """``communities`` with the loose ``groups`` (``account_id``, ``group``) added: the grouped
-    accounts that are no vertex yet appended as vertices, ``grouped_edges`` after the graph's
-    edges (as the run's edges hold them), each with the CPM weight the grouping read.
-
-    The igraph graph is extended in place rather than copied or rebuilt from every edge's
-    account ids: ``communities`` is the result's to use from then on. ``O(V + E)`` in array
-    copies, ``O(G)`` lookups for the ``G`` grouped accounts and their edges.
+    accounts that are no vertex yet appended as vertices, ``grouped_edges``' two vertices after
+    the graph's edges (as the run's edges hold them). ``O(V + E)`` in array copies, ``O(G)``
+    lookups for the ``G`` grouped accounts and their edges.
     """
     graph = communities.graph
     vertices = pl.DataFrame({"account_id": pl.Series(graph.accounts.cast(pa.string()))}).with_row_index("vertex")
@@ -149,11 +145,8 @@ def _with_groups(communities: Communities, groups: pl.DataFrame, grouped_edges: 
                 .replace_strict(groups["account_id"], pl.Series(vertex), return_dtype=pl.Int64).to_numpy())
 
     source, target = codes("account_a"), codes("account_b")
-    igraph = graph.graph
-    igraph.add_vertices(int(new.sum()))
-    igraph.add_edges(np.column_stack([source, target]), attributes={"weight": cpm_weights(grouped_edges).tolist()})
     return Communities(
-        graph=AccountGraph(graph=igraph, accounts=accounts, source=np.concatenate([graph.source, source]),
+        graph=AccountGraph(accounts=accounts, source=np.concatenate([graph.source, source]),
                            target=np.concatenate([graph.target, target])),
         membership=membership, objective=communities.objective, resolution=communities.resolution,
         quality=communities.quality)

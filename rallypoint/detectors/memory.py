@@ -17,3 +17,24 @@ def release_unused_memory() -> None:
     """
     pa.default_memory_pool().release_unused()
     release_freed_memory()
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory in MiB.
+
+    Linux's ``VmHWM``, not ``ru_maxrss``: a process started by ``subprocess`` from a large one
+    keeps the parent's ``ru_maxrss`` across its ``exec`` (``rallypoint.apart``'s children would
+    report the detecting process's peak as theirs), while ``VmHWM`` is its own memory's.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 2**10, 1)
+    except OSError:
+        pass
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)

@@ -53,17 +53,18 @@ import pyarrow as pa
 
 from rallypoint import __version__
 from rallypoint.allocator import keeping_freed_memory
+from rallypoint.apart import ApartExecutor
 from rallypoint.detectors import promoted, scoring
 from rallypoint.detectors.attachment import attach_accounts, merge_meetings, prepare_engagements
 from rallypoint.detectors.cluster_bursts import burst_candidates, cluster_bursts
 from rallypoint.detectors.coaction.co_engage import TYPE as ENGAGE_TYPE
-from rallypoint.detectors.communities import DEFAULT_STRENGTH_CAP, MIN_CLUSTER_SIZE, find_communities
+from rallypoint.detectors.communities import DEFAULT_STRENGTH_CAP, MIN_CLUSTER_SIZE, start_communities
 from rallypoint.detectors.evidence import coaction_evidence, evidence_counts, signal_evidence
 from rallypoint.detectors.facts import cluster_facts
 from rallypoint.detectors.inauthenticity import cluster_inauthenticity
 from rallypoint.detectors.loose import LOOSE_SIGNIFICANCE, group_loose_pairs
 from rallypoint.detectors.members import ACCOUNT_FACT_COLUMNS, account_facts, member_records
-from rallypoint.detectors.memory import release_unused_memory
+from rallypoint.detectors.memory import peak_rss_mib, release_unused_memory
 from rallypoint.detectors.mobilization.clusters import TEXT_COLUMNS, cluster_mobilization, coordinated_texts
 from rallypoint.detectors.options import DetectOptions, DetectParameterError
 from rallypoint.detectors.roles import assign_roles, with_origins
@@ -82,6 +83,9 @@ READ_COLUMNS = [
 #: the texts' columns): read again once co-action's copy is gone, without the hashtag,
 #: mention and media lists no later stage reads
 LATER_COLUMNS = list(dict.fromkeys([*TEXT_COLUMNS, *ACCOUNT_FACT_COLUMNS]))
+#: From this many edges the partition (Leiden) runs in a process of its own while this one
+#: writes the edges: igraph holds the GIL throughout, and a new process costs about a second.
+PARTITION_APART_EDGES = 2_000_000
 
 
 @dataclass
@@ -145,21 +149,15 @@ class _Stages:
         try:
             yield
         finally:
-            self.timings[name] = round(time.perf_counter() - start, 3)
-            self.cpu[name] = round(time.process_time() - cpu, 3)
-            self.peak_mib[name] = _peak_rss_mib()
+            # a stage entered twice (the communities, begun before the edges are written and
+            # ended after) adds up its times
+            self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - start, 3)
+            self.cpu[name] = round(self.cpu.get(name, 0.0) + time.process_time() - cpu, 3)
+            self.peak_mib[name] = peak_rss_mib()
             # what the stage freed (the reader's buffers, co-action's strings, ...) is not
             # carried into the next: Arrow's allocator and the C heap keep it otherwise
             release_unused_memory()
             self.progress.update(task, completed=1, description=f"{description} [green]done")
-
-
-def _peak_rss_mib() -> float:
-    import resource
-    import sys
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 def read_records(lake: Lake, since: datetime | None, until: datetime | None,
@@ -206,10 +204,12 @@ class DetectRun:
             # numpy's large temporaries reuse freed memory instead of fresh pages (rallypoint.allocator)
             run.enter_context(keeping_freed_memory())
             self.executor = run.enter_context(ThreadPoolExecutor(2, thread_name_prefix="detect"))
+            self.run_context = run
             # the edges file stays open from the edges stage to the loose groups' edges; a failed
             # run leaves no edges file behind
             self.edges_file = run.enter_context(ExitStack())
             self.coaction()
+            self.start_communities()
             self.write_edges()
             self.communities()
             self.read_later_records()
@@ -273,29 +273,41 @@ class DetectRun:
         return self.options.loose_groups and self.options.null_model != "none" and \
             self.options.significance < LOOSE_SIGNIFICANCE
 
+    def start_communities(self) -> None:
+        """communities, begun: the accounts numbered and the partition started, in a process of
+        its own for a large graph (:data:`PARTITION_APART_EDGES`), so the edges are written
+        meanwhile."""
+        o = self.options
+        with self.stages.stage("communities", f"communities ({self.edges.num_rows:,} edges)"):
+            self.partition_apart = (self.run_context.enter_context(ApartExecutor())
+                                    if self.edges.num_rows >= PARTITION_APART_EDGES else None)
+            # with co-engagement, pairs are seeds too: the group test can grow them to clusters
+            engage_window = self.window_seconds.get(ENGAGE_TYPE)
+            self.pending = start_communities(self.edges, objective=o.objective, resolution=o.resolution, seed=o.seed,
+                                             min_size=2 if engage_window else MIN_CLUSTER_SIZE,
+                                             executor=self.partition_apart)
+
     def write_edges(self) -> None:
-        """edges: the edges table written before the communities are found, and of it only what
-        Leiden, the roles and the score read kept: its per-type lists and times would otherwise
-        be held through Leiden and the group test, the run's peak. The file is committed once
-        the loose groups' edges follow (:meth:`communities`)."""
+        """edges: the edges table written while the communities are found, and of it only what
+        the roles and the score read kept: its per-type lists and times would otherwise be
+        held through the group test. The file is committed once the loose groups' edges
+        follow (:meth:`communities`)."""
         with self.stages.stage("edges", f"writing the edges ({self.edges.num_rows:,})"):
             self.write_edges_part = self.edges_file.enter_context(self.lake.run_table_writer(self.run_id, "edges"))
             self.write_edges_part(self.edges)
             self.n_edges = self.edges.num_rows
-            self.edges = self.edges.select(["account_a", "account_b", "weight", "strength", "expected_weight"])
+            # the partition has the accounts: the roles and the score read only the weights (and
+            # the loose groups the strengths)
+            self.edges = self.edges.select(["weight", "strength", "expected_weight"]
+                                           if self.loose_edges is not None else ["weight", "expected_weight"])
 
     def communities(self) -> None:
-        """Leiden communities, grown by the attachment's group test when co-engagement ran."""
+        """communities, ended: the partition taken, grown by the attachment's group test when
+        co-engagement ran, and the loose groups added."""
         o = self.options
         with self.stages.stage("communities", f"communities ({self.n_edges:,} edges)"):
             engage_window = self.window_seconds.get(ENGAGE_TYPE)
-            # with co-engagement, pairs are seeds too: the group test can grow them to clusters
-            communities = find_communities(self.edges, objective=o.objective, resolution=o.resolution, seed=o.seed,
-                                           min_size=2 if engage_window else MIN_CLUSTER_SIZE)
-            # the graph has the accounts: the roles and the score read only the weights (and the
-            # loose groups the strengths)
-            self.edges = self.edges.select(["weight", "strength", "expected_weight"]
-                                           if self.loose_edges is not None else ["weight", "expected_weight"])
+            communities = self.pending.result()
             self.attached = 0
             if engage_window:
                 attachment = attach_accounts(communities, self.prepared.pop().result(), engage_window,
@@ -417,6 +429,11 @@ class DetectRun:
             "attached_accounts": self.attached,
             # accounts outside every cluster grouped by their loose pairs (loose.py)
             "loose_grouped_accounts": self.grouped,
+            # where the partition ran (a process of its own for a large graph) and its cost there:
+            # apart, its CPU is not in ``cpu_seconds`` nor its memory in ``peak_memory_mib``
+            "partition": {"process": "this" if self.partition_apart is None else "separate", "seconds": round(self.pending.found.seconds, 3),
+                          "cpu_seconds": round(self.pending.found.cpu_seconds, 3),
+                          "peak_memory_mib": round(self.pending.found.peak_mib, 1)},
             "versions": _versions(),
             # the lake's promoted terms this run knew (rallypoint lexicon add)
             "lexicon": promoted.version(lake),
