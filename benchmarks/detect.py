@@ -71,7 +71,8 @@ def apart_rss():
     for task in os.listdir("/proc/self/task"):
         for pid in open(f"/proc/self/task/{task}/children").read().split():
             try:
-                if b"rallypoint.apart" in open(f"/proc/{pid}/cmdline", "rb").read():
+                # after its exec only: until then a child shares this process's pages
+                if open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[1:3] == [b"-m", b"rallypoint.apart"]:
                     total += int(open(f"/proc/{pid}/statm").read().split()[1])
             except OSError:
                 pass
