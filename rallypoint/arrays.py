@@ -98,13 +98,16 @@ def stable_argsort(values: np.ndarray) -> np.ndarray:
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
-    """The distinct values of an integer array, sorted: ``np.unique(values)``, by one sort.
+    """The distinct values of an integer array, sorted: ``np.unique(values)`` (read-only).
 
-    numpy 2.4's ``np.unique`` (without ``return_inverse``) takes a hash-based path that is
-    many times slower on tens of millions of int64 than a sort and a pass over neighbours.
+    By polars' multi-threaded hash and sort of the distinct values: numpy 2.4's
+    ``np.unique`` (without ``return_inverse``) takes a hash-based path many times slower on
+    tens of millions of int64, and its single-threaded sort of every value took four times
+    polars' time (benchmarks/RESULTS.md).
     """
-    ordered = np.sort(values)
-    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if ordered.size else ordered
+    if values.size < 2:
+        return values.copy()
+    return pl.Series(values).unique().sort().to_numpy()
 
 
 def run_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

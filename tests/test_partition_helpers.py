@@ -33,6 +33,16 @@ def test_first_seen_codes_of_distinct_strings_are_their_positions():
     assert first_seen_codes(strings, np.int64)[1].dtype == np.int64
 
 
+def test_sorted_unique_is_numpys_unique_for_every_integer_kind():
+    from rallypoint.arrays import sorted_unique
+
+    rng = np.random.default_rng(5)
+    for values in (rng.integers(0, 50, 10_000), rng.integers(-(2**62), 2**62, 10_000),
+                   rng.integers(0, 2**64 - 1, 10_000, dtype=np.uint64), np.zeros(0, np.int64), np.array([3])):
+        found = sorted_unique(values)
+        assert np.array_equal(found, np.unique(values)) and found.dtype == values.dtype
+
+
 def test_stable_argsort_orders_like_numpys_stable_sort_with_ties_in_input_order():
     from rallypoint.arrays import stable_argsort
 
