@@ -21,7 +21,7 @@ Objectives
     ``"modularity"`` — Newman–Girvan modularity with a resolution parameter (default 1).
     ``"components"`` — connected components, no optimisation.
 
-Parameters (see :func:`find_communities`).
+Parameters (see :func:`start_communities`).
 
 Complexity
     Building the graph is O(E) in NumPy plus igraph's C constructor. Leiden runs in
@@ -34,6 +34,7 @@ import random
 import time
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from typing import Any
 
 import igraph as ig
 import numpy as np
@@ -203,10 +204,24 @@ def start_communities(
     strength_cap: float = DEFAULT_STRENGTH_CAP,
     executor: Executor | None = None,
 ) -> PendingCommunities:
-    """:func:`find_communities`, with the partition (:func:`partition_graph`) submitted to
-    ``executor`` (a process pool) instead of run here; the accounts are numbered and the
-    weights made here first. The caller works on meanwhile and takes the result with
-    ``.result()``; the edge table is not needed after this returns."""
+    """Partition the co-action graph's accounts into communities: the accounts numbered and the
+    weights made here, the partition (:func:`partition_graph`) run here or submitted to
+    ``executor`` (``rallypoint.apart.ApartExecutor``: a process of its own), so the caller
+    can work on meanwhile; ``.result()`` waits for it. The edge table is not needed after this
+    returns.
+
+    Parameters
+    ----------
+    edges : EDGES_SCHEMA table (``account_a``, ``account_b``, ``weight``, ``strength``).
+    objective : ``"cpm"`` (default), ``"modularity"`` or ``"components"``.
+    resolution : CPM minimum density (default 0.05 on 0..1 weights) or modularity
+        resolution (default 1.0). Ignored for components.
+    min_size : smallest community kept (default 3 accounts).
+    seed : seed of igraph's random number generator, so runs are reproducible.
+    n_iterations : Leiden iterations (default 2); negative iterates until the partition is stable.
+    strength_cap : CPM weights are ``min(1, strength / strength_cap)``.
+    executor : where the partition runs; ``None``: here, before this returns.
+    """
     if objective not in OBJECTIVES:
         raise CommunityError(
             f"The community objective {objective!r} is not one of {', '.join(OBJECTIVES)}."
@@ -232,29 +247,10 @@ def start_communities(
     return PendingCommunities(graph, partition, objective, resolution, min_size)
 
 
-def find_communities(
-    edges: pa.Table,
-    objective: str = "cpm",
-    resolution: float | None = None,
-    min_size: int = MIN_CLUSTER_SIZE,
-    seed: int = 0,
-    n_iterations: int = DEFAULT_LEIDEN_ITERATIONS,
-    strength_cap: float = DEFAULT_STRENGTH_CAP,
-) -> Communities:
-    """Partition the co-action graph's accounts into communities.
-
-    Parameters
-    ----------
-    edges : EDGES_SCHEMA table (``account_a``, ``account_b``, ``weight``, ``strength``).
-    objective : ``"cpm"`` (default), ``"modularity"`` or ``"components"``.
-    resolution : CPM minimum density (default 0.05 on 0..1 weights) or modularity
-        resolution (default 1.0). Ignored for components.
-    min_size : smallest community kept (default 3 accounts).
-    seed : seed of igraph's random number generator, so runs are reproducible.
-    n_iterations : Leiden iterations (default 2); negative iterates until the partition is stable.
-    strength_cap : CPM weights are ``min(1, strength / strength_cap)``.
-    """
-    return start_communities(edges, objective, resolution, min_size, seed, n_iterations, strength_cap).result()
+def find_communities(edges: pa.Table, **options: Any) -> Communities:
+    """Partition the co-action graph's accounts into communities, here and now
+    (:func:`start_communities`' options, waited for)."""
+    return start_communities(edges, **options).result()
 
 
 def keep_large(membership: np.ndarray, min_size: int) -> np.ndarray:
