@@ -84,7 +84,8 @@ READ_COLUMNS = [
 #: mention and media lists no later stage reads
 LATER_COLUMNS = list(dict.fromkeys([*TEXT_COLUMNS, *ACCOUNT_FACT_COLUMNS]))
 #: From this many edges the partition (Leiden) runs in a process of its own while this one
-#: writes the edges: igraph holds the GIL throughout, and a new process costs about a second.
+#: writes the edges: igraph holds the GIL throughout. Below it, writing the edges (what the
+#: process frees this one for) takes about as long as starting a process.
 PARTITION_APART_EDGES = 2_000_000
 
 
@@ -431,7 +432,8 @@ class DetectRun:
             "loose_grouped_accounts": self.grouped,
             # where the partition ran (a process of its own for a large graph) and its cost there:
             # apart, its CPU is not in ``cpu_seconds`` nor its memory in ``peak_memory_mib``
-            "partition": {"process": "this" if self.partition_apart is None else "separate", "seconds": round(self.pending.found.seconds, 3),
+            "partition": {"process": "this" if self.partition_apart is None else "separate",
+                          "seconds": round(self.pending.found.seconds, 3),
                           "cpu_seconds": round(self.pending.found.cpu_seconds, 3),
                           "peak_memory_mib": round(self.pending.found.peak_mib, 1)},
             "versions": _versions(),
