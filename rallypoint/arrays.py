@@ -101,9 +101,8 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     """The distinct values of an integer array, sorted: ``np.unique(values)`` (read-only).
 
     By polars' multi-threaded hash and sort of the distinct values: numpy 2.4's
-    ``np.unique`` (without ``return_inverse``) takes a hash-based path many times slower on
-    tens of millions of int64, and its single-threaded sort of every value took four times
-    polars' time (benchmarks/RESULTS.md).
+    ``np.unique`` (without ``return_inverse``) takes a slow hash-based path on tens of
+    millions of int64, and numpy sorts every value on one thread (benchmarks/RESULTS.md).
     """
     if values.size < 2:
         return values.copy()
