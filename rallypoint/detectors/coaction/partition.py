@@ -603,7 +603,8 @@ def _kept_pair_hits(first: int, last: int, ends: np.ndarray, account: np.ndarray
         lo_i, hi_i = block_start[block], block_start[block + 1]
         for j in range(i + 1, ends[i]):
             b = account[j]
-            if a == b:
+            # both already marked: the search could change nothing
+            if a == b or (hit[i] and hit[j]):
                 continue
             left, right = lo_i, hi_i
             while left < right:
