@@ -26,6 +26,7 @@ Cost
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -53,6 +54,8 @@ __all__ = ["MIN_WORDS", "NUM_PERM", "SHINGLE_WORDS", "TYPE", "group_texts", "nea
            "text_targets"]
 #: How much of the representative text a target label shows.
 LABEL_CHARS = 100
+#: Threads normalising the texts (the machine rallypoint targets has two cores).
+NORMALIZE_WORKERS = 2
 
 
 def normalize_text(texts: pl.Series) -> pl.Series:
@@ -65,9 +68,19 @@ def normalize_text(texts: pl.Series) -> pl.Series:
 
 
 def _long_enough(texts: pa.ChunkedArray | pa.Array) -> pl.Series:
-    """The normalised texts, null where shorter than ``MIN_WORDS`` words."""
-    normalized = normalize_text(pl.from_arrow(texts).cast(pl.String))
-    return pl.select(pl.when(normalized.str.count_matches(" ") >= MIN_WORDS - 1).then(normalized)).to_series()
+    """The normalised texts, null where shorter than ``MIN_WORDS`` words.
+
+    polars runs a string expression over one series on one core (and without the GIL), so
+    ``NORMALIZE_WORKERS`` threads each normalise a slice of the texts."""
+    texts = pl.from_arrow(texts).cast(pl.String)
+    cuts = np.linspace(0, len(texts), NORMALIZE_WORKERS + 1).astype(np.int64).tolist()
+
+    def normalized(lo: int, hi: int) -> pl.Series:
+        words = normalize_text(texts.slice(lo, hi - lo))
+        return pl.select(pl.when(words.str.count_matches(" ") >= MIN_WORDS - 1).then(words)).to_series()
+
+    with ThreadPoolExecutor(NORMALIZE_WORKERS) as pool:
+        return pl.concat(list(pool.map(normalized, cuts[:-1], cuts[1:])))
 
 
 def text_targets(records: pa.Table, threshold: float = DEFAULT_TEXT_THRESHOLD, seed: int = 0,
