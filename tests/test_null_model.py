@@ -294,6 +294,10 @@ def test_a_row_past_its_limit_stops_and_the_others_keep_every_bit():
     assert np.array_equal(got[within], full[within])
     assert (got[~within] > limit[~within]).all() and (got[~within] <= full[~within]).all()
     assert (got[~within] < full[~within]).any()
+    # on the calling thread alone (two buckets are finished at once), in small runs: the same bits
+    for workers in (1, 2):
+        assert np.array_equal(expected_weights(rows, lookup, chance, n_accounts, n_kinds, chunk=50, limit=limit,
+                                               workers=workers), got)
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError,

@@ -76,6 +76,7 @@ from rallypoint.detectors.coaction.partition import (
     partition_bounds,
 )
 from rallypoint.detectors.coaction.reduce import (
+    Candidates,
     ShareLookup,
     expected_limits,
     expected_weights,
@@ -617,23 +618,32 @@ class _LocalPlan:
                                          chance)
         del share_counts
         release_unused_memory()  # the pairing's memory, before the buckets'
-        for bucket in self.runner.buckets(enough, significance, loose):
+
+        def finish(bucket: Candidates) -> tuple[Candidates, np.ndarray | None]:
+            """A bucket's rows that pass, with their ``E_ab`` (on the calling thread: the
+            runner finishes two buckets at once)."""
+            if significance is None:
+                return bucket, None
+            found = bucket.rows
+            expected = expected_weights(found, lookup, chance, n_accounts, n_kinds, workers=1,
+                                        limit=expected_limits(found, n_kinds, significance, loose))
+            keep = may_pass(found, expected, n_kinds, significance, loose)
+            bucket.rows = found.take(keep)
+            return bucket, expected[keep]
+
+        for bucket, expected in self.runner.buckets(enough, significance, loose, finish):
             formed += bucket.formed
             per_kind += bucket.per_kind
             candidates += bucket.candidates
-            found = bucket.rows
-            del bucket
-            if significance is not None:
-                expected = expected_weights(found, lookup, chance, n_accounts, n_kinds,
-                                            limit=expected_limits(found, n_kinds, significance, loose))
-                keep = may_pass(found, expected, n_kinds, significance, loose)
-                found = found.take(keep)
-                kept_expected.append(expected[keep])
-            kept.append(found)
+            kept.append(bucket.rows)
+            if expected is not None:
+                kept_expected.append(expected)
+            del bucket, expected
             if sink is not None:
                 sink(self._rows_frame(kept, kept_expected if significance is not None else None))
                 kept, kept_expected = [], []
         self.spilled_rows = self.runner.spilled_rows
+        release_unused_memory()  # the buckets' memory (up to three at once), before the actions'
         for kind, r in enumerate(rows):
             r.formed_pair_types = int(formed[kind])
         return (self._rows_frame(kept, kept_expected if significance is not None else None), candidates,

@@ -25,15 +25,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
 from dask.sizeof import sizeof
 
-from rallypoint.detectors.coaction.partition import PartShares, coact_codes
+from rallypoint.detectors.coaction.partition import PartShares, coact_codes, map_ahead
 from rallypoint.detectors.coaction.reduce import (
     Candidates,
     PerType,
@@ -43,6 +42,11 @@ from rallypoint.detectors.coaction.reduce import (
 )
 from rallypoint.detectors.coaction.spill import PairSpill, bucket_cuts
 
+T = TypeVar("T")
+
+#: Buckets reduced and finished at once in this process (on a cluster: finished), each on a
+#: thread: a bucket's work is mostly one thread's (the machine rallypoint targets has two cores).
+BUCKET_WORKERS = 2
 #: Bucket tasks given to each worker at once (one running, one fetching its pieces).
 BUCKETS_IN_FLIGHT_PER_WORKER = 2
 #: Pairing tasks not yet finished, per worker thread: a submitted task's shares wait in the scheduler
@@ -143,22 +147,17 @@ class InProcess:
     def spilled_rows(self) -> int:
         return self.spill.rows_written
 
-    def buckets(self, enough: np.ndarray | None, significance: float | None,
-                loose: float | None = None) -> Iterator[Candidates]:
-        """The buckets' results in order; the next bucket is read and reduced on a thread while
-        the caller works on the current one (its ``E_ab`` and p-values), so both cores stay busy
-        and at most two buckets are alive."""
-        with ThreadPoolExecutor(1) as pool:
-            pending: Future[Candidates] | None = None
-            for pieces in self.spill.bucket_pieces():
-                future = pool.submit(reduce_bucket, pieces, enough, self.n_accounts, self.n_kinds, significance,
-                                     loose)
-                del pieces
-                if pending is not None:
-                    yield pending.result()
-                pending = future
-            if pending is not None:
-                yield pending.result()
+    def buckets(self, enough: np.ndarray | None, significance: float | None, loose: float | None = None,
+                finish: Callable[[Candidates], T] = _value) -> Iterator[T]:
+        """The buckets' results passed through ``finish`` (the caller's ``E_ab`` and p-values),
+        in order. A bucket is reduced and finished on one thread, ``BUCKET_WORKERS`` buckets at
+        once, the next read meanwhile: a bucket's work is mostly one thread's, so both cores
+        stay busy, and at most ``BUCKET_WORKERS + 1`` buckets are alive."""
+        def reduce_and_finish(pieces: list[PerType]) -> T:
+            # ``reduce_pieces`` empties the list: the bucket's pieces go before its ``finish``
+            return finish(reduce_pieces(pieces, enough, self.n_accounts, self.n_kinds, significance, loose))
+
+        yield from map_ahead(reduce_and_finish, self.spill.bucket_pieces(), BUCKET_WORKERS)
 
     def close(self) -> None:
         self.spill.close()
@@ -198,8 +197,14 @@ class OnCluster:
     def gather(self, handles: list) -> list:
         return self.client.gather(handles)
 
-    def buckets(self, enough: np.ndarray | None, significance: float | None,
-                loose: float | None = None) -> Iterator[Candidates]:
+    def buckets(self, enough: np.ndarray | None, significance: float | None, loose: float | None = None,
+                finish: Callable[[Candidates], T] = _value) -> Iterator[T]:
+        """The buckets reduced on the workers, passed through ``finish`` here (``BUCKET_WORKERS``
+        at once, each on a thread), in order."""
+        yield from map_ahead(finish, self._reduced(enough, significance, loose), BUCKET_WORKERS)
+
+    def _reduced(self, enough: np.ndarray | None, significance: float | None,
+                 loose: float | None) -> Iterator[Candidates]:
         # a task, not scattered data: Dask computes it again when the worker holding it is lost
         enough_task = None if enough is None else self.client.submit(_value, enough, pure=False)
         # a few buckets at a time: a worker given every bucket at once fetches their pieces ahead

@@ -253,7 +253,7 @@ def coact_codes(
     # GIL, so two cores work at once; at most CHUNK_WORKERS + 1 chunks are alive at a time.
     parts = []
     formed = 0
-    for n_formed, part in _map_ahead(reduce_chunk, iter_pair_runs(ends, max_pairs_per_share), CHUNK_WORKERS):
+    for n_formed, part in map_ahead(reduce_chunk, iter_pair_runs(ends, max_pairs_per_share), CHUNK_WORKERS):
         formed += n_formed
         parts.append(part)
     slices = []
@@ -400,7 +400,7 @@ def pair_slices(wanted: np.ndarray, pair_budget: int | None) -> int:
     return max(1, -(-cost // pair_budget))
 
 
-def _map_ahead(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+def map_ahead(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
     """``map(function, items)`` on ``workers`` threads, in order, with at most ``workers``
     items taken from ``items`` ahead of the consumer (``Executor.map`` would take them all)."""
     with ThreadPoolExecutor(workers) as pool:
@@ -447,7 +447,7 @@ def _merge_parts(parts: list[tuple[np.ndarray, ...]], n_groups: int, workers: in
         del pieces
         return _reduce_runs(*merged, n_groups)
 
-    yield from _map_ahead(merge_slice, range(cuts.size + 1), workers)
+    yield from map_ahead(merge_slice, range(cuts.size + 1), workers)
     parts.clear()
 
 

@@ -420,6 +420,7 @@ def expected_weights(
     n_kinds: int,
     chunk: int = DEFAULT_LOOKUP_CHUNK,
     limit: np.ndarray | None = None,
+    workers: int = LOOKUP_WORKERS,
 ) -> np.ndarray:
     """``E_ab = sum_t n_at * n_bt * q_t`` for every row of ``per_type``, over the type's targets.
 
@@ -428,7 +429,9 @@ def expected_weights(
     whatever its other rows add, ``expected_limits``): the row stops there and holds a
     partial sum above it. Returns float64 aligned with ``per_type``. The rows are cut into
     runs of about ``chunk`` entries of their smaller blocks, filled by a compiled kernel
-    (``_mapped_sums``) on ``LOOKUP_WORKERS`` threads, each with its own bitmap and map.
+    (``_mapped_sums``) on ``workers`` threads (at most ``LOOKUP_WORKERS``), each with its own
+    bitmap and map; with one, in the calling thread, so that ``LOOKUP_WORKERS`` calls can
+    run at once.
     """
     out = np.zeros(len(per_type))
     if len(per_type) == 0 or shares.groups.size == 0:
@@ -460,8 +463,12 @@ def expected_weights(
                      shares.groups, shares.counts, chance, slot, held, limit[start:stop], sums[start:stop])
         slots.put((slot, held))
 
-    # the kernel releases the GIL, and runs write disjoint rows
-    with ThreadPoolExecutor(LOOKUP_WORKERS) as pool:
-        list(pool.map(fill, cuts[:-1], cuts[1:]))
+    if workers == 1:
+        for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
+            fill(start, stop)
+    else:
+        # the kernel releases the GIL, and runs write disjoint rows
+        with ThreadPoolExecutor(min(workers, LOOKUP_WORKERS)) as pool:
+            list(pool.map(fill, cuts[:-1], cuts[1:]))
     out[by_large] = sums
     return out
