@@ -26,6 +26,9 @@ OBJECTIVES = ("cpm", "modularity", "components")
 #: Default CPM resolution on 0..1 weights: the minimum coordinated density of a cluster.
 DEFAULT_CPM_RESOLUTION = 0.05
 DEFAULT_MODULARITY_RESOLUTION = 1.0
+#: Threads a detection run keeps busy at once: the machine rallypoint targets has two cores.
+#: The run's executor and co-action's thread pools are this wide.
+THREADS = 2
 #: Clusters scoring at least this are flagged (:mod:`rallypoint.detectors.scoring`).
 DEFAULT_THRESHOLD = 0.3
 #: Word 3-gram Jaccard at which ``co_text`` takes two texts for copies. One edit inside an

@@ -66,7 +66,7 @@ from rallypoint.detectors.loose import LOOSE_SIGNIFICANCE, group_loose_pairs
 from rallypoint.detectors.members import ACCOUNT_FACT_COLUMNS, account_facts, member_records
 from rallypoint.detectors.memory import peak_rss_mib, release_unused_memory
 from rallypoint.detectors.mobilization.clusters import TEXT_COLUMNS, cluster_mobilization, coordinated_texts
-from rallypoint.detectors.options import DetectOptions, DetectParameterError
+from rallypoint.detectors.options import THREADS, DetectOptions, DetectParameterError
 from rallypoint.detectors.roles import assign_roles, with_origins
 from rallypoint.detectors.tables import queue_keys, run_tables
 from rallypoint.detectors.terms import TERM_KIND, learned_terms, taught_terms, term_evidence, terms_table
@@ -204,7 +204,7 @@ class DetectRun:
             self.stages = run.enter_context(_Stages(self.show_progress))
             # numpy's large temporaries reuse freed memory instead of fresh pages (rallypoint.allocator)
             run.enter_context(keeping_freed_memory())
-            self.executor = run.enter_context(ThreadPoolExecutor(2, thread_name_prefix="detect"))
+            self.executor = run.enter_context(ThreadPoolExecutor(THREADS, thread_name_prefix="detect"))
             self.run_context = run
             # the edges file stays open from the edges stage to the loose groups' edges; a failed
             # run leaves no edges file behind

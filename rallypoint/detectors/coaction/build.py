@@ -88,6 +88,7 @@ from rallypoint.detectors.coaction.shares import distinct as distinct_events
 from rallypoint.detectors.coaction.shares import schema_of
 from rallypoint.detectors.coaction.spill import BUCKETS_PER_BUDGET
 from rallypoint.detectors.memory import release_unused_memory
+from rallypoint.detectors.options import THREADS
 from rallypoint.detectors.window import (
     AUTO,
     sorted_target_delays,
@@ -475,7 +476,7 @@ class _LocalPlan:
         # a type's Coded (two sorts in polars, which releases the GIL) is built on a worker
         # while this thread goes on to the next type's events: co_text's Coded then runs
         # beside its copies and co_engage's events, instead of each Coded in turn
-        with ThreadPoolExecutor(2) as coder:
+        with ThreadPoolExecutor(THREADS) as coder:
             for kind in [k for k in range(n_kinds) if k not in late] + late:
                 name = type_list[kind]
                 if name == co_text.TYPE and engage_kind is not None:

@@ -45,7 +45,7 @@ from rallypoint.detectors.coaction.shares import (
     from_column,
 )
 from rallypoint.detectors.memory import release_unused_memory
-from rallypoint.detectors.options import DEFAULT_TEXT_THRESHOLD
+from rallypoint.detectors.options import DEFAULT_TEXT_THRESHOLD, THREADS
 
 TYPE = "co_text"
 MIN_WORDS = 5
@@ -54,8 +54,8 @@ __all__ = ["MIN_WORDS", "NUM_PERM", "SHINGLE_WORDS", "TYPE", "group_texts", "nea
            "text_targets"]
 #: How much of the representative text a target label shows.
 LABEL_CHARS = 100
-#: Threads normalising the texts (the machine rallypoint targets has two cores).
-NORMALIZE_WORKERS = 2
+#: Threads normalising the texts.
+NORMALIZE_WORKERS = THREADS
 
 
 def normalize_text(texts: pl.Series) -> pl.Series:

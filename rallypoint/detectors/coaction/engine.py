@@ -41,12 +41,13 @@ from rallypoint.detectors.coaction.reduce import (
     reduce_pieces,
 )
 from rallypoint.detectors.coaction.spill import PairSpill, bucket_cuts
+from rallypoint.detectors.options import THREADS
 
 T = TypeVar("T")
 
 #: Buckets reduced and finished at once in this process (on a cluster: finished), each on a
-#: thread: a bucket's work is mostly one thread's (the machine rallypoint targets has two cores).
-BUCKET_WORKERS = 2
+#: thread: a bucket's work is mostly one thread's.
+BUCKET_WORKERS = THREADS
 #: Bucket tasks given to each worker at once (one running, one fetching its pieces).
 BUCKETS_IN_FLIGHT_PER_WORKER = 2
 #: Pairing tasks not yet finished, per worker thread: a submitted task's shares wait in the scheduler

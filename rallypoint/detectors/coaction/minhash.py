@@ -41,6 +41,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from rallypoint.arrays import sorted_unique, stable_argsort
+from rallypoint.detectors.options import THREADS
 
 _PRIME = np.uint64((1 << 61) - 1)
 _MASK32 = np.uint64(0xFFFFFFFF)
@@ -48,9 +49,8 @@ NUM_PERM = 128
 SHINGLE_WORDS = 3
 #: Texts shingled and hashed at a time (their word and shingle rows are the largest working set).
 DOC_CHUNK = 250_000
-#: Threads computing signatures, bands and link checks (the machine rallypoint targets has
-#: two cores; numpy's sorts and passes release the GIL).
-SIGNATURE_WORKERS = 2
+#: Threads computing signatures, bands and link checks (numpy's sorts and passes release the GIL).
+SIGNATURE_WORKERS = THREADS
 #: Permutations one thread hashes and reduces at a time (16 was fastest of 4-64 on 250k texts).
 PERM_BLOCK = 16
 #: Candidate links whose signatures one thread compares at a time (two ``num_perm`` rows each).

@@ -30,6 +30,7 @@ import polars as pl
 
 from rallypoint.arrays import sorted_codes, sorted_unique, stable_argsort
 from rallypoint.detectors.coaction.pairs import iter_pair_runs, target_chances, window_ends
+from rallypoint.detectors.options import THREADS
 
 #: Share events as partitions carry them: type code, target, account, record id, time (µs).
 SHARE_COLUMNS = {"kind": pl.Int32, "target": pl.String, "account_id": pl.String, "id": pl.String, "time": pl.Int64}
@@ -40,8 +41,8 @@ CODED_PAIR_SCHEMA = {
     "pair_kind": pl.Int64, "group": pl.Int64, "pairs": pl.Int64, "first": pl.Int64, "last": pl.Int64,
 }
 FIGURES = ("pairs_in_window", "pairs_formed", "pairs_capped", "targets_capped", "partitions")
-#: Threads reducing pair chunks at once (the machine rallypoint targets has two cores).
-CHUNK_WORKERS = 2
+#: Threads reducing pair chunks at once.
+CHUNK_WORKERS = THREADS
 #: About this many reduced rows per slice when a partition's chunks are merged: a slice is
 #: merged with about three copies of its rows alive, so a giant target (tens of millions of
 #: pairs in one partition) is merged, and with a ``sink`` handed on, a slice at a time.

@@ -47,13 +47,14 @@ import polars as pl
 
 from rallypoint.arrays import stable_argsort
 from rallypoint.detectors import null_model as nm
+from rallypoint.detectors.options import THREADS
 
 #: ``may_pass`` keeps a little more than ``significance`` allows (float rounding).
 SLACK = 1 + 1e-9
 #: Entries of the smaller blocks walked per task of ``expected_weights``.
 DEFAULT_LOOKUP_CHUNK = 4_000_000
-#: Threads filling ``expected_weights``' chunks (the machine rallypoint targets has two cores).
-LOOKUP_WORKERS = 2
+#: Threads filling ``expected_weights``' chunks.
+LOOKUP_WORKERS = THREADS
 
 
 @dataclass
