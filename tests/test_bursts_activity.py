@@ -104,15 +104,13 @@ def test_bad_parameters_are_one_clear_sentence(kwargs, words):
 
 
 @pytest.mark.parametrize("rate", [0.02, 0.3, 4.0])
-def test_the_vectorised_two_level_decoder_equals_the_general_loop(rate):
+def test_the_decoder_finds_a_planted_stretch(rate):
     rng = np.random.default_rng(11)
     counts = rng.poisson(rate, 5000).astype(float)
     counts[2000:2040] += rng.poisson(3 + 2 * rate, 40)
     baseline = np.full(counts.size, rate) * (1 + 0.5 * np.sin(np.arange(counts.size) / 300))
-    fast = bursts_module._poisson_viterbi(counts, baseline, 2.0, 1.0, 2)
-    general = bursts_module._poisson_viterbi(counts, baseline, 2.0, 1.0, 2, scan=False)
-    assert fast[2000:2040].all()  # the planted stretch is high
-    assert np.array_equal(fast, general)
+    path = bursts_module._poisson_viterbi(counts, baseline, 2.0, 1.0, 2)
+    assert path[2000:2040].all()
 
 
 # --- synchrony -----------------------------------------------------------------------------

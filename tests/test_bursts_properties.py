@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,16 +29,36 @@ def test_kleinberg_bursts_nest_and_the_baseline_spans_everything(gaps, s, gamma)
             )
 
 
+def reference_viterbi(counts, baseline, s, gamma, n_levels):
+    """Viterbi over the Poisson levels written plainly, bin by bin: what the compiled pass must equal."""
+    rates = baseline[:, None] * (s ** np.arange(n_levels))[None, :]
+    emission = (rates - counts[:, None] * np.log(rates)).tolist()
+    step_up = gamma * math.log(max(counts.size, 2))
+    cost = [0.0] + [math.inf] * (n_levels - 1)
+    back = []
+    for row in emission:
+        moves = [min(range(n_levels), key=lambda i, j=j: (cost[i] + (j - i) * step_up if i < j else cost[i], i))
+                 for j in range(n_levels)]
+        back.append(moves)
+        cost = [(cost[i] + (j - i) * step_up if i < j else cost[i]) + row[j] for j, i in enumerate(moves)]
+    state = min(range(n_levels), key=lambda j: (cost[j], j))
+    path = []
+    for moves in reversed(back):
+        path.append(state)
+        state = moves[state]
+    return np.array(path[::-1])
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     counts=st.lists(st.integers(min_value=0, max_value=12), min_size=1, max_size=300),
     rate=st.floats(min_value=0.01, max_value=5.0),
     s=st.sampled_from([1.5, 2.0, 4.0]),
     gamma=st.sampled_from([0.3, 1.0, 3.0]),
+    n_levels=st.sampled_from([2, 3, 4]),
 )
-def test_the_vectorised_two_level_decoder_equals_the_loop_on_any_series(counts, rate, s, gamma):
+def test_the_compiled_decoder_equals_the_plain_viterbi_on_any_series(counts, rate, s, gamma, n_levels):
     counts = np.asarray(counts, dtype=np.float64)
     baseline = np.full(counts.size, rate) * (1 + 0.3 * np.sin(np.arange(counts.size)))
-    scan = bursts_module._poisson_viterbi(counts, baseline, s, gamma, 2)
-    loop = bursts_module._poisson_viterbi(counts, baseline, s, gamma, 2, scan=False)
-    assert np.array_equal(scan, loop)
+    compiled = bursts_module._poisson_viterbi(counts, baseline, s, gamma, n_levels)
+    assert np.array_equal(compiled, reference_viterbi(counts, baseline, s, gamma, n_levels))

@@ -25,8 +25,7 @@ Three functions, one job each:
     being looked for does not inflate its own baseline, and floored at the series' mean
     rate, so that quiet hours do not make a burst sticky. A flat mean baseline calls every
     evening peak of an ordinary account a burst; the seasonal baseline does not. Time
-    O(b log b) for two levels (a vectorised scan), O(b k^2) Python steps for k > 2 levels;
-    two decoding passes; memory O(b k).
+    O(b k^2) compiled steps for k levels, two decoding passes; memory O(b k).
 
 ``burst_synchrony``
     How synchronized a group's members are inside those bursts: the share of the group's
@@ -41,6 +40,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -238,85 +238,46 @@ def seasonal_baseline(
     return np.maximum(slot_rate, floor_rate)[slot]
 
 
-def _poisson_viterbi(
-    counts: np.ndarray, baseline: np.ndarray, s: float, gamma: float, n_levels: int, *, scan: bool = True
-) -> np.ndarray:
+def _poisson_viterbi(counts: np.ndarray, baseline: np.ndarray, s: float, gamma: float, n_levels: int) -> np.ndarray:
     """Cheapest level (0 = baseline) per bin; level j expects ``baseline * s**j`` events.
 
     Emission cost is the Poisson negative log-likelihood without its constant,
     ``rate - count * ln(rate)``; moving up one level costs ``gamma * ln(bins)``, down is free.
-    Two levels use the vectorised scan (:func:`_two_state_viterbi`) unless ``scan`` is False;
-    more levels, the plain loop below.
+    Exact Viterbi decoding in one compiled pass (:func:`_viterbi_levels`).
     """
-    n = counts.size
     rates = baseline[:, None] * (s ** np.arange(n_levels))[None, :]
     emission = rates - counts[:, None] * np.log(rates)
-    step_up = gamma * math.log(max(n, 2))
-    if n_levels == 2 and scan:
-        return _two_state_viterbi(emission[:, 0], emission[:, 1], step_up)
-    emission = emission.tolist()
-    levels = range(n_levels)
-    cost = [0.0] + [math.inf] * (n_levels - 1)
-    back = bytearray(n * n_levels)
-    for t, row in enumerate(emission):
-        new_cost = []
-        for j in levels:
-            best_i, best = 0, math.inf
-            for i in levels:
+    return _viterbi_levels(np.ascontiguousarray(emission), gamma * math.log(max(counts.size, 2)))
+
+
+@numba.njit(nogil=True, cache=True)
+def _viterbi_levels(emission: np.ndarray, step_up: float) -> np.ndarray:
+    """The cheapest path through ``emission`` (bins x levels) starting at level 0, where moving
+    up ``j - i`` levels costs ``(j - i) * step_up`` and down is free; ties go to the lower
+    level, in every bin and at the end. ``O(b k^2)`` for ``b`` bins and ``k`` levels."""
+    n, k = emission.shape
+    cost = np.full(k, np.inf)
+    cost[0] = 0.0
+    new_cost = np.empty(k)
+    back = np.empty((n, k), dtype=np.uint8)
+    for t in range(n):
+        for j in range(k):
+            best_i, best = 0, np.inf
+            for i in range(k):
                 c = cost[i] + (j - i) * step_up if i < j else cost[i]
                 if c < best:
                     best_i, best = i, c
-            back[t * n_levels + j] = best_i
-            new_cost.append(best + row[j])
-        cost = new_cost
+            back[t, j] = best_i
+            new_cost[j] = best + emission[t, j]
+        cost[:] = new_cost
     path = np.empty(n, dtype=np.int64)
-    state = min(levels, key=cost.__getitem__)
+    state = 0
+    for j in range(1, k):
+        if cost[j] < cost[state]:
+            state = j
     for t in range(n - 1, -1, -1):
         path[t] = state
-        state = back[t * n_levels + state]
-    return path
-
-
-def _two_state_viterbi(low: np.ndarray, high: np.ndarray, step_up: float) -> np.ndarray:
-    """:func:`_poisson_viterbi` for two levels, vectorised (no Python loop over bins).
-
-    With two levels only the difference ``D = cost_high - cost_low`` matters, and one bin
-    maps it to ``D' = clip(D, 0, step_up) + (high - low)`` (down is free, up costs
-    ``step_up``). Maps of the form ``x -> clip(x, lo, hi) + c`` are closed under
-    composition, so every prefix of them is one associative scan (Hillis-Steele,
-    O(b log b) work in numpy). The back-pointers follow from ``D``: into level 0 from level
-    1 when ``D < 0``, into level 1 from level 1 when ``D < step_up`` (ties to level 0, as
-    in the general loop); walking them back is a "next forced step" fill. Same decoding as
-    the loop up to floating-point rounding of exact ties.
-    """
-    n = low.size
-    lo = np.zeros(n)
-    hi = np.full(n, float(step_up))
-    shift = np.array(high - low, dtype=np.float64)
-    offset = 1
-    while offset < n:  # inclusive prefix composition: element t becomes f_t o ... o f_0
-        # later o earlier = clip(x, clip(lo1, lo2 - c1, hi2 - c1), clip(hi1, ...)) + c1 + c2;
-        # every right-hand side is computed in full before its slice is overwritten
-        floor_ = lo[offset:] - shift[:-offset]
-        ceil_ = hi[offset:] - shift[:-offset]
-        lo[offset:] = np.clip(lo[:-offset], floor_, ceil_)
-        hi[offset:] = np.clip(hi[:-offset], floor_, ceil_)
-        shift[offset:] = shift[:-offset] + shift[offset:]
-        offset *= 2
-    # D entering each bin: +inf before the first (cost_high starts infinite), then hi + shift
-    entering = np.concatenate([[np.inf], hi + shift])
-    from_high_into_low = entering[:n] < 0
-    from_high_into_high = entering[:n] < step_up
-    final = 1 if entering[n] < 0 else 0
-    # walking back, bin t-1's level is forced by bin t's back-pointers unless they copy it
-    forced = from_high_into_low | ~from_high_into_high
-    forced[0] = False
-    position = np.where(forced, np.arange(n), n)
-    next_forced = np.minimum.accumulate(position[::-1])[::-1]
-    path = np.empty(n, dtype=np.int64)
-    path[n - 1] = final
-    after = next_forced[1:]  # for bin t-1: the first forced step at or after t
-    path[:-1] = np.where(after < n, from_high_into_low[np.minimum(after, n - 1)], final)
+        state = back[t, state]
     return path
 
 

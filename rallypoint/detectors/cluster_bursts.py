@@ -14,6 +14,7 @@ Complexity
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ import polars as pl
 
 from rallypoint.detectors.coaction.co_engage import TYPE as ENGAGE_TYPE
 from rallypoint.detectors.evidence import COACTION_PREFIX
+from rallypoint.detectors.options import THREADS
 from rallypoint.schema import HARM_EVIDENCE_KINDS
 
 BURST_BIN = "1min"
@@ -70,46 +72,50 @@ def cluster_bursts(evidence: pl.DataFrame, only: set[int] | None = None) -> pl.D
     ``burst_synchrony``: how many co-acting members acted inside the main burst and
     the median gap between consecutive actions of different members there.
     """
-    from rallypoint.detectors.bursts import burst_synchrony, detect_activity_bursts
-
     coactions = evidence.filter(pl.col("kind").str.starts_with(COACTION_PREFIX))
     if only is not None:
         coactions = coactions.filter(pl.col("cluster_id").is_in(sorted(only)))
-    rows = []
-    for (cluster_id,), part in coactions.group_by("cluster_id", maintain_order=True):
-        times = part["timestamp"].to_numpy()
-        found = detect_activity_bursts(times, bin=BURST_BIN)
-        synchrony = burst_synchrony(times, part["account_id"].to_numpy(), found)
-        # ties broken on the target, then the type: a repost is a co_repost and a co_engage
-        # action on the same post, and the narrower type names it (group_by's order is not fixed)
-        top = (part.group_by("kind", "target").agg(n=pl.len())
-               .sort(pl.col("n"), pl.col("target"), pl.col("kind") == COACTION_PREFIX + ENGAGE_TYPE, pl.col("kind"),
-                     descending=[True, False, False, False]).row(0, named=True))
-        target_times = part.filter((pl.col("kind") == top["kind"]) & (pl.col("target") == top["target"])
-                                   )["timestamp"].to_numpy()
-        target_bursts = [b for b in detect_activity_bursts(target_times, bin=BURST_BIN) if b["level"] == 1]
-        main_target_burst = max(target_bursts, key=lambda b: _count_inside(target_times, [b]), default=None)
-        rows.append(
-            {
-                "cluster_id": cluster_id,
-                "bursts": found,
-                "n_coactions_in_bursts": _count_inside(times, [b for b in found if b["level"] == 1]),
-                "n_coaction_accounts": synchrony["n_members"],
-                "main_burst_accounts": round(synchrony["members_in_main_burst_share"] * synchrony["n_members"]),
-                "main_burst_start": synchrony["main_burst_start"],
-                "main_burst_end": synchrony["main_burst_end"],
-                "median_member_gap_s": synchrony["median_member_gap_s"],
-                "top_target_type": top["kind"].removeprefix(COACTION_PREFIX),
-                "top_target": top["target"],
-                "top_target_count": top["n"],
-                "top_target_in_bursts": _count_inside(target_times, target_bursts),
-                "top_target_burst_start": main_target_burst["start"] if main_target_burst else None,
-                "top_target_burst_end": main_target_burst["end"] if main_target_burst else None,
-            }
-        )
+    groups = [(cluster_id, part) for (cluster_id,), part in coactions.group_by("cluster_id", maintain_order=True)]
+    # a cluster's automaton and its polars steps release the GIL: clusters are taken on THREADS threads
+    with ThreadPoolExecutor(THREADS) as pool:
+        rows = list(pool.map(lambda group: _cluster_row(*group), groups))
     if not rows:
         return pl.DataFrame(schema=BURSTS_FRAME_SCHEMA)
     return pl.DataFrame(rows, schema=BURSTS_FRAME_SCHEMA)
+
+
+def _cluster_row(cluster_id: int, part: pl.DataFrame) -> dict[str, Any]:
+    """One cluster's row of :func:`cluster_bursts` from its co-action evidence rows."""
+    from rallypoint.detectors.bursts import burst_synchrony, detect_activity_bursts
+
+    times = part["timestamp"].to_numpy()
+    found = detect_activity_bursts(times, bin=BURST_BIN)
+    synchrony = burst_synchrony(times, part["account_id"].to_numpy(), found)
+    # ties broken on the target, then the type: a repost is a co_repost and a co_engage
+    # action on the same post, and the narrower type names it (group_by's order is not fixed)
+    top = (part.group_by("kind", "target").agg(n=pl.len())
+           .sort(pl.col("n"), pl.col("target"), pl.col("kind") == COACTION_PREFIX + ENGAGE_TYPE, pl.col("kind"),
+                 descending=[True, False, False, False]).row(0, named=True))
+    target_times = part.filter((pl.col("kind") == top["kind"]) & (pl.col("target") == top["target"])
+                               )["timestamp"].to_numpy()
+    target_bursts = [b for b in detect_activity_bursts(target_times, bin=BURST_BIN) if b["level"] == 1]
+    main_target_burst = max(target_bursts, key=lambda b: _count_inside(target_times, [b]), default=None)
+    return {
+        "cluster_id": cluster_id,
+        "bursts": found,
+        "n_coactions_in_bursts": _count_inside(times, [b for b in found if b["level"] == 1]),
+        "n_coaction_accounts": synchrony["n_members"],
+        "main_burst_accounts": round(synchrony["members_in_main_burst_share"] * synchrony["n_members"]),
+        "main_burst_start": synchrony["main_burst_start"],
+        "main_burst_end": synchrony["main_burst_end"],
+        "median_member_gap_s": synchrony["median_member_gap_s"],
+        "top_target_type": top["kind"].removeprefix(COACTION_PREFIX),
+        "top_target": top["target"],
+        "top_target_count": top["n"],
+        "top_target_in_bursts": _count_inside(target_times, target_bursts),
+        "top_target_burst_start": main_target_burst["start"] if main_target_burst else None,
+        "top_target_burst_end": main_target_burst["end"] if main_target_burst else None,
+    }
 
 
 def _count_inside(times: np.ndarray, bursts: list[dict[str, Any]]) -> int:
