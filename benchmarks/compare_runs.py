@@ -24,10 +24,13 @@ import pyarrow.parquet as pq
 
 #: run.json keys that name or time the run, not what it found.
 RUN_OWN_KEYS = ("run_id", "started", "finished", "timings", "cpu_seconds", "peak_memory_mib")
-#: Keys at any depth of run.json that hold a duration (``coaction_stats.seconds``);
-#: ``window_seconds`` is a parameter, so durations are named here one by one.
+#: Keys at any depth of run.json that hold what a step cost, a duration or memory
+#: (``coaction_stats.seconds``, ``partition.peak_memory_mib``); ``window_seconds`` is a
+#: parameter, so they are named here one by one.
 TIMING_KEYS = (
     "seconds",
+    "cpu_seconds",
+    "peak_memory_mib",
     "pairing_seconds",
     "pairing_cpu_seconds",
     "buckets_seconds",

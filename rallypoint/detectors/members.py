@@ -8,7 +8,7 @@ What it computes
     members (never weighting them); the inauthenticity cues read creation dates and counts.
 
 Complexity
-    One ``is_in`` filter over the records and one group-by over the members' records: O(R).
+    One group-by over the records, then one join per member: O(R).
 """
 
 from __future__ import annotations
@@ -21,21 +21,15 @@ ACCOUNT_FACT_COLUMNS = ["account_id", "platform", "account_name", "high_profile"
                         "account_created_at", "timestamp", "lang"]
 
 
-def member_records(records: pa.Table, membership: pl.DataFrame) -> pl.DataFrame:
-    """The records of cluster members (all their actions in range), the columns
-    ``account_facts`` reads only (at scale members hold most records, and every column
-    of them would be a copy of gigabytes)."""
-    import pyarrow.compute as pc
+def account_facts(records: pa.Table) -> pl.DataFrame:
+    """Per account of ``records``: platform, name, high_profile, followers, created_at,
+    n_actions, first_ts, langs (``ACCOUNT_FACT_COLUMNS`` read).
 
-    members = pa.array(membership["account_id"].to_list(), pa.string())
-    columns = records.select([c for c in ACCOUNT_FACT_COLUMNS if c in records.column_names])
-    mine = columns.filter(pc.is_in(columns.column("account_id"), value_set=members))
-    return pl.from_arrow(mine)
-
-
-def account_facts(member_records: pl.DataFrame, membership: pl.DataFrame) -> pl.DataFrame:
-    """Per member: platform, name, high_profile, followers, created_at, n_actions, first_ts, langs."""
-    facts = member_records.group_by("account_id").agg(
+    Every account's, not only the members': it needs no communities, so ``detect`` computes
+    it while they are found, and a member's facts are then one join (:func:`member_facts`).
+    """
+    columns = pl.from_arrow(records.select([c for c in ACCOUNT_FACT_COLUMNS if c in records.column_names]))
+    return columns.group_by("account_id").agg(
         platform=pl.col("platform").drop_nulls().first(),
         account_name=pl.col("account_name").drop_nulls().last(),
         high_profile=pl.col("high_profile").drop_nulls().any(),
@@ -45,7 +39,11 @@ def account_facts(member_records: pl.DataFrame, membership: pl.DataFrame) -> pl.
         first_ts=pl.col("timestamp").min(),
         langs=pl.col("lang").drop_nulls().unique(),
     )
+
+
+def member_facts(membership: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
+    """Per member (``membership``'s rows, in order): its :func:`account_facts`."""
     return membership.join(facts, on="account_id", how="left")
 
 
-__all__ = ["ACCOUNT_FACT_COLUMNS", "account_facts", "member_records"]
+__all__ = ["ACCOUNT_FACT_COLUMNS", "account_facts", "member_facts"]

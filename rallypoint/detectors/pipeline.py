@@ -15,9 +15,11 @@ terminal); each stage calls the module that owns its work:
    et al. 2019), grown by the group test of :mod:`.attachment`; then the accounts left
    out of every cluster grouped by their loose pairs (:mod:`.loose`, ``loose_groups``),
    whose edges complete the edges table; then only the edges' weights stay.
-4. **records**, **roles**, **accounts** — the columns the later stages read, read again
-   once co-action's are gone; seeder, bridge, amplifier (:mod:`.roles`) and each member's
-   facts (:mod:`.members`), beside stages 5-7, which need only the membership.
+4. **records**, **accounts**, **roles** — while Leiden runs in its own process: the
+   columns the later stages read, read again once co-action's are gone, and every
+   account's facts (:mod:`.members`), neither of which needs the communities; once they
+   are known, each member's facts, and seeder, bridge, amplifier (:mod:`.roles`) beside
+   stages 5-7, which need only the membership.
 5. **evidence** — co-action evidence rows per cluster (:mod:`.evidence`).
 6. **mobilization** — signals in the texts each cluster pushed (:mod:`.mobilization.clusters`).
 7. **bursts** — Kleinberg bursts and synchrony per cluster (:mod:`.cluster_bursts`).
@@ -31,8 +33,8 @@ terminal); each stage calls the module that owns its work:
 With ``neo4j_uri`` the committed run is then loaded into Neo4j.
 
 The run owns its threads and its memory: one small executor for the work done beside a
-stage (the attachment's engagements during co-action, the members' roles and facts during
-the evidence stages, the tables' writing), glibc's freed-memory policy for its whole length
+stage (the attachment's engagements during co-action, the members' roles during the
+evidence stages, the tables' writing), glibc's freed-memory policy for its whole length
 (:mod:`rallypoint.allocator`), and Arrow's and the C heap's unused memory returned after
 every stage (:mod:`.memory`).
 """
@@ -63,7 +65,7 @@ from rallypoint.detectors.evidence import coaction_evidence, evidence_counts, si
 from rallypoint.detectors.facts import cluster_facts
 from rallypoint.detectors.inauthenticity import cluster_inauthenticity
 from rallypoint.detectors.loose import LOOSE_SIGNIFICANCE, group_loose_pairs
-from rallypoint.detectors.members import ACCOUNT_FACT_COLUMNS, account_facts, member_records
+from rallypoint.detectors.members import ACCOUNT_FACT_COLUMNS, account_facts, member_facts
 from rallypoint.detectors.memory import peak_rss_mib, release_unused_memory
 from rallypoint.detectors.mobilization.clusters import TEXT_COLUMNS, cluster_mobilization, coordinated_texts
 from rallypoint.detectors.options import THREADS, DetectOptions, DetectParameterError
@@ -131,7 +133,7 @@ class _Stages:
         )
         self.timings: dict[str, float] = {}
         #: the process's CPU seconds (every thread's) while each stage ran: stages on the
-        #: side thread (roles, accounts) overlap evidence, mobilization and bursts, so those overlap too
+        #: side thread (roles) overlap evidence, mobilization and bursts, so those overlap too
         self.cpu: dict[str, float] = {}
         #: the process's peak resident memory (MiB) when each stage ended
         self.peak_mib: dict[str, float] = {}
@@ -212,8 +214,8 @@ class DetectRun:
             self.coaction()
             self.start_communities()
             self.write_edges()
+            self.describe_accounts()
             self.communities()
-            self.read_later_records()
             self.describe_clusters()
             self.inauthenticity()
             self.score()
@@ -330,13 +332,21 @@ class DetectRun:
             self.membership = pl.from_arrow(communities.members()).select(
                 "account_id", cluster_id=pl.col("community"))
 
-    def read_later_records(self) -> None:
+    def describe_accounts(self) -> None:
+        """records, accounts begun: what needs no communities, done while a large graph's
+        partition runs in its own process (this one would otherwise wait for it): the later
+        stages' records and every account's facts."""
         with self.stages.stage("records", "reading the records for the evidence"):
             self.records = self.read(LATER_COLUMNS)
+        with self.stages.stage("accounts", "account facts"):
+            self.account_facts = account_facts(self.records)
 
     def describe_clusters(self) -> None:
-        """evidence, mobilization, bursts; roles and accounts beside them (they need only the membership)."""
-        roles_and_accounts = self.beside(self.roles_and_accounts)
+        """evidence, mobilization, bursts; the roles beside them (they need only the membership)."""
+        roles = self.beside(self.assign_roles)
+        with self.stages.stage("accounts", "member accounts"):
+            self.accounts = member_facts(self.membership, self.account_facts)
+            self.account_facts = None
         with self.stages.stage("evidence", "co-action evidence"):
             evidence = coaction_evidence(self.actions, self.membership, self.window_seconds)
         with self.stages.stage("mobilization", "mobilization signals"):
@@ -346,17 +356,14 @@ class DetectRun:
         with self.stages.stage("bursts", "bursts and synchrony"):
             self.bursts = cluster_bursts(evidence, only=burst_candidates(evidence))
         self.evidence = evidence
-        self.roles, self.accounts = roles_and_accounts.result()
+        self.roles = roles.result()
         self.actions = None  # the evidence and the roles have what they need of them
 
-    def roles_and_accounts(self) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """roles + accounts: per member, its role and what it is (platform, name, followers, first action...)."""
+    def assign_roles(self) -> pl.DataFrame:
+        """roles: per member, its role (seeder, bridge, amplifier) and the counts behind it."""
         with self.stages.stage("roles", "roles"):
             weight = self.edges.column("weight").to_numpy().astype(np.float64)
-            roles = assign_roles(self.found, weight, with_origins(self.actions, self.records))
-        with self.stages.stage("accounts", "member accounts"):
-            accounts = account_facts(member_records(self.records, self.membership), self.membership)
-        return roles, accounts
+            return assign_roles(self.found, weight, with_origins(self.actions, self.records))
 
     def inauthenticity(self) -> None:
         with self.stages.stage("inauthenticity", "inauthenticity cues"):
