@@ -8,13 +8,14 @@ What it computes
     members (never weighting them); the inauthenticity cues read creation dates and counts.
 
 Complexity
-    One group-by over the records, then one join per member: O(R).
+    One group-by over the records (Arrow's, on one thread), then one join per member: O(R).
 """
 
 from __future__ import annotations
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 #: The record columns ``account_facts`` reads.
 ACCOUNT_FACT_COLUMNS = ["account_id", "platform", "account_name", "high_profile", "followers",
@@ -27,17 +28,26 @@ def account_facts(records: pa.Table) -> pl.DataFrame:
 
     Every account's, not only the members': it needs no communities, so ``detect`` computes
     it while they are found, and a member's facts are then one join (:func:`member_facts`).
+    Grouped by Arrow on the records as they are: in polars the strings of every record would
+    first be copied (1.8 GiB at 10M records, against 60 MiB here); one thread, as the first
+    and last values of a group are those of the records' order.
     """
-    columns = pl.from_arrow(records.select([c for c in ACCOUNT_FACT_COLUMNS if c in records.column_names]))
-    return columns.group_by("account_id").agg(
-        platform=pl.col("platform").drop_nulls().first(),
-        account_name=pl.col("account_name").drop_nulls().last(),
-        high_profile=pl.col("high_profile").drop_nulls().any(),
-        followers=pl.col("followers").drop_nulls().max(),
-        account_created_at=pl.col("account_created_at").drop_nulls().min(),
-        n_actions=pl.len().cast(pl.Int64),
-        first_ts=pl.col("timestamp").min(),
-        langs=pl.col("lang").drop_nulls().unique(),
+    columns = records.select([c for c in ACCOUNT_FACT_COLUMNS if c in records.column_names])
+    grouped = columns.group_by("account_id", use_threads=False).aggregate([
+        ("platform", "first"),
+        ("account_name", "last"),
+        # an account whose records never say is not high-profile (``any`` of no values is null)
+        ("high_profile", "any", pc.ScalarAggregateOptions(min_count=0)),
+        ("followers", "max"),
+        ("account_created_at", "min"),
+        ("account_id", "count", pc.CountOptions(mode="all")),
+        ("timestamp", "min"),
+        ("lang", "distinct", pc.CountOptions(mode="only_valid")),
+    ])
+    return pl.from_arrow(grouped).select(
+        "account_id", platform="platform_first", account_name="account_name_last", high_profile="high_profile_any",
+        followers="followers_max", account_created_at="account_created_at_min",
+        n_actions=pl.col("account_id_count").cast(pl.Int64), first_ts="timestamp_min", langs="lang_distinct",
     )
 
 
