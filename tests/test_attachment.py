@@ -366,3 +366,40 @@ def test_an_action_key_at_two_times_is_kept_at_both():
     merged = merge_meetings(actions, meetings)
     assert merged.filter(pl.col("id") == one["id"][0], pl.col("target") == one["target"][0]).equals(actions)
     assert merged.height == _concat_unique_sort(actions, meetings).height + 1
+
+
+def test_a_rounds_tests_restricted_to_some_clusters_or_outsiders_are_those_of_the_whole_round():
+    """A round makes again only the tests whose clusters or outsiders changed (attach_accounts):
+    that holds only if the tests against some clusters, or of some outsiders, are exactly the
+    rows of all the round's tests for them."""
+    from rallypoint.detectors.attachment import _round_tests
+
+    rng = np.random.default_rng(5)
+    n_events, n_accounts, n_posts = 6000, 120, 150
+    events = pl.DataFrame({
+        "target": [f"post{k}" for k in rng.integers(0, n_posts, n_events)],
+        "account_id": [f"acct{k}" for k in rng.integers(0, n_accounts, n_events)],
+        "id": [f"r{k}" for k in range(n_events)],
+        "time": rng.integers(0, 6 * 3600, n_events) * 1_000_000,
+    })
+    prepared = prepare_engagements(events, window_seconds=300.0)
+    # the first 60 accounts in six clusters of ten, the others outsiders
+    community_of = np.full(len(prepared.codes.accounts), -1, dtype=np.int64)
+    numbers = np.array([int(a.removeprefix("acct")) for a in prepared.codes.accounts.to_list()])
+    community_of[numbers < 60] = numbers[numbers < 60] // 10
+
+    def tests(**only):
+        return _round_tests(prepared.actions, community_of, prepared.window_us, 1, **only).sort("account_id", "community")
+
+    whole = tests()
+    assert whole.height > 100 and whole["community"].n_unique() == 6
+    some_clusters, some_accounts = np.array([1, 4]), np.flatnonzero(community_of < 0)[::3]
+    for part, rows in ((tests(communities=some_clusters), whole.filter(pl.col("community").is_in([1, 4]))),
+                       (tests(communities=some_clusters, accounts=some_accounts),
+                        whole.filter(pl.col("community").is_in([1, 4]) & pl.col("account_id").is_in(some_accounts)))):
+        assert part.height == rows.height > 0
+        for name in part.columns:
+            if part[name].dtype.is_float():
+                assert np.allclose(part[name].to_numpy(), rows[name].to_numpy(), rtol=1e-12, atol=0)
+            else:
+                assert part[name].equals(rows[name])

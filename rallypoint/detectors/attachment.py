@@ -61,7 +61,11 @@ Complexity
     ``O(n log n)`` for the ``n`` co-engagement actions (sorting, the within-``h`` pair
     counts of ``pairs.window_ends``); per round ``O(n + m log m + M)`` for the ``m``
     members' actions (sorted by post and time once) and the ``M`` meetings, which are
-    formed as ranges of them: never a pair outside the window. Posts with more than
+    formed as ranges of them: never a pair outside the window. A round after the first
+    makes again only the tests that can have changed, those against the clusters that grew
+    and those of the accounts a dissolved seed set free; the others stand as they were
+    (a cluster whose members did not change meets its outsiders as before), so its ``m``
+    and ``M`` are those of the clusters that changed. Posts with more than
     ``max_target_shares`` actions are left out.
 
 References
@@ -225,29 +229,36 @@ class _Engagements:
                    lo_key=lo_key, hi_key=hi_key)
 
 
-def _test_round(actions: _Engagements, community_of: np.ndarray, window_us: int, significance: float,
-                min_targets: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One round: the (account, community) tests that pass, and the actions of their meetings.
+def _round_tests(actions: _Engagements, community_of: np.ndarray, window_us: int, min_targets: int,
+                 communities: np.ndarray | None = None, accounts: np.ndarray | None = None) -> pl.DataFrame:
+    """One round's (account, community) tests, before any is decided: per outsider and
+    community it met on at least ``min_targets`` posts, ``account_id``, ``community``,
+    ``weight`` (``W_aC``, its heaviest post capped), ``n_targets`` (``K_aC``),
+    ``expected_weight`` (``E_aC``) and ``expected_targets`` (``F_aC``).
 
-    ``community_of``: per account code, its community or -1 (an outsider). Returns the
-    passing tests (``account_id``, ``community``, ``weight``, ``n_targets``,
-    ``expected_weight``, ``p_value``; each account once, with its smallest ``p``) and both
-    sides' actions of the meetings behind them (``target``, ``account_id``, ``id``, ``time``).
+    ``community_of``: per account code, its community or -1 (an outsider). ``communities``,
+    ``accounts``: only the tests against these communities, of these outsiders (account
+    codes); ``None``: every one (:func:`attach_accounts` tests again only what changed).
     """
     side = community_of[actions.account]
+    in_test = side >= 0
+    if communities is not None:
+        in_test &= np.isin(side, communities)
+    tested = side < 0
+    if accounts is not None:
+        tested &= np.isin(actions.account, accounts)
     # only the posts members acted on can hold a meeting or a term of E_aC: every other
     # action is dropped first (at scale most actions are on such posts' complement)
     member_post = np.zeros(actions.q.size, dtype=bool)
-    member_post[actions.target[side >= 0]] = True
+    member_post[actions.target[in_test]] = True
     on = member_post[actions.target]
     columns = {"target": actions.target, "account_id": actions.account, "id": actions.id, "time": actions.time}
-    member, outsider = on & (side >= 0), on & (side < 0)
+    member, outsider = on & in_test, on & tested
     members = pl.DataFrame({name: column[member] for name, column in columns.items()}
                            | {"community": side[member], "key": actions.key[member]})
     outsiders = pl.DataFrame({name: column[outsider] for name, column in columns.items()}
                              | {"lo_key": actions.lo_key[outsider], "hi_key": actions.hi_key[outsider]})
-    index = _MemberIndex(members)
-    observed = meeting_counts(outsiders, index, window_us).filter(pl.col("n_targets") >= min_targets)
+    observed = meeting_counts(outsiders, _MemberIndex(members), window_us).filter(pl.col("n_targets") >= min_targets)
     # expected meetings over every post both the account and the cluster acted on. Rows are
     # grouped and matched on one int64 key per (account, post), (community, post) and
     # (account, community): a round matches tens of millions of (account, community, post)
@@ -274,9 +285,17 @@ def _test_round(actions: _Engagements, community_of: np.ndarray, window_us: int,
     )
     # the heaviest post counts no more meetings than the second heaviest: an outsider that
     # caught one burst of the cluster met all its members at once, and that is one event
-    tests = observed.with_columns(
+    return observed.with_columns(
         pair=met_by, weight=pl.col("weight") - pl.col("heaviest") + pl.col("second_heaviest"),
     ).join(expected, on="pair").drop("pair", "heaviest", "second_heaviest")
+
+
+def _decide(tests: pl.DataFrame, actions: _Engagements, community_of: np.ndarray, window_us: int,
+            significance: float) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A round's :func:`_round_tests` decided: the tests that pass (``account_id``,
+    ``community``, ``weight``, ``n_targets``, ``expected_weight``, ``p_value``; each account
+    once, with its smallest ``p``) and both sides' actions of the meetings behind them
+    (``target``, ``account_id``, ``id``, ``time``)."""
     p = nm.poisson_p_values(tests["weight"].to_numpy(), tests["expected_weight"].to_numpy())
     # and the posts reached must be unlikely among the accounts tested against the same
     # cluster: bursts are reached or not, so an account that caught two of a loud
@@ -290,7 +309,14 @@ def _test_round(actions: _Engagements, community_of: np.ndarray, window_us: int,
     # the cluster each joins
     joins = np.full(community_of.size, -1, dtype=np.int64)
     joins[best["account_id"].to_numpy()] = best["community"].to_numpy()
-    passers = outsiders.filter(pl.Series(joins[outsiders["account_id"].to_numpy()] >= 0))
+    side = community_of[actions.account]
+    passer, member = joins[actions.account] >= 0, np.isin(side, best["community"].unique().to_numpy())
+    columns = {"target": actions.target, "account_id": actions.account, "id": actions.id, "time": actions.time}
+    passers = pl.DataFrame({name: column[passer] for name, column in columns.items()}
+                           | {"lo_key": actions.lo_key[passer], "hi_key": actions.hi_key[passer]})
+    members = pl.DataFrame({name: column[member] for name, column in columns.items()}
+                           | {"community": side[member], "key": actions.key[member]})
+    index = _MemberIndex(members)
     met = []
     for outsider_row, member_row in _meeting_rows(passers, index, window_us):
         own = joins[passers["account_id"].to_numpy()[outsider_row]] == index.community[member_row]
@@ -360,22 +386,54 @@ def attach_accounts(communities: Communities,
     attached_rows: list[pl.DataFrame] = []
     met_actions: list[pl.DataFrame] = []
 
+    # the last round's tests, and what changed since: the communities that gained members and
+    # the accounts that became outsiders (a dissolved seed's). A round makes again only the
+    # tests that change: a community whose members did not change meets its outsiders as before
+    tests: pl.DataFrame | None = None
+    grown = freed = np.zeros(0, dtype=np.int64)
+
+    def round_tests(community_of: np.ndarray) -> pl.DataFrame:
+        nonlocal tests, grown, freed
+        if tests is None:
+            tests = _round_tests(actions, community_of, window_us, min_targets)
+        else:
+            community = tests["community"].to_numpy()
+            # a dissolved seed's tests go: it has no members left
+            alive = np.zeros(max(int(community_of.max()), int(community.max(initial=-1))) + 1, dtype=bool)
+            alive[community_of[community_of >= 0]] = True
+            standing = (alive[community] & ~np.isin(community, grown)
+                        & (community_of[tests["account_id"].to_numpy()] < 0))
+            parts = [tests.filter(pl.Series(standing))]
+            if grown.size:
+                parts.append(_round_tests(actions, community_of, window_us, min_targets, communities=grown))
+            if freed.size:
+                parts.append(_round_tests(actions, community_of, window_us, min_targets,
+                                          communities=np.setdiff1d(np.flatnonzero(alive), grown), accounts=freed))
+            tests = pl.concat(parts)
+        grown = freed = np.zeros(0, dtype=np.int64)
+        return tests
+
+    def community_codes() -> np.ndarray:
+        """Per account code, its community or -1; a member without a co-engagement action has
+        no code: it meets no one here."""
+        community_of = np.full(len(codes.accounts), -1, dtype=np.int64)
+        code = codes.accounts_of(ids)
+        coded = (membership >= 0) & (code >= 0)
+        community_of[code[coded]] = membership[coded]
+        return community_of
+
     def grow(first_round: int) -> None:
         """Rounds of tests until none passes; the passing accounts join their cluster."""
-        nonlocal membership
+        nonlocal membership, grown
         for round_number in range(first_round, first_round + rounds):
-            in_cluster = membership >= 0
-            if not in_cluster.any():
+            if not (membership >= 0).any():
                 return
-            community_of = np.full(len(codes.accounts), -1, dtype=np.int64)
-            # a member without a co-engagement action has no code (-1): it meets no one here
-            code = codes.accounts_of(ids)
-            coded = in_cluster & (code >= 0)
-            community_of[code[coded]] = membership[coded]
-            passed, met = _test_round(actions, community_of, window_us, significance, min_targets)
+            community_of = community_codes()
+            passed, met = _decide(round_tests(community_of), actions, community_of, window_us, significance)
             if passed.height == 0:
                 return
             met_actions.append(met)
+            grown = passed["community"].unique().to_numpy()
             passed = passed.with_columns(account_id=codes.accounts.gather(passed["account_id"]))
             attached_rows.append(passed.with_columns(round=pl.lit(round_number, pl.Int64)))
             new = [account for account in passed["account_id"] if account not in position]
@@ -388,7 +446,10 @@ def attach_accounts(communities: Communities,
     # first the seeds grow (pairs included); then seeds still too small are dissolved and
     # their accounts tested, like any outsider, against the clusters that did grow
     grow(1)
-    membership = np.where(keep_large(membership, min_size) >= 0, membership, -1)
+    dissolved = (membership >= 0) & (keep_large(membership, min_size) < 0)
+    code = codes.accounts_of(ids)
+    freed = code[dissolved & (code >= 0)]
+    membership = np.where(dissolved, -1, membership)
     grow(rounds + 1)
     new_accounts = ids[graph.n_accounts:]
     grown = _with_accounts(graph, new_accounts)
