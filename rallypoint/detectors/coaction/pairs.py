@@ -12,7 +12,8 @@ What it computes
 How (no quadratic blow-up)
     Shares of a group are sorted by time, so the partners of share ``i`` inside the
     window are the contiguous run ``i+1 .. end_i - 1``. ``window_ends`` finds every
-    ``end_i`` with one binary search of all shares at once (``O(n log n)``), which
+    ``end_i`` in one pass (``O(n)``; ``O(n log n)``, one binary search of all shares at
+    once, when the windows differ from share to share), which
     also gives the exact number of in-window pairs of every group without forming them
     (the null model needs it). ``iter_pair_runs`` then
     cuts the pairs into bounded chunks of runs, formed by the caller's compiled kernel:
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numba
 import numpy as np
 
 from rallypoint.detectors import null_model as nm
@@ -60,6 +62,9 @@ def window_ends(groups: np.ndarray, times: np.ndarray, window: int | np.ndarray)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     widths = np.broadcast_to(np.asarray(window, dtype=np.int64), (n,))
+    if widths[0] == widths.min() == widths.max():
+        # one width (every type's own pairing): the ends only move forward, one compiled pass
+        return _one_width_window_ends(groups, times, int(widths[0]))
     reach = int(widths.max()) + 1
     if reach * (n + 1) >= 2**62:
         return _bisected_window_ends(groups, times, widths)
@@ -70,6 +75,21 @@ def window_ends(groups: np.ndarray, times: np.ndarray, window: int | np.ndarray)
     key[1:][groups[1:] != groups[:-1]] = reach
     np.cumsum(key, out=key)
     return np.searchsorted(key, key + widths, side="right").astype(np.int64)
+
+
+@numba.njit(nogil=True, cache=True)
+def _one_width_window_ends(groups: np.ndarray, times: np.ndarray, width: int) -> np.ndarray:
+    """``window_ends`` for one ``width``: as ``i`` moves on, its end never moves back, so the
+    ends are found by one pointer walking the shares once. ``O(n)``."""
+    n = groups.size
+    ends = np.empty(n, np.int64)
+    end = 0
+    for i in range(n):
+        end = max(end, i + 1)
+        while end < n and groups[end] == groups[i] and times[end] - times[i] <= width:
+            end += 1
+        ends[i] = end
+    return ends
 
 
 def _bisected_window_ends(groups: np.ndarray, times: np.ndarray, widths: np.ndarray) -> np.ndarray:
