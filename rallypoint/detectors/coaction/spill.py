@@ -36,7 +36,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +56,8 @@ BUCKETS_PER_BUDGET = 4
 #: Offsets, lengths and buffer addresses of direct I/O are multiples of this (a page, and a
 #: multiple of every block device's logical block size).
 ALIGNMENT = 4096
+#: Parts given to ``PairSpill.add`` and not yet written, at most (each is held until written).
+WRITES_AHEAD = 2
 #: The dtypes of a spilled ``PerType`` piece's columns, in ``PerType``'s order.
 _DTYPES = (np.int64, np.int64, np.int64, np.int64, np.int64, np.float64)
 #: Bytes per value of every column.
@@ -83,21 +87,38 @@ class PairSpill:
         self.memory: list[list[PerType]] | None = [[]] if self.cuts.size == 0 else None
         self.directory: Path | None = None
         self.files: dict[int, _BucketFile] = {}
-        self.rows_written = 0
+        self._rows_written = 0
+        self.writer: ThreadPoolExecutor | None = None
+        self.writing: deque[Future] = deque()
         if self.memory is None:
             self.directory = Path(tempfile.mkdtemp(prefix="rallypoint-pairs-"))
+            self.writer = ThreadPoolExecutor(1, thread_name_prefix="spill")
+
+    @property
+    def rows_written(self) -> int:
+        """The rows of every part given so far, once written."""
+        self._written()
+        return self._rows_written
 
     @property
     def n_buckets(self) -> int:
         return self.cuts.size + 1
 
     def add(self, part: PerType) -> None:
-        """Append one partition's sums (sorted by ``pair_kind``) to their buckets."""
+        """Append one partition's sums (sorted by ``pair_kind``) to their buckets: written by a
+        thread of the spill's own, in the order given, while the caller goes on pairing (a
+        write is a copy and the disk's time, both without the GIL); at most
+        ``WRITES_AHEAD`` parts wait to be written."""
         if len(part) == 0:
             return
         if self.memory is not None:
             self.memory[0].append(part)
             return
+        while len(self.writing) >= WRITES_AHEAD:
+            self.writing.popleft().result()
+        self.writing.append(self.writer.submit(self._write, part))
+
+    def _write(self, part: PerType) -> None:
         bounds = np.r_[0, np.searchsorted(part.pair_kind, self.cuts), len(part)]
         columns = part.columns()
         for bucket, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
@@ -105,7 +126,7 @@ class PairSpill:
                 if bucket not in self.files:
                     self.files[bucket] = _BucketFile(_open_direct(self._path(bucket)))
                 self.files[bucket].append([column[lo:hi] for column in columns])
-                self.rows_written += hi - lo
+                self._rows_written += hi - lo
 
     def _path(self, bucket: int) -> Path:
         assert self.directory is not None
@@ -118,6 +139,7 @@ class PairSpill:
             parts, self.memory = self.memory[0], None
             yield parts
             return
+        self._written()
         for bucket in sorted(self.files):
             file = self.files.pop(bucket)
             try:
@@ -130,8 +152,19 @@ class PairSpill:
                              for k, dtype in enumerate(_DTYPES)))
                    for offset, rows in file.pieces]
 
+    def _written(self) -> None:
+        """Wait for every part given to be written (a failed write is raised here)."""
+        while self.writing:
+            self.writing.popleft().result()
+
     def close(self) -> None:
         """Delete the spill's files (idempotent; also after an error)."""
+        if self.writer is not None:
+            for future in self.writing:
+                future.cancel()
+            self.writer.shutdown(wait=True)
+            self.writer = None
+            self.writing.clear()
         for file in self.files.values():
             os.close(file.fd)
         self.files = {}
