@@ -57,7 +57,7 @@ BUCKETS_PER_BUDGET = 4
 #: multiple of every block device's logical block size).
 ALIGNMENT = 4096
 #: Parts given to ``PairSpill.add`` and not yet written, at most (each is held until written).
-WRITES_AHEAD = 2
+WRITES_AHEAD = 1
 #: The dtypes of a spilled ``PerType`` piece's columns, in ``PerType``'s order.
 _DTYPES = (np.int64, np.int64, np.int64, np.int64, np.int64, np.float64)
 #: Bytes per value of every column.
