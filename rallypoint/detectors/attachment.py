@@ -252,12 +252,7 @@ def _round_tests(actions: _Engagements, community_of: np.ndarray, window_us: int
     member_post = np.zeros(actions.q.size, dtype=bool)
     member_post[actions.target[in_test]] = True
     on = member_post[actions.target]
-    columns = {"target": actions.target, "account_id": actions.account, "id": actions.id, "time": actions.time}
-    member, outsider = on & in_test, on & tested
-    members = pl.DataFrame({name: column[member] for name, column in columns.items()}
-                           | {"community": side[member], "key": actions.key[member]})
-    outsiders = pl.DataFrame({name: column[outsider] for name, column in columns.items()}
-                             | {"lo_key": actions.lo_key[outsider], "hi_key": actions.hi_key[outsider]})
+    members, outsiders = _members(actions, on & in_test, side), _outsiders(actions, on & tested)
     observed = meeting_counts(outsiders, _MemberIndex(members), window_us).filter(pl.col("n_targets") >= min_targets)
     # expected meetings over every post both the account and the cluster acted on. Rows are
     # grouped and matched on one int64 key per (account, post), (community, post) and
@@ -310,19 +305,34 @@ def _decide(tests: pl.DataFrame, actions: _Engagements, community_of: np.ndarray
     joins = np.full(community_of.size, -1, dtype=np.int64)
     joins[best["account_id"].to_numpy()] = best["community"].to_numpy()
     side = community_of[actions.account]
-    passer, member = joins[actions.account] >= 0, np.isin(side, best["community"].unique().to_numpy())
-    columns = {"target": actions.target, "account_id": actions.account, "id": actions.id, "time": actions.time}
-    passers = pl.DataFrame({name: column[passer] for name, column in columns.items()}
-                           | {"lo_key": actions.lo_key[passer], "hi_key": actions.hi_key[passer]})
-    members = pl.DataFrame({name: column[member] for name, column in columns.items()}
-                           | {"community": side[member], "key": actions.key[member]})
+    passers = _outsiders(actions, joins[actions.account] >= 0)
+    members = _members(actions, np.isin(side, best["community"].unique().to_numpy()), side)
     index = _MemberIndex(members)
     met = []
     for outsider_row, member_row in _meeting_rows(passers, index, window_us):
         own = joins[passers["account_id"].to_numpy()[outsider_row]] == index.community[member_row]
-        met += [frame.select(*columns)[sorted_unique(rows[own])]
+        met += [frame.select(*_ACTION_COLUMNS_CODED)[sorted_unique(rows[own])]
                 for frame, rows in ((passers, outsider_row), (members, member_row))]
     return best, pl.concat(met).unique(["target", "id"])
+
+
+#: An engagement action's columns in a round's frames (codes; ``time`` in µs).
+_ACTION_COLUMNS_CODED = ("target", "account_id", "id", "time")
+
+
+def _columns(actions: _Engagements, rows: np.ndarray) -> dict[str, np.ndarray]:
+    return dict(zip(_ACTION_COLUMNS_CODED, (actions.target[rows], actions.account[rows], actions.id[rows],
+                                            actions.time[rows]), strict=True))
+
+
+def _members(actions: _Engagements, rows: np.ndarray, side: np.ndarray) -> pl.DataFrame:
+    """The ``rows`` (a mask) of members' actions, with their community and (post, time) key."""
+    return pl.DataFrame(_columns(actions, rows) | {"community": side[rows], "key": actions.key[rows]})
+
+
+def _outsiders(actions: _Engagements, rows: np.ndarray) -> pl.DataFrame:
+    """The ``rows`` (a mask) of outsiders' actions, with the keys bounding their windows."""
+    return pl.DataFrame(_columns(actions, rows) | {"lo_key": actions.lo_key[rows], "hi_key": actions.hi_key[rows]})
 
 
 @dataclass(frozen=True)
@@ -390,10 +400,10 @@ def attach_accounts(communities: Communities,
     # the accounts that became outsiders (a dissolved seed's). A round makes again only the
     # tests that change: a community whose members did not change meets its outsiders as before
     tests: pl.DataFrame | None = None
-    grown = freed = np.zeros(0, dtype=np.int64)
+    gained = freed = np.zeros(0, dtype=np.int64)
 
     def round_tests(community_of: np.ndarray) -> pl.DataFrame:
-        nonlocal tests, grown, freed
+        nonlocal tests, gained, freed
         if tests is None:
             tests = _round_tests(actions, community_of, window_us, min_targets)
         else:
@@ -401,16 +411,16 @@ def attach_accounts(communities: Communities,
             # a dissolved seed's tests go: it has no members left
             alive = np.zeros(max(int(community_of.max()), int(community.max(initial=-1))) + 1, dtype=bool)
             alive[community_of[community_of >= 0]] = True
-            standing = (alive[community] & ~np.isin(community, grown)
+            standing = (alive[community] & ~np.isin(community, gained)
                         & (community_of[tests["account_id"].to_numpy()] < 0))
             parts = [tests.filter(pl.Series(standing))]
-            if grown.size:
-                parts.append(_round_tests(actions, community_of, window_us, min_targets, communities=grown))
+            if gained.size:
+                parts.append(_round_tests(actions, community_of, window_us, min_targets, communities=gained))
             if freed.size:
                 parts.append(_round_tests(actions, community_of, window_us, min_targets,
-                                          communities=np.setdiff1d(np.flatnonzero(alive), grown), accounts=freed))
+                                          communities=np.setdiff1d(np.flatnonzero(alive), gained), accounts=freed))
             tests = pl.concat(parts)
-        grown = freed = np.zeros(0, dtype=np.int64)
+        gained = freed = np.zeros(0, dtype=np.int64)
         return tests
 
     def community_codes() -> np.ndarray:
@@ -424,7 +434,7 @@ def attach_accounts(communities: Communities,
 
     def grow(first_round: int) -> None:
         """Rounds of tests until none passes; the passing accounts join their cluster."""
-        nonlocal membership, grown
+        nonlocal membership, gained
         for round_number in range(first_round, first_round + rounds):
             if not (membership >= 0).any():
                 return
@@ -433,7 +443,7 @@ def attach_accounts(communities: Communities,
             if passed.height == 0:
                 return
             met_actions.append(met)
-            grown = passed["community"].unique().to_numpy()
+            gained = passed["community"].unique().to_numpy()
             passed = passed.with_columns(account_id=codes.accounts.gather(passed["account_id"]))
             attached_rows.append(passed.with_columns(round=pl.lit(round_number, pl.Int64)))
             new = [account for account in passed["account_id"] if account not in position]
