@@ -740,7 +740,7 @@ def merge_meetings(actions: pl.DataFrame, meetings: pl.DataFrame) -> pl.DataFram
     arrays of ``n + m`` rows and the actions' times.
     """
     time = actions["timestamp"].dt.epoch("us").to_numpy()
-    repeated = _repeated_rows(actions, time)
+    repeated = _repeated_rows(actions)
     meetings = meetings.unique(_ACTION_KEY, keep="first", maintain_order=True)
     # the actions that may be a meeting already are found by a scan of the ids, then the
     # meetings matched against those few: a join would hash the key of every action
@@ -760,15 +760,13 @@ def merge_meetings(actions: pl.DataFrame, meetings: pl.DataFrame) -> pl.DataFram
     return pl.concat([actions, meetings.select(actions.columns)], rechunk=False).gather(take)
 
 
-def _repeated_rows(actions: pl.DataFrame, time: np.ndarray) -> np.ndarray:
+def _repeated_rows(actions: pl.DataFrame) -> np.ndarray:
     """The rows of the sorted ``actions`` equal to the row before in every ``ACTION_ORDER``
-    column (``time``: their timestamps in µs): the strings are compared only where the time
-    repeats, a string column shifted whole would be a copy of it."""
-    rows = np.flatnonzero(time[1:] == time[:-1]) + 1
-    for key in (key for key in ACTION_ORDER if key != "timestamp"):
-        column = actions[key]
-        rows = rows[(column.gather(rows) == column.gather(rows - 1)).to_numpy()]
-    return rows
+    column: each column compared with itself shifted by one (polars' strings are views, so a
+    shifted column copies 16 bytes a row, not the strings; gathering the rows whose time
+    repeats took four times as long at 10M actions)."""
+    same = pl.all_horizontal([pl.col(key) == pl.col(key).shift(1) for key in ACTION_ORDER]).fill_null(False)
+    return np.flatnonzero(actions.select(same).to_series().to_numpy())
 
 
 def _meeting_places(actions: pl.DataFrame, time: np.ndarray, meetings: pl.DataFrame) -> np.ndarray:
