@@ -29,8 +29,8 @@ def account_facts(records: pa.Table) -> pl.DataFrame:
     Every account's, not only the members': it needs no communities, so ``detect`` computes
     it while they are found, and a member's facts are then one join (:func:`member_facts`).
     Grouped by Arrow on the records as they are: in polars the strings of every record would
-    first be copied (1.8 GiB at 10M records, against 60 MiB here); one thread, as the first
-    and last values of a group are those of the records' order.
+    first be copied, gigabytes at scale; on one thread, as the first and last values of a
+    group are those of the records' order.
     """
     columns = records.select([c for c in ACCOUNT_FACT_COLUMNS if c in records.column_names])
     grouped = columns.group_by("account_id", use_threads=False).aggregate([
