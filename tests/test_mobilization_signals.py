@@ -228,6 +228,15 @@ def test_rows_keep_order_and_ids_and_matched_phrases_are_as_written():
     assert got[0]["matched"] == []
 
 
+def test_each_row_of_a_batch_gets_what_it_gets_alone():
+    # the rows nothing matched in are set aside and put back: no row may take another's signals
+    texts = ["Join us at the Capitol on Jan 6", "lovely day", "", "Bus seats to DC, pix na chave",
+             "lovely night", "Dead people voted", None, "Todos à Esplanada dia 8 às 14h", "ok"]
+    batch = signals(texts)
+    for i, text in enumerate(texts):
+        assert {**batch[i], "id": "t0"} == signals([text])[0]
+
+
 def test_output_has_the_documented_schema():
     table = detect_text_signals(pa.table({"id": ["1"], "text": ["Join us at the Capitol"]}), LEX)
     assert table.schema == SIGNALS_SCHEMA

@@ -178,6 +178,9 @@ def detect_text_signals(table: pa.Table, lexicons: Lexicons | None = None, *, ti
         .fill_null([])
         .alias("_date_text"),
     )
+    # most texts match no pattern: the per-row work below reads only the rows that did
+    found = [*compiled.signal, "_place_text", "_acronyms", "_date_text"]
+    hits = hits.filter(pl.any_horizontal(pl.col(c).list.len() > 0 for c in found))
     hits = _drop_negated(hits, compiled)
     hits = _with_places(hits, lex)
     hits = _with_dates(hits, compiled)
@@ -204,8 +207,13 @@ def detect_text_signals(table: pa.Table, lexicons: Lexicons | None = None, *, ti
         places=pl.col("places"),
     )
     matched = _matched_as_written(hits, flags["call_to_action"])
-    out = pl.concat([flags, matched], how="horizontal")
-    return out.drop("_row").to_arrow().select(SIGNALS_SCHEMA.names).cast(SIGNALS_SCHEMA)
+    out = pl.concat([flags, matched], how="horizontal").drop("id")
+    # every row back in its place; a row nothing matched in has no flag and empty lists
+    empty = pl.lit([], pl.List(pl.String))
+    out = frame.select("id").with_row_index("_row").join(out, on="_row", how="left", maintain_order="left").select(
+        "id", *(pl.col(flag).fill_null(False) for flag in FLAGS),
+        *(pl.col(name).fill_null(empty) for name in SIGNALS_SCHEMA.names if name != "id" and name not in FLAGS))
+    return out.to_arrow().select(SIGNALS_SCHEMA.names).cast(SIGNALS_SCHEMA)
 
 
 _MATCH_PARTS: dict[str, tuple[str, ...]] = {
