@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 
 from rallypoint.detectors.communities import find_communities
-from rallypoint.detectors.roles import assign_roles
+from rallypoint.detectors.roles import assign_roles, first_actor_counts
 
 T0 = datetime(2021, 1, 1, tzinfo=UTC)
 
@@ -90,3 +91,34 @@ def test_first_only_by_chance_is_not_a_seeder():
     members = assign_roles(find_communities(edges), edges["weight"].to_numpy(), reposts(delays, 8))
     assert set(members["role"].to_list()) == {"amplifier"}
     assert members["n_first"].sum() == 8
+
+
+def test_first_actors_and_targets_counted_as_a_plain_reading_would():
+    # ties in time go to the account id first in order; a target one member acted on (however
+    # often) does not count; each community counts its own actions on a shared target
+    rng = np.random.default_rng(7)
+    accounts = [f"acc{i:02d}" for i in range(12)]
+    members = pl.DataFrame({"account_id": accounts[:10], "community": [i % 3 for i in range(10)]})
+    n = 400
+    actions = pl.DataFrame({
+        "type": rng.choice(["repost", "reply"], n), "target": [f"t{k}" for k in rng.integers(0, 25, n)],
+        "account_id": rng.choice(accounts, n),
+        "timestamp": [T0 + timedelta(minutes=int(m)) for m in rng.integers(0, 30, n)],
+    })
+    community = dict(zip(members["account_id"], members["community"], strict=True))
+    groups: dict[tuple, list] = {}
+    for kind, target, account, when in actions.iter_rows():
+        if account in community:
+            groups.setdefault((community[account], kind, target), []).append((when, account))
+    n_first = dict.fromkeys(accounts[:10], 0)
+    targets: dict[str, set] = {a: set() for a in accounts[:10]}
+    for (_, kind, target), acts in groups.items():
+        if len({account for _, account in acts}) >= 2:
+            n_first[min(acts)[1]] += 1
+            for _, account in acts:
+                targets[account].add((kind, target))
+    got = first_actor_counts(members, actions)
+    assert got["account_id"].to_list() == accounts[:10]
+    assert dict(zip(got["account_id"], got["n_first"], strict=True)) == n_first
+    assert dict(zip(got["account_id"], got["n_targets"], strict=True)) == {a: len(t) for a, t in targets.items()}
+    assert sum(n_first.values()) > 20

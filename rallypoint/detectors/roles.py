@@ -20,8 +20,8 @@ What it computes
     more consequential position.
 
 Complexity
-    O(E) NumPy for the graph counts and one sort plus group-by over the co-actions
-    (O(A log A) for A co-share actions) in Polars.
+    O(E) NumPy for the graph counts; for A co-share actions, a dense ranking of their times
+    (O(A log A)) and hash joins and group-bys on integer keys in Polars.
 """
 
 from __future__ import annotations
@@ -75,36 +75,47 @@ def first_actor_counts(members: pl.DataFrame, actions: pa.Table | pl.DataFrame) 
 
     ``actions`` has ``type``, ``target``, ``account_id``, ``timestamp`` (the co-share
     actions of the run). Only targets that two or more members of the same community
-    acted on count.
+    acted on count; the first is the earliest, ties going to the account id first in
+    string order.
+
+    Keys are integers, not strings: a (community, type, target) number and a (time, account)
+    number whose order is the actions' order, so one hash group-by gives each target's
+    first actor (the smallest) and whether a second member acted (the members' smallest and
+    largest numbers differ).
     """
     acts = actions if isinstance(actions, pl.DataFrame) else pl.from_arrow(actions)
+    none = members.select("account_id").with_columns(n_targets=pl.lit(0, pl.Int64), n_first=pl.lit(0, pl.Int64))
     if acts.height == 0 or members.height == 0:
-        return members.select("account_id").with_columns(
-            n_targets=pl.lit(0, pl.Int64), n_first=pl.lit(0, pl.Int64)
-        )
-    acts = (
-        acts.select("type", "target", "account_id", "timestamp")
-        .join(members.select("account_id", "community"), on="account_id", how="inner")
-        .sort("timestamp", "account_id")
+        return none
+    # members numbered in account id order, so that a smaller number is an earlier id
+    numbered = members.select("account_id", "community").unique("account_id").sort("account_id").with_row_index("member")
+    n_members = numbered.height
+
+    types = {name: code for code, name in enumerate(acts["type"].unique().sort().to_list())}
+    acts = acts.select(
+        "account_id", type=pl.col("type").replace_strict(types, return_dtype=pl.Int64),
+        # a target's number: the code of its string among the process's categories (below 2**32)
+        target=pl.col("target").cast(pl.Categorical).to_physical().cast(pl.Int64),
+        time=pl.col("timestamp").rank("dense").cast(pl.Int64),
+    ).join(numbered, on="account_id", how="inner")
+    if acts.height == 0:
+        return none
+    n_targets, n_types = int(acts["target"].max()) + 1, int(acts["type"].max()) + 1
+    acts = acts.select(
+        member=pl.col("member").cast(pl.Int64), order=pl.col("time") * n_members + pl.col("member"),
+        key=(pl.col("community") * n_targets + pl.col("target")) * n_types + pl.col("type"),
     )
-    per_target = (
-        acts.group_by("community", "type", "target", maintain_order=True)
-        .agg(
-            first_account=pl.col("account_id").first(),
-            n_members=pl.col("account_id").n_unique(),
-        )
-        .filter(pl.col("n_members") >= 2)
-    )
-    targets_per_account = (
-        acts.join(per_target.select("community", "type", "target"), on=["community", "type", "target"])
-        .group_by("account_id")
-        .agg(n_targets=pl.struct("type", "target").n_unique().cast(pl.Int64))
-    )
-    firsts = per_target.group_by("first_account").agg(n_first=pl.len().cast(pl.Int64))
+    shared = acts.group_by("key").agg(
+        order=pl.col("order").min(), low=pl.col("member").min(), high=pl.col("member").max()
+    ).filter(pl.col("low") != pl.col("high"))
+    n_first = np.bincount(shared["order"].to_numpy() % n_members, minlength=n_members)
+    # an account is in one community: its distinct keys are its distinct (type, target)
+    n_target = acts.join(shared.select("key"), on="key", how="semi").unique(["member", "key"]).group_by("member").len()
+    counts = numbered.select("member", "account_id", n_first=pl.Series(n_first, dtype=pl.Int64)).join(
+        n_target.select("member", n_targets=pl.col("len").cast(pl.Int64)), on="member", how="left")
     return (
         members.select("account_id")
-        .join(targets_per_account, on="account_id", how="left")
-        .join(firsts.rename({"first_account": "account_id"}), on="account_id", how="left")
+        .join(counts.select("account_id", "n_targets", "n_first"), on="account_id", how="left", maintain_order="left")
         .with_columns(pl.col("n_targets").fill_null(0), pl.col("n_first").fill_null(0))
     )
 
