@@ -67,3 +67,35 @@ def test_counts_per_cluster_are_what_the_reasons_say():
     counts = evidence_counts(everything).row(0, named=True)
     assert counts["coaction"] == [{"type": "co_repost", "n_accounts": 3, "n_targets": 2, "n_actions": 6}]
     assert (counts["n_call_to_action"], counts["n_delegitimization"], counts["n_escalation"]) == (1, 1, 0)
+
+
+def test_rows_are_the_sorted_neighbour_rule_read_plainly():
+    # random actions with many ties in time, several types, targets and clusters, and accounts in
+    # no cluster: the rows kept, and their order, are those of sorting by (cluster, type, target,
+    # time, account) as strings and reading each row's neighbours (no two rows share all five)
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n = 600
+    accounts = [f"a{i:02d}" for i in range(14)]
+    actions = pl.DataFrame({
+        "type": rng.choice(["co_repost", "co_link", "co_reply"], n).tolist(),
+        "target": [f"t{k}" for k in rng.integers(0, 20, n)],
+        "account_id": rng.choice(accounts, n).tolist(),
+        "id": [f"r{i}" for i in range(n)],
+        "timestamp": [T0 + timedelta(seconds=10 * int(s)) for s in rng.integers(0, 60, n)],
+    }).unique(["type", "target", "account_id", "timestamp"], keep="first", maintain_order=True)
+    membership = pl.DataFrame({"account_id": accounts[:12], "cluster_id": [i % 4 for i in range(12)]})
+    windows = {"co_repost": 60.0, "co_link": 300.0, "co_reply": 30.0}
+    cluster = dict(zip(membership["account_id"], membership["cluster_id"], strict=True))
+    rows = sorted((cluster[a], kind, target, when, a, i) for kind, target, a, i, when in actions.iter_rows()
+                  if a in cluster)
+
+    def partners(x, y):
+        return x[:3] == y[:3] and x[4] != y[4] and abs(x[3] - y[3]) <= timedelta(seconds=windows[x[1]])
+
+    expected = [r[5] for k, r in enumerate(rows)
+                if (k > 0 and partners(r, rows[k - 1])) or (k + 1 < len(rows) and partners(r, rows[k + 1]))]
+    got = coaction_evidence(actions, membership, windows)
+    assert got["id"].to_list() == expected
+    assert 50 < len(expected) < len(rows)

@@ -24,7 +24,7 @@ What it computes
 
 How
     Co-actions are joined to cluster membership, sorted by (cluster, type, target,
-    time) and an action is kept when the previous or the next action of the same
+    time, account) — as integers in the strings' order — and an action is kept when the previous or the next action of the same
     target in the cluster is by another account and within the window — a sorted
     neighbour test, O(A log A) for A actions, no pairs formed. (When one account acts
     twice in a row on a target its second action is judged against the first; that can
@@ -68,28 +68,31 @@ def coaction_evidence(actions: pa.Table | pl.DataFrame, membership: pl.DataFrame
     if acts.height == 0 or membership.height == 0:
         return empty_evidence()
     acts = acts.select("type", "target", "account_id", "id", "timestamp")
-    if isinstance(window_seconds, dict):
-        windows = pl.DataFrame(
-            {"type": list(window_seconds), "window_us": [round(w * 1e6) for w in window_seconds.values()]},
-            schema={"type": pl.String, "window_us": pl.Int64},
-        )
-        acts = acts.join(windows, on="type", how="left")
-    else:
-        acts = acts.with_columns(window_us=pl.lit(round(window_seconds * 1e6), pl.Int64))
+    # the sort is by integers in the strings' order: (cluster, type, target) one number and
+    # (time, account) another; strings sorted, and compared row to row, cost most of this stage
+    types = acts["type"].unique().sort()
+    targets = acts["target"].unique().sort()
+    members = membership.select("account_id", "cluster_id").sort("account_id").with_row_index("member")
+    joined = acts.join(members, on="account_id", how="inner")
+    windows = (window_seconds if isinstance(window_seconds, dict) else dict.fromkeys(types, window_seconds))
+    n_types, n_targets, n_members = types.len(), targets.len(), members.height
+
+    def code(column: str, values: pl.Series) -> pl.Expr:
+        return pl.col(column).replace_strict(values, pl.int_range(values.len(), eager=True), return_dtype=pl.Int64)
+
+    joined = joined.with_columns(
+        window_us=pl.col("type").replace_strict({t: round(w * 1e6) for t, w in windows.items()}, default=None,
+                                                return_dtype=pl.Int64),
+        group=(pl.col("cluster_id") * n_types + code("type", types)) * n_targets + code("target", targets),
+        order=pl.col("timestamp").rank("dense").cast(pl.Int64) * n_members + pl.col("member"),
+    ).sort("group", "order")
     window = pl.duration(microseconds=pl.col("window_us"))
-    group = ["cluster_id", "type", "target"]
-    joined = (
-        acts.join(membership.select("account_id", "cluster_id"), on="account_id", how="inner")
-        .sort([*group, "timestamp", "account_id"])
-    )
-    # the rows are sorted by group: a neighbour is in the same group when its keys are equal,
-    # so the shifts run over the whole column (shifts ``over`` the group hash its string keys,
-    # which cost most of this stage at scale)
+
+    # the rows are sorted by group: a neighbour is in the same group when its number is equal
     def neighbour(offset: int) -> pl.Expr:
-        same_group = pl.all_horizontal([pl.col(key) == pl.col(key).shift(offset) for key in group])
         apart = (pl.col("timestamp") - pl.col("timestamp").shift(offset)).abs()
-        return (same_group & (apart <= window) & (pl.col("account_id").shift(offset) != pl.col("account_id"))).fill_null(
-            False)
+        return ((pl.col("group") == pl.col("group").shift(offset)) & (apart <= window)
+                & (pl.col("member").shift(offset) != pl.col("member"))).fill_null(False)
 
     partnered = neighbour(1) | neighbour(-1)
     kept = joined.filter(partnered)
