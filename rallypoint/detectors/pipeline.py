@@ -384,9 +384,11 @@ class DetectRun:
         """Learned code words as evidence, then the second scoring pass and the queue's names."""
         with self.stages.stage("terms", "learned code words and the second scoring pass"):
             self.learned, hits = learned_terms(self.first_pass, self.signals, self.records)
-            self.evidence = pl.concat([self.evidence, term_evidence(hits)])
+            terms = term_evidence(hits)
+            self.evidence = pl.concat([self.evidence, terms])
+            # the first pass counted every other kind; only the new rows are counted again
             facts = self.facts.drop(f"n_{TERM_KIND}").join(
-                evidence_counts(self.evidence).select("cluster_id", f"n_{TERM_KIND}"), on="cluster_id", how="left"
+                evidence_counts(terms).select("cluster_id", f"n_{TERM_KIND}"), on="cluster_id", how="left"
             ).with_columns(pl.col(f"n_{TERM_KIND}").fill_null(0)).join(taught_terms(hits), on="cluster_id", how="left")
             self.keys = queue_keys(scoring.component_scores(facts))
             self.scored = scoring.score_clusters(facts, threshold=self.options.threshold,
