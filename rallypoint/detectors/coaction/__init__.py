@@ -18,6 +18,7 @@ from rallypoint.detectors.coaction.build import (
     RECORD_COLUMNS,
     CoactionResult,
     CodedEvents,
+    KeptEdges,
     build_coaction_edges,
 )
 from rallypoint.detectors.coaction.options import (
@@ -39,5 +40,6 @@ __all__ = [
     "CoactionOptions",
     "CoactionResult",
     "CodedEvents",
+    "KeptEdges",
     "build_coaction_edges",
 ]
