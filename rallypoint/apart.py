@@ -15,7 +15,6 @@ import os
 import pickle
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
@@ -34,30 +33,17 @@ def call_apart(function: Callable[..., Any], *args: Any) -> Any:
     # the child imports this very package, wherever this process found it
     here = str(Path(__file__).resolve().parent.parent)
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
-    # stderr goes to a file, so that nothing the child says can fill a pipe while its call is written
-    with tempfile.TemporaryFile() as errors, subprocess.Popen(
-            [sys.executable, "-m", "rallypoint.apart"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=errors, env={**os.environ, "PYTHONPATH": path}) as child:
-        # the child reads its whole call before it writes its result: the call's bytes (arrays of
-        # millions of edges) go once it has them, not when it ends
-        try:
-            child.stdin.write(payload)
-            child.stdin.close()
-        except BrokenPipeError:
-            pass  # the child ended early: its exit status and stderr say why
-        del payload
-        stdout = child.stdout.read()
-        child.wait()
-        errors.seek(0)
-        stderr = errors.read()
-    if child.returncode != 0:
+    done = subprocess.run([sys.executable, "-m", "rallypoint.apart"], input=payload, capture_output=True,
+                          env={**os.environ, "PYTHONPATH": path})
+    del payload
+    if done.returncode != 0:
         name = function.__qualname__
-        if child.returncode < 0:
-            raise ApartError(f"The process running {name} was ended by signal {-child.returncode} "
+        if done.returncode < 0:
+            raise ApartError(f"The process running {name} was ended by signal {-done.returncode} "
                              "(the system may have run out of memory).")
-        lines = stderr.decode(errors="replace").strip().splitlines()
-        raise ApartError(f"{name} failed in its process: {lines[-1] if lines else f'exit {child.returncode}'}")
-    return pickle.loads(stdout)
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        raise ApartError(f"{name} failed in its process: {lines[-1] if lines else f'exit {done.returncode}'}")
+    return pickle.loads(done.stdout)
 
 
 class ApartExecutor(Executor):

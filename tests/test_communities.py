@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pytest
 
 from rallypoint.detectors.communities import (
     CommunityError,
-    account_graph_of_codes,
-    build_account_graph,
     find_communities,
     normalized_mutual_information,
-    start_communities,
 )
 from rallypoint.errors import RallypointError
 
@@ -112,23 +108,3 @@ def test_bad_parameters_raise_one_clear_sentence(kwargs):
         find_communities(edges, **kwargs)
     assert isinstance(info.value, RallypointError)
     assert str(info.value).endswith(".")
-
-
-def test_the_graph_made_on_codes_is_the_graph_made_on_the_strings():
-    # detect starts the partition from co-action's codes, before the edge table's strings exist:
-    # the vertices must be numbered as the edge table would number them, or Leiden's answer moves
-    table, _ = planted_groups([12, 15, 9], 0.7, 80, seed=5)
-    named = table["account_a"].to_pylist() + table["account_b"].to_pylist()
-    # co-action's accounts: sorted distinct strings, some of them in no kept edge
-    accounts = pl.Series(sorted(set(named) | {f"zz{k}" for k in range(7)} | {"aaa"}))
-    a_codes = np.searchsorted(accounts.to_numpy(), table["account_a"].to_pylist())
-    b_codes = np.searchsorted(accounts.to_numpy(), table["account_b"].to_pylist())
-    from_strings = build_account_graph(table)
-    from_codes = account_graph_of_codes(accounts, a_codes, b_codes)
-    assert from_codes.accounts.to_pylist() == from_strings.accounts.to_pylist()
-    assert np.array_equal(from_codes.source, from_strings.source)
-    assert np.array_equal(from_codes.target, from_strings.target)
-    weights = table.select(["weight", "strength"])
-    found = start_communities(weights, seed=2, graph=from_codes).result()
-    assert np.array_equal(found.membership, start_communities(table, seed=2).result().membership)
-    assert found.n_communities >= 3

@@ -38,7 +38,6 @@ from typing import Any
 
 import igraph as ig
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -115,21 +114,6 @@ def build_account_graph(edges: pa.Table) -> AccountGraph:
     encoded = pc.dictionary_encode(both)
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return AccountGraph(accounts=encoded.dictionary, source=codes[:n_edges], target=codes[n_edges:])
-
-
-def account_graph_of_codes(accounts: pl.Series, account_a: np.ndarray, account_b: np.ndarray) -> AccountGraph:
-    """:func:`build_account_graph` of an edge table whose accounts are ``accounts[account_a]``
-    and ``accounts[account_b]`` (codes into distinct strings), made on the codes: the same
-    numbering (first appearance in ``account_a``, then ``account_b``) without the strings.
-    ``O(E)`` hashing."""
-    n_edges = account_a.size
-    both = np.concatenate([account_a, account_b]).astype(np.int64, copy=False)
-    present = pl.Series(both).unique(maintain_order=True).to_numpy()
-    vertex = np.zeros(int(present.max()) + 1 if present.size else 0, dtype=np.int64)
-    vertex[present] = np.arange(present.size)
-    codes = vertex[both]
-    names = accounts.gather(present).to_arrow().cast(pa.string())
-    return AccountGraph(accounts=names, source=codes[:n_edges], target=codes[n_edges:])
 
 
 def cpm_weights(edges: pa.Table, strength_cap: float = DEFAULT_STRENGTH_CAP) -> np.ndarray:
@@ -219,7 +203,6 @@ def start_communities(
     n_iterations: int = DEFAULT_LEIDEN_ITERATIONS,
     strength_cap: float = DEFAULT_STRENGTH_CAP,
     executor: Executor | None = None,
-    graph: AccountGraph | None = None,
 ) -> PendingCommunities:
     """Partition the co-action graph's accounts into communities: the accounts numbered and the
     weights made here, the partition (:func:`partition_graph`) run here or submitted to
@@ -238,8 +221,6 @@ def start_communities(
     n_iterations : Leiden iterations (default 2); negative iterates until the partition is stable.
     strength_cap : CPM weights are ``min(1, strength / strength_cap)``.
     executor : where the partition runs; ``None``: here, before this returns.
-    graph : the accounts already numbered (:func:`account_graph_of_codes`); ``edges`` then
-        needs only ``weight`` and ``strength``.
     """
     if objective not in OBJECTIVES:
         raise CommunityError(
@@ -256,8 +237,7 @@ def start_communities(
             resolution = DEFAULT_MODULARITY_RESOLUTION if resolution is None else resolution
         else:
             resolution = None
-    if graph is None:
-        graph = build_account_graph(edges)
+    graph = build_account_graph(edges)
     arguments = (graph.n_accounts, graph.source, graph.target, weights, objective, resolution, seed, n_iterations)
     if executor is None:
         partition: Future = Future()

@@ -12,8 +12,7 @@ terminal); each stage calls the module that owns its work:
 2. **edges** — the edges table written; only the columns Leiden, the roles and the score
    read stay in memory.
 3. **communities** — Leiden on the weighted co-action graph (:mod:`.communities`; Traag
-   et al. 2019), started as soon as co-action has kept the edges (a large graph's in a
-   process of its own, while co-action finds the actions behind them), grown by the group test of :mod:`.attachment`; then the accounts left
+   et al. 2019), grown by the group test of :mod:`.attachment`; then the accounts left
    out of every cluster grouped by their loose pairs (:mod:`.loose`, ``loose_groups``),
    whose edges complete the edges table; then only the edges' weights stay.
 4. **records**, **accounts**, **roles** — while Leiden runs in its own process: the
@@ -48,7 +47,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -61,12 +60,7 @@ from rallypoint.detectors import promoted, scoring
 from rallypoint.detectors.attachment import attach_accounts, merge_meetings, prepare_engagements
 from rallypoint.detectors.cluster_bursts import burst_candidates, cluster_bursts
 from rallypoint.detectors.coaction.co_engage import TYPE as ENGAGE_TYPE
-from rallypoint.detectors.communities import (
-    DEFAULT_STRENGTH_CAP,
-    MIN_CLUSTER_SIZE,
-    account_graph_of_codes,
-    start_communities,
-)
+from rallypoint.detectors.communities import DEFAULT_STRENGTH_CAP, MIN_CLUSTER_SIZE, start_communities
 from rallypoint.detectors.evidence import coaction_evidence, evidence_counts, signal_evidence
 from rallypoint.detectors.facts import cluster_facts
 from rallypoint.detectors.inauthenticity import cluster_inauthenticity
@@ -81,9 +75,6 @@ from rallypoint.detectors.terms import TERM_KIND, learned_terms, taught_terms, t
 from rallypoint.lake import Lake, new_id
 from rallypoint.schema import EDGES_SCHEMA
 
-if TYPE_CHECKING:
-    from rallypoint.detectors.coaction import KeptEdges
-
 #: Columns the detectors read from the lake (everything but ``extra``/``urls_original``).
 READ_COLUMNS = [
     "id", "platform", "account_id", "timestamp", "action", "target_id", "target_account_id", "text",
@@ -95,7 +86,7 @@ READ_COLUMNS = [
 #: mention and media lists no later stage reads
 LATER_COLUMNS = list(dict.fromkeys([*TEXT_COLUMNS, *ACCOUNT_FACT_COLUMNS]))
 #: From this many edges the partition (Leiden) runs in a process of its own while this one
-#: finds the actions and writes the edges: igraph holds the GIL throughout. Below it, writing the edges (what the
+#: writes the edges: igraph holds the GIL throughout. Below it, writing the edges (what the
 #: process frees this one for) takes about as long as starting a process.
 PARTITION_APART_EDGES = 2_000_000
 
@@ -221,6 +212,7 @@ class DetectRun:
             # run leaves no edges file behind
             self.edges_file = run.enter_context(ExitStack())
             self.coaction()
+            self.start_communities()
             self.write_edges()
             self.describe_accounts()
             self.communities()
@@ -267,7 +259,7 @@ class DetectRun:
         with self.stages.stage("coaction", f"co-action edges ({n_records:,} records)"):
             result = build_coaction_edges(
                 coaction_input.pop(), o.coaction(loose_significance=LOOSE_SIGNIFICANCE if self.loose else None),
-                scheduler=o.scheduler, on_engage_events=prepare_attachment, on_kept_edges=self.start_communities,
+                scheduler=o.scheduler, on_engage_events=prepare_attachment,
             )
             # of the result the run keeps its parts, not the result: the actions are let go once
             # the evidence and roles have them, the edges' strings once the edges are written
@@ -284,21 +276,19 @@ class DetectRun:
         return self.options.loose_groups and self.options.null_model != "none" and \
             self.options.significance < LOOSE_SIGNIFICANCE
 
-    def start_communities(self, kept: KeptEdges) -> None:
-        """communities, begun, as soon as co-action has kept the edges: the accounts numbered
-        and the partition started, in a process of its own for a large graph
-        (:data:`PARTITION_APART_EDGES`), so that co-action finds the actions behind the edges
-        and the edges are written meanwhile."""
+    def start_communities(self) -> None:
+        """communities, begun: the accounts numbered and the partition started, in a process of
+        its own for a large graph (:data:`PARTITION_APART_EDGES`), so the edges are written
+        meanwhile."""
         o = self.options
-        self.partition_apart = (self.run_context.enter_context(ApartExecutor())
-                                if kept.n_edges >= PARTITION_APART_EDGES else None)
-        # with co-engagement, pairs are seeds too: the group test can grow them to clusters
-        engage_window = kept.window_seconds.get(ENGAGE_TYPE)
-        self.pending = start_communities(pa.table({"weight": kept.weight, "strength": kept.strength}),
-                                         objective=o.objective, resolution=o.resolution, seed=o.seed,
-                                         min_size=2 if engage_window else MIN_CLUSTER_SIZE,
-                                         executor=self.partition_apart,
-                                         graph=account_graph_of_codes(kept.accounts, kept.account_a, kept.account_b))
+        with self.stages.stage("communities", f"communities ({self.edges.num_rows:,} edges)"):
+            self.partition_apart = (self.run_context.enter_context(ApartExecutor())
+                                    if self.edges.num_rows >= PARTITION_APART_EDGES else None)
+            # with co-engagement, pairs are seeds too: the group test can grow them to clusters
+            engage_window = self.window_seconds.get(ENGAGE_TYPE)
+            self.pending = start_communities(self.edges, objective=o.objective, resolution=o.resolution, seed=o.seed,
+                                             min_size=2 if engage_window else MIN_CLUSTER_SIZE,
+                                             executor=self.partition_apart)
 
     def write_edges(self) -> None:
         """edges: the edges table written while the communities are found, and of it only what

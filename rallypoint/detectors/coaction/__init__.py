@@ -18,7 +18,6 @@ from rallypoint.detectors.coaction.build import (
     RECORD_COLUMNS,
     CoactionResult,
     CodedEvents,
-    KeptEdges,
     build_coaction_edges,
 )
 from rallypoint.detectors.coaction.options import (
@@ -40,6 +39,5 @@ __all__ = [
     "CoactionOptions",
     "CoactionResult",
     "CodedEvents",
-    "KeptEdges",
     "build_coaction_edges",
 ]

@@ -156,26 +156,6 @@ class CodedEvents:
                                   id=self.ids.gather(self.frame["id"]))
 
 
-@dataclass(frozen=True)
-class KeptEdges:
-    """The edges the result will hold, known before the actions behind them are found: each
-    edge's accounts as codes into ``accounts`` (sorted distinct strings), ``account_a`` and
-    ``account_b`` in the edge table's row order, with its ``weight`` and ``strength`` (the
-    edge table's columns of those names); ``window_seconds`` per type. What a caller needs to
-    start partitioning the graph while the actions are found (``on_kept_edges``)."""
-
-    accounts: pl.Series
-    account_a: np.ndarray
-    account_b: np.ndarray
-    weight: np.ndarray
-    strength: np.ndarray
-    window_seconds: dict[str, float]
-
-    @property
-    def n_edges(self) -> int:
-        return int(self.account_a.size)
-
-
 @dataclass
 class CoactionResult:
     """Edges (``EDGES_SCHEMA``), the actions behind them, the windows used and run figures.
@@ -210,7 +190,6 @@ def build_coaction_edges(
     *,
     scheduler: str | Any | None = None,
     on_engage_events: Callable[[pl.DataFrame | CodedEvents, float], None] | None = None,
-    on_kept_edges: Callable[[KeptEdges], None] | None = None,
     edge_sink: Callable[[pa.Table], None] | None = None,
     **settings: Any,
 ) -> CoactionResult:
@@ -233,9 +212,6 @@ def build_coaction_edges(
     ``CoactionResult.engage_events``) and window in seconds as soon as both are known,
     before any pair is formed, so a caller can start work on them beside the pairing
     (``detect`` prepares the attachment's test there);
-    ``on_kept_edges``: called with the edges' accounts and weights (:class:`KeptEdges`) as
-    soon as the null model has kept them, before the actions behind them are found and the
-    edge table is built (``detect`` starts the partition of the graph there);
     ``edge_sink``: called with the edges as they are formed, a bucket of account pairs at a
     time (``EDGES_SCHEMA`` tables, in the order of the whole table), none of them held: the
     result's ``edges`` and ``actions_frame`` are then empty and ``stats`` counts the
@@ -313,8 +289,6 @@ def build_coaction_edges(
     # kept (type, pair) rows go to the actions step in those keys: no string -> code round trip.
     # The actions come first: the share events go before the edges' strings are made
     kept, runs = _kept_pair_rows(per_type, o.null_model, o.significance)
-    if on_kept_edges is not None and streamed is None:
-        on_kept_edges(_kept_edges(per_type, runs, plan.accounts, windows))
     loose_runs = loose_actions = None
     if loose is not None and runs is not None:
         # the same pairs and p-values, another choice: only the pairs the loose groups can use.
@@ -867,17 +841,6 @@ def _kept_pair_rows(per_type: pl.DataFrame, null_model: str, significance: float
 
 
 _KEPT_COLUMNS = ("kind", "account_a", "account_b")
-
-
-def _kept_edges(per_type: pl.DataFrame, runs: _PairRuns | None, accounts: pl.Series,
-                windows: dict[str, float]) -> KeptEdges:
-    """The kept pairs as ``_edge_table`` will write them (its rows, accounts, weights and strengths)."""
-    if runs is None:
-        none = np.zeros(0, dtype=np.int64)
-        return KeptEdges(accounts, none, none, none, none.astype(np.float64), windows)
-    starts = runs.starts[runs.keep]
-    return KeptEdges(accounts, per_type["account_a"].to_numpy()[starts], per_type["account_b"].to_numpy()[starts],
-                     runs.weight[runs.keep], runs.strength[runs.keep], windows)
 
 
 def _edge_table(per_type: pl.DataFrame, type_list: Sequence[str], null_model: str, significance: float,
