@@ -24,11 +24,12 @@ What it computes
 
 How
     Co-actions are joined to cluster membership, sorted by (cluster, type, target,
-    time, account) — as integers in the strings' order — and an action is kept when the previous or the next action of the same
-    target in the cluster is by another account and within the window — a sorted
-    neighbour test, O(A log A) for A actions, no pairs formed. (When one account acts
-    twice in a row on a target its second action is judged against the first; that can
-    only drop an action, never keep one that has no partner in the window.)
+    time, account), as integers in the strings' order, and an action is kept when the
+    previous or the next action of the same target in the cluster is by another account
+    and within the window — a sorted neighbour test, O(A log A) for A actions, no pairs
+    formed. (When one account acts twice in a row on a target its second action is
+    judged against the first; that can only drop an action, never keep one that has no
+    partner in the window.)
 """
 
 from __future__ import annotations
