@@ -37,6 +37,7 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
+from rallypoint.arrays import sorted_codes
 from rallypoint.detectors.scoring import COACTION_VERBS
 from rallypoint.schema import EVIDENCE_SCHEMA, INAUTHENTICITY_EVIDENCE_KINDS, SIGNAL_EVIDENCE_KINDS
 
@@ -68,23 +69,19 @@ def coaction_evidence(actions: pa.Table | pl.DataFrame, membership: pl.DataFrame
     acts = actions if isinstance(actions, pl.DataFrame) else pl.from_arrow(actions)
     if acts.height == 0 or membership.height == 0:
         return empty_evidence()
-    acts = acts.select("type", "target", "account_id", "id", "timestamp")
+    # an action without a type or target partners no one: it is left out before the codes
+    acts = acts.select("type", "target", "account_id", "id", "timestamp").drop_nulls(["type", "target"])
     # the sort is by integers in the strings' order: (cluster, type, target) one number and
     # (time, account) another; strings sorted, and compared row to row, cost most of this stage
-    types = acts["type"].unique().sort()
-    targets = acts["target"].unique().sort()
+    types, type_code = sorted_codes(acts["type"])
+    targets, target_code = sorted_codes(acts["target"])
+    windows = window_seconds if isinstance(window_seconds, dict) else dict.fromkeys(types, window_seconds)
+    window_of_type = pl.Series([round(windows[t] * 1e6) if t in windows else None for t in types], dtype=pl.Int64)
+    acts = acts.with_columns(type_code=type_code, target_code=target_code, window_us=window_of_type.gather(type_code))
     members = membership.select("account_id", "cluster_id").sort("account_id").with_row_index("member")
-    joined = acts.join(members, on="account_id", how="inner")
-    windows = (window_seconds if isinstance(window_seconds, dict) else dict.fromkeys(types, window_seconds))
     n_types, n_targets, n_members = types.len(), targets.len(), members.height
-
-    def code(column: str, values: pl.Series) -> pl.Expr:
-        return pl.col(column).replace_strict(values, pl.int_range(values.len(), eager=True), return_dtype=pl.Int64)
-
-    joined = joined.with_columns(
-        window_us=pl.col("type").replace_strict({t: round(w * 1e6) for t, w in windows.items()}, default=None,
-                                                return_dtype=pl.Int64),
-        group=(pl.col("cluster_id") * n_types + code("type", types)) * n_targets + code("target", targets),
+    joined = acts.join(members, on="account_id", how="inner").with_columns(
+        group=(pl.col("cluster_id") * n_types + pl.col("type_code")) * n_targets + pl.col("target_code"),
         order=pl.col("timestamp").rank("dense").cast(pl.Int64) * n_members + pl.col("member"),
     ).sort("group", "order")
     window = pl.duration(microseconds=pl.col("window_us"))

@@ -31,6 +31,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rallypoint.arrays import sorted_codes
 from rallypoint.detectors.communities import Communities
 from rallypoint.detectors.evidence import ORIGIN_TYPES
 
@@ -91,16 +92,14 @@ def first_actor_counts(members: pl.DataFrame, actions: pa.Table | pl.DataFrame) 
     numbered = members.select("account_id", "community").unique("account_id").sort("account_id").with_row_index("member")
     n_members = numbered.height
 
-    types = {name: code for code, name in enumerate(acts["type"].unique().sort().to_list())}
+    types, type_code = sorted_codes(acts["type"])
+    targets, target_code = sorted_codes(acts["target"])
+    n_types, n_targets = types.len(), targets.len()
     acts = acts.select(
-        "account_id", type=pl.col("type").replace_strict(types, return_dtype=pl.Int64),
-        # a target's number: the code of its string among the process's categories (below 2**32)
-        target=pl.col("target").cast(pl.Categorical).to_physical().cast(pl.Int64),
-        time=pl.col("timestamp").rank("dense").cast(pl.Int64),
+        "account_id", type=type_code, target=target_code, time=pl.col("timestamp").rank("dense").cast(pl.Int64),
     ).join(numbered, on="account_id", how="inner")
     if acts.height == 0:
         return none
-    n_targets, n_types = int(acts["target"].max()) + 1, int(acts["type"].max()) + 1
     acts = acts.select(
         member=pl.col("member").cast(pl.Int64), order=pl.col("time") * n_members + pl.col("member"),
         key=(pl.col("community") * n_targets + pl.col("target")) * n_types + pl.col("type"),
