@@ -101,3 +101,44 @@ def test_union_codes_code_two_columns_as_sorted_codes_codes_them_together():
         assert union.to_list() == expected.to_list()
         assert moved[codes].tolist() == expected_codes[: len(old)].tolist()
         assert placed.tolist() == expected_codes[len(old):].tolist()
+
+
+def test_kept_pair_meetings_count_each_pair_of_records_once_across_types_and_targets():
+    """Random share events of two types, some records sharing several targets (hashtags) and
+    seen by both types: per kept account pair, the distinct pairs of records within a type's
+    window, against a plain reading of every pair of shares."""
+    from itertools import combinations
+
+    from rallypoint.detectors.coaction.partition import Coded, distinct_meetings, kept_pair_meetings
+
+    rng = np.random.default_rng(11)
+    accounts = sorted(f"u{k}" for k in range(6))
+    rows = []
+    for record in range(120):
+        account, time = accounts[rng.integers(6)], int(rng.integers(0, 400))
+        for kind in rng.choice(2, size=rng.integers(1, 3), replace=False).tolist():
+            for target in rng.choice(4, size=rng.integers(1, 3), replace=False).tolist():
+                rows.append({"kind": kind, "target": f"t{target}", "account_id": account, "id": f"r{record}",
+                             "time": time})
+    shares = pl.DataFrame(rows)
+    window = np.array([40, 90], np.int64)
+    coded = [Coded(shares.filter(pl.col("kind") == k), accounts=pl.Series(accounts), n_kinds=2) for k in (0, 1)]
+    pairs = [(a, b) for a, b in combinations(range(6), 2) if rng.random() < 0.6]
+    kept = pl.DataFrame([{"kind": k, "account_a": a, "account_b": b, "pair": n}
+                         for n, (a, b) in enumerate(pairs) for k in (0, 1) if rng.random() < 0.8],
+                        schema={"kind": pl.Int64, "account_a": pl.Int64, "account_b": pl.Int64, "pair": pl.Int64})
+    found = [kept_pair_meetings(c, kept.filter(pl.col("kind") == k), window, None) for k, c in enumerate(coded)]
+    got = distinct_meetings(*(np.concatenate(column) for column in zip(*found, strict=True)), len(pairs))
+
+    plain = [set() for _ in pairs]
+    kept_set = {(r["kind"], r["account_a"], r["account_b"]): r["pair"] for r in kept.to_dicts()}
+    for x, y in combinations(rows, 2):
+        a, b = sorted((accounts.index(x["account_id"]), accounts.index(y["account_id"])))
+        same = x["kind"] == y["kind"] and x["target"] == y["target"] and a != b
+        if same and abs(x["time"] - y["time"]) <= window[x["kind"]] and (x["kind"], a, b) in kept_set:
+            plain[kept_set[(x["kind"], a, b)]].add(tuple(sorted((x["id"], y["id"]))))
+    assert got.tolist() == [len(s) for s in plain]
+    assert any(len(s) for s in plain)
+    # the shares' rows counted per type and target: more than the distinct pairs
+    per_type = sum(len(f[0]) for f in found)
+    assert per_type > got.sum()
