@@ -71,6 +71,7 @@ from rallypoint.detectors.coaction.partition import (
     Coded,
     coded_pair_actions,
     count_shares,
+    distinct_meetings,
     kept_pair_meetings,
     merge_figures,
     pair_slices,
@@ -688,7 +689,9 @@ class _LocalPlan:
     def meetings(self, shares, rows, window_us, max_pairs_per_share, n_pairs):
         """Per pair number ``0..n_pairs-1`` of ``rows`` (``kind``, ``account_a``, ``account_b``,
         ``pair``): the distinct pairs of records behind its co-share pairs, over every type."""
-        return kept_pair_meetings(shares, rows, window_us, max_pairs_per_share, n_pairs)
+        found = [kept_pair_meetings(s, rows.filter(pl.col("kind") == kind), window_us, max_pairs_per_share)
+                 for kind, s in enumerate(shares)]
+        return distinct_meetings(*(np.concatenate(column) for column in zip(*found, strict=True)), n_pairs)
 
     def actions(self, shares, kept, window_us, max_pairs_per_share):
         """The shares behind ``kept`` (codes), type by type. When every (pair, type) formed of a

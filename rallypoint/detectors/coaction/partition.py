@@ -12,8 +12,8 @@ part of the account pairs), and ``coact_codes`` turns one partition (``PartShare
   * figures: pairs in window, formed, capped, targets capped.
 
 ``coded_pair_actions`` re-pairs a type's shares and keeps those that form a pair of a
-kept edge (the evidence behind edges); ``kept_pair_meetings`` counts those pairs'
-distinct pairs of records, one act seen by several types or targets once. All are pure functions of their inputs:
+kept edge (the evidence behind edges); ``kept_pair_meetings`` gives those pairs' records,
+so that one act seen by several types counts once (``distinct_meetings``). All are pure functions of their inputs:
 ``engine.py`` runs them in this process or as tasks on a cluster.
 """
 
@@ -558,147 +558,109 @@ def coded_pair_actions(
     pair of their type are re-paired (the cap counts among them only) and those in a kept
     pair returned.
 
-    The kept pairs become, per (type, account), the sorted list of its kept partners
-    (``KeptPartners``); a compiled kernel (``_kept_pair_hits``, on ``CHUNK_WORKERS`` threads)
-    walks every in-window pair of the re-paired shares once and looks the later share's
-    account up in the earlier share's account's list by binary search: no pair is written
-    out, sorted or hashed.
+    The kept pairs become, per (type, account), the sorted list of its kept partners (a CSR
+    layout, each pair in both accounts' lists); a compiled kernel (``_kept_pair_hits``, on
+    ``CHUNK_WORKERS`` threads) walks every in-window pair of the re-paired shares once and
+    looks the later share's account up in the earlier share's account's list by binary
+    search: no pair is written out, sorted or hashed.
     ``O(n log n + K log K + P log k)`` for ``P`` pairs walked, ``K`` kept pairs and lists of
     at most ``k`` partners.
     """
-    if kept.height == 0 or s.group.size == 0:
-        return pl.DataFrame(schema=SHARE_COLUMNS)
-    partners = KeptPartners.of(kept, s.n_accounts, int(max(kept["kind"].max(), s.kind.max())) + 1)
-    walk = _KeptPairWalk.of(s, partners, window_us, max_pairs_per_share)
+    walk = _KeptPairWalk.of(s, kept, window_us, max_pairs_per_share)
     if walk is None:
         return pl.DataFrame(schema=SHARE_COLUMNS)
     hit = np.zeros(walk.rows.size, dtype=bool)
-    # two ranges may mark a share: both write True
-    walk.each_chunk(lambda lo, hi: _kept_pair_hits(lo, hi, walk.ends, walk.account, walk.kind, partners.block_start,
-                                                   partners.partners, s.n_accounts, hit))
+    # ranges of shares with about as many pairs each; two may mark a share: both write True
+    walk.each_chunk(lambda lo, hi: _kept_pair_hits(lo, hi, walk.ends, walk.account, walk.kind, walk.block_start,
+                                                   walk.partners, s.n_accounts, hit))
     return s.rows(walk.rows[hit])
 
 
 def kept_pair_meetings(
-    shares: list[Coded],
+    s: Coded,
     kept: pl.DataFrame,
     window_us: np.ndarray,
     max_pairs_per_share: int | None,
-    n_pairs: int,
-) -> np.ndarray:
-    """Per account pair ``0..n_pairs-1``: its meetings, the distinct pairs of records behind
-    its co-share pairs in ``kept`` (``kind``, ``account_a``, ``account_b`` as for
-    ``coded_pair_actions``, and ``pair``, the pair's number), over every type of ``shares``
-    (one ``Coded`` per type, in type order, record ids coded alike).
-
-    One act is a share event of several types and targets (a repost of ``co_repost`` and
-    ``co_engage``; a post of each hashtag it shares), so one pair of records can meet several
-    times. The shares are re-paired as ``coded_pair_actions`` does and a meeting of records
-    ``r``, ``s`` on (type ``k``, target ``t``) is counted only where no earlier (type, target)
-    in code order holds both records within its own type's window, a kept row of the same
-    account pair (``_met_before``: each record's few events, ``RecordEvents``, merged):
-    nothing is written out per meeting. The cap is not applied to the earlier (type,
-    target). ``O(n log n + K log K + P (log k + e))`` for events per record ``e``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(pair, low, high)`` of every co-share pair of a kept (type, account pair): ``kept`` as
+    for ``coded_pair_actions`` with a ``pair`` column (the caller's number for the account
+    pair), the shares re-paired the same way; ``low`` and ``high`` are the meeting's two
+    record codes (``Coded.record_codes``), the smaller first. The same two records met under
+    several types or targets give the same row: what ``distinct_meetings`` counts once.
+    ``O(n log n + K log K + P log k)``.
     """
-    counts = np.zeros((CHUNK_WORKERS, n_pairs), np.int64)
-    if kept.height == 0:
-        return counts.sum(axis=0)
-    n_kinds = len(shares)
-    partners = KeptPartners.of(kept, shares[0].n_accounts, n_kinds, kept["pair"].to_numpy())
-    events = RecordEvents.of(shares)
-    for s in shares:
-        walk = _KeptPairWalk.of(s, partners, window_us, max_pairs_per_share)
-        if walk is None:
-            continue
-        group, time = s.group[walk.rows], s.time[walk.rows]
-        record = events.codes(s.record_codes(walk.rows))
-        args = (walk.ends, walk.account, walk.kind, group, time, record, partners.block_start, partners.partners,
-                partners.payload, s.n_accounts, window_us, events.start, events.key)
-        # each range counts into a row of its own: no two threads add to one cell
-        walk.each_chunk(lambda lo, hi, k, args=args: _kept_pair_meetings(lo, hi, *args, counts[k]), numbered=True)
-    return counts.sum(axis=0)
+    walk = _KeptPairWalk.of(s, kept, window_us, max_pairs_per_share, payload=kept["pair"].to_numpy())
+    if walk is None:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    record = s.record_codes(walk.rows)
+
+    def meetings(lo: int, hi: int, out: tuple[np.ndarray, ...] | None = None) -> int:
+        return _kept_pair_meetings(lo, hi, walk.ends, walk.account, walk.kind, walk.block_start, walk.partners,
+                                   s.n_accounts, record, walk.payload, *(out or (None, None, None)))
+
+    # counted first, then written where each range's count says: no list grows in the kernel
+    offsets = np.r_[0, np.cumsum(walk.each_chunk(meetings))]
+    out = tuple(np.empty(offsets[-1], np.int64) for _ in range(3))
+    walk.each_chunk(lambda lo, hi, k: meetings(lo, hi, tuple(o[offsets[k]:offsets[k + 1]] for o in out)),
+                    numbered=True)
+    return out
+
+
+def distinct_meetings(pair: np.ndarray, low: np.ndarray, high: np.ndarray, n_pairs: int) -> np.ndarray:
+    """Per pair number ``0..n_pairs-1``: its distinct ``(low, high)`` among ``kept_pair_meetings``'
+    rows (of every type)."""
+    if pair.size == 0:
+        return np.zeros(n_pairs, np.int64)
+    distinct = pl.DataFrame({"pair": pair, "low": low, "high": high}).unique()["pair"].to_numpy()
+    return np.bincount(distinct, minlength=n_pairs).astype(np.int64)
 
 
 @dataclass
-class KeptPartners:
-    """Kept (type, account pair) rows as per (type, account) sorted partner lists: a CSR layout
-    over blocks ``kind * n_accounts + account``, each pair in both accounts' lists, so a
-    share's own account's list is searched for every partner it meets and stays in cache
-    through the share's window; ``payload``: a number per list entry (the pair's)."""
+class _KeptPairWalk:
+    """The shares of the accounts in a kept (type, account pair), sorted, with their window
+    ends, and the kept pairs as per (type, account) sorted partner lists (CSR, each pair in
+    both accounts' lists; ``payload``: a number per list entry)."""
 
+    rows: np.ndarray
+    ends: np.ndarray
+    account: np.ndarray
+    kind: np.ndarray
     block_start: np.ndarray
     partners: np.ndarray
     payload: np.ndarray | None
 
     @classmethod
-    def of(cls, kept: pl.DataFrame, n_accounts: int, n_kinds: int, payload: np.ndarray | None = None) -> KeptPartners:
+    def of(cls, s: Coded, kept: pl.DataFrame, window_us: np.ndarray, max_pairs_per_share: int | None,
+           payload: np.ndarray | None = None) -> _KeptPairWalk | None:
+        n_acc = s.n_accounts
+        if kept.height == 0 or s.group.size == 0:
+            return None
         kind = kept["kind"].to_numpy().astype(np.int64)
         a, b = kept["account_a"].to_numpy().astype(np.int64), kept["account_b"].to_numpy().astype(np.int64)
-        keys = np.r_[(kind * n_accounts + a) * n_accounts + b, (kind * n_accounts + b) * n_accounts + a]
+        n_blocks = (int(max(kind.max(), s.kind.max())) + 1) * n_acc
+        # both directions: a share's own account's list is searched for every partner it meets,
+        # so one list stays in cache through a share's whole window
+        keys = np.r_[(kind * n_acc + a) * n_acc + b, (kind * n_acc + b) * n_acc + a]
         if payload is None:
             keys = pl.Series(keys).sort().to_numpy()
         else:
             order = stable_argsort(keys)
             keys, payload = keys[order], np.r_[payload, payload].astype(np.int64)[order]
         del kind, a, b
-        block, partners = np.divmod(keys, n_accounts)
+        block, partners = np.divmod(keys, n_acc)
         del keys
-        block_start = np.r_[0, np.cumsum(np.bincount(block, minlength=n_kinds * n_accounts))]
-        return cls(block_start, partners, payload)
-
-
-@dataclass
-class RecordEvents:
-    """Every share event of a plan's types by record: each record's (type, group) keys,
-    ``kind * KEY_SHIFT + group``, sorted, in a CSR layout (``start`` per dense record code)."""
-
-    start: np.ndarray
-    key: np.ndarray
-    #: the sorted distinct record codes, when ``codes`` must map them (else ``None``: dense)
-    distinct: np.ndarray | None
-
-    @classmethod
-    def of(cls, shares: list[Coded]) -> RecordEvents:
-        record = np.concatenate([s.record_codes(np.arange(len(s))) for s in shares])
-        key = np.concatenate([np.asarray(s.kind, np.int64) * KEY_SHIFT + s.group for s in shares])
-        distinct = None
-        if record.size and (record.min() < 0 or record.max() >= 4 * record.size):
-            distinct, record = np.unique(record, return_inverse=True)
-        n_records = int(record.max()) + 1 if record.size else 0
-        order = np.lexsort((key, record))
-        return cls(np.r_[0, np.cumsum(np.bincount(record, minlength=n_records))], key[order], distinct)
-
-    def codes(self, records: np.ndarray) -> np.ndarray:
-        """``Coded.record_codes`` as the dense codes ``start`` is indexed by."""
-        return records if self.distinct is None else np.searchsorted(self.distinct, records)
-
-
-#: ``RecordEvents`` keys: a type's group codes stay below this.
-KEY_SHIFT = np.int64(1) << np.int64(40)
-
-
-@dataclass
-class _KeptPairWalk:
-    """The shares of one type whose (type, account) has kept partners (``KeptPartners``), at
-    sorted positions ``rows``, with their window ends (the cap counting among them)."""
-
-    rows: np.ndarray
-    ends: np.ndarray
-    account: np.ndarray
-    kind: np.ndarray
-
-    @classmethod
-    def of(cls, s: Coded, partners: KeptPartners, window_us: np.ndarray,
-           max_pairs_per_share: int | None) -> _KeptPairWalk | None:
-        counts = np.diff(partners.block_start)
-        rows = np.flatnonzero(counts[np.asarray(s.kind, np.int64) * s.n_accounts + s.account] > 0)
+        counts = np.bincount(block, minlength=n_blocks)
+        del block
+        block_start = np.r_[0, np.cumsum(counts)]
+        rows = np.flatnonzero(counts[s.kind * n_acc + s.account] > 0)
+        del counts
         if rows.size == 0:
             return None
         group, account, time, share_kind = s.subset(rows)
         ends = window_ends(group, time, window_us[share_kind])
         if max_pairs_per_share is not None:
             np.minimum(ends, np.arange(1, ends.size + 1) + max_pairs_per_share, out=ends)
-        return cls(rows, ends, account, share_kind.astype(np.int64))
+        return cls(rows, ends, account, share_kind.astype(np.int64), block_start, partners, payload)
 
     def each_chunk(self, work: Callable, numbered: bool = False) -> list:
         """``work(lo, hi)`` (or ``work(lo, hi, k)``) over ``CHUNK_WORKERS`` ranges of shares with
@@ -747,51 +709,30 @@ def _kept_pair_hits(first: int, last: int, ends: np.ndarray, account: np.ndarray
 
 @numba.njit(nogil=True, cache=True)
 def _kept_pair_meetings(first: int, last: int, ends: np.ndarray, account: np.ndarray, kind: np.ndarray,
-                        group: np.ndarray, time: np.ndarray, record: np.ndarray, block_start: np.ndarray,
-                        partners: np.ndarray, payload: np.ndarray, n_accounts: int, window_us: np.ndarray,
-                        event_start: np.ndarray, event_key: np.ndarray, counts: np.ndarray) -> None:
-    """Adds to ``counts[pair]`` the pairs ``_kept_pair_hits`` walks to whose two records did not
-    meet on an earlier (type, group) (``_met_before``)."""
+                        block_start: np.ndarray, partners: np.ndarray, n_accounts: int, record: np.ndarray,
+                        payload: np.ndarray, out_pair, out_low, out_high) -> int:
+    """The pairs ``_kept_pair_hits`` walks to, counted; with the ``out_`` arrays (``None`` to
+    count only) each written there: its ``payload`` and its two ``record`` codes, the
+    smaller first."""
+    n = 0
     for i in range(first, last):
         a = account[i]
         block = kind[i] * n_accounts + a
         lo_i, hi_i = block_start[block], block_start[block + 1]
         if lo_i == hi_i:
             continue
-        key = kind[i] * KEY_SHIFT + group[i]
         for j in range(i + 1, ends[i]):
             b = account[j]
             if a == b:
                 continue
             at = _kept_partner(partners, lo_i, hi_i, b)
-            if at >= 0 and not _met_before(record[i], record[j], key, abs(time[j] - time[i]), a, b, n_accounts,
-                                           block_start, partners, window_us, event_start, event_key):
-                counts[payload[at]] += 1
-
-
-@numba.njit(nogil=True, cache=True)
-def _met_before(r: int, s: int, key: int, gap: int, a: int, b: int, n_accounts: int, block_start: np.ndarray,
-                partners: np.ndarray, window_us: np.ndarray, event_start: np.ndarray, event_key: np.ndarray) -> bool:
-    """Whether records ``r`` (account ``a``) and ``s`` (``b``), ``gap`` µs apart, share a
-    (type, group) key below ``key`` within that type's window, in a kept row of the pair."""
-    x, x_end = event_start[r], event_start[r + 1]
-    y, y_end = event_start[s], event_start[s + 1]
-    while x < x_end and y < y_end:
-        kx, ky = event_key[x], event_key[y]
-        if kx >= key or ky >= key:
-            return False
-        if kx < ky:
-            x += 1
-        elif ky < kx:
-            y += 1
-        else:
-            k = kx // KEY_SHIFT
-            if gap <= window_us[k] and _kept_partner(partners, block_start[k * n_accounts + a],
-                                                     block_start[k * n_accounts + a + 1], b) >= 0:
-                return True
-            x += 1
-            y += 1
-    return False
+            if at >= 0:
+                if out_pair is not None:
+                    out_pair[n] = payload[at]
+                    out_low[n] = min(record[i], record[j])
+                    out_high[n] = max(record[i], record[j])
+                n += 1
+    return n
 
 
 def merge_figures(figures: list[dict[str, Any]]) -> dict[str, int]:
