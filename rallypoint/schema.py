@@ -104,8 +104,6 @@ EDGES_SCHEMA = pa.schema(
         pa.field("first_ts", TIMESTAMP),
         pa.field("last_ts", TIMESTAMP),
         pa.field("expected_weight", pa.float64()),  # what chance gives (null model)
-        # distinct pairs of records met, each act once across types and targets: what p_value tests
-        pa.field("meetings", pa.int64()),
         # above the run's significance: a loose edge, inside a loose group (detectors/loose.py)
         pa.field("p_value", pa.float64()),
         pa.field("strength", pa.float64()),  # observed / expected, or weight with --null none

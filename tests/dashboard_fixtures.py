@@ -116,7 +116,6 @@ def _cluster_rows(rng, cluster_id, kind, platform, lang, place, event, texts, ac
         ],
         "first_ts": [first] * len(pairs), "last_ts": [last] * len(pairs),
         "expected_weight": (weights / rng.uniform(8, 30, len(pairs))).tolist(),
-        "meetings": weights.tolist(),
         "p_value": rng.uniform(0, 0.01, len(pairs)).tolist(),
         "strength": rng.uniform(8, 30, len(pairs)).tolist(),
     }

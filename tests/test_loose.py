@@ -31,8 +31,7 @@ def edges(rows: list[tuple[str, str, int, float]]) -> pa.Table:
         "types": pa.array(per_type, EDGES_SCHEMA.field("types").type),
         "first_ts": pa.nulls(n, EDGES_SCHEMA.field("first_ts").type),
         "last_ts": pa.nulls(n, EDGES_SCHEMA.field("last_ts").type),
-        "expected_weight": [0.07] * n, "meetings": [r[2] for r in rows], "p_value": [r[3] for r in rows],
-        "strength": [30.0] * n,
+        "expected_weight": [0.07] * n, "p_value": [r[3] for r in rows], "strength": [30.0] * n,
     }, schema=EDGES_SCHEMA)
 
 

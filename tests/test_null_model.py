@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pytest
 from scipy import stats
@@ -301,12 +300,15 @@ def test_a_row_past_its_limit_stops_and_the_others_keep_every_bit():
                                                workers=workers), got)
 
 
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="one act seen by several co-action types counts as several meetings")
 def test_one_reply_each_is_one_meeting_whatever_the_types_that_see_it():
     """Two accounts that each reply once to the same post, ten seconds apart, met once:
-    the premise of the model is that a single meeting never passes. The reply is a share
-    event of ``co_reply`` (the post), ``co_mention`` (its author) and ``co_engage`` (the
-    post), so the pair's weight is 3 against ``E_ab`` = 3/30, p 0.0016 if the three were
-    three meetings; the test counts the two records' pair once (``meetings``)."""
+    the premise of the model is that a single meeting never passes. Today the reply is a
+    share event of ``co_reply`` (the post), ``co_mention`` (its author) and ``co_engage``
+    (the post), so the pair has weight 3 against ``E_ab`` = 3/30 and p 0.0016, an edge from
+    one act each. On simulated worlds such single-act edges exist among ordinary accounts
+    (docs/watch.md, "Lead time"). Strict: a fix that counts a meeting once shows here."""
     cols = ("id", "platform", "account_id", "timestamp", "action", "target_id", "target_account_id", "mentions")
     table = pa.Table.from_pydict(
         {"id": ["post", "r1", "r2"], "platform": ["x"] * 3, "account_id": ["author", "a", "b"],
@@ -317,47 +319,4 @@ def test_one_reply_each_is_one_meeting_whatever_the_types_that_see_it():
     every = build_coaction_edges(table, min_participation=1, null_model="none")
     if every.edges.num_rows != 1:  # they did meet (not the expected failure: raised as an error)
         raise RuntimeError(f"the two replies formed {every.edges.num_rows} co-action edges, not 1")
-    assert every.edges.column("weight").to_pylist() == [3]
-    tested = build_coaction_edges(table, min_participation=1, significance=1.0).edges
-    assert tested.column("meetings").to_pylist() == [1] and tested.column("p_value").to_pylist() == [1.0]
     assert build_coaction_edges(table, min_participation=1).edges.num_rows == 0
-
-
-def _replies(rows) -> pa.Table:
-    """Reply records ``(account, post, seconds)`` naming the post's author ``@author``."""
-    fields = ("id", "platform", "account_id", "timestamp", "action", "target_id", "mentions")
-    return pa.Table.from_pydict(
-        {
-            "id": [f"r{k}" for k in range(len(rows))],
-            "platform": ["x"] * len(rows),
-            "account_id": [a for a, _, _ in rows],
-            "timestamp": [T0 + timedelta(seconds=float(s)) for _, _, s in rows],
-            "action": ["reply"] * len(rows),
-            "target_id": [p for _, p, _ in rows],
-            "mentions": [["author"]] * len(rows),
-        },
-        schema=pa.schema([RECORD_SCHEMA.field(c) for c in fields]),
-    )
-
-
-def _audience(rng, posts: int, per_post: int) -> list[tuple[str, str, float]]:
-    """Ordinary replies to ``posts`` posts, a day apart, spread over hours: what ``E_ab`` is made of."""
-    return [(f"org{a:04d}", f"post{p}", p * 86_400 + s) for p in range(posts)
-            for a, s in zip(rng.choice(5_000, per_post, replace=False), rng.exponential(7_200, per_post),
-                            strict=True)]
-
-
-def test_meetings_are_the_distinct_pairs_of_records_the_p_value_tests():
-    # x and y answer two posts together; each pair of replies is seen by the three types
-    rng = np.random.default_rng(6)
-    rows = _audience(rng, posts=3, per_post=400) + [
-        ("x", "post0", 300), ("y", "post0", 310), ("x", "post2", 172_800 + 900), ("y", "post2", 172_800 + 940)]
-    kw = {"types": ["co_reply", "co_engage", "co_mention"], "window": 60, "min_participation": 1}
-    edges = pl.from_arrow(build_coaction_edges(_replies(rows), significance=1.0, **kw).edges)
-    assert (edges["meetings"] <= edges["weight"]).all()
-    pair = edges.filter((pl.col("account_a") == "x") & (pl.col("account_b") == "y")).row(0, named=True)
-    assert pair["weight"] == 6 and pair["meetings"] == 2
-    assert pair["p_value"] == pytest.approx(nm.poisson_p_values(np.array([2]), np.array([pair["expected_weight"]]))[0])
-    # with one type the two counts are the same
-    one = pl.from_arrow(build_coaction_edges(_replies(rows), significance=1.0, **{**kw, "types": ["co_reply"]}).edges)
-    assert (one["meetings"] == one["weight"]).all()

@@ -19,11 +19,8 @@ The model (a jittered label-permutation null, computed exactly instead of by sam
 
         E_ab = sum_t n_at * n_bt * q_t        (``expected_weight``)
 
-    The pair's meetings ``M_ab`` (the distinct pairs of records behind its ``W_ab``
-    co-share pairs: one act seen by several types, a repost that is also an engagement,
-    is one meeting) are compared with a Poisson tail *conditional on one meeting*,
-    ``p = P(X >= M_ab | X >= 1)`` with ``X ~ Poisson(E_ab)``, ``E_ab`` summed over the
-    types (which can only overstate chance for distinct meetings): a pair only
+    The observed weight ``W_ab`` is compared with a Poisson tail *conditional on one
+    meeting*, ``p = P(X >= W_ab | X >= 1)`` with ``X ~ Poisson(E_ab)``: a pair only
     becomes a candidate by meeting once, so the test asks whether it met again more
     often than chance allows (the premise of CooRnet and CooRTweet: chance co-shares
     do not repeat). ``strength = W_ab / E_ab``. This is the jitter (dithering) null of spike-train synchrony analysis

@@ -42,8 +42,7 @@ from rallypoint.lake import Lake
 INTERACTION_ACTIONS = ("repost", "reply", "quote", "reaction", "mention")
 MEMBER_ATTRIBUTES = ("platform", "account_name", "high_profile", "followers", "account_created_at",
                      "role", "n_actions", "degree", "strength", "first_ts")
-EDGE_ATTRIBUTES = ("weight", "n_shared", "strength", "meetings", "p_value", "expected_weight", "first_ts",
-                   "last_ts")
+EDGE_ATTRIBUTES = ("weight", "n_shared", "strength", "p_value", "expected_weight", "first_ts", "last_ts")
 
 
 def readable(value: Any) -> Any:

@@ -71,8 +71,6 @@ from rallypoint.detectors.coaction.partition import (
     Coded,
     coded_pair_actions,
     count_shares,
-    distinct_meetings,
-    kept_pair_meetings,
     merge_figures,
     pair_slices,
     partition_bounds,
@@ -265,13 +263,8 @@ def build_coaction_edges(
         # met once and cannot): the rest never become strings or structs
         loose = o.loose_significance if jitter is not None and edge_sink is None else None
         significance_or_none = o.significance if jitter is not None else None
-
-        def count_once(rows: pl.DataFrame, n_pairs: int) -> np.ndarray:
-            """The null model's meetings of candidate pairs (``_PairRuns.counting_once``)."""
-            return plan.meetings(shares, rows, window_us, o.max_pairs_per_share, n_pairs)
-
         streamed = None if edge_sink is None else _EdgeStream(edge_sink, type_list, o.null_model, o.significance,
-                                                              plan.accounts, count_once)
+                                                              plan.accounts)
         per_type, candidates, per_kind = plan.per_type(rows, share_stats, o.min_participation, significance_or_none,
                                                        loose, sink=streamed)
         stats["spilled_rows"] = plan.spilled_rows
@@ -295,8 +288,7 @@ def build_coaction_edges(
     # edges are formed and filtered on the plan's account keys (codes in process), and the
     # kept (type, pair) rows go to the actions step in those keys: no string -> code round trip.
     # The actions come first: the share events go before the edges' strings are made
-    kept, runs = _kept_pair_rows(per_type, o.null_model, o.significance, count_once,
-                                 max(o.significance, loose or 0.0))
+    kept, runs = _kept_pair_rows(per_type, o.null_model, o.significance)
     loose_runs = loose_actions = None
     if loose is not None and runs is not None:
         # the same pairs and p-values, another choice: only the pairs the loose groups can use.
@@ -686,13 +678,6 @@ class _LocalPlan:
         if runner is not None:
             runner.close()
 
-    def meetings(self, shares, rows, window_us, max_pairs_per_share, n_pairs):
-        """Per pair number ``0..n_pairs-1`` of ``rows`` (``kind``, ``account_a``, ``account_b``,
-        ``pair``): the distinct pairs of records behind its co-share pairs, over every type."""
-        found = [kept_pair_meetings(s, rows.filter(pl.col("kind") == kind), window_us, max_pairs_per_share)
-                 for kind, s in enumerate(shares)]
-        return distinct_meetings(*(np.concatenate(column) for column in zip(*found, strict=True)), n_pairs)
-
     def actions(self, shares, kept, window_us, max_pairs_per_share):
         """The shares behind ``kept`` (codes), type by type. When every (pair, type) formed of a
         type is kept and the cap never bit on it, they are exactly its shares in any pair,
@@ -780,17 +765,16 @@ class _EdgeStream:
     marks the accounts in them."""
 
     def __init__(self, sink: Callable[[pa.Table], None], type_list: Sequence[str], null_model: str,
-                 significance: float, accounts: pl.Series, count: Callable[[pl.DataFrame, int], np.ndarray]) -> None:
+                 significance: float, accounts: pl.Series) -> None:
         self.sink, self.type_list, self.null_model, self.significance = sink, type_list, null_model, significance
-        self.accounts, self.count = accounts, count
+        self.accounts = accounts
         self.n_edges = 0
         self.accounts_seen = np.zeros(len(accounts), dtype=bool)
 
     def __call__(self, per_type: pl.DataFrame) -> None:
         for lo, hi in _pair_slices(per_type, EDGE_SLICE_ROWS):
-            rows = per_type.slice(lo, hi - lo)
-            _, runs = _kept_pair_rows(rows, self.null_model, self.significance, self.count, self.significance)
-            edges, kept = _edge_table(rows, self.type_list, self.null_model, self.significance, self.accounts, runs)
+            edges, kept = _edge_table(per_type.slice(lo, hi - lo), self.type_list, self.null_model,
+                                      self.significance, self.accounts)
             if edges.num_rows:
                 self.accounts_seen[kept["account_a"].to_numpy()] = True
                 self.accounts_seen[kept["account_b"].to_numpy()] = True
@@ -815,8 +799,7 @@ class _PairRuns:
     """The account pairs of sorted per-type rows (``_edge_table``'s input) and which are kept:
     ``new`` marks a pair's first row, ``starts`` its position; the pair's summed ``weight``,
     ``expected`` weight, ``p_value`` and ``strength`` (None without the null model, but
-    ``strength``); ``keep``: the pairs that pass; ``meetings``: what ``p_value`` tests, once
-    ``counting_once`` has run (None before, and without the null model). ``O(R)``."""
+    ``strength``); ``keep``: the pairs that pass. ``O(R)``."""
 
     new: np.ndarray
     starts: np.ndarray
@@ -825,7 +808,6 @@ class _PairRuns:
     p_value: np.ndarray | None
     strength: np.ndarray
     keep: np.ndarray
-    meetings: np.ndarray | None = None
 
     @classmethod
     def of(cls, per_type: pl.DataFrame, null_model: str, significance: float) -> _PairRuns:
@@ -845,37 +827,14 @@ class _PairRuns:
         """Per row: whether its pair is kept."""
         return np.repeat(self.keep, np.diff(np.r_[self.starts, self.new.size]))
 
-    def counting_once(self, per_type: pl.DataFrame, count: Callable[[pl.DataFrame, int], np.ndarray],
-                      level: float, significance: float) -> _PairRuns:
-        """The pairs with each act counted once: ``meetings`` (the distinct pairs of records
-        behind a pair's co-share pairs, ``count``'s, at most ``weight``) tested instead of
-        ``weight``, for the pairs whose ``p_value`` is at most ``level`` (no other can pass:
-        ``meetings <= weight``). One act is seen by several types (a repost is also an
-        engagement with the post; a reply names the author it answers) or targets (a post's
-        two shared hashtags), and the Poisson test takes its co-share pairs as independent
-        meetings: an organic pair that met twice looks like one that met four times."""
-        if self.p_value is None:
-            return self
-        tested = self.p_value <= level
-        lengths = np.diff(np.r_[self.starts, self.new.size])
-        rows = per_type.select(_KEPT_COLUMNS).with_columns(
-            pair=pl.Series(np.repeat(np.arange(self.starts.size), lengths))).filter(pl.Series(np.repeat(tested, lengths)))
-        meetings = self.weight.copy()
-        meetings[tested] = np.minimum(self.weight, count(rows, self.starts.size))[tested]
-        p_value = self.p_value.copy()
-        p_value[tested] = nm.poisson_p_values(meetings[tested], self.expected[tested])
-        return replace(self, meetings=meetings, p_value=p_value, keep=p_value <= significance)
 
-
-def _kept_pair_rows(per_type: pl.DataFrame, null_model: str, significance: float,
-                    count: Callable[[pl.DataFrame, int], np.ndarray], level: float
+def _kept_pair_rows(per_type: pl.DataFrame, null_model: str, significance: float
                     ) -> tuple[pl.DataFrame, _PairRuns | None]:
     """The (``kind``, ``account_a``, ``account_b``) codes of the kept edges' per-type rows (what
-    the actions step re-pairs), and the pairs' runs for ``_edge_table``, each act counted
-    once (``_PairRuns.counting_once``) for the pairs up to ``level``."""
+    the actions step re-pairs), and the pairs' runs for ``_edge_table``."""
     if per_type.height == 0:
         return per_type.select(_KEPT_COLUMNS), None
-    runs = _PairRuns.of(per_type, null_model, significance).counting_once(per_type, count, level, significance)
+    runs = _PairRuns.of(per_type, null_model, significance)
     keep_row = runs.kept_rows()
     rows = per_type.filter(pl.Series(keep_row)) if not keep_row.all() else per_type
     return rows.select(_KEPT_COLUMNS), runs
@@ -921,7 +880,6 @@ def _edge_table(per_type: pl.DataFrame, type_list: Sequence[str], null_model: st
         "first_ts": pa.array(np.minimum.reduceat(per_type["first"].to_numpy(), starts)[keep]).cast(TIMESTAMP),
         "last_ts": pa.array(np.maximum.reduceat(per_type["last"].to_numpy(), starts)[keep]).cast(TIMESTAMP),
         "expected_weight": pairwise(expected, pa.float64()),
-        "meetings": pairwise(runs.meetings, pa.int64()),
         "p_value": pairwise(p_value, pa.float64()),
         "strength": pairwise(strength, pa.float64()),
     }

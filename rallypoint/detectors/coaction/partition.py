@@ -12,8 +12,7 @@ part of the account pairs), and ``coact_codes`` turns one partition (``PartShare
   * figures: pairs in window, formed, capped, targets capped.
 
 ``coded_pair_actions`` re-pairs a type's shares and keeps those that form a pair of a
-kept edge (the evidence behind edges); ``kept_pair_meetings`` gives those pairs' records,
-so that one act seen by several types counts once (``distinct_meetings``). All are pure functions of their inputs:
+kept edge (the evidence behind edges). All are pure functions of their inputs:
 ``engine.py`` runs them in this process or as tasks on a cluster.
 """
 
@@ -175,13 +174,6 @@ class Coded:
                 "time": self.time[positions],
             }
         ).cast(SHARE_COLUMNS)
-
-    def record_codes(self, positions: np.ndarray) -> np.ndarray:
-        """An integer per record at ``positions`` of the sorted order, equal for equal record
-        ids in every ``Coded`` of one plan: the plan's record codes, or the ids' 64-bit hashes
-        when ``id`` holds the ids themselves."""
-        ids = self._id.gather(positions)
-        return (ids if ids.dtype.is_integer() else ids.hash(seed=0).reinterpret(signed=True)).cast(pl.Int64).to_numpy()
 
     def split_pair_kind(self, pair_kind: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(a, b, kind)`` of ``pair_kind = (a * n_accounts + b) * n_kinds + kind`` keys."""
@@ -566,125 +558,38 @@ def coded_pair_actions(
     ``O(n log n + K log K + P log k)`` for ``P`` pairs walked, ``K`` kept pairs and lists of
     at most ``k`` partners.
     """
-    walk = _KeptPairWalk.of(s, kept, window_us, max_pairs_per_share)
-    if walk is None:
+    n_acc = s.n_accounts
+    if kept.height == 0 or s.group.size == 0:
         return pl.DataFrame(schema=SHARE_COLUMNS)
-    hit = np.zeros(walk.rows.size, dtype=bool)
+    kind = kept["kind"].to_numpy().astype(np.int64)
+    a, b = kept["account_a"].to_numpy().astype(np.int64), kept["account_b"].to_numpy().astype(np.int64)
+    n_blocks = (int(max(kind.max(), s.kind.max())) + 1) * n_acc
+    # both directions: a share's own account's list is searched for every partner it meets,
+    # so one list stays in cache through a share's whole window
+    keys = pl.Series(np.r_[(kind * n_acc + a) * n_acc + b, (kind * n_acc + b) * n_acc + a]).sort().to_numpy()
+    del kind, a, b
+    block, partners = np.divmod(keys, n_acc)
+    del keys
+    counts = np.bincount(block, minlength=n_blocks)
+    del block
+    block_start = np.r_[0, np.cumsum(counts)]
+    rows = np.flatnonzero(counts[s.kind * n_acc + s.account] > 0)
+    del counts
+    if rows.size == 0:
+        return pl.DataFrame(schema=SHARE_COLUMNS)
+    group, account, time, share_kind = s.subset(rows)
+    ends = window_ends(group, time, window_us[share_kind])
+    if max_pairs_per_share is not None:
+        np.minimum(ends, np.arange(1, ends.size + 1) + max_pairs_per_share, out=ends)
+    share_kind = share_kind.astype(np.int64)
+    hit = np.zeros(rows.size, dtype=bool)
     # ranges of shares with about as many pairs each; two may mark a share: both write True
-    walk.each_chunk(lambda lo, hi: _kept_pair_hits(lo, hi, walk.ends, walk.account, walk.kind, walk.block_start,
-                                                   walk.partners, s.n_accounts, hit))
-    return s.rows(walk.rows[hit])
-
-
-def kept_pair_meetings(
-    s: Coded,
-    kept: pl.DataFrame,
-    window_us: np.ndarray,
-    max_pairs_per_share: int | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(pair, low, high)`` of every co-share pair of a kept (type, account pair): ``kept`` as
-    for ``coded_pair_actions`` with a ``pair`` column (the caller's number for the account
-    pair), the shares re-paired the same way; ``low`` and ``high`` are the meeting's two
-    record codes (``Coded.record_codes``), the smaller first. The same two records met under
-    several types or targets give the same row: what ``distinct_meetings`` counts once.
-    ``O(n log n + K log K + P log k)``.
-    """
-    walk = _KeptPairWalk.of(s, kept, window_us, max_pairs_per_share, payload=kept["pair"].to_numpy())
-    if walk is None:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    record = s.record_codes(walk.rows)
-
-    def meetings(lo: int, hi: int, out: tuple[np.ndarray, ...] | None = None) -> int:
-        return _kept_pair_meetings(lo, hi, walk.ends, walk.account, walk.kind, walk.block_start, walk.partners,
-                                   s.n_accounts, record, walk.payload, *(out or (None, None, None)))
-
-    # counted first, then written where each range's count says: no list grows in the kernel
-    offsets = np.r_[0, np.cumsum(walk.each_chunk(meetings))]
-    out = tuple(np.empty(offsets[-1], np.int64) for _ in range(3))
-    walk.each_chunk(lambda lo, hi, k: meetings(lo, hi, tuple(o[offsets[k]:offsets[k + 1]] for o in out)),
-                    numbered=True)
-    return out
-
-
-def distinct_meetings(pair: np.ndarray, low: np.ndarray, high: np.ndarray, n_pairs: int) -> np.ndarray:
-    """Per pair number ``0..n_pairs-1``: its distinct ``(low, high)`` among ``kept_pair_meetings``'
-    rows (of every type)."""
-    if pair.size == 0:
-        return np.zeros(n_pairs, np.int64)
-    distinct = pl.DataFrame({"pair": pair, "low": low, "high": high}).unique()["pair"].to_numpy()
-    return np.bincount(distinct, minlength=n_pairs).astype(np.int64)
-
-
-@dataclass
-class _KeptPairWalk:
-    """The shares of the accounts in a kept (type, account pair), sorted, with their window
-    ends, and the kept pairs as per (type, account) sorted partner lists (CSR, each pair in
-    both accounts' lists; ``payload``: a number per list entry)."""
-
-    rows: np.ndarray
-    ends: np.ndarray
-    account: np.ndarray
-    kind: np.ndarray
-    block_start: np.ndarray
-    partners: np.ndarray
-    payload: np.ndarray | None
-
-    @classmethod
-    def of(cls, s: Coded, kept: pl.DataFrame, window_us: np.ndarray, max_pairs_per_share: int | None,
-           payload: np.ndarray | None = None) -> _KeptPairWalk | None:
-        n_acc = s.n_accounts
-        if kept.height == 0 or s.group.size == 0:
-            return None
-        kind = kept["kind"].to_numpy().astype(np.int64)
-        a, b = kept["account_a"].to_numpy().astype(np.int64), kept["account_b"].to_numpy().astype(np.int64)
-        n_blocks = (int(max(kind.max(), s.kind.max())) + 1) * n_acc
-        # both directions: a share's own account's list is searched for every partner it meets,
-        # so one list stays in cache through a share's whole window
-        keys = np.r_[(kind * n_acc + a) * n_acc + b, (kind * n_acc + b) * n_acc + a]
-        if payload is None:
-            keys = pl.Series(keys).sort().to_numpy()
-        else:
-            order = stable_argsort(keys)
-            keys, payload = keys[order], np.r_[payload, payload].astype(np.int64)[order]
-        del kind, a, b
-        block, partners = np.divmod(keys, n_acc)
-        del keys
-        counts = np.bincount(block, minlength=n_blocks)
-        del block
-        block_start = np.r_[0, np.cumsum(counts)]
-        rows = np.flatnonzero(counts[s.kind * n_acc + s.account] > 0)
-        del counts
-        if rows.size == 0:
-            return None
-        group, account, time, share_kind = s.subset(rows)
-        ends = window_ends(group, time, window_us[share_kind])
-        if max_pairs_per_share is not None:
-            np.minimum(ends, np.arange(1, ends.size + 1) + max_pairs_per_share, out=ends)
-        return cls(rows, ends, account, share_kind.astype(np.int64), block_start, partners, payload)
-
-    def each_chunk(self, work: Callable, numbered: bool = False) -> list:
-        """``work(lo, hi)`` (or ``work(lo, hi, k)``) over ``CHUNK_WORKERS`` ranges of shares with
-        about as many pairs each, on as many threads; their results in order."""
-        walked = np.cumsum(self.ends - np.arange(1, self.ends.size + 1))
-        cuts = np.r_[0, np.searchsorted(walked, walked[-1] * np.arange(1, CHUNK_WORKERS) / CHUNK_WORKERS),
-                     self.ends.size]
-        with ThreadPoolExecutor(CHUNK_WORKERS) as pool:
-            if numbered:
-                return list(pool.map(work, cuts[:-1], cuts[1:], range(cuts.size - 1)))
-            return list(pool.map(work, cuts[:-1], cuts[1:]))
-
-
-@numba.njit(nogil=True, cache=True)
-def _kept_partner(partners: np.ndarray, lo: int, hi: int, b: int) -> int:
-    """The position of ``b`` in the sorted ``partners[lo:hi]``, or -1."""
-    left, right = lo, hi
-    while left < right:
-        mid = (left + right) >> 1
-        if partners[mid] < b:
-            left = mid + 1
-        else:
-            right = mid
-    return left if left < hi and partners[left] == b else -1
+    walked = np.cumsum(ends - np.arange(1, ends.size + 1))
+    cuts = np.r_[0, np.searchsorted(walked, walked[-1] * np.arange(1, CHUNK_WORKERS) / CHUNK_WORKERS), ends.size]
+    with ThreadPoolExecutor(CHUNK_WORKERS) as pool:
+        list(pool.map(lambda lo, hi: _kept_pair_hits(lo, hi, ends, account, share_kind, block_start, partners,
+                                                     n_acc, hit), cuts[:-1], cuts[1:]))
+    return s.rows(rows[hit])
 
 
 @numba.njit(nogil=True, cache=True)
@@ -702,37 +607,16 @@ def _kept_pair_hits(first: int, last: int, ends: np.ndarray, account: np.ndarray
             # both already marked: the search could change nothing
             if a == b or (hit[i] and hit[j]):
                 continue
-            if _kept_partner(partners, lo_i, hi_i, b) >= 0:
+            left, right = lo_i, hi_i
+            while left < right:
+                mid = (left + right) >> 1
+                if partners[mid] < b:
+                    left = mid + 1
+                else:
+                    right = mid
+            if left < hi_i and partners[left] == b:
                 hit[i] = True
                 hit[j] = True
-
-
-@numba.njit(nogil=True, cache=True)
-def _kept_pair_meetings(first: int, last: int, ends: np.ndarray, account: np.ndarray, kind: np.ndarray,
-                        block_start: np.ndarray, partners: np.ndarray, n_accounts: int, record: np.ndarray,
-                        payload: np.ndarray, out_pair, out_low, out_high) -> int:
-    """The pairs ``_kept_pair_hits`` walks to, counted; with the ``out_`` arrays (``None`` to
-    count only) each written there: its ``payload`` and its two ``record`` codes, the
-    smaller first."""
-    n = 0
-    for i in range(first, last):
-        a = account[i]
-        block = kind[i] * n_accounts + a
-        lo_i, hi_i = block_start[block], block_start[block + 1]
-        if lo_i == hi_i:
-            continue
-        for j in range(i + 1, ends[i]):
-            b = account[j]
-            if a == b:
-                continue
-            at = _kept_partner(partners, lo_i, hi_i, b)
-            if at >= 0:
-                if out_pair is not None:
-                    out_pair[n] = payload[at]
-                    out_low[n] = min(record[i], record[j])
-                    out_high[n] = max(record[i], record[j])
-                n += 1
-    return n
 
 
 def merge_figures(figures: list[dict[str, Any]]) -> dict[str, int]:
