@@ -7,23 +7,26 @@ import pyarrow as pa
 import pytest
 
 from rallypoint.detectors.communities import (
+    SURE_P_VALUE,
     CommunityError,
+    cpm_weights,
     find_communities,
     normalized_mutual_information,
 )
 from rallypoint.errors import RallypointError
 
 
-def edge_table(a, b, weight=None, strength=None) -> pa.Table:
+def edge_table(a, b, weight=None, strength=None, p_value=None) -> pa.Table:
     n = len(a)
-    return pa.table(
-        {
-            "account_a": pa.array([str(x) for x in a]),
-            "account_b": pa.array([str(x) for x in b]),
-            "weight": pa.array(np.ones(n, dtype=np.int64) if weight is None else weight, pa.int64()),
-            "strength": pa.array(strength, pa.float64()) if strength is not None else pa.nulls(n, pa.float64()),
-        }
-    )
+    columns = {
+        "account_a": pa.array([str(x) for x in a]),
+        "account_b": pa.array([str(x) for x in b]),
+        "weight": pa.array(np.ones(n, dtype=np.int64) if weight is None else weight, pa.int64()),
+        "strength": pa.array(strength, pa.float64()) if strength is not None else pa.nulls(n, pa.float64()),
+    }
+    if p_value is not None:
+        columns["p_value"] = pa.array(p_value, pa.float64())
+    return pa.table(columns)
 
 
 def planted_groups(sizes, p_in, n_noise_edges, seed):
@@ -71,6 +74,36 @@ def test_cpm_default_recovers_planted_coordinated_groups_among_chance_edges():
     nmi = normalized_mutual_information(np.array([truth[a] for a in accounts]), found.membership)
     assert nmi >= 0.95
     assert found.n_communities == 4
+
+
+def test_cpm_weight_is_strength_times_the_pair_tests_certainty():
+    edges = edge_table(["a"] * 5, ["b", "c", "d", "e", "f"], strength=[20.0, 20.0, 20.0, 5.0, 20.0],
+                       p_value=[SURE_P_VALUE / 10, SURE_P_VALUE, 0.01, SURE_P_VALUE, None])
+    assert cpm_weights(edges) == pytest.approx([1.0, 1.0, 0.5, 0.5, 1.0])
+
+
+def test_weakly_significant_pairs_do_not_merge_a_campaign_with_the_accounts_it_reposted():
+    # a campaign (a dense group of surely coordinated pairs) and a clique of news bots, joined by
+    # pairs that each met once or twice where chance gives a fifth of a meeting: far above chance
+    # (strength 15, full weight by strength alone), and barely significant (p 0.008)
+    campaign, bots = [f"m{i:02d}" for i in range(20)], [f"bot{i}" for i in range(8)]
+    rng = np.random.default_rng(7)
+    inside = [(x, y) for group in (campaign, bots) for i, x in enumerate(group) for y in group[i + 1:]
+              if group is bots or rng.random() < 0.5]
+    between = [(campaign[k], bots[k % 8]) for k in range(13)]
+    a, b = zip(*inside, *between, strict=True)
+    strength = [50.0] * len(inside) + [15.0] * len(between)
+    p_value = [1e-9] * len(inside) + [0.008] * len(between)
+
+    def groups(edges):
+        found = find_communities(edges)
+        label = dict(zip(found.graph.accounts.to_pylist(), found.membership, strict=True))
+        return {label[x] for x in campaign}, {label[x] for x in bots}
+
+    # without the test's certainty the 13 pairs outweigh CPM's 0.05 x 20 x 8 and the groups merge
+    assert groups(edge_table(a, b, strength=strength)) == ({0}, {0})
+    in_campaign, in_bots = groups(edge_table(a, b, strength=strength, p_value=p_value))
+    assert len(in_campaign) == 1 and len(in_bots) == 1 and in_campaign != in_bots
 
 
 def test_communities_are_reproducible_for_a_seed():

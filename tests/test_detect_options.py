@@ -38,9 +38,9 @@ def test_reading_the_options_imports_no_numpy_before_the_allocator_is_set():
 def test_run_json_parameters_are_the_options_with_what_the_run_settled_on():
     options = DetectOptions(since="2021-01-02", window="60s", types="co_repost, co_link", threshold=0.4)
     assert options.types == ("co_repost", "co_link")
-    params = options.parameters(resolution=0.05, strength_cap=10.0, pair_budget=7)
+    params = options.parameters(resolution=0.05, strength_cap=10.0, sure_p_value=1e-4, pair_budget=7)
     assert list(params) == ["since", "until", "window", "types", "min_participation", "null_model", "significance",
-                            "text_threshold", "loose_groups", "objective", "resolution", "strength_cap", "pair_budget", "threshold", "seed", "scheduler"]
+                            "text_threshold", "loose_groups", "objective", "resolution", "strength_cap", "sure_p_value", "pair_budget", "threshold", "seed", "scheduler"]
     assert params["since"] == "2021-01-02T00:00:00+00:00" and params["until"] is None
     assert params["types"] == ["co_repost", "co_link"] and params["threshold"] == 0.4 and params["pair_budget"] == 7
     assert "run_id" not in params and "neo4j_uri" not in params

@@ -15,9 +15,14 @@ Objectives
     account pairs in it, i.e. CPM reads ``resolution`` as a minimum *density* of
     coordination. It has no resolution limit, so small dense rings are not merged into
     large loose crowds; this recovered planted groups best in our measurements. The
-    default edge weight for CPM is ``min(1, strength / strength_cap)``, a 0..1 weight
-    saying how far a pair exceeds chance, so the default ``resolution`` 0.05 means "at
-    least one pair in twenty is strongly coordinated".
+    default edge weight for CPM is ``min(1, strength / strength_cap) * certainty``, a
+    0..1 weight saying how far a pair exceeds chance and how sure the pair test is of
+    it (``certainty = min(1, log10(p) / log10(SURE_P_VALUE))``: 1 at p = 1e-4, half at
+    the significance 0.01), so the default ``resolution`` 0.05 means "at least one pair
+    in twenty is surely and strongly coordinated". Without the certainty, a pair that met
+    once where chance gives a tenth of a meeting weighs as much as a ring's pair that met
+    fifty times, and a few dozen such pairs are enough to merge a campaign with the news
+    accounts its members happened to repost.
     ``"modularity"`` — Newman–Girvan modularity with a resolution parameter (default 1).
     ``"components"`` — connected components, no optimisation.
 
@@ -47,6 +52,8 @@ from rallypoint.errors import RallypointError
 
 #: A pair ``strength_cap`` times more coordinated than chance gets CPM weight 1.
 DEFAULT_STRENGTH_CAP = 10.0
+#: A pair whose p-value is at most this weighs fully in CPM; one at the significance (0.01) half.
+SURE_P_VALUE = 1e-4
 MIN_CLUSTER_SIZE = 3
 #: Leiden iterations (igraph's and leidenalg's default); negative: until the partition is stable.
 DEFAULT_LEIDEN_ITERATIONS = 2
@@ -117,15 +124,28 @@ def build_account_graph(edges: pa.Table) -> AccountGraph:
 
 
 def cpm_weights(edges: pa.Table, strength_cap: float = DEFAULT_STRENGTH_CAP) -> np.ndarray:
-    """0..1 edge weights for CPM: how far each pair exceeds chance, saturating at ``strength_cap``.
+    """0..1 edge weights for CPM: how far each pair exceeds chance, saturating at ``strength_cap``,
+    times how sure the pair test is of it, saturating at a p-value of :data:`SURE_P_VALUE`.
 
-    Without a null model (``strength`` null) the co-share weight stands in for strength.
+    Without a null model (``strength`` and ``p_value`` null) the co-share weight stands in for
+    strength and every edge is sure.
     """
     strength = edges.column("strength").to_numpy(zero_copy_only=False)
     strength = np.asarray(strength, dtype=np.float64)
     fallback = edges.column("weight").to_numpy().astype(np.float64)
     strength = np.where(np.isnan(strength), fallback, strength)
-    return np.clip(strength / strength_cap, 0.0, 1.0)
+    return np.clip(strength / strength_cap, 0.0, 1.0) * certainty(edges)
+
+
+def certainty(edges: pa.Table) -> np.ndarray:
+    """``min(1, log10(p) / log10(SURE_P_VALUE))`` per edge (1 where ``p_value`` is null): a pair
+    seen once where chance gives a tenth of a meeting is as far above chance as one seen fifty
+    times where chance gives five, and far weaker evidence."""
+    if "p_value" not in edges.column_names:
+        return np.ones(edges.num_rows)
+    p_value = np.asarray(edges.column("p_value").to_numpy(zero_copy_only=False), dtype=np.float64)
+    sure = np.log10(np.clip(p_value, np.finfo(np.float64).tiny, 1.0)) / np.log10(SURE_P_VALUE)
+    return np.where(np.isnan(p_value), 1.0, np.clip(sure, 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -219,7 +239,8 @@ def start_communities(
     min_size : smallest community kept (default 3 accounts).
     seed : seed of igraph's random number generator, so runs are reproducible.
     n_iterations : Leiden iterations (default 2); negative iterates until the partition is stable.
-    strength_cap : CPM weights are ``min(1, strength / strength_cap)``.
+    strength_cap : CPM weights are ``min(1, strength / strength_cap)`` times the pair test's
+        certainty (:func:`cpm_weights`).
     executor : where the partition runs; ``None``: here, before this returns.
     """
     if objective not in OBJECTIVES:

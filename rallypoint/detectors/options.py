@@ -26,6 +26,9 @@ OBJECTIVES = ("cpm", "modularity", "components")
 #: Default CPM resolution on 0..1 weights: the minimum coordinated density of a cluster.
 DEFAULT_CPM_RESOLUTION = 0.05
 DEFAULT_MODULARITY_RESOLUTION = 1.0
+#: The fixed settings of CPM's edge weights (:func:`rallypoint.detectors.communities.cpm_weights`),
+#: recorded in ``run.json`` beside the resolution.
+CPM_WEIGHT_SETTINGS = ("strength_cap", "sure_p_value")
 #: Threads a detection run keeps busy at once: the machine rallypoint targets has two cores.
 #: The run's executor and co-action's thread pools are this wide.
 THREADS = 2
@@ -125,7 +128,7 @@ class DetectOptions:
     def parameters(self, **resolved: Any) -> dict[str, Any]:
         """The recorded options as ``run.json`` keeps them; ``resolved`` gives the values the run
         settled on for options left to a detector (``resolution``, ``pair_budget``) and the
-        fixed settings recorded beside them (``strength_cap``)."""
+        fixed settings recorded beside them (:data:`CPM_WEIGHT_SETTINGS`)."""
         out: dict[str, Any] = {}
         for f in fields(self):
             if not f.metadata["recorded"]:
@@ -136,8 +139,8 @@ class DetectOptions:
             elif f.name == "types":
                 value = list(value) if value else None
             out[f.name] = value
-            if f.name == "resolution" and "strength_cap" in resolved:
-                out["strength_cap"] = resolved.pop("strength_cap")
+            if f.name == "resolution":
+                out.update({name: resolved.pop(name) for name in CPM_WEIGHT_SETTINGS if name in resolved})
         if resolved:
             raise TypeError(f"Not detect options: {sorted(resolved)}.")
         return out

@@ -60,7 +60,12 @@ from rallypoint.detectors import promoted, scoring
 from rallypoint.detectors.attachment import attach_accounts, merge_meetings, prepare_engagements
 from rallypoint.detectors.cluster_bursts import burst_candidates, cluster_bursts
 from rallypoint.detectors.coaction.co_engage import TYPE as ENGAGE_TYPE
-from rallypoint.detectors.communities import DEFAULT_STRENGTH_CAP, MIN_CLUSTER_SIZE, start_communities
+from rallypoint.detectors.communities import (
+    DEFAULT_STRENGTH_CAP,
+    MIN_CLUSTER_SIZE,
+    SURE_P_VALUE,
+    start_communities,
+)
 from rallypoint.detectors.evidence import coaction_evidence, evidence_counts, signal_evidence
 from rallypoint.detectors.facts import cluster_facts
 from rallypoint.detectors.inauthenticity import cluster_inauthenticity
@@ -420,6 +425,7 @@ class DetectRun:
             "started": self.started.isoformat(),
             "finished": None,
             "parameters": self.options.parameters(resolution=self.found.resolution, strength_cap=DEFAULT_STRENGTH_CAP,
+                                                  sure_p_value=SURE_P_VALUE,
                                                   pair_budget=self.options.coaction().pair_budget),
             "threshold": self.options.threshold,
             "window_seconds": self.window_seconds,
