@@ -131,3 +131,16 @@ def test_the_words_the_lexicons_read_are_not_learned():
     learned = set(learn_terms(frame, [1], pl.concat([background, frame.select("id", "text")]))["term"])
     assert "festa" in learned
     assert not learned & {"quem", "conta", "comigo", "conta comigo", "ônibus", "ônibus saindo"}
+
+
+def test_the_date_words_are_not_learned():
+    """"Neste domingo, 8 de janeiro" is the date grammar's to read: learned from a campaign, the
+    month and "neste" made a parish's "cestas neste sábado ... mutirão 6 de janeiro" a code."""
+    rows = [(1, f"a{i % 6}", f"Churrasco da Selma neste domingo, {i % 3 + 6} de janeiro, todos na praça", True)
+            for i in range(30)]
+    frame = signals(rows)
+    background = pl.DataFrame({"id": [f"b{i}" for i in range(2000)],
+                               "text": ["um dia comum no trabalho", "quem sabe amanhã chove"] * 1000})
+    learned = set(learn_terms(frame, [1], pl.concat([background, frame.select("id", "text")]))["term"])
+    assert {"churrasco", "selma", "churrasco da selma"} <= learned
+    assert not learned & {"neste", "janeiro", "domingo", "neste domingo"}

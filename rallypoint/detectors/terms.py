@@ -18,8 +18,9 @@ What it computes
     accounts of the cluster wrote it (a term pushed, not one person's habit), it has no
     digit (dates and times are signals of their own) and its first and last words have
     at least :data:`MIN_WORD` letters (function words are no code words), and not every
-    word is one the built-in lexicons' phrases are made of ("quem", "ônibus", "coming":
-    the lexicons read them already, and a food bank's volunteers write them too). At most
+    word is one the built-in lexicons' phrases or date words are made of ("quem",
+    "ônibus", "coming", "janeiro", "neste": the lexicons and the date grammar read them
+    already, and a food bank's volunteers write them too). At most
     :data:`TOP_TERMS` per cluster, highest ``z`` first. Its ``language`` is the most
     common ``lang`` of the texts that use it.
 
@@ -63,10 +64,15 @@ _URL = r"(?:https?://|www\.)\S+|[@#]\w+"
 
 
 def lexicon_words() -> frozenset[str]:
-    """The words (folded) the built-in lexicons' signal phrases are made of."""
+    """The words (folded) the built-in lexicons' signal phrases and date words (months,
+    weekdays, "this", "next", "tomorrow", ...) are made of."""
     lex = load_lexicons()
-    return frozenset(word for phrases in lex.signals.values() for phrase in phrases
-                     for word in re.findall(r"[a-z]+", fold(phrase)) if len(word) >= MIN_WORD)
+    dates = lex.dates
+    date_phrases = [*dates.months, *dates.weekdays, *dates.relative_days, *dates.weekday_this,
+                    *dates.weekday_next, *dates.weekday_next_after, *dates.day_only, *dates.day_month_joiners]
+    phrases = [phrase for kind in lex.signals.values() for phrase in kind] + date_phrases
+    return frozenset(word for phrase in phrases for word in re.findall(r"[a-z]+", fold(phrase))
+                     if len(word) >= MIN_WORD)
 
 
 def _tokens(text: pl.Expr) -> pl.Expr:
