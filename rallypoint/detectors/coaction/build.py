@@ -512,8 +512,9 @@ class _LocalPlan:
         if min_participation <= 1:
             del counts["share_events_after_prefilter"]
         # coded: the records are not read again here, and the memory Arrow keeps for them
-        # goes back before the pairing instead of staying resident through it
-        self.table = None
+        # goes back before the pairing instead of staying resident through it. ``table``, the
+        # records with their ids coded, shares every other column with them: it goes too
+        self.table = table = text_groups = None
         release_unused_memory()
         return self.coded, engage_events, counts
 
