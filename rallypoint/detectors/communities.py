@@ -138,9 +138,8 @@ def cpm_weights(edges: pa.Table, strength_cap: float = DEFAULT_STRENGTH_CAP) -> 
 
 
 def certainty(edges: pa.Table) -> np.ndarray:
-    """``min(1, log10(p) / log10(SURE_P_VALUE))`` per edge (1 where ``p_value`` is null): a pair
-    seen once where chance gives a tenth of a meeting is as far above chance as one seen fifty
-    times where chance gives five, and far weaker evidence."""
+    """How sure the pair test is that each edge is no chance: ``min(1, log10(p) /
+    log10(SURE_P_VALUE))``, 1 where ``p_value`` is null or absent (no null model)."""
     if "p_value" not in edges.column_names:
         return np.ones(edges.num_rows)
     p_value = np.asarray(edges.column("p_value").to_numpy(zero_copy_only=False), dtype=np.float64)
