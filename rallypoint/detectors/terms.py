@@ -67,10 +67,7 @@ def lexicon_words() -> frozenset[str]:
     """The words (folded) the built-in lexicons' signal phrases and date words (months,
     weekdays, "this", "next", "tomorrow", ...) are made of."""
     lex = load_lexicons()
-    dates = lex.dates
-    date_phrases = [*dates.months, *dates.weekdays, *dates.relative_days, *dates.weekday_this,
-                    *dates.weekday_next, *dates.weekday_next_after, *dates.day_only, *dates.day_month_joiners]
-    phrases = [phrase for kind in lex.signals.values() for phrase in kind] + date_phrases
+    phrases = [phrase for kind in lex.signals.values() for phrase in kind] + lex.dates.phrases()
     return frozenset(word for phrase in phrases for word in re.findall(r"[a-z]+", fold(phrase))
                      if len(word) >= MIN_WORD)
 

@@ -56,14 +56,11 @@ LEXICON_KINDS: tuple[str, ...] = (
 )
 BUILTIN_FILES: tuple[str, ...] = ("en.json", "pt.json", "es.json", "gazetteer.json", "code_words.json")
 _TOP_KEYS = {"lang", "about", "signals", "negation", "dates", "places", "code_words"}
-_DATE_LIST_KEYS = (
-    "relative_exclusions",
-    "weekday_this",
-    "weekday_next",
-    "weekday_next_after",
-    "day_only",
-    "day_month_joiners",
-)
+#: The date words' tables (word -> number) and lists; ``relative_exclusions`` are phrases the
+#: grammar skips ("esta mañana" is this morning), not date words.
+_DATE_TABLE_KEYS = ("months", "weekdays", "relative_days")
+_DATE_WORD_LIST_KEYS = ("weekday_this", "weekday_next", "weekday_next_after", "day_only", "day_month_joiners")
+_DATE_LIST_KEYS = ("relative_exclusions", *_DATE_WORD_LIST_KEYS)
 
 
 class LexiconError(RallypointError):
@@ -97,6 +94,10 @@ class DateWords:
     day_month_joiners: list[str] = field(default_factory=list)
     #: language code -> "month_first" or "day_first" for numeric dates like 1/6
     numeric_order: dict[str, str] = field(default_factory=dict)
+
+    def phrases(self) -> list[str]:
+        """Every word and phrase that makes a date: months, weekdays, "tomorrow", "this", "next"..."""
+        return [phrase for key in (*_DATE_TABLE_KEYS, *_DATE_WORD_LIST_KEYS) for phrase in getattr(self, key)]
 
 
 @dataclass
@@ -306,7 +307,7 @@ def _merge(lex: Lexicons, data: dict[str, Any], label: str, checked: list[tuple[
 def _merge_dates(
     words: DateWords, dates: dict[str, Any], lang: str | None, label: str, checked: list[tuple[str, str]] | None
 ) -> None:
-    for key in ("months", "weekdays", "relative_days"):
+    for key in _DATE_TABLE_KEYS:
         table = dates.get(key) or {}
         if not isinstance(table, dict) or not all(isinstance(v, int) for v in table.values()):
             raise LexiconError(f"{label} dates.{key} must map words to whole numbers.")
